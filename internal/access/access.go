@@ -1,0 +1,119 @@
+// Package access owns the typed identities of Vigil (users, devices, streams)
+// and the Grant: the only value that lets code read a camera's media.
+//
+// A Grant is minted only through an Issuer. The application builds one Issuer
+// and hands it to the auth package alone, which mints a Grant after checking
+// the store. Nothing in this package reads the store or knows HTTP.
+package access
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// UserID identifies a person or the admin principal.
+type UserID string
+
+// DeviceID identifies a camera. It is assigned by Vigil when the device is
+// provisioned and never taken from a request without validation.
+type DeviceID string
+
+// StreamID names one of a camera's streams.
+type StreamID string
+
+// The streams a camera may offer.
+const (
+	StreamMain StreamID = "main"
+	StreamSub  StreamID = "sub"
+)
+
+// Audience names the kind of client a Grant or token was made for.
+type Audience string
+
+// Audiences.
+const (
+	AudienceWeb    Audience = "web"
+	AudienceRTSP   Audience = "rtsp"
+	AudienceGoogle Audience = "google"
+	AudienceAlexa  Audience = "alexa"
+)
+
+var deviceIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,63}$`)
+
+// ParseDeviceID validates s as a device id.
+func ParseDeviceID(s string) (DeviceID, error) {
+	if !deviceIDPattern.MatchString(s) {
+		return "", fmt.Errorf("%w: %q", ErrBadDeviceID, s)
+	}
+	return DeviceID(s), nil
+}
+
+// ParseStreamID validates s as a stream id; an empty string means the main stream.
+func ParseStreamID(s string) (StreamID, error) {
+	switch StreamID(s) {
+	case "", StreamMain:
+		return StreamMain, nil
+	case StreamSub:
+		return StreamSub, nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrBadStreamID, s)
+}
+
+// Grant says that a user may read one device's media until an expiry, for one
+// audience. Its fields are unexported: only an Issuer can make a valid one, and
+// the zero Grant allows nothing.
+type Grant struct {
+	user     UserID
+	device   DeviceID
+	audience Audience
+	expiry   time.Time
+	minted   bool
+}
+
+// User is the user the grant was minted for.
+func (g Grant) User() UserID { return g.user }
+
+// Device is the only device whose media the grant allows.
+func (g Grant) Device() DeviceID { return g.device }
+
+// Audience is the kind of client the grant was minted for.
+func (g Grant) Audience() Audience { return g.audience }
+
+// Expiry is when the grant stops allowing reads.
+func (g Grant) Expiry() time.Time { return g.expiry }
+
+// Check reports whether the grant allows reading media owned by device at now.
+// It is the egress check of invariant 3: callers run it right before bytes
+// leave the process, with the device recorded on the object itself.
+func (g Grant) Check(device DeviceID, now time.Time) error {
+	switch {
+	case !g.minted || g.device == "":
+		return ErrNoGrant
+	case g.device != device:
+		return &MismatchError{Grant: g.device, Object: device}
+	case !now.Before(g.expiry):
+		return ErrGrantExpired
+	}
+	return nil
+}
+
+// String describes the grant for logs.
+func (g Grant) String() string {
+	return fmt.Sprintf("grant(user=%s device=%s audience=%s)", g.user, g.device, g.audience)
+}
+
+// Issuer mints Grants. The application makes exactly one and gives it to the
+// auth package, which mints only after checking the store.
+type Issuer struct {
+	now func() time.Time
+}
+
+// NewIssuer returns the process's Issuer. Only internal/app may call it; a test
+// in app checks that no other package does.
+func NewIssuer() *Issuer { return &Issuer{now: time.Now} }
+
+// Mint returns a grant for user to read device for ttl, for audience.
+func (i *Issuer) Mint(user UserID, device DeviceID, aud Audience, ttl time.Duration) Grant {
+	return Grant{user: user, device: device, audience: aud, expiry: i.now().Add(ttl), minted: true}
+}
