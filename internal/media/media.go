@@ -82,3 +82,16 @@ func (u *Unit) Owner() Owner { return u.owner }
 
 // Size is the number of payload bytes.
 func (u *Unit) Size() int { return u.size }
+
+// ClockToDuration converts a timestamp in clock units of rate Hz to a duration.
+func ClockToDuration(v, rate int64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(v/rate)*time.Second + time.Duration(v%rate)*time.Second/time.Duration(rate)
+}
+
+// DurationToClock converts a duration to clock units of rate Hz.
+func DurationToClock(d time.Duration, rate int64) int64 {
+	return int64(d/time.Second)*rate + int64(d%time.Second)*rate/int64(time.Second)
+}

@@ -1,0 +1,156 @@
+// Package hub owns the live camera streams: one Stream per camera stream,
+// its keyframe (GOP) cache and the bounded queues of its readers.
+//
+// Media enters only through a Publisher, which stamps every unit with the
+// camera session that produced it (invariant 1), and leaves only through a
+// Reader, which needs a Grant (invariant 2) and whose Egress check outputs run
+// right before writing bytes (invariant 3). The hub knows access but not HTTP,
+// users or storage.
+package hub
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/media"
+)
+
+// Config tunes a Hub. Zero fields take the documented defaults.
+type Config struct {
+	// ReaderQueueUnits bounds a reader's queue in units. It defaults to 512.
+	ReaderQueueUnits int
+	// ReaderQueueBytes bounds a reader's queue in payload bytes. It defaults to 16 MiB.
+	ReaderQueueBytes int64
+	// GOPMaxBytes bounds a stream's GOP cache; a GOP that grows past it is
+	// dropped and readers that join wait for the next keyframe. It defaults to 32 MiB.
+	GOPMaxBytes int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics defaults to a set registered nowhere.
+	Metrics *Metrics
+	// Now defaults to time.Now; tests replace it.
+	Now func() time.Time
+}
+
+// Hub is the set of live streams.
+type Hub struct {
+	cfg      Config
+	sessions atomic.Uint64
+
+	mu      sync.Mutex
+	streams map[streamKey]*Stream // guarded by mu; only streams with a live publisher
+}
+
+// streamKey is built from typed IDs only (invariant 5).
+type streamKey struct {
+	device access.DeviceID
+	stream access.StreamID
+}
+
+// New returns an empty hub.
+func New(cfg Config) *Hub {
+	if cfg.ReaderQueueUnits <= 0 {
+		cfg.ReaderQueueUnits = 512
+	}
+	if cfg.ReaderQueueBytes <= 0 {
+		cfg.ReaderQueueBytes = 16 << 20
+	}
+	if cfg.GOPMaxBytes <= 0 {
+		cfg.GOPMaxBytes = 32 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Hub{cfg: cfg, streams: make(map[streamKey]*Stream)}
+}
+
+// Publish starts a publisher session for a camera stream. The caller must
+// have authenticated the camera as device. A previous publisher of the same
+// stream is replaced atomically: its readers are ended and its later writes
+// fail with ErrReplaced, so the two sessions' data never mix.
+func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*media.Track) (*Publisher, error) {
+	if len(tracks) == 0 {
+		return nil, ErrNoTracks
+	}
+	owner := media.Owner{Device: device, Stream: stream, Session: h.sessions.Add(1)}
+	s := newStream(h, owner, tracks)
+	k := streamKey{device, stream}
+
+	h.mu.Lock()
+	old := h.streams[k]
+	h.streams[k] = s
+	h.mu.Unlock()
+
+	if old != nil {
+		old.close(ErrReplaced)
+		h.cfg.Logger.Info("publisher replaced", "camera", device, "stream", stream,
+			"old_session", old.owner.Session, "session", owner.Session)
+	}
+	return &Publisher{s: s}, nil
+}
+
+// Read attaches a reader to the grant's device's stream. The reader first
+// receives the cached GOP (from its keyframe, with the parameter sets), then
+// live units.
+func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
+	if err := g.Check(g.Device(), h.cfg.Now()); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	s := h.streams[streamKey{g.Device(), stream}]
+	h.mu.Unlock()
+	if s == nil {
+		return nil, ErrOffline
+	}
+	return s.addReader(g)
+}
+
+// Online reports whether a camera stream has a live publisher. It reveals no media.
+func (h *Hub) Online(device access.DeviceID, stream access.StreamID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.streams[streamKey{device, stream}] != nil
+}
+
+// Tracks returns the tracks of a live stream, for describing it to a client
+// before it reads. It needs a grant for the device.
+func (h *Hub) Tracks(g access.Grant, stream access.StreamID) ([]*media.Track, error) {
+	if err := g.Check(g.Device(), h.cfg.Now()); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	s := h.streams[streamKey{g.Device(), stream}]
+	h.mu.Unlock()
+	if s == nil {
+		return nil, ErrOffline
+	}
+	return s.tracks, nil
+}
+
+func (h *Hub) remove(s *Stream) {
+	k := streamKey{s.owner.Device, s.owner.Stream}
+	h.mu.Lock()
+	if h.streams[k] == s {
+		delete(h.streams, k)
+	}
+	h.mu.Unlock()
+}
+
+// violation records an isolation violation: counted, logged, never silent.
+func (h *Hub) violation(err error, g access.Grant, o media.Owner) {
+	h.cfg.Metrics.Violations.Inc()
+	h.cfg.Logger.Error("isolation violation at egress: session ended, nothing written",
+		"error", err, "grant_user", g.User(), "grant_camera", g.Device(),
+		"object_camera", o.Device, "object_stream", o.Stream, "object_session", o.Session)
+}

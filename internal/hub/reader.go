@@ -1,0 +1,164 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/media"
+)
+
+// UnitData is what a publisher writes; the hub adds the owner.
+type UnitData struct {
+	PTS     time.Duration
+	Key     bool
+	Payload [][]byte
+}
+
+// Reader is one viewer's attachment to a stream. Its queue is bounded: when a
+// slow reader's queue is full, the queue is emptied and the reader skips to
+// the next keyframe, so it never blocks the camera or other readers.
+type Reader struct {
+	s      *Stream
+	grant  access.Grant
+	notify chan struct{} // capacity 1: "the queue changed"
+
+	mu      sync.Mutex
+	q       []*media.Unit // guarded by mu
+	qBytes  int64         // guarded by mu
+	waitKey bool          // guarded by mu; dropping until the next keyframe
+	skips   uint64        // guarded by mu
+	err     error         // guarded by mu; set when the reader ends
+}
+
+func newReader(s *Stream, g access.Grant) *Reader {
+	return &Reader{s: s, grant: g, notify: make(chan struct{}, 1)}
+}
+
+// Tracks are the stream's tracks; Unit.Track indexes them.
+func (r *Reader) Tracks() []*media.Track { return r.s.tracks }
+
+// Owner is the camera session the reader is attached to.
+func (r *Reader) Owner() media.Owner { return r.s.owner }
+
+// Grant is the grant the reader was opened with.
+func (r *Reader) Grant() access.Grant { return r.grant }
+
+// Skips counts the times the reader's queue overflowed.
+func (r *Reader) Skips() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skips
+}
+
+// offer queues u for the reader without blocking. Caller holds r.s.mu.
+func (r *Reader) offer(u *media.Unit) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return
+	}
+	isKey := u.Track == r.s.keyTrack && u.Key
+	if r.waitKey {
+		if !isKey {
+			return
+		}
+		r.waitKey = false
+	}
+	cfg := r.s.hub.cfg
+	if len(r.q) >= cfg.ReaderQueueUnits || r.qBytes+int64(u.Size()) > cfg.ReaderQueueBytes {
+		clear(r.q)
+		r.q, r.qBytes = r.q[:0], 0
+		r.skips++
+		r.s.skips.Inc()
+		if !isKey {
+			r.waitKey = true
+			return
+		}
+	}
+	r.q = append(r.q, u)
+	r.qBytes += int64(u.Size())
+	r.signal()
+}
+
+func (r *Reader) signal() {
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// end stops the reader with err; queued units are dropped. Caller holds r.s.mu.
+func (r *Reader) end(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+		clear(r.q)
+		r.q, r.qBytes = nil, 0
+	}
+	r.signal()
+}
+
+// Next returns the next unit, waiting for one. It returns the reason the
+// reader ended (ErrOffline, ErrReplaced, ErrClosed) or ctx's error.
+func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
+	for {
+		r.mu.Lock()
+		if r.err != nil {
+			err := r.err
+			r.mu.Unlock()
+			return nil, err
+		}
+		if len(r.q) > 0 {
+			u := r.q[0]
+			r.q[0] = nil
+			r.q = r.q[1:]
+			r.qBytes -= int64(u.Size())
+			r.mu.Unlock()
+			return u, nil
+		}
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-r.notify:
+		}
+	}
+}
+
+// Egress is the check of invariant 3: outputs call it right before writing a
+// unit's bytes. On a mismatch it counts and logs the violation, ends the
+// reader and returns an error; the caller must write nothing and end the session.
+func (r *Reader) Egress(u *media.Unit) error {
+	o := u.Owner()
+	err := r.grant.Check(o.Device, r.s.hub.cfg.Now())
+	if err == nil && o != r.s.owner {
+		err = fmt.Errorf("isolation violation: unit of %s/%s session %d on a reader of %s/%s session %d",
+			o.Device, o.Stream, o.Session, r.s.owner.Device, r.s.owner.Stream, r.s.owner.Session)
+	}
+	if err != nil {
+		if !errors.Is(err, access.ErrGrantExpired) {
+			r.s.hub.violation(err, r.grant, o)
+		}
+		r.Close()
+		return err
+	}
+	return nil
+}
+
+// Close detaches the reader. It is safe to call more than once.
+func (r *Reader) Close() {
+	r.s.removeReader(r)
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = ErrClosed
+		clear(r.q)
+		r.q, r.qBytes = nil, 0
+	}
+	r.mu.Unlock()
+	r.signal()
+}

@@ -1,0 +1,171 @@
+package hub
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/media"
+)
+
+// Stream is one publisher session of one camera stream.
+type Stream struct {
+	hub      *Hub
+	owner    media.Owner
+	tracks   []*media.Track
+	keyTrack int // index of the first video track, -1 if none
+
+	ingestBytes prometheus.Counter
+	ingestUnits prometheus.Counter
+	readersG    prometheus.Gauge
+	skips       prometheus.Counter
+	gopG        prometheus.Gauge
+	rejected    prometheus.Counter
+
+	mu       sync.Mutex
+	closed   error                // guarded by mu; set once
+	gop      []*media.Unit        // guarded by mu; units since the last keyframe, in arrival order
+	gopBytes int64                // guarded by mu
+	readers  map[*Reader]struct{} // guarded by mu
+}
+
+func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
+	m := h.cfg.Metrics
+	lv := []string{string(owner.Device), string(owner.Stream)}
+	s := &Stream{
+		hub: h, owner: owner, tracks: tracks, keyTrack: -1,
+		ingestBytes: m.IngestBytes.WithLabelValues(lv...),
+		ingestUnits: m.IngestUnits.WithLabelValues(lv...),
+		readersG:    m.Readers.WithLabelValues(lv...),
+		skips:       m.Skips.WithLabelValues(lv...),
+		gopG:        m.GOPBytes.WithLabelValues(lv...),
+		rejected:    m.Rejected.WithLabelValues(lv...),
+		readers:     make(map[*Reader]struct{}),
+	}
+	for i, t := range tracks {
+		if t.Kind == media.Video {
+			s.keyTrack = i
+			break
+		}
+	}
+	return s
+}
+
+// write publishes a unit to the GOP cache and every reader. It never blocks
+// on a reader: a full reader queue makes that reader skip to the next keyframe.
+func (s *Stream) write(u *media.Unit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed != nil {
+		s.rejected.Inc()
+		return s.closed
+	}
+	s.ingestBytes.Add(float64(u.Size()))
+	s.ingestUnits.Inc()
+	s.cache(u)
+	for r := range s.readers {
+		r.offer(u)
+	}
+	return nil
+}
+
+// cache keeps the units since the last keyframe of the key track.
+// Caller holds s.mu.
+func (s *Stream) cache(u *media.Unit) {
+	switch {
+	case u.Track == s.keyTrack && u.Key:
+		clear(s.gop) // drop references so old units can be collected
+		s.gop = append(s.gop[:0], u)
+		s.gopBytes = int64(u.Size())
+	case len(s.gop) > 0:
+		if s.gopBytes+int64(u.Size()) > s.hub.cfg.GOPMaxBytes {
+			clear(s.gop)
+			s.gop, s.gopBytes = s.gop[:0], 0
+			break
+		}
+		s.gop = append(s.gop, u)
+		s.gopBytes += int64(u.Size())
+	}
+	s.gopG.Set(float64(s.gopBytes))
+}
+
+func (s *Stream) addReader(g access.Grant) (*Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed != nil {
+		return nil, ErrOffline
+	}
+	r := newReader(s, g)
+	// The cached GOP is replayed at once with its original timestamps: the
+	// reader's first picture is a keyframe, the timeline stays continuous
+	// with the live units that follow, and audio keeps its place in it.
+	r.q = append(r.q, s.gop...)
+	r.qBytes = s.gopBytes
+	r.waitKey = len(s.gop) == 0 && s.keyTrack >= 0
+	s.readers[r] = struct{}{}
+	s.readersG.Inc()
+	return r, nil
+}
+
+func (s *Stream) removeReader(r *Reader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.readers[r]; ok {
+		delete(s.readers, r)
+		s.readersG.Dec()
+	}
+}
+
+// close ends the session: readers get err, later writes fail.
+func (s *Stream) close(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed != nil {
+		return
+	}
+	s.closed = err
+	for r := range s.readers {
+		r.end(err)
+		s.readersG.Dec()
+	}
+	clear(s.readers)
+	clear(s.gop)
+	s.gop, s.gopBytes = nil, 0
+	s.gopG.Set(0)
+}
+
+// Publisher is the write side of a stream, held by the camera's ingest session.
+type Publisher struct {
+	s *Stream
+}
+
+// Owner is the camera session the publisher writes as.
+func (p *Publisher) Owner() media.Owner { return p.s.owner }
+
+// Tracks are the tracks announced by the camera.
+func (p *Publisher) Tracks() []*media.Track { return p.s.tracks }
+
+// Write publishes one access unit. The unit is owned by the publisher's
+// session; payload must not be modified afterwards. It returns ErrReplaced
+// once a newer session of the same camera took over.
+func (p *Publisher) Write(track int, u UnitData) error {
+	if track < 0 || track >= len(p.s.tracks) {
+		p.s.rejected.Inc()
+		return nil
+	}
+	return p.s.write(media.NewUnit(p.s.owner, track, u.PTS, u.Key, u.Payload))
+}
+
+// Close ends the publisher session; its readers are told the camera went offline.
+func (p *Publisher) Close() {
+	p.s.hub.remove(p.s)
+	p.s.close(ErrOffline)
+}
+
+// Closed reports why the session ended, or nil while it is live.
+func (p *Publisher) Closed() error {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.s.closed
+}

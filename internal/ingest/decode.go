@@ -1,0 +1,239 @@
+// Package ingest owns cameras coming in: it turns the RTP of a camera's
+// publish (push) or pull session into owned access units for the hub, and
+// keeps pull cameras connected. It knows nothing of viewers or HTTP.
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/pion/rtp"
+
+	"vigil/internal/hub"
+	"vigil/internal/media"
+)
+
+// Tracks picks the formats of an announced session that Vigil passes
+// through: H.264 and H.265 video; AAC, Opus and G.711 audio. Others are left out.
+func Tracks(desc *description.Session) []*media.Track {
+	var out []*media.Track
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			switch f.(type) {
+			case *format.H264, *format.H265:
+				out = append(out, &media.Track{Kind: media.Video, Format: f})
+			case *format.MPEG4Audio, *format.Opus, *format.G711:
+				out = append(out, &media.Track{Kind: media.Audio, Format: f})
+			default:
+				continue
+			}
+			break // one format per media
+		}
+	}
+	return out
+}
+
+// Decoder turns one camera session's RTP packets into hub units.
+type Decoder struct {
+	pub    *hub.Publisher
+	tracks map[format.Format]*trackDecoder
+	// Errors counts packets that could not be decoded (garbage, corrupt NAL units).
+	Errors uint64
+}
+
+type trackDecoder struct {
+	index     int
+	clockRate int64
+	decode    func(*rtp.Packet) ([][]byte, error)
+	video     *videoParams // nil for audio
+}
+
+// NewDecoder returns a decoder writing to pub; pub's tracks must come from Tracks.
+func NewDecoder(pub *hub.Publisher) (*Decoder, error) {
+	d := &Decoder{pub: pub, tracks: make(map[format.Format]*trackDecoder)}
+	for i, t := range pub.Tracks() {
+		td, err := newTrackDecoder(t.Format)
+		if err != nil {
+			return nil, fmt.Errorf("track %d (%s): %w", i, t.Codec(), err)
+		}
+		td.index = i
+		td.clockRate = int64(t.Format.ClockRate())
+		d.tracks[t.Format] = td
+	}
+	return d, nil
+}
+
+func newTrackDecoder(f format.Format) (*trackDecoder, error) {
+	switch f := f.(type) {
+	case *format.H264:
+		dec, err := f.CreateDecoder()
+		sps, pps := f.SafeParams()
+		return &trackDecoder{decode: dec.Decode, video: &videoParams{h265: false, sps: sps, pps: pps}}, err
+	case *format.H265:
+		dec, err := f.CreateDecoder()
+		vps, sps, pps := f.SafeParams()
+		return &trackDecoder{decode: dec.Decode, video: &videoParams{h265: true, vps: vps, sps: sps, pps: pps}}, err
+	case *format.MPEG4Audio:
+		dec, err := f.CreateDecoder()
+		return &trackDecoder{decode: dec.Decode}, err
+	case *format.Opus:
+		dec, err := f.CreateDecoder()
+		return &trackDecoder{decode: single(dec.Decode)}, err
+	case *format.G711:
+		dec, err := f.CreateDecoder()
+		return &trackDecoder{decode: single(dec.Decode)}, err
+	}
+	return nil, fmt.Errorf("unsupported format %T", f)
+}
+
+func single(dec func(*rtp.Packet) ([]byte, error)) func(*rtp.Packet) ([][]byte, error) {
+	return func(p *rtp.Packet) ([][]byte, error) {
+		b, err := dec(p)
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{b}, nil
+	}
+}
+
+// Packet decodes one RTP packet whose presentation time is pts (in the
+// format's clock units, from the session's global decoder). It returns
+// hub.ErrReplaced when a newer session of the camera took over; decode
+// errors are counted, not returned: a corrupt packet must not end a camera.
+func (d *Decoder) Packet(f format.Format, pkt *rtp.Packet, pts int64) error {
+	td := d.tracks[f]
+	if td == nil {
+		return nil
+	}
+	payload, err := td.decode(pkt)
+	if err != nil {
+		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrMorePacketsNeeded) &&
+			!errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
+			d.Errors++
+		}
+		return nil
+	}
+	key := false
+	if td.video != nil {
+		payload, key = td.video.unit(payload)
+		if payload == nil {
+			return nil
+		}
+	}
+	ts := media.ClockToDuration(pts, td.clockRate)
+	return d.pub.Write(td.index, hub.UnitData{PTS: ts, Key: key, Payload: own(payload)})
+}
+
+// own copies payload into one fresh allocation: decoders may reuse their
+// buffers, and a published unit must be immutable (invariant 6).
+func own(payload [][]byte) [][]byte {
+	n := 0
+	for _, p := range payload {
+		n += len(p)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(payload))
+	for i, p := range payload {
+		buf = append(buf, p...)
+		out[i] = buf[len(buf)-len(p) : len(buf) : len(buf)]
+	}
+	return out
+}
+
+// videoParams tracks a video track's parameter sets so that every keyframe
+// unit carries them and a reader's first picture decodes on its own.
+type videoParams struct {
+	h265          bool
+	vps, sps, pps []byte
+}
+
+func (v *videoParams) unit(nalus [][]byte) ([][]byte, bool) {
+	var haveVPS, haveSPS, havePPS bool
+	valid := nalus[:0:0]
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		valid = append(valid, n)
+		switch v.kind(n) {
+		case kindVPS:
+			v.vps, haveVPS = keep(v.vps, n), true
+		case kindSPS:
+			v.sps, haveSPS = keep(v.sps, n), true
+		case kindPPS:
+			v.pps, havePPS = keep(v.pps, n), true
+		}
+	}
+	if len(valid) == 0 {
+		return nil, false
+	}
+	var random bool
+	if v.h265 {
+		random = h265.IsRandomAccess(valid)
+	} else {
+		random = h264.IsRandomAccess(valid)
+	}
+	if !random {
+		return valid, false
+	}
+	if v.sps == nil || v.pps == nil || v.h265 && v.vps == nil {
+		return valid, false // cannot decode on its own yet
+	}
+	var prefix [][]byte
+	if v.h265 && !haveVPS {
+		prefix = append(prefix, v.vps)
+	}
+	if !haveSPS {
+		prefix = append(prefix, v.sps)
+	}
+	if !havePPS {
+		prefix = append(prefix, v.pps)
+	}
+	return append(prefix, valid...), true
+}
+
+// keep returns a private copy of n, reusing old when it is the same:
+// decoders may reuse the buffers n points into.
+func keep(old, n []byte) []byte {
+	if bytes.Equal(old, n) {
+		return old
+	}
+	return bytes.Clone(n)
+}
+
+type naluKind int
+
+const (
+	kindOther naluKind = iota
+	kindVPS
+	kindSPS
+	kindPPS
+)
+
+func (v *videoParams) kind(n []byte) naluKind {
+	if v.h265 {
+		switch h265.NALUType((n[0] >> 1) & 0x3f) {
+		case h265.NALUType_VPS_NUT:
+			return kindVPS
+		case h265.NALUType_SPS_NUT:
+			return kindSPS
+		case h265.NALUType_PPS_NUT:
+			return kindPPS
+		}
+		return kindOther
+	}
+	switch h264.NALUType(n[0] & 0x1f) {
+	case h264.NALUTypeSPS:
+		return kindSPS
+	case h264.NALUTypePPS:
+		return kindPPS
+	}
+	return kindOther
+}

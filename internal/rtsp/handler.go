@@ -1,0 +1,265 @@
+package rtsp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	gauth "github.com/bluenviron/gortsplib/v5/pkg/auth"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/ingest"
+	"vigil/internal/media"
+)
+
+// handler implements gortsplib's server callbacks. Each callback runs on the
+// goroutine of its connection or session.
+type handler struct {
+	s *Server
+}
+
+var (
+	_ gortsplib.ServerHandlerOnConnOpen     = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnConnClose    = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnSessionClose = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnDescribe     = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnAnnounce     = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnSetup        = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnPlay         = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnRecord       = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnDecodeError  = (*handler)(nil)
+)
+
+// authTimeout bounds a credential or grant lookup.
+const authTimeout = 5 * time.Second
+
+func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
+	nonce, err := gauth.GenerateNonce()
+	if err != nil {
+		ctx.Conn.Close()
+		return
+	}
+	ctx.Conn.SetUserData(&connState{nonce: nonce})
+}
+
+func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	if cs, ok := ctx.Conn.UserData().(*connState); ok && cs.describe != nil {
+		cs.describe.Close()
+	}
+}
+
+func (h *handler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	if p, ok := ctx.Session.UserData().(*push); ok {
+		p.decodeError(ctx.Error)
+	}
+}
+
+func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	switch st := ctx.Session.UserData().(type) {
+	case *push:
+		st.close(ctx.Error)
+	case *play:
+		st.close()
+	}
+}
+
+// viewer authenticates a reading request and mints its grant.
+func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target) (access.Grant, *base.Response, error) {
+	cs := conn.UserData().(*connState)
+	a, provided, err := credentials(req)
+	if !provided || err != nil {
+		res, rerr := unauthorized(cs, provided)
+		return access.Grant{}, res, rerr
+	}
+	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
+	defer cancel()
+	cred, err := h.s.Auth.ViewerCredential(ctx, a.Username)
+	if err == nil {
+		err = verifyDigest(req, a, cred, cs.nonce)
+	}
+	if err != nil {
+		h.s.Logger.Warn("rtsp viewer refused", "camera", t.device, "user", a.Username,
+			"remote", conn.NetConn().RemoteAddr().String(), "error", err)
+		res, rerr := unauthorized(cs, true)
+		return access.Grant{}, res, rerr
+	}
+	g, err := h.s.Auth.Grant(ctx, a.Username, t.device, access.AudienceRTSP)
+	if err != nil {
+		// Same answer whether the camera exists or not: no probing.
+		h.s.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", a.Username, "error", err)
+		return access.Grant{}, status(base.StatusNotFound), nil
+	}
+	return g, nil, nil
+}
+
+func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	t, err := parsePath(ctx.Path)
+	if err != nil {
+		return status(base.StatusNotFound), nil, nil
+	}
+	g, res, err := h.viewer(ctx.Conn, ctx.Request, t)
+	if res != nil || err != nil {
+		return res, nil, err
+	}
+	tracks, err := h.s.Hub.Tracks(g, t.stream)
+	if err != nil {
+		return status(base.StatusNotFound), nil, nil
+	}
+	cs := ctx.Conn.UserData().(*connState)
+	if cs.describe != nil {
+		cs.describe.Close()
+	}
+	cs.describe = &gortsplib.ServerStream{Server: h.s.srv, Desc: h.s.tracksDesc(tracks)}
+	if err := cs.describe.Initialize(); err != nil {
+		cs.describe = nil
+		return status(base.StatusInternalServerError), nil, nil
+	}
+	return status(base.StatusOK), cs.describe, nil
+}
+
+func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
+		return status(base.StatusOK), nil, nil
+	}
+	t, err := parsePath(ctx.Path)
+	if err != nil {
+		return status(base.StatusNotFound), nil, nil
+	}
+	g, res, err := h.viewer(ctx.Conn, ctx.Request, t)
+	if res != nil || err != nil {
+		return res, nil, err
+	}
+	if p, ok := ctx.Session.UserData().(*play); ok {
+		if p.reader.Grant().Device() != g.Device() {
+			return status(base.StatusBadRequest), nil, nil // one camera per session
+		}
+		return status(base.StatusOK), p.stream, nil
+	}
+	p, err := h.s.newPlay(g, t)
+	if err != nil {
+		return status(base.StatusNotFound), nil, nil
+	}
+	ctx.Session.SetUserData(p)
+	return status(base.StatusOK), p.stream, nil
+}
+
+func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	p, ok := ctx.Session.UserData().(*play)
+	if !ok {
+		return status(base.StatusBadRequest), nil
+	}
+	p.start(ctx.Session)
+	return status(base.StatusOK), nil
+}
+
+func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	t, err := parsePath(ctx.Path)
+	if err != nil {
+		return status(base.StatusNotFound), nil
+	}
+	cs := ctx.Conn.UserData().(*connState)
+	a, provided, err := credentials(ctx.Request)
+	if !provided || err != nil {
+		return unauthorized(cs, provided)
+	}
+	actx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
+	defer cancel()
+	cred, err := h.s.Auth.CameraCredential(actx, t.device)
+	if err == nil {
+		err = verifyDigest(ctx.Request, a, cred, cs.nonce)
+	}
+	if err != nil {
+		h.s.Logger.Warn("rtsp camera refused", "camera", t.device,
+			"remote", ctx.Conn.NetConn().RemoteAddr().String(), "error", err)
+		return unauthorized(cs, true)
+	}
+	tracks := ingest.Tracks(ctx.Description)
+	if len(tracks) == 0 {
+		h.s.Logger.Warn("rtsp camera announced no supported track", "camera", t.device)
+		return status(base.StatusUnsupportedMediaType), nil
+	}
+	ctx.Session.SetUserData(&push{s: h.s, target: t, tracks: tracks, log: h.s.Logger.With("camera", t.device, "stream", t.stream)})
+	return status(base.StatusOK), nil
+}
+
+func (h *handler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	p, ok := ctx.Session.UserData().(*push)
+	if !ok {
+		return status(base.StatusBadRequest), nil
+	}
+	if err := p.start(ctx.Session); err != nil {
+		return status(base.StatusInternalServerError), nil
+	}
+	return status(base.StatusOK), nil
+}
+
+// push is a camera's publish session.
+type push struct {
+	s      *Server
+	target target
+	tracks []*media.Track
+	log    *slog.Logger
+
+	pub     *hub.Publisher
+	dec     *ingest.Decoder
+	lastLog time.Time
+}
+
+func (p *push) start(ss *gortsplib.ServerSession) error {
+	pub, err := p.s.Hub.Publish(p.target.device, p.target.stream, p.tracks)
+	if err != nil {
+		return err
+	}
+	dec, err := ingest.NewDecoder(pub)
+	if err != nil {
+		pub.Close()
+		return err
+	}
+	p.pub, p.dec = pub, dec
+	p.log.Info("camera publishing", "session", pub.Owner().Session, "tracks", len(p.tracks),
+		"transport", ss.Transport().Protocol.String())
+	ss.OnPacketRTPAny(func(m *description.Media, f format.Format, pkt *rtp.Packet) {
+		pts, ok := ss.PacketPTS(m, pkt)
+		if !ok {
+			return
+		}
+		if err := p.dec.Packet(f, pkt, pts); errors.Is(err, hub.ErrReplaced) {
+			p.log.Info("camera session replaced by a newer one; closing the old one")
+			ss.Close()
+		}
+	})
+	return nil
+}
+
+func (p *push) decodeError(err error) {
+	p.dec.Errors++
+	p.warnf("camera sent undecodable data", err)
+}
+
+// warnf logs at most one line per 10 s per session: bad input is counted, not logged per packet.
+func (p *push) warnf(msg string, err error) {
+	if time.Since(p.lastLog) < 10*time.Second {
+		return
+	}
+	p.lastLog = time.Now()
+	var n uint64
+	if p.dec != nil {
+		n = p.dec.Errors
+	}
+	p.log.Warn(msg, "error", err, "errors_total", n)
+}
+
+func (p *push) close(err error) {
+	if p.pub == nil {
+		return
+	}
+	p.pub.Close()
+	p.log.Info("camera disconnected", "session", p.pub.Owner().Session, "error", err, "decode_errors", p.dec.Errors)
+}
