@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+	"vigil/internal/store"
+	"vigil/internal/store/sqlite"
+)
+
+const deviceUsage = `usage:
+  vigil device add --name NAME [--source rtsp://user:pass@host/path] [--json]
+  vigil device list [--json]
+  vigil device remove ID
+  vigil device rotate ID [--json]`
+
+// runDevice runs `vigil device ...`; args are the words after "device".
+// Passwords are printed once, by add and rotate, and stored only as hashes.
+func runDevice(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	a, err := parseDeviceArgs(args)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	out := deviceOutput{cfg: cfg, w: stdout, json: a.json}
+	switch a.cmd {
+	case "add":
+		return addDevice(ctx, st, out, a.name, config.Secret(a.source))
+	case "list":
+		return listDevices(ctx, st, out)
+	case "remove":
+		if err := st.DeleteDevice(ctx, a.id); err != nil {
+			return notFound(a.id, err)
+		}
+		_, err := fmt.Fprintf(stdout, "removed %s\n", a.id)
+		return err
+	default:
+		return rotateDevice(ctx, st, out, a.id)
+	}
+}
+
+// deviceArgs is a parsed and checked device command line.
+type deviceArgs struct {
+	cmd          string // add, list, remove or rotate
+	id           access.DeviceID
+	name, source string
+	json         bool
+}
+
+// parseDeviceArgs checks everything it can before the store is opened (and
+// maybe created).
+func parseDeviceArgs(args []string) (deviceArgs, error) {
+	if len(args) == 0 {
+		return deviceArgs{}, fmt.Errorf("device: missing command\n%s", deviceUsage)
+	}
+	a := deviceArgs{cmd: args[0]}
+	fs := flag.NewFlagSet("device "+a.cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	switch a.cmd {
+	case "add":
+		fs.StringVar(&a.name, "name", "", "device name")
+		fs.StringVar(&a.source, "source", "", "rtsp:// or rtsps:// URL to pull from")
+	case "list", "rotate", "remove":
+	default:
+		return a, fmt.Errorf("device: unknown command %q\n%s", a.cmd, deviceUsage)
+	}
+	if a.cmd != "remove" {
+		fs.BoolVar(&a.json, "json", false, "print JSON")
+	}
+	want := 0 // positional arguments: remove and rotate take the device id
+	if a.cmd == "remove" || a.cmd == "rotate" {
+		want = 1
+	}
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return a, fmt.Errorf("device %s: %w\n%s", a.cmd, err, deviceUsage)
+	}
+	if len(pos) != want {
+		return a, fmt.Errorf("device %s: want %d argument(s), got %q\n%s", a.cmd, want, pos, deviceUsage)
+	}
+	if want == 1 {
+		if a.id, err = access.ParseDeviceID(pos[0]); err != nil {
+			return a, fmt.Errorf("device %s: %w; run `vigil device list` to see the ids", a.cmd, err)
+		}
+	}
+	if a.cmd == "add" {
+		a.name = strings.TrimSpace(a.name)
+		if a.name == "" {
+			return a, errors.New(`device add: --name is required, e.g. vigil device add --name "front door"`)
+		}
+		if err := checkSource(a.source); err != nil {
+			return a, fmt.Errorf("device add: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// parseInterspersed parses flags before, between and after positional
+// arguments (the flag package stops at the first one) and returns those.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w; set data_dir (or VIGIL_DATA_DIR) to a writable directory", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "vigil.db"))
+}
+
+func notFound(id access.DeviceID, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("device %s not found; run `vigil device list` to see the ids", id)
+	}
+	return err
+}
+
+// checkSource accepts an empty source (a push camera) or an rtsp(s) URL.
+// Errors show the URL redacted: it usually carries the camera's password.
+func checkSource(source string) error {
+	if source == "" {
+		return nil
+	}
+	u, err := url.Parse(source)
+	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+		return fmt.Errorf("--source %q: must be an rtsp:// or rtsps:// URL, e.g. rtsp://user:pass@192.0.2.10:554/stream1",
+			redactSource(config.Secret(source)))
+	}
+	return nil
+}
+
+// redactSource returns the URL with its userinfo replaced by ***.
+func redactSource(s config.Secret) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s.Reveal())
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	if u.User == nil {
+		return u.String()
+	}
+	u.User = nil // url.User("***") would be percent-encoded
+	return u.Scheme + "://***@" + strings.TrimPrefix(u.String(), u.Scheme+"://")
+}
+
+func addDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, name string, source config.Secret) error {
+	password, err := auth.NewPassword()
+	if err != nil {
+		return err
+	}
+	// Ids are random; retry the rare collision instead of failing.
+	for range 3 {
+		id, err := store.NewDeviceID()
+		if err != nil {
+			return err
+		}
+		d := store.Device{ID: id, Name: name, Source: source, Credential: auth.HashCredential(string(id), password)}
+		err = st.CreateDevice(ctx, d)
+		if errors.Is(err, store.ErrExists) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return out.print([]store.Device{d}, password)
+	}
+	return errors.New("device add: could not find a free device id; try again")
+}
+
+func rotateDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, id access.DeviceID) error {
+	d, err := st.Device(ctx, id)
+	if err != nil {
+		return notFound(id, err)
+	}
+	password, err := auth.NewPassword()
+	if err != nil {
+		return err
+	}
+	d.Credential = auth.HashCredential(string(id), password)
+	if err := st.SetDeviceCredential(ctx, id, d.Credential); err != nil {
+		return notFound(id, err)
+	}
+	return out.print([]store.Device{d}, password)
+}
+
+func listDevices(ctx context.Context, st *sqlite.Store, out deviceOutput) error {
+	ds, err := st.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ds) == 0 && !out.json {
+		_, err := fmt.Fprintln(out.w, "no devices; add one with `vigil device add --name NAME`")
+		return err
+	}
+	return out.print(ds, "")
+}
+
+// deviceJSON is one device as printed with --json.
+type deviceJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	PushURL  string `json:"push_url"`
+	User     string `json:"user"`
+	Password string `json:"password,omitempty"` // only right after add or rotate
+	Source   string `json:"source"`             // redacted
+}
+
+// deviceOutput prints devices for humans or as JSON.
+type deviceOutput struct {
+	cfg  config.Config
+	w    io.Writer
+	json bool
+}
+
+func (o deviceOutput) pushURL(id access.DeviceID) string {
+	_, port, _ := net.SplitHostPort(o.cfg.RTSPAddr)
+	host := o.cfg.PublicHostFor(o.cfg.RTSPAddr)
+	return (&url.URL{Scheme: "rtsp", Host: net.JoinHostPort(host, port), Path: "/" + string(id)}).String()
+}
+
+// print writes ds. A non-empty password means one device just added or
+// rotated: it is printed as one object with its password; otherwise as a
+// list.
+func (o deviceOutput) print(ds []store.Device, password string) error {
+	rows := make([]deviceJSON, len(ds))
+	for i, d := range ds {
+		rows[i] = deviceJSON{ID: string(d.ID), Name: d.Name, PushURL: o.pushURL(d.ID),
+			User: d.Credential.User, Password: password, Source: redactSource(d.Source)}
+	}
+	if o.json {
+		enc := json.NewEncoder(o.w)
+		enc.SetIndent("", "  ")
+		if password != "" {
+			return enc.Encode(rows[0])
+		}
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(o.w, 0, 4, 2, ' ', 0)
+	if password != "" {
+		r := rows[0]
+		fmt.Fprintf(tw, "id\t%s\nname\t%s\npush url\t%s\nuser\t%s\npassword\t%s\n", r.ID, r.Name, r.PushURL, r.User, r.Password)
+		if r.Source != "" {
+			fmt.Fprintf(tw, "source\t%s\n", r.Source)
+		}
+		fmt.Fprintf(tw, "\nThe password is shown only now. To get a new one: vigil device rotate %s\n", r.ID)
+		return tw.Flush()
+	}
+	fmt.Fprintln(tw, "ID\tNAME\tPUSH URL\tSOURCE")
+	for _, r := range rows {
+		src := r.Source
+		if src == "" {
+			src = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Name, r.PushURL, src)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,111 @@
+// Package config owns Vigil's one Config struct: its defaults, how it is read
+// from a YAML file, the environment and flags, and how it is validated.
+//
+// It does not start anything, open files other than the config file, or know
+// any other Vigil package; every other package receives the values it needs.
+package config
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config is Vigil's configuration. It is a plain value: Load returns it and
+// nothing changes it afterwards. Each field's YAML key is shown in its tag; the
+// environment variable is VIGIL_ followed by the key in upper case
+// (VIGIL_RTSP_ADDR) and the flag is the key with dashes (--rtsp-addr).
+type Config struct {
+	// DataDir holds the SQLite database and the master key.
+	// It defaults to "data".
+	DataDir string `yaml:"data_dir"`
+
+	// RTSPAddr is the RTSP (TCP) listen address. It defaults to ":8554".
+	RTSPAddr string `yaml:"rtsp_addr"`
+	// RTSPUDPRTPAddr is the UDP address for RTP; its port must be even.
+	// It defaults to ":8000".
+	RTSPUDPRTPAddr string `yaml:"rtsp_udp_rtp_addr"`
+	// RTSPUDPRTCPAddr is the UDP address for RTCP; its port must be the RTP
+	// port plus one. It defaults to ":8001".
+	RTSPUDPRTCPAddr string `yaml:"rtsp_udp_rtcp_addr"`
+	// HTTPAddr is the HTTP listen address. It defaults to ":8080".
+	HTTPAddr string `yaml:"http_addr"`
+
+	// PublicHost is the host name or IP put in URLs that Vigil prints.
+	// It defaults to "", which means the host of the listen address, or
+	// 127.0.0.1 when that host is unspecified (see PublicHostFor).
+	PublicHost string `yaml:"public_host"`
+
+	// LogLevel is the minimum level logged. It defaults to info.
+	LogLevel LogLevel `yaml:"log_level"`
+	// LogFormat is the log line format. It defaults to text.
+	LogFormat LogFormat `yaml:"log_format"`
+
+	// AdminPassword, when set, becomes the admin's password at every start.
+	// It defaults to empty: if no admin exists, one is created with a
+	// generated password that is printed once.
+	AdminPassword Secret `yaml:"admin_password"`
+
+	// ReaderQueueUnits bounds each reader's queue in access units.
+	// It defaults to 512.
+	ReaderQueueUnits int `yaml:"reader_queue_units"`
+	// ReaderQueueBytes bounds each reader's queue in bytes.
+	// It defaults to 16 MiB.
+	ReaderQueueBytes int64 `yaml:"reader_queue_bytes"`
+	// GOPCacheMaxBytes bounds the GOP kept per stream, in bytes.
+	// It defaults to 32 MiB.
+	GOPCacheMaxBytes int64 `yaml:"gop_cache_max_bytes"`
+
+	// ReadTimeout bounds each network read. It defaults to 10s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds each network write. It defaults to 10s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ShutdownTimeout bounds a graceful shutdown. It defaults to 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		DataDir:          "data",
+		RTSPAddr:         ":8554",
+		RTSPUDPRTPAddr:   ":8000",
+		RTSPUDPRTCPAddr:  ":8001",
+		HTTPAddr:         ":8080",
+		LogLevel:         LevelInfo,
+		LogFormat:        FormatText,
+		ReaderQueueUnits: 512,
+		ReaderQueueBytes: 16 << 20,
+		GOPCacheMaxBytes: 32 << 20,
+		ReadTimeout:      10 * time.Second,
+		WriteTimeout:     10 * time.Second,
+		ShutdownTimeout:  10 * time.Second,
+	}
+}
+
+// PublicHostFor returns the host to print in URLs for a service listening on
+// listenAddr: PublicHost if set, else the listen host, else 127.0.0.1 when the
+// listen host is empty or a wildcard address.
+func (c Config) PublicHostFor(listenAddr string) string {
+	if c.PublicHost != "" {
+		return c.PublicHost
+	}
+	host, _, err := net.SplitHostPort(listenAddr)
+	if err != nil || host == "" {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return host
+}
+
+// Logger returns a logger writing to w in LogFormat at LogLevel.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel.Level()}
+	if c.LogFormat == FormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

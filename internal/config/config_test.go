@@ -1,0 +1,267 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultValidates(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	cfg, rest, err := Load(nil, nil)
+	if err != nil {
+		t.Fatalf("Load(nil, nil) = %v", err)
+	}
+	if cfg != Default() || len(rest) != 0 {
+		t.Fatalf("Load(nil, nil) = %+v, %q; want defaults, no args", cfg, rest)
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "http_addr: \":1001\"\nrtsp_addr: \":1002\"\nlog_level: warn\nread_timeout: 3s\nreader_queue_bytes: 1MiB\n")
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    func(*Config)
+	}{
+		{"defaults", nil, nil, func(*Config) {}},
+		{"file via flag", []string{"--config", file}, nil, func(c *Config) {
+			c.HTTPAddr, c.RTSPAddr, c.LogLevel, c.ReadTimeout, c.ReaderQueueBytes = ":1001", ":1002", LevelWarn, 3*time.Second, 1<<20
+		}},
+		{"file via env, env beats file", nil, []string{"VIGIL_CONFIG=" + file, "VIGIL_HTTP_ADDR=:2001", "VIGIL_EMPTY=", "VIGIL_LOG_LEVEL="}, func(c *Config) {
+			c.HTTPAddr, c.RTSPAddr, c.LogLevel, c.ReadTimeout, c.ReaderQueueBytes = ":2001", ":1002", LevelWarn, 3*time.Second, 1<<20
+		}},
+		{"flag beats env beats file", []string{"--config=" + file, "--http-addr", ":3001", "-read-timeout=1m"},
+			[]string{"VIGIL_HTTP_ADDR=:2001", "VIGIL_RTSP_ADDR=:2002", "VIGIL_ADMIN_PASSWORD=correct horse"}, func(c *Config) {
+				c.HTTPAddr, c.RTSPAddr, c.LogLevel, c.ReadTimeout, c.ReaderQueueBytes = ":3001", ":2002", LevelWarn, time.Minute, 1<<20
+				c.AdminPassword = "correct horse"
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := Default()
+			tt.want(&want)
+			got, rest, err := Load(append(tt.args, "device", "list", "--json"), tt.environ)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got != want {
+				t.Errorf("Load =\n%#v\nwant\n%#v", got, want)
+			}
+			if strings.Join(rest, " ") != "device list --json" {
+				t.Errorf("rest = %q, want [device list --json]", rest)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		args    []string
+		environ []string
+		want    []string // substrings of the error, each must appear
+	}{
+		{"unknown yaml key", "http_addr: \":1\"\nrtsp_adr: \":2\"\n", nil, nil,
+			[]string{`line 2: unknown key "rtsp_adr"`}},
+		{"repeated key", "http_addr: \":1\"\nhttp_addr: \":2\"\n", nil, nil, []string{`key "http_addr" repeated`}},
+		{"not a mapping", "- a\n- b\n", nil, nil, []string{"want a mapping"}},
+		{"nested value", "http_addr:\n  a: b\n", nil, nil, []string{"http_addr must be a single value"}},
+		{"bad values everywhere", "reader_queue_units: many\n", []string{"--write-timeout", "soon"}, []string{"VIGIL_GOP_CACHE_MAX_BYTES=lots"},
+			[]string{`reader_queue_units "many": want a whole number`, `VIGIL_GOP_CACHE_MAX_BYTES="lots": want a byte count`, `--write-timeout="soon": want a duration`}},
+		{"unknown flag", "", []string{"--nope"}, nil, []string{"flag provided but not defined: -nope"}},
+		{"validation runs", "", []string{"--log-level", "loud"}, nil, []string{`log_level: unknown log level "loud"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--config", writeFile(t, tt.file)}, tt.args...)
+			_, _, err := Load(args, tt.environ)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		_, _, err := Load(nil, []string{"VIGIL_CONFIG=/nonexistent/vigil.yaml"})
+		if err == nil || !strings.Contains(err.Error(), "/nonexistent/vigil.yaml") {
+			t.Fatalf("err = %v, want one naming the file", err)
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		_, _, err := Load([]string{"-h"}, nil)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(err.Error(), "-rtsp-udp-rtcp-addr") {
+			t.Fatalf("err = %v, want ErrHelp with usage", err)
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		want   []string
+	}{
+		{"ok with port 0 and public host", func(c *Config) { c.RTSPAddr, c.HTTPAddr, c.PublicHost = "127.0.0.1:0", ":0", "cams.example.com" }, nil},
+		{"ipv6 public host", func(c *Config) { c.PublicHost = "::1" }, nil},
+		{"every problem at once", func(c *Config) {
+			*c = Config{RTSPAddr: ":99999", RTSPUDPRTPAddr: ":8001", RTSPUDPRTCPAddr: ":9000", HTTPAddr: "localhost",
+				PublicHost: "http://x:1", LogLevel: "loud", LogFormat: "xml", AdminPassword: "short",
+				ReaderQueueUnits: -1, ReadTimeout: -time.Second}
+		}, []string{
+			`data_dir "": must not be empty; set data_dir (or VIGIL_DATA_DIR)`,
+			`rtsp_addr ":99999": port must be 0-65535 (0 picks a free port); set rtsp_addr (or VIGIL_RTSP_ADDR) to host:port`,
+			`http_addr "localhost": not a host:port address`,
+			`rtsp_udp_rtp_addr ":8001": port must be even`,
+			`rtsp_udp_rtcp_addr ":9000": port must be the RTP port plus one; set rtsp_udp_rtcp_addr (or VIGIL_RTSP_UDP_RTCP_ADDR) to host:8002`,
+			`public_host "http://x:1": must be a bare host`,
+			`log_level: unknown log level "loud"`,
+			`log_format: unknown log format "xml"`,
+			`admin_password: must be at least 8 characters`,
+			`reader_queue_units "-1": must be greater than zero`,
+			`reader_queue_bytes "0": must be greater than zero`,
+			`gop_cache_max_bytes "0"`,
+			`read_timeout "-1s"`, `write_timeout "0s"`, `shutdown_timeout "0s"`,
+		}},
+		{"udp port 0 refused", func(c *Config) { c.RTSPUDPRTPAddr = ":0" }, []string{`rtsp_udp_rtp_addr ":0": port must be 1-65535`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.modify(&c)
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate() = nil, want errors")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%s\ndoes not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "short") {
+				t.Errorf("error leaks the admin password: %s", err)
+			}
+			if n := len(strings.Split(err.Error(), "\n")); n != len(tt.want) {
+				t.Errorf("got %d problems, want %d:\n%s", n, len(tt.want), err)
+			}
+		})
+	}
+}
+
+func TestSecretRedacted(t *testing.T) {
+	const pw = "hunter2-very-secret"
+	c := Default()
+	c.LogFormat = FormatJSON
+	c.AdminPassword = pw
+	var buf bytes.Buffer
+	log := c.Logger(&buf)
+	log.Info("start", "admin_password", c.AdminPassword, "config", c)
+	log.Debug("hidden at info level")
+
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line: %v\n%s", err, buf.String())
+	}
+	if line["admin_password"] != "[redacted]" {
+		t.Errorf("admin_password logged as %v, want [redacted]", line["admin_password"])
+	}
+	outputs := map[string]string{
+		"slog json": buf.String(),
+		"%v":        fmt.Sprintf("%v", c),
+		"%+v":       fmt.Sprintf("%+v", c),
+		"%#v":       fmt.Sprintf("%#v", c),
+		"%s":        fmt.Sprintf("%s", c.AdminPassword),
+	}
+	for name, out := range outputs {
+		t.Run(name, func(t *testing.T) {
+			if strings.Contains(out, pw) || !strings.Contains(out, "[redacted]") {
+				t.Errorf("output leaks or lacks redaction: %s", out)
+			}
+		})
+	}
+	if j, _ := json.Marshal(c); strings.Contains(string(j), pw) {
+		t.Errorf("json.Marshal leaks the secret: %s", j)
+	}
+	if c.AdminPassword.Reveal() != pw {
+		t.Errorf("Reveal() = %q, want %q", c.AdminPassword.Reveal(), pw)
+	}
+	if strings.Contains(buf.String(), "hidden") {
+		t.Errorf("debug line logged at info level")
+	}
+}
+
+func TestLoggerLevelAndFormat(t *testing.T) {
+	tests := []struct {
+		level  LogLevel
+		format LogFormat
+		logs   slog.Level
+		quiet  slog.Level
+		prefix string
+	}{
+		{LevelDebug, FormatText, slog.LevelDebug, slog.LevelDebug - 1, "time="},
+		{LevelWarn, FormatJSON, slog.LevelWarn, slog.LevelInfo, "{"},
+		{LevelError, FormatText, slog.LevelError, slog.LevelWarn, "time="},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.level)+"/"+string(tt.format), func(t *testing.T) {
+			c := Default()
+			c.LogLevel, c.LogFormat = tt.level, tt.format
+			var buf bytes.Buffer
+			log := c.Logger(&buf)
+			log.Log(t.Context(), tt.quiet, "quiet")
+			log.Log(t.Context(), tt.logs, "loud")
+			if out := buf.String(); !strings.HasPrefix(out, tt.prefix) || strings.Contains(out, "quiet") || !strings.Contains(out, "loud") {
+				t.Errorf("output %q", out)
+			}
+		})
+	}
+}
+
+func TestPublicHostFor(t *testing.T) {
+	tests := []struct{ public, addr, want string }{
+		{"", ":8554", "127.0.0.1"},
+		{"", "0.0.0.0:8554", "127.0.0.1"},
+		{"", "[::]:8554", "127.0.0.1"},
+		{"", "192.0.2.7:8554", "192.0.2.7"},
+		{"cams.example.com", "192.0.2.7:8554", "cams.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.public+tt.addr, func(t *testing.T) {
+			c := Config{PublicHost: tt.public}
+			if got := c.PublicHostFor(tt.addr); got != tt.want {
+				t.Errorf("PublicHostFor(%q) = %q, want %q", tt.addr, got, tt.want)
+			}
+		})
+	}
+}

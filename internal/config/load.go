@@ -1,0 +1,217 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// setting is one configurable key and how to set it from text; the same
+// table drives the YAML file, the environment and the flags.
+type setting struct {
+	key   string // YAML key; the env var and flag names derive from it
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func settings() []setting {
+	return []setting{
+		{"data_dir", "directory for the database and master key", str(func(c *Config) *string { return &c.DataDir })},
+		{"rtsp_addr", "RTSP TCP listen address", str(func(c *Config) *string { return &c.RTSPAddr })},
+		{"rtsp_udp_rtp_addr", "RTSP UDP address for RTP (even port)", str(func(c *Config) *string { return &c.RTSPUDPRTPAddr })},
+		{"rtsp_udp_rtcp_addr", "RTSP UDP address for RTCP (RTP port + 1)", str(func(c *Config) *string { return &c.RTSPUDPRTCPAddr })},
+		{"http_addr", "HTTP listen address", str(func(c *Config) *string { return &c.HTTPAddr })},
+		{"public_host", "host printed in URLs (default: from the listen address)", str(func(c *Config) *string { return &c.PublicHost })},
+		{"log_level", "debug, info, warn or error", str(func(c *Config) *LogLevel { return &c.LogLevel })},
+		{"log_format", "text or json", str(func(c *Config) *LogFormat { return &c.LogFormat })},
+		{"admin_password", "admin password set at start (default: generated once)", str(func(c *Config) *Secret { return &c.AdminPassword })},
+		{"reader_queue_units", "access units queued per reader", integer(func(c *Config) *int { return &c.ReaderQueueUnits })},
+		{"reader_queue_bytes", "bytes queued per reader (e.g. 16MiB)", size(func(c *Config) *int64 { return &c.ReaderQueueBytes })},
+		{"gop_cache_max_bytes", "bytes of GOP cached per stream (e.g. 32MiB)", size(func(c *Config) *int64 { return &c.GOPCacheMaxBytes })},
+		{"read_timeout", "network read timeout", duration(func(c *Config) *time.Duration { return &c.ReadTimeout })},
+		{"write_timeout", "network write timeout", duration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+		{"shutdown_timeout", "graceful shutdown bound", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	}
+}
+
+func str[T ~string](field func(*Config) *T) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = T(v); return nil }
+}
+
+func integer(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("want a whole number")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// size parses a byte count: a whole number with an optional KiB, MiB or GiB suffix.
+func size(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		s, mul := strings.TrimSpace(v), int64(1)
+		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+			if rest, ok := strings.CutSuffix(s, suffix); ok {
+				s, mul = strings.TrimSpace(rest), m
+				break
+			}
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n > (1<<62)/mul {
+			return errors.New("want a byte count such as 16777216 or 16MiB")
+		}
+		*field(c) = n * mul
+		return nil
+	}
+}
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("want a duration such as 10s or 1m30s")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func envName(key string) string  { return "VIGIL_" + strings.ToUpper(key) }
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// Load returns the configuration built from, in increasing precedence: the
+// defaults, the YAML file named by --config (or VIGIL_CONFIG), VIGIL_*
+// variables in environ (empty values are ignored), and the flags in args.
+//
+// It also returns the arguments left after the flags (a subcommand and its
+// own arguments). The error joins every problem found, Validate's included;
+// with -h or --help it wraps flag.ErrHelp and carries the usage text.
+func Load(args, environ []string) (Config, []string, error) {
+	cfg := Default()
+	table := settings()
+
+	fs := flag.NewFlagSet("vigil", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "YAML config `file` (or VIGIL_CONFIG)")
+	type flagValue struct {
+		s setting
+		v string
+	}
+	var flagged []flagValue // applied after the file and environment
+	for _, s := range table {
+		fs.Func(flagName(s.key), s.usage, func(v string) error {
+			flagged = append(flagged, flagValue{s, v})
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, nil, fmt.Errorf("%w\n%s", err, usage(fs))
+		}
+		return cfg, nil, fmt.Errorf("%w; run `vigil -h` to list the flags", err)
+	}
+
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "VIGIL_") && v != "" {
+			env[k] = v
+		}
+	}
+
+	var errs []error
+	path := *configPath
+	if path == "" {
+		path = env["VIGIL_CONFIG"]
+	}
+	if path != "" {
+		errs = append(errs, loadFile(&cfg, path, table)...)
+	}
+	for _, s := range table {
+		name := envName(s.key)
+		if v, ok := env[name]; ok {
+			if err := s.set(&cfg, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment %s=%q: %w", name, v, err))
+			}
+		}
+	}
+	for _, f := range flagged {
+		if err := f.s.set(&cfg, f.v); err != nil {
+			errs = append(errs, fmt.Errorf("flag --%s=%q: %w", flagName(f.s.key), f.v, err))
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, cfg.Validate())
+	}
+	return cfg, fs.Args(), errors.Join(errs...)
+}
+
+func usage(fs *flag.FlagSet) string {
+	var b bytes.Buffer
+	b.WriteString("Usage: vigil [flags] [command [args]]\n\nFlags (also VIGIL_<KEY> variables and YAML keys):\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
+}
+
+// loadFile applies the YAML mapping in path to c. Unknown and repeated keys
+// are errors, so a typo never silently falls back to a default.
+func loadFile(c *Config, path string, table []setting) []error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return []error{fmt.Errorf("config file: %w; fix the path given with --config or VIGIL_CONFIG", err)}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return []error{fmt.Errorf("config file %s: %w", path, err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return []error{fmt.Errorf("config file %s: want a mapping of key: value lines", path)}
+	}
+	byKey := make(map[string]setting, len(table))
+	for _, s := range table {
+		byKey[s.key] = s
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		where := fmt.Sprintf("config file %s line %d", path, k.Line)
+		s, ok := byKey[k.Value]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: unknown key %q; run `vigil -h` to list the keys", where, k.Value))
+			continue
+		case seen[k.Value]:
+			errs = append(errs, fmt.Errorf("%s: key %q repeated; keep one", where, k.Value))
+			continue
+		case v.Kind != yaml.ScalarNode:
+			errs = append(errs, fmt.Errorf("%s: %s must be a single value", where, k.Value))
+			continue
+		}
+		seen[k.Value] = true
+		val := v.Value
+		if v.Tag == "!!null" {
+			val = ""
+		}
+		if err := s.set(c, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %q: %w", where, k.Value, val, err))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,111 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// minAdminPassword is the shortest AdminPassword accepted.
+const minAdminPassword = 8
+
+// Validate reports every problem with c at once, joined with errors.Join.
+// Each message names the key, what is wrong and how to fix it.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, value, problem, want string) {
+		errs = append(errs, fmt.Errorf("%s %q: %s; set %s (or %s) to %s",
+			key, value, problem, key, envName(key), want))
+	}
+
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", c.DataDir, "must not be empty", "a directory path")
+	}
+
+	// TCP listeners may use port 0 (a free port, as tests do); the UDP pair
+	// must be fixed because RTSP clients are told the ports.
+	tcp := []struct{ key, addr string }{{"rtsp_addr", c.RTSPAddr}, {"http_addr", c.HTTPAddr}}
+	for _, a := range tcp {
+		if _, problem := checkAddr(a.addr, 0); problem != "" {
+			bad(a.key, a.addr, problem, "host:port")
+		}
+	}
+	rtp, rtpProblem := checkAddr(c.RTSPUDPRTPAddr, 1)
+	rtcp, rtcpProblem := checkAddr(c.RTSPUDPRTCPAddr, 1)
+	switch {
+	case rtpProblem != "":
+		bad("rtsp_udp_rtp_addr", c.RTSPUDPRTPAddr, rtpProblem, "host:port")
+	case rtp%2 != 0:
+		bad("rtsp_udp_rtp_addr", c.RTSPUDPRTPAddr, "port must be even (RTP uses the even port of a pair)", "host:port with an even port")
+	}
+	switch {
+	case rtcpProblem != "":
+		bad("rtsp_udp_rtcp_addr", c.RTSPUDPRTCPAddr, rtcpProblem, "host:port")
+	case rtpProblem == "" && rtcp != rtp+1:
+		bad("rtsp_udp_rtcp_addr", c.RTSPUDPRTCPAddr, "port must be the RTP port plus one",
+			"host:"+strconv.Itoa(rtp+1))
+	}
+
+	if h := c.PublicHost; h != "" && net.ParseIP(h) == nil && strings.ContainsAny(h, ":/@?# \t") {
+		bad("public_host", h, "must be a bare host name or IP address, without scheme or port", "a host such as cams.example.com")
+	}
+
+	if err := c.LogLevel.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("log_level: %w; set log_level (or %s) to one of them", err, envName("log_level")))
+	}
+	if err := c.LogFormat.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("log_format: %w; set log_format (or %s) to one of them", err, envName("log_format")))
+	}
+
+	if n := len(c.AdminPassword.Reveal()); n > 0 && n < minAdminPassword {
+		errs = append(errs, fmt.Errorf("admin_password: must be at least %d characters; set admin_password (or %s) to a longer password, or leave it empty to have one generated",
+			minAdminPassword, envName("admin_password")))
+	}
+
+	positive := []struct {
+		key   string
+		value int64
+		want  string
+	}{
+		{"reader_queue_units", int64(c.ReaderQueueUnits), "a number of access units such as 512"},
+		{"reader_queue_bytes", c.ReaderQueueBytes, "a size such as 16MiB"},
+		{"gop_cache_max_bytes", c.GOPCacheMaxBytes, "a size such as 32MiB"},
+		{"read_timeout", int64(c.ReadTimeout), "a duration such as 10s"},
+		{"write_timeout", int64(c.WriteTimeout), "a duration such as 10s"},
+		{"shutdown_timeout", int64(c.ShutdownTimeout), "a duration such as 10s"},
+	}
+	shown := map[string]string{
+		"read_timeout":     c.ReadTimeout.String(),
+		"write_timeout":    c.WriteTimeout.String(),
+		"shutdown_timeout": c.ShutdownTimeout.String(),
+	}
+	for _, p := range positive {
+		if p.value <= 0 {
+			v, ok := shown[p.key]
+			if !ok {
+				v = strconv.FormatInt(p.value, 10)
+			}
+			bad(p.key, v, "must be greater than zero", p.want)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddr checks a host:port listen address and returns its port, or a
+// description of what is wrong with it.
+func checkAddr(addr string, minPort int) (int, string) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, "not a host:port address"
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < minPort || port > 65535 {
+		if minPort == 0 {
+			return 0, "port must be 0-65535 (0 picks a free port)"
+		}
+		return 0, fmt.Sprintf("port must be %d-65535", minPort)
+	}
+	return port, ""
+}

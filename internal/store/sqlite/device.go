@@ -1,0 +1,127 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+	"vigil/internal/store"
+)
+
+const deviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at`
+
+// checkDeviceCredential keeps a device's credential bound to its id: a
+// camera signs in as its own id and nothing else.
+func checkDeviceCredential(id access.DeviceID, c auth.Credential) error {
+	if _, err := access.ParseDeviceID(string(id)); err != nil {
+		return err
+	}
+	if c.User != string(id) {
+		return fmt.Errorf("device %s: credential user %q must be the device id", id, c.User)
+	}
+	return nil
+}
+
+// CreateDevice stores a new device. A zero CreatedAt is stored as now. It
+// returns an error wrapping store.ErrExists if the id is taken.
+func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
+	if err := checkDeviceCredential(d.ID, d.Credential); err != nil {
+		return fmt.Errorf("create device: %w", err)
+	}
+	c := d.Credential
+	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, nanos(d.CreatedAt))
+	if isConstraint(err) {
+		return fmt.Errorf("create device %s: %w", d.ID, store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create device %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Device returns the device with id, or an error wrapping store.ErrNotFound.
+func (s *Store) Device(ctx context.Context, id access.DeviceID) (store.Device, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, string(id))
+	d, err := scanDevice(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Device{}, fmt.Errorf("device %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Device{}, fmt.Errorf("device %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// Devices returns every device, oldest first.
+func (s *Store) Devices(ctx context.Context) ([]store.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	var ds []store.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return ds, nil
+}
+
+// DeleteDevice removes the device with id, or returns an error wrapping
+// store.ErrNotFound.
+func (s *Store) DeleteDevice(ctx context.Context, id access.DeviceID) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM devices WHERE id = ?`, string(id))
+	return changedOne(res, err, "delete device", id)
+}
+
+// SetDeviceCredential replaces the device's credential, or returns an error
+// wrapping store.ErrNotFound.
+func (s *Store) SetDeviceCredential(ctx context.Context, id access.DeviceID, c auth.Credential) error {
+	if err := checkDeviceCredential(id, c); err != nil {
+		return fmt.Errorf("set device credential: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET cred_user = ?, ha1_md5 = ?, ha1_sha256 = ?, pass_sha256 = ? WHERE id = ?`,
+		c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, string(id))
+	return changedOne(res, err, "set credential of device", id)
+}
+
+func changedOne(res sql.Result, err error, what string, id access.DeviceID) error {
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s %s: %w", what, id, store.ErrNotFound)
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanDevice(r scanner) (store.Device, error) {
+	var (
+		d       store.Device
+		id, src string
+		created int64
+	)
+	c := &d.Credential
+	if err := r.Scan(&id, &d.Name, &src, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &created); err != nil {
+		return store.Device{}, err
+	}
+	d.ID, d.Source, d.CreatedAt = access.DeviceID(id), config.Secret(src), fromNanos(created)
+	return d, nil
+}

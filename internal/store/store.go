@@ -1,0 +1,58 @@
+// Package store owns Vigil's persistent records — devices and users with
+// their credentials — as plain values, and the errors every store returns.
+//
+// It holds no database code: implementations live in subpackages (sqlite,
+// later postgres) and keep their SQL and driver details to themselves.
+// Stores never hold plain-text passwords, only auth.Credential hashes.
+package store
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+)
+
+// Device is a provisioned camera.
+type Device struct {
+	ID   access.DeviceID
+	Name string
+	// Source is the pull URL, credentials included, for cameras Vigil
+	// connects to; it is empty for cameras that push.
+	Source config.Secret
+	// Credential is what the camera authenticates with when it pushes; its
+	// User is the device id.
+	Credential auth.Credential
+	CreatedAt  time.Time
+}
+
+// User is a person, or the admin, who can sign in.
+type User struct {
+	ID         access.UserID
+	Name       string // unique among users
+	Credential auth.Credential
+	Admin      bool
+	CreatedAt  time.Time
+}
+
+// deviceIDChars is the number of random base32 characters in a device id:
+// 50 bits, enough that collisions (which CreateDevice reports) are rare.
+const deviceIDChars = 10
+
+var deviceID32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewDeviceID returns a random device id: "cam-" and 10 lowercase base32
+// characters from crypto/rand.
+func NewDeviceID() (access.DeviceID, error) {
+	b := make([]byte, 7) // 56 bits, encoded to 12 characters, cut to 10
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new device id: %w", err)
+	}
+	s := "cam-" + strings.ToLower(deviceID32.EncodeToString(b))[:deviceIDChars]
+	return access.ParseDeviceID(s)
+}
