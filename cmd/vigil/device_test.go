@@ -22,7 +22,7 @@ func testConfig(t *testing.T) config.Config {
 }
 
 // run runs `vigil device args...` and returns its output.
-func run(t *testing.T, cfg config.Config, args ...string) (string, error) {
+func runCmd(t *testing.T, cfg config.Config, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	err := runDevice(t.Context(), cfg, args, &out)
@@ -31,7 +31,7 @@ func run(t *testing.T, cfg config.Config, args ...string) (string, error) {
 
 func mustRun(t *testing.T, cfg config.Config, args ...string) string {
 	t.Helper()
-	out, err := run(t, cfg, args...)
+	out, err := runCmd(t, cfg, args...)
 	if err != nil {
 		t.Fatalf("device %q: %v", args, err)
 	}
@@ -89,7 +89,7 @@ func TestDeviceAddRotateRemove(t *testing.T) {
 	if out := mustRun(t, cfg, "remove", d.ID); out != "removed "+d.ID+"\n" {
 		t.Errorf("remove printed %q", out)
 	}
-	_, err = run(t, cfg, "remove", d.ID)
+	_, err = runCmd(t, cfg, "remove", d.ID)
 	if want := "device " + d.ID + " not found; run `vigil device list`"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("second remove = %v, want %q", err, want)
 	}
@@ -181,7 +181,7 @@ func TestDeviceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := run(t, cfg, tt.args...)
+			out, err := runCmd(t, cfg, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}

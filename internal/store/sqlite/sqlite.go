@@ -165,3 +165,6 @@ func nanos(t time.Time) int64 {
 	}
 	return t.UnixNano()
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -1,0 +1,133 @@
+// Package app is the composition root: it builds every component from the
+// Config, starts them in order and stops them in reverse. Nothing imports it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+	"vigil/internal/httpapi"
+	"vigil/internal/hub"
+	"vigil/internal/ingest"
+	"vigil/internal/rtsp"
+	"vigil/internal/seal"
+	"vigil/internal/store/sqlite"
+)
+
+// grantTTL bounds how long one RTSP viewing session may run before its
+// grant must be minted again (by reconnecting).
+const grantTTL = 12 * time.Hour
+
+// App is a running Vigil.
+type App struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *sqlite.Store
+	hub   *hub.Hub
+	auth  *auth.Service
+	rtsp  *rtsp.Server
+	http  *http.Server
+	httpL net.Listener
+	pulls *ingest.Pulls
+	reg   *prometheus.Registry
+}
+
+// New opens the data directory and builds every component. Nothing listens yet.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	if _, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, "master.key")); err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := ensureAdmin(ctx, st, cfg.AdminPassword.Reveal(), log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	dir := directory{st}
+	a.auth = auth.NewService(dir, access.NewIssuer(), grantTTL)
+	a.hub = hub.New(hub.Config{
+		ReaderQueueUnits: cfg.ReaderQueueUnits,
+		ReaderQueueBytes: cfg.ReaderQueueBytes,
+		GOPMaxBytes:      cfg.GOPCacheMaxBytes,
+		Logger:           log,
+		Metrics:          hub.NewMetrics(a.reg),
+	})
+	a.rtsp = &rtsp.Server{
+		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		Hub: a.hub, Auth: a.auth, Logger: log,
+	}
+	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
+	a.http = &http.Server{
+		Handler:           httpapi.Handler(a.reg, func(r *http.Request) error { return st.Ping(r.Context()) }, dir),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// Start opens the listeners, so that their addresses are known before Run.
+func (a *App) Start() error {
+	if err := a.rtsp.Start(); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		a.rtsp.Close()
+		return fmt.Errorf("http: listen on %s: %w (set http_addr or VIGIL_HTTP_ADDR to a free address)", a.cfg.HTTPAddr, err)
+	}
+	a.httpL = l
+	a.log.Info("vigil listening", "rtsp", a.rtsp.Addr().String(), "http", l.Addr().String(), "data_dir", a.cfg.DataDir)
+	return nil
+}
+
+// RTSPAddr and HTTPAddr are the bound addresses after Start.
+func (a *App) RTSPAddr() net.Addr { return a.rtsp.Addr() }
+
+// HTTPAddr is the bound HTTP address after Start.
+func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
+
+// Run serves until ctx is done, then shuts down within ShutdownTimeout.
+func (a *App) Run(ctx context.Context) error {
+	defer a.store.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.rtsp.Run(gctx) })
+	g.Go(func() error { return a.pulls.Run(gctx) })
+	g.Go(func() error {
+		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownTimeout,
+			errors.New("shutdown took longer than shutdown_timeout"))
+		defer cancel()
+		return a.http.Shutdown(sctx)
+	})
+	err := g.Wait()
+	a.log.Info("vigil stopped")
+	return err
+}

@@ -1,0 +1,57 @@
+// Package httpapi owns Vigil's HTTP surface: health, metrics and, later, the
+// JSON API and web UI. Handlers never read media without a Grant.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"vigil/internal/auth"
+)
+
+// Health reports whether a dependency is usable; nil means healthy.
+type Health func(r *http.Request) error
+
+// Principals looks users up by name.
+type Principals interface {
+	Principal(ctx context.Context, name string) (auth.Principal, error)
+}
+
+// Handler returns the HTTP routes. /healthz is open (it reveals nothing but
+// "ok"); /metrics names cameras, so it needs the admin's credentials.
+func Handler(gatherer prometheus.Gatherer, health Health, users Principals) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := health(r); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"status": "unhealthy"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /metrics", adminOnly(users, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	return mux
+}
+
+// adminOnly requires HTTP Basic credentials of an admin (Prometheus's
+// basic_auth). Until TLS and accounts land this is the only HTTP login.
+func adminOnly(users Principals, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, pass, ok := r.BasicAuth()
+		if ok {
+			p, err := users.Principal(r.Context(), name)
+			if err == nil && p.Admin && p.Credential.CheckPassword(pass) {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+auth.Realm+`"`)
+		http.Error(w, "admin credentials required", http.StatusUnauthorized)
+	})
+}
