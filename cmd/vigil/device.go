@@ -177,23 +177,27 @@ func addDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, name str
 	if err != nil {
 		return err
 	}
-	// Ids are random; retry the rare collision instead of failing.
+	d, err := createDevice(ctx, st, name, source, password)
+	if err != nil {
+		return err
+	}
+	return out.print([]store.Device{d}, password)
+}
+
+// createDevice stores a new device with a random id; ids are random, so the
+// rare collision is retried instead of failing.
+func createDevice(ctx context.Context, st *sqlite.Store, name string, source config.Secret, password string) (store.Device, error) {
 	for range 3 {
 		id, err := store.NewDeviceID()
 		if err != nil {
-			return err
+			return store.Device{}, err
 		}
 		d := store.Device{ID: id, Name: name, Source: source, Credential: auth.HashCredential(string(id), password)}
-		err = st.CreateDevice(ctx, d)
-		if errors.Is(err, store.ErrExists) {
-			continue
+		if err := st.CreateDevice(ctx, d); !errors.Is(err, store.ErrExists) {
+			return d, err
 		}
-		if err != nil {
-			return err
-		}
-		return out.print([]store.Device{d}, password)
 	}
-	return errors.New("device add: could not find a free device id; try again")
+	return store.Device{}, errors.New("device add: could not find a free device id; try again")
 }
 
 func rotateDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, id access.DeviceID) error {

@@ -3,11 +3,116 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/seal"
+	"vigil/internal/sim"
+	"vigil/internal/store"
 )
 
+// runSim provisions N simulated cameras in the data directory (named sim-1 …
+// sim-N, created once, their passwords rotated at every start) and publishes
+// them to a running Vigil until ctx ends.
 func runSim(ctx context.Context, cfg config.Config, args []string, stderr io.Writer) error {
-	return errors.New("sim: not built yet")
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("cameras", 3, "number of cameras")
+	server := fs.String("server", "rtsp://127.0.0.1:8554", "Vigil's RTSP address")
+	ids := fs.String("ids", "", "write `FILE` with one line per camera: id and name")
+	fps := fs.Int("fps", 15, "frames per second")
+	width := fs.Int("width", 320, "picture width (multiple of 16)")
+	height := fs.Int("height", 240, "picture height (multiple of 16)")
+	clip := fs.String("clip", "", "publish this Annex-B H.264 `FILE` in a loop instead of the generated picture")
+	audio := fs.Bool("audio", false, "add a G.711 audio track")
+	udp := fs.Bool("udp", false, "publish RTP over UDP instead of TCP")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 {
+		return errors.New("sim: --cameras must be at least 1")
+	}
+	base, err := url.Parse(*server)
+	if err != nil || base.Scheme != "rtsp" || base.Host == "" {
+		return fmt.Errorf("sim: --server %q must be rtsp://host:port", *server)
+	}
+	var units []sim.ClipUnit
+	if *clip != "" {
+		if units, err = sim.LoadClip(*clip); err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+	}
+	secret, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, "sim-stamp.key"))
+	if err != nil {
+		return fmt.Errorf("sim: stamp key: %w", err)
+	}
+	creds, err := provisionSim(ctx, cfg.DataDir, *n)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	log := cfg.Logger(stderr)
+	var cams []*sim.Camera
+	var list strings.Builder
+	for _, c := range creds {
+		u := *base
+		u.User = url.UserPassword(c.id, c.password)
+		u.Path = "/" + c.id
+		cams = append(cams, &sim.Camera{URL: u.String(), ID: c.id, Key: sim.CameraKey(secret, c.id),
+			Width: *width, Height: *height, FPS: *fps, Audio: *audio, UDP: *udp, Clip: units,
+			Logger: log})
+		fmt.Fprintf(&list, "%s %s\n", c.id, c.name)
+	}
+	if *ids != "" {
+		if err := os.WriteFile(*ids, []byte(list.String()), 0o600); err != nil {
+			return fmt.Errorf("sim: --ids: %w", err)
+		}
+	}
+	log.Info("simulated cameras publishing", "cameras", len(cams), "server", base.Host)
+	return sim.RunMany(ctx, cams)
+}
+
+type simCredential struct {
+	id, name, password string
+}
+
+func provisionSim(ctx context.Context, dataDir string, n int) ([]simCredential, error) {
+	st, err := openStore(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	devs, err := st.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]store.Device{}
+	for _, d := range devs {
+		byName[d.Name] = d
+	}
+	var out []simCredential
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("sim-%d", i)
+		password, err := auth.NewPassword()
+		if err != nil {
+			return nil, err
+		}
+		d, ok := byName[name]
+		if ok {
+			err = st.SetDeviceCredential(ctx, d.ID, auth.HashCredential(string(d.ID), password))
+		} else {
+			d, err = createDevice(ctx, st, name, "", password)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, simCredential{id: string(d.ID), name: name, password: password})
+	}
+	return out, nil
 }

@@ -1,0 +1,26 @@
+# Vigil. `make run` starts Vigil with simulated cameras; `make test` runs every test.
+GO ?= go
+BIN := bin/vigil
+RUN_DIR ?= data
+
+.PHONY: build run test deps vet fuzz bench clips
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vigil
+
+deps:
+	@scripts/deps.sh
+
+run: build
+	@scripts/run.sh $(BIN) $(RUN_DIR)
+
+test: deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench: deps build
+	$(GO) run ./cmd/vigilbench -vigil $(BIN) -out BENCHMARKS.md
+
+clips:
+	scripts/make-clips.sh

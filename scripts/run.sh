@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make run: Vigil with its embedded defaults plus three simulated cameras.
+set -euo pipefail
+bin=$1 data=$2
+cameras=${CAMERAS:-3}
+export VIGIL_DATA_DIR=$data
+# A fresh admin password each run: printed below, stored only as a hash.
+export VIGIL_ADMIN_PASSWORD=${VIGIL_ADMIN_PASSWORD:-$(head -c 15 /dev/urandom | base32 | tr -d = | tr A-Z a-z)}
+http=${VIGIL_HTTP_ADDR:-:8080} rtsp=${VIGIL_RTSP_ADDR:-:8554}
+rtsp_port=${rtsp##*:} http_port=${http##*:}
+
+"$bin" serve & vigil=$!
+sim=""
+trap 'kill $vigil $sim 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+for _ in $(seq 50); do
+	curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+"$bin" sim --cameras "$cameras" --server "rtsp://127.0.0.1:$rtsp_port" --ids "$data/sim-cameras.txt" & sim=$!
+for _ in $(seq 50); do
+	[ -s "$data/sim-cameras.txt" ] && break
+	sleep 0.1
+done
+cat <<MSG
+
+Vigil is running with $cameras simulated cameras. Admin: user admin, password $VIGIL_ADMIN_PASSWORD
+
+Watch a camera (RTSP, starts at once from the keyframe cache):
+MSG
+while read -r id name; do
+	echo "  ffplay -rtsp_transport tcp rtsp://admin:$VIGIL_ADMIN_PASSWORD@127.0.0.1:$rtsp_port/$id    # $name"
+done < "$data/sim-cameras.txt"
+cat <<MSG
+  (VLC: open the same URL.)
+
+Health:  curl http://127.0.0.1:$http_port/healthz
+Metrics: curl -u admin:$VIGIL_ADMIN_PASSWORD http://127.0.0.1:$http_port/metrics
+Add a real camera: $bin device add --name porch   (then push to the printed URL)
+
+Ctrl-C stops everything.
+MSG
+wait $vigil
