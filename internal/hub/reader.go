@@ -44,6 +44,11 @@ func (r *Reader) Tracks() []*media.Track { return r.s.tracks }
 // Owner is the camera session the reader is attached to.
 func (r *Reader) Owner() media.Owner { return r.s.owner }
 
+// WallClock is the wall-clock time of a unit's PTS: the session's start plus
+// the PTS. Outputs use it for RTCP sender reports and program dates, so that
+// replayed and live units map to one consistent clock.
+func (r *Reader) WallClock(pts time.Duration) time.Time { return r.s.start.Add(pts) }
+
 // Grant is the grant the reader was opened with.
 func (r *Reader) Grant() access.Grant { return r.grant }
 

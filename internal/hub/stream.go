@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,6 +16,8 @@ type Stream struct {
 	owner    media.Owner
 	tracks   []*media.Track
 	keyTrack int // index of the first video track, -1 if none
+	// start is the wall-clock time of PTS zero, for RTCP sender reports.
+	start time.Time
 
 	ingestBytes prometheus.Counter
 	ingestUnits prometheus.Counter
@@ -34,7 +37,7 @@ func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
 	m := h.cfg.Metrics
 	lv := []string{string(owner.Device), string(owner.Stream)}
 	s := &Stream{
-		hub: h, owner: owner, tracks: tracks, keyTrack: -1,
+		hub: h, owner: owner, tracks: tracks, keyTrack: -1, start: h.cfg.Now(),
 		ingestBytes: m.IngestBytes.WithLabelValues(lv...),
 		ingestUnits: m.IngestUnits.WithLabelValues(lv...),
 		readersG:    m.Readers.WithLabelValues(lv...),

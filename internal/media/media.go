@@ -91,7 +91,13 @@ func ClockToDuration(v, rate int64) time.Duration {
 	return time.Duration(v/rate)*time.Second + time.Duration(v%rate)*time.Second/time.Duration(rate)
 }
 
-// DurationToClock converts a duration to clock units of rate Hz.
+// DurationToClock converts a duration to clock units of rate Hz, rounding to
+// the nearest unit so that a round trip through ClockToDuration is exact.
 func DurationToClock(d time.Duration, rate int64) int64 {
-	return int64(d/time.Second)*rate + int64(d%time.Second)*rate/int64(time.Second)
+	frac := int64(d%time.Second) * rate
+	half := int64(time.Second) / 2
+	if frac < 0 {
+		half = -half
+	}
+	return int64(d/time.Second)*rate + (frac+half)/int64(time.Second)
 }

@@ -83,8 +83,9 @@ func (p *play) run(ctx context.Context) error {
 		if err != nil {
 			continue // a unit the packetizer cannot carry is skipped, not fatal
 		}
+		ntp := p.reader.WallClock(u.PTS)
 		for _, pkt := range pkts {
-			if err := p.stream.WritePacketRTP(p.medias[u.Track], pkt); err != nil {
+			if err := p.stream.WritePacketRTPWithNTP(p.medias[u.Track], pkt, ntp); err != nil {
 				return err
 			}
 		}

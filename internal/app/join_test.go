@@ -1,0 +1,117 @@
+package app
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+)
+
+// joined is what a reader saw after joining.
+type joined struct {
+	first     [][]byte      // first video access unit
+	wait      time.Duration // from connecting to the first access unit
+	tsDeltas  []int64       // RTP timestamp steps between access units
+	units     int
+	startedAt time.Time
+}
+
+// join reads n video access units from url with gortsplib as the client.
+func join(t *testing.T, url string, n int) joined {
+	t.Helper()
+	u, err := base.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := joined{startedAt: time.Now()}
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forma *format.H264
+	medi := desc.FindFormat(&forma)
+	if medi == nil {
+		t.Fatal("no H.264 track")
+	}
+	dec, _ := forma.CreateDecoder()
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var last uint32
+	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		au, err := dec.Decode(pkt)
+		if err != nil || j.units >= n {
+			return
+		}
+		if j.units == 0 {
+			j.first, j.wait = au, time.Since(j.startedAt)
+		} else {
+			j.tsDeltas = append(j.tsDeltas, int64(int32(pkt.Timestamp-last)))
+		}
+		last = pkt.Timestamp
+		j.units++
+		if j.units == n {
+			close(done)
+		}
+	})
+	if _, err := c.Play(nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("got %d of %d access units", j.units, n)
+	}
+	return j
+}
+
+func hasNALU(au [][]byte, typ h264.NALUType) bool {
+	for _, n := range au {
+		if len(n) > 0 && h264.NALUType(n[0]&0x1f) == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func TestJoinAnywhereInTheGOPStartsWithAKeyframe(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "gop")
+	cam.FPS, cam.GOP = 15, 30 // a 2 s GOP
+	cam.Audio = true
+	a.run(t, cam)
+	url := a.rtspURL(AdminName, adminPassword, cam.ID)
+	for i := range 6 {
+		time.Sleep(time.Duration(rand.IntN(2000)) * time.Millisecond)
+		j := join(t, url, 45)
+		if !h264.IsRandomAccess(j.first) || !hasNALU(j.first, h264.NALUTypeSPS) || !hasNALU(j.first, h264.NALUTypePPS) {
+			t.Fatalf("join %d: first access unit is not a keyframe with its parameter sets", i)
+		}
+		// The replayed GOP and the live units share one clock: every step is one frame.
+		for k, d := range j.tsDeltas {
+			if d != 90000/15 {
+				t.Fatalf("join %d: timestamp step %d is %d, want %d (continuous)", i, k, d, 90000/15)
+			}
+		}
+		t.Logf("join %d: first keyframe after %v", i, j.wait.Round(time.Millisecond))
+		if j.wait > time.Second {
+			t.Errorf("join %d: first frame after %v: not from the cache", i, j.wait)
+		}
+	}
+	// An independent decoder agrees: no reference errors on the first pictures.
+	if out := ffmpegDecode(t, url, "tcp", 10); out != "" {
+		t.Fatalf("ffmpeg decode errors on join:\n%s", out)
+	}
+}
+
