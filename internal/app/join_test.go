@@ -114,4 +114,3 @@ func TestJoinAnywhereInTheGOPStartsWithAKeyframe(t *testing.T) {
 		t.Fatalf("ffmpeg decode errors on join:\n%s", out)
 	}
 }
-
