@@ -116,6 +116,9 @@ func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
 	return s.addReader(g)
 }
 
+// Metrics are the hub's Prometheus series.
+func (h *Hub) Metrics() *Metrics { return h.cfg.Metrics }
+
 // Online reports whether a camera stream has a live publisher. It reveals no media.
 func (h *Hub) Online(device access.DeviceID, stream access.StreamID) bool {
 	h.mu.Lock()

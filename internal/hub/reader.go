@@ -75,18 +75,35 @@ func (r *Reader) offer(u *media.Unit) {
 	}
 	cfg := r.s.hub.cfg
 	if len(r.q) >= cfg.ReaderQueueUnits || r.qBytes+int64(u.Size()) > cfg.ReaderQueueBytes {
-		clear(r.q)
-		r.q, r.qBytes = r.q[:0], 0
-		r.skips++
-		r.s.skips.Inc()
+		r.skipLocked()
 		if !isKey {
-			r.waitKey = true
 			return
 		}
+		r.waitKey = false
 	}
 	r.q = append(r.q, u)
 	r.qBytes += int64(u.Size())
 	r.signal()
+}
+
+// Skip drops the reader's queue and what follows until the next keyframe.
+// Outputs call it when their own transport dropped data (a full socket
+// queue): the pictures after a loss would not decode anyway.
+func (r *Reader) Skip() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil && !r.waitKey {
+		r.skipLocked()
+	}
+}
+
+// skipLocked counts a skip and waits for the next keyframe. Caller holds r.mu.
+func (r *Reader) skipLocked() {
+	clear(r.q)
+	r.q, r.qBytes = r.q[:0], 0
+	r.skips++
+	r.s.skips.Inc()
+	r.waitKey = true
 }
 
 func (r *Reader) signal() {

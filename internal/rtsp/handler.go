@@ -26,15 +26,16 @@ type handler struct {
 }
 
 var (
-	_ gortsplib.ServerHandlerOnConnOpen     = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnConnClose    = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnSessionClose = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnDescribe     = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnAnnounce     = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnSetup        = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnPlay         = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnRecord       = (*handler)(nil)
-	_ gortsplib.ServerHandlerOnDecodeError  = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnConnOpen         = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnConnClose        = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnSessionClose     = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnDescribe         = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnAnnounce         = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnSetup            = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnPlay             = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnRecord           = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnDecodeError      = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnStreamWriteError = (*handler)(nil)
 )
 
 // authTimeout bounds a credential or grant lookup.
@@ -58,6 +59,15 @@ func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 func (h *handler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
 	if p, ok := ctx.Session.UserData().(*push); ok {
 		p.decodeError(ctx.Error)
+	}
+}
+
+// OnStreamWriteError is called when a viewer's write queue is full and
+// packets were dropped: its picture is broken until the next keyframe, so
+// the reader skips to it (and the skip is counted).
+func (h *handler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	if p, ok := ctx.Session.UserData().(*play); ok {
+		p.reader.Skip()
 	}
 }
 
