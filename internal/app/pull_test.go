@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"time"
+	"testing"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+	"vigil/internal/store"
+	"vigil/internal/store/sqlite"
+)
+
+// TestPullCameraAndReconnect has one Vigil pull a camera from another (an
+// RTSP camera as far as it knows), then restarts the source: the puller
+// reconnects by itself and viewers get the camera's own stamps both times.
+func TestPullCameraAndReconnect(t *testing.T) {
+	source := startApp(t, "", nil)
+	cam := source.addCamera(t, "upstream")
+	source.run(t, cam)
+	sourceDir, sourceAddr := source.cfg.DataDir, source.RTSPAddr().String()
+
+	// The puller's data directory holds a pull device before it starts.
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), dir+"/vigil.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled, _ := store.NewDeviceID()
+	pw, _ := auth.NewPassword()
+	src := config.Secret(source.rtspURL(AdminName, adminPassword, cam.ID))
+	if err := st.CreateDevice(context.Background(), store.Device{ID: pulled, Name: "pulled", Source: src,
+		Credential: auth.HashCredential(string(pulled), pw)}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	puller := startApp(t, dir, nil)
+	puller.waitOnline(t, pulled)
+
+	check := func(when string) {
+		t.Helper()
+		url := puller.rtspURL(AdminName, adminPassword, string(pulled))
+		var last error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			chk, err := readStamps(url, "tcp", 15)
+			if err == nil {
+				if err = chk.Only(cam.ID); err == nil {
+					return
+				}
+				t.Fatalf("%s: stamps %v: %v", when, chk.Counts(), err)
+			}
+			last = err
+		}
+		t.Fatalf("%s: never readable: %v", when, last)
+	}
+	check("first connection")
+
+	// The source restarts on the same address; the camera and the puller reconnect.
+	source.stop()
+	restarted := startApp(t, sourceDir, func(c *config.Config) { c.RTSPAddr = sourceAddr })
+	restarted.waitOnline(t, access.DeviceID(cam.ID))
+	check("after the source restarted")
+}
