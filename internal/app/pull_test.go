@@ -2,8 +2,8 @@ package app
 
 import (
 	"context"
-	"time"
 	"testing"
+	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"vigil/internal/sim"
+)
+
+// buildVigil compiles the binary once per test run.
+func buildVigil(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vigil")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type server struct {
+	bin, dir         string
+	rtspPort, httpPt int
+	env              []string
+	cmd              *exec.Cmd
+}
+
+func (s *server) start(t *testing.T) {
+	t.Helper()
+	s.cmd = exec.Command(s.bin, "serve")
+	s.cmd.Env = append(os.Environ(), s.env...)
+	s.cmd.Stderr = os.Stderr
+	if !testing.Verbose() {
+		s.cmd.Stderr = nil
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", s.httpPt)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get(url); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("vigil did not become healthy")
+		}
+	}
+}
+
+func (s *server) kill9() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// readStamps has ffmpeg read frames from url; it retries until the camera is
+// back or the deadline passes.
+func readStamps(t *testing.T, url, camera string) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", url,
+			"-map", "0:v", "-c", "copy", "-frames:v", "10", "-f", "h264", "pipe:1").Output()
+		cancel()
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		chk := sim.NewChecker(sim.StaticKeys([]byte("restart secret")))
+		if err := chk.AnnexB(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := chk.Only(camera); err != nil {
+			t.Fatalf("stamps %v: %v", chk.Counts(), err)
+		}
+		return
+	}
+	t.Fatalf("camera %s not readable: %s", camera, last)
+}
+
+func TestDevicesSurviveKill9AndCamerasReconnect(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatal("ffmpeg is missing: run `make test`, which installs it")
+	}
+	s := &server{bin: buildVigil(t), dir: t.TempDir(), rtspPort: freePort(t), httpPt: freePort(t)}
+	udp := 30000 + 2*(os.Getpid()%5000)
+	s.env = []string{"VIGIL_DATA_DIR=" + s.dir, "VIGIL_ADMIN_PASSWORD=restart-admin",
+		fmt.Sprintf("VIGIL_RTSP_ADDR=127.0.0.1:%d", s.rtspPort), fmt.Sprintf("VIGIL_HTTP_ADDR=127.0.0.1:%d", s.httpPt),
+		fmt.Sprintf("VIGIL_RTSP_UDP_RTP_ADDR=127.0.0.1:%d", udp), fmt.Sprintf("VIGIL_RTSP_UDP_RTCP_ADDR=127.0.0.1:%d", udp+1)}
+	s.start(t)
+	defer s.kill9()
+
+	add := exec.Command(s.bin, "device", "add", "--name", "porch", "--json")
+	add.Env = append(os.Environ(), s.env...)
+	out, err := add.Output()
+	if err != nil {
+		t.Fatalf("device add: %v", err)
+	}
+	var dev struct{ ID, Password string }
+	if err := json.Unmarshal(out, &dev); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cam := &sim.Camera{ID: dev.ID, Key: sim.CameraKey([]byte("restart secret"), dev.ID), FPS: 15,
+		URL: fmt.Sprintf("rtsp://%s:%s@127.0.0.1:%d/%s", dev.ID, dev.Password, s.rtspPort, dev.ID)}
+	go cam.Run(ctx)
+	view := fmt.Sprintf("rtsp://admin:restart-admin@127.0.0.1:%d/%s", s.rtspPort, dev.ID)
+	readStamps(t, view, dev.ID)
+
+	s.kill9()
+	s.start(t)
+	readStamps(t, view, dev.ID)
+	if cam.Sessions() < 2 {
+		t.Fatalf("camera sessions = %d, want a reconnect", cam.Sessions())
+	}
+}
