@@ -16,7 +16,7 @@ func TestCodecsPassThrough(t *testing.T) {
 	needFFmpeg(t)
 	tests := []struct {
 		name, path, video, audio string
-		wantCodecs                string
+		wantCodecs               string
 	}{
 		{"h265-aac", "cam-hevc", "libx265", "aac", "hevc,aac"},
 		{"h264-opus-sub", "cam-opus/sub", "libx264", "libopus", "h264,opus"},
