@@ -104,6 +104,15 @@ func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*
 // receives the cached GOP (from its keyframe, with the parameter sets), then
 // live units.
 func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
+	s, err := h.granted(g, stream)
+	if err != nil {
+		return nil, err
+	}
+	return s.addReader(g)
+}
+
+// granted returns the live stream the grant allows reading.
+func (h *Hub) granted(g access.Grant, stream access.StreamID) (*Stream, error) {
 	if err := g.Check(g.Device(), h.cfg.Now()); err != nil {
 		return nil, err
 	}
@@ -113,7 +122,7 @@ func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
 	if s == nil {
 		return nil, ErrOffline
 	}
-	return s.addReader(g)
+	return s, nil
 }
 
 // Metrics are the hub's Prometheus series.
@@ -129,14 +138,9 @@ func (h *Hub) Online(device access.DeviceID, stream access.StreamID) bool {
 // Tracks returns the tracks of a live stream, for describing it to a client
 // before it reads. It needs a grant for the device.
 func (h *Hub) Tracks(g access.Grant, stream access.StreamID) ([]*media.Track, error) {
-	if err := g.Check(g.Device(), h.cfg.Now()); err != nil {
+	s, err := h.granted(g, stream)
+	if err != nil {
 		return nil, err
-	}
-	h.mu.Lock()
-	s := h.streams[streamKey{g.Device(), stream}]
-	h.mu.Unlock()
-	if s == nil {
-		return nil, ErrOffline
 	}
 	return s.tracks, nil
 }
