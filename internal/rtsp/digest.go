@@ -27,6 +27,11 @@ func credentials(req *base.Request) (headers.Authorization, bool, error) {
 	if err := a.Unmarshal(v); err != nil {
 		return a, true, fmt.Errorf("malformed Authorization header: %w", err)
 	}
+	if a.Username == "" {
+		// gortsplib keeps the connection open and re-challenges in its own
+		// realm when the user name is empty: refuse it here.
+		return a, true, fmt.Errorf("malformed Authorization header: no user name")
+	}
 	return a, true, nil
 }
 

@@ -36,6 +36,7 @@ var (
 	_ gortsplib.ServerHandlerOnRecord           = (*handler)(nil)
 	_ gortsplib.ServerHandlerOnDecodeError      = (*handler)(nil)
 	_ gortsplib.ServerHandlerOnStreamWriteError = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnResponse         = (*handler)(nil)
 )
 
 // authTimeout bounds a credential or grant lookup.
@@ -84,8 +85,14 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target) (access.Grant, *base.Response, error) {
 	cs := conn.UserData().(*connState)
 	a, provided, err := credentials(req)
-	if !provided || err != nil {
-		res, rerr := unauthorized(cs, provided)
+	if err != nil {
+		h.s.Logger.Warn("rtsp viewer refused", "camera", t.device,
+			"remote", conn.NetConn().RemoteAddr().String(), "error", err)
+		res, _ := unauthorized(cs, false)
+		return access.Grant{}, res, err // our challenge; a non-auth error closes the connection
+	}
+	if !provided {
+		res, rerr := unauthorized(cs, false)
 		return access.Grant{}, res, rerr
 	}
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
@@ -161,12 +168,25 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 }
 
 func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	p, ok := ctx.Session.UserData().(*play)
-	if !ok {
+	if _, ok := ctx.Session.UserData().(*play); !ok {
 		return status(base.StatusBadRequest), nil
 	}
-	p.start(ctx.Session)
 	return status(base.StatusOK), nil
+}
+
+// OnResponse starts a viewer's play loop once its PLAY succeeded. gortsplib
+// calls OnPlay before it makes the session a reader of its stream, and drops
+// what is written before: starting in OnPlay would lose the first units of
+// the cached GOP, the keyframe among them. Here the session is active and
+// the response not yet sent; packets are queued behind it.
+func (h *handler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
+	ss := sc.Session()
+	if ss == nil || res.StatusCode != base.StatusOK || ss.State() != gortsplib.ServerSessionStatePlay {
+		return
+	}
+	if p, ok := ss.UserData().(*play); ok {
+		p.start(ss)
+	}
 }
 
 func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
@@ -176,8 +196,14 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	}
 	cs := ctx.Conn.UserData().(*connState)
 	a, provided, err := credentials(ctx.Request)
-	if !provided || err != nil {
-		return unauthorized(cs, provided)
+	if err != nil {
+		h.s.Logger.Warn("rtsp camera refused", "camera", t.device,
+			"remote", ctx.Conn.NetConn().RemoteAddr().String(), "error", err)
+		res, _ := unauthorized(cs, false)
+		return res, err // our challenge; a non-auth error closes the connection
+	}
+	if !provided {
+		return unauthorized(cs, false)
 	}
 	actx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
@@ -217,6 +243,7 @@ type push struct {
 	tracks []*media.Track
 	log    *slog.Logger
 
+	lost    uint64 // RTP packets lost; touched on the packet goroutine only
 	pub     *hub.Publisher
 	dec     *ingest.Decoder
 	lastLog time.Time
@@ -271,5 +298,15 @@ func (p *push) close(err error) {
 		return
 	}
 	p.pub.Close()
-	p.log.Info("camera disconnected", "session", p.pub.Owner().Session, "error", err, "decode_errors", p.dec.Errors)
+	p.log.Info("camera disconnected", "session", p.pub.Owner().Session, "error", err, "decode_errors", p.dec.Errors, "packets_lost", p.lost)
+}
+
+var _ gortsplib.ServerHandlerOnPacketsLost = (*handler)(nil)
+
+// OnPacketsLost counts RTP loss of a camera session; without it gortsplib
+// prints every loss to the standard logger.
+func (h *handler) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	if p, ok := ctx.Session.UserData().(*push); ok {
+		p.lost += ctx.Lost
+	}
 }

@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"vigil/internal/access"
@@ -25,8 +28,10 @@ type play struct {
 	stream *gortsplib.ServerStream
 	medias []*description.Media
 	enc    []packetizer
-	cancel context.CancelFunc
-	done   chan struct{}
+	// reported marks tracks whose first sender report went out.
+	reported []bool
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
@@ -35,7 +40,7 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 		return nil, err
 	}
 	desc := s.tracksDesc(r.Tracks())
-	p := &play{s: s, reader: r, medias: desc.Medias}
+	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, len(desc.Medias))}
 	for _, tr := range r.Tracks() {
 		e, err := newPacketizer(tr.Format)
 		if err != nil {
@@ -54,7 +59,7 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 
 func (p *play) start(ss *gortsplib.ServerSession) {
 	if p.cancel != nil {
-		return // PLAY after PAUSE: the loop is still running
+		return // already running (a later response on the same connection)
 	}
 	ctx, cancel := context.WithCancel(p.s.ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
@@ -83,13 +88,33 @@ func (p *play) run(ctx context.Context) error {
 		if err != nil {
 			continue // a unit the packetizer cannot carry is skipped, not fatal
 		}
-		ntp := p.reader.WallClock(u.PTS)
+		wall := p.reader.WallClock(u.PTS)
+		if !p.reported[u.Track] {
+			p.reportFirst(u, wall)
+		}
 		for _, pkt := range pkts {
-			if err := p.stream.WritePacketRTPWithNTP(p.medias[u.Track], pkt, ntp); err != nil {
+			if err := p.stream.WritePacketRTPWithNTP(p.medias[u.Track], pkt, wall); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// reportFirst sends an RTCP sender report (RFC 3550 §6.4.1) ahead of a
+// track's first packet. gortsplib sends its first one only after the first
+// packet; a player that learns the RTP-to-wall-clock mapping after the
+// cached GOP's packets re-times them and sees timestamps jump. The mapping
+// is the one every later report uses: the session's wall clock at the PTS.
+func (p *play) reportFirst(u *media.Unit, wall time.Time) {
+	p.reported[u.Track] = true
+	m := p.medias[u.Track]
+	st := p.stream.Stats().Medias[m].Formats[m.Formats[0]]
+	e := p.enc[u.Track]
+	p.stream.WritePacketRTCP(m, &rtcp.SenderReport{
+		SSRC:    st.LocalSSRC,
+		NTPTime: ntp.Encode(wall),
+		RTPTime: e.base + uint32(media.DurationToClock(u.PTS, e.clockRate)),
+	})
 }
 
 func (p *play) close() {
