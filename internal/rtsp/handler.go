@@ -3,6 +3,7 @@ package rtsp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 
 	"vigil/internal/access"
+	vauth "vigil/internal/auth"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
 	"vigil/internal/media"
@@ -81,36 +83,52 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 	}
 }
 
-// viewer authenticates a reading request and mints its grant.
-func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target) (access.Grant, *base.Response, error) {
+// credentialFor looks up the stored credential for a claimed user name.
+type credentialFor func(ctx context.Context, user string) (vauth.Credential, error)
+
+// authenticate checks a request's Digest credentials. It returns the user,
+// or the response to send: a challenge when none were given, 401 and a
+// closed connection when they are malformed or wrong (logged with the camera).
+func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t target, who string,
+	lookup credentialFor,
+) (string, *base.Response, error) {
 	cs := conn.UserData().(*connState)
 	a, provided, err := credentials(req)
-	if err != nil {
-		h.s.Logger.Warn("rtsp viewer refused", "camera", t.device,
-			"remote", conn.NetConn().RemoteAddr().String(), "error", err)
-		res, _ := unauthorized(cs, false)
-		return access.Grant{}, res, err // our challenge; a non-auth error closes the connection
-	}
-	if !provided {
+	if err == nil && !provided {
 		res, rerr := unauthorized(cs, false)
-		return access.Grant{}, res, rerr
+		return "", res, rerr
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
+		defer cancel()
+		var cred vauth.Credential
+		if cred, err = lookup(ctx, a.Username); err == nil {
+			err = verifyDigest(req, a, cred, cs.nonce)
+		}
+	}
+	if err != nil {
+		h.s.Logger.Warn("rtsp "+who+" refused", "camera", t.device, "user", a.Username,
+			"remote", conn.NetConn().RemoteAddr().String(), "error", err)
+		// Our challenge with an error that is not ErrServerAuth: gortsplib
+		// sends it as is and closes the connection.
+		res, _ := unauthorized(cs, false)
+		return "", res, fmt.Errorf("rtsp %s refused: %w", who, err)
+	}
+	return a.Username, nil, nil
+}
+
+// viewer authenticates a reading request and mints its grant.
+func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target) (access.Grant, *base.Response, error) {
+	user, res, err := h.authenticate(conn, req, t, "viewer", h.s.Auth.ViewerCredential)
+	if res != nil || err != nil {
+		return access.Grant{}, res, err
 	}
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
-	cred, err := h.s.Auth.ViewerCredential(ctx, a.Username)
-	if err == nil {
-		err = verifyDigest(req, a, cred, cs.nonce)
-	}
-	if err != nil {
-		h.s.Logger.Warn("rtsp viewer refused", "camera", t.device, "user", a.Username,
-			"remote", conn.NetConn().RemoteAddr().String(), "error", err)
-		res, rerr := unauthorized(cs, true)
-		return access.Grant{}, res, rerr
-	}
-	g, err := h.s.Auth.Grant(ctx, a.Username, t.device, access.AudienceRTSP)
+	g, err := h.s.Auth.Grant(ctx, user, t.device, access.AudienceRTSP)
 	if err != nil {
 		// Same answer whether the camera exists or not: no probing.
-		h.s.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", a.Username, "error", err)
+		h.s.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", user, "error", err)
 		return access.Grant{}, status(base.StatusNotFound), nil
 	}
 	return g, nil, nil
@@ -194,27 +212,11 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	if err != nil {
 		return status(base.StatusNotFound), nil
 	}
-	cs := ctx.Conn.UserData().(*connState)
-	a, provided, err := credentials(ctx.Request)
-	if err != nil {
-		h.s.Logger.Warn("rtsp camera refused", "camera", t.device,
-			"remote", ctx.Conn.NetConn().RemoteAddr().String(), "error", err)
-		res, _ := unauthorized(cs, false)
-		return res, err // our challenge; a non-auth error closes the connection
+	camera := func(ctx context.Context, _ string) (vauth.Credential, error) {
+		return h.s.Auth.CameraCredential(ctx, t.device)
 	}
-	if !provided {
-		return unauthorized(cs, false)
-	}
-	actx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
-	defer cancel()
-	cred, err := h.s.Auth.CameraCredential(actx, t.device)
-	if err == nil {
-		err = verifyDigest(ctx.Request, a, cred, cs.nonce)
-	}
-	if err != nil {
-		h.s.Logger.Warn("rtsp camera refused", "camera", t.device,
-			"remote", ctx.Conn.NetConn().RemoteAddr().String(), "error", err)
-		return unauthorized(cs, true)
+	if _, res, err := h.authenticate(ctx.Conn, ctx.Request, t, "camera", camera); res != nil || err != nil {
+		return res, err
 	}
 	tracks := ingest.Tracks(ctx.Description)
 	if len(tracks) == 0 {
