@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,6 +37,9 @@ func Handler(gatherer prometheus.Gatherer, health Health, users Principals) http
 		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", adminOnly(users, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
+	mux.Handle("GET /debug/pprof/", adminOnly(users, http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", adminOnly(users, http.HandlerFunc(pprof.Profile)))
 	return mux
 }
 

@@ -205,3 +205,21 @@ func TestEgressMismatchFailsClosed(t *testing.T) {
 		t.Fatalf("reader after violation: %v, want ErrClosed", err)
 	}
 }
+
+func TestReaderFallingBehindLiveSkips(t *testing.T) {
+	h := New(Config{})
+	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
+	r, _ := h.Read(grant("cam-a"), access.StreamMain)
+	// A 1 s GOP at 25 fps; the reader reads nothing for 5 s of media.
+	for n := range 126 {
+		frame(t, p, n, 25)
+	}
+	if r.Skips() == 0 {
+		t.Fatal("a reader 5 s behind live (GOP 1 s) did not skip")
+	}
+	// It resumes at a keyframe less than maxLag behind the newest unit.
+	u := next(t, r)
+	if !u.Key || 125*40*time.Millisecond-u.PTS > 4*time.Second {
+		t.Fatalf("resumed at key=%v pts=%v", u.Key, u.PTS)
+	}
+}

@@ -18,9 +18,10 @@ type UnitData struct {
 	Payload [][]byte
 }
 
-// Reader is one viewer's attachment to a stream. Its queue is bounded: when a
-// slow reader's queue is full, the queue is emptied and the reader skips to
-// the next keyframe, so it never blocks the camera or other readers.
+// Reader is one viewer's attachment to a stream. Its queue is bounded in
+// units, bytes and lag behind live: when a slow reader's queue overflows, the
+// queue is emptied and the reader skips to the next keyframe, so it never
+// blocks the camera or other readers and never drifts far behind live.
 type Reader struct {
 	s      *Stream
 	grant  access.Grant
@@ -74,7 +75,8 @@ func (r *Reader) offer(u *media.Unit) {
 		r.waitKey = false
 	}
 	cfg := r.s.hub.cfg
-	if len(r.q) >= cfg.ReaderQueueUnits || r.qBytes+int64(u.Size()) > cfg.ReaderQueueBytes {
+	if len(r.q) >= cfg.ReaderQueueUnits || r.qBytes+int64(u.Size()) > cfg.ReaderQueueBytes ||
+		len(r.q) > 0 && u.PTS-r.q[0].PTS > r.s.maxLag() {
 		r.skipLocked()
 		if !isKey {
 			return

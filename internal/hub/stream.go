@@ -27,10 +27,12 @@ type Stream struct {
 	rejected    prometheus.Counter
 
 	mu       sync.Mutex
-	closed   error                // guarded by mu; set once
-	gop      []*media.Unit        // guarded by mu; units since the last keyframe, in arrival order
-	gopBytes int64                // guarded by mu
-	readers  map[*Reader]struct{} // guarded by mu
+	closed   error         // guarded by mu; set once
+	gop      []*media.Unit // guarded by mu; units since the last keyframe, in arrival order
+	gopBytes int64         // guarded by mu
+	// gopDur is the interval between the last two keyframes; guarded by mu.
+	gopDur  time.Duration
+	readers map[*Reader]struct{} // guarded by mu
 }
 
 func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
@@ -78,6 +80,9 @@ func (s *Stream) write(u *media.Unit) error {
 func (s *Stream) cache(u *media.Unit) {
 	switch {
 	case u.Track == s.keyTrack && u.Key:
+		if len(s.gop) > 0 {
+			s.gopDur = u.PTS - s.gop[0].PTS
+		}
 		clear(s.gop) // drop references so old units can be collected
 		s.gop = append(s.gop[:0], u)
 		s.gopBytes = int64(u.Size())
@@ -91,6 +96,17 @@ func (s *Stream) cache(u *media.Unit) {
 		s.gopBytes += int64(u.Size())
 	}
 	s.gopG.Set(float64(s.gopBytes))
+}
+
+// maxLag is how far behind live a reader's queue may fall before it skips
+// to the next keyframe: twice the GOP plus two seconds, so that a joining
+// reader's replay of the cached GOP never counts as lag. Caller holds s.mu.
+func (s *Stream) maxLag() time.Duration {
+	gop := s.gopDur
+	if len(s.gop) > 0 {
+		gop = max(gop, s.gop[len(s.gop)-1].PTS-s.gop[0].PTS)
+	}
+	return 2*gop + 2*time.Second
 }
 
 func (s *Stream) addReader(g access.Grant) (*Reader, error) {

@@ -101,6 +101,28 @@ func (f *framedConn) write(b []byte) (int, error) {
 	return n, err
 }
 
+// writeBuffers writes bufs with one writev, after whatever was gathered,
+// with the given write deadline.
+func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	if len(f.buf) > 0 {
+		f.timer.Stop()
+		*bufs = append(net.Buffers{f.buf}, *bufs...)
+	}
+	f.Conn.SetWriteDeadline(deadline)
+	if _, err := bufs.WriteTo(f.Conn); err != nil {
+		f.err = err
+		f.Conn.Close()
+		return err
+	}
+	f.buf = f.buf[:0]
+	return nil
+}
+
 func (f *framedConn) flushLate() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -12,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtp"
 
 	"vigil/internal/access"
@@ -171,6 +174,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 	if res != nil || err != nil {
 		return res, nil, err
 	}
+	ctx.Conn.UserData().(*connState).setupTrack = setupTrack(ctx.Request.URL)
 	if p, ok := ctx.Session.UserData().(*play); ok {
 		if p.reader.Grant().Device() != g.Device() {
 			return status(base.StatusBadRequest), nil, nil // one camera per session
@@ -197,14 +201,43 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 // what is written before: starting in OnPlay would lose the first units of
 // the cached GOP, the keyframe among them. Here the session is active and
 // the response not yet sent; packets are queued behind it.
+//
+// It also reads the interleaved channel a SETUP gave a track, which the
+// direct TCP writer needs and gortsplib does not expose.
 func (h *handler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	ss := sc.Session()
-	if ss == nil || res.StatusCode != base.StatusOK || ss.State() != gortsplib.ServerSessionStatePlay {
+	if ss == nil || res.StatusCode != base.StatusOK {
 		return
 	}
-	if p, ok := ss.UserData().(*play); ok {
+	p, ok := ss.UserData().(*play)
+	if !ok {
+		return
+	}
+	if v, ok := res.Header["Transport"]; ok {
+		var tr headers.Transport
+		track := sc.UserData().(*connState).setupTrack
+		if tr.Unmarshal(v) == nil && tr.InterleavedIDs != nil && track >= 0 && track < len(p.channels) {
+			p.channels[track] = tr.InterleavedIDs[0]
+		}
+	}
+	if ss.State() == gortsplib.ServerSessionStatePlay {
 		p.start(ss)
 	}
+}
+
+// setupTrack returns the track a SETUP URL names: .../trackID=N in the path
+// (most clients) or the query (FFmpeg); a URL without one names track 0.
+func setupTrack(u *base.URL) int {
+	for _, s := range []string{u.RawQuery, u.Path} {
+		if i := strings.LastIndex(s, "trackID="); i >= 0 {
+			n, err := strconv.Atoi(s[i+len("trackID="):])
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return 0
 }
 
 func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -27,11 +25,28 @@ type play struct {
 	reader *hub.Reader
 	stream *gortsplib.ServerStream
 	medias []*description.Media
-	enc    []packetizer
-	// reported marks tracks whose first sender report went out.
+	clocks []clock
+	// channels are the interleaved RTP channels of set-up tracks (-1 for
+	// others), learnt from SETUP responses; used for direct TCP writes.
+	channels []int
+	// direct writes TCP viewers' RTP without gortsplib's per-packet path; nil
+	// for UDP viewers, whose packets go through gortsplib.
+	direct *directWriter
+	// reported marks tracks whose first sender report went out (UDP path).
 	reported []bool
 	cancel   context.CancelFunc
 	done     chan struct{}
+}
+
+// clock maps a track's PTS to this viewer's RTP timestamps, offset by a
+// random base (RFC 3550 §5.1).
+type clock struct {
+	base uint32
+	rate int64
+}
+
+func (c clock) rtp(pts time.Duration) uint32 {
+	return c.base + uint32(media.DurationToClock(pts, c.rate))
 }
 
 func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
@@ -40,14 +55,13 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 		return nil, err
 	}
 	desc := s.tracksDesc(r.Tracks())
-	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, len(desc.Medias))}
-	for _, tr := range r.Tracks() {
-		e, err := newPacketizer(tr.Format)
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("camera %s: %w", t.device, err)
-		}
-		p.enc = append(p.enc, e)
+	n := len(desc.Medias)
+	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, n), channels: make([]int, n)}
+	for i, tr := range r.Tracks() {
+		var b [4]byte
+		rand.Read(b[:])
+		p.clocks = append(p.clocks, clock{base: binary.BigEndian.Uint32(b[:]), rate: int64(tr.Format.ClockRate())})
+		p.channels[i] = -1
 	}
 	p.stream = &gortsplib.ServerStream{Server: s.srv, Desc: desc}
 	if err := p.stream.Initialize(); err != nil {
@@ -61,6 +75,16 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 	if p.cancel != nil {
 		return // already running (a later response on the same connection)
 	}
+	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok && ss.Transport().Protocol == gortsplib.ProtocolTCP {
+		p.direct = &directWriter{conn: fc, timeout: p.s.WriteTimeout}
+		stats := p.stream.Stats()
+		for i, m := range p.medias {
+			p.direct.tracks = append(p.direct.tracks, directTrack{channel: p.channels[i],
+				ssrc: stats.Medias[m].Formats[m.Formats[0]].LocalSSRC, seq: uint16(p.clocks[i].base)})
+		}
+	}
+	p.s.Logger.Debug("rtsp viewer playing", "camera", p.reader.Owner().Device, "user", p.reader.Grant().User(),
+		"transport", ss.Transport().Protocol.String(), "direct", p.direct != nil, "channels", p.channels)
 	ctx, cancel := context.WithCancel(p.s.ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
 	p.s.wg.Add(1)
@@ -84,20 +108,37 @@ func (p *play) run(ctx context.Context) error {
 		if err := p.reader.Egress(u); err != nil {
 			return err // nothing of u is written
 		}
-		pkts, err := p.enc[u.Track].packetize(u)
+		pkts, err := p.s.packets.get(u, p.reader.Tracks()[u.Track].Format)
 		if err != nil {
 			continue // a unit the packetizer cannot carry is skipped, not fatal
 		}
-		wall := p.reader.WallClock(u.PTS)
-		if !p.reported[u.Track] {
-			p.reportFirst(u, wall)
+		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
+		if p.direct != nil {
+			err = p.direct.write(u.Track, pkts, ts, wall)
+		} else {
+			err = p.viaStream(u.Track, pkts, ts, wall)
 		}
-		for _, pkt := range pkts {
-			if err := p.stream.WritePacketRTPWithNTP(p.medias[u.Track], pkt, wall); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// viaStream writes through gortsplib (UDP viewers). The cached packets are
+// shared, so each is copied before gortsplib sets its SSRC and sequence.
+func (p *play) viaStream(track int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
+	m := p.medias[track]
+	if !p.reported[track] {
+		p.reportFirst(track, ts, wall)
+	}
+	for _, shared := range pkts {
+		pkt := *shared
+		pkt.Timestamp = ts + shared.Timestamp
+		if err := p.stream.WritePacketRTPWithNTP(m, &pkt, wall); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reportFirst sends an RTCP sender report (RFC 3550 §6.4.1) ahead of a
@@ -105,16 +146,11 @@ func (p *play) run(ctx context.Context) error {
 // packet; a player that learns the RTP-to-wall-clock mapping after the
 // cached GOP's packets re-times them and sees timestamps jump. The mapping
 // is the one every later report uses: the session's wall clock at the PTS.
-func (p *play) reportFirst(u *media.Unit, wall time.Time) {
-	p.reported[u.Track] = true
-	m := p.medias[u.Track]
+func (p *play) reportFirst(track int, ts uint32, wall time.Time) {
+	p.reported[track] = true
+	m := p.medias[track]
 	st := p.stream.Stats().Medias[m].Formats[m.Formats[0]]
-	e := p.enc[u.Track]
-	p.stream.WritePacketRTCP(m, &rtcp.SenderReport{
-		SSRC:    st.LocalSSRC,
-		NTPTime: ntp.Encode(wall),
-		RTPTime: e.base + uint32(media.DurationToClock(u.PTS, e.clockRate)),
-	})
+	p.stream.WritePacketRTCP(m, &rtcp.SenderReport{SSRC: st.LocalSSRC, NTPTime: ntp.Encode(wall), RTPTime: ts})
 }
 
 func (p *play) close() {
@@ -124,57 +160,4 @@ func (p *play) close() {
 		<-p.done
 	}
 	p.stream.Close()
-}
-
-// packetizer turns units of one track into RTP packets with timestamps on
-// the track's clock, offset by a random base (RFC 3550 §5.1).
-type packetizer struct {
-	encode    func(*media.Unit) ([]*rtp.Packet, error)
-	clockRate int64
-	base      uint32
-}
-
-func (e packetizer) packetize(u *media.Unit) ([]*rtp.Packet, error) {
-	if len(u.Payload) == 0 {
-		return nil, fmt.Errorf("empty unit")
-	}
-	pkts, err := e.encode(u)
-	if err != nil {
-		return nil, err
-	}
-	ts := e.base + uint32(media.DurationToClock(u.PTS, e.clockRate))
-	for _, p := range pkts {
-		p.Timestamp += ts
-	}
-	return pkts, nil
-}
-
-func newPacketizer(f format.Format) (packetizer, error) {
-	var b [4]byte
-	rand.Read(b[:])
-	e := packetizer{clockRate: int64(f.ClockRate()), base: binary.BigEndian.Uint32(b[:])}
-	var err error
-	switch f := f.(type) {
-	case *format.H264:
-		enc, er := f.CreateEncoder()
-		e.encode, err = func(u *media.Unit) ([]*rtp.Packet, error) { return enc.Encode(u.Payload) }, er
-	case *format.H265:
-		enc, er := f.CreateEncoder()
-		e.encode, err = func(u *media.Unit) ([]*rtp.Packet, error) { return enc.Encode(u.Payload) }, er
-	case *format.MPEG4Audio:
-		enc, er := f.CreateEncoder()
-		e.encode, err = func(u *media.Unit) ([]*rtp.Packet, error) { return enc.Encode(u.Payload) }, er
-	case *format.Opus:
-		enc, er := f.CreateEncoder()
-		e.encode, err = func(u *media.Unit) ([]*rtp.Packet, error) {
-			p, err := enc.Encode(u.Payload[0])
-			return []*rtp.Packet{p}, err
-		}, er
-	case *format.G711:
-		enc, er := f.CreateEncoder()
-		e.encode, err = func(u *media.Unit) ([]*rtp.Packet, error) { return enc.Encode(u.Payload[0]) }, er
-	default:
-		err = fmt.Errorf("no packetizer for %T", f)
-	}
-	return e, err
 }

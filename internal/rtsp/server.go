@@ -55,8 +55,9 @@ type Server struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
-	srv *gortsplib.Server
-	ctx context.Context
+	srv     *gortsplib.Server
+	packets *packetCache
+	ctx     context.Context
 	// cancel ends every play loop when the server stops.
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -76,6 +77,7 @@ func (s *Server) Start() error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	s.packets = newPacketCache()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = &gortsplib.Server{
 		Handler:        &handler{s: s},
@@ -141,6 +143,9 @@ func parsePath(p string) (target, error) {
 // connState is kept per TCP connection.
 type connState struct {
 	nonce string
+	// setupTrack is the track of the SETUP being answered, so its response
+	// can tell which interleaved channel the track got.
+	setupTrack int
 	// describe serves the SDP of the last DESCRIBE on this connection.
 	describe *gortsplib.ServerStream
 }

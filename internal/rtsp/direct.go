@@ -1,0 +1,95 @@
+package rtsp
+
+import (
+	"encoding/binary"
+	"net"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// directWriter writes a TCP viewer's interleaved RTP itself (RFC 2326
+// §10.12): one writev per access unit, headers built per viewer, payloads
+// shared from the packet cache. gortsplib still does the handshake and reads
+// the connection; its per-packet write path (a copy, a queue entry and a
+// syscall per packet per viewer) is what this replaces. A write that times
+// out or fails closes the connection.
+type directWriter struct {
+	conn    *framedConn
+	timeout time.Duration
+	tracks  []directTrack
+	hdr     []byte      // headers of the unit being written; this viewer's own
+	bufs    net.Buffers // headers and shared payloads of the unit being written
+}
+
+// directTrack is one set-up track's RTP state for this viewer.
+type directTrack struct {
+	channel int // interleaved RTP channel; RTCP is channel+1; -1 when not set up
+	ssrc    uint32
+	seq     uint16
+	packets uint32
+	octets  uint32
+	lastSR  time.Time
+}
+
+// srPeriod is how often a sender report goes out per track (RFC 3550 §6.2
+// suggests about 5 s).
+const srPeriod = 5 * time.Second
+
+const rtpHeaderSize = 12
+
+// write sends one unit's packets on track i, preceded by a sender report
+// when one is due. ts is the unit's RTP timestamp; wall its wall clock.
+func (w *directWriter) write(i int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
+	t := &w.tracks[i]
+	if t.channel < 0 {
+		return nil
+	}
+	w.hdr, w.bufs = w.hdr[:0], w.bufs[:0]
+	if wall.Sub(t.lastSR) >= srPeriod || t.lastSR.IsZero() {
+		w.appendSR(t, ts, wall)
+	}
+	start := len(w.hdr)
+	for _, p := range pkts {
+		n := rtpHeaderSize + len(p.Payload)
+		w.hdr = append(w.hdr, '$', byte(t.channel), byte(n>>8), byte(n),
+			2<<6, p.PayloadType, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		h := w.hdr[len(w.hdr)-rtpHeaderSize:]
+		if p.Marker {
+			h[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(h[2:], t.seq)
+		binary.BigEndian.PutUint32(h[4:], ts+p.Timestamp)
+		binary.BigEndian.PutUint32(h[8:], t.ssrc)
+		t.seq++
+		t.packets++
+		t.octets += uint32(len(p.Payload))
+	}
+	// Slice the header buffer only now: appends above may have moved it.
+	off := start
+	for _, p := range pkts {
+		w.bufs = append(w.bufs, w.hdr[off:off+4+rtpHeaderSize], p.Payload)
+		off += 4 + rtpHeaderSize
+	}
+	if start > 0 {
+		w.bufs = append(net.Buffers{w.hdr[:start]}, w.bufs...)
+	}
+	bufs := w.bufs // WriteTo consumes its slice; keep ours for the next unit
+	return w.conn.writeBuffers(&bufs, time.Now().Add(w.timeout))
+}
+
+// appendSR adds an interleaved RTCP sender report (RFC 3550 §6.4.1) mapping
+// ts to wall, the same mapping every packet of this viewer follows.
+func (w *directWriter) appendSR(t *directTrack, ts uint32, wall time.Time) {
+	sr := rtcp.SenderReport{SSRC: t.ssrc, NTPTime: ntp.Encode(wall), RTPTime: ts,
+		PacketCount: t.packets, OctetCount: t.octets}
+	b, err := sr.Marshal()
+	if err != nil {
+		return
+	}
+	w.hdr = append(w.hdr, '$', byte(t.channel+1), byte(len(b)>>8), byte(len(b)))
+	w.hdr = append(w.hdr, b...)
+	t.lastSR = wall
+}
