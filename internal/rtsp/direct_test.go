@@ -1,0 +1,77 @@
+package rtsp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// deadlineConn is a countingConn that accepts deadlines.
+type deadlineConn struct{ countingConn }
+
+func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
+
+// frames splits interleaved data into (channel, payload) pairs.
+func frames(t *testing.T, b []byte) (chans []int, payloads [][]byte) {
+	t.Helper()
+	for len(b) > 0 {
+		if len(b) < 4 || b[0] != '$' {
+			t.Fatalf("not an interleaved frame: % x", b[:min(8, len(b))])
+		}
+		n := int(binary.BigEndian.Uint16(b[2:]))
+		chans, payloads = append(chans, int(b[1])), append(payloads, b[4:4+n])
+		b = b[4+n:]
+	}
+	return chans, payloads
+}
+
+func TestDirectWriterFraming(t *testing.T) {
+	c := &deadlineConn{}
+	w := &directWriter{conn: newFramedConn(c), timeout: time.Second,
+		tracks: []directTrack{{channel: 2, ssrc: 0xabcdef01, seq: 65535}, {channel: -1}}}
+	shared := []*rtp.Packet{
+		{Header: rtp.Header{PayloadType: 96}, Payload: []byte{1, 2, 3}},
+		{Header: rtp.Header{PayloadType: 96, Marker: true}, Payload: []byte{4, 5}},
+	}
+	wall := time.Unix(1700000000, 0)
+	if err := w.write(0, shared, 90000, wall); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.write(1, shared, 90000, wall); err != nil { // not set up: nothing written
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, b := range c.writes {
+		all = append(all, b...)
+	}
+	chans, payloads := frames(t, all)
+	if len(chans) != 3 || chans[0] != 3 || chans[1] != 2 || chans[2] != 2 {
+		t.Fatalf("channels %v, want a sender report on 3 then two RTP packets on 2", chans)
+	}
+	pkts, err := rtcp.Unmarshal(payloads[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr, ok := pkts[0].(*rtcp.SenderReport); !ok || sr.SSRC != 0xabcdef01 || sr.RTPTime != 90000 {
+		t.Fatalf("first frame is not the expected sender report: %+v", pkts[0])
+	}
+	for i, want := range shared {
+		var got rtp.Packet
+		if err := got.Unmarshal(payloads[i+1]); err != nil {
+			t.Fatal(err)
+		}
+		seq := uint16(65535 + i) // wraps
+		if got.SSRC != 0xabcdef01 || got.SequenceNumber != seq || got.Timestamp != 90000 ||
+			got.Marker != want.Marker || !bytes.Equal(got.Payload, want.Payload) {
+			t.Fatalf("packet %d: %+v", i, got.Header)
+		}
+	}
+	// The shared packets are untouched: other viewers reuse them.
+	if shared[0].SequenceNumber != 0 || shared[0].SSRC != 0 || shared[0].Timestamp != 0 {
+		t.Fatal("the writer modified a shared packet")
+	}
+}
