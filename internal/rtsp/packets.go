@@ -19,14 +19,18 @@ type packetCache struct {
 	mu       sync.Mutex
 	encoders map[encoderKey]encoder        // guarded by mu
 	packets  map[*media.Unit][]*rtp.Packet // guarded by mu
-	recent   [packetCacheUnits]*media.Unit // guarded by mu; ring of cached units, oldest evicted
-	next     int                           // guarded by mu
+	recent   []*media.Unit                 // guarded by mu; cached units, oldest first
+	bytes    int                           // guarded by mu; payload bytes of the cached units
 }
 
-// packetCacheUnits bounds the cache: enough for every viewer of a few
-// hundred cameras to find the unit it is writing (readers of one stream
-// are at most a frame or two apart, except while they replay the GOP).
-const packetCacheUnits = 4096
+// The cache only needs to hold what the viewers of each camera are writing
+// at about the same moment (they are a frame or two apart, except while one
+// replays the GOP, which then packetizes for itself). A miss costs one
+// packetization, never correctness.
+const (
+	packetCacheUnits = 1024
+	packetCacheBytes = 8 << 20
+)
 
 // maxEncoders bounds the encoders kept (one per publisher session and track).
 const maxEncoders = 4096
@@ -63,11 +67,15 @@ func (c *packetCache) get(u *media.Unit, f format.Format) ([]*rtp.Packet, error)
 	if err != nil {
 		return nil, err
 	}
-	if old := c.recent[c.next]; old != nil {
+	for len(c.recent) > 0 && (len(c.recent) >= packetCacheUnits || c.bytes+u.Size() > packetCacheBytes) {
+		old := c.recent[0]
+		c.recent[0] = nil
+		c.recent = c.recent[1:]
+		c.bytes -= old.Size()
 		delete(c.packets, old)
 	}
-	c.recent[c.next] = u
-	c.next = (c.next + 1) % len(c.recent)
+	c.recent = append(c.recent, u)
+	c.bytes += u.Size()
 	c.packets[u] = pkts
 	return pkts, nil
 }
