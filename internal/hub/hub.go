@@ -9,6 +9,7 @@
 package hub
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,36 @@ func (h *Hub) Tracks(g access.Grant, stream access.StreamID) ([]*media.Track, er
 		return nil, err
 	}
 	return s.tracks, nil
+}
+
+// Keyframe returns the latest keyframe of the grant's device's stream (with
+// its parameter sets) and the stream's tracks, for stills. The caller runs
+// the egress check on the unit, as with a reader; ErrOffline when the camera
+// is offline or no keyframe is cached yet.
+func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (*media.Unit, []*media.Track, error) {
+	s, err := h.granted(g, stream)
+	if err != nil {
+		return nil, nil, err
+	}
+	u := s.keyframe()
+	if u == nil {
+		return nil, nil, ErrOffline
+	}
+	if err := h.Egress(g, u); err != nil {
+		return nil, nil, err
+	}
+	return u, s.tracks, nil
+}
+
+// Egress is the check of invariant 3 for outputs that do not hold a Reader
+// (stills, shared muxers): it compares the object's device with the grant's
+// and counts and logs a mismatch. The caller writes nothing on an error.
+func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
+	err := g.Check(u.Owner().Device, h.cfg.Now())
+	if err != nil && !errors.Is(err, access.ErrGrantExpired) {
+		h.violation(err, g, u.Owner())
+	}
+	return err
 }
 
 func (h *Hub) remove(s *Stream) {

@@ -28,6 +28,7 @@ type Stream struct {
 
 	mu       sync.Mutex
 	closed   error         // guarded by mu; set once
+	seq      uint64        // guarded by mu; Seq of the last unit
 	gop      []*media.Unit // guarded by mu; units since the last keyframe, in arrival order
 	gopBytes int64         // guarded by mu
 	// gopDur is the interval between the last two keyframes; guarded by mu.
@@ -59,13 +60,15 @@ func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
 
 // write publishes a unit to the GOP cache and every reader. It never blocks
 // on a reader: a full reader queue makes that reader skip to the next keyframe.
-func (s *Stream) write(u *media.Unit) error {
+func (s *Stream) write(track int, d UnitData) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed != nil {
 		s.rejected.Inc()
 		return s.closed
 	}
+	s.seq++
+	u := media.NewUnit(s.owner, s.seq, track, d.PTS, d.Key, d.Payload)
 	s.ingestBytes.Add(float64(u.Size()))
 	s.ingestUnits.Inc()
 	s.cache(u)
@@ -96,6 +99,16 @@ func (s *Stream) cache(u *media.Unit) {
 		s.gopBytes += int64(u.Size())
 	}
 	s.gopG.Set(float64(s.gopBytes))
+}
+
+// keyframe returns the cached GOP's keyframe, or nil.
+func (s *Stream) keyframe() *media.Unit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.gop) == 0 {
+		return nil
+	}
+	return s.gop[0]
 }
 
 // maxLag is how far behind live a reader's queue may fall before it skips
@@ -173,7 +186,7 @@ func (p *Publisher) Write(track int, u UnitData) error {
 		p.s.rejected.Inc()
 		return nil
 	}
-	return p.s.write(media.NewUnit(p.s.owner, track, u.PTS, u.Key, u.Payload))
+	return p.s.write(track, u)
 }
 
 // Close ends the publisher session; its readers are told the camera went offline.

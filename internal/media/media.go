@@ -55,6 +55,9 @@ func (t *Track) Codec() string { return t.Format.Codec() }
 // the same Unit to every reader, so nobody may modify Payload.
 type Unit struct {
 	owner Owner
+	// Seq numbers the units of one publisher session from 1, in arrival
+	// order; with the owner it names a unit (a keyframe still, a segment).
+	Seq uint64
 	// Track is the index of the unit's track in the stream's track list.
 	Track int
 	// PTS is the presentation time on the stream's clock, which starts at
@@ -69,12 +72,12 @@ type Unit struct {
 }
 
 // NewUnit returns a unit owned by owner. Payload must not be modified after.
-func NewUnit(owner Owner, track int, pts time.Duration, key bool, payload [][]byte) *Unit {
+func NewUnit(owner Owner, seq uint64, track int, pts time.Duration, key bool, payload [][]byte) *Unit {
 	n := 0
 	for _, p := range payload {
 		n += len(p)
 	}
-	return &Unit{owner: owner, Track: track, PTS: pts, Key: key, Payload: payload, size: n}
+	return &Unit{owner: owner, Seq: seq, Track: track, PTS: pts, Key: key, Payload: payload, size: n}
 }
 
 // Owner is the camera session that produced the unit.
