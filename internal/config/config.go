@@ -63,6 +63,11 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// ShutdownTimeout bounds a graceful shutdown. It defaults to 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
+	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.
+	// It defaults to none.
+	CORSOrigins []string `yaml:"cors_origins"`
 }
 
 // Default returns the configuration used when nothing is set.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestDefaultValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(nil, nil) = %v", err)
 	}
-	if cfg != Default() || len(rest) != 0 {
+	if !reflect.DeepEqual(cfg, Default()) || len(rest) != 0 {
 		t.Fatalf("Load(nil, nil) = %+v, %q; want defaults, no args", cfg, rest)
 	}
 }
@@ -65,7 +66,7 @@ func TestPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Load =\n%#v\nwant\n%#v", got, want)
 			}
 			if strings.Join(rest, " ") != "device list --json" {
@@ -263,5 +264,16 @@ func TestPublicHostFor(t *testing.T) {
 				t.Errorf("PublicHostFor(%q) = %q, want %q", tt.addr, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	cfg, _, err := Load(nil, []string{"VIGIL_CORS_ORIGINS=https://a.example, http://b.example:8443"})
+	if err != nil || len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[1] != "http://b.example:8443" {
+		t.Fatalf("%v %q", err, cfg.CORSOrigins)
+	}
+	_, _, err = Load([]string{"--cors-origins", "https://a.example/path,ftp://x"}, nil)
+	if err == nil || strings.Count(err.Error(), "cors_origins") != 2 {
+		t.Fatalf("want two cors_origins problems, got %v", err)
 	}
 }

@@ -39,6 +39,21 @@ func settings() []setting {
 		{"read_timeout", "network read timeout", duration(func(c *Config) *time.Duration { return &c.ReadTimeout })},
 		{"write_timeout", "network write timeout", duration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
 		{"shutdown_timeout", "graceful shutdown bound", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"cors_origins", "comma-separated origins allowed to fetch media (Cast receivers)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
+	}
+}
+
+// list parses a comma-separated list; empty items are dropped.
+func list(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+		*field(c) = out
+		return nil
 	}
 }
 

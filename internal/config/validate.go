@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -22,6 +23,12 @@ func (c Config) Validate() error {
 
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", c.DataDir, "must not be empty", "a directory path")
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.User != nil {
+			bad("cors_origins", o, "is not an origin", "comma-separated origins such as https://cast.example.com")
+		}
 	}
 
 	// TCP listeners may use port 0 (a free port, as tests do); the UDP pair
