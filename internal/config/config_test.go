@@ -273,7 +273,7 @@ func TestCORSOrigins(t *testing.T) {
 		t.Fatalf("%v %q", err, cfg.CORSOrigins)
 	}
 	_, _, err = Load([]string{"--cors-origins", "https://a.example/path,ftp://x"}, nil)
-	if err == nil || strings.Count(err.Error(), "cors_origins") != 2 {
+	if err == nil || strings.Count(err.Error(), "cors_origins \"") != 2 {
 		t.Fatalf("want two cors_origins problems, got %v", err)
 	}
 }
