@@ -146,23 +146,30 @@ func (h *Hub) Tracks(g access.Grant, stream access.StreamID) ([]*media.Track, er
 	return s.tracks, nil
 }
 
-// Keyframe returns the latest keyframe of the grant's device's stream (with
-// its parameter sets) and the stream's tracks, for stills. The caller runs
-// the egress check on the unit, as with a reader; ErrOffline when the camera
-// is offline or no keyframe is cached yet.
-func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (*media.Unit, []*media.Track, error) {
+// Keyframe is the latest keyframe of a stream, for stills.
+type Keyframe struct {
+	Unit   *media.Unit // with its parameter sets
+	Tracks []*media.Track
+	// Captured is the keyframe's wall-clock time (session start + PTS).
+	Captured time.Time
+}
+
+// Keyframe returns the latest keyframe of the grant's device's stream, after
+// the egress check; ErrOffline when the camera is offline or no keyframe is
+// cached yet.
+func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (Keyframe, error) {
 	s, err := h.granted(g, stream)
 	if err != nil {
-		return nil, nil, err
+		return Keyframe{}, err
 	}
 	u := s.keyframe()
 	if u == nil {
-		return nil, nil, ErrOffline
+		return Keyframe{}, ErrOffline
 	}
 	if err := h.Egress(g, u); err != nil {
-		return nil, nil, err
+		return Keyframe{}, err
 	}
-	return u, s.tracks, nil
+	return Keyframe{Unit: u, Tracks: s.tracks, Captured: s.start.Add(u.PTS)}, nil
 }
 
 // Egress is the check of invariant 3 for outputs that do not hold a Reader

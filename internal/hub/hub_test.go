@@ -228,23 +228,25 @@ func TestKeyframeForStillsAndHubEgress(t *testing.T) {
 	h := New(Config{})
 	pa, _ := h.Publish("cam-a", access.StreamMain, tracks())
 	pb, _ := h.Publish("cam-b", access.StreamMain, tracks())
-	if _, _, err := h.Keyframe(grant("cam-a"), access.StreamMain); !errors.Is(err, ErrOffline) {
+	if _, err := h.Keyframe(grant("cam-a"), access.StreamMain); !errors.Is(err, ErrOffline) {
 		t.Fatalf("no keyframe yet: %v", err)
 	}
 	for n := range 7 {
 		frame(t, pa, n, 5)
 		frame(t, pb, n, 5)
 	}
-	u, trs, err := h.Keyframe(grant("cam-a"), access.StreamMain)
-	if err != nil || !u.Key || u.Payload[0][0] != 5 || len(trs) != 2 || u.Owner().Device != "cam-a" {
+	kf, err := h.Keyframe(grant("cam-a"), access.StreamMain)
+	u := kf.Unit
+	if err != nil || !u.Key || u.Payload[0][0] != 5 || len(kf.Tracks) != 2 || u.Owner().Device != "cam-a" ||
+		kf.Captured.IsZero() {
 		t.Fatalf("keyframe: %v %+v", err, u)
 	}
 	if u.Seq != 11 { // units 1..10 were frames 0..4 with audio; frame 5 is unit 11
 		t.Fatalf("seq %d, want 11", u.Seq)
 	}
-	ub, _, _ := h.Keyframe(grant("cam-b"), access.StreamMain)
+	kb, _ := h.Keyframe(grant("cam-b"), access.StreamMain)
 	var mm *access.MismatchError
-	if err := h.Egress(grant("cam-a"), ub); !errors.As(err, &mm) {
+	if err := h.Egress(grant("cam-a"), kb.Unit); !errors.As(err, &mm) {
 		t.Fatalf("foreign still passed egress: %v", err)
 	}
 	if v := testutil.ToFloat64(h.cfg.Metrics.Violations); v != 1 {

@@ -1,4 +1,4 @@
-// Package seal owns the process's master key and, later, the per-device AEAD
+// Package seal owns the process's master key and the per-device AEAD
 // sealing built on it (keys derived with HKDF per device; device, stream and
 // sequence as associated data) for everything cached outside the heap.
 //

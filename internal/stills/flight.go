@@ -1,0 +1,73 @@
+package stills
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// flight coalesces concurrent requests for the same typed key into one call
+// (invariant 5: keys are typed, never strings from a request).
+//
+// Unlike x/sync/singleflight, the call does not run under the first
+// caller's context: it runs under its own timeout, and is cancelled only
+// when every caller waiting for it has gone, so one viewer hanging up does
+// not fail the others. A cancelled call is forgotten at once: later callers
+// start afresh rather than join it.
+type flight[K comparable, V any] struct {
+	mu    sync.Mutex
+	calls map[K]*flightCall[V] // guarded by mu
+}
+
+type flightCall[V any] struct {
+	done    chan struct{} // closed when val and err are set
+	val     V
+	err     error
+	waiters int // guarded by flight.mu
+	cancel  context.CancelFunc
+}
+
+// do returns fn's result for key, running fn at most once at a time per key.
+// fn gets a context that ends after timeout or when no caller waits anymore.
+func (f *flight[K, V]) do(ctx context.Context, key K, timeout time.Duration, fn func(context.Context) (V, error)) (V, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = make(map[K]*flightCall[V])
+	}
+	c := f.calls[key]
+	if c == nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		c = &flightCall[V]{done: make(chan struct{}), cancel: cancel}
+		f.calls[key] = c
+		go func() {
+			v, err := fn(cctx)
+			cancel()
+			f.mu.Lock()
+			if f.calls[key] == c {
+				delete(f.calls, key)
+			}
+			f.mu.Unlock()
+			c.val, c.err = v, err
+			close(c.done)
+		}()
+	}
+	c.waiters++
+	f.mu.Unlock()
+
+	select {
+	case <-c.done:
+		return c.val, c.err
+	case <-ctx.Done():
+		f.mu.Lock()
+		c.waiters--
+		if c.waiters == 0 {
+			c.cancel()
+			if f.calls[key] == c {
+				delete(f.calls, key)
+			}
+		}
+		f.mu.Unlock()
+		var zero V
+		return zero, context.Cause(ctx)
+	}
+}

@@ -1,0 +1,175 @@
+package stills
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+)
+
+// keyframe is the live stream's latest keyframe, as the hub handed it over
+// after its own egress check.
+type keyframe struct {
+	unit     *media.Unit
+	codec    string   // ffmpeg's demuxer name: h264 or hevc
+	params   [][]byte // the track's parameter sets, for a keyframe without them
+	captured time.Time
+}
+
+// keyframe returns the grant's device's latest keyframe, or nil when there
+// is none to decode (offline, no keyframe yet, not H.264/H.265). Errors are
+// the grant's: the caller returns them.
+func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, error) {
+	if !s.cfg.Hub.Online(g.Device(), stream) {
+		return nil, nil
+	}
+	hk, err := s.cfg.Hub.Keyframe(g, stream)
+	u, tracks := hk.Unit, hk.Tracks
+	if errors.Is(err, hub.ErrOffline) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stills: %w", err)
+	}
+	if u.Track < 0 || u.Track >= len(tracks) {
+		return nil, nil
+	}
+	kf := &keyframe{unit: u, captured: hk.Captured}
+	switch f := tracks[u.Track].Format.(type) {
+	case *format.H264:
+		kf.codec, kf.params = "h264", [][]byte{f.SPS, f.PPS}
+	case *format.H265:
+		kf.codec, kf.params = "hevc", [][]byte{f.VPS, f.SPS, f.PPS}
+	default:
+		return nil, nil
+	}
+	return kf, nil
+}
+
+// keyframeStill returns the keyframe decoded at width: from the cache, or
+// decoded once however many ask at the same time.
+func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int) (*frame, error) {
+	o := kf.unit.Owner()
+	key := stillKey{device: o.Device, stream: o.Stream, source: fromKeyframe, session: o.Session, seq: kf.unit.Seq, width: width}
+	if f := s.cache.get(key); f != nil {
+		return f, nil
+	}
+	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, func(ctx context.Context) (*frame, error) {
+		if f := s.cache.get(key); f != nil {
+			return f, nil // a call that ended just before this one began
+		}
+		if err := s.acquire(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		}
+		defer s.release()
+		jpg, err := s.decode(ctx, kf, width)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			// Invariant 6: whatever a cancelled or failed decode produced
+			// is dropped here, never cached.
+			return nil, fmt.Errorf("%w: camera %s stream %s: %v", ErrDecode, o.Device, o.Stream, err)
+		}
+		cfg, err := checkJPEG(jpg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: ffmpeg output: %v", ErrDecode, err)
+		}
+		f := &frame{jpeg: jpg, device: o.Device, stream: o.Stream, captured: kf.captured, source: SourceKeyframe, width: cfg.Width}
+		s.cache.put(key, f)
+		return f, nil
+	})
+}
+
+// maxFFmpegOutput bounds what one decode may write: far above any JPEG of
+// a 4K picture at -q:v 4.
+const maxFFmpegOutput = 32 << 20
+
+// decode runs ffmpeg on the keyframe, in Annex-B, and returns one JPEG.
+func (s *Service) decode(ctx context.Context, kf *keyframe, width int) ([]byte, error) {
+	args := []string{"-nostdin", "-hide_banner", "-v", "error",
+		"-f", kf.codec, "-i", "pipe:0", "-frames:v", "1"}
+	vf := "format=yuvj420p"
+	if width > 0 {
+		// Never enlarge; -2 keeps the aspect with an even height.
+		vf = "scale='min(" + strconv.Itoa(width) + ",iw)':-2," + vf
+	}
+	args = append(args, "-vf", vf, "-f", "image2", "-c:v", "mjpeg", "-q:v", "4", "pipe:1")
+
+	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg, args...)
+	cmd.Stdin = bytes.NewReader(annexB(kf.codec, kf.unit.Payload, kf.params))
+	var stdout, stderr limitedBuffer
+	stdout.max, stderr.max = maxFFmpegOutput, 4<<10
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second // a killed ffmpeg's pipes must not hold us
+	s.ffmpegRuns.Add(1)
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("ffmpeg: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	if stdout.overflow {
+		return nil, fmt.Errorf("ffmpeg wrote more than %d bytes", maxFFmpegOutput)
+	}
+	return stdout.Bytes(), nil
+}
+
+// annexB frames a keyframe's NAL units with start codes, preceded by the
+// track's parameter sets when the keyframe does not carry its own.
+func annexB(codec string, nalus, params [][]byte) []byte {
+	startCode := []byte{0, 0, 0, 1}
+	var b []byte
+	if !hasSPS(codec, nalus) {
+		for _, p := range params {
+			if len(p) > 0 {
+				b = append(append(b, startCode...), p...)
+			}
+		}
+	}
+	for _, n := range nalus {
+		if len(n) > 0 {
+			b = append(append(b, startCode...), n...)
+		}
+	}
+	return b
+}
+
+func hasSPS(codec string, nalus [][]byte) bool {
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		if codec == "h264" && n[0]&0x1f == 7 { // H.264 §7.4.1: nal_unit_type 7
+			return true
+		}
+		if codec == "hevc" && (n[0]>>1)&0x3f == 33 { // H.265 §7.4.2.2: SPS_NUT
+			return true
+		}
+	}
+	return false
+}
+
+// limitedBuffer keeps the first max bytes written to it and notes overflow,
+// without failing the writer (so ffmpeg is not killed by EPIPE mid-error).
+type limitedBuffer struct {
+	bytes.Buffer
+	max      int
+	overflow bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := b.max - b.Len(); len(p) > room {
+		b.overflow = true
+		p = p[:max(room, 0)]
+	}
+	b.Buffer.Write(p)
+	return n, nil
+}

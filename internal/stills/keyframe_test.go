@@ -1,0 +1,205 @@
+package stills
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"vigil/internal/access"
+)
+
+func TestKeyframeStillShowsItsCamera(t *testing.T) {
+	e := newEnv(t)
+	publish(t, e.hub, camA)
+	publish(t, e.hub, camB)
+	for _, cam := range []access.DeviceID{camA, camB} {
+		for _, c := range []struct{ width, w, h int }{{0, picW, picH}, {160, 160, 120}, {MaxWidth, picW, picH}} {
+			st, err := e.svc.Get(context.Background(), grant(cam), Request{Width: c.width})
+			if err != nil {
+				t.Fatalf("%s width %d: %v", cam, c.width, err)
+			}
+			if st.Device != cam || st.Source != SourceKeyframe || st.Fallback {
+				t.Errorf("%s width %d: device %s source %s fallback %v", cam, c.width, st.Device, st.Source, st.Fallback)
+			}
+			if age := time.Since(st.Captured); age < 0 || age > 10*time.Second {
+				t.Errorf("%s: captured %v ago", cam, age)
+			}
+			checkPicture(t, st.JPEG, cam, c.w, c.h)
+		}
+	}
+	if v := counterValue(e.violations); v != 0 {
+		t.Errorf("violations = %v", v)
+	}
+}
+
+func TestKeyframeDecodedOncePerWidth(t *testing.T) {
+	e := newEnv(t)
+	pub := publish(t, e.hub, camA)
+	get := func(width int) []byte {
+		t.Helper()
+		st, err := e.svc.Get(context.Background(), grant(camA), Request{Width: width})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.JPEG
+	}
+	first := get(0)
+	if again := get(0); !bytes.Equal(first, again) {
+		t.Error("second Get of the same keyframe returned other bytes")
+	}
+	if n := e.svc.ffmpegRuns.Load(); n != 1 {
+		t.Fatalf("ffmpeg ran %d times for one keyframe, want 1", n)
+	}
+	get(160)
+	get(160)
+	if n := e.svc.ffmpegRuns.Load(); n != 2 {
+		t.Fatalf("ffmpeg ran %d times for one keyframe at two widths, want 2", n)
+	}
+	// A new keyframe is a new still.
+	writeKeyframe(t, pub, camA, time.Second)
+	get(0)
+	if n := e.svc.ffmpegRuns.Load(); n != 3 {
+		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", n)
+	}
+}
+
+func TestConcurrentGetsCoalesce(t *testing.T) {
+	slow, _ := slowFFmpeg(t, "0.3")
+	e := newEnv(t, func(c *Config) { c.FFmpeg = slow })
+	publish(t, e.hub, camA)
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([][]byte, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			st, err := e.svc.Get(context.Background(), grant(camA), Request{Width: 160})
+			results[i], errs[i] = st.JPEG, err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Get %d: %v", i, errs[i])
+		}
+		if !bytes.Equal(results[i], results[0]) {
+			t.Errorf("Get %d returned other bytes", i)
+		}
+	}
+	checkPicture(t, results[0], camA, 160, 120)
+	if runs := e.svc.ffmpegRuns.Load(); runs != 1 {
+		t.Errorf("%d concurrent Gets ran ffmpeg %d times, want 1", n, runs)
+	}
+}
+
+// TestCancelledDecodeNotCached: a decode whose callers all left, or that
+// timed out, is killed and leaves nothing behind (invariant 6).
+func TestCancelledDecodeNotCached(t *testing.T) {
+	slow, hang := slowFFmpeg(t, "0")
+	if err := os.WriteFile(hang, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *Config) { c.FFmpeg = slow; c.DecodeTimeout = 500 * time.Millisecond })
+	publish(t, e.hub, camA)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	st, err := e.svc.Get(ctx, grant(camA), Request{})
+	if !errors.Is(err, context.DeadlineExceeded) || st.JPEG != nil {
+		t.Fatalf("cancelled Get = %d bytes, %v", len(st.JPEG), err)
+	}
+	st, err = e.svc.Get(context.Background(), grant(camA), Request{})
+	if !errors.Is(err, ErrDecode) || st.JPEG != nil {
+		t.Fatalf("timed-out Get = %d bytes, %v", len(st.JPEG), err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("hung decoder held Get for %v", d)
+	}
+	if b := e.svc.cache.bytes(); b != 0 {
+		t.Errorf("cache holds %d bytes after failed decodes", b)
+	}
+
+	// The decoder recovers: the next Get decodes afresh and succeeds.
+	if err := os.Remove(hang); err != nil {
+		t.Fatal(err)
+	}
+	st, err = e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPicture(t, st.JPEG, camA, picW, picH)
+	if runs := e.svc.ffmpegRuns.Load(); runs != 3 {
+		t.Errorf("ffmpeg ran %d times, want 3 (two hung, one fresh)", runs)
+	}
+}
+
+func TestMaxAge(t *testing.T) {
+	e := newEnv(t)
+	publish(t, e.hub, camA)
+	time.Sleep(50 * time.Millisecond)
+	// The keyframe has PTS 0: captured when the session started.
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{MaxAge: 10 * time.Millisecond})
+	if !errors.Is(err, ErrTooOld) || st.JPEG != nil {
+		t.Fatalf("Get with MaxAge 10ms = %d bytes, %v; want ErrTooOld", len(st.JPEG), err)
+	}
+	if runs := e.svc.ffmpegRuns.Load(); runs != 0 {
+		t.Errorf("a too-old keyframe was decoded (%d runs)", runs)
+	}
+	if _, err := e.svc.Get(context.Background(), grant(camA), Request{MaxAge: time.Minute}); err != nil {
+		t.Errorf("Get with MaxAge 1m: %v", err)
+	}
+
+	// Uploads too.
+	upload(t, e.svc, camB, cameraJPEG(t, camB))
+	time.Sleep(30 * time.Millisecond)
+	if _, err := e.svc.Get(context.Background(), grant(camB), Request{MaxAge: 10 * time.Millisecond}); !errors.Is(err, ErrTooOld) {
+		t.Errorf("old upload: %v, want ErrTooOld", err)
+	}
+	if _, err := e.svc.Get(context.Background(), grant(camB), Request{MaxAge: time.Minute}); err != nil {
+		t.Errorf("fresh enough upload: %v", err)
+	}
+}
+
+func TestFreshestWins(t *testing.T) {
+	e := newEnv(t)
+	pub := publish(t, e.hub, camA)
+
+	// Live keyframe, no upload.
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil || st.Source != SourceKeyframe {
+		t.Fatalf("live: source %q, %v", st.Source, err)
+	}
+	// An upload newer than the keyframe wins.
+	up := cameraJPEG(t, camA)
+	upload(t, e.svc, camA, up)
+	st, err = e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil || st.Source != SourceUpload || st.Fallback || !bytes.Equal(st.JPEG, up) {
+		t.Fatalf("newer upload: source %q fallback %v same bytes %v, %v", st.Source, st.Fallback, bytes.Equal(st.JPEG, up), err)
+	}
+	// A keyframe newer than the upload wins again.
+	time.Sleep(10 * time.Millisecond)
+	writeKeyframe(t, pub, camA, time.Minute) // PTS far ahead: captured after the upload
+	st, err = e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil || st.Source != SourceKeyframe {
+		t.Fatalf("newer keyframe: source %q, %v", st.Source, err)
+	}
+	// Offline: the last upload, marked as a fallback.
+	pub.Close()
+	st, err = e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil || st.Source != SourceUpload || !st.Fallback || !bytes.Equal(st.JPEG, up) {
+		t.Fatalf("offline: source %q fallback %v same bytes %v, %v", st.Source, st.Fallback, bytes.Equal(st.JPEG, up), err)
+	}
+	// Offline and nothing uploaded: nothing to show.
+	st, err = e.svc.Get(context.Background(), grant(camB), Request{})
+	if !errors.Is(err, ErrOffline) || st.JPEG != nil {
+		t.Fatalf("offline, no upload: %d bytes, %v", len(st.JPEG), err)
+	}
+}

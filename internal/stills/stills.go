@@ -1,0 +1,283 @@
+package stills
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/seal"
+)
+
+// Config configures a Service. Zero optional fields take the documented defaults.
+type Config struct {
+	// Hub is where keyframe stills come from. Required.
+	Hub *hub.Hub
+	// Sealer seals uploaded stills at rest. Required.
+	Sealer *seal.Sealer
+	// Dir holds uploaded stills, sealed, one file per device and stream,
+	// each replaced atomically. Required; created with mode 0700.
+	Dir string
+	// FFmpeg is the ffmpeg program that decodes keyframes. It defaults to
+	// "ffmpeg", looked up in PATH.
+	FFmpeg string
+	// Workers bounds the decodes (ffmpeg runs and upload rescales) that run
+	// at once; a request waits for a free worker. It defaults to 2.
+	Workers int
+	// DecodeTimeout bounds one decode, waiting for a worker included. It
+	// defaults to 5 seconds.
+	DecodeTimeout time.Duration
+	// MaxUpload bounds an uploaded still in bytes. It defaults to 2 MiB.
+	MaxUpload int64
+	// CacheBytes bounds the in-memory cache of stills (uploads as opened,
+	// keyframe decodes and rescales); the least recently used go first. It
+	// defaults to 64 MiB.
+	CacheBytes int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Violations counts stills withheld at egress because the grant was
+	// for another device. It defaults to the hub's
+	// vigil_isolation_violations_total.
+	Violations prometheus.Counter
+}
+
+// Service serves a camera's stills to the holders of grants for it.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+
+	workers chan struct{} // one token per running decode
+	cache   *cache
+	flights flight[stillKey, *frame]
+
+	// uploadLocks serialise the uploads of one device+stream (striped by
+	// a hash of the typed key, so the set stays bounded).
+	uploadLocks [32]sync.Mutex
+	seed        maphash.Seed
+
+	ffmpegRuns atomic.Uint64 // ffmpeg processes started
+	scaleRuns  atomic.Uint64 // uploads rescaled
+
+	mu      sync.Mutex
+	uploads map[streamKey]uploadMeta // guarded by mu; the latest upload known (seq 0: none on disk)
+}
+
+// streamKey names one camera stream, from typed IDs only (invariant 5).
+type streamKey struct {
+	device access.DeviceID
+	stream access.StreamID
+}
+
+// New validates cfg and returns a ready Service.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.Hub == nil {
+		errs = append(errs, errors.New("stills: Config.Hub is required"))
+	}
+	if cfg.Sealer == nil {
+		errs = append(errs, errors.New("stills: Config.Sealer is required (uploads are sealed at rest)"))
+	}
+	if cfg.Dir == "" {
+		errs = append(errs, errors.New("stills: Config.Dir is required (where uploads are kept)"))
+	}
+	if cfg.Workers < 0 || cfg.MaxUpload < 0 || cfg.CacheBytes < 0 || cfg.DecodeTimeout < 0 {
+		errs = append(errs, errors.New("stills: Workers, MaxUpload, CacheBytes and DecodeTimeout must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.FFmpeg == "" {
+		cfg.FFmpeg = "ffmpeg"
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 2
+	}
+	if cfg.DecodeTimeout == 0 {
+		cfg.DecodeTimeout = 5 * time.Second
+	}
+	if cfg.MaxUpload == 0 {
+		cfg.MaxUpload = 2 << 20
+	}
+	if cfg.CacheBytes == 0 {
+		cfg.CacheBytes = 64 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Violations == nil {
+		cfg.Violations = cfg.Hub.Metrics().Violations
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("stills: %w", err)
+	}
+	log := cfg.Logger.With("component", "stills")
+	if _, err := exec.LookPath(cfg.FFmpeg); err != nil {
+		log.Warn("ffmpeg not found: keyframe stills unavailable, uploads still served", "error", err)
+	}
+	return &Service{
+		cfg:     cfg,
+		log:     log,
+		workers: make(chan struct{}, cfg.Workers),
+		cache:   newCache(cfg.CacheBytes),
+		seed:    maphash.MakeSeed(),
+		uploads: make(map[streamKey]uploadMeta),
+	}, nil
+}
+
+// Request says which still a viewer wants.
+type Request struct {
+	// Stream is the camera stream; empty means the main stream.
+	Stream access.StreamID
+	// MaxAge refuses a still captured longer ago; 0 accepts any age.
+	MaxAge time.Duration
+	// Width scales the still to this many pixels wide, keeping its aspect
+	// and never enlarging it; 0 keeps the original size. Else 16..3840.
+	Width int
+}
+
+// Width bounds.
+const (
+	MinWidth = 16
+	MaxWidth = 3840
+)
+
+func (r Request) normalized() (Request, error) {
+	st, err := access.ParseStreamID(string(r.Stream))
+	if err != nil {
+		return r, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	r.Stream = st
+	if r.MaxAge < 0 {
+		return r, fmt.Errorf("%w: negative maximum age", ErrBadRequest)
+	}
+	if r.Width != 0 && (r.Width < MinWidth || r.Width > MaxWidth) {
+		return r, fmt.Errorf("%w: width %d outside %d..%d", ErrBadRequest, r.Width, MinWidth, MaxWidth)
+	}
+	return r, nil
+}
+
+// Still is one JPEG picture of a camera.
+type Still struct {
+	// JPEG is the picture. It is shared with the cache and other viewers:
+	// it must not be modified.
+	JPEG []byte
+	// Device is the camera that produced it, checked against the grant.
+	Device access.DeviceID
+	// Captured is when the camera took it (for an upload: when it arrived).
+	Captured time.Time
+	// Source is "upload" or "keyframe".
+	Source string
+	// Fallback is true when the stream has no live keyframe (the camera is
+	// offline, or its decode failed) and this is the last uploaded still.
+	Fallback bool
+}
+
+// Sources of stills.
+const (
+	SourceUpload   = "upload"
+	SourceKeyframe = "keyframe"
+)
+
+// Get returns the freshest still of the grant's device allowed by req: the
+// decoded latest keyframe of the live stream, or the last uploaded still if
+// that is newer or the stream has no keyframe. A keyframe is decoded once
+// per width, in the bounded worker pool, with concurrent requests for it
+// coalesced. The still's device is checked against the grant right before
+// it is returned; on a mismatch Get returns an error and no still, and
+// counts the violation.
+func (s *Service) Get(ctx context.Context, g access.Grant, req Request) (Still, error) {
+	req, err := req.normalized()
+	if err != nil {
+		return Still{}, err
+	}
+	if err := g.Check(g.Device(), time.Now()); err != nil {
+		return Still{}, fmt.Errorf("stills: %w", err)
+	}
+	f, fallback, err := s.freshest(ctx, g, req)
+	if err != nil {
+		return Still{}, err
+	}
+	if err := s.egress(g, f); err != nil {
+		return Still{}, err
+	}
+	return Still{JPEG: f.jpeg, Device: f.device, Captured: f.captured, Source: f.source, Fallback: fallback}, nil
+}
+
+// freshest picks between the live keyframe and the last upload by capture
+// time before decoding anything, so that a stale source costs nothing.
+func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*frame, bool, error) {
+	kf, err := s.keyframe(g, req.Stream)
+	if err != nil {
+		return nil, false, err
+	}
+	up := s.latestUpload(g, req.Stream)
+	now := time.Now()
+	tooOld := func(t time.Time) bool { return req.MaxAge > 0 && now.Sub(t) > req.MaxAge }
+
+	if kf != nil && (up == nil || !up.captured.After(kf.captured)) {
+		if tooOld(kf.captured) {
+			return nil, false, ErrTooOld
+		}
+		f, err := s.keyframeStill(ctx, kf, req.Width)
+		if err == nil || up == nil || ctx.Err() != nil {
+			return f, false, err
+		}
+		s.log.Warn("keyframe still failed; serving the last upload", "camera", g.Device(), "stream", req.Stream, "error", err)
+		kf = nil
+	}
+	if up == nil {
+		return nil, false, ErrOffline
+	}
+	if tooOld(up.captured) {
+		return nil, false, ErrTooOld
+	}
+	f, err := s.uploadStill(ctx, g, req.Stream, *up, req.Width)
+	return f, kf == nil, err
+}
+
+// egress is the check of invariant 3, on the device recorded in the still
+// itself: the last thing before a still leaves the service.
+func (s *Service) egress(g access.Grant, f *frame) error {
+	err := g.Check(f.device, time.Now())
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, access.ErrGrantExpired) {
+		s.cfg.Violations.Inc()
+		s.log.Error("isolation violation at egress: still withheld",
+			"error", err, "grant_user", g.User(), "grant_camera", g.Device(),
+			"object_camera", f.device, "object_stream", f.stream, "source", f.source)
+	}
+	return fmt.Errorf("stills: %w", err)
+}
+
+// acquire takes a decode worker, waiting until one is free or ctx ends.
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.workers <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stills: waiting for a decode worker: %w", context.Cause(ctx))
+	}
+}
+
+func (s *Service) release() { <-s.workers }
+
+// Boundary is the multipart boundary MJPEG writes between parts; the caller
+// puts it in the Content-Type header ("multipart/x-mixed-replace;
+// boundary=" + Boundary). It is long and fixed: parts carry Content-Length,
+// and the chance of a JPEG holding it is nil for practical purposes.
+const Boundary = "vigil-mjpeg-4f1c9a7e2b6d0835"
+
+// Boundary returns the package's Boundary, for callers holding a Service.
+func (s *Service) Boundary() string { return Boundary }

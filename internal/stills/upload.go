@@ -1,0 +1,290 @@
+package stills
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"image"
+	"image/jpeg"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"vigil/internal/access"
+)
+
+// uploadMeta describes the latest upload of a device+stream.
+type uploadMeta struct {
+	seq      uint64 // 0: no upload on disk
+	captured time.Time
+}
+
+// maxPixels bounds an upload's picture (16.7 MP: above 4K and 12 MP
+// cameras), so that rescaling one stays within tens of MB.
+const maxPixels = 1 << 24
+
+// File format of an upload at rest: magic, the sequence number (needed to
+// open it: it is part of the associated data), then the sealed
+// [captured unix nanoseconds (8 bytes) | JPEG].
+var fileMagic = []byte("VST1")
+
+const fileHeader = 4 + 8
+
+// Upload stores a camera's still as the latest of its stream, sealed on
+// disk under the device's key and cached. The caller must have
+// authenticated the camera as device: the still is bound to it from here on.
+// It refuses a body that is not a JPEG (ErrNotJPEG) or is over MaxUpload
+// bytes or the pixel limit (ErrTooLarge).
+func (s *Service) Upload(ctx context.Context, device access.DeviceID, stream access.StreamID, body io.Reader) error {
+	if _, err := access.ParseDeviceID(string(device)); err != nil {
+		return fmt.Errorf("stills: upload: %w", err)
+	}
+	stream, err := access.ParseStreamID(string(stream))
+	if err != nil {
+		return fmt.Errorf("stills: upload: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(body, s.cfg.MaxUpload+1))
+	if err != nil {
+		return fmt.Errorf("stills: upload from %s: %w", device, err)
+	}
+	if int64(len(data)) > s.cfg.MaxUpload {
+		return fmt.Errorf("%w: over %d bytes", ErrTooLarge, s.cfg.MaxUpload)
+	}
+	cfg, err := checkJPEG(data)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	k := streamKey{device, stream}
+	mu := s.uploadLock(k)
+	mu.Lock()
+	defer mu.Unlock()
+	now := time.Now()
+	// Sequence numbers only grow, even if the clock steps back, so a cache
+	// key never names two different uploads.
+	seq := max(s.knownSeq(k)+1, uint64(now.UnixNano()))
+	plain := make([]byte, 8, 8+len(data))
+	binary.BigEndian.PutUint64(plain, uint64(now.UnixNano()))
+	sealed, err := s.cfg.Sealer.Seal(device, stream, seq, append(plain, data...))
+	if err != nil {
+		return fmt.Errorf("stills: upload from %s: %w", device, err)
+	}
+	file := make([]byte, 0, fileHeader+len(sealed))
+	file = binary.BigEndian.AppendUint64(append(file, fileMagic...), seq)
+	if err := writeAtomic(s.path(k), append(file, sealed...)); err != nil {
+		return fmt.Errorf("stills: upload from %s: %w", device, err)
+	}
+
+	f := &frame{jpeg: data, device: device, stream: stream, captured: now, source: SourceUpload, width: cfg.Width}
+	s.cache.put(stillKey{device: device, stream: stream, source: fromUpload, seq: seq}, f)
+	s.remember(k, uploadMeta{seq: seq, captured: now})
+	return nil
+}
+
+// uploadLock returns the stripe lock of a device+stream.
+func (s *Service) uploadLock(k streamKey) *sync.Mutex {
+	return &s.uploadLocks[maphash.Comparable(s.seed, k)%uint64(len(s.uploadLocks))]
+}
+
+// knownSeq is the sequence number of the stored upload, 0 if none. It reads
+// only the file's plaintext header: no key is needed.
+func (s *Service) knownSeq(k streamKey) uint64 {
+	s.mu.Lock()
+	m, ok := s.uploads[k]
+	s.mu.Unlock()
+	if ok {
+		return m.seq
+	}
+	f, err := os.Open(s.path(k))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var h [fileHeader]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || !bytes.Equal(h[:4], fileMagic) {
+		return 0
+	}
+	return binary.BigEndian.Uint64(h[4:])
+}
+
+// remember records m as the latest upload of k unless a newer one is known.
+func (s *Service) remember(k streamKey, m uploadMeta) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.uploads[k]; !ok || m.seq > old.seq {
+		s.uploads[k] = m
+	}
+}
+
+// latestUpload returns the grant's device's latest upload, or nil. The
+// first time a stream is asked for, its file is opened with the grant.
+func (s *Service) latestUpload(g access.Grant, stream access.StreamID) *uploadMeta {
+	k := streamKey{g.Device(), stream}
+	s.mu.Lock()
+	m, ok := s.uploads[k]
+	s.mu.Unlock()
+	if ok {
+		if m.seq == 0 {
+			return nil
+		}
+		return &m
+	}
+	f, m, err := s.readUpload(g, stream)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.remember(k, uploadMeta{})
+		return nil
+	case err != nil:
+		// Not remembered: a damaged or foreign file is reported each time
+		// and replaced by the camera's next upload.
+		s.log.Error("uploaded still does not open; ignored", "camera", g.Device(), "stream", stream, "error", err)
+		return nil
+	}
+	s.cache.put(stillKey{device: f.device, stream: stream, source: fromUpload, seq: m.seq}, f)
+	s.remember(k, m)
+	return &m
+}
+
+// readUpload reads and opens the stored upload of the grant's device.
+func (s *Service) readUpload(g access.Grant, stream access.StreamID) (*frame, uploadMeta, error) {
+	device := g.Device()
+	if _, err := access.ParseDeviceID(string(device)); err != nil {
+		return nil, uploadMeta{}, fs.ErrNotExist // no file can have such a name
+	}
+	file, err := os.Open(s.path(streamKey{device, stream}))
+	if err != nil {
+		return nil, uploadMeta{}, err
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, fileHeader+8+s.cfg.MaxUpload+1024))
+	if err != nil {
+		return nil, uploadMeta{}, err
+	}
+	if len(b) < fileHeader || !bytes.Equal(b[:4], fileMagic) {
+		return nil, uploadMeta{}, errors.New("not a still file")
+	}
+	seq := binary.BigEndian.Uint64(b[4:fileHeader])
+	plain, err := s.cfg.Sealer.Open(g, stream, seq, b[fileHeader:])
+	if err != nil {
+		return nil, uploadMeta{}, err
+	}
+	if len(plain) < 8 {
+		return nil, uploadMeta{}, errors.New("still file too short")
+	}
+	captured := time.Unix(0, int64(binary.BigEndian.Uint64(plain)))
+	data := plain[8:]
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, uploadMeta{}, err
+	}
+	f := &frame{jpeg: data, device: device, stream: stream, captured: captured, source: SourceUpload, width: cfg.Width}
+	return f, uploadMeta{seq: seq, captured: captured}, nil
+}
+
+// uploadStill returns the upload m at width, rescaled at most once per width.
+func (s *Service) uploadStill(ctx context.Context, g access.Grant, stream access.StreamID, m uploadMeta, width int) (*frame, error) {
+	key := stillKey{device: g.Device(), stream: stream, source: fromUpload, seq: m.seq}
+	orig := s.cache.get(key)
+	if orig == nil {
+		f, m2, err := s.readUpload(g, stream)
+		if err != nil {
+			return nil, fmt.Errorf("stills: uploaded still of %s: %w", g.Device(), err)
+		}
+		// A newer upload may have replaced the file meanwhile: serve it.
+		key.seq = m2.seq
+		s.cache.put(key, f)
+		orig = f
+	}
+	if width == 0 || width >= orig.width {
+		return orig, nil
+	}
+	key.width = width
+	if f := s.cache.get(key); f != nil {
+		return f, nil
+	}
+	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, func(ctx context.Context) (*frame, error) {
+		if f := s.cache.get(key); f != nil {
+			return f, nil
+		}
+		if err := s.acquire(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		}
+		defer s.release()
+		s.scaleRuns.Add(1)
+		jpg, w, err := scaleJPEG(orig.jpeg, width)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: rescale upload of %s: %v", ErrDecode, orig.device, err)
+		}
+		f := &frame{jpeg: jpg, device: orig.device, stream: orig.stream, captured: orig.captured, source: SourceUpload, width: w}
+		s.cache.put(key, f)
+		return f, nil
+	})
+}
+
+// path is the file of a device+stream's upload. Device ids are validated
+// (a-z, 0-9, '-') before a path is built from them.
+func (s *Service) path(k streamKey) string {
+	return filepath.Join(s.cfg.Dir, string(k.device)+"."+string(k.stream)+".still")
+}
+
+// checkJPEG checks that b is one whole JPEG image (SOI first, EOI last, a
+// header image/jpeg accepts) of a sane size.
+func checkJPEG(b []byte) (image.Config, error) {
+	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 || b[len(b)-2] != 0xff || b[len(b)-1] != 0xd9 {
+		return image.Config{}, fmt.Errorf("%w: no SOI/EOI markers", ErrNotJPEG)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return image.Config{}, fmt.Errorf("%w: %v", ErrNotJPEG, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return image.Config{}, fmt.Errorf("%w: empty picture", ErrNotJPEG)
+	}
+	if cfg.Width*cfg.Height > maxPixels {
+		return image.Config{}, fmt.Errorf("%w: %dx%d pixels, over %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
+	}
+	return cfg, nil
+}
+
+// writeAtomic replaces path with data: written and synced to a temporary
+// file in the same directory, renamed over path, directory synced. A reader
+// sees the old file or the new one, never a part.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".still-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
