@@ -20,11 +20,13 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/hls"
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
+	"vigil/internal/stills"
 	"vigil/internal/store/sqlite"
 )
 
@@ -34,16 +36,18 @@ const grantTTL = 12 * time.Hour
 
 // App is a running Vigil.
 type App struct {
-	cfg   config.Config
-	log   *slog.Logger
-	store *sqlite.Store
-	hub   *hub.Hub
-	auth  *auth.Service
-	rtsp  *rtsp.Server
-	http  *http.Server
-	httpL net.Listener
-	pulls *ingest.Pulls
-	reg   *prometheus.Registry
+	cfg    config.Config
+	log    *slog.Logger
+	store  *sqlite.Store
+	hub    *hub.Hub
+	auth   *auth.Service
+	rtsp   *rtsp.Server
+	http   *http.Server
+	httpL  net.Listener
+	pulls  *ingest.Pulls
+	hls    *hls.Manager
+	stills *stills.Service
+	reg    *prometheus.Registry
 }
 
 // New opens the data directory and builds every component. Nothing listens yet.
@@ -51,7 +55,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
 	}
-	if _, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, "master.key")); err != nil {
+	master, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, "master.key"))
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := seal.NewSealer(master)
+	if err != nil {
 		return nil, err
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
@@ -78,9 +87,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		Hub: a.hub, Auth: a.auth, Logger: log,
 	}
+	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
+	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	a.http = &http.Server{
-		Handler:           httpapi.Handler(a.reg, func(r *http.Request) error { return st.Ping(r.Context()) }, dir),
+		Handler: httpapi.Handler(httpapi.Config{
+			Registry:    a.reg,
+			Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
+			Users:       dir,
+			CORSOrigins: cfg.CORSOrigins,
+			Media:       &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log},
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -122,6 +143,7 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		defer a.hls.Close()
 		sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownTimeout,
 			errors.New("shutdown took longer than shutdown_timeout"))
 		defer cancel()

@@ -110,10 +110,15 @@ func (a *testApp) run(t *testing.T, cams ...*sim.Camera) {
 	}
 }
 
+// waitOnline waits until the camera is publishing and its first keyframe is cached.
 func (a *testApp) waitOnline(t *testing.T, id access.DeviceID) {
 	t.Helper()
+	g, err := a.auth.Grant(context.Background(), AdminName, id, access.AudienceWeb)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(15 * time.Second)
-	for !a.hub.Online(id, access.StreamMain) {
+	for _, err := a.hub.Keyframe(g, access.StreamMain); err != nil; _, err = a.hub.Keyframe(g, access.StreamMain) {
 		if time.Now().After(deadline) {
 			t.Fatalf("camera %s never came online", id)
 		}

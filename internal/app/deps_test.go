@@ -53,6 +53,9 @@ func TestImportsPointDown(t *testing.T) {
 		"internal/rtsp":   {"net/http", "database/sql", "vigil/internal/store"},
 		"internal/ingest": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/rtsp"},
 		"internal/access": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
+		"internal/fmp4":   {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
+		"internal/hls":    {"database/sql", "vigil/internal/store", "vigil/internal/auth"},
+		"internal/stills": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
 	}
 	for pkg, imps := range deps {
 		for _, imp := range imps {

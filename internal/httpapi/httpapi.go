@@ -22,10 +22,25 @@ type Principals interface {
 	Principal(ctx context.Context, name string) (auth.Principal, error)
 }
 
+// Config is what the HTTP surface is built from.
+type Config struct {
+	Registry *prometheus.Registry
+	Health   Health
+	Users    Principals
+	// Media serves the camera outputs; nil leaves them out.
+	Media *Media
+	// CORSOrigins may fetch media from their pages.
+	CORSOrigins []string
+}
+
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
 // "ok"); /metrics names cameras, so it needs the admin's credentials.
-func Handler(gatherer prometheus.Gatherer, health Health, users Principals) http.Handler {
+func Handler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
+	gatherer, health, users := cfg.Registry, cfg.Health, cfg.Users
+	if cfg.Media != nil {
+		cfg.Media.routes(mux, cfg.Registry)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -40,7 +55,7 @@ func Handler(gatherer prometheus.Gatherer, health Health, users Principals) http
 	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
 	mux.Handle("GET /debug/pprof/", adminOnly(users, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", adminOnly(users, http.HandlerFunc(pprof.Profile)))
-	return mux
+	return cors(cfg.CORSOrigins, mux)
 }
 
 // adminOnly requires HTTP Basic credentials of an admin (Prometheus's

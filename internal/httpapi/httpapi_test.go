@@ -32,12 +32,12 @@ func TestHealthAndMetricsAccess(t *testing.T) {
 		"bob":   {ID: "u-bob", Credential: auth.HashCredential("bob", "bobpw")},
 	}
 	healthy := true
-	h := Handler(reg, func(*http.Request) error {
+	h := Handler(Config{Registry: reg, Health: func(*http.Request) error {
 		if !healthy {
 			return errors.New("db down")
 		}
 		return nil
-	}, u)
+	}, Users: u})
 	tests := []struct {
 		name, path, user, pass string
 		want                   int

@@ -213,10 +213,31 @@ func (s *Service) Get(ctx context.Context, g access.Grant, req Request) (Still, 
 	return Still{JPEG: f.jpeg, Device: f.device, Captured: f.captured, Source: f.source, Fallback: fallback}, nil
 }
 
+// keyframeWait bounds how long a still waits for the first keyframe of a
+// camera that is online but has not sent one yet (it just connected).
+const keyframeWait = 2 * time.Second
+
+// firstKeyframe is keyframe, waiting up to keyframeWait for a camera that
+// is online without a keyframe yet, rather than calling it offline.
+func (s *Service) firstKeyframe(ctx context.Context, g access.Grant, stream access.StreamID) (*keyframe, error) {
+	deadline := time.Now().Add(keyframeWait)
+	for {
+		kf, err := s.keyframe(g, stream)
+		if kf != nil || err != nil || !s.cfg.Hub.Online(g.Device(), stream) || time.Now().After(deadline) {
+			return kf, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // freshest picks between the live keyframe and the last upload by capture
 // time before decoding anything, so that a stale source costs nothing.
 func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*frame, bool, error) {
-	kf, err := s.keyframe(g, req.Stream)
+	kf, err := s.firstKeyframe(ctx, g, req.Stream)
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,0 +1,463 @@
+package hls
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+	"vigil/internal/sim"
+)
+
+var (
+	issuer = access.NewIssuer()
+	secret = []byte("hls test secret")
+)
+
+const (
+	fps = 15
+	gop = 15 // one keyframe a second
+)
+
+func grant(d access.DeviceID) access.Grant {
+	return issuer.Mint("u1", d, access.AudienceWeb, time.Hour)
+}
+
+// testLogger logs warnings and errors to the test.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// camera publishes a stamped synthetic stream into a hub in real time:
+// H.264 at 15 fps with a keyframe every second, plus, if audio is set, a
+// track of that format (G.711 or AAC) with a unit per 20 ms (G.711) or per
+// AAC frame.
+type camera struct {
+	pub    *hub.Publisher
+	id     string
+	frames int
+}
+
+func publish(t *testing.T, h *hub.Hub, device access.DeviceID, stream access.StreamID, w, ht int, audio format.Format) *camera {
+	t.Helper()
+	g, err := sim.NewGenerator(w, ht, fps, gop, sim.DrawPicture(string(device), w, ht))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracks := []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}
+	if audio != nil {
+		tracks = append(tracks, &media.Track{Kind: media.Audio, Format: audio})
+	}
+	p, err := h.Publish(device, stream, tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &camera{pub: p, id: string(device)}
+	key := sim.CameraKey(secret, string(device))
+	var seq uint64
+	var audioPTS time.Duration
+	frame := func(n int) error {
+		au, isKey := g.Next()
+		seq++
+		stamp := sim.StampNALU(key, sim.Stamp{Camera: c.id, Seq: seq, Time: time.Now()})
+		pts := time.Duration(n) * time.Second / fps
+		if err := p.Write(0, hub.UnitData{PTS: pts, Key: isKey, Payload: append([][]byte{stamp}, au...)}); err != nil {
+			return err
+		}
+		for audio != nil && audioPTS <= pts {
+			var payload [][]byte
+			step := 20 * time.Millisecond
+			switch audio.(type) {
+			case *format.G711:
+				payload = [][]byte{make([]byte, 160)}
+			case *format.MPEG4Audio:
+				payload = [][]byte{{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}} // a silent AAC-LC frame
+				step = media.ClockToDuration(1024, int64(audio.ClockRate()))
+			}
+			if err := p.Write(1, hub.UnitData{PTS: audioPTS, Payload: payload}); err != nil {
+				return err
+			}
+			audioPTS += step
+		}
+		return nil
+	}
+	if err := frame(0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		start := time.Now()
+		for n := 1; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(start.Add(time.Duration(n) * time.Second / fps))):
+			}
+			if frame(n) != nil {
+				return // replaced or closed
+			}
+		}
+	})
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		p.Close()
+	})
+	return c
+}
+
+// fixture is a hub with cameras and an HTTP server in front of a Manager.
+type fixture struct {
+	h    *hub.Hub
+	hreg *prometheus.Registry
+	m    *Manager
+	srv  *httptest.Server
+}
+
+// newFixture starts a hub, a Manager and a server. Routes:
+//
+//	/g/{device}/{variant}.m3u8                  Multivariant with a grant for device
+//	/g/{device}/{stream}/{variant}/{file}       ServeFile with a grant for device
+func newFixture(t *testing.T, m *Manager) *fixture {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	h := hub.New(hub.Config{Logger: testLogger(t), Metrics: hub.NewMetrics(reg)})
+	if m == nil {
+		m = &Manager{}
+	}
+	m.Hub = h
+	if m.Logger == nil {
+		m.Logger = testLogger(t)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /g/{device}/{mv}", func(w http.ResponseWriter, r *http.Request) {
+		d, err := access.ParseDeviceID(r.PathValue("device"))
+		v, err2 := ParseVariant(strings.TrimSuffix(r.PathValue("mv"), ".m3u8"))
+		if err != nil || err2 != nil {
+			http.NotFound(w, r)
+			return
+		}
+		m.Multivariant(w, r, grant(d), v)
+	})
+	mux.HandleFunc("GET /g/{device}/{stream}/{variant}/{file}", func(w http.ResponseWriter, r *http.Request) {
+		d, err := access.ParseDeviceID(r.PathValue("device"))
+		s, err2 := access.ParseStreamID(r.PathValue("stream"))
+		v, err3 := ParseVariant(r.PathValue("variant"))
+		if err != nil || err2 != nil || err3 != nil {
+			http.NotFound(w, r)
+			return
+		}
+		m.ServeFile(w, r, grant(d), s, v, r.PathValue("file"))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		m.Close()
+		srv.Close()
+	})
+	return &fixture{h: h, hreg: reg, m: m, srv: srv}
+}
+
+func (f *fixture) url(path string) string { return f.srv.URL + path }
+
+// get fetches u and returns the status and body.
+func get(t *testing.T, u string) (int, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: body: %v", u, err)
+	}
+	return resp.StatusCode, b
+}
+
+// mustGet fetches u and fails the test unless it answers 200.
+func mustGet(t *testing.T, u string) []byte {
+	t.Helper()
+	code, b := get(t, u)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %q", u, code, b)
+	}
+	return b
+}
+
+func resolve(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		panic(err)
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		panic(err)
+	}
+	return b.ResolveReference(r).String()
+}
+
+// --- A small playlist parser written from RFC 8216 and its LL-HLS update
+// (draft-pantos-hls-rfc8216bis), independent of gohlslib's. ---
+
+// tag is one "#EXT..." line: its name and its value, parsed as an attribute
+// list (§4.2) when it has one.
+type tag struct {
+	name  string
+	value string
+	attrs map[string]string
+}
+
+// segment is a Media Segment: the tags before its URI line.
+type segment struct {
+	seq      int
+	duration float64 // EXTINF
+	uri      string
+	gap      bool
+	parts    []part
+}
+
+type part struct {
+	duration    float64
+	uri         string
+	independent bool
+}
+
+type mediaPlaylist struct {
+	tags      map[string][]tag // every tag, in order, by name
+	version   int
+	target    int // EXT-X-TARGETDURATION
+	msn       int // EXT-X-MEDIA-SEQUENCE
+	mapURI    string
+	segments  []segment
+	tailParts []part // parts after the last segment (of the segment in progress)
+	partTgt   float64
+	hint      *tag
+}
+
+type variantStream struct {
+	attrs map[string]string
+	uri   string
+}
+
+type parsedMultivariant struct {
+	tags     map[string][]tag
+	variants []variantStream
+}
+
+// parseAttrs parses an attribute list (§4.2): AttributeName=AttributeValue
+// pairs separated by commas, quoted strings kept without their quotes.
+func parseAttrs(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for s != "" {
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			return nil, fmt.Errorf("attribute list %q: no name", s)
+		}
+		name := s[:eq]
+		for _, c := range name {
+			if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return nil, fmt.Errorf("attribute name %q: bad character %q", name, c)
+			}
+		}
+		s = s[eq+1:]
+		var val string
+		if strings.HasPrefix(s, `"`) {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("attribute %s: unterminated quoted string", name)
+			}
+			val, s = s[1:1+end], s[2+end:]
+		} else {
+			end := strings.IndexByte(s, ',')
+			if end < 0 {
+				end = len(s)
+			}
+			val, s = s[:end], s[end:]
+		}
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("attribute %s repeated", name)
+		}
+		m[name] = val
+		if s != "" {
+			if s[0] != ',' {
+				return nil, fmt.Errorf("attribute %s: junk %q after value", name, s)
+			}
+			s = s[1:]
+		}
+	}
+	return m, nil
+}
+
+func lines(b []byte) ([]string, error) {
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	var out []string
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	if len(out) == 0 || out[0] != "#EXTM3U" {
+		return nil, fmt.Errorf("playlist does not start with #EXTM3U (§4.3.1.1)")
+	}
+	return out, sc.Err()
+}
+
+// attrTags are the tags whose value is an attribute list.
+var attrTags = map[string]bool{
+	"EXT-X-STREAM-INF": true, "EXT-X-MEDIA": true, "EXT-X-MAP": true, "EXT-X-PART": true,
+	"EXT-X-PART-INF": true, "EXT-X-SERVER-CONTROL": true, "EXT-X-PRELOAD-HINT": true,
+	"EXT-X-SKIP": true, "EXT-X-RENDITION-REPORT": true,
+}
+
+func parseTag(l string) (tag, error) {
+	name, value, _ := strings.Cut(l[1:], ":")
+	tg := tag{name: name, value: value}
+	if attrTags[name] {
+		a, err := parseAttrs(value)
+		if err != nil {
+			return tg, fmt.Errorf("%s: %w", name, err)
+		}
+		tg.attrs = a
+	}
+	return tg, nil
+}
+
+func parseMedia(b []byte) (*mediaPlaylist, error) {
+	ls, err := lines(b)
+	if err != nil {
+		return nil, err
+	}
+	p := &mediaPlaylist{tags: map[string][]tag{}, target: -1}
+	var cur segment
+	haveInf := false
+	for _, l := range ls[1:] {
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "#EXT"):
+			tg, err := parseTag(l)
+			if err != nil {
+				return nil, err
+			}
+			p.tags[tg.name] = append(p.tags[tg.name], tg)
+			switch tg.name {
+			case "EXT-X-STREAM-INF":
+				return nil, fmt.Errorf("a media playlist holds EXT-X-STREAM-INF (§4.1: a playlist is media or multivariant, not both)")
+			case "EXT-X-VERSION":
+				p.version, err = strconv.Atoi(tg.value)
+			case "EXT-X-TARGETDURATION":
+				p.target, err = strconv.Atoi(tg.value) // §4.3.3.1: decimal-integer
+			case "EXT-X-MEDIA-SEQUENCE":
+				p.msn, err = strconv.Atoi(tg.value)
+			case "EXT-X-MAP":
+				p.mapURI = tg.attrs["URI"]
+			case "EXT-X-GAP":
+				cur.gap = true
+			case "EXTINF":
+				d, _, _ := strings.Cut(tg.value, ",")
+				cur.duration, err = strconv.ParseFloat(d, 64)
+				haveInf = true
+			case "EXT-X-PART":
+				var pt part
+				pt.duration, err = strconv.ParseFloat(tg.attrs["DURATION"], 64)
+				pt.uri = tg.attrs["URI"]
+				pt.independent = tg.attrs["INDEPENDENT"] == "YES"
+				cur.parts = append(cur.parts, pt)
+			case "EXT-X-PART-INF":
+				p.partTgt, err = strconv.ParseFloat(tg.attrs["PART-TARGET"], 64)
+			case "EXT-X-PRELOAD-HINT":
+				p.hint = &tg
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", l, err)
+			}
+		case strings.HasPrefix(l, "#"): // comment
+		default:
+			if !haveInf {
+				return nil, fmt.Errorf("URI %q without EXTINF (§4.3.2.1)", l)
+			}
+			cur.uri = l
+			cur.seq = p.msn + len(p.segments)
+			p.segments = append(p.segments, cur)
+			cur, haveInf = segment{}, false
+		}
+	}
+	p.tailParts = cur.parts
+	return p, nil
+}
+
+func parseMultivariant(b []byte) (*parsedMultivariant, error) {
+	ls, err := lines(b)
+	if err != nil {
+		return nil, err
+	}
+	p := &parsedMultivariant{tags: map[string][]tag{}}
+	var pending *tag
+	for _, l := range ls[1:] {
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "#EXT"):
+			tg, err := parseTag(l)
+			if err != nil {
+				return nil, err
+			}
+			switch tg.name {
+			case "EXTINF", "EXT-X-TARGETDURATION", "EXT-X-MEDIA-SEQUENCE", "EXT-X-PART":
+				return nil, fmt.Errorf("a multivariant playlist holds the media tag %s", tg.name)
+			case "EXT-X-STREAM-INF":
+				pending = &tg
+			}
+			p.tags[tg.name] = append(p.tags[tg.name], tg)
+		case strings.HasPrefix(l, "#"):
+		default:
+			if pending == nil {
+				return nil, fmt.Errorf("URI %q not after EXT-X-STREAM-INF", l)
+			}
+			p.variants = append(p.variants, variantStream{attrs: pending.attrs, uri: l})
+			pending = nil
+		}
+	}
+	if pending != nil {
+		return nil, fmt.Errorf("EXT-X-STREAM-INF without a URI line (§4.3.4.2)")
+	}
+	return p, nil
+}
+
+// haveFFmpeg skips the test without ffmpeg.
+func haveFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+}

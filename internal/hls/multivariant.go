@@ -1,0 +1,214 @@
+package hls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/bluenviron/gohlslib/v2/pkg/codecparams"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+)
+
+// containerOverhead scales the payload bit rate to what a segment weighs
+// (fMP4 boxes, MPEG-TS packet and PES headers).
+const containerOverhead = 1.1
+
+// streamEntry is one EXT-X-STREAM-INF of our multivariant playlist.
+type streamEntry struct {
+	stream     access.StreamID
+	bandwidth  int
+	measured   bool
+	codecs     []string
+	resolution string // "WxH", empty without video
+	frameRate  float64
+	audio      string // the audio rendition's playlist, if separate
+}
+
+// Multivariant writes our multivariant playlist (RFC 8216 §4.3.4) of the
+// grant's device's live streams (main, then sub) in variant v: BANDWIDTH is
+// the peak segment bit rate measured by a running muxer or estimated from
+// the hub's GOP cache, RESOLUTION and FRAME-RATE come from the SPS, CODECS
+// are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
+// relative to the multivariant playlist, with the request's query (a stream
+// token) kept. It also starts the listed streams' muxers, so that the
+// player's next request finds them primed.
+func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, v Variant) {
+	m.init()
+	if !v.valid() {
+		m.fail(w, r, &HTTPError{Code: http.StatusNotFound, Err: ErrBadVariant})
+		return
+	}
+	var entries []streamEntry
+	for _, s := range []access.StreamID{access.StreamMain, access.StreamSub} {
+		e, err := m.describe(g, s, v)
+		switch {
+		case err == nil:
+			entries = append(entries, e)
+		case errors.Is(err, hub.ErrOffline), errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
+		default:
+			m.fail(w, r, readError(err))
+			return
+		}
+	}
+	if len(entries) == 0 {
+		m.fail(w, r, &HTTPError{Code: http.StatusServiceUnavailable, Msg: "camera offline", Err: hub.ErrOffline})
+		return
+	}
+	for _, e := range entries {
+		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v}, true)
+	}
+	body := multivariantPlaylist(entries, v, query(r.URL.RawQuery))
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	h.Set("Cache-Control", "no-cache") // streams come and go
+	w.WriteHeader(http.StatusOK)
+	n, _ := w.Write(body)
+	m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
+}
+
+// describe measures one stream for the multivariant playlist.
+func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (streamEntry, error) {
+	kf, err := m.Hub.Keyframe(g, s) // runs the egress check
+	if err != nil {
+		return streamEntry{}, err
+	}
+	outs, lay, err := selectTracks(kf.Tracks, v, kf.Unit)
+	if err != nil {
+		return streamEntry{}, err
+	}
+	e := streamEntry{stream: s, audio: lay.audio}
+	for _, t := range outs {
+		if c := codecparams.Marshal(t.hls.Codec); c != "" {
+			e.codecs = append(e.codecs, c)
+		}
+		switch c := t.hls.Codec.(type) {
+		case *codecs.H264:
+			var sps h264.SPS
+			if sps.Unmarshal(c.SPS) == nil {
+				e.resolution = fmt.Sprintf("%dx%d", sps.Width(), sps.Height())
+				e.frameRate = sps.FPS()
+			}
+		case *codecs.H265:
+			var sps h265.SPS
+			if sps.Unmarshal(c.SPS) == nil {
+				e.resolution = fmt.Sprintf("%dx%d", sps.Width(), sps.Height())
+				e.frameRate = sps.FPS()
+			}
+		}
+	}
+	e.bandwidth, e.measured = m.bandwidth(g, muxerKey{device: g.Device(), stream: s, variant: v}, outs)
+	return e, nil
+}
+
+// bandwidth returns the peak bit rate measured by the key's muxer, or else
+// one estimated from the hub's GOP cache.
+func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int, bool) {
+	m.mu.Lock()
+	x := m.muxers[key]
+	m.mu.Unlock()
+	bps, measured := 0, false
+	if x != nil {
+		bps, measured = x.rate.peak(m.SegmentDuration)
+	}
+	if !measured {
+		bps = m.estimate(g, key.stream, outs)
+	}
+	return max(int(float64(bps)*containerOverhead), 1000), measured
+}
+
+// estimate reads the hub's GOP cache (without waiting for live units) and
+// rates it, taking it to last at least one segment.
+func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) int {
+	r, err := m.Hub.Read(g, s)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	carried := map[int]bool{}
+	hasVideo := false
+	for _, t := range outs {
+		carried[t.index] = t.hls.Codec.IsVideo()
+		hasVideo = hasVideo || t.hls.Codec.IsVideo()
+	}
+	var rm rateMeter
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Next still returns what is queued: the GOP cache
+	for {
+		u, err := r.Next(ctx)
+		if err != nil {
+			break
+		}
+		if video, ok := carried[u.Track]; ok {
+			rm.add(u, video && u.Key, hasVideo)
+		}
+	}
+	bps, _ := rm.peak(m.SegmentDuration)
+	return bps
+}
+
+func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []byte {
+	version := 10 // as gohlslib's media playlists
+	if v == VariantTS {
+		version = 3
+	}
+	uri := func(s access.StreamID, file string) string {
+		u := string(s) + "/" + string(v) + "/" + file
+		if rawQuery != "" {
+			u += "?" + rawQuery
+		}
+		return u
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n", version)
+	for _, e := range entries {
+		if e.audio != "" {
+			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"%s-audio\",NAME=\"audio\",AUTOSELECT=YES,DEFAULT=YES,URI=\"%s\"\n",
+				e.stream, uri(e.stream, e.audio))
+		}
+	}
+	for _, e := range entries {
+		attrs := []string{"BANDWIDTH=" + strconv.Itoa(e.bandwidth)}
+		if len(e.codecs) > 0 {
+			attrs = append(attrs, `CODECS="`+strings.Join(e.codecs, ",")+`"`)
+		}
+		if e.resolution != "" {
+			attrs = append(attrs, "RESOLUTION="+e.resolution)
+		}
+		if e.frameRate > 0 {
+			attrs = append(attrs, "FRAME-RATE="+strconv.FormatFloat(e.frameRate, 'f', 3, 64))
+		}
+		if e.audio != "" {
+			attrs = append(attrs, `AUDIO="`+string(e.stream)+`-audio"`)
+		}
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:%s\n%s\n", strings.Join(attrs, ","), uri(e.stream, "index.m3u8"))
+	}
+	return []byte(b.String())
+}
+
+// query re-encodes a request's query for URIs in a playlist: the _HLS_
+// directives are dropped, and encoding leaves no character that could end
+// a quoted attribute or a line.
+func query(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return ""
+	}
+	for k := range q {
+		if strings.HasPrefix(k, "_HLS_") {
+			delete(q, k)
+		}
+	}
+	return q.Encode()
+}

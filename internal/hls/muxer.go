@@ -1,0 +1,288 @@
+package hls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+)
+
+// muxerKey names a muxer. It is built from typed IDs only, the device taken
+// from the grant, never from a URL (invariant 5).
+type muxerKey struct {
+	device  access.DeviceID
+	stream  access.StreamID
+	variant Variant
+}
+
+// muxer is one gohlslib Muxer fed by one hub reader. It is shared by every
+// viewer of the stream and variant, so each request is checked against the
+// muxer's owner before a byte of it is written.
+type muxer struct {
+	key    muxerKey
+	mgr    *Manager
+	log    *slog.Logger
+	ready  chan struct{} // closed once the muxer has started or failed to
+	done   chan struct{} // closed once the muxer is stopping; stopErr is set
+	cancel context.CancelCauseFunc
+
+	// Set before ready is closed, read-only afterwards.
+	hm     *gohlslib.Muxer
+	owner  media.Owner
+	layout layout
+	tracks []outTrack
+	err    error // why the muxer did not start
+
+	// last is the last video keyframe fed (or the first unit, for audio
+	// only). Requests run Hub.Egress on it: the check needs an object that
+	// carries its owner, and this one holds no more than the hub's GOP cache.
+	last     atomic.Pointer[media.Unit]
+	lastReq  atomic.Int64                 // unix nanoseconds of the last request's start or end
+	active   atomic.Int32                 // requests being served
+	lastUnit atomic.Int64                 // unix nanoseconds of the last unit fed
+	grant    atomic.Pointer[access.Grant] // the freshest grant that passed the check
+	rate     rateMeter
+	// stopErr says why the muxer stopped; written before done is closed.
+	stopErr  error
+	errLog   atomic.Int64 // unix nanoseconds of the last encode error logged
+	hasVideo bool         // set before ready
+}
+
+func newMuxer(mgr *Manager, key muxerKey, g access.Grant) *muxer {
+	x := &muxer{
+		key: key, mgr: mgr,
+		log:   mgr.Logger.With("camera", key.device, "stream", key.stream, "variant", key.variant),
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	x.grant.Store(&g)
+	x.lastReq.Store(time.Now().UnixNano())
+	x.lastUnit.Store(time.Now().UnixNano())
+	return x
+}
+
+// begin records a request under g, which has passed the egress check; the
+// caller calls end when it is done. A muxer does not go idle while it
+// serves a request (a blocking playlist reload, a first playlist waiting
+// for its segment).
+func (x *muxer) begin(g access.Grant) {
+	x.active.Add(1)
+	x.lastReq.Store(time.Now().UnixNano())
+	for {
+		old := x.grant.Load()
+		if !g.Expiry().After(old.Expiry()) || x.grant.CompareAndSwap(old, &g) {
+			return
+		}
+	}
+}
+
+func (x *muxer) end() {
+	x.lastReq.Store(time.Now().UnixNano())
+	x.active.Add(-1)
+}
+
+// stopped reports whether the muxer has stopped.
+func (x *muxer) stopped() bool {
+	select {
+	case <-x.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// run feeds the muxer from r until ctx ends, the publisher session ends or
+// the muxer goes idle. It owns r.
+func (x *muxer) run(ctx context.Context, r *hub.Reader) {
+	ctx, stopIdle := context.WithCancel(ctx)
+	go x.watchIdle(ctx)
+	err := x.feed(ctx, r)
+	stopIdle()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	x.stopErr = err
+	if x.hm == nil {
+		if x.err == nil {
+			x.err = err
+		}
+		close(x.ready)
+	}
+	close(x.done)
+	if x.hm != nil {
+		x.hm.Close() // releases requests blocked in the muxer
+		x.mgr.metrics().Muxers.WithLabelValues(string(x.key.variant)).Dec()
+	}
+	x.mgr.remove(x)
+	x.log.Info("hls muxer stopped", "reason", err)
+}
+
+// watchIdle stops the muxer when it served no request for IdleTimeout, or
+// when the camera sent nothing for stallTimeout (a publisher that stays
+// connected but silent would otherwise hold requests blocked in gohlslib,
+// which has no timeout of its own).
+func (x *muxer) watchIdle(ctx context.Context) {
+	idle := x.mgr.IdleTimeout
+	check := min(idle, stallTimeout) / 2
+	t := time.NewTicker(check)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, x.lastUnit.Load())) >= stallTimeout {
+			x.cancel(ErrStalled)
+			return
+		}
+		if x.active.Load() == 0 && time.Since(time.Unix(0, x.lastReq.Load())) >= idle {
+			x.cancel(ErrIdle)
+			return
+		}
+	}
+}
+
+// feed moves units from the hub into the muxer. When the reader's grant
+// expires it re-attaches with the freshest grant a viewer brought, so the
+// muxer outlives the grant of the viewer that happened to create it; units
+// already fed (by Seq, within the one publisher session) are skipped.
+func (x *muxer) feed(ctx context.Context, r *hub.Reader) error {
+	var lastSeq uint64
+	for {
+		u, err := r.Next(ctx)
+		if err == nil {
+			err = r.Egress(u) // closes r on a mismatch
+		}
+		if errors.Is(err, access.ErrGrantExpired) {
+			nr, rerr := x.reattach(r)
+			if rerr != nil {
+				return rerr
+			}
+			r = nr
+			continue
+		}
+		if err != nil {
+			r.Close()
+			return err
+		}
+		if u.Seq <= lastSeq {
+			continue
+		}
+		lastSeq = u.Seq
+		x.lastUnit.Store(time.Now().UnixNano())
+		if x.hm == nil {
+			if err := x.start(r, u); err != nil {
+				r.Close()
+				return err
+			}
+		}
+		x.write(r, u)
+	}
+}
+
+// reattach replaces the expired reader r by one opened with the freshest grant.
+func (x *muxer) reattach(r *hub.Reader) (*hub.Reader, error) {
+	r.Close()
+	g := x.grant.Load()
+	nr, err := x.mgr.Hub.Read(*g, x.key.stream)
+	if err != nil {
+		return nil, fmt.Errorf("re-attach: %w", err)
+	}
+	if nr.Owner() != r.Owner() {
+		nr.Close()
+		return nil, hub.ErrReplaced
+	}
+	x.log.Debug("hls muxer re-attached with a fresher grant", "user", g.User())
+	return nr, nil
+}
+
+// start makes the gohlslib muxer from the reader's tracks and the first
+// unit, a keyframe with its parameter sets when the stream has video.
+func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
+	var err error
+	x.tracks, x.layout, err = selectTracks(r.Tracks(), x.key.variant, first)
+	if err != nil {
+		return err
+	}
+	tracks := make([]*gohlslib.Track, len(x.tracks))
+	for i, t := range x.tracks {
+		tracks[i] = t.hls
+		x.hasVideo = x.hasVideo || t.hls.Codec.IsVideo()
+	}
+	v := string(x.key.variant)
+	hm := &gohlslib.Muxer{
+		Tracks:             tracks,
+		Variant:            x.key.variant.muxerVariant(),
+		SegmentMinDuration: x.mgr.SegmentDuration,
+		PartMinDuration:    x.mgr.PartDuration,
+		OnEncodeError: func(err error) {
+			x.mgr.metrics().EncodeErrors.WithLabelValues(v).Inc()
+			x.logEncodeError(err)
+		},
+	}
+	if err := hm.Start(); err != nil {
+		return fmt.Errorf("hls: start muxer: %w", err)
+	}
+	x.hm, x.owner = hm, r.Owner()
+	x.last.Store(first)
+	x.mgr.metrics().Muxers.WithLabelValues(v).Inc()
+	close(x.ready)
+	x.log.Info("hls muxer started", "session", x.owner.Session, "tracks", len(tracks))
+	return nil
+}
+
+// write hands u to the muxer. Units of tracks the variant cannot carry are
+// dropped; refused units are counted and logged at a bounded rate.
+func (x *muxer) write(r *hub.Reader, u *media.Unit) {
+	var t *outTrack
+	for i := range x.tracks {
+		if x.tracks[i].index == u.Track {
+			t = &x.tracks[i]
+		}
+	}
+	if t == nil || len(u.Payload) == 0 {
+		return
+	}
+	video := t.hls.Codec.IsVideo()
+	if video && u.Key {
+		x.last.Store(u)
+	}
+	x.rate.add(u, video && u.Key, x.hasVideo)
+	ntp := r.WallClock(u.PTS)
+	pts := media.DurationToClock(u.PTS, int64(t.hls.ClockRate))
+	var err error
+	switch t.hls.Codec.(type) {
+	case *codecs.H264:
+		err = x.hm.WriteH264(t.hls, ntp, pts, u.Payload)
+	case *codecs.H265:
+		err = x.hm.WriteH265(t.hls, ntp, pts, u.Payload)
+	case *codecs.MPEG4Audio:
+		err = x.hm.WriteMPEG4Audio(t.hls, ntp, pts, u.Payload)
+	case *codecs.Opus:
+		err = x.hm.WriteOpus(t.hls, ntp, pts, u.Payload)
+	}
+	if err != nil {
+		x.mgr.metrics().EncodeErrors.WithLabelValues(string(x.key.variant)).Inc()
+		x.logEncodeError(err)
+	}
+}
+
+// logEncodeError logs at most one encode error per 10 seconds; the counter
+// has them all.
+func (x *muxer) logEncodeError(err error) {
+	now := time.Now().UnixNano()
+	last := x.errLog.Load()
+	if now-last >= int64(10*time.Second) && x.errLog.CompareAndSwap(last, now) {
+		x.log.Warn("hls muxer refused a unit (further errors counted, logged every 10 s)", "error", err)
+	}
+}

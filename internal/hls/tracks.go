@@ -1,0 +1,198 @@
+package hls
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"vigil/internal/media"
+)
+
+// Variant is an HLS flavour. Each (device, stream, variant) has its own muxer.
+type Variant string
+
+// The variants served.
+const (
+	// VariantLL is Low-Latency HLS: fMP4 segments cut into parts, blocking
+	// playlist reloads and preload hints.
+	VariantLL Variant = "ll"
+	// VariantFMP4 is HLS with fMP4 segments.
+	VariantFMP4 Variant = "fmp4"
+	// VariantTS is HLS with MPEG-TS segments (H.264 and AAC only), for
+	// clients such as Alexa's relay.
+	VariantTS Variant = "ts"
+)
+
+// ParseVariant validates s as a variant.
+func ParseVariant(s string) (Variant, error) {
+	switch v := Variant(s); v {
+	case VariantLL, VariantFMP4, VariantTS:
+		return v, nil
+	}
+	return "", fmt.Errorf("%w: %q", ErrBadVariant, s)
+}
+
+func (v Variant) valid() bool {
+	_, err := ParseVariant(string(v))
+	return err == nil
+}
+
+func (v Variant) muxerVariant() gohlslib.MuxerVariant {
+	switch v {
+	case VariantFMP4:
+		return gohlslib.MuxerVariantFMP4
+	case VariantTS:
+		return gohlslib.MuxerVariantMPEGTS
+	}
+	return gohlslib.MuxerVariantLowLatency
+}
+
+// outTrack is a hub track that goes into a muxer.
+type outTrack struct {
+	index int // in the hub's track list; media.Unit.Track
+	hls   *gohlslib.Track
+}
+
+// layout is what a set of tracks looks like inside a gohlslib muxer: the
+// names of its media playlists. It mirrors gohlslib v2.4.3's naming (Muxer.Start:
+// "main" for MPEG-TS, else "video<n>"/"audio<n>" by track position);
+// TestLayoutMatchesGohlslib fails if an upgrade changes it.
+type layout struct {
+	// index is the media playlist served as index.m3u8: the video (or, for
+	// MPEG-TS, the muxed) playlist.
+	index string
+	// audio is the playlist of a separate audio rendition, if any.
+	audio string
+}
+
+// selectTracks picks the first video and the first audio track the variant
+// can carry. key, if not nil, is a keyframe whose parameter sets are
+// preferred over those the camera announced.
+func selectTracks(tracks []*media.Track, v Variant, key *media.Unit) ([]outTrack, layout, error) {
+	var out []outTrack
+	var unsupported bool
+	video, audio := false, false
+	for i, t := range tracks {
+		var c codecs.Codec
+		rate := 90000
+		switch f := t.Format.(type) {
+		case *format.H264:
+			if video {
+				continue
+			}
+			sps, pps := f.SafeParams()
+			sps, pps = h264Params(key, i, sps, pps)
+			c = &codecs.H264{SPS: sps, PPS: pps}
+		case *format.H265:
+			if video {
+				continue
+			}
+			if v == VariantTS {
+				unsupported = true
+				continue
+			}
+			vps, sps, pps := f.SafeParams()
+			vps, sps, pps = h265Params(key, i, vps, sps, pps)
+			c = &codecs.H265{VPS: vps, SPS: sps, PPS: pps}
+		case *format.MPEG4Audio:
+			if audio || f.Config == nil {
+				continue
+			}
+			c = &codecs.MPEG4Audio{Config: *f.Config}
+			rate = f.Config.SampleRate
+		case *format.Opus:
+			if audio {
+				continue
+			}
+			if v == VariantTS {
+				continue // audio is optional: play the video without it
+			}
+			c = &codecs.Opus{ChannelCount: f.ChannelCount}
+			rate = 48000
+		default:
+			continue // G.711, LPCM, MJPEG...: no HLS codec
+		}
+		if c.IsVideo() {
+			video = true
+		} else {
+			audio = true
+		}
+		out = append(out, outTrack{index: i, hls: &gohlslib.Track{Codec: c, ClockRate: rate}})
+	}
+	if len(out) == 0 {
+		if unsupported {
+			return nil, layout{}, ErrUnsupported
+		}
+		return nil, layout{}, ErrNoTracks
+	}
+	return out, layoutOf(out, v), nil
+}
+
+func layoutOf(out []outTrack, v Variant) layout {
+	if v == VariantTS {
+		return layout{index: "main_stream.m3u8"}
+	}
+	var l layout
+	name := func(i int, kind string) string { return kind + strconv.Itoa(i+1) + "_stream.m3u8" }
+	for i, t := range out {
+		if t.hls.Codec.IsVideo() && l.index == "" {
+			l.index = name(i, "video")
+		}
+	}
+	for i, t := range out {
+		if t.hls.Codec.IsVideo() {
+			continue
+		}
+		if l.index == "" {
+			l.index = name(i, "audio") // audio only: its playlist is the index
+		} else if l.audio == "" {
+			l.audio = name(i, "audio")
+		}
+	}
+	return l
+}
+
+// h264Params returns the SPS and PPS of key if it is a unit of track,
+// else sps and pps.
+func h264Params(key *media.Unit, track int, sps, pps []byte) ([]byte, []byte) {
+	if key == nil || key.Track != track {
+		return sps, pps
+	}
+	for _, n := range key.Payload {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			sps = n
+		case h264.NALUTypePPS:
+			pps = n
+		}
+	}
+	return sps, pps
+}
+
+func h265Params(key *media.Unit, track int, vps, sps, pps []byte) ([]byte, []byte, []byte) {
+	if key == nil || key.Track != track {
+		return vps, sps, pps
+	}
+	for _, n := range key.Payload {
+		if len(n) < 2 {
+			continue
+		}
+		switch h265.NALUType((n[0] >> 1) & 0x3f) {
+		case h265.NALUType_VPS_NUT:
+			vps = n
+		case h265.NALUType_SPS_NUT:
+			sps = n
+		case h265.NALUType_PPS_NUT:
+			pps = n
+		}
+	}
+	return vps, sps, pps
+}

@@ -1,0 +1,57 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// HTTPError keeps what a client is told apart from what is logged: Msg
+// reaches the response, Err only the log.
+type HTTPError struct {
+	Code int
+	Msg  string
+	Err  error
+}
+
+func (e *HTTPError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Code, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Code, e.Msg)
+}
+
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+func httpError(code int, msg string, err error) *HTTPError {
+	return &HTTPError{Code: code, Msg: msg, Err: err}
+}
+
+// handlerFunc is a handler that returns its failure. Nothing may have been
+// written when it returns an error: the error becomes the whole response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts h, logging failures with the request's camera.
+func serve(log *slog.Logger, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var he *HTTPError
+		if !errors.As(err, &he) {
+			he = httpError(http.StatusInternalServerError, "internal error", err)
+		}
+		level := slog.LevelDebug
+		if he.Code >= 500 {
+			level = slog.LevelError
+		}
+		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
+			"camera", r.PathValue("id"), "status", he.Code, "error", he.Err)
+		if he.Code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
+		}
+		http.Error(w, he.Msg, he.Code)
+	})
+}

@@ -1,0 +1,260 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/fmp4"
+	"vigil/internal/hls"
+	"vigil/internal/hub"
+	"vigil/internal/stills"
+)
+
+// Media serves the camera outputs over HTTP: progressive MP4, HLS (LL-HLS,
+// fMP4, MPEG-TS), JPEG stills (and camera uploads of them) and MJPEG. Every
+// read is made with a grant for the camera in the path.
+type Media struct {
+	Accounts Accounts
+	Hub      *hub.Hub
+	HLS      *hls.Manager
+	Stills   *stills.Service
+	Logger   *slog.Logger
+	metrics  *outputMetrics
+}
+
+type outputMetrics struct {
+	viewers *prometheus.GaugeVec
+	bytes   *prometheus.CounterVec
+}
+
+func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
+	m := &outputMetrics{
+		viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_http_viewers", Help: "Open long-lived HTTP media responses (MP4, MJPEG).",
+		}, []string{"output"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_http_media_bytes_total", Help: "Media bytes written to HTTP viewers.",
+		}, []string{"output"}),
+	}
+	reg.MustRegister(m.viewers, m.bytes)
+	return m
+}
+
+// routes registers the media routes on mux.
+func (m *Media) routes(mux *http.ServeMux, reg prometheus.Registerer) {
+	m.metrics = newOutputMetrics(reg)
+	mux.Handle("GET /api/cameras/{id}/live.mp4", serve(m.Logger, m.liveMP4))
+	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", serve(m.Logger, m.multivariant))
+	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", serve(m.Logger, m.hlsFile))
+	mux.Handle("GET /api/cameras/{id}/still.jpg", serve(m.Logger, m.still))
+	mux.Handle("PUT /api/cameras/{id}/still.jpg", serve(m.Logger, m.upload))
+	mux.Handle("GET /api/cameras/{id}/mjpeg", serve(m.Logger, m.mjpeg))
+}
+
+// maxUploadBody bounds what is read of an upload at all; stills enforces
+// its own, smaller limit.
+const maxUploadBody = 16 << 20
+
+// offline maps the hub's "no publisher" to 503 with a reason; other errors
+// of a read are "no such camera" for the requester.
+func offline(err error) error {
+	switch {
+	case errors.Is(err, hub.ErrOffline), errors.Is(err, stills.ErrOffline):
+		return httpError(http.StatusServiceUnavailable, "camera is offline", err)
+	case errors.Is(err, hub.ErrReplaced):
+		return httpError(http.StatusServiceUnavailable, "camera reconnected; retry", err)
+	}
+	return &HTTPError{Code: http.StatusNotFound, Msg: errNotFound.Msg, Err: err}
+}
+
+// countingWriter counts the bytes of a long-lived response.
+type countingWriter struct {
+	w http.ResponseWriter
+	c prometheus.Counter
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.c.Add(float64(n))
+	return n, err
+}
+
+func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	stream, err := streamParam(r)
+	if err != nil {
+		return err
+	}
+	rd, err := m.Hub.Read(g, stream)
+	if err != nil {
+		return offline(err)
+	}
+	defer rd.Close()
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Cache-Control", "private, no-store")
+	viewers := m.metrics.viewers.WithLabelValues("mp4")
+	viewers.Inc()
+	defer viewers.Dec()
+	rc := http.NewResponseController(w)
+	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mp4")}
+	err = fmp4.Stream(r.Context(), out, func() { rc.Flush() }, rd)
+	m.Logger.Debug("mp4 viewer ended", "camera", g.Device(), "user", g.User(), "reason", err)
+	return nil // the response has started: nothing more to say to the client
+}
+
+func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	name := r.URL.Query().Get("variant")
+	if name == "" {
+		name = string(hls.VariantLL)
+	}
+	v, err := hls.ParseVariant(name)
+	if err != nil {
+		return httpError(http.StatusBadRequest, err.Error(), nil)
+	}
+	m.HLS.Multivariant(w, r, g, v)
+	return nil
+}
+
+func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	stream, err := access.ParseStreamID(r.PathValue("stream"))
+	if err != nil {
+		return errNotFound
+	}
+	v, err := hls.ParseVariant(r.PathValue("variant"))
+	if err != nil {
+		return errNotFound
+	}
+	m.HLS.ServeFile(w, r, g, stream, v, r.PathValue("file"))
+	return nil
+}
+
+// stillRequest reads ?stream, ?max_age (seconds) and ?width.
+func stillRequest(r *http.Request) (stills.Request, error) {
+	q := r.URL.Query()
+	stream, err := streamParam(r)
+	if err != nil {
+		return stills.Request{}, err
+	}
+	req := stills.Request{Stream: stream}
+	if s := q.Get("max_age"); s != "" {
+		secs, err := strconv.ParseFloat(s, 64)
+		if err != nil || secs <= 0 || secs > 86400*365 {
+			return req, httpError(http.StatusBadRequest, "max_age must be seconds between 0 and one year", nil)
+		}
+		req.MaxAge = time.Duration(secs * float64(time.Second))
+	}
+	if s := q.Get("width"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 16 || n > 3840 {
+			return req, httpError(http.StatusBadRequest, "width must be 16 to 3840 pixels", nil)
+		}
+		req.Width = n
+	}
+	return req, nil
+}
+
+func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	req, err := stillRequest(r)
+	if err != nil {
+		return err
+	}
+	st, err := m.Stills.Get(r.Context(), g, req)
+	switch {
+	case errors.Is(err, stills.ErrTooOld):
+		return httpError(http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline", err)
+	case err != nil:
+		return offline(err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("Content-Length", strconv.Itoa(len(st.JPEG)))
+	h.Set("X-Still-Captured", st.Captured.UTC().Format(time.RFC3339Nano))
+	h.Set("X-Still-Source", st.Source)
+	h.Set("X-Still-Fallback", strconv.FormatBool(st.Fallback))
+	n, _ := w.Write(st.JPEG)
+	m.metrics.bytes.WithLabelValues("still").Add(float64(n))
+	return nil
+}
+
+func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
+	device, err := camera(m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	stream, err := streamParam(r)
+	if err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(w, r.Body, maxUploadBody)
+	err = m.Stills.Upload(r.Context(), device, stream, body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return httpError(http.StatusRequestEntityTooLarge, "the still is too large", err)
+	case errors.Is(err, stills.ErrNotJPEG):
+		return httpError(http.StatusUnsupportedMediaType, "the body must be a JPEG image", err)
+	case errors.Is(err, stills.ErrTooLarge):
+		return httpError(http.StatusRequestEntityTooLarge, "the still is too large", err)
+	case err != nil:
+		return httpError(http.StatusInternalServerError, "could not store the still", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	req, err := stillRequest(r)
+	if err != nil {
+		return err
+	}
+	fps := 2.0
+	if s := r.URL.Query().Get("fps"); s != "" {
+		if fps, err = strconv.ParseFloat(s, 64); err != nil || fps < 0.1 || fps > 30 {
+			return httpError(http.StatusBadRequest, "fps must be between 0.1 and 30", nil)
+		}
+	}
+	// The first frame is fetched before any header is written, so an
+	// offline or forbidden camera still gets a proper status.
+	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {
+		return offline(err)
+	}
+	w.Header().Set("Content-Type", fmt.Sprintf("multipart/x-mixed-replace; boundary=%s", stills.Boundary))
+	w.Header().Set("Cache-Control", "private, no-store")
+	viewers := m.metrics.viewers.WithLabelValues("mjpeg")
+	viewers.Inc()
+	defer viewers.Dec()
+	rc := http.NewResponseController(w)
+	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mjpeg")}
+	err = m.Stills.MJPEG(r.Context(), io.Writer(out), func() { rc.Flush() }, g, req, fps)
+	m.Logger.Debug("mjpeg viewer ended", "camera", g.Device(), "user", g.User(), "reason", err)
+	return nil
+}
