@@ -27,11 +27,18 @@ Vigil is running with $cameras simulated cameras. Admin: user admin, password $V
 
 Watch a camera (RTSP, starts at once from the keyframe cache):
 MSG
+first=$(head -1 "$data/sim-cameras.txt" | cut -d' ' -f1)
 while read -r id name; do
 	echo "  ffplay -rtsp_transport tcp rtsp://admin:$VIGIL_ADMIN_PASSWORD@127.0.0.1:$rtsp_port/$id    # $name"
 done < "$data/sim-cameras.txt"
 cat <<MSG
   (VLC: open the same URL.)
+
+Over HTTP (same admin credentials; first camera shown):
+  ffplay http://admin:$VIGIL_ADMIN_PASSWORD@127.0.0.1:$http_port/api/cameras/$first/live.mp4          # progressive MP4
+  ffplay http://admin:$VIGIL_ADMIN_PASSWORD@127.0.0.1:$http_port/api/cameras/$first/hls/index.m3u8    # LL-HLS (?variant=fmp4|ts)
+  curl -o still.jpg http://admin:$VIGIL_ADMIN_PASSWORD@127.0.0.1:$http_port/api/cameras/$first/still.jpg?width=320
+  open  http://admin:$VIGIL_ADMIN_PASSWORD@127.0.0.1:$http_port/api/cameras/$first/mjpeg?fps=5           # MJPEG in a browser
 
 Health:  curl http://127.0.0.1:$http_port/healthz
 Metrics: curl -u admin:$VIGIL_ADMIN_PASSWORD http://127.0.0.1:$http_port/metrics
