@@ -243,6 +243,7 @@ type segment struct {
 	uri      string
 	gap      bool
 	parts    []part
+	pdt      time.Time // EXT-X-PROGRAM-DATE-TIME, if given
 }
 
 type part struct {
@@ -379,6 +380,8 @@ func parseMedia(b []byte) (*mediaPlaylist, error) {
 				p.mapURI = tg.attrs["URI"]
 			case "EXT-X-GAP":
 				cur.gap = true
+			case "EXT-X-PROGRAM-DATE-TIME":
+				cur.pdt, err = time.Parse(time.RFC3339Nano, tg.value)
 			case "EXTINF":
 				d, _, _ := strings.Cut(tg.value, ",")
 				cur.duration, err = strconv.ParseFloat(d, 64)

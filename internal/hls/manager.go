@@ -97,8 +97,8 @@ func (m *Manager) metrics() *Metrics { return m.Metrics }
 // body; an offline camera gets 503 with a short reason.
 func (m *Manager) ServeFile(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, v Variant, file string) {
 	m.init()
-	reqs := m.Metrics.Requests.WithLabelValues(string(v))
 	if v.valid() {
+		reqs := m.Metrics.Requests.WithLabelValues(string(v))
 		reqs.Inc()
 		defer reqs.Dec()
 	}

@@ -115,8 +115,9 @@ func decode(t *testing.T, b []byte) int {
 // part (LL-HLS) or segment. The muxer starts from the hub's GOP cache, so it
 // is bounded by the wait for the camera's next keyframe to close the first
 // segment (at most a GOP, 1 s here); gohlslib's fMP4 variant publishes its
-// playlist only with two segments, a GOP later. The bounds are sanity
-// bounds, not targets.
+// playlist only with two segments, a GOP later. The time bounds are sanity
+// bounds, not targets; what shows the muxer was primed is that its first
+// segment starts at the cached keyframe, before the request.
 func TestTimeToFirstMedia(t *testing.T) {
 	t.Parallel()
 	haveFFmpeg(t)
@@ -159,6 +160,22 @@ func TestTimeToFirstMedia(t *testing.T) {
 				v, tPlaylist.Round(time.Millisecond), what, frames, len(media), elapsed.Round(time.Millisecond))
 			if frames == 0 {
 				t.Errorf("first %s decoded to no frame", what)
+			}
+			// Primed, not cold: the first segment begins with the GOP the hub
+			// cached before the request, half a second of it here.
+			first := pl.segments[len(pl.segments)-1]
+			for _, s := range pl.segments {
+				if !s.gap {
+					first = s
+					break
+				}
+			}
+			if first.pdt.IsZero() {
+				t.Errorf("first segment %d without EXT-X-PROGRAM-DATE-TIME", first.seq)
+			} else if lead := t0.Sub(first.pdt); lead < 300*time.Millisecond {
+				t.Errorf("first segment starts %v before the first request; want the cached GOP (about 500 ms)", lead)
+			} else {
+				t.Logf("%s: first segment starts %v before the first request", v, lead.Round(time.Millisecond))
 			}
 			bound := 2 * time.Second
 			if v == VariantFMP4 {
