@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/config"
 	"vigil/internal/sim"
@@ -193,4 +196,60 @@ func TestCORSForCastReceivers(t *testing.T) {
 	if res := do("GET", "https://evil.example"); res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("foreign origin got CORS headers: %v", res.Header)
 	}
+}
+
+// TestClientsThatLeaveMidResponse: viewers that hang up in the middle of an
+// MP4 or MJPEG response leave no reader, no viewer count and no goroutine behind.
+func TestClientsThatLeaveMidResponse(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "cam")
+	a.run(t, cam)
+	readers := a.hub.Metrics().Readers.WithLabelValues(cam.ID, "main")
+	before := runtime.NumGoroutine()
+	for _, path := range []string{"/live.mp4", "/mjpeg?fps=10"} {
+		for range 5 {
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, "GET", a.url("/api/cameras/"+cam.ID+path), nil)
+			req.SetBasicAuth(AdminName, adminPassword)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(res.Body, make([]byte, 1000)); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			cancel()
+			res.Body.Close()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		viewers := gaugeSum(t, a, "vigil_http_viewers")
+		if testutil.ToFloat64(readers) == 0 && viewers == 0 && runtime.NumGoroutine() <= before+5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after hang-ups: %v hub readers, %v HTTP viewers, %d goroutines (were %d)",
+				testutil.ToFloat64(readers), viewers, runtime.NumGoroutine(), before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// gaugeSum adds up every series of a gauge family in the app's registry.
+func gaugeSum(t *testing.T, a *testApp, name string) float64 {
+	t.Helper()
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
 }
