@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs what Vigil's tests and `make run` need on a fresh Debian machine.
+# Installs what Vigil's tests and `make run` need on a fresh Debian machine:
+# ffmpeg (an independent RTSP/HLS/MP4 client and the still decoder) and
+# Chromium (the browser the web tests drive).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
 	SUDO=""
