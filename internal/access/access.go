@@ -9,6 +9,7 @@ package access
 import (
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -68,7 +69,41 @@ type Grant struct {
 	device   DeviceID
 	audience Audience
 	expiry   time.Time
+	lease    *Lease // nil: ends only at expiry
 	minted   bool
+}
+
+// Lease ties grants to what they were minted from (an ownership, a share,
+// an account): revoking it ends every grant minted under it at once, and
+// outputs that watch Done end their sessions.
+type Lease struct {
+	done chan struct{}
+	once sync.Once
+}
+
+// NewLease returns a live lease.
+func NewLease() *Lease { return &Lease{done: make(chan struct{})} }
+
+// Revoke ends the lease; it is safe to call more than once.
+func (l *Lease) Revoke() { l.once.Do(func() { close(l.done) }) }
+
+// Revoked reports whether Revoke was called.
+func (l *Lease) Revoked() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Done is closed when the grant's lease is revoked; it is nil (never ready)
+// for a grant without a lease.
+func (g Grant) Done() <-chan struct{} {
+	if g.lease == nil {
+		return nil
+	}
+	return g.lease.done
 }
 
 // User is the user the grant was minted for.
@@ -94,6 +129,8 @@ func (g Grant) Check(device DeviceID, now time.Time) error {
 		return &MismatchError{Grant: g.device, Object: device}
 	case !now.Before(g.expiry):
 		return ErrGrantExpired
+	case g.lease != nil && g.lease.Revoked():
+		return ErrGrantRevoked
 	}
 	return nil
 }
@@ -115,5 +152,10 @@ func NewIssuer() *Issuer { return &Issuer{now: time.Now} }
 
 // Mint returns a grant for user to read device for ttl, for audience.
 func (i *Issuer) Mint(user UserID, device DeviceID, aud Audience, ttl time.Duration) Grant {
-	return Grant{user: user, device: device, audience: aud, expiry: i.now().Add(ttl), minted: true}
+	return i.MintLeased(user, device, aud, ttl, nil)
+}
+
+// MintLeased is Mint for a grant that also ends when lease is revoked.
+func (i *Issuer) MintLeased(user UserID, device DeviceID, aud Audience, ttl time.Duration, lease *Lease) Grant {
+	return Grant{user: user, device: device, audience: aud, expiry: i.now().Add(ttl), lease: lease, minted: true}
 }

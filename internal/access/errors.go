@@ -11,6 +11,7 @@ var (
 	ErrBadStreamID  = errors.New("stream must be main or sub")
 	ErrNoGrant      = errors.New("no grant: media can only be read with a grant minted by auth")
 	ErrGrantExpired = errors.New("grant expired")
+	ErrGrantRevoked = errors.New("grant revoked: the share, ownership or account it came from ended")
 )
 
 // MismatchError is an isolation violation: an object owned by one device was

@@ -177,7 +177,7 @@ func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (Keyframe, error)
 // and counts and logs a mismatch. The caller writes nothing on an error.
 func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
 	err := g.Check(u.Owner().Device, h.cfg.Now())
-	if err != nil && !errors.Is(err, access.ErrGrantExpired) {
+	if err != nil && !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
 		h.violation(err, g, u.Owner())
 	}
 	return err

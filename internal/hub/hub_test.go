@@ -253,3 +253,33 @@ func TestKeyframeForStillsAndHubEgress(t *testing.T) {
 		t.Fatalf("violations = %v", v)
 	}
 }
+
+func TestRevokedLeaseEndsReadersAtOnce(t *testing.T) {
+	h := New(Config{})
+	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
+	frame(t, p, 0, 10)
+	lease := access.NewLease()
+	g := issuer.MintLeased("u1", "cam-a", access.AudienceWeb, time.Hour, lease)
+	r, err := h.Read(g, access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, r)
+	next(t, r)
+	done := make(chan error, 1)
+	go func() { _, err := r.Next(context.Background()); done <- err }()
+	start := time.Now()
+	lease.Revoke()
+	select {
+	case err := <-done:
+		if !errors.Is(err, access.ErrGrantRevoked) {
+			t.Fatalf("Next after revoke: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("reader still waiting 1 s after its lease was revoked")
+	}
+	t.Logf("reader ended %v after the revocation", time.Since(start))
+	if _, err := h.Read(g, access.StreamMain); !errors.Is(err, access.ErrGrantRevoked) {
+		t.Fatalf("read with a revoked grant: %v", err)
+	}
+}

@@ -128,7 +128,8 @@ func (r *Reader) end(err error) {
 }
 
 // Next returns the next unit, waiting for one. It returns the reason the
-// reader ended (ErrOffline, ErrReplaced, ErrClosed) or ctx's error.
+// reader ended (ErrOffline, ErrReplaced, ErrClosed, access.ErrGrantRevoked
+// the moment the grant's lease is revoked) or ctx's error.
 func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 	for {
 		r.mu.Lock()
@@ -149,6 +150,9 @@ func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-r.grant.Done():
+			r.Close()
+			return nil, access.ErrGrantRevoked
 		case <-r.notify:
 		}
 	}
@@ -165,7 +169,7 @@ func (r *Reader) Egress(u *media.Unit) error {
 			o.Device, o.Stream, o.Session, r.s.owner.Device, r.s.owner.Stream, r.s.owner.Session)
 	}
 	if err != nil {
-		if !errors.Is(err, access.ErrGrantExpired) {
+		if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
 			r.s.hub.violation(err, r.grant, o)
 		}
 		r.Close()
