@@ -29,7 +29,25 @@ type Device struct {
 	// User is the device id.
 	Credential auth.Credential
 	CreatedAt  time.Time
+	// Owner is the user who claimed the device; empty while unclaimed.
+	Owner access.UserID
+	// ClaimSHA256 is the hex SHA-256 of the claim code printed when the
+	// device was provisioned; empty once claimed.
+	ClaimSHA256 string
+	// Disabled devices stream to nobody.
+	Disabled bool
 }
+
+// Share lets Viewer see Device until Until (zero: until revoked).
+type Share struct {
+	Device    access.DeviceID
+	Viewer    access.UserID
+	Until     time.Time
+	CreatedAt time.Time
+}
+
+// Live reports whether the share allows viewing at now.
+func (s Share) Live(now time.Time) bool { return s.Until.IsZero() || now.Before(s.Until) }
 
 // User is a person, or the admin, who can sign in.
 type User struct {
@@ -38,6 +56,8 @@ type User struct {
 	Credential auth.Credential
 	Admin      bool
 	CreatedAt  time.Time
+	// Disabled users can neither sign in nor view.
+	Disabled bool
 }
 
 // deviceIDChars is the number of random base32 characters in a device id:

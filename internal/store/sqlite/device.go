@@ -12,7 +12,7 @@ import (
 	"vigil/internal/store"
 )
 
-const deviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at`
+const deviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at, owner, claim_sha256, enabled`
 
 // checkDeviceCredential keeps a device's credential bound to its id: a
 // camera signs in as its own id and nothing else.
@@ -33,8 +33,9 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 		return fmt.Errorf("create device: %w", err)
 	}
 	c := d.Credential
-	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, nanos(d.CreatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, nanos(d.CreatedAt),
+		string(d.Owner), d.ClaimSHA256, !d.Disabled)
 	if isConstraint(err) {
 		return fmt.Errorf("create device %s: %w", d.ID, store.ErrExists)
 	}
@@ -59,7 +60,12 @@ func (s *Store) Device(ctx context.Context, id access.DeviceID) (store.Device, e
 
 // Devices returns every device, oldest first.
 func (s *Store) Devices(ctx context.Context) ([]store.Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices ORDER BY created_at, id`)
+	return s.devices(ctx, `1 = 1`)
+}
+
+// devices runs a query whose where clause is one of the constants of this package.
+func (s *Store) devices(ctx context.Context, where string, args ...any) ([]store.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
@@ -114,14 +120,17 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanDevice(r scanner) (store.Device, error) {
 	var (
-		d       store.Device
-		id, src string
-		created int64
+		d              store.Device
+		id, src, owner string
+		created        int64
+		enabled        bool
 	)
 	c := &d.Credential
-	if err := r.Scan(&id, &d.Name, &src, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &created); err != nil {
+	if err := r.Scan(&id, &d.Name, &src, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &created,
+		&owner, &d.ClaimSHA256, &enabled); err != nil {
 		return store.Device{}, err
 	}
 	d.ID, d.Source, d.CreatedAt = access.DeviceID(id), config.Secret(src), fromNanos(created)
+	d.Owner, d.Disabled = access.UserID(owner), !enabled
 	return d, nil
 }

@@ -157,6 +157,12 @@ func isConstraint(err error) bool {
 	return e.Code() == sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE
 }
 
+// isForeignKey reports a reference to a row that does not exist.
+func isForeignKey(err error) bool {
+	var e *sqlite3.Error
+	return errors.As(err, &e) && e.Code() == sqlite3lib.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 func nanos(t time.Time) int64 {

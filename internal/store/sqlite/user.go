@@ -10,7 +10,7 @@ import (
 	"vigil/internal/store"
 )
 
-const userColumns = `id, name, cred_user, ha1_md5, ha1_sha256, pass_sha256, admin, created_at`
+const userColumns = `id, name, cred_user, ha1_md5, ha1_sha256, pass_sha256, admin, created_at, disabled`
 
 // UpsertUser creates the user, or updates its name, credential and admin
 // flag if the id exists (CreatedAt is kept). A zero CreatedAt is stored as
@@ -21,11 +21,11 @@ func (s *Store) UpsertUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("upsert user %q: id and name must not be empty", u.ID)
 	}
 	c := u.Credential
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, cred_user = excluded.cred_user,
 			ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256,
-			pass_sha256 = excluded.pass_sha256, admin = excluded.admin`,
-		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, nanos(u.CreatedAt))
+			pass_sha256 = excluded.pass_sha256, admin = excluded.admin, disabled = excluded.disabled`,
+		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, nanos(u.CreatedAt), u.Disabled)
 	if isConstraint(err) {
 		return fmt.Errorf("upsert user %s: name %q: %w", u.ID, u.Name, store.ErrExists)
 	}
@@ -55,7 +55,7 @@ func (s *Store) user(ctx context.Context, column, value string) (store.User, err
 	)
 	c := &u.Credential
 	err := s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` = ?`, value).
-		Scan(&id, &u.Name, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &u.Admin, &created)
+		Scan(&id, &u.Name, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &u.Admin, &created, &u.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("user %s %q: %w", column, value, store.ErrNotFound)
 	}

@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"vigil/internal/access"
+	"vigil/internal/store"
+)
+
+// ClaimDevice gives the unclaimed device whose claim code hashes to
+// claimSHA256 to owner, and spends the code. It returns an error wrapping
+// store.ErrNotFound for an unknown or spent code.
+func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (store.Device, error) {
+	if claimSHA256 == "" {
+		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
+	}
+	row := s.db.QueryRowContext(ctx, `UPDATE devices SET owner = ?, claim_sha256 = ''
+		WHERE claim_sha256 = ? AND owner = '' RETURNING `+deviceColumns, string(owner), claimSHA256)
+	d, err := scanDevice(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Device{}, fmt.Errorf("claim: %w", err)
+	}
+	return d, nil
+}
+
+// ResetDevice drops every binding of a device — its owner and all its
+// shares — and sets a new claim code, in one transaction: a resold camera
+// keeps nothing of its old household.
+func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reset device %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE devices SET owner = '', claim_sha256 = ? WHERE id = ?`, claimSHA256, string(id))
+	if err := changedOne(res, err, "reset device", id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM shares WHERE device = ?`, string(id)); err != nil {
+		return fmt.Errorf("reset device %s: %w", id, err)
+	}
+	return tx.Commit()
+}
+
+// PutShare creates or replaces a share.
+func (s *Store) PutShare(ctx context.Context, sh store.Share) error {
+	var until int64
+	if !sh.Until.IsZero() {
+		until = nanos(sh.Until)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO shares (device, viewer, until, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until`,
+		string(sh.Device), string(sh.Viewer), until, nanos(sh.CreatedAt))
+	if isForeignKey(err) {
+		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, err)
+	}
+	return nil
+}
+
+// DeleteShare revokes a share, or returns an error wrapping store.ErrNotFound.
+func (s *Store) DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM shares WHERE device = ? AND viewer = ?`, string(device), string(viewer))
+	return changedOne(res, err, "unshare device", device)
+}
+
+const shareColumns = `device, viewer, until, created_at`
+
+// Share returns the share of device with viewer, or an error wrapping store.ErrNotFound.
+func (s *Store) Share(ctx context.Context, device access.DeviceID, viewer access.UserID) (store.Share, error) {
+	shares, err := s.shares(ctx, `device = ? AND viewer = ?`, string(device), string(viewer))
+	if err == nil && len(shares) == 0 {
+		err = fmt.Errorf("share of %s with %s: %w", device, viewer, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Share{}, err
+	}
+	return shares[0], nil
+}
+
+// SharesOfDevice lists who a device is shared with.
+func (s *Store) SharesOfDevice(ctx context.Context, device access.DeviceID) ([]store.Share, error) {
+	return s.shares(ctx, `device = ?`, string(device))
+}
+
+// SharesWith lists the shares a viewer has.
+func (s *Store) SharesWith(ctx context.Context, viewer access.UserID) ([]store.Share, error) {
+	return s.shares(ctx, `viewer = ?`, string(viewer))
+}
+
+// shares runs a query whose where clause is one of the constants above.
+func (s *Store) shares(ctx context.Context, where string, args ...any) ([]store.Share, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+shareColumns+` FROM shares WHERE `+where+` ORDER BY created_at`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Share
+	for rows.Next() {
+		var (
+			sh             store.Share
+			device, viewer string
+			until, created int64
+		)
+		if err := rows.Scan(&device, &viewer, &until, &created); err != nil {
+			return nil, fmt.Errorf("list shares: %w", err)
+		}
+		sh.Device, sh.Viewer, sh.CreatedAt = access.DeviceID(device), access.UserID(viewer), fromNanos(created)
+		if until != 0 {
+			sh.Until = fromNanos(until)
+		}
+		out = append(out, sh)
+	}
+	return out, rows.Err()
+}
+
+// DevicesOwnedBy lists the devices a user owns.
+func (s *Store) DevicesOwnedBy(ctx context.Context, owner access.UserID) ([]store.Device, error) {
+	return s.devices(ctx, `owner = ?`, string(owner))
+}
