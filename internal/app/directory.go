@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
@@ -35,7 +36,49 @@ func (d directory) Principal(ctx context.Context, name string) (auth.Principal, 
 	if errors.Is(err, store.ErrNotFound) {
 		return auth.Principal{}, fmt.Errorf("%w: user %s", auth.ErrUnknown, name)
 	}
-	return auth.Principal{ID: u.ID, Admin: u.Admin, Credential: u.Credential}, err
+	return auth.Principal{ID: u.ID, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}, err
+}
+
+func (d directory) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {
+	dev, err := d.st.Device(ctx, device)
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Standing{}, fmt.Errorf("%w: device %s", auth.ErrUnknown, device)
+	}
+	if err != nil {
+		return auth.Standing{}, err
+	}
+	st := auth.Standing{DeviceDisabled: dev.Disabled, Claimed: dev.Owner != "", Owner: dev.Owner != "" && dev.Owner == user}
+	sh, err := d.st.Share(ctx, device, user)
+	switch {
+	case err == nil:
+		st.Shared, st.ShareUntil = true, sh.Until
+	case !errors.Is(err, store.ErrNotFound):
+		return auth.Standing{}, err
+	}
+	return st, nil
+}
+
+var _ auth.Households = directory{}
+
+func (d directory) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error) {
+	dev, err := d.st.ClaimDevice(ctx, claimSHA256, owner)
+	return dev.ID, unknown(err)
+}
+
+func (d directory) PutShare(ctx context.Context, device access.DeviceID, viewer access.UserID, until time.Time) error {
+	return unknown(d.st.PutShare(ctx, store.Share{Device: device, Viewer: viewer, Until: until}))
+}
+
+func (d directory) DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error {
+	return unknown(d.st.DeleteShare(ctx, device, viewer))
+}
+
+// unknown maps the store's "not found" to auth's.
+func unknown(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
+	}
+	return err
 }
 
 func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string, error) {

@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"vigil/internal/access"
+)
+
+// Households is the part of the store that changes who may see a camera.
+// Missing devices, users, codes or shares return errors wrapping ErrUnknown.
+type Households interface {
+	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error)
+	PutShare(ctx context.Context, device access.DeviceID, viewer access.UserID, until time.Time) error
+	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
+}
+
+// ClaimHash is how a claim code is stored: the code is random, so a plain
+// SHA-256 suffices; spaces, dashes and case are ignored as people type them.
+func ClaimHash(code string) string {
+	norm := strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(code))
+	sum := sha256.Sum256([]byte(norm))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewClaimCode returns a claim code to print on a provisioned device.
+func NewClaimCode() (string, error) {
+	p, err := NewPassword()
+	if err != nil {
+		return "", err
+	}
+	c := p[:16]
+	return c[:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:], nil
+}
+
+// Claim gives the unclaimed device with code to the user name. Until then
+// the camera was the operator's: grants minted for it end now.
+func (s *Service) Claim(ctx context.Context, name, code string, h Households) (access.DeviceID, error) {
+	p, err := s.active(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	device, err := h.ClaimDevice(ctx, ClaimHash(code), p.ID)
+	if err != nil {
+		return "", fmt.Errorf("claim: %w", err)
+	}
+	s.RevokeDevice(device)
+	return device, nil
+}
+
+// Share lets viewer see the owner's device until until (zero: until revoked).
+func (s *Service) Share(ctx context.Context, owner string, device access.DeviceID, viewer string, until time.Time, h Households) error {
+	o, v, err := s.ownerAndViewer(ctx, owner, device, viewer)
+	if err != nil {
+		return err
+	}
+	if o.ID == v.ID {
+		return fmt.Errorf("%w: an owner cannot share with themselves", ErrForbidden)
+	}
+	if !until.IsZero() && !until.After(s.now()) {
+		return fmt.Errorf("share until %s: that is in the past", until.Format(time.RFC3339))
+	}
+	return h.PutShare(ctx, device, v.ID, until)
+}
+
+// Unshare revokes viewer's share of the owner's device; viewing stops now.
+func (s *Service) Unshare(ctx context.Context, owner string, device access.DeviceID, viewer string, h Households) error {
+	_, v, err := s.ownerAndViewer(ctx, owner, device, viewer)
+	if err != nil {
+		return err
+	}
+	err = h.DeleteShare(ctx, device, v.ID)
+	s.Revoke(v.ID, device) // also when the share was already gone: nothing may linger
+	return err
+}
+
+func (s *Service) ownerAndViewer(ctx context.Context, owner string, device access.DeviceID, viewer string) (Principal, Principal, error) {
+	o, err := s.active(ctx, owner)
+	if err != nil {
+		return o, Principal{}, err
+	}
+	st, err := s.dir.Standing(ctx, o.ID, device)
+	if err != nil {
+		return o, Principal{}, err
+	}
+	if !st.Owner {
+		return o, Principal{}, fmt.Errorf("%w: only the owner manages shares of %s", ErrForbidden, device)
+	}
+	v, err := s.dir.Principal(ctx, viewer)
+	return o, v, err
+}
+
+func (s *Service) active(ctx context.Context, name string) (Principal, error) {
+	p, err := s.dir.Principal(ctx, name)
+	if err == nil && p.Disabled {
+		err = fmt.Errorf("%w: user %s", ErrDisabled, name)
+	}
+	return p, err
+}

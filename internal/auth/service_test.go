@@ -1,0 +1,126 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/access"
+)
+
+// fakeDir is a directory of users and standings.
+type fakeDir struct {
+	users    map[string]Principal
+	standing map[access.UserID]Standing
+}
+
+func (f fakeDir) DeviceCredential(context.Context, access.DeviceID) (Credential, error) {
+	return Credential{}, nil
+}
+
+func (f fakeDir) Principal(_ context.Context, name string) (Principal, error) {
+	p, ok := f.users[name]
+	if !ok {
+		return p, fmt.Errorf("%w: %s", ErrUnknown, name)
+	}
+	return p, nil
+}
+
+func (f fakeDir) Standing(_ context.Context, user access.UserID, _ access.DeviceID) (Standing, error) {
+	return f.standing[user], nil
+}
+
+func TestGrantRules(t *testing.T) {
+	now := time.Now()
+	dir := fakeDir{
+		users: map[string]Principal{
+			"owner": {ID: "u-owner"}, "viewer": {ID: "u-viewer"}, "expired": {ID: "u-expired"},
+			"stranger": {ID: "u-stranger"}, "disabled": {ID: "u-disabled", Disabled: true},
+			"admin": {ID: "u-admin", Admin: true}, "admin2": {ID: "u-admin2", Admin: true},
+			"offcam": {ID: "u-offcam"},
+		},
+		standing: map[access.UserID]Standing{
+			"u-owner":    {Claimed: true, Owner: true},
+			"u-viewer":   {Claimed: true, Shared: true, ShareUntil: now.Add(time.Minute)},
+			"u-expired":  {Claimed: true, Shared: true, ShareUntil: now.Add(-time.Minute)},
+			"u-stranger": {Claimed: true},
+			"u-disabled": {Claimed: true, Owner: true},
+			"u-admin":    {Claimed: true},
+			"u-admin2":   {Claimed: false},
+			"u-offcam":   {Claimed: true, Owner: true, DeviceDisabled: true},
+		},
+	}
+	s := NewService(dir, access.NewIssuer(), time.Hour)
+	tests := []struct {
+		user string
+		want error
+	}{
+		{"owner", nil}, {"viewer", nil}, {"expired", ErrForbidden}, {"stranger", ErrForbidden},
+		{"disabled", ErrDisabled}, {"admin", ErrForbidden}, {"admin2", nil}, {"offcam", ErrDisabled},
+		{"nobody", ErrUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			g, err := s.Grant(context.Background(), tt.user, "cam-x", access.AudienceWeb)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Grant: %v, want %v", err, tt.want)
+			}
+			if err == nil && g.Check("cam-x", time.Now()) != nil {
+				t.Fatal("minted grant does not allow its device")
+			}
+		})
+	}
+	// A share's grant ends with the share.
+	g, _ := s.Grant(context.Background(), "viewer", "cam-x", access.AudienceWeb)
+	if g.Expiry().After(now.Add(time.Minute + time.Second)) {
+		t.Fatalf("share grant lasts until %v, past the share's end", g.Expiry())
+	}
+}
+
+func TestRevocationEndsGrantsAtOnce(t *testing.T) {
+	dir := fakeDir{
+		users:    map[string]Principal{"viewer": {ID: "u-viewer"}, "owner": {ID: "u-owner"}},
+		standing: map[access.UserID]Standing{"u-viewer": {Claimed: true, Shared: true}, "u-owner": {Claimed: true, Owner: true}},
+	}
+	s := NewService(dir, access.NewIssuer(), time.Hour)
+	ctx := context.Background()
+	gv, _ := s.Grant(ctx, "viewer", "cam-x", access.AudienceWeb)
+	go2, _ := s.Grant(ctx, "owner", "cam-x", access.AudienceRTSP)
+	s.Revoke("u-viewer", "cam-x")
+	select {
+	case <-gv.Done():
+	default:
+		t.Fatal("viewer's grant still live after Revoke")
+	}
+	if !errors.Is(gv.Check("cam-x", time.Now()), access.ErrGrantRevoked) {
+		t.Fatal("Check passes a revoked grant")
+	}
+	if go2.Check("cam-x", time.Now()) != nil {
+		t.Fatal("revoking the viewer ended the owner's grant")
+	}
+	s.RevokeDevice("cam-x")
+	if go2.Check("cam-x", time.Now()) == nil {
+		t.Fatal("RevokeDevice left the owner's grant live")
+	}
+	// A grant minted after a revocation gets a fresh lease.
+	g3, _ := s.Grant(ctx, "owner", "cam-x", access.AudienceRTSP)
+	if g3.Check("cam-x", time.Now()) != nil {
+		t.Fatal("a new grant was born revoked")
+	}
+}
+
+func TestClaimHashIgnoresHowPeopleType(t *testing.T) {
+	code, err := NewClaimCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ClaimHash(code) != ClaimHash(" "+strings.ToUpper(strings.ReplaceAll(code, "-", " "))+" ") {
+		t.Fatalf("code %q: spacing or case changed its hash", code)
+	}
+	if ClaimHash(code) == ClaimHash(code+"x") {
+		t.Fatal("different codes, same hash")
+	}
+}
