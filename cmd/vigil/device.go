@@ -177,22 +177,28 @@ func addDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, name str
 	if err != nil {
 		return err
 	}
-	d, err := createDevice(ctx, st, name, source, password)
+	claim, err := auth.NewClaimCode()
 	if err != nil {
 		return err
 	}
+	d, err := createDevice(ctx, st, name, source, password, auth.ClaimHash(claim))
+	if err != nil {
+		return err
+	}
+	out.claim = claim
 	return out.print([]store.Device{d}, password)
 }
 
 // createDevice stores a new device with a random id; ids are random, so the
 // rare collision is retried instead of failing.
-func createDevice(ctx context.Context, st *sqlite.Store, name string, source config.Secret, password string) (store.Device, error) {
+func createDevice(ctx context.Context, st *sqlite.Store, name string, source config.Secret, password, claimSHA256 string) (store.Device, error) {
 	for range 3 {
 		id, err := store.NewDeviceID()
 		if err != nil {
 			return store.Device{}, err
 		}
-		d := store.Device{ID: id, Name: name, Source: source, Credential: auth.HashCredential(string(id), password)}
+		d := store.Device{ID: id, Name: name, Source: source, Credential: auth.HashCredential(string(id), password),
+			ClaimSHA256: claimSHA256}
 		if err := st.CreateDevice(ctx, d); !errors.Is(err, store.ErrExists) {
 			return d, err
 		}
@@ -234,15 +240,18 @@ type deviceJSON struct {
 	Name     string `json:"name"`
 	PushURL  string `json:"push_url"`
 	User     string `json:"user"`
-	Password string `json:"password,omitempty"` // only right after add or rotate
-	Source   string `json:"source"`             // redacted
+	Password string `json:"password,omitempty"`   // only right after add or rotate
+	Claim    string `json:"claim_code,omitempty"` // only right after add
+	Owner    string `json:"owner"`
+	Source   string `json:"source"` // redacted
 }
 
 // deviceOutput prints devices for humans or as JSON.
 type deviceOutput struct {
-	cfg  config.Config
-	w    io.Writer
-	json bool
+	cfg   config.Config
+	w     io.Writer
+	json  bool
+	claim string // the new device's claim code, printed once
 }
 
 func (o deviceOutput) pushURL(id access.DeviceID) string {
@@ -258,7 +267,7 @@ func (o deviceOutput) print(ds []store.Device, password string) error {
 	rows := make([]deviceJSON, len(ds))
 	for i, d := range ds {
 		rows[i] = deviceJSON{ID: string(d.ID), Name: d.Name, PushURL: o.pushURL(d.ID),
-			User: d.Credential.User, Password: password, Source: redactSource(d.Source)}
+			User: d.Credential.User, Password: password, Claim: o.claim, Owner: string(d.Owner), Source: redactSource(d.Source)}
 	}
 	if o.json {
 		enc := json.NewEncoder(o.w)
@@ -275,16 +284,22 @@ func (o deviceOutput) print(ds []store.Device, password string) error {
 		if r.Source != "" {
 			fmt.Fprintf(tw, "source\t%s\n", r.Source)
 		}
+		if r.Claim != "" {
+			fmt.Fprintf(tw, "claim code\t%s\t(the owner claims the camera with it)\n", r.Claim)
+		}
 		fmt.Fprintf(tw, "\nThe password is shown only now. To get a new one: vigil device rotate %s\n", r.ID)
 		return tw.Flush()
 	}
-	fmt.Fprintln(tw, "ID\tNAME\tPUSH URL\tSOURCE")
+	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tPUSH URL\tSOURCE")
 	for _, r := range rows {
-		src := r.Source
+		src, owner := r.Source, r.Owner
 		if src == "" {
 			src = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Name, r.PushURL, src)
+		if owner == "" {
+			owner = "(unclaimed)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, owner, r.PushURL, src)
 	}
 	return tw.Flush()
 }

@@ -141,7 +141,10 @@ func TestDeviceHumanOutput(t *testing.T) {
 	id := lines["id"].FindStringSubmatch(out)[1]
 
 	list := mustRun(t, cfg, "list")
-	want := regexp.MustCompile(`(?m)^ID +NAME +PUSH URL +SOURCE\n` + id + ` +garden +rtsp://cams\.example\.com:9554/` + id + ` +rtsp://\*\*\*@192\.0\.2\.10:554/stream1\n$`)
+	want := regexp.MustCompile(`(?m)^ID +NAME +OWNER +PUSH URL +SOURCE\n` + id + ` +garden +\(unclaimed\) +rtsp://cams\.example\.com:9554/` + id + ` +rtsp://\*\*\*@192\.0\.2\.10:554/stream1\n$`)
+	if !strings.Contains(out, "claim code") {
+		t.Errorf("add printed no claim code:\n%s", out)
+	}
 	if !want.MatchString(list) {
 		t.Errorf("list printed\n%s", list)
 	}

@@ -21,6 +21,7 @@ const usage = `usage: vigil [config flags] [serve | sim | device] [args]
   serve                      run Vigil (the default)
   sim --cameras N ...        publish N simulated cameras to a Vigil
   device add|list|remove|rotate ...   manage cameras
+  user add --name NAME [--admin]      create a user (or set a new password)
 
 Config flags come before the command; run 'vigil -h' for them.
 `
@@ -52,6 +53,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return serve(ctx, cfg, stderr)
 	case "device":
 		return runDevice(ctx, cfg, rest, stdout)
+	case "user":
+		return runUser(ctx, cfg, rest, stdout)
 	case "sim":
 		return runSim(ctx, cfg, rest, stderr)
 	case "help":

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/seal"
 	"vigil/internal/sim"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlite"
 )
 
 // runSim provisions N simulated cameras in the data directory (named sim-1 …
@@ -33,6 +35,8 @@ func runSim(ctx context.Context, cfg config.Config, args []string, stderr io.Wri
 	clip := fs.String("clip", "", "publish this Annex-B H.264 `FILE` in a loop instead of the generated picture")
 	audio := fs.Bool("audio", false, "add a G.711 audio track")
 	udp := fs.Bool("udp", false, "publish RTP over UDP instead of TCP")
+	owner := fs.String("owner", "", "give the cameras to this `user` (as if they had claimed them)")
+	shareWith := fs.String("share-first-with", "", "share the first camera with this `user`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,7 +57,7 @@ func runSim(ctx context.Context, cfg config.Config, args []string, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("sim: stamp key: %w", err)
 	}
-	creds, err := provisionSim(ctx, cfg.DataDir, *n)
+	creds, err := provisionSim(ctx, cfg.DataDir, *n, *owner, *shareWith)
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
 	}
@@ -82,7 +86,7 @@ type simCredential struct {
 	id, name, password string
 }
 
-func provisionSim(ctx context.Context, dataDir string, n int) ([]simCredential, error) {
+func provisionSim(ctx context.Context, dataDir string, n int, owner, shareWith string) ([]simCredential, error) {
 	st, err := openStore(ctx, dataDir)
 	if err != nil {
 		return nil, err
@@ -107,12 +111,46 @@ func provisionSim(ctx context.Context, dataDir string, n int) ([]simCredential, 
 		if ok {
 			err = st.SetDeviceCredential(ctx, d.ID, auth.HashCredential(string(d.ID), password))
 		} else {
-			d, err = createDevice(ctx, st, name, "", password)
+			d, err = createDevice(ctx, st, name, "", password, "")
 		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, simCredential{id: string(d.ID), name: name, password: password})
 	}
+	if owner != "" {
+		if err := giveSim(ctx, st, out, owner, shareWith); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// giveSim makes owner the owner of the simulated cameras (dropping any other
+// binding they had) and shares the first one with shareWith.
+func giveSim(ctx context.Context, st *sqlite.Store, cams []simCredential, owner, shareWith string) error {
+	o, err := st.UserByName(ctx, owner)
+	if err != nil {
+		return fmt.Errorf("--owner %s: %w; create it with `vigil user add --name %s`", owner, err, owner)
+	}
+	for _, c := range cams {
+		code, err := auth.NewClaimCode()
+		if err != nil {
+			return err
+		}
+		if err := st.ResetDevice(ctx, access.DeviceID(c.id), auth.ClaimHash(code)); err != nil {
+			return err
+		}
+		if _, err := st.ClaimDevice(ctx, auth.ClaimHash(code), o.ID); err != nil {
+			return err
+		}
+	}
+	if shareWith == "" {
+		return nil
+	}
+	v, err := st.UserByName(ctx, shareWith)
+	if err != nil {
+		return fmt.Errorf("--share-first-with %s: %w", shareWith, err)
+	}
+	return st.PutShare(ctx, store.Share{Device: access.DeviceID(cams[0].id), Viewer: v.ID})
 }
