@@ -101,6 +101,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			Users:       dir,
 			CORSOrigins: cfg.CORSOrigins,
 			Media:       &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log},
+			API: &httpapi.API{Auth: a.auth, Users: dir, Households: dir, Logger: log,
+				Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -9,6 +9,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/httpapi"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
 )
@@ -123,4 +124,58 @@ func ensureAdmin(ctx context.Context, st *sqlite.Store, password string, log *sl
 			"user", AdminName, "password", password)
 	}
 	return nil
+}
+
+// Cameras lists what user may see: owned cameras, cameras shared with them
+// (live shares only) and, for admins, unclaimed cameras.
+func (d directory) Cameras(ctx context.Context, user access.UserID, admin bool, now time.Time) ([]httpapi.Camera, error) {
+	owned, err := d.st.DevicesOwnedBy(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	var out []httpapi.Camera
+	for _, dev := range owned {
+		out = append(out, httpapi.Camera{ID: dev.ID, Name: dev.Name, Role: "owner"})
+	}
+	shares, err := d.st.SharesWith(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range shares {
+		if !sh.Live(now) {
+			continue
+		}
+		dev, err := d.st.Device(ctx, sh.Device)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, httpapi.Camera{ID: dev.ID, Name: dev.Name, Role: "viewer", Until: sh.Until})
+	}
+	if admin {
+		unclaimed, err := d.st.DevicesOwnedBy(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, dev := range unclaimed {
+			out = append(out, httpapi.Camera{ID: dev.ID, Name: dev.Name, Role: "operator"})
+		}
+	}
+	return out, nil
+}
+
+// Shares lists who device is shared with, by user name.
+func (d directory) Shares(ctx context.Context, device access.DeviceID) ([]httpapi.ShareView, error) {
+	shares, err := d.st.SharesOfDevice(ctx, device)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]httpapi.ShareView, 0, len(shares))
+	for _, sh := range shares {
+		u, err := d.st.User(ctx, sh.Viewer)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, httpapi.ShareView{User: u.Name, Until: sh.Until, Created: sh.CreatedAt})
+	}
+	return out, nil
 }

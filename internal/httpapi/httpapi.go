@@ -29,6 +29,8 @@ type Config struct {
 	Users    Principals
 	// Media serves the camera outputs; nil leaves them out.
 	Media *Media
+	// API serves cameras, claiming and sharing; nil leaves it out.
+	API *API
 	// CORSOrigins may fetch media from their pages.
 	CORSOrigins []string
 }
@@ -40,6 +42,9 @@ func Handler(cfg Config) http.Handler {
 	gatherer, health, users := cfg.Registry, cfg.Health, cfg.Users
 	if cfg.Media != nil {
 		cfg.Media.routes(mux, cfg.Registry)
+	}
+	if cfg.API != nil {
+		cfg.API.routes(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+)
+
+// Camera is a camera as its viewer sees it in the API.
+type Camera struct {
+	ID     access.DeviceID `json:"id"`
+	Name   string          `json:"name"`
+	Role   string          `json:"role"` // owner, viewer (a share) or operator (unclaimed, admins)
+	Online bool            `json:"online"`
+	Until  time.Time       `json:"share_until,omitzero"`
+}
+
+// ShareView is one share of a camera, for its owner.
+type ShareView struct {
+	User    string    `json:"user"`
+	Until   time.Time `json:"until,omitzero"`
+	Created time.Time `json:"created"`
+}
+
+// Households lists cameras and shares; changes go through auth, which
+// revokes what they end.
+type Households interface {
+	auth.Households
+	Cameras(ctx context.Context, user access.UserID, admin bool, now time.Time) ([]Camera, error)
+	Shares(ctx context.Context, device access.DeviceID) ([]ShareView, error)
+}
+
+// API is the JSON API for cameras, claiming and sharing.
+type API struct {
+	Auth       *auth.Service
+	Users      Principals
+	Households Households
+	Online     func(access.DeviceID) bool
+	Logger     *slog.Logger
+}
+
+func (a *API) routes(mux *http.ServeMux) {
+	mux.Handle("GET /api/cameras", serve(a.Logger, a.cameras))
+	mux.Handle("POST /api/cameras/claim", serve(a.Logger, a.claim))
+	mux.Handle("GET /api/cameras/{id}/shares", serve(a.Logger, a.shares))
+	mux.Handle("PUT /api/cameras/{id}/shares/{user}", serve(a.Logger, a.share))
+	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", serve(a.Logger, a.unshare))
+}
+
+// user authenticates the request (HTTP Basic until sessions land).
+func (a *API) user(r *http.Request) (string, auth.Principal, error) {
+	name, pass, ok := r.BasicAuth()
+	if !ok {
+		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "credentials required", nil)
+	}
+	p, err := a.Users.Principal(r.Context(), name)
+	if err != nil || p.Disabled || !p.Credential.CheckPassword(pass) {
+		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
+	}
+	return name, p, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// readJSON decodes a small JSON body strictly.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return httpError(http.StatusBadRequest, "malformed JSON body: "+err.Error(), err)
+	}
+	return nil
+}
+
+// authError maps auth's errors to statuses; a camera the user may not
+// manage is "no such camera", as for media.
+func authError(err error) error {
+	switch {
+	case errors.Is(err, auth.ErrUnknown), errors.Is(err, auth.ErrForbidden):
+		return &HTTPError{Code: http.StatusNotFound, Msg: "no such camera, user or code", Err: err}
+	case errors.Is(err, auth.ErrDisabled):
+		return httpError(http.StatusForbidden, "account or camera disabled", err)
+	}
+	return httpError(http.StatusBadRequest, err.Error(), err)
+}
+
+func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
+	_, p, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	cams, err := a.Households.Cameras(r.Context(), p.ID, p.Admin, time.Now())
+	if err != nil {
+		return err
+	}
+	for i := range cams {
+		cams[i].Online = a.Online(cams[i].ID)
+	}
+	if cams == nil {
+		cams = []Camera{}
+	}
+	return writeJSON(w, http.StatusOK, cams)
+}
+
+func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
+	name, _, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Code string `json:"code"`
+	}
+	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	id, err := a.Auth.Claim(r.Context(), name, body.Code, a.Households)
+	if err != nil {
+		return authError(err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]access.DeviceID{"id": id})
+}
+
+// owned checks that the request's user owns the camera in the path.
+func (a *API) owned(r *http.Request) (string, access.DeviceID, error) {
+	name, p, err := a.user(r)
+	if err != nil {
+		return "", "", err
+	}
+	device, err := access.ParseDeviceID(r.PathValue("id"))
+	if err != nil {
+		return "", "", errNotFound
+	}
+	cams, err := a.Households.Cameras(r.Context(), p.ID, false, time.Now())
+	if err != nil {
+		return "", "", err
+	}
+	for _, c := range cams {
+		if c.ID == device && c.Role == "owner" {
+			return name, device, nil
+		}
+	}
+	return "", "", errNotFound
+}
+
+func (a *API) shares(w http.ResponseWriter, r *http.Request) error {
+	_, device, err := a.owned(r)
+	if err != nil {
+		return err
+	}
+	shares, err := a.Households.Shares(r.Context(), device)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, shares)
+}
+
+func (a *API) share(w http.ResponseWriter, r *http.Request) error {
+	owner, device, err := a.owned(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Until time.Time `json:"until"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &body); err != nil {
+			return err
+		}
+	}
+	if err := a.Auth.Share(r.Context(), owner, device, r.PathValue("user"), body.Until, a.Households); err != nil {
+		return authError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) unshare(w http.ResponseWriter, r *http.Request) error {
+	owner, device, err := a.owned(r)
+	if err != nil {
+		return err
+	}
+	if err := a.Auth.Unshare(r.Context(), owner, device, r.PathValue("user"), a.Households); err != nil {
+		return authError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
