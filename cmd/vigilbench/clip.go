@@ -51,14 +51,25 @@ func smallClip(ctx context.Context, committed, dir string) (clip, error) {
 		log.Printf("%s is %.2f Mbit/s; encoding a 640x360 0.5 Mbit/s clip", c.name, c.mbps)
 	}
 	out := filepath.Join(dir, "bench-640x360-0.5mbps.h264")
-	if err := encodeClip(ctx, out, "640x360", 25, 10, "500k"); err != nil {
+	if err := encodeClip(ctx, out, "640x360", 25, 50, 10, "500k"); err != nil {
 		return clip{}, err
 	}
 	return loadClip(out, 25)
 }
 
-func encodeClip(ctx context.Context, out, size string, fps, secs int, rate string) error {
-	gop := strconv.Itoa(2 * fps)
+// gop1sClip encodes the 1080p ~4 Mbit/s clip again with a keyframe every
+// second, for fresh keyframe stills.
+func gop1sClip(ctx context.Context, dir string) (clip, error) {
+	out := filepath.Join(dir, "bench-1920x1080-4mbps-gop1s.h264")
+	if err := encodeClip(ctx, out, "1920x1080", 25, 25, 6, "4M"); err != nil {
+		return clip{}, err
+	}
+	return loadClip(out, 25)
+}
+
+// encodeClip encodes secs of ffmpeg's testsrc2 with a keyframe every gop frames.
+func encodeClip(ctx context.Context, out, size string, fps, gopFrames, secs int, rate string) error {
+	gop := strconv.Itoa(gopFrames)
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d:duration=%d", size, fps, secs),
 		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",

@@ -2,7 +2,9 @@
 // serve` on loopback with a temporary data directory, publishes simulated
 // cameras to it, reads them back over RTSP and measures Vigil: fan-out to
 // many readers, many cameras, time to first decodable frame, and the
-// loopback TCP ceiling of the machine. It writes a Markdown report.
+// loopback TCP ceiling of the machine; and over HTTP, stills under load,
+// time to first frame of progressive MP4 and LL-HLS, and LL-HLS
+// glass-to-glass latency. It writes a Markdown report.
 //
 //	go build -o bin/vigil ./cmd/vigil
 //	go run ./cmd/vigilbench -vigil bin/vigil -out BENCHMARKS.md
@@ -14,6 +16,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -21,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,19 +33,33 @@ import (
 	"vigil/internal/sim"
 )
 
+// scenarios are the scenario names of -run, in the order they run.
+var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls"}
+
 // options are the command-line flags.
 type options struct {
 	vigil   string
 	out     string
 	clips   string
 	quick   bool
+	run     map[string]bool // scenarios to run
 	fanout  []int
 	cameras []int
 	joins   int
 	window  time.Duration
 	warmup  time.Duration
 	keep    bool
+
+	stillRate   float64       // cached still requests per second
+	stillWindow time.Duration // how long the still load runs
+	freshStills int           // fresh keyframe stills measured
+	httpJoins   int           // joins per HTTP output
+	coldCameras int           // cameras of the HTTP joins; each gets one cold LL-HLS join
+	g2g         time.Duration // LL-HLS glass-to-glass playing time
 }
+
+// runs reports whether scenario is selected.
+func (o options) runs(scenario string) bool { return o.run[scenario] }
 
 func parseFlags(args []string) (options, error) {
 	var o options
@@ -56,10 +74,24 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.window, "window", 0, "steady-state window per step (default 15s; quick 5s)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "settling time before each window (default 3s; quick 2s)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Vigil's logs and data)")
+	run := fs.String("run", "", "comma-separated `scenarios` to run (default all: "+strings.Join(scenarios, ",")+")")
+	fs.Float64Var(&o.stillRate, "still-rate", 1000, "cached still requests per second")
+	fs.DurationVar(&o.stillWindow, "still-window", 0, "how long the cached still load runs (default 10s; quick 5s)")
+	fs.IntVar(&o.freshStills, "fresh", 0, "fresh keyframe stills measured (default 30; quick 8)")
+	fs.IntVar(&o.httpJoins, "http-joins", 0, "joins measured per HTTP output (default 30; quick 10)")
+	fs.IntVar(&o.coldCameras, "cold", 0, "cameras of the HTTP joins, each joined cold once over LL-HLS (default 10; quick 3)")
+	fs.DurationVar(&o.g2g, "g2g", 0, "LL-HLS glass-to-glass playing time (default 20s; quick 8s)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.setDefaults()
+	var err error
+	if o.run, err = parseRun(*run); err != nil {
+		return o, err
+	}
+	if o.stillRate <= 0 {
+		return o, fmt.Errorf("-still-rate must be positive")
+	}
 	var err1, err2 error
 	if *fanout != "" {
 		o.fanout, err1 = parseCounts(*fanout)
@@ -83,6 +115,34 @@ func (o *options) setDefaults() {
 	o.joins = cmpOr(o.joins, joins)
 	o.window = cmpOr(o.window, window)
 	o.warmup = cmpOr(o.warmup, warmup)
+	stillWindow, fresh, httpJoins, cold, g2g := 10*time.Second, 30, 30, 10, 20*time.Second
+	if o.quick {
+		stillWindow, fresh, httpJoins, cold, g2g = 5*time.Second, 8, 10, 3, 8*time.Second
+	}
+	o.stillWindow = cmpOr(o.stillWindow, stillWindow)
+	o.freshStills = cmpOr(o.freshStills, fresh)
+	o.httpJoins = cmpOr(o.httpJoins, httpJoins)
+	o.coldCameras = cmpOr(o.coldCameras, cold)
+	o.g2g = cmpOr(o.g2g, g2g)
+}
+
+// parseRun parses -run; empty selects every scenario.
+func parseRun(s string) (map[string]bool, error) {
+	run := map[string]bool{}
+	if s == "" {
+		for _, name := range scenarios {
+			run[name] = true
+		}
+		return run, nil
+	}
+	for f := range strings.SplitSeq(s, ",") {
+		name := strings.TrimSpace(f)
+		if !slices.Contains(scenarios, name) {
+			return nil, fmt.Errorf("-run: unknown scenario %q (have %s)", name, strings.Join(scenarios, ","))
+		}
+		run[name] = true
+	}
+	return run, nil
 }
 
 func cmpOr[T comparable](v, def T) T {
@@ -111,6 +171,9 @@ func main() {
 	defer stop()
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "vigilbench: %v\n", err)
+		}
 		os.Exit(2)
 	}
 	if err := run(ctx, o); err != nil {
@@ -127,6 +190,7 @@ type bench struct {
 	secret []byte       // stamp secret of the simulated cameras
 	big    clip         // the 1080p ~4 Mbit/s clip
 	small  clip         // the ~0.5 Mbit/s clip
+	gop1s  clip         // the 1080p clip with a 1 s GOP, for fresh stills
 	logs   []string     // names of the Vigil processes started, in order
 	simLog *slog.Logger // the simulated cameras' warnings, to sim.log
 }
@@ -184,7 +248,13 @@ func newBench(ctx context.Context, o options, tmp string) (*bench, error) {
 	if b.small, err = smallClip(ctx, filepath.Join(o.clips, "small-320x240.h264"), tmp); err != nil {
 		return nil, err
 	}
-	n := 1 + o.cameras[len(o.cameras)-1]
+	if o.runs("stills") {
+		log.Printf("encoding a 1080p clip with a 1 s GOP")
+		if b.gop1s, err = gop1sClip(ctx, tmp); err != nil {
+			return nil, err
+		}
+	}
+	n := o.devices()
 	log.Printf("provisioning %d cameras", n)
 	if b.devs, err = provision(ctx, o.vigil, b.data, n); err != nil {
 		return nil, err
@@ -192,27 +262,69 @@ func newBench(ctx context.Context, o options, tmp string) (*bench, error) {
 	return b, nil
 }
 
-// runAll runs every scenario; a scenario that fails is reported with the
-// steps it finished, and the others still run.
+// devices is how many cameras the selected scenarios need.
+func (o options) devices() int {
+	n := 2 // fan-out, TTFF and slow use the first; stills the first two
+	if o.runs("cameras") {
+		n = max(n, 1+o.cameras[len(o.cameras)-1])
+	}
+	if o.runs("httpttff") {
+		n = max(n, o.coldCameras)
+	}
+	return n
+}
+
+// runAll runs every selected scenario; a scenario that fails is reported
+// with the steps it finished, and the others still run.
 func (b *bench) runAll(ctx context.Context, rep *report) {
-	var err error
-	log.Printf("fan-out: %v readers", b.opts.fanout)
-	if rep.fanout, err = b.runFanout(ctx); err != nil {
-		rep.fail("fan-out", err)
+	o := b.opts
+	steps := []struct {
+		name, label, note string
+		run               func() error
+	}{
+		{"fanout", "fan-out", fmt.Sprintf("%v readers", o.fanout), func() (err error) {
+			rep.fanout, err = b.runFanout(ctx)
+			return err
+		}},
+		{"cameras", "many cameras", fmt.Sprint(o.cameras), func() (err error) {
+			rep.cameras, err = b.runCameras(ctx)
+			return err
+		}},
+		{"ttff", "time to first frame", fmt.Sprintf("%d joins", o.joins), func() (err error) {
+			rep.ttff, err = b.runTTFF(ctx)
+			return err
+		}},
+		{"slow", "slow reader", "", func() error {
+			slow, err := b.runSlow(ctx)
+			if err == nil {
+				rep.slow = &slow
+			}
+			return err
+		}},
+		{"stills", "stills", "", func() error {
+			res, err := b.runStills(ctx)
+			rep.stills = &res
+			return err
+		}},
+		{"httpttff", "HTTP time to first frame", fmt.Sprintf("%d joins per output, %d cameras", o.httpJoins, o.coldCameras), func() error {
+			res, err := b.runHTTPTTFF(ctx)
+			rep.httpTTFF = &res
+			return err
+		}},
+		{"llhls", "LL-HLS glass-to-glass", o.g2g.String(), func() error {
+			res, err := b.runLLHLS(ctx)
+			rep.g2g = &res
+			return err
+		}},
 	}
-	log.Printf("many cameras: %v", b.opts.cameras)
-	if rep.cameras, err = b.runCameras(ctx); err != nil {
-		rep.fail("many cameras", err)
-	}
-	log.Printf("time to first frame: %d joins", b.opts.joins)
-	if rep.ttff, err = b.runTTFF(ctx); err != nil {
-		rep.fail("time to first frame", err)
-	}
-	log.Printf("slow reader")
-	if slow, err := b.runSlow(ctx); err != nil {
-		rep.fail("slow reader", err)
-	} else {
-		rep.slow = &slow
+	for _, s := range steps {
+		if !o.runs(s.name) || ctx.Err() != nil {
+			continue
+		}
+		log.Print(strings.TrimSuffix(s.label+": "+s.note, ": "))
+		if err := s.run(); err != nil {
+			rep.fail(s.label, err)
+		}
 	}
 }
 

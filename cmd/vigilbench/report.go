@@ -31,6 +31,9 @@ type report struct {
 	cameras     []cameraRow
 	ttff        ttffResult
 	slow        *slowResult
+	stills      *stillsResult
+	httpTTFF    *httpTTFFResult
+	g2g         *g2gResult
 	logs        []logSummary
 	failures    []string
 }
@@ -59,10 +62,19 @@ func (r *report) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	r.fanoutTable(&b)
-	r.camerasTable(&b)
-	r.ttffTable(&b)
+	if r.opts.runs("fanout") {
+		r.fanoutTable(&b)
+	}
+	if r.opts.runs("cameras") {
+		r.camerasTable(&b)
+	}
+	if r.opts.runs("ttff") {
+		r.ttffTable(&b)
+	}
 	r.slowTable(&b)
+	r.stillsSection(&b)
+	r.httpTTFFSection(&b)
+	r.g2gSection(&b)
 	r.targets(&b)
 	r.logsSection(&b)
 	return b.String()
@@ -158,11 +170,18 @@ func (r *report) slowTable(b *strings.Builder) {
 
 func (r *report) targets(b *strings.Builder) {
 	b.WriteString("## Targets\n\n")
-	s := r.ttff.stats()
-	fmt.Fprintf(b, "- **TTFF p95 < 100 ms**: %s — p50 %s, p95 %s (MediaMTX and go2rtc wait for the next keyframe: p50 ~970 ms, p95 ~1.9 s at a 2 s GOP).\n",
-		verdict(s.failed == 0 && s.notKey == 0 && len(r.ttff.joins) > 0 && s.p95 < ttffTarget), ms(s.p50), ms(s.p95))
-	b.WriteString(r.fanoutTarget())
-	b.WriteString(r.camerasTarget())
+	if r.opts.runs("ttff") {
+		s := r.ttff.stats()
+		fmt.Fprintf(b, "- **TTFF p95 < 100 ms**: %s — p50 %s, p95 %s (MediaMTX and go2rtc wait for the next keyframe: p50 ~970 ms, p95 ~1.9 s at a 2 s GOP).\n",
+			verdict(s.failed == 0 && s.notKey == 0 && len(r.ttff.joins) > 0 && s.p95 < ttffTarget), ms(s.p50), ms(s.p95))
+	}
+	if r.opts.runs("fanout") {
+		b.WriteString(r.fanoutTarget())
+	}
+	if r.opts.runs("cameras") {
+		b.WriteString(r.camerasTarget())
+	}
+	b.WriteString(r.httpTargets())
 	b.WriteString("\n")
 }
 

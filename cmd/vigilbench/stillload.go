@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+)
+
+// stillWorkers is the client goroutines (and keep-alive connections) of
+// the still load.
+const stillWorkers = 16
+
+// stillLoad is an open-loop run of still requests at a fixed rate.
+type stillLoad struct {
+	rate     float64 // requests/s asked
+	window   time.Duration
+	sent     int
+	errors   int
+	elapsed  time.Duration // first due time to last response
+	bytes    int64
+	firstErr string
+	// Latency runs from each request's due time, so a request that waited
+	// for a free worker counts its wait (no coordinated omission).
+	all          []time.Duration
+	hits         []time.Duration // served a still some earlier request had already got
+	waited       []time.Duration // the first requests for a new keyframe: they waited for its decode
+	vigil, bench usage
+}
+
+func (l stillLoad) achieved() float64 {
+	if l.elapsed <= 0 {
+		return 0
+	}
+	return float64(l.sent-l.errors) / l.elapsed.Seconds()
+}
+
+// shot is one request of the load.
+type shot struct {
+	due, end time.Time
+	captured string // X-Still-Captured
+	bytes    int64
+	err      error
+}
+
+// loadStills requests url at rate for d from stillWorkers goroutines;
+// primed is the X-Still-Captured of the still already in Vigil's cache.
+func loadStills(ctx context.Context, c *webClient, url, primed string, rate float64, d time.Duration) stillLoad {
+	n := int(rate * d.Seconds())
+	shots := make([]shot, n)
+	jobs := make(chan int, n)
+	interval := time.Duration(float64(time.Second) / rate)
+	t0 := time.Now().Add(10 * time.Millisecond)
+	done := make(chan struct{})
+	for range stillWorkers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range jobs {
+				shots[i] = stillShot(ctx, c, url, t0.Add(time.Duration(i)*interval))
+			}
+		}()
+	}
+	pace(ctx, jobs, n, t0, interval)
+	close(jobs)
+	for range stillWorkers {
+		<-done
+	}
+	return tallyShots(shots, primed, rate, d)
+}
+
+// pace hands out job i at t0 + i×interval.
+func pace(ctx context.Context, jobs chan<- int, n int, t0 time.Time, interval time.Duration) {
+	for i := 0; i < n && ctx.Err() == nil; {
+		now := time.Now()
+		for ; i < n && !t0.Add(time.Duration(i)*interval).After(now); i++ {
+			jobs <- i
+		}
+		if i < n {
+			time.Sleep(time.Until(t0.Add(time.Duration(i) * interval)))
+		}
+	}
+}
+
+func stillShot(ctx context.Context, c *webClient, url string, due time.Time) shot {
+	s := shot{due: due}
+	res, err := c.open(ctx, url)
+	if err == nil {
+		s.captured = res.Header.Get("X-Still-Captured")
+		s.bytes, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if err == nil && res.Header.Get("X-Still-Source") != "keyframe" {
+			err = errNotKeyframe{res.Header}
+		}
+	}
+	s.end, s.err = time.Now(), err
+	return s
+}
+
+type errNotKeyframe struct{ h http.Header }
+
+func (e errNotKeyframe) Error() string {
+	return "still source " + e.h.Get("X-Still-Source") + ", want keyframe"
+}
+
+// tallyShots splits the requests into cache hits and the ones that waited
+// for a new keyframe's decode: those that got a still other than the primed
+// one and started before any request had received it.
+func tallyShots(shots []shot, primed string, rate float64, d time.Duration) stillLoad {
+	l := stillLoad{rate: rate, window: d}
+	firstEnd := map[string]time.Time{primed: {}}
+	var last time.Time
+	for _, s := range shots {
+		if s.due.IsZero() {
+			continue // never sent: the run was cancelled
+		}
+		l.sent++
+		last = later(last, s.end)
+		if s.err != nil {
+			l.errors++
+			if l.firstErr == "" {
+				l.firstErr = s.err.Error()
+			}
+			continue
+		}
+		if e, ok := firstEnd[s.captured]; !ok || (s.captured != primed && s.end.Before(e)) {
+			firstEnd[s.captured] = s.end
+		}
+	}
+	for _, s := range shots {
+		if s.due.IsZero() || s.err != nil {
+			continue
+		}
+		lat := s.end.Sub(s.due)
+		l.all, l.bytes = append(l.all, lat), l.bytes+s.bytes
+		if s.due.Before(firstEnd[s.captured]) {
+			l.waited = append(l.waited, lat)
+		} else {
+			l.hits = append(l.hits, lat)
+		}
+	}
+	if len(shots) > 0 && !shots[0].due.IsZero() {
+		l.elapsed = last.Sub(shots[0].due)
+	}
+	return l
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
