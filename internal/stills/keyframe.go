@@ -63,7 +63,35 @@ func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int) (*
 	if f := s.cache.get(key); f != nil {
 		return f, nil
 	}
-	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, func(ctx context.Context) (*frame, error) {
+	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
+}
+
+// recentStill returns the stream's previous keyframe still at width while
+// the new keyframe decodes in the background, when it is young enough for
+// maxAge (zero: any age); otherwise it decodes and waits, like keyframeStill.
+// A new keyframe arrives every GOP, and making every request that comes
+// during its decode wait would cost them the decode time.
+func (s *Service) recentStill(ctx context.Context, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
+	o := kf.unit.Owner()
+	key := stillKey{device: o.Device, stream: o.Stream, source: fromKeyframe, session: o.Session, seq: kf.unit.Seq, width: width}
+	if f := s.cache.get(key); f != nil {
+		return f, nil
+	}
+	s.mu.Lock()
+	prev := s.decoded[decodedKey{o.Device, o.Stream, width}]
+	s.mu.Unlock()
+	if prev == nil || (maxAge > 0 && time.Since(prev.captured) > maxAge) {
+		return s.keyframeStill(ctx, kf, width)
+	}
+	go s.flights.do(context.Background(), key, s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
+	return prev, nil
+}
+
+// decodeFunc decodes kf at width once; the result is cached under key and
+// becomes the stream's newest decoded still.
+func (s *Service) decodeFunc(kf *keyframe, key stillKey, width int) func(context.Context) (*frame, error) {
+	o := kf.unit.Owner()
+	return func(ctx context.Context) (*frame, error) {
 		if f := s.cache.get(key); f != nil {
 			return f, nil // a call that ended just before this one began
 		}
@@ -86,8 +114,13 @@ func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int) (*
 		}
 		f := &frame{jpeg: jpg, device: o.Device, stream: o.Stream, captured: kf.captured, source: SourceKeyframe, width: cfg.Width}
 		s.cache.put(key, f)
+		s.mu.Lock()
+		if old := s.decoded[decodedKey{o.Device, o.Stream, width}]; old == nil || f.captured.After(old.captured) {
+			s.decoded[decodedKey{o.Device, o.Stream, width}] = f
+		}
+		s.mu.Unlock()
 		return f, nil
-	})
+	}
 }
 
 // maxFFmpegOutput bounds what one decode may write: far above any JPEG of

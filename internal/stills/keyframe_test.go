@@ -59,11 +59,42 @@ func TestKeyframeDecodedOncePerWidth(t *testing.T) {
 	if n := e.svc.ffmpegRuns.Load(); n != 2 {
 		t.Fatalf("ffmpeg ran %d times for one keyframe at two widths, want 2", n)
 	}
-	// A new keyframe is a new still.
+	// A new keyframe is a new still. Until it is decoded, the previous one
+	// is served at once and the decode runs in the background.
+	captured := func() time.Time {
+		t.Helper()
+		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Captured
+	}
+	firstAt := captured()
 	writeKeyframe(t, pub, camA, time.Second)
-	get(0)
+	if during := captured(); !during.Equal(firstAt) {
+		t.Error("while the new keyframe decodes, the previous still was not served")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.svc.ffmpegRuns.Load() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", e.svc.ffmpegRuns.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for captured().Equal(firstAt) {
+		if time.Now().After(deadline) {
+			t.Fatal("the new keyframe's still never replaced the previous one")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if n := e.svc.ffmpegRuns.Load(); n != 3 {
-		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", n)
+		t.Fatalf("ffmpeg ran %d times, want 3", n)
+	}
+	// A max_age the previous still cannot meet waits for the new decode.
+	writeKeyframe(t, pub, camA, 2*time.Second)
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{MaxAge: 500 * time.Millisecond})
+	if err != nil || time.Since(st.Captured) > 500*time.Millisecond {
+		t.Fatalf("max_age 500ms: %v, captured %v ago", err, time.Since(st.Captured))
 	}
 }
 

@@ -70,6 +70,17 @@ type Service struct {
 
 	mu      sync.Mutex
 	uploads map[streamKey]uploadMeta // guarded by mu; the latest upload known (seq 0: none on disk)
+	// decoded is the newest keyframe still decoded per stream and width,
+	// served while the next keyframe decodes; guarded by mu.
+	decoded map[decodedKey]*frame
+}
+
+// decodedKey names a stream's newest decoded still at one width (typed, as
+// every cache key: invariant 5).
+type decodedKey struct {
+	device access.DeviceID
+	stream access.StreamID
+	width  int
 }
 
 // streamKey names one camera stream, from typed IDs only (invariant 5).
@@ -131,6 +142,7 @@ func New(cfg Config) (*Service, error) {
 		cache:   newCache(cfg.CacheBytes),
 		seed:    maphash.MakeSeed(),
 		uploads: make(map[streamKey]uploadMeta),
+		decoded: make(map[decodedKey]*frame),
 	}, nil
 }
 
@@ -249,7 +261,7 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 		if tooOld(kf.captured) {
 			return nil, false, ErrTooOld
 		}
-		f, err := s.keyframeStill(ctx, kf, req.Width)
+		f, err := s.recentStill(ctx, kf, req.Width, req.MaxAge)
 		if err == nil || up == nil || ctx.Err() != nil {
 			return f, false, err
 		}
