@@ -162,7 +162,9 @@ func (m *Manager) muxer(g access.Grant, key muxerKey, create bool) (*muxer, erro
 	if !create {
 		return nil, &HTTPError{Code: http.StatusNotFound}
 	}
-	r, err := m.Hub.Read(g, key.stream)
+	// From the previous GOP: gohlslib publishes no playlist before one whole
+	// segment, which the cached GOP alone closes only at the next keyframe.
+	r, err := m.Hub.ReadBack(g, key.stream)
 	if err != nil {
 		return nil, readError(err)
 	}

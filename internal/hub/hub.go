@@ -109,7 +109,18 @@ func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.addReader(g)
+	return s.addReader(g, false)
+}
+
+// ReadBack is Read starting one GOP earlier, at the keyframe before the
+// cached one: a segmenting muxer (LL-HLS) then has a complete segment at
+// once instead of waiting for the camera's next keyframe.
+func (h *Hub) ReadBack(g access.Grant, stream access.StreamID) (*Reader, error) {
+	s, err := h.granted(g, stream)
+	if err != nil {
+		return nil, err
+	}
+	return s.addReader(g, true)
 }
 
 // granted returns the live stream the grant allows reading.

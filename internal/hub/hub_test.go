@@ -283,3 +283,32 @@ func TestRevokedLeaseEndsReadersAtOnce(t *testing.T) {
 		t.Fatalf("read with a revoked grant: %v", err)
 	}
 }
+
+func TestReadBackStartsOneGOPEarlier(t *testing.T) {
+	h := New(Config{})
+	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
+	for n := range 25 {
+		frame(t, p, n, 10)
+	}
+	r, err := h.ReadBack(grant("cam-a"), access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := next(t, r); !u.Key || u.Payload[0][0] != 10 {
+		t.Fatalf("ReadBack starts at frame %d (key %v), want keyframe 10", u.Payload[0][0], u.Key)
+	}
+	// Then every unit in order up to the newest: no gap at the GOP boundary.
+	want := 10
+	for range 2*15 - 1 {
+		u := next(t, r)
+		if u.Track == 0 {
+			want++
+			if int(u.Payload[0][0]) != want {
+				t.Fatalf("frame %d after %d", u.Payload[0][0], want-1)
+			}
+		}
+	}
+	if r2, _ := h.Read(grant("cam-a"), access.StreamMain); next(t, r2).Payload[0][0] != 20 {
+		t.Fatal("Read no longer starts at the latest keyframe")
+	}
+}

@@ -26,11 +26,14 @@ type Stream struct {
 	gopG        prometheus.Gauge
 	rejected    prometheus.Counter
 
-	mu       sync.Mutex
-	closed   error         // guarded by mu; set once
-	seq      uint64        // guarded by mu; Seq of the last unit
-	gop      []*media.Unit // guarded by mu; units since the last keyframe, in arrival order
-	gopBytes int64         // guarded by mu
+	mu     sync.Mutex
+	closed error         // guarded by mu; set once
+	seq    uint64        // guarded by mu; Seq of the last unit
+	gop    []*media.Unit // guarded by mu; units since the last keyframe, in arrival order
+	// prevGop is the complete GOP before gop; guarded by mu. Only muxers
+	// that must cut a whole segment at once read it (ReadBack).
+	prevGop  []*media.Unit
+	gopBytes int64 // guarded by mu
 	// gopDur is the interval between the last two keyframes; guarded by mu.
 	gopDur  time.Duration
 	readers map[*Reader]struct{} // guarded by mu
@@ -86,13 +89,13 @@ func (s *Stream) cache(u *media.Unit) {
 		if len(s.gop) > 0 {
 			s.gopDur = u.PTS - s.gop[0].PTS
 		}
-		clear(s.gop) // drop references so old units can be collected
-		s.gop = append(s.gop[:0], u)
+		// The finished GOP becomes the previous one; a new slice for the
+		// next, since the old backing array now belongs to prevGop.
+		s.prevGop, s.gop = s.gop, append(make([]*media.Unit, 0, cap(s.gop)), u)
 		s.gopBytes = int64(u.Size())
 	case len(s.gop) > 0:
 		if s.gopBytes+int64(u.Size()) > s.hub.cfg.GOPMaxBytes {
-			clear(s.gop)
-			s.gop, s.gopBytes = s.gop[:0], 0
+			s.gop, s.prevGop, s.gopBytes = nil, nil, 0
 			break
 		}
 		s.gop = append(s.gop, u)
@@ -122,18 +125,24 @@ func (s *Stream) maxLag() time.Duration {
 	return 2*gop + 2*time.Second
 }
 
-func (s *Stream) addReader(g access.Grant) (*Reader, error) {
+func (s *Stream) addReader(g access.Grant, back bool) (*Reader, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed != nil {
 		return nil, ErrOffline
 	}
 	r := newReader(s, g)
+	if back && len(s.gop) > 0 {
+		r.q = append(r.q, s.prevGop...)
+		for _, u := range s.prevGop {
+			r.qBytes += int64(u.Size())
+		}
+	}
 	// The cached GOP is replayed at once with its original timestamps: the
 	// reader's first picture is a keyframe, the timeline stays continuous
 	// with the live units that follow, and audio keeps its place in it.
 	r.q = append(r.q, s.gop...)
-	r.qBytes = s.gopBytes
+	r.qBytes += s.gopBytes
 	r.waitKey = len(s.gop) == 0 && s.keyTrack >= 0
 	s.readers[r] = struct{}{}
 	s.readersG.Inc()
@@ -162,8 +171,7 @@ func (s *Stream) close(err error) {
 		s.readersG.Dec()
 	}
 	clear(s.readers)
-	clear(s.gop)
-	s.gop, s.gopBytes = nil, 0
+	s.gop, s.prevGop, s.gopBytes = nil, nil, 0
 	s.gopG.Set(0)
 }
 

@@ -71,3 +71,10 @@ func (f *flight[K, V]) do(ctx context.Context, key K, timeout time.Duration, fn 
 		return zero, context.Cause(ctx)
 	}
 }
+
+// busy reports whether a call for key is running.
+func (f *flight[K, V]) busy(key K) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[key] != nil
+}

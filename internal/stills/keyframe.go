@@ -66,11 +66,11 @@ func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int) (*
 	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
 }
 
-// recentStill returns the stream's previous keyframe still at width while
-// the new keyframe decodes in the background, when it is young enough for
-// maxAge (zero: any age); otherwise it decodes and waits, like keyframeStill.
-// A new keyframe arrives every GOP, and making every request that comes
-// during its decode wait would cost them the decode time.
+// recentStill is keyframeStill, except for requests that arrive while
+// another request's decode of the new keyframe runs: they get the stream's
+// previous keyframe still at once, when it is young enough for maxAge
+// (zero: any age). The first request after a keyframe still waits for the
+// fresh picture; the crowd behind it does not pay the decode time.
 func (s *Service) recentStill(ctx context.Context, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
 	o := kf.unit.Owner()
 	key := stillKey{device: o.Device, stream: o.Stream, source: fromKeyframe, session: o.Session, seq: kf.unit.Seq, width: width}
@@ -80,10 +80,9 @@ func (s *Service) recentStill(ctx context.Context, kf *keyframe, width int, maxA
 	s.mu.Lock()
 	prev := s.decoded[decodedKey{o.Device, o.Stream, width}]
 	s.mu.Unlock()
-	if prev == nil || (maxAge > 0 && time.Since(prev.captured) > maxAge) {
+	if prev == nil || (maxAge > 0 && time.Since(prev.captured) > maxAge) || !s.flights.busy(key) {
 		return s.keyframeStill(ctx, kf, width)
 	}
-	go s.flights.do(context.Background(), key, s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
 	return prev, nil
 }
 

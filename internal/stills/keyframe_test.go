@@ -59,36 +59,10 @@ func TestKeyframeDecodedOncePerWidth(t *testing.T) {
 	if n := e.svc.ffmpegRuns.Load(); n != 2 {
 		t.Fatalf("ffmpeg ran %d times for one keyframe at two widths, want 2", n)
 	}
-	// A new keyframe is a new still. Until it is decoded, the previous one
-	// is served at once and the decode runs in the background.
-	captured := func() time.Time {
-		t.Helper()
-		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Captured
-	}
-	firstAt := captured()
+	// A new keyframe is a new still, decoded for the first request after it.
 	writeKeyframe(t, pub, camA, time.Second)
-	if during := captured(); !during.Equal(firstAt) {
-		t.Error("while the new keyframe decodes, the previous still was not served")
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.svc.ffmpegRuns.Load() != 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", e.svc.ffmpegRuns.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for captured().Equal(firstAt) {
-		if time.Now().After(deadline) {
-			t.Fatal("the new keyframe's still never replaced the previous one")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := e.svc.ffmpegRuns.Load(); n != 3 {
-		t.Fatalf("ffmpeg ran %d times, want 3", n)
+	if get(0); e.svc.ffmpegRuns.Load() != 3 {
+		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", e.svc.ffmpegRuns.Load())
 	}
 	// A max_age the previous still cannot meet waits for the new decode.
 	writeKeyframe(t, pub, camA, 2*time.Second)
@@ -232,5 +206,41 @@ func TestFreshestWins(t *testing.T) {
 	st, err = e.svc.Get(context.Background(), grant(camB), Request{})
 	if !errors.Is(err, ErrOffline) || st.JPEG != nil {
 		t.Fatalf("offline, no upload: %d bytes, %v", len(st.JPEG), err)
+	}
+}
+
+// TestCrowdAfterAKeyframeGetsThePreviousStill: the first request after a
+// keyframe waits for its decode; those arriving meanwhile get the previous
+// keyframe's still at once.
+func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
+	slow, _ := slowFFmpeg(t, "0.5")
+	e := newEnv(t, func(c *Config) { c.FFmpeg = slow })
+	pub := publish(t, e.hub, camA)
+	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeKeyframe(t, pub, camA, time.Second)
+	fresh := make(chan Still, 1)
+	go func() {
+		st, _ := e.svc.Get(context.Background(), grant(camA), Request{})
+		fresh <- st
+	}()
+	time.Sleep(100 * time.Millisecond) // the first request's decode is running
+	began := time.Now()
+	crowd, err := e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil || !crowd.Captured.Equal(first.Captured) || time.Since(began) > 200*time.Millisecond {
+		t.Fatalf("crowd request: %v, captured %v (previous %v), took %v", err, crowd.Captured, first.Captured, time.Since(began))
+	}
+	if st := <-fresh; !st.Captured.After(first.Captured) {
+		t.Fatal("the first request after the keyframe did not get the new still")
+	}
+	// A max_age the previous still cannot meet waits instead.
+	writeKeyframe(t, pub, camA, 2*time.Second)
+	go e.svc.Get(context.Background(), grant(camA), Request{})
+	time.Sleep(100 * time.Millisecond)
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{MaxAge: time.Millisecond})
+	if err == nil && !st.Captured.After(first.Captured.Add(time.Second)) {
+		t.Fatalf("max_age 1ms got the previous still (captured %v)", st.Captured)
 	}
 }
