@@ -112,35 +112,9 @@ func nonEmpty(sets ...[]byte) [][]byte {
 func (v *videoTrack) keyParams(au [][]byte) ([][]byte, error) {
 	var sets [][]byte
 	if v.h265 {
-		var vps, sps, pps []byte
-		for _, n := range au {
-			if len(n) < 2 {
-				continue
-			}
-			switch h265.NALUType((n[0] >> 1) & 0x3f) {
-			case h265.NALUType_VPS_NUT:
-				vps = n
-			case h265.NALUType_SPS_NUT:
-				sps = n
-			case h265.NALUType_PPS_NUT:
-				pps = n
-			}
-		}
-		sets = nonEmpty(vps, sps, pps)
+		sets = nonEmpty(media.H265Params(au))
 	} else {
-		var sps, pps []byte
-		for _, n := range au {
-			if len(n) < 1 {
-				continue
-			}
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				sps = n
-			case h264.NALUTypePPS:
-				pps = n
-			}
-		}
-		sets = nonEmpty(sps, pps)
+		sets = nonEmpty(media.H264Params(au))
 	}
 	if sets == nil {
 		sets = v.fallback

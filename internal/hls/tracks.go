@@ -7,8 +7,6 @@ import (
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"vigil/internal/media"
 )
@@ -163,36 +161,22 @@ func h264Params(key *media.Unit, track int, sps, pps []byte) ([]byte, []byte) {
 	if key == nil || key.Track != track {
 		return sps, pps
 	}
-	for _, n := range key.Payload {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		}
+	s, p := media.H264Params(key.Payload)
+	return either(s, sps), either(p, pps)
+}
+
+// either returns a unless it is nil.
+func either(a, b []byte) []byte {
+	if a != nil {
+		return a
 	}
-	return sps, pps
+	return b
 }
 
 func h265Params(key *media.Unit, track int, vps, sps, pps []byte) ([]byte, []byte, []byte) {
 	if key == nil || key.Track != track {
 		return vps, sps, pps
 	}
-	for _, n := range key.Payload {
-		if len(n) < 2 {
-			continue
-		}
-		switch h265.NALUType((n[0] >> 1) & 0x3f) {
-		case h265.NALUType_VPS_NUT:
-			vps = n
-		case h265.NALUType_SPS_NUT:
-			sps = n
-		case h265.NALUType_PPS_NUT:
-			pps = n
-		}
-	}
-	return vps, sps, pps
+	v, s, p := media.H265Params(key.Payload)
+	return either(v, vps), either(s, sps), either(p, pps)
 }
