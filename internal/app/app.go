@@ -59,6 +59,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
+	tokens := auth.NewTokens(master)
 	sealer, err := seal.NewSealer(master)
 	if err != nil {
 		return nil, err
@@ -100,8 +101,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 			Users:       dir,
 			CORSOrigins: cfg.CORSOrigins,
-			Media:       &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log},
-			API: &httpapi.API{Auth: a.auth, Users: dir, Households: dir, Logger: log,
+			Media:       &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log},
+			API: &httpapi.API{Auth: a.auth, Users: dir, Households: dir, Tokens: tokens, Logger: log,
 				Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -42,6 +42,7 @@ type API struct {
 	Users      Principals
 	Households Households
 	Online     func(access.DeviceID) bool
+	Tokens     *auth.Tokens
 	Logger     *slog.Logger
 }
 
@@ -51,6 +52,68 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/cameras/{id}/shares", serve(a.Logger, a.shares))
 	mux.Handle("PUT /api/cameras/{id}/shares/{user}", serve(a.Logger, a.share))
 	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", serve(a.Logger, a.unshare))
+	mux.Handle("POST /api/cameras/{id}/tokens", serve(a.Logger, a.token))
+}
+
+// Stream tokens last 10 minutes unless asked otherwise, an hour at most:
+// a long view renews its token before it ends.
+const (
+	tokenTTL    = 10 * time.Minute
+	tokenMaxTTL = time.Hour
+)
+
+var audiences = map[access.Audience]bool{
+	access.AudienceWeb: true, access.AudienceRTSP: true, access.AudienceGoogle: true, access.AudienceAlexa: true,
+}
+
+// token mints a stream token for a camera the user may see, with the URLs
+// a player can use with it.
+func (a *API) token(w http.ResponseWriter, r *http.Request) error {
+	name, _, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	device, err := access.ParseDeviceID(r.PathValue("id"))
+	if err != nil {
+		return errNotFound
+	}
+	body := struct {
+		Audience   access.Audience `json:"audience"`
+		Stream     string          `json:"stream"`
+		TTLSeconds int             `json:"ttl_seconds"`
+	}{Audience: access.AudienceWeb}
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &body); err != nil {
+			return err
+		}
+	}
+	stream, err := access.ParseStreamID(body.Stream)
+	if err != nil || !audiences[body.Audience] || body.TTLSeconds < 0 {
+		return httpError(http.StatusBadRequest, "audience must be web, rtsp, google or alexa; stream main or sub; ttl_seconds positive", err)
+	}
+	ttl := tokenTTL
+	if body.TTLSeconds > 0 {
+		ttl = min(time.Duration(body.TTLSeconds)*time.Second, tokenMaxTTL)
+	}
+	g, err := a.Auth.Grant(r.Context(), name, device, body.Audience)
+	if err != nil {
+		return authError(err)
+	}
+	expires := time.Now().Add(ttl)
+	if g.Expiry().Before(expires) {
+		expires = g.Expiry()
+	}
+	tok := a.Tokens.Mint(auth.Token{User: name, Device: device, Stream: stream, Audience: body.Audience, Expires: expires})
+	q := "?stream=" + string(stream) + "&token=" + tok
+	base := "/api/cameras/" + string(device)
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"token": tok, "expires": expires.UTC(),
+		"urls": map[string]string{
+			"hls":   base + "/hls/" + string(stream) + "/ll/index.m3u8?token=" + tok,
+			"mp4":   base + "/live.mp4" + q,
+			"still": base + "/still.jpg" + q,
+		},
+	})
 }
 
 // user authenticates the request (HTTP Basic until sessions land).

@@ -22,13 +22,18 @@ var _ Accounts = (*auth.Service)(nil)
 // the requester may not see: no probing for camera ids.
 var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 
-// viewerGrant authenticates the request's viewer (HTTP Basic for now; the
-// accounts issue brings sessions and stream tokens) and mints a grant for
-// the camera in the path.
-func viewerGrant(acc Accounts, r *http.Request) (access.Grant, error) {
+// viewerGrant authenticates the request's viewer — a stream token in
+// `?token=` (for players that cannot send headers) or HTTP Basic — and mints
+// a grant for the camera in the path. A token only names who asks: the
+// grant is minted from the store as for any request, so a revoked share
+// makes outstanding tokens useless.
+func viewerGrant(acc Accounts, tokens *auth.Tokens, r *http.Request) (access.Grant, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
 		return access.Grant{}, errNotFound
+	}
+	if t := r.URL.Query().Get("token"); t != "" && tokens != nil {
+		return tokenGrant(acc, tokens, r, device, t)
 	}
 	name, pass, ok := r.BasicAuth()
 	if !ok {
@@ -73,4 +78,34 @@ func streamParam(r *http.Request) (access.StreamID, error) {
 		return "", httpError(http.StatusBadRequest, err.Error(), nil)
 	}
 	return s, nil
+}
+
+func tokenGrant(acc Accounts, tokens *auth.Tokens, r *http.Request, device access.DeviceID, t string) (access.Grant, error) {
+	tok, err := tokens.Verify(t)
+	if err != nil {
+		return access.Grant{}, httpError(http.StatusUnauthorized, "stream token invalid or expired", err)
+	}
+	if tok.Device != device || !tokenStreamMatches(r, tok.Stream) {
+		return access.Grant{}, httpError(http.StatusForbidden, "stream token is for another camera or stream", nil)
+	}
+	g, err := acc.Grant(r.Context(), tok.User, device, tok.Audience)
+	if err != nil {
+		return access.Grant{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
+	}
+	return g, nil
+}
+
+// tokenStreamMatches checks the stream a request asks for (path or ?stream)
+// against the token's; the multivariant playlist lists both streams, so a
+// request naming none is allowed.
+func tokenStreamMatches(r *http.Request, want access.StreamID) bool {
+	name := r.PathValue("stream")
+	if name == "" {
+		name = r.URL.Query().Get("stream")
+	}
+	if name == "" {
+		return true
+	}
+	s, err := access.ParseStreamID(name)
+	return err == nil && s == want
 }

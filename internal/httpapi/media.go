@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
@@ -26,8 +27,10 @@ type Media struct {
 	Hub      *hub.Hub
 	HLS      *hls.Manager
 	Stills   *stills.Service
-	Logger   *slog.Logger
-	metrics  *outputMetrics
+	// Tokens verifies stream tokens; nil accepts none.
+	Tokens  *auth.Tokens
+	Logger  *slog.Logger
+	metrics *outputMetrics
 }
 
 type outputMetrics struct {
@@ -88,7 +91,7 @@ func (c countingWriter) Write(p []byte) (int, error) {
 }
 
 func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, r)
+	g, err := viewerGrant(m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -115,7 +118,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, r)
+	g, err := viewerGrant(m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -132,7 +135,7 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, r)
+	g, err := viewerGrant(m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -174,7 +177,7 @@ func stillRequest(r *http.Request) (stills.Request, error) {
 }
 
 func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, r)
+	g, err := viewerGrant(m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -228,7 +231,7 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, r)
+	g, err := viewerGrant(m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
