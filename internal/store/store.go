@@ -76,3 +76,16 @@ func NewDeviceID() (access.DeviceID, error) {
 	s := "cam-" + strings.ToLower(deviceID32.EncodeToString(b))[:deviceIDChars]
 	return access.ParseDeviceID(s)
 }
+
+// Access is one viewing session in a camera's access history.
+type Access struct {
+	ID       int64
+	Viewer   access.UserID
+	Device   access.DeviceID
+	Output   string // rtsp, mp4, hls, still, mjpeg
+	Audience access.Audience
+	Remote   string // client address
+	Started  time.Time
+	Ended    time.Time // zero while ongoing
+	Bytes    int64
+}
