@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/hls"
@@ -83,7 +84,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Logger:           log,
 		Metrics:          hub.NewMetrics(a.reg),
 	})
+	rec := audit.New(st, log)
 	a.rtsp = &rtsp.Server{
+		Record: func(g access.Grant, output, remote string) (rtsp.Recorded, error) {
+			return rec.Start(g, output, remote)
+		},
 		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		Hub: a.hub, Auth: a.auth, Logger: log,
@@ -101,7 +106,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 			Users:       dir,
 			CORSOrigins: cfg.CORSOrigins,
-			Media:       &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log},
+			Media: &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log,
+				Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
+					return rec.Start(g, output, remote)
+				}},
 			API: &httpapi.API{Auth: a.auth, Users: dir, Households: dir, Tokens: tokens, Logger: log,
 				Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }},
 		}),

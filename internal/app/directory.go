@@ -179,3 +179,27 @@ func (d directory) Shares(ctx context.Context, device access.DeviceID) ([]httpap
 	}
 	return out, nil
 }
+
+// History lists a device's viewing sessions with user names.
+func (d directory) History(ctx context.Context, device access.DeviceID, limit int) ([]httpapi.AccessView, error) {
+	rows, err := d.st.AccessOf(ctx, device, limit)
+	if err != nil {
+		return nil, err
+	}
+	names := map[access.UserID]string{}
+	out := make([]httpapi.AccessView, 0, len(rows))
+	for _, a := range rows {
+		name, ok := names[a.Viewer]
+		if !ok {
+			if u, err := d.st.User(ctx, a.Viewer); err == nil {
+				name = u.Name
+			} else {
+				name = string(a.Viewer) // a deleted user keeps its id in the history
+			}
+			names[a.Viewer] = name
+		}
+		out = append(out, httpapi.AccessView{User: name, Output: a.Output, Audience: a.Audience, Remote: a.Remote,
+			Started: a.Started, Ended: a.Ended, Bytes: a.Bytes})
+	}
+	return out, nil
+}

@@ -28,12 +28,24 @@ type ShareView struct {
 	Created time.Time `json:"created"`
 }
 
+// AccessView is one viewing session in a camera's history, for its owner.
+type AccessView struct {
+	User     string          `json:"user"`
+	Output   string          `json:"output"`
+	Audience access.Audience `json:"audience"`
+	Remote   string          `json:"remote"`
+	Started  time.Time       `json:"started"`
+	Ended    time.Time       `json:"ended,omitzero"`
+	Bytes    int64           `json:"bytes"`
+}
+
 // Households lists cameras and shares; changes go through auth, which
 // revokes what they end.
 type Households interface {
 	auth.Households
 	Cameras(ctx context.Context, user access.UserID, admin bool, now time.Time) ([]Camera, error)
 	Shares(ctx context.Context, device access.DeviceID) ([]ShareView, error)
+	History(ctx context.Context, device access.DeviceID, limit int) ([]AccessView, error)
 }
 
 // API is the JSON API for cameras, claiming and sharing.
@@ -53,6 +65,26 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("PUT /api/cameras/{id}/shares/{user}", serve(a.Logger, a.share))
 	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", serve(a.Logger, a.unshare))
 	mux.Handle("POST /api/cameras/{id}/tokens", serve(a.Logger, a.token))
+	mux.Handle("GET /api/cameras/{id}/access", serve(a.Logger, a.history))
+}
+
+// historyLimit bounds one history answer.
+const historyLimit = 500
+
+// history lists who watched the camera, newest first; owners only.
+func (a *API) history(w http.ResponseWriter, r *http.Request) error {
+	_, device, err := a.owned(r)
+	if err != nil {
+		return err
+	}
+	h, err := a.Households.History(r.Context(), device, historyLimit)
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		h = []AccessView{}
+	}
+	return writeJSON(w, http.StatusOK, h)
 }
 
 // Stream tokens last 10 minutes unless asked otherwise, an hour at most:

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,9 +31,57 @@ type Media struct {
 	HLS      *hls.Manager
 	Stills   *stills.Service
 	// Tokens verifies stream tokens; nil accepts none.
-	Tokens  *auth.Tokens
+	Tokens *auth.Tokens
+	// Record starts a viewing session in the access history; nil records
+	// nothing. A viewer whose session cannot be recorded is not served.
+	Record  func(g access.Grant, output, remote string) (Recorded, error)
 	Logger  *slog.Logger
 	metrics *outputMetrics
+
+	hlsMu   sync.Mutex
+	hlsSeen map[hlsViewer]time.Time // guarded by hlsMu; last HLS session recorded per viewer
+}
+
+// hlsViewer names an HLS viewer: HLS has no sessions, so a viewer is a
+// user, camera and client host seen within hlsSessionGap.
+type hlsViewer struct {
+	user   access.UserID
+	device access.DeviceID
+	host   string
+}
+
+// hlsSessionGap is how long an HLS viewer may be silent and still count as
+// the same viewing session.
+const hlsSessionGap = time.Minute
+
+// recordHLS records an HLS viewing session on a playlist request, once per
+// viewer per hlsSessionGap. Its bytes are not counted.
+func (m *Media) recordHLS(g access.Grant, r *http.Request) error {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	k, now := hlsViewer{g.User(), g.Device(), host}, time.Now()
+	m.hlsMu.Lock()
+	if m.hlsSeen == nil {
+		m.hlsSeen = map[hlsViewer]time.Time{}
+	}
+	last, seen := m.hlsSeen[k]
+	m.hlsSeen[k] = now
+	if len(m.hlsSeen) > 10000 {
+		for v, t := range m.hlsSeen {
+			if now.Sub(t) > hlsSessionGap {
+				delete(m.hlsSeen, v)
+			}
+		}
+	}
+	m.hlsMu.Unlock()
+	if seen && now.Sub(last) < hlsSessionGap {
+		return nil
+	}
+	rec, err := m.record(g, "hls", r)
+	if err != nil {
+		return err
+	}
+	rec.End()
+	return nil
 }
 
 type outputMetrics struct {
@@ -78,15 +129,40 @@ func offline(err error) error {
 	return &HTTPError{Code: http.StatusNotFound, Msg: errNotFound.Msg, Err: err}
 }
 
+// Recorded is a viewing session being recorded.
+type Recorded interface {
+	Add(n int)
+	End()
+}
+
+type noRecord struct{}
+
+func (noRecord) Add(int) {}
+func (noRecord) End()    {}
+
+// record starts the access-history record of a request's viewing session.
+func (m *Media) record(g access.Grant, output string, r *http.Request) (Recorded, error) {
+	if m.Record == nil {
+		return noRecord{}, nil
+	}
+	rec, err := m.Record(g, output, r.RemoteAddr)
+	if err != nil {
+		return nil, httpError(http.StatusServiceUnavailable, "viewing is not possible right now", err)
+	}
+	return rec, nil
+}
+
 // countingWriter counts the bytes of a long-lived response.
 type countingWriter struct {
-	w http.ResponseWriter
-	c prometheus.Counter
+	w   http.ResponseWriter
+	c   prometheus.Counter
+	rec Recorded
 }
 
 func (c countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.c.Add(float64(n))
+	c.rec.Add(n)
 	return n, err
 }
 
@@ -104,6 +180,11 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 		return offline(err)
 	}
 	defer rd.Close()
+	rec, err := m.record(g, "mp4", r)
+	if err != nil {
+		return err
+	}
+	defer rec.End()
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Cache-Control", "private, no-store")
@@ -111,7 +192,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	viewers.Inc()
 	defer viewers.Dec()
 	rc := http.NewResponseController(w)
-	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mp4")}
+	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mp4"), rec}
 	err = fmp4.Stream(r.Context(), out, func() { rc.Flush() }, rd)
 	m.Logger.Debug("mp4 viewer ended", "camera", g.Device(), "user", g.User(), "reason", err)
 	return nil // the response has started: nothing more to say to the client
@@ -130,6 +211,9 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpError(http.StatusBadRequest, err.Error(), nil)
 	}
+	if err := m.recordHLS(g, r); err != nil {
+		return err
+	}
 	m.HLS.Multivariant(w, r, g, v)
 	return nil
 }
@@ -146,6 +230,11 @@ func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
 	v, err := hls.ParseVariant(r.PathValue("variant"))
 	if err != nil {
 		return errNotFound
+	}
+	if strings.HasSuffix(r.PathValue("file"), ".m3u8") {
+		if err := m.recordHLS(g, r); err != nil {
+			return err
+		}
 	}
 	m.HLS.ServeFile(w, r, g, stream, v, r.PathValue("file"))
 	return nil
@@ -192,6 +281,12 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return offline(err)
 	}
+	rec, err := m.record(g, "still", r)
+	if err != nil {
+		return err
+	}
+	defer rec.End()
+	rec.Add(len(st.JPEG))
 	h := w.Header()
 	h.Set("Content-Type", "image/jpeg")
 	h.Set("Cache-Control", "private, no-store")
@@ -250,13 +345,18 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {
 		return offline(err)
 	}
+	rec, err := m.record(g, "mjpeg", r)
+	if err != nil {
+		return err
+	}
+	defer rec.End()
 	w.Header().Set("Content-Type", fmt.Sprintf("multipart/x-mixed-replace; boundary=%s", stills.Boundary))
 	w.Header().Set("Cache-Control", "private, no-store")
 	viewers := m.metrics.viewers.WithLabelValues("mjpeg")
 	viewers.Inc()
 	defer viewers.Dec()
 	rc := http.NewResponseController(w)
-	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mjpeg")}
+	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mjpeg"), rec}
 	err = m.Stills.MJPEG(r.Context(), io.Writer(out), func() { rc.Flush() }, g, req, fps)
 	m.Logger.Debug("mjpeg viewer ended", "camera", g.Device(), "user", g.User(), "reason", err)
 	return nil

@@ -34,6 +34,8 @@ type play struct {
 	direct *directWriter
 	// reported marks tracks whose first sender report went out (UDP path).
 	reported []bool
+	// rec is the session's access-history record; nil when not recorded.
+	rec Recorded
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -74,6 +76,15 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 func (p *play) start(ss *gortsplib.ServerSession) {
 	if p.cancel != nil {
 		return // already running (a later response on the same connection)
+	}
+	if p.s.Record != nil {
+		rec, err := p.s.Record(p.reader.Grant(), "rtsp", ss.Conns()[0].NetConn().RemoteAddr().String())
+		if err != nil {
+			p.s.Logger.Error("rtsp viewer not served: access history unavailable", "camera", p.reader.Owner().Device, "error", err)
+			ss.Close()
+			return
+		}
+		p.rec = rec
 	}
 	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok && ss.Transport().Protocol == gortsplib.ProtocolTCP {
 		p.direct = &directWriter{conn: fc, timeout: p.s.WriteTimeout}
@@ -118,6 +129,9 @@ func (p *play) run(ctx context.Context) error {
 		} else {
 			err = p.viaStream(u.Track, pkts, ts, wall)
 		}
+		if p.rec != nil && err == nil {
+			p.rec.Add(u.Size())
+		}
 		if err != nil {
 			return err
 		}
@@ -154,6 +168,9 @@ func (p *play) reportFirst(track int, ts uint32, wall time.Time) {
 }
 
 func (p *play) close() {
+	if p.rec != nil {
+		defer p.rec.End()
+	}
 	p.reader.Close()
 	if p.cancel != nil {
 		p.cancel()

@@ -52,6 +52,9 @@ type Server struct {
 	WriteTimeout time.Duration
 	Hub          *hub.Hub
 	Auth         Auth
+	// Record starts a viewing session in the access history; nil records
+	// nothing. A viewer whose session cannot be recorded is not served.
+	Record func(g access.Grant, output, remote string) (Recorded, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -118,6 +121,12 @@ func (s *Server) Close() {
 	s.cancel()
 	s.srv.Close()
 	s.wg.Wait()
+}
+
+// Recorded is a viewing session being recorded.
+type Recorded interface {
+	Add(n int)
+	End()
 }
 
 // target is the camera stream a request's path names: /<device>[/main|/sub].
