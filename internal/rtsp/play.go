@@ -35,9 +35,9 @@ type play struct {
 	// reported marks tracks whose first sender report went out (UDP path).
 	reported []bool
 	// rec is the session's access-history record; nil when not recorded.
-	rec Recorded
-	cancel   context.CancelFunc
-	done     chan struct{}
+	rec    Recorded
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // clock maps a track's PTS to this viewer's RTP timestamps, offset by a
