@@ -101,4 +101,30 @@ func TestClaimShareUnshareThroughTheAPI(t *testing.T) {
 	if s, _, _ := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", AdminName, adminPassword); s != 404 {
 		t.Fatalf("admin watched a claimed camera: %d", s)
 	}
+	// Olga sells the camera: shares and ownership go, a new code comes back.
+	if s, b := a.call(t, "PUT", shares+"/vera", "olga", olga, nil); s != 204 {
+		t.Fatalf("share again: %d %s", s, b)
+	}
+	if s, _ := a.call(t, "DELETE", "/api/cameras/"+cam.ID, "vera", vera, nil); s != 404 {
+		t.Fatalf("a viewer released the camera: %d", s)
+	}
+	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, "olga", olga, nil)
+	var rel struct {
+		Code string `json:"claim_code"`
+	}
+	if s != 200 || json.Unmarshal(b, &rel) != nil || rel.Code == "" {
+		t.Fatalf("release: %d %s", s, b)
+	}
+	if len(list("olga", olga)) != 0 || len(list("vera", vera)) != 0 {
+		t.Fatal("the released camera is still listed")
+	}
+	if s, _, _ := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", "vera", vera); s != 404 {
+		t.Fatalf("vera watched a released camera: %d", s)
+	}
+	if s, _ := a.call(t, "POST", "/api/cameras/claim", "sam", sam, map[string]string{"code": rel.Code}); s != 200 {
+		t.Fatalf("the next owner's claim: %d", s)
+	}
+	if cams := list("sam", sam); len(cams) != 1 || cams[0].Role != "owner" {
+		t.Fatalf("sam's cameras: %+v", cams)
+	}
 }

@@ -74,6 +74,10 @@ func (d directory) DeleteShare(ctx context.Context, device access.DeviceID, view
 	return unknown(d.st.DeleteShare(ctx, device, viewer))
 }
 
+func (d directory) ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error {
+	return unknown(d.st.ResetDevice(ctx, device, claimSHA256))
+}
+
 // unknown maps the store's "not found" to auth's.
 func unknown(err error) error {
 	if errors.Is(err, store.ErrNotFound) {

@@ -17,6 +17,7 @@ type Households interface {
 	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error)
 	PutShare(ctx context.Context, device access.DeviceID, viewer access.UserID, until time.Time) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
+	ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error
 }
 
 // ClaimHash is how a claim code is stored: the code is random, so a plain
@@ -100,4 +101,31 @@ func (s *Service) active(ctx context.Context, name string) (Principal, error) {
 		err = fmt.Errorf("%w: user %s", ErrDisabled, name)
 	}
 	return p, err
+}
+
+// Release is the owner giving a camera up (selling it, moving out): its
+// owner and every share are dropped in one step, every grant for it ends
+// now, and a new claim code for the next owner is returned.
+func (s *Service) Release(ctx context.Context, owner string, device access.DeviceID, h Households) (string, error) {
+	o, err := s.active(ctx, owner)
+	if err != nil {
+		return "", err
+	}
+	st, err := s.dir.Standing(ctx, o.ID, device)
+	if err != nil {
+		return "", err
+	}
+	if !st.Owner {
+		return "", fmt.Errorf("%w: only the owner releases %s", ErrForbidden, device)
+	}
+	code, err := NewClaimCode()
+	if err != nil {
+		return "", err
+	}
+	err = h.ResetDevice(ctx, device, ClaimHash(code))
+	s.RevokeDevice(device)
+	if err != nil {
+		return "", err
+	}
+	return code, nil
 }

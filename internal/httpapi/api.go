@@ -66,6 +66,21 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", serve(a.Logger, a.unshare))
 	mux.Handle("POST /api/cameras/{id}/tokens", serve(a.Logger, a.token))
 	mux.Handle("GET /api/cameras/{id}/access", serve(a.Logger, a.history))
+	mux.Handle("DELETE /api/cameras/{id}", serve(a.Logger, a.release))
+}
+
+// release gives the camera up: owner and shares dropped, viewing ends, and
+// a new claim code comes back for whoever gets the camera next.
+func (a *API) release(w http.ResponseWriter, r *http.Request) error {
+	owner, device, err := a.owned(r)
+	if err != nil {
+		return err
+	}
+	code, err := a.Auth.Release(r.Context(), owner, device, a.Households)
+	if err != nil {
+		return authError(err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"id": string(device), "claim_code": code})
 }
 
 // historyLimit bounds one history answer.
