@@ -58,7 +58,7 @@ type API struct {
 	Logger     *slog.Logger
 }
 
-func (a *API) routes(mux *http.ServeMux) {
+func (a *API) routes(mux *Router) {
 	mux.Handle("GET /api/cameras", serve(a.Logger, a.cameras))
 	mux.Handle("POST /api/cameras/claim", serve(a.Logger, a.claim))
 	mux.Handle("GET /api/cameras/{id}/shares", serve(a.Logger, a.shares))

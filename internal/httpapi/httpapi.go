@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,8 +38,8 @@ type Config struct {
 
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
 // "ok"); /metrics names cameras, so it needs the admin's credentials.
-func Handler(cfg Config) http.Handler {
-	mux := http.NewServeMux()
+func Handler(cfg Config) *Router {
+	mux := &Router{mux: http.NewServeMux()}
 	gatherer, health, users := cfg.Registry, cfg.Health, cfg.Users
 	if cfg.Media != nil {
 		cfg.Media.routes(mux, cfg.Registry)
@@ -46,7 +47,7 @@ func Handler(cfg Config) http.Handler {
 	if cfg.API != nil {
 		cfg.API.routes(mux)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if err := health(r); err != nil {
@@ -55,13 +56,33 @@ func Handler(cfg Config) http.Handler {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
-	})
+	}))
 	mux.Handle("GET /metrics", adminOnly(users, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
 	mux.Handle("GET /debug/pprof/", adminOnly(users, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", adminOnly(users, http.HandlerFunc(pprof.Profile)))
-	return cors(cfg.CORSOrigins, mux)
+	mux.handler = cors(cfg.CORSOrigins, mux.mux)
+	return mux
 }
+
+// Router is the HTTP surface. It remembers its route patterns, so tests can
+// hold every route to the access matrix.
+type Router struct {
+	mux      *http.ServeMux
+	handler  http.Handler
+	patterns []string
+}
+
+// Handle registers a route.
+func (rt *Router) Handle(pattern string, h http.Handler) {
+	rt.patterns = append(rt.patterns, pattern)
+	rt.mux.Handle(pattern, h)
+}
+
+// Patterns lists the registered routes.
+func (rt *Router) Patterns() []string { return slices.Clone(rt.patterns) }
+
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.handler.ServeHTTP(w, r) }
 
 // adminOnly requires HTTP Basic credentials of an admin (Prometheus's
 // basic_auth). Until TLS and accounts land this is the only HTTP login.

@@ -103,7 +103,7 @@ func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
 }
 
 // routes registers the media routes on mux.
-func (m *Media) routes(mux *http.ServeMux, reg prometheus.Registerer) {
+func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	m.metrics = newOutputMetrics(reg)
 	mux.Handle("GET /api/cameras/{id}/live.mp4", serve(m.Logger, m.liveMP4))
 	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", serve(m.Logger, m.multivariant))

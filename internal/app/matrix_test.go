@@ -1,0 +1,188 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/auth"
+	"vigil/internal/seal"
+	"vigil/internal/store"
+)
+
+// principal is someone (or something) knocking on a camera route.
+type principal struct {
+	name string
+	// prepare adds credentials to the request, given the route's camera.
+	prepare func(r *http.Request)
+}
+
+// TestAccessMatrix holds every route that names a camera to who may use
+// it: the owner and a live share pass; a revoked or expired share, a
+// stranger, an anonymous client, a disabled user, tokens for another camera
+// and forged or expired tokens are refused with zero media bytes. The route
+// list comes from the router itself: a new camera route that this table
+// does not cover fails the test.
+func TestAccessMatrix(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
+	a.run(t, cam, other)
+	ctx := context.Background()
+	dir := directory{a.store}
+	pw := map[string]string{}
+	for _, n := range []string{"owner", "viewer", "revoked", "expired", "stranger", "disabled"} {
+		pw[n] = a.addUser(t, n)
+	}
+	code, _ := auth.NewClaimCode()
+	a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code))
+	if _, err := a.auth.Claim(ctx, "owner", code, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"viewer", "revoked", "expired", "disabled"} {
+		if err := a.auth.Share(ctx, "owner", deviceID(cam), v, time.Time{}, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The expired share ended a moment ago; the revoked one was revoked;
+	// the disabled user was disabled after being shared with.
+	a.store.PutShare(ctx, store.Share{Device: deviceID(cam), Viewer: "u-expired", Until: time.Now().Add(-time.Second)})
+	a.auth.Unshare(ctx, "owner", deviceID(cam), "revoked", dir)
+	u, _ := a.store.UserByName(ctx, "disabled")
+	u.Disabled = true
+	a.store.UpsertUser(ctx, u)
+
+	tokens := auth.NewTokens(mustMaster(t, a))
+	otherToken := tokens.Mint(auth.Token{User: "owner", Device: deviceID(other), Stream: "main", Audience: "web", Expires: time.Now().Add(time.Hour)})
+	expiredToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "web", Expires: time.Now().Add(-time.Second)})
+	viewerToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "web", Expires: time.Now().Add(time.Hour)})
+	basic := func(n string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(n, pw[n]) } }
+	token := func(tok string) func(*http.Request) {
+		return func(r *http.Request) {
+			q := r.URL.Query()
+			q.Set("token", tok)
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	principals := []principal{
+		{"owner", basic("owner")}, {"viewer", basic("viewer")}, {"revoked", basic("revoked")},
+		{"expired", basic("expired")}, {"stranger", basic("stranger")}, {"disabled", basic("disabled")},
+		{"anonymous", func(*http.Request) {}},
+		{"token-other-camera", token(otherToken)}, {"token-expired", token(expiredToken)},
+		{"token-forged", token(viewerToken[:len(viewerToken)-4] + "AAAA")},
+		{"token-viewer", token(viewerToken)},
+	}
+	// What each principal gets, per kind of route. Media reads pass for the
+	// owner, the viewer and the viewer's token.
+	read := map[string]int{"owner": 200, "viewer": 200, "token-viewer": 200, "revoked": 404, "expired": 404,
+		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 403, "token-expired": 401, "token-forged": 401}
+	ownerOnly := map[string]int{"owner": 200, "viewer": 404, "token-viewer": 401, "revoked": 404, "expired": 404,
+		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 401, "token-expired": 401, "token-forged": 401}
+	camerasOnly := map[string]int{} // uploads: people are refused whoever they are
+	for _, p := range principals {
+		camerasOnly[p.name] = 401
+	}
+	routes := map[string]struct {
+		path   string
+		expect map[string]int
+		media  bool
+	}{
+		"GET /api/cameras/{id}/live.mp4":                      {"/live.mp4", read, true},
+		"GET /api/cameras/{id}/hls/index.m3u8":                {"/hls/index.m3u8", read, true},
+		"GET /api/cameras/{id}/hls/{stream}/{variant}/{file}": {"/hls/main/ll/index.m3u8", read, true},
+		"GET /api/cameras/{id}/still.jpg":                     {"/still.jpg", read, true},
+		"PUT /api/cameras/{id}/still.jpg":                     {"/still.jpg", camerasOnly, false},
+		"GET /api/cameras/{id}/mjpeg":                         {"/mjpeg", read, true},
+		"GET /api/cameras/{id}/shares":                        {"/shares", ownerOnly, false},
+		"PUT /api/cameras/{id}/shares/{user}":                 {"/shares/stranger", withOwner(ownerOnly, 204), false},
+		"DELETE /api/cameras/{id}/shares/{user}":              {"/shares/stranger", withOwner(ownerOnly, 204), false},
+		"GET /api/cameras/{id}/access":                        {"/access", ownerOnly, false},
+		"POST /api/cameras/{id}/tokens":                       {"/tokens", withTokens(read), false},
+		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
+	}
+	for _, pattern := range a.router.Patterns() {
+		if !strings.Contains(pattern, "{id}") {
+			continue
+		}
+		rt, ok := routes[pattern]
+		if !ok {
+			t.Errorf("route %q touches a camera but is not in the access matrix", pattern)
+			continue
+		}
+		method, _, _ := strings.Cut(pattern, " ")
+		for _, p := range principals {
+			want := rt.expect[p.name]
+			if want == 0 {
+				continue
+			}
+			t.Run(pattern+"/"+p.name, func(t *testing.T) {
+				code, ctype, body := a.try(t, method, "/api/cameras/"+cam.ID+rt.path, p.prepare)
+				if code != want {
+					t.Fatalf("%d, want %d (%s)", code, want, body[:min(len(body), 80)])
+				}
+				if code >= 400 && carriesMedia(ctype, body) {
+					t.Fatalf("refusal carried media: %s, %d bytes", ctype, len(body))
+				}
+			})
+		}
+	}
+}
+
+func withOwner(m map[string]int, owner int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		out[k] = v
+	}
+	out["owner"] = owner
+	return out
+}
+
+// withTokens: a token is not a login, so it cannot mint more tokens.
+func withTokens(m map[string]int) map[string]int {
+	out := withOwner(m, 200)
+	for _, k := range []string{"token-viewer", "token-other-camera"} {
+		out[k] = 401
+	}
+	return out
+}
+
+func carriesMedia(ctype string, body []byte) bool {
+	return strings.HasPrefix(ctype, "image/") || strings.HasPrefix(ctype, "video/") || strings.Contains(ctype, "mpegurl") ||
+		bytes.HasPrefix(body, []byte{0xff, 0xd8}) || bytes.Contains(body, []byte("ftyp")) || bytes.Contains(body, []byte("#EXTM3U"))
+}
+
+// try makes a request with at most a few KB of body read (media streams do not end).
+func (a *testApp) try(t *testing.T, method, path string, prepare func(*http.Request)) (int, string, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var body io.Reader
+	if method == "POST" || method == "PUT" {
+		body = strings.NewReader("{}")
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, a.url(path), body)
+	if method == "PUT" && strings.HasSuffix(path, ".jpg") {
+		req.Body = io.NopCloser(bytes.NewReader([]byte{0xff, 0xd8, 0xff, 0xd9}))
+	}
+	prepare(req)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	return res.StatusCode, res.Header.Get("Content-Type"), b
+}
+
+func mustMaster(t *testing.T, a *testApp) []byte {
+	t.Helper()
+	b, err := seal.LoadOrCreateMasterKey(filepath.Join(a.cfg.DataDir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
