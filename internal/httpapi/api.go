@@ -67,6 +67,7 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("POST /api/cameras/{id}/tokens", serve(a.Logger, a.token))
 	mux.Handle("GET /api/cameras/{id}/access", serve(a.Logger, a.history))
 	mux.Handle("DELETE /api/cameras/{id}", serve(a.Logger, a.release))
+	mux.Handle("GET /api/openapi.json", serve(a.Logger, a.openAPI))
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and
