@@ -101,16 +101,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
+	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
+		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
 	a.router = httpapi.Handler(httpapi.Config{
 		Registry:    a.reg,
 		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 		Users:       dir,
 		CORSOrigins: cfg.CORSOrigins,
-		Media: &httpapi.Media{Accounts: a.auth, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log,
+		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
-		API: &httpapi.API{Auth: a.auth, Users: dir, Households: dir, Tokens: tokens, Logger: log,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Users: dir, Households: dir, Tokens: tokens, Logger: log,
 			Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }},
 	})
 	a.http = &http.Server{

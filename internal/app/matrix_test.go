@@ -121,7 +121,9 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			t.Run(pattern+"/"+p.name, func(t *testing.T) {
 				code, ctype, body := a.try(t, method, "/api/cameras/"+cam.ID+rt.path, p.prepare)
-				if code != want {
+				// Throttling (429) is a refusal too, once a principal has
+				// failed its password often enough.
+				if code != want && !(want == 401 && code == 429) {
 					t.Fatalf("%d, want %d (%s)", code, want, body[:min(len(body), 80)])
 				}
 				if code >= 400 && carriesMedia(ctype, body) {

@@ -51,6 +51,7 @@ type Households interface {
 // API is the JSON API for cameras, claiming and sharing.
 type API struct {
 	Auth       *auth.Service
+	Authn      *Authenticator
 	Users      Principals
 	Households Households
 	Online     func(access.DeviceID) bool
@@ -68,6 +69,9 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("GET /api/cameras/{id}/access", serve(a.Logger, a.history))
 	mux.Handle("DELETE /api/cameras/{id}", serve(a.Logger, a.release))
 	mux.Handle("GET /api/openapi.json", serve(a.Logger, a.openAPI))
+	mux.Handle("POST /api/login", serve(a.Logger, a.login))
+	mux.Handle("POST /api/logout", serve(a.Logger, a.logout))
+	mux.Handle("POST /api/password", serve(a.Logger, a.password))
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and
@@ -164,18 +168,8 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// user authenticates the request (HTTP Basic until sessions land).
-func (a *API) user(r *http.Request) (string, auth.Principal, error) {
-	name, pass, ok := r.BasicAuth()
-	if !ok {
-		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "credentials required", nil)
-	}
-	p, err := a.Users.Principal(r.Context(), name)
-	if err != nil || p.Disabled || !p.Credential.CheckPassword(pass) {
-		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
-	}
-	return name, p, nil
-}
+// user authenticates the request.
+func (a *API) user(r *http.Request) (string, auth.Principal, error) { return a.Authn.user(r) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")

@@ -27,7 +27,7 @@ var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 // a grant for the camera in the path. A token only names who asks: the
 // grant is minted from the store as for any request, so a revoked share
 // makes outstanding tokens useless.
-func viewerGrant(acc Accounts, tokens *auth.Tokens, r *http.Request) (access.Grant, error) {
+func viewerGrant(au *Authenticator, acc Accounts, tokens *auth.Tokens, r *http.Request) (access.Grant, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
 		return access.Grant{}, errNotFound
@@ -35,13 +35,9 @@ func viewerGrant(acc Accounts, tokens *auth.Tokens, r *http.Request) (access.Gra
 	if t := r.URL.Query().Get("token"); t != "" && tokens != nil {
 		return tokenGrant(acc, tokens, r, device, t)
 	}
-	name, pass, ok := r.BasicAuth()
-	if !ok {
-		return access.Grant{}, httpError(http.StatusUnauthorized, "credentials required", nil)
-	}
-	cred, err := acc.ViewerCredential(r.Context(), name)
-	if err != nil || !cred.CheckPassword(pass) {
-		return access.Grant{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
+	name, _, err := au.user(r)
+	if err != nil {
+		return access.Grant{}, err
 	}
 	g, err := acc.Grant(r.Context(), name, device, access.AudienceWeb)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 // read is made with a grant for the camera in the path.
 type Media struct {
 	Accounts Accounts
+	Authn    *Authenticator
 	Hub      *hub.Hub
 	HLS      *hls.Manager
 	Stills   *stills.Service
@@ -167,7 +168,7 @@ func (c countingWriter) Write(p []byte) (int, error) {
 }
 
 func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -266,7 +267,7 @@ func stillRequest(r *http.Request) (stills.Request, error) {
 }
 
 func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}
@@ -326,7 +327,7 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
 	if err != nil {
 		return err
 	}

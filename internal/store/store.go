@@ -89,3 +89,12 @@ type Access struct {
 	Ended    time.Time // zero while ongoing
 	Bytes    int64
 }
+
+// Session is a signed-in browser. Only the SHA-256 of its cookie is stored.
+type Session struct {
+	IDSHA256 string
+	User     access.UserID
+	CSRF     string
+	Created  time.Time
+	Expires  time.Time
+}

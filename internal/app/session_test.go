@@ -1,0 +1,109 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSignInSessionsCSRFAndPasswordChange(t *testing.T) {
+	a := startApp(t, "", nil)
+	generated := a.addUser(t, "olga")
+	post := func(path string, body any, prepare func(*http.Request)) *http.Response {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", a.url(path), bytes.NewReader(b))
+		prepare(req)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	login := func(pw string) (*http.Cookie, string, int) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"name": "olga", "password": pw})
+		res, err := http.Post(a.url("/api/login"), "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out struct{ CSRF string }
+		json.NewDecoder(res.Body).Decode(&out)
+		for _, c := range res.Cookies() {
+			if c.Name == "vigil_session" {
+				return c, out.CSRF, res.StatusCode
+			}
+		}
+		return nil, "", res.StatusCode
+	}
+	cookie, csrf, code := login(generated)
+	if code != 200 || cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || csrf == "" {
+		t.Fatalf("login: %d %+v csrf %q", code, cookie, csrf)
+	}
+	withCookie := func(r *http.Request) { r.AddCookie(cookie) }
+	get := func(prepare func(*http.Request)) int {
+		req, _ := http.NewRequest("GET", a.url("/api/cameras"), nil)
+		prepare(req)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if c := get(withCookie); c != 200 {
+		t.Fatalf("GET with the session: %d", c)
+	}
+	// A state-changing request needs the CSRF token as well as the cookie.
+	newPW := "a long chosen password"
+	if res := post("/api/password", map[string]string{"current": generated, "new": newPW}, withCookie); res.StatusCode != 403 {
+		t.Fatalf("password change without CSRF: %d", res.StatusCode)
+	}
+	withCSRF := func(r *http.Request) { r.AddCookie(cookie); r.Header.Set("X-CSRF-Token", csrf) }
+	if res := post("/api/password", map[string]string{"current": generated, "new": "short"}, withCSRF); res.StatusCode != 400 {
+		t.Fatalf("too short a password: %d", res.StatusCode)
+	}
+	if res := post("/api/password", map[string]string{"current": generated, "new": newPW}, withCSRF); res.StatusCode != 204 {
+		t.Fatalf("password change: %d", res.StatusCode)
+	}
+	// The change ended the session; the old password no longer works, the new one does.
+	if c := get(withCookie); c != 401 {
+		t.Fatalf("session after a password change: %d", c)
+	}
+	if _, _, code := login(generated); code != 401 {
+		t.Fatalf("old password: %d", code)
+	}
+	cookie, csrf, code = login(newPW)
+	if code != 200 {
+		t.Fatalf("new password: %d", code)
+	}
+	withCSRF = func(r *http.Request) { r.AddCookie(cookie); r.Header.Set("X-CSRF-Token", csrf) }
+	if res := post("/api/logout", nil, withCSRF); res.StatusCode != 204 {
+		t.Fatalf("logout: %d", res.StatusCode)
+	}
+	if c := get(func(r *http.Request) { r.AddCookie(cookie) }); c != 401 {
+		t.Fatalf("session after logout: %d", c)
+	}
+	// Guessing is throttled.
+	for range 6 {
+		login("wrong guess!")
+	}
+	if _, _, code := login(newPW); code != 429 {
+		t.Fatalf("sign-in after 6 failures: %d, want 429", code)
+	}
+	// Nothing on disk holds the password in clear.
+	filepath.WalkDir(a.cfg.DataDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(newPW)) || strings.Contains(string(b), generated) {
+				t.Errorf("%s holds a password in clear", path)
+			}
+		}
+		return nil
+	})
+}

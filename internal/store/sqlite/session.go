@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/store"
+)
+
+// SetPassword stores a user's argon2id password hash and ends all of the
+// user's sessions, in one transaction.
+func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_argon2 = ? WHERE id = ?`, phc, string(user))
+	if err := changedOneUser(res, err, user); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user)); err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
+	return tx.Commit()
+}
+
+// PasswordHash returns a user's argon2id hash ("" when none was set).
+func (s *Store) PasswordHash(ctx context.Context, user access.UserID) (string, error) {
+	var phc string
+	err := s.db.QueryRowContext(ctx, `SELECT password_argon2 FROM users WHERE id = ?`, string(user)).Scan(&phc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("user %s: %w", user, store.ErrNotFound)
+	}
+	return phc, err
+}
+
+// CreateSession stores a session.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_sha256, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		sess.IDSHA256, string(sess.User), sess.CSRF, nanos(sess.Created), nanos(sess.Expires))
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+// Session returns the live session with the hash, or an error wrapping store.ErrNotFound.
+func (s *Store) Session(ctx context.Context, idSHA256 string, now time.Time) (store.Session, error) {
+	var (
+		sess             store.Session
+		user             string
+		created, expires int64
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT id_sha256, user, csrf, created_at, expires_at FROM sessions
+		WHERE id_sha256 = ? AND expires_at > ?`, idSHA256, nanos(now)).Scan(&sess.IDSHA256, &user, &sess.CSRF, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Session{}, fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("session: %w", err)
+	}
+	sess.User, sess.Created, sess.Expires = access.UserID(user), fromNanos(created), fromNanos(expires)
+	return sess, nil
+}
+
+// DeleteSession ends one session.
+func (s *Store) DeleteSession(ctx context.Context, idSHA256 string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id_sha256 = ?`, idSHA256)
+	return err
+}
+
+func changedOneUser(res sql.Result, err error, user access.UserID) error {
+	if err != nil {
+		return fmt.Errorf("user %s: %w", user, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("user %s: %w", user, store.ErrNotFound)
+	}
+	return nil
+}
