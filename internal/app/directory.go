@@ -37,7 +37,20 @@ func (d directory) Principal(ctx context.Context, name string) (auth.Principal, 
 	if errors.Is(err, store.ErrNotFound) {
 		return auth.Principal{}, fmt.Errorf("%w: user %s", auth.ErrUnknown, name)
 	}
-	return auth.Principal{ID: u.ID, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}, err
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	toks, err := d.st.APITokens(ctx, u.ID, time.Now())
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	p := auth.Principal{ID: u.ID, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}
+	for _, t := range toks {
+		c := t.Credential
+		c.User = u.Name // tokens' digests are made with the user's name
+		p.Tokens = append(p.Tokens, c)
+	}
+	return p, nil
 }
 
 func (d directory) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {

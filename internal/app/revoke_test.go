@@ -114,3 +114,16 @@ func TestUnshareStopsViewingWithinASecond(t *testing.T) {
 		t.Fatalf("still after unshare: %d", code2)
 	}
 }
+
+// claimFor makes user the owner of cam, as claiming with its code does.
+func claimFor(t *testing.T, a *testApp, cam *sim.Camera, user string) {
+	t.Helper()
+	ctx := context.Background()
+	code, _ := auth.NewClaimCode()
+	if err := a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.auth.Claim(ctx, user, code, directory{a.store}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -27,6 +27,19 @@ type Principal struct {
 	Admin      bool
 	Disabled   bool
 	Credential Credential
+	// Tokens are the user's live API tokens, usable as passwords by tools
+	// and RTSP players.
+	Tokens []Credential
+}
+
+// CheckSecret reports whether secret is the user's generated password or
+// one of the user's API tokens.
+func (p Principal) CheckSecret(secret string) bool {
+	ok := p.Credential.CheckPassword(secret)
+	for _, t := range p.Tokens {
+		ok = t.CheckPassword(secret) || ok
+	}
+	return ok
 }
 
 // Standing is what the store says about a user and a device.
@@ -75,10 +88,14 @@ func (s *Service) CameraCredential(ctx context.Context, device access.DeviceID) 
 	return s.dir.DeviceCredential(ctx, device)
 }
 
-// ViewerCredential returns the credential of an active user named name.
-func (s *Service) ViewerCredential(ctx context.Context, name string) (Credential, error) {
+// ViewerCredentials returns the credentials of an active user named name:
+// the generated password and the API tokens.
+func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credential, error) {
 	p, err := s.active(ctx, name)
-	return p.Credential, err
+	if err != nil {
+		return nil, err
+	}
+	return append([]Credential{p.Credential}, p.Tokens...), nil
 }
 
 // Grant mints a grant for the (already authenticated) user name to read

@@ -72,6 +72,9 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
 	mux.Handle("POST /api/logout", serve(a.Logger, a.logout))
 	mux.Handle("POST /api/password", serve(a.Logger, a.password))
+	mux.Handle("POST /api/tokens", serve(a.Logger, a.createAPIToken))
+	mux.Handle("GET /api/tokens", serve(a.Logger, a.listAPITokens))
+	mux.Handle("DELETE /api/tokens/{token}", serve(a.Logger, a.deleteAPIToken))
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and

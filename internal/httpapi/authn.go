@@ -11,7 +11,6 @@ import (
 
 // Accounts authenticates people and cameras and mints grants.
 type Accounts interface {
-	ViewerCredential(ctx context.Context, name string) (auth.Credential, error)
 	CameraCredential(ctx context.Context, device access.DeviceID) (auth.Credential, error)
 	Grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error)
 }

@@ -24,6 +24,9 @@ type SessionStore interface {
 	PasswordHash(ctx context.Context, user access.UserID) (string, error)
 	SetPassword(ctx context.Context, user access.UserID, phc string) error
 	User(ctx context.Context, id access.UserID) (store.User, error)
+	CreateAPIToken(ctx context.Context, t store.APIToken) error
+	APITokens(ctx context.Context, user access.UserID, now time.Time) ([]store.APIToken, error)
+	DeleteAPIToken(ctx context.Context, user access.UserID, id string) error
 }
 
 // Authenticator finds who a request comes from: a session cookie (with a
@@ -93,7 +96,7 @@ func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (auth
 	ok := err == nil && !p.Disabled
 	if ok {
 		phc, _ := au.Sessions.PasswordHash(r.Context(), p.ID)
-		ok = phc != "" && auth.CheckPasswordHash(phc, pass) || phc == "" && p.Credential.CheckPassword(pass)
+		ok = p.CheckSecret(pass) || phc != "" && auth.CheckPasswordHash(phc, pass)
 	}
 	if !ok {
 		au.Accounts.Fail(user)

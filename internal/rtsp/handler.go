@@ -86,8 +86,8 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 	}
 }
 
-// credentialFor looks up the stored credential for a claimed user name.
-type credentialFor func(ctx context.Context, user string) (vauth.Credential, error)
+// credentialFor looks up the stored credentials for a claimed user name.
+type credentialFor func(ctx context.Context, user string) ([]vauth.Credential, error)
 
 // authenticate checks a request's Digest credentials. It returns the user,
 // or the response to send: a challenge when none were given, 401 and a
@@ -104,9 +104,9 @@ func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t 
 	if err == nil {
 		ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 		defer cancel()
-		var cred vauth.Credential
-		if cred, err = lookup(ctx, a.Username); err == nil {
-			err = verifyDigest(req, a, cred, cs.nonce)
+		var creds []vauth.Credential
+		if creds, err = lookup(ctx, a.Username); err == nil {
+			err = verifyAny(req, a, creds, cs.nonce)
 		}
 	}
 	if err != nil {
@@ -122,7 +122,7 @@ func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t 
 
 // viewer authenticates a reading request and mints its grant.
 func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target) (access.Grant, *base.Response, error) {
-	user, res, err := h.authenticate(conn, req, t, "viewer", h.s.Auth.ViewerCredential)
+	user, res, err := h.authenticate(conn, req, t, "viewer", h.s.Auth.ViewerCredentials)
 	if res != nil || err != nil {
 		return access.Grant{}, res, err
 	}
@@ -245,8 +245,9 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	if err != nil {
 		return status(base.StatusNotFound), nil
 	}
-	camera := func(ctx context.Context, _ string) (vauth.Credential, error) {
-		return h.s.Auth.CameraCredential(ctx, t.device)
+	camera := func(ctx context.Context, _ string) ([]vauth.Credential, error) {
+		c, err := h.s.Auth.CameraCredential(ctx, t.device)
+		return []vauth.Credential{c}, err
 	}
 	if _, res, err := h.authenticate(ctx.Conn, ctx.Request, t, "camera", camera); res != nil || err != nil {
 		return res, err

@@ -32,11 +32,11 @@ func (f fakeAuth) CameraCredential(_ context.Context, d access.DeviceID) (vauth.
 	return vauth.HashCredential(string(d), "pw-"+string(d)), nil
 }
 
-func (f fakeAuth) ViewerCredential(_ context.Context, name string) (vauth.Credential, error) {
+func (f fakeAuth) ViewerCredentials(_ context.Context, name string) ([]vauth.Credential, error) {
 	if name != "admin" {
-		return vauth.Credential{}, vauth.ErrUnknown
+		return nil, vauth.ErrUnknown
 	}
-	return vauth.HashCredential("admin", "secret"), nil
+	return []vauth.Credential{vauth.HashCredential("admin", "secret")}, nil
 }
 
 func (f fakeAuth) Grant(_ context.Context, name string, d access.DeviceID, aud access.Audience) (access.Grant, error) {

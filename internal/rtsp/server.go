@@ -34,8 +34,9 @@ import (
 type Auth interface {
 	// CameraCredential returns the credential device publishes with.
 	CameraCredential(ctx context.Context, device access.DeviceID) (vauth.Credential, error)
-	// ViewerCredential returns the credential of a user who reads over RTSP.
-	ViewerCredential(ctx context.Context, user string) (vauth.Credential, error)
+	// ViewerCredentials returns the credentials a user who reads over RTSP
+	// may use: the generated password and the user's API tokens.
+	ViewerCredentials(ctx context.Context, user string) ([]vauth.Credential, error)
 	// Grant mints a grant for an authenticated user to read device.
 	Grant(ctx context.Context, user string, device access.DeviceID, aud access.Audience) (access.Grant, error)
 }

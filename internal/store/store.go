@@ -98,3 +98,14 @@ type Session struct {
 	Created  time.Time
 	Expires  time.Time
 }
+
+// APIToken is a user's long-lived secret for tools and RTSP players. Only
+// its hashes are stored; Credential.User is the user's name.
+type APIToken struct {
+	ID         string
+	User       access.UserID
+	Name       string
+	Credential auth.Credential
+	Created    time.Time
+	Expires    time.Time
+}

@@ -11,7 +11,8 @@ import (
 	"vigil/internal/store"
 )
 
-// SetPassword stores a user's argon2id password hash and ends all of the
+// SetPassword stores a user's argon2id password hash, retires the user's
+// generated password (RTSP players then use API tokens) and ends all of the
 // user's sessions, in one transaction.
 func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -19,7 +20,8 @@ func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc string)
 		return fmt.Errorf("set password of %s: %w", user, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE users SET password_argon2 = ? WHERE id = ?`, phc, string(user))
+	res, err := tx.ExecContext(ctx, `UPDATE users SET password_argon2 = ?, ha1_md5 = '', ha1_sha256 = '', pass_sha256 = ''
+		WHERE id = ?`, phc, string(user))
 	if err := changedOneUser(res, err, user); err != nil {
 		return err
 	}
