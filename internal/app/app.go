@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Users: dir, Households: dir, Tokens: tokens, Logger: log,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens, Logger: log,
 			Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }},
 	})
 	a.http = &http.Server{

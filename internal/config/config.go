@@ -64,6 +64,10 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown. It defaults to 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
+	// Signup lets anyone create an account; otherwise sign-up needs an
+	// invitation from an admin. It defaults to false.
+	Signup bool `yaml:"signup"`
+
 	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
 	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.
 	// It defaults to none.

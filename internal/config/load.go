@@ -39,7 +39,19 @@ func settings() []setting {
 		{"read_timeout", "network read timeout", duration(func(c *Config) *time.Duration { return &c.ReadTimeout })},
 		{"write_timeout", "network write timeout", duration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
 		{"shutdown_timeout", "graceful shutdown bound", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"signup", "let anyone create an account (true or false); otherwise an invitation is needed", boolean(func(c *Config) *bool { return &c.Signup })},
 		{"cors_origins", "comma-separated origins allowed to fetch media (Cast receivers)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*field(c) = b
+		return nil
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/store"
 )
 
 // Camera is a camera as its viewer sees it in the API.
@@ -56,7 +57,16 @@ type API struct {
 	Households Households
 	Online     func(access.DeviceID) bool
 	Tokens     *auth.Tokens
+	Signups    Signups
+	// OpenSignup lets anyone create an account (config signup).
+	OpenSignup bool
 	Logger     *slog.Logger
+}
+
+// Signups stores invitations and new accounts.
+type Signups interface {
+	CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error
+	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
 }
 
 func (a *API) routes(mux *Router) {
@@ -75,6 +85,8 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("POST /api/tokens", serve(a.Logger, a.createAPIToken))
 	mux.Handle("GET /api/tokens", serve(a.Logger, a.listAPITokens))
 	mux.Handle("DELETE /api/tokens/{token}", serve(a.Logger, a.deleteAPIToken))
+	mux.Handle("POST /api/invitations", serve(a.Logger, a.invite))
+	mux.Handle("POST /api/signup", serve(a.Logger, a.signup))
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and

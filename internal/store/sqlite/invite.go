@@ -1,0 +1,51 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/store"
+)
+
+// CreateInvitation stores an invitation code's hash.
+func (s *Store) CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO invitations (code_sha256, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		codeSHA256, string(by), nanos(time.Now()), nanos(expires))
+	if err != nil {
+		return fmt.Errorf("create invitation: %w", err)
+	}
+	return nil
+}
+
+// SignUp creates a user with an argon2id password; with a non-empty
+// invitation hash, it spends the (unexpired) invitation in the same
+// transaction, so a crash never leaves a user without its invitation spent
+// or an invitation spent without its user.
+func (s *Store) SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sign up: %w", err)
+	}
+	defer tx.Rollback()
+	if invitationSHA256 != "" {
+		res, err := tx.ExecContext(ctx, `DELETE FROM invitations WHERE code_sha256 = ? AND expires_at > ?`, invitationSHA256, nanos(now))
+		if err != nil {
+			return fmt.Errorf("sign up: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sign up: invitation: %w", store.ErrNotFound)
+		}
+	}
+	c := u.Credential
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, password_argon2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, nanos(now), false, phc)
+	if isConstraint(err) {
+		return fmt.Errorf("sign up %s: %w", u.Name, store.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("sign up %s: %w", u.Name, err)
+	}
+	return tx.Commit()
+}
