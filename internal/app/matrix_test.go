@@ -59,6 +59,7 @@ func TestAccessMatrix(t *testing.T) {
 	tokens := auth.NewTokens(mustMaster(t, a))
 	otherToken := tokens.Mint(auth.Token{User: "owner", Device: deviceID(other), Stream: "main", Audience: "web", Expires: time.Now().Add(time.Hour)})
 	expiredToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "web", Expires: time.Now().Add(-time.Second)})
+	rtspToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "rtsp", Expires: time.Now().Add(time.Hour)})
 	viewerToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "web", Expires: time.Now().Add(time.Hour)})
 	basic := func(n string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(n, pw[n]) } }
 	token := func(tok string) func(*http.Request) {
@@ -74,14 +75,16 @@ func TestAccessMatrix(t *testing.T) {
 		{"anonymous", func(*http.Request) {}},
 		{"token-other-camera", token(otherToken)}, {"token-expired", token(expiredToken)},
 		{"token-forged", token(viewerToken[:len(viewerToken)-4] + "AAAA")},
-		{"token-viewer", token(viewerToken)},
+		{"token-viewer", token(viewerToken)}, {"token-other-audience", token(rtspToken)},
 	}
 	// What each principal gets, per kind of route. Media reads pass for the
 	// owner, the viewer and the viewer's token.
 	read := map[string]int{"owner": 200, "viewer": 200, "token-viewer": 200, "revoked": 404, "expired": 404,
-		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 403, "token-expired": 401, "token-forged": 401}
+		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 403, "token-expired": 401, "token-forged": 401,
+		"token-other-audience": 403}
 	ownerOnly := map[string]int{"owner": 200, "viewer": 404, "token-viewer": 401, "revoked": 404, "expired": 404,
-		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 401, "token-expired": 401, "token-forged": 401}
+		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 401, "token-expired": 401, "token-forged": 401,
+		"token-other-audience": 401}
 	camerasOnly := map[string]int{} // uploads: people are refused whoever they are
 	for _, p := range principals {
 		camerasOnly[p.name] = 401
@@ -146,7 +149,7 @@ func withOwner(m map[string]int, owner int) map[string]int {
 // withTokens: a token is not a login, so it cannot mint more tokens.
 func withTokens(m map[string]int) map[string]int {
 	out := withOwner(m, 200)
-	for _, k := range []string{"token-viewer", "token-other-camera"} {
+	for _, k := range []string{"token-viewer", "token-other-camera", "token-other-audience"} {
 		out[k] = 401
 	}
 	return out

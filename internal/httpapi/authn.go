@@ -75,6 +75,10 @@ func streamParam(r *http.Request) (access.StreamID, error) {
 	return s, nil
 }
 
+// httpAudiences are the clients that fetch media over HTTP; an RTSP token
+// opens nothing here.
+var httpAudiences = map[access.Audience]bool{access.AudienceWeb: true, access.AudienceGoogle: true, access.AudienceAlexa: true}
+
 func tokenGrant(acc Accounts, tokens *auth.Tokens, r *http.Request, device access.DeviceID, t string) (access.Grant, error) {
 	tok, err := tokens.Verify(t)
 	if err != nil {
@@ -82,6 +86,9 @@ func tokenGrant(acc Accounts, tokens *auth.Tokens, r *http.Request, device acces
 	}
 	if tok.Device != device || !tokenStreamMatches(r, tok.Stream) {
 		return access.Grant{}, httpError(http.StatusForbidden, "stream token is for another camera or stream", nil)
+	}
+	if !httpAudiences[tok.Audience] {
+		return access.Grant{}, httpError(http.StatusForbidden, "stream token is for another kind of client", nil)
 	}
 	g, err := acc.Grant(r.Context(), tok.User, device, tok.Audience)
 	if err != nil {
