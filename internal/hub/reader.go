@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -162,20 +161,17 @@ func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 // unit's bytes. On a mismatch it counts and logs the violation, ends the
 // reader and returns an error; the caller must write nothing and end the session.
 func (r *Reader) Egress(u *media.Unit) error {
-	o := u.Owner()
-	err := r.grant.Check(o.Device, r.s.hub.cfg.Now())
-	if err == nil && o != r.s.owner {
+	err := r.s.hub.Egress(r.grant, u)
+	if o := u.Owner(); err == nil && o != r.s.owner {
+		// The right device but another session or stream: sessions never mix.
 		err = fmt.Errorf("isolation violation: unit of %s/%s session %d on a reader of %s/%s session %d",
 			o.Device, o.Stream, o.Session, r.s.owner.Device, r.s.owner.Stream, r.s.owner.Session)
+		r.s.hub.violation(err, r.grant, o)
 	}
 	if err != nil {
-		if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
-			r.s.hub.violation(err, r.grant, o)
-		}
 		r.Close()
-		return err
 	}
-	return nil
+	return err
 }
 
 // Close detaches the reader. It is safe to call more than once.
