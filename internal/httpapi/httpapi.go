@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"slices"
@@ -32,6 +33,10 @@ type Config struct {
 	Media *Media
 	// API serves cameras, claiming and sharing; nil leaves it out.
 	API *API
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Authn signs requests in; it defaults to HTTP Basic against Users.
+	Authn *Authenticator
 	// CORSOrigins may fetch media from their pages.
 	CORSOrigins []string
 }
@@ -40,7 +45,16 @@ type Config struct {
 // "ok"); /metrics names cameras, so it needs the admin's credentials.
 func Handler(cfg Config) *Router {
 	mux := &Router{mux: http.NewServeMux()}
-	gatherer, health, users := cfg.Registry, cfg.Health, cfg.Users
+	gatherer, health := cfg.Registry, cfg.Health
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	au := cfg.Authn
+	if au == nil {
+		au = &Authenticator{Users: cfg.Users, Accounts: auth.NewThrottle(auth.AccountFailures),
+			Addresses: auth.NewThrottle(auth.AddressFailures)}
+	}
 	if cfg.Media != nil {
 		cfg.Media.routes(mux, cfg.Registry)
 	}
@@ -57,10 +71,10 @@ func Handler(cfg Config) *Router {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 	}))
-	mux.Handle("GET /metrics", adminOnly(users, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	mux.Handle("GET /metrics", adminOnly(log, au, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
-	mux.Handle("GET /debug/pprof/", adminOnly(users, http.HandlerFunc(pprof.Index)))
-	mux.Handle("GET /debug/pprof/profile", adminOnly(users, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/", adminOnly(log, au, http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", adminOnly(log, au, http.HandlerFunc(pprof.Profile)))
 	mux.handler = cors(cfg.CORSOrigins, mux.mux)
 	return mux
 }
@@ -84,19 +98,18 @@ func (rt *Router) Patterns() []string { return slices.Clone(rt.patterns) }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.handler.ServeHTTP(w, r) }
 
-// adminOnly requires HTTP Basic credentials of an admin (Prometheus's
-// basic_auth). Until TLS and accounts land this is the only HTTP login.
-func adminOnly(users Principals, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, pass, ok := r.BasicAuth()
-		if ok {
-			p, err := users.Principal(r.Context(), name)
-			if err == nil && p.Admin && p.Credential.CheckPassword(pass) {
-				next.ServeHTTP(w, r)
-				return
-			}
+// adminOnly lets only admins through, signed in as for any other route
+// (session, Basic with password or API token; Prometheus uses basic_auth).
+func adminOnly(log *slog.Logger, au *Authenticator, next http.Handler) http.Handler {
+	return serve(log, func(w http.ResponseWriter, r *http.Request) error {
+		_, p, err := au.user(r)
+		if err != nil {
+			return err
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+auth.Realm+`"`)
-		http.Error(w, "admin credentials required", http.StatusUnauthorized)
+		if !p.Admin {
+			return httpError(http.StatusForbidden, "admins only", nil)
+		}
+		next.ServeHTTP(w, r)
+		return nil
 	})
 }
