@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -13,16 +14,21 @@ type countingConn struct {
 	net.Conn
 	mu     sync.Mutex
 	writes [][]byte
+	fail   error
+	closed bool
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.fail != nil {
+		return 0, c.fail
+	}
 	c.writes = append(c.writes, bytes.Clone(p))
 	return len(p), nil
 }
 
-func (c *countingConn) Close() error { return nil }
+func (c *countingConn) Close() error { c.closed = true; return nil }
 
 func (c *countingConn) count() int {
 	c.mu.Lock()
@@ -42,34 +48,42 @@ func interleaved(marker bool, size int) []byte {
 	return p
 }
 
-func TestFramedConnWritesAFramePerCall(t *testing.T) {
-	c := &countingConn{}
+// TestFramedConnNeverInterleavesAndClosesOnError: responses written by
+// gortsplib and units written by the direct writer never cut into each
+// other, and a failed write closes the connection for good.
+func TestFramedConnNeverInterleavesAndClosesOnError(t *testing.T) {
+	c := &deadlineConn{}
 	f := newFramedConn(c)
-	var want []byte
-	for i := range 10 {
-		p := interleaved(i == 9, 1400)
-		want = append(want, p...)
-		if n, err := f.Write(p); err != nil || n != len(p) {
-			t.Fatalf("write %d: n=%d err=%v", i, n, err)
+	unit := net.Buffers{interleaved(false, 1400), interleaved(true, 700)}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { f.Write([]byte("RTSP/1.0 200 OK\r\n\r\n")) })
+		wg.Go(func() {
+			b := append(net.Buffers(nil), unit...)
+			f.writeBuffers(&b, time.Now().Add(time.Second))
+		})
+	}
+	wg.Wait()
+	var all []byte
+	for _, w := range c.writes {
+		all = append(all, w...)
+	}
+	for len(all) > 0 { // every chunk is a whole response or a whole unit
+		switch {
+		case bytes.HasPrefix(all, []byte("RTSP/1.0 200 OK\r\n\r\n")):
+			all = all[len("RTSP/1.0 200 OK\r\n\r\n"):]
+		case bytes.HasPrefix(all, append(append([]byte(nil), unit[0]...), unit[1]...)):
+			all = all[len(unit[0])+len(unit[1]):]
+		default:
+			t.Fatalf("writes interleaved: % x", all[:16])
 		}
 	}
-	if c.count() != 1 || !bytes.Equal(c.writes[0], want) {
-		t.Fatalf("%d writes, want 1 holding the whole frame in order", c.count())
+	c.fail = errors.New("broken pipe")
+	if _, err := f.Write([]byte("x")); err == nil || !c.closed {
+		t.Fatal("a failed write did not close the connection")
 	}
-	// A response is written at once, after what was gathered before it.
-	f.Write(interleaved(false, 100))
-	f.Write([]byte("RTSP/1.0 200 OK\r\n\r\n"))
-	if c.count() != 2 || !bytes.HasSuffix(c.writes[1], []byte("OK\r\n\r\n")) || c.writes[1][0] != '$' {
-		t.Fatalf("response not flushed in order with the gathered packet: %d writes", c.count())
+	c.fail = nil
+	if _, err := f.Write([]byte("x")); err == nil {
+		t.Fatal("the connection was reused after a write error")
 	}
-	// Without a marker the timer flushes.
-	f.Write(interleaved(false, 100))
-	deadline := time.Now().Add(time.Second)
-	for c.count() != 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("gathered bytes were never flushed without a marker")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	f.Close()
 }
