@@ -56,34 +56,26 @@ func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, e
 }
 
 // keyframeStill returns the keyframe decoded at width: from the cache, or
-// decoded once however many ask at the same time.
-func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int) (*frame, error) {
+// decoded once however many ask at the same time. Requests that arrive while
+// another request's decode of a new keyframe runs get the stream's previous
+// keyframe still at once instead, when it is young enough for maxAge (zero:
+// any age): the first request after a keyframe waits for the fresh picture,
+// the crowd behind it does not pay the decode time.
+func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
 	o := kf.unit.Owner()
 	key := stillKey{device: o.Device, stream: o.Stream, source: fromKeyframe, session: o.Session, seq: kf.unit.Seq, width: width}
 	if f := s.cache.get(key); f != nil {
 		return f, nil
+	}
+	if s.flights.busy(key) {
+		s.mu.Lock()
+		prev := s.decoded[decodedKey{o.Device, o.Stream, width}]
+		s.mu.Unlock()
+		if prev != nil && (maxAge == 0 || time.Since(prev.captured) <= maxAge) {
+			return prev, nil
+		}
 	}
 	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
-}
-
-// recentStill is keyframeStill, except for requests that arrive while
-// another request's decode of the new keyframe runs: they get the stream's
-// previous keyframe still at once, when it is young enough for maxAge
-// (zero: any age). The first request after a keyframe still waits for the
-// fresh picture; the crowd behind it does not pay the decode time.
-func (s *Service) recentStill(ctx context.Context, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
-	o := kf.unit.Owner()
-	key := stillKey{device: o.Device, stream: o.Stream, source: fromKeyframe, session: o.Session, seq: kf.unit.Seq, width: width}
-	if f := s.cache.get(key); f != nil {
-		return f, nil
-	}
-	s.mu.Lock()
-	prev := s.decoded[decodedKey{o.Device, o.Stream, width}]
-	s.mu.Unlock()
-	if prev == nil || (maxAge > 0 && time.Since(prev.captured) > maxAge) || !s.flights.busy(key) {
-		return s.keyframeStill(ctx, kf, width)
-	}
-	return prev, nil
 }
 
 // decodeFunc decodes kf at width once; the result is cached under key and

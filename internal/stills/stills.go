@@ -261,7 +261,7 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 		if tooOld(kf.captured) {
 			return nil, false, ErrTooOld
 		}
-		f, err := s.recentStill(ctx, kf, req.Width, req.MaxAge)
+		f, err := s.keyframeStill(ctx, kf, req.Width, req.MaxAge)
 		if err == nil || up == nil || ctx.Err() != nil {
 			return f, false, err
 		}
