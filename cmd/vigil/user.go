@@ -8,50 +8,88 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlite"
 )
 
-// runUser handles `vigil user add --name NAME [--admin] [--json]`: it creates
-// the user, or gives an existing one a new password, and prints the password
-// once. Passwords are generated (high-entropy), so they can be stored as the
-// digest hashes RTSP players need.
+// userUsage lists the user commands.
+const userUsage = `usage:
+  vigil user add --name NAME [--admin] [--json]   create a user, or give one a new password (printed once)
+  vigil user list                                 list users
+  vigil user disable NAME                         stop a user signing in and viewing (live views end within a second)
+  vigil user enable NAME                          let a disabled user back in`
+
+// runUser handles the user admin commands. They work on the data directory
+// directly; a running server learns of disabling and password resets from
+// the store's revocation log and ends the user's live viewing.
 func runUser(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: vigil user add --name NAME [--admin] [--json]")
-	}
-	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-	name := fs.String("name", "", "user name (letters, digits, '-', '_', '.')")
-	admin := fs.Bool("admin", false, "an operator: may view unclaimed cameras and read metrics")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if !validName(*name) {
-		return fmt.Errorf("--name %q: use 1-64 letters, digits, '-', '_' or '.'", *name)
+	if len(args) == 0 {
+		return errors.New(userUsage)
 	}
 	st, err := openStore(ctx, cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	switch args[0] {
+	case "add":
+		return addUser(ctx, st, args[1:], stdout)
+	case "list":
+		return listUsers(ctx, st, stdout)
+	case "disable", "enable":
+		if len(args) != 2 {
+			return errors.New(userUsage)
+		}
+		u, err := st.UserByName(ctx, args[1])
+		if err != nil {
+			return fmt.Errorf("user %q: %w", args[1], err)
+		}
+		if err := st.SetUserDisabled(ctx, u.ID, args[0] == "disable"); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "user %s %sd\n", u.Name, args[0])
+		return err
+	}
+	return errors.New(userUsage)
+}
+
+// addUser creates the user, or gives an existing one a new generated
+// password (ending the password the user chose and every sign-in session),
+// and prints the password once. Generated passwords are high-entropy, so
+// they can be stored as the digest hashes RTSP players need.
+func addUser(ctx context.Context, st *sqlite.Store, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	name := fs.String("name", "", "user name (letters, digits, '-', '_', '.')")
+	admin := fs.Bool("admin", false, "an operator: may view unclaimed cameras and read metrics")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !validName(*name) {
+		return fmt.Errorf("--name %q: use 1-64 letters, digits, '-', '_' or '.'", *name)
+	}
 	password, err := auth.NewPassword()
 	if err != nil {
 		return err
 	}
+	cred := auth.HashCredential(*name, password)
 	u, err := st.UserByName(ctx, *name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		u = store.User{ID: access.UserID("u-" + *name), Name: *name}
-	case err != nil:
-		return err
+		u = store.User{ID: access.UserID("u-" + *name), Name: *name, Admin: *admin, Credential: cred}
+		err = st.UpsertUser(ctx, u)
+	case err == nil && *admin && !u.Admin:
+		return fmt.Errorf("user %s exists and is not an admin; admins are made when the user is created", *name)
+	case err == nil:
+		err = st.ResetCredential(ctx, u.ID, cred)
 	}
-	u.Admin = u.Admin || *admin
-	u.Credential = auth.HashCredential(*name, password)
-	if err := st.UpsertUser(ctx, u); err != nil {
+	if err != nil {
 		return err
 	}
 	if *asJSON {
@@ -60,6 +98,19 @@ func runUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	_, err = fmt.Fprintf(stdout, "user\t%s\npassword\t%s\n\nThe password is shown only now; `vigil user add --name %s` again sets a new one.\n",
 		u.Name, password, u.Name)
 	return err
+}
+
+func listUsers(ctx context.Context, st *sqlite.Store, stdout io.Writer) error {
+	users, err := st.Users(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tID\tADMIN\tDISABLED\tCREATED")
+	for _, u := range users {
+		fmt.Fprintf(w, "%s\t%s\t%t\t%t\t%s\n", u.Name, u.ID, u.Admin, u.Disabled, u.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return w.Flush()
 }
 
 func validName(s string) bool {

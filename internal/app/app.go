@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	dir := directory{st}
-	a.auth = auth.NewService(dir, access.NewIssuer(), grantTTL)
+	a.auth = auth.NewService(dir, access.NewIssuer(), tokens, grantTTL)
 	a.hub = hub.New(hub.Config{
 		ReaderQueueUnits: cfg.ReaderQueueUnits,
 		ReaderQueueBytes: cfg.ReaderQueueBytes,
@@ -108,12 +108,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 		Users:       dir,
 		CORSOrigins: cfg.CORSOrigins,
-		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log,
+		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens, Logger: log,
-			Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }},
+			Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }, RTSPBase: a.rtspBase},
 	})
 	a.http = &http.Server{
 		Handler:           a.router,
@@ -138,6 +138,16 @@ func (a *App) Start() error {
 	return nil
 }
 
+// rtspBase is the RTSP server's URL as the client of r reaches this host.
+func (a *App) rtspBase(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	_, port, _ := net.SplitHostPort(a.rtsp.Addr().String())
+	return "rtsp://" + net.JoinHostPort(host, port)
+}
+
 // RTSPAddr and HTTPAddr are the bound addresses after Start.
 func (a *App) RTSPAddr() net.Addr { return a.rtsp.Addr() }
 
@@ -150,6 +160,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.rtsp.Run(gctx) })
 	g.Go(func() error { return a.pulls.Run(gctx) })
+	g.Go(func() error { return a.watchRevocations(gctx) })
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"vigil/internal/access"
@@ -48,9 +49,43 @@ func (d directory) Principal(ctx context.Context, name string) (auth.Principal, 
 	for _, t := range toks {
 		c := t.Credential
 		c.User = u.Name // tokens' digests are made with the user's name
-		p.Tokens = append(p.Tokens, c)
+		p.Tokens = append(p.Tokens, auth.APIKey{ID: t.ID, Scope: t.Scope, Credential: c})
 	}
 	return p, nil
+}
+
+// Bound checks that what a stream token was minted in still stands: the
+// sign-in session, the API token, or the password as it was.
+func (d directory) Bound(ctx context.Context, user, session string) error {
+	u, err := d.st.UserByName(ctx, user)
+	if err != nil {
+		return err
+	}
+	kind, id := session[:min(2, len(session))], session[min(2, len(session)):]
+	switch kind {
+	case httpapi.BoundSession:
+		s, err := d.st.Session(ctx, id, time.Now())
+		if err == nil && s.User != u.ID {
+			err = errors.New("session of another user")
+		}
+		return err
+	case httpapi.BoundAPIKey:
+		toks, err := d.st.APITokens(ctx, u.ID, time.Now())
+		if err != nil || slices.ContainsFunc(toks, func(t store.APIToken) bool { return t.ID == id }) {
+			return err
+		}
+		return errors.New("API token deleted or expired")
+	case httpapi.BoundPassword:
+		if id == httpapi.PasswordFingerprint(u.Credential.PassSHA256) {
+			return nil
+		}
+		phc, err := d.st.PasswordHash(ctx, u.ID)
+		if err != nil || (phc != "" && id == httpapi.PasswordFingerprint(phc)) {
+			return err
+		}
+		return errors.New("password changed")
+	}
+	return fmt.Errorf("token bound to %q, which is nothing Vigil knows", kind)
 }
 
 func (d directory) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {

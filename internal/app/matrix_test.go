@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/httpapi"
 	"vigil/internal/seal"
 	"vigil/internal/store"
 )
@@ -57,10 +59,22 @@ func TestAccessMatrix(t *testing.T) {
 	a.store.UpsertUser(ctx, u)
 
 	tokens := auth.NewTokens(mustMaster(t, a))
-	otherToken := tokens.Mint(auth.Token{User: "owner", Device: deviceID(other), Stream: "main", Audience: "web", Expires: time.Now().Add(time.Hour)})
-	expiredToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "web", Expires: time.Now().Add(-time.Second)})
-	rtspToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "rtsp", Expires: time.Now().Add(time.Hour)})
-	viewerToken := tokens.Mint(auth.Token{User: "viewer", Device: deviceID(cam), Stream: "main", Audience: "web", Expires: time.Now().Add(time.Hour)})
+	// Tokens as the API mints them for a viewer signed in with a password.
+	bound := func(user string) string {
+		u, _ := a.store.UserByName(ctx, user)
+		return httpapi.BoundPassword + httpapi.PasswordFingerprint(u.Credential.PassSHA256)
+	}
+	mint := func(user string, device access.DeviceID, aud access.Audience, session string, ttl time.Duration) string {
+		return tokens.Mint(auth.Token{User: user, Device: device, Stream: "main", Audience: aud, Session: session,
+			Expires: time.Now().Add(ttl)})
+	}
+	otherToken := mint("owner", deviceID(other), "web", bound("owner"), time.Hour)
+	expiredToken := mint("viewer", deviceID(cam), "web", bound("viewer"), -time.Second)
+	rtspToken := mint("viewer", deviceID(cam), "rtsp", bound("viewer"), time.Hour)
+	viewerToken := mint("viewer", deviceID(cam), "web", bound("viewer"), time.Hour)
+	revokedToken := mint("revoked", deviceID(cam), "web", bound("revoked"), time.Hour)
+	// Minted in a sign-in session that has since ended (logout).
+	endedToken := mint("viewer", deviceID(cam), "web", httpapi.BoundSession+"0123456789abcdef", time.Hour)
 	basic := func(n string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(n, pw[n]) } }
 	token := func(tok string) func(*http.Request) {
 		return func(r *http.Request) {
@@ -76,15 +90,16 @@ func TestAccessMatrix(t *testing.T) {
 		{"token-other-camera", token(otherToken)}, {"token-expired", token(expiredToken)},
 		{"token-forged", token(viewerToken[:len(viewerToken)-4] + "AAAA")},
 		{"token-viewer", token(viewerToken)}, {"token-other-audience", token(rtspToken)},
+		{"token-revoked-share", token(revokedToken)}, {"token-session-ended", token(endedToken)},
 	}
 	// What each principal gets, per kind of route. Media reads pass for the
 	// owner, the viewer and the viewer's token.
 	read := map[string]int{"owner": 200, "viewer": 200, "token-viewer": 200, "revoked": 404, "expired": 404,
 		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 403, "token-expired": 401, "token-forged": 401,
-		"token-other-audience": 403}
+		"token-other-audience": 403, "token-revoked-share": 404, "token-session-ended": 401}
 	ownerOnly := map[string]int{"owner": 200, "viewer": 404, "token-viewer": 401, "revoked": 404, "expired": 404,
 		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 401, "token-expired": 401, "token-forged": 401,
-		"token-other-audience": 401}
+		"token-other-audience": 401, "token-revoked-share": 401, "token-session-ended": 401}
 	camerasOnly := map[string]int{} // uploads: people are refused whoever they are
 	for _, p := range principals {
 		camerasOnly[p.name] = 401
@@ -149,7 +164,7 @@ func withOwner(m map[string]int, owner int) map[string]int {
 // withTokens: a token is not a login, so it cannot mint more tokens.
 func withTokens(m map[string]int) map[string]int {
 	out := withOwner(m, 200)
-	for _, k := range []string{"token-viewer", "token-other-camera", "token-other-audience"} {
+	for _, k := range []string{"token-viewer", "token-other-camera", "token-other-audience", "token-revoked-share"} {
 		out[k] = 401
 	}
 	return out

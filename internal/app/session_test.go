@@ -25,23 +25,7 @@ func TestSignInSessionsCSRFAndPasswordChange(t *testing.T) {
 		res.Body.Close()
 		return res
 	}
-	login := func(pw string) (*http.Cookie, string, int) {
-		t.Helper()
-		b, _ := json.Marshal(map[string]string{"name": "olga", "password": pw})
-		res, err := http.Post(a.url("/api/login"), "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out struct{ CSRF string }
-		json.NewDecoder(res.Body).Decode(&out)
-		for _, c := range res.Cookies() {
-			if c.Name == "vigil_session" {
-				return c, out.CSRF, res.StatusCode
-			}
-		}
-		return nil, "", res.StatusCode
-	}
+	login := func(pw string) (*http.Cookie, string, int) { return a.login(t, "olga", pw) }
 	cookie, csrf, code := login(generated)
 	if code != 200 || cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || csrf == "" {
 		t.Fatalf("login: %d %+v csrf %q", code, cookie, csrf)

@@ -29,17 +29,7 @@ type Principal struct {
 	Credential Credential
 	// Tokens are the user's live API tokens, usable as passwords by tools
 	// and RTSP players.
-	Tokens []Credential
-}
-
-// CheckSecret reports whether secret is the user's generated password or
-// one of the user's API tokens.
-func (p Principal) CheckSecret(secret string) bool {
-	ok := p.Credential.CheckPassword(secret)
-	for _, t := range p.Tokens {
-		ok = t.CheckPassword(secret) || ok
-	}
-	return ok
+	Tokens []APIKey
 }
 
 // Standing is what the store says about a user and a device.
@@ -60,17 +50,28 @@ type Directory interface {
 	DeviceCredential(ctx context.Context, id access.DeviceID) (Credential, error)
 	Principal(ctx context.Context, name string) (Principal, error)
 	Standing(ctx context.Context, user access.UserID, device access.DeviceID) (Standing, error)
+	// Bound returns nil while what a stream token was minted in (its
+	// Session: a sign-in session, API token, password or account link of
+	// the user named user) still stands.
+	Bound(ctx context.Context, user, session string) error
 }
 
 // Service authenticates cameras and viewers and mints grants.
 type Service struct {
 	dir    Directory
 	issuer *access.Issuer
+	tokens *Tokens // nil: stream tokens are refused
 	ttl    time.Duration
 	now    func() time.Time
 
 	mu     sync.Mutex
-	leases map[leaseKey]*access.Lease // guarded by mu; the live lease per user and device
+	leases map[leaseKey]lease // guarded by mu; the live lease per user and device
+}
+
+// lease is a live lease and when it was made.
+type lease struct {
+	*access.Lease
+	made time.Time
 }
 
 type leaseKey struct {
@@ -78,9 +79,10 @@ type leaseKey struct {
 	device access.DeviceID
 }
 
-// NewService returns a service minting grants that last at most ttl.
-func NewService(dir Directory, issuer *access.Issuer, ttl time.Duration) *Service {
-	return &Service{dir: dir, issuer: issuer, ttl: ttl, now: time.Now, leases: map[leaseKey]*access.Lease{}}
+// NewService returns a service minting grants that last at most ttl, for
+// viewers who sign in or present stream tokens signed by tokens (nil: none).
+func NewService(dir Directory, issuer *access.Issuer, tokens *Tokens, ttl time.Duration) *Service {
+	return &Service{dir: dir, issuer: issuer, tokens: tokens, ttl: ttl, now: time.Now, leases: map[leaseKey]lease{}}
 }
 
 // CameraCredential returns the credential device publishes with.
@@ -95,7 +97,11 @@ func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credent
 	if err != nil {
 		return nil, err
 	}
-	return append([]Credential{p.Credential}, p.Tokens...), nil
+	creds := []Credential{p.Credential}
+	for _, t := range p.Tokens {
+		creds = append(creds, t.Credential)
+	}
+	return creds, nil
 }
 
 // Grant mints a grant for the (already authenticated) user name to read
@@ -108,6 +114,10 @@ func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID
 	if err != nil {
 		return access.Grant{}, err
 	}
+	// The lease is taken before the store is read: a revocation that comes
+	// after the read revokes this lease too, so a grant minted from what
+	// was just revoked cannot outlive the revocation.
+	l := s.lease(p.ID, device)
 	st, err := s.dir.Standing(ctx, p.ID, device)
 	if err != nil {
 		return access.Grant{}, err
@@ -125,7 +135,7 @@ func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID
 	default:
 		return access.Grant{}, fmt.Errorf("%w: %s, %s", ErrForbidden, name, device)
 	}
-	return s.issuer.MintLeased(p.ID, device, aud, ttl, s.lease(p.ID, device)), nil
+	return s.issuer.MintLeased(p.ID, device, aud, ttl, l), nil
 }
 
 // lease returns the live lease of user and device, making one if needed.
@@ -134,35 +144,36 @@ func (s *Service) lease(user access.UserID, device access.DeviceID) *access.Leas
 	defer s.mu.Unlock()
 	k := leaseKey{user, device}
 	l := s.leases[k]
-	if l == nil || l.Revoked() {
-		l = access.NewLease()
+	if l.Lease == nil || l.Revoked() {
+		l = lease{access.NewLease(), s.now()}
 		s.leases[k] = l
 	}
-	return l
+	return l.Lease
 }
 
 // Revoke ends the grants of user for device now. The caller changes the
 // store first, so no new grant can be minted from what was revoked.
 func (s *Service) Revoke(user access.UserID, device access.DeviceID) {
-	s.revokeWhere(func(k leaseKey) bool { return k.user == user && k.device == device })
+	s.RevokeMadeBefore(user, device, time.Time{})
 }
 
 // RevokeDevice ends every grant for device (removed, reset, disabled or
 // just claimed by a household).
-func (s *Service) RevokeDevice(device access.DeviceID) {
-	s.revokeWhere(func(k leaseKey) bool { return k.device == device })
-}
+func (s *Service) RevokeDevice(device access.DeviceID) { s.RevokeMadeBefore("", device, time.Time{}) }
 
 // RevokeUser ends every grant of user (account disabled, password changed).
-func (s *Service) RevokeUser(user access.UserID) {
-	s.revokeWhere(func(k leaseKey) bool { return k.user == user })
-}
+func (s *Service) RevokeUser(user access.UserID) { s.RevokeMadeBefore(user, "", time.Time{}) }
 
-func (s *Service) revokeWhere(match func(leaseKey) bool) {
+// RevokeMadeBefore ends the grants of user (all users if empty) for device
+// (all devices if empty) whose leases were made before t (zero: all). It is
+// for changes learnt of after the fact (another process's, from the
+// store's log): a grant minted after the change was minted from the
+// changed store and stays.
+func (s *Service) RevokeMadeBefore(user access.UserID, device access.DeviceID, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, l := range s.leases {
-		if match(k) {
+		if (user == "" || k.user == user) && (device == "" || k.device == device) && (t.IsZero() || l.made.Before(t)) {
 			l.Revoke()
 			delete(s.leases, k)
 		}

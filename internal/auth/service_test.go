@@ -53,7 +53,7 @@ func TestGrantRules(t *testing.T) {
 			"u-offcam":   {Claimed: true, Owner: true, DeviceDisabled: true},
 		},
 	}
-	s := NewService(dir, access.NewIssuer(), time.Hour)
+	s := NewService(dir, access.NewIssuer(), nil, time.Hour)
 	tests := []struct {
 		user string
 		want error
@@ -85,7 +85,7 @@ func TestRevocationEndsGrantsAtOnce(t *testing.T) {
 		users:    map[string]Principal{"viewer": {ID: "u-viewer"}, "owner": {ID: "u-owner"}},
 		standing: map[access.UserID]Standing{"u-viewer": {Claimed: true, Shared: true}, "u-owner": {Claimed: true, Owner: true}},
 	}
-	s := NewService(dir, access.NewIssuer(), time.Hour)
+	s := NewService(dir, access.NewIssuer(), nil, time.Hour)
 	ctx := context.Background()
 	gv, _ := s.Grant(ctx, "viewer", "cam-x", access.AudienceWeb)
 	go2, _ := s.Grant(ctx, "owner", "cam-x", access.AudienceRTSP)
@@ -123,4 +123,11 @@ func TestClaimHashIgnoresHowPeopleType(t *testing.T) {
 	if ClaimHash(code) == ClaimHash(code+"x") {
 		t.Fatal("different codes, same hash")
 	}
+}
+
+func (f fakeDir) Bound(_ context.Context, _, session string) error {
+	if session != "live" {
+		return errors.New("ended")
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 
 // Stream tokens let clients that cannot send headers (Cast receivers, HLS
 // and RTSP players) fetch one camera's media: short-lived, bound to user,
-// device, stream and audience, signed with HMAC-SHA256 under a key that
+// device, stream, audience and the session they were minted in, signed with HMAC-SHA256 under a key that
 // rotates every tokenKeyPeriod (the key's index travels in the token). A
 // token is a claim to ask for a grant, never a grant: every request with
 // one is checked against the store again, so a revoked share makes every
@@ -24,6 +26,11 @@ import (
 var (
 	ErrBadToken     = errors.New("stream token malformed or forged")
 	ErrTokenExpired = errors.New("stream token expired")
+	// ErrTokenMisused: a valid token for another camera, stream or kind of client.
+	ErrTokenMisused = errors.New("stream token is for another camera, stream or kind of client")
+	// ErrTokenRevoked: what the token was minted in (a sign-in session, an
+	// API token, the password, an account link) has ended.
+	ErrTokenRevoked = errors.New("stream token revoked: what it was minted in has ended")
 )
 
 // tokenKeyPeriod is how long one signing key is used; a token is accepted
@@ -36,7 +43,11 @@ type Token struct {
 	Device   access.DeviceID
 	Stream   access.StreamID
 	Audience access.Audience
-	Expires  time.Time
+	// Session names what the token was minted in — a sign-in session, an
+	// API token, the password, an account link — so that ending it ends
+	// the token. The Directory's Bound checks it; it never contains '|'.
+	Session string
+	Expires time.Time
 }
 
 // Tokens signs and verifies stream tokens.
@@ -63,8 +74,8 @@ var tokenEncoding = base64.RawURLEncoding
 // Mint returns a token for tok, valid until tok.Expires.
 func (t *Tokens) Mint(tok Token) string {
 	index := uint64(t.now().Unix()) / uint64(tokenKeyPeriod/time.Second)
-	body := strings.Join([]string{"v1", fmt.Sprint(index), tok.User, string(tok.Device), string(tok.Stream),
-		string(tok.Audience), fmt.Sprint(tok.Expires.Unix())}, "|")
+	body := strings.Join([]string{"v2", fmt.Sprint(index), tok.User, string(tok.Device), string(tok.Stream),
+		string(tok.Audience), tok.Session, fmt.Sprint(tok.Expires.Unix())}, "|")
 	mac := hmac.New(sha256.New, t.key(index))
 	mac.Write([]byte(body))
 	return tokenEncoding.EncodeToString([]byte(body)) + "." + tokenEncoding.EncodeToString(mac.Sum(nil))
@@ -79,7 +90,7 @@ func (t *Tokens) Verify(s string) (Token, error) {
 		return Token{}, ErrBadToken
 	}
 	f := strings.Split(string(body), "|")
-	if len(f) != 7 || f[0] != "v1" {
+	if len(f) != 8 || f[0] != "v2" {
 		return Token{}, ErrBadToken
 	}
 	var index uint64
@@ -87,7 +98,7 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	if _, err := fmt.Sscan(f[1], &index); err != nil {
 		return Token{}, ErrBadToken
 	}
-	if _, err := fmt.Sscan(f[6], &expires); err != nil {
+	if _, err := fmt.Sscan(f[7], &expires); err != nil {
 		return Token{}, ErrBadToken
 	}
 	now := t.now()
@@ -108,9 +119,43 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
-	tok := Token{User: f[2], Device: device, Stream: stream, Audience: access.Audience(f[5]), Expires: time.Unix(expires, 0)}
+	tok := Token{User: f[2], Device: device, Stream: stream, Audience: access.Audience(f[5]),
+		Session: f[6], Expires: time.Unix(expires, 0)}
 	if !now.Before(tok.Expires) {
 		return Token{}, ErrTokenExpired
 	}
 	return tok, nil
+}
+
+// TokenUse is what a request with a stream token asks for.
+type TokenUse struct {
+	Device access.DeviceID
+	// Stream is the stream asked for; "" (a multivariant playlist that
+	// names none) accepts the token's own.
+	Stream access.StreamID
+	// Audiences are the kinds of client the output serves.
+	Audiences []access.Audience
+}
+
+// TokenGrant verifies a stream token for use and mints a grant from the
+// store, as for any viewer: a token is a claim to ask, never a grant. It
+// returns ErrBadToken, ErrTokenExpired, ErrTokenMisused, ErrTokenRevoked or
+// the errors of Grant.
+func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (access.Grant, Token, error) {
+	if s.tokens == nil {
+		return access.Grant{}, Token{}, ErrBadToken
+	}
+	tok, err := s.tokens.Verify(raw)
+	if err != nil {
+		return access.Grant{}, Token{}, err
+	}
+	if tok.Device != use.Device || (use.Stream != "" && use.Stream != tok.Stream) ||
+		!slices.Contains(use.Audiences, tok.Audience) {
+		return access.Grant{}, Token{}, ErrTokenMisused
+	}
+	if err := s.dir.Bound(ctx, tok.User, tok.Session); err != nil {
+		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
+	}
+	g, err := s.Grant(ctx, tok.User, use.Device, tok.Audience)
+	return g, tok, err
 }

@@ -162,7 +162,7 @@ func newFixture(t *testing.T, m *Manager) *fixture {
 			http.NotFound(w, r)
 			return
 		}
-		m.Multivariant(w, r, grant(d), v)
+		m.Multivariant(w, r, grant(d), []access.StreamID{access.StreamMain, access.StreamSub}, v)
 	})
 	mux.HandleFunc("GET /g/{device}/{stream}/{variant}/{file}", func(w http.ResponseWriter, r *http.Request) {
 		d, err := access.ParseDeviceID(r.PathValue("device"))

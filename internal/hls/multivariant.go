@@ -34,21 +34,21 @@ type streamEntry struct {
 }
 
 // Multivariant writes our multivariant playlist (RFC 8216 §4.3.4) of the
-// grant's device's live streams (main, then sub) in variant v: BANDWIDTH is
+// grant's device's live streams among streams (in that order) in variant v: BANDWIDTH is
 // the peak segment bit rate measured by a running muxer or estimated from
 // the hub's GOP cache, RESOLUTION and FRAME-RATE come from the SPS, CODECS
 // are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
 // relative to the multivariant playlist, with the request's query (a stream
 // token) kept. It also starts the listed streams' muxers, so that the
 // player's next request finds them primed.
-func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, v Variant) {
+func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) {
 	m.init()
 	if !v.valid() {
 		m.fail(w, r, &HTTPError{Code: http.StatusNotFound, Err: ErrBadVariant})
 		return
 	}
 	var entries []streamEntry
-	for _, s := range []access.StreamID{access.StreamMain, access.StreamSub} {
+	for _, s := range streams {
 		e, err := m.describe(g, s, v)
 		switch {
 		case err == nil:

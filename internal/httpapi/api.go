@@ -56,8 +56,11 @@ type API struct {
 	Users      Principals
 	Households Households
 	Online     func(access.DeviceID) bool
-	Tokens     *auth.Tokens
-	Signups    Signups
+	// RTSPBase returns "rtsp://host:port" as the request's client reaches
+	// the RTSP server; nil leaves RTSP URLs out.
+	RTSPBase func(r *http.Request) string
+	Tokens   *auth.Tokens
+	Signups  Signups
 	// OpenSignup lets anyone create an account (config signup).
 	OpenSignup bool
 	Logger     *slog.Logger
@@ -136,10 +139,11 @@ var audiences = map[access.Audience]bool{
 // token mints a stream token for a camera the user may see, with the URLs
 // a player can use with it.
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
-	name, _, err := a.user(r)
+	c, err := a.user(r, auth.ScopeView)
 	if err != nil {
 		return err
 	}
+	name := c.Name
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
 		return errNotFound
@@ -170,21 +174,35 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	if g.Expiry().Before(expires) {
 		expires = g.Expiry()
 	}
-	tok := a.Tokens.Mint(auth.Token{User: name, Device: device, Stream: stream, Audience: body.Audience, Expires: expires})
+	tok := a.Tokens.Mint(auth.Token{User: name, Device: device, Stream: stream, Audience: body.Audience,
+		Session: c.Bound, Expires: expires})
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"token": tok, "expires": expires.UTC(), "urls": a.tokenURLs(r, device, stream, body.Audience, tok)})
+}
+
+// tokenURLs are the URLs a player of audience can open with tok.
+func (a *API) tokenURLs(r *http.Request, device access.DeviceID, stream access.StreamID, aud access.Audience, tok string) map[string]string {
+	if aud == access.AudienceRTSP {
+		if a.RTSPBase == nil {
+			return map[string]string{}
+		}
+		path := string(device)
+		if stream != access.StreamMain {
+			path += "/" + string(stream)
+		}
+		return map[string]string{"rtsp": a.RTSPBase(r) + "/" + path + "?token=" + tok}
+	}
 	q := "?stream=" + string(stream) + "&token=" + tok
 	base := "/api/cameras/" + string(device)
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"token": tok, "expires": expires.UTC(),
-		"urls": map[string]string{
-			"hls":   base + "/hls/" + string(stream) + "/ll/index.m3u8?token=" + tok,
-			"mp4":   base + "/live.mp4" + q,
-			"still": base + "/still.jpg" + q,
-		},
-	})
+	return map[string]string{
+		"hls":   base + "/hls/" + string(stream) + "/ll/index.m3u8?token=" + tok,
+		"mp4":   base + "/live.mp4" + q,
+		"still": base + "/still.jpg" + q,
+	}
 }
 
 // user authenticates the request.
-func (a *API) user(r *http.Request) (string, auth.Principal, error) { return a.Authn.user(r) }
+func (a *API) user(r *http.Request, need auth.Scope) (caller, error) { return a.Authn.user(r, need) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
@@ -216,7 +234,7 @@ func authError(err error) error {
 }
 
 func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
-	_, p, err := a.user(r)
+	p, err := a.user(r, auth.ScopeView)
 	if err != nil {
 		return err
 	}
@@ -234,7 +252,7 @@ func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
-	name, _, err := a.user(r)
+	c, err := a.user(r, auth.ScopeManage)
 	if err != nil {
 		return err
 	}
@@ -244,7 +262,7 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	id, err := a.Auth.Claim(r.Context(), name, body.Code, a.Households)
+	id, err := a.Auth.Claim(r.Context(), c.Name, body.Code, a.Households)
 	if err != nil {
 		return authError(err)
 	}
@@ -253,7 +271,7 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 
 // owned checks that the request's user owns the camera in the path.
 func (a *API) owned(r *http.Request) (string, access.DeviceID, error) {
-	name, p, err := a.user(r)
+	p, err := a.user(r, auth.ScopeManage)
 	if err != nil {
 		return "", "", err
 	}
@@ -267,7 +285,7 @@ func (a *API) owned(r *http.Request) (string, access.DeviceID, error) {
 	}
 	for _, c := range cams {
 		if c.ID == device && c.Role == "owner" {
-			return name, device, nil
+			return p.Name, device, nil
 		}
 	}
 	return "", "", errNotFound

@@ -16,22 +16,24 @@ const (
 )
 
 type apiTokenView struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Token   string    `json:"token,omitempty"` // only when created
-	Created time.Time `json:"created"`
-	Expires time.Time `json:"expires"`
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Scope   auth.Scope `json:"scope"`
+	Token   string     `json:"token,omitempty"` // only when created
+	Created time.Time  `json:"created"`
+	Expires time.Time  `json:"expires"`
 }
 
 // createAPIToken makes a token for the signed-in user and shows it once.
 // It works as the password for HTTP Basic and RTSP Digest (user name + token).
 func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
-	name, p, err := a.user(r)
+	p, err := a.user(r, auth.ScopeAccount)
 	if err != nil {
 		return err
 	}
 	body := struct {
 		Name    string `json:"name"`
+		Scope   string `json:"scope"`
 		TTLDays int    `json:"ttl_days"`
 	}{}
 	if r.ContentLength != 0 {
@@ -39,8 +41,9 @@ func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if len(body.Name) > 64 || body.TTLDays < 0 {
-		return httpError(http.StatusBadRequest, "name at most 64 characters; ttl_days positive", nil)
+	scope, err := auth.ParseScope(body.Scope)
+	if err != nil || len(body.Name) > 64 || body.TTLDays < 0 {
+		return httpError(http.StatusBadRequest, "name at most 64 characters; scope view (default) or manage; ttl_days positive", err)
 	}
 	ttl := apiTokenTTL
 	if body.TTLDays > 0 {
@@ -52,16 +55,16 @@ func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := time.Now()
-	t := store.APIToken{ID: id, User: p.ID, Name: body.Name, Credential: auth.HashCredential(name, secret),
-		Created: now, Expires: now.Add(ttl)}
+	t := store.APIToken{ID: id, User: p.ID, Name: body.Name, Credential: auth.HashCredential(p.Name, secret),
+		Scope: scope, Created: now, Expires: now.Add(ttl)}
 	if err := a.Authn.Sessions.CreateAPIToken(r.Context(), t); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, apiTokenView{ID: id, Name: t.Name, Token: secret, Created: now, Expires: t.Expires})
+	return writeJSON(w, http.StatusCreated, apiTokenView{ID: id, Name: t.Name, Scope: scope, Token: secret, Created: now, Expires: t.Expires})
 }
 
 func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
-	_, p, err := a.user(r)
+	p, err := a.user(r, auth.ScopeAccount)
 	if err != nil {
 		return err
 	}
@@ -71,7 +74,7 @@ func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]apiTokenView, 0, len(toks))
 	for _, t := range toks {
-		out = append(out, apiTokenView{ID: t.ID, Name: t.Name, Created: t.Created, Expires: t.Expires})
+		out = append(out, apiTokenView{ID: t.ID, Name: t.Name, Scope: t.Scope, Created: t.Created, Expires: t.Expires})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -79,7 +82,7 @@ func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
 // deleteAPIToken revokes a token; the user's live views end with it, since
 // any of them may have been opened with it.
 func (a *API) deleteAPIToken(w http.ResponseWriter, r *http.Request) error {
-	_, p, err := a.user(r)
+	p, err := a.user(r, auth.ScopeAccount)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 type Accounts interface {
 	CameraCredential(ctx context.Context, device access.DeviceID) (auth.Credential, error)
 	Grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error)
+	TokenGrant(ctx context.Context, raw string, use auth.TokenUse) (access.Grant, auth.Token, error)
 }
 
 var _ Accounts = (*auth.Service)(nil)
@@ -26,23 +27,30 @@ var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 // a grant for the camera in the path. A token only names who asks: the
 // grant is minted from the store as for any request, so a revoked share
 // makes outstanding tokens useless.
-func viewerGrant(au *Authenticator, acc Accounts, tokens *auth.Tokens, r *http.Request) (access.Grant, error) {
+func viewerGrant(au *Authenticator, acc Accounts, r *http.Request) (access.Grant, error) {
+	g, _, err := viewer(au, acc, r)
+	return g, err
+}
+
+// viewer is viewerGrant that also returns the stream token used (zero when
+// the viewer signed in).
+func viewer(au *Authenticator, acc Accounts, r *http.Request) (access.Grant, auth.Token, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
-		return access.Grant{}, errNotFound
+		return access.Grant{}, auth.Token{}, errNotFound
 	}
-	if t := r.URL.Query().Get("token"); t != "" && tokens != nil {
-		return tokenGrant(acc, tokens, r, device, t)
+	if t := r.URL.Query().Get("token"); t != "" {
+		return tokenGrant(acc, r, device, t)
 	}
-	name, _, err := au.user(r)
+	c, err := au.user(r, auth.ScopeView)
 	if err != nil {
-		return access.Grant{}, err
+		return access.Grant{}, auth.Token{}, err
 	}
-	g, err := acc.Grant(r.Context(), name, device, access.AudienceWeb)
+	g, err := acc.Grant(r.Context(), c.Name, device, access.AudienceWeb)
 	if err != nil {
-		return access.Grant{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
+		return access.Grant{}, auth.Token{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
 	}
-	return g, nil
+	return g, auth.Token{}, nil
 }
 
 // camera authenticates a camera uploading for the device in the path: its
@@ -77,37 +85,36 @@ func streamParam(r *http.Request) (access.StreamID, error) {
 
 // httpAudiences are the clients that fetch media over HTTP; an RTSP token
 // opens nothing here.
-var httpAudiences = map[access.Audience]bool{access.AudienceWeb: true, access.AudienceGoogle: true, access.AudienceAlexa: true}
+var httpAudiences = []access.Audience{access.AudienceWeb, access.AudienceGoogle, access.AudienceAlexa}
 
-func tokenGrant(acc Accounts, tokens *auth.Tokens, r *http.Request, device access.DeviceID, t string) (access.Grant, error) {
-	tok, err := tokens.Verify(t)
-	if err != nil {
-		return access.Grant{}, httpError(http.StatusUnauthorized, "stream token invalid or expired", err)
+func tokenGrant(acc Accounts, r *http.Request, device access.DeviceID, t string) (access.Grant, auth.Token, error) {
+	stream, ok := tokenStream(r)
+	if !ok {
+		return access.Grant{}, auth.Token{}, httpError(http.StatusBadRequest, "stream must be main or sub", nil)
 	}
-	if tok.Device != device || !tokenStreamMatches(r, tok.Stream) {
-		return access.Grant{}, httpError(http.StatusForbidden, "stream token is for another camera or stream", nil)
+	g, tok, err := acc.TokenGrant(r.Context(), t, auth.TokenUse{Device: device, Stream: stream, Audiences: httpAudiences})
+	switch {
+	case errors.Is(err, auth.ErrBadToken), errors.Is(err, auth.ErrTokenExpired), errors.Is(err, auth.ErrTokenRevoked):
+		return access.Grant{}, tok, httpError(http.StatusUnauthorized, "stream token invalid, expired or revoked", err)
+	case errors.Is(err, auth.ErrTokenMisused):
+		return access.Grant{}, tok, httpError(http.StatusForbidden, "stream token is for another camera, stream or kind of client", err)
+	case err != nil:
+		return access.Grant{}, tok, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
 	}
-	if !httpAudiences[tok.Audience] {
-		return access.Grant{}, httpError(http.StatusForbidden, "stream token is for another kind of client", nil)
-	}
-	g, err := acc.Grant(r.Context(), tok.User, device, tok.Audience)
-	if err != nil {
-		return access.Grant{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
-	}
-	return g, nil
+	return g, tok, nil
 }
 
-// tokenStreamMatches checks the stream a request asks for (path or ?stream)
-// against the token's; the multivariant playlist lists both streams, so a
-// request naming none is allowed.
-func tokenStreamMatches(r *http.Request, want access.StreamID) bool {
+// tokenStream returns the stream a request asks for (path or ?stream), or
+// "" when it names none (the multivariant playlist, which then lists only
+// the token's stream).
+func tokenStream(r *http.Request) (access.StreamID, bool) {
 	name := r.PathValue("stream")
 	if name == "" {
 		name = r.URL.Query().Get("stream")
 	}
 	if name == "" {
-		return true
+		return "", true
 	}
 	s, err := access.ParseStreamID(name)
-	return err == nil && s == want
+	return s, err == nil
 }

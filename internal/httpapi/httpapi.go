@@ -102,7 +102,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.handler
 // (session, Basic with password or API token; Prometheus uses basic_auth).
 func adminOnly(log *slog.Logger, au *Authenticator, next http.Handler) http.Handler {
 	return serve(log, func(w http.ResponseWriter, r *http.Request) error {
-		_, p, err := au.user(r)
+		p, err := au.user(r, auth.ScopeView)
 		if err != nil {
 			return err
 		}

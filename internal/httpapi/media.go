@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
-	"vigil/internal/auth"
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
@@ -31,8 +30,6 @@ type Media struct {
 	Hub      *hub.Hub
 	HLS      *hls.Manager
 	Stills   *stills.Service
-	// Tokens verifies stream tokens; nil accepts none.
-	Tokens *auth.Tokens
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record  func(g access.Grant, output, remote string) (Recorded, error)
@@ -168,7 +165,7 @@ func (c countingWriter) Write(p []byte) (int, error) {
 }
 
 func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, r)
 	if err != nil {
 		return err
 	}
@@ -200,9 +197,13 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
+	g, tok, err := viewer(m.Authn, m.Accounts, r)
 	if err != nil {
 		return err
+	}
+	streams := []access.StreamID{access.StreamMain, access.StreamSub}
+	if tok.Stream != "" {
+		streams = []access.StreamID{tok.Stream} // a token opens its own stream only
 	}
 	name := r.URL.Query().Get("variant")
 	if name == "" {
@@ -215,12 +216,12 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 	if err := m.recordHLS(g, r); err != nil {
 		return err
 	}
-	m.HLS.Multivariant(w, r, g, v)
+	m.HLS.Multivariant(w, r, g, streams, v)
 	return nil
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, r)
 	if err != nil {
 		return err
 	}
@@ -267,7 +268,7 @@ func stillRequest(r *http.Request) (stills.Request, error) {
 }
 
 func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, r)
 	if err != nil {
 		return err
 	}
@@ -327,7 +328,7 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, m.Tokens, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, r)
 	if err != nil {
 		return err
 	}

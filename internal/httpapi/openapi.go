@@ -3,6 +3,8 @@ package httpapi
 import (
 	_ "embed"
 	"net/http"
+
+	"vigil/internal/auth"
 )
 
 // openAPI describes the HTTP surface; a test checks it against the routes.
@@ -11,7 +13,7 @@ import (
 var openAPI []byte
 
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := a.user(r); err != nil {
+	if _, err := a.user(r, auth.ScopeView); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")

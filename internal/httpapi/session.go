@@ -48,36 +48,58 @@ const (
 	sessionTTL    = 7 * 24 * time.Hour
 )
 
-// user authenticates r and returns the user's name and principal.
-func (au *Authenticator) user(r *http.Request) (string, auth.Principal, error) {
+// caller is who a request comes from and what its credential may do.
+type caller struct {
+	Name string
+	auth.Principal
+	// Scope is what the credential allows: ScopeAccount for a session or
+	// the password, an API token's own scope otherwise.
+	Scope auth.Scope
+	// Bound names the credential, so stream tokens minted by this caller
+	// die with it: "s:" a sign-in session, "k:" an API token, "p:" the
+	// password (a fingerprint of its stored hash).
+	Bound string
+}
+
+// user authenticates r and checks that its credential allows need.
+func (au *Authenticator) user(r *http.Request, need auth.Scope) (caller, error) {
+	c, err := au.authenticate(r)
+	if err == nil && !c.Scope.Allows(need) {
+		err = httpError(http.StatusForbidden, "this API token's scope does not allow that; use a token with scope "+
+			string(need)+" or sign in", nil)
+	}
+	return c, err
+}
+
+func (au *Authenticator) authenticate(r *http.Request) (caller, error) {
 	if c, err := r.Cookie(sessionCookie); err == nil && au.Sessions != nil {
 		return au.sessionUser(r, c.Value)
 	}
 	name, pass, ok := r.BasicAuth()
 	if !ok {
-		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "credentials required", nil)
+		return caller{}, httpError(http.StatusUnauthorized, "credentials required", nil)
 	}
-	p, err := au.checkPassword(r, name, pass)
-	return name, p, err
+	return au.checkPassword(r, name, pass)
 }
 
-func (au *Authenticator) sessionUser(r *http.Request, cookie string) (string, auth.Principal, error) {
-	sess, err := au.Sessions.Session(r.Context(), hashSession(cookie), time.Now())
+func (au *Authenticator) sessionUser(r *http.Request, cookie string) (caller, error) {
+	id := hashSession(cookie)
+	sess, err := au.Sessions.Session(r.Context(), id, time.Now())
 	if err != nil {
-		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+		return caller{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
 	}
 	if !safeMethod(r.Method) && r.Header.Get(csrfHeader) != sess.CSRF {
-		return "", auth.Principal{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
+		return caller{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
 	}
 	u, err := au.Sessions.User(r.Context(), sess.User)
 	if err != nil {
-		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+		return caller{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
 	}
 	p, err := au.Users.Principal(r.Context(), u.Name)
 	if err != nil || p.Disabled {
-		return "", auth.Principal{}, httpError(http.StatusUnauthorized, "account disabled", err)
+		return caller{}, httpError(http.StatusUnauthorized, "account disabled", err)
 	}
-	return u.Name, p, nil
+	return caller{Name: u.Name, Principal: p, Scope: auth.ScopeAccount, Bound: BoundSession + id}, nil
 }
 
 func safeMethod(m string) bool {
@@ -85,29 +107,52 @@ func safeMethod(m string) bool {
 }
 
 // checkPassword verifies a password (argon2id when the user chose one, else
-// the generated credential), throttled per account and client address.
-func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (auth.Principal, error) {
+// the generated credential or an API token), throttled per account and
+// client address.
+func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (caller, error) {
 	user, addr := name, clientHost(r)
 	if wait := max(au.Accounts.Wait(user), au.Addresses.Wait(addr)); wait > 0 {
-		return auth.Principal{}, &HTTPError{Code: http.StatusTooManyRequests,
+		return caller{}, &HTTPError{Code: http.StatusTooManyRequests,
 			Msg: "too many failed sign-ins; retry in " + strconv.Itoa(int(wait.Seconds())+1) + " s"}
 	}
-	p, err := au.Users.Principal(r.Context(), name)
-	ok := err == nil && !p.Disabled
+	c := caller{Name: name}
+	var err error
+	c.Principal, err = au.Users.Principal(r.Context(), name)
+	ok := err == nil && !c.Disabled
 	if ok {
-		ok = p.CheckSecret(pass)
+		var key string
+		c.Scope, key, ok = c.Match(pass)
+		c.Bound = BoundAPIKey + key
+		if ok && key == "" {
+			c.Bound = BoundPassword + PasswordFingerprint(c.Credential.PassSHA256)
+		}
 		if !ok && au.Sessions != nil {
-			phc, _ := au.Sessions.PasswordHash(r.Context(), p.ID)
+			phc, _ := au.Sessions.PasswordHash(r.Context(), c.ID)
 			ok = phc != "" && auth.CheckPasswordHash(phc, pass)
+			c.Scope, c.Bound = auth.ScopeAccount, BoundPassword+PasswordFingerprint(phc)
 		}
 	}
 	if !ok {
 		au.Accounts.Fail(user)
 		au.Addresses.Fail(addr)
-		return auth.Principal{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
+		return caller{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
 	}
 	au.Accounts.Succeed(user)
-	return p, nil
+	return c, nil
+}
+
+// What a stream token can be bound to (caller.Bound's prefixes).
+const (
+	BoundSession  = "s:"
+	BoundAPIKey   = "k:"
+	BoundPassword = "p:"
+)
+
+// PasswordFingerprint names a stored password hash without revealing it:
+// when the password changes, tokens bound to the old one stop working.
+func PasswordFingerprint(stored string) string {
+	sum := sha256.Sum256([]byte("vigil password fingerprint|" + stored))
+	return hex.EncodeToString(sum[:8])
 }
 
 func clientHost(r *http.Request) string {
@@ -141,9 +186,12 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	p, err := a.Authn.checkPassword(r, body.Name, body.Password)
+	c, err := a.Authn.checkPassword(r, body.Name, body.Password)
 	if err != nil {
 		return err
+	}
+	if c.Scope != auth.ScopeAccount {
+		return httpError(http.StatusUnauthorized, "sign in with the password, not an API token", nil)
 	}
 	id, err1 := randomHex(32)
 	csrf, err2 := randomHex(16)
@@ -151,7 +199,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := time.Now()
-	if err := a.Authn.Sessions.CreateSession(r.Context(), store.Session{IDSHA256: hashSession(id), User: p.ID,
+	if err := a.Authn.Sessions.CreateSession(r.Context(), store.Session{IDSHA256: hashSession(id), User: c.ID,
 		CSRF: csrf, Created: now, Expires: now.Add(sessionTTL)}); err != nil {
 		return err
 	}
@@ -162,7 +210,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 
 // logout ends the request's session.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
-	if _, _, err := a.user(r); err != nil {
+	if _, err := a.user(r, auth.ScopeView); err != nil {
 		return err
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
@@ -177,7 +225,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 // password changes the user's password: every session and every live grant
 // of the user ends.
 func (a *API) password(w http.ResponseWriter, r *http.Request) error {
-	name, _, err := a.user(r)
+	c, err := a.user(r, auth.ScopeAccount)
 	if err != nil {
 		return err
 	}
@@ -188,9 +236,12 @@ func (a *API) password(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	p, err := a.Authn.checkPassword(r, name, body.Current)
+	p, err := a.Authn.checkPassword(r, c.Name, body.Current)
 	if err != nil {
 		return err
+	}
+	if p.Scope != auth.ScopeAccount {
+		return httpError(http.StatusForbidden, "current must be the password, not an API token", nil)
 	}
 	phc, err := auth.HashPassword(body.New)
 	if err != nil {

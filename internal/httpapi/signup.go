@@ -23,7 +23,7 @@ func sha256Hex(s string) string {
 
 // invite makes a single-use sign-up code (admins only).
 func (a *API) invite(w http.ResponseWriter, r *http.Request) error {
-	_, p, err := a.user(r)
+	p, err := a.user(r, auth.ScopeAccount)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -120,8 +121,12 @@ func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t 
 	return a.Username, nil, nil
 }
 
-// viewer authenticates a reading request and mints its grant.
-func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target) (access.Grant, *base.Response, error) {
+// viewer authenticates a reading request — a stream token in the URL's
+// query, or Digest credentials — and mints its grant.
+func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target, query string) (access.Grant, *base.Response, error) {
+	if tok := tokenParam(query); tok != "" {
+		return h.tokenViewer(conn, t, tok)
+	}
 	user, res, err := h.authenticate(conn, req, t, "viewer", h.s.Auth.ViewerCredentials)
 	if res != nil || err != nil {
 		return access.Grant{}, res, err
@@ -137,12 +142,43 @@ func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target
 	return g, nil, nil
 }
 
+// tokenViewer mints the grant of a player with a stream token made for
+// RTSP. A bad, expired or revoked token is 401 and the connection closes,
+// as for wrong credentials; a token for another camera is 403.
+func (h *handler) tokenViewer(conn *gortsplib.ServerConn, t target, tok string) (access.Grant, *base.Response, error) {
+	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
+	defer cancel()
+	use := vauth.TokenUse{Device: t.device, Stream: t.stream, Audiences: []access.Audience{access.AudienceRTSP}}
+	g, _, err := h.s.Auth.TokenGrant(ctx, tok, use)
+	if err == nil {
+		return g, nil, nil
+	}
+	h.s.Logger.Warn("rtsp viewer token refused", "camera", t.device,
+		"remote", conn.NetConn().RemoteAddr().String(), "error", err)
+	switch {
+	case errors.Is(err, vauth.ErrTokenMisused):
+		return access.Grant{}, status(base.StatusForbidden), nil
+	case errors.Is(err, vauth.ErrBadToken), errors.Is(err, vauth.ErrTokenExpired), errors.Is(err, vauth.ErrTokenRevoked):
+		return access.Grant{}, status(base.StatusUnauthorized), fmt.Errorf("rtsp viewer token refused: %w", err)
+	}
+	return access.Grant{}, status(base.StatusNotFound), nil
+}
+
+// tokenParam returns the token in an RTSP URL's query ("" when none).
+func tokenParam(query string) string {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return ""
+	}
+	return q.Get("token")
+}
+
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	t, err := parsePath(ctx.Path)
 	if err != nil {
 		return status(base.StatusNotFound), nil, nil
 	}
-	g, res, err := h.viewer(ctx.Conn, ctx.Request, t)
+	g, res, err := h.viewer(ctx.Conn, ctx.Request, t, ctx.Query)
 	if res != nil || err != nil {
 		return res, nil, err
 	}
@@ -170,7 +206,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 	if err != nil {
 		return status(base.StatusNotFound), nil, nil
 	}
-	g, res, err := h.viewer(ctx.Conn, ctx.Request, t)
+	g, res, err := h.viewer(ctx.Conn, ctx.Request, t, ctx.Query)
 	if res != nil || err != nil {
 		return res, nil, err
 	}

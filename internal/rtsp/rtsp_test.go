@@ -46,6 +46,18 @@ func (f fakeAuth) Grant(_ context.Context, name string, d access.DeviceID, aud a
 	return issuer.Mint("admin", d, aud, time.Hour), nil
 }
 
+// TokenGrant accepts "tok-<device>" for that device.
+func (f fakeAuth) TokenGrant(_ context.Context, raw string, use vauth.TokenUse) (access.Grant, vauth.Token, error) {
+	d, ok := strings.CutPrefix(raw, "tok-")
+	switch {
+	case !ok || !f.cameras[access.DeviceID(d)]:
+		return access.Grant{}, vauth.Token{}, vauth.ErrBadToken
+	case access.DeviceID(d) != use.Device:
+		return access.Grant{}, vauth.Token{}, vauth.ErrTokenMisused
+	}
+	return issuer.Mint("admin", use.Device, access.AudienceRTSP, time.Hour), vauth.Token{}, nil
+}
+
 // syncBuffer collects a child process's output while the test reads it.
 type syncBuffer struct {
 	mu  sync.Mutex

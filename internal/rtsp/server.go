@@ -39,6 +39,9 @@ type Auth interface {
 	ViewerCredentials(ctx context.Context, user string) ([]vauth.Credential, error)
 	// Grant mints a grant for an authenticated user to read device.
 	Grant(ctx context.Context, user string, device access.DeviceID, aud access.Audience) (access.Grant, error)
+	// TokenGrant mints a grant for a player that presents a stream token
+	// (`?token=` in the URL) instead of credentials.
+	TokenGrant(ctx context.Context, raw string, use vauth.TokenUse) (access.Grant, vauth.Token, error)
 }
 
 // Server is the RTSP endpoint for cameras and viewers.

@@ -106,6 +106,19 @@ type APIToken struct {
 	User       access.UserID
 	Name       string
 	Credential auth.Credential
-	Created    time.Time
-	Expires    time.Time
+	// Scope is what the token may do (auth.ScopeView or auth.ScopeManage).
+	Scope   auth.Scope
+	Created time.Time
+	Expires time.Time
+}
+
+// Revocation records a change that ended someone's right to view: a user's
+// (Device empty), a device's for everyone (User empty), or one user's for
+// one device (a share).
+type Revocation struct {
+	ID     int64
+	User   access.UserID
+	Device access.DeviceID
+	// At is when the change was committed (to the millisecond).
+	At time.Time
 }

@@ -15,20 +15,15 @@ import (
 // generated password (RTSP players then use API tokens) and ends all of the
 // user's sessions, in one transaction.
 func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("set password of %s: %w", user, err)
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE users SET password_argon2 = ?, ha1_md5 = '', ha1_sha256 = '', pass_sha256 = ''
-		WHERE id = ?`, phc, string(user))
-	if err := changedOneUser(res, err, user); err != nil {
+	return s.inTx(ctx, "set password of "+string(user), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_argon2 = ?, ha1_md5 = '', ha1_sha256 = '', pass_sha256 = ''
+			WHERE id = ?`, phc, string(user))
+		if err := changedOneUser(res, err, user); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
 		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user)); err != nil {
-		return fmt.Errorf("set password of %s: %w", user, err)
-	}
-	return tx.Commit()
+	})
 }
 
 // PasswordHash returns a user's argon2id hash ("" when none was set).

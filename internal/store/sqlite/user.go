@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 	"vigil/internal/store"
 )
 
@@ -64,4 +65,68 @@ func (s *Store) user(ctx context.Context, column, value string) (store.User, err
 	}
 	u.ID, u.CreatedAt = access.UserID(id), fromNanos(created)
 	return u, nil
+}
+
+// Users lists every user by name.
+func (s *Store) Users(ctx context.Context) ([]store.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, admin, created_at, disabled FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		var u store.User
+		var created int64
+		if err := rows.Scan(&u.ID, &u.Name, &u.Admin, &created, &u.Disabled); err != nil {
+			return nil, fmt.Errorf("users: %w", err)
+		}
+		u.CreatedAt = fromNanos(created)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetUserDisabled disables or enables a user. Disabling ends the user's
+// sign-in sessions in the same transaction; the revocation trigger tells a
+// running server to end the user's live viewing.
+func (s *Store) SetUserDisabled(ctx context.Context, user access.UserID, disabled bool) error {
+	return s.inTx(ctx, "disable user "+string(user), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, string(user))
+		if err := changedOneUser(res, err, user); err != nil || !disabled {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
+		return err
+	})
+}
+
+// ResetCredential gives a user a new generated password: the password the
+// user chose (if any) and every sign-in session end with it.
+func (s *Store) ResetCredential(ctx context.Context, user access.UserID, c auth.Credential) error {
+	return s.inTx(ctx, "reset password of "+string(user), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET cred_user = ?, ha1_md5 = ?, ha1_sha256 = ?, pass_sha256 = ?,
+			password_argon2 = '' WHERE id = ?`, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, string(user))
+		if err := changedOneUser(res, err, user); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
+		return err
+	})
+}
+
+// inTx runs f in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, what string, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }

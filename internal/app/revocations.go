@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"vigil/internal/store"
+)
+
+// Revocations are polled this often: a change made by another process (the
+// vigil admin commands) ends live viewing within about this long.
+const (
+	revocationPoll   = 200 * time.Millisecond
+	revocationKeep   = time.Hour
+	revocationsBatch = 1000
+)
+
+// watchRevocations ends the live grants that the store's revocation log
+// names. Every change that ends a right to view writes that log in its own
+// transaction, whichever process made it; changes made through this server
+// have already revoked in process, and revoking twice is harmless.
+func (a *App) watchRevocations(ctx context.Context) error {
+	last, err := a.store.LastRevocation(ctx)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(revocationPoll)
+	defer tick.Stop()
+	pruned := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		rs, err := a.store.Revocations(ctx, last, revocationsBatch)
+		if err != nil {
+			a.log.Warn("reading revocations failed; retrying", "error", err)
+			continue
+		}
+		for _, r := range rs {
+			a.revoke(r)
+			last = r.ID
+		}
+		if time.Since(pruned) > revocationKeep {
+			pruned = time.Now()
+			if err := a.store.PruneRevocations(ctx, pruned.Add(-revocationKeep)); err != nil {
+				a.log.Warn("pruning revocations failed", "error", err)
+			}
+		}
+	}
+}
+
+// revoke ends the grants a revocation names whose leases were made before
+// it was committed (plus the millisecond the store's clock truncates):
+// grants minted since were minted from the changed store.
+func (a *App) revoke(r store.Revocation) {
+	a.auth.RevokeMadeBefore(r.User, r.Device, r.At.Add(time.Millisecond))
+}

@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/store"
+)
+
+// Revocations returns the revocations recorded after id, oldest first, at
+// most limit of them. The rows are written by triggers (migration 0007) in
+// the transaction of the change that caused them.
+func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]store.Revocation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, user, device, created_at FROM revocations WHERE id > ? ORDER BY id LIMIT ?`,
+		after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("revocations after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var r store.Revocation
+		var user, device string
+		var at int64
+		if err := rows.Scan(&r.ID, &user, &device, &at); err != nil {
+			return nil, fmt.Errorf("revocations after %d: %w", after, err)
+		}
+		r.User, r.Device, r.At = access.UserID(user), access.DeviceID(device), fromNanos(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// LastRevocation returns the id of the newest revocation (0 when none).
+func (s *Store) LastRevocation(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM revocations`).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("last revocation: %w", err)
+	}
+	return id, nil
+}
+
+// PruneRevocations deletes revocations recorded before t.
+func (s *Store) PruneRevocations(ctx context.Context, t time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM revocations WHERE created_at < ?`, nanos(t)); err != nil {
+		return fmt.Errorf("prune revocations: %w", err)
+	}
+	return nil
+}
