@@ -1,0 +1,214 @@
+package google
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"vigil/internal/access"
+)
+
+// Reporter keeps Google's HomeGraph up to date for every live link: Report
+// State when a camera goes online or offline, Request Sync when the set of
+// cameras a link shows changes (a camera claimed, released, shared,
+// unshared, or the exposure changed). It polls rather than hooking every
+// change, so it cannot miss one made by another process.
+type Reporter struct {
+	// BaseURL is HomeGraph's origin (https://homegraph.googleapis.com);
+	// tests point it at a loopback recorder.
+	BaseURL string
+	// Token returns the bearer credential for HomeGraph calls.
+	Token func(ctx context.Context) (string, error)
+	// Links lists the live Google links.
+	Links   func(ctx context.Context) ([]Link, error)
+	Viewing Viewing
+	// Interval between polls. It defaults to 2 seconds.
+	Interval time.Duration
+	// Client defaults to an http.Client with a 10-second timeout.
+	Client *http.Client
+	Logger *slog.Logger
+
+	mu   sync.Mutex
+	seen map[string]linkState // guarded by mu; by agentUserId
+	gone map[string]bool      // guarded by mu; disconnected agentUserIds
+}
+
+// linkState is what was last reported for a link.
+type linkState struct {
+	devices []access.DeviceID
+	online  map[access.DeviceID]bool
+}
+
+// Forget stops every report for the agent user (DISCONNECT, unlink),
+// including retries in flight.
+func (r *Reporter) Forget(agentUserID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone == nil {
+		r.gone = map[string]bool{}
+	}
+	r.gone[agentUserID] = true
+	delete(r.seen, agentUserID)
+}
+
+func (r *Reporter) forgotten(agentUserID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gone[agentUserID]
+}
+
+// Run polls until ctx ends.
+func (r *Reporter) Run(ctx context.Context) error {
+	interval := r.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		r.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Reporter) poll(ctx context.Context) {
+	links, err := r.Links(ctx)
+	if err != nil {
+		r.Logger.Warn("homegraph: listing links failed", "error", err)
+		return
+	}
+	for _, l := range links {
+		if ctx.Err() != nil || r.forgotten(l.AgentUserID) {
+			continue
+		}
+		cams, err := r.Viewing.Cameras(ctx, l.User)
+		if err != nil {
+			r.Logger.Warn("homegraph: listing cameras failed", "link", l.ID, "error", err)
+			continue
+		}
+		now := linkState{online: map[access.DeviceID]bool{}}
+		for _, c := range cams {
+			if slices.Contains(l.Devices, c.ID) {
+				now.devices = append(now.devices, c.ID)
+				now.online[c.ID] = r.Viewing.Online(c.ID)
+			}
+		}
+		slices.Sort(now.devices)
+		r.update(ctx, l.AgentUserID, now)
+	}
+}
+
+// update sends what changed since the last poll of the link.
+func (r *Reporter) update(ctx context.Context, agent string, now linkState) {
+	r.mu.Lock()
+	before, known := r.seen[agent]
+	r.mu.Unlock()
+	changed := map[access.DeviceID]bool{}
+	for id, on := range now.online {
+		if was, ok := before.online[id]; !ok || was != on {
+			changed[id] = on
+		}
+	}
+	if known && !slices.Equal(before.devices, now.devices) {
+		if err := r.post(ctx, agent, "/v1/devices:requestSync", map[string]any{"agentUserId": agent, "async": true}); err != nil {
+			r.Logger.Warn("homegraph: request sync failed", "agent_user", agent, "error", err)
+			return // retried at the next poll: seen is not updated
+		}
+	}
+	if len(changed) > 0 {
+		if err := r.post(ctx, agent, "/v1/devices:reportStateAndNotification", reportBody(agent, changed)); err != nil {
+			r.Logger.Warn("homegraph: report state failed", "agent_user", agent, "error", err)
+			return
+		}
+	}
+	r.mu.Lock()
+	if !r.gone[agent] {
+		if r.seen == nil {
+			r.seen = map[string]linkState{}
+		}
+		r.seen[agent] = now
+	}
+	r.mu.Unlock()
+}
+
+func reportBody(agent string, online map[access.DeviceID]bool) map[string]any {
+	states := map[string]any{}
+	for _, id := range slices.Sorted(maps.Keys(online)) {
+		states[string(id)] = map[string]bool{"online": online[id]}
+	}
+	return map[string]any{"requestId": newRequestID(), "agentUserId": agent,
+		"payload": map[string]any{"devices": map[string]any{"states": states}}}
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// post sends one HomeGraph call, retrying transient failures (network,
+// 429, 5xx) with exponential backoff, and gives up at once when the agent
+// user is forgotten.
+func (r *Reporter) post(ctx context.Context, agent, path string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if r.forgotten(agent) {
+			return fmt.Errorf("agent user disconnected")
+		}
+		retry, err := r.send(ctx, path, b)
+		if err == nil || !retry || attempt == 5 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+func (r *Reporter) send(ctx context.Context, path string, body []byte) (retry bool, err error) {
+	tok, err := r.Token(ctx)
+	if err != nil {
+		return true, fmt.Errorf("homegraph credentials: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(r.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	client := r.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return true, err
+	}
+	res.Body.Close()
+	if res.StatusCode/100 == 2 {
+		return false, nil
+	}
+	return res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500,
+		fmt.Errorf("homegraph %s: %s", path, res.Status)
+}
