@@ -283,4 +283,3 @@ func FuzzFulfillment(f *testing.F) {
 		}
 	})
 }
-

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
 )
 
 // recorder is a loopback HomeGraph: it keeps every call's path and body,
