@@ -264,3 +264,31 @@ func TestTokenMultivariantListsOnlyItsStream(t *testing.T) {
 		t.Fatalf("token multivariant: %d %s", code, one)
 	}
 }
+
+// TestHLSViewOutlivesItsToken: a player keeps playing LL-HLS past its
+// token's expiry (it cannot be handed a new URL mid-view), and the expired
+// token opens nothing new once the view has stopped using it.
+func TestHLSViewOutlivesItsToken(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "porch")
+	a.run(t, cam)
+	pw := a.addUser(t, "olga")
+	claimFor(t, a, cam, "olga")
+	m := a.mintWith(t, cam.ID, map[string]any{"audience": "google", "ttl_seconds": 2}, basicAuth("olga", pw))
+	start := time.Now()
+	// 75 frames at 15 fps: about 5 s of playback on a 2-second token.
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", a.url(m.URLs["hls"]),
+		"-map", "0:v", "-c", "copy", "-frames:v", "75", "-f", "h264", "pipe:1").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg stopped %v into a view with a 2 s token: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	chk := sim.NewChecker(sim.StaticKeys(stampSecret))
+	if chk.AnnexB(out); chk.Only(cam.ID) != nil || time.Since(start) < 3*time.Second {
+		t.Fatalf("stamps %v after %v", chk.Counts(), time.Since(start))
+	}
+	t.Logf("played %v on a 2 s token", time.Since(start).Round(time.Millisecond))
+	if code, _, _ := a.get(t, m.URLs["still"], "", ""); code != 200 {
+		t.Fatalf("the view's token, still in use, refused for a still: %d", code)
+	}
+}

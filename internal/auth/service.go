@@ -64,6 +64,8 @@ type Service struct {
 	ttl    time.Duration
 	now    func() time.Time
 
+	renewals renewals
+
 	mu     sync.Mutex
 	leases map[leaseKey]lease // guarded by mu; the live lease per user and device
 }

@@ -131,3 +131,45 @@ func (f fakeDir) Bound(_ context.Context, _, session string) error {
 	}
 	return nil
 }
+
+// TestTokenRenewsWhileUsed: an expired token keeps working for a viewing
+// session that keeps using it, and only for it: a token never used, or
+// left unused for renewGap, stays expired; a token whose session ended
+// is refused even while it is being used.
+func TestTokenRenewsWhileUsed(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	dir := fakeDir{users: map[string]Principal{"owner": {ID: "u-owner"}},
+		standing: map[access.UserID]Standing{"u-owner": {Claimed: true, Owner: true}}}
+	tokens := NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tokens.now = clock
+	s := NewService(dir, access.NewIssuer(), tokens, time.Hour)
+	s.now = clock
+	use := TokenUse{Device: "cam-porch", Audiences: []access.Audience{access.AudienceGoogle}}
+	mint := func(session string, ttl time.Duration) string {
+		return tokens.Mint(Token{User: "owner", Device: "cam-porch", Stream: access.StreamMain,
+			Audience: access.AudienceGoogle, Session: session, Expires: now.Add(ttl)})
+	}
+	grant := func(raw string) error { _, _, err := s.TokenGrant(context.Background(), raw, use); return err }
+
+	playing, idle, ended := mint("live", time.Minute), mint("live", 2*time.Minute), mint("gone", time.Minute)
+	if err := grant(playing); err != nil {
+		t.Fatal(err)
+	}
+	if err := grant(ended); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("token of an ended session: %v", err)
+	}
+	// Three hours of playback, a playlist reload every 2 s.
+	for end := now.Add(3 * time.Hour); now.Before(end); now = now.Add(2 * time.Second) {
+		if err := grant(playing); err != nil {
+			t.Fatalf("renewal failed %v into the view: %v", now.Sub(end.Add(-3*time.Hour)), err)
+		}
+	}
+	if err := grant(idle); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("a token never used renewed: %v", err)
+	}
+	now = now.Add(renewGap)
+	if err := grant(playing); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("a token left unused for %v renewed: %v", renewGap, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"vigil/internal/access"
@@ -36,6 +37,14 @@ var (
 // tokenKeyPeriod is how long one signing key is used; a token is accepted
 // under its own key while that key is no older than two periods.
 const tokenKeyPeriod = time.Hour
+
+// renewKeyPeriods bounds renewal: a token signed more than this many key
+// periods ago is refused even to a viewing session in progress.
+const renewKeyPeriods = 12
+
+// renewGap is how recently a token must have been used for its expiry to
+// be renewed: a player that keeps reloading its playlist keeps watching.
+const renewGap = 30 * time.Second
 
 // Token is what a stream token says.
 type Token struct {
@@ -81,7 +90,10 @@ func (t *Tokens) Mint(tok Token) string {
 	return tokenEncoding.EncodeToString([]byte(body)) + "." + tokenEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// Verify checks a token's signature, key age and expiry, and returns what it says.
+// Verify checks a token's signature, key age and expiry, and returns what it
+// says. A genuine token that has expired comes back with ErrTokenExpired, so
+// that a viewing session in progress can renew it (Service.TokenGrant);
+// anyone else must treat it as refused.
 func (t *Tokens) Verify(s string) (Token, error) {
 	b64body, b64mac, ok := strings.Cut(s, ".")
 	body, err1 := tokenEncoding.DecodeString(b64body)
@@ -103,7 +115,7 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	}
 	now := t.now()
 	current := uint64(now.Unix()) / uint64(tokenKeyPeriod/time.Second)
-	if index > current || current-index > 1 {
+	if index > current || current-index > renewKeyPeriods {
 		return Token{}, ErrTokenExpired
 	}
 	mac := hmac.New(sha256.New, t.key(index))
@@ -121,8 +133,8 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	}
 	tok := Token{User: f[2], Device: device, Stream: stream, Audience: access.Audience(f[5]),
 		Session: f[6], Expires: time.Unix(expires, 0)}
-	if !now.Before(tok.Expires) {
-		return Token{}, ErrTokenExpired
+	if !now.Before(tok.Expires) || current-index > 1 {
+		return tok, ErrTokenExpired
 	}
 	return tok, nil
 }
@@ -146,6 +158,9 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 		return access.Grant{}, Token{}, ErrBadToken
 	}
 	tok, err := s.tokens.Verify(raw)
+	if errors.Is(err, ErrTokenExpired) && tok.User != "" && s.renewals.recent(raw, s.now()) {
+		err = nil // a view in progress: the token renews while it is used
+	}
 	if err != nil {
 		return access.Grant{}, Token{}, err
 	}
@@ -157,5 +172,48 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
 	}
 	g, err := s.Grant(ctx, tok.User, use.Device, tok.Audience)
+	if err == nil {
+		s.renewals.used(raw, s.now())
+	}
 	return g, tok, err
+}
+
+// renewals remembers when each stream token was last accepted, so that a
+// player that keeps using its token (an HLS player reloads the same
+// playlist URL for as long as it plays, and cannot be handed a new one)
+// keeps watching past the token's expiry. A token unused for renewGap
+// expires for good. The grant and the binding are checked on every use,
+// so revocation still ends the view at once.
+type renewals struct {
+	mu   sync.Mutex
+	last map[[32]byte]time.Time // guarded by mu; by SHA-256 of the token
+}
+
+// maxRenewals bounds the table; stale entries are dropped when it is full,
+// and a token that finds it full of live ones cannot renew (fail closed).
+const maxRenewals = 100_000
+
+func (r *renewals) recent(raw string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.last[sha256.Sum256([]byte(raw))]
+	return ok && now.Sub(t) < renewGap
+}
+
+func (r *renewals) used(raw string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[[32]byte]time.Time{}
+	}
+	if len(r.last) >= maxRenewals {
+		for k, t := range r.last {
+			if now.Sub(t) >= renewGap {
+				delete(r.last, k)
+			}
+		}
+	}
+	if len(r.last) < maxRenewals {
+		r.last[sha256.Sum256([]byte(raw))] = now
+	}
 }
