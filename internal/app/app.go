@@ -29,6 +29,7 @@ import (
 	"vigil/internal/seal"
 	"vigil/internal/stills"
 	"vigil/internal/store/sqlite"
+	"vigil/web"
 )
 
 // grantTTL bounds how long one RTSP viewing session may run before its
@@ -108,6 +109,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 		Users:       dir,
 		CORSOrigins: cfg.CORSOrigins,
+		UI:          web.Files,
 		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)

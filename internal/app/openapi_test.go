@@ -28,7 +28,10 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 			documented = append(documented, strings.ToUpper(method)+" "+path)
 		}
 	}
-	routes := a.router.Patterns()
+	var routes []string
+	for _, r := range a.router.Patterns() {
+		routes = append(routes, strings.TrimSuffix(r, "{$}")) // "GET /{$}" is the page at "/"
+	}
 	for _, r := range routes {
 		if !slices.Contains(documented, r) {
 			t.Errorf("route %q is not in the OpenAPI document", r)

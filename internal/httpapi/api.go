@@ -84,6 +84,7 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("GET /api/openapi.json", serve(a.Logger, a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
 	mux.Handle("POST /api/logout", serve(a.Logger, a.logout))
+	mux.Handle("GET /api/session", serve(a.Logger, a.session))
 	mux.Handle("POST /api/password", serve(a.Logger, a.password))
 	mux.Handle("POST /api/tokens", serve(a.Logger, a.createAPIToken))
 	mux.Handle("GET /api/tokens", serve(a.Logger, a.listAPITokens))

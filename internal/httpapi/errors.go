@@ -49,9 +49,18 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
 			"camera", r.PathValue("id"), "status", he.Code, "error", he.Err)
-		if he.Code == http.StatusUnauthorized {
+		if he.Code == http.StatusUnauthorized && wantsChallenge(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
 		}
 		http.Error(w, he.Msg, he.Code)
 	})
+}
+
+// wantsChallenge reports whether a 401 should offer Basic: to tools and
+// players (no Sec-Fetch-Mode) and to a person typing a URL, but not to the
+// web page's own fetches and media elements, where the browser would pop
+// up its password dialog over the page's sign-in form.
+func wantsChallenge(r *http.Request) bool {
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	return mode == "" || mode == "navigate"
 }

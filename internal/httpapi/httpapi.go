@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -39,6 +40,8 @@ type Config struct {
 	Authn *Authenticator
 	// CORSOrigins may fetch media from their pages.
 	CORSOrigins []string
+	// UI holds the web page's files; nil leaves the page out.
+	UI fs.FS
 }
 
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
@@ -60,6 +63,9 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.API != nil {
 		cfg.API.routes(mux)
+	}
+	if cfg.UI != nil {
+		uiRoutes(mux, cfg.UI)
 	}
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,0 +1,261 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"vigil/internal/sim"
+)
+
+// pageFrameJS draws the live view's current frame (see frameJS).
+const pageFrameJS = `(() => { const v = document.getElementById("video"); return ` + frameJS + `; })()`
+
+// frameWatchJS records, in the page, when the live view presents frames.
+const frameWatchJS = `(() => {
+	const v = document.getElementById("video");
+	window.frames_ = {first: 0, last: 0, count: 0, clicked: performance.now()};
+	const tick = () => {
+		const now = performance.now();
+		if (!frames_.first) frames_.first = now;
+		frames_.last = now;
+		frames_.count++;
+		v.requestVideoFrameCallback(tick);
+	};
+	v.requestVideoFrameCallback(tick);
+	return true;
+})()`
+
+type pageFrames struct {
+	First   float64 `json:"first"`
+	Last    float64 `json:"last"`
+	Count   int     `json:"count"`
+	Clicked float64 `json:"clicked"`
+	Now     float64 `json:"now"`
+}
+
+func framesNow(t *testing.T, tab context.Context) pageFrames {
+	t.Helper()
+	f, err := chromedp.Run(tab, chromedp.Evaluate[pageFrames](`({...frames_, now: performance.now()})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// screenshotDir is where the web UI tests leave their screenshots
+// ($VIGIL_SCREENSHOTS, or vigil-screenshots in the temp directory).
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("VIGIL_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "vigil-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(screenshotDir(t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// signIn fills the page's sign-in form and waits for the grid.
+func signIn(t *testing.T, tab context.Context, pageURL, user, pw string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.ID("#login-name")),
+		chromedp.SendKeys(chromedp.ID("#login-name"), user),
+		chromedp.SendKeys(chromedp.ID("#login-password"), pw),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("#home")),
+	); err != nil {
+		where, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href + " " + document.getElementById("login-error").textContent`))
+		t.Fatalf("sign in as %s: %v (page %s)", user, err, where)
+	}
+}
+
+// gridIDs waits until the grid lists want cameras and returns their ids.
+func gridIDs(t *testing.T, tab context.Context, want int) []string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ids, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#grid li")].map(li => li.dataset.id)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) == want {
+			return ids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("grid shows %v, want %d cameras", ids, want)
+		}
+		chromedp.Run(tab, chromedp.Evaluate[any](`refresh()`))
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// play clicks the camera's card and waits until the live view has shown
+// frames for a moment; it returns the block code of the picture and the
+// time from click to first frame.
+func play(t *testing.T, tab context.Context, id string) (uint32, time.Duration) {
+	t.Helper()
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#grid li[data-id="`+id+`"] button.open`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](frameWatchJS)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(playTimeout)
+	var f pageFrames
+	for f = framesNow(t, tab); f.Count < 10; f = framesNow(t, tab) {
+		if time.Now().After(deadline) {
+			state, _ := chromedp.Run(tab, chromedp.Evaluate[string](`(() => { const v = document.getElementById("video"); return document.getElementById("state").textContent + " src=" + v.src + " rs=" + v.readyState + " ns=" + v.networkState + " err=" + (v.error && v.error.message) + " paused=" + v.paused + " t=" + v.currentTime })()`))
+			t.Fatalf("camera %s: %d frames in %v (state %q)", id, f.Count, playTimeout, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	dataURL, err := chromedp.Run(tab, chromedp.Evaluate[string](pageFrameJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("frame: %v", err)
+	}
+	code, err := sim.ReadCode(img)
+	if err != nil {
+		t.Fatalf("block code: %v", err)
+	}
+	return code, time.Duration((f.First - f.Clicked) * float64(time.Millisecond))
+}
+
+func pageText(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector(`+"`"+sel+"`"+`).textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestWebPage drives the owner's page in Chromium: sign in, the grid shows
+// the owner's cameras and no one else's, a click plays the camera live (its
+// block code checked), the history lists the view, sharing makes the camera
+// appear for the viewer, and revoking stops the viewer's playing stream
+// within a second and takes the camera off the viewer's grid. mode is the
+// page's transport: "" (WebRTC, falling back to MP4) or "?webrtc=off".
+func TestWebPage(t *testing.T) {
+	for _, mode := range []string{"?webrtc=off"} {
+		t.Run(strings.TrimPrefix(mode, "?"), func(t *testing.T) { testWebPage(t, mode) })
+	}
+}
+
+func testWebPage(t *testing.T, mode string) {
+	needChromium(t)
+	a := startApp(t, "", nil)
+	porch, yard, bobs := a.addCamera(t, "Porch"), a.addCamera(t, "Yard"), a.addCamera(t, "Bob's garage")
+	a.run(t, porch, yard, bobs)
+	pw := a.addUser(t, "olga")
+	veraPW := a.addUser(t, "vera")
+	a.addUser(t, "bob")
+	claimFor(t, a, porch, "olga")
+	claimFor(t, a, yard, "olga")
+	claimFor(t, a, bobs, "bob")
+	tab := startChromium(t)
+
+	signIn(t, tab, a.url("/"+mode), "olga", pw)
+	ids := gridIDs(t, tab, 2)
+	if slices.Contains(ids, bobs.ID) || !slices.Contains(ids, porch.ID) || !slices.Contains(ids, yard.ID) {
+		t.Fatalf("olga's grid: %v (porch %s, yard %s, bob's %s)", ids, porch.ID, yard.ID, bobs.ID)
+	}
+	time.Sleep(time.Second) // let the stills load for the screenshot
+	screenshot(t, tab, "grid.png")
+
+	code, ttff := play(t, tab, porch.ID)
+	if code != sim.CodeFor(porch.ID) {
+		t.Fatalf("the page showed block code %x for the porch, want %x", code, sim.CodeFor(porch.ID))
+	}
+	t.Logf("click to first frame (%s): %v via %s", mode, ttff, pageText(t, tab, "#via"))
+	screenshot(t, tab, "live.png")
+
+	// Share with vera from the dialog's form.
+	if err := chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.ID("#share-user"), "vera"),
+		chromedp.Click(chromedp.CSS("#share-form button[type=submit]")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(pageText(t, tab, "#shares"), "vera") {
+		if time.Now().After(deadline) {
+			t.Fatalf("shares list: %q", pageText(t, tab, "#shares"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Reopen: the history lists the view just made.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
+		t.Fatal(err)
+	}
+	play(t, tab, porch.ID)
+	deadline = time.Now().Add(10 * time.Second)
+	for h := pageText(t, tab, "#history tbody"); !strings.Contains(h, "olga"); h = pageText(t, tab, "#history tbody") {
+		if time.Now().After(deadline) {
+			t.Fatalf("history: %q", h)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")), chromedp.Click(chromedp.ID("#logout")))
+
+	// Vera sees the shared camera, plays it, and loses it when olga revokes.
+	signIn(t, tab, a.url("/"+mode), "vera", veraPW)
+	if ids := gridIDs(t, tab, 1); ids[0] != porch.ID {
+		t.Fatalf("vera's grid: %v", ids)
+	}
+	if code, _ := play(t, tab, porch.ID); code != sim.CodeFor(porch.ID) {
+		t.Fatalf("vera saw block code %x", code)
+	}
+	if status, body := a.call(t, "DELETE", "/api/cameras/"+porch.ID+"/shares/vera", "olga", pw, nil); status != 204 {
+		t.Fatalf("unshare: %d %s", status, body)
+	}
+	lag, _ := chromedp.Run(tab, chromedp.Evaluate[string](`(() => { const v = document.getElementById("video"); const b = v.buffered; return b.length + " " + (b.length ? b.end(b.length-1) : 0) + " " + v.currentTime + " rs=" + v.readyState + " via " + document.getElementById("via").textContent })()`))
+	t.Logf("at revocation (buffered ranges, end, position): %s", lag)
+	revoked := framesNow(t, tab).Now
+	time.Sleep(2 * time.Second)
+	f := framesNow(t, tab)
+	t.Logf("last frame %.0f ms after the revocation", f.Last-revoked)
+	if f.Last-revoked > 1000 {
+		t.Errorf("vera's page still showed frames %.0f ms after the revocation", f.Last-revoked)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for state := pageText(t, tab, "#state"); state != "no access"; state = pageText(t, tab, "#state") {
+		if time.Now().After(deadline) {
+			t.Fatalf("state after revocation: %q", state)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")))
+	gridIDs(t, tab, 0)
+}

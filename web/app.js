@@ -1,0 +1,385 @@
+// Vigil's owner page: sign in, see your cameras, watch one live (WebRTC,
+// falling back to progressive MP4), share it, read who watched, and unlink
+// assistants. Every request carries the session cookie; state-changing ones
+// also the CSRF token. No media URL works without the session.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let csrf = "";
+let me = null;
+let cameras = [];
+let view = null; // the open live view
+
+async function api(method, path, body, type) {
+  const headers = {};
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  let data = body;
+  if (body !== undefined && type === undefined) {
+    headers["Content-Type"] = "application/json";
+    data = JSON.stringify(body);
+  } else if (type) {
+    headers["Content-Type"] = type;
+  }
+  const res = await fetch(path, { method, headers, body: data, credentials: "same-origin" });
+  if (res.status === 401 && path !== "/api/session" && path !== "/api/login") showLogin();
+  return res;
+}
+
+async function errorText(res) {
+  return (await res.text()).trim() || res.statusText;
+}
+
+// --- signing in -----------------------------------------------------------
+
+function showLogin() {
+  me = null;
+  $("home").hidden = true;
+  $("who").hidden = true;
+  $("login").hidden = false;
+  $("login-name").focus();
+}
+
+async function start() {
+  const res = await api("GET", "/api/session");
+  if (!res.ok) return showLogin();
+  const s = await res.json();
+  signedIn(s.user, s.csrf);
+}
+
+function signedIn(user, token) {
+  me = user;
+  csrf = token;
+  $("who-name").textContent = user;
+  $("who").hidden = false;
+  $("login").hidden = true;
+  $("home").hidden = false;
+  refresh();
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const name = $("login-name").value;
+  const res = await api("POST", "/api/login", { name, password: $("login-password").value });
+  if (!res.ok) {
+    $("login-error").textContent = res.status === 429 ? await errorText(res) : "Wrong user name or password.";
+    return;
+  }
+  $("login-password").value = "";
+  $("login-error").textContent = "";
+  const s = await res.json();
+  signedIn(s.user, s.csrf);
+});
+
+$("logout").addEventListener("click", async () => {
+  closeViewer();
+  await api("POST", "/api/logout");
+  showLogin();
+});
+
+// --- the grid -------------------------------------------------------------
+
+async function refresh() {
+  if (!me) return;
+  const res = await api("GET", "/api/cameras");
+  if (!res.ok) return;
+  cameras = await res.json();
+  renderGrid();
+  renderLinks();
+  if (view && !cameras.some((c) => c.id === view.cam.id)) view.setState("no access");
+}
+
+function renderGrid() {
+  const grid = $("grid");
+  const keep = new Map([...grid.children].map((li) => [li.dataset.id, li]));
+  const items = cameras.map((c) => {
+    const li = keep.get(c.id) || cameraCard(c);
+    const badge = li.querySelector(".badge");
+    badge.textContent = c.online ? "online" : "offline";
+    badge.className = "badge " + (c.online ? "online" : "offline");
+    li.querySelector(".role").textContent = c.role === "owner" ? "yours" : "shared with you";
+    return li;
+  });
+  grid.replaceChildren(...items);
+  $("no-cameras").hidden = cameras.length > 0;
+  refreshStills();
+}
+
+function cameraCard(c) {
+  const li = document.createElement("li");
+  li.className = "card";
+  li.dataset.id = c.id;
+  const open = document.createElement("button");
+  open.className = "open";
+  open.type = "button";
+  open.setAttribute("aria-label", "Watch " + c.name + " live");
+  const img = document.createElement("img");
+  img.className = "thumb";
+  img.alt = "Latest picture from " + c.name;
+  img.width = 320;
+  img.height = 180;
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  const name = document.createElement("strong");
+  name.textContent = c.name;
+  const role = document.createElement("span");
+  role.className = "role small";
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  meta.append(name, role, badge);
+  open.append(img, meta);
+  open.addEventListener("click", () => openViewer(c));
+  li.append(open);
+  return li;
+}
+
+// refreshStills reloads each online camera's still; a failed load keeps
+// the last picture (no layout jump: the box has a fixed aspect ratio).
+function refreshStills() {
+  for (const li of $("grid").children) {
+    const c = cameras.find((x) => x.id === li.dataset.id);
+    if (!c || !c.online) continue;
+    const img = li.querySelector("img");
+    const next = new Image();
+    next.onload = () => { img.src = next.src; };
+    next.src = "/api/cameras/" + encodeURIComponent(c.id) + "/still.jpg?width=640&t=" + Date.now();
+  }
+}
+
+$("claim-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const res = await api("POST", "/api/cameras/claim", { code: $("claim-code").value.trim() });
+  $("claim-error").textContent = res.ok ? "" : await errorText(res);
+  if (res.ok) {
+    $("claim-code").value = "";
+    refresh();
+  }
+});
+
+// --- linked services ------------------------------------------------------
+
+async function renderLinks() {
+  const res = await api("GET", "/api/links");
+  const links = res.ok ? await res.json() : [];
+  const names = new Map(cameras.map((c) => [c.id, c.name]));
+  $("links").replaceChildren(...links.map((l) => {
+    const li = document.createElement("li");
+    const text = document.createElement("span");
+    const shown = (l.cameras || []).map((id) => names.get(id) || id).join(", ") || "no cameras";
+    text.textContent = (l.client_name || l.client || "Service") + " — sees " + shown;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "Unlink";
+    b.setAttribute("aria-label", "Unlink " + (l.client_name || l.client || "service"));
+    b.addEventListener("click", async () => {
+      const r = await api("DELETE", "/api/links/" + encodeURIComponent(l.id));
+      if (r.ok) renderLinks();
+    });
+    li.append(text, b);
+    return li;
+  }));
+  $("no-links").hidden = links.length > 0;
+}
+
+// --- the live view --------------------------------------------------------
+
+function openViewer(cam) {
+  closeViewer();
+  $("viewer-title").textContent = cam.name;
+  $("owner-tools").hidden = cam.role !== "owner";
+  $("viewer").showModal();
+  view = new LiveView(cam, $("video"));
+  view.start();
+  if (cam.role === "owner") loadOwnerTools(cam);
+}
+
+function closeViewer() {
+  if (view) view.stop();
+  view = null;
+  if ($("viewer").open) $("viewer").close();
+}
+
+$("viewer-close").addEventListener("click", closeViewer);
+// Esc closes the dialog without our button; the event comes a task later,
+// when a new view may already be open.
+$("viewer").addEventListener("close", () => {
+  if (view && !$("viewer").open) { view.stop(); view = null; }
+});
+
+// LiveView plays one camera: WebRTC (WHEP) first, progressive MP4 when
+// WebRTC fails; it shows its state and reconnects with backoff.
+class LiveView {
+  constructor(cam, video) {
+    this.cam = cam;
+    this.video = video;
+    this.stopped = false;
+    this.retries = 0;
+    this.forceMP4 = new URLSearchParams(location.search).get("webrtc") === "off";
+    video.addEventListener("playing", this.onPlaying = () => this.setState("live"));
+  }
+
+  setState(s) {
+    const el = $("state");
+    el.textContent = s;
+    el.dataset.state = s;
+  }
+
+  async start() {
+    if (this.stopped) return;
+    this.setState(this.retries ? "reconnecting" : "connecting");
+    const base = "/api/cameras/" + encodeURIComponent(this.cam.id);
+    if (!this.forceMP4) {
+      try {
+        await this.webrtc(base);
+        return;
+      } catch (err) {
+        if (err.status === 404 || err.status === 401) return this.setState("no access");
+        if (err.status === 503) return this.offline();
+        console.warn("webrtc failed, falling back to mp4:", err.message);
+      }
+    }
+    this.mp4(base);
+  }
+
+  async webrtc(base) {
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    pc.ontrack = (e) => {
+      if (!this.video.srcObject) this.video.srcObject = e.streams[0] || new MediaStream([e.track]);
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const res = await api("POST", base + "/whep", pc.localDescription.sdp, "application/sdp");
+    if (!res.ok) {
+      pc.close();
+      const err = new Error(await errorText(res));
+      err.status = res.status;
+      throw err;
+    }
+    this.whep = res.headers.get("Location");
+    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+    $("via").textContent = "WebRTC";
+    const connected = new Promise((ok, fail) => {
+      const t = setTimeout(() => fail(new Error("no connection in 5 s")), 5000);
+      pc.addEventListener("connectionstatechange", () => {
+        if (pc.connectionState === "connected") { clearTimeout(t); ok(); }
+        if (pc.connectionState === "failed") { clearTimeout(t); fail(new Error("connection failed")); }
+      });
+    });
+    await connected;
+    pc.addEventListener("connectionstatechange", () => {
+      if (["failed", "closed", "disconnected"].includes(pc.connectionState)) this.lost();
+    });
+  }
+
+  mp4(base) {
+    $("via").textContent = "MP4";
+    this.video.srcObject = null;
+    this.video.src = base + "/live.mp4?t=" + Date.now();
+    this.video.onerror = () => this.lost();
+    this.video.onended = () => this.lost();
+    this.video.onloadeddata = () => this.video.play().catch(() => {});
+    // Stay at the live edge: the stream starts at the cached keyframe, up
+    // to a GOP behind, and a view that lags keeps showing buffered frames
+    // after the server has stopped (a revoked share must stop at once).
+    // A progressive stream cannot be seeked, so the view catches up by
+    // playing faster for a moment.
+    this.edge = setInterval(() => {
+      const v = this.video, b = v.buffered;
+      const lag = b.length ? b.end(b.length - 1) - v.currentTime : 0;
+      v.playbackRate = lag > 0.4 ? 4 : 1;
+    }, 100);
+  }
+
+  async lost() {
+    if (this.stopped) return;
+    this.teardown();
+    this.retries++;
+    const res = await api("GET", "/api/cameras");
+    const cams = res.ok ? await res.json() : [];
+    const cam = cams.find((c) => c.id === this.cam.id);
+    if (!cam) return this.setState("no access");
+    if (!cam.online) return this.offline();
+    this.setState("reconnecting");
+    setTimeout(() => this.start(), Math.min(8000, 500 * 2 ** Math.min(this.retries, 4)));
+  }
+
+  offline() {
+    this.setState("offline");
+    setTimeout(() => this.lost(), 5000);
+  }
+
+  teardown() {
+    clearInterval(this.edge);
+    if (this.pc) { this.pc.close(); this.pc = null; }
+    if (this.whep) { api("DELETE", this.whep); this.whep = null; }
+    this.video.onerror = this.video.onended = this.video.onloadeddata = null;
+    this.video.srcObject = null;
+    this.video.removeAttribute("src");
+    this.video.load();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.video.removeEventListener("playing", this.onPlaying);
+    this.teardown();
+  }
+}
+
+// gathered waits for ICE gathering to finish (WHEP here has no trickle).
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((ok) => {
+    const t = setTimeout(ok, 2000);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") { clearTimeout(t); ok(); }
+    });
+  });
+}
+
+// --- owner tools: shares and history --------------------------------------
+
+async function loadOwnerTools(cam) {
+  const base = "/api/cameras/" + encodeURIComponent(cam.id);
+  const [sres, hres] = await Promise.all([api("GET", base + "/shares"), api("GET", base + "/access")]);
+  const shares = sres.ok ? await sres.json() : [];
+  $("shares").replaceChildren(...shares.map((s) => {
+    const li = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = s.user + (s.until ? " until " + new Date(s.until).toLocaleString() : "");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "Revoke";
+    b.setAttribute("aria-label", "Stop sharing with " + s.user);
+    b.addEventListener("click", async () => {
+      const r = await api("DELETE", base + "/shares/" + encodeURIComponent(s.user));
+      if (r.ok) loadOwnerTools(cam);
+    });
+    li.append(text, b);
+    return li;
+  }));
+  const history = hres.ok ? await hres.json() : [];
+  $("history").tBodies[0].replaceChildren(...history.map((h) => {
+    const tr = document.createElement("tr");
+    for (const v of [h.user, h.output + " (" + h.audience + ")", h.remote, fmt(h.started), h.ended ? fmt(h.ended) : "watching", h.bytes]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  $("share-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const until = $("share-until").value;
+    const body = until ? { until: new Date(until).toISOString() } : {};
+    const r = await api("PUT", base + "/shares/" + encodeURIComponent($("share-user").value.trim()), body);
+    $("share-error").textContent = r.ok ? "" : await errorText(r);
+    if (r.ok) { $("share-user").value = ""; loadOwnerTools(cam); }
+  };
+}
+
+function fmt(t) { return new Date(t).toLocaleString(); }
+
+setInterval(() => { if (me && !document.hidden) refresh(); }, 10000);
+start();
