@@ -39,6 +39,18 @@ type Config struct {
 	Authn *Authenticator
 	// CORSOrigins may fetch media from their pages.
 	CORSOrigins []string
+	// OAuth serves account linking; nil leaves /oauth out.
+	OAuth OAuth
+}
+
+// OAuth is the authorization server for account linking (oauth.Server).
+// Its endpoints authenticate on their own terms: the pages sign people in
+// (with the same sessions), the token and revocation endpoints take the
+// client's secret.
+type OAuth interface {
+	Authorize(w http.ResponseWriter, r *http.Request)
+	Token(w http.ResponseWriter, r *http.Request)
+	Revoke(w http.ResponseWriter, r *http.Request)
 }
 
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
@@ -60,6 +72,12 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.API != nil {
 		cfg.API.routes(mux)
+	}
+	if cfg.OAuth != nil {
+		mux.Handle("GET /oauth/authorize", http.HandlerFunc(cfg.OAuth.Authorize))
+		mux.Handle("POST /oauth/authorize", http.HandlerFunc(cfg.OAuth.Authorize))
+		mux.Handle("POST /oauth/token", http.HandlerFunc(cfg.OAuth.Token))
+		mux.Handle("POST /oauth/revoke", http.HandlerFunc(cfg.OAuth.Revoke))
 	}
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

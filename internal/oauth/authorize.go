@@ -61,7 +61,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request) {
 		err = fosite.ErrInvalidRequest.WithHint("code_challenge_method must be S256.")
 	}
 	if err != nil {
-		s.log.Debug("oauth: authorize request refused", "client", a.client.ID, "error", err)
+		s.log.Debug("oauth: authorize request refused", "client", a.client.ID, "error", reason(err))
 		s.provider.WriteAuthorizeError(ctx, w, ar, err)
 		return
 	}
@@ -217,7 +217,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, a authz) {
 		return
 	}
 	if err := s.issue(ctx, w, a, acct, devices); err != nil {
-		s.log.Error("oauth: issuing a code failed", "client", a.client.ID, "user", acct.ID, "error", err)
+		s.log.Error("oauth: issuing a code failed", "client", a.client.ID, "user", acct.ID, "error", reason(err))
 		s.provider.WriteAuthorizeError(ctx, w, a.ar, err)
 	}
 }

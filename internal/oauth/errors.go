@@ -3,6 +3,9 @@ package oauth
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/ory/fosite"
 )
 
 // Errors returned by the Server, to be tested with errors.Is.
@@ -32,3 +35,20 @@ type RefusedError struct {
 func (e *RefusedError) Error() string { return fmt.Sprintf("sign-in refused: %s: %v", e.Msg, e.Err) }
 
 func (e *RefusedError) Unwrap() error { return e.Err }
+
+// reason describes a fosite error for the log — its name, hint, debug
+// text and cause — without the stack trace its wrapping would print. None
+// of these hold the token, code or secret of the request.
+func reason(err error) string {
+	e := fosite.ErrorToRFC6749Error(err)
+	parts := []string{e.ErrorField}
+	for _, p := range []string{e.HintField, e.DebugField} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if c := e.Cause(); c != nil && c != error(e) {
+		parts = append(parts, "cause: "+c.Error())
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,10 +1,10 @@
 package oauth_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +38,7 @@ type harness struct {
 	cameras []oauth.Camera
 	master  []byte
 	dir     string // the database's directory
+	logs    *lockedBuffer
 
 	mu       sync.Mutex
 	unlinked []oauth.Link // guarded by mu
@@ -51,7 +52,7 @@ func newHarness(t *testing.T, mutate func(*oauth.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{st: st, people: &people{disabled: map[string]bool{}}, master: make([]byte, 32), dir: dir}
+	h := &harness{st: st, people: &people{disabled: map[string]bool{}}, master: make([]byte, 32), dir: dir, logs: &lockedBuffer{}}
 	ctx := context.Background()
 	for _, name := range []string{"olga", "vera"} {
 		if err := st.UpsertUser(ctx, store.User{ID: access.UserID("u-" + name), Name: name}); err != nil {
@@ -69,7 +70,7 @@ func newHarness(t *testing.T, mutate func(*oauth.Config)) *harness {
 		Clients: []config.OAuthClient{{ID: clientID, Name: "Google Home", Kind: config.OAuthGoogle, Secret: clientSecret,
 			RedirectURIs: []string{redirectURI}}},
 		OnUnlink: func(l oauth.Link) { h.mu.Lock(); h.unlinked = append(h.unlinked, l); h.mu.Unlock() },
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -132,4 +133,22 @@ func (p *people) Principal(_ context.Context, name string) (auth.Principal, erro
 		return auth.Principal{}, fmt.Errorf("%w: %s", auth.ErrUnknown, name)
 	}
 	return auth.Principal{ID: access.UserID("u-" + name), Disabled: p.disabled[name]}, nil
+}
+
+// lockedBuffer collects log lines from concurrent handlers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer // guarded by mu
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

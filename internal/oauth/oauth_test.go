@@ -191,28 +191,40 @@ func TestRacingCodeExchanges(t *testing.T) {
 	}
 }
 
-// TestStoreHoldsNoSecrets: the database holds neither codes nor tokens nor
-// their signatures, nor the verifier, state or client secret.
-func TestStoreHoldsNoSecrets(t *testing.T) {
+// TestNoSecretsStoredOrLogged: neither the database nor the debug log
+// holds a code, token or token signature, the verifier, the state or the
+// client secret — also after refusals, whose errors are logged.
+func TestNoSecretsStoredOrLogged(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.client(t)
 	code, verifier := c.Link("olga", password, "cam-porch")
+	wrong, _ := oauthtest.PKCE()
+	c.Exchange(code, wrong)
 	tok := c.Exchange(code, verifier)
 	fresh := c.Refresh(tok.RefreshToken)
+	c.Refresh(tok.RefreshToken)
+	c.Refresh(fresh.RefreshToken) // reuse after the grace: ends the link
+	c.Exchange(code, verifier)    // replay
 	secrets := []string{code, verifier, clientSecret, password}
-	for _, s := range []string{tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken} {
-		_, sig, _ := strings.Cut(s, ".")
-		secrets = append(secrets, s, sig, strings.TrimPrefix(strings.SplitN(s, ".", 2)[0], "ory_at_"))
+	for _, s := range []string{code, tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken} {
+		key, sig, _ := strings.Cut(s, ".")
+		secrets = append(secrets, s, sig, key[len("ory_at_"):])
 	}
 	files, _ := filepath.Glob(filepath.Join(h.dir, "*"))
 	if len(files) == 0 {
 		t.Fatal("no database files")
 	}
+	places := map[string][]byte{"log": []byte(h.logs.String())}
 	for _, f := range files {
-		b, _ := os.ReadFile(f)
+		places[f], _ = os.ReadFile(f)
+	}
+	if !bytes.Contains(places["log"], []byte("level=DEBUG")) {
+		t.Fatal("nothing was logged at debug level: the check is empty")
+	}
+	for where, b := range places {
 		for _, s := range secrets {
-			if s != "" && bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds %.12s…", f, s)
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds %.12s…", where, s)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		err = s.grantLive(r, ar)
 	}
 	if err != nil {
-		s.log.Debug("oauth: token request refused", "error", err)
+		s.log.Debug("oauth: token request refused", "error", reason(err))
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
@@ -35,7 +35,7 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
 	if err != nil {
-		s.log.Warn("oauth: token response failed", "client", ar.GetClient().GetID(), "link", ar.GetID(), "error", err)
+		s.log.Warn("oauth: token response failed", "client", ar.GetClient().GetID(), "link", ar.GetID(), "error", reason(err))
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
@@ -68,7 +68,7 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Debug("oauth: revocation refused", "error", err)
+		s.log.Debug("oauth: revocation refused", "error", reason(err))
 	}
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
