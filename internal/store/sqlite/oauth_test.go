@@ -1,14 +1,11 @@
 package sqlite
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -143,24 +140,7 @@ func TestKillDuringLinkingLeavesNothingHalfApplied(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "vigil.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKillDuringLinkingLeavesNothingHalfApplied$")
-	cmd.Env = append(os.Environ(), linkChildEnv+"="+path)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(out)
-	done := 0
-	for done < 40 && lines.Scan() {
-		if lines.Text() == "step" {
-			done++
-		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	if done < 40 {
-		t.Fatalf("child made only %d steps", done)
-	}
+	done := killAfter(t, "TestKillDuringLinkingLeavesNothingHalfApplied", linkChildEnv, path, "step", 40)
 	s := open(t, path)
 	ctx := t.Context()
 	for i := range done {
