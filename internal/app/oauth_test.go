@@ -91,8 +91,13 @@ func TestGoogleLinksAnAccount(t *testing.T) {
 		t.Fatalf("consent page: %d %s", p.Status, p.Body)
 	}
 	// The sign-in is the web UI's: the same session works for the API.
-	if res, err := g.Browser.Get(a.url("/api/cameras")); err != nil || res.StatusCode != 200 {
-		t.Fatalf("the linking session on the API: %v %v", err, res.Status)
+	res, err := g.Browser.Get(a.url("/api/cameras"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("the linking session on the API: %s", res.Status)
 	}
 	code := g.CodeFrom(g.Consent(p, "allow", porch.ID), state)
 
@@ -111,9 +116,19 @@ func TestGoogleLinksAnAccount(t *testing.T) {
 		t.Fatalf("GET /api/links: %+v", links)
 	}
 
-	// Refresh with rotation: R0 gives R1; R0 still works while R1 is
-	// unused (a lost response is retried); once the newest is used, R0
-	// fails — and, being a reuse, ends the link.
+	refreshRotatesWithAGrace(t, a, g, tok, pw)
+	// Link again (the browser is signed in: straight to consent), with the
+	// client's secret in HTTP Basic this time.
+	g.Basic = true
+	code, verifier = g.Link("olga", pw, porch.ID)
+	revocationEndsTheLink(t, a, g, g.Exchange(code, verifier))
+}
+
+// refreshRotatesWithAGrace: R0 gives R1; R0 still works while R1 is unused
+// (a lost response is retried); once the newest is used, R0 fails — and,
+// being a reuse, ends the link (RFC 6819 §5.2.2.3).
+func refreshRotatesWithAGrace(t *testing.T, a *testApp, g *oauthtest.Client, tok oauthtest.Tokens, pw string) {
+	t.Helper()
 	r1 := g.Refresh(tok.RefreshToken)
 	if r1.Status != 200 || r1.AccessToken == tok.AccessToken || r1.RefreshToken == tok.RefreshToken || !a.resolves(t, r1.AccessToken) {
 		t.Fatalf("refresh: %+v", r1)
@@ -132,14 +147,14 @@ func TestGoogleLinksAnAccount(t *testing.T) {
 	if a.resolves(t, r2.AccessToken) || g.Refresh(r2.RefreshToken).Status != 400 || len(a.linksOf(t, "olga", pw)) != 0 {
 		t.Fatal("refresh-token reuse left the link alive")
 	}
+}
 
-	// Link again (the browser is signed in: straight to consent), with
-	// the client's secret in HTTP Basic this time, then revoke (RFC 7009).
-	g.Basic = true
-	code, verifier = g.Link("olga", pw, porch.ID)
-	tok = g.Exchange(code, verifier)
+// revocationEndsTheLink: RFC 7009 — revoking the access token ends the
+// refresh token too; an unknown token is "revoked" (200).
+func revocationEndsTheLink(t *testing.T, a *testApp, g *oauthtest.Client, tok oauthtest.Tokens) {
+	t.Helper()
 	if tok.Status != 200 || !a.resolves(t, tok.AccessToken) {
-		t.Fatalf("exchange with Basic: %+v", tok)
+		t.Fatalf("exchange: %+v", tok)
 	}
 	if status, body := g.Revoke(tok.AccessToken); status != 200 {
 		t.Fatalf("revoke: %d %s", status, body)

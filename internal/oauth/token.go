@@ -16,6 +16,7 @@ import (
 // 6819 §5.2.2.3).
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	ar, err := s.provider.NewAccessRequest(ctx, r, &session{})
 	if err == nil {
 		err = s.grantLive(r, ar)
@@ -62,6 +63,7 @@ func (s *Server) grantLive(r *http.Request, ar fosite.AccessRequester) error {
 // (§2.1), where fosite would answer 200 and do nothing.
 func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	err := s.provider.NewRevocationRequest(ctx, r)
 	if errors.Is(err, fosite.ErrUnauthorizedClient) {
 		s.provider.WriteAccessError(ctx, w, nil, err)

@@ -70,6 +70,12 @@ func TestOAuthLinksAndTokens(t *testing.T) {
 	if r1.Active || !r2.Active || !r2.Expires.IsZero() {
 		t.Fatalf("after rotation: r1 %+v, r2 %+v", r1, r2)
 	}
+	purgeResetAndRevoke(t, s)
+}
+
+// purgeResetAndRevoke continues TestOAuthLinksAndTokens on lnk-1.
+func purgeResetAndRevoke(t *testing.T, s *Store) {
+	ctx := t.Context()
 	// Purging: the long-expired access token and the retired refresh token
 	// go; the spent code (still within its life) and r2 stay.
 	if n, err := s.PurgeOAuth(ctx, time.Now().Add(-24*time.Hour), time.Now().Add(time.Second)); err != nil || n != 2 {
