@@ -105,13 +105,13 @@ func (s *Server) registered(r *http.Request) (authz, bool) {
 	if err != nil {
 		return authz{}, false
 	}
-	return authz{client: c, action: "/oauth/authorize?" + q.Encode(), redirect: u.String(), origin: u.Scheme + "://" + u.Host}, true
+	return authz{client: c, action: "/oauth/authorize?" + q.Encode(), redirect: q.Get("redirect_uri"), origin: u.Scheme + "://" + u.Host}, true
 }
 
 // redirectError sends an error back to the client's (registered) redirect
 // URI with the request's state (RFC 6749 §4.1.2.1).
 func redirectError(w http.ResponseWriter, r *http.Request, a authz, code string) {
-	u, _ := url.Parse(a.redirect) // parsed before, in registered
+	u, _ := url.Parse(a.redirect) // parsed once already, in registered
 	q := u.Query()
 	q.Set("error", code)
 	if st := r.URL.Query().Get("state"); st != "" {
