@@ -160,16 +160,15 @@ $("claim-form").addEventListener("submit", async (e) => {
 async function renderLinks() {
   const res = await api("GET", "/api/links");
   const links = res.ok ? await res.json() : [];
-  const names = new Map(cameras.map((c) => [c.id, c.name]));
   $("links").replaceChildren(...links.map((l) => {
     const li = document.createElement("li");
     const text = document.createElement("span");
-    const shown = (l.cameras || []).map((id) => names.get(id) || id).join(", ") || "no cameras";
-    text.textContent = (l.client_name || l.client || "Service") + " — sees " + shown;
+    const shown = (l.cameras || []).map((c) => c.name).join(", ") || "no cameras";
+    text.textContent = (l.name || "Service") + " — sees " + shown;
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = "Unlink";
-    b.setAttribute("aria-label", "Unlink " + (l.client_name || l.client || "service"));
+    b.setAttribute("aria-label", "Unlink " + (l.name || "service"));
     b.addEventListener("click", async () => {
       const r = await api("DELETE", "/api/links/" + encodeURIComponent(l.id));
       if (r.ok) renderLinks();

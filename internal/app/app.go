@@ -25,6 +25,7 @@ import (
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
+	"vigil/internal/oauth"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
 	"vigil/internal/stills"
@@ -50,6 +51,7 @@ type App struct {
 	hls    *hls.Manager
 	router *httpapi.Router
 	stills *stills.Service
+	oauth  *oauth.Server
 	reg    *prometheus.Registry
 }
 
@@ -104,6 +106,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
+	// No OnUnlink yet: an ended link's tokens fail at once, and nothing
+	// else serves linked services until the assistants' fulfillment does
+	// (it will end its sessions and stop reporting the link there).
+	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
+		Cameras: linkCameras{dir}, Users: dir, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.router = httpapi.Handler(httpapi.Config{
 		Registry:    a.reg,
 		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
@@ -114,8 +125,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens, Logger: log,
-			Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) }, RTSPBase: a.rtspBase},
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens,
+			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
+			RTSPBase: a.rtspBase},
+		OAuth: a.oauth,
 	})
 	a.http = &http.Server{
 		Handler:           a.router,
@@ -163,6 +176,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.rtsp.Run(gctx) })
 	g.Go(func() error { return a.pulls.Run(gctx) })
 	g.Go(func() error { return a.watchRevocations(gctx) })
+	g.Go(func() error { return a.oauth.Run(gctx) })
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -11,6 +11,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/httpapi"
+	"vigil/internal/oauth"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
 )
@@ -252,6 +253,25 @@ func (d directory) History(ctx context.Context, device access.DeviceID, limit in
 		}
 		out = append(out, httpapi.AccessView{User: name, Output: a.Output, Audience: a.Audience, Remote: a.Remote,
 			Started: a.Started, Ended: a.Ended, Bytes: a.Bytes})
+	}
+	return out, nil
+}
+
+// linkCameras lists what a user may expose on the account-linking consent
+// page: the household's cameras (owned and shared), never the unclaimed
+// ones an admin may see.
+type linkCameras struct{ d directory }
+
+var _ oauth.Cameras = linkCameras{}
+
+func (l linkCameras) Cameras(ctx context.Context, user access.UserID) ([]oauth.Camera, error) {
+	cams, err := l.d.Cameras(ctx, user, false, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]oauth.Camera, 0, len(cams))
+	for _, c := range cams {
+		out = append(out, oauth.Camera{ID: c.ID, Name: c.Name, Shared: c.Role != "owner"})
 	}
 	return out, nil
 }

@@ -24,14 +24,14 @@ type principal struct {
 	prepare func(r *http.Request)
 }
 
-// TestAccessMatrix holds every route that names a camera to who may use
-// it: the owner and a live share pass; a revoked or expired share, a
-// stranger, an anonymous client, a disabled user, tokens for another camera
-// and forged or expired tokens are refused with zero media bytes. The route
-// list comes from the router itself: a new camera route that this table
-// does not cover fails the test.
+// TestAccessMatrix holds every route that names a camera (or the owner's
+// account link) to who may use it: the owner and a live share pass; a
+// revoked or expired share, a stranger, an anonymous client, a disabled
+// user, tokens for another camera and forged or expired tokens are refused
+// with zero media bytes. The route list comes from the router itself: a
+// new route with an {id} that this table does not cover fails the test.
 func TestAccessMatrix(t *testing.T) {
-	a := startApp(t, "", nil)
+	a := startApp(t, "", withOAuthClients)
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
 	a.run(t, cam, other)
 	ctx := context.Background()
@@ -57,6 +57,12 @@ func TestAccessMatrix(t *testing.T) {
 	u, _ := a.store.UserByName(ctx, "disabled")
 	u.Disabled = true
 	a.store.UpsertUser(ctx, u)
+	// The owner links Google Home to the camera.
+	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
+	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tokens := auth.NewTokens(mustMaster(t, a))
 	// Tokens as the API mints them for a viewer signed in with a password.
@@ -105,7 +111,7 @@ func TestAccessMatrix(t *testing.T) {
 		camerasOnly[p.name] = 401
 	}
 	routes := map[string]struct {
-		path   string
+		path   string // after /api/cameras/{id}, or from the root when it starts with /api/
 		expect map[string]int
 		media  bool
 	}{
@@ -121,6 +127,9 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/access":                        {"/access", ownerOnly, false},
 		"POST /api/cameras/{id}/tokens":                       {"/tokens", withTokens(read), false},
 		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
+		// Only the owner unlinks her link (tested elsewhere); to anyone
+		// else signed in it does not exist.
+		"DELETE /api/links/{id}": {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},
 	}
 	for _, pattern := range a.router.Patterns() {
 		if !strings.Contains(pattern, "{id}") {
@@ -138,7 +147,11 @@ func TestAccessMatrix(t *testing.T) {
 				continue
 			}
 			t.Run(pattern+"/"+p.name, func(t *testing.T) {
-				code, ctype, body := a.try(t, method, "/api/cameras/"+cam.ID+rt.path, p.prepare)
+				path := "/api/cameras/" + cam.ID + rt.path
+				if strings.HasPrefix(rt.path, "/api/") {
+					path = rt.path
+				}
+				code, ctype, body := a.try(t, method, path, p.prepare)
 				// Throttling (429) is a refusal too, once a principal has
 				// failed its password often enough.
 				if code != want && !(want == 401 && code == 429) {

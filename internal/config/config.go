@@ -72,6 +72,12 @@ type Config struct {
 	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.
 	// It defaults to none.
 	CORSOrigins []string `yaml:"cors_origins"`
+
+	// OAuthClients are the services (Google Home, Alexa) that may link a
+	// Vigil account. In the file, a list of mappings; in VIGIL_OAUTH_CLIENTS
+	// or --oauth-clients, the same list as JSON. It defaults to none: no
+	// service can link.
+	OAuthClients []OAuthClient `yaml:"oauth_clients"`
 }
 
 // Default returns the configuration used when nothing is set.

@@ -277,3 +277,78 @@ func TestCORSOrigins(t *testing.T) {
 		t.Fatalf("want two cors_origins problems, got %v", err)
 	}
 }
+
+func TestOAuthClients(t *testing.T) {
+	const secret = "google-client-secret-1234"
+	file := writeFile(t, `oauth_clients:
+  - id: google
+    name: Google Home
+    kind: google
+    secret: `+secret+`
+    redirect_uris:
+      - https://oauth-redirect.googleusercontent.com/r/vigil-project
+  - id: tool
+    secret: tool-secret-0123456789
+    redirect_uris: [http://127.0.0.1:9/cb]
+`)
+	want := []OAuthClient{
+		{ID: "google", Name: "Google Home", Kind: OAuthGoogle, Secret: secret,
+			RedirectURIs: []string{"https://oauth-redirect.googleusercontent.com/r/vigil-project"}},
+		{ID: "tool", Name: "tool", Kind: OAuthOther, Secret: "tool-secret-0123456789", RedirectURIs: []string{"http://127.0.0.1:9/cb"}},
+	}
+	cfg, _, err := Load([]string{"--config", file}, nil)
+	if err != nil || !reflect.DeepEqual(cfg.OAuthClients, want) {
+		t.Fatalf("file: %v\n%#v", err, cfg.OAuthClients)
+	}
+	env := `[{"id":"alexa","kind":"alexa","name":"Alexa","secret":"alexa-secret-0123456789","redirect_uris":["https://layla.amazon.com/api/skill/link/M1"]}]`
+	cfg, _, err = Load([]string{"--config", file}, []string{"VIGIL_OAUTH_CLIENTS=" + env})
+	if err != nil || len(cfg.OAuthClients) != 1 || cfg.OAuthClients[0].Kind != OAuthAlexa {
+		t.Fatalf("environment beats file: %v %#v", err, cfg.OAuthClients)
+	}
+	cfg, _, err = Load([]string{"--oauth-clients", "[]"}, []string{"VIGIL_OAUTH_CLIENTS=" + env})
+	if err != nil || len(cfg.OAuthClients) != 0 {
+		t.Fatalf("flag beats environment: %v %#v", err, cfg.OAuthClients)
+	}
+
+	bad := []struct {
+		name, value string
+		want        []string
+	}{
+		{"unknown key", `[{"id":"x","secrett":"` + secret + `"}]`, []string{"field secrett not found"}},
+		{"wrong type", `[{"id":"x","secret":"` + secret + `","redirect_uris":"` + secret + `"}]`, []string{"a value has the wrong type"}},
+		{"not a list", `{"id": "x"}`, []string{"want a list"}},
+		{"every problem", `[{"id":"g","secret":"short","kind":"goggle","redirect_uris":["http://example.com/cb","https://x/#f","/relative"]},
+			{"id":"g","secret":"` + secret + `","redirect_uris":[]}, {"secret":"` + secret + `","redirect_uris":["https://ok.example/cb"]}]`, []string{
+			`oauth_clients[0] (id "g"): secret must be at least 16 characters`,
+			`oauth_clients[0] (id "g"): unknown kind "goggle"`,
+			`redirect URI "http://example.com/cb" must use https (http only on a loopback host)`,
+			`redirect URI "https://x/#f" must not have a fragment`,
+			`redirect URI "/relative" is not an absolute URI`,
+			`oauth_clients[1] (id "g"): id repeated`,
+			`oauth_clients[1] (id "g"): redirect_uris must list at least one URI`,
+			`oauth_clients[2] (id ""): id must be non-empty`,
+		}},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Load(nil, []string{"VIGIL_OAUTH_CLIENTS=" + tt.value})
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%s\ndoes not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "short") {
+				t.Errorf("error leaks a client secret: %s", err)
+			}
+		})
+	}
+	t.Run("file errors do not echo secrets", func(t *testing.T) {
+		_, _, err := Load([]string{"--config", writeFile(t, "oauth_clients:\n  - id: x\n    secret: "+secret+"\n    oops: 1\n")}, nil)
+		if err == nil || !strings.Contains(err.Error(), "field oops not found") || strings.Contains(err.Error(), secret) {
+			t.Fatalf("%v", err)
+		}
+	})
+}

@@ -22,6 +22,19 @@ type setting struct {
 	set   func(c *Config, v string) error
 }
 
+// structured reports whether s takes a YAML list of mappings in the file
+// (and the same text, usually JSON, in the environment or a flag). Only
+// oauth_clients does; its values hold secrets, so errors never echo them.
+func (s setting) structured() bool { return s.key == "oauth_clients" }
+
+// shown is how v appears in an error message about s.
+func (s setting) shown(v string) string {
+	if s.structured() {
+		return redacted
+	}
+	return strconv.Quote(v)
+}
+
 func settings() []setting {
 	return []setting{
 		{"data_dir", "directory for the database and master key", str(func(c *Config) *string { return &c.DataDir })},
@@ -41,6 +54,8 @@ func settings() []setting {
 		{"shutdown_timeout", "graceful shutdown bound", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"signup", "let anyone create an account (true or false); otherwise an invitation is needed", boolean(func(c *Config) *bool { return &c.Signup })},
 		{"cors_origins", "comma-separated origins allowed to fetch media (Cast receivers)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
+		{"oauth_clients", "services that may link accounts: a YAML or JSON list of {id, secret, redirect_uris, kind, name}",
+			oauthClients(func(c *Config) *[]OAuthClient { return &c.OAuthClients })},
 	}
 }
 
@@ -168,13 +183,13 @@ func Load(args, environ []string) (Config, []string, error) {
 		name := envName(s.key)
 		if v, ok := env[name]; ok {
 			if err := s.set(&cfg, v); err != nil {
-				errs = append(errs, fmt.Errorf("environment %s=%q: %w", name, v, err))
+				errs = append(errs, fmt.Errorf("environment %s=%s: %w", name, s.shown(v), err))
 			}
 		}
 	}
 	for _, f := range flagged {
 		if err := f.s.set(&cfg, f.v); err != nil {
-			errs = append(errs, fmt.Errorf("flag --%s=%q: %w", flagName(f.s.key), f.v, err))
+			errs = append(errs, fmt.Errorf("flag --%s=%s: %w", flagName(f.s.key), f.s.shown(f.v), err))
 		}
 	}
 	if len(errs) == 0 {
@@ -227,18 +242,31 @@ func loadFile(c *Config, path string, table []setting) []error {
 		case seen[k.Value]:
 			errs = append(errs, fmt.Errorf("%s: key %q repeated; keep one", where, k.Value))
 			continue
-		case v.Kind != yaml.ScalarNode:
+		case v.Kind != yaml.ScalarNode && !s.structured():
 			errs = append(errs, fmt.Errorf("%s: %s must be a single value", where, k.Value))
 			continue
 		}
 		seen[k.Value] = true
-		val := v.Value
-		if v.Tag == "!!null" {
-			val = ""
+		val, err := nodeText(v, s.structured())
+		if err == nil {
+			err = s.set(c, val)
 		}
-		if err := s.set(c, val); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s %q: %w", where, k.Value, val, err))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %s: %w", where, k.Value, s.shown(val), err))
 		}
 	}
 	return errs
+}
+
+// nodeText is the text a setting parses: a scalar's value ("" for null),
+// or for structured settings the node written back as YAML.
+func nodeText(v *yaml.Node, structured bool) (string, error) {
+	if v.Tag == "!!null" {
+		return "", nil
+	}
+	if !structured || v.Kind == yaml.ScalarNode {
+		return v.Value, nil
+	}
+	b, err := yaml.Marshal(v)
+	return string(b), err
 }

@@ -71,6 +71,8 @@ func (c Config) Validate() error {
 			minAdminPassword, envName("admin_password")))
 	}
 
+	errs = append(errs, c.validateOAuthClients()...)
+
 	positive := []struct {
 		key   string
 		value int64

@@ -63,7 +63,9 @@ type API struct {
 	Signups  Signups
 	// OpenSignup lets anyone create an account (config signup).
 	OpenSignup bool
-	Logger     *slog.Logger
+	// Links lists and ends linked services; nil leaves /api/links out.
+	Links  Links
+	Logger *slog.Logger
 }
 
 // Signups stores invitations and new accounts.
@@ -91,6 +93,10 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("DELETE /api/tokens/{token}", serve(a.Logger, a.deleteAPIToken))
 	mux.Handle("POST /api/invitations", serve(a.Logger, a.invite))
 	mux.Handle("POST /api/signup", serve(a.Logger, a.signup))
+	if a.Links != nil {
+		mux.Handle("GET /api/links", serve(a.Logger, a.links))
+		mux.Handle("DELETE /api/links/{id}", serve(a.Logger, a.unlink))
+	}
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and

@@ -42,6 +42,18 @@ type Config struct {
 	CORSOrigins []string
 	// UI holds the web page's files; nil leaves the page out.
 	UI fs.FS
+	// OAuth serves account linking; nil leaves /oauth out.
+	OAuth OAuth
+}
+
+// OAuth is the authorization server for account linking (oauth.Server).
+// Its endpoints authenticate on their own terms: the pages sign people in
+// (with the same sessions), the token and revocation endpoints take the
+// client's secret.
+type OAuth interface {
+	Authorize(w http.ResponseWriter, r *http.Request)
+	Token(w http.ResponseWriter, r *http.Request)
+	Revoke(w http.ResponseWriter, r *http.Request)
 }
 
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
@@ -66,6 +78,12 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.UI != nil {
 		uiRoutes(mux, cfg.UI)
+	}
+	if cfg.OAuth != nil {
+		mux.Handle("GET /oauth/authorize", http.HandlerFunc(cfg.OAuth.Authorize))
+		mux.Handle("POST /oauth/authorize", http.HandlerFunc(cfg.OAuth.Authorize))
+		mux.Handle("POST /oauth/token", http.HandlerFunc(cfg.OAuth.Token))
+		mux.Handle("POST /oauth/revoke", http.HandlerFunc(cfg.OAuth.Revoke))
 	}
 	mux.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

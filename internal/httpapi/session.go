@@ -83,23 +83,33 @@ func (au *Authenticator) authenticate(r *http.Request) (caller, error) {
 }
 
 func (au *Authenticator) sessionUser(r *http.Request, cookie string) (caller, error) {
-	id := hashSession(cookie)
-	sess, err := au.Sessions.Session(r.Context(), id, time.Now())
+	sess, name, p, err := au.session(r, cookie)
 	if err != nil {
-		return caller{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+		return caller{}, err
 	}
 	if !safeMethod(r.Method) && r.Header.Get(csrfHeader) != sess.CSRF {
 		return caller{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
 	}
+	return caller{Name: name, Principal: p, Scope: auth.ScopeAccount, Bound: BoundSession + sess.IDSHA256}, nil
+}
+
+// session returns the live session of cookie and its active user. It does
+// not check CSRF: that is the caller's (a header for the API, a form field
+// for the account-linking pages).
+func (au *Authenticator) session(r *http.Request, cookie string) (store.Session, string, auth.Principal, error) {
+	sess, err := au.Sessions.Session(r.Context(), hashSession(cookie), time.Now())
+	if err != nil {
+		return sess, "", auth.Principal{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+	}
 	u, err := au.Sessions.User(r.Context(), sess.User)
 	if err != nil {
-		return caller{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+		return sess, "", auth.Principal{}, httpError(http.StatusUnauthorized, "session ended; sign in again", err)
 	}
 	p, err := au.Users.Principal(r.Context(), u.Name)
 	if err != nil || p.Disabled {
-		return caller{}, httpError(http.StatusUnauthorized, "account disabled", err)
+		return sess, "", auth.Principal{}, httpError(http.StatusUnauthorized, "account disabled", err)
 	}
-	return caller{Name: u.Name, Principal: p, Scope: auth.ScopeAccount, Bound: BoundSession + id}, nil
+	return sess, u.Name, p, nil
 }
 
 func safeMethod(m string) bool {
@@ -193,19 +203,29 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if c.Scope != auth.ScopeAccount {
 		return httpError(http.StatusUnauthorized, "sign in with the password, not an API token", nil)
 	}
+	csrf, err := a.Authn.startSession(w, r, c.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"user": body.Name, "csrf": csrf})
+}
+
+// startSession stores a new session for user, sets its cookie on w and
+// returns its CSRF token.
+func (au *Authenticator) startSession(w http.ResponseWriter, r *http.Request, user access.UserID) (string, error) {
 	id, err1 := randomHex(32)
 	csrf, err2 := randomHex(16)
 	if err := errors.Join(err1, err2); err != nil {
-		return err
+		return "", err
 	}
 	now := time.Now()
-	if err := a.Authn.Sessions.CreateSession(r.Context(), store.Session{IDSHA256: hashSession(id), User: c.ID,
+	if err := au.Sessions.CreateSession(r.Context(), store.Session{IDSHA256: hashSession(id), User: user,
 		CSRF: csrf, Created: now, Expires: now.Add(sessionTTL)}); err != nil {
-		return err
+		return "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, Expires: now.Add(sessionTTL)})
-	return writeJSON(w, http.StatusOK, map[string]string{"user": body.Name, "csrf": csrf})
+	return csrf, nil
 }
 
 // logout ends the request's session.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,27 +28,7 @@ func TestKillDuringChurnLeavesNothingHalfApplied(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "vigil.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestKillDuringChurnLeavesNothingHalfApplied$")
-	cmd.Env = append(os.Environ(), churnChildEnv+"="+path)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(out)
-	done := 0
-	for lines.Scan() {
-		if lines.Text() == "step" {
-			done++
-		}
-		if done == 40 {
-			break
-		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	if done < 40 {
-		t.Fatalf("child made only %d steps", done)
-	}
+	done := killAfter(t, "TestKillDuringChurnLeavesNothingHalfApplied", churnChildEnv, path, "step", 40)
 
 	s := open(t, path)
 	ctx := t.Context()
@@ -96,4 +77,40 @@ func churnChild(path string) {
 		s.PutShare(ctx, store.Share{Device: "cam-churn", Viewer: u.ID})
 		os.Stdout.WriteString("step\n")
 	}
+}
+
+// killAfter runs this test binary's test as a child process with env set
+// to path, waits until the child has printed marker lines n times, kills
+// it with SIGKILL and returns how many it saw (at least n, or the test
+// fails). The child must still be running when killed: a crash test whose
+// child exited on its own tests nothing.
+func killAfter(t *testing.T, test, env, path, marker string, n int) int {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	seen := 0
+	for seen < n && lines.Scan() {
+		if lines.Text() == marker {
+			seen++
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	err = cmd.Wait()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v after %d %q lines, want killed by SIGKILL", err, seen, marker)
+	}
+	if seen < n {
+		t.Fatalf("child printed only %d %q lines", seen, marker)
+	}
+	return seen
 }

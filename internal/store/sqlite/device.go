@@ -102,7 +102,7 @@ func (s *Store) SetDeviceCredential(ctx context.Context, id access.DeviceID, c a
 	return changedOne(res, err, "set credential of device", id)
 }
 
-func changedOne(res sql.Result, err error, what string, id access.DeviceID) error {
+func changedOne[ID ~string](res sql.Result, err error, what string, id ID) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, id, err)
 	}

@@ -15,13 +15,13 @@ import (
 // generated password (RTSP players then use API tokens) and ends all of the
 // user's sessions, in one transaction.
 func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc string) error {
-	return s.inTx(ctx, "set password of "+string(user), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_argon2 = ?, ha1_md5 = '', ha1_sha256 = '', pass_sha256 = ''
+	return s.txAs(ctx, "set password of "+string(user), func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE users SET password_argon2 = ?, ha1_md5 = '', ha1_sha256 = '', pass_sha256 = ''
 			WHERE id = ?`, phc, string(user))
 		if err := changedOneUser(res, err, user); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
+		_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
 		return err
 	})
 }

@@ -29,8 +29,8 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 	return d, nil
 }
 
-// ResetDevice drops every binding of a device — its owner and all its
-// shares — and sets a new claim code, in one transaction: a resold camera
+// ResetDevice drops every binding of a device — its owner, all its shares
+// and its place in linked assistants — and sets a new claim code, in one transaction: a resold camera
 // keeps nothing of its old household.
 func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -42,8 +42,10 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 	if err := changedOne(res, err, "reset device", id); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM shares WHERE device = ?`, string(id)); err != nil {
-		return fmt.Errorf("reset device %s: %w", id, err)
+	for _, q := range []string{`DELETE FROM shares WHERE device = ?`, `DELETE FROM oauth_link_devices WHERE device = ?`} {
+		if _, err := tx.ExecContext(ctx, q, string(id)); err != nil {
+			return fmt.Errorf("reset device %s: %w", id, err)
+		}
 	}
 	return tx.Commit()
 }

@@ -91,12 +91,12 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 // sign-in sessions in the same transaction; the revocation trigger tells a
 // running server to end the user's live viewing.
 func (s *Store) SetUserDisabled(ctx context.Context, user access.UserID, disabled bool) error {
-	return s.inTx(ctx, "disable user "+string(user), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, string(user))
+	return s.txAs(ctx, "disable user "+string(user), func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE id = ?`, disabled, string(user))
 		if err := changedOneUser(res, err, user); err != nil || !disabled {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
+		_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
 		return err
 	})
 }
@@ -104,28 +104,21 @@ func (s *Store) SetUserDisabled(ctx context.Context, user access.UserID, disable
 // ResetCredential gives a user a new generated password: the password the
 // user chose (if any) and every sign-in session end with it.
 func (s *Store) ResetCredential(ctx context.Context, user access.UserID, c auth.Credential) error {
-	return s.inTx(ctx, "reset password of "+string(user), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET cred_user = ?, ha1_md5 = ?, ha1_sha256 = ?, pass_sha256 = ?,
+	return s.txAs(ctx, "reset password of "+string(user), func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE users SET cred_user = ?, ha1_md5 = ?, ha1_sha256 = ?, pass_sha256 = ?,
 			password_argon2 = '' WHERE id = ?`, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, string(user))
 		if err := changedOneUser(res, err, user); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
+		_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
 		return err
 	})
 }
 
-// inTx runs f in a transaction, committing when it returns nil.
-func (s *Store) inTx(ctx context.Context, what string, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := tx.Commit(); err != nil {
+// txAs runs f in a transaction (the one open on ctx, or a new one) and
+// wraps its error with what.
+func (s *Store) txAs(ctx context.Context, what string, f func(q querier) error) error {
+	if err := s.inTx(ctx, f); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil

@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"vigil/internal/auth"
+	"vigil/internal/oauth"
+)
+
+// The account-linking pages sign people in with the web UI's sessions: a
+// person who signs in there is signed in here too, and the other way round.
+var _ oauth.SignIn = (*Authenticator)(nil)
+
+// SignedIn returns the account of r's session cookie. CSRF is the
+// caller's to check: the linking pages send it as a form field.
+func (au *Authenticator) SignedIn(r *http.Request) (oauth.Account, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || au.Sessions == nil {
+		return oauth.Account{}, errors.New("not signed in")
+	}
+	sess, name, p, err := au.session(r, c.Value)
+	if err != nil {
+		return oauth.Account{}, err
+	}
+	return oauth.Account{ID: p.ID, Name: name, CSRF: sess.CSRF}, nil
+}
+
+// SignIn checks a password as POST /api/login does — same throttling,
+// same argon2id and generated credentials — and starts a session.
+func (au *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, name, password string) (oauth.Account, error) {
+	if au.Sessions == nil {
+		return oauth.Account{}, errors.New("sign-in needs a session store")
+	}
+	p, err := au.checkPassword(r, name, password)
+	if err == nil && p.Scope != auth.ScopeAccount {
+		err = httpError(http.StatusUnauthorized, "sign in with the password, not an API token", nil)
+	}
+	var he *HTTPError
+	if errors.As(err, &he) && he.Code < 500 {
+		return oauth.Account{}, &oauth.RefusedError{Code: he.Code, Msg: he.Msg, Err: he.Err}
+	}
+	if err != nil {
+		return oauth.Account{}, err
+	}
+	csrf, err := au.startSession(w, r, p.ID)
+	if err != nil {
+		return oauth.Account{}, err
+	}
+	return oauth.Account{ID: p.ID, Name: name, CSRF: csrf}, nil
+}

@@ -1,0 +1,76 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// Token serves POST /oauth/token (RFC 6749 §4.1.3 and §6): a code or a
+// refresh token for {token_type, access_token, refresh_token, expires_in}.
+// The client authenticates with its secret in the body or with HTTP Basic.
+// A bad, expired, replayed or revoked code or refresh token, or one of a
+// link or user that has ended, is 400 invalid_grant; a replayed code or a
+// reused retired refresh token also ends the link (RFC 6749 §4.1.2, RFC
+// 6819 §5.2.2.3).
+func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	ar, err := s.provider.NewAccessRequest(ctx, r, &session{})
+	if err == nil {
+		err = s.grantLive(r, ar)
+	}
+	if err != nil {
+		s.log.Debug("oauth: token request refused", "error", reason(err))
+		s.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		// Two exchanges of one code raced and the other won: a replay all
+		// the same (RFC 6749 §4.1.2), so what the winner got goes too.
+		if rerr := s.revoke(ctx, ar.GetID()); rerr != nil {
+			s.log.Error("oauth: revoking a raced code's tokens failed", "link", ar.GetID(), "error", rerr)
+		}
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
+	if err != nil {
+		s.log.Warn("oauth: token response failed", "client", ar.GetClient().GetID(), "link", ar.GetID(), "error", reason(err))
+		s.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	// RFC 6750 spells the type "Bearer"; fosite writes "bearer".
+	resp.SetTokenType("Bearer")
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// grantLive refuses tokens for a link that was revoked meanwhile or whose
+// user was disabled: fosite only knows its own records.
+func (s *Server) grantLive(r *http.Request, ar fosite.AccessRequester) error {
+	if _, err := s.activeLink(r.Context(), ar.GetID(), false); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fosite.ErrInvalidGrant.WithHint("The account link has ended.").WithWrap(err)
+		}
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	return nil
+}
+
+// Revoke serves POST /oauth/revoke (RFC 7009): revoking an access or
+// refresh token ends its whole link. An unknown token is 200, as §2.2
+// asks; a token of another client is refused with 400 unauthorized_client
+// (§2.1), where fosite would answer 200 and do nothing.
+func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := s.provider.NewRevocationRequest(ctx, r)
+	if errors.Is(err, fosite.ErrUnauthorizedClient) {
+		s.provider.WriteAccessError(ctx, w, nil, err)
+		return
+	}
+	if err != nil {
+		s.log.Debug("oauth: revocation refused", "error", reason(err))
+	}
+	s.provider.WriteRevocationResponse(ctx, w, err)
+}
