@@ -28,6 +28,7 @@ import (
 	"vigil/internal/oauth"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
+	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
 	"vigil/internal/store/sqlite"
 	"vigil/web"
@@ -53,6 +54,9 @@ type App struct {
 	stills *stills.Service
 	oauth  *oauth.Server
 	reg    *prometheus.Registry
+	tokens *auth.Tokens
+	// homegraph reports to Google; it runs when homegraph_token is set.
+	homegraph *google.Reporter
 }
 
 // New opens the data directory and builds every component. Nothing listens yet.
@@ -73,7 +77,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := ensureAdmin(ctx, st, cfg.AdminPassword.Reveal(), log); err != nil {
 		st.Close()
@@ -106,11 +110,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
-	// No OnUnlink yet: an ended link's tokens fail at once, and nothing
-	// else serves linked services until the assistants' fulfillment does
-	// (it will end its sessions and stop reporting the link there).
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
-		Cameras: linkCameras{dir}, Users: dir, Logger: log})
+		Cameras: linkCameras{dir}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -121,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Users:       dir,
 		CORSOrigins: cfg.CORSOrigins,
 		UI:          web.Files,
+		Google:      a.newGoogle(),
 		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
@@ -177,6 +179,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.pulls.Run(gctx) })
 	g.Go(func() error { return a.watchRevocations(gctx) })
 	g.Go(func() error { return a.oauth.Run(gctx) })
+	if a.cfg.HomeGraphToken.Reveal() != "" {
+		g.Go(func() error { return a.homegraph.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

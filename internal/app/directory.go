@@ -85,6 +85,12 @@ func (d directory) Bound(ctx context.Context, user, session string) error {
 			return err
 		}
 		return errors.New("password changed")
+	case BoundLink:
+		l, err := d.st.Link(ctx, id)
+		if err == nil && (!l.Live() || l.User != u.ID) {
+			err = errors.New("account link ended")
+		}
+		return err
 	}
 	return fmt.Errorf("token bound to %q, which is nothing Vigil knows", kind)
 }

@@ -78,6 +78,19 @@ type Config struct {
 	// or --oauth-clients, the same list as JSON. It defaults to none: no
 	// service can link.
 	OAuthClients []OAuthClient `yaml:"oauth_clients"`
+
+	// PublicURL is the https origin (https://vigil.example.com) through
+	// which assistants' devices reach this server: Google's stream URLs and
+	// the printed console settings start with it. It defaults to http://
+	// and the address a request came to.
+	PublicURL string `yaml:"public_url"`
+	// HomeGraphURL is the origin of Google's HomeGraph API. It defaults to
+	// https://homegraph.googleapis.com.
+	HomeGraphURL string `yaml:"homegraph_url"`
+	// HomeGraphToken is the bearer credential for HomeGraph calls (an
+	// access token of the project's service account). It defaults to
+	// none: nothing is reported to Google.
+	HomeGraphToken Secret `yaml:"homegraph_token"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -96,6 +109,7 @@ func Default() Config {
 		ReadTimeout:      10 * time.Second,
 		WriteTimeout:     10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
+		HomeGraphURL:     "https://homegraph.googleapis.com",
 	}
 }
 

@@ -56,6 +56,9 @@ func settings() []setting {
 		{"cors_origins", "comma-separated origins allowed to fetch media (Cast receivers)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
 		{"oauth_clients", "services that may link accounts: a YAML or JSON list of {id, secret, redirect_uris, kind, name}",
 			oauthClients(func(c *Config) *[]OAuthClient { return &c.OAuthClients })},
+		{"public_url", "https origin devices on the internet reach Vigil at (Google stream URLs)", str(func(c *Config) *string { return &c.PublicURL })},
+		{"homegraph_url", "Google HomeGraph API origin", str(func(c *Config) *string { return &c.HomeGraphURL })},
+		{"homegraph_token", "bearer token for HomeGraph calls (default: none, nothing reported)", str(func(c *Config) *Secret { return &c.HomeGraphToken })},
 	}
 }
 

@@ -24,9 +24,13 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", c.DataDir, "must not be empty", "a directory path")
 	}
+	for _, o := range []struct{ key, u string }{{"public_url", c.PublicURL}, {"homegraph_url", c.HomeGraphURL}} {
+		if o.u != "" && !isOrigin(o.u) {
+			bad(o.key, o.u, "is not an origin", "scheme://host[:port] with no path, e.g. https://vigil.example.com")
+		}
+	}
 	for _, o := range c.CORSOrigins {
-		if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-			u.Path != "" || u.RawQuery != "" || u.User != nil {
+		if !isOrigin(o) {
 			bad("cors_origins", o, "is not an origin", "comma-separated origins such as https://cast.example.com")
 		}
 	}
@@ -117,4 +121,12 @@ func checkAddr(addr string, minPort int) (int, string) {
 		return 0, fmt.Sprintf("port must be %d-65535", minPort)
 	}
 	return port, ""
+}
+
+// isOrigin reports whether s is scheme://host[:port] (http or https) and
+// nothing more.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.User == nil && u.Fragment == ""
 }

@@ -44,6 +44,9 @@ type Config struct {
 	UI fs.FS
 	// OAuth serves account linking; nil leaves /oauth out.
 	OAuth OAuth
+	// Google is the Google Home fulfillment (it authorizes each request by
+	// its bearer token); nil leaves it out.
+	Google http.Handler
 }
 
 // OAuth is the authorization server for account linking (oauth.Server).
@@ -78,6 +81,9 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.UI != nil {
 		uiRoutes(mux, cfg.UI)
+	}
+	if cfg.Google != nil {
+		mux.Handle("POST /google/fulfillment", cfg.Google)
 	}
 	if cfg.OAuth != nil {
 		mux.Handle("GET /oauth/authorize", http.HandlerFunc(cfg.OAuth.Authorize))

@@ -219,3 +219,8 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (bool, 
 	}
 	return was, nil
 }
+
+// LiveLinks returns every live link of client, oldest first.
+func (s *Store) LiveLinks(ctx context.Context, client string) ([]oauth.Link, error) {
+	return s.links(ctx, `l.client = ? AND l.linked_at != 0 AND l.revoked_at = 0`, client)
+}

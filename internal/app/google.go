@@ -1,0 +1,131 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+	"vigil/internal/oauth"
+	"vigil/internal/smarthome/google"
+)
+
+// BoundLink is the prefix of a stream token minted for an account link:
+// unlinking (or DISCONNECT) ends the tokens.
+const BoundLink = "l:"
+
+// googleTokenTTL is how long a Google stream token opens new views; a
+// view in progress renews it by using it (auth.Service.TokenGrant).
+const googleTokenTTL = 10 * time.Minute
+
+// googleSide adapts oauth and auth to what the Google fulfillment needs.
+type googleSide struct{ a *App }
+
+var (
+	_ google.Links   = googleSide{}
+	_ google.Viewing = googleSide{}
+)
+
+// googleClients are the ids of the configured clients of kind google.
+func googleClients(cfg config.Config) []string {
+	var ids []string
+	for _, c := range cfg.OAuthClients {
+		if c.Kind == config.OAuthGoogle {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+func toGoogle(l oauth.Link) google.Link {
+	return google.Link{ID: l.ID, User: l.User, UserName: l.UserName, AgentUserID: l.AgentUserID, Devices: l.Devices}
+}
+
+// Resolve accepts only access tokens of Google's clients: an Alexa token
+// opens nothing here.
+func (g googleSide) Resolve(ctx context.Context, bearer string) (google.Link, error) {
+	l, err := g.a.oauth.Resolve(ctx, bearer)
+	switch {
+	case errors.Is(err, oauth.ErrTokenExpired):
+		return google.Link{}, fmt.Errorf("%w: %w", google.ErrAuthExpired, err)
+	case err != nil:
+		return google.Link{}, fmt.Errorf("%w: %w", google.ErrAuthFailure, err)
+	}
+	if c, ok := g.a.oauth.Client(l.Client); !ok || c.Kind != config.OAuthGoogle {
+		return google.Link{}, fmt.Errorf("%w: token of client %s, not a Google one", google.ErrAuthFailure, l.Client)
+	}
+	return toGoogle(l), nil
+}
+
+// Disconnect unlinks; unlinked runs as the oauth server's OnUnlink.
+func (g googleSide) Disconnect(ctx context.Context, l google.Link) error {
+	return g.a.oauth.Unlink(ctx, l.User, l.ID)
+}
+
+// unlinked ends what a link opened: its stream tokens already fail (they
+// are bound to the link); live views of its cameras end (grants are leased
+// per user and camera, so the user's other views of those cameras end too
+// and reconnect); HomeGraph hears nothing more of it.
+func (a *App) unlinked(l oauth.Link) {
+	for _, d := range l.Devices {
+		a.auth.Revoke(l.User, d)
+	}
+	a.homegraph.Forget(l.AgentUserID)
+}
+
+func (g googleSide) Cameras(ctx context.Context, user access.UserID) ([]google.Camera, error) {
+	cams, err := linkCameras{directory{g.a.store}}.Cameras(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]google.Camera, 0, len(cams))
+	for _, c := range cams {
+		out = append(out, google.Camera{ID: c.ID, Name: c.Name})
+	}
+	return out, nil
+}
+
+func (g googleSide) Online(d access.DeviceID) bool { return g.a.hub.Online(d, access.StreamMain) }
+
+// StreamToken mints a main-stream token for audience google bound to the
+// link, after a grant says the user may still see the camera.
+func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.DeviceID) (string, time.Time, error) {
+	grant, err := g.a.auth.Grant(ctx, l.UserName, d, access.AudienceGoogle)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	expires := time.Now().Add(googleTokenTTL)
+	if grant.Expiry().Before(expires) {
+		expires = grant.Expiry()
+	}
+	tok := g.a.tokens.Mint(auth.Token{User: l.UserName, Device: d, Stream: access.StreamMain,
+		Audience: access.AudienceGoogle, Session: BoundLink + l.ID, Expires: expires})
+	return tok, expires, nil
+}
+
+// liveGoogleLinks lists the live links of every Google client.
+func (a *App) liveGoogleLinks(ctx context.Context) ([]google.Link, error) {
+	var out []google.Link
+	for _, id := range googleClients(a.cfg) {
+		links, err := a.store.LiveLinks(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			out = append(out, toGoogle(l))
+		}
+	}
+	return out, nil
+}
+
+// newGoogle builds the fulfillment and the HomeGraph reporter.
+func (a *App) newGoogle() *google.Fulfillment {
+	token := a.cfg.HomeGraphToken
+	a.homegraph = &google.Reporter{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks, Viewing: googleSide{a},
+		Logger: a.log, Token: func(context.Context) (string, error) { return token.Reveal(), nil }}
+	return &google.Fulfillment{Links: googleSide{a}, Viewing: googleSide{a}, BaseURL: a.cfg.PublicURL,
+		Reports: a.homegraph, Logger: a.log}
+}
