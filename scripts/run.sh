@@ -11,6 +11,13 @@ rtsp_port=${rtsp##*:} http_port=${http##*:}
 
 # A demo household: the owner of the simulated cameras, and a viewer with
 # whom the first camera is shared. Fresh passwords each run.
+# Google Home account linking: a client for this Vigil. Google's console
+# gives the redirect URI's project id; set GOOGLE_PROJECT_ID to yours.
+project=${GOOGLE_PROJECT_ID:-your-project-id}
+google_secret=$(head -c 24 /dev/urandom | base32 | tr -d = | tr A-Z a-z)
+export VIGIL_OAUTH_CLIENTS=${VIGIL_OAUTH_CLIENTS:-"[{\"id\":\"vigil-google\",\"name\":\"Google Home\",\"kind\":\"google\",\"secret\":\"$google_secret\",\"redirect_uris\":[\"https://oauth-redirect.googleusercontent.com/r/$project\",\"https://oauth-redirect-sandbox.googleusercontent.com/r/$project\"]}]"}
+public=${VIGIL_PUBLIC_URL:-http://127.0.0.1:$http_port}
+
 owner_pw=$("$bin" user add --name demo-owner --json | sed 's/.*"password":"\([^"]*\)".*/\1/')
 viewer_pw=$("$bin" user add --name demo-viewer --json | sed 's/.*"password":"\([^"]*\)".*/\1/')
 
@@ -30,6 +37,7 @@ done
 cat <<MSG
 
 Vigil is running with $cameras simulated cameras.
+Open $public/ and sign in:
   demo-owner  / $owner_pw   owns every camera
   demo-viewer / $viewer_pw   sees only the first one (shared with it)
   admin       / $VIGIL_ADMIN_PASSWORD   operator: metrics; cannot watch claimed cameras
@@ -48,6 +56,15 @@ Over HTTP (first camera; demo-viewer's credentials work for it too):
   ffplay http://demo-owner:$owner_pw@127.0.0.1:$http_port/api/cameras/$first/hls/index.m3u8    # LL-HLS (?variant=fmp4|ts)
   curl -o still.jpg http://demo-owner:$owner_pw@127.0.0.1:$http_port/api/cameras/$first/still.jpg?width=320
   open  http://demo-owner:$owner_pw@127.0.0.1:$http_port/api/cameras/$first/mjpeg?fps=5           # MJPEG in a browser
+
+Google Home (console → Cloud-to-cloud → Account linking and Fulfillment;
+Google needs https: put Vigil behind TLS and set VIGIL_PUBLIC_URL):
+  Client ID:          vigil-google
+  Client secret:      $google_secret
+  Authorization URL:  $public/oauth/authorize
+  Token URL:          $public/oauth/token
+  Fulfillment URL:    $public/google/fulfillment
+  Redirect URIs allowed: https://oauth-redirect(-sandbox).googleusercontent.com/r/$project
 
 Health:  curl http://127.0.0.1:$http_port/healthz
 Metrics: curl -u admin:$VIGIL_ADMIN_PASSWORD http://127.0.0.1:$http_port/metrics
