@@ -221,6 +221,20 @@ func TestSmartDisplayEndToEnd(t *testing.T) {
 		t.Fatalf("EXECUTE for a camera olga did not expose: %v", out)
 	}
 
+	// A Cast receiver (another origin) may read the token's playlist.
+	_, out = a.intent(t, olgaTok, "execute_hls.json", porch.ID)
+	hlsState, _ := streamOf(t, out)
+	req, _ := http.NewRequest("GET", hlsState["cameraStreamAccessUrl"].(string), nil)
+	req.Header.Set("Origin", "https://www.gstatic.com")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "https://www.gstatic.com" {
+		t.Fatalf("Cast receiver's playlist request: %d %v", res.StatusCode, res.Header)
+	}
+
 	// Refusals, with zero media bytes.
 	_, out = a.intent(t, olgaTok, "execute_no_hls.json", porch.ID)
 	st, _ := streamOf(t, out)
