@@ -1,0 +1,82 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"vigil/internal/access"
+)
+
+// stream waits for the peer to connect, then sends the source's units
+// until something ends the session; it returns why.
+func (ss *Session) stream() error {
+	if err := ss.waitConnected(); err != nil {
+		return err
+	}
+	rec := Recorder(noRecord{})
+	if ss.record != nil {
+		var err error
+		if rec, err = ss.record(); err != nil {
+			return fmt.Errorf("webrtc: access history: %w", err)
+		}
+	}
+	defer rec.End()
+	ss.log.Debug("webrtc peer connected", "after", time.Since(ss.created).Round(time.Millisecond))
+	bytes := ss.srv.cfg.Metrics.Bytes
+	for {
+		u, err := ss.src.Next(ss.ctx)
+		if err != nil {
+			if ss.ctx.Err() != nil {
+				return context.Cause(ss.ctx)
+			}
+			return err
+		}
+		t := ss.tracks[u.Track]
+		if t == nil {
+			continue
+		}
+		// Invariant 3: right before the unit's bytes leave. On a refusal
+		// nothing of it is written and the session ends.
+		if err := ss.src.Egress(u); err != nil {
+			return fmt.Errorf("%w: %w", errEgress, err)
+		}
+		n, err := t.write(u)
+		if n > 0 {
+			rec.Add(n)
+			bytes.Add(float64(n))
+		}
+		if errors.Is(err, io.ErrClosedPipe) {
+			return fmt.Errorf("%w: %w", ErrPeerGone, err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// waitConnected waits until the peer has connected (ICE and DTLS, so SRTP
+// is keyed and nothing written is lost), at most NegotiationTimeout.
+// The grant is watched meanwhile: a revoked share ends a session that has
+// not started sending too.
+func (ss *Session) waitConnected() error {
+	timer := time.NewTimer(ss.srv.cfg.NegotiationTimeout)
+	defer timer.Stop()
+	select {
+	case <-ss.connected:
+		return nil
+	case <-timer.C:
+		return ErrNegotiationTimeout
+	case <-ss.ctx.Done():
+		return context.Cause(ss.ctx)
+	case <-ss.src.Grant().Done():
+		return access.ErrGrantRevoked
+	}
+}
+
+type noRecord struct{}
+
+func (noRecord) Add(int) {}
+func (noRecord) End()    {}
