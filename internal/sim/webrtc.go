@@ -32,6 +32,8 @@ type WebRTCViewer struct {
 	mu    sync.Mutex
 	stats WebRTCStats // guarded by mu
 	prev  time.Time   // guarded by mu; the previous unit's arrival
+	// highest is the highest video sequence number seen; guarded by mu.
+	highest uint16
 }
 
 // WebRTCOptions configure a WebRTCViewer.
@@ -62,10 +64,12 @@ type WebRTCStats struct {
 	MaxGap time.Duration
 	Stalls int
 	// VideoPackets and VideoBytes count video RTP packets and their bytes
-	// (header and payload); Lost counts video sequence gaps.
+	// (header and payload). Lost counts the packets missing when a later
+	// one arrived, Late those that arrived after a later one (NACK
+	// retransmissions): Lost − Late were never repaired.
 	VideoPackets int
 	VideoBytes   int64
-	Lost         int
+	Lost, Late   int
 	// AudioPackets counts audio RTP packets, of AudioCodec (a MIME type).
 	AudioPackets int
 	AudioCodec   string
@@ -182,34 +186,96 @@ func (v *WebRTCViewer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeH264) {
 		return
 	}
-	dec := &rtph264.Decoder{PacketizationMode: 1}
-	if err := dec.Init(); err != nil {
-		return
-	}
-	var last uint16
-	for n := 0; ; n++ {
+	// A jitter buffer, as browsers have: packets that NACKs brought back
+	// late are put back in order before the units are cut.
+	jb := &jitterBuffer{pkts: map[uint16]*rtp.Packet{}}
+	var dec *rtph264.Decoder
+	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
-		v.packet(pkt, n > 0 && pkt.SequenceNumber != last+1)
-		last = pkt.SequenceNumber
-		au, err := dec.Decode(pkt)
-		if err != nil {
-			continue // more packets needed, or a unit broken by loss
+		v.packet(pkt)
+		for _, p := range jb.push(pkt) {
+			if p == nil || dec == nil { // a gap given up on: start afresh
+				dec = &rtph264.Decoder{PacketizationMode: 1}
+				if err := dec.Init(); err != nil {
+					return
+				}
+			}
+			if p == nil {
+				continue
+			}
+			if au, err := dec.Decode(p); err == nil {
+				v.unit(au, time.Now())
+			}
 		}
-		v.unit(au, time.Now())
 	}
 }
 
-func (v *WebRTCViewer) packet(pkt *rtp.Packet, gap bool) {
+// jitterBuffer puts one stream's RTP packets back in sequence order. It
+// waits for a missing packet until reorderPackets later ones are held,
+// then gives up on it.
+type jitterBuffer struct {
+	pkts    map[uint16]*rtp.Packet
+	next    uint16
+	started bool
+}
+
+// reorderPackets is how far (in packets) the jitter buffer waits for a
+// missing packet: a GOP sent at once on joining is a few hundred.
+const reorderPackets = 2000
+
+// push adds p and returns the packets now in order; a nil among them marks
+// a gap given up on.
+func (j *jitterBuffer) push(p *rtp.Packet) []*rtp.Packet {
+	if !j.started {
+		j.next, j.started = p.SequenceNumber, true
+	}
+	if int16(p.SequenceNumber-j.next) < 0 {
+		return nil // a duplicate, or later than a gap given up on
+	}
+	j.pkts[p.SequenceNumber] = p
+	var out []*rtp.Packet
+	for {
+		if q, ok := j.pkts[j.next]; ok {
+			delete(j.pkts, j.next)
+			out = append(out, q)
+			j.next++
+			continue
+		}
+		if len(j.pkts) <= reorderPackets {
+			return out
+		}
+		lowest := j.next + 0x7fff
+		for seq := range j.pkts {
+			if int16(seq-lowest) < 0 {
+				lowest = seq
+			}
+		}
+		j.next = lowest
+		out = append(out, nil)
+	}
+}
+
+// packet counts a video packet, and the packets missing before it or the
+// retransmission it is (sequence numbers compared modulo 2^16).
+func (v *WebRTCViewer) packet(pkt *rtp.Packet) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.stats.VideoPackets++
-	v.stats.VideoBytes += int64(pkt.MarshalSize())
-	if gap {
-		v.stats.Lost++
+	s := &v.stats
+	d := pkt.SequenceNumber - v.highest
+	switch {
+	case s.VideoPackets == 0:
+		v.highest = pkt.SequenceNumber
+	case d > 0 && d < 0x8000:
+		s.Lost += int(d - 1)
+		v.highest = pkt.SequenceNumber
+	default:
+		s.Late++
 	}
+	s.VideoPackets++
+	s.VideoBytes += int64(pkt.MarshalSize())
 }
 
 // unit records a complete access unit and checks its stamp.

@@ -7,7 +7,20 @@ import (
 	"io"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"vigil/internal/access"
+)
+
+// A session's packets are paced: paceRate (50 Mbit/s) is far above any
+// camera's bitrate, so live video is never held back, but the GOP replayed
+// when a peer connects (a megabyte for two seconds of 4 Mbit/s video) goes
+// out over tens of milliseconds rather than at once, which would overflow
+// the peer's socket buffer (about 100 packets by default on Linux) or a
+// router's queue and cost the first picture. paceBurst goes out at once.
+const (
+	paceRate  = rate.Limit(50e6 / 8) // bytes per second
+	paceBurst = 64 << 10
 )
 
 // stream waits for the peer to connect, then sends the source's units
@@ -26,6 +39,7 @@ func (ss *Session) stream() error {
 	defer rec.End()
 	ss.log.Debug("webrtc peer connected", "after", time.Since(ss.created).Round(time.Millisecond))
 	bytes := ss.srv.cfg.Metrics.Bytes
+	pace := rate.NewLimiter(paceRate, paceBurst)
 	for {
 		u, err := ss.src.Next(ss.ctx)
 		if err != nil {
@@ -43,10 +57,13 @@ func (ss *Session) stream() error {
 		if err := ss.src.Egress(u); err != nil {
 			return fmt.Errorf("%w: %w", errEgress, err)
 		}
-		n, err := t.write(u)
+		n, err := t.write(ss.ctx, u, pace)
 		if n > 0 {
 			rec.Add(n)
 			bytes.Add(float64(n))
+		}
+		if ss.ctx.Err() != nil {
+			return context.Cause(ss.ctx)
 		}
 		if errors.Is(err, io.ErrClosedPipe) {
 			return fmt.Errorf("%w: %w", ErrPeerGone, err)

@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"vigil/internal/media"
 )
@@ -136,10 +138,10 @@ func (t *track) StreamID() string { return "camera" }
 // Kind is audio or video.
 func (t *track) Kind() pion.RTPCodecType { return t.kind }
 
-// write packetizes u and writes its packets; it returns the RTP bytes
-// (header and payload) written. Before the peer's SRTP keys are agreed pion
+// write packetizes u and writes its packets at pace; it returns the RTP
+// bytes (header and payload) written. Before the peer's SRTP keys are agreed pion
 // drops packets and reports nothing written.
-func (t *track) write(u *media.Unit) (int, error) {
+func (t *track) write(ctx context.Context, u *media.Unit, pace *rate.Limiter) (int, error) {
 	if len(u.Payload) == 0 || slices.ContainsFunc(u.Payload, func(p []byte) bool { return len(p) == 0 }) {
 		return 0, nil // the encoders cannot packetize an empty NAL unit or frame
 	}
@@ -156,6 +158,9 @@ func (t *track) write(u *media.Unit) (int, error) {
 	ts := t.base + uint32(media.DurationToClock(u.PTS, t.rate))
 	total := 0
 	for _, p := range pkts {
+		if err := pace.WaitN(ctx, p.MarshalSize()); err != nil {
+			return total, err
+		}
 		// Encoders give timestamps relative to the unit (G.711 packets of
 		// one unit follow each other; the others are all zero).
 		p.Timestamp += ts
