@@ -29,6 +29,7 @@ import (
 	"vigil/internal/seal"
 	"vigil/internal/stills"
 	"vigil/internal/store/sqlite"
+	"vigil/internal/webrtc"
 )
 
 // grantTTL bounds how long one RTSP viewing session may run before its
@@ -49,6 +50,7 @@ type App struct {
 	hls    *hls.Manager
 	router *httpapi.Router
 	stills *stills.Service
+	webrtc *webrtc.Server
 	reg    *prometheus.Registry
 }
 
@@ -100,6 +102,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
+	if a.webrtc, err = webrtc.New(webrtcConfig(cfg, log, a.reg)); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
@@ -108,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 		Users:       dir,
 		CORSOrigins: cfg.CORSOrigins,
-		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Tokens: tokens, Logger: log,
+		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Tokens: tokens, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
@@ -150,6 +156,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.rtsp.Run(gctx) })
 	g.Go(func() error { return a.pulls.Run(gctx) })
+	g.Go(func() error { return a.webrtc.Run(gctx) })
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -167,4 +174,24 @@ func (a *App) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("vigil stopped")
 	return err
+}
+
+// webrtcConfig is the WebRTC server's part of cfg.
+func webrtcConfig(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) webrtc.Config {
+	c := webrtc.Config{
+		HostAddresses:       cfg.WebRTCHostAddresses,
+		UDPPortMin:          uint16(cfg.WebRTCUDPPortMin),
+		UDPPortMax:          uint16(cfg.WebRTCUDPPortMax),
+		NegotiationTimeout:  cfg.WebRTCNegotiationTimeout,
+		DisconnectedTimeout: cfg.WebRTCDisconnectedTimeout,
+		MaxSessions:         cfg.WebRTCMaxSessions,
+		MaxSessionsPerUser:  cfg.WebRTCMaxSessionsPerUser,
+		Logger:              log,
+		Metrics:             webrtc.NewMetrics(reg),
+	}
+	if len(cfg.WebRTCICEServers) > 0 {
+		c.ICEServers = []webrtc.ICEServer{{URLs: cfg.WebRTCICEServers,
+			Username: cfg.WebRTCICEUsername, Credential: cfg.WebRTCICECredential.Reveal()}}
+	}
+	return c
 }
