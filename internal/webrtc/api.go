@@ -5,6 +5,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -22,10 +23,12 @@ func h264Fmtp(profile string) string {
 
 // newAPI builds the pion API every session's PeerConnection comes from:
 // the codecs passed through (H.264, Opus, G.711), NACK retransmission and
-// RTCP sender reports, and the ICE settings of cfg.
+// RTCP sender reports, and the ICE settings of cfg. A peer's PLIs and FIRs
+// are not answered: a camera's keyframes cannot be asked for, and the
+// next one comes within a GOP.
 func newAPI(cfg Config) (*pion.API, error) {
 	me := &pion.MediaEngine{}
-	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	pt := pion.PayloadType(102)
 	for _, p := range h264Profiles() {
 		c := pion.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: pion.RTPCodecCapability{
@@ -46,9 +49,14 @@ func newAPI(cfg Config) (*pion.API, error) {
 		}
 	}
 	ir := &interceptor.Registry{}
-	if err := pion.ConfigureNack(me, ir); err != nil {
-		return nil, fmt.Errorf("webrtc: NACK interceptors: %w", err)
+	// NACKs are answered from the packets sent, kept by reference: they
+	// are never reused (fresh from the packetizer, or the hub's immutable
+	// NAL units themselves), so the responder needs no copies (RFC 4585).
+	responder, err := nack.NewResponderInterceptor(nack.DisableCopy())
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: NACK responder: %w", err)
 	}
+	ir.Add(responder)
 	if err := pion.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("webrtc: RTCP report interceptors: %w", err)
 	}

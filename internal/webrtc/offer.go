@@ -64,8 +64,8 @@ func receives(m *sdp.MediaDescription) bool {
 	return !sendonly && !inactive
 }
 
-// codec is one payload format of a media section.
-type codec struct {
+// offered is one payload format of a media section.
+type offered struct {
 	name string            // lower case: h264, opus, pcmu...
 	fmtp map[string]string // keys lower case
 }
@@ -73,11 +73,11 @@ type codec struct {
 // sectionCodecs reads a section's payload formats from its rtpmap and fmtp
 // attributes (RFC 8866 §6.6, §6.15). Static payload types 0 and 8 need no
 // rtpmap (RFC 3551).
-func sectionCodecs(m *sdp.MediaDescription) []codec {
-	byPT := map[string]*codec{}
-	var out []*codec
+func sectionCodecs(m *sdp.MediaDescription) []offered {
+	byPT := map[string]*offered{}
+	var out []*offered
 	for _, pt := range m.MediaName.Formats {
-		c := &codec{fmtp: map[string]string{}}
+		c := &offered{fmtp: map[string]string{}}
 		switch pt {
 		case "0":
 			c.name = "pcmu"
@@ -104,7 +104,7 @@ func sectionCodecs(m *sdp.MediaDescription) []codec {
 			}
 		}
 	}
-	codecs := make([]codec, 0, len(out))
+	codecs := make([]offered, 0, len(out))
 	for _, c := range out {
 		codecs = append(codecs, *c)
 	}
@@ -113,7 +113,7 @@ func sectionCodecs(m *sdp.MediaDescription) []codec {
 
 // answerableH264 reports whether c is H.264 in packetization mode 1 with a
 // profile (profile_idc and constraint byte) among h264Profiles.
-func answerableH264(c codec) bool {
+func answerableH264(c offered) bool {
 	if c.name != "h264" || c.fmtp["packetization-mode"] != "1" {
 		return false
 	}

@@ -12,14 +12,16 @@ import (
 	"vigil/internal/access"
 )
 
-// A session's packets are paced: paceRate (50 Mbit/s) is far above any
+// A session's packets are paced: paceRate (20 Mbit/s) is well above a
 // camera's bitrate, so live video is never held back, but the GOP replayed
 // when a peer connects (a megabyte for two seconds of 4 Mbit/s video) goes
-// out over tens of milliseconds rather than at once, which would overflow
-// the peer's socket buffer (about 100 packets by default on Linux) or a
-// router's queue and cost the first picture. paceBurst goes out at once.
+// out over a few hundred milliseconds rather than at once. At once, it
+// would overflow the peer's socket buffer (about 100 packets by default on
+// Linux) or a router's queue, and the losses would come faster than NACKs
+// can ask for them again (pion's NACK window is 512 packets, its responder
+// keeps 1024, about half a second at this rate). paceBurst goes out at once.
 const (
-	paceRate  = rate.Limit(50e6 / 8) // bytes per second
+	paceRate  = rate.Limit(20e6 / 8) // bytes per second
 	paceBurst = 64 << 10
 )
 
@@ -57,7 +59,7 @@ func (ss *Session) stream() error {
 		if err := ss.src.Egress(u); err != nil {
 			return fmt.Errorf("%w: %w", errEgress, err)
 		}
-		n, err := t.write(ss.ctx, u, pace)
+		n, err := t.write(ss.ctx, u, ss.srv.packets, pace)
 		if n > 0 {
 			rec.Add(n)
 			bytes.Add(float64(n))

@@ -17,9 +17,10 @@ import (
 // offer and an already granted Source go in, an answer and a Session come
 // out; the session then lives on its own until it ends.
 type Server struct {
-	cfg Config
-	api *pion.API
-	log *slog.Logger
+	cfg     Config
+	api     *pion.API
+	packets *packetizer
+	log     *slog.Logger
 	// ctx ends every session when the server closes.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -42,8 +43,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	packets, err := newPacketizer()
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Server{cfg: cfg, api: api, log: cfg.Logger, ctx: ctx, cancel: cancel,
+	return &Server{cfg: cfg, api: api, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, users: map[access.UserID]int{}}, nil
 }
 
