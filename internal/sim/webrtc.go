@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -84,8 +85,14 @@ func NewWebRTCViewer(keys Keys, opts WebRTCOptions) (*WebRTCViewer, error) {
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	// NACKs as a browser sends them: soon after a gap, over a window that
+	// holds a GOP sent at once on joining.
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	gen := []nack.GeneratorOption{nack.GeneratorSize(4096), nack.GeneratorInterval(20 * time.Millisecond)}
+	if err := webrtc.ConfigureNackWithOptions(me, ir, gen); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
@@ -188,7 +195,7 @@ func (v *WebRTCViewer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	}
 	// A jitter buffer, as browsers have: packets that NACKs brought back
 	// late are put back in order before the units are cut.
-	jb := &jitterBuffer{pkts: map[uint16]*rtp.Packet{}}
+	jb := &jitterBuffer{pkts: map[uint16]*rtp.Packet{}, now: time.Now}
 	var dec *rtph264.Decoder
 	for {
 		pkt, _, err := t.ReadRTP()
@@ -214,17 +221,22 @@ func (v *WebRTCViewer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 }
 
 // jitterBuffer puts one stream's RTP packets back in sequence order. It
-// waits for a missing packet until reorderPackets later ones are held,
-// then gives up on it.
+// waits for a missing packet until reorderPackets later ones are held or
+// reorderWait has passed, then gives up on it.
 type jitterBuffer struct {
 	pkts    map[uint16]*rtp.Packet
 	next    uint16
 	started bool
+	since   time.Time // when the wait for next began
+	now     func() time.Time
 }
 
-// reorderPackets is how far (in packets) the jitter buffer waits for a
-// missing packet: a GOP sent at once on joining is a few hundred.
-const reorderPackets = 2000
+// How long the jitter buffer waits for a missing packet: long enough for
+// a NACK and its retransmission, as a browser's does.
+const (
+	reorderPackets = 2000
+	reorderWait    = 500 * time.Millisecond
+)
 
 // push adds p and returns the packets now in order; a nil among them marks
 // a gap given up on.
@@ -235,6 +247,9 @@ func (j *jitterBuffer) push(p *rtp.Packet) []*rtp.Packet {
 	if int16(p.SequenceNumber-j.next) < 0 {
 		return nil // a duplicate, or later than a gap given up on
 	}
+	if len(j.pkts) == 0 {
+		j.since = j.now()
+	}
 	j.pkts[p.SequenceNumber] = p
 	var out []*rtp.Packet
 	for {
@@ -242,9 +257,10 @@ func (j *jitterBuffer) push(p *rtp.Packet) []*rtp.Packet {
 			delete(j.pkts, j.next)
 			out = append(out, q)
 			j.next++
+			j.since = j.now()
 			continue
 		}
-		if len(j.pkts) <= reorderPackets {
+		if len(j.pkts) == 0 || len(j.pkts) <= reorderPackets && j.now().Sub(j.since) < reorderWait {
 			return out
 		}
 		lowest := j.next + 0x7fff

@@ -3,13 +3,15 @@ package sim
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 )
 
 // TestJitterBufferReorders: packets come out in sequence order across the
 // 16-bit wrap; a late one is waited for, a lost one given up on after
-// reorderPackets later ones (marked by a nil), and duplicates dropped.
+// reorderPackets later ones or reorderWait (marked by a nil), and
+// duplicates dropped.
 func TestJitterBufferReorders(t *testing.T) {
 	seqs := func(pkts []*rtp.Packet) []int {
 		var out []int
@@ -23,7 +25,8 @@ func TestJitterBufferReorders(t *testing.T) {
 		return out
 	}
 	pkt := func(seq uint16) *rtp.Packet { return &rtp.Packet{Header: rtp.Header{SequenceNumber: seq}} }
-	j := &jitterBuffer{pkts: map[uint16]*rtp.Packet{}}
+	clock := time.Unix(0, 0)
+	j := &jitterBuffer{pkts: map[uint16]*rtp.Packet{}, now: func() time.Time { return clock }}
 	var got []int
 	for _, s := range []uint16{65534, 0, 65535, 1, 1, 65535} {
 		got = append(got, seqs(j.push(pkt(s)))...)
@@ -41,5 +44,14 @@ func TestJitterBufferReorders(t *testing.T) {
 	}
 	if out := j.push(pkt(2)); len(out) != 0 {
 		t.Fatalf("the packet given up on came out late: %v", seqs(out))
+	}
+	// A gap is also given up on after reorderWait without progress.
+	next := uint16(3 + reorderPackets + 1)
+	if out := j.push(pkt(next + 1)); len(out) != 0 {
+		t.Fatalf("out of order: %v", seqs(out))
+	}
+	clock = clock.Add(reorderWait)
+	if got := seqs(j.push(pkt(next + 2))); !slices.Equal(got, []int{-1, int(next + 1), int(next + 2)}) {
+		t.Fatalf("after reorderWait: %v", got)
 	}
 }
