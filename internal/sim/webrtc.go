@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/logging"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -47,6 +49,10 @@ type WebRTCOptions struct {
 	// AllInterfaces gathers candidates on every interface; by default the
 	// viewer uses loopback only, as tests and the bench want.
 	AllInterfaces bool
+	// UDPConn, if set, carries all of the viewer's ICE traffic (one host
+	// candidate, its address), so that a test can cut the viewer off the
+	// network without a goodbye. The viewer does not close it.
+	UDPConn net.PacketConn
 }
 
 // WebRTCStats is what a WebRTCViewer received.
@@ -95,12 +101,19 @@ func NewWebRTCViewer(keys Keys, opts WebRTCOptions) (*WebRTCViewer, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{}
+	// The viewer is a test client: pion's own complaints (a socket closed
+	// under it on teardown) would only clutter test output.
+	quiet := logging.NewDefaultLoggerFactory()
+	quiet.DefaultLogLevel = logging.LogLevelDisabled
+	se := webrtc.SettingEngine{LoggerFactory: quiet}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	if !opts.AllInterfaces {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
+	if opts.UDPConn != nil {
+		se.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: opts.UDPConn, Logger: quiet.NewLogger("udpmux")}))
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})

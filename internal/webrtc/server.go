@@ -88,15 +88,18 @@ func (s *Server) Negotiate(ctx context.Context, o Offer) (*Session, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed { // Close ran while we negotiated
 		s.mu.Unlock()
 		ss.cancel(ErrServerClosed)
-	} else {
-		s.sessions[ss.id] = ss
-		s.mu.Unlock()
+		ss.closePeer()
+		o.Source.Close()
+		s.release(user)
+		return nil, ErrServerClosed
 	}
+	s.sessions[ss.id] = ss
+	s.wg.Add(1) // under mu, so that Close, which sets closed first, waits for it
+	s.mu.Unlock()
 	s.cfg.Metrics.Sessions.Inc()
-	s.wg.Add(1)
 	go ss.run()
 	return ss, nil
 }

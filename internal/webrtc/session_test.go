@@ -3,7 +3,9 @@ package webrtc
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,5 +152,67 @@ func TestSessionEndings(t *testing.T) {
 			}
 			t.Logf("ended %v after the cause", took.Round(time.Millisecond))
 		})
+	}
+}
+
+// cuttable is a UDP socket that can be cut off the network: once cut, it
+// drops what it sends and what it receives, as a viewer that lost its
+// network or was killed would.
+type cuttable struct {
+	net.PacketConn
+	cut atomic.Bool
+}
+
+func (c *cuttable) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.cut.Load() {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+func (c *cuttable) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !c.cut.Load() {
+			return n, addr, err
+		}
+	}
+}
+
+// TestSilentViewerTimesOut: a viewer that vanishes without a goodbye (no
+// DTLS close, no RTCP, no ICE consent) ends its session after
+// DisconnectedTimeout.
+func TestSilentViewerTimesOut(t *testing.T) {
+	noLeaks(t)
+	h := hub.New(hub.Config{Logger: quiet()})
+	publish(t, h, "cam-a", false)
+	const timeout = time.Second
+	s := newServer(t, func(c *Config) { c.DisconnectedTimeout = timeout })
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &cuttable{PacketConn: udp}
+	t.Cleanup(func() { udp.Close() })
+	v, err := sim.NewWebRTCViewer(sim.StaticKeys(secret), sim.WebRTCOptions{UDPConn: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	ss, _ := connect(t, s, v, read(t, h, grant("cam-a", nil)), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitUnits(ctx, testGOP/2+5); err != nil {
+		t.Fatal(err)
+	}
+	conn.cut.Store(true)
+	cutAt := time.Now()
+	if err := ended(t, ss, 5*timeout); !errors.Is(err, ErrPeerGone) {
+		t.Fatalf("ended with %v, want ErrPeerGone", err)
+	}
+	if took := time.Since(cutAt); took < timeout {
+		t.Fatalf("ended %v after the viewer went silent, before DisconnectedTimeout", took)
+	} else {
+		t.Logf("ended %v after the viewer went silent", took.Round(time.Millisecond))
 	}
 }
