@@ -13,6 +13,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
+	"vigil/internal/sim"
 )
 
 // without removes the SDP lines matching pattern.
@@ -20,19 +21,16 @@ func without(sdp, pattern string) string {
 	return regexp.MustCompile(`(?m)^`+pattern+`.*\r?\n`).ReplaceAllString(sdp, "")
 }
 
-// TestBadOffersAreRefused: offers that are not SDP, that cannot receive
-// H.264 in packetization mode 1, or that lack what ICE and DTLS need are
-// refused with an error naming the problem, before any session exists;
-// the reader handed over is closed and nothing leaks.
-func TestBadOffersAreRefused(t *testing.T) {
-	h := hub.New(hub.Config{Logger: quiet()})
-	publish(t, h, "cam-a", false)
-	good := offerOf(t, newViewer(t, false))
+// offerCase is an offer and the error it must get.
+type offerCase struct {
+	name, sdp string
+	want      error
+}
+
+// badOffers are offers a server must refuse, made from a good one.
+func badOffers(good string) []offerCase {
 	h264 := regexp.MustCompile(`(?m)^a=rtpmap:(\d+) H264/90000`)
-	cases := []struct {
-		name, sdp string
-		want      error
-	}{
+	return []offerCase{
 		{"empty", "", ErrBadOffer},
 		{"not SDP", "hello, camera", ErrBadOffer},
 		{"JSON", `{"type":"offer","sdp":"v=0"}`, ErrBadOffer},
@@ -45,6 +43,41 @@ func TestBadOffersAreRefused(t *testing.T) {
 		{"no ICE credentials", without(without(good, "a=ice-ufrag"), "a=ice-pwd"), ErrBadOffer},
 		{"no DTLS fingerprint", without(good, "a=fingerprint"), ErrBadOffer},
 	}
+}
+
+// FuzzParseOffer: no offer makes the parser panic, and one it accepts
+// can receive H.264. Seeded with the bad offers and a good one.
+func FuzzParseOffer(f *testing.F) {
+	v, err := sim.NewWebRTCViewer(sim.StaticKeys(secret), sim.WebRTCOptions{Audio: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	good, err := v.Offer(ctx)
+	cancel()
+	v.Close()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	for _, c := range badOffers(good) {
+		f.Add(c.sdp)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if o, err := parseOffer(s); err == nil && !o.h264 {
+			t.Fatalf("accepted an offer that cannot receive H.264")
+		}
+	})
+}
+
+// TestBadOffersAreRefused: offers that are not SDP, that cannot receive
+// H.264 in packetization mode 1, or that lack what ICE and DTLS need are
+// refused with an error naming the problem, before any session exists;
+// the reader handed over is closed and nothing leaks.
+func TestBadOffersAreRefused(t *testing.T) {
+	h := hub.New(hub.Config{Logger: quiet()})
+	publish(t, h, "cam-a", false)
+	cases := badOffers(offerOf(t, newViewer(t, false)))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			noLeaks(t)
