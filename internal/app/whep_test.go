@@ -73,6 +73,49 @@ func (a *testApp) whepAnswer(t *testing.T, camera, sdp string, prepare func(*htt
 	return loc, string(body)
 }
 
+// playWHEP has a pion viewer play camera c over WHEP as the principal of
+// as, checks what it got, and hangs up with DELETE.
+func (a *testApp) playWHEP(t *testing.T, c *sim.Camera, as func(*http.Request)) {
+	t.Helper()
+	v := newWebRTCViewer(t, c.Audio)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sdp, err := v.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posted := time.Now()
+	loc, answer := a.whepAnswer(t, c.ID, sdp, as)
+	if err := v.Accept(answer); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.WaitUnits(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	st := v.Stats()
+	t.Logf("offer posted to first frame %v; %d units, %d packets, %d lost, %d audio packets (%s)",
+		st.FirstUnit.Sub(posted).Round(time.Millisecond), st.Units, st.VideoPackets, st.Lost, st.AudioPackets, st.AudioCodec)
+	if !st.FirstKey || !st.FirstParams {
+		t.Fatalf("first unit: keyframe %v, SPS and PPS %v", st.FirstKey, st.FirstParams)
+	}
+	if err := v.Checker().Only(c.ID); err != nil {
+		t.Fatalf("stamps %v: %v", v.Checker().Counts(), err)
+	}
+	if c.Audio && st.AudioPackets == 0 {
+		t.Fatal("no audio")
+	}
+	for _, want := range []int{204, 404} {
+		if code, _, body := a.try(t, "DELETE", loc, "", as); code != want {
+			t.Fatalf("DELETE %s: %d, want %d (%s)", loc, code, want, body)
+		}
+	}
+	select {
+	case <-v.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the viewer's connection outlived DELETE")
+	}
+}
+
 // TestWHEPEndToEnd: a Go pion viewer plays each camera over WHEP through
 // the HTTP API: only that camera's stamps, a keyframe with its parameter
 // sets first, audio when the camera has it; the viewing session is in the
@@ -92,49 +135,11 @@ func TestWHEPEndToEnd(t *testing.T) {
 	olga := func(r *http.Request) { r.SetBasicAuth("olga", pw) }
 	admin := func(r *http.Request) { r.SetBasicAuth(AdminName, adminPassword) }
 	for i, c := range cams {
-		t.Run(c.ID, func(t *testing.T) {
-			as := admin
-			if i == 1 {
-				as = olga
-			}
-			v := newWebRTCViewer(t, c.Audio)
-			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			defer cancel()
-			sdp, err := v.Offer(wctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			posted := time.Now()
-			loc, answer := a.whepAnswer(t, c.ID, sdp, as)
-			if err := v.Accept(answer); err != nil {
-				t.Fatal(err)
-			}
-			if err := v.WaitUnits(wctx, 30); err != nil {
-				t.Fatal(err)
-			}
-			st := v.Stats()
-			t.Logf("offer posted to first frame %v; %d units, %d packets, %d lost, %d audio packets (%s)",
-				st.FirstUnit.Sub(posted).Round(time.Millisecond), st.Units, st.VideoPackets, st.Lost, st.AudioPackets, st.AudioCodec)
-			if !st.FirstKey || !st.FirstParams {
-				t.Fatalf("first unit: keyframe %v, SPS and PPS %v", st.FirstKey, st.FirstParams)
-			}
-			if err := v.Checker().Only(c.ID); err != nil {
-				t.Fatalf("stamps %v: %v", v.Checker().Counts(), err)
-			}
-			if c.Audio && st.AudioPackets == 0 {
-				t.Fatal("no audio")
-			}
-			for _, want := range []int{204, 404} {
-				if code, _, body := a.try(t, "DELETE", loc, "", as); code != want {
-					t.Fatalf("DELETE %s: %d, want %d (%s)", loc, code, want, body)
-				}
-			}
-			select {
-			case <-v.Gone():
-			case <-time.After(5 * time.Second):
-				t.Fatal("the viewer's connection outlived DELETE")
-			}
-		})
+		as := admin
+		if i == 1 {
+			as = olga
+		}
+		t.Run(c.ID, func(t *testing.T) { a.playWHEP(t, c, as) })
 	}
 	var h []httpapi.AccessView
 	if s, b := a.call(t, "GET", "/api/cameras/"+cams[1].ID+"/access", "olga", pw, nil); s != 200 || json.Unmarshal(b, &h) != nil {

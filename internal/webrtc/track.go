@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,9 +27,11 @@ type track struct {
 	mime  string // lower case, e.g. video/h264
 	codec codec
 	rate  int64
-	base  uint32        // random RTP timestamp origin (RFC 3550 §5.1)
-	bound chan struct{} // closed by the first Bind
-	seq   uint16        // next sequence number; only the session's goroutine writes
+	base  uint32 // random RTP timestamp origin (RFC 3550 §5.1)
+	seq   uint16 // next sequence number; only the session's goroutine writes
+	// profile is the camera's H.264 profile_idc and constraint flags in
+	// hex ("640c"), when its SDP told them; "" otherwise.
+	profile string
 
 	mu   sync.Mutex
 	w    pion.TrackLocalWriter // guarded by mu; nil when unbound
@@ -40,10 +43,13 @@ var _ pion.TrackLocal = (*track)(nil)
 
 // newTrack returns a track for a camera format WebRTC can carry, or nil.
 func newTrack(f format.Format) (*track, error) {
-	t := &track{bound: make(chan struct{}), rate: int64(f.ClockRate())}
+	t := &track{rate: int64(f.ClockRate())}
 	switch f := f.(type) {
 	case *format.H264:
 		t.kind, t.mime, t.codec = pion.RTPCodecTypeVideo, pion.MimeTypeH264, codecH264
+		if sps, _ := f.SafeParams(); len(sps) >= 3 {
+			t.profile = hex.EncodeToString(sps[1:3])
+		}
 	case *format.Opus:
 		t.kind, t.mime, t.codec = pion.RTPCodecTypeAudio, pion.MimeTypeOpus, codecOpus
 	case *format.G711:
@@ -72,28 +78,28 @@ func (t *track) codecName() string {
 	return name
 }
 
-// Bind picks the negotiated payload format of the track's codec (for
-// H.264 any answered profile: the stream is passed through as the camera
-// encoded it) and keeps the writer.
+// Bind picks the negotiated payload format of the track's codec and keeps
+// the writer. For H.264 it prefers the camera's own profile and else takes
+// any answered one: the stream is passed through as the camera encoded it,
+// and browsers decode any profile they offer.
 func (t *track) Bind(ctx pion.TrackLocalContext) (pion.RTPCodecParameters, error) {
+	var pick *pion.RTPCodecParameters
 	for _, c := range ctx.CodecParameters() {
-		if strings.ToLower(c.MimeType) != t.mime || int64(c.ClockRate) != t.rate {
+		if strings.ToLower(c.MimeType) != t.mime || int64(c.ClockRate) != t.rate ||
+			t.kind == pion.RTPCodecTypeVideo && !strings.Contains(c.SDPFmtpLine, "packetization-mode=1") {
 			continue
 		}
-		if t.kind == pion.RTPCodecTypeVideo && !strings.Contains(c.SDPFmtpLine, "packetization-mode=1") {
-			continue
+		if pick == nil || t.profile != "" && strings.Contains(strings.ToLower(c.SDPFmtpLine), "profile-level-id="+t.profile) {
+			pick = &c
 		}
-		t.mu.Lock()
-		t.w, t.ssrc, t.pt = ctx.WriteStream(), uint32(ctx.SSRC()), uint8(c.PayloadType)
-		t.mu.Unlock()
-		select {
-		case <-t.bound:
-		default:
-			close(t.bound)
-		}
-		return c, nil
 	}
-	return pion.RTPCodecParameters{}, fmt.Errorf("webrtc: no negotiated %s payload format", t.mime)
+	if pick == nil {
+		return pion.RTPCodecParameters{}, fmt.Errorf("webrtc: no negotiated %s payload format", t.mime)
+	}
+	t.mu.Lock()
+	t.w, t.ssrc, t.pt = ctx.WriteStream(), uint32(ctx.SSRC()), uint8(pick.PayloadType)
+	t.mu.Unlock()
+	return *pick, nil
 }
 
 // Unbind forgets the writer.
