@@ -50,10 +50,10 @@ func (ss *Session) stream() error {
 			}
 			return err
 		}
-		t := ss.tracks[u.Track]
-		if t == nil {
-			continue
+		if u.Track >= len(ss.tracks) || ss.tracks[u.Track] == nil {
+			continue // a track not sent (AAC, a second video)
 		}
+		t := ss.tracks[u.Track]
 		// Invariant 3: right before the unit's bytes leave. On a refusal
 		// nothing of it is written and the session ends.
 		if err := ss.src.Egress(u); err != nil {
