@@ -26,18 +26,11 @@ type g2gResult struct {
 // runLLHLS publishes the 1080p clip and plays its LL-HLS stream for
 // opts.g2g.
 func (b *bench) runLLHLS(ctx context.Context) (g2gResult, error) {
-	v, err := b.startVigil(ctx, "llhls")
+	v, d, stop, err := b.liveBig(ctx, "llhls")
 	if err != nil {
 		return g2gResult{}, err
 	}
-	defer v.stop()
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	d := b.devs[0]
-	go b.camera(v, d, b.big).Run(cctx)
-	if err := waitLive(ctx, v.readURL(d)); err != nil {
-		return g2gResult{}, err
-	}
+	defer stop()
 	c := v.webClient(2)
 	defer c.close()
 	mvURL := v.apiURL(d, "hls/index.m3u8?variant=ll")

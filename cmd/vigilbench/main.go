@@ -4,7 +4,8 @@
 // many readers, many cameras, time to first decodable frame, and the
 // loopback TCP ceiling of the machine; and over HTTP, stills under load,
 // time to first frame of progressive MP4 and LL-HLS, and LL-HLS
-// glass-to-glass latency. It writes a Markdown report.
+// glass-to-glass latency; and WebRTC (WHEP) fan-out. It writes a Markdown
+// report.
 //
 //	go build -o bin/vigil ./cmd/vigil
 //	go run ./cmd/vigilbench -vigil bin/vigil -out BENCHMARKS.md
@@ -34,7 +35,7 @@ import (
 )
 
 // scenarios are the scenario names of -run, in the order they run.
-var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls"}
+var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls", "webrtc"}
 
 // options are the command-line flags.
 type options struct {
@@ -56,6 +57,8 @@ type options struct {
 	httpJoins   int           // joins per HTTP output
 	coldCameras int           // cameras of the HTTP joins; each gets one cold LL-HLS join
 	g2g         time.Duration // LL-HLS glass-to-glass playing time
+
+	webrtcViewers int // WHEP viewers of the WebRTC fan-out
 }
 
 // runs reports whether scenario is selected.
@@ -81,6 +84,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.httpJoins, "http-joins", 0, "joins measured per HTTP output (default 30; quick 10)")
 	fs.IntVar(&o.coldCameras, "cold", 0, "cameras of the HTTP joins, each joined cold once over LL-HLS (default 10; quick 3)")
 	fs.DurationVar(&o.g2g, "g2g", 0, "LL-HLS glass-to-glass playing time (default 20s; quick 8s)")
+	fs.IntVar(&o.webrtcViewers, "webrtc-viewers", 0, "WHEP viewers of the WebRTC fan-out (default 50; quick 10)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -124,6 +128,11 @@ func (o *options) setDefaults() {
 	o.httpJoins = cmpOr(o.httpJoins, httpJoins)
 	o.coldCameras = cmpOr(o.coldCameras, cold)
 	o.g2g = cmpOr(o.g2g, g2g)
+	viewers := 50
+	if o.quick {
+		viewers = 10
+	}
+	o.webrtcViewers = cmpOr(o.webrtcViewers, viewers)
 }
 
 // parseRun parses -run; empty selects every scenario.
@@ -316,6 +325,11 @@ func (b *bench) runAll(ctx context.Context, rep *report) {
 			rep.g2g = &res
 			return err
 		}},
+		{"webrtc", "WebRTC fan-out", fmt.Sprintf("%d WHEP viewers", o.webrtcViewers), func() error {
+			res, err := b.runWebRTC(ctx)
+			rep.webrtc = &res
+			return err
+		}},
 	}
 	for _, s := range steps {
 		if !o.runs(s.name) || ctx.Err() != nil {
@@ -328,13 +342,33 @@ func (b *bench) runAll(ctx context.Context, rep *report) {
 	}
 }
 
-// startVigil runs a fresh Vigil process on the bench's data directory.
-func (b *bench) startVigil(ctx context.Context, name string) (*vigil, error) {
+// startVigil runs a fresh Vigil process on the bench's data directory,
+// with env (VIGIL_*=value) added to its environment.
+func (b *bench) startVigil(ctx context.Context, name string, env ...string) (*vigil, error) {
 	b.logs = append(b.logs, name)
-	return startVigil(ctx, b.opts.vigil, b.data, filepath.Join(b.tmp, name+".log"))
+	return startVigil(ctx, b.opts.vigil, b.data, filepath.Join(b.tmp, name+".log"), env...)
 }
 
 // camera returns a simulated camera publishing c as d to v.
 func (b *bench) camera(v *vigil, d device, c clip) *sim.Camera {
 	return &sim.Camera{URL: v.pushURL(d), ID: d.ID, Key: sim.CameraKey(b.secret, d.ID), FPS: c.fps, Clip: c.units, Logger: b.simLog}
+}
+
+// liveBig starts a Vigil named name (with env added), publishes the 1080p
+// clip from the first camera and waits until it is live; stop ends both.
+func (b *bench) liveBig(ctx context.Context, name string, env ...string) (*vigil, device, func(), error) {
+	d := b.devs[0]
+	v, err := b.startVigil(ctx, name, env...)
+	if err != nil {
+		return nil, d, nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { b.camera(v, d, b.big).Run(cctx); close(done) }()
+	stop := func() { cancel(); <-done; v.stop() }
+	if err := waitLive(ctx, v.readURL(d)); err != nil {
+		stop()
+		return nil, d, nil, err
+	}
+	return v, d, stop, nil
 }

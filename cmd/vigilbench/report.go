@@ -34,6 +34,7 @@ type report struct {
 	stills      *stillsResult
 	httpTTFF    *httpTTFFResult
 	g2g         *g2gResult
+	webrtc      *webrtcResult
 	logs        []logSummary
 	failures    []string
 }
@@ -75,6 +76,7 @@ func (r *report) markdown() string {
 	r.stillsSection(&b)
 	r.httpTTFFSection(&b)
 	r.g2gSection(&b)
+	r.webrtcSection(&b)
 	r.targets(&b)
 	r.logsSection(&b)
 	return b.String()
@@ -182,6 +184,7 @@ func (r *report) targets(b *strings.Builder) {
 		b.WriteString(r.camerasTarget())
 	}
 	b.WriteString(r.httpTargets())
+	b.WriteString(r.webrtcTarget())
 	b.WriteString("\n")
 }
 

@@ -53,8 +53,9 @@ type vigil struct {
 	logPath string
 }
 
-// startVigil runs bin serve on free loopback ports and waits for /healthz.
-func startVigil(ctx context.Context, bin, dataDir, logPath string) (*vigil, error) {
+// startVigil runs bin serve on free loopback ports, with env added to its
+// environment, and waits for /healthz.
+func startVigil(ctx context.Context, bin, dataDir, logPath string, env ...string) (*vigil, error) {
 	ports, err := freeTCPPorts(2)
 	if err != nil {
 		return nil, err
@@ -75,6 +76,7 @@ func startVigil(ctx context.Context, bin, dataDir, logPath string) (*vigil, erro
 		"VIGIL_RTSP_ADDR="+v.rtsp, "VIGIL_HTTP_ADDR="+v.http,
 		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback(rtp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback(rtp+1),
 		"VIGIL_ADMIN_PASSWORD="+pw)
+	v.cmd.Env = append(v.cmd.Env, env...)
 	v.cmd.Stdout, v.cmd.Stderr = logf, logf
 	if err := v.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start vigil: %w", err)

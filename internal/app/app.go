@@ -31,6 +31,7 @@ import (
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
 	"vigil/internal/store/sqlite"
+	"vigil/internal/webrtc"
 	"vigil/web"
 )
 
@@ -53,6 +54,7 @@ type App struct {
 	router *httpapi.Router
 	stills *stills.Service
 	oauth  *oauth.Server
+	webrtc *webrtc.Server
 	reg    *prometheus.Registry
 	tokens *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
@@ -107,6 +109,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
+	if a.webrtc, err = webrtc.New(webrtcConfig(cfg, log, a.reg)); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
@@ -123,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		CORSOrigins: cfg.CORSOrigins,
 		UI:          web.Files,
 		Google:      a.newGoogle(),
-		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, Logger: log,
+		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
@@ -182,6 +188,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.HomeGraphToken.Reveal() != "" {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
+	g.Go(func() error { return a.webrtc.Run(gctx) })
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -199,4 +206,24 @@ func (a *App) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("vigil stopped")
 	return err
+}
+
+// webrtcConfig is the WebRTC server's part of cfg.
+func webrtcConfig(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) webrtc.Config {
+	c := webrtc.Config{
+		HostAddresses:       cfg.WebRTCHostAddresses,
+		UDPPortMin:          uint16(cfg.WebRTCUDPPortMin),
+		UDPPortMax:          uint16(cfg.WebRTCUDPPortMax),
+		NegotiationTimeout:  cfg.WebRTCNegotiationTimeout,
+		DisconnectedTimeout: cfg.WebRTCDisconnectedTimeout,
+		MaxSessions:         cfg.WebRTCMaxSessions,
+		MaxSessionsPerUser:  cfg.WebRTCMaxSessionsPerUser,
+		Logger:              log,
+		Metrics:             webrtc.NewMetrics(reg),
+	}
+	if len(cfg.WebRTCICEServers) > 0 {
+		c.ICEServers = []webrtc.ICEServer{{URLs: cfg.WebRTCICEServers,
+			Username: cfg.WebRTCICEUsername, Credential: cfg.WebRTCICECredential.Reveal()}}
+	}
+	return c
 }

@@ -85,13 +85,18 @@ func playerServer(t *testing.T, a *testApp) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", proxy)
 	mux.HandleFunc("GET /watch/{kind}/{id}", func(w http.ResponseWriter, r *http.Request) {
+		camera := "/api/cameras/" + url.PathEscape(r.PathValue("id"))
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if r.PathValue("kind") == "whep" {
+			_ = whepPage.Execute(w, camera+"/whep")
+			return
+		}
 		src, ok := playerSource(r.PathValue("kind"))
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = playerPage.Execute(w, "/api/cameras/"+url.PathEscape(r.PathValue("id"))+src)
+		_ = playerPage.Execute(w, camera+src)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -56,6 +56,7 @@ func TestImportsPointDown(t *testing.T) {
 		"internal/fmp4":   {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
 		"internal/hls":    {"database/sql", "vigil/internal/store", "vigil/internal/auth"},
 		"internal/stills": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
+		"internal/webrtc": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
 	}
 	for pkg, imps := range deps {
 		for _, imp := range imps {

@@ -110,6 +110,13 @@ func TestAccessMatrix(t *testing.T) {
 	for _, p := range principals {
 		camerasOnly[p.name] = 401
 	}
+	// WHEP: an offer any principal may post, and a session of the owner's
+	// that nobody else may end (the owner ends it after the table).
+	offer := whepOffer(t)
+	session := a.whep(t, cam.ID, offer, basic("owner"))
+	whepPost := withStatus(read, 201)
+	whepEnd := withOwner(read, 0)
+	whepEnd["viewer"], whepEnd["token-viewer"] = 404, 404
 	routes := map[string]struct {
 		path   string // after /api/cameras/{id}, or from the root when it starts with /api/
 		expect map[string]int
@@ -129,7 +136,9 @@ func TestAccessMatrix(t *testing.T) {
 		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
 		// Only the owner unlinks her link (tested elsewhere); to anyone
 		// else signed in it does not exist.
-		"DELETE /api/links/{id}": {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},
+		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},
+		"POST /api/cameras/{id}/whep":             {"/whep", whepPost, true},
+		"DELETE /api/cameras/{id}/whep/{session}": {strings.TrimPrefix(session, "/api/cameras/"+cam.ID), whepEnd, false},
 	}
 	for _, pattern := range a.router.Patterns() {
 		if !strings.Contains(pattern, "{id}") {
@@ -151,7 +160,11 @@ func TestAccessMatrix(t *testing.T) {
 				if strings.HasPrefix(rt.path, "/api/") {
 					path = rt.path
 				}
-				code, ctype, body := a.try(t, method, path, p.prepare)
+				sdp := ""
+				if strings.HasSuffix(rt.path, "/whep") {
+					sdp = offer
+				}
+				code, ctype, body := a.try(t, method, path, sdp, p.prepare)
 				// Throttling (429) is a refusal too, once a principal has
 				// failed its password often enough.
 				if code != want && !(want == 401 && code == 429) {
@@ -163,6 +176,24 @@ func TestAccessMatrix(t *testing.T) {
 			})
 		}
 	}
+	// Nobody else could end the owner's WebRTC session; the owner can, once.
+	for i, want := range []int{204, 404} {
+		if code, _, body := a.try(t, "DELETE", session, "", basic("owner")); code != want {
+			t.Fatalf("owner's DELETE %d of their WebRTC session: %d, want %d (%s)", i+1, code, want, body)
+		}
+	}
+}
+
+// withStatus is m with every success (200) answered with status instead.
+func withStatus(m map[string]int, status int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		if v == 200 {
+			v = status
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func withOwner(m map[string]int, owner int) map[string]int {
@@ -185,21 +216,28 @@ func withTokens(m map[string]int) map[string]int {
 
 func carriesMedia(ctype string, body []byte) bool {
 	return strings.HasPrefix(ctype, "image/") || strings.HasPrefix(ctype, "video/") || strings.Contains(ctype, "mpegurl") ||
-		bytes.HasPrefix(body, []byte{0xff, 0xd8}) || bytes.Contains(body, []byte("ftyp")) || bytes.Contains(body, []byte("#EXTM3U"))
+		bytes.HasPrefix(body, []byte{0xff, 0xd8}) || bytes.Contains(body, []byte("ftyp")) || bytes.Contains(body, []byte("#EXTM3U")) ||
+		ctype == "application/sdp" || bytes.Contains(body, []byte("a=fingerprint"))
 }
 
-// try makes a request with at most a few KB of body read (media streams do not end).
-func (a *testApp) try(t *testing.T, method, path string, prepare func(*http.Request)) (int, string, []byte) {
+// try makes a request with at most a few KB of body read (media streams
+// do not end); sdp, if set, is posted as an SDP offer.
+func (a *testApp) try(t *testing.T, method, path, sdp string, prepare func(*http.Request)) (int, string, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var body io.Reader
-	if method == "POST" || method == "PUT" {
+	switch {
+	case sdp != "":
+		body = strings.NewReader(sdp)
+	case method == "PUT" && strings.HasSuffix(path, ".jpg"):
+		body = bytes.NewReader([]byte{0xff, 0xd8, 0xff, 0xd9})
+	case method == "POST" || method == "PUT":
 		body = strings.NewReader("{}")
 	}
 	req, _ := http.NewRequestWithContext(ctx, method, a.url(path), body)
-	if method == "PUT" && strings.HasSuffix(path, ".jpg") {
-		req.Body = io.NopCloser(bytes.NewReader([]byte{0xff, 0xd8, 0xff, 0xd9}))
+	if sdp != "" {
+		req.Header.Set("Content-Type", "application/sdp")
 	}
 	prepare(req)
 	res, err := http.DefaultClient.Do(req)

@@ -91,6 +91,34 @@ type Config struct {
 	// access token of the project's service account). It defaults to
 	// none: nothing is reported to Google.
 	HomeGraphToken Secret `yaml:"homegraph_token"`
+
+	// WebRTCICEServers are the STUN and TURN servers (stun:host:port,
+	// turn:host:port?transport=udp) Vigil gathers WebRTC candidates from
+	// when viewers cannot reach its own addresses. It defaults to none.
+	WebRTCICEServers []string `yaml:"webrtc_ice_servers"`
+	// WebRTCICEUsername and WebRTCICECredential sign in to the TURN
+	// servers. They default to empty.
+	WebRTCICEUsername   string `yaml:"webrtc_ice_username"`
+	WebRTCICECredential Secret `yaml:"webrtc_ice_credential"`
+	// WebRTCHostAddresses are IP addresses advertised in place of the
+	// gathered host candidates, for 1:1 NAT (a cloud VM's public address).
+	// It defaults to none: loopback and interface addresses as gathered.
+	WebRTCHostAddresses []string `yaml:"webrtc_host_addresses"`
+	// WebRTCUDPPortMin and WebRTCUDPPortMax bound the UDP ports of WebRTC
+	// candidates, for firewalls. They default to 0: any port.
+	WebRTCUDPPortMin int `yaml:"webrtc_udp_port_min"`
+	WebRTCUDPPortMax int `yaml:"webrtc_udp_port_max"`
+	// WebRTCNegotiationTimeout is how long a WebRTC viewer has after the
+	// answer to connect. It defaults to 15s.
+	WebRTCNegotiationTimeout time.Duration `yaml:"webrtc_negotiation_timeout"`
+	// WebRTCDisconnectedTimeout is how long a connected WebRTC viewer may
+	// be silent before its session ends. It defaults to 10s.
+	WebRTCDisconnectedTimeout time.Duration `yaml:"webrtc_disconnected_timeout"`
+	// WebRTCMaxSessions bounds the WebRTC sessions. It defaults to 256.
+	WebRTCMaxSessions int `yaml:"webrtc_max_sessions"`
+	// WebRTCMaxSessionsPerUser bounds one user's WebRTC sessions.
+	// It defaults to 16.
+	WebRTCMaxSessionsPerUser int `yaml:"webrtc_max_sessions_per_user"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -110,6 +138,11 @@ func Default() Config {
 		WriteTimeout:     10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
 		HomeGraphURL:     "https://homegraph.googleapis.com",
+
+		WebRTCNegotiationTimeout:  15 * time.Second,
+		WebRTCDisconnectedTimeout: 10 * time.Second,
+		WebRTCMaxSessions:         256,
+		WebRTCMaxSessionsPerUser:  16,
 	}
 }
 

@@ -148,7 +148,26 @@ func TestValidate(t *testing.T) {
 			`reader_queue_bytes "0": must be greater than zero`,
 			`gop_cache_max_bytes "0"`,
 			`read_timeout "-1s"`, `write_timeout "0s"`, `shutdown_timeout "0s"`,
+			`webrtc_negotiation_timeout "0s"`, `webrtc_disconnected_timeout "0s"`,
+			`webrtc_max_sessions "0"`, `webrtc_max_sessions_per_user "0"`,
 		}},
+		{"webrtc", func(c *Config) {
+			c.WebRTCICEServers = []string{"stun:stun.example.com:3478", "turn:turn.example.com?transport=udp", "http://x", "stun:"}
+			c.WebRTCHostAddresses = []string{"203.0.113.7", "cams.example.com"}
+			c.WebRTCUDPPortMin = 50000
+		}, []string{
+			`webrtc_ice_servers "http://x": is not a STUN or TURN URL`,
+			`webrtc_ice_servers "stun:": is not a STUN or TURN URL`,
+			`webrtc_ice_username "": TURN servers need a user name and a credential`,
+			`webrtc_host_addresses "cams.example.com": is not an IP address`,
+			`webrtc_udp_port_min "50000-0": set both bounds`,
+		}},
+		{"webrtc ok", func(c *Config) {
+			c.WebRTCICEServers = []string{"stun:stun.example.com:3478", "turns:turn.example.com:5349"}
+			c.WebRTCICEUsername, c.WebRTCICECredential = "vigil", "secret"
+			c.WebRTCHostAddresses = []string{"203.0.113.7", "2001:db8::7"}
+			c.WebRTCUDPPortMin, c.WebRTCUDPPortMax = 50000, 50999
+		}, nil},
 		{"udp port 0 refused", func(c *Config) { c.RTSPUDPRTPAddr = ":0" }, []string{`rtsp_udp_rtp_addr ":0": port must be 1-65535`}},
 	}
 	for _, tt := range tests {

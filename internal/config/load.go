@@ -59,6 +59,16 @@ func settings() []setting {
 		{"public_url", "https origin devices on the internet reach Vigil at (Google stream URLs)", str(func(c *Config) *string { return &c.PublicURL })},
 		{"homegraph_url", "Google HomeGraph API origin", str(func(c *Config) *string { return &c.HomeGraphURL })},
 		{"homegraph_token", "bearer token for HomeGraph calls (default: none, nothing reported)", str(func(c *Config) *Secret { return &c.HomeGraphToken })},
+		{"webrtc_ice_servers", "comma-separated STUN/TURN URLs for WebRTC behind NAT", list(func(c *Config) *[]string { return &c.WebRTCICEServers })},
+		{"webrtc_ice_username", "TURN user name", str(func(c *Config) *string { return &c.WebRTCICEUsername })},
+		{"webrtc_ice_credential", "TURN password", str(func(c *Config) *Secret { return &c.WebRTCICECredential })},
+		{"webrtc_host_addresses", "comma-separated IPs advertised instead of the host's (1:1 NAT)", list(func(c *Config) *[]string { return &c.WebRTCHostAddresses })},
+		{"webrtc_udp_port_min", "lowest UDP port of WebRTC candidates (0: any)", integer(func(c *Config) *int { return &c.WebRTCUDPPortMin })},
+		{"webrtc_udp_port_max", "highest UDP port of WebRTC candidates (0: any)", integer(func(c *Config) *int { return &c.WebRTCUDPPortMax })},
+		{"webrtc_negotiation_timeout", "time a WebRTC viewer has to connect after the answer", duration(func(c *Config) *time.Duration { return &c.WebRTCNegotiationTimeout })},
+		{"webrtc_disconnected_timeout", "silence after which a WebRTC session ends", duration(func(c *Config) *time.Duration { return &c.WebRTCDisconnectedTimeout })},
+		{"webrtc_max_sessions", "WebRTC sessions allowed", integer(func(c *Config) *int { return &c.WebRTCMaxSessions })},
+		{"webrtc_max_sessions_per_user", "WebRTC sessions allowed per user", integer(func(c *Config) *int { return &c.WebRTCMaxSessionsPerUser })},
 	}
 }
 

@@ -63,6 +63,8 @@ func (c Config) Validate() error {
 		bad("public_host", h, "must be a bare host name or IP address, without scheme or port", "a host such as cams.example.com")
 	}
 
+	c.validateWebRTC(bad)
+
 	if err := c.LogLevel.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log_level: %w; set log_level (or %s) to one of them", err, envName("log_level")))
 	}
@@ -88,11 +90,18 @@ func (c Config) Validate() error {
 		{"read_timeout", int64(c.ReadTimeout), "a duration such as 10s"},
 		{"write_timeout", int64(c.WriteTimeout), "a duration such as 10s"},
 		{"shutdown_timeout", int64(c.ShutdownTimeout), "a duration such as 10s"},
+		{"webrtc_negotiation_timeout", int64(c.WebRTCNegotiationTimeout), "a duration such as 15s"},
+		{"webrtc_disconnected_timeout", int64(c.WebRTCDisconnectedTimeout), "a duration such as 10s"},
+		{"webrtc_max_sessions", int64(c.WebRTCMaxSessions), "a number of sessions such as 256"},
+		{"webrtc_max_sessions_per_user", int64(c.WebRTCMaxSessionsPerUser), "a number of sessions such as 16"},
 	}
 	shown := map[string]string{
 		"read_timeout":     c.ReadTimeout.String(),
 		"write_timeout":    c.WriteTimeout.String(),
 		"shutdown_timeout": c.ShutdownTimeout.String(),
+
+		"webrtc_negotiation_timeout":  c.WebRTCNegotiationTimeout.String(),
+		"webrtc_disconnected_timeout": c.WebRTCDisconnectedTimeout.String(),
 	}
 	for _, p := range positive {
 		if p.value <= 0 {

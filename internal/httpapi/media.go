@@ -19,17 +19,21 @@ import (
 	"vigil/internal/hls"
 	"vigil/internal/hub"
 	"vigil/internal/stills"
+	"vigil/internal/webrtc"
 )
 
 // Media serves the camera outputs over HTTP: progressive MP4, HLS (LL-HLS,
-// fMP4, MPEG-TS), JPEG stills (and camera uploads of them) and MJPEG. Every
-// read is made with a grant for the camera in the path.
+// fMP4, MPEG-TS), JPEG stills (and camera uploads of them), MJPEG and
+// WebRTC signaling (WHEP). Every read is made with a grant for the camera
+// in the path.
 type Media struct {
 	Accounts Accounts
 	Authn    *Authenticator
 	Hub      *hub.Hub
 	HLS      *hls.Manager
 	Stills   *stills.Service
+	// WebRTC serves WHEP; nil leaves it out.
+	WebRTC *webrtc.Server
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record  func(g access.Grant, output, remote string) (Recorded, error)
@@ -109,6 +113,9 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	mux.Handle("GET /api/cameras/{id}/still.jpg", serve(m.Logger, m.still))
 	mux.Handle("PUT /api/cameras/{id}/still.jpg", serve(m.Logger, m.upload))
 	mux.Handle("GET /api/cameras/{id}/mjpeg", serve(m.Logger, m.mjpeg))
+	if m.WebRTC != nil {
+		m.whepRoutes(mux)
+	}
 }
 
 // maxUploadBody bounds what is read of an upload at all; stills enforces
@@ -164,12 +171,19 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
+// viewerStream authorizes the request's viewer of the camera in the path
+// and reads the stream it asks for (?stream).
+func (m *Media) viewerStream(r *http.Request) (access.Grant, access.StreamID, error) {
 	g, err := viewerGrant(m.Authn, m.Accounts, r)
 	if err != nil {
-		return err
+		return g, "", err
 	}
 	stream, err := streamParam(r)
+	return g, stream, err
+}
+
+func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
 	if err != nil {
 		return err
 	}

@@ -8,19 +8,19 @@ import (
 	"github.com/pion/rtp"
 
 	"vigil/internal/media"
+	"vigil/internal/media/unitcache"
 )
 
 // packetCache packetizes each unit once for all its viewers. The packets'
 // payloads and markers are shared read-only; every viewer writes its own
-// header (sequence number, timestamp, SSRC). The cache is keyed by the unit
-// itself, so a viewer can only get packets of a unit it was handed by its
-// own hub reader and passed through the egress check.
+// header (sequence number, timestamp, SSRC). The cache is keyed by the
+// unit itself (see unitcache), so a viewer can only get packets of a unit
+// it was handed by its own hub reader and passed through the egress check.
 type packetCache struct {
+	cache *unitcache.Cache[[]*rtp.Packet]
+
 	mu       sync.Mutex
-	encoders map[encoderKey]encoder        // guarded by mu
-	packets  map[*media.Unit][]*rtp.Packet // guarded by mu
-	recent   []*media.Unit                 // guarded by mu; cached units, oldest first
-	bytes    int                           // guarded by mu; payload bytes of the cached units
+	encoders map[encoderKey]encoder // guarded by mu
 }
 
 // The cache only needs to hold what the viewers of each camera are writing
@@ -41,43 +41,38 @@ type encoderKey struct {
 }
 
 func newPacketCache() *packetCache {
-	return &packetCache{encoders: map[encoderKey]encoder{}, packets: map[*media.Unit][]*rtp.Packet{}}
+	return &packetCache{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes),
+		encoders: map[encoderKey]encoder{}}
 }
 
 // get returns u's packets; timestamps are offsets from the unit's PTS.
 func (c *packetCache) get(u *media.Unit, f format.Format) ([]*rtp.Packet, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if pkts, ok := c.packets[u]; ok {
-		return pkts, nil
-	}
-	k := encoderKey{u.Owner(), u.Track}
-	enc, ok := c.encoders[k]
-	if !ok {
-		if len(c.encoders) >= maxEncoders {
-			clear(c.encoders) // encoders keep no state we use; old sessions' go
-		}
-		var err error
-		if enc, err = newEncoder(f); err != nil {
+	return c.cache.Get(u, func() ([]*rtp.Packet, error) {
+		enc, err := c.encoder(u, f)
+		if err != nil {
 			return nil, err
 		}
-		c.encoders[k] = enc
+		return enc(u)
+	})
+}
+
+// encoder returns the encoder of u's publisher session and track.
+func (c *packetCache) encoder(u *media.Unit, f format.Format) (encoder, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := encoderKey{u.Owner(), u.Track}
+	if enc, ok := c.encoders[k]; ok {
+		return enc, nil
 	}
-	pkts, err := enc(u)
+	if len(c.encoders) >= maxEncoders {
+		clear(c.encoders) // encoders keep no state we use; old sessions' go
+	}
+	enc, err := newEncoder(f)
 	if err != nil {
 		return nil, err
 	}
-	for len(c.recent) > 0 && (len(c.recent) >= packetCacheUnits || c.bytes+u.Size() > packetCacheBytes) {
-		old := c.recent[0]
-		c.recent[0] = nil
-		c.recent = c.recent[1:]
-		c.bytes -= old.Size()
-		delete(c.packets, old)
-	}
-	c.recent = append(c.recent, u)
-	c.bytes += u.Size()
-	c.packets[u] = pkts
-	return pkts, nil
+	c.encoders[k] = enc
+	return enc, nil
 }
 
 // encoder packetizes one track's units (RFC 6184 for H.264, RFC 7798 for

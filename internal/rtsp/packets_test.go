@@ -35,12 +35,10 @@ func TestPacketCacheSharesAndStaysBounded(t *testing.T) {
 	for range 300 {
 		c.get(next(t, r), f)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bytes > packetCacheBytes || len(c.recent) > packetCacheUnits || len(c.packets) != len(c.recent) {
-		t.Fatalf("cache holds %d units, %d bytes: over its bounds or out of step", len(c.recent), c.bytes)
+	if units, bytes := c.cache.Len(); bytes > packetCacheBytes || units > packetCacheUnits {
+		t.Fatalf("cache holds %d units, %d bytes: over its bounds", units, bytes)
 	}
-	if _, ok := c.packets[first]; ok {
+	if c.cache.Has(first) {
 		t.Fatal("the oldest unit was not evicted")
 	}
 }

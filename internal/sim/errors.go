@@ -12,4 +12,6 @@ var (
 	ErrMalformed = errors.New("sim: malformed stamp")
 	// ErrNoCode means ReadCode found no valid block code in the picture.
 	ErrNoCode = errors.New("sim: no block code found")
+	// ErrViewerGone means a WebRTCViewer's connection failed or was closed.
+	ErrViewerGone = errors.New("sim: WebRTC connection closed")
 )

@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"vigil/internal/webrtc"
+)
+
+// maxOffer bounds a WHEP offer; browsers' offers are a few KiB.
+const maxOffer = 64 << 10
+
+// whepRoutes registers WebRTC playback (WHEP, RFC 9725): POST an SDP offer
+// for a camera, get the answer and the session's URL; DELETE that URL to
+// hang up. Trickle ICE (PATCH) is not supported: the mux answers 405 with
+// an Allow header, as the RFC lets a server do.
+func (m *Media) whepRoutes(mux *Router) {
+	mux.Handle("POST /api/cameras/{id}/whep", serve(m.Logger, m.whepOffer))
+	mux.Handle("DELETE /api/cameras/{id}/whep/{session}", serve(m.Logger, m.whepEnd))
+}
+
+// whepOffer authorizes the viewer exactly as the other outputs do, opens
+// the camera stream with the viewer's grant and hands it to the WebRTC
+// server with the offer. The viewing session is recorded in the access
+// history once the peer connects, before any media goes out.
+func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	offer, err := readOffer(w, r)
+	if err != nil {
+		return err
+	}
+	rd, err := m.Hub.Read(g, stream)
+	if err != nil {
+		return offline(err)
+	}
+	o := webrtc.Offer{SDP: offer, Source: rd}
+	if m.Record != nil {
+		remote := r.RemoteAddr
+		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
+	}
+	ss, err := m.WebRTC.Negotiate(r.Context(), o)
+	if err != nil {
+		if errors.Is(err, webrtc.ErrBusy) {
+			w.Header().Set("Retry-After", "5")
+		}
+		return negotiationError(err)
+	}
+	loc := "/api/cameras/" + url.PathEscape(string(g.Device())) + "/whep/" + url.PathEscape(ss.ID())
+	if t := r.URL.Query().Get("token"); t != "" {
+		// A player that signed in with a stream token hangs up with it too.
+		loc += "?" + url.Values{"token": {t}}.Encode()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/sdp")
+	h.Set("Location", loc)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, ss.Answer())
+	m.Logger.Debug("webrtc session negotiated", "camera", g.Device(), "user", g.User(), "session", ss.ID())
+	return nil
+}
+
+// readOffer reads an application/sdp body of at most maxOffer bytes.
+func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		return "", httpError(http.StatusUnsupportedMediaType, "the body must be an SDP offer (Content-Type: application/sdp)", err)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return "", httpError(http.StatusRequestEntityTooLarge, "the offer is larger than 64 KiB", err)
+	case err != nil:
+		return "", httpError(http.StatusBadRequest, "could not read the offer", err)
+	}
+	return string(b), nil
+}
+
+// negotiationError maps the WebRTC server's refusals. A bad offer is the
+// client's own SDP, so what is wrong with it is told.
+func negotiationError(err error) error {
+	switch {
+	case errors.Is(err, webrtc.ErrBadOffer), errors.Is(err, webrtc.ErrNoH264):
+		return httpError(http.StatusBadRequest, err.Error(), err)
+	case errors.Is(err, webrtc.ErrCodec):
+		return httpError(http.StatusUnprocessableEntity,
+			"camera codec not supported by WebRTC; play live.mp4 or HLS instead", err)
+	case errors.Is(err, webrtc.ErrBusy):
+		return httpError(http.StatusServiceUnavailable, "too many WebRTC sessions; retry later", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return httpError(http.StatusRequestTimeout, "the request ended before the answer was ready", err)
+	}
+	return httpError(http.StatusInternalServerError, "could not start the WebRTC session", err)
+}
+
+// whepEnd hangs up one of the caller's own sessions of this camera; any
+// other session id, someone else's included, is "no such session".
+func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Authn, m.Accounts, r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	err = m.WebRTC.End(ctx, g.User(), g.Device(), r.PathValue("session"))
+	switch {
+	case errors.Is(err, webrtc.ErrNoSession):
+		return httpError(http.StatusNotFound, "no such session", err)
+	case err != nil:
+		return httpError(http.StatusInternalServerError, "could not end the session", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,103 @@
+package webrtc
+
+import (
+	"fmt"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// h264Profiles are the profile-level-ids answered, all in packetization
+// mode 1 (RFC 6184 §8.1): Baseline, Constrained Baseline, Main, High and
+// Constrained High. pion matches them on profile_idc and the constraint
+// byte (the level is free), so these cover what browsers offer. The
+// camera's stream is passed through whatever its own profile.
+func h264Profiles() []string { return []string{"42001f", "42e01f", "4d001f", "64001f", "640c1f"} }
+
+// h264Fmtp is the fmtp line answered for one profile.
+func h264Fmtp(profile string) string {
+	return "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile
+}
+
+// newAPI builds the pion API every session's PeerConnection comes from:
+// the codecs passed through (H.264, Opus, G.711), NACK retransmission and
+// RTCP sender reports, and the ICE settings of cfg. A peer's PLIs and FIRs
+// are not answered: a camera's keyframes cannot be asked for, and the
+// next one comes within a GOP.
+func newAPI(cfg Config) (*pion.API, error) {
+	me := &pion.MediaEngine{}
+	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	pt := pion.PayloadType(102)
+	for _, p := range h264Profiles() {
+		c := pion.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: pion.RTPCodecCapability{
+			MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp(p), RTCPFeedback: feedback}}
+		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("webrtc: register H.264 %s: %w", p, err)
+		}
+		pt += 2
+	}
+	audio := []pion.RTPCodecParameters{
+		{PayloadType: 111, RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}},
+		{PayloadType: 0, RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}},
+		{PayloadType: 8, RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMA, ClockRate: 8000}},
+	}
+	for _, c := range audio {
+		if err := me.RegisterCodec(c, pion.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("webrtc: register %s: %w", c.MimeType, err)
+		}
+	}
+	ir := &interceptor.Registry{}
+	// NACKs are answered from the packets sent, kept by reference: they
+	// are never reused (fresh from the packetizer, or the hub's immutable
+	// NAL units themselves), so the responder needs no copies (RFC 4585).
+	responder, err := nack.NewResponderInterceptor(nack.DisableCopy())
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: NACK responder: %w", err)
+	}
+	ir.Add(responder)
+	if err := pion.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("webrtc: RTCP report interceptors: %w", err)
+	}
+	se, err := settings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)), nil
+}
+
+// settings are the ICE and logging settings of cfg.
+func settings(cfg Config) (pion.SettingEngine, error) {
+	se := pion.SettingEngine{LoggerFactory: pionLogs{cfg.Logger}}
+	// Remote .local candidates are not resolved: a browser that hides its
+	// addresses behind mDNS names still connects, as a peer-reflexive
+	// candidate learnt from its checks. That saves an mDNS socket per session.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
+	se.SetICETimeouts(cfg.iceTimeouts())
+	if cfg.UDPPortMin != 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return se, fmt.Errorf("webrtc: UDP port range: %w", err)
+		}
+	}
+	if len(cfg.HostAddresses) == 0 {
+		se.SetIncludeLoopbackCandidate(true) // viewers on the same machine, and tests
+	} else {
+		rule := pion.ICEAddressRewriteRule{External: cfg.HostAddresses,
+			AsCandidateType: pion.ICECandidateTypeHost, Mode: pion.ICEAddressRewriteReplace}
+		if err := se.SetICEAddressRewriteRules(rule); err != nil {
+			return se, fmt.Errorf("webrtc: host addresses: %w", err)
+		}
+	}
+	return se, nil
+}
+
+// iceServers converts cfg's servers for a PeerConnection.
+func iceServers(cfg Config) []pion.ICEServer {
+	out := make([]pion.ICEServer, 0, len(cfg.ICEServers))
+	for _, s := range cfg.ICEServers {
+		out = append(out, pion.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}
