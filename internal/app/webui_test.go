@@ -166,14 +166,24 @@ func pageText(t *testing.T, tab context.Context, sel string) string {
 // block code checked), the history lists the view, sharing makes the camera
 // appear for the viewer, and revoking stops the viewer's playing stream
 // within a second and takes the camera off the viewer's grid. mode is the
-// page's transport: "" (WebRTC, falling back to MP4) or "?webrtc=off".
+// page's path: "webrtc", or "blocked" — the browser has no WebRTC (as
+// with a privacy extension) and the page falls back to progressive MP4.
 func TestWebPage(t *testing.T) {
-	for _, mode := range []string{"?webrtc=off"} {
-		t.Run(strings.TrimPrefix(mode, "?"), func(t *testing.T) { testWebPage(t, mode) })
+	for _, mode := range []string{"webrtc", "blocked"} {
+		t.Run(mode, func(t *testing.T) { testWebPage(t, mode) })
+	}
+}
+
+// blockWebRTC takes WebRTC away from the page, as a browser without it.
+func blockWebRTC(t *testing.T, tab context.Context) {
+	t.Helper()
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { window.RTCPeerConnection = undefined; return true; })()`)); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func testWebPage(t *testing.T, mode string) {
+	via := map[string]string{"webrtc": "WebRTC", "blocked": "MP4"}[mode]
 	needChromium(t)
 	a := startApp(t, "", nil)
 	porch, yard, bobs := a.addCamera(t, "Porch"), a.addCamera(t, "Yard"), a.addCamera(t, "Bob's garage")
@@ -186,20 +196,26 @@ func testWebPage(t *testing.T, mode string) {
 	claimFor(t, a, bobs, "bob")
 	tab := startChromium(t)
 
-	signIn(t, tab, a.url("/"+mode), "olga", pw)
+	signIn(t, tab, a.url("/"), "olga", pw)
+	if mode == "blocked" {
+		blockWebRTC(t, tab)
+	}
 	ids := gridIDs(t, tab, 2)
 	if slices.Contains(ids, bobs.ID) || !slices.Contains(ids, porch.ID) || !slices.Contains(ids, yard.ID) {
 		t.Fatalf("olga's grid: %v (porch %s, yard %s, bob's %s)", ids, porch.ID, yard.ID, bobs.ID)
 	}
 	time.Sleep(time.Second) // let the stills load for the screenshot
-	screenshot(t, tab, "grid.png")
+	screenshot(t, tab, "grid-"+mode+".jpg")
 
 	code, ttff := play(t, tab, porch.ID)
 	if code != sim.CodeFor(porch.ID) {
 		t.Fatalf("the page showed block code %x for the porch, want %x", code, sim.CodeFor(porch.ID))
 	}
 	t.Logf("click to first frame (%s): %v via %s", mode, ttff, pageText(t, tab, "#via"))
-	screenshot(t, tab, "live.png")
+	if got := pageText(t, tab, "#via"); got != via {
+		t.Fatalf("played via %s, want %s", got, via)
+	}
+	screenshot(t, tab, "live-"+mode+".jpg")
 
 	// Share with vera from the dialog's form.
 	if err := chromedp.Do(tab,
@@ -230,7 +246,10 @@ func testWebPage(t *testing.T, mode string) {
 	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")), chromedp.Click(chromedp.ID("#logout")))
 
 	// Vera sees the shared camera, plays it, and loses it when olga revokes.
-	signIn(t, tab, a.url("/"+mode), "vera", veraPW)
+	signIn(t, tab, a.url("/"), "vera", veraPW)
+	if mode == "blocked" {
+		blockWebRTC(t, tab)
+	}
 	if ids := gridIDs(t, tab, 1); ids[0] != porch.ID {
 		t.Fatalf("vera's grid: %v", ids)
 	}
