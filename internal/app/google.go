@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -127,5 +128,19 @@ func (a *App) newGoogle() *google.Fulfillment {
 	a.homegraph = &google.Reporter{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks, Viewing: googleSide{a},
 		Logger: a.log, Token: func(context.Context) (string, error) { return token.Reveal(), nil }}
 	return &google.Fulfillment{Links: googleSide{a}, Viewing: googleSide{a}, BaseURL: a.cfg.PublicURL,
-		Reports: a.homegraph, Logger: a.log}
+		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}
+}
+
+// iceServersJSON is cameraStreamIceServers: the configured STUN/TURN
+// servers as a JSON string (Google's field is a string holding JSON).
+func iceServersJSON(cfg config.Config) string {
+	if len(cfg.WebRTCICEServers) == 0 {
+		return ""
+	}
+	s := map[string]any{"urls": cfg.WebRTCICEServers}
+	if cfg.WebRTCICEUsername != "" {
+		s["username"], s["credential"] = cfg.WebRTCICEUsername, cfg.WebRTCICECredential.Reveal()
+	}
+	b, _ := json.Marshal([]any{s})
+	return string(b)
 }

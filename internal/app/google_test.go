@@ -311,3 +311,76 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// signal posts one of Google's WebRTC signaling messages, with the stream
+// token as Google's sample sends it ("Authentication") from Google's origin.
+func signal(t *testing.T, url, token string, msg map[string]string) (int, http.Header, map[string]string) {
+	t.Helper()
+	b, _ := json.Marshal(msg)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Authentication", "Bearer "+token)
+	req.Header.Set("Origin", "https://www.gstatic.com")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]string
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, res.Header, out
+}
+
+// TestNestHubPlaysOverWebRTC: a display that asks only for WebRTC gets a
+// signaling URL and a token; its offer is answered, the video it receives
+// carries the camera's stamps, "end" hangs up; the token opens no other
+// camera and dies with DISCONNECT.
+func TestNestHubPlaysOverWebRTC(t *testing.T) {
+	a := startApp(t, "", withOAuthClients)
+	pw, porch, garage := a.household(t)
+	a.runClaimed(t, porch, garage)
+	g := a.google(t)
+	code, verifier := g.Link("olga", pw, porch.ID)
+	tok := g.Exchange(code, verifier).AccessToken
+
+	_, out := a.intent(t, tok, "execute_webrtc_only.json", porch.ID)
+	st, errCode := streamOf(t, out)
+	if errCode != "" || st["cameraStreamProtocol"] != "webrtc" {
+		t.Fatalf("EXECUTE webrtc: %v", out)
+	}
+	url, token := st["cameraStreamSignalingUrl"].(string), st["cameraStreamAuthToken"].(string)
+
+	v := newWebRTCViewer(t, false)
+	offer, err := v.Offer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, h, ans := signal(t, url, token, map[string]string{"action": "offer", "deviceId": porch.ID, "sdp": offer})
+	if status != 200 || ans["action"] != "answer" || ans["sdp"] == "" || h.Get("Access-Control-Allow-Origin") != "https://www.gstatic.com" {
+		t.Fatalf("offer: %d %v %v", status, h, ans)
+	}
+	if err := v.Accept(ans["sdp"]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "30 video units over WebRTC", func() bool { return v.Stats().Units >= 30 })
+	if err := v.Checker().Only(porch.ID); err != nil {
+		t.Fatalf("stamps over Google's WebRTC: %v", err)
+	}
+	if status, _, out := signal(t, url, token, map[string]string{"action": "end", "deviceId": porch.ID}); status != 200 || len(out) != 0 {
+		t.Fatalf("end: %d %v", status, out)
+	}
+	select {
+	case <-v.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session outlived end")
+	}
+
+	other := strings.Replace(url, porch.ID, garage.ID, 1)
+	if status, _, out := signal(t, other, token, map[string]string{"action": "offer", "deviceId": garage.ID, "sdp": offer}); status != 403 || out["sdp"] != "" {
+		t.Fatalf("the porch's token on the garage: %d %v", status, out)
+	}
+	a.intent(t, tok, "disconnect.json", "")
+	if status, _, out := signal(t, url, token, map[string]string{"action": "offer", "deviceId": porch.ID, "sdp": offer}); status != 401 || out["sdp"] != "" {
+		t.Fatalf("after DISCONNECT: %d %v", status, out)
+	}
+}

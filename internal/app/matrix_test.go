@@ -117,6 +117,13 @@ func TestAccessMatrix(t *testing.T) {
 	whepPost := withStatus(read, 201)
 	whepEnd := withOwner(read, 0)
 	whepEnd["viewer"], whepEnd["token-viewer"] = 404, 404
+	// Google's WebRTC signaling takes only the EXECUTE token, as a bearer
+	// header (TestNestHubPlaysOverWebRTC): sign-ins and ?token= open
+	// nothing; its CORS preflight says nothing about anyone.
+	bearerOnly, preflight := map[string]int{}, map[string]int{}
+	for _, p := range principals {
+		bearerOnly[p.name], preflight[p.name] = 401, 204
+	}
 	routes := map[string]struct {
 		path   string // after /api/cameras/{id}, or from the root when it starts with /api/
 		expect map[string]int
@@ -139,6 +146,8 @@ func TestAccessMatrix(t *testing.T) {
 		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},
 		"POST /api/cameras/{id}/whep":             {"/whep", whepPost, true},
 		"DELETE /api/cameras/{id}/whep/{session}": {strings.TrimPrefix(session, "/api/cameras/"+cam.ID), whepEnd, false},
+		"POST /api/cameras/{id}/google/webrtc":    {"/google/webrtc", bearerOnly, true},
+		"OPTIONS /api/cameras/{id}/google/webrtc": {"/google/webrtc", preflight, false},
 	}
 	for _, pattern := range a.router.Patterns() {
 		if !strings.Contains(pattern, "{id}") {

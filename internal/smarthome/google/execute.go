@@ -9,14 +9,20 @@ import (
 	"vigil/internal/access"
 )
 
-// ourProtocols are the stream protocols Vigil serves to Google, in order
-// of preference.
-var ourProtocols = []string{protocolHLS, protocolMP4}
+// protocols are the stream protocols Vigil serves to Google, in order of
+// preference: Cast-played HLS and MP4 first (they start from the GOP cache
+// on any receiver), WebRTC when the display asks only for it.
+func (f *Fulfillment) protocols() []string {
+	if f.WebRTC {
+		return []string{protocolHLS, protocolMP4, protocolWebRTC}
+	}
+	return []string{protocolHLS, protocolMP4}
+}
 
 // pickProtocol chooses among the protocols the request supports (none
 // listed: any of ours) the one we prefer; "" when there is none.
-func pickProtocol(supported []string) string {
-	for _, p := range ourProtocols {
+func (f *Fulfillment) pickProtocol(supported []string) string {
+	for _, p := range f.protocols() {
 		if len(supported) == 0 || slices.Contains(supported, p) {
 			return p
 		}
@@ -57,7 +63,7 @@ func (f *Fulfillment) getStream(r *http.Request, link Link, cams map[access.Devi
 	if command != cmdGetCamStream {
 		return fail(errFunctionNotSupported)
 	}
-	protocol := pickProtocol(supported)
+	protocol := f.pickProtocol(supported)
 	if protocol == "" {
 		return fail(errNotSupported)
 	}
@@ -68,6 +74,14 @@ func (f *Fulfillment) getStream(r *http.Request, link Link, cams map[access.Devi
 	if err != nil {
 		f.Logger.Warn("google stream token refused", "camera", id, "link", link.ID, "error", err)
 		return fail(errDeviceNotFound)
+	}
+	if protocol == protocolWebRTC {
+		states := map[string]any{"cameraStreamProtocol": protocol, "cameraStreamAuthToken": tok,
+			"cameraStreamSignalingUrl": f.origin(r) + "/api/cameras/" + string(id) + "/google/webrtc"}
+		if f.ICEServers != "" {
+			states["cameraStreamIceServers"] = f.ICEServers
+		}
+		return commandResult{Status: statusSuccess, States: states}
 	}
 	path := "/api/cameras/" + string(id) + "/hls/index.m3u8"
 	if protocol == protocolMP4 {

@@ -24,6 +24,12 @@ type Fulfillment struct {
 	// BaseURL is the public https origin stream URLs start with (a Cast
 	// receiver fetches them from the internet); "" uses the request's host.
 	BaseURL string
+	// WebRTC offers Google's WebRTC flow (signaling at
+	// /api/cameras/{id}/google/webrtc) to displays that ask for it.
+	WebRTC bool
+	// ICEServers is cameraStreamIceServers: the STUN/TURN servers as a
+	// JSON-encoded string ("" leaves it out).
+	ICEServers string
 	// Reports, if set, is told of links that disconnect, so that nothing is
 	// reported for them afterwards.
 	Reports *Reporter
@@ -110,7 +116,7 @@ func (f *Fulfillment) sync(ctx context.Context, link Link) (any, error) {
 			Name:            map[string]any{"name": c.Name, "defaultNames": []string{"Vigil camera"}},
 			WillReportState: true,
 			Attributes: map[string]any{
-				"cameraStreamSupportedProtocols": []string{protocolHLS, protocolMP4},
+				"cameraStreamSupportedProtocols": f.protocols(),
 				"cameraStreamNeedAuthToken":      true,
 			},
 			DeviceInfo: map[string]any{"manufacturer": "Vigil", "model": "camera"},

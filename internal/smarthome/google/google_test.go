@@ -283,3 +283,28 @@ func FuzzFulfillment(f *testing.F) {
 		}
 	})
 }
+
+func TestExecuteWebRTCWhenTheDisplayAsksForIt(t *testing.T) {
+	links, view := twoHouseholds()
+	f := newFulfillment(links, view)
+	f.WebRTC, f.ICEServers = true, `[{"urls":["stun:stun.example:3478"]}]`
+	_, out := call(t, f, "tok-l-olga", fixture(t, "execute_webrtc_only.json", "cam-porch", ""))
+	cmd := out["payload"].(map[string]any)["commands"].([]any)[0].(map[string]any)
+	st, _ := cmd["states"].(map[string]any)
+	if cmd["status"] != "SUCCESS" || st["cameraStreamProtocol"] != "webrtc" ||
+		st["cameraStreamSignalingUrl"] != "https://vigil.example/api/cameras/cam-porch/google/webrtc" ||
+		st["cameraStreamAuthToken"] != "st-l-olga-cam-porch" || st["cameraStreamIceServers"] != f.ICEServers ||
+		st["cameraStreamAccessUrl"] != nil {
+		t.Fatalf("webrtc EXECUTE: %v", cmd)
+	}
+	// HLS is still preferred when the display lists it.
+	_, out = call(t, f, "tok-l-olga", fixture(t, "execute_hls.json", "cam-porch", ""))
+	if p := out["payload"].(map[string]any)["commands"].([]any)[0].(map[string]any)["states"].(map[string]any)["cameraStreamProtocol"]; p != "hls" {
+		t.Fatalf("protocol %v", p)
+	}
+	_, out = call(t, f, "tok-l-olga", fixture(t, "sync.json", "", ""))
+	attrs := out["payload"].(map[string]any)["devices"].([]any)[0].(map[string]any)["attributes"].(map[string]any)
+	if ps := attrs["cameraStreamSupportedProtocols"].([]any); len(ps) != 3 || ps[2] != "webrtc" {
+		t.Fatalf("SYNC protocols %v", ps)
+	}
+}

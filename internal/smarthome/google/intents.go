@@ -14,6 +14,7 @@ const (
 	cmdGetCamStream         = "action.devices.commands.GetCameraStream"
 	protocolHLS             = "hls"
 	protocolMP4             = "progressive_mp4"
+	protocolWebRTC          = "webrtc"
 	statusSuccess           = "SUCCESS"
 	statusError             = "ERROR"
 	errDeviceNotFound       = "deviceNotFound"
