@@ -92,18 +92,9 @@ func (m *Media) googleSignal(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) googleOffer(w http.ResponseWriter, r *http.Request, g access.Grant, tok, sdp string) error {
-	rd, err := m.Hub.Read(g, access.StreamMain)
+	ss, err := m.negotiate(w, r, g, access.StreamMain, sdp)
 	if err != nil {
-		return offline(err)
-	}
-	o := webrtc.Offer{SDP: sdp, Source: rd}
-	if m.Record != nil {
-		remote := r.RemoteAddr
-		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
-	}
-	ss, err := m.WebRTC.Negotiate(r.Context(), o)
-	if err != nil {
-		return negotiationError(err)
+		return err
 	}
 	m.google.remember(tok, ss.ID())
 	return writeJSON(w, http.StatusOK, map[string]string{"action": "answer", "sdp": ss.Answer()})

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"vigil/internal/access"
 	"vigil/internal/webrtc"
 )
 
@@ -37,21 +38,9 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rd, err := m.Hub.Read(g, stream)
+	ss, err := m.negotiate(w, r, g, stream, offer)
 	if err != nil {
-		return offline(err)
-	}
-	o := webrtc.Offer{SDP: offer, Source: rd}
-	if m.Record != nil {
-		remote := r.RemoteAddr
-		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
-	}
-	ss, err := m.WebRTC.Negotiate(r.Context(), o)
-	if err != nil {
-		if errors.Is(err, webrtc.ErrBusy) {
-			w.Header().Set("Retry-After", "5")
-		}
-		return negotiationError(err)
+		return err
 	}
 	loc := "/api/cameras/" + url.PathEscape(string(g.Device())) + "/whep/" + url.PathEscape(ss.ID())
 	if t := r.URL.Query().Get("token"); t != "" {
@@ -66,6 +55,29 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 	_, _ = io.WriteString(w, ss.Answer())
 	m.Logger.Debug("webrtc session negotiated", "camera", g.Device(), "user", g.User(), "session", ss.ID())
 	return nil
+}
+
+// negotiate opens the camera stream with the viewer's grant and hands it
+// to the WebRTC server with the offer; the viewing session is recorded in
+// the access history once the peer connects.
+func (m *Media) negotiate(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
+	rd, err := m.Hub.Read(g, stream)
+	if err != nil {
+		return nil, offline(err)
+	}
+	o := webrtc.Offer{SDP: offer, Source: rd}
+	if m.Record != nil {
+		remote := r.RemoteAddr
+		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
+	}
+	ss, err := m.WebRTC.Negotiate(r.Context(), o)
+	if err != nil {
+		if errors.Is(err, webrtc.ErrBusy) {
+			w.Header().Set("Retry-After", "5")
+		}
+		return nil, negotiationError(err)
+	}
+	return ss, nil
 }
 
 // readOffer reads an application/sdp body of at most maxOffer bytes.
