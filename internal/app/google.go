@@ -67,13 +67,11 @@ func (g googleSide) Disconnect(ctx context.Context, l google.Link) error {
 }
 
 // unlinked ends what a link opened: its stream tokens already fail (they
-// are bound to the link); live views of its cameras end (grants are leased
-// per user and camera, so the user's other views of those cameras end too
-// and reconnect); HomeGraph hears nothing more of it.
+// are bound to the link), the live views opened with them end now (their
+// grants are leased to the link), and HomeGraph hears nothing more of it.
+// The user's own views in the web page go on.
 func (a *App) unlinked(l oauth.Link) {
-	for _, d := range l.Devices {
-		a.auth.Revoke(l.User, d)
-	}
+	a.auth.RevokeBound(BoundLink + l.ID)
 	a.homegraph.Forget(l.AgentUserID)
 }
 

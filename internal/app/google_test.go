@@ -379,7 +379,38 @@ func TestNestHubPlaysOverWebRTC(t *testing.T) {
 	if status, _, out := signal(t, other, token, map[string]string{"action": "offer", "deviceId": garage.ID, "sdp": offer}); status != 403 || out["sdp"] != "" {
 		t.Fatalf("the porch's token on the garage: %d %v", status, out)
 	}
+	// The display plays again while olga watches in her browser; DISCONNECT
+	// ends the display's view at once and leaves hers alone.
+	display := newWebRTCViewer(t, false)
+	dOffer, _ := display.Offer(context.Background())
+	_, _, ans = signal(t, url, token, map[string]string{"action": "offer", "deviceId": porch.ID, "sdp": dOffer})
+	browser := newWebRTCViewer(t, false)
+	bOffer, _ := browser.Offer(context.Background())
+	_, bAnswer := a.whepAnswer(t, porch.ID, bOffer, basicAuth("olga", pw))
+	if display.Accept(ans["sdp"]) != nil || browser.Accept(bAnswer) != nil {
+		t.Fatal("accepting the answers failed")
+	}
+	waitFor(t, 10*time.Second, "both views playing", func() bool { return display.Stats().Units > 10 && browser.Stats().Units > 10 })
+	disconnected := time.Now()
 	a.intent(t, tok, "disconnect.json", "")
+	frozen := display.Stats().Units
+	waitFor(t, time.Second, "the display's view to end", func() bool {
+		select {
+		case <-display.Gone():
+			return true
+		default:
+			return display.Stats().Units > frozen+15 // more than a second of frames: not ended
+		}
+	})
+	if n := display.Stats().Units; n > frozen+15 {
+		t.Fatalf("the display got %d units after DISCONNECT", n-frozen)
+	}
+	t.Logf("display's view ended %v after DISCONNECT", time.Since(disconnected).Round(time.Millisecond))
+	before := browser.Stats().Units
+	time.Sleep(time.Second)
+	if browser.Stats().Units < before+10 {
+		t.Fatalf("olga's own browser view stopped with the link: %d → %d units", before, browser.Stats().Units)
+	}
 	if status, _, out := signal(t, url, token, map[string]string{"action": "offer", "deviceId": porch.ID, "sdp": offer}); status != 401 || out["sdp"] != "" {
 		t.Fatalf("after DISCONNECT: %d %v", status, out)
 	}

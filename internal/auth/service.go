@@ -79,6 +79,9 @@ type lease struct {
 type leaseKey struct {
 	user   access.UserID
 	device access.DeviceID
+	// bound is what a stream token was minted in ("" for a viewer who
+	// signed in), so that ending it (an account link) ends its views only.
+	bound string
 }
 
 // NewService returns a service minting grants that last at most ttl, for
@@ -112,6 +115,11 @@ func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credent
 // only — a claimed camera belongs to its household). The grant ends at the
 // share's end, and at once when the share, ownership or account is revoked.
 func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error) {
+	return s.grant(ctx, name, device, aud, "")
+}
+
+// grant is Grant with the lease bound to what a stream token was minted in.
+func (s *Service) grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience, bound string) (access.Grant, error) {
 	p, err := s.active(ctx, name)
 	if err != nil {
 		return access.Grant{}, err
@@ -119,7 +127,7 @@ func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID
 	// The lease is taken before the store is read: a revocation that comes
 	// after the read revokes this lease too, so a grant minted from what
 	// was just revoked cannot outlive the revocation.
-	l := s.lease(p.ID, device)
+	l := s.lease(leaseKey{p.ID, device, bound})
 	st, err := s.dir.Standing(ctx, p.ID, device)
 	if err != nil {
 		return access.Grant{}, err
@@ -141,10 +149,9 @@ func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID
 }
 
 // lease returns the live lease of user and device, making one if needed.
-func (s *Service) lease(user access.UserID, device access.DeviceID) *access.Lease {
+func (s *Service) lease(k leaseKey) *access.Lease {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := leaseKey{user, device}
 	l := s.leases[k]
 	if l.Lease == nil || l.Revoked() {
 		l = lease{access.NewLease(), s.now()}
@@ -165,6 +172,20 @@ func (s *Service) RevokeDevice(device access.DeviceID) { s.RevokeMadeBefore("", 
 
 // RevokeUser ends every grant of user (account disabled, password changed).
 func (s *Service) RevokeUser(user access.UserID) { s.RevokeMadeBefore(user, "", time.Time{}) }
+
+// RevokeBound ends the grants minted from stream tokens bound to bound
+// (an account link that ended): that link's views end, the user's others
+// go on.
+func (s *Service) RevokeBound(bound string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, l := range s.leases {
+		if k.bound == bound {
+			l.Revoke()
+			delete(s.leases, k)
+		}
+	}
+}
 
 // RevokeMadeBefore ends the grants of user (all users if empty) for device
 // (all devices if empty) whose leases were made before t (zero: all). It is

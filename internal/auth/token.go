@@ -171,7 +171,7 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 	if err := s.dir.Bound(ctx, tok.User, tok.Session); err != nil {
 		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
 	}
-	g, err := s.Grant(ctx, tok.User, use.Device, tok.Audience)
+	g, err := s.grant(ctx, tok.User, use.Device, tok.Audience, tok.Session)
 	if err == nil {
 		s.renewals.used(raw, s.now())
 	}
