@@ -4,8 +4,8 @@
 // many readers, many cameras, time to first decodable frame, and the
 // loopback TCP ceiling of the machine; and over HTTP, stills under load,
 // time to first frame of progressive MP4 and LL-HLS, and LL-HLS
-// glass-to-glass latency; and WebRTC (WHEP) fan-out. It writes a Markdown
-// report.
+// glass-to-glass latency; WebRTC (WHEP) fan-out; and, in Chromium, click to
+// first frame on the owner's web page. It writes a Markdown report.
 //
 //	go build -o bin/vigil ./cmd/vigil
 //	go run ./cmd/vigilbench -vigil bin/vigil -out BENCHMARKS.md
@@ -35,7 +35,7 @@ import (
 )
 
 // scenarios are the scenario names of -run, in the order they run.
-var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls", "webrtc"}
+var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls", "webrtc", "webui"}
 
 // options are the command-line flags.
 type options struct {
@@ -59,6 +59,7 @@ type options struct {
 	g2g         time.Duration // LL-HLS glass-to-glass playing time
 
 	webrtcViewers int // WHEP viewers of the WebRTC fan-out
+	webuiClicks   int // clicks on the web page's camera card, per path
 }
 
 // runs reports whether scenario is selected.
@@ -85,6 +86,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.coldCameras, "cold", 0, "cameras of the HTTP joins, each joined cold once over LL-HLS (default 10; quick 3)")
 	fs.DurationVar(&o.g2g, "g2g", 0, "LL-HLS glass-to-glass playing time (default 20s; quick 8s)")
 	fs.IntVar(&o.webrtcViewers, "webrtc-viewers", 0, "WHEP viewers of the WebRTC fan-out (default 50; quick 10)")
+	fs.IntVar(&o.webuiClicks, "webui-clicks", 0, "clicks on the web page's camera card in Chromium, per path (default 30; quick 10)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -128,11 +130,12 @@ func (o *options) setDefaults() {
 	o.httpJoins = cmpOr(o.httpJoins, httpJoins)
 	o.coldCameras = cmpOr(o.coldCameras, cold)
 	o.g2g = cmpOr(o.g2g, g2g)
-	viewers := 50
+	viewers, clicks := 50, 30
 	if o.quick {
-		viewers = 10
+		viewers, clicks = 10, 10
 	}
 	o.webrtcViewers = cmpOr(o.webrtcViewers, viewers)
+	o.webuiClicks = cmpOr(o.webuiClicks, clicks)
 }
 
 // parseRun parses -run; empty selects every scenario.
@@ -328,6 +331,11 @@ func (b *bench) runAll(ctx context.Context, rep *report) {
 		{"webrtc", "WebRTC fan-out", fmt.Sprintf("%d WHEP viewers", o.webrtcViewers), func() error {
 			res, err := b.runWebRTC(ctx)
 			rep.webrtc = &res
+			return err
+		}},
+		{"webui", "web page click to first frame", fmt.Sprintf("%d clicks per path in Chromium", o.webuiClicks), func() error {
+			res, err := b.runWebUI(ctx)
+			rep.webui = &res
 			return err
 		}},
 	}

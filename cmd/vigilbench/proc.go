@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -52,25 +53,84 @@ func sampleProc(pid int) (procSample, error) {
 	return s, nil
 }
 
-// parseStat returns utime+stime from /proc/<pid>/stat. The command name
-// (field 2) may hold spaces and parentheses, so fields are counted from the
-// last ')': utime and stime are fields 14 and 15 of proc(5).
+// parseStat returns utime+stime from /proc/<pid>/stat.
 func parseStat(b []byte) (uint64, error) {
+	_, ticks, err := parseStatParent(b)
+	return ticks, err
+}
+
+// parseStatParent returns the parent pid and utime+stime from
+// /proc/<pid>/stat. The command name (field 2) may hold spaces and
+// parentheses, so fields are counted from the last ')': ppid is field 4 of
+// proc(5), utime and stime fields 14 and 15.
+func parseStatParent(b []byte) (ppid int, ticks uint64, err error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("stat: no ')'")
+		return 0, 0, errors.New("stat: no ')'")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state), so field n is f[n-3].
 	if len(f) < 13 {
-		return 0, fmt.Errorf("stat: %d fields after comm", len(f))
+		return 0, 0, fmt.Errorf("stat: %d fields after comm", len(f))
 	}
+	ppid, err0 := strconv.Atoi(f[1])
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("stat: %w", err)
+	if err := errors.Join(err0, err1, err2); err != nil {
+		return 0, 0, fmt.Errorf("stat: %w", err)
 	}
-	return ut + st, nil
+	return ppid, ut + st, nil
+}
+
+// procTicks is one process's parent and CPU ticks.
+type procTicks struct {
+	ppid  int
+	ticks uint64
+}
+
+// treeTicks is the CPU ticks (utime+stime) of root and every live
+// descendant of it, 0 if root is gone. Processes that have exited are
+// missed: Chromium keeps its renderer and helpers for the browser's life.
+func treeTicks(root int) uint64 {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	procs := map[int]procTicks{}
+	for _, path := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if ppid, ticks, err := parseStatParent(b); err == nil {
+			procs[pid] = procTicks{ppid, ticks}
+		}
+	}
+	return descendantTicks(procs, root)
+}
+
+// descendantTicks sums the ticks of root and its descendants in procs.
+func descendantTicks(procs map[int]procTicks, root int) uint64 {
+	children := map[int][]int{}
+	for pid, p := range procs {
+		children[p.ppid] = append(children[p.ppid], pid)
+	}
+	var sum uint64
+	seen := map[int]bool{}
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		p, ok := procs[pid]
+		if !ok || seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		sum += p.ticks
+		queue = append(queue, children[pid]...)
+	}
+	return sum
 }
 
 // parseStatusRSS returns VmRSS in KiB from /proc/<pid>/status.

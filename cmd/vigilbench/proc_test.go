@@ -33,6 +33,45 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+func TestParseStatParent(t *testing.T) {
+	ppid, ticks, err := parseStatParent([]byte("77 (chromium (renderer)) S 42 77 77 0 -1 0 0 0 0 0 30 12 0 0 20 0 1 0 1 1 1"))
+	if err != nil || ppid != 42 || ticks != 42 {
+		t.Fatalf("parseStatParent = %d, %d, %v; want 42, 42", ppid, ticks, err)
+	}
+	if _, _, err := parseStatParent([]byte("77 (x) S parent 77 77 0 -1 0 0 0 0 0 30 12 0")); err == nil {
+		t.Fatal("parseStatParent with a bad ppid: want an error")
+	}
+}
+
+func TestDescendantTicks(t *testing.T) {
+	procs := map[int]procTicks{
+		1:  {0, 1000}, // init, not in the tree
+		10: {1, 5},    // the browser
+		11: {10, 7},   // zygote
+		12: {11, 100}, // renderer, grandchild
+		13: {10, 3},   // GPU process
+		20: {1, 50},   // unrelated
+	}
+	tests := []struct {
+		name string
+		root int
+		want uint64
+	}{
+		{"tree", 10, 115},
+		{"subtree", 11, 107},
+		{"leaf", 13, 3},
+		{"gone", 99, 0},
+		{"no root", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := descendantTicks(procs, tt.root); got != tt.want {
+				t.Fatalf("descendantTicks(%d) = %d, want %d", tt.root, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseStatusAndIO(t *testing.T) {
 	status := "Name:\tvigil\nVmPeak:\t  99999 kB\nVmRSS:\t   51234 kB\nThreads:\t9\n"
 	if got, err := parseStatusRSS([]byte(status)); err != nil || got != 51234 {

@@ -35,6 +35,7 @@ type report struct {
 	httpTTFF    *httpTTFFResult
 	g2g         *g2gResult
 	webrtc      *webrtcResult
+	webui       *webuiResult
 	logs        []logSummary
 	failures    []string
 }
@@ -77,6 +78,7 @@ func (r *report) markdown() string {
 	r.httpTTFFSection(&b)
 	r.g2gSection(&b)
 	r.webrtcSection(&b)
+	r.webuiSection(&b)
 	r.targets(&b)
 	r.logsSection(&b)
 	return b.String()
@@ -185,6 +187,7 @@ func (r *report) targets(b *strings.Builder) {
 	}
 	b.WriteString(r.httpTargets())
 	b.WriteString(r.webrtcTarget())
+	b.WriteString(r.webuiTarget())
 	b.WriteString("\n")
 }
 

@@ -21,11 +21,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"vigil/internal/chromium"
 	"vigil/internal/sim"
 )
-
-// chromiumPath is where Debian (and scripts/deps.sh) puts Chromium.
-const chromiumPath = "/usr/bin/chromium"
 
 // playTimeout bounds how long one page may take to show moving video.
 const playTimeout = 20 * time.Second
@@ -105,7 +103,7 @@ func playerServer(t *testing.T, a *testApp) *httptest.Server {
 
 func needChromium(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
+	if _, err := os.Stat(chromium.Path); err != nil {
 		t.Fatalf("Chromium is missing (%v): run `make test`, which installs it", err)
 	}
 }
@@ -137,43 +135,19 @@ func startChromium(t *testing.T) context.Context {
 	t.Helper()
 	needChromium(t)
 	var out lockedBuffer
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), // containers have a small /dev/shm
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("enable-logging", "stderr"), // media pipeline errors, for failures
-		chromedp.CombinedOutput(&out),
+	tab, stop, err := chromium.Start(context.Background(), t.TempDir(), &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
 	}
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
-		// Cancel closes the browser gracefully, waiting at most 10 s; the
-		// allocator's cancel then kills what is left and waits for it.
-		closeCtx, closeCancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := chromedp.Cancel(closeCtx); err != nil {
+		if err := stop(); err != nil {
 			t.Logf("closing Chromium: %v", err)
 		}
-		closeCancel()
-		cancel()
-		allocCancel()
 		if t.Failed() {
 			t.Logf("Chromium's output:\n%s", out.String())
 		}
 	})
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting Chromium: %v\n%s", err, out.String())
-	}
-	return ctx
+	return tab
 }
 
 // playback is what the player page reports.

@@ -44,7 +44,8 @@ func imports(t *testing.T, call string) (map[string][]string, []string) {
 }
 
 // TestImportsPointDown keeps protocol and media packages free of HTTP,
-// SQL and storage, and keeps app a root that nothing imports.
+// SQL and storage, keeps app a root that nothing imports, and keeps the
+// simulator and the browser driver out of server code.
 func TestImportsPointDown(t *testing.T) {
 	deps, _ := imports(t, "")
 	forbidden := map[string][]string{
@@ -65,6 +66,9 @@ func TestImportsPointDown(t *testing.T) {
 			}
 			if imp == "vigil/internal/sim" && strings.HasPrefix(pkg, "internal/") && pkg != "internal/sim" {
 				t.Errorf("%s imports the simulator: server code never writes stamps", pkg)
+			}
+			if imp == "vigil/internal/chromium" && strings.HasPrefix(pkg, "internal/") {
+				t.Errorf("%s imports internal/chromium: only tests and tools drive a browser (chromedp stays out of bin/vigil)", pkg)
 			}
 			for _, bad := range forbidden[pkg] {
 				if imp == bad {

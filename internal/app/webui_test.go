@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"vigil/internal/chromium"
 	"vigil/internal/sim"
 )
 
@@ -81,18 +82,8 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 // signIn fills the page's sign-in form and waits for the grid.
 func signIn(t *testing.T, tab context.Context, pageURL, user, pw string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(pageURL),
-		chromedp.WaitVisible(chromedp.ID("#login-name")),
-		chromedp.SendKeys(chromedp.ID("#login-name"), user),
-		chromedp.SendKeys(chromedp.ID("#login-password"), pw),
-		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.ID("#home")),
-	); err != nil {
-		where, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href + " " + document.getElementById("login-error").textContent`))
-		t.Fatalf("sign in as %s: %v (page %s)", user, err, where)
+	if err := chromium.SignIn(tab, pageURL, user, pw); err != nil {
+		t.Fatal(err)
 	}
 }
 
