@@ -100,24 +100,27 @@ func (p webuiPath) stats() webuiStats {
 type webuiSlow struct {
 	n                  int           // clicks that got a frame, via the path, after more than the limit
 	phaseMin, phaseMax time.Duration // their phases
-	sumMin, sumMax     time.Duration // their times plus their phases: from the keyframe to the first frame
+	// sinceKey is the median of their times plus their phases: from the
+	// keyframe to the first frame. The median, because a click just before
+	// a keyframe may find the new one in the cache when its request arrives.
+	sinceKey time.Duration
 }
 
 // over describes the clicks played via the path that took longer than limit.
 func (p webuiPath) over(limit time.Duration) webuiSlow {
 	var s webuiSlow
+	var sums []time.Duration
 	for _, c := range p.clicks {
 		if c.err != nil || c.via != p.via || c.ttff <= limit {
 			continue
 		}
-		sum := c.ttff + c.phase
-		if s.n == 0 {
-			s.phaseMin, s.phaseMax, s.sumMin, s.sumMax = c.phase, c.phase, sum, sum
+		if len(sums) == 0 {
+			s.phaseMin, s.phaseMax = c.phase, c.phase
 		}
-		s.n++
+		sums = append(sums, c.ttff+c.phase)
 		s.phaseMin, s.phaseMax = min(s.phaseMin, c.phase), max(s.phaseMax, c.phase)
-		s.sumMin, s.sumMax = min(s.sumMin, sum), max(s.sumMax, sum)
 	}
+	s.n, s.sinceKey = len(sums), percentile(sums, 50)
 	return s
 }
 
