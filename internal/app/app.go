@@ -122,13 +122,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
+	fulfillment, err := a.newGoogle()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.router = httpapi.Handler(httpapi.Config{
 		Registry:    a.reg,
 		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
 		Users:       dir,
 		CORSOrigins: cfg.CORSOrigins,
 		UI:          web.Files,
-		Google:      a.newGoogle(),
+		Google:      fulfillment,
 		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
@@ -185,7 +190,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.pulls.Run(gctx) })
 	g.Go(func() error { return a.watchRevocations(gctx) })
 	g.Go(func() error { return a.oauth.Run(gctx) })
-	if a.cfg.HomeGraphToken.Reveal() != "" {
+	if a.reportsToGoogle() {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })

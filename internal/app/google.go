@@ -120,13 +120,26 @@ func (a *App) liveGoogleLinks(ctx context.Context) ([]google.Link, error) {
 	return out, nil
 }
 
-// newGoogle builds the fulfillment and the HomeGraph reporter.
-func (a *App) newGoogle() *google.Fulfillment {
+// newGoogle builds the fulfillment and the HomeGraph reporter (which runs
+// only when HomeGraph credentials are configured).
+func (a *App) newGoogle() (*google.Fulfillment, error) {
 	token := a.cfg.HomeGraphToken
+	creds := func(context.Context) (string, error) { return token.Reveal(), nil }
+	if f := a.cfg.HomeGraphCredentialsFile; f != "" {
+		var err error
+		if creds, err = google.ServiceAccountToken(f); err != nil {
+			return nil, err
+		}
+	}
 	a.homegraph = &google.Reporter{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks, Viewing: googleSide{a},
-		Logger: a.log, Token: func(context.Context) (string, error) { return token.Reveal(), nil }}
+		Logger: a.log, Token: creds}
 	return &google.Fulfillment{Links: googleSide{a}, Viewing: googleSide{a}, BaseURL: a.cfg.PublicURL,
-		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}
+		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}, nil
+}
+
+// reportsToGoogle reports whether HomeGraph credentials are configured.
+func (a *App) reportsToGoogle() bool {
+	return a.cfg.HomeGraphCredentialsFile != "" || a.cfg.HomeGraphToken.Reveal() != ""
 }
 
 // iceServersJSON is cameraStreamIceServers: the configured STUN/TURN

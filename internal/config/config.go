@@ -91,6 +91,10 @@ type Config struct {
 	// access token of the project's service account). It defaults to
 	// none: nothing is reported to Google.
 	HomeGraphToken Secret `yaml:"homegraph_token"`
+	// HomeGraphCredentialsFile is a Google service account key file (JSON)
+	// with which Vigil signs in to HomeGraph itself; it takes precedence
+	// over HomeGraphToken. It defaults to none.
+	HomeGraphCredentialsFile string `yaml:"homegraph_credentials_file"`
 
 	// WebRTCICEServers are the STUN and TURN servers (stun:host:port,
 	// turn:host:port?transport=udp) Vigil gathers WebRTC candidates from

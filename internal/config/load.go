@@ -59,6 +59,7 @@ func settings() []setting {
 		{"public_url", "https origin devices on the internet reach Vigil at (Google stream URLs)", str(func(c *Config) *string { return &c.PublicURL })},
 		{"homegraph_url", "Google HomeGraph API origin", str(func(c *Config) *string { return &c.HomeGraphURL })},
 		{"homegraph_token", "bearer token for HomeGraph calls (default: none, nothing reported)", str(func(c *Config) *Secret { return &c.HomeGraphToken })},
+		{"homegraph_credentials_file", "Google service account key file (JSON) to sign in to HomeGraph with", str(func(c *Config) *string { return &c.HomeGraphCredentialsFile })},
 		{"webrtc_ice_servers", "comma-separated STUN/TURN URLs for WebRTC behind NAT", list(func(c *Config) *[]string { return &c.WebRTCICEServers })},
 		{"webrtc_ice_username", "TURN user name", str(func(c *Config) *string { return &c.WebRTCICEUsername })},
 		{"webrtc_ice_credential", "TURN password", str(func(c *Config) *Secret { return &c.WebRTCICECredential })},
