@@ -84,6 +84,7 @@ func tokenGrant(acc Accounts, tokens *auth.Tokens, r *http.Request, device acces
 	if err != nil {
 		return access.Grant{}, httpError(http.StatusUnauthorized, "stream token invalid or expired", err)
 	}
+	device = tokenDevice(tok, device)
 	if tok.Device != device || !tokenStreamMatches(r, tok.Stream) {
 		return access.Grant{}, httpError(http.StatusForbidden, "stream token is for another camera or stream", nil)
 	}
