@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"vigil/internal/canary"
+	"vigil/internal/mutant"
+)
+
+// results are the runs of one invocation.
+type results struct {
+	clean   *canary.Report
+	mutants []mutantResult
+}
+
+type mutantResult struct {
+	name   string
+	report *canary.Report
+	err    error
+}
+
+func (r results) ok() bool {
+	if r.clean != nil && !r.clean.Passed() {
+		return false
+	}
+	for _, m := range r.mutants {
+		if m.err != nil || m.report.Passed() {
+			return false
+		}
+	}
+	return true
+}
+
+// runAll runs the clean canary and the mutant runs asked for.
+func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout io.Writer) (results, error) {
+	var res results
+	names := mutant.Names()
+	switch o.mutant {
+	case "":
+		names = nil
+	case "all":
+	default:
+		names = []mutant.Name{mutant.Name(o.mutant)}
+	}
+	if o.mutant == "" || o.mutant == "all" && !o.mutantsOnly {
+		bin, err := canary.Build(ctx, dir, o.race, false)
+		if err != nil {
+			return res, err
+		}
+		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, "clean"), Cameras: o.cameras, Users: o.users,
+			Viewers: o.viewers, Duration: o.duration, Cycle: o.cycle, Seed: o.seed, FPS: o.fps, Logger: log}
+		if res.clean, err = canary.Run(ctx, cfg); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(stdout, "## Clean run\n\n%s\n", res.clean.Markdown())
+	}
+	if len(names) == 0 {
+		return res, nil
+	}
+	bin, err := canary.Build(ctx, dir, false, true)
+	if err != nil {
+		return res, err
+	}
+	for i, n := range names {
+		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, string(n)), Cameras: o.mutCameras, Users: o.mutUsers,
+			Duration: o.mutLimit, Cycle: 30 * time.Second, Seed: o.seed + int64(i) + 1, FPS: o.fps, Mutant: string(n),
+			StopOnViolation: true, Logger: log}
+		rep, err := canary.Run(ctx, cfg)
+		res.mutants = append(res.mutants, mutantResult{name: string(n), report: rep, err: err})
+		fmt.Fprintf(stdout, "%s\n", res.mutants[len(res.mutants)-1].line())
+	}
+	return res, nil
+}
+
+func (m mutantResult) line() string {
+	switch {
+	case m.err != nil:
+		return fmt.Sprintf("| %s | run failed: %v | | |", m.name, m.err)
+	case m.report.Passed():
+		return fmt.Sprintf("| %s | **NOT CAUGHT** in %s (seed %d) | | |", m.name, m.report.Duration.Round(time.Second), m.report.Seed)
+	}
+	first := m.report.First[0]
+	return fmt.Sprintf("| %s | caught after %.1f s (seed %d) | %s | %s |", m.name, m.report.Detected.Seconds(),
+		m.report.Seed, first.Kind, strings.ReplaceAll(first.String(), "|", "/"))
+}
+
+func (r results) markdown() string {
+	var b strings.Builder
+	b.WriteString("## Leak canary (`make canary`)\n\n")
+	fmt.Fprintf(&b, "Measured %s on this machine (2 cores shared with other work).\n\n", time.Now().UTC().Format("2006-01-02"))
+	if r.clean != nil {
+		b.WriteString("### Clean run\n\n" + r.clean.Markdown() + "\n")
+	}
+	if len(r.mutants) > 0 {
+		b.WriteString("### Planted bugs (`-tags canarymutant`, one per run, stopped at the first violation)\n\n")
+		b.WriteString("| mutant | verdict | caught as | first violation |\n|---|---|---|---|\n")
+		for _, m := range r.mutants {
+			b.WriteString(m.line() + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Markers delimit the canary's section of BENCHMARKS.md.
+const (
+	beginMarker = "<!-- canary:begin -->"
+	endMarker   = "<!-- canary:end -->"
+)
+
+// writeSection replaces the canary section of path (or appends one).
+func writeSection(path, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	s := string(old)
+	block := beginMarker + "\n" + section + endMarker + "\n"
+	if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
+		s = s[:i] + block + s[j+len(endMarker)+1:]
+	} else {
+		s = strings.TrimRight(s, "\n") + "\n\n" + block
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}

@@ -1,0 +1,31 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+)
+
+// Build compiles the vigil binary into dir: with the race detector if
+// race, with the planted bugs if mutants (-tags canarymutant). It must run
+// inside the vigil module.
+func Build(ctx context.Context, dir string, race, mutants bool) (string, error) {
+	name := "vigil"
+	args := []string{"build"}
+	if race {
+		args = append(args, "-race")
+		name += "-race"
+	}
+	if mutants {
+		args = append(args, "-tags", "canarymutant")
+		name += "-mutant"
+	}
+	bin := filepath.Join(dir, name)
+	args = append(args, "-o", bin, "vigil/cmd/vigil")
+	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("canary: go %v: %w\n%s", args, err, out)
+	}
+	return bin, nil
+}
