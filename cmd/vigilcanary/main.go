@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -36,7 +37,7 @@ type options struct {
 	seed                         int64
 	mutant                       string // one mutant only; "all" runs the clean run and every mutant
 	mutantsOnly, race, verbose   bool
-	out, dir                     string
+	out, dir, src                string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -59,11 +60,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "log the canary's phases")
 	fs.StringVar(&o.out, "out", "", "rewrite the canary section of this Markdown file (BENCHMARKS.md)")
 	fs.StringVar(&o.dir, "dir", "", "scratch directory (default: a temporary one, removed after)")
+	fs.StringVar(&o.src, "src", ".", "the Vigil module to build vigil from")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if _, err := os.Stat(filepath.Join(o.src, "cmd", "vigil")); err != nil {
+		return o, fmt.Errorf("-src %s is not the Vigil module: %w", o.src, err)
 	}
 	return o, nil
 }

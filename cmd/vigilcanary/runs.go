@@ -50,7 +50,7 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 		names = []mutant.Name{mutant.Name(o.mutant)}
 	}
 	if o.mutant == "" || o.mutant == "all" && !o.mutantsOnly {
-		bin, err := canary.Build(ctx, dir, o.race, false)
+		bin, err := canary.Build(ctx, o.src, dir, o.race, false)
 		if err != nil {
 			return res, err
 		}
@@ -64,7 +64,7 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 	if len(names) == 0 {
 		return res, nil
 	}
-	bin, err := canary.Build(ctx, dir, false, true)
+	bin, err := canary.Build(ctx, o.src, dir, false, true)
 	if err != nil {
 		return res, err
 	}

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 )
 
-// Build compiles the vigil binary into dir: with the race detector if
-// race, with the planted bugs if mutants (-tags canarymutant). It must run
-// inside the vigil module.
-func Build(ctx context.Context, dir string, race, mutants bool) (string, error) {
+// Build compiles the vigil binary of the module at src into dir: with the
+// race detector if race, with the planted bugs if mutants (-tags
+// canarymutant).
+func Build(ctx context.Context, src, dir string, race, mutants bool) (string, error) {
 	name := "vigil"
 	args := []string{"build"}
 	if race {
@@ -22,8 +22,10 @@ func Build(ctx context.Context, dir string, race, mutants bool) (string, error) 
 		name += "-mutant"
 	}
 	bin := filepath.Join(dir, name)
-	args = append(args, "-o", bin, "vigil/cmd/vigil")
-	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
+	args = append(args, "-o", bin, "./cmd/vigil")
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = src
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("canary: go %v: %w\n%s", args, err, out)
 	}

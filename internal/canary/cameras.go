@@ -94,6 +94,7 @@ func (f *fleet) stop() {
 	for _, r := range all {
 		r.cancel()
 		<-r.done
+		f.sentBefore.Add(r.cam.FramesSent())
 	}
 }
 

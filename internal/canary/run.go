@@ -80,7 +80,7 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 	sched := &schedule{cycle: cfg.Cycle, proxies: px, server: srv, fleet: fl, rng: newRand(uint64(cfg.Seed) + 1),
 		log: cfg.Logger, count: map[string]int64{}}
 	vs := &viewers{c: c, flows: append(builtinFlows(), cfg.Flows...), base: "http://" + px.http.Listen,
-		rtspHost: px.rtsp.Listen, sched: sched}
+		rtspHost: px.rtsp.Listen, sched: sched, log: cfg.Logger}
 
 	lctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()

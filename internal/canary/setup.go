@@ -15,21 +15,26 @@ import (
 // provision adds the layout's cameras and users with the CLI, before Vigil
 // starts (a few in parallel: each is a process on the same SQLite file).
 func provision(ctx context.Context, s *server, l *Layout) error {
+	add := func(ctx context.Context, c *Camera) error {
+		var d struct {
+			ID       string `json:"id"`
+			Password string `json:"password"`
+			Claim    string `json:"claim_code"`
+		}
+		if err := s.cli(ctx, &d, "device", "add", "--name", fmt.Sprintf("canary-cam-%03d", c.Index+1), "--json"); err != nil {
+			return err
+		}
+		c.ID, c.Password, c.Claim = d.ID, d.Password, d.Claim
+		return nil
+	}
+	// The first one alone: it creates the database.
+	if err := add(ctx, l.Cameras[0]); err != nil {
+		return fmt.Errorf("canary: provision: %w", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for _, c := range l.Cameras {
-		g.Go(func() error {
-			var d struct {
-				ID       string `json:"id"`
-				Password string `json:"password"`
-				Claim    string `json:"claim_code"`
-			}
-			if err := s.cli(gctx, &d, "device", "add", "--name", fmt.Sprintf("canary-cam-%03d", c.Index+1), "--json"); err != nil {
-				return err
-			}
-			c.ID, c.Password, c.Claim = d.ID, d.Password, d.Claim
-			return nil
-		})
+	for _, c := range l.Cameras[1:] {
+		g.Go(func() error { return add(gctx, c) })
 	}
 	for i := range l.Users {
 		g.Go(func() error {

@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -46,6 +47,7 @@ type viewers struct {
 	base     string
 	rtspHost string
 	sched    *schedule
+	log      *slog.Logger
 }
 
 func (vs *viewers) run(ctx context.Context, n int, seed int64) {
@@ -86,7 +88,9 @@ func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
 	err := f.Run(vctx, v)
 	cancel()
 	if err != nil && ctx.Err() == nil {
-		t.errors.Add(1)
+		if t.errors.Add(1) <= 5 {
+			vs.log.Info("canary visit failed", "output", f.Name, "camera", v.Camera.ID, "user", v.User.Name, "error", err)
+		}
 		sleep(ctx, time.Duration(100+rng.IntN(400))*time.Millisecond)
 	}
 }

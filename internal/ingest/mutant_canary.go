@@ -9,8 +9,9 @@ import (
 )
 
 // poolLag is how many units later the planted pool takes a buffer back:
-// about a second of 200 cameras, less than a GOP cache holds.
-const poolLag = 2048
+// "surely every reader has sent it by now" — a fraction of a second, less
+// than a GOP cache or a slow reader's queue holds.
+const poolLag = 64
 
 // payloadPool is the planted bug's pool, shared by every camera session (a
 // package variable only in canarymutant builds).
