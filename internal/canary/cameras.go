@@ -23,7 +23,7 @@ import (
 type fleet struct {
 	layout    *Layout
 	secret    []byte
-	pushHost  string // the camera proxy's host:port
+	proxies   *proxies
 	uploadURL string // http://host:port of the HTTP proxy
 	fps       int
 	log       *slog.Logger
@@ -33,18 +33,45 @@ type fleet struct {
 	sentBefore                      atomic.Uint64 // frames sent by camera runs that ended
 
 	mu      sync.Mutex
-	running map[int]*running // guarded by mu; by camera index
+	running map[int]*running  // guarded by mu; by camera index
+	ended   map[string]uint64 // guarded by mu; sessions of ended runs per poor path kind
 }
 
 type running struct {
+	kind   string // the poor path's fault kind, "" for the clean path
 	cam    *sim.Camera
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func newFleet(l *Layout, secret []byte, pushHost, httpHost string, fps int, log *slog.Logger) *fleet {
-	return &fleet{layout: l, secret: secret, pushHost: pushHost, uploadURL: "http://" + httpHost, fps: fps, log: log,
-		httpc: &http.Client{Timeout: 20 * time.Second}, running: map[int]*running{}}
+func newFleet(l *Layout, secret []byte, px *proxies, fps int, log *slog.Logger) *fleet {
+	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.http.Listen, fps: fps, log: log,
+		httpc: &http.Client{Timeout: 20 * time.Second}, running: map[int]*running{}, ended: map[string]uint64{}}
+}
+
+// path is where camera c publishes: one camera in five through each poor
+// camera path (for the whole run), the others through the clean one.
+func (f *fleet) path(c *Camera) (host, kind string) {
+	if i := c.Index % 5; i < len(f.proxies.cameraPoor) {
+		return f.proxies.cameraPoor[i].proxy.Listen, f.proxies.cameraPoor[i].kind
+	}
+	return f.proxies.camera.Listen, ""
+}
+
+// faultSessions counts camera sessions made through each poor path.
+func (f *fleet) faultSessions() map[string]uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := map[string]uint64{}
+	for k, n := range f.ended {
+		m[k] += n
+	}
+	for _, r := range f.running {
+		if r.kind != "" {
+			m[r.kind] += r.cam.Sessions()
+		}
+	}
+	return m
 }
 
 // start publishes every camera that is not still-only.
@@ -56,19 +83,18 @@ func (f *fleet) start(ctx context.Context) {
 
 // run starts camera c with its current parameters, ending a previous run.
 func (f *fleet) run(ctx context.Context, c *Camera) {
-	u := url.URL{Scheme: "rtsp", Host: f.pushHost, Path: "/" + c.ID, User: url.UserPassword(c.ID, c.Password)}
+	host, kind := f.path(c)
+	u := url.URL{Scheme: "rtsp", Host: host, Path: "/" + c.ID, User: url.UserPassword(c.ID, c.Password)}
 	cam := &sim.Camera{URL: u.String(), ID: c.ID, Key: sim.CameraKey(f.secret, c.ID), Width: c.Width, Height: c.Height,
 		Main: c.Main, FPS: f.fps, Logger: f.log}
 	cctx, cancel := context.WithCancel(ctx)
-	r := &running{cam: cam, cancel: cancel, done: make(chan struct{})}
+	r := &running{kind: kind, cam: cam, cancel: cancel, done: make(chan struct{})}
 	f.mu.Lock()
 	old := f.running[c.Index]
 	f.running[c.Index] = r
 	f.mu.Unlock()
 	if old != nil {
-		old.cancel()
-		<-old.done
-		f.sentBefore.Add(old.cam.FramesSent())
+		f.end(old)
 	}
 	go func() {
 		defer close(r.done)
@@ -92,9 +118,7 @@ func (f *fleet) stop() {
 	f.running = map[int]*running{}
 	f.mu.Unlock()
 	for _, r := range all {
-		r.cancel()
-		<-r.done
-		f.sentBefore.Add(r.cam.FramesSent())
+		f.end(r)
 	}
 }
 
@@ -181,4 +205,36 @@ func (f *fleet) publishing() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.running)
+}
+
+// end stops a camera run and keeps its counts.
+func (f *fleet) end(r *running) {
+	r.cancel()
+	<-r.done
+	f.sentBefore.Add(r.cam.FramesSent())
+	if r.kind != "" {
+		f.mu.Lock()
+		f.ended[r.kind] += r.cam.Sessions()
+		f.mu.Unlock()
+	}
+}
+
+// waitLive waits until every camera has reached RECORD once, or limit.
+func (f *fleet) waitLive(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		live := 0
+		f.mu.Lock()
+		for _, r := range f.running {
+			if r.cam.Sessions() > 0 {
+				live++
+			}
+		}
+		all := len(f.running)
+		f.mu.Unlock()
+		if live == all {
+			return
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
 }

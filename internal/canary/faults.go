@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/Shopify/toxiproxy/v2"
 )
 
 // Fault kinds, as reported.
@@ -95,7 +93,7 @@ func (s *schedule) run(ctx context.Context) error {
 	}
 	steps := []step{
 		{phaseCalm, 0.10, nil},
-		{phaseXiaomi, 0.30, s.poorNetwork},
+		{phaseXiaomi, 0.30, nil}, // visits take the poor paths (see paths)
 		{phaseWyze, 0.15, s.storm},
 		{phaseRedis, 0.15, nil},
 		{phaseRestart, 0.10, s.restartCameras},
@@ -113,7 +111,6 @@ func (s *schedule) run(ctx context.Context) error {
 				}
 			}
 			sleep(ctx, time.Until(end))
-			s.proxies.clear()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -122,48 +119,32 @@ func (s *schedule) run(ctx context.Context) error {
 	return nil
 }
 
-// poorNetwork puts latency with jitter, bandwidth caps, slicing, stalls
-// and resets on a share of the viewers' connections and latency and
-// slicing on the cameras'.
-func (s *schedule) poorNetwork(context.Context, int) error {
+// paths picks the paths of a visit: during the poor-network phase four
+// visits in five take one of the poor paths, counted as a fault of its kind.
+func (s *schedule) paths(rng *rand.Rand) (httpBase, rtspHost string) {
 	p := s.proxies
-	type toxic struct {
-		kind, typ, stream string
-		toxicity          float64
-		attrs             string
+	if s.now() != phaseXiaomi || rng.IntN(5) == 0 {
+		return "http://" + p.http.Listen, p.rtsp.Listen
 	}
-	viewer := []toxic{
-		{FaultLatency, "latency", "downstream", 0.6, `{"latency":150,"jitter":120}`},
-		{FaultBandwidth, "bandwidth", "downstream", 0.3, `{"rate":48}`},
-		{FaultSlicer, "slicer", "downstream", 0.5, `{"average_size":400,"size_variation":300,"delay":200}`},
-		{FaultStall, "timeout", "downstream", 0.03, `{"timeout":4000}`},
-		{FaultReset, "reset_peer", "downstream", 0.03, `{"timeout":3000}`},
-	}
-	for _, x := range []*struct {
-		proxy  string
-		toxics []toxic
-	}{{"http", viewer}, {"rtsp", viewer}, {"camera", []toxic{
-		{FaultLatency, "latency", "upstream", 0.5, `{"latency":80,"jitter":60}`},
-		{FaultSlicer, "slicer", "upstream", 0.3, `{"average_size":600,"size_variation":400,"delay":100}`},
-	}}} {
-		px := map[string]*toxiproxy.Proxy{"http": p.http, "rtsp": p.rtsp, "camera": p.camera}[x.proxy]
-		for i, t := range x.toxics {
-			if err := p.add(px, fmt.Sprintf("%s-%d", x.proxy, i), t.typ, t.stream, t.toxicity, t.attrs); err != nil {
-				return err
-			}
-			s.add(t.kind, 1)
-		}
-	}
-	return nil
+	i := rng.IntN(len(p.httpPoor))
+	s.add(p.httpPoor[i].kind, 1)
+	return "http://" + p.httpPoor[i].proxy.Listen, p.rtspPoor[i].proxy.Listen
 }
 
 // storm drops every camera at once and lets them all reconnect together.
 func (s *schedule) storm(context.Context, int) error {
 	n := s.fleet.publishing()
-	s.proxies.camera.Stop()
+	for _, x := range s.proxies.cameraPaths() {
+		x.Stop()
+	}
 	s.add(FaultCameraDrop, int64(n))
 	time.Sleep(1500 * time.Millisecond)
-	return s.proxies.camera.Start()
+	for _, x := range s.proxies.cameraPaths() {
+		if err := x.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // restartCameras restarts a tenth of the publishing cameras with a new

@@ -170,20 +170,37 @@ func thumbsFlow(ctx context.Context, v *Visit) error {
 // tokenFlow is a player without headers (a Cast receiver, a smart
 // display): it gets a stream token and fetches the token's still or MP4
 // URL. An attacker gets a token for a camera they may see and puts it on
-// the URL of one they may not.
+// the URL of the camera they may not; a viewer tries that too, on a
+// camera they may not see, after their own view.
 func tokenFlow(ctx context.Context, v *Visit) error {
+	l := v.c.layout
+	vis := l.visible(v.User.Name)
+	if len(vis) == 0 {
+		return nil
+	}
 	target := v.Camera
 	if v.Attack {
-		vis := v.c.layout.visible(v.User.Name)
-		if len(vis) == 0 {
-			return nil
-		}
 		target = vis[v.rng.IntN(len(vis))]
 	}
 	urls, err := tokenURLs(ctx, v.HTTP, v.Base, v.User, target.ID)
 	if err != nil {
 		return err
 	}
+	if err := v.viaToken(ctx, urls, target); err != nil || v.Attack || v.bad {
+		return err
+	}
+	other := l.Cameras[v.rng.IntN(len(l.Cameras))]
+	if l.May(v.User.Name, other.ID) {
+		return nil
+	}
+	swap := *v
+	swap.Camera, swap.Attack = other, true
+	return swap.viaToken(ctx, urls, target)
+}
+
+// viaToken fetches the still or MP4 URL of a token minted for target, put
+// on the visit's camera's path.
+func (v *Visit) viaToken(ctx context.Context, urls map[string]string, target *Camera) error {
 	kind := [...]string{"still", "mp4"}[v.rng.IntN(2)]
 	u := strings.Replace(urls[kind], "/api/cameras/"+target.ID+"/", "/api/cameras/"+v.Camera.ID+"/", 1)
 	if kind == "still" {

@@ -50,6 +50,9 @@ func (r *Report) fill(c *checker, s *schedule, f *fleet, srv *server, d time.Dur
 		cancels += o.Cancels
 	}
 	r.Faults[FaultCancel] = cancels
+	for k, n := range f.faultSessions() {
+		r.Faults["camera "+k] = int64(n)
+	}
 	r.FramesSent = f.frames()
 	r.Uploads, r.UploadErrors = f.uploads.Load(), f.uploadErrors.Load()
 	r.Violations, r.First, r.Detected = c.snapshot()

@@ -76,15 +76,15 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	c := newChecker(l, sim.StaticKeys(secret))
-	fl := newFleet(l, secret, px.camera.Listen, px.http.Listen, cfg.FPS, cfg.Logger)
+	fl := newFleet(l, secret, px, cfg.FPS, cfg.Logger)
 	sched := &schedule{cycle: cfg.Cycle, proxies: px, server: srv, fleet: fl, rng: newRand(uint64(cfg.Seed) + 1),
 		log: cfg.Logger, count: map[string]int64{}}
-	vs := &viewers{c: c, flows: append(builtinFlows(), cfg.Flows...), base: "http://" + px.http.Listen,
-		rtspHost: px.rtsp.Listen, sched: sched, log: cfg.Logger}
+	vs := &viewers{c: c, flows: append(builtinFlows(), cfg.Flows...), sched: sched, log: cfg.Logger}
 
 	lctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	fl.start(lctx)
+	fl.waitLive(lctx, 15*time.Second)
 	var bg sync.WaitGroup
 	bg.Go(func() { fl.uploadLoop(lctx, cfg.Seed) })
 	bg.Go(func() { watchServer(lctx, srv, c) })
@@ -121,7 +121,11 @@ func watchServer(ctx context.Context, srv *server, c *checker) {
 				last = 0
 			}
 			for ; last < v; last++ {
-				c.violation(Violation{Kind: KindServer, Output: "server", Detail: "vigil_isolation_violations_total rose"})
+				detail := "vigil_isolation_violations_total rose"
+				if lines := srv.logLines("isolation violation"); len(lines) > 0 {
+					detail = lines[len(lines)-1]
+				}
+				c.violation(Violation{Kind: KindServer, Output: "server", Detail: detail})
 			}
 		}
 		sleep(ctx, 200*time.Millisecond)

@@ -41,13 +41,11 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x
 
 // viewers runs the viewer clients until ctx ends.
 type viewers struct {
-	c        *checker
-	flows    []Flow
-	total    int // sum of weights
-	base     string
-	rtspHost string
-	sched    *schedule
-	log      *slog.Logger
+	c     *checker
+	flows []Flow
+	total int // sum of weights
+	sched *schedule
+	log   *slog.Logger
 }
 
 func (vs *viewers) run(ctx context.Context, n int, seed int64) {
@@ -103,8 +101,9 @@ func (vs *viewers) visit(rng *rand.Rand, hc *http.Client) *Visit {
 	if vis := l.visible(u.Name); len(vis) > 0 && rng.IntN(6) != 0 {
 		cam = vis[rng.IntN(len(vis))]
 	}
+	base, rtspHost := vs.sched.paths(rng)
 	return &Visit{User: u, Camera: cam, Attack: !l.May(u.Name, cam.ID), Cancel: rng.Float64() < vs.sched.cancelRate(),
-		HTTP: hc, Base: vs.base, RTSPHost: vs.rtspHost, rng: rng, c: vs.c}
+		HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
 }
 
 // pick draws a flow by weight; thumbnails weigh ten times more during a
