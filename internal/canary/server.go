@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"vigil/internal/loopback"
 )
 
 // server is the vigil binary under test, on loopback ports that stay the
@@ -35,21 +36,21 @@ type server struct {
 }
 
 func newServer(bin, dir, mutant string) (*server, error) {
-	ports, err := freePorts(2)
+	ports, err := loopback.TCPPorts(2)
 	if err != nil {
 		return nil, err
 	}
-	udp, err := freeUDPPair()
+	udp, err := loopback.UDPPair()
 	if err != nil {
 		return nil, err
 	}
 	return &server{bin: bin, data: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "vigil.log"),
-		rtsp: loopback(ports[0]), http: loopback(ports[1]), udp: udp, adminPW: randomHex(12), mutant: mutant}, nil
+		rtsp: loopback.Addr(ports[0]), http: loopback.Addr(ports[1]), udp: udp, adminPW: randomHex(12), mutant: mutant}, nil
 }
 
 func (s *server) env() []string {
 	env := append(os.Environ(), "VIGIL_DATA_DIR="+s.data, "VIGIL_RTSP_ADDR="+s.rtsp, "VIGIL_HTTP_ADDR="+s.http,
-		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback(s.udp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback(s.udp+1),
+		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(s.udp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(s.udp+1),
 		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant)
 	return env
 }
@@ -165,51 +166,6 @@ func (s *server) logLines(substr string) []string {
 		}
 	}
 	return out
-}
-
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// freeUDPPair finds an even UDP port whose successor is free too.
-func freeUDPPair() (int, error) {
-	for range 50 {
-		a, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := a.LocalAddr().(*net.UDPAddr).Port &^ 1
-		a.Close()
-		x, err1 := net.ListenPacket("udp", loopback(p))
-		y, err2 := net.ListenPacket("udp", loopback(p+1))
-		if x != nil {
-			x.Close()
-		}
-		if y != nil {
-			y.Close()
-		}
-		if err1 == nil && err2 == nil {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free UDP port pair")
 }
 
 func randomHex(n int) string {
