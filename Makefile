@@ -25,7 +25,7 @@ bench: deps build
 clips:
 	scripts/make-clips.sh
 
-# The leak canary: 200 cameras, 100 users, 10 minutes of recreated incidents,
+# The leak canary: 200 cameras, 100 users, 12 minutes of recreated incidents,
 # then each planted bug (-tags canarymutant) until caught; rewrites the canary
 # section of BENCHMARKS.md. CANARY_FLAGS adds flags (e.g. -seed N, -duration 2m).
 canary: deps

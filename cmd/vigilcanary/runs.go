@@ -60,6 +60,11 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 			return res, err
 		}
 		fmt.Fprintf(stdout, "## Clean run\n\n%s\n", res.clean.Markdown())
+		if !res.clean.Passed() {
+			// A failing seed becomes a regression test.
+			fmt.Fprintf(stdout, "Add this line to internal/canary/testdata/regressions.txt once the bug is fixed:\n%d %d %d -\n\n",
+				res.clean.Seed, o.cameras, o.users)
+		}
 	}
 	if len(names) == 0 {
 		return res, nil

@@ -18,9 +18,9 @@ type Config struct {
 	// Users is the number of users. It defaults to 100.
 	Users int
 	// Viewers is the number of concurrent viewer clients. It defaults to
-	// three quarters of Cameras, at least 8.
+	// Cameras, at least 8.
 	Viewers int
-	// Duration is how long the load runs after setup. It defaults to 10 minutes.
+	// Duration is how long the load runs after setup. It defaults to 12 minutes.
 	Duration time.Duration
 	// Cycle is the length of one round of the fault schedule (calm, poor
 	// network, reconnect storm, cancellations, camera restarts, Vigil
@@ -57,10 +57,10 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("canary: need at least 4 cameras and 3 users, got %d and %d", c.Cameras, c.Users)
 	}
 	if c.Viewers == 0 {
-		c.Viewers = max(8, c.Cameras*3/4)
+		c.Viewers = max(8, c.Cameras)
 	}
 	if c.Duration == 0 {
-		c.Duration = 10 * time.Minute
+		c.Duration = 12 * time.Minute
 	}
 	if c.Cycle == 0 {
 		c.Cycle = max(30*time.Second, c.Duration/10)

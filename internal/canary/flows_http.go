@@ -54,7 +54,7 @@ func readFMP4(v *Visit, body io.Reader) error {
 
 // mjpegFlow reads MJPEG and checks every part's block code.
 func mjpegFlow(ctx context.Context, v *Visit) error {
-	res, err := v.get(ctx, v.camPath("/mjpeg?fps=10&width="+v.width()), true)
+	res, err := v.get(ctx, v.camPath("/mjpeg?fps=15&width="+v.width()), true)
 	if res == nil {
 		return err
 	}

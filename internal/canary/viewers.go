@@ -25,12 +25,12 @@ const (
 // builtinFlows are the outputs Vigil has today.
 func builtinFlows() []Flow {
 	return []Flow{
-		{Name: OutRTSP, Weight: 6, Run: rtspFlow},
-		{Name: OutFMP4, Weight: 6, Run: mp4Flow},
-		{Name: OutHLS, Weight: 2, Run: hlsFlow("fmp4")},
-		{Name: OutHLSTS, Weight: 2, Run: hlsFlow("ts")},
-		{Name: OutLLHLS, Weight: 3, Run: hlsFlow("ll")},
-		{Name: OutMJPEG, Weight: 5, Run: mjpegFlow},
+		{Name: OutRTSP, Weight: 6, Video: true, Run: rtspFlow},
+		{Name: OutFMP4, Weight: 6, Video: true, Run: mp4Flow},
+		{Name: OutHLS, Weight: 2, Video: true, Run: hlsFlow("fmp4")},
+		{Name: OutHLSTS, Weight: 2, Video: true, Run: hlsFlow("ts")},
+		{Name: OutLLHLS, Weight: 3, Video: true, Run: hlsFlow("ll")},
+		{Name: OutMJPEG, Weight: 7, Run: mjpegFlow},
 		{Name: OutStill, Weight: 5, Run: stillFlow},
 		{Name: OutThumbs, Weight: 1, Run: thumbsFlow},
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
@@ -67,8 +67,8 @@ func (vs *viewers) client(ctx context.Context, rng *rand.Rand) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	for ctx.Err() == nil {
-		v := vs.visit(rng, hc)
 		f := vs.pick(rng)
+		v := vs.visit(rng, hc, f.Video)
 		v.output = f.Name
 		vs.once(ctx, f, v, rng)
 		if v.Cancel && ctx.Err() == nil { // redis-py: retry the same at once
@@ -93,13 +93,17 @@ func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
 	}
 }
 
-// visit draws who asks for what: one visit in six is an attack.
-func (vs *viewers) visit(rng *rand.Rand, hc *http.Client) *Visit {
+// visit draws who asks for what: one visit in six is an attack. A video
+// flow asks for a camera that publishes video, when the user may see one.
+func (vs *viewers) visit(rng *rand.Rand, hc *http.Client, video bool) *Visit {
 	l := vs.c.layout
 	u := l.Users[rng.IntN(len(l.Users))]
 	cam := l.Cameras[rng.IntN(len(l.Cameras))]
 	if vis := l.visible(u.Name); len(vis) > 0 && rng.IntN(6) != 0 {
 		cam = vis[rng.IntN(len(vis))]
+		for try := 0; video && cam.StillOnly && try < 4; try++ {
+			cam = vis[rng.IntN(len(vis))]
+		}
 	}
 	base, rtspHost := vs.sched.paths(rng)
 	return &Visit{User: u, Camera: cam, Attack: !l.May(u.Name, cam.ID), Cancel: rng.Float64() < vs.sched.cancelRate(),

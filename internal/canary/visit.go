@@ -17,6 +17,9 @@ type Flow struct {
 	Name string
 	// Weight is how often the flow is chosen relative to the others.
 	Weight int
+	// Video says the flow needs a camera that publishes video (not one
+	// that only uploads stills).
+	Video bool
 	// Run makes one visit. An error is a failed view (network, offline,
 	// restart), never a verdict: verdicts go through the Visit's methods.
 	Run func(ctx context.Context, v *Visit) error
