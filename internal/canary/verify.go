@@ -192,3 +192,5 @@ func (c *checker) snapshot() (map[string]int, []Violation, time.Duration) {
 	sort.Slice(vs, func(i, j int) bool { return vs[i].At < vs[j].At })
 	return counts, vs, c.first
 }
+
+func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }
