@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 	for i, n := range names {
 		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, string(n)), Cameras: o.mutCameras, Users: o.mutUsers,
 			Duration: o.mutLimit, Cycle: 30 * time.Second, Seed: o.seed + int64(i) + 1, FPS: o.fps, Mutant: string(n),
-			StopOnViolation: true, Logger: log}
+			StopOnViolation: true, Linger: 10 * time.Second, Logger: log}
 		rep, err := canary.Run(ctx, cfg)
 		res.mutants = append(res.mutants, mutantResult{name: string(n), report: rep, err: err})
 		fmt.Fprintf(stdout, "%s\n", res.mutants[len(res.mutants)-1].line())
@@ -87,13 +88,36 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 func (m mutantResult) line() string {
 	switch {
 	case m.err != nil:
-		return fmt.Sprintf("| %s | run failed: %v | | |", m.name, m.err)
+		return fmt.Sprintf("| %s | run failed: %v | | | |", m.name, m.err)
 	case m.report.Passed():
-		return fmt.Sprintf("| %s | **NOT CAUGHT** in %s (seed %d) | | |", m.name, m.report.Duration.Round(time.Second), m.report.Seed)
+		return fmt.Sprintf("| %s | **NOT CAUGHT** in %s (seed %d) | | | |", m.name, m.report.Duration.Round(time.Second), m.report.Seed)
 	}
 	first := m.report.First[0]
-	return fmt.Sprintf("| %s | caught after %.1f s (seed %d) | %s | %s |", m.name, m.report.Detected.Seconds(),
-		m.report.Seed, first.Kind, strings.ReplaceAll(first.String(), "|", "/"))
+	return fmt.Sprintf("| %s | caught after %.1f s (seed %d) | %s | %s | %s |", m.name, m.report.Detected.Seconds(),
+		m.report.Seed, first.Kind, viewerSide(m.report), strings.ReplaceAll(truncate(first.String(), 300), "|", "/"))
+}
+
+// viewerSide sums what reached viewers in the 10 s after detection:
+// violations of every kind but the server's own count at egress.
+func viewerSide(r *canary.Report) string {
+	var parts []string
+	for k, n := range r.Violations {
+		if k != canary.KindServer {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none (withheld at egress: " + fmt.Sprint(r.Violations[canary.KindServer]) + " objects)"
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func (r results) markdown() string {
@@ -105,7 +129,7 @@ func (r results) markdown() string {
 	}
 	if len(r.mutants) > 0 {
 		b.WriteString("### Planted bugs (`-tags canarymutant`, one per run, stopped at the first violation)\n\n")
-		b.WriteString("| mutant | verdict | caught as | first violation |\n|---|---|---|---|\n")
+		b.WriteString("| mutant | verdict | caught as | reached viewers (run on 10 s after detection) | first violation |\n|---|---|---|---|---|\n")
 		for _, m := range r.mutants {
 			b.WriteString(m.line() + "\n")
 		}

@@ -34,8 +34,13 @@ type Config struct {
 	// Mutant, if set, is passed to Vigil as VIGIL_MUTANT; the binary must
 	// be built with -tags canarymutant, which the run verifies.
 	Mutant string
-	// StopOnViolation ends the run at the first violation (mutant runs).
+	// StopOnViolation ends the run Linger after the first violation
+	// (mutant runs).
 	StopOnViolation bool
+	// Linger is how long the load goes on after the first violation with
+	// StopOnViolation, to see whether anything reaches a viewer once the
+	// server has caught a mix-up at egress. It defaults to 0.
+	Linger time.Duration
 	// Flows adds viewer flows to the built-in ones (see Flow): the hook for
 	// outputs still to come, such as the Google Home EXECUTE flow.
 	Flows []Flow

@@ -95,6 +95,7 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 		go func() {
 			select {
 			case <-c.found:
+				sleep(lctx, cfg.Linger)
 				cancel()
 			case <-lctx.Done():
 			}
