@@ -86,7 +86,7 @@ func (f *fleet) run(ctx context.Context, c *Camera) {
 	host, kind := f.path(c)
 	u := url.URL{Scheme: "rtsp", Host: host, Path: "/" + c.ID, User: url.UserPassword(c.ID, c.Password)}
 	cam := &sim.Camera{URL: u.String(), ID: c.ID, Key: sim.CameraKey(f.secret, c.ID), Width: c.Width, Height: c.Height,
-		Main: c.Main, FPS: f.fps, Logger: f.log}
+		Main: c.Main, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
 	cctx, cancel := context.WithCancel(ctx)
 	r := &running{kind: kind, cam: cam, cancel: cancel, done: make(chan struct{})}
 	f.mu.Lock()

@@ -30,7 +30,7 @@ func builtinFlows() []Flow {
 		{Name: OutHLS, Weight: 2, Video: true, Run: hlsFlow("fmp4")},
 		{Name: OutHLSTS, Weight: 2, Video: true, Run: hlsFlow("ts")},
 		{Name: OutLLHLS, Weight: 3, Video: true, Run: hlsFlow("ll")},
-		{Name: OutMJPEG, Weight: 7, Run: mjpegFlow},
+		{Name: OutMJPEG, Weight: 9, Run: mjpegFlow},
 		{Name: OutStill, Weight: 5, Run: stillFlow},
 		{Name: OutThumbs, Weight: 1, Run: thumbsFlow},
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
@@ -55,19 +55,23 @@ func (vs *viewers) run(ctx context.Context, n int, seed int64) {
 	}
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { vs.client(ctx, newRand(uint64(seed)+uint64(i)*7919)) })
+		wg.Go(func() { vs.client(ctx, i, newRand(uint64(seed)+uint64(i)*7919)) })
 	}
 	wg.Wait()
 }
 
 // client is one viewer device: it makes visits one after another, each
-// bounded in time, with its own HTTP connections.
-func (vs *viewers) client(ctx context.Context, rng *rand.Rand) {
+// bounded in time, with its own HTTP connections. Its first visits go
+// round the flows, so that even a short run opens every output.
+func (vs *viewers) client(ctx context.Context, id int, rng *rand.Rand) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	for ctx.Err() == nil {
+	for n := 0; ctx.Err() == nil; n++ {
 		f := vs.pick(rng)
+		if n < 2 {
+			f = vs.flows[(id+n*len(vs.flows)/2)%len(vs.flows)]
+		}
 		v := vs.visit(rng, hc, f.Video)
 		v.output = f.Name
 		vs.once(ctx, f, v, rng)
