@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.out != "" {
-		if err := writeSection(o.out, res.markdown()); err != nil {
+		if err := writeSection(o.out, res.parts()); err != nil {
 			return err
 		}
 	}

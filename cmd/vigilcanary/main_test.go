@@ -8,21 +8,25 @@ import (
 )
 
 // TestWriteSection: the canary's section is appended once, then replaced
-// in place, and what surrounds it is kept.
+// in place; a part not run again is kept; what surrounds it is kept.
 func TestWriteSection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	if err := os.WriteFile(path, []byte("# Benchmarks\n\nfan-out\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, body := range []string{"first run\n", "second run\n"} {
-		if err := writeSection(path, body); err != nil {
+	for _, parts := range []map[string]string{
+		{"clean": "first clean\n", "mutants": "first mutants\n"},
+		{"mutants": "second mutants\n"},
+	} {
+		if err := writeSection(path, parts); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, _ := os.ReadFile(path)
 	s := string(b)
-	if !strings.HasPrefix(s, "# Benchmarks\n\nfan-out\n") || strings.Contains(s, "first run") ||
-		strings.Count(s, beginMarker) != 1 || !strings.Contains(s, beginMarker+"\nsecond run\n"+endMarker) {
+	if !strings.HasPrefix(s, "# Benchmarks\n\nfan-out\n") || strings.Contains(s, "first mutants") ||
+		!strings.Contains(s, "first clean") || !strings.Contains(s, "second mutants") ||
+		strings.Count(s, beginMarker) != 1 || strings.Count(s, endMarker) != 1 {
 		t.Errorf("file:\n%s", s)
 	}
 }

@@ -120,41 +120,65 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (r results) markdown() string {
-	var b strings.Builder
-	b.WriteString("## Leak canary (`make canary`)\n\n")
-	fmt.Fprintf(&b, "Measured %s on this machine (2 cores shared with other work).\n\n", time.Now().UTC().Format("2006-01-02"))
+// parts renders the report as named parts of the canary section: a part
+// not run this time keeps what an earlier run wrote.
+func (r results) parts() map[string]string {
+	parts := map[string]string{}
+	day := time.Now().UTC().Format("2006-01-02")
 	if r.clean != nil {
-		b.WriteString("### Clean run\n\n" + r.clean.Markdown() + "\n")
+		parts["clean"] = fmt.Sprintf("### Clean run (measured %s)\n\n%s", day, r.clean.Markdown())
 	}
 	if len(r.mutants) > 0 {
-		b.WriteString("### Planted bugs (`-tags canarymutant`, one per run, stopped at the first violation)\n\n")
+		var b strings.Builder
+		fmt.Fprintf(&b, "### Planted bugs (`-tags canarymutant`, one per run; measured %s)\n\n", day)
 		b.WriteString("| mutant | verdict | caught as | reached viewers (run on 10 s after detection) | first violation |\n|---|---|---|---|---|\n")
 		for _, m := range r.mutants {
 			b.WriteString(m.line() + "\n")
 		}
+		parts["mutants"] = b.String()
 	}
-	return b.String()
+	return parts
 }
 
-// Markers delimit the canary's section of BENCHMARKS.md.
+// Markers delimit the canary section of BENCHMARKS.md and its parts.
 const (
 	beginMarker = "<!-- canary:begin -->"
 	endMarker   = "<!-- canary:end -->"
 )
 
-// writeSection replaces the canary section of path (or appends one).
-func writeSection(path, section string) error {
+// sectionHeader opens the canary section.
+const sectionHeader = "## Leak canary (`make canary`)\n\n" +
+	"On this machine (2 cores shared with other work). A time to detection counts from the start of the load.\n\n"
+
+// writeSection rewrites the canary section of path (or appends one) with
+// parts, keeping the parts of the old section that parts does not have.
+func writeSection(path string, parts map[string]string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	s := string(old)
-	block := beginMarker + "\n" + section + endMarker + "\n"
-	if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
-		s = s[:i] + block + s[j+len(endMarker)+1:]
+	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	var before, after, section string
+	if i >= 0 && j > i {
+		before, section, after = s[:i], s[i:j], s[j+len(endMarker):]
 	} else {
-		s = strings.TrimRight(s, "\n") + "\n\n" + block
+		before, after = strings.TrimRight(s, "\n")+"\n\n", "\n"
 	}
-	return os.WriteFile(path, []byte(s), 0o644)
+	var b strings.Builder
+	b.WriteString(beginMarker + "\n" + sectionHeader)
+	for _, name := range []string{"clean", "mutants"} {
+		open, end := "<!-- canary:"+name+" -->\n", "<!-- /canary:"+name+" -->\n"
+		body, ok := parts[name]
+		if !ok {
+			if k, l := strings.Index(section, open), strings.Index(section, end); k >= 0 && l > k {
+				body, ok = section[k+len(open):l], true
+			}
+		}
+		if ok {
+			b.WriteString(open + body + end)
+		}
+	}
+	b.WriteString(endMarker)
+	return os.WriteFile(path, []byte(before+b.String()+after), 0o644)
 }

@@ -58,7 +58,7 @@ func rtspFlow(ctx context.Context, v *Visit) error {
 		defer mu.Unlock()
 		if au, err := dec.Decode(pkt); err == nil && !v.bad {
 			if !v.Frame(au) {
-				c.Close()
+				go c.Close() // Close waits for this very callback to return
 			}
 		}
 	})
