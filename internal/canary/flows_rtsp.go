@@ -80,12 +80,12 @@ func (v *Visit) judgeRTSP(err error) {
 	var bad liberrors.ErrClientBadStatusCode
 	switch {
 	case err == nil:
-		v.Served("RTSP DESCRIBE answered 200")
+		v.Served("not refused: RTSP DESCRIBE answered 200")
 	case errors.As(err, &bad):
 		if bad.Code == base.StatusUnauthorized || bad.Code == base.StatusForbidden || bad.Code == base.StatusNotFound {
 			v.Refused()
 		} else {
-			v.Served(fmt.Sprintf("RTSP DESCRIBE answered %d", bad.Code))
+			v.Served(fmt.Sprintf("not refused: RTSP DESCRIBE answered %d", bad.Code))
 		}
 	}
 }

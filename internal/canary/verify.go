@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +46,20 @@ type Violation struct {
 }
 
 func (v Violation) String() string {
-	return fmt.Sprintf("%s at %s: %s user %s asked for %s got %s %s", v.Kind, v.At.Round(time.Millisecond),
-		v.Output, v.User, v.Requested, v.Got, v.Detail)
+	at := v.At.Round(time.Millisecond)
+	if v.Kind == KindServer {
+		// Vigil's own log line, from its message on.
+		d := v.Detail
+		if i := strings.Index(d, "msg="); i >= 0 {
+			d = d[i:]
+		}
+		return fmt.Sprintf("%s at %s: %s", v.Kind, at, d)
+	}
+	got := ""
+	if v.Got != "" {
+		got = " got " + v.Got
+	}
+	return fmt.Sprintf("%s at %s: %s user %s asked for %s%s: %s", v.Kind, at, v.Output, v.User, v.Requested, got, v.Detail)
 }
 
 // tally counts what the viewers of one output saw.

@@ -118,7 +118,7 @@ func (v *Visit) judgeAttack(res *http.Response) {
 		v.Refused()
 	default:
 		n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-		v.Served(fmt.Sprintf("status %d, %d body bytes", res.StatusCode, n))
+		v.Served(fmt.Sprintf("not refused: status %d, %d body bytes", res.StatusCode, n))
 	}
 }
 
