@@ -17,8 +17,9 @@ import (
 
 // results are the runs of one invocation.
 type results struct {
-	clean   *canary.Report
-	mutants []mutantResult
+	clean              *canary.Report
+	mutants            []mutantResult
+	mutCameras, mutUse int // size of each mutant run
 }
 
 type mutantResult struct {
@@ -74,6 +75,7 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 	if err != nil {
 		return res, err
 	}
+	res.mutCameras, res.mutUse = o.mutCameras, o.mutUsers
 	for i, n := range names {
 		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, string(n)), Cameras: o.mutCameras, Users: o.mutUsers,
 			Duration: o.mutLimit, Cycle: 30 * time.Second, Seed: o.seed + int64(i) + 1, FPS: o.fps, Mutant: string(n),
@@ -130,7 +132,8 @@ func (r results) parts() map[string]string {
 	}
 	if len(r.mutants) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "### Planted bugs (`-tags canarymutant`, one per run; measured %s)\n\n", day)
+		fmt.Fprintf(&b, "### Planted bugs (`-tags canarymutant`, one per run of %d cameras and %d users; measured %s)\n\n",
+			r.mutCameras, r.mutUse, day)
 		b.WriteString("| mutant | verdict | caught as | reached viewers (run on 10 s after detection) | first violation |\n|---|---|---|---|---|\n")
 		for _, m := range r.mutants {
 			b.WriteString(m.line() + "\n")
