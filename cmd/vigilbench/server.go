@@ -89,22 +89,7 @@ func startVigil(ctx context.Context, bin, dataDir, logPath string) (*vigil, erro
 }
 
 func (v *vigil) waitHealthy(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		res, err := http.Get("http://" + v.http + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("vigil not healthy on %s after %s", v.http, limit)
+	return loopback.WaitOK(ctx, "http://"+v.http+"/healthz", limit)
 }
 
 // stop sends SIGTERM and waits up to 15 s before killing.

@@ -89,21 +89,10 @@ func (s *server) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + s.http + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := loopback.WaitOK(ctx, "http://"+s.http+"/healthz", 60*time.Second); err != nil {
+		return fmt.Errorf("vigil not healthy: %w; see %s", err, s.logPath)
 	}
-	return fmt.Errorf("vigil not healthy on %s after 60 s; see %s", s.http, s.logPath)
+	return nil
 }
 
 // kill9 kills the process without warning and reaps it.
