@@ -14,6 +14,7 @@ import (
 
 	"vigil/internal/app"
 	"vigil/internal/config"
+	"vigil/internal/mutant"
 )
 
 const usage = `usage: vigil [config flags] [serve | sim | device] [args]
@@ -50,7 +51,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, stderr)
+		return serve(ctx, cfg, environ, stderr)
 	case "device":
 		return runDevice(ctx, cfg, rest, stdout)
 	case "user":
@@ -63,8 +64,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
 
-func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+func serve(ctx context.Context, cfg config.Config, environ []string, stderr io.Writer) error {
 	log := cfg.Logger(stderr)
+	// Only a binary built with -tags canarymutant plants a bug; others
+	// ignore VIGIL_MUTANT.
+	m, err := mutant.Activate(environ)
+	if err != nil {
+		return err
+	}
+	if m != "" {
+		log.Warn("canary mutant planted: this Vigil has an isolation bug on purpose", "mutant", m)
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

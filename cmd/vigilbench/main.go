@@ -238,7 +238,7 @@ func run(ctx context.Context, o options) error {
 		return ctx.Err()
 	}
 	rep.elapsed = time.Since(start)
-	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(rep.markdown()+canarySection(o.out)), 0o644); err != nil {
 		return err
 	}
 	log.Printf("wrote %s after %s", o.out, rep.elapsed.Round(time.Second))
@@ -379,4 +379,21 @@ func (b *bench) liveBig(ctx context.Context, name string, env ...string) (*vigil
 		return nil, d, nil, err
 	}
 	return v, d, stop, nil
+}
+
+// canarySection returns the leak canary's section of the file at path
+// (written by vigilcanary between its markers), so that a new benchmark
+// report keeps it.
+func canarySection(path string) string {
+	const begin, end = "<!-- canary:begin -->", "<!-- canary:end -->"
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	s := string(old)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		return ""
+	}
+	return "\n" + s[i:j+len(end)] + "\n"
 }

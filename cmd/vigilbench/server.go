@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"vigil/internal/loopback"
 )
 
 // device is a camera provisioned in Vigil's data directory.
@@ -56,16 +57,16 @@ type vigil struct {
 // startVigil runs bin serve on free loopback ports, with env added to its
 // environment, and waits for /healthz.
 func startVigil(ctx context.Context, bin, dataDir, logPath string, env ...string) (*vigil, error) {
-	ports, err := freeTCPPorts(2)
+	ports, err := loopback.TCPPorts(2)
 	if err != nil {
 		return nil, err
 	}
-	rtp, err := freeUDPPair()
+	rtp, err := loopback.UDPPair()
 	if err != nil {
 		return nil, err
 	}
 	pw := randomHex(16)
-	v := &vigil{rtsp: loopback(ports[0]), http: loopback(ports[1]), adminPW: pw, logPath: logPath}
+	v := &vigil{rtsp: loopback.Addr(ports[0]), http: loopback.Addr(ports[1]), adminPW: pw, logPath: logPath}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func startVigil(ctx context.Context, bin, dataDir, logPath string, env ...string
 	v.cmd = exec.Command(bin, "serve")
 	v.cmd.Env = append(os.Environ(), "VIGIL_DATA_DIR="+dataDir,
 		"VIGIL_RTSP_ADDR="+v.rtsp, "VIGIL_HTTP_ADDR="+v.http,
-		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback(rtp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback(rtp+1),
+		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(rtp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(rtp+1),
 		"VIGIL_ADMIN_PASSWORD="+pw)
 	v.cmd.Env = append(v.cmd.Env, env...)
 	v.cmd.Stdout, v.cmd.Stderr = logf, logf
@@ -90,22 +91,7 @@ func startVigil(ctx context.Context, bin, dataDir, logPath string, env ...string
 }
 
 func (v *vigil) waitHealthy(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		res, err := http.Get("http://" + v.http + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("vigil not healthy on %s after %s", v.http, limit)
+	return loopback.WaitOK(ctx, "http://"+v.http+"/healthz", limit)
 }
 
 // stop sends SIGTERM and waits up to 15 s before killing.
@@ -215,44 +201,6 @@ func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// freeTCPPorts returns n ports that were free a moment ago.
-func freeTCPPorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close() // held until all are chosen, so they differ
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// freeUDPPair returns an even port p with p and p+1 free for UDP.
-func freeUDPPair() (int, error) {
-	for range 100 {
-		a, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := a.LocalAddr().(*net.UDPAddr).Port
-		if p%2 != 0 {
-			a.Close()
-			continue
-		}
-		b, err := net.ListenPacket("udp", loopback(p+1))
-		a.Close()
-		if err == nil {
-			b.Close()
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no free even/odd UDP port pair")
 }
 
 func randomHex(n int) string {

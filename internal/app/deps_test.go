@@ -64,8 +64,11 @@ func TestImportsPointDown(t *testing.T) {
 			if imp == "vigil/internal/app" && pkg != "cmd/vigil" {
 				t.Errorf("%s imports internal/app: only main may", pkg)
 			}
-			if imp == "vigil/internal/sim" && strings.HasPrefix(pkg, "internal/") && pkg != "internal/sim" {
-				t.Errorf("%s imports the simulator: server code never writes stamps", pkg)
+			// The canary is the viewer's side, like the simulator: it checks
+			// stamps, and no server code may import either.
+			viewerSide := pkg == "internal/sim" || pkg == "internal/canary"
+			if (imp == "vigil/internal/sim" || imp == "vigil/internal/canary") && strings.HasPrefix(pkg, "internal/") && !viewerSide {
+				t.Errorf("%s imports %s: server code never writes or checks stamps", pkg, imp)
 			}
 			if imp == "vigil/internal/chromium" && strings.HasPrefix(pkg, "internal/") {
 				t.Errorf("%s imports internal/chromium: only tests and tools drive a browser (chromedp stays out of bin/vigil)", pkg)

@@ -164,6 +164,7 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 	if err != nil {
 		return access.Grant{}, Token{}, err
 	}
+	use.Device = tokenDevice(tok, use.Device)
 	if tok.Device != use.Device || (use.Stream != "" && use.Stream != tok.Stream) ||
 		!slices.Contains(use.Audiences, tok.Audience) {
 		return access.Grant{}, Token{}, ErrTokenMisused

@@ -86,9 +86,9 @@ func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*
 	}
 	owner := media.Owner{Device: device, Stream: stream, Session: h.sessions.Add(1)}
 	s := newStream(h, owner, tracks)
-	k := streamKey{device, stream}
 
 	h.mu.Lock()
+	k := h.publishKey(streamKey{device, stream})
 	old := h.streams[k]
 	h.streams[k] = s
 	h.mu.Unlock()
@@ -199,6 +199,7 @@ func (h *Hub) remove(s *Stream) {
 	h.mu.Lock()
 	if h.streams[k] == s {
 		delete(h.streams, k)
+		h.removed(k)
 	}
 	h.mu.Unlock()
 }

@@ -128,7 +128,7 @@ func (d *Decoder) Packet(f format.Format, pkt *rtp.Packet, pts int64) error {
 		}
 	}
 	ts := media.ClockToDuration(pts, td.clockRate)
-	return d.pub.Write(td.index, hub.UnitData{PTS: ts, Key: key, Payload: own(payload)})
+	return d.pub.Write(td.index, hub.UnitData{PTS: ts, Key: key, Payload: ownPayload(payload)})
 }
 
 // own copies payload into one fresh allocation: decoders may reuse their

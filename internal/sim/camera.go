@@ -46,6 +46,9 @@ type Camera struct {
 	// GOP is the keyframe interval of the generator, in frames.
 	// It defaults to 2*FPS.
 	GOP int
+	// Main declares the generated stream H.264 Main profile rather than
+	// Constrained Baseline.
+	Main bool
 	// Audio adds a G.711 µ-law track of silence.
 	Audio bool
 	// UDP publishes with RTP over UDP; the default is RTP interleaved in the
@@ -158,6 +161,9 @@ func (c *Camera) newSource() (source, int, error) {
 	g, err := NewGenerator(w, h, fps, gop, DrawPicture(c.ID, w, h))
 	if err != nil {
 		return nil, 0, err
+	}
+	if c.Main {
+		g.SetMainProfile()
 	}
 	return genSource{g}, fps, nil
 }

@@ -17,6 +17,7 @@ type Generator struct {
 	width, height int // picture size as given
 	mbW, mbH      int // size in macroblocks
 	fps, gop      int
+	main          bool // Main profile in the SPS instead of Constrained Baseline
 
 	sps, pps []byte
 	idr      []byte // the IDR slice for the current picture, idr_pic_id excluded
@@ -63,6 +64,14 @@ func (g *Generator) SPS() []byte { return g.sps }
 
 // PPS returns the picture parameter set NAL unit.
 func (g *Generator) PPS() []byte { return g.pps }
+
+// SetMainProfile declares the stream Main profile instead of Constrained
+// Baseline; the coding stays the same (Main admits I_PCM, P_Skip and CAVLC).
+// It takes effect at once: callers use it before the first access unit.
+func (g *Generator) SetMainProfile() {
+	g.main = true
+	g.sps = addEmulationPrevention([]byte{0x67}, g.spsRBSP())
+}
 
 // FPS returns the frame rate.
 func (g *Generator) FPS() int { return g.fps }
@@ -116,8 +125,13 @@ func (g *Generator) level() uint64 {
 // spsRBSP writes seq_parameter_set_rbsp (H.264 §7.3.2.1.1).
 func (g *Generator) spsRBSP() []byte {
 	var w bitWriter
-	w.u(8, 66)   // profile_idc: Baseline
-	w.u(8, 0xc0) // constraint_set0_flag, constraint_set1_flag: Constrained Baseline
+	if g.main {
+		w.u(8, 77)   // profile_idc: Main
+		w.u(8, 0x40) // constraint_set1_flag: obeys Main (CAVLC, no B slices)
+	} else {
+		w.u(8, 66)   // profile_idc: Baseline
+		w.u(8, 0xc0) // constraint_set0_flag, constraint_set1_flag: Constrained Baseline
+	}
 	w.u(8, g.level())
 	w.ue(0)                   // seq_parameter_set_id
 	w.ue(log2MaxFrameNum - 4) // log2_max_frame_num_minus4

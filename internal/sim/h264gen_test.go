@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
@@ -199,4 +200,27 @@ func maxRGBDiff(a, b image.Image) int {
 		}
 	}
 	return d
+}
+
+// TestGeneratorMainProfile: a Main profile stream says so in its SPS and
+// ffmpeg decodes it, block code intact.
+func TestGeneratorMainProfile(t *testing.T) {
+	g, err := NewGenerator(160, 120, 15, 15, DrawPicture("main-cam", 160, 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetMainProfile()
+	if sps := g.SPS(); sps[1] != 77 || sps[2] != 0x40 {
+		t.Fatalf("SPS profile_idc %d constraints %#x, want 77 and 0x40", sps[1], sps[2])
+	}
+	path := filepath.Join(t.TempDir(), "main.h264")
+	writeClip(t, path, g, "main-cam", 3)
+	out := ffmpeg(t, "-f", "h264", "-i", path, "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg", "pipe:1")
+	img, err := jpeg.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := ReadCode(img); err != nil || code != CodeFor("main-cam") {
+		t.Fatalf("block code %06x, %v; want %06x", code, err, CodeFor("main-cam"))
+	}
 }

@@ -69,13 +69,13 @@ func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int, ma
 	}
 	if s.flights.busy(key) {
 		s.mu.Lock()
-		prev := s.decoded[decodedKey{o.Device, o.Stream, width}]
+		prev := s.decoded[prevKey(decodedKey{o.Device, o.Stream, width})]
 		s.mu.Unlock()
 		if prev != nil && (maxAge == 0 || time.Since(prev.captured) <= maxAge) {
 			return prev, nil
 		}
 	}
-	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
+	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
 }
 
 // decodeFunc decodes kf at width once; the result is cached under key and
@@ -106,8 +106,9 @@ func (s *Service) decodeFunc(kf *keyframe, key stillKey, width int) func(context
 		f := &frame{jpeg: jpg, device: o.Device, stream: o.Stream, captured: kf.captured, source: SourceKeyframe, width: cfg.Width}
 		s.cache.put(key, f)
 		s.mu.Lock()
-		if old := s.decoded[decodedKey{o.Device, o.Stream, width}]; old == nil || f.captured.After(old.captured) {
-			s.decoded[decodedKey{o.Device, o.Stream, width}] = f
+		dk := prevKey(decodedKey{o.Device, o.Stream, width})
+		if old := s.decoded[dk]; old == nil || f.captured.After(old.captured) {
+			s.decoded[dk] = f
 		}
 		s.mu.Unlock()
 		return f, nil

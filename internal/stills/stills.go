@@ -285,7 +285,9 @@ func (s *Service) egress(g access.Grant, f *frame) error {
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, access.ErrGrantExpired) {
+	// A grant that ended (expired, or revoked while a decode ran) is no
+	// mix-up: refused, not counted, as the hub does.
+	if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
 		s.cfg.Violations.Inc()
 		s.log.Error("isolation violation at egress: still withheld",
 			"error", err, "grant_user", g.User(), "grant_camera", g.Device(),

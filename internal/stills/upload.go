@@ -211,7 +211,7 @@ func (s *Service) uploadStill(ctx context.Context, g access.Grant, stream access
 	if f := s.cache.get(key); f != nil {
 		return f, nil
 	}
-	return s.flights.do(ctx, key, s.cfg.DecodeTimeout, func(ctx context.Context) (*frame, error) {
+	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, func(ctx context.Context) (*frame, error) {
 		if f := s.cache.get(key); f != nil {
 			return f, nil
 		}

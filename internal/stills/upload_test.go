@@ -228,3 +228,20 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("New(empty config) = %v; want every missing field named", err)
 	}
 }
+
+// TestRevokedGrantIsNoViolation: a share revoked while a still is being
+// made withholds the still without counting an isolation violation (the
+// counter must stay a signal of mix-ups only).
+func TestRevokedGrantIsNoViolation(t *testing.T) {
+	e := newEnv(t)
+	lease := access.NewLease()
+	g := issuer.MintLeased("u-test", camA, access.AudienceWeb, time.Hour, lease)
+	lease.Revoke()
+	err := e.svc.egress(g, &frame{jpeg: []byte{1}, device: camA, stream: access.StreamMain, source: SourceUpload})
+	if !errors.Is(err, access.ErrGrantRevoked) {
+		t.Fatalf("egress with a revoked grant: %v, want ErrGrantRevoked", err)
+	}
+	if v := counterValue(e.violations); v != 0 {
+		t.Errorf("violations = %v, want 0", v)
+	}
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWriteSection: the canary's section is appended once, then replaced
+// in place; a part not run again is kept; what surrounds it is kept.
+func TestWriteSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	if err := os.WriteFile(path, []byte("# Benchmarks\n\nfan-out\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, parts := range []map[string]string{
+		{"clean": "first clean\n", "mutants": "first mutants\n"},
+		{"mutants": "second mutants\n"},
+	} {
+		if err := writeSection(path, parts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	s := string(b)
+	if !strings.HasPrefix(s, "# Benchmarks\n\nfan-out\n") || strings.Contains(s, "first mutants") ||
+		!strings.Contains(s, "first clean") || !strings.Contains(s, "second mutants") ||
+		strings.Count(s, beginMarker) != 1 || strings.Count(s, endMarker) != 1 {
+		t.Errorf("file:\n%s", s)
+	}
+}
+
+// TestFlags: -src must be the module; the defaults are the documented ones.
+func TestFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-src", "../.."}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cameras != 200 || o.users != 100 || o.duration.Minutes() != 12 {
+		t.Errorf("defaults: %+v", o)
+	}
+	if _, err := parseFlags([]string{"-src", t.TempDir()}, os.Stderr); err == nil {
+		t.Error("-src of a directory without cmd/vigil accepted")
+	}
+}

@@ -1,0 +1,11 @@
+//go:build !canarymutant
+
+package auth
+
+import (
+	"vigil/internal/access"
+)
+
+// tokenDevice is where the canary plants a token bug (see package mutant);
+// in normal builds the camera is the URL's, which the token must name.
+func tokenDevice(_ Token, url access.DeviceID) access.DeviceID { return url }

@@ -1,0 +1,133 @@
+package canary
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// OutputStats is what the viewers of one output saw.
+type OutputStats struct {
+	Name                               string
+	Sessions, Frames, Stills, Refusals int64
+	Errors, Cancels, Unreadable        int64
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Seed                            int64
+	Cameras, Users, Viewers, Shares int
+	Mutant                          string
+	Setup, Duration                 time.Duration
+	Outputs                         []OutputStats
+	Faults                          map[string]int64
+	FramesSent                      uint64
+	Uploads, UploadErrors           int64
+	// Violations counts violations per kind; First lists the first ones.
+	Violations map[string]int
+	First      []Violation
+	// Detected is the time from the start of the load to the first
+	// violation, -1 if there was none.
+	Detected time.Duration
+	// ServerLogLines counts Vigil's "isolation violation" error lines.
+	ServerLogLines int
+}
+
+func (r *Report) fill(c *checker, s *schedule, f *fleet, srv *server, d time.Duration) {
+	r.Duration = d
+	c.mu.Lock()
+	for name, t := range c.outputs {
+		r.Outputs = append(r.Outputs, OutputStats{Name: name, Sessions: t.sessions.Load(), Frames: t.frames.Load(),
+			Stills: t.stills.Load(), Refusals: t.refusals.Load(), Errors: t.errors.Load(), Cancels: t.cancels.Load(),
+			Unreadable: t.unreadable.Load()})
+	}
+	c.mu.Unlock()
+	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Name < r.Outputs[j].Name })
+	r.Faults = s.counts()
+	var cancels int64
+	for _, o := range r.Outputs {
+		cancels += o.Cancels
+	}
+	r.Faults[FaultCancel] = cancels
+	for k, n := range f.faultSessions() {
+		r.Faults["camera "+k] = int64(n)
+	}
+	r.FramesSent = f.frames()
+	r.Uploads, r.UploadErrors = f.uploads.Load(), f.uploadErrors.Load()
+	r.Violations, r.First, r.Detected = c.snapshot()
+	r.ServerLogLines = len(srv.logLines("isolation violation"))
+}
+
+// Passed reports zero violations of any kind.
+func (r *Report) Passed() bool {
+	n := r.ServerLogLines
+	for _, v := range r.Violations {
+		n += v
+	}
+	return n == 0
+}
+
+// Totals returns the frames and stills checked over every output.
+func (r *Report) Totals() (frames, stills, refusals int64) {
+	for _, o := range r.Outputs {
+		frames += o.Frames
+		stills += o.Stills
+		refusals += o.Refusals
+	}
+	return frames, stills, refusals
+}
+
+// Markdown renders the report.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	verdict := "PASS: zero violations"
+	if !r.Passed() {
+		verdict = fmt.Sprintf("FAIL: first violation after %s", r.Detected.Round(time.Millisecond))
+	}
+	frames, stills, refusals := r.Totals()
+	fmt.Fprintf(&b, "Seed %d; %d cameras, %d users (%d shares), %d viewer clients; mutant: %s.\n",
+		r.Seed, r.Cameras, r.Users, r.Shares, r.Viewers, orNone(r.Mutant))
+	fmt.Fprintf(&b, "Setup %s, load %s. **%s.** Frames checked: %d (of %d sent); stills checked: %d; attacks refused: %d; uploads: %d (%d failed).\n\n",
+		r.Setup.Round(time.Second), r.Duration.Round(time.Second), verdict, frames, r.FramesSent, stills, refusals, r.Uploads, r.UploadErrors)
+	b.WriteString("| output | visits | frames checked | stills checked | attacks refused | cancelled | failed visits | unreadable |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, o := range r.Outputs {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d |\n", o.Name, o.Sessions, o.Frames, o.Stills, o.Refusals, o.Cancels, o.Errors, o.Unreadable)
+	}
+	b.WriteString("\n| fault injected | count |\n|---|---:|\n")
+	kinds := make([]string, 0, len(r.Faults))
+	for k := range r.Faults {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "| %s | %d |\n", k, r.Faults[k])
+	}
+	fmt.Fprintf(&b, "\nViolations: %s; Vigil's isolation-violation log lines: %d.\n", r.violationSummary(), r.ServerLogLines)
+	for i, v := range r.First {
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(&b, "- %s\n", v)
+	}
+	return b.String()
+}
+
+func (r *Report) violationSummary() string {
+	if len(r.Violations) == 0 {
+		return "none"
+	}
+	var parts []string
+	for k, n := range r.Violations {
+		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

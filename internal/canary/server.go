@@ -1,0 +1,164 @@
+package canary
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"vigil/internal/loopback"
+)
+
+// server is the vigil binary under test, on loopback ports that stay the
+// same across restarts (the proxies point at them).
+type server struct {
+	bin, data, logPath string
+	rtsp, http         string // host:port
+	udp                int    // RTP port; RTCP is udp+1
+	adminPW            string
+	mutant             string
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd // guarded by mu
+	restarts int       // guarded by mu
+}
+
+func newServer(bin, dir, mutant string) (*server, error) {
+	ports, err := loopback.TCPPorts(2)
+	if err != nil {
+		return nil, err
+	}
+	udp, err := loopback.UDPPair()
+	if err != nil {
+		return nil, err
+	}
+	return &server{bin: bin, data: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "vigil.log"),
+		rtsp: loopback.Addr(ports[0]), http: loopback.Addr(ports[1]), udp: udp, adminPW: randomHex(12), mutant: mutant}, nil
+}
+
+func (s *server) env() []string {
+	env := append(os.Environ(), "VIGIL_DATA_DIR="+s.data, "VIGIL_RTSP_ADDR="+s.rtsp, "VIGIL_HTTP_ADDR="+s.http,
+		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(s.udp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(s.udp+1),
+		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant)
+	return env
+}
+
+// cli runs a vigil subcommand on the data directory and decodes its JSON.
+func (s *server) cli(ctx context.Context, out any, args ...string) error {
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = s.env()
+	b, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("vigil %s: %w: %s", strings.Join(args, " "), err, ee.Stderr)
+		}
+		return fmt.Errorf("vigil %s: %w", strings.Join(args, " "), err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("vigil %s: output %q: %w", strings.Join(args, " "), b, err)
+	}
+	return nil
+}
+
+// start runs `vigil serve` and waits until it is healthy.
+func (s *server) start(ctx context.Context) error {
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("vigil log: %w", err)
+	}
+	defer logf.Close() // the child keeps its own descriptor
+	cmd := exec.Command(s.bin, "serve")
+	cmd.Env = s.env()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start vigil: %w", err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	if err := loopback.WaitOK(ctx, "http://"+s.http+"/healthz", 60*time.Second); err != nil {
+		return fmt.Errorf("vigil not healthy: %w; see %s", err, s.logPath)
+	}
+	return nil
+}
+
+// kill9 kills the process without warning and reaps it.
+func (s *server) kill9() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+}
+
+// restart is kill -9 and start: a crash under load.
+func (s *server) restart(ctx context.Context) error {
+	s.kill9()
+	s.mu.Lock()
+	s.restarts++
+	s.mu.Unlock()
+	return s.start(ctx)
+}
+
+// violations reads vigil_isolation_violations_total of the running process.
+func (s *server) violations(ctx context.Context) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.http+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.SetBasicAuth("admin", s.adminPW)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("metrics: %s", res.Status)
+	}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "vigil_isolation_violations_total "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, errors.New("metrics: vigil_isolation_violations_total missing")
+}
+
+// logLines returns the lines of Vigil's log that contain substr.
+func (s *server) logLines(substr string) []string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,209 @@
+package canary
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"image"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vigil/internal/sim"
+)
+
+// Violation kinds.
+const (
+	// KindForeign is a frame or still of a camera the viewer may not see.
+	KindForeign = "foreign"
+	// KindWrongCamera is one of a camera the viewer may see, but not the
+	// one asked for.
+	KindWrongCamera = "wrong-camera"
+	// KindBadStamp is a stamp that does not verify: bytes of two units mixed.
+	KindBadStamp = "bad-stamp"
+	// KindUnknownUpload is an uploaded still whose bytes no upload of the
+	// camera had.
+	KindUnknownUpload = "unknown-upload"
+	// KindAttackServed is media (or a success status) served to a viewer
+	// asking for a camera they may not see.
+	KindAttackServed = "attack-served"
+	// KindServer is an isolation violation Vigil itself counted at egress
+	// (vigil_isolation_violations_total): it withheld the object and
+	// ended the session, and the canary counts it as caught.
+	KindServer = "server-egress"
+)
+
+// Violation is one isolation failure the canary saw.
+type Violation struct {
+	At        time.Duration // since the load started
+	Kind      string
+	Output    string
+	User      string
+	Requested string
+	Got       string
+	Detail    string
+}
+
+func (v Violation) String() string {
+	at := v.At.Round(time.Millisecond)
+	if v.Kind == KindServer {
+		// Vigil's own log line, from its message on.
+		d := v.Detail
+		if i := strings.Index(d, "msg="); i >= 0 {
+			d = d[i:]
+		}
+		return fmt.Sprintf("%s at %s: %s", v.Kind, at, d)
+	}
+	got := ""
+	if v.Got != "" {
+		got = " got " + v.Got
+	}
+	return fmt.Sprintf("%s at %s: %s user %s asked for %s%s: %s", v.Kind, at, v.Output, v.User, v.Requested, got, v.Detail)
+}
+
+// tally counts what the viewers of one output saw.
+type tally struct {
+	sessions, frames, stills, refusals, errors, cancels, unreadable atomic.Int64
+}
+
+// checker is the viewer side's verdict on everything received.
+type checker struct {
+	layout *Layout
+	keys   sim.Keys
+	start  time.Time
+	found  chan struct{} // closed at the first violation
+
+	mu         sync.Mutex
+	outputs    map[string]*tally // guarded by mu (the tallies are atomic)
+	violations []Violation       // guarded by mu; the first 100
+	count      map[string]int    // guarded by mu; violations per kind
+	first      time.Duration     // guarded by mu; time to the first violation, -1 if none
+}
+
+func newChecker(l *Layout, keys sim.Keys) *checker {
+	return &checker{layout: l, keys: keys, found: make(chan struct{}), outputs: map[string]*tally{},
+		count: map[string]int{}, first: -1, start: time.Now()}
+}
+
+func (c *checker) out(name string) *tally {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.outputs[name]
+	if t == nil {
+		t = &tally{}
+		c.outputs[name] = t
+	}
+	return t
+}
+
+func (c *checker) violation(v Violation) {
+	v.At = time.Since(c.start)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count[v.Kind]++
+	if len(c.violations) < 100 {
+		c.violations = append(c.violations, v)
+	}
+	if c.first < 0 {
+		c.first = v.At
+		close(c.found)
+	}
+}
+
+// identity judges one object of camera got, received by user who asked for
+// requested. It returns false on a violation.
+func (c *checker) identity(output, user, requested, got, detail string) bool {
+	if got == requested {
+		return true
+	}
+	kind := KindForeign
+	if c.layout.May(user, got) {
+		kind = KindWrongCamera
+	}
+	c.violation(Violation{Kind: kind, Output: output, User: user, Requested: requested, Got: got, Detail: detail})
+	return false
+}
+
+// accessUnit checks one access unit's stamps; it returns false on a violation.
+func (c *checker) accessUnit(output, user, requested string, nalus [][]byte) bool {
+	stamped := false
+	for _, n := range nalus {
+		st, ok, err := sim.ParseStamp(n, c.keys)
+		if !ok {
+			continue
+		}
+		if err != nil {
+			c.violation(Violation{Kind: KindBadStamp, Output: output, User: user, Requested: requested,
+				Got: st.Camera, Detail: err.Error()})
+			return false
+		}
+		if !c.identity(output, user, requested, st.Camera, fmt.Sprintf("stamp seq %d", st.Seq)) {
+			return false
+		}
+		stamped = true
+	}
+	if stamped {
+		c.out(output).frames.Add(1)
+	}
+	return true
+}
+
+// picture checks a decoded still by its block code; it returns false on a violation.
+func (c *checker) picture(output, user, requested string, img image.Image) bool {
+	code, err := sim.ReadCode(img)
+	if err != nil {
+		c.out(output).unreadable.Add(1)
+		return true
+	}
+	cams := c.layout.byCode[code]
+	for _, id := range cams {
+		if id == requested {
+			c.out(output).stills.Add(1)
+			return true
+		}
+	}
+	got := fmt.Sprintf("code %06x", code)
+	if len(cams) > 0 {
+		got = cams[0]
+	}
+	return c.identity(output, user, requested, got, "block code")
+}
+
+// uploadBytes checks an uploaded still served as it was uploaded.
+func (c *checker) uploadBytes(output, user, requested string, b []byte) bool {
+	sum := sha256.Sum256(b)
+	if cam := c.layout.byID[requested]; cam != nil && cam.uploaded(sum) {
+		c.out(output).stills.Add(1)
+		return true
+	}
+	for _, cam := range c.layout.Cameras {
+		if cam.uploaded(sum) {
+			return c.identity(output, user, requested, cam.ID, "upload bytes")
+		}
+	}
+	c.violation(Violation{Kind: KindUnknownUpload, Output: output, User: user, Requested: requested,
+		Detail: fmt.Sprintf("%d bytes", len(b))})
+	return false
+}
+
+// attackServed records media served to an attacker.
+func (c *checker) attackServed(output, user, camera, detail string) {
+	c.violation(Violation{Kind: KindAttackServed, Output: output, User: user, Requested: camera, Detail: detail})
+}
+
+// snapshot returns the violations per kind, the first ones, and the time to
+// the first (-1: none).
+func (c *checker) snapshot() (map[string]int, []Violation, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	counts := make(map[string]int, len(c.count))
+	for k, v := range c.count {
+		counts[k] = v
+	}
+	vs := append([]Violation(nil), c.violations...)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].At < vs[j].At })
+	return counts, vs, c.first
+}
+
+func sha256Of(b []byte) [32]byte { return sha256.Sum256(b) }

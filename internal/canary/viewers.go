@@ -1,0 +1,153 @@
+package canary
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Output names, as reported.
+const (
+	OutRTSP   = "rtsp"
+	OutFMP4   = "fmp4"
+	OutHLS    = "hls-fmp4"
+	OutHLSTS  = "hls-ts"
+	OutLLHLS  = "ll-hls"
+	OutMJPEG  = "mjpeg"
+	OutStill  = "still"
+	OutThumbs = "thumbnails"
+	OutToken  = "token-url"
+)
+
+// builtinFlows are the outputs Vigil has today.
+func builtinFlows() []Flow {
+	return []Flow{
+		{Name: OutRTSP, Weight: 6, Video: true, Run: rtspFlow},
+		{Name: OutFMP4, Weight: 6, Video: true, Run: mp4Flow},
+		{Name: OutHLS, Weight: 2, Video: true, Run: hlsFlow("fmp4")},
+		{Name: OutHLSTS, Weight: 2, Video: true, Run: hlsFlow("ts")},
+		{Name: OutLLHLS, Weight: 3, Video: true, Run: hlsFlow("ll")},
+		{Name: OutMJPEG, Weight: 9, Run: mjpegFlow},
+		{Name: OutStill, Weight: 5, Run: stillFlow},
+		{Name: OutThumbs, Weight: 1, Run: thumbsFlow},
+		{Name: OutToken, Weight: 2, Run: tokenFlow},
+	}
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)) }
+
+// viewers runs the viewer clients until ctx ends.
+type viewers struct {
+	c     *checker
+	flows []Flow
+	total int // sum of weights
+	sched *schedule
+	log   *slog.Logger
+}
+
+func (vs *viewers) run(ctx context.Context, n int, seed int64) {
+	for _, f := range vs.flows {
+		vs.total += f.Weight
+		vs.c.out(f.Name)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { vs.client(ctx, i, newRand(uint64(seed)+uint64(i)*7919)) })
+	}
+	wg.Wait()
+}
+
+// client is one viewer device: it makes visits one after another, each
+// bounded in time, with its own HTTP connections. Its first visits go
+// round the flows, so that even a short run opens every output.
+func (vs *viewers) client(ctx context.Context, id int, rng *rand.Rand) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	for n := 0; ctx.Err() == nil; n++ {
+		f := vs.pick(rng)
+		if n < 2 {
+			f = vs.flows[(id+n*len(vs.flows)/2)%len(vs.flows)]
+		}
+		v := vs.visit(rng, hc, f.Video)
+		v.output = f.Name
+		vs.once(ctx, f, v, rng)
+		if v.Cancel && ctx.Err() == nil { // redis-py: retry the same at once
+			v.Cancel, v.bad = false, false
+			vs.once(ctx, f, v, rng)
+		}
+	}
+}
+
+// once makes one visit, bounded to 2 to 8 seconds.
+func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
+	t := vs.c.out(f.Name)
+	t.sessions.Add(1)
+	vctx, cancel := context.WithTimeout(ctx, time.Duration(2000+rng.IntN(6000))*time.Millisecond)
+	err := f.Run(vctx, v)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		if t.errors.Add(1) <= 5 {
+			vs.log.Info("canary visit failed", "output", f.Name, "camera", v.Camera.ID, "user", v.User.Name, "error", err)
+		}
+		sleep(ctx, time.Duration(100+rng.IntN(400))*time.Millisecond)
+	}
+}
+
+// visit draws who asks for what: one visit in six is an attack. A video
+// flow asks for a camera that publishes video, when the user may see one.
+func (vs *viewers) visit(rng *rand.Rand, hc *http.Client, video bool) *Visit {
+	l := vs.c.layout
+	u := l.Users[rng.IntN(len(l.Users))]
+	cam := l.Cameras[rng.IntN(len(l.Cameras))]
+	if vis := l.visible(u.Name); len(vis) > 0 && rng.IntN(6) != 0 {
+		cam = vis[rng.IntN(len(vis))]
+		for try := 0; video && cam.StillOnly && try < 4; try++ {
+			cam = vis[rng.IntN(len(vis))]
+		}
+	}
+	base, rtspHost := vs.sched.paths(rng)
+	return &Visit{User: u, Camera: cam, Attack: !l.May(u.Name, cam.ID), Cancel: rng.Float64() < vs.sched.cancelRate(),
+		HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
+}
+
+// pick draws a flow by weight; thumbnails weigh ten times more during a
+// reconnect storm.
+func (vs *viewers) pick(rng *rand.Rand) Flow {
+	storm := vs.sched.storming()
+	total := vs.total
+	if storm {
+		total += 9 * vs.flows[thumbsIndex(vs.flows)].Weight
+	}
+	x := rng.IntN(total)
+	for _, f := range vs.flows {
+		w := f.Weight
+		if storm && f.Name == OutThumbs {
+			w *= 10
+		}
+		if x < w {
+			return f
+		}
+		x -= w
+	}
+	return vs.flows[0]
+}
+
+func thumbsIndex(fs []Flow) int {
+	for i, f := range fs {
+		if f.Name == OutThumbs {
+			return i
+		}
+	}
+	return 0
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

@@ -1,0 +1,45 @@
+// Package mutant names the isolation bugs that the leak canary plants, one
+// at a time, to prove that it catches them (a canary that catches nothing
+// proves nothing).
+//
+// The bugs exist only in binaries built with `-tags canarymutant`: there,
+// Activate selects one from VIGIL_MUTANT once, at start, and the packages
+// that carry a bug ask On at the bug's site. Without the tag On is the
+// constant false and Activate selects nothing, so a normal build compiles
+// to exactly the code it would have without this package, and keeps no
+// state.
+package mutant
+
+// Name names one planted bug.
+type Name string
+
+// The planted bugs.
+const (
+	// StillKeyNoDevice keys the stills service's "previous still" shortcut
+	// — served while a slow keyframe decode runs, the path a timeout takes
+	// — by stream and width only, without the device (Xiaomi, 2020).
+	StillKeyNoDevice Name = "still-key-no-device"
+	// PoolReuse takes unit payload buffers from a pool shared by every
+	// camera and returns each to it a fixed number of units later, while a
+	// slow reader or the GOP cache may still hold it (ChatGPT, 2023).
+	PoolReuse Name = "pool-reuse"
+	// FlightKeyNoDevice coalesces still decodes on a key without the
+	// device and session: two cameras' keyframes with the same sequence
+	// number share one decode (Wyze, 2024: IDs mixed up under a reconnect
+	// storm).
+	FlightKeyNoDevice Name = "flight-key-no-device"
+	// TokenUnbound trusts a stream token's own camera instead of checking
+	// it against the camera in the URL.
+	TokenUnbound Name = "token-unbound"
+	// WrongStream attaches a reconnecting camera's session to the hub
+	// stream of the camera that disconnected last, when that slot is free.
+	WrongStream Name = "wrong-stream"
+)
+
+// Names lists every planted bug.
+func Names() []Name {
+	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream}
+}
+
+// EnvVar is the environment variable Activate reads.
+const EnvVar = "VIGIL_MUTANT"

@@ -1,0 +1,23 @@
+//go:build canarymutant
+
+package stills
+
+import "vigil/internal/mutant"
+
+// prevKey drops the device from the previous-still shortcut's key when
+// mutant.StillKeyNoDevice is planted.
+func prevKey(k decodedKey) decodedKey {
+	if mutant.On(mutant.StillKeyNoDevice) {
+		k.device = ""
+	}
+	return k
+}
+
+// flightKey drops the device and session from the decode coalescing key
+// when mutant.FlightKeyNoDevice is planted.
+func flightKey(k stillKey) stillKey {
+	if mutant.On(mutant.FlightKeyNoDevice) {
+		k.device, k.session = "", 0
+	}
+	return k
+}
