@@ -18,23 +18,28 @@ import (
 // segment (or, for LL-HLS, part) fetched and checked.
 func hlsFlow(variant string) func(ctx context.Context, v *Visit) error {
 	return func(ctx context.Context, v *Visit) error {
-		base := v.camPath("/hls/")
-		res, err := v.get(ctx, base+"index.m3u8?variant="+variant, true)
-		if res == nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		res.Body.Close()
-		if err != nil {
-			return ignoreEnd(err)
-		}
-		var mv playlist.Multivariant
-		if err := mv.Unmarshal(body); err != nil || len(mv.Variants) == 0 {
-			return fmt.Errorf("hls %s: multivariant playlist: %v", variant, err)
-		}
-		p := &hlsPlayer{v: v, dir: base, ts: variant == "ts", ll: variant == "ll", seen: map[string]bool{}}
-		return p.play(ctx, mv.Variants[0].URI)
+		return playHLS(ctx, v, v.camPath("/hls/index.m3u8?variant="+variant), variant)
 	}
+}
+
+// playHLS plays the multivariant playlist at mvPath (a path and query under
+// the visit's camera's /hls/, a stream token's or the user's own).
+func playHLS(ctx context.Context, v *Visit, mvPath, variant string) error {
+	res, err := v.get(ctx, mvPath, true)
+	if res == nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	res.Body.Close()
+	if err != nil {
+		return ignoreEnd(err)
+	}
+	var mv playlist.Multivariant
+	if err := mv.Unmarshal(body); err != nil || len(mv.Variants) == 0 {
+		return fmt.Errorf("hls %s: multivariant playlist: %v", variant, err)
+	}
+	p := &hlsPlayer{v: v, dir: v.camPath("/hls/"), ts: variant == "ts", ll: variant == "ll", seen: map[string]bool{}}
+	return p.play(ctx, mv.Variants[0].URI)
 }
 
 type hlsPlayer struct {

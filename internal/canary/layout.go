@@ -12,6 +12,9 @@ import (
 // User is a canary user: a household member who owns and is shared cameras.
 type User struct {
 	Name, Password string
+	// GoogleToken is the access token of the user's Google link ("" for a
+	// user who may see no camera).
+	GoogleToken string
 }
 
 // Camera is a simulated camera and who may see it.

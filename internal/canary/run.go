@@ -44,6 +44,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := household(ctx, srv, l); err != nil {
 		return nil, err
 	}
+	if err := linkAll(ctx, srv, l); err != nil {
+		return nil, err
+	}
 	px, err := newProxies(srv)
 	if err != nil {
 		return nil, err

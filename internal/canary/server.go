@@ -29,6 +29,7 @@ type server struct {
 	udp                int    // RTP port; RTCP is udp+1
 	adminPW            string
 	mutant             string
+	googleSecret       string // of the Google client configured in Vigil
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd // guarded by mu
@@ -45,13 +46,14 @@ func newServer(bin, dir, mutant string) (*server, error) {
 		return nil, err
 	}
 	return &server{bin: bin, data: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "vigil.log"),
-		rtsp: loopback.Addr(ports[0]), http: loopback.Addr(ports[1]), udp: udp, adminPW: randomHex(12), mutant: mutant}, nil
+		rtsp: loopback.Addr(ports[0]), http: loopback.Addr(ports[1]), udp: udp, adminPW: randomHex(12), mutant: mutant,
+		googleSecret: randomHex(16)}, nil
 }
 
 func (s *server) env() []string {
 	env := append(os.Environ(), "VIGIL_DATA_DIR="+s.data, "VIGIL_RTSP_ADDR="+s.rtsp, "VIGIL_HTTP_ADDR="+s.http,
 		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(s.udp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(s.udp+1),
-		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant)
+		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant, "VIGIL_OAUTH_CLIENTS="+googleClients(s.googleSecret))
 	return env
 }
 

@@ -20,6 +20,7 @@ const (
 	OutStill  = "still"
 	OutThumbs = "thumbnails"
 	OutToken  = "token-url"
+	OutGoogle = "google"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -34,6 +35,7 @@ func builtinFlows() []Flow {
 		{Name: OutStill, Weight: 5, Run: stillFlow},
 		{Name: OutThumbs, Weight: 1, Run: thumbsFlow},
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
+		{Name: OutGoogle, Weight: 2, Video: true, Run: googleFlow},
 	}
 }
 
