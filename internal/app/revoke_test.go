@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/sim"
@@ -172,5 +174,60 @@ func claimFor(t *testing.T, a *testApp, cam *sim.Camera, user string) {
 	}
 	if _, err := a.auth.Claim(ctx, user, code, directory{a.store}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRevokedViewerDoesNotStopOthersHLS: the viewer whose request started
+// a camera's HLS muxer loses the share; the owner, watching the same
+// variant, keeps playing without an error (the muxer re-attaches with the
+// owner's grant), while the viewer is refused.
+func TestRevokedViewerDoesNotStopOthersHLS(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "porch")
+	a.run(t, cam)
+	ownerPW := a.addUser(t, "olga")
+	viewerPW := a.addUser(t, "vera")
+	claimFor(t, a, cam, "olga")
+	ctx := context.Background()
+	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, directory{a.store}); err != nil {
+		t.Fatal(err)
+	}
+	// Vera's request makes the muxer.
+	viewer := a.mintWith(t, cam.ID, nil, basicAuth("vera", viewerPW))
+	if code, _, _ := a.get(t, viewer.URLs["hls"], "", ""); code != 200 {
+		t.Fatalf("vera's playlist: %d", code)
+	}
+	owner := a.mintWith(t, cam.ID, nil, basicAuth("olga", ownerPW))
+	done := make(chan error, 1)
+	var out []byte
+	go func() {
+		// 120 frames at 15 fps: 8 s, across the revocation.
+		var err error
+		out, err = exec.Command("ffmpeg", "-v", "error", "-i", a.url(owner.URLs["hls"]),
+			"-map", "0:v", "-c", "copy", "-frames:v", "120", "-f", "h264", "pipe:1").Output()
+		done <- err
+	}()
+	time.Sleep(2 * time.Second)
+	if err := a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", directory{a.store}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := a.get(t, viewer.URLs["hls"], "", ""); code < 400 {
+		t.Fatalf("vera's playlist after the unshare: %d", code)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the owner's HLS stopped with the viewer's share: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the owner's ffmpeg never finished")
+	}
+	chk := sim.NewChecker(sim.StaticKeys(stampSecret))
+	if chk.AnnexB(out); chk.Only(cam.ID) != nil {
+		t.Fatalf("stamps: %v", chk.Counts())
+	}
+	if started := testutil.ToFloat64(a.hls.Metrics.MuxersStarted.WithLabelValues("ll")); started != 1 {
+		t.Fatalf("%v LL-HLS muxers started: the viewer's revocation restarted the owner's", started)
 	}
 }

@@ -6,6 +6,9 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	// Muxers counts running muxers.
 	Muxers *prometheus.GaugeVec
+	// MuxersStarted counts muxers started: one that keeps restarting means
+	// its viewers' playlists keep starting over.
+	MuxersStarted *prometheus.CounterVec
 	// Requests counts requests being served. HLS has no sessions; a
 	// Low-Latency viewer holds about one blocking playlist request at a
 	// time, so this is the closest this package can come to a viewers gauge
@@ -24,6 +27,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Muxers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_hls_muxers", Help: "Running HLS muxers, one per camera stream and variant.",
 		}, labels),
+		MuxersStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_hls_muxers_started_total", Help: "HLS muxers started.",
+		}, labels),
 		Requests: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_hls_requests_in_flight", Help: "HLS requests being served, blocking playlist reloads included.",
 		}, labels),
@@ -34,6 +40,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vigil_hls_encode_errors_total", Help: "Units an HLS muxer refused.",
 		}, labels),
 	}
-	reg.MustRegister(m.Muxers, m.Requests, m.Bytes, m.EncodeErrors)
+	reg.MustRegister(m.Muxers, m.MuxersStarted, m.Requests, m.Bytes, m.EncodeErrors)
 	return m
 }

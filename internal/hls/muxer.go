@@ -79,7 +79,8 @@ func (x *muxer) begin(g access.Grant) {
 	x.lastReq.Store(time.Now().UnixNano())
 	for {
 		old := x.grant.Load()
-		if !g.Expiry().After(old.Expiry()) || x.grant.CompareAndSwap(old, &g) {
+		live := old.Check(x.key.device, time.Now()) == nil
+		if (live && !g.Expiry().After(old.Expiry())) || x.grant.CompareAndSwap(old, &g) {
 			return
 		}
 	}
@@ -153,9 +154,11 @@ func (x *muxer) watchIdle(ctx context.Context) {
 }
 
 // feed moves units from the hub into the muxer. When the reader's grant
-// expires it re-attaches with the freshest grant a viewer brought, so the
-// muxer outlives the grant of the viewer that happened to create it; units
-// already fed (by Seq, within the one publisher session) are skipped.
+// expires or is revoked it re-attaches with a live grant another viewer
+// brought, so the muxer outlives the viewer that happened to create it (a
+// revoked share must not stop the owner's HLS); units already fed (by Seq,
+// within the one publisher session) are skipped. With no live grant left
+// the muxer stops.
 func (x *muxer) feed(ctx context.Context, r *hub.Reader) error {
 	var lastSeq uint64
 	for {
@@ -163,8 +166,8 @@ func (x *muxer) feed(ctx context.Context, r *hub.Reader) error {
 		if err == nil {
 			err = r.Egress(u) // closes r on a mismatch
 		}
-		if errors.Is(err, access.ErrGrantExpired) {
-			nr, rerr := x.reattach(r)
+		if errors.Is(err, access.ErrGrantExpired) || errors.Is(err, access.ErrGrantRevoked) {
+			nr, rerr := x.reattach(ctx, r)
 			if rerr != nil {
 				return rerr
 			}
@@ -190,10 +193,27 @@ func (x *muxer) feed(ctx context.Context, r *hub.Reader) error {
 	}
 }
 
-// reattach replaces the expired reader r by one opened with the freshest grant.
-func (x *muxer) reattach(r *hub.Reader) (*hub.Reader, error) {
+// reattachWait is how long a muxer whose reader's grant ended waits for a
+// viewer's request to bring a live grant: viewers reload playlists every
+// second or so.
+const reattachWait = 2 * time.Second
+
+// reattach replaces the ended reader r by one opened with a live grant.
+func (x *muxer) reattach(ctx context.Context, r *hub.Reader) (*hub.Reader, error) {
 	r.Close()
+	deadline := time.Now().Add(reattachWait)
 	g := x.grant.Load()
+	for g.Check(x.key.device, time.Now()) != nil {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("re-attach: no viewer with a live grant: %w", access.ErrGrantRevoked)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		g = x.grant.Load()
+	}
 	nr, err := x.mgr.Hub.Read(*g, x.key.stream)
 	if err != nil {
 		return nil, fmt.Errorf("re-attach: %w", err)
@@ -202,7 +222,7 @@ func (x *muxer) reattach(r *hub.Reader) (*hub.Reader, error) {
 		nr.Close()
 		return nil, hub.ErrReplaced
 	}
-	x.log.Debug("hls muxer re-attached with a fresher grant", "user", g.User())
+	x.log.Debug("hls muxer re-attached with another viewer's grant", "user", g.User())
 	return nr, nil
 }
 
@@ -236,6 +256,7 @@ func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
 	x.hm, x.owner = hm, r.Owner()
 	x.last.Store(first)
 	x.mgr.metrics().Muxers.WithLabelValues(v).Inc()
+	x.mgr.metrics().MuxersStarted.WithLabelValues(v).Inc()
 	close(x.ready)
 	x.log.Info("hls muxer started", "session", x.owner.Session, "tracks", len(tracks))
 	return nil
