@@ -313,3 +313,31 @@ func TestLinksSurviveARestart(t *testing.T) {
 		t.Fatalf("links after the restart: %+v", links)
 	}
 }
+
+// TestTokenEndpointThrottlesWrongSecrets: after a few wrong client secrets
+// the token endpoint answers 429, even to the right secret, until the wait
+// is over; another client is not held up.
+func TestTokenEndpointThrottlesWrongSecrets(t *testing.T) {
+	a := startApp(t, "", withOAuthClients)
+	pw, porch, _ := a.household(t)
+	guesser := oauthtest.New(t, a.url(""), "google", "not-the-google-secret", googleRedirect)
+	for i := 0; ; i++ {
+		tok := guesser.Exchange("made-up-code", "")
+		if tok.Status == 429 && i >= 5 {
+			break
+		}
+		if tok.Status != 401 || i > 6 {
+			t.Fatalf("wrong secret %d: %d", i+1, tok.Status)
+		}
+	}
+	g := a.google(t)
+	code, verifier := g.Link("olga", pw, porch.ID)
+	if tok := g.Exchange(code, verifier); tok.Status != 429 {
+		t.Fatalf("the right secret after the wrong ones: %d, want 429", tok.Status)
+	}
+	alexa := a.alexa(t)
+	acode, averifier := alexa.Link("olga", pw, porch.ID)
+	if tok := alexa.Exchange(acode, averifier); tok.Status != 200 {
+		t.Fatalf("another client, from the same address: %d", tok.Status)
+	}
+}

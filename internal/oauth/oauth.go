@@ -121,6 +121,9 @@ type Server struct {
 	pages    *pages
 	log      *slog.Logger
 	now      func() time.Time
+	// clientFails and addrFails throttle wrong client secrets at the token
+	// and revocation endpoints, per client id and per caller address.
+	clientFails, addrFails *auth.Throttle
 }
 
 // New validates cfg and returns a ready Server.
@@ -138,7 +141,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("oauth: derive token key: %w", err)
 	}
 	s := &Server{st: cfg.Store, clients: map[string]*Client{}, signIn: cfg.SignIn, cameras: cfg.Cameras,
-		users: cfg.Users, onUnlink: cfg.OnUnlink, log: cfg.Logger, now: time.Now}
+		users: cfg.Users, onUnlink: cfg.OnUnlink, log: cfg.Logger, now: time.Now,
+		clientFails: auth.NewThrottle(auth.AccountFailures), addrFails: auth.NewThrottle(auth.AddressFailures)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

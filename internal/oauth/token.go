@@ -2,7 +2,10 @@ package oauth
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/ory/fosite"
 )
@@ -17,8 +20,16 @@ import (
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	keys := clientKeys(r)
+	if s.throttled(w, keys) {
+		return
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &session{})
-	if err == nil {
+	switch {
+	case errors.Is(err, fosite.ErrInvalidClient):
+		s.failed(keys)
+	case err == nil:
+		s.clientFails.Succeed(keys.client)
 		err = s.grantLive(r, ar)
 	}
 	if err != nil {
@@ -64,7 +75,14 @@ func (s *Server) grantLive(r *http.Request, ar fosite.AccessRequester) error {
 func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	keys := clientKeys(r)
+	if s.throttled(w, keys) {
+		return
+	}
 	err := s.provider.NewRevocationRequest(ctx, r)
+	if errors.Is(err, fosite.ErrInvalidClient) {
+		s.failed(keys)
+	}
 	if errors.Is(err, fosite.ErrUnauthorizedClient) {
 		s.provider.WriteAccessError(ctx, w, nil, err)
 		return
@@ -73,4 +91,42 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("oauth: revocation refused", "error", reason(err))
 	}
 	s.provider.WriteRevocationResponse(ctx, w, err)
+}
+
+// throttleKeys name the caller of the token or revocation endpoint.
+type throttleKeys struct{ client, addr string }
+
+// clientKeys returns the client id a request names (Basic or form) and
+// its address.
+func clientKeys(r *http.Request) throttleKeys {
+	id, _, ok := r.BasicAuth()
+	if !ok {
+		_ = r.ParseForm() // fosite reads the same parsed form afterwards
+		id = r.PostForm.Get("client_id")
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return throttleKeys{client: id, addr: host}
+}
+
+func (s *Server) failed(k throttleKeys) {
+	s.clientFails.Fail(k.client)
+	s.addrFails.Fail(k.addr)
+}
+
+// throttled answers 429 when the request's client or address has failed
+// its secret too often (RFC 6749 has no error for it; Retry-After says when).
+func (s *Server) throttled(w http.ResponseWriter, k throttleKeys) bool {
+	wait := max(s.clientFails.Wait(k.client), s.addrFails.Wait(k.addr))
+	if wait <= 0 {
+		return false
+	}
+	secs := strconv.Itoa(int(wait.Seconds()) + 1)
+	w.Header().Set("Retry-After", secs)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	fmt.Fprintf(w, `{"error":"invalid_client","error_description":"too many failed client authentications; retry in %s s"}`, secs)
+	return true
 }
