@@ -35,7 +35,9 @@ type play struct {
 	// reported marks tracks whose first sender report went out (UDP path).
 	reported []bool
 	// rec is the session's access-history record; nil when not recorded.
-	rec    Recorded
+	rec Recorded
+	// paced is when the UDP replay's last unit is due (see pace).
+	paced  time.Time
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -126,7 +128,7 @@ func (p *play) run(ctx context.Context) error {
 		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
 		if p.direct != nil {
 			err = p.direct.write(u.Track, pkts, ts, wall)
-		} else {
+		} else if err = p.pace(ctx, u.Size(), wall); err == nil {
 			err = p.viaStream(u.Track, pkts, ts, wall)
 		}
 		if p.rec != nil && err == nil {
@@ -140,6 +142,32 @@ func (p *play) run(ctx context.Context) error {
 
 // viaStream writes through gortsplib (UDP viewers). The cached packets are
 // shared, so each is copied before gortsplib sets its SSRC and sequence.
+// UDP viewers get the cached GOP paced at udpReplayRate: sent at once, a
+// GOP is a burst that overflows socket buffers on a busy host or a thin
+// path, losing the very keyframe the join needs. Live units go unpaced.
+const (
+	udpReplayRate = 20_000_000 // bits per second
+	replayLag     = 200 * time.Millisecond
+)
+
+// pace waits until a replayed unit of size bytes may go out.
+func (p *play) pace(ctx context.Context, size int, wall time.Time) error {
+	if time.Since(wall) < replayLag {
+		return nil
+	}
+	now := time.Now()
+	if p.paced.Before(now) {
+		p.paced = now
+	}
+	p.paced = p.paced.Add(time.Duration(size) * 8 * time.Second / udpReplayRate)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(p.paced)):
+		return nil
+	}
+}
+
 func (p *play) viaStream(track int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
 	m := p.medias[track]
 	if !p.reported[track] {
