@@ -128,3 +128,55 @@ func TestJoinAnywhereInTheGOPStartsWithAKeyframe(t *testing.T) {
 		t.Fatalf("ffmpeg decode errors on join:\n%s", out)
 	}
 }
+
+// TestUDPJoinGetsTheCachedKeyframe: a viewer over UDP joins a camera whose
+// keyframes are large (an uncompressed 1280×720 picture, about 1.4 MB):
+// the cached GOP is paced, so the keyframe survives the socket buffers
+// and the first picture is the cached one, not the next GOP's.
+func TestUDPJoinGetsTheCachedKeyframe(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "big")
+	cam.Width, cam.Height, cam.FPS, cam.GOP = 1280, 720, 10, 40 // a 4 s GOP
+	a.run(t, cam)
+	time.Sleep(time.Second) // join a second into the GOP
+	u, _ := base.ParseURL(a.rtspURL(AdminName, adminPassword, cam.ID))
+	udp := gortsplib.ProtocolUDP
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &udp}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forma *format.H264
+	medi := desc.FindFormat(&forma)
+	dec, _ := forma.CreateDecoder()
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan [][]byte, 1)
+	start := time.Now()
+	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		if au, err := dec.Decode(pkt); err == nil {
+			select {
+			case first <- au:
+			default:
+			}
+		}
+	})
+	if _, err := c.Play(nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case au := <-first:
+		wait := time.Since(start)
+		t.Logf("first picture over UDP after %v", wait.Round(time.Millisecond))
+		if !h264.IsRandomAccess(au) || wait > 2500*time.Millisecond {
+			t.Fatalf("first picture after %v, keyframe %v: the cached keyframe was lost", wait, h264.IsRandomAccess(au))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no picture over UDP")
+	}
+}

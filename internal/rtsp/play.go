@@ -128,8 +128,8 @@ func (p *play) run(ctx context.Context) error {
 		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
 		if p.direct != nil {
 			err = p.direct.write(u.Track, pkts, ts, wall)
-		} else if err = p.pace(ctx, u.Size(), wall); err == nil {
-			err = p.viaStream(u.Track, pkts, ts, wall)
+		} else {
+			err = p.viaStream(ctx, u.Track, pkts, ts, wall)
 		}
 		if p.rec != nil && err == nil {
 			p.rec.Add(u.Size())
@@ -142,38 +142,45 @@ func (p *play) run(ctx context.Context) error {
 
 // viaStream writes through gortsplib (UDP viewers). The cached packets are
 // shared, so each is copied before gortsplib sets its SSRC and sequence.
-// UDP viewers get the cached GOP paced at udpReplayRate: sent at once, a
-// GOP is a burst that overflows socket buffers on a busy host or a thin
-// path, losing the very keyframe the join needs. Live units go unpaced.
+// UDP viewers get the cached GOP paced at udpReplayRate, packet by packet:
+// sent at once, a GOP (or one large keyframe) overflows gortsplib's write
+// queue and socket buffers, losing the very keyframe the join needs. Live
+// units go unpaced.
 const (
 	udpReplayRate = 20_000_000 // bits per second
 	replayLag     = 200 * time.Millisecond
+	paceQuantum   = 5 * time.Millisecond // sleep only when this far ahead
 )
 
-// pace waits until a replayed unit of size bytes may go out.
-func (p *play) pace(ctx context.Context, size int, wall time.Time) error {
-	if time.Since(wall) < replayLag {
-		return nil
-	}
+// pace waits until a replayed packet of size bytes may go out.
+func (p *play) pace(ctx context.Context, size int) error {
 	now := time.Now()
 	if p.paced.Before(now) {
 		p.paced = now
 	}
 	p.paced = p.paced.Add(time.Duration(size) * 8 * time.Second / udpReplayRate)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Until(p.paced)):
-		return nil
+	if ahead := time.Until(p.paced); ahead > paceQuantum {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(ahead):
+		}
 	}
+	return nil
 }
 
-func (p *play) viaStream(track int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
+func (p *play) viaStream(ctx context.Context, track int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
 	m := p.medias[track]
 	if !p.reported[track] {
 		p.reportFirst(track, ts, wall)
 	}
+	replay := time.Since(wall) > replayLag
 	for _, shared := range pkts {
+		if replay {
+			if err := p.pace(ctx, shared.MarshalSize()); err != nil {
+				return err
+			}
+		}
 		pkt := *shared
 		pkt.Timestamp = ts + shared.Timestamp
 		if err := p.stream.WritePacketRTPWithNTP(m, &pkt, wall); err != nil {
