@@ -21,8 +21,9 @@ type joined struct {
 	startedAt time.Time
 }
 
-// join reads n video access units from url with gortsplib as the client.
-func join(t *testing.T, url string, n int) joined {
+// join reads n video access units from url with gortsplib as the client,
+// over TCP unless proto says otherwise.
+func join(t *testing.T, url string, n int, proto ...gortsplib.Protocol) joined {
 	t.Helper()
 	u, err := base.ParseURL(url)
 	if err != nil {
@@ -32,8 +33,11 @@ func join(t *testing.T, url string, n int) joined {
 	// Over TCP: the join replays a whole GOP at once, and over UDP a loaded
 	// machine drops some of that burst on loopback, so the first complete
 	// picture would be the next GOP's (seen once with the CPU saturated).
-	tcp := gortsplib.ProtocolTCP
-	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}
+	p := gortsplib.ProtocolTCP
+	if len(proto) > 0 {
+		p = proto[0]
+	}
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &p}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,44 +143,9 @@ func TestUDPJoinGetsTheCachedKeyframe(t *testing.T) {
 	cam.Width, cam.Height, cam.FPS, cam.GOP = 1280, 720, 10, 40 // a 4 s GOP
 	a.run(t, cam)
 	time.Sleep(time.Second) // join a second into the GOP
-	u, _ := base.ParseURL(a.rtspURL(AdminName, adminPassword, cam.ID))
-	udp := gortsplib.ProtocolUDP
-	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &udp}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var forma *format.H264
-	medi := desc.FindFormat(&forma)
-	dec, _ := forma.CreateDecoder()
-	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	first := make(chan [][]byte, 1)
-	start := time.Now()
-	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
-		if au, err := dec.Decode(pkt); err == nil {
-			select {
-			case first <- au:
-			default:
-			}
-		}
-	})
-	if _, err := c.Play(nil); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case au := <-first:
-		wait := time.Since(start)
-		t.Logf("first picture over UDP after %v", wait.Round(time.Millisecond))
-		if !h264.IsRandomAccess(au) || wait > 2500*time.Millisecond {
-			t.Fatalf("first picture after %v, keyframe %v: the cached keyframe was lost", wait, h264.IsRandomAccess(au))
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no picture over UDP")
+	j := join(t, a.rtspURL(AdminName, adminPassword, cam.ID), 1, gortsplib.ProtocolUDP)
+	t.Logf("first picture over UDP after %v", j.wait.Round(time.Millisecond))
+	if !h264.IsRandomAccess(j.first) || j.wait > 2500*time.Millisecond {
+		t.Fatalf("first picture after %v, keyframe %v: the cached keyframe was lost", j.wait, h264.IsRandomAccess(j.first))
 	}
 }
