@@ -32,22 +32,18 @@ type server struct {
 	googleSecret       string // of the Google client configured in Vigil
 
 	mu       sync.Mutex
-	cmd      *exec.Cmd // guarded by mu
-	restarts int       // guarded by mu
+	cmd      *exec.Cmd     // guarded by mu
+	exited   chan struct{} // guarded by mu; closed when cmd has exited and been reaped
+	restarts int           // guarded by mu
 }
 
 func newServer(bin, dir, mutant string) (*server, error) {
-	ports, err := loopback.TCPPorts(2)
-	if err != nil {
+	s := &server{bin: bin, data: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "vigil.log"),
+		adminPW: randomHex(12), mutant: mutant, googleSecret: randomHex(16)}
+	if err := s.newPorts(); err != nil {
 		return nil, err
 	}
-	udp, err := loopback.UDPPair()
-	if err != nil {
-		return nil, err
-	}
-	return &server{bin: bin, data: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "vigil.log"),
-		rtsp: loopback.Addr(ports[0]), http: loopback.Addr(ports[1]), udp: udp, adminPW: randomHex(12), mutant: mutant,
-		googleSecret: randomHex(16)}, nil
+	return s, nil
 }
 
 func (s *server) env() []string {
@@ -75,8 +71,28 @@ func (s *server) cli(ctx context.Context, out any, args ...string) error {
 	return nil
 }
 
-// start runs `vigil serve` and waits until it is healthy.
+// start runs `vigil serve` and waits until it is healthy. The first start
+// may find a port taken by another test since newServer picked it: then it
+// picks new ports and tries again.
 func (s *server) start(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := s.startOnce(ctx)
+		s.mu.Lock()
+		first := s.restarts == 0
+		s.mu.Unlock()
+		if !errors.Is(err, errExited) || !first || attempt == 3 {
+			return err
+		}
+		if err := s.newPorts(); err != nil {
+			return err
+		}
+	}
+}
+
+// errExited: vigil exited before it became healthy (a port in use, say).
+var errExited = errors.New("vigil exited before it was healthy")
+
+func (s *server) startOnce(ctx context.Context) error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("vigil log: %w", err)
@@ -88,26 +104,56 @@ func (s *server) start(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start vigil: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	s.mu.Lock()
-	s.cmd = cmd
+	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
-	if err := loopback.WaitOK(ctx, "http://"+s.http+"/healthz", 60*time.Second); err != nil {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	if err := loopback.WaitOK(wctx, "http://"+s.http+"/healthz", 60*time.Second); err != nil {
+		select {
+		case <-exited:
+			return fmt.Errorf("%w; see %s", errExited, s.logPath)
+		default:
+		}
 		return fmt.Errorf("vigil not healthy: %w; see %s", err, s.logPath)
 	}
+	return nil
+}
+
+// newPorts picks fresh loopback ports.
+func (s *server) newPorts() error {
+	ports, err := loopback.TCPPorts(2)
+	if err != nil {
+		return err
+	}
+	udp, err := loopback.UDPPair()
+	if err != nil {
+		return err
+	}
+	s.rtsp, s.http, s.udp = loopback.Addr(ports[0]), loopback.Addr(ports[1]), udp
 	return nil
 }
 
 // kill9 kills the process without warning and reaps it.
 func (s *server) kill9() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-exited
 }
 
 // restart is kill -9 and start: a crash under load.
