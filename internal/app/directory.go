@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"vigil/internal/access"
@@ -56,38 +55,28 @@ func (d directory) Principal(ctx context.Context, name string) (auth.Principal, 
 }
 
 // Bound checks that what a stream token was minted in still stands: the
-// sign-in session, the API token, or the password as it was.
-func (d directory) Bound(ctx context.Context, user, session string) error {
-	u, err := d.st.UserByName(ctx, user)
-	if err != nil {
-		return err
-	}
+// sign-in session, the password as it was, or the account link.
+func (d directory) Bound(ctx context.Context, p auth.Principal, session string) error {
 	kind, id := session[:min(2, len(session))], session[min(2, len(session)):]
 	switch kind {
-	case httpapi.BoundSession:
+	case auth.BoundSession:
 		s, err := d.st.Session(ctx, id, time.Now())
-		if err == nil && s.User != u.ID {
+		if err == nil && s.User != p.ID {
 			err = errors.New("session of another user")
 		}
 		return err
-	case httpapi.BoundAPIKey:
-		toks, err := d.st.APITokens(ctx, u.ID, time.Now())
-		if err != nil || slices.ContainsFunc(toks, func(t store.APIToken) bool { return t.ID == id }) {
-			return err
-		}
-		return errors.New("API token deleted or expired")
-	case httpapi.BoundPassword:
-		if id == httpapi.PasswordFingerprint(u.Credential.PassSHA256) {
+	case auth.BoundPassword:
+		if id == auth.PasswordFingerprint(p.Credential.PassSHA256) {
 			return nil
 		}
-		phc, err := d.st.PasswordHash(ctx, u.ID)
-		if err != nil || (phc != "" && id == httpapi.PasswordFingerprint(phc)) {
+		phc, err := d.st.PasswordHash(ctx, p.ID)
+		if err != nil || (phc != "" && id == auth.PasswordFingerprint(phc)) {
 			return err
 		}
 		return errors.New("password changed")
-	case BoundLink:
+	case auth.BoundLink:
 		l, err := d.st.Link(ctx, id)
-		if err == nil && (!l.Live() || l.User != u.ID) {
+		if err == nil && (!l.Live() || l.User != p.ID) {
 			err = errors.New("account link ended")
 		}
 		return err

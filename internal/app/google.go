@@ -14,10 +14,6 @@ import (
 	"vigil/internal/smarthome/google"
 )
 
-// BoundLink is the prefix of a stream token minted for an account link:
-// unlinking (or DISCONNECT) ends the tokens.
-const BoundLink = "l:"
-
 // googleTokenTTL is how long a Google stream token opens new views; a
 // view in progress renews it by using it (auth.Service.TokenGrant).
 const googleTokenTTL = 10 * time.Minute
@@ -71,7 +67,7 @@ func (g googleSide) Disconnect(ctx context.Context, l google.Link) error {
 // grants are leased to the link), and HomeGraph hears nothing more of it.
 // The user's own views in the web page go on.
 func (a *App) unlinked(l oauth.Link) {
-	a.auth.RevokeBound(BoundLink + l.ID)
+	a.auth.RevokeBound(auth.BoundLink + l.ID)
 	a.homegraph.Forget(l.AgentUserID)
 }
 
@@ -101,7 +97,7 @@ func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.Dev
 		expires = grant.Expiry()
 	}
 	tok := g.a.tokens.Mint(auth.Token{User: l.UserName, Device: d, Stream: access.StreamMain,
-		Audience: access.AudienceGoogle, Session: BoundLink + l.ID, Expires: expires})
+		Audience: access.AudienceGoogle, Session: auth.BoundLink + l.ID, Expires: expires})
 	return tok, expires, nil
 }
 

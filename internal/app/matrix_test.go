@@ -12,7 +12,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/httpapi"
 	"vigil/internal/seal"
 	"vigil/internal/store"
 )
@@ -68,7 +67,7 @@ func TestAccessMatrix(t *testing.T) {
 	// Tokens as the API mints them for a viewer signed in with a password.
 	bound := func(user string) string {
 		u, _ := a.store.UserByName(ctx, user)
-		return httpapi.BoundPassword + httpapi.PasswordFingerprint(u.Credential.PassSHA256)
+		return auth.BoundPassword + auth.PasswordFingerprint(u.Credential.PassSHA256)
 	}
 	mint := func(user string, device access.DeviceID, aud access.Audience, session string, ttl time.Duration) string {
 		return tokens.Mint(auth.Token{User: user, Device: device, Stream: "main", Audience: aud, Session: session,
@@ -80,7 +79,7 @@ func TestAccessMatrix(t *testing.T) {
 	viewerToken := mint("viewer", deviceID(cam), "web", bound("viewer"), time.Hour)
 	revokedToken := mint("revoked", deviceID(cam), "web", bound("revoked"), time.Hour)
 	// Minted in a sign-in session that has since ended (logout).
-	endedToken := mint("viewer", deviceID(cam), "web", httpapi.BoundSession+"0123456789abcdef", time.Hour)
+	endedToken := mint("viewer", deviceID(cam), "web", auth.BoundSession+"0123456789abcdef", time.Hour)
 	basic := func(n string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(n, pw[n]) } }
 	token := func(tok string) func(*http.Request) {
 		return func(r *http.Request) {

@@ -51,9 +51,10 @@ type Directory interface {
 	Principal(ctx context.Context, name string) (Principal, error)
 	Standing(ctx context.Context, user access.UserID, device access.DeviceID) (Standing, error)
 	// Bound returns nil while what a stream token was minted in (its
-	// Session: a sign-in session, API token, password or account link of
-	// the user named user) still stands.
-	Bound(ctx context.Context, user, session string) error
+	// Session: a sign-in session, the password or an account link of p;
+	// see the Bound* prefixes) still stands. API keys are checked by auth
+	// itself against p.Tokens.
+	Bound(ctx context.Context, p Principal, session string) error
 }
 
 // Service authenticates cameras and viewers and mints grants.
@@ -115,15 +116,16 @@ func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credent
 // only — a claimed camera belongs to its household). The grant ends at the
 // share's end, and at once when the share, ownership or account is revoked.
 func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error) {
-	return s.grant(ctx, name, device, aud, "")
-}
-
-// grant is Grant with the lease bound to what a stream token was minted in.
-func (s *Service) grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience, bound string) (access.Grant, error) {
 	p, err := s.active(ctx, name)
 	if err != nil {
 		return access.Grant{}, err
 	}
+	return s.grant(ctx, p, device, aud, "")
+}
+
+// grant mints for the active principal p, the lease bound to what a stream
+// token was minted in ("" for a viewer who signed in).
+func (s *Service) grant(ctx context.Context, p Principal, device access.DeviceID, aud access.Audience, bound string) (access.Grant, error) {
 	// The lease is taken before the store is read: a revocation that comes
 	// after the read revokes this lease too, so a grant minted from what
 	// was just revoked cannot outlive the revocation.
@@ -143,7 +145,7 @@ func (s *Service) grant(ctx context.Context, name string, device access.DeviceID
 			ttl = min(ttl, st.ShareUntil.Sub(now))
 		}
 	default:
-		return access.Grant{}, fmt.Errorf("%w: %s, %s", ErrForbidden, name, device)
+		return access.Grant{}, fmt.Errorf("%w: %s, %s", ErrForbidden, p.ID, device)
 	}
 	return s.issuer.MintLeased(p.ID, device, aud, ttl, l), nil
 }
@@ -173,30 +175,29 @@ func (s *Service) RevokeDevice(device access.DeviceID) { s.RevokeMadeBefore("", 
 // RevokeUser ends every grant of user (account disabled, password changed).
 func (s *Service) RevokeUser(user access.UserID) { s.RevokeMadeBefore(user, "", time.Time{}) }
 
-// RevokeBound ends the grants minted from stream tokens bound to bound
-// (an account link that ended): that link's views end, the user's others
-// go on.
-func (s *Service) RevokeBound(bound string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, l := range s.leases {
-		if k.bound == bound {
-			l.Revoke()
-			delete(s.leases, k)
-		}
-	}
-}
-
 // RevokeMadeBefore ends the grants of user (all users if empty) for device
 // (all devices if empty) whose leases were made before t (zero: all). It is
 // for changes learnt of after the fact (another process's, from the
 // store's log): a grant minted after the change was minted from the
 // changed store and stays.
 func (s *Service) RevokeMadeBefore(user access.UserID, device access.DeviceID, t time.Time) {
+	s.revokeWhere(func(k leaseKey, l lease) bool {
+		return (user == "" || k.user == user) && (device == "" || k.device == device) && (t.IsZero() || l.made.Before(t))
+	})
+}
+
+// RevokeBound ends the grants minted from stream tokens bound to bound
+// (an account link that ended): that link's views end, the user's others
+// go on.
+func (s *Service) RevokeBound(bound string) {
+	s.revokeWhere(func(k leaseKey, _ lease) bool { return k.bound == bound })
+}
+
+func (s *Service) revokeWhere(match func(leaseKey, lease) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, l := range s.leases {
-		if (user == "" || k.user == user) && (device == "" || k.device == device) && (t.IsZero() || l.made.Before(t)) {
+		if match(k, l) {
 			l.Revoke()
 			delete(s.leases, k)
 		}

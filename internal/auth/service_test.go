@@ -125,7 +125,7 @@ func TestClaimHashIgnoresHowPeopleType(t *testing.T) {
 	}
 }
 
-func (f fakeDir) Bound(_ context.Context, _, session string) error {
+func (f fakeDir) Bound(_ context.Context, _ Principal, session string) error {
 	if session != "live" {
 		return errors.New("ended")
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -139,6 +140,33 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	return tok, nil
 }
 
+// What a stream token can be bound to: the prefixes of Token.Session.
+const (
+	BoundSession  = "s:" // a sign-in session, by the SHA-256 of its cookie
+	BoundAPIKey   = "k:" // an API token, by its id
+	BoundPassword = "p:" // the password, by PasswordFingerprint of its stored hash
+	BoundLink     = "l:" // an account link (Google, Alexa), by its id
+)
+
+// PasswordFingerprint names a stored password hash without revealing it:
+// when the password changes, tokens bound to the old one stop working.
+func PasswordFingerprint(stored string) string {
+	sum := sha256.Sum256([]byte("vigil password fingerprint|" + stored))
+	return hex.EncodeToString(sum[:8])
+}
+
+// bound checks that what a token was minted in still stands: an API key
+// among p's live ones here, the rest in the store.
+func (s *Service) bound(ctx context.Context, p Principal, session string) error {
+	if id, ok := strings.CutPrefix(session, BoundAPIKey); ok {
+		if !slices.ContainsFunc(p.Tokens, func(k APIKey) bool { return k.ID == id }) {
+			return errors.New("API token deleted or expired")
+		}
+		return nil
+	}
+	return s.dir.Bound(ctx, p, session)
+}
+
 // TokenUse is what a request with a stream token asks for.
 type TokenUse struct {
 	Device access.DeviceID
@@ -169,10 +197,14 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 		!slices.Contains(use.Audiences, tok.Audience) {
 		return access.Grant{}, Token{}, ErrTokenMisused
 	}
-	if err := s.dir.Bound(ctx, tok.User, tok.Session); err != nil {
+	p, err := s.active(ctx, tok.User)
+	if err != nil {
+		return access.Grant{}, Token{}, err
+	}
+	if err := s.bound(ctx, p, tok.Session); err != nil {
 		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
 	}
-	g, err := s.grant(ctx, tok.User, use.Device, tok.Audience, tok.Session)
+	g, err := s.grant(ctx, p, use.Device, tok.Audience, tok.Session)
 	if err == nil {
 		s.renewals.used(raw, s.now())
 	}

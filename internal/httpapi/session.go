@@ -90,7 +90,7 @@ func (au *Authenticator) sessionUser(r *http.Request, cookie string) (caller, er
 	if !safeMethod(r.Method) && r.Header.Get(csrfHeader) != sess.CSRF {
 		return caller{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
 	}
-	return caller{Name: name, Principal: p, Scope: auth.ScopeAccount, Bound: BoundSession + sess.IDSHA256}, nil
+	return caller{Name: name, Principal: p, Scope: auth.ScopeAccount, Bound: auth.BoundSession + sess.IDSHA256}, nil
 }
 
 // session returns the live session of cookie and its active user. It does
@@ -132,14 +132,14 @@ func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (call
 	if ok {
 		var key string
 		c.Scope, key, ok = c.Match(pass)
-		c.Bound = BoundAPIKey + key
+		c.Bound = auth.BoundAPIKey + key
 		if ok && key == "" {
-			c.Bound = BoundPassword + PasswordFingerprint(c.Credential.PassSHA256)
+			c.Bound = auth.BoundPassword + auth.PasswordFingerprint(c.Credential.PassSHA256)
 		}
 		if !ok && au.Sessions != nil {
 			phc, _ := au.Sessions.PasswordHash(r.Context(), c.ID)
 			ok = phc != "" && auth.CheckPasswordHash(phc, pass)
-			c.Scope, c.Bound = auth.ScopeAccount, BoundPassword+PasswordFingerprint(phc)
+			c.Scope, c.Bound = auth.ScopeAccount, auth.BoundPassword+auth.PasswordFingerprint(phc)
 		}
 	}
 	if !ok {
@@ -149,20 +149,6 @@ func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (call
 	}
 	au.Accounts.Succeed(user)
 	return c, nil
-}
-
-// What a stream token can be bound to (caller.Bound's prefixes).
-const (
-	BoundSession  = "s:"
-	BoundAPIKey   = "k:"
-	BoundPassword = "p:"
-)
-
-// PasswordFingerprint names a stored password hash without revealing it:
-// when the password changes, tokens bound to the old one stop working.
-func PasswordFingerprint(stored string) string {
-	sum := sha256.Sum256([]byte("vigil password fingerprint|" + stored))
-	return hex.EncodeToString(sum[:8])
 }
 
 func clientHost(r *http.Request) string {

@@ -50,7 +50,7 @@ func (a *API) session(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, ok := strings.CutPrefix(c.Bound, BoundSession)
+	id, ok := strings.CutPrefix(c.Bound, auth.BoundSession)
 	if !ok {
 		return httpError(http.StatusBadRequest, "no sign-in session: POST /api/login first", nil)
 	}
