@@ -184,6 +184,17 @@ func (m *Media) viewerStream(r *http.Request) (access.Grant, access.StreamID, er
 	return g, stream, err
 }
 
+// viewerStill authorizes the request's viewer of the camera in the path
+// and reads the still it asks for.
+func (m *Media) viewerStill(r *http.Request) (access.Grant, stills.Request, error) {
+	g, err := viewerGrant(m.Authn, m.Accounts, r)
+	if err != nil {
+		return g, stills.Request{}, err
+	}
+	req, err := stillRequest(r)
+	return g, req, err
+}
+
 func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	g, stream, err := m.viewerStream(r)
 	if err != nil {
@@ -284,11 +295,7 @@ func stillRequest(r *http.Request) (stills.Request, error) {
 }
 
 func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return err
-	}
-	req, err := stillRequest(r)
+	g, req, err := m.viewerStill(r)
 	if err != nil {
 		return err
 	}
@@ -344,11 +351,7 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return err
-	}
-	req, err := stillRequest(r)
+	g, req, err := m.viewerStill(r)
 	if err != nil {
 		return err
 	}
