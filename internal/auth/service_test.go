@@ -126,7 +126,7 @@ func TestClaimHashIgnoresHowPeopleType(t *testing.T) {
 }
 
 func (f fakeDir) Bound(_ context.Context, _ Principal, session string) error {
-	if session != "live" {
+	if session == "gone" {
 		return errors.New("ended")
 	}
 	return nil
@@ -171,5 +171,39 @@ func TestTokenRenewsWhileUsed(t *testing.T) {
 	now = now.Add(renewGap)
 	if err := grant(playing); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("a token left unused for %v renewed: %v", renewGap, err)
+	}
+}
+
+// TestTokenLeasesGrowWithLinksOnly: tokens minted in many sign-in sessions
+// share the user's lease for a camera; only an account link gets its own,
+// so that ending the link ends its views alone.
+func TestTokenLeasesGrowWithLinksOnly(t *testing.T) {
+	dir := fakeDir{users: map[string]Principal{"owner": {ID: "u-owner"}},
+		standing: map[access.UserID]Standing{"u-owner": {Claimed: true, Owner: true}}}
+	tokens := NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	s := NewService(dir, access.NewIssuer(), tokens, time.Hour)
+	use := TokenUse{Device: "cam-porch", Audiences: []access.Audience{access.AudienceWeb, access.AudienceGoogle}}
+	var linkGrant access.Grant
+	for i := range 50 {
+		session, aud := fmt.Sprintf("%ssession-%d", BoundSession, i), access.AudienceWeb
+		if i == 0 {
+			session, aud = BoundLink+"link-1", access.AudienceGoogle
+		}
+		raw := tokens.Mint(Token{User: "owner", Device: "cam-porch", Stream: access.StreamMain, Audience: aud,
+			Session: session, Expires: time.Now().Add(time.Minute)})
+		g, _, err := s.TokenGrant(context.Background(), raw, use)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			linkGrant = g
+		}
+	}
+	if n := len(s.leases); n != 2 {
+		t.Fatalf("%d leases for 49 sign-in sessions and one link, want 2", n)
+	}
+	s.RevokeBound(BoundLink + "link-1")
+	if linkGrant.Check("cam-porch", time.Now()) == nil || len(s.leases) != 1 {
+		t.Fatalf("the link's grant outlived RevokeBound (%d leases left)", len(s.leases))
 	}
 }

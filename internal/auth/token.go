@@ -155,6 +155,18 @@ func PasswordFingerprint(stored string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// leaseBinding is what a token's grant is leased to besides its user and
+// camera: the account link, whose end (RevokeBound) must stop its views and
+// no others. Other bindings are checked on every request and share the
+// user's lease, so that the lease table grows with links, not with every
+// sign-in session that ever minted a token.
+func leaseBinding(session string) string {
+	if strings.HasPrefix(session, BoundLink) {
+		return session
+	}
+	return ""
+}
+
 // bound checks that what a token was minted in still stands: an API key
 // among p's live ones here, the rest in the store.
 func (s *Service) bound(ctx context.Context, p Principal, session string) error {
@@ -204,7 +216,7 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 	if err := s.bound(ctx, p, tok.Session); err != nil {
 		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
 	}
-	g, err := s.grant(ctx, p, use.Device, tok.Audience, tok.Session)
+	g, err := s.grant(ctx, p, use.Device, tok.Audience, leaseBinding(tok.Session))
 	if err == nil {
 		s.renewals.used(raw, s.now())
 	}
