@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -22,7 +23,7 @@ import (
 // CORS for it (googleOrigin).
 const googleOrigin = "https://www.gstatic.com"
 
-// googleRTC remembers which sessions each token opened, so that "end"
+// googleRTC remembers which live sessions each token opened, so that "end"
 // (which names no session) hangs up the right ones.
 type googleRTC struct {
 	mu       sync.Mutex
@@ -97,6 +98,7 @@ func (m *Media) googleOffer(w http.ResponseWriter, r *http.Request, g access.Gra
 		return err
 	}
 	m.google.remember(tok, ss.ID())
+	go func() { <-ss.Done(); m.google.drop(tok, ss.ID()) }()
 	return writeJSON(w, http.StatusOK, map[string]string{"action": "answer", "sdp": ss.Answer()})
 }
 
@@ -108,10 +110,6 @@ func (m *Media) googleEnd(r *http.Request, g access.Grant, tok string) {
 	}
 }
 
-// maxGoogleSessions bounds the sessions remembered per token; older ones
-// have ended on their own long before (a display opens one at a time).
-const maxGoogleSessions = 8
-
 func (gr *googleRTC) remember(tok, id string) {
 	k := sha256.Sum256([]byte(tok))
 	gr.mu.Lock()
@@ -119,8 +117,21 @@ func (gr *googleRTC) remember(tok, id string) {
 	if gr.sessions == nil {
 		gr.sessions = map[[32]byte][]string{}
 	}
-	ids := append(gr.sessions[k], id)
-	gr.sessions[k] = ids[max(0, len(ids)-maxGoogleSessions):]
+	gr.sessions[k] = append(gr.sessions[k], id)
+}
+
+// drop forgets a session that ended, so that the table holds live
+// sessions only.
+func (gr *googleRTC) drop(tok, id string) {
+	k := sha256.Sum256([]byte(tok))
+	gr.mu.Lock()
+	defer gr.mu.Unlock()
+	ids := slices.DeleteFunc(gr.sessions[k], func(s string) bool { return s == id })
+	if len(ids) == 0 {
+		delete(gr.sessions, k)
+	} else {
+		gr.sessions[k] = ids
+	}
 }
 
 func (gr *googleRTC) forget(tok string) []string {
