@@ -91,6 +91,7 @@ func (r *Reporter) poll(ctx context.Context) {
 		r.Logger.Warn("homegraph: listing links failed", "error", err)
 		return
 	}
+	r.prune(links)
 	for _, l := range links {
 		if ctx.Err() != nil || r.forgotten(l.AgentUserID) {
 			continue
@@ -109,6 +110,28 @@ func (r *Reporter) poll(ctx context.Context) {
 		}
 		slices.Sort(now.devices)
 		r.update(ctx, l.AgentUserID, now)
+	}
+}
+
+// prune forgets the links that are no longer live, so that what is kept
+// grows with the live links. Nothing is in flight for them: posts run in
+// poll, one after another, and an ended link never comes back.
+func (r *Reporter) prune(links []Link) {
+	live := map[string]bool{}
+	for _, l := range links {
+		live[l.AgentUserID] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for agent := range r.seen {
+		if !live[agent] {
+			delete(r.seen, agent)
+		}
+	}
+	for agent := range r.gone {
+		if !live[agent] {
+			delete(r.gone, agent)
+		}
 	}
 }
 

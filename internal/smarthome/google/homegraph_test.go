@@ -103,4 +103,15 @@ func TestReporterReportsStateAndRequestsSync(t *testing.T) {
 			t.Fatalf("reported for a disconnected agent user: %+v", c)
 		}
 	}
+	// Once the link has ended in the store, nothing of it is kept.
+	links.mu.Lock()
+	delete(links.links, "l-olga")
+	links.mu.Unlock()
+	rep.poll(ctx)
+	rep.mu.Lock()
+	kept, gone := len(rep.seen), len(rep.gone)
+	rep.mu.Unlock()
+	if kept != 1 || gone != 0 {
+		t.Fatalf("after olga's link ended: %d links remembered, %d forgotten agents kept; want 1 and 0", kept, gone)
+	}
 }
