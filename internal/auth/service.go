@@ -19,6 +19,9 @@ var (
 	ErrUnknown   = errors.New("unknown user or device")
 	ErrForbidden = errors.New("user may not see this camera")
 	ErrDisabled  = errors.New("account or device disabled")
+	// ErrInvalid is a request that cannot be carried out as asked; its text
+	// describes only what the caller sent.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Principal is a user as auth needs to see it.

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -108,7 +107,7 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) error {
 	}
 	code, err := a.Auth.Release(r.Context(), owner, device, a.Households)
 	if err != nil {
-		return authError(err)
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"id": string(device), "claim_code": code})
 }
@@ -175,7 +174,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	g, err := a.Auth.Grant(r.Context(), name, device, body.Audience)
 	if err != nil {
-		return authError(err)
+		return err
 	}
 	expires := time.Now().Add(ttl)
 	if g.Expiry().Before(expires) {
@@ -228,18 +227,6 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// authError maps auth's errors to statuses; a camera the user may not
-// manage is "no such camera", as for media.
-func authError(err error) error {
-	switch {
-	case errors.Is(err, auth.ErrUnknown), errors.Is(err, auth.ErrForbidden):
-		return &HTTPError{Code: http.StatusNotFound, Msg: "no such camera, user or code", Err: err}
-	case errors.Is(err, auth.ErrDisabled):
-		return httpError(http.StatusForbidden, "account or camera disabled", err)
-	}
-	return httpError(http.StatusBadRequest, err.Error(), err)
-}
-
 func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.user(r, auth.ScopeView)
 	if err != nil {
@@ -271,7 +258,7 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := a.Auth.Claim(r.Context(), c.Name, body.Code, a.Households)
 	if err != nil {
-		return authError(err)
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]access.DeviceID{"id": id})
 }
@@ -324,7 +311,7 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err := a.Auth.Share(r.Context(), owner, device, r.PathValue("user"), body.Until, a.Households); err != nil {
-		return authError(err)
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -336,7 +323,7 @@ func (a *API) unshare(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.Auth.Unshare(r.Context(), owner, device, r.PathValue("user"), a.Households); err != nil {
-		return authError(err)
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -94,20 +94,9 @@ func tokenGrant(acc Accounts, r *http.Request, device access.DeviceID, t string)
 	}
 	g, tok, err := acc.TokenGrant(r.Context(), t, auth.TokenUse{Device: device, Stream: stream, Audiences: httpAudiences})
 	if err != nil {
-		return tokenGrantError(err)
+		return access.Grant{}, auth.Token{}, notFoundUnless(err)
 	}
 	return g, tok, nil
-}
-
-// tokenGrantError maps a refused stream token to the HTTP answer.
-func tokenGrantError(err error) (access.Grant, auth.Token, error) {
-	switch {
-	case errors.Is(err, auth.ErrBadToken), errors.Is(err, auth.ErrTokenExpired), errors.Is(err, auth.ErrTokenRevoked):
-		return access.Grant{}, auth.Token{}, httpError(http.StatusUnauthorized, "stream token invalid, expired or revoked", err)
-	case errors.Is(err, auth.ErrTokenMisused):
-		return access.Grant{}, auth.Token{}, httpError(http.StatusForbidden, "stream token is for another camera, stream or kind of client", err)
-	}
-	return access.Grant{}, auth.Token{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
 }
 
 // tokenStream returns the stream a request asks for (path or ?stream), or

@@ -77,8 +77,7 @@ func (m *Media) googleSignal(w http.ResponseWriter, r *http.Request) error {
 	use := auth.TokenUse{Device: device, Stream: access.StreamMain, Audiences: []access.Audience{access.AudienceGoogle}}
 	g, _, err := m.Accounts.TokenGrant(r.Context(), tok, use)
 	if err != nil {
-		_, _, herr := tokenGrantError(err)
-		return herr
+		return notFoundUnless(err)
 	}
 	switch msg.Action {
 	case "offer":

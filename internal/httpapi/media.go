@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,14 +123,12 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 // its own, smaller limit.
 const maxUploadBody = 16 << 20
 
-// offline maps the hub's "no publisher" to 503 with a reason; other errors
-// of a read are "no such camera" for the requester.
-func offline(err error) error {
-	switch {
-	case errors.Is(err, hub.ErrOffline), errors.Is(err, stills.ErrOffline):
-		return httpError(http.StatusServiceUnavailable, "camera is offline", err)
-	case errors.Is(err, hub.ErrReplaced):
-		return httpError(http.StatusServiceUnavailable, "camera reconnected; retry", err)
+// notFoundUnless is err for a client when the table knows it (offline,
+// a refused token), else "no such camera": a read the requester may not
+// make looks like a camera that does not exist.
+func notFoundUnless(err error) error {
+	if he := clientError(err); he.Code != http.StatusInternalServerError {
+		return he
 	}
 	return &HTTPError{Code: http.StatusNotFound, Msg: errNotFound.Msg, Err: err}
 }
@@ -202,7 +199,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	}
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
-		return offline(err)
+		return notFoundUnless(err)
 	}
 	defer rd.Close()
 	rec, err := m.record(g, "mp4", r)
@@ -300,11 +297,8 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := m.Stills.Get(r.Context(), g, req)
-	switch {
-	case errors.Is(err, stills.ErrTooOld):
-		return httpError(http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline", err)
-	case err != nil:
-		return offline(err)
+	if err != nil {
+		return notFoundUnless(err)
 	}
 	rec, err := m.record(g, "still", r)
 	if err != nil {
@@ -334,17 +328,8 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, maxUploadBody)
-	err = m.Stills.Upload(r.Context(), device, stream, body)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return httpError(http.StatusRequestEntityTooLarge, "the still is too large", err)
-	case errors.Is(err, stills.ErrNotJPEG):
-		return httpError(http.StatusUnsupportedMediaType, "the body must be a JPEG image", err)
-	case errors.Is(err, stills.ErrTooLarge):
-		return httpError(http.StatusRequestEntityTooLarge, "the still is too large", err)
-	case err != nil:
-		return httpError(http.StatusInternalServerError, "could not store the still", err)
+	if err := m.Stills.Upload(r.Context(), device, stream, body); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -364,7 +349,7 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 	// The first frame is fetched before any header is written, so an
 	// offline or forbidden camera still gets a proper status.
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {
-		return offline(err)
+		return notFoundUnless(err)
 	}
 	rec, err := m.record(g, "mjpeg", r)
 	if err != nil {

@@ -63,7 +63,7 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 func (m *Media) negotiate(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
-		return nil, offline(err)
+		return nil, notFoundUnless(err)
 	}
 	o := webrtc.Offer{SDP: offer, Source: rd}
 	if m.Record != nil {
@@ -75,7 +75,7 @@ func (m *Media) negotiate(w http.ResponseWriter, r *http.Request, g access.Grant
 		if errors.Is(err, webrtc.ErrBusy) {
 			w.Header().Set("Retry-After", "5")
 		}
-		return nil, negotiationError(err)
+		return nil, err
 	}
 	return ss, nil
 }
@@ -96,23 +96,6 @@ func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
 	return string(b), nil
 }
 
-// negotiationError maps the WebRTC server's refusals. A bad offer is the
-// client's own SDP, so what is wrong with it is told.
-func negotiationError(err error) error {
-	switch {
-	case errors.Is(err, webrtc.ErrBadOffer), errors.Is(err, webrtc.ErrNoH264):
-		return httpError(http.StatusBadRequest, err.Error(), err)
-	case errors.Is(err, webrtc.ErrCodec):
-		return httpError(http.StatusUnprocessableEntity,
-			"camera codec not supported by WebRTC; play live.mp4 or HLS instead", err)
-	case errors.Is(err, webrtc.ErrBusy):
-		return httpError(http.StatusServiceUnavailable, "too many WebRTC sessions; retry later", err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return httpError(http.StatusRequestTimeout, "the request ended before the answer was ready", err)
-	}
-	return httpError(http.StatusInternalServerError, "could not start the WebRTC session", err)
-}
-
 // whepEnd hangs up one of the caller's own sessions of this camera; any
 // other session id, someone else's included, is "no such session".
 func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
@@ -123,11 +106,8 @@ func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	err = m.WebRTC.End(ctx, g.User(), g.Device(), r.PathValue("session"))
-	switch {
-	case errors.Is(err, webrtc.ErrNoSession):
-		return httpError(http.StatusNotFound, "no such session", err)
-	case err != nil:
-		return httpError(http.StatusInternalServerError, "could not end the session", err)
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
