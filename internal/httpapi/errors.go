@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 
+	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/hub"
+	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
 )
@@ -19,6 +21,8 @@ type HTTPError struct {
 	Code int
 	Msg  string
 	Err  error
+	// RetryAfter, if set, is sent as Retry-After (seconds).
+	RetryAfter string
 }
 
 func (e *HTTPError) Error() string {
@@ -46,6 +50,7 @@ var clientErrors = []struct {
 	code int
 	msg  string
 }{
+	{access.ErrBadDeviceID, http.StatusNotFound, "no such camera"},
 	{auth.ErrUnknown, http.StatusNotFound, "no such camera, user or code"},
 	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids
 	{auth.ErrDisabled, http.StatusForbidden, "account or camera disabled"},
@@ -64,10 +69,15 @@ var clientErrors = []struct {
 	{webrtc.ErrNoH264, http.StatusBadRequest, ownText},
 	{webrtc.ErrCodec, http.StatusUnprocessableEntity, "camera codec not supported by WebRTC; play live.mp4 or HLS instead"},
 	{webrtc.ErrBusy, http.StatusServiceUnavailable, "too many WebRTC sessions; retry later"},
+	{google.ErrBadSignal, http.StatusBadRequest, ownText},
+	{google.ErrNoBearer, http.StatusUnauthorized, ownText},
 	{webrtc.ErrNoSession, http.StatusNotFound, "no such session"},
 	{context.Canceled, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 	{context.DeadlineExceeded, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 }
+
+// retryAfter is when to try again after a refusal that passes, in seconds.
+var retryAfter = map[error]string{webrtc.ErrBusy: "5"}
 
 // clientError is what the client is told of err.
 func clientError(err error) *HTTPError {
@@ -84,7 +94,7 @@ func clientError(err error) *HTTPError {
 			if msg == ownText {
 				msg = err.Error()
 			}
-			return httpError(e.code, msg, err)
+			return &HTTPError{Code: e.code, Msg: msg, Err: err, RetryAfter: retryAfter[e.err]}
 		}
 	}
 	return httpError(http.StatusInternalServerError, "internal error", err)
@@ -108,6 +118,9 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
 			"camera", r.PathValue("id"), "status", he.Code, "error", he.Err)
+		if he.RetryAfter != "" {
+			w.Header().Set("Retry-After", he.RetryAfter)
+		}
 		if he.Code == http.StatusUnauthorized && wantsChallenge(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
 		}

@@ -33,7 +33,6 @@ type Media struct {
 	Stills   *stills.Service
 	// WebRTC serves WHEP and Google's WebRTC signaling; nil leaves them out.
 	WebRTC *webrtc.Server
-	google googleRTC
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record  func(g access.Grant, output, remote string) (Recorded, error)
@@ -115,7 +114,6 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	mux.Handle("GET /api/cameras/{id}/mjpeg", serve(m.Logger, m.mjpeg))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
-		m.googleRoutes(mux)
 	}
 }
 

@@ -38,7 +38,7 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ss, err := m.negotiate(w, r, g, stream, offer)
+	ss, err := m.Watch(r, g, stream, offer)
 	if err != nil {
 		return err
 	}
@@ -57,10 +57,10 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// negotiate opens the camera stream with the viewer's grant and hands it
-// to the WebRTC server with the offer; the viewing session is recorded in
-// the access history once the peer connects.
-func (m *Media) negotiate(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
+// Watch opens the camera stream with the viewer's grant and hands it to
+// the WebRTC server with the offer; the viewing session is recorded in the
+// access history once the peer connects. WHEP and Google's signaling use it.
+func (m *Media) Watch(r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
 		return nil, notFoundUnless(err)
@@ -70,14 +70,12 @@ func (m *Media) negotiate(w http.ResponseWriter, r *http.Request, g access.Grant
 		remote := r.RemoteAddr
 		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
 	}
-	ss, err := m.WebRTC.Negotiate(r.Context(), o)
-	if err != nil {
-		if errors.Is(err, webrtc.ErrBusy) {
-			w.Header().Set("Retry-After", "5")
-		}
-		return nil, err
-	}
-	return ss, nil
+	return m.WebRTC.Negotiate(r.Context(), o)
+}
+
+// EndWatch hangs up one of the grant's user's sessions of its camera.
+func (m *Media) EndWatch(ctx context.Context, g access.Grant, id string) error {
+	return m.WebRTC.End(ctx, g.User(), g.Device(), id)
 }
 
 // readOffer reads an application/sdp body of at most maxOffer bytes.
@@ -105,7 +103,7 @@ func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	err = m.WebRTC.End(ctx, g.User(), g.Device(), r.PathValue("session"))
+	err = m.EndWatch(ctx, g, r.PathValue("session"))
 	if err != nil {
 		return err
 	}
