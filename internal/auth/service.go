@@ -100,13 +100,17 @@ func (s *Service) CameraCredential(ctx context.Context, device access.DeviceID) 
 }
 
 // ViewerCredentials returns the credentials of an active user named name:
-// the generated password and the API tokens.
+// the generated password (unless a chosen password replaced it) and the
+// API tokens.
 func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credential, error) {
 	p, err := s.active(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	creds := []Credential{p.Credential}
+	var creds []Credential
+	if p.Credential.Usable() {
+		creds = append(creds, p.Credential)
+	}
 	for _, t := range p.Tokens {
 		creds = append(creds, t.Credential)
 	}

@@ -34,11 +34,15 @@ const (
 	// WrongStream attaches a reconnecting camera's session to the hub
 	// stream of the camera that disconnected last, when that slot is free.
 	WrongStream Name = "wrong-stream"
+	// EmptyCredential lets a credential with an empty user or hash match:
+	// after a password change, anyone who knows the user name answers
+	// RTSP Digest from the empty HA1 and watches the user's cameras.
+	EmptyCredential Name = "empty-credential"
 )
 
 // Names lists every planted bug.
 func Names() []Name {
-	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream}
+	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential}
 }
 
 // EnvVar is the environment variable Activate reads.
