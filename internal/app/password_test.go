@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"hash"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,42 +18,61 @@ import (
 	"vigil/internal/auth"
 )
 
-// rtspDigestStatus sends one RTSP request for path as user, answering the
-// server's Digest challenge from ha1 (hex) with alg, on a fresh connection,
-// and returns the status. A SETUP asks for interleaved TCP.
-func (a *testApp) rtspDigestStatus(t *testing.T, method base.Method, path, user, ha1 string, alg headers.AuthAlgorithm) base.StatusCode {
+// rawRTSP is one RTSP connection that sends requests as written, for
+// answers a well-behaved client library would not make.
+type rawRTSP struct {
+	conn net.Conn
+	br   *bufio.Reader
+	addr string
+	cseq int
+}
+
+func dialRTSP(t *testing.T, a *testApp) *rawRTSP {
 	t.Helper()
 	conn, err := net.Dial("tcp", a.RTSPAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(conn)
-	u, err := base.ParseURL("rtsp://" + a.RTSPAddr().String() + "/" + path)
+	return &rawRTSP{conn: conn, br: bufio.NewReader(conn), addr: a.RTSPAddr().String()}
+}
+
+// do sends method for path (with its query) and reads the response. A
+// SETUP asks for interleaved TCP.
+func (c *rawRTSP) do(t *testing.T, method base.Method, path string, h base.Header) base.Response {
+	t.Helper()
+	u, err := base.ParseURL("rtsp://" + c.addr + "/" + path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	do := func(cseq string, h base.Header) base.Response {
-		t.Helper()
-		h["CSeq"] = base.HeaderValue{cseq}
-		if method == base.Setup {
-			h["Transport"] = base.HeaderValue{"RTP/AVP/TCP;unicast;interleaved=0-1"}
-		}
-		b, err := base.Request{Method: method, URL: u, Header: h}.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		var res base.Response
-		if err := res.Unmarshal(br); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		return res
+	c.cseq++
+	h["CSeq"] = base.HeaderValue{strconv.Itoa(c.cseq)}
+	if method == base.Setup {
+		h["Transport"] = base.HeaderValue{"RTP/AVP/TCP;unicast;interleaved=0-1"}
 	}
-	res := do("1", base.Header{})
+	b, err := base.Request{Method: method, URL: u, Header: h}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.conn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	var res base.Response
+	if err := res.Unmarshal(c.br); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return res
+}
+
+// rtspDigestStatus sends one RTSP request for path as user, answering the
+// server's Digest challenge from ha1 (hex) with alg, on a fresh connection,
+// and returns the status.
+func (a *testApp) rtspDigestStatus(t *testing.T, method base.Method, path, user, ha1 string, alg headers.AuthAlgorithm) base.StatusCode {
+	t.Helper()
+	c := dialRTSP(t, a)
+	defer c.conn.Close()
+	res := c.do(t, method, path, base.Header{})
 	var chal headers.Authenticate
 	if res.StatusCode != base.StatusUnauthorized || chal.Unmarshal(res.Header["WWW-Authenticate"]) != nil {
 		t.Fatalf("%s %s without credentials: %d %v, want a Digest challenge", method, path, res.StatusCode, res.Header)
@@ -61,11 +81,12 @@ func (a *testApp) rtspDigestStatus(t *testing.T, method base.Method, path, user,
 	if alg == headers.AuthAlgorithmMD5 {
 		h = md5.New
 	}
+	uri := "rtsp://" + c.addr + "/" + path
 	hexOf := func(s string) string { x := h(); x.Write([]byte(s)); return hex.EncodeToString(x.Sum(nil)) }
 	authz := headers.Authorization{Method: headers.AuthMethodDigest, Username: user, Realm: chal.Realm,
-		Nonce: chal.Nonce, URI: u.String(), Algorithm: &alg}
-	authz.Response = hexOf(ha1 + ":" + chal.Nonce + ":" + hexOf(string(method)+":"+u.String()))
-	return do("2", base.Header{"Authorization": authz.Marshal()}).StatusCode
+		Nonce: chal.Nonce, URI: uri, Algorithm: &alg}
+	authz.Response = hexOf(ha1 + ":" + chal.Nonce + ":" + hexOf(string(method)+":"+uri))
+	return c.do(t, method, path, base.Header{"Authorization": authz.Marshal()}).StatusCode
 }
 
 func ha1Of(h func() hash.Hash, user, pass string) string {

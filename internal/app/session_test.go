@@ -17,6 +17,7 @@ func TestSignInSessionsCSRFAndPasswordChange(t *testing.T) {
 		t.Helper()
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest("POST", a.url(path), bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
 		prepare(req)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

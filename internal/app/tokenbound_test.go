@@ -55,6 +55,9 @@ func (a *testApp) send(t *testing.T, method, path string, body any, prepare func
 		rd = bytes.NewReader(nil)
 	}
 	req, _ := http.NewRequest(method, a.url(path), rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	prepare(req)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

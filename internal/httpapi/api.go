@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
@@ -217,8 +218,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// readJSON decodes a small JSON body strictly.
+// readJSON decodes a small JSON body strictly. The body must be declared
+// application/json: a cross-site form or a text/plain fetch cannot send
+// that without a CORS preflight, so no other site can post JSON in a
+// visitor's name (a sign-in that binds the visitor to the attacker's
+// account, login CSRF, included).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return httpError(http.StatusUnsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json", err)
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

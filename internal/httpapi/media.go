@@ -171,22 +171,22 @@ func (c countingWriter) Write(p []byte) (int, error) {
 // viewerStream authorizes the request's viewer of the camera in the path
 // and reads the stream it asks for (?stream).
 func (m *Media) viewerStream(r *http.Request) (access.Grant, access.StreamID, error) {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return g, "", err
-	}
 	stream, err := streamParam(r)
+	if err != nil {
+		return access.Grant{}, "", err
+	}
+	g, err := viewerGrant(m.Authn, m.Accounts, r, stream)
 	return g, stream, err
 }
 
 // viewerStill authorizes the request's viewer of the camera in the path
 // and reads the still it asks for.
 func (m *Media) viewerStill(r *http.Request) (access.Grant, stills.Request, error) {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return g, stills.Request{}, err
-	}
 	req, err := stillRequest(r)
+	if err != nil {
+		return access.Grant{}, req, err
+	}
+	g, err := viewerGrant(m.Authn, m.Accounts, r, req.Stream)
 	return g, req, err
 }
 
@@ -219,7 +219,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
-	g, tok, err := viewer(m.Authn, m.Accounts, r)
+	g, tok, err := viewer(m.Authn, m.Accounts, r, "")
 	if err != nil {
 		return err
 	}
@@ -243,13 +243,13 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return err
-	}
 	stream, err := access.ParseStreamID(r.PathValue("stream"))
 	if err != nil {
 		return errNotFound
+	}
+	g, err := viewerGrant(m.Authn, m.Accounts, r, stream)
+	if err != nil {
+		return err
 	}
 	v, err := hls.ParseVariant(r.PathValue("variant"))
 	if err != nil {

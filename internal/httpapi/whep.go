@@ -97,7 +97,7 @@ func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
 // whepEnd hangs up one of the caller's own sessions of this camera; any
 // other session id, someone else's included, is "no such session".
 func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, r, "")
 	if err != nil {
 		return err
 	}
