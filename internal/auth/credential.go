@@ -58,6 +58,15 @@ func NewPassword() (string, error) {
 	return strings.ToLower(password32.EncodeToString(b)), nil
 }
 
+// Generated reports whether secret has the shape of what NewPassword makes
+// (generated passwords and API tokens). A guess of that shape can only hit
+// a 160-bit secret, hopeless to guess, so throttling need not lock the
+// account it names: it counts such guesses per client address only.
+func Generated(secret string) bool {
+	return len(secret) == password32.EncodedLen(passwordBytes) &&
+		strings.Trim(secret, "abcdefghijklmnopqrstuvwxyz234567") == ""
+}
+
 // CheckPassword reports whether password matches c, comparing SHA-256
 // digests in constant time. The zero Credential matches nothing.
 func (c Credential) CheckPassword(password string) bool {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // HTTPError keeps what a client is told apart from what is logged: Msg
@@ -13,6 +15,9 @@ type HTTPError struct {
 	Code int
 	Msg  string
 	Err  error
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) with a 429 or 503.
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string {
@@ -48,7 +53,10 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 			level = slog.LevelError
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
-			"camera", r.PathValue("id"), "status", he.Code, "error", he.Err)
+			"camera", r.PathValue("id"), "client", r.RemoteAddr, "status", he.Code, "error", he.Err)
+		if he.RetryAfter > 0 {
+			w.Header().Set("Retry-After", retryAfter(he.RetryAfter))
+		}
 		if he.Code == http.StatusUnauthorized && wantsChallenge(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
 		}
@@ -63,4 +71,9 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 func wantsChallenge(r *http.Request) bool {
 	mode := r.Header.Get("Sec-Fetch-Mode")
 	return mode == "" || mode == "navigate"
+}
+
+// retryAfter is d in whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }
