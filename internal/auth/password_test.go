@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"context"
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -59,4 +62,113 @@ func TestThrottle(t *testing.T) {
 	if th.Wait("user:a") != 0 || th.Wait("ip:1") == 0 {
 		t.Fatal("success cleared the wrong keys")
 	}
+}
+
+// TestThrottleCountsBeforeChecking: Try counts the attempt at once, so a
+// burst of concurrent guesses is cut off after the free ones even before
+// any of them has failed; Refund and Succeed take attempts back.
+func TestThrottleCountsBeforeChecking(t *testing.T) {
+	now := time.Unix(0, 0)
+	th := NewThrottle(3)
+	th.now = func() time.Time { return now }
+	for i := range 4 {
+		if w := th.Try("k"); w != 0 {
+			t.Fatalf("attempt %d refused (%v) within the free ones", i+1, w)
+		}
+	}
+	if w := th.Try("k"); w != time.Second {
+		t.Fatalf("fifth attempt in flight: wait %v, want 1s", w)
+	}
+	th.Refund("k")
+	if w := th.Try("k"); w != 0 {
+		t.Fatalf("after a refund: wait %v", w)
+	}
+	th.Succeed("k")
+	if w := th.Wait("k"); w != 0 {
+		t.Fatalf("after success: wait %v", w)
+	}
+	th.Refund("never-seen") // harmless
+}
+
+func TestAddressKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1:5000":              "192.0.2.1",
+		"192.0.2.1":                   "192.0.2.1",
+		"[::ffff:192.0.2.1]:80":       "192.0.2.1",
+		"[2001:db8:1:2:3:4:5:6]:443":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1":        "2001:db8:1:2::/64",
+		"[fe80::1%eth0]:1":            "fe80::/64",
+		"not an address":              "not an address",
+		"[2001:db8:1:3:3:4:5:6]:443 ": "[2001:db8:1:3:3:4:5:6]:443 ",
+	} {
+		if got := AddressKey(in); got != want {
+			t.Errorf("AddressKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestGenerated(t *testing.T) {
+	pw, err := NewPassword()
+	if err != nil || !Generated(pw) {
+		t.Fatalf("%q (%v) not recognised as generated", pw, err)
+	}
+	for _, s := range []string{"", "correct horse battery staple", strings.ToUpper(pw), pw + "a", pw[1:], pw[:31] + "1"} {
+		if Generated(s) {
+			t.Errorf("%q taken for a generated secret", s)
+		}
+	}
+}
+
+// TestHasherBound: with every slot and queue place taken, Hash and Check
+// fail at once with ErrHashBusy instead of piling up argon2id's memory; a
+// queued caller runs when a slot frees, or leaves with its context.
+func TestHasherBound(t *testing.T) {
+	h := NewHasher(1, 1)
+	ctx := context.Background()
+	if err := h.acquire(ctx); err != nil { // the one slot
+		t.Fatal(err)
+	}
+	queued := make(chan error, 1)
+	go func() {
+		phc, err := h.Hash(ctx, "a long enough password")
+		if err == nil && !CheckPasswordHash(phc, "a long enough password") {
+			err = errors.New("queued hash is wrong")
+		}
+		queued <- err
+	}()
+	// The queue place is taken once the goroutine is admitted.
+	for len(h.admitted) < 2 {
+		runtime.Gosched()
+	}
+	if _, err := h.Hash(ctx, "another long password"); !errors.Is(err, ErrHashBusy) {
+		t.Fatalf("Hash beyond the bound: %v, want ErrHashBusy", err)
+	}
+	if _, err := h.Check(ctx, "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "x"); !errors.Is(err, ErrHashBusy) {
+		t.Fatalf("Check beyond the bound: %v, want ErrHashBusy", err)
+	}
+	if ok, err := h.Check(ctx, "", "x"); ok || err != nil {
+		t.Fatalf("Check of no password: %v %v, want false without hashing", ok, err)
+	}
+	h.release()
+	if err := <-queued; err != nil {
+		t.Fatalf("queued Hash: %v", err)
+	}
+	// A queued caller whose context ends leaves the queue.
+	if err := h.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() { _, err := h.Hash(cctx, "a long enough password"); left <- err }()
+	for len(h.admitted) < 2 {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled while queued: %v", err)
+	}
+	if len(h.admitted) != 1 {
+		t.Fatalf("the cancelled caller kept its queue place: %d admitted", len(h.admitted))
+	}
+	h.release()
 }

@@ -49,7 +49,7 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 			he = httpError(http.StatusInternalServerError, "internal error", err)
 		}
 		level := slog.LevelDebug
-		if he.Code >= 500 {
+		if he.Code >= 500 && he.RetryAfter == 0 { // shedding load is no error
 			level = slog.LevelError
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
