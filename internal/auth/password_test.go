@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,4 +172,29 @@ func TestHasherBound(t *testing.T) {
 		t.Fatalf("the cancelled caller kept its queue place: %d admitted", len(h.admitted))
 	}
 	h.release()
+}
+
+// TestThrottleStaysBounded: quiet keys are dropped once there are many;
+// past maxKeys, keys that are not waiting go too, and waiting ones stay.
+func TestThrottleStaysBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	th := NewThrottle(1)
+	th.now = func() time.Time { return now }
+	th.Fail("locked", "locked") // two failures: waiting
+	for i := range keepKeys {
+		th.Fail("quiet-" + strconv.Itoa(i))
+	}
+	now = now.Add(forgetAfter + time.Second)
+	th.Fail("locked", "locked", "fresh")
+	if len(th.keys) != 2 || th.Wait("locked") == 0 {
+		t.Fatalf("after a quiet hour: %d keys, locked waits %v; want only locked and fresh", len(th.keys), th.Wait("locked"))
+	}
+	// Sweeps wait for the map to double, so it never holds 2×maxKeys.
+	for i := range 2 * maxKeys {
+		th.Fail("spray-" + strconv.Itoa(i))
+	}
+	if len(th.keys) >= 2*maxKeys || th.Wait("locked") == 0 {
+		t.Fatalf("past maxKeys: %d keys, locked waits %v; want the waiting key kept and the rest dropped",
+			len(th.keys), th.Wait("locked"))
+	}
 }

@@ -18,8 +18,10 @@ type Throttle struct {
 	Free int
 	now  func() time.Time
 
-	mu   sync.Mutex
-	keys map[string]*attempts // guarded by mu
+	mu      sync.Mutex
+	keys    map[string]*attempts // guarded by mu
+	sweepAt int                  // guarded by mu; see forget
+	swept   time.Time            // guarded by mu
 }
 
 type attempts struct {
@@ -43,8 +45,10 @@ const (
 	maxLockout      = 15 * time.Minute
 	// forgetAfter drops a key that has been quiet this long.
 	forgetAfter = time.Hour
-	// keepKeys is how many keys are kept before quiet ones are dropped.
+	// keepKeys is how many keys are kept before quiet ones are dropped;
+	// above maxKeys, keys that are not waiting are dropped too.
 	keepKeys = 10000
+	maxKeys  = 100000
 )
 
 // NewThrottle returns an empty throttle allowing free failures per key.
@@ -127,16 +131,21 @@ func (t *Throttle) Succeed(keys ...string) {
 	}
 }
 
-// forget drops quiet keys so the map stays bounded. Caller holds mu.
+// forget keeps the map bounded: once it holds sweepAt keys it drops the
+// ones quiet for forgetAfter and, above maxKeys, also every key that is not
+// waiting (a guesser loses only its free failures). The next sweep waits
+// until the map has doubled or forgetAfter has passed, so a flood of new
+// keys costs amortized O(1) per failure. Caller holds mu.
 func (t *Throttle) forget(now time.Time) {
-	if len(t.keys) < keepKeys {
+	if len(t.keys) < keepKeys || (len(t.keys) < t.sweepAt && now.Sub(t.swept) < forgetAfter) {
 		return
 	}
 	for k, a := range t.keys {
-		if now.Sub(a.last) > forgetAfter {
+		if now.Sub(a.last) > forgetAfter || (len(t.keys) > maxKeys && !a.until(t.Free).After(now)) {
 			delete(t.keys, k)
 		}
 	}
+	t.sweepAt, t.swept = 2*len(t.keys), now
 }
 
 // AddressKey is the throttle key of a client address (an address or
