@@ -1,13 +1,11 @@
 package auth
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -66,74 +64,4 @@ func CheckPasswordHash(phc, password string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
-}
-
-// Hasher runs argon2id with bounded concurrency. Each hash or check holds
-// argonMemory (19 MiB) and a core for tens of milliseconds, so without a
-// bound strangers sending passwords could make Vigil spend memory without
-// limit. Every hash and check of a chosen password goes through one Hasher.
-type Hasher struct {
-	// admitted holds a token per caller hashing or waiting (slots plus
-	// queue); slots one per caller hashing.
-	admitted, slots chan struct{}
-}
-
-// NewHasher lets slots hashes run at once and queue more wait for one;
-// beyond that, Hash and Check fail with ErrHashBusy. slots <= 0 means one
-// per core (GOMAXPROCS), queue < 0 twice that.
-func NewHasher(slots, queue int) *Hasher {
-	if slots <= 0 {
-		slots = runtime.GOMAXPROCS(0)
-	}
-	if queue < 0 {
-		queue = 2 * slots
-	}
-	return &Hasher{admitted: make(chan struct{}, slots+queue), slots: make(chan struct{}, slots)}
-}
-
-// acquire takes a slot, waiting in the queue if there is room in it. The
-// wait is short by construction: at most queue/slots hashes long.
-func (h *Hasher) acquire(ctx context.Context) error {
-	select {
-	case h.admitted <- struct{}{}:
-	default:
-		return ErrHashBusy
-	}
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		<-h.admitted
-		return ctx.Err()
-	}
-}
-
-func (h *Hasher) release() {
-	<-h.slots
-	<-h.admitted
-}
-
-// Hash is HashPassword within the bound.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if len(password) < MinPasswordLength {
-		return "", ErrWeakPassword
-	}
-	if err := h.acquire(ctx); err != nil {
-		return "", err
-	}
-	defer h.release()
-	return HashPassword(password)
-}
-
-// Check is CheckPasswordHash within the bound. An empty phc (no chosen
-// password) matches nothing and costs nothing.
-func (h *Hasher) Check(ctx context.Context, phc, password string) (bool, error) {
-	if phc == "" {
-		return false, nil
-	}
-	if err := h.acquire(ctx); err != nil {
-		return false, err
-	}
-	defer h.release()
-	return CheckPasswordHash(phc, password), nil
 }

@@ -1,9 +1,6 @@
 package auth
 
 import (
-	"context"
-	"errors"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,60 +115,6 @@ func TestGenerated(t *testing.T) {
 			t.Errorf("%q taken for a generated secret", s)
 		}
 	}
-}
-
-// TestHasherBound: with every slot and queue place taken, Hash and Check
-// fail at once with ErrHashBusy instead of piling up argon2id's memory; a
-// queued caller runs when a slot frees, or leaves with its context.
-func TestHasherBound(t *testing.T) {
-	h := NewHasher(1, 1)
-	ctx := context.Background()
-	if err := h.acquire(ctx); err != nil { // the one slot
-		t.Fatal(err)
-	}
-	queued := make(chan error, 1)
-	go func() {
-		phc, err := h.Hash(ctx, "a long enough password")
-		if err == nil && !CheckPasswordHash(phc, "a long enough password") {
-			err = errors.New("queued hash is wrong")
-		}
-		queued <- err
-	}()
-	// The queue place is taken once the goroutine is admitted.
-	for len(h.admitted) < 2 {
-		runtime.Gosched()
-	}
-	if _, err := h.Hash(ctx, "another long password"); !errors.Is(err, ErrHashBusy) {
-		t.Fatalf("Hash beyond the bound: %v, want ErrHashBusy", err)
-	}
-	if _, err := h.Check(ctx, "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "x"); !errors.Is(err, ErrHashBusy) {
-		t.Fatalf("Check beyond the bound: %v, want ErrHashBusy", err)
-	}
-	if ok, err := h.Check(ctx, "", "x"); ok || err != nil {
-		t.Fatalf("Check of no password: %v %v, want false without hashing", ok, err)
-	}
-	h.release()
-	if err := <-queued; err != nil {
-		t.Fatalf("queued Hash: %v", err)
-	}
-	// A queued caller whose context ends leaves the queue.
-	if err := h.acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	left := make(chan error, 1)
-	go func() { _, err := h.Hash(cctx, "a long enough password"); left <- err }()
-	for len(h.admitted) < 2 {
-		runtime.Gosched()
-	}
-	cancel()
-	if err := <-left; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled while queued: %v", err)
-	}
-	if len(h.admitted) != 1 {
-		t.Fatalf("the cancelled caller kept its queue place: %d admitted", len(h.admitted))
-	}
-	h.release()
 }
 
 // TestThrottleStaysBounded: quiet keys are dropped once there are many;
