@@ -148,7 +148,7 @@ type guess struct{ account, addr string }
 func (au *Authenticator) guessKeys(name, pass string, r *http.Request) guess {
 	k := guess{addr: auth.AddressKey(r.RemoteAddr)}
 	if !auth.Generated(pass) {
-		k.account = name + " " + k.addr
+		k.account = name + "\x00" + k.addr
 	}
 	return k
 }
