@@ -115,7 +115,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
-		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
+		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures),
+		Hasher: auth.NewHasher(0, -1)}
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
 		Cameras: linkCameras{dir}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
@@ -147,7 +148,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens,
 			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
 			RTSPBase: a.rtspBase},
-		OAuth: a.oauth,
+		OAuth:          a.oauth,
+		TrustedProxies: cfg.TrustedProxyPrefixes(),
 	})
 	a.http = &http.Server{
 		Handler:           a.router,

@@ -100,6 +100,15 @@ func (c Credential) DigestHA1(user string, alg DigestAlgorithm) (ha1 string, ok 
 	return c.HA1MD5, true
 }
 
+// Generated reports whether secret has the shape of what NewPassword makes
+// (generated passwords and API tokens). A guess of that shape can only hit
+// a 160-bit secret, hopeless to guess, so throttling need not lock the
+// account it names: it counts such guesses per client address only.
+func Generated(secret string) bool {
+	return len(secret) == password32.EncodedLen(passwordBytes) &&
+		strings.Trim(secret, "abcdefghijklmnopqrstuvwxyz234567") == ""
+}
+
 // CheckPassword reports whether password matches c, comparing SHA-256
 // digests in constant time. A credential that is not Usable matches
 // nothing.

@@ -26,6 +26,10 @@ const (
 // ErrWeakPassword is returned for a password shorter than MinPasswordLength.
 var ErrWeakPassword = fmt.Errorf("password must be at least %d characters", MinPasswordLength)
 
+// ErrHashBusy is returned when every argon2id slot is taken and the queue
+// is full: the caller should answer 503 with Retry-After, not wait.
+var ErrHashBusy = errors.New("too many password checks at once; retry in a moment")
+
 var b64 = base64.RawStdEncoding
 
 // HashPassword returns the argon2id PHC string of password.

@@ -123,6 +123,15 @@ type Config struct {
 	// WebRTCMaxSessionsPerUser bounds one user's WebRTC sessions.
 	// It defaults to 16.
 	WebRTCMaxSessionsPerUser int `yaml:"webrtc_max_sessions_per_user"`
+
+	// TrustedProxies are the reverse proxies (CIDR prefixes or single
+	// addresses, e.g. 127.0.0.1/32, 10.0.0.0/8) in front of the HTTP port.
+	// Only from them is X-Forwarded-For believed — its rightmost address
+	// that is not itself a trusted proxy is the client, for throttling,
+	// the access history and logs. It defaults to none: the peer's own
+	// address is the client, whatever the header says. Behind a proxy
+	// that is not listed, every client shares the proxy's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Default returns the configuration used when nothing is set.

@@ -371,3 +371,25 @@ func TestOAuthClients(t *testing.T) {
 		}
 	})
 }
+
+func TestTrustedProxies(t *testing.T) {
+	cfg, _, err := Load(nil, []string{"VIGIL_TRUSTED_PROXIES=127.0.0.1/32, 10.1.2.3/8,192.0.2.7, ::ffff:10.0.0.0/104, 2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range cfg.TrustedProxyPrefixes() {
+		got = append(got, p.String())
+	}
+	want := "127.0.0.1/32 10.0.0.0/8 192.0.2.7/32 10.0.0.0/8 2001:db8::/32"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("prefixes %q, want %q", got, want)
+	}
+	if len(Default().TrustedProxies) != 0 {
+		t.Fatal("a proxy is trusted by default")
+	}
+	_, _, err = Load([]string{"--trusted-proxies", "10.0.0.0/8,proxy.example,fe80::1%eth0"}, nil)
+	if err == nil || strings.Count(err.Error(), "trusted_proxies \"") != 2 {
+		t.Fatalf("want two trusted_proxies problems, got %v", err)
+	}
+}

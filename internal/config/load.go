@@ -70,6 +70,9 @@ func settings() []setting {
 		{"webrtc_disconnected_timeout", "silence after which a WebRTC session ends", duration(func(c *Config) *time.Duration { return &c.WebRTCDisconnectedTimeout })},
 		{"webrtc_max_sessions", "WebRTC sessions allowed", integer(func(c *Config) *int { return &c.WebRTCMaxSessions })},
 		{"webrtc_max_sessions_per_user", "WebRTC sessions allowed per user", integer(func(c *Config) *int { return &c.WebRTCMaxSessionsPerUser })},
+
+		{"trusted_proxies", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed",
+			list(func(c *Config) *[]string { return &c.TrustedProxies })},
 	}
 }
 

@@ -72,6 +72,9 @@ type API struct {
 type Signups interface {
 	CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error
 	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
+	// Invitation returns store.ErrNotFound unless the invitation is
+	// unspent and unexpired at now; it spends nothing.
+	Invitation(ctx context.Context, codeSHA256 string, now time.Time) error
 }
 
 func (a *API) routes(mux *Router) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
@@ -21,8 +23,9 @@ type HTTPError struct {
 	Code int
 	Msg  string
 	Err  error
-	// RetryAfter, if set, is sent as Retry-After (seconds).
-	RetryAfter string
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) with a 429 or 503.
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string {
@@ -56,6 +59,7 @@ var clientErrors = []struct {
 	{auth.ErrDisabled, http.StatusForbidden, "account or camera disabled"},
 	{auth.ErrInvalid, http.StatusBadRequest, ownText},
 	{auth.ErrWeakPassword, http.StatusBadRequest, ownText},
+	{auth.ErrHashBusy, http.StatusServiceUnavailable, ownText},
 	{auth.ErrBadToken, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
 	{auth.ErrTokenExpired, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
 	{auth.ErrTokenRevoked, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
@@ -76,8 +80,8 @@ var clientErrors = []struct {
 	{context.DeadlineExceeded, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 }
 
-// retryAfter is when to try again after a refusal that passes, in seconds.
-var retryAfter = map[error]string{webrtc.ErrBusy: "5"}
+// retryWhen is when to try again after a refusal that passes.
+var retryWhen = map[error]time.Duration{webrtc.ErrBusy: 5 * time.Second, auth.ErrHashBusy: time.Second}
 
 // clientError is what the client is told of err.
 func clientError(err error) *HTTPError {
@@ -94,7 +98,7 @@ func clientError(err error) *HTTPError {
 			if msg == ownText {
 				msg = err.Error()
 			}
-			return &HTTPError{Code: e.code, Msg: msg, Err: err, RetryAfter: retryAfter[e.err]}
+			return &HTTPError{Code: e.code, Msg: msg, Err: err, RetryAfter: retryWhen[e.err]}
 		}
 	}
 	return httpError(http.StatusInternalServerError, "internal error", err)
@@ -113,13 +117,13 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 		}
 		he := clientError(err)
 		level := slog.LevelDebug
-		if he.Code >= 500 {
+		if he.Code >= 500 && he.RetryAfter == 0 { // shedding load is no error
 			level = slog.LevelError
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
-			"camera", r.PathValue("id"), "status", he.Code, "error", he.Err)
-		if he.RetryAfter != "" {
-			w.Header().Set("Retry-After", he.RetryAfter)
+			"camera", r.PathValue("id"), "client", r.RemoteAddr, "status", he.Code, "error", he.Err)
+		if he.RetryAfter > 0 {
+			w.Header().Set("Retry-After", retryAfter(he.RetryAfter))
 		}
 		if he.Code == http.StatusUnauthorized && wantsChallenge(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
@@ -135,4 +139,9 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 func wantsChallenge(r *http.Request) bool {
 	mode := r.Header.Get("Sec-Fetch-Mode")
 	return mode == "" || mode == "navigate"
+}
+
+// retryAfter is d in whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,9 @@ type Config struct {
 	// Google is the Google Home fulfillment (it authorizes each request by
 	// its bearer token); nil leaves it out.
 	Google http.Handler
+	// TrustedProxies are the only peers whose X-Forwarded-For is believed
+	// (see clientAddr). It defaults to none.
+	TrustedProxies []netip.Prefix
 	// GoogleWebRTC is Google's WebRTC signaling (google.Signaling); nil
 	// leaves it out.
 	GoogleWebRTC Signaling
@@ -71,7 +75,7 @@ type OAuth interface {
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
 // "ok"); /metrics names cameras, so it needs the admin's credentials.
 func Handler(cfg Config) *Router {
-	mux := &Router{mux: http.NewServeMux()}
+	mux := &Router{mux: http.NewServeMux(), proxies: cfg.TrustedProxies}
 	gatherer, health := cfg.Registry, cfg.Health
 	log := cfg.Logger
 	if log == nil {
@@ -80,7 +84,7 @@ func Handler(cfg Config) *Router {
 	au := cfg.Authn
 	if au == nil {
 		au = &Authenticator{Users: cfg.Users, Accounts: auth.NewThrottle(auth.AccountFailures),
-			Addresses: auth.NewThrottle(auth.AddressFailures)}
+			Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
 	}
 	if cfg.Media != nil {
 		cfg.Media.routes(mux, cfg.Registry)
@@ -128,6 +132,7 @@ type Router struct {
 	mux      *http.ServeMux
 	handler  http.Handler
 	patterns []string
+	proxies  []netip.Prefix
 }
 
 // Handle registers a route.
@@ -139,7 +144,11 @@ func (rt *Router) Handle(pattern string, h http.Handler) {
 // Patterns lists the registered routes.
 func (rt *Router) Patterns() []string { return slices.Clone(rt.patterns) }
 
-func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.handler.ServeHTTP(w, r) }
+// ServeHTTP decides the request's client address (withClient) before any
+// handler sees it.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.handler.ServeHTTP(w, withClient(r, rt.proxies))
+}
 
 // adminOnly lets only admins through, signed in as for any other route
 // (session, Basic with password or API token; Prometheus uses basic_auth).

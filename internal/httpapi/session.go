@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,9 +37,12 @@ type SessionStore interface {
 type Authenticator struct {
 	Users    Principals
 	Sessions SessionStore
-	// Accounts and Addresses throttle failed passwords per user name and
-	// per client address.
+	// Accounts and Addresses throttle failed passwords per (user name,
+	// client address) and per client address.
 	Accounts, Addresses *auth.Throttle
+	// Hasher bounds the argon2id work of every sign-in, sign-up and
+	// password change.
+	Hasher *auth.Hasher
 	// Revoke ends a user's live grants (after a password change).
 	Revoke func(access.UserID)
 }
@@ -121,46 +122,103 @@ func safeMethod(m string) bool {
 }
 
 // checkPassword verifies a password (argon2id when the user chose one, else
-// the generated credential or an API token), throttled per account and
-// client address.
+// the generated credential or an API token), throttled per (account,
+// client address) and per client address, so a guesser elsewhere never
+// locks the owner out. A guess shaped like a generated secret counts per
+// address only (auth.Generated). The attempt is counted before any hashing
+// and taken back if it succeeds.
 func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (caller, error) {
-	user, addr := name, clientHost(r)
-	if wait := max(au.Accounts.Wait(user), au.Addresses.Wait(addr)); wait > 0 {
-		return caller{}, &HTTPError{Code: http.StatusTooManyRequests,
-			Msg: "too many failed sign-ins; retry in " + strconv.Itoa(int(wait.Seconds())+1) + " s"}
+	k := au.guessKeys(name, pass, r)
+	if wait := au.try(k); wait > 0 {
+		return caller{}, &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: wait,
+			Msg: "too many failed sign-ins from this address; retry in " + retryAfter(wait) + " s"}
 	}
-	c := caller{Name: name}
-	var err error
-	c.Principal, err = au.Users.Principal(r.Context(), name)
-	ok := err == nil && !c.Disabled
-	if ok {
-		var key string
-		c.Scope, key, ok = c.Match(pass)
-		c.Bound = auth.BoundAPIKey + key
-		if ok && key == "" {
-			c.Bound = auth.BoundPassword + auth.PasswordFingerprint(c.Credential.PassSHA256)
-		}
-		if !ok && au.Sessions != nil {
-			phc, _ := au.Sessions.PasswordHash(r.Context(), c.ID)
-			ok = phc != "" && auth.CheckPasswordHash(phc, pass)
-			c.Scope, c.Bound = auth.ScopeAccount, auth.BoundPassword+auth.PasswordFingerprint(phc)
-		}
+	c, err := au.match(r.Context(), name, pass)
+	if hashBusy(err) {
+		au.refund(k) // nothing was checked
+		return caller{}, errHashBusy(err)
 	}
-	if !ok {
-		au.Accounts.Fail(user)
-		au.Addresses.Fail(addr)
+	if err != nil {
 		return caller{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
 	}
-	au.Accounts.Succeed(user)
+	au.succeed(k)
 	return c, nil
 }
 
-func clientHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// guess names the throttle keys of one password attempt; account is ""
+// when the guess cannot lock the account.
+type guess struct{ account, addr string }
+
+func (au *Authenticator) guessKeys(name, pass string, r *http.Request) guess {
+	k := guess{addr: auth.AddressKey(r.RemoteAddr)}
+	if !auth.Generated(pass) {
+		k.account = name + "\x00" + k.addr
 	}
-	return host
+	return k
+}
+
+// try counts the attempt (see auth.Throttle.Try) or returns the wait.
+func (au *Authenticator) try(k guess) time.Duration {
+	if k.account != "" {
+		if wait := au.Accounts.Try(k.account); wait > 0 {
+			return wait
+		}
+	}
+	wait := au.Addresses.Try(k.addr)
+	if wait > 0 && k.account != "" {
+		au.Accounts.Refund(k.account)
+	}
+	return wait
+}
+
+func (au *Authenticator) refund(k guess) {
+	if k.account != "" {
+		au.Accounts.Refund(k.account)
+	}
+	au.Addresses.Refund(k.addr)
+}
+
+func (au *Authenticator) succeed(k guess) {
+	if k.account != "" {
+		au.Accounts.Succeed(k.account)
+	}
+	au.Addresses.Refund(k.addr)
+}
+
+// errWrongPassword is a password that matched nothing.
+var errWrongPassword = errors.New("wrong password")
+
+// match finds what pass is of the user name: the generated password, an
+// API token or (argon2id, within the Hasher's bound) the chosen password.
+func (au *Authenticator) match(ctx context.Context, name, pass string) (caller, error) {
+	c := caller{Name: name}
+	var err error
+	if c.Principal, err = au.Users.Principal(ctx, name); err != nil {
+		return caller{}, err
+	}
+	if c.Disabled {
+		return caller{}, errors.New("account disabled")
+	}
+	scope, key, ok := c.Match(pass)
+	switch {
+	case ok && key == "":
+		c.Scope, c.Bound = scope, auth.BoundPassword+auth.PasswordFingerprint(c.Credential.PassSHA256)
+	case ok:
+		c.Scope, c.Bound = scope, auth.BoundAPIKey+key
+	case au.Sessions != nil:
+		phc, err := au.Sessions.PasswordHash(ctx, c.ID)
+		if err != nil {
+			return caller{}, err
+		}
+		if ok, err = au.Hasher.Check(ctx, phc, pass); err != nil {
+			return caller{}, err
+		}
+		c.Scope, c.Bound = auth.ScopeAccount, auth.BoundPassword+auth.PasswordFingerprint(phc)
+	}
+	if !ok {
+		return caller{}, errWrongPassword
+	}
+	return c, nil
 }
 
 func hashSession(cookie string) string {
@@ -174,6 +232,29 @@ func randomHex(n int) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// hash hashes a new password within the Hasher's bound.
+func (au *Authenticator) hash(r *http.Request, password string) (string, error) {
+	phc, err := au.Hasher.Hash(r.Context(), password)
+	switch {
+	case errors.Is(err, auth.ErrWeakPassword):
+		return "", httpError(http.StatusBadRequest, err.Error(), err)
+	case hashBusy(err):
+		return "", errHashBusy(err)
+	}
+	return phc, err
+}
+
+// hashBusy reports whether err says a password was not checked or hashed
+// at all: the Hasher was full or the client went away while queued.
+func hashBusy(err error) bool {
+	return errors.Is(err, auth.ErrHashBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// errHashBusy is the answer when argon2id is at its bound: come back soon.
+func errHashBusy(err error) *HTTPError {
+	return &HTTPError{Code: http.StatusServiceUnavailable, Msg: auth.ErrHashBusy.Error(), Err: err, RetryAfter: time.Second}
 }
 
 // login signs a user in: a session cookie (HttpOnly, SameSite=Strict,
@@ -257,9 +338,9 @@ func (a *API) password(w http.ResponseWriter, r *http.Request) error {
 	if p.Scope != auth.ScopeAccount {
 		return httpError(http.StatusForbidden, "current must be the password, not an API token", nil)
 	}
-	phc, err := auth.HashPassword(body.New)
+	phc, err := a.Authn.hash(r, body.New)
 	if err != nil {
-		return httpError(http.StatusBadRequest, err.Error(), err)
+		return err
 	}
 	keep, ok := strings.CutPrefix(c.Bound, auth.BoundSession)
 	if !ok {

@@ -37,7 +37,10 @@ func (au *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, name, pa
 		err = httpError(http.StatusUnauthorized, "sign in with the password, not an API token", nil)
 	}
 	var he *HTTPError
-	if errors.As(err, &he) && he.Code < 500 {
+	if errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusServiceUnavailable) {
+		if he.RetryAfter > 0 {
+			w.Header().Set("Retry-After", retryAfter(he.RetryAfter))
+		}
 		return oauth.Account{}, &oauth.RefusedError{Code: he.Code, Msg: he.Msg, Err: he.Err}
 	}
 	if err != nil {

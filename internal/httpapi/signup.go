@@ -58,34 +58,51 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) error {
 	if !validUserName(body.Name) {
 		return httpError(http.StatusBadRequest, "name: 1-64 letters, digits, '-', '_' or '.'", nil)
 	}
-	if wait := a.Authn.Addresses.Wait(clientHost(r)); wait > 0 {
-		return httpError(http.StatusTooManyRequests, "too many failed attempts; retry later", nil)
+	// Strangers must not make Vigil spend: the attempt is counted and the
+	// invitation checked before the password is hashed.
+	addr := auth.AddressKey(r.RemoteAddr)
+	if wait := a.Authn.Addresses.Try(addr); wait > 0 {
+		return &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: wait,
+			Msg: "too many failed attempts from this address; retry in " + retryAfter(wait) + " s"}
 	}
-	phc, err := auth.HashPassword(body.Password)
+	var inv string
+	if body.Invitation != "" {
+		inv = sha256Hex(body.Invitation)
+		if err := a.Signups.Invitation(r.Context(), inv, time.Now()); err != nil {
+			return invitationError(err)
+		}
+	}
+	phc, err := a.Authn.hash(r, body.Password)
 	if err != nil {
-		return httpError(http.StatusBadRequest, err.Error(), err)
+		a.Authn.Addresses.Refund(addr) // not a guess: the invitation was good or not needed
+		return err
 	}
 	id, err := randomHex(8)
 	if err != nil {
 		return err
 	}
-	var inv string
-	if body.Invitation != "" {
-		inv = sha256Hex(body.Invitation)
-	}
 	// No generated RTSP password: players use API tokens.
 	u := store.User{ID: access.UserID("u-" + id), Name: body.Name}
 	err = a.Signups.SignUp(r.Context(), u, phc, inv, time.Now())
+	if err == nil || errors.Is(err, store.ErrExists) {
+		a.Authn.Addresses.Refund(addr)
+	}
 	switch {
 	case errors.Is(err, store.ErrExists):
 		return httpError(http.StatusConflict, "that name is taken", err)
-	case errors.Is(err, store.ErrNotFound):
-		a.Authn.Addresses.Fail(clientHost(r))
-		return httpError(http.StatusForbidden, "invitation unknown, used or expired", err)
 	case err != nil:
-		return err
+		return invitationError(err)
 	}
 	return writeJSON(w, http.StatusCreated, map[string]string{"user": body.Name})
+}
+
+// invitationError answers an invitation that is not (or no longer) live;
+// the attempt stays counted against the address.
+func invitationError(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return httpError(http.StatusForbidden, "invitation unknown, used or expired", err)
+	}
+	return err
 }
 
 func validUserName(s string) bool {

@@ -121,9 +121,9 @@ type Server struct {
 	pages    *pages
 	log      *slog.Logger
 	now      func() time.Time
-	// clientFails and addrFails throttle wrong client secrets at the token
-	// and revocation endpoints, per client id and per caller address.
-	clientFails, addrFails *auth.Throttle
+	// addrFails throttles wrong client secrets at the token and
+	// revocation endpoints per caller address (see throttled).
+	addrFails *auth.Throttle
 }
 
 // New validates cfg and returns a ready Server.
@@ -142,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{st: cfg.Store, clients: map[string]*Client{}, signIn: cfg.SignIn, cameras: cfg.Cameras,
 		users: cfg.Users, onUnlink: cfg.OnUnlink, log: cfg.Logger, now: time.Now,
-		clientFails: auth.NewThrottle(auth.AccountFailures), addrFails: auth.NewThrottle(auth.AddressFailures)}
+		addrFails: auth.NewThrottle(auth.AddressFailures)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ory/fosite"
+
+	"vigil/internal/auth"
 )
 
 // Token serves POST /oauth/token (RFC 6749 §4.1.3 and §6): a code or a
@@ -21,18 +23,17 @@ import (
 func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	keys := clientKeys(r)
-	if s.throttled(w, keys) {
+	addr := auth.AddressKey(r.RemoteAddr)
+	if s.throttled(w, addr) {
 		return
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &session{})
 	switch {
 	case errors.Is(err, fosite.ErrInvalidClient):
-		s.failed(keys)
+		s.addrFails.Fail(addr)
 	case errors.Is(err, fosite.ErrInvalidGrant):
 		s.burnCode(ctx, ar)
 	case err == nil:
-		s.clientFails.Succeed(keys.client)
 		err = s.grantLive(r, ar)
 	}
 	if err != nil {
@@ -99,13 +100,13 @@ func (s *Server) grantLive(r *http.Request, ar fosite.AccessRequester) error {
 func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	keys := clientKeys(r)
-	if s.throttled(w, keys) {
+	addr := auth.AddressKey(r.RemoteAddr)
+	if s.throttled(w, addr) {
 		return
 	}
 	err := s.provider.NewRevocationRequest(ctx, r)
 	if errors.Is(err, fosite.ErrInvalidClient) {
-		s.failed(keys)
+		s.addrFails.Fail(addr)
 	}
 	if errors.Is(err, fosite.ErrUnauthorizedClient) {
 		s.provider.WriteAccessError(ctx, w, nil, err)
@@ -117,40 +118,22 @@ func (s *Server) Revoke(w http.ResponseWriter, r *http.Request) {
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
 
-// throttleKeys name the caller of the token or revocation endpoint.
-type throttleKeys struct{ client, addr string }
-
-// clientKeys returns the client id a request names (Basic or form) and
-// its address.
-func clientKeys(r *http.Request) throttleKeys {
-	id, _, ok := r.BasicAuth()
-	if !ok {
-		_ = r.ParseForm() // fosite reads the same parsed form afterwards
-		id = r.PostForm.Get("client_id")
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return throttleKeys{client: id, addr: host}
-}
-
-func (s *Server) failed(k throttleKeys) {
-	s.clientFails.Fail(k.client)
-	s.addrFails.Fail(k.addr)
-}
-
-// throttled answers 429 when the request's client or address has failed
-// its secret too often (RFC 6749 has no error for it; Retry-After says when).
-func (s *Server) throttled(w http.ResponseWriter, k throttleKeys) bool {
-	wait := max(s.clientFails.Wait(k.client), s.addrFails.Wait(k.addr))
+// throttled answers 429 when the request's address has failed client
+// secrets too often. Only the address is throttled: a client secret is a
+// long machine secret no one guesses, and throttling the client id would
+// let anyone lock a service (Google) out. RFC 6749 has no error for it;
+// the answer must not be invalid_client, which Google takes for a broken
+// link, so it is temporarily_unavailable, with Retry-After saying when.
+func (s *Server) throttled(w http.ResponseWriter, addr string) bool {
+	wait := s.addrFails.Wait(addr)
 	if wait <= 0 {
 		return false
 	}
-	secs := strconv.Itoa(int(wait.Seconds()) + 1)
+	secs := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
 	w.Header().Set("Retry-After", secs)
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusTooManyRequests)
-	fmt.Fprintf(w, `{"error":"invalid_client","error_description":"too many failed client authentications; retry in %s s"}`, secs)
+	fmt.Fprintf(w, `{"error":"temporarily_unavailable","error_description":"too many failed client authentications from this address; retry in %s s"}`, secs)
 	return true
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +17,22 @@ func (s *Store) CreateInvitation(ctx context.Context, codeSHA256 string, by acce
 		codeSHA256, string(by), nanos(time.Now()), nanos(expires))
 	if err != nil {
 		return fmt.Errorf("create invitation: %w", err)
+	}
+	return nil
+}
+
+// Invitation returns store.ErrNotFound unless the invitation is unspent
+// and unexpired at now. It spends nothing: SignUp does, after the password
+// is hashed, so that a stranger without an invitation costs no hashing.
+func (s *Store) Invitation(ctx context.Context, codeSHA256 string, now time.Time) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM invitations WHERE code_sha256 = ? AND expires_at > ?`,
+		codeSHA256, nanos(now)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("invitation: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("invitation: %w", err)
 	}
 	return nil
 }
