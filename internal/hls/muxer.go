@@ -79,7 +79,7 @@ func (x *muxer) begin(g access.Grant) {
 	x.lastReq.Store(time.Now().UnixNano())
 	for {
 		old := x.grant.Load()
-		live := old.Check(x.key.device, time.Now()) == nil
+		live := old.Live(time.Now()) == nil
 		if (live && !g.Expiry().After(old.Expiry())) || x.grant.CompareAndSwap(old, &g) {
 			return
 		}
@@ -203,7 +203,7 @@ func (x *muxer) reattach(ctx context.Context, r *hub.Reader) (*hub.Reader, error
 	r.Close()
 	deadline := time.Now().Add(reattachWait)
 	g := x.grant.Load()
-	for g.Check(x.key.device, time.Now()) != nil {
+	for g.Live(time.Now()) != nil {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("re-attach: no viewer with a live grant: %w", access.ErrGrantRevoked)
 		}
