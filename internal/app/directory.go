@@ -107,8 +107,6 @@ func (d directory) Standing(ctx context.Context, user access.UserID, device acce
 	return st, nil
 }
 
-var _ auth.Households = directory{}
-
 func (d directory) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error) {
 	dev, err := d.st.ClaimDevice(ctx, claimSHA256, owner)
 	return dev.ID, unknown(err)
