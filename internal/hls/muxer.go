@@ -44,8 +44,8 @@ type muxer struct {
 	floor time.Time
 
 	// Set before ready is closed, read-only afterwards.
-	hm     *gohlslib.Muxer
-	owner  media.Owner
+	hm    *gohlslib.Muxer
+	owner media.Owner
 	// first is the first unit fed, the oldest the muxer may serve: a
 	// request's egress check runs on it, so that it covers the grant's
 	// epoch (invariant 3) as well as its device.
