@@ -5,8 +5,11 @@
 // first request, fed by a hub reader opened with that request's grant, so it
 // starts from the hub's GOP cache, and it stops after IdleTimeout without
 // requests or when the camera's publisher session ends. A muxer is shared by
-// every viewer of the camera, so every request is checked against the
-// muxer's owner before a byte is written (invariant 3).
+// the camera's viewers, so every request is checked against the muxer's
+// owner and the capture time of its oldest unit before a byte is written
+// (invariant 3). A viewer whose grant's epoch (a share or claim) is younger
+// than a muxer's oldest unit gets a muxer of its own, and Handover drops a
+// camera's muxers when it changes hands (invariant 8).
 //
 // The package has no users and no routing: the caller resolves the grant,
 // stream and variant from its URL and passes the file name. It must not

@@ -295,8 +295,9 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 	return f, kf == nil, err
 }
 
-// egress is the check of invariant 3, on the device recorded in the still
-// itself: the last thing before a still leaves the service.
+// egress is the check of invariant 3, on the device and capture time
+// recorded in the still itself: the last thing before a still leaves the
+// service.
 func (s *Service) egress(g access.Grant, f *frame) error {
 	err := g.Check(f.device, f.captured, time.Now())
 	if err == nil {
