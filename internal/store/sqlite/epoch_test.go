@@ -79,8 +79,22 @@ func TestOwnershipEpochs(t *testing.T) {
 	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view"}); err != nil {
 		t.Fatal(err)
 	}
-	if sh, _ := s.Share(ctx, "cam-one", "u-view"); !sh.CreatedAt.After(sh1.CreatedAt) {
+	sh2, _ := s.Share(ctx, "cam-one", "u-view")
+	if !sh2.CreatedAt.After(sh1.CreatedAt) {
 		t.Fatal("a share revoked and granted again kept its old epoch")
+	}
+	// A share that ended and is granted again starts anew too.
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view", Until: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := s.Share(ctx, "cam-one", "u-view"); !sh.CreatedAt.Equal(sh2.CreatedAt) {
+		t.Fatal("ending a live share changed its epoch")
+	}
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view"}); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := s.Share(ctx, "cam-one", "u-view"); !sh.CreatedAt.After(sh2.CreatedAt) {
+		t.Fatal("a share that had ended, granted again, kept its old epoch")
 	}
 
 	time.Sleep(time.Millisecond)

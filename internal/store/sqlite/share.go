@@ -62,15 +62,19 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 	return tx.Commit()
 }
 
-// PutShare creates or replaces a share.
+// PutShare creates or replaces a share. Changing the end of a live share
+// keeps its creation time (its epoch); granting again a share that had
+// ended starts it anew, as one revoked and granted again does.
 func (s *Store) PutShare(ctx context.Context, sh store.Share) error {
 	var until int64
 	if !sh.Until.IsZero() {
 		until = nanos(sh.Until)
 	}
+	created := nanos(sh.CreatedAt)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO shares (device, viewer, until, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until`,
-		string(sh.Device), string(sh.Viewer), until, nanos(sh.CreatedAt))
+		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until,
+			created_at = CASE WHEN shares.until != 0 AND shares.until <= ? THEN excluded.created_at ELSE shares.created_at END`,
+		string(sh.Device), string(sh.Viewer), until, created, nanos(time.Time{}))
 	if isForeignKey(err) {
 		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, store.ErrNotFound)
 	}
