@@ -4,6 +4,14 @@
 // A Grant is minted only through an Issuer. The application builds one Issuer
 // and hands it to the auth package alone, which mints a Grant after checking
 // the store. Nothing in this package reads the store or knows HTTP.
+//
+// Grant.Check is the egress check of the isolation invariants (DESIGN.md):
+// invariant 3 compares an object's device with the grant's and, since a
+// camera can change hands, its capture time with the grant's epoch — the
+// instant from which the holder may see the camera (the current owner's
+// claim, a share's creation). Invariant 8, time is part of ownership: what
+// a camera captured before an epoch belongs to whoever held it then, and a
+// grant never reaches it, even while a cache still holds it.
 package access
 
 import (
@@ -70,7 +78,10 @@ type Grant struct {
 	audience Audience
 	expiry   time.Time
 	lease    *Lease // nil: ends only at expiry
-	minted   bool
+	// epoch is the instant from which the holder may see the device's
+	// media: objects captured before it are refused (zero: none are).
+	epoch  time.Time
+	minted bool
 }
 
 // Lease ties grants to what they were minted from (an ownership, a share,
@@ -118,15 +129,38 @@ func (g Grant) Audience() Audience { return g.audience }
 // Expiry is when the grant stops allowing reads.
 func (g Grant) Expiry() time.Time { return g.expiry }
 
-// Check reports whether the grant allows reading media owned by device at now.
-// It is the egress check of invariant 3: callers run it right before bytes
-// leave the process, with the device recorded on the object itself.
-func (g Grant) Check(device DeviceID, now time.Time) error {
+// Epoch is the instant from which the grant's holder may see the device:
+// the current owner's claim (or the last release, for an operator), or the
+// share's creation for a sharee. Media captured before it is not theirs.
+func (g Grant) Epoch() time.Time { return g.epoch }
+
+// Check reports whether the grant allows reading, at now, an object owned by
+// device and captured at captured. It is the egress check of invariant 3:
+// callers run it right before bytes leave the process, with the device and
+// capture time recorded on the object itself. A *MismatchError (another
+// device) and an error wrapping ErrBeforeEpoch (captured before the
+// grant's epoch) are isolation violations; ErrGrantExpired and
+// ErrGrantRevoked only say that the grant ended.
+func (g Grant) Check(device DeviceID, captured, now time.Time) error {
+	if g.minted && g.device != "" && g.device != device {
+		return &MismatchError{Grant: g.device, Object: device}
+	}
+	if err := g.Live(now); err != nil {
+		return err
+	}
+	if captured.Before(g.epoch) {
+		return &EpochError{Device: device, Epoch: g.epoch, Captured: captured}
+	}
+	return nil
+}
+
+// Live reports whether the grant still allows anything at now: it was
+// minted, has not expired and was not revoked. It is the part of Check
+// that needs no object, for callers that have none yet (opening a reader).
+func (g Grant) Live(now time.Time) error {
 	switch {
 	case !g.minted || g.device == "":
 		return ErrNoGrant
-	case g.device != device:
-		return &MismatchError{Grant: g.device, Object: device}
 	case !now.Before(g.expiry):
 		return ErrGrantExpired
 	case g.lease != nil && g.lease.Revoked():
@@ -137,7 +171,8 @@ func (g Grant) Check(device DeviceID, now time.Time) error {
 
 // String describes the grant for logs.
 func (g Grant) String() string {
-	return fmt.Sprintf("grant(user=%s device=%s audience=%s)", g.user, g.device, g.audience)
+	return fmt.Sprintf("grant(user=%s device=%s audience=%s epoch=%s)", g.user, g.device, g.audience,
+		g.epoch.UTC().Format(time.RFC3339Nano))
 }
 
 // Issuer mints Grants. The application makes exactly one and gives it to the
@@ -150,12 +185,15 @@ type Issuer struct {
 // in app checks that no other package does.
 func NewIssuer() *Issuer { return &Issuer{now: time.Now} }
 
-// Mint returns a grant for user to read device for ttl, for audience.
+// Mint returns a grant for user to read device for ttl, for audience, with
+// no lease and no epoch (everything the device captured). Vigil's viewers
+// get MintLeased grants from auth; Mint is for tests and tools.
 func (i *Issuer) Mint(user UserID, device DeviceID, aud Audience, ttl time.Duration) Grant {
-	return i.MintLeased(user, device, aud, ttl, nil)
+	return i.MintLeased(user, device, aud, ttl, nil, time.Time{})
 }
 
-// MintLeased is Mint for a grant that also ends when lease is revoked.
-func (i *Issuer) MintLeased(user UserID, device DeviceID, aud Audience, ttl time.Duration, lease *Lease) Grant {
-	return Grant{user: user, device: device, audience: aud, expiry: i.now().Add(ttl), lease: lease, minted: true}
+// MintLeased is Mint for a grant that also ends when lease is revoked and
+// allows only media captured at or after epoch (see Grant.Epoch).
+func (i *Issuer) MintLeased(user UserID, device DeviceID, aud Audience, ttl time.Duration, lease *Lease, epoch time.Time) Grant {
+	return Grant{user: user, device: device, audience: aud, expiry: i.now().Add(ttl), lease: lease, epoch: epoch, minted: true}
 }

@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors returned by this package.
@@ -12,6 +13,10 @@ var (
 	ErrNoGrant      = errors.New("no grant: media can only be read with a grant minted by auth")
 	ErrGrantExpired = errors.New("grant expired")
 	ErrGrantRevoked = errors.New("grant revoked: the share, ownership or account it came from ended")
+	// ErrBeforeEpoch: an object captured before the grant's epoch (before
+	// the holder's claim or share began) reached egress. An isolation
+	// violation, as a device mismatch is.
+	ErrBeforeEpoch = errors.New("isolation violation: object captured before the grant's epoch")
 )
 
 // MismatchError is an isolation violation: an object owned by one device was
@@ -24,3 +29,19 @@ type MismatchError struct {
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("isolation violation: grant for device %s, object of device %s", e.Grant, e.Object)
 }
+
+// EpochError is an isolation violation in time: an object of the right
+// device, captured before the grant's epoch (another ownership's or a
+// time before the share), was about to be delivered. It wraps ErrBeforeEpoch.
+type EpochError struct {
+	Device   DeviceID
+	Epoch    time.Time
+	Captured time.Time
+}
+
+func (e *EpochError) Error() string {
+	return fmt.Sprintf("%v: device %s, captured %s, grant's epoch %s", ErrBeforeEpoch, e.Device,
+		e.Captured.UTC().Format(time.RFC3339Nano), e.Epoch.UTC().Format(time.RFC3339Nano))
+}
+
+func (e *EpochError) Unwrap() error { return ErrBeforeEpoch }

@@ -63,6 +63,7 @@ func TestClaimShareUnshareThroughTheAPI(t *testing.T) {
 	if s, b := a.call(t, "POST", "/api/cameras/claim", "olga", olga, map[string]string{"code": code}); s != 200 {
 		t.Fatalf("claim: %d %s", s, b)
 	}
+	a.waitBack(t, deviceID(cam)) // the claim ended the camera's session
 	if s, _ := a.call(t, "POST", "/api/cameras/claim", "sam", sam, map[string]string{"code": code}); s != 404 {
 		t.Fatalf("a spent code claimed again: %d", s)
 	}

@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Hub: a.hub, Auth: a.auth, Logger: log,
 	}
 	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
-	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
+	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: st, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -145,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Google:       fulfillment,
 		GoogleWebRTC: signaling,
 		Media:        media,
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: a.households(), Tokens: tokens,
 			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
 			RTSPBase: a.rtspBase},
 		OAuth:          a.oauth,

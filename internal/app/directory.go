@@ -92,18 +92,20 @@ func (d directory) Standing(ctx context.Context, user access.UserID, device acce
 	if err != nil {
 		return auth.Standing{}, err
 	}
-	st := auth.Standing{DeviceDisabled: dev.Disabled, Claimed: dev.Owner != "", Owner: dev.Owner != "" && dev.Owner == user}
+	st := auth.Standing{DeviceDisabled: dev.Disabled, Claimed: dev.Owner != "", Owner: dev.Owner != "" && dev.Owner == user,
+		Since: dev.EpochStarted}
 	sh, err := d.st.Share(ctx, device, user)
 	switch {
 	case err == nil:
 		st.Shared, st.ShareUntil = true, sh.Until
+		if !st.Owner && sh.CreatedAt.After(st.Since) {
+			st.Since = sh.CreatedAt // a sharee sees from the share's creation on
+		}
 	case !errors.Is(err, store.ErrNotFound):
 		return auth.Standing{}, err
 	}
 	return st, nil
 }
-
-var _ auth.Households = directory{}
 
 func (d directory) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error) {
 	dev, err := d.st.ClaimDevice(ctx, claimSHA256, owner)
@@ -228,9 +230,15 @@ func (d directory) Shares(ctx context.Context, device access.DeviceID) ([]httpap
 	return out, nil
 }
 
-// History lists a device's viewing sessions with user names.
+// History lists a device's viewing sessions with user names: those of the
+// current ownership epoch only, since an owner never sees who watched the
+// camera before they claimed it (invariant 8).
 func (d directory) History(ctx context.Context, device access.DeviceID, limit int) ([]httpapi.AccessView, error) {
-	rows, err := d.st.AccessOf(ctx, device, limit)
+	dev, err := d.st.Device(ctx, device)
+	if err != nil {
+		return nil, unknown(err)
+	}
+	rows, err := d.st.AccessOf(ctx, device, dev.EpochStarted, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -18,12 +18,13 @@ func TestAccessHistoryShowsEachViewingSession(t *testing.T) {
 	olga := a.addUser(t, "olga")
 	vera := a.addUser(t, "vera")
 	ctx := context.Background()
-	dir := directory{a.store}
+	dir := a.households()
 	code, _ := auth.NewClaimCode()
 	a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code))
 	if _, err := a.auth.Claim(ctx, "olga", code, dir); err != nil {
 		t.Fatal(err)
 	}
+	a.waitBack(t, deviceID(cam))
 	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, dir); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestAccessMatrix(t *testing.T) {
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
 	a.run(t, cam, other)
 	ctx := context.Background()
-	dir := directory{a.store}
+	dir := a.households()
 	pw := map[string]string{}
 	for _, n := range []string{"owner", "viewer", "revoked", "expired", "stranger", "disabled"} {
 		pw[n] = a.addUser(t, n)
@@ -44,6 +44,7 @@ func TestAccessMatrix(t *testing.T) {
 	if _, err := a.auth.Claim(ctx, "owner", code, dir); err != nil {
 		t.Fatal(err)
 	}
+	a.waitBack(t, deviceID(cam))
 	for _, v := range []string{"viewer", "revoked", "expired", "disabled"} {
 		if err := a.auth.Share(ctx, "owner", deviceID(cam), v, time.Time{}, dir); err != nil {
 			t.Fatal(err)

@@ -119,7 +119,7 @@ func readInto(r io.Reader, d *delivery) {
 // next playlist or segment request is refused.
 func TestRevocationStopsViewingWithinASecond(t *testing.T) {
 	needFFmpeg(t)
-	dir := func(a *testApp) directory { return directory{a.store} }
+	dir := func(a *testApp) households { return a.households() }
 	cases := map[string]func(ctx context.Context, a *testApp, cam *sim.Camera) error{
 		"unshare": func(ctx context.Context, a *testApp, cam *sim.Camera) error {
 			return a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", dir(a))
@@ -172,8 +172,12 @@ func claimFor(t *testing.T, a *testApp, cam *sim.Camera, user string) {
 	if err := a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.auth.Claim(ctx, user, code, directory{a.store}); err != nil {
+	online := a.hub.Online(deviceID(cam), access.StreamMain)
+	if _, err := a.auth.Claim(ctx, user, code, a.households()); err != nil {
 		t.Fatal(err)
+	}
+	if online {
+		a.waitBack(t, deviceID(cam)) // the claim ended the camera's session
 	}
 }
 
@@ -190,7 +194,7 @@ func TestRevokedViewerDoesNotStopOthersHLS(t *testing.T) {
 	viewerPW := a.addUser(t, "vera")
 	claimFor(t, a, cam, "olga")
 	ctx := context.Background()
-	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, directory{a.store}); err != nil {
+	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, a.households()); err != nil {
 		t.Fatal(err)
 	}
 	// Vera's request makes the muxer.
@@ -209,7 +213,7 @@ func TestRevokedViewerDoesNotStopOthersHLS(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(2 * time.Second)
-	if err := a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", directory{a.store}); err != nil {
+	if err := a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", a.households()); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := a.get(t, viewer.URLs["hls"], "", ""); code < 400 {

@@ -22,13 +22,14 @@ func TestStreamTokensForPlayersWithoutHeaders(t *testing.T) {
 	a.addUser(t, "olga")
 	vera := a.addUser(t, "vera")
 	ctx := context.Background()
-	dir := directory{a.store}
+	dir := a.households()
 	for _, c := range []*sim.Camera{cam, other} {
 		code, _ := auth.NewClaimCode()
 		a.store.ResetDevice(ctx, deviceID(c), auth.ClaimHash(code))
 		if _, err := a.auth.Claim(ctx, "olga", code, dir); err != nil {
 			t.Fatal(err)
 		}
+		a.waitBack(t, deviceID(c))
 	}
 	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, dir); err != nil {
 		t.Fatal(err)

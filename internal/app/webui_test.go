@@ -235,6 +235,16 @@ func testWebPage(t *testing.T, mode string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")), chromedp.Click(chromedp.ID("#logout")))
+	// The sign-in below navigates away: wait for the logout request to
+	// finish first, or the navigation may cancel it and find olga signed in.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if shown, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("login").hidden`)); shown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the page did not show the sign-in form 10 s after logout")
+		}
+	}
 
 	// Vera sees the shared camera, plays it, and loses it when olga revokes.
 	signIn(t, tab, a.url("/"), "vera", veraPW)

@@ -129,9 +129,10 @@ func TestWHEPEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	code, _ := auth.NewClaimCode()
 	a.store.ResetDevice(ctx, deviceID(cams[1]), auth.ClaimHash(code))
-	if _, err := a.auth.Claim(ctx, "olga", code, directory{a.store}); err != nil {
+	if _, err := a.auth.Claim(ctx, "olga", code, a.households()); err != nil {
 		t.Fatal(err)
 	}
+	a.waitBack(t, deviceID(cams[1]))
 	olga := func(r *http.Request) { r.SetBasicAuth("olga", pw) }
 	admin := func(r *http.Request) { r.SetBasicAuth(AdminName, adminPassword) }
 	for i, c := range cams {

@@ -23,7 +23,7 @@ func TestSessionsAreRecordedAtStartAndEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := st.AccessOf(context.Background(), "cam-abc", 10)
+	rows, _ := st.AccessOf(context.Background(), "cam-abc", time.Time{}, 10)
 	if len(rows) != 1 || rows[0].Viewer != "u-vera" || rows[0].Output != "hls" || !rows[0].Ended.IsZero() ||
 		rows[0].Audience != access.AudienceGoogle || rows[0].Remote != "192.0.2.7:5000" {
 		t.Fatalf("at start: %+v", rows)
@@ -33,11 +33,11 @@ func TestSessionsAreRecordedAtStartAndEnd(t *testing.T) {
 	s.End()
 	s.Add(5)
 	s.End() // once only
-	rows, _ = st.AccessOf(context.Background(), "cam-abc", 10)
+	rows, _ = st.AccessOf(context.Background(), "cam-abc", time.Time{}, 10)
 	if rows[0].Bytes != 1234 || rows[0].Ended.IsZero() || rows[0].Ended.Before(rows[0].Started) {
 		t.Fatalf("at end: %+v", rows[0])
 	}
-	if other, _ := st.AccessOf(context.Background(), "cam-zzz", 10); len(other) != 0 {
+	if other, _ := st.AccessOf(context.Background(), "cam-zzz", time.Time{}, 10); len(other) != 0 {
 		t.Fatalf("another camera's history holds %d rows", len(other))
 	}
 }

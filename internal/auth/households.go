@@ -13,11 +13,18 @@ import (
 
 // Households is the part of the store that changes who may see a camera.
 // Missing devices, users, codes or shares return errors wrapping ErrUnknown.
+// ClaimDevice and ResetDevice start a new ownership epoch of the device.
 type Households interface {
 	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error)
 	PutShare(ctx context.Context, device access.DeviceID, viewer access.UserID, until time.Time) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error
+	// Handover drops what a camera that changed hands left behind in the
+	// process (its publisher sessions, caches, muxers and stills) so that
+	// the next holder gets nothing of the old epoch (invariant 8). Claim
+	// and Release call it after the store changed and the grants ended,
+	// before they return.
+	Handover(ctx context.Context, device access.DeviceID)
 }
 
 // ClaimHash is how a claim code is stored: the code is random, so a plain
@@ -39,7 +46,8 @@ func NewClaimCode() (string, error) {
 }
 
 // Claim gives the unclaimed device with code to the user name. Until then
-// the camera was the operator's: grants minted for it end now.
+// the camera was the operator's: grants minted for it end now, and what it
+// left in the process is dropped (the new owner's epoch begins).
 func (s *Service) Claim(ctx context.Context, name, code string, h Households) (access.DeviceID, error) {
 	p, err := s.active(ctx, name)
 	if err != nil {
@@ -50,6 +58,7 @@ func (s *Service) Claim(ctx context.Context, name, code string, h Households) (a
 		return "", fmt.Errorf("claim: %w", err)
 	}
 	s.RevokeDevice(device)
+	h.Handover(ctx, device)
 	return device, nil
 }
 
@@ -105,7 +114,8 @@ func (s *Service) active(ctx context.Context, name string) (Principal, error) {
 
 // Release is the owner giving a camera up (selling it, moving out): its
 // owner and every share are dropped in one step, every grant for it ends
-// now, and a new claim code for the next owner is returned.
+// now, everything it left in the process is dropped (a new epoch begins),
+// and a new claim code for the next owner is returned.
 func (s *Service) Release(ctx context.Context, owner string, device access.DeviceID, h Households) (string, error) {
 	o, err := s.active(ctx, owner)
 	if err != nil {
@@ -127,5 +137,6 @@ func (s *Service) Release(ctx context.Context, owner string, device access.Devic
 	if err != nil {
 		return "", err
 	}
+	h.Handover(ctx, device)
 	return code, nil
 }

@@ -45,6 +45,12 @@ type Standing struct {
 	// Shared is true for a share; ShareUntil is its end (zero: none).
 	Shared     bool
 	ShareUntil time.Time
+	// Since is the holder's epoch, the instant from which they may see the
+	// device (invariant 8): for the owner, and an admin on an unclaimed
+	// device, when the current ownership began (the claim, or the release
+	// or reset); for a sharee the later of that and the share's creation.
+	// Grants carry it; media captured before it is refused at egress.
+	Since time.Time
 }
 
 // Directory is the part of the store auth reads. Lookups of missing
@@ -154,7 +160,7 @@ func (s *Service) grant(ctx context.Context, p Principal, device access.DeviceID
 	default:
 		return access.Grant{}, fmt.Errorf("%w: %s, %s", ErrForbidden, p.ID, device)
 	}
-	return s.issuer.MintLeased(p.ID, device, aud, ttl, l), nil
+	return s.issuer.MintLeased(p.ID, device, aud, ttl, l, st.Since), nil
 }
 
 // lease returns the live lease of user and device, making one if needed.

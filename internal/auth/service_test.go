@@ -68,7 +68,7 @@ func TestGrantRules(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Grant: %v, want %v", err, tt.want)
 			}
-			if err == nil && g.Check("cam-x", time.Now()) != nil {
+			if err == nil && g.Check("cam-x", time.Now(), time.Now()) != nil {
 				t.Fatal("minted grant does not allow its device")
 			}
 		})
@@ -95,19 +95,19 @@ func TestRevocationEndsGrantsAtOnce(t *testing.T) {
 	default:
 		t.Fatal("viewer's grant still live after Revoke")
 	}
-	if !errors.Is(gv.Check("cam-x", time.Now()), access.ErrGrantRevoked) {
+	if !errors.Is(gv.Check("cam-x", time.Now(), time.Now()), access.ErrGrantRevoked) {
 		t.Fatal("Check passes a revoked grant")
 	}
-	if go2.Check("cam-x", time.Now()) != nil {
+	if go2.Check("cam-x", time.Now(), time.Now()) != nil {
 		t.Fatal("revoking the viewer ended the owner's grant")
 	}
 	s.RevokeDevice("cam-x")
-	if go2.Check("cam-x", time.Now()) == nil {
+	if go2.Check("cam-x", time.Now(), time.Now()) == nil {
 		t.Fatal("RevokeDevice left the owner's grant live")
 	}
 	// A grant minted after a revocation gets a fresh lease.
 	g3, _ := s.Grant(ctx, "owner", "cam-x", access.AudienceRTSP)
-	if g3.Check("cam-x", time.Now()) != nil {
+	if g3.Check("cam-x", time.Now(), time.Now()) != nil {
 		t.Fatal("a new grant was born revoked")
 	}
 }
@@ -203,7 +203,7 @@ func TestTokenLeasesGrowWithLinksOnly(t *testing.T) {
 		t.Fatalf("%d leases for 49 sign-in sessions and one link, want 2", n)
 	}
 	s.RevokeBound(BoundLink + "link-1")
-	if linkGrant.Check("cam-porch", time.Now()) == nil || len(s.leases) != 1 {
+	if linkGrant.Check("cam-porch", time.Now(), time.Now()) == nil || len(s.leases) != 1 {
 		t.Fatalf("the link's grant outlived RevokeBound (%d leases left)", len(s.leases))
 	}
 }

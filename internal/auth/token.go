@@ -24,7 +24,9 @@ import (
 // rotates every tokenKeyPeriod (the key's index travels in the token). A
 // token is a claim to ask for a grant, never a grant: every request with
 // one is checked against the store again, so a revoked share makes every
-// outstanding token useless at once.
+// outstanding token useless at once. A token also carries when it was
+// minted: one minted before its holder's current epoch (a share revoked and
+// granted again, a camera released and claimed again) stays dead.
 var (
 	ErrBadToken     = errors.New("stream token malformed or forged")
 	ErrTokenExpired = errors.New("stream token expired")
@@ -58,6 +60,8 @@ type Token struct {
 	// the token. The Directory's Bound checks it; it never contains '|'.
 	Session string
 	Expires time.Time
+	// Issued is when the token was minted; Mint sets it.
+	Issued time.Time
 }
 
 // Tokens signs and verifies stream tokens.
@@ -81,11 +85,12 @@ func (t *Tokens) key(index uint64) []byte {
 
 var tokenEncoding = base64.RawURLEncoding
 
-// Mint returns a token for tok, valid until tok.Expires.
+// Mint returns a token for tok, valid until tok.Expires, issued now.
 func (t *Tokens) Mint(tok Token) string {
-	index := uint64(t.now().Unix()) / uint64(tokenKeyPeriod/time.Second)
-	body := strings.Join([]string{"v2", fmt.Sprint(index), tok.User, string(tok.Device), string(tok.Stream),
-		string(tok.Audience), tok.Session, fmt.Sprint(tok.Expires.Unix())}, "|")
+	now := t.now()
+	index := uint64(now.Unix()) / uint64(tokenKeyPeriod/time.Second)
+	body := strings.Join([]string{"v3", fmt.Sprint(index), tok.User, string(tok.Device), string(tok.Stream),
+		string(tok.Audience), tok.Session, fmt.Sprint(tok.Expires.Unix()), fmt.Sprint(now.UnixNano())}, "|")
 	mac := hmac.New(sha256.New, t.key(index))
 	mac.Write([]byte(body))
 	return tokenEncoding.EncodeToString([]byte(body)) + "." + tokenEncoding.EncodeToString(mac.Sum(nil))
@@ -103,15 +108,18 @@ func (t *Tokens) Verify(s string) (Token, error) {
 		return Token{}, ErrBadToken
 	}
 	f := strings.Split(string(body), "|")
-	if len(f) != 8 || f[0] != "v2" {
+	if len(f) != 9 || f[0] != "v3" {
 		return Token{}, ErrBadToken
 	}
 	var index uint64
-	var expires int64
+	var expires, issued int64
 	if _, err := fmt.Sscan(f[1], &index); err != nil {
 		return Token{}, ErrBadToken
 	}
 	if _, err := fmt.Sscan(f[7], &expires); err != nil {
+		return Token{}, ErrBadToken
+	}
+	if _, err := fmt.Sscan(f[8], &issued); err != nil {
 		return Token{}, ErrBadToken
 	}
 	now := t.now()
@@ -133,7 +141,7 @@ func (t *Tokens) Verify(s string) (Token, error) {
 		return Token{}, ErrBadToken
 	}
 	tok := Token{User: f[2], Device: device, Stream: stream, Audience: access.Audience(f[5]),
-		Session: f[6], Expires: time.Unix(expires, 0)}
+		Session: f[6], Expires: time.Unix(expires, 0), Issued: time.Unix(0, issued)}
 	if !now.Before(tok.Expires) || current-index > 1 {
 		return tok, ErrTokenExpired
 	}
@@ -218,6 +226,12 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
 	}
 	g, err := s.grant(ctx, p, use.Device, tok.Audience, leaseBinding(tok.Session))
+	if err == nil && tok.Issued.Before(g.Epoch()) {
+		// Minted under an earlier share or ownership of the holder, which
+		// ended: re-sharing or re-claiming does not bring it back.
+		return access.Grant{}, Token{}, fmt.Errorf("%w: minted %s, before the holder's access began at %s",
+			ErrTokenRevoked, tok.Issued.UTC().Format(time.RFC3339Nano), g.Epoch().UTC().Format(time.RFC3339Nano))
+	}
 	if err == nil {
 		s.renewals.used(raw, s.now())
 	}

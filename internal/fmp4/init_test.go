@@ -152,7 +152,7 @@ func feedFirst(w *countWriter, tracks []*media.Track, first, second [][]byte) er
 	seq := uint64(0)
 	push := func(track int, pts time.Duration, key bool, payload [][]byte) error {
 		seq++
-		return m.push(media.NewUnit(owner, seq, track, pts, key, payload))
+		return m.push(media.NewUnit(owner, seq, track, pts, key, time.Time{}, payload))
 	}
 	for i, tr := range tracks {
 		if tr.Kind == media.Video && first != nil {

@@ -32,7 +32,7 @@ func mux(t *testing.T, tracks []*media.Track, in []pushed) (mfmp4.Parts, error) 
 	}
 	owner := media.Owner{Device: "cam-a", Stream: "main", Session: 1}
 	for i, p := range in {
-		if err = m.push(media.NewUnit(owner, uint64(i+1), p.track, p.pts, p.key, p.data)); err != nil {
+		if err = m.push(media.NewUnit(owner, uint64(i+1), p.track, p.pts, p.key, time.Time{}, p.data)); err != nil {
 			break
 		}
 	}

@@ -74,14 +74,14 @@ func TestMisKeyedMuxerWritesNothing(t *testing.T) {
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
 	base := f.url("/g/cam-a/main/ll/index.m3u8")
 	violations := f.h.Metrics().Violations
-	wrong := muxerKey{"cam-b", access.StreamMain, VariantLL}
+	wrong := muxerKey{device: "cam-b", stream: access.StreamMain, variant: VariantLL}
 	for i := range 4 {
 		pl, err := parseMedia(mustGet(t, base)) // a running cam-a muxer and its file names
 		if err != nil {
 			t.Fatal(err)
 		}
 		file := []string{"index.m3u8", pl.mapURI, firstIndependentPart(pl), pl.hint.attrs["URI"]}[i]
-		x := muxerOf(f.m, muxerKey{"cam-a", access.StreamMain, VariantLL})
+		x := muxerOf(f.m, muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantLL})
 		f.m.mu.Lock()
 		f.m.muxers[wrong] = x
 		f.m.mu.Unlock()
@@ -148,7 +148,7 @@ func TestIdleMuxerStops(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, &Manager{IdleTimeout: 400 * time.Millisecond})
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
-	key := muxerKey{"cam-a", access.StreamMain, VariantTS}
+	key := muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantTS}
 	base := f.url("/g/cam-a/main/ts/index.m3u8")
 	readers := f.h.Metrics().Readers.WithLabelValues("cam-a", "main")
 
@@ -186,7 +186,7 @@ func TestPublisherChangeRestartsMuxer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
-	key := muxerKey{"cam-a", access.StreamMain, VariantLL}
+	key := muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantLL}
 	base := f.url("/g/cam-a/main/ll/index.m3u8")
 	old, err := parseMedia(mustGet(t, base))
 	if err != nil {
@@ -235,7 +235,7 @@ func TestMuxerOutlivesCreatorsGrant(t *testing.T) {
 	if rec, _ := serve(short); rec.Code != http.StatusOK {
 		t.Fatalf("short grant: %d", rec.Code)
 	}
-	x := muxerOf(f.m, muxerKey{"cam-a", access.StreamMain, VariantTS})
+	x := muxerOf(f.m, muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantTS})
 	var atExpiry int
 	for time.Until(short.Expiry()) > 0 {
 		_, pl := serve(long)
@@ -250,7 +250,7 @@ func TestMuxerOutlivesCreatorsGrant(t *testing.T) {
 		}
 		last = pl.segments[len(pl.segments)-1].seq
 	}
-	if muxerOf(f.m, muxerKey{"cam-a", access.StreamMain, VariantTS}) != x || x.stopped() {
+	if muxerOf(f.m, muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantTS}) != x || x.stopped() {
 		t.Fatal("the muxer stopped when its creator's grant expired")
 	}
 	if last < atExpiry+2 {

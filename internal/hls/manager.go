@@ -5,8 +5,11 @@
 // first request, fed by a hub reader opened with that request's grant, so it
 // starts from the hub's GOP cache, and it stops after IdleTimeout without
 // requests or when the camera's publisher session ends. A muxer is shared by
-// every viewer of the camera, so every request is checked against the
-// muxer's owner before a byte is written (invariant 3).
+// the camera's viewers, so every request is checked against the muxer's
+// owner and the capture time of its oldest unit before a byte is written
+// (invariant 3). A viewer whose grant's epoch (a share or claim) is younger
+// than a muxer's oldest unit gets a muxer of its own, and Handover drops a
+// camera's muxers when it changes hands (invariant 8).
 //
 // The package has no users and no routing: the caller resolves the grant,
 // stream and variant from its URL and passes the file name. It must not
@@ -120,15 +123,17 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 		return err
 	}
 	// Invariant 3: the grant against the owner of what the muxer holds,
-	// right before gohlslib writes. The key was built from the grant, so
-	// this fails only if a muxer ever reached the wrong map slot.
-	u := x.last.Load()
-	if u == nil {
+	// right before gohlslib writes: its device, and the capture time of the
+	// oldest unit it was fed against the grant's epoch. The key was built
+	// from the grant and the muxer chosen by its epoch, so this fails only
+	// if a muxer ever reached the wrong map slot.
+	u := x.first
+	if u == nil || x.last.Load() == nil {
 		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: "camera has sent no picture yet", Err: ErrNotReady}
 	}
 	if err := m.Hub.Egress(g, u); err != nil {
 		if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrNoGrant) {
-			m.evict(key, x, err)
+			m.evict(x, err)
 		}
 		return &HTTPError{Code: http.StatusForbidden, Err: err}
 	}
@@ -150,6 +155,11 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 
 // muxer returns the running muxer for key, making it if create is set.
 // Making it is the request coalescing of invariant 5: one muxer per key.
+//
+// Holders share one muxer per key unless it holds pictures captured before
+// a holder's epoch (a share or claim younger than the muxer, invariant 8):
+// that holder gets a muxer of its own, keyed by its epoch, which starts at
+// the first keyframe captured after the epoch.
 func (m *Manager) muxer(g access.Grant, key muxerKey, create bool) (*muxer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -157,7 +167,13 @@ func (m *Manager) muxer(g access.Grant, key muxerKey, create bool) (*muxer, erro
 		return nil, &HTTPError{Code: http.StatusServiceUnavailable, Msg: "shutting down", Err: ErrClosed}
 	}
 	if x := m.muxers[key]; x != nil && !x.stopped() {
-		return x, nil
+		if x.allows(g) {
+			return x, nil
+		}
+		key.since = g.Epoch().UnixNano()
+		if y := m.muxers[key]; y != nil && !y.stopped() && y.allows(g) {
+			return y, nil
+		}
 	}
 	if !create {
 		return nil, &HTTPError{Code: http.StatusNotFound}
@@ -188,16 +204,33 @@ func (m *Manager) remove(x *muxer) {
 	}
 }
 
-// evict fails closed after an isolation violation: the slot that held x
-// under the wrong key is emptied and x is stopped, so no later request can
-// reach it there.
-func (m *Manager) evict(key muxerKey, x *muxer, err error) {
+// evict fails closed after an isolation violation: every slot that held x
+// (under the wrong key) is emptied and x is stopped, so no later request
+// can reach it there.
+func (m *Manager) evict(x *muxer, err error) {
 	m.mu.Lock()
-	if m.muxers[key] == x {
-		delete(m.muxers, key)
+	for k, y := range m.muxers {
+		if y == x {
+			delete(m.muxers, k)
+		}
 	}
 	m.mu.Unlock()
 	x.cancel(err)
+}
+
+// Handover stops every muxer of a camera that changed hands and forgets
+// them at once, so that no request reaches a segment of the old epoch
+// (invariant 8); the hub ends their readers too.
+func (m *Manager) Handover(device access.DeviceID) {
+	m.init()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, x := range m.muxers {
+		if k.device == device {
+			delete(m.muxers, k)
+			x.cancel(hub.ErrHandover)
+		}
+	}
 }
 
 // Close stops every muxer and waits for them; later requests get 503.

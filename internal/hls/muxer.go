@@ -22,6 +22,10 @@ type muxerKey struct {
 	device  access.DeviceID
 	stream  access.StreamID
 	variant Variant
+	// since is zero for the muxer every holder shares, or the epoch (unix
+	// nanoseconds) of a holder whose share or claim is younger than it:
+	// that holder gets a muxer of its own (see Manager.muxer).
+	since int64
 }
 
 // muxer is one gohlslib Muxer fed by one hub reader. It is shared by every
@@ -35,9 +39,17 @@ type muxer struct {
 	done   chan struct{} // closed once the muxer is stopping; stopErr is set
 	cancel context.CancelCauseFunc
 
+	// floor is the epoch of the grant that made the muxer: its reader
+	// never fed a unit captured before it. Immutable.
+	floor time.Time
+
 	// Set before ready is closed, read-only afterwards.
-	hm     *gohlslib.Muxer
-	owner  media.Owner
+	hm    *gohlslib.Muxer
+	owner media.Owner
+	// first is the first unit fed, the oldest the muxer may serve: a
+	// request's egress check runs on it, so that it covers the grant's
+	// epoch (invariant 3) as well as its device.
+	first  *media.Unit
 	layout layout
 	tracks []outTrack
 	err    error // why the muxer did not start
@@ -59,7 +71,7 @@ type muxer struct {
 
 func newMuxer(mgr *Manager, key muxerKey, g access.Grant) *muxer {
 	x := &muxer{
-		key: key, mgr: mgr,
+		key: key, mgr: mgr, floor: g.Epoch(),
 		log:   mgr.Logger.With("camera", key.device, "stream", key.stream, "variant", key.variant),
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
@@ -79,7 +91,7 @@ func (x *muxer) begin(g access.Grant) {
 	x.lastReq.Store(time.Now().UnixNano())
 	for {
 		old := x.grant.Load()
-		live := old.Check(x.key.device, time.Now()) == nil
+		live := old.Live(time.Now()) == nil
 		if (live && !g.Expiry().After(old.Expiry())) || x.grant.CompareAndSwap(old, &g) {
 			return
 		}
@@ -89,6 +101,20 @@ func (x *muxer) begin(g access.Grant) {
 func (x *muxer) end() {
 	x.lastReq.Store(time.Now().UnixNano())
 	x.active.Add(-1)
+}
+
+// allows reports whether the muxer holds nothing captured before g's
+// epoch: its first unit (or, before it started, the epoch it was made for)
+// is not older than the epoch.
+func (x *muxer) allows(g access.Grant) bool {
+	select {
+	case <-x.ready:
+		if x.first != nil {
+			return !x.first.Captured().Before(g.Epoch())
+		}
+	default:
+	}
+	return !x.floor.Before(g.Epoch())
 }
 
 // stopped reports whether the muxer has stopped.
@@ -203,7 +229,7 @@ func (x *muxer) reattach(ctx context.Context, r *hub.Reader) (*hub.Reader, error
 	r.Close()
 	deadline := time.Now().Add(reattachWait)
 	g := x.grant.Load()
-	for g.Check(x.key.device, time.Now()) != nil {
+	for g.Live(time.Now()) != nil {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("re-attach: no viewer with a live grant: %w", access.ErrGrantRevoked)
 		}
@@ -253,7 +279,7 @@ func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
 	if err := hm.Start(); err != nil {
 		return fmt.Errorf("hls: start muxer: %w", err)
 	}
-	x.hm, x.owner = hm, r.Owner()
+	x.hm, x.owner, x.first = hm, r.Owner(), first
 	x.last.Store(first)
 	x.mgr.metrics().Muxers.WithLabelValues(v).Inc()
 	x.mgr.metrics().MuxersStarted.WithLabelValues(v).Inc()

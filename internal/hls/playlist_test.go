@@ -365,7 +365,7 @@ func TestLayoutMatchesGohlslib(t *testing.T) {
 
 			// gohlslib's own multivariant playlist names the same files.
 			f.m.mu.Lock()
-			x := f.m.muxers[muxerKey{"cam-a", access.StreamMain, v}]
+			x := f.m.muxers[muxerKey{device: "cam-a", stream: access.StreamMain, variant: v}]
 			f.m.mu.Unlock()
 			rec := httptest.NewRecorder()
 			x.hm.Handle(rec, httptest.NewRequest(http.MethodGet, "/index.m3u8", nil))

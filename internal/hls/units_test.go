@@ -64,7 +64,7 @@ func TestRateMeter(t *testing.T) {
 	var m rateMeter
 	owner := media.Owner{Device: "cam-a", Stream: "main", Session: 1}
 	unit := func(pts time.Duration, key bool, n int) *media.Unit {
-		return media.NewUnit(owner, 0, 0, pts, key, [][]byte{make([]byte, n)})
+		return media.NewUnit(owner, 0, 0, pts, key, time.Time{}, [][]byte{make([]byte, n)})
 	}
 	m.add(unit(0, false, 1000), false, true) // before the first keyframe: not counted
 	m.add(unit(0, true, 10000), true, true)

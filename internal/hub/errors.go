@@ -1,6 +1,9 @@
 package hub
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by the hub.
 var (
@@ -8,4 +11,7 @@ var (
 	ErrReplaced = errors.New("publisher session replaced by a newer one from the same camera")
 	ErrClosed   = errors.New("stream closed")
 	ErrNoTracks = errors.New("publisher offered no usable track")
+	// ErrHandover ends the sessions of a camera that changed hands; it
+	// wraps ErrReplaced, since the camera reconnects into a new session.
+	ErrHandover = fmt.Errorf("camera changed hands, its session ended: %w", ErrReplaced)
 )

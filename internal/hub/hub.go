@@ -2,10 +2,13 @@
 // its keyframe (GOP) cache and the bounded queues of its readers.
 //
 // Media enters only through a Publisher, which stamps every unit with the
-// camera session that produced it (invariant 1), and leaves only through a
-// Reader, which needs a Grant (invariant 2) and whose Egress check outputs run
-// right before writing bytes (invariant 3). The hub knows access but not HTTP,
-// users or storage.
+// camera session that produced it and the time it was received (invariant
+// 1), and leaves only through a Reader, which needs a Grant (invariant 2) and
+// whose Egress check outputs run right before writing bytes (invariant 3:
+// the unit's device against the grant's, its capture time against the
+// grant's epoch). A reader never starts from cached units captured before
+// its grant's epoch, and Handover drops everything of a camera that changes
+// hands (invariant 8). The hub knows access but not HTTP, users or storage.
 package hub
 
 import (
@@ -103,7 +106,9 @@ func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*
 
 // Read attaches a reader to the grant's device's stream. The reader first
 // receives the cached GOP (from its keyframe, with the parameter sets), then
-// live units.
+// live units. A cached GOP whose keyframe was captured before the grant's
+// epoch (a share or claim younger than the GOP) is not replayed: the reader
+// starts at the next keyframe, the first captured after its epoch.
 func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
 	s, err := h.granted(g, stream)
 	if err != nil {
@@ -125,7 +130,7 @@ func (h *Hub) ReadBack(g access.Grant, stream access.StreamID) (*Reader, error) 
 
 // granted returns the live stream the grant allows reading.
 func (h *Hub) granted(g access.Grant, stream access.StreamID) (*Stream, error) {
-	if err := g.Check(g.Device(), h.cfg.Now()); err != nil {
+	if err := g.Live(h.cfg.Now()); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
@@ -161,37 +166,64 @@ func (h *Hub) Tracks(g access.Grant, stream access.StreamID) ([]*media.Track, er
 type Keyframe struct {
 	Unit   *media.Unit // with its parameter sets
 	Tracks []*media.Track
-	// Captured is the keyframe's wall-clock time (session start + PTS).
+	// Captured is when ingest received the keyframe (Unit.Captured).
 	Captured time.Time
 }
 
 // Keyframe returns the latest keyframe of the grant's device's stream, after
 // the egress check; ErrOffline when the camera is offline or no keyframe is
-// cached yet.
+// cached yet, or none captured since the grant's epoch.
 func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (Keyframe, error) {
 	s, err := h.granted(g, stream)
 	if err != nil {
 		return Keyframe{}, err
 	}
 	u := s.keyframe()
-	if u == nil {
+	if u == nil || u.Captured().Before(g.Epoch()) {
 		return Keyframe{}, ErrOffline
 	}
 	if err := h.Egress(g, u); err != nil {
 		return Keyframe{}, err
 	}
-	return Keyframe{Unit: u, Tracks: s.tracks, Captured: s.start.Add(u.PTS)}, nil
+	return Keyframe{Unit: u, Tracks: s.tracks, Captured: u.Captured()}, nil
 }
 
 // Egress is the check of invariant 3 for outputs that do not hold a Reader
 // (stills, shared muxers): it compares the object's device with the grant's
-// and counts and logs a mismatch. The caller writes nothing on an error.
+// and its capture time with the grant's epoch, and counts and logs a
+// mismatch of either (access.MismatchError, access.ErrBeforeEpoch) as an
+// isolation violation. The caller writes nothing on an error.
 func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
-	err := g.Check(u.Owner().Device, h.cfg.Now())
+	err := g.Check(u.Owner().Device, u.Captured(), h.cfg.Now())
 	if err != nil && !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
 		h.violation(err, g, u.Owner())
 	}
 	return err
+}
+
+// Handover ends every publisher session of device and drops its GOP caches
+// at once: the camera changed hands (claim, release, reset), and nothing it
+// sent before may reach the next holder (invariant 8). Its readers end with
+// ErrHandover and its publishers' writes fail with it, so the camera
+// reconnects into a new session.
+func (h *Hub) Handover(device access.DeviceID) {
+	var ended []*Stream
+	h.mu.Lock()
+	for k, s := range h.streams {
+		if k.device == device || s.owner.Device == device {
+			delete(h.streams, k)
+			h.removed(k)
+			ended = append(ended, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range ended {
+		s.close(ErrHandover)
+	}
+	if len(ended) > 0 {
+		h.cfg.Logger.Info("camera changed hands: publisher sessions ended, caches dropped",
+			"camera", device, "sessions", len(ended))
+	}
 }
 
 func (h *Hub) remove(s *Stream) {
@@ -208,6 +240,6 @@ func (h *Hub) remove(s *Stream) {
 func (h *Hub) violation(err error, g access.Grant, o media.Owner) {
 	h.cfg.Metrics.Violations.Inc()
 	h.cfg.Logger.Error("isolation violation at egress: session ended, nothing written",
-		"error", err, "grant_user", g.User(), "grant_camera", g.Device(),
+		"error", err, "grant_user", g.User(), "grant_camera", g.Device(), "grant_epoch", g.Epoch(),
 		"object_camera", o.Device, "object_stream", o.Stream, "object_session", o.Session)
 }

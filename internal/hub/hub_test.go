@@ -259,7 +259,7 @@ func TestRevokedLeaseEndsReadersAtOnce(t *testing.T) {
 	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
 	frame(t, p, 0, 10)
 	lease := access.NewLease()
-	g := issuer.MintLeased("u1", "cam-a", access.AudienceWeb, time.Hour, lease)
+	g := issuer.MintLeased("u1", "cam-a", access.AudienceWeb, time.Hour, lease, time.Time{})
 	r, err := h.Read(g, access.StreamMain)
 	if err != nil {
 		t.Fatal(err)

@@ -158,8 +158,10 @@ func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 }
 
 // Egress is the check of invariant 3: outputs call it right before writing a
-// unit's bytes. On a mismatch it counts and logs the violation, ends the
-// reader and returns an error; the caller must write nothing and end the session.
+// unit's bytes. It compares the unit's device (and session) with the
+// reader's grant and stream, and the unit's capture time with the grant's
+// epoch. On a mismatch it counts and logs the violation, ends the reader and
+// returns an error; the caller must write nothing and end the session.
 func (r *Reader) Egress(u *media.Unit) error {
 	err := r.s.hub.Egress(r.grant, u)
 	if o := u.Owner(); err == nil && o != r.s.owner {

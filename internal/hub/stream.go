@@ -71,7 +71,7 @@ func (s *Stream) write(track int, d UnitData) error {
 		return s.closed
 	}
 	s.seq++
-	u := media.NewUnit(s.owner, s.seq, track, d.PTS, d.Key, d.Payload)
+	u := media.NewUnit(s.owner, s.seq, track, d.PTS, d.Key, s.hub.cfg.Now(), d.Payload)
 	s.ingestBytes.Add(float64(u.Size()))
 	s.ingestUnits.Inc()
 	s.cache(u)
@@ -132,21 +132,38 @@ func (s *Stream) addReader(g access.Grant, back bool) (*Reader, error) {
 		return nil, ErrOffline
 	}
 	r := newReader(s, g)
-	if back && len(s.gop) > 0 {
-		r.q = append(r.q, s.prevGop...)
-		for _, u := range s.prevGop {
+	// The cached GOP is replayed at once with its original timestamps: the
+	// reader's first picture is a keyframe, the timeline stays continuous
+	// with the live units that follow, and audio keeps its place in it. A
+	// GOP whose keyframe was captured before the grant's epoch is not the
+	// holder's (invariant 8): the reader waits for the next keyframe, the
+	// first picture captured after its epoch, as a reader that joins an
+	// empty cache does. Units within a GOP arrive in capture order, so its
+	// keyframe's time bounds them all.
+	gop := sinceEpoch(s.gop, g)
+	if back && len(gop) > 0 {
+		for _, u := range sinceEpoch(s.prevGop, g) {
+			r.q = append(r.q, u)
 			r.qBytes += int64(u.Size())
 		}
 	}
-	// The cached GOP is replayed at once with its original timestamps: the
-	// reader's first picture is a keyframe, the timeline stays continuous
-	// with the live units that follow, and audio keeps its place in it.
-	r.q = append(r.q, s.gop...)
-	r.qBytes += s.gopBytes
-	r.waitKey = len(s.gop) == 0 && s.keyTrack >= 0
+	for _, u := range gop {
+		r.q = append(r.q, u)
+		r.qBytes += int64(u.Size())
+	}
+	r.waitKey = len(gop) == 0 && s.keyTrack >= 0
 	s.readers[r] = struct{}{}
 	s.readersG.Inc()
 	return r, nil
+}
+
+// sinceEpoch returns gop, or nothing when its first unit was captured
+// before the grant's epoch.
+func sinceEpoch(gop []*media.Unit, g access.Grant) []*media.Unit {
+	if len(gop) == 0 || gop[0].Captured().Before(g.Epoch()) {
+		return nil
+	}
+	return gop
 }
 
 func (s *Stream) removeReader(r *Reader) {

@@ -69,19 +69,26 @@ type Unit struct {
 	// Payload holds NAL units (video) or audio frames.
 	Payload [][]byte
 	size    int
+	// captured is the wall-clock time ingest received the unit: egress
+	// compares it with a grant's epoch (invariants 3 and 8).
+	captured time.Time
 }
 
-// NewUnit returns a unit owned by owner. Payload must not be modified after.
-func NewUnit(owner Owner, seq uint64, track int, pts time.Duration, key bool, payload [][]byte) *Unit {
+// NewUnit returns a unit owned by owner, captured (received by ingest) at
+// captured. Payload must not be modified after.
+func NewUnit(owner Owner, seq uint64, track int, pts time.Duration, key bool, captured time.Time, payload [][]byte) *Unit {
 	n := 0
 	for _, p := range payload {
 		n += len(p)
 	}
-	return &Unit{owner: owner, Seq: seq, Track: track, PTS: pts, Key: key, Payload: payload, size: n}
+	return &Unit{owner: owner, Seq: seq, Track: track, PTS: pts, Key: key, Payload: payload, size: n, captured: captured}
 }
 
 // Owner is the camera session that produced the unit.
 func (u *Unit) Owner() Owner { return u.owner }
+
+// Captured is when ingest received the unit, set once at ingest.
+func (u *Unit) Captured() time.Time { return u.captured }
 
 // Size is the number of payload bytes.
 func (u *Unit) Size() int { return u.size }

@@ -1,6 +1,7 @@
 // Package seal owns the process's master key and the per-device AEAD
-// sealing built on it (keys derived with HKDF per device; device, stream and
-// sequence as associated data) for everything cached outside the heap.
+// sealing built on it (keys derived with HKDF per device and ownership
+// epoch; device, stream and sequence as associated data) for everything
+// cached outside the heap.
 //
 // It must not log or return key material anywhere but to its caller.
 package seal

@@ -21,6 +21,9 @@ var (
 	ErrOpen = errors.New("seal: sealed data does not open for this device, stream and sequence")
 	// ErrMasterKey means the master key given to NewSealer is unusable.
 	ErrMasterKey = errors.New("seal: master key must be at least 32 bytes")
+	// ErrEpochSecret means the epoch secret given is too short to bind a
+	// key to an ownership epoch (the store keeps 32 random bytes).
+	ErrEpochSecret = errors.New("seal: epoch secret must be at least 16 bytes")
 )
 
 // Overhead is the number of bytes Seal adds to the plaintext: the random
@@ -28,11 +31,15 @@ var (
 const Overhead = 12 + 16
 
 // Sealer seals and opens data cached outside the process's memory
-// (invariant 4). Each device has its own AES-256-GCM key, derived from the
-// master key with HKDF-SHA256 (salt "vigil seal v1", info the device id);
+// (invariant 4). Each device has its own AES-256-GCM key per ownership
+// epoch, derived from the master key with HKDF-SHA256 (salt "vigil seal
+// v2", info the device id and the epoch's secret, each length-prefixed);
 // the device, stream and sequence number are the associated data, so data
-// sealed for one object opens for no other. Nonces are random, stored in
-// front of the ciphertext: a device key must seal fewer than 2^32 messages.
+// sealed for one object opens for no other. The store replaces a device's
+// epoch secret when it changes hands, so what was sealed in the old epoch
+// no longer opens for anyone (crypto-shredding), even if deleting it
+// failed. Nonces are random, stored in front of the ciphertext: a device
+// key must seal fewer than 2^32 messages.
 //
 // A Sealer is safe for concurrent use. It never logs or returns key material.
 type Sealer struct {
@@ -41,7 +48,10 @@ type Sealer struct {
 
 // hkdfSalt separates Vigil's sealing keys from any other use of the master
 // key; changing the format means changing it.
-const hkdfSalt = "vigil seal v1"
+const hkdfSalt = "vigil seal v2"
+
+// minEpochSecret is the shortest epoch secret accepted.
+const minEpochSecret = 16
 
 // NewSealer returns a Sealer deriving its keys from master (see
 // LoadOrCreateMasterKey). It keeps a copy of master.
@@ -52,11 +62,12 @@ func NewSealer(master []byte) (*Sealer, error) {
 	return &Sealer{master: append([]byte(nil), master...)}, nil
 }
 
-// Seal seals plaintext for the object numbered seq of a device's stream.
-// The caller must have authenticated the camera as device (at ingest or
-// upload): sealing asserts ownership.
-func (s *Sealer) Seal(device access.DeviceID, stream access.StreamID, seq uint64, plaintext []byte) ([]byte, error) {
-	aead, err := s.aead(device)
+// Seal seals plaintext for the object numbered seq of a device's stream,
+// under the key of the device's current ownership epoch, whose secret is
+// epoch. The caller must have authenticated the camera as device (at
+// ingest or upload): sealing asserts ownership.
+func (s *Sealer) Seal(device access.DeviceID, epoch []byte, stream access.StreamID, seq uint64, plaintext []byte) ([]byte, error) {
+	aead, err := s.aead(device, epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -64,15 +75,17 @@ func (s *Sealer) Seal(device access.DeviceID, stream access.StreamID, seq uint64
 }
 
 // Open opens data sealed for the object numbered seq of stream, with the
-// key of the grant's device: data sealed for any other device fails with
-// ErrOpen, so a mis-keyed lookup yields nothing. A grant that allows
-// nothing (zero or expired) is refused before any key is derived.
-func (s *Sealer) Open(g access.Grant, stream access.StreamID, seq uint64, sealed []byte) ([]byte, error) {
+// key of the grant's device in the epoch whose secret is epoch (the
+// device's current one): data sealed for any other device, or in an
+// earlier epoch, fails with ErrOpen, so a mis-keyed lookup yields nothing.
+// A grant that allows nothing (zero or expired) is refused before any key
+// is derived.
+func (s *Sealer) Open(g access.Grant, epoch []byte, stream access.StreamID, seq uint64, sealed []byte) ([]byte, error) {
 	device := g.Device()
-	if err := g.Check(device, time.Now()); err != nil {
+	if err := g.Live(time.Now()); err != nil {
 		return nil, fmt.Errorf("seal: open: %w", err)
 	}
-	aead, err := s.aead(device)
+	aead, err := s.aead(device, epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -83,13 +96,22 @@ func (s *Sealer) Open(g access.Grant, stream access.StreamID, seq uint64, sealed
 	return plain, nil
 }
 
-// aead derives the device's key. Derivation costs a few HMACs, cheaper than
-// a bounded cache of keys would be to get right.
-func (s *Sealer) aead(device access.DeviceID) (cipher.AEAD, error) {
+// aead derives the device's key for the epoch. Derivation costs a few
+// HMACs, cheaper than a bounded cache of keys would be to get right (and a
+// cache would keep an old epoch's key alive).
+func (s *Sealer) aead(device access.DeviceID, epoch []byte) (cipher.AEAD, error) {
 	if device == "" {
 		return nil, fmt.Errorf("seal: %w", access.ErrBadDeviceID)
 	}
-	key, err := hkdf.Key(sha256.New, s.master, []byte(hkdfSalt), string(device), 32)
+	if len(epoch) < minEpochSecret {
+		return nil, ErrEpochSecret
+	}
+	info := binary.BigEndian.AppendUint32(nil, uint32(len(device)))
+	info = append(info, device...)
+	info = binary.BigEndian.AppendUint32(info, uint32(len(epoch)))
+	info = append(info, epoch...)
+	key, err := hkdf.Key(sha256.New, s.master, []byte(hkdfSalt), string(info), 32)
+	clear(info)
 	if err != nil {
 		return nil, fmt.Errorf("seal: derive key: %w", err)
 	}

@@ -23,7 +23,7 @@ func TestSealRoundTrip(t *testing.T) {
 	issuer := access.NewIssuer()
 	g := issuer.Mint("u1", "cam-a", access.AudienceWeb, time.Hour)
 	for _, plain := range [][]byte{nil, {}, []byte("a still"), bytes.Repeat([]byte{0xff}, 1<<20)} {
-		sealed, err := s.Seal("cam-a", access.StreamMain, 7, plain)
+		sealed, err := s.Seal("cam-a", epochA, access.StreamMain, 7, plain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,14 +33,14 @@ func TestSealRoundTrip(t *testing.T) {
 		if len(plain) > 16 && bytes.Contains(sealed, plain[:16]) {
 			t.Error("plaintext visible in sealed data")
 		}
-		got, err := s.Open(g, access.StreamMain, 7, sealed)
+		got, err := s.Open(g, epochA, access.StreamMain, 7, sealed)
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("Open = %d bytes, %v; want the %d bytes sealed", len(got), err, len(plain))
 		}
 	}
 	// Random nonces: the same plaintext never seals to the same bytes.
-	a, _ := s.Seal("cam-a", access.StreamMain, 1, []byte("x"))
-	b, _ := s.Seal("cam-a", access.StreamMain, 1, []byte("x"))
+	a, _ := s.Seal("cam-a", epochA, access.StreamMain, 1, []byte("x"))
+	b, _ := s.Seal("cam-a", epochA, access.StreamMain, 1, []byte("x"))
 	if bytes.Equal(a, b) {
 		t.Error("two seals of the same plaintext are equal: nonce not random")
 	}
@@ -50,7 +50,7 @@ func TestSealOpenRefuses(t *testing.T) {
 	s := testSealer(t, 1)
 	issuer := access.NewIssuer()
 	own := issuer.Mint("u1", "cam-a", access.AudienceWeb, time.Hour)
-	sealed, err := s.Seal("cam-a", access.StreamMain, 42, []byte("front door at night"))
+	sealed, err := s.Seal("cam-a", epochA, access.StreamMain, 42, []byte("front door at night"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSealOpenRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := c.sealer.Open(c.grant, c.stream, c.seq, c.data)
+			got, err := c.sealer.Open(c.grant, epochA, c.stream, c.seq, c.data)
 			if !errors.Is(err, c.want) || got != nil {
 				t.Errorf("Open = %q, %v; want nil, %v", got, err, c.want)
 			}
@@ -111,9 +111,39 @@ func TestNewSealerRefusesShortKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	master[0] ^= 0xff // the Sealer keeps its own copy
-	sealed, _ := s.Seal("cam-a", access.StreamMain, 1, []byte("x"))
+	sealed, _ := s.Seal("cam-a", epochA, access.StreamMain, 1, []byte("x"))
 	g := access.NewIssuer().Mint("u1", "cam-a", access.AudienceWeb, time.Hour)
-	if _, err := s.Open(g, access.StreamMain, 1, sealed); err != nil {
+	if _, err := s.Open(g, epochA, access.StreamMain, 1, sealed); err != nil {
 		t.Errorf("open after caller changed its key slice: %v", err)
+	}
+}
+
+// epochA is the epoch secret the tests seal under.
+var epochA = bytes.Repeat([]byte{0xa}, 32)
+
+// TestSealEpochShredding: data sealed in one ownership epoch does not open
+// under the next epoch's secret (the store overwrote the old one), and no
+// key is derived without an epoch secret.
+func TestSealEpochShredding(t *testing.T) {
+	s := testSealer(t, 1)
+	g := access.NewIssuer().Mint("u-new-owner", "cam-a", access.AudienceWeb, time.Hour)
+	sealed, err := s.Seal("cam-a", epochA, access.StreamMain, 5, []byte("the old household's kitchen"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(g, epochA, access.StreamMain, 5, sealed); err != nil {
+		t.Fatalf("same epoch: %v", err)
+	}
+	epochB := bytes.Repeat([]byte{0xb}, 32)
+	if got, err := s.Open(g, epochB, access.StreamMain, 5, sealed); !errors.Is(err, ErrOpen) || got != nil {
+		t.Fatalf("sealed in epoch A, opened in epoch B: %q, %v; want ErrOpen", got, err)
+	}
+	for _, bad := range [][]byte{nil, {}, make([]byte, 15)} {
+		if _, err := s.Seal("cam-a", bad, access.StreamMain, 5, []byte("x")); !errors.Is(err, ErrEpochSecret) {
+			t.Errorf("Seal with a %d-byte epoch secret: %v, want ErrEpochSecret", len(bad), err)
+		}
+		if _, err := s.Open(g, bad, access.StreamMain, 5, sealed); !errors.Is(err, ErrEpochSecret) {
+			t.Errorf("Open with a %d-byte epoch secret: %v, want ErrEpochSecret", len(bad), err)
+		}
 	}
 }

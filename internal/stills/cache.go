@@ -106,3 +106,16 @@ func (c *cache) bytes() int64 {
 	defer c.mu.Unlock()
 	return c.size
 }
+
+// dropDevice removes every frame of device.
+func (c *cache) dropDevice(device access.DeviceID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.items {
+		if k.device == device {
+			c.size -= int64(len(e.Value.(*cacheEntry).f.jpeg)) + entryOverhead
+			c.ll.Remove(e)
+			delete(c.items, k)
+		}
+	}
+}

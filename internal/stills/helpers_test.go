@@ -58,7 +58,7 @@ func newEnv(t *testing.T, edit ...func(*Config)) *testEnv {
 	}
 	e := &testEnv{hub: hub.New(hub.Config{})}
 	e.violations = e.hub.Metrics().Violations
-	e.cfg = Config{Hub: e.hub, Sealer: sealer, Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	e.cfg = Config{Hub: e.hub, Sealer: sealer, Epochs: &fakeEpochs{}, Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	for _, f := range edit {
 		f(&e.cfg)
 	}

@@ -23,6 +23,8 @@ type keyframe struct {
 	codec    string   // ffmpeg's demuxer name: h264 or hevc
 	params   [][]byte // the track's parameter sets, for a keyframe without them
 	captured time.Time
+	// since is the grant's epoch: an older still is not the viewer's.
+	since time.Time
 }
 
 // keyframe returns the grant's device's latest keyframe, or nil when there
@@ -43,7 +45,7 @@ func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, e
 	if u.Track < 0 || u.Track >= len(tracks) {
 		return nil, nil
 	}
-	kf := &keyframe{unit: u, captured: hk.Captured}
+	kf := &keyframe{unit: u, captured: hk.Captured, since: g.Epoch()}
 	switch f := tracks[u.Track].Format.(type) {
 	case *format.H264:
 		kf.codec, kf.params = "h264", [][]byte{f.SPS, f.PPS}
@@ -71,7 +73,7 @@ func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int, ma
 		s.mu.Lock()
 		prev := s.decoded[prevKey(decodedKey{o.Device, o.Stream, width})]
 		s.mu.Unlock()
-		if prev != nil && (maxAge == 0 || time.Since(prev.captured) <= maxAge) {
+		if prev != nil && !prev.captured.Before(kf.since) && (maxAge == 0 || time.Since(prev.captured) <= maxAge) {
 			return prev, nil
 		}
 	}

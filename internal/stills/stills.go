@@ -25,6 +25,10 @@ type Config struct {
 	Hub *hub.Hub
 	// Sealer seals uploaded stills at rest. Required.
 	Sealer *seal.Sealer
+	// Epochs gives the secret of a device's current ownership epoch, which
+	// uploads are sealed under: a still sealed before the camera changed
+	// hands no longer opens after. Required.
+	Epochs Epochs
 	// Dir holds uploaded stills, sealed, one file per device and stream,
 	// each replaced atomically. Required; created with mode 0700.
 	Dir string
@@ -49,6 +53,13 @@ type Config struct {
 	// for another device. It defaults to the hub's
 	// vigil_isolation_violations_total.
 	Violations prometheus.Counter
+}
+
+// Epochs is the part of the store stills read: the secret of a device's
+// current ownership epoch (see seal.Sealer), as a copy the caller owns:
+// stills clears it after use and never keeps it.
+type Epochs interface {
+	EpochSecret(ctx context.Context, device access.DeviceID) ([]byte, error)
 }
 
 // Service serves a camera's stills to the holders of grants for it.
@@ -97,6 +108,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Sealer == nil {
 		errs = append(errs, errors.New("stills: Config.Sealer is required (uploads are sealed at rest)"))
+	}
+	if cfg.Epochs == nil {
+		errs = append(errs, errors.New("stills: Config.Epochs is required (uploads are sealed per ownership epoch)"))
 	}
 	if cfg.Dir == "" {
 		errs = append(errs, errors.New("stills: Config.Dir is required (where uploads are kept)"))
@@ -212,7 +226,7 @@ func (s *Service) Get(ctx context.Context, g access.Grant, req Request) (Still, 
 	if err != nil {
 		return Still{}, err
 	}
-	if err := g.Check(g.Device(), time.Now()); err != nil {
+	if err := g.Live(time.Now()); err != nil {
 		return Still{}, fmt.Errorf("stills: %w", err)
 	}
 	f, fallback, err := s.freshest(ctx, g, req)
@@ -253,7 +267,10 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 	if err != nil {
 		return nil, false, err
 	}
-	up := s.latestUpload(g, req.Stream)
+	up := s.latestUpload(ctx, g, req.Stream)
+	if up != nil && up.captured.Before(g.Epoch()) {
+		up = nil // another epoch's (invariant 8): never the holder's to see
+	}
 	now := time.Now()
 	tooOld := func(t time.Time) bool { return req.MaxAge > 0 && now.Sub(t) > req.MaxAge }
 
@@ -278,13 +295,16 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 	return f, kf == nil, err
 }
 
-// egress is the check of invariant 3, on the device recorded in the still
-// itself: the last thing before a still leaves the service.
+// egress is the check of invariant 3, on the device and capture time
+// recorded in the still itself: the last thing before a still leaves the
+// service.
 func (s *Service) egress(g access.Grant, f *frame) error {
-	err := g.Check(f.device, time.Now())
+	err := g.Check(f.device, f.captured, time.Now())
 	if err == nil {
 		return nil
 	}
+	// A still of the right device captured before the grant's epoch is a
+	// violation too: freshest never picks one.
 	// A grant that ended (expired, or revoked while a decode ran) is no
 	// mix-up: refused, not counted, as the hub does.
 	if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {

@@ -68,13 +68,21 @@ func (s *Service) Upload(ctx context.Context, device access.DeviceID, stream acc
 	mu := s.uploadLock(k)
 	mu.Lock()
 	defer mu.Unlock()
+	// The epoch secret is read under the lock that Handover takes too: an
+	// upload sealed in the old epoch is deleted by it, and one that comes
+	// after is sealed in the new epoch.
+	epoch, err := s.cfg.Epochs.EpochSecret(ctx, device)
+	if err != nil {
+		return fmt.Errorf("stills: upload from %s: %w", device, err)
+	}
+	defer clear(epoch)
 	now := time.Now()
 	// Sequence numbers only grow, even if the clock steps back, so a cache
 	// key never names two different uploads.
 	seq := max(s.knownSeq(k)+1, uint64(now.UnixNano()))
 	plain := make([]byte, 8, 8+len(data))
 	binary.BigEndian.PutUint64(plain, uint64(now.UnixNano()))
-	sealed, err := s.cfg.Sealer.Seal(device, stream, seq, append(plain, data...))
+	sealed, err := s.cfg.Sealer.Seal(device, epoch, stream, seq, append(plain, data...))
 	if err != nil {
 		return fmt.Errorf("stills: upload from %s: %w", device, err)
 	}
@@ -127,7 +135,7 @@ func (s *Service) remember(k streamKey, m uploadMeta) {
 
 // latestUpload returns the grant's device's latest upload, or nil. The
 // first time a stream is asked for, its file is opened with the grant.
-func (s *Service) latestUpload(g access.Grant, stream access.StreamID) *uploadMeta {
+func (s *Service) latestUpload(ctx context.Context, g access.Grant, stream access.StreamID) *uploadMeta {
 	k := streamKey{g.Device(), stream}
 	s.mu.Lock()
 	m, ok := s.uploads[k]
@@ -138,7 +146,7 @@ func (s *Service) latestUpload(g access.Grant, stream access.StreamID) *uploadMe
 		}
 		return &m
 	}
-	f, m, err := s.readUpload(g, stream)
+	f, m, err := s.readUpload(ctx, g, stream)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.remember(k, uploadMeta{})
@@ -154,8 +162,9 @@ func (s *Service) latestUpload(g access.Grant, stream access.StreamID) *uploadMe
 	return &m
 }
 
-// readUpload reads and opens the stored upload of the grant's device.
-func (s *Service) readUpload(g access.Grant, stream access.StreamID) (*frame, uploadMeta, error) {
+// readUpload reads and opens the stored upload of the grant's device, with
+// the key of the device's current ownership epoch.
+func (s *Service) readUpload(ctx context.Context, g access.Grant, stream access.StreamID) (*frame, uploadMeta, error) {
 	device := g.Device()
 	if _, err := access.ParseDeviceID(string(device)); err != nil {
 		return nil, uploadMeta{}, fs.ErrNotExist // no file can have such a name
@@ -173,7 +182,12 @@ func (s *Service) readUpload(g access.Grant, stream access.StreamID) (*frame, up
 		return nil, uploadMeta{}, errors.New("not a still file")
 	}
 	seq := binary.BigEndian.Uint64(b[4:fileHeader])
-	plain, err := s.cfg.Sealer.Open(g, stream, seq, b[fileHeader:])
+	epoch, err := s.cfg.Epochs.EpochSecret(ctx, device)
+	if err != nil {
+		return nil, uploadMeta{}, err
+	}
+	defer clear(epoch)
+	plain, err := s.cfg.Sealer.Open(g, epoch, stream, seq, b[fileHeader:])
 	if err != nil {
 		return nil, uploadMeta{}, err
 	}
@@ -195,7 +209,7 @@ func (s *Service) uploadStill(ctx context.Context, g access.Grant, stream access
 	key := stillKey{device: g.Device(), stream: stream, source: fromUpload, seq: m.seq}
 	orig := s.cache.get(key)
 	if orig == nil {
-		f, m2, err := s.readUpload(g, stream)
+		f, m2, err := s.readUpload(ctx, g, stream)
 		if err != nil {
 			return nil, fmt.Errorf("stills: uploaded still of %s: %w", g.Device(), err)
 		}

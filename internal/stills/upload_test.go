@@ -235,7 +235,7 @@ func TestBadRequests(t *testing.T) {
 func TestRevokedGrantIsNoViolation(t *testing.T) {
 	e := newEnv(t)
 	lease := access.NewLease()
-	g := issuer.MintLeased("u-test", camA, access.AudienceWeb, time.Hour, lease)
+	g := issuer.MintLeased("u-test", camA, access.AudienceWeb, time.Hour, lease, time.Time{})
 	lease.Revoke()
 	err := e.svc.egress(g, &frame{jpeg: []byte{1}, device: camA, stream: access.StreamMain, source: SourceUpload})
 	if !errors.Is(err, access.ErrGrantRevoked) {

@@ -36,6 +36,11 @@ type Device struct {
 	ClaimSHA256 string
 	// Disabled devices stream to nobody.
 	Disabled bool
+	// EpochStarted is when the current ownership began: the claim, or the
+	// release or reset for an unclaimed device (invariant 8). Every claim,
+	// release and reset starts a new epoch, with a new epoch secret (read
+	// with the store's EpochSecret, never kept in this value).
+	EpochStarted time.Time
 }
 
 // Share lets Viewer see Device until Until (zero: until revoked).

@@ -101,7 +101,7 @@ func (c *camera) frame() {
 }
 
 func grant(id string, lease *access.Lease) access.Grant {
-	return issuer.MintLeased("u1", access.DeviceID(id), access.AudienceWeb, time.Hour, lease)
+	return issuer.MintLeased("u1", access.DeviceID(id), access.AudienceWeb, time.Hour, lease, time.Time{})
 }
 
 func read(t *testing.T, h *hub.Hub, g access.Grant) *hub.Reader {

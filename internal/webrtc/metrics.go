@@ -50,7 +50,8 @@ func reason(err error) string {
 		return "shutdown"
 	case errors.Is(err, access.ErrGrantRevoked), errors.Is(err, access.ErrGrantExpired):
 		return "grant_ended"
-	case errors.Is(err, errEgress), errors.As(err, &mismatch), errors.Is(err, access.ErrNoGrant):
+	case errors.Is(err, errEgress), errors.As(err, &mismatch), errors.Is(err, access.ErrNoGrant),
+		errors.Is(err, access.ErrBeforeEpoch):
 		return "egress_refused"
 	case errors.Is(err, hub.ErrOffline), errors.Is(err, hub.ErrReplaced), errors.Is(err, hub.ErrClosed):
 		return "camera_gone"

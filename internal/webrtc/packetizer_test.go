@@ -19,7 +19,7 @@ func TestPacketizerSharesPackets(t *testing.T) {
 	}
 	owner := media.Owner{Device: "cam-a", Stream: "main", Session: 1}
 	small, large := []byte{0x06, 1, 2, 3}, append([]byte{0x65}, bytes.Repeat([]byte{7}, 5000)...)
-	u := media.NewUnit(owner, 1, 0, time.Second, true, [][]byte{small, large})
+	u := media.NewUnit(owner, 1, 0, time.Second, true, time.Time{}, [][]byte{small, large})
 	a, err := p.get(u, codecH264)
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +37,12 @@ func TestPacketizerSharesPackets(t *testing.T) {
 		}
 	}
 	for i := range packetCacheUnits + 10 {
-		p.get(media.NewUnit(owner, uint64(i+2), 0, 0, false, [][]byte{small}), codecH264)
+		p.get(media.NewUnit(owner, uint64(i+2), 0, 0, false, time.Time{}, [][]byte{small}), codecH264)
 	}
 	if n, _ := p.cache.Len(); n != packetCacheUnits || p.cache.Has(u) {
 		t.Fatalf("cache holds %d units, the oldest kept %v; want %d", n, p.cache.Has(u), packetCacheUnits)
 	}
-	if pkts, err := p.get(media.NewUnit(owner, 9999, 0, 0, false, [][]byte{{}}), codecH264); pkts != nil || err != nil {
+	if pkts, err := p.get(media.NewUnit(owner, 9999, 0, 0, false, time.Time{}, [][]byte{{}}), codecH264); pkts != nil || err != nil {
 		t.Fatalf("empty NAL unit: %v, %v", pkts, err)
 	}
 }

@@ -3,6 +3,7 @@ package unitcache
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"vigil/internal/media"
 )
@@ -13,7 +14,7 @@ import (
 func TestCacheMakesOnceAndStaysBounded(t *testing.T) {
 	owner := media.Owner{Device: "cam-a", Stream: "main", Session: 1}
 	unit := func(seq uint64, size int) *media.Unit {
-		return media.NewUnit(owner, seq, 0, 0, false, [][]byte{make([]byte, size)})
+		return media.NewUnit(owner, seq, 0, 0, false, time.Time{}, [][]byte{make([]byte, size)})
 	}
 	c := New[int](3, 100)
 	made := 0

@@ -29,10 +29,17 @@ func (s *Store) EndAccess(ctx context.Context, id int64, ended time.Time, bytes 
 	return nil
 }
 
-// AccessOf lists a device's viewing sessions, newest first, at most limit.
-func (s *Store) AccessOf(ctx context.Context, device access.DeviceID, limit int) ([]store.Access, error) {
+// AccessOf lists a device's viewing sessions that started at or after since,
+// newest first, at most limit. An owner is shown only their own epoch's
+// (since: the device's EpochStarted); older rows stay for the operator.
+func (s *Store) AccessOf(ctx context.Context, device access.DeviceID, since time.Time, limit int) ([]store.Access, error) {
+	var from int64 // zero since: every row
+	if !since.IsZero() {
+		from = since.UnixNano()
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, viewer, device, output, audience, remote, started, ended, bytes
-		FROM access_log WHERE device = ? ORDER BY started DESC, id DESC LIMIT ?`, string(device), limit)
+		FROM access_log WHERE device = ? AND started >= ? ORDER BY started DESC, id DESC LIMIT ?`,
+		string(device), from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("access history of %s: %w", device, err)
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,7 +13,7 @@ import (
 	"vigil/internal/store"
 )
 
-const deviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at, owner, claim_sha256, enabled`
+const deviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at, owner, claim_sha256, enabled, epoch_started`
 
 // checkDeviceCredential keeps a device's credential bound to its id: a
 // camera signs in as its own id and nothing else.
@@ -26,16 +27,22 @@ func checkDeviceCredential(id access.DeviceID, c auth.Credential) error {
 	return nil
 }
 
-// CreateDevice stores a new device. A zero CreatedAt is stored as now. It
-// returns an error wrapping store.ErrExists if the id is taken.
+// CreateDevice stores a new device. A zero CreatedAt is stored as now; its
+// first epoch starts at CreatedAt, with a new epoch secret. It returns an
+// error wrapping store.ErrExists if the id is taken.
 func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 	if err := checkDeviceCredential(d.ID, d.Credential); err != nil {
 		return fmt.Errorf("create device: %w", err)
 	}
+	secret, err := newEpochSecret()
+	if err != nil {
+		return fmt.Errorf("create device: %w", err)
+	}
 	c := d.Credential
-	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, nanos(d.CreatedAt),
-		string(d.Owner), d.ClaimSHA256, !d.Disabled)
+	created := nanos(d.CreatedAt)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`, epoch_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, created,
+		string(d.Owner), d.ClaimSHA256, !d.Disabled, created, secret)
 	if isConstraint(err) {
 		return fmt.Errorf("create device %s: %w", d.ID, store.ErrExists)
 	}
@@ -122,15 +129,46 @@ func scanDevice(r scanner) (store.Device, error) {
 	var (
 		d              store.Device
 		id, src, owner string
-		created        int64
+		created, epoch int64
 		enabled        bool
 	)
 	c := &d.Credential
 	if err := r.Scan(&id, &d.Name, &src, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &created,
-		&owner, &d.ClaimSHA256, &enabled); err != nil {
+		&owner, &d.ClaimSHA256, &enabled, &epoch); err != nil {
 		return store.Device{}, err
 	}
-	d.ID, d.Source, d.CreatedAt = access.DeviceID(id), config.Secret(src), fromNanos(created)
+	d.ID, d.Source, d.CreatedAt, d.EpochStarted = access.DeviceID(id), config.Secret(src), fromNanos(created), fromNanos(epoch)
 	d.Owner, d.Disabled = access.UserID(owner), !enabled
 	return d, nil
+}
+
+// epochSecretSize is the length of an epoch secret in bytes.
+const epochSecretSize = 32
+
+// newEpochSecret returns a fresh epoch secret from crypto/rand.
+func newEpochSecret() ([]byte, error) {
+	b := make([]byte, epochSecretSize)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("new epoch secret: %w", err)
+	}
+	return b, nil
+}
+
+// EpochSecret returns the secret of the device's current ownership epoch,
+// which its data at rest is sealed under (see seal.Sealer), or an error
+// wrapping store.ErrNotFound. The caller must not keep or log it: a new
+// epoch overwrites it so that the old one's data no longer opens.
+func (s *Store) EpochSecret(ctx context.Context, id access.DeviceID) ([]byte, error) {
+	var secret []byte
+	err := s.db.QueryRowContext(ctx, `SELECT epoch_secret FROM devices WHERE id = ?`, string(id)).Scan(&secret)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("epoch secret of device %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("epoch secret of device %s: %w", id, err)
+	}
+	if len(secret) != epochSecretSize {
+		return nil, fmt.Errorf("epoch secret of device %s is %d bytes, want %d", id, len(secret), epochSecretSize)
+	}
+	return secret, nil
 }

@@ -5,20 +5,26 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/store"
 )
 
 // ClaimDevice gives the unclaimed device whose claim code hashes to
-// claimSHA256 to owner, and spends the code. It returns an error wrapping
-// store.ErrNotFound for an unknown or spent code.
+// claimSHA256 to owner, and spends the code. The claim starts a new
+// ownership epoch (now, with a new epoch secret). It returns an error
+// wrapping store.ErrNotFound for an unknown or spent code.
 func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (store.Device, error) {
 	if claimSHA256 == "" {
 		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
 	}
-	row := s.db.QueryRowContext(ctx, `UPDATE devices SET owner = ?, claim_sha256 = ''
-		WHERE claim_sha256 = ? AND owner = '' RETURNING `+deviceColumns, string(owner), claimSHA256)
+	secret, err := newEpochSecret()
+	if err != nil {
+		return store.Device{}, fmt.Errorf("claim: %w", err)
+	}
+	row := s.db.QueryRowContext(ctx, `UPDATE devices SET owner = ?, claim_sha256 = '', epoch_started = ?, epoch_secret = ?
+		WHERE claim_sha256 = ? AND owner = '' RETURNING `+deviceColumns, string(owner), nanos(time.Time{}), secret, claimSHA256)
 	d, err := scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
@@ -31,14 +37,20 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 
 // ResetDevice drops every binding of a device — its owner, all its shares
 // and its place in linked assistants — and sets a new claim code, in one transaction: a resold camera
-// keeps nothing of its old household.
+// keeps nothing of its old household. It starts a new ownership epoch (now,
+// with a new epoch secret that overwrites the old one).
 func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
+	secret, err := newEpochSecret()
+	if err != nil {
+		return fmt.Errorf("reset device %s: %w", id, err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("reset device %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE devices SET owner = '', claim_sha256 = ? WHERE id = ?`, claimSHA256, string(id))
+	res, err := tx.ExecContext(ctx, `UPDATE devices SET owner = '', claim_sha256 = ?, epoch_started = ?, epoch_secret = ? WHERE id = ?`,
+		claimSHA256, nanos(time.Time{}), secret, string(id))
 	if err := changedOne(res, err, "reset device", id); err != nil {
 		return err
 	}
@@ -50,15 +62,19 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 	return tx.Commit()
 }
 
-// PutShare creates or replaces a share.
+// PutShare creates or replaces a share. Changing the end of a live share
+// keeps its creation time (its epoch); granting again a share that had
+// ended starts it anew, as one revoked and granted again does.
 func (s *Store) PutShare(ctx context.Context, sh store.Share) error {
 	var until int64
 	if !sh.Until.IsZero() {
 		until = nanos(sh.Until)
 	}
+	created := nanos(sh.CreatedAt)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO shares (device, viewer, until, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until`,
-		string(sh.Device), string(sh.Viewer), until, nanos(sh.CreatedAt))
+		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until,
+			created_at = CASE WHEN shares.until != 0 AND shares.until <= ? THEN excluded.created_at ELSE shares.created_at END`,
+		string(sh.Device), string(sh.Viewer), until, created, nanos(time.Time{}))
 	if isForeignKey(err) {
 		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, store.ErrNotFound)
 	}

@@ -31,6 +31,8 @@ func device(id, name string) store.Device {
 		Name:       name,
 		Credential: auth.HashCredential(id, "pw-"+id),
 		CreatedAt:  time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+		// A device's first epoch starts when it is created.
+		EpochStarted: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
 	}
 }
 
@@ -114,6 +116,7 @@ func TestDevices(t *testing.T) {
 	a, b := device("cam-aaaa", "front door"), device("cam-bbbb", "garden")
 	b.Source = "rtsp://u:p@192.0.2.1/stream"
 	b.CreatedAt = a.CreatedAt.Add(time.Second)
+	b.EpochStarted = b.CreatedAt
 
 	errAny := errors.New("any error")
 	create := []struct {

@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/store"
+)
+
+// TestOwnershipEpochs: a device's epoch starts when it is created, and a
+// claim and a reset each start a new one, with a new secret that replaces
+// the old; editing a share's end keeps the share's creation (its epoch),
+// revoking and sharing again makes a new one; the history asked for since
+// an epoch has no older rows.
+func TestOwnershipEpochs(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "v.db"))
+	d := device("cam-one", "porch")
+	d.ClaimSHA256 = "c1"
+	if err := s.CreateDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{{ID: "u-own", Name: "own"}, {ID: "u-view", Name: "view"}} {
+		if err := s.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	epoch := func() (time.Time, []byte) {
+		t.Helper()
+		dev, err := s.Device(ctx, "cam-one")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err := s.EpochSecret(ctx, "cam-one")
+		if err != nil || len(secret) != 32 {
+			t.Fatalf("epoch secret: %d bytes, %v", len(secret), err)
+		}
+		return dev.EpochStarted, secret
+	}
+	created, secret0 := epoch()
+	if created.IsZero() {
+		t.Fatal("a new device has no epoch")
+	}
+	if _, err := s.StartAccess(ctx, store.Access{Viewer: "u-admin", Device: "cam-one", Output: "rtsp",
+		Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond)
+	if _, err := s.ClaimDevice(ctx, "c1", "u-own"); err != nil {
+		t.Fatal(err)
+	}
+	claimed, secret1 := epoch()
+	if !claimed.After(created) || bytes.Equal(secret1, secret0) {
+		t.Fatalf("claim: epoch %v (was %v), secret replaced %v", claimed, created, !bytes.Equal(secret1, secret0))
+	}
+	if rows, _ := s.AccessOf(ctx, "cam-one", claimed, 10); len(rows) != 0 {
+		t.Fatalf("history since the claim shows %d rows of the operator's epoch", len(rows))
+	}
+	if rows, _ := s.AccessOf(ctx, "cam-one", time.Time{}, 10); len(rows) != 1 {
+		t.Fatalf("the operator's full history has %d rows, want 1", len(rows))
+	}
+
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view"}); err != nil {
+		t.Fatal(err)
+	}
+	sh1, _ := s.Share(ctx, "cam-one", "u-view")
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view", Until: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := s.Share(ctx, "cam-one", "u-view"); !sh.CreatedAt.Equal(sh1.CreatedAt) {
+		t.Fatal("editing a share's end started a new epoch")
+	}
+	if err := s.DeleteShare(ctx, "cam-one", "u-view"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view"}); err != nil {
+		t.Fatal(err)
+	}
+	sh2, _ := s.Share(ctx, "cam-one", "u-view")
+	if !sh2.CreatedAt.After(sh1.CreatedAt) {
+		t.Fatal("a share revoked and granted again kept its old epoch")
+	}
+	// A share that ended and is granted again starts anew too.
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view", Until: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := s.Share(ctx, "cam-one", "u-view"); !sh.CreatedAt.Equal(sh2.CreatedAt) {
+		t.Fatal("ending a live share changed its epoch")
+	}
+	if err := s.PutShare(ctx, store.Share{Device: "cam-one", Viewer: "u-view"}); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := s.Share(ctx, "cam-one", "u-view"); !sh.CreatedAt.After(sh2.CreatedAt) {
+		t.Fatal("a share that had ended, granted again, kept its old epoch")
+	}
+
+	time.Sleep(time.Millisecond)
+	if err := s.ResetDevice(ctx, "cam-one", "c2"); err != nil {
+		t.Fatal(err)
+	}
+	reset, secret2 := epoch()
+	if !reset.After(claimed) || bytes.Equal(secret2, secret1) {
+		t.Fatalf("reset: epoch %v (was %v), secret replaced %v", reset, claimed, !bytes.Equal(secret2, secret1))
+	}
+	if _, err := s.EpochSecret(ctx, access.DeviceID("cam-none")); err == nil {
+		t.Fatal("an unknown device has an epoch secret")
+	}
+}
