@@ -172,12 +172,17 @@ func claimFor(t *testing.T, a *testApp, cam *sim.Camera, user string) {
 	if err := a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code)); err != nil {
 		t.Fatal(err)
 	}
-	online := a.hub.Online(deviceID(cam), access.StreamMain)
+	var online []access.StreamID
+	for _, s := range []access.StreamID{access.StreamMain, access.StreamSub} {
+		if a.hub.Online(deviceID(cam), s) {
+			online = append(online, s)
+		}
+	}
 	if _, err := a.auth.Claim(ctx, user, code, a.households()); err != nil {
 		t.Fatal(err)
 	}
-	if online {
-		a.waitBack(t, deviceID(cam)) // the claim ended the camera's session
+	if len(online) > 0 {
+		a.waitBack(t, deviceID(cam), online...) // the claim ended the camera's sessions
 	}
 }
 
