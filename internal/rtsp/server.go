@@ -27,6 +27,7 @@ import (
 	"vigil/internal/access"
 	vauth "vigil/internal/auth"
 	"vigil/internal/hub"
+	"vigil/internal/limit"
 	"vigil/internal/media"
 )
 
@@ -54,6 +55,15 @@ type Server struct {
 	// ReadTimeout and WriteTimeout default to 10 seconds.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// IdleTimeout bounds the silence of a connection or session that is not
+	// receiving a camera's media. It defaults to 60 seconds.
+	IdleTimeout time.Duration
+	// FirstRequestTimeout is how long a new connection has to send its
+	// first request whole. It defaults to 10 seconds.
+	FirstRequestTimeout time.Duration
+	// PerAddress caps the open connections per client address; nil caps
+	// nothing. A connection past the cap is closed unanswered.
+	PerAddress *limit.Addresses
 	Hub          *hub.Hub
 	Auth         Auth
 	// Record starts a viewing session in the access history; nil records
@@ -81,6 +91,12 @@ func (s *Server) Start() error {
 	if s.WriteTimeout == 0 {
 		s.WriteTimeout = 10 * time.Second
 	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = 60 * time.Second
+	}
+	if s.FirstRequestTimeout == 0 {
+		s.FirstRequestTimeout = 10 * time.Second
+	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -93,9 +109,10 @@ func (s *Server) Start() error {
 		UDPRTCPAddress: s.UDPRTCPAddress,
 		ReadTimeout:    s.ReadTimeout,
 		WriteTimeout:   s.WriteTimeout,
+		IdleTimeout:    s.IdleTimeout,
 		// A reader's queue lives in the hub; this only absorbs one frame's packets.
 		WriteQueueSize: 1024,
-		Listen:         listenFramed,
+		Listen:         s.listen,
 	}
 	if err := s.srv.Start(); err != nil {
 		return fmt.Errorf("rtsp: listen on %s: %w", s.Address, err)
