@@ -64,8 +64,8 @@ type Server struct {
 	// PerAddress caps the open connections per client address; nil caps
 	// nothing. A connection past the cap is closed unanswered.
 	PerAddress *limit.Addresses
-	Hub          *hub.Hub
-	Auth         Auth
+	Hub        *hub.Hub
+	Auth       Auth
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record func(g access.Grant, output, remote string) (Recorded, error)
