@@ -25,6 +25,7 @@ import (
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
+	"vigil/internal/limit"
 	"vigil/internal/oauth"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
@@ -56,7 +57,9 @@ type App struct {
 	oauth  *oauth.Server
 	webrtc *webrtc.Server
 	reg    *prometheus.Registry
-	tokens *auth.Tokens
+	// refused counts connections refused by the per-address caps.
+	refused *prometheus.CounterVec
+	tokens  *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
 }
@@ -101,7 +104,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		},
 		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
-		Hub: a.hub, Auth: a.auth, Logger: log,
+		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
+		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress),
+		Hub:        a.hub, Auth: a.auth, Logger: log,
 	}
 	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
 	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
@@ -134,7 +139,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		CORSOrigins: cfg.CORSOrigins,
 		UI:          web.Files,
 		Google:      fulfillment,
+		BodyTimeout: cfg.HTTPBodyTimeout,
 		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
+			WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},
@@ -145,8 +152,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	a.http = &http.Server{
 		Handler:           a.router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		// No ReadTimeout or WriteTimeout: they would cut off live.mp4 and
+		// MJPEG. Request bodies and media writes have their own deadlines
+		// (httpapi's BodyTimeout and Media.WriteTimeout).
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
 }
@@ -161,7 +172,7 @@ func (a *App) Start() error {
 		a.rtsp.Close()
 		return fmt.Errorf("http: listen on %s: %w (set http_addr or VIGIL_HTTP_ADDR to a free address)", a.cfg.HTTPAddr, err)
 	}
-	a.httpL = l
+	a.httpL = limit.NewListener(l, a.connCaps("http", a.cfg.HTTPMaxConnsPerAddress))
 	a.log.Info("vigil listening", "rtsp", a.rtsp.Addr().String(), "http", l.Addr().String(), "data_dir", a.cfg.DataDir)
 	return nil
 }
@@ -211,6 +222,21 @@ func (a *App) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("vigil stopped")
 	return err
+}
+
+// connCaps caps a port's open connections per client address at max,
+// counting refusals in vigil_connections_refused_total{port}.
+func (a *App) connCaps(port string, max int) *limit.Addresses {
+	if a.refused == nil {
+		a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_connections_refused_total",
+			Help: "Connections closed at accept because their client address had as many open as allowed.",
+		}, []string{"port"})
+		a.reg.MustRegister(a.refused)
+	}
+	caps := limit.NewAddresses(max)
+	caps.Refused = a.refused.WithLabelValues(port).Inc
+	return caps
 }
 
 // webrtcConfig is the WebRTC server's part of cfg.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -47,6 +48,9 @@ type Config struct {
 	// Google is the Google Home fulfillment (it authorizes each request by
 	// its bearer token); nil leaves it out.
 	Google http.Handler
+	// BodyTimeout bounds reading a request's body, from the end of its
+	// headers; 0 leaves it unbounded.
+	BodyTimeout time.Duration
 }
 
 // OAuth is the authorization server for account linking (oauth.Server).
@@ -105,7 +109,7 @@ func Handler(cfg Config) *Router {
 	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
 	mux.Handle("GET /debug/pprof/", adminOnly(log, au, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", adminOnly(log, au, http.HandlerFunc(pprof.Profile)))
-	mux.handler = cors(cfg.CORSOrigins, mux.mux)
+	mux.handler = bodyDeadline(cfg.BodyTimeout, cors(cfg.CORSOrigins, mux.mux))
 	return mux
 }
 

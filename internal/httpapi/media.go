@@ -18,6 +18,7 @@ import (
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
+	"vigil/internal/limit"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
 )
@@ -37,9 +38,16 @@ type Media struct {
 	google googleRTC
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
-	Record  func(g access.Grant, output, remote string) (Recorded, error)
-	Logger  *slog.Logger
-	metrics *outputMetrics
+	Record func(g access.Grant, output, remote string) (Recorded, error)
+	Logger *slog.Logger
+	// WriteTimeout bounds every write of a media response; a viewer that
+	// takes nothing for that long is dropped. It defaults to 10 seconds.
+	WriteTimeout time.Duration
+	// MaxOutputsPerUser bounds one user's open live.mp4 and MJPEG
+	// responses. It defaults to 16.
+	MaxOutputsPerUser int
+	metrics           *outputMetrics
+	outputs           *limit.PerKey[access.UserID] // long-lived outputs open per user
 
 	hlsMu   sync.Mutex
 	hlsSeen map[hlsViewer]time.Time // guarded by hlsMu; last HLS session recorded per viewer
@@ -90,6 +98,7 @@ func (m *Media) recordHLS(g access.Grant, r *http.Request) error {
 type outputMetrics struct {
 	viewers *prometheus.GaugeVec
 	bytes   *prometheus.CounterVec
+	dropped *prometheus.CounterVec
 }
 
 func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
@@ -101,19 +110,27 @@ func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
 			Name: "vigil_http_media_bytes_total", Help: "Media bytes written to HTTP viewers.",
 		}, []string{"output"}),
 	}
-	reg.MustRegister(m.viewers, m.bytes)
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_http_viewers_dropped_total", Help: "HTTP media responses ended because the viewer took no data within the write timeout.",
+	}, []string{"output"})
+	reg.MustRegister(m.viewers, m.bytes, m.dropped)
 	return m
 }
 
 // routes registers the media routes on mux.
 func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	m.metrics = newOutputMetrics(reg)
-	mux.Handle("GET /api/cameras/{id}/live.mp4", serve(m.Logger, m.liveMP4))
-	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", serve(m.Logger, m.multivariant))
-	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", serve(m.Logger, m.hlsFile))
-	mux.Handle("GET /api/cameras/{id}/still.jpg", serve(m.Logger, m.still))
+	perUser := m.MaxOutputsPerUser
+	if perUser <= 0 {
+		perUser = defaultMaxOutputsPerUser
+	}
+	m.outputs = limit.NewPerKey[access.UserID](perUser)
+	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.liveMP4)))
+	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.multivariant)))
+	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.hlsFile)))
+	mux.Handle("GET /api/cameras/{id}/still.jpg", m.writeDeadlines("still", serve(m.Logger, m.still)))
 	mux.Handle("PUT /api/cameras/{id}/still.jpg", serve(m.Logger, m.upload))
-	mux.Handle("GET /api/cameras/{id}/mjpeg", serve(m.Logger, m.mjpeg))
+	mux.Handle("GET /api/cameras/{id}/mjpeg", m.writeDeadlines("mjpeg", serve(m.Logger, m.mjpeg)))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
 		m.googleRoutes(mux)
@@ -134,6 +151,20 @@ func offline(err error) error {
 		return httpError(http.StatusServiceUnavailable, "camera reconnected; retry", err)
 	}
 	return &HTTPError{Code: http.StatusNotFound, Msg: errNotFound.Msg, Err: err}
+}
+
+// stillError maps a still that could not be had. A decode that timed out
+// or found its queue full is the server's moment, not the camera's
+// absence: 503 with Retry-After, never "no such camera".
+func stillError(w http.ResponseWriter, err error) error {
+	switch {
+	case errors.Is(err, stills.ErrTooOld):
+		return httpError(http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline", err)
+	case errors.Is(err, stills.ErrBusy), errors.Is(err, stills.ErrDecode):
+		w.Header().Set("Retry-After", "2")
+		return httpError(http.StatusServiceUnavailable, "the still is not ready; retry shortly", err)
+	}
+	return offline(err)
 }
 
 // Recorded is a viewing session being recorded.
@@ -200,6 +231,10 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.takeOutput(w, g); err != nil {
+		return err
+	}
+	defer m.outputs.Give(g.User())
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
 		return offline(err)
@@ -300,11 +335,8 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := m.Stills.Get(r.Context(), g, req)
-	switch {
-	case errors.Is(err, stills.ErrTooOld):
-		return httpError(http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline", err)
-	case err != nil:
-		return offline(err)
+	if err != nil {
+		return stillError(w, err)
 	}
 	rec, err := m.record(g, "still", r)
 	if err != nil {
@@ -361,10 +393,14 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 			return httpError(http.StatusBadRequest, "fps must be between 0.1 and 30", nil)
 		}
 	}
+	if err := m.takeOutput(w, g); err != nil {
+		return err
+	}
+	defer m.outputs.Give(g.User())
 	// The first frame is fetched before any header is written, so an
 	// offline or forbidden camera still gets a proper status.
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {
-		return offline(err)
+		return stillError(w, err)
 	}
 	rec, err := m.record(g, "mjpeg", r)
 	if err != nil {
