@@ -98,6 +98,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics:          hub.NewMetrics(a.reg),
 	})
 	rec := audit.New(st, log)
+	dropped := httpapi.NewDropped()
+	a.reg.MustRegister(dropped)
 	a.rtsp = &rtsp.Server{
 		Record: func(g access.Grant, output, remote string) (rtsp.Recorded, error) {
 			return rec.Start(g, output, remote)
@@ -105,8 +107,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
-		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress),
-		Hub:        a.hub, Auth: a.auth, Logger: log,
+		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress), Dropped: dropped.WithLabelValues("rtsp"),
+		Hub: a.hub, Auth: a.auth, Logger: log,
 	}
 	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
 	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
@@ -141,7 +143,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Google:      fulfillment,
 		BodyTimeout: cfg.HTTPBodyTimeout,
 		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
-			WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser,
+			WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped,
 			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 				return rec.Start(g, output, remote)
 			}},

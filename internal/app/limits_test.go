@@ -89,7 +89,7 @@ func TestNeverReadingMP4ViewerDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(90 * time.Second)
-	for counterSum(t, a, "vigil_http_viewers_dropped_total") == 0 {
+	for counterSum(t, a, "vigil_viewers_dropped_total") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("a viewer that reads nothing was not dropped (%v open)", gaugeSum(t, a, "vigil_http_viewers"))
 		}
@@ -196,4 +196,41 @@ func counterSum(t *testing.T, a *testApp, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestHTTPConnectionsCappedPerAddress: past the cap, a connection from one
+// address is closed unanswered while another address is served.
+func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) { c.HTTPMaxConnsPerAddress = 3 })
+	health := func(c net.Conn) error {
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: vigil\r\n\r\n"); err != nil {
+			return err
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		return nil
+	}
+	for i := range 3 {
+		if err := health(dialHTTP(t, a, nil)); err != nil {
+			t.Fatalf("connection %d within the cap: %v", i+1, err)
+		}
+	}
+	if err := health(dialHTTP(t, a, nil)); err == nil {
+		t.Error("a fourth connection from one address was served")
+	}
+	other, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", a.HTTPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := health(other); err != nil {
+		t.Errorf("a connection from another address was refused: %v", err)
+	}
+	if n := counterSum(t, a, "vigil_connections_refused_total"); n != 1 {
+		t.Errorf("refused connections counted %v, want 1", n)
+	}
 }

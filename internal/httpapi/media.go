@@ -46,6 +46,9 @@ type Media struct {
 	// MaxOutputsPerUser bounds one user's open live.mp4 and MJPEG
 	// responses. It defaults to 16.
 	MaxOutputsPerUser int
+	// Dropped counts viewers dropped for taking no data, by output label;
+	// nil registers vigil_viewers_dropped_total on the routes' registry.
+	Dropped *prometheus.CounterVec
 	metrics           *outputMetrics
 	outputs           *limit.PerKey[access.UserID] // long-lived outputs open per user
 
@@ -101,7 +104,7 @@ type outputMetrics struct {
 	dropped *prometheus.CounterVec
 }
 
-func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
+func newOutputMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec) *outputMetrics {
 	m := &outputMetrics{
 		viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_http_viewers", Help: "Open long-lived HTTP media responses (MP4, MJPEG).",
@@ -110,16 +113,25 @@ func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
 			Name: "vigil_http_media_bytes_total", Help: "Media bytes written to HTTP viewers.",
 		}, []string{"output"}),
 	}
-	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vigil_http_viewers_dropped_total", Help: "HTTP media responses ended because the viewer took no data within the write timeout.",
-	}, []string{"output"})
-	reg.MustRegister(m.viewers, m.bytes, m.dropped)
+	reg.MustRegister(m.viewers, m.bytes)
+	if m.dropped = dropped; dropped == nil {
+		m.dropped = NewDropped()
+		reg.MustRegister(m.dropped)
+	}
 	return m
+}
+
+// NewDropped returns vigil_viewers_dropped_total, by output, for the
+// caller to register: every output that drops a viewer counts there.
+func NewDropped() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_viewers_dropped_total", Help: "Viewers dropped because they took no data within the write timeout.",
+	}, []string{"output"})
 }
 
 // routes registers the media routes on mux.
 func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
-	m.metrics = newOutputMetrics(reg)
+	m.metrics = newOutputMetrics(reg, m.Dropped)
 	perUser := m.MaxOutputsPerUser
 	if perUser <= 0 {
 		perUser = defaultMaxOutputsPerUser

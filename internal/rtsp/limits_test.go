@@ -3,9 +3,14 @@ package rtsp
 import (
 	"context"
 	"net"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
@@ -86,5 +91,82 @@ func TestPerAddressCap(t *testing.T) {
 	}
 	if !e.hub.Online("cam-nat", access.StreamMain) {
 		t.Error("the camera went offline")
+	}
+}
+
+// stallConn stops reading once stalled: its reads block until it closes.
+type stallConn struct {
+	net.Conn
+	stalled atomic.Bool
+	closed  chan struct{}
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	if c.stalled.Load() {
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *stallConn) Close() error {
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	return c.Conn.Close()
+}
+
+// TestNeverReadingViewerDropped: a TCP viewer that stops reading is
+// dropped once a write has waited WriteTimeout, and counted.
+func TestNeverReadingViewerDropped(t *testing.T) {
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
+	e := startWith(t, func(s *Server) { s.WriteTimeout, s.Dropped = 500*time.Millisecond, dropped }, "cam-big")
+	pub := startPublisher(t, e.addr, "cam-big", "pw-cam-big")
+	pub.keyframe(t, "first")
+
+	var viewer *stallConn
+	small := func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}
+	tcp := gortsplib.ProtocolTCP
+	c := &gortsplib.Client{Scheme: "rtsp", Host: e.addr, Protocol: &tcp, ReadTimeout: time.Minute,
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			nc, err := (&net.Dialer{Control: small}).DialContext(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			viewer = &stallConn{Conn: nc, closed: make(chan struct{})}
+			return viewer, nil
+		}}
+	u, _ := base.ParseURL("rtsp://admin:secret@" + e.addr + "/cam-big")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Play(nil); err != nil {
+		t.Fatal(err)
+	}
+	viewer.stalled.Store(true)
+
+	big := strings.Repeat("x", 1300) // one RTP packet each
+	deadline := time.Now().Add(60 * time.Second)
+	for testutil.ToFloat64(dropped) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a viewer that reads nothing was not dropped")
+		}
+		for range 20 { // IDR slices; a full client queue only loses some
+			pub.c.WritePacketRTP(pub.video(), pub.packet(pub.video(), append([]byte{0x65, 0x88, 0x84}, big...), true))
+			pub.ts += 3600
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
 	vauth "vigil/internal/auth"
@@ -64,8 +65,11 @@ type Server struct {
 	// PerAddress caps the open connections per client address; nil caps
 	// nothing. A connection past the cap is closed unanswered.
 	PerAddress *limit.Addresses
-	Hub        *hub.Hub
-	Auth       Auth
+	// Dropped counts TCP viewers dropped because they took no data for
+	// WriteTimeout; nil counts nothing.
+	Dropped prometheus.Counter
+	Hub     *hub.Hub
+	Auth    Auth
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record func(g access.Grant, output, remote string) (Recorded, error)
