@@ -49,8 +49,8 @@ type Media struct {
 	// Dropped counts viewers dropped for taking no data, by output label;
 	// nil registers vigil_viewers_dropped_total on the routes' registry.
 	Dropped *prometheus.CounterVec
-	metrics           *outputMetrics
-	outputs           *limit.PerKey[access.UserID] // long-lived outputs open per user
+	metrics *outputMetrics
+	outputs *limit.PerKey[access.UserID] // long-lived outputs open per user
 
 	hlsMu   sync.Mutex
 	hlsSeen map[hlsViewer]time.Time // guarded by hlsMu; last HLS session recorded per viewer
