@@ -47,7 +47,7 @@ func TestFirstRequestDeadline(t *testing.T) {
 // to the cap and the rest refused at once, while a camera connecting from
 // another loopback address still publishes.
 func TestPerAddressCap(t *testing.T) {
-	const capacity, dialled = 50, 300
+	const capacity, dialled = 256, 300 // the default rtsp_max_conns_per_address
 	var refused atomic.Int64
 	caps := limit.NewAddresses(capacity)
 	caps.Refused = func() { refused.Add(1) }
