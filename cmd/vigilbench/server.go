@@ -77,6 +77,11 @@ func startVigil(ctx context.Context, bin, dataDir, logPath string, env ...string
 		"VIGIL_RTSP_ADDR="+v.rtsp, "VIGIL_HTTP_ADDR="+v.http,
 		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(rtp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(rtp+1),
 		"VIGIL_ADMIN_PASSWORD="+pw)
+	// Every simulated camera and reader connects from 127.0.0.1, and the
+	// readers are all the admin: the per-address and per-user caps would
+	// cap the bench, not measure Vigil.
+	v.cmd.Env = append(v.cmd.Env, "VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000", "VIGIL_HTTP_MAX_CONNS_PER_ADDRESS=1000000",
+		"VIGIL_HTTP_MAX_OUTPUTS_PER_USER=1000000")
 	v.cmd.Env = append(v.cmd.Env, env...)
 	v.cmd.Stdout, v.cmd.Stderr = logf, logf
 	if err := v.cmd.Start(); err != nil {

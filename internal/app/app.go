@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,7 @@ import (
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
+	"vigil/internal/limit"
 	"vigil/internal/oauth"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
@@ -56,7 +59,9 @@ type App struct {
 	oauth  *oauth.Server
 	webrtc *webrtc.Server
 	reg    *prometheus.Registry
-	tokens *auth.Tokens
+	// refused counts connections refused by the per-address caps.
+	refused *prometheus.CounterVec
+	tokens  *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
 }
@@ -95,12 +100,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics:          hub.NewMetrics(a.reg),
 	})
 	rec := audit.New(st, log)
+	dropped := httpapi.NewDropped()
+	a.reg.MustRegister(dropped)
 	a.rtsp = &rtsp.Server{
 		Record: func(g access.Grant, output, remote string) (rtsp.Recorded, error) {
 			return rec.Start(g, output, remote)
 		},
 		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
+		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress), Dropped: dropped.WithLabelValues("rtsp"),
 		Hub: a.hub, Auth: a.auth, Logger: log,
 	}
 	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
@@ -129,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
+		WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped,
 		Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
 			return rec.Start(g, output, remote)
 		}}
@@ -143,6 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		CORSOrigins:  cfg.CORSOrigins,
 		UI:           web.Files,
 		Google:       fulfillment,
+		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: a.households(), Tokens: tokens,
@@ -153,8 +164,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	a.http = &http.Server{
 		Handler:           a.router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		// No ReadTimeout or WriteTimeout: they would cut off live.mp4 and
+		// MJPEG. Request bodies and media writes have their own deadlines
+		// (httpapi's BodyTimeout and Media.WriteTimeout).
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
 }
@@ -169,7 +184,7 @@ func (a *App) Start() error {
 		a.rtsp.Close()
 		return fmt.Errorf("http: listen on %s: %w (set http_addr or VIGIL_HTTP_ADDR to a free address)", a.cfg.HTTPAddr, err)
 	}
-	a.httpL = l
+	a.httpL = limit.NewListener(l, a.connCaps("http", a.cfg.HTTPMaxConnsPerAddress))
 	a.log.Info("vigil listening", "rtsp", a.rtsp.Addr().String(), "http", l.Addr().String(), "data_dir", a.cfg.DataDir)
 	return nil
 }
@@ -219,6 +234,27 @@ func (a *App) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("vigil stopped")
 	return err
+}
+
+// connCaps caps a port's open connections per client address at max,
+// counting refusals in vigil_connections_refused_total{port}.
+func (a *App) connCaps(port string, max int) *limit.Addresses {
+	if a.refused == nil {
+		a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_connections_refused_total",
+			Help: "Connections closed at accept because their client address had as many open as allowed.",
+		}, []string{"port"})
+		a.reg.MustRegister(a.refused)
+	}
+	caps := limit.NewAddresses(max)
+	caps.Refused = a.refused.WithLabelValues(port).Inc
+	// A trusted reverse proxy carries every client's connections: capping
+	// it would cap everyone together (clients are capped at the proxy).
+	proxies := a.cfg.TrustedProxyPrefixes()
+	caps.Exempt = func(ip netip.Addr) bool {
+		return slices.ContainsFunc(proxies, func(p netip.Prefix) bool { return p.Contains(ip) })
+	}
+	return caps
 }
 
 // webrtcConfig is the WebRTC server's part of cfg.

@@ -49,7 +49,10 @@ func newServer(bin, dir, mutant string) (*server, error) {
 func (s *server) env() []string {
 	env := append(os.Environ(), "VIGIL_DATA_DIR="+s.data, "VIGIL_RTSP_ADDR="+s.rtsp, "VIGIL_HTTP_ADDR="+s.http,
 		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(s.udp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(s.udp+1),
-		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant, "VIGIL_OAUTH_CLIENTS="+googleClients(s.googleSecret))
+		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant, "VIGIL_OAUTH_CLIENTS="+googleClients(s.googleSecret),
+		// Every simulated camera and viewer connects from 127.0.0.1: the
+		// per-address caps would refuse the households, not strangers.
+		"VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000", "VIGIL_HTTP_MAX_CONNS_PER_ADDRESS=1000000")
 	return env
 }
 

@@ -132,6 +132,37 @@ type Config struct {
 	// address is the client, whatever the header says. Behind a proxy
 	// that is not listed, every client shares the proxy's address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Limits: what a stranger, or one client, may make Vigil hold.
+
+	// HTTPReadHeaderTimeout bounds reading a request's headers.
+	// It defaults to 10s.
+	HTTPReadHeaderTimeout time.Duration `yaml:"http_read_header_timeout"`
+	// HTTPBodyTimeout bounds reading a request's body, from the end of its
+	// headers; a client trickling a body is cut off. It defaults to 30s.
+	HTTPBodyTimeout time.Duration `yaml:"http_body_timeout"`
+	// HTTPIdleTimeout is how long a keep-alive connection may wait for its
+	// next request. It defaults to 60s.
+	HTTPIdleTimeout time.Duration `yaml:"http_idle_timeout"`
+	// HTTPMaxConnsPerAddress bounds the open HTTP connections from one
+	// client address (an IPv6 client: its /64); more are closed at once.
+	// It defaults to 256, room for a household's browsers, players and
+	// cameras behind one NAT.
+	HTTPMaxConnsPerAddress int `yaml:"http_max_conns_per_address"`
+	// HTTPMaxOutputsPerUser bounds one user's long-lived HTTP outputs
+	// (live.mp4 and MJPEG responses) open at once; one more is answered
+	// 429. It defaults to 16, as webrtc_max_sessions_per_user.
+	HTTPMaxOutputsPerUser int `yaml:"http_max_outputs_per_user"`
+	// RTSPFirstRequestTimeout is how long a new RTSP connection has to send
+	// its first request whole. It defaults to 10s.
+	RTSPFirstRequestTimeout time.Duration `yaml:"rtsp_first_request_timeout"`
+	// RTSPIdleTimeout is how long an RTSP connection or session that is
+	// not receiving a camera's media may be silent. It defaults to 60s.
+	RTSPIdleTimeout time.Duration `yaml:"rtsp_idle_timeout"`
+	// RTSPMaxConnsPerAddress bounds the open RTSP connections from one
+	// client address (an IPv6 client: its /64); more are closed at once.
+	// A camera holds one per stream it publishes, so the default, 256,
+	// fits 128 cameras with a main and a sub stream behind one NAT.
+	RTSPMaxConnsPerAddress int `yaml:"rtsp_max_conns_per_address"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -156,6 +187,15 @@ func Default() Config {
 		WebRTCDisconnectedTimeout: 10 * time.Second,
 		WebRTCMaxSessions:         256,
 		WebRTCMaxSessionsPerUser:  16,
+
+		HTTPReadHeaderTimeout:   10 * time.Second,
+		HTTPBodyTimeout:         30 * time.Second,
+		HTTPIdleTimeout:         60 * time.Second,
+		HTTPMaxConnsPerAddress:  256,
+		HTTPMaxOutputsPerUser:   16,
+		RTSPFirstRequestTimeout: 10 * time.Second,
+		RTSPIdleTimeout:         60 * time.Second,
+		RTSPMaxConnsPerAddress:  256,
 	}
 }
 

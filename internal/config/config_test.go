@@ -150,6 +150,9 @@ func TestValidate(t *testing.T) {
 			`read_timeout "-1s"`, `write_timeout "0s"`, `shutdown_timeout "0s"`,
 			`webrtc_negotiation_timeout "0s"`, `webrtc_disconnected_timeout "0s"`,
 			`webrtc_max_sessions "0"`, `webrtc_max_sessions_per_user "0"`,
+			`http_read_header_timeout "0s"`, `http_body_timeout "0s"`, `http_idle_timeout "0s"`,
+			`rtsp_first_request_timeout "0s"`, `rtsp_idle_timeout "0s"`,
+			`http_max_conns_per_address "0"`, `http_max_outputs_per_user "0"`, `rtsp_max_conns_per_address "0"`,
 		}},
 		{"webrtc", func(c *Config) {
 			c.WebRTCICEServers = []string{"stun:stun.example.com:3478", "turn:turn.example.com?transport=udp", "http://x", "stun:"}

@@ -73,6 +73,15 @@ func settings() []setting {
 
 		{"trusted_proxies", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed",
 			list(func(c *Config) *[]string { return &c.TrustedProxies })},
+		// Limits.
+		{"http_read_header_timeout", "time a client has to send a request's headers", duration(func(c *Config) *time.Duration { return &c.HTTPReadHeaderTimeout })},
+		{"http_body_timeout", "time a client has to send a request's body", duration(func(c *Config) *time.Duration { return &c.HTTPBodyTimeout })},
+		{"http_idle_timeout", "time a keep-alive connection may wait for its next request", duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
+		{"http_max_conns_per_address", "open HTTP connections allowed per client address", integer(func(c *Config) *int { return &c.HTTPMaxConnsPerAddress })},
+		{"http_max_outputs_per_user", "live.mp4 and MJPEG responses open at once per user", integer(func(c *Config) *int { return &c.HTTPMaxOutputsPerUser })},
+		{"rtsp_first_request_timeout", "time a new RTSP connection has to send its first request", duration(func(c *Config) *time.Duration { return &c.RTSPFirstRequestTimeout })},
+		{"rtsp_idle_timeout", "silence after which an RTSP connection or session not receiving media ends", duration(func(c *Config) *time.Duration { return &c.RTSPIdleTimeout })},
+		{"rtsp_max_conns_per_address", "open RTSP connections allowed per client address", integer(func(c *Config) *int { return &c.RTSPMaxConnsPerAddress })},
 	}
 }
 

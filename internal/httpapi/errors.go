@@ -65,6 +65,8 @@ var clientErrors = []struct {
 	{auth.ErrTokenRevoked, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
 	{auth.ErrTokenMisused, http.StatusForbidden, "stream token is for another camera, stream or kind of client"},
 	{stills.ErrTooOld, http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline"},
+	{stills.ErrBusy, http.StatusServiceUnavailable, "the still is not ready; retry shortly"},
+	{stills.ErrDecode, http.StatusServiceUnavailable, "the still is not ready; retry shortly"},
 	{stills.ErrNotJPEG, http.StatusUnsupportedMediaType, "the body must be a JPEG image"},
 	{stills.ErrTooLarge, http.StatusRequestEntityTooLarge, "the still is too large"},
 	{hub.ErrOffline, http.StatusServiceUnavailable, "camera is offline"},
@@ -81,7 +83,8 @@ var clientErrors = []struct {
 }
 
 // retryWhen is when to try again after a refusal that passes.
-var retryWhen = map[error]time.Duration{webrtc.ErrBusy: 5 * time.Second, auth.ErrHashBusy: time.Second}
+var retryWhen = map[error]time.Duration{webrtc.ErrBusy: 5 * time.Second, auth.ErrHashBusy: time.Second,
+	stills.ErrBusy: 2 * time.Second, stills.ErrDecode: 2 * time.Second}
 
 // clientError is what the client is told of err.
 func clientError(err error) *HTTPError {

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -48,6 +49,9 @@ type Config struct {
 	// Google is the Google Home fulfillment (it authorizes each request by
 	// its bearer token); nil leaves it out.
 	Google http.Handler
+	// BodyTimeout bounds reading a request's body, from the end of its
+	// headers; 0 leaves it unbounded.
+	BodyTimeout time.Duration
 	// TrustedProxies are the only peers whose X-Forwarded-For is believed
 	// (see clientAddr). It defaults to none.
 	TrustedProxies []netip.Prefix
@@ -122,7 +126,7 @@ func Handler(cfg Config) *Router {
 	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
 	mux.Handle("GET /debug/pprof/", adminOnly(log, au, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", adminOnly(log, au, http.HandlerFunc(pprof.Profile)))
-	mux.handler = cors(cfg.CORSOrigins, mux.mux)
+	mux.handler = bodyDeadline(cfg.BodyTimeout, cors(cfg.CORSOrigins, mux.mux))
 	return mux
 }
 

@@ -17,6 +17,7 @@ import (
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
+	"vigil/internal/limit"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
 )
@@ -35,9 +36,19 @@ type Media struct {
 	WebRTC *webrtc.Server
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
-	Record  func(g access.Grant, output, remote string) (Recorded, error)
-	Logger  *slog.Logger
+	Record func(g access.Grant, output, remote string) (Recorded, error)
+	Logger *slog.Logger
+	// WriteTimeout bounds every write of a media response; a viewer that
+	// takes nothing for that long is dropped. It defaults to 10 seconds.
+	WriteTimeout time.Duration
+	// MaxOutputsPerUser bounds one user's open live.mp4 and MJPEG
+	// responses. It defaults to 16.
+	MaxOutputsPerUser int
+	// Dropped counts viewers dropped for taking no data, by output label;
+	// nil registers vigil_viewers_dropped_total on the routes' registry.
+	Dropped *prometheus.CounterVec
 	metrics *outputMetrics
+	outputs *limit.PerKey[access.UserID] // long-lived outputs open per user
 
 	hlsMu   sync.Mutex
 	hlsSeen map[hlsViewer]time.Time // guarded by hlsMu; last HLS session recorded per viewer
@@ -88,9 +99,10 @@ func (m *Media) recordHLS(g access.Grant, r *http.Request) error {
 type outputMetrics struct {
 	viewers *prometheus.GaugeVec
 	bytes   *prometheus.CounterVec
+	dropped *prometheus.CounterVec
 }
 
-func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
+func newOutputMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec) *outputMetrics {
 	m := &outputMetrics{
 		viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_http_viewers", Help: "Open long-lived HTTP media responses (MP4, MJPEG).",
@@ -100,18 +112,35 @@ func newOutputMetrics(reg prometheus.Registerer) *outputMetrics {
 		}, []string{"output"}),
 	}
 	reg.MustRegister(m.viewers, m.bytes)
+	if m.dropped = dropped; dropped == nil {
+		m.dropped = NewDropped()
+		reg.MustRegister(m.dropped)
+	}
 	return m
+}
+
+// NewDropped returns vigil_viewers_dropped_total, by output, for the
+// caller to register: every output that drops a viewer counts there.
+func NewDropped() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_viewers_dropped_total", Help: "Viewers dropped because they took no data within the write timeout.",
+	}, []string{"output"})
 }
 
 // routes registers the media routes on mux.
 func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
-	m.metrics = newOutputMetrics(reg)
-	mux.Handle("GET /api/cameras/{id}/live.mp4", serve(m.Logger, m.liveMP4))
-	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", serve(m.Logger, m.multivariant))
-	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", serve(m.Logger, m.hlsFile))
-	mux.Handle("GET /api/cameras/{id}/still.jpg", serve(m.Logger, m.still))
+	m.metrics = newOutputMetrics(reg, m.Dropped)
+	perUser := m.MaxOutputsPerUser
+	if perUser <= 0 {
+		perUser = defaultMaxOutputsPerUser
+	}
+	m.outputs = limit.NewPerKey[access.UserID](perUser)
+	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.liveMP4)))
+	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.multivariant)))
+	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.hlsFile)))
+	mux.Handle("GET /api/cameras/{id}/still.jpg", m.writeDeadlines("still", serve(m.Logger, m.still)))
 	mux.Handle("PUT /api/cameras/{id}/still.jpg", serve(m.Logger, m.upload))
-	mux.Handle("GET /api/cameras/{id}/mjpeg", serve(m.Logger, m.mjpeg))
+	mux.Handle("GET /api/cameras/{id}/mjpeg", m.writeDeadlines("mjpeg", serve(m.Logger, m.mjpeg)))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
 	}
@@ -195,6 +224,10 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := m.takeOutput(w, g); err != nil {
+		return err
+	}
+	defer m.outputs.Give(g.User())
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
 		return notFoundUnless(err)
@@ -344,6 +377,10 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 			return httpError(http.StatusBadRequest, "fps must be between 0.1 and 30", nil)
 		}
 	}
+	if err := m.takeOutput(w, g); err != nil {
+		return err
+	}
+	defer m.outputs.Give(g.User())
 	// The first frame is fetched before any header is written, so an
 	// offline or forbidden camera still gets a proper status.
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {

@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"vigil/internal/limit"
 )
 
 // framedConn is a server connection whose writers take turns: gortsplib
@@ -11,34 +13,94 @@ import (
 // viewer's RTP through writeBuffers (one writev per access unit), and no
 // write ever lands inside another's interleaved frame. After a write error
 // the connection is closed, never reused.
+//
+// It also bounds a new connection's first request: gortsplib reads a
+// connection's first bytes with no deadline at all, and later sets its own
+// deadline per request, so until the first request has been read (or the
+// first response written) every read deadline it sets is capped at the
+// one given at accept. And it gives its client address's place back when
+// closed (see limit.Addresses).
 type framedConn struct {
 	net.Conn
 
 	mu  sync.Mutex
 	err error // guarded by mu; first write error, returned to every later write
+
+	dmu     sync.Mutex
+	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
+
+	release func() // gives the address's place back; idempotent
 }
 
+// framedListener accepts framedConns: within the per-address cap (caps;
+// nil caps nothing), each with firstRequest to send its first request.
 type framedListener struct {
 	net.Listener
+	caps         *limit.Addresses
+	firstRequest time.Duration
 }
 
-func listenFramed(network, address string) (net.Listener, error) {
+// listen returns the Listen function gortsplib opens its TCP port with.
+func (s *Server) listen(network, address string) (net.Listener, error) {
 	l, err := net.Listen(network, address)
 	if err != nil {
 		return nil, err
 	}
-	return framedListener{l}, nil
+	return framedListener{Listener: l, caps: s.PerAddress, firstRequest: s.FirstRequestTimeout}, nil
 }
 
+// Accept returns the next connection within the cap; one past it is closed
+// before gortsplib sees it (nothing is read from it, nothing is answered).
 func (l framedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		release := func() {}
+		if l.caps != nil {
+			var ok bool
+			if release, ok = l.caps.Take(c.RemoteAddr()); !ok {
+				c.Close()
+				continue
+			}
+		}
+		f := newFramedConn(c)
+		f.release = release
+		if l.firstRequest > 0 {
+			f.firstBy = time.Now().Add(l.firstRequest)
+			c.SetReadDeadline(f.firstBy)
+		}
+		return f, nil
 	}
-	return newFramedConn(c), nil
 }
 
-func newFramedConn(c net.Conn) *framedConn { return &framedConn{Conn: c} }
+func newFramedConn(c net.Conn) *framedConn { return &framedConn{Conn: c, release: func() {}} }
+
+// SetReadDeadline sets t, or the first request's deadline if that is
+// earlier and the first request has not been read yet.
+func (f *framedConn) SetReadDeadline(t time.Time) error {
+	f.dmu.Lock()
+	if by := f.firstBy; !by.IsZero() && (t.IsZero() || t.After(by)) {
+		t = by
+	}
+	f.dmu.Unlock()
+	return f.Conn.SetReadDeadline(t)
+}
+
+// firstRequestRead lifts the first request's deadline: gortsplib's own
+// (IdleTimeout, ReadTimeout) apply from now on.
+func (f *framedConn) firstRequestRead() {
+	f.dmu.Lock()
+	f.firstBy = time.Time{}
+	f.dmu.Unlock()
+}
+
+// Close closes the connection and gives its address's place back.
+func (f *framedConn) Close() error {
+	defer f.release()
+	return f.Conn.Close()
+}
 
 func (f *framedConn) Write(p []byte) (int, error) {
 	f.mu.Lock()
@@ -46,6 +108,7 @@ func (f *framedConn) Write(p []byte) (int, error) {
 	if f.err != nil {
 		return 0, f.err
 	}
+	f.firstRequestRead() // a response: the peer spoke (an RTSP-over-HTTP tunnel's GET half sends no RTSP request)
 	n, err := f.Conn.Write(p)
 	f.fail(err)
 	return n, err

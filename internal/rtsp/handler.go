@@ -43,6 +43,7 @@ var (
 	_ gortsplib.ServerHandlerOnDecodeError      = (*handler)(nil)
 	_ gortsplib.ServerHandlerOnStreamWriteError = (*handler)(nil)
 	_ gortsplib.ServerHandlerOnResponse         = (*handler)(nil)
+	_ gortsplib.ServerHandlerOnRequest          = (*handler)(nil)
 )
 
 // authTimeout bounds a credential or grant lookup.
@@ -55,6 +56,14 @@ func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 		return
 	}
 	ctx.Conn.SetUserData(&connState{nonce: nonce})
+}
+
+// OnRequest lifts the first request's deadline (see framedConn): the
+// connection has spoken.
+func (h *handler) OnRequest(sc *gortsplib.ServerConn, _ *base.Request) {
+	if fc, ok := sc.NetConn().(*framedConn); ok {
+		fc.firstRequestRead()
+	}
 }
 
 func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {

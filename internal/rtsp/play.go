@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
+	"os"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -128,6 +130,9 @@ func (p *play) run(ctx context.Context) error {
 		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
 		if p.direct != nil {
 			err = p.direct.write(u.Track, pkts, ts, wall)
+			if errors.Is(err, os.ErrDeadlineExceeded) && p.s.Dropped != nil {
+				p.s.Dropped.Inc() // a viewer that took nothing for WriteTimeout
+			}
 		} else {
 			err = p.viaStream(ctx, u.Track, pkts, ts, wall)
 		}

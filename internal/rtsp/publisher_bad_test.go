@@ -50,6 +50,12 @@ func startPublisher(t *testing.T, addr string, d access.DeviceID, password strin
 
 func startPublisherOver(t *testing.T, proto gortsplib.Protocol, addr string, d access.DeviceID, password string) *rawPublisher {
 	t.Helper()
+	return startPublisherFrom(t, proto, nil, addr, d, password)
+}
+
+// startPublisherFrom publishes from the local address local (nil: any).
+func startPublisherFrom(t *testing.T, proto gortsplib.Protocol, local net.Addr, addr string, d access.DeviceID, password string) *rawPublisher {
+	t.Helper()
 	p := &rawPublisher{
 		desc: &description.Session{Medias: []*description.Media{
 			{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
@@ -66,7 +72,7 @@ func startPublisherOver(t *testing.T, proto gortsplib.Protocol, addr string, d a
 	p.c = &gortsplib.Client{
 		Scheme: "rtsp", Host: addr, Protocol: &proto,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, address)
+			c, err := (&net.Dialer{LocalAddr: local}).DialContext(ctx, network, address)
 			p.mu.Lock()
 			p.conn = c
 			p.mu.Unlock()

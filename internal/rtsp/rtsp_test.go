@@ -84,6 +84,12 @@ type env struct {
 
 func start(t *testing.T, cameras ...access.DeviceID) *env {
 	t.Helper()
+	return startWith(t, nil, cameras...)
+}
+
+// startWith is start with the server's fields edited before it starts.
+func startWith(t *testing.T, edit func(*Server), cameras ...access.DeviceID) *env {
+	t.Helper()
 	known := map[access.DeviceID]bool{}
 	for _, c := range cameras {
 		known[c] = true
@@ -94,6 +100,9 @@ func start(t *testing.T, cameras ...access.DeviceID) *env {
 		rtp := 20000 + 2*mrand.IntN(10000)
 		s = &Server{Address: "127.0.0.1:0", Hub: h, Auth: fakeAuth{known}, ReadTimeout: 5 * time.Second,
 			UDPRTPAddress: fmt.Sprintf("127.0.0.1:%d", rtp), UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", rtp+1)}
+		if edit != nil {
+			edit(s)
+		}
 		err := s.Start()
 		if err == nil {
 			break

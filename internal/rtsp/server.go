@@ -23,10 +23,12 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
 	vauth "vigil/internal/auth"
 	"vigil/internal/hub"
+	"vigil/internal/limit"
 	"vigil/internal/media"
 )
 
@@ -54,8 +56,20 @@ type Server struct {
 	// ReadTimeout and WriteTimeout default to 10 seconds.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
-	Hub          *hub.Hub
-	Auth         Auth
+	// IdleTimeout bounds the silence of a connection or session that is not
+	// receiving a camera's media. It defaults to 60 seconds.
+	IdleTimeout time.Duration
+	// FirstRequestTimeout is how long a new connection has to send its
+	// first request whole. It defaults to 10 seconds.
+	FirstRequestTimeout time.Duration
+	// PerAddress caps the open connections per client address; nil caps
+	// nothing. A connection past the cap is closed unanswered.
+	PerAddress *limit.Addresses
+	// Dropped counts TCP viewers dropped because they took no data for
+	// WriteTimeout; nil counts nothing.
+	Dropped prometheus.Counter
+	Hub     *hub.Hub
+	Auth    Auth
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record func(g access.Grant, output, remote string) (Recorded, error)
@@ -81,6 +95,12 @@ func (s *Server) Start() error {
 	if s.WriteTimeout == 0 {
 		s.WriteTimeout = 10 * time.Second
 	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = 60 * time.Second
+	}
+	if s.FirstRequestTimeout == 0 {
+		s.FirstRequestTimeout = 10 * time.Second
+	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -93,9 +113,10 @@ func (s *Server) Start() error {
 		UDPRTCPAddress: s.UDPRTCPAddress,
 		ReadTimeout:    s.ReadTimeout,
 		WriteTimeout:   s.WriteTimeout,
+		IdleTimeout:    s.IdleTimeout,
 		// A reader's queue lives in the hub; this only absorbs one frame's packets.
 		WriteQueueSize: 1024,
-		Listen:         listenFramed,
+		Listen:         s.listen,
 	}
 	if err := s.srv.Start(); err != nil {
 		return fmt.Errorf("rtsp: listen on %s: %w", s.Address, err)

@@ -21,6 +21,10 @@ var (
 	ErrTooOld = errors.New("stills: the freshest still is older than the maximum age asked for")
 	// ErrBadRequest refuses absurd parameters (width, age, rate, stream).
 	ErrBadRequest = errors.New("stills: bad request")
-	// ErrDecode means a keyframe could not be decoded to a JPEG.
+	// ErrDecode means a keyframe could not be decoded to a JPEG (in time:
+	// a decode that outlives DecodeTimeout is one).
 	ErrDecode = errors.New("stills: keyframe decode failed")
+	// ErrBusy means the requester's decode queue is full: it already has
+	// as many decodes waiting as allowed.
+	ErrBusy = errors.New("stills: too many stills being decoded for this user; retry shortly")
 )

@@ -63,7 +63,8 @@ func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, e
 // keyframe still at once instead, when it is young enough for maxAge (zero:
 // any age): the first request after a keyframe waits for the fresh picture,
 // the crowd behind it does not pay the decode time.
-func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
+// The decode takes a worker in user's turn.
+func (s *Service) keyframeStill(ctx context.Context, user access.UserID, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
 	o := kf.unit.Owner()
 	key := stillKey{device: o.Device, stream: o.Stream, source: fromKeyframe, session: o.Session, seq: kf.unit.Seq, width: width}
 	if f := s.cache.get(key); f != nil {
@@ -77,19 +78,19 @@ func (s *Service) keyframeStill(ctx context.Context, kf *keyframe, width int, ma
 			return prev, nil
 		}
 	}
-	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, s.decodeFunc(kf, key, width))
+	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, s.decodeFunc(user, kf, key, width))
 }
 
 // decodeFunc decodes kf at width once; the result is cached under key and
 // becomes the stream's newest decoded still.
-func (s *Service) decodeFunc(kf *keyframe, key stillKey, width int) func(context.Context) (*frame, error) {
+func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey, width int) func(context.Context) (*frame, error) {
 	o := kf.unit.Owner()
 	return func(ctx context.Context) (*frame, error) {
 		if f := s.cache.get(key); f != nil {
 			return f, nil // a call that ended just before this one began
 		}
-		if err := s.acquire(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		if err := s.acquire(ctx, user); err != nil {
+			return nil, err
 		}
 		defer s.release()
 		jpg, err := s.decode(ctx, kf, width)

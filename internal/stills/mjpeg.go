@@ -50,7 +50,7 @@ func (s *Service) MJPEG(ctx context.Context, w io.Writer, flush func(), g access
 				return fmt.Errorf("stills: mjpeg: %w", err)
 			}
 			flush()
-		case errors.Is(err, ErrOffline), errors.Is(err, ErrTooOld), errors.Is(err, ErrDecode):
+		case errors.Is(err, ErrOffline), errors.Is(err, ErrTooOld), errors.Is(err, ErrDecode), errors.Is(err, ErrBusy):
 			// Nothing to show now; the camera may come back.
 		default:
 			return err

@@ -36,10 +36,15 @@ type Config struct {
 	// "ffmpeg", looked up in PATH.
 	FFmpeg string
 	// Workers bounds the decodes (ffmpeg runs and upload rescales) that run
-	// at once; a request waits for a free worker. It defaults to 2.
+	// at once; a request waits for a free worker, taking turns with other
+	// users' requests (round-robin per user). It defaults to 2.
 	Workers int
-	// DecodeTimeout bounds one decode, waiting for a worker included. It
-	// defaults to 5 seconds.
+	// QueuePerUser bounds one user's decodes waiting for a worker; one more
+	// is refused with ErrBusy. It defaults to 4.
+	QueuePerUser int
+	// DecodeTimeout bounds one decode, waiting for a worker included; a
+	// decode that outlives it fails with ErrDecode. It defaults to 5
+	// seconds.
 	DecodeTimeout time.Duration
 	// MaxUpload bounds an uploaded still in bytes. It defaults to 2 MiB.
 	MaxUpload int64
@@ -67,7 +72,7 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 
-	workers chan struct{} // one token per running decode
+	workers *queue // the decode workers, taken in turns per user
 	cache   *cache
 	flights flight[stillKey, *frame]
 
@@ -115,8 +120,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Dir == "" {
 		errs = append(errs, errors.New("stills: Config.Dir is required (where uploads are kept)"))
 	}
-	if cfg.Workers < 0 || cfg.MaxUpload < 0 || cfg.CacheBytes < 0 || cfg.DecodeTimeout < 0 {
-		errs = append(errs, errors.New("stills: Workers, MaxUpload, CacheBytes and DecodeTimeout must not be negative"))
+	if cfg.Workers < 0 || cfg.QueuePerUser < 0 || cfg.MaxUpload < 0 || cfg.CacheBytes < 0 || cfg.DecodeTimeout < 0 {
+		errs = append(errs, errors.New("stills: Workers, QueuePerUser, MaxUpload, CacheBytes and DecodeTimeout must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -126,6 +131,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 2
+	}
+	if cfg.QueuePerUser == 0 {
+		cfg.QueuePerUser = 4
 	}
 	if cfg.DecodeTimeout == 0 {
 		cfg.DecodeTimeout = 5 * time.Second
@@ -152,7 +160,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		cfg:     cfg,
 		log:     log,
-		workers: make(chan struct{}, cfg.Workers),
+		workers: newQueue(cfg.Workers, cfg.QueuePerUser),
 		cache:   newCache(cfg.CacheBytes),
 		seed:    maphash.MakeSeed(),
 		uploads: make(map[streamKey]uploadMeta),
@@ -167,7 +175,9 @@ type Request struct {
 	// MaxAge refuses a still captured longer ago; 0 accepts any age.
 	MaxAge time.Duration
 	// Width scales the still to this many pixels wide, keeping its aspect
-	// and never enlarging it; 0 keeps the original size. Else 16..3840.
+	// and never enlarging it; 0 keeps the original size. Else 16..3840,
+	// snapped up to the next of Widths: each width of a keyframe costs a
+	// decode, so a client may not ask for thousands of them.
 	Width int
 }
 
@@ -176,6 +186,20 @@ const (
 	MinWidth = 16
 	MaxWidth = 3840
 )
+
+// Widths are the widths stills are scaled to; a width asked for is
+// snapped up to the next of them.
+var Widths = [...]int{160, 320, 640, 1280, 1920, MaxWidth}
+
+// snapWidth returns the first of Widths at least w wide (w in range).
+func snapWidth(w int) int {
+	for _, s := range Widths {
+		if w <= s {
+			return s
+		}
+	}
+	return MaxWidth
+}
 
 func (r Request) normalized() (Request, error) {
 	st, err := access.ParseStreamID(string(r.Stream))
@@ -188,6 +212,9 @@ func (r Request) normalized() (Request, error) {
 	}
 	if r.Width != 0 && (r.Width < MinWidth || r.Width > MaxWidth) {
 		return r, fmt.Errorf("%w: width %d outside %d..%d", ErrBadRequest, r.Width, MinWidth, MaxWidth)
+	}
+	if r.Width != 0 {
+		r.Width = snapWidth(r.Width)
 	}
 	return r, nil
 }
@@ -278,7 +305,7 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 		if tooOld(kf.captured) {
 			return nil, false, ErrTooOld
 		}
-		f, err := s.keyframeStill(ctx, kf, req.Width, req.MaxAge)
+		f, err := s.keyframeStill(ctx, g.User(), kf, req.Width, req.MaxAge)
 		if err == nil || up == nil || ctx.Err() != nil {
 			return f, false, err
 		}
@@ -316,17 +343,12 @@ func (s *Service) egress(g access.Grant, f *frame) error {
 	return fmt.Errorf("stills: %w", err)
 }
 
-// acquire takes a decode worker, waiting until one is free or ctx ends.
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.workers <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stills: waiting for a decode worker: %w", context.Cause(ctx))
-	}
+// acquire takes a decode worker for user, in user's turn (see queue).
+func (s *Service) acquire(ctx context.Context, user access.UserID) error {
+	return s.workers.acquire(ctx, user)
 }
 
-func (s *Service) release() { <-s.workers }
+func (s *Service) release() { s.workers.release() }
 
 // Boundary is the multipart boundary MJPEG writes between parts; the caller
 // puts it in the Content-Type header ("multipart/x-mixed-replace;

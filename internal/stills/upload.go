@@ -229,8 +229,8 @@ func (s *Service) uploadStill(ctx context.Context, g access.Grant, stream access
 		if f := s.cache.get(key); f != nil {
 			return f, nil
 		}
-		if err := s.acquire(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+		if err := s.acquire(ctx, g.User()); err != nil {
+			return nil, err
 		}
 		defer s.release()
 		s.scaleRuns.Add(1)

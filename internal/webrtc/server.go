@@ -10,6 +10,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"vigil/internal/access"
+	"vigil/internal/limit"
 )
 
 // Server negotiates WebRTC sessions and runs them. It is the signaling
@@ -27,10 +28,12 @@ type Server struct {
 	wg     sync.WaitGroup // session goroutines
 
 	mu       sync.Mutex
-	sessions map[string]*Session   // guarded by mu; negotiated sessions by id
-	users    map[access.UserID]int // guarded by mu; sessions per user, negotiating ones included
-	count    int                   // guarded by mu; sessions, negotiating ones included
-	closed   bool                  // guarded by mu
+	sessions map[string]*Session // guarded by mu; negotiated sessions by id
+	count    int                 // guarded by mu; sessions, negotiating ones included
+	closed   bool                // guarded by mu
+	// users counts sessions per user, negotiating ones included (the same
+	// per-user cap as HTTP's long-lived outputs).
+	users *limit.PerKey[access.UserID]
 }
 
 // New returns a server with cfg's defaults filled in.
@@ -49,7 +52,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Server{cfg: cfg, api: api, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
-		sessions: map[string]*Session{}, users: map[access.UserID]int{}}, nil
+		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}, nil
 }
 
 // Offer is a peer's request for a session.
@@ -113,11 +116,10 @@ func (s *Server) reserve(user access.UserID) error {
 		return ErrServerClosed
 	case s.count >= s.cfg.MaxSessions:
 		return fmt.Errorf("%w: the server has %d", ErrBusy, s.count)
-	case s.users[user] >= s.cfg.MaxSessionsPerUser:
-		return fmt.Errorf("%w: user %s has %d", ErrBusy, user, s.users[user])
+	case !s.users.Take(user):
+		return fmt.Errorf("%w: user %s has %d", ErrBusy, user, s.users.Held(user))
 	}
 	s.count++
-	s.users[user]++
 	return nil
 }
 
@@ -126,9 +128,7 @@ func (s *Server) release(user access.UserID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.count--
-	if s.users[user]--; s.users[user] <= 0 {
-		delete(s.users, user)
-	}
+	s.users.Give(user)
 }
 
 // remove forgets an ended session.
