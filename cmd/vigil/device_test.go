@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,11 +22,18 @@ func testConfig(t *testing.T) config.Config {
 	return cfg
 }
 
+// cmdFor is a command whose settings are cfg's data_dir, public_host
+// and rtsp_addr (all the device and user commands read), writing to out.
+func cmdFor(cfg config.Config, out io.Writer) command {
+	return command{flags: &config.Flags{}, stdio: stdio{in: strings.NewReader(""), out: out, err: io.Discard},
+		environ: []string{"VIGIL_DATA_DIR=" + cfg.DataDir, "VIGIL_PUBLIC_HOST=" + cfg.PublicHost, "VIGIL_RTSP_ADDR=" + cfg.RTSPAddr}}
+}
+
 // run runs `vigil device args...` and returns its output.
 func runCmd(t *testing.T, cfg config.Config, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := runDevice(t.Context(), cfg, args, &out)
+	err := runDevice(t.Context(), cmdFor(cfg, &out), args)
 	return out.String(), err
 }
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/datadir"
 	"vigil/internal/hls"
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
@@ -59,14 +59,29 @@ type App struct {
 	tokens *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
+	// lock keeps other servers off the data directory until Run returns.
+	lock *datadir.Lock
+	// generated is the admin password made at this start, if one was.
+	generated string
 }
 
-// New opens the data directory and builds every component. Nothing listens yet.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+// New locks and opens the data directory and builds every component.
+// Nothing listens yet. Until Run returns, no other server can use the
+// data directory.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	if err := datadir.Prepare(cfg.DataDir); err != nil {
+		return nil, err
 	}
-	master, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, "master.key"))
+	lock, err := datadir.Acquire(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
+	master, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, datadir.MasterKeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -75,13 +90,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
+	secrets, err := seal.NewSecrets(master)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens, lock: lock}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := ensureAdmin(ctx, st, cfg.AdminPassword.Reveal(), log); err != nil {
+	if a.generated, err = ensureAdmin(ctx, st, cfg.AdminPassword.Reveal()); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -104,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Hub: a.hub, Auth: a.auth, Logger: log,
 	}
 	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
-	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
+	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -157,8 +176,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	return a, nil
 }
 
+// GeneratedAdminPassword is the password of the admin created at this
+// start, or "" if none was generated. It is never logged: the caller shows
+// it to the operator once.
+func (a *App) GeneratedAdminPassword() string { return a.generated }
+
 // Start opens the listeners, so that their addresses are known before Run.
-func (a *App) Start() error {
+// If it fails, the App is closed (store and data-directory lock).
+func (a *App) Start() (err error) {
+	defer func() {
+		if err != nil {
+			a.store.Close()
+			a.lock.Release()
+		}
+	}()
 	if err := a.rtsp.Start(); err != nil {
 		return err
 	}
@@ -190,6 +221,7 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 
 // Run serves until ctx is done, then shuts down within ShutdownTimeout.
 func (a *App) Run(ctx context.Context) error {
+	defer a.lock.Release()
 	defer a.store.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.rtsp.Run(gctx) })

@@ -8,7 +8,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/config"
 	"vigil/internal/store"
 )
 
@@ -32,9 +31,13 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 	if err := checkDeviceCredential(d.ID, d.Credential); err != nil {
 		return fmt.Errorf("create device: %w", err)
 	}
+	src, err := s.sealSource(d.ID, d.Source)
+	if err != nil {
+		return fmt.Errorf("create device: %w", err)
+	}
 	c := d.Credential
-	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, nanos(d.CreatedAt),
+	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(d.ID), d.Name, src, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, nanos(d.CreatedAt),
 		string(d.Owner), d.ClaimSHA256, !d.Disabled)
 	if isConstraint(err) {
 		return fmt.Errorf("create device %s: %w", d.ID, store.ErrExists)
@@ -48,7 +51,7 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 // Device returns the device with id, or an error wrapping store.ErrNotFound.
 func (s *Store) Device(ctx context.Context, id access.DeviceID) (store.Device, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, string(id))
-	d, err := scanDevice(row)
+	d, err := s.scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, fmt.Errorf("device %s: %w", id, store.ErrNotFound)
 	}
@@ -72,7 +75,7 @@ func (s *Store) devices(ctx context.Context, where string, args ...any) ([]store
 	defer rows.Close()
 	var ds []store.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := s.scanDevice(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list devices: %w", err)
 		}
@@ -118,7 +121,7 @@ func changedOne[ID ~string](res sql.Result, err error, what string, id ID) error
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanDevice(r scanner) (store.Device, error) {
+func (s *Store) scanDevice(r scanner) (store.Device, error) {
 	var (
 		d              store.Device
 		id, src, owner string
@@ -130,7 +133,9 @@ func scanDevice(r scanner) (store.Device, error) {
 		&owner, &d.ClaimSHA256, &enabled); err != nil {
 		return store.Device{}, err
 	}
-	d.ID, d.Source, d.CreatedAt = access.DeviceID(id), config.Secret(src), fromNanos(created)
+	d.ID, d.CreatedAt = access.DeviceID(id), fromNanos(created)
 	d.Owner, d.Disabled = access.UserID(owner), !enabled
-	return d, nil
+	var err error
+	d.Source, err = s.openSource(d.ID, src)
+	return d, err
 }

@@ -32,29 +32,44 @@ var migrationFiles embed.FS
 
 // Store is a SQLite-backed store. Its methods are safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	secrets Secrets // nil: sources can be neither written nor read sealed
 }
 
-// Open opens or creates the database at path and applies any migrations it
-// lacks. The directory must exist.
-func Open(ctx context.Context, path string) (*Store, error) {
+// Open opens or creates the database at path (mode 0600; an existing file
+// is made private) and applies any migrations it lacks. The directory must
+// exist. With WithSecrets it also seals secrets stored in clear.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open store %q: path must be non-empty and contain no '?' or '#'", path)
+	}
+	if err := privateFile(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.Itoa(int(busyTimeout.Milliseconds()))+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing on upgrade
+	q.Add("_pragma", "secure_delete(1)") // deleted and overwritten secrets leave no trace in the file
+	q.Set("_txlock", "immediate")        // writers queue at BEGIN instead of failing on upgrade
 	db, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrateRetrying(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.secrets != nil {
+		if err := s.sealClearSources(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
 	}
 	return s, nil
 }
