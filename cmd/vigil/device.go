@@ -274,10 +274,16 @@ type deviceOutput struct {
 	claim string // the new device's claim code, printed once
 }
 
+// pushURL is where the camera publishes: rtsps:// on rtsps_addr when TLS
+// is on, so its password and video never cross the network in clear.
 func (o deviceOutput) pushURL(id access.DeviceID) string {
-	_, port, _ := net.SplitHostPort(o.cfg.RTSPAddr)
-	host := o.cfg.PublicHostFor(o.cfg.RTSPAddr)
-	return (&url.URL{Scheme: "rtsp", Host: net.JoinHostPort(host, port), Path: "/" + string(id)}).String()
+	scheme, addr := "rtsp", o.cfg.RTSPAddr
+	if o.cfg.TLSOn() {
+		scheme, addr = "rtsps", o.cfg.RTSPSAddr
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	host := o.cfg.PublicHostFor(addr)
+	return (&url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port), Path: "/" + string(id)}).String()
 }
 
 // print writes ds. A non-empty password means one device just added or

@@ -222,3 +222,23 @@ func TestRedactSource(t *testing.T) {
 		})
 	}
 }
+
+// TestDevicePushURLIsRTSPSWithTLS: with tls on, the printed push URL is
+// rtsps:// on rtsps_addr.
+func TestDevicePushURLIsRTSPSWithTLS(t *testing.T) {
+	cfg := testConfig(t)
+	var out bytes.Buffer
+	c := cmdFor(cfg, &out)
+	c.environ = append(c.environ, "VIGIL_TLS=files", "VIGIL_TLS_CERT_FILE=c.pem", "VIGIL_TLS_KEY_FILE=k.pem",
+		"VIGIL_RTSPS_ADDR=:9322", "VIGIL_PUBLIC_HOST=cams.example.com")
+	if err := runDevice(t.Context(), c, []string{"add", "--name", "gate", "--json"}); err != nil {
+		t.Fatal(err)
+	}
+	var d deviceJSON
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if want := "rtsps://cams.example.com:9322/" + d.ID; d.PushURL != want {
+		t.Fatalf("push_url = %q, want %q", d.PushURL, want)
+	}
+}

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/audit"
 	"vigil/internal/auth"
+	"vigil/internal/certs"
 	"vigil/internal/config"
 	"vigil/internal/datadir"
 	"vigil/internal/hls"
@@ -63,6 +65,13 @@ type App struct {
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
 	generated string
+
+	// With TLS on: the certificate, and http_addr's server, which only
+	// redirects to https and answers ACME challenges.
+	certs     *certs.Manager
+	acmeRoots *x509.CertPool
+	redirect  *http.Server
+	redirectL net.Listener
 }
 
 // New locks and opens the data directory and builds every component.
@@ -99,6 +108,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens, lock: lock}
+	if a.acmeRoots, err = loadACMERoots(cfg.ACMECARoot); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.generated, err = ensureAdmin(ctx, st, cfg.AdminPassword.Reveal()); err != nil {
 		st.Close()
@@ -133,9 +146,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
+	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser, SecureCookies: cfg.SecureCookies(),
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures)}
-	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
+	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn, SecureCookies: cfg.SecureCookies(),
 		Cameras: linkCameras{dir}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		st.Close()
@@ -190,6 +203,9 @@ func (a *App) Start() (err error) {
 			a.lock.Release()
 		}
 	}()
+	if a.cfg.TLSOn() {
+		return a.startWithTLS()
+	}
 	if err := a.rtsp.Start(); err != nil {
 		return err
 	}
@@ -203,14 +219,37 @@ func (a *App) Start() (err error) {
 	return nil
 }
 
+// startWithTLS is Start with tls on: HTTPS (and RTSP over TLS) on
+// https_addr, RTSPS on rtsps_addr, plain RTSP only if rtsp_plain, and
+// http_addr redirecting to https.
+func (a *App) startWithTLS() error {
+	l, err := a.startTLS()
+	if err != nil {
+		return err
+	}
+	if err := a.rtsp.Start(); err != nil {
+		l.Close()
+		a.redirectL.Close()
+		return err
+	}
+	a.httpL = l
+	rtspAddr := "off"
+	if a.cfg.RTSPPlain {
+		rtspAddr = a.rtsp.Addr().String()
+	}
+	a.log.Info("vigil listening", "https", l.Addr().String(), "rtsps", a.rtsp.TLSAddr().String(), "rtsp", rtspAddr,
+		"http_redirect", a.redirectL.Addr().String(), "tls", string(a.cfg.TLS), "data_dir", a.cfg.DataDir)
+	return nil
+}
+
 // rtspBase is the RTSP server's URL as the client of r reaches this host.
 func (a *App) rtspBase(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host = r.Host
 	}
-	_, port, _ := net.SplitHostPort(a.rtsp.Addr().String())
-	return "rtsp://" + net.JoinHostPort(host, port)
+	scheme, port := a.rtspScheme()
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // RTSPAddr and HTTPAddr are the bound addresses after Start.
@@ -232,6 +271,19 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })
+	if a.certs != nil {
+		g.Go(func() error { return a.certs.Run(gctx) })
+		g.Go(func() error {
+			if err := a.redirect.Serve(a.redirectL); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http redirect: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return a.redirect.Close()
+		})
+	}
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -69,6 +69,17 @@ func settings() []setting {
 		{"webrtc_disconnected_timeout", "silence after which a WebRTC session ends", duration(func(c *Config) *time.Duration { return &c.WebRTCDisconnectedTimeout })},
 		{"webrtc_max_sessions", "WebRTC sessions allowed", integer(func(c *Config) *int { return &c.WebRTCMaxSessions })},
 		{"webrtc_max_sessions_per_user", "WebRTC sessions allowed per user", integer(func(c *Config) *int { return &c.WebRTCMaxSessionsPerUser })},
+
+		{"tls", "acme (automatic certificates), files (tls_cert_file, tls_key_file) or off (plain, or behind a proxy)", str(func(c *Config) *TLSMode { return &c.TLS })},
+		{"https_addr", "HTTPS and RTSP-over-TLS listen address (with tls on)", str(func(c *Config) *string { return &c.HTTPSAddr })},
+		{"rtsps_addr", "RTSPS listen address (with tls on)", str(func(c *Config) *string { return &c.RTSPSAddr })},
+		{"rtsp_plain", "serve plain RTSP on rtsp_addr (false: RTSPS only)", boolean(func(c *Config) *bool { return &c.RTSPPlain })},
+		{"tls_domains", "comma-separated names of the ACME certificate (default: public_host, else public_url's host)", list(func(c *Config) *[]string { return &c.TLSDomains })},
+		{"tls_cert_file", "PEM certificate chain for tls: files (reloaded when it changes)", str(func(c *Config) *string { return &c.TLSCertFile })},
+		{"tls_key_file", "PEM private key for tls: files", str(func(c *Config) *string { return &c.TLSKeyFile })},
+		{"acme_directory", "ACME CA directory URL", str(func(c *Config) *string { return &c.ACMEDirectory })},
+		{"acme_email", "contact address given to the ACME CA", str(func(c *Config) *string { return &c.ACMEEmail })},
+		{"acme_ca_root", "PEM CA trusted for the ACME directory's https, for tests against a private CA (Pebble) only", str(func(c *Config) *string { return &c.ACMECARoot })},
 	}
 }
 

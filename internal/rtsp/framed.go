@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"time"
@@ -13,29 +14,11 @@ import (
 // the connection is closed, never reused.
 type framedConn struct {
 	net.Conn
+	// secure is set for TLS connections (RTSPS).
+	secure bool
 
 	mu  sync.Mutex
 	err error // guarded by mu; first write error, returned to every later write
-}
-
-type framedListener struct {
-	net.Listener
-}
-
-func listenFramed(network, address string) (net.Listener, error) {
-	l, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	return framedListener{l}, nil
-}
-
-func (l framedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newFramedConn(c), nil
 }
 
 func newFramedConn(c net.Conn) *framedConn { return &framedConn{Conn: c} }
@@ -59,7 +42,15 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
 		return f.err
 	}
 	f.Conn.SetWriteDeadline(deadline)
-	_, err := bufs.WriteTo(f.Conn)
+	var err error
+	if f.secure {
+		// tls.Conn has no writev: join the frame so it leaves in one TLS
+		// write, not one record per packet.
+		_, err = f.Conn.Write(bytes.Join(*bufs, nil))
+		*bufs = (*bufs)[:0]
+	} else {
+		_, err = bufs.WriteTo(f.Conn)
+	}
 	f.fail(err)
 	return err
 }
