@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
@@ -198,5 +201,46 @@ func TestSecureCookiesBehindHTTPSProxy(t *testing.T) {
 	res.Body.Close()
 	if cs := res.Cookies(); res.StatusCode != 200 || len(cs) == 0 || !cs[0].Secure {
 		t.Fatalf("login behind an https proxy: %d, cookies %+v; want a Secure cookie", res.StatusCode, cs)
+	}
+}
+
+// TestWebPageOverHTTPS: with tls: files, Chromium signs in to the owner's
+// page over https, gets a session cookie that is Secure and HttpOnly, and
+// plays the camera over WebRTC (its block code checked).
+func TestWebPageOverHTTPS(t *testing.T) {
+	needChromium(t)
+	certPath, keyPath, _ := selfSigned(t, t.TempDir())
+	a := startApp(t, "", func(c *config.Config) {
+		c.TLS, c.TLSCertFile, c.TLSKeyFile = config.TLSFiles, certPath, keyPath
+		c.HTTPSAddr, c.RTSPSAddr = "127.0.0.1:0", "127.0.0.1:0"
+	})
+	porch := a.addCamera(t, "Porch")
+	a.run(t, porch)
+	pw := a.addUser(t, "olga")
+	claimFor(t, a, porch, "olga")
+	tab := startChromium(t, chromedp.Flag("ignore-certificate-errors", true))
+
+	page := "https://" + a.HTTPAddr().String() + "/"
+	signIn(t, tab, page, "olga", pw)
+	got, err := chromedp.Call(tab, network.GetCookies, network.GetCookiesParams{URLs: []string{page}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session *network.Cookie
+	for _, c := range got.Cookies {
+		if c.Name == "vigil_session" {
+			session = c
+		}
+	}
+	if session == nil || !session.Secure || !session.HTTPOnly {
+		t.Fatalf("session cookie over https: %+v, want Secure and HttpOnly", session)
+	}
+	gridIDs(t, tab, 1)
+	code, _ := play(t, tab, porch.ID)
+	if want := sim.CodeFor(porch.ID); code != want {
+		t.Fatalf("Chromium showed block code %x over https, want %x", code, want)
+	}
+	if got := pageText(t, tab, "#via"); got != "WebRTC" {
+		t.Fatalf("played via %s, want WebRTC", got)
 	}
 }
