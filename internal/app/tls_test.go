@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/certs/pebbletest"
 	"vigil/internal/config"
 	"vigil/internal/sim"
 	"vigil/internal/store"
@@ -243,4 +245,33 @@ func TestWebPageOverHTTPS(t *testing.T) {
 	if got := pageText(t, tab, "#via"); got != "WebRTC" {
 		t.Fatalf("played via %s, want WebRTC", got)
 	}
+}
+
+// TestACMEFromPebble: with tls: acme, Vigil obtains its certificate from
+// Pebble on loopback (trusting Pebble's directory only through
+// acme_ca_root) and serves https that a client verifying against Pebble's
+// root accepts.
+func TestACMEFromPebble(t *testing.T) {
+	httpAddr, httpsAddr := freeAddr(t), freeAddr(t)
+	port := func(addr string) int { _, p, _ := net.SplitHostPort(addr); n, _ := strconv.Atoi(p); return n }
+	p := pebbletest.Start(t, port(httpAddr), port(httpsAddr), time.Hour)
+	a := startApp(t, "", func(c *config.Config) {
+		c.TLS, c.TLSDomains, c.ACMEDirectory, c.ACMECARoot = config.TLSACME, []string{"vigil.test"}, p.Directory, p.CAFile
+		c.HTTPAddr, c.HTTPSAddr, c.RTSPSAddr = httpAddr, httpsAddr, "127.0.0.1:0"
+	})
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{ServerName: "vigil.test", RootCAs: p.Roots}}}
+	var last error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		res, err := client.Get("https://" + a.HTTPAddr().String() + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+			err = fmt.Errorf("status %d", res.StatusCode)
+		}
+		last = err
+	}
+	t.Fatalf("no https verified by Pebble's root: %v", last)
 }

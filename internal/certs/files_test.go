@@ -9,15 +9,17 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"vigil/internal/certs/pebbletest"
 )
 
 // TestFilesReloadOnChange: tls: files serves the files' certificate, the
 // new one soon after they are replaced, and keeps it when a broken pair
 // is written.
 func TestFilesReloadOnChange(t *testing.T) {
-	ca := newTestCA(t)
+	ca := pebbletest.NewCA(t)
 	dir := t.TempDir()
-	certPath, keyPath := ca.leaf(t, dir, 10, "cams.example.com")
+	certPath, keyPath := ca.Leaf(t, dir, 10, "cams.example.com")
 	m, err := New(Config{CertFile: certPath, KeyFile: keyPath, ReloadInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -39,7 +41,7 @@ func TestFilesReloadOnChange(t *testing.T) {
 		}
 	}()
 	serial := func() int64 {
-		c, err := served(l.Addr().String(), "cams.example.com", ca.pool())
+		c, err := served(l.Addr().String(), "cams.example.com", ca.Pool())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +51,7 @@ func TestFilesReloadOnChange(t *testing.T) {
 		t.Fatalf("serial %d, want 10", s)
 	}
 	time.Sleep(20 * time.Millisecond) // a new mtime
-	ca.leaf(t, dir, 11, "cams.example.com")
+	ca.Leaf(t, dir, 11, "cams.example.com")
 	waitSerial := func(want int64) {
 		for deadline := time.Now().Add(5 * time.Second); serial() != want; time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
