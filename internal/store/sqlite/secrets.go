@@ -12,10 +12,6 @@ import (
 	"vigil/internal/config"
 )
 
-// ErrNoSecrets means a secret was to be written or read through a Store
-// opened without WithSecrets.
-var ErrNoSecrets = errors.New("store opened without the master key's secrets; open it with sqlite.WithSecrets")
-
 // Secrets seals the secrets the database keeps (pull-source URLs with
 // camera passwords), so the file alone reveals none of them. seal.Secrets
 // implements it.
