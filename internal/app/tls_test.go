@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -274,4 +276,46 @@ func TestACMEFromPebble(t *testing.T) {
 		last = err
 	}
 	t.Fatalf("no https verified by Pebble's root: %v", last)
+}
+
+// TestRTSPSRefusesUDP: a player that came over RTSPS and asks for RTP over
+// UDP gets 461, not video in clear; over TCP on the same port it plays.
+func TestRTSPSRefusesUDP(t *testing.T) {
+	certPath, keyPath, _ := selfSigned(t, t.TempDir())
+	a := startApp(t, "", func(c *config.Config) {
+		c.TLS, c.TLSCertFile, c.TLSKeyFile = config.TLSFiles, certPath, keyPath
+		c.HTTPSAddr, c.RTSPSAddr = "127.0.0.1:0", "127.0.0.1:0"
+	})
+	cam := a.addCamera(t, "porch")
+	a.run(t, cam)
+	dialTLS := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return tls.Client(c, &tls.Config{InsecureSkipVerify: true}), nil
+	}
+	u, err := base.ParseURL(fmt.Sprintf("rtsp://%s:%s@%s/%s", AdminName, adminPassword, a.RTSPSAddr(), cam.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range []gortsplib.Protocol{gortsplib.ProtocolUDP, gortsplib.ProtocolTCP} {
+		c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &proto, DialContext: dialTLS}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		desc, _, err := c.Describe(u)
+		if err != nil {
+			c.Close()
+			t.Fatalf("describe over rtsps: %v", err)
+		}
+		_, err = c.Setup(desc.BaseURL, desc.Medias[0], 0, 0)
+		c.Close()
+		switch {
+		case proto == gortsplib.ProtocolUDP && (err == nil || !strings.Contains(err.Error(), "461")):
+			t.Errorf("SETUP with UDP over rtsps: %v, want 461 Unsupported Transport", err)
+		case proto == gortsplib.ProtocolTCP && err != nil:
+			t.Errorf("SETUP with TCP over rtsps: %v", err)
+		}
+	}
 }
