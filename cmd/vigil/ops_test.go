@@ -12,14 +12,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"vigil/internal/sim"
 )
 
-// vigilCmd runs the binary with env added and returns stdout, stderr.
+// vigilCmd runs the binary with env added and returns stdout, stderr. It
+// kills the command after a minute (a server that should have refused to
+// start).
 func vigilCmd(t *testing.T, bin string, env []string, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
