@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what Vigil's tests and `make run` need on a fresh Debian machine:
-# ffmpeg (an independent RTSP/HLS/MP4 client and the still decoder) and
-# Chromium (the browser the web tests drive).
+# ffmpeg (an independent RTSP/HLS/MP4 client and the still decoder),
+# Chromium (the browser the web tests drive), Pebble (the ACME test CA the
+# certificate tests run on loopback) and systemd-analyze (checks the unit
+# in dist/).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pebble >/dev/null 2>&1 || need+=(pebble)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
 	SUDO=""

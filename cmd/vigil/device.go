@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +17,8 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/datadir"
+	"vigil/internal/seal"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
 )
@@ -29,11 +31,16 @@ const deviceUsage = `usage:
 
 // runDevice runs `vigil device ...`; args are the words after "device".
 // Passwords are printed once, by add and rotate, and stored only as hashes.
-func runDevice(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	a, err := parseDeviceArgs(args)
+func runDevice(ctx context.Context, c command, args []string) error {
+	a, err := parseDeviceArgs(c, args)
 	if err != nil {
 		return err
 	}
+	cfg, err := c.config()
+	if err != nil {
+		return err
+	}
+	stdout := c.out
 	st, err := openStore(ctx, cfg.DataDir)
 	if err != nil {
 		return err
@@ -66,13 +73,16 @@ type deviceArgs struct {
 
 // parseDeviceArgs checks everything it can before the store is opened (and
 // maybe created).
-func parseDeviceArgs(args []string) (deviceArgs, error) {
+func parseDeviceArgs(c command, args []string) (deviceArgs, error) {
 	if len(args) == 0 {
 		return deviceArgs{}, fmt.Errorf("device: missing command\n%s", deviceUsage)
 	}
 	a := deviceArgs{cmd: args[0]}
-	fs := flag.NewFlagSet("device "+a.cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	if a.cmd == "-h" || a.cmd == "--help" || a.cmd == "help" {
+		_, err := fmt.Fprintln(c.out, deviceUsage)
+		return a, cmp.Or(err, errHelpShown)
+	}
+	fs := c.flagSet("device " + a.cmd)
 	switch a.cmd {
 	case "add":
 		fs.StringVar(&a.name, "name", "", "device name")
@@ -88,9 +98,9 @@ func parseDeviceArgs(args []string) (deviceArgs, error) {
 	if a.cmd == "remove" || a.cmd == "rotate" {
 		want = 1
 	}
-	pos, err := parseInterspersed(fs, args[1:])
+	pos, err := c.parse(fs, args[1:], deviceUsage)
 	if err != nil {
-		return a, fmt.Errorf("device %s: %w\n%s", a.cmd, err, deviceUsage)
+		return a, err
 	}
 	if len(pos) != want {
 		return a, fmt.Errorf("device %s: want %d argument(s), got %q\n%s", a.cmd, want, pos, deviceUsage)
@@ -128,11 +138,21 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// openStore opens the data directory's store with its secrets (a running
+// server may have it open too: admin commands work beside it).
 func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w; set data_dir (or VIGIL_DATA_DIR) to a writable directory", err)
+	if err := datadir.Prepare(dataDir); err != nil {
+		return nil, err
 	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "vigil.db"))
+	master, err := seal.LoadOrCreateMasterKey(filepath.Join(dataDir, datadir.MasterKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := seal.NewSecrets(master)
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
 }
 
 func notFound(id access.DeviceID, err error) error {
@@ -254,10 +274,16 @@ type deviceOutput struct {
 	claim string // the new device's claim code, printed once
 }
 
+// pushURL is where the camera publishes: rtsps:// on rtsps_addr when TLS
+// is on, so its password and video never cross the network in clear.
 func (o deviceOutput) pushURL(id access.DeviceID) string {
-	_, port, _ := net.SplitHostPort(o.cfg.RTSPAddr)
-	host := o.cfg.PublicHostFor(o.cfg.RTSPAddr)
-	return (&url.URL{Scheme: "rtsp", Host: net.JoinHostPort(host, port), Path: "/" + string(id)}).String()
+	scheme, addr := "rtsp", o.cfg.RTSPAddr
+	if o.cfg.TLSOn() {
+		scheme, addr = "rtsps", o.cfg.RTSPSAddr
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	host := o.cfg.PublicHostFor(addr)
+	return (&url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port), Path: "/" + string(id)}).String()
 }
 
 // print writes ds. A non-empty password means one device just added or

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,11 +22,18 @@ func testConfig(t *testing.T) config.Config {
 	return cfg
 }
 
+// cmdFor is a command whose settings are cfg's data_dir, public_host
+// and rtsp_addr (all the device and user commands read), writing to out.
+func cmdFor(cfg config.Config, out io.Writer) command {
+	return command{flags: &config.Flags{}, stdio: stdio{in: strings.NewReader(""), out: out, err: io.Discard},
+		environ: []string{"VIGIL_DATA_DIR=" + cfg.DataDir, "VIGIL_PUBLIC_HOST=" + cfg.PublicHost, "VIGIL_RTSP_ADDR=" + cfg.RTSPAddr}}
+}
+
 // run runs `vigil device args...` and returns its output.
 func runCmd(t *testing.T, cfg config.Config, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := runDevice(t.Context(), cfg, args, &out)
+	err := runDevice(t.Context(), cmdFor(cfg, &out), args)
 	return out.String(), err
 }
 
@@ -212,5 +220,25 @@ func TestRedactSource(t *testing.T) {
 				t.Errorf("redactSource(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDevicePushURLIsRTSPSWithTLS: with tls on, the printed push URL is
+// rtsps:// on rtsps_addr.
+func TestDevicePushURLIsRTSPSWithTLS(t *testing.T) {
+	cfg := testConfig(t)
+	var out bytes.Buffer
+	c := cmdFor(cfg, &out)
+	c.environ = append(c.environ, "VIGIL_TLS=files", "VIGIL_TLS_CERT_FILE=c.pem", "VIGIL_TLS_KEY_FILE=k.pem",
+		"VIGIL_RTSPS_ADDR=:9322", "VIGIL_PUBLIC_HOST=cams.example.com")
+	if err := runDevice(t.Context(), c, []string{"add", "--name", "gate", "--json"}); err != nil {
+		t.Fatal(err)
+	}
+	var d deviceJSON
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if want := "rtsps://cams.example.com:9322/" + d.ID; d.PushURL != want {
+		t.Fatalf("push_url = %q, want %q", d.PushURL, want)
 	}
 }

@@ -41,12 +41,13 @@ type server struct {
 	bin, dir         string
 	rtspPort, httpPt int
 	env              []string
+	args             []string // after "serve"
 	cmd              *exec.Cmd
 }
 
 func (s *server) start(t *testing.T) {
 	t.Helper()
-	s.cmd = exec.Command(s.bin, "serve")
+	s.cmd = exec.Command(s.bin, append([]string{"serve"}, s.args...)...)
 	s.cmd.Env = append(os.Environ(), s.env...)
 	s.cmd.Stderr = os.Stderr
 	if !testing.Verbose() {
@@ -55,6 +56,12 @@ func (s *server) start(t *testing.T) {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitHealthy(t, s)
+}
+
+// waitHealthy waits for s's /healthz to answer 200.
+func waitHealthy(t *testing.T, s *server) {
+	t.Helper()
 	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", s.httpPt)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if res, err := http.Get(url); err == nil {

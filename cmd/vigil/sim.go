@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/config"
 	"vigil/internal/seal"
 	"vigil/internal/sim"
 	"vigil/internal/store"
@@ -23,9 +20,9 @@ import (
 // runSim provisions N simulated cameras in the data directory (named sim-1 …
 // sim-N, created once, their passwords rotated at every start) and publishes
 // them to a running Vigil until ctx ends.
-func runSim(ctx context.Context, cfg config.Config, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runSim(ctx context.Context, c command, args []string) error {
+	fs := c.flagSet("sim")
+	stderr := c.err
 	n := fs.Int("cameras", 3, "number of cameras")
 	server := fs.String("server", "rtsp://127.0.0.1:8554", "Vigil's RTSP address")
 	ids := fs.String("ids", "", "write `FILE` with one line per camera: id and name")
@@ -37,7 +34,15 @@ func runSim(ctx context.Context, cfg config.Config, args []string, stderr io.Wri
 	udp := fs.Bool("udp", false, "publish RTP over UDP instead of TCP")
 	owner := fs.String("owner", "", "give the cameras to this `user` (as if they had claimed them)")
 	shareWith := fs.String("share-first-with", "", "share the first camera with this `user`")
-	if err := fs.Parse(args); err != nil {
+	pos, err := c.parse(fs, args, "usage: vigil sim --cameras N [--server rtsp://host:port] [...]\n")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("sim: unexpected argument %q; run `vigil sim -h` for help", pos[0])
+	}
+	cfg, err := c.config()
+	if err != nil {
 		return err
 	}
 	if *n < 1 {

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,7 +13,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/config"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
 )
@@ -28,10 +27,27 @@ const userUsage = `usage:
 // runUser handles the user admin commands. They work on the data directory
 // directly; a running server learns of disabling and password resets from
 // the store's revocation log and ends the user's live viewing.
-func runUser(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func runUser(ctx context.Context, c command, args []string) error {
 	if len(args) == 0 {
 		return errors.New(userUsage)
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		_, err := fmt.Fprintln(c.out, userUsage)
+		return cmp.Or(err, errHelpShown)
+	}
+	fs := c.flagSet("user " + args[0])
+	name := fs.String("name", "", "user name (letters, digits, '-', '_', '.')")
+	admin := fs.Bool("admin", false, "an operator: may view unclaimed cameras and read metrics")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := c.parse(fs, args[1:], userUsage)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.config()
+	if err != nil {
+		return err
+	}
+	stdout := c.out
 	st, err := openStore(ctx, cfg.DataDir)
 	if err != nil {
 		return err
@@ -39,16 +55,19 @@ func runUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	defer st.Close()
 	switch args[0] {
 	case "add":
-		return addUser(ctx, st, args[1:], stdout)
+		if len(pos) != 0 {
+			return errors.New(userUsage)
+		}
+		return addUser(ctx, st, *name, *admin, *asJSON, stdout)
 	case "list":
 		return listUsers(ctx, st, stdout)
 	case "disable", "enable":
-		if len(args) != 2 {
+		if len(pos) != 1 {
 			return errors.New(userUsage)
 		}
-		u, err := st.UserByName(ctx, args[1])
+		u, err := st.UserByName(ctx, pos[0])
 		if err != nil {
-			return fmt.Errorf("user %q: %w", args[1], err)
+			return fmt.Errorf("user %q: %w", pos[0], err)
 		}
 		if err := st.SetUserDisabled(ctx, u.ID, args[0] == "disable"); err != nil {
 			return err
@@ -63,14 +82,8 @@ func runUser(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 // password (ending the password the user chose and every sign-in session),
 // and prints the password once. Generated passwords are high-entropy, so
 // they can be stored as the digest hashes RTSP players need.
-func addUser(ctx context.Context, st *sqlite.Store, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-	name := fs.String("name", "", "user name (letters, digits, '-', '_', '.')")
-	admin := fs.Bool("admin", false, "an operator: may view unclaimed cameras and read metrics")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func addUser(ctx context.Context, st *sqlite.Store, nameV string, adminV, asJSONV bool, stdout io.Writer) error {
+	name, admin, asJSON := &nameV, &adminV, &asJSONV
 	if !validName(*name) {
 		return fmt.Errorf("--name %q: use 1-64 letters, digits, '-', '_' or '.'", *name)
 	}

@@ -18,7 +18,7 @@ func TestUserCommands(t *testing.T) {
 	user := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := runUser(t.Context(), cfg, args, &out); err != nil {
+		if err := runUser(t.Context(), cmdFor(cfg, &out), args); err != nil {
 			t.Fatalf("user %q: %v", args, err)
 		}
 		return out.String()
@@ -56,10 +56,10 @@ func TestUserCommands(t *testing.T) {
 			u.Credential.CheckPassword(reset.Password))
 	}
 	var out bytes.Buffer
-	if err := runUser(t.Context(), cfg, []string{"disable", "nobody"}, &out); err == nil {
+	if err := runUser(t.Context(), cmdFor(cfg, &out), []string{"disable", "nobody"}); err == nil {
 		t.Error("disabling an unknown user succeeded")
 	}
-	if err := runUser(t.Context(), cfg, []string{"add", "--name", "olga", "--admin"}, &out); err == nil {
+	if err := runUser(t.Context(), cmdFor(cfg, &out), []string{"add", "--name", "olga", "--admin"}); err == nil {
 		t.Error("an existing user was made an admin by add")
 	}
 }

@@ -35,7 +35,7 @@ import (
 )
 
 // scenarios are the scenario names of -run, in the order they run.
-var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls", "webrtc", "webui"}
+var scenarios = []string{"fanout", "cameras", "ttff", "slow", "stills", "httpttff", "llhls", "webrtc", "webui", "tls"}
 
 // options are the command-line flags.
 type options struct {
@@ -331,6 +331,11 @@ func (b *bench) runAll(ctx context.Context, rep *report) {
 		{"webrtc", "WebRTC fan-out", fmt.Sprintf("%d WHEP viewers", o.webrtcViewers), func() error {
 			res, err := b.runWebRTC(ctx)
 			rep.webrtc = &res
+			return err
+		}},
+		{"tls", "TLS costs", fmt.Sprintf("%d readers plain and over RTSPS, HTTPS stills", tlsReaders), func() error {
+			res, err := b.runTLS(ctx)
+			rep.tls = &res
 			return err
 		}},
 		{"webui", "web page click to first frame", fmt.Sprintf("%d clicks per path in Chromium", o.webuiClicks), func() error {

@@ -36,6 +36,7 @@ type report struct {
 	g2g         *g2gResult
 	webrtc      *webrtcResult
 	webui       *webuiResult
+	tls         *tlsResult
 	logs        []logSummary
 	failures    []string
 }
@@ -78,6 +79,7 @@ func (r *report) markdown() string {
 	r.httpTTFFSection(&b)
 	r.g2gSection(&b)
 	r.webrtcSection(&b)
+	r.tlsSection(&b)
 	r.webuiSection(&b)
 	r.targets(&b)
 	r.logsSection(&b)

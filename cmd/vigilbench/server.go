@@ -52,6 +52,9 @@ type vigil struct {
 	http    string // host:port
 	adminPW string
 	logPath string
+	// base is where the API answers: http://http, or https:// when the
+	// TLS scenario turns TLS on (http then only redirects).
+	base string
 }
 
 // startVigil runs bin serve on free loopback ports, with env added to its
@@ -95,8 +98,25 @@ func startVigil(ctx context.Context, bin, dataDir, logPath string, env ...string
 	return v, nil
 }
 
+// waitHealthy waits for /healthz; with TLS on it follows the redirect to
+// https, whose self-signed certificate it does not check.
 func (v *vigil) waitHealthy(ctx context.Context, limit time.Duration) error {
-	return loopback.WaitOK(ctx, "http://"+v.http+"/healthz", limit)
+	c := &http.Client{Transport: insecureTLS(&http.Transport{}), Timeout: 2 * time.Second}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if res, err := c.Get("http://" + v.http + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("http://%s/healthz not 200 OK after %s", v.http, limit)
 }
 
 // stop sends SIGTERM and waits up to 15 s before killing.
@@ -133,12 +153,16 @@ const (
 
 // scrape returns the sums of the skips, allocation and GC counters.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+v.http+"/metrics", nil)
+	base := v.base
+	if base == "" {
+		base = "http://" + v.http
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
 	req.SetBasicAuth("admin", v.adminPW)
-	res, err := http.DefaultClient.Do(req)
+	res, err := (&http.Client{Transport: insecureTLS(&http.Transport{})}).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}

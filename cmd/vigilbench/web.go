@@ -23,8 +23,8 @@ type webClient struct {
 }
 
 func (v *vigil) webClient(conns int) *webClient {
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
-		IdleConnTimeout: time.Minute, DisableCompression: true}
+	tr := insecureTLS(&http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+		IdleConnTimeout: time.Minute, DisableCompression: true})
 	return &webClient{hc: &http.Client{Transport: tr, Timeout: 15 * time.Second}, user: "admin", pw: v.adminPW}
 }
 

@@ -4,13 +4,13 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -22,7 +22,9 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/audit"
 	"vigil/internal/auth"
+	"vigil/internal/certs"
 	"vigil/internal/config"
+	"vigil/internal/datadir"
 	"vigil/internal/hls"
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
@@ -64,14 +66,36 @@ type App struct {
 	tokens  *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
+	// lock keeps other servers off the data directory until Run returns.
+	lock *datadir.Lock
+	// generated is the admin password made at this start, if one was.
+	generated string
+
+	// With TLS on: the certificate, and http_addr's server, which only
+	// redirects to https and answers ACME challenges.
+	certs     *certs.Manager
+	acmeRoots *x509.CertPool
+	redirect  *http.Server
+	redirectL net.Listener
 }
 
-// New opens the data directory and builds every component. Nothing listens yet.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+// New locks and opens the data directory and builds every component.
+// Nothing listens yet. Until Run returns, no other server can use the
+// data directory.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	if err := datadir.Prepare(cfg.DataDir); err != nil {
+		return nil, err
 	}
-	master, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, "master.key"))
+	lock, err := datadir.Acquire(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
+	master, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, datadir.MasterKeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +104,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
+	secrets, err := seal.NewSecrets(master)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens, lock: lock}
+	if a.acmeRoots, err = loadACMERoots(cfg.ACMECARoot); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := ensureAdmin(ctx, st, cfg.AdminPassword.Reveal(), log); err != nil {
+	if a.generated, err = ensureAdmin(ctx, st, cfg.AdminPassword.Reveal()); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -113,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Hub: a.hub, Auth: a.auth, Logger: log,
 	}
 	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
-	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: st, Dir: filepath.Join(cfg.DataDir, "stills"), Logger: log})
+	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: st, Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -123,10 +155,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
+	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser, SecureCookies: cfg.SecureCookies(),
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures),
 		Hasher: auth.NewHasher(0, -1)}
-	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
+	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn, SecureCookies: cfg.SecureCookies(),
 		Cameras: linkCameras{dir}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		st.Close()
@@ -174,8 +206,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	return a, nil
 }
 
+// GeneratedAdminPassword is the password of the admin created at this
+// start, or "" if none was generated. It is never logged: the caller shows
+// it to the operator once.
+func (a *App) GeneratedAdminPassword() string { return a.generated }
+
 // Start opens the listeners, so that their addresses are known before Run.
-func (a *App) Start() error {
+// If it fails, the App is closed (store and data-directory lock).
+func (a *App) Start() (err error) {
+	defer func() {
+		if err != nil {
+			a.store.Close()
+			a.lock.Release()
+		}
+	}()
+	if a.cfg.TLSOn() {
+		return a.startWithTLS()
+	}
 	if err := a.rtsp.Start(); err != nil {
 		return err
 	}
@@ -189,14 +236,37 @@ func (a *App) Start() error {
 	return nil
 }
 
+// startWithTLS is Start with tls on: HTTPS (and RTSP over TLS) on
+// https_addr, RTSPS on rtsps_addr, plain RTSP only if rtsp_plain, and
+// http_addr redirecting to https.
+func (a *App) startWithTLS() error {
+	l, err := a.startTLS()
+	if err != nil {
+		return err
+	}
+	if err := a.rtsp.Start(); err != nil {
+		l.Close()
+		a.redirectL.Close()
+		return err
+	}
+	a.httpL = l
+	rtspAddr := "off"
+	if a.cfg.RTSPPlain {
+		rtspAddr = a.rtsp.Addr().String()
+	}
+	a.log.Info("vigil listening", "https", l.Addr().String(), "rtsps", a.rtsp.TLSAddr().String(), "rtsp", rtspAddr,
+		"http_redirect", a.redirectL.Addr().String(), "tls", string(a.cfg.TLS), "data_dir", a.cfg.DataDir)
+	return nil
+}
+
 // rtspBase is the RTSP server's URL as the client of r reaches this host.
 func (a *App) rtspBase(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host = r.Host
 	}
-	_, port, _ := net.SplitHostPort(a.rtsp.Addr().String())
-	return "rtsp://" + net.JoinHostPort(host, port)
+	scheme, port := a.rtspScheme()
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // RTSPAddr and HTTPAddr are the bound addresses after Start.
@@ -207,6 +277,7 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 
 // Run serves until ctx is done, then shuts down within ShutdownTimeout.
 func (a *App) Run(ctx context.Context) error {
+	defer a.lock.Release()
 	defer a.store.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.rtsp.Run(gctx) })
@@ -217,6 +288,19 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })
+	if a.certs != nil {
+		g.Go(func() error { return a.certs.Run(gctx) })
+		g.Go(func() error {
+			if err := a.redirect.Serve(a.redirectL); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http redirect: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return a.redirect.Close()
+		})
+	}
 	g.Go(func() error {
 		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

@@ -131,11 +131,11 @@ func (b *lockedBuffer) String() string {
 // start it after the servers it talks to, so that it goes first (cleanups
 // run last-in, first-out, and a server's Close waits for open streams).
 // Chromium's log is shown if the test failed.
-func startChromium(t *testing.T) context.Context {
+func startChromium(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	needChromium(t)
 	var out lockedBuffer
-	tab, stop, err := chromium.Start(context.Background(), t.TempDir(), &out)
+	tab, stop, err := chromium.Start(context.Background(), t.TempDir(), &out, extra...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

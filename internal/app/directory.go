@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"vigil/internal/access"
@@ -147,33 +146,30 @@ func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string,
 }
 
 // ensureAdmin creates the admin principal on first start. A configured
-// password is applied at every start; otherwise a generated one is logged
-// once, when the admin is created.
-func ensureAdmin(ctx context.Context, st *sqlite.Store, password string, log *slog.Logger) error {
-	_, err := st.UserByName(ctx, AdminName)
+// password is applied at every start; otherwise one is generated when the
+// admin is created and returned, for the caller to show once (never to
+// log).
+func ensureAdmin(ctx context.Context, st *sqlite.Store, password string) (generated string, err error) {
+	_, err = st.UserByName(ctx, AdminName)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return "", err
 	}
 	if exists && password == "" {
-		return nil
+		return "", nil
 	}
-	generated := password == ""
-	if generated {
+	if password == "" {
 		if password, err = auth.NewPassword(); err != nil {
-			return err
+			return "", err
 		}
+		generated = password
 	}
 	err = st.UpsertUser(ctx, store.User{ID: "u-admin", Name: AdminName, Admin: true,
 		Credential: auth.HashCredential(AdminName, password)})
 	if err != nil {
-		return fmt.Errorf("create admin: %w", err)
+		return "", fmt.Errorf("create admin: %w", err)
 	}
-	if generated {
-		log.Warn("admin created; its password is shown only now (set admin_password to choose one)",
-			"user", AdminName, "password", password)
-	}
-	return nil
+	return generated, nil
 }
 
 // Cameras lists what user may see: owned cameras, cameras shared with them

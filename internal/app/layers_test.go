@@ -49,6 +49,11 @@ var layers = []struct {
 		never:    []string{"vigil/internal/canary", "vigil/internal/chromium"},
 	},
 	{
+		why:      "the Pebble harness runs external programs for tests; no server code or binary links it",
+		packages: []string{"vigil/internal/...", "vigil/cmd/..."},
+		never:    []string{"vigil/internal/certs/pebbletest"},
+	},
+	{
 		why:      "nothing but main imports the composition root",
 		packages: []string{"vigil/internal/..."},
 		never:    []string{"vigil/internal/app"},

@@ -8,6 +8,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/seal"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
 )
@@ -23,7 +24,12 @@ func TestPullCameraAndReconnect(t *testing.T) {
 
 	// The puller's data directory holds a pull device before it starts.
 	dir := t.TempDir()
-	st, err := sqlite.Open(context.Background(), dir+"/vigil.db")
+	master, err := seal.LoadOrCreateMasterKey(dir + "/master.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, _ := seal.NewSecrets(master)
+	st, err := sqlite.Open(context.Background(), dir+"/vigil.db", sqlite.WithSecrets(secrets))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,12 +23,13 @@ const Path = "/usr/bin/chromium"
 // The browser lives until ctx ends or stop is called; stop closes it
 // gracefully, waiting at most 10 s, then kills what is left and waits for
 // it. Start it after the servers it talks to and stop it before them: a
-// server's shutdown waits for the page's open streams.
-func Start(ctx context.Context, profileDir string, out io.Writer) (tab context.Context, stop func() error, err error) {
+// server's shutdown waits for the page's open streams. extra adds flags
+// (a test's own certificate: chromedp.Flag("ignore-certificate-errors", true)).
+func Start(ctx context.Context, profileDir string, out io.Writer, extra ...chromedp.ExecAllocatorOption) (tab context.Context, stop func() error, err error) {
 	if _, err := os.Stat(Path); err != nil {
 		return nil, nil, fmt.Errorf("chromium: %w (scripts/deps.sh installs it)", err)
 	}
-	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx,
+	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(Path),
 		chromedp.UserDataDir(profileDir),
 		chromedp.Headless,
@@ -44,7 +45,7 @@ func Start(ctx context.Context, profileDir string, out io.Writer) (tab context.C
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("enable-logging", "stderr"),
 		chromedp.CombinedOutput(out),
-	)
+	}, extra...)...)
 	tab, cancel := chromedp.NewContext(allocCtx)
 	stop = func() error {
 		closeCtx, closeCancel := context.WithTimeout(tab, 10*time.Second)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -163,6 +165,39 @@ type Config struct {
 	// A camera holds one per stream it publishes, so the default, 256,
 	// fits 128 cameras with a main and a sub stream behind one NAT.
 	RTSPMaxConnsPerAddress int `yaml:"rtsp_max_conns_per_address"`
+	// TLS is how Vigil gets its certificate: acme (obtained and renewed
+	// automatically), files (TLSCertFile and TLSKeyFile, reloaded when they
+	// change) or off (plain HTTP and RTSP, for development or behind a
+	// proxy). With TLS on, HTTPAddr only redirects to https and answers
+	// ACME challenges, HTTPS is served on HTTPSAddr, RTSPS on RTSPSAddr and
+	// on HTTPSAddr. It defaults to off.
+	TLS TLSMode `yaml:"tls"`
+	// HTTPSAddr is the HTTPS (and RTSP over TLS) listen address. It
+	// defaults to ":443".
+	HTTPSAddr string `yaml:"https_addr"`
+	// RTSPSAddr is the RTSPS listen address. It defaults to ":8322".
+	RTSPSAddr string `yaml:"rtsps_addr"`
+	// RTSPPlain serves plain RTSP on RTSPAddr (and RTP over UDP). Set it
+	// to false with TLS on to accept cameras and players over RTSPS only;
+	// with TLS off plain RTSP is always served. It defaults to true.
+	RTSPPlain bool `yaml:"rtsp_plain"`
+	// TLSDomains are the names the ACME certificate is for. They default
+	// to none, which means PublicHost, else the host of PublicURL.
+	TLSDomains []string `yaml:"tls_domains"`
+	// TLSCertFile and TLSKeyFile are the PEM certificate chain and key of
+	// tls: files. They default to empty.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ACMEDirectory is the ACME CA's directory URL. It defaults to Let's
+	// Encrypt's: https://acme-v02.api.letsencrypt.org/directory.
+	ACMEDirectory string `yaml:"acme_directory"`
+	// ACMEEmail is the contact address given to the CA. It defaults to
+	// empty.
+	ACMEEmail string `yaml:"acme_email"`
+	// ACMECARoot is a PEM file of a CA trusted for the ACME directory's
+	// own https, for tests against a private CA such as Pebble. It
+	// defaults to empty: the system's roots, right for a public CA.
+	ACMECARoot string `yaml:"acme_ca_root"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -196,7 +231,37 @@ func Default() Config {
 		RTSPFirstRequestTimeout: 10 * time.Second,
 		RTSPIdleTimeout:         60 * time.Second,
 		RTSPMaxConnsPerAddress:  256,
+		TLS:                     TLSOff,
+		HTTPSAddr:               ":443",
+		RTSPSAddr:               ":8322",
+		RTSPPlain:               true,
+		ACMEDirectory:           "https://acme-v02.api.letsencrypt.org/directory",
 	}
+}
+
+// Domains are the names of the ACME certificate: TLSDomains, else
+// PublicHost, else the host of PublicURL.
+func (c Config) Domains() []string {
+	if len(c.TLSDomains) > 0 {
+		return c.TLSDomains
+	}
+	if c.PublicHost != "" {
+		return []string{c.PublicHost}
+	}
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+		return []string{u.Hostname()}
+	}
+	return nil
+}
+
+// TLSOn reports whether Vigil serves TLS itself.
+func (c Config) TLSOn() bool { return c.TLS == TLSACME || c.TLS == TLSFiles }
+
+// SecureCookies reports whether cookies must be marked Secure: when Vigil
+// serves TLS itself, or when people reach it through an https PublicURL
+// (a proxy terminating TLS).
+func (c Config) SecureCookies() bool {
+	return c.TLSOn() || strings.HasPrefix(c.PublicURL, "https://")
 }
 
 // PublicHostFor returns the host to print in URLs for a service listening on

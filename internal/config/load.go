@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,6 +81,16 @@ func settings() []setting {
 		{"rtsp_first_request_timeout", "time a new RTSP connection has to send its first request", duration(func(c *Config) *time.Duration { return &c.RTSPFirstRequestTimeout })},
 		{"rtsp_idle_timeout", "silence after which an RTSP connection or session not receiving media ends", duration(func(c *Config) *time.Duration { return &c.RTSPIdleTimeout })},
 		{"rtsp_max_conns_per_address", "open RTSP connections allowed per client address", integer(func(c *Config) *int { return &c.RTSPMaxConnsPerAddress })},
+		{"tls", "acme (automatic certificates), files (tls_cert_file, tls_key_file) or off (plain, or behind a proxy)", str(func(c *Config) *TLSMode { return &c.TLS })},
+		{"https_addr", "HTTPS and RTSP-over-TLS listen address (with tls on)", str(func(c *Config) *string { return &c.HTTPSAddr })},
+		{"rtsps_addr", "RTSPS listen address (with tls on)", str(func(c *Config) *string { return &c.RTSPSAddr })},
+		{"rtsp_plain", "serve plain RTSP on rtsp_addr (false: RTSPS only)", boolean(func(c *Config) *bool { return &c.RTSPPlain })},
+		{"tls_domains", "comma-separated names of the ACME certificate (default: public_host, else public_url's host)", list(func(c *Config) *[]string { return &c.TLSDomains })},
+		{"tls_cert_file", "PEM certificate chain for tls: files (reloaded when it changes)", str(func(c *Config) *string { return &c.TLSCertFile })},
+		{"tls_key_file", "PEM private key for tls: files", str(func(c *Config) *string { return &c.TLSKeyFile })},
+		{"acme_directory", "ACME CA directory URL", str(func(c *Config) *string { return &c.ACMEDirectory })},
+		{"acme_email", "contact address given to the ACME CA", str(func(c *Config) *string { return &c.ACMEEmail })},
+		{"acme_ca_root", "PEM CA trusted for the ACME directory's https, for tests against a private CA (Pebble) only", str(func(c *Config) *string { return &c.ACMECARoot })},
 	}
 }
 
@@ -158,6 +167,30 @@ func duration(field func(*Config) *time.Duration) func(*Config, string) error {
 func envName(key string) string  { return "VIGIL_" + strings.ToUpper(key) }
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 
+// Flags collects configuration flags from one or more FlagSets (the
+// command line before a subcommand and after it) and builds the Config
+// from them. Later flags win.
+type Flags struct {
+	path    string
+	flagged []flagValue // applied after the file and environment, in order
+}
+
+type flagValue struct {
+	s setting
+	v string
+}
+
+// Register adds --config and a flag per setting to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.Func("config", "YAML config `file` (or VIGIL_CONFIG)", func(v string) error { f.path = v; return nil })
+	for _, s := range settings() {
+		fs.Func(flagName(s.key), s.usage, func(v string) error {
+			f.flagged = append(f.flagged, flagValue{s, v})
+			return nil
+		})
+	}
+}
+
 // Load returns the configuration built from, in increasing precedence: the
 // defaults, the YAML file named by --config (or VIGIL_CONFIG), VIGIL_*
 // variables in environ (empty values are ignored), and the flags in args.
@@ -166,30 +199,25 @@ func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 // own arguments). The error joins every problem found, Validate's included;
 // with -h or --help it wraps flag.ErrHelp and carries the usage text.
 func Load(args, environ []string) (Config, []string, error) {
-	cfg := Default()
-	table := settings()
-
 	fs := flag.NewFlagSet("vigil", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	configPath := fs.String("config", "", "YAML config `file` (or VIGIL_CONFIG)")
-	type flagValue struct {
-		s setting
-		v string
-	}
-	var flagged []flagValue // applied after the file and environment
-	for _, s := range table {
-		fs.Func(flagName(s.key), s.usage, func(v string) error {
-			flagged = append(flagged, flagValue{s, v})
-			return nil
-		})
-	}
+	var f Flags
+	f.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cfg, nil, fmt.Errorf("%w\n%s", err, usage(fs))
+			return Default(), nil, fmt.Errorf("%w\n%s", err, Help())
 		}
-		return cfg, nil, fmt.Errorf("%w; run `vigil -h` to list the flags", err)
+		return Default(), nil, fmt.Errorf("%w; run `vigil -h` to list the flags", err)
 	}
+	cfg, err := f.Config(environ)
+	return cfg, fs.Args(), err
+}
 
+// Config builds the configuration from the defaults, the file, environ and
+// the flags parsed so far, and validates it.
+func (f *Flags) Config(environ []string) (Config, error) {
+	cfg := Default()
+	table := settings()
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "VIGIL_") && v != "" {
@@ -198,7 +226,7 @@ func Load(args, environ []string) (Config, []string, error) {
 	}
 
 	var errs []error
-	path := *configPath
+	path := f.path
 	if path == "" {
 		path = env["VIGIL_CONFIG"]
 	}
@@ -213,23 +241,26 @@ func Load(args, environ []string) (Config, []string, error) {
 			}
 		}
 	}
-	for _, f := range flagged {
-		if err := f.s.set(&cfg, f.v); err != nil {
-			errs = append(errs, fmt.Errorf("flag --%s=%s: %w", flagName(f.s.key), f.s.shown(f.v), err))
+	for _, fv := range f.flagged {
+		if err := fv.s.set(&cfg, fv.v); err != nil {
+			errs = append(errs, fmt.Errorf("flag --%s=%s: %w", flagName(fv.s.key), fv.s.shown(fv.v), err))
 		}
 	}
 	if len(errs) == 0 {
 		errs = append(errs, cfg.Validate())
 	}
-	return cfg, fs.Args(), errors.Join(errs...)
+	return cfg, errors.Join(errs...)
 }
 
-func usage(fs *flag.FlagSet) string {
-	var b bytes.Buffer
-	b.WriteString("Usage: vigil [flags] [command [args]]\n\nFlags (also VIGIL_<KEY> variables and YAML keys):\n")
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+// Help lists every setting: its flag, environment variable and YAML key,
+// what it does and its default.
+func Help() string {
+	var b strings.Builder
+	b.WriteString("Settings (flag, environment variable, YAML key; later sources win: defaults, file, environment, flags):\n\n")
+	b.WriteString("  --config FILE  (VIGIL_CONFIG)\n      YAML config file\n")
+	for _, s := range settings() {
+		fmt.Fprintf(&b, "  --%s  (%s, %s)\n      %s (default: %s)\n", flagName(s.key), envName(s.key), s.key, s.usage, DefaultText(s.key))
+	}
 	return b.String()
 }
 

@@ -70,6 +70,9 @@ func oauthClients(field func(*Config) *[]OAuthClient) func(*Config, string) erro
 				out[i].Name = out[i].ID
 			}
 		}
+		if len(out) == 0 {
+			out = nil // "[]" is the default: none
+		}
 		*field(c) = out
 		return nil
 	}

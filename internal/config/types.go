@@ -82,3 +82,22 @@ func (f LogFormat) Validate() error {
 	}
 	return fmt.Errorf("unknown log format %q: want text or json", string(f))
 }
+
+// TLSMode is how Vigil gets its certificate: acme, files or off.
+type TLSMode string
+
+// TLS modes.
+const (
+	TLSACME  TLSMode = "acme"
+	TLSFiles TLSMode = "files"
+	TLSOff   TLSMode = "off"
+)
+
+// Validate reports whether m is one of the known modes.
+func (m TLSMode) Validate() error {
+	switch m {
+	case TLSACME, TLSFiles, TLSOff:
+		return nil
+	}
+	return fmt.Errorf("unknown tls mode %q: want acme, files or off", string(m))
+}

@@ -66,6 +66,7 @@ func (c Config) Validate() error {
 	c.validateWebRTC(bad)
 	c.validateTrustedProxies(bad)
 	c.validateLimits(bad)
+	errs = append(errs, c.validateTLS(bad)...)
 
 	if err := c.LogLevel.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log_level: %w; set log_level (or %s) to one of them", err, envName("log_level")))

@@ -45,6 +45,10 @@ type Authenticator struct {
 	Hasher *auth.Hasher
 	// Revoke ends a user's live grants (after a password change).
 	Revoke func(access.UserID)
+	// SecureCookies marks cookies Secure also on plain connections: people
+	// reach Vigil over https through a proxy. It defaults to false: Secure
+	// only on TLS connections.
+	SecureCookies bool
 }
 
 const (
@@ -258,7 +262,7 @@ func errHashBusy(err error) *HTTPError {
 }
 
 // login signs a user in: a session cookie (HttpOnly, SameSite=Strict,
-// Secure over TLS) and the CSRF token the page must send back.
+// Secure over TLS or with SecureCookies) and the CSRF token the page must send back.
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Name     string `json:"name"`
@@ -295,7 +299,7 @@ func (au *Authenticator) startSession(w http.ResponseWriter, r *http.Request, us
 		return "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, Expires: now.Add(sessionTTL)})
+		Secure: r.TLS != nil || au.SecureCookies, SameSite: http.SameSiteStrictMode, Expires: now.Add(sessionTTL)})
 	return csrf, nil
 }
 
@@ -308,7 +312,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		a.Authn.Sessions.DeleteSession(r.Context(), hashSession(c.Value))
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode})
+		Secure: r.TLS != nil || a.Authn.SecureCookies, SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

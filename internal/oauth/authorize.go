@@ -139,7 +139,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, a authz, stat
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: token, Path: "/oauth/", MaxAge: 3600,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: r.TLS != nil || s.secureCookies, SameSite: http.SameSiteStrictMode})
 	s.pages.render(w, status, "login", pageData{Title: "Sign in", Client: a.client.Name, User: user, Message: msg,
 		CSRF: token, Action: a.action}, a.origin)
 }

@@ -105,6 +105,9 @@ type Config struct {
 	AccessTTL, CodeTTL, RefreshTTL time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// SecureCookies marks the sign-in page's cookie Secure also on plain
+	// connections (behind an https proxy). It defaults to false.
+	SecureCookies bool
 }
 
 // Server is the authorization server and the registry of links.
@@ -119,8 +122,10 @@ type Server struct {
 	users    Principals
 	onUnlink func(Link)
 	pages    *pages
-	log      *slog.Logger
-	now      func() time.Time
+	// secureCookies: see Config.SecureCookies.
+	secureCookies bool
+	log           *slog.Logger
+	now           func() time.Time
 	// addrFails throttles wrong client secrets at the token and
 	// revocation endpoints per caller address (see throttled).
 	addrFails *auth.Throttle
@@ -141,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("oauth: derive token key: %w", err)
 	}
 	s := &Server{st: cfg.Store, clients: map[string]*Client{}, signIn: cfg.SignIn, cameras: cfg.Cameras,
-		users: cfg.Users, onUnlink: cfg.OnUnlink, log: cfg.Logger, now: time.Now,
+		users: cfg.Users, onUnlink: cfg.OnUnlink, log: cfg.Logger, now: time.Now, secureCookies: cfg.SecureCookies,
 		addrFails: auth.NewThrottle(auth.AddressFailures)}
 	if s.log == nil {
 		s.log = slog.Default()

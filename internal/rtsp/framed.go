@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"time"
@@ -22,6 +23,8 @@ import (
 // closed (see limit.Addresses).
 type framedConn struct {
 	net.Conn
+	// secure is set for TLS connections (RTSPS).
+	secure bool
 
 	mu  sync.Mutex
 	err error // guarded by mu; first write error, returned to every later write
@@ -32,47 +35,26 @@ type framedConn struct {
 	release func() // gives the address's place back; idempotent
 }
 
-// framedListener accepts framedConns: within the per-address cap (caps;
-// nil caps nothing), each with firstRequest to send its first request.
-type framedListener struct {
-	net.Listener
-	caps         *limit.Addresses
-	firstRequest time.Duration
-}
-
-// listen returns the Listen function gortsplib opens its TCP port with.
-func (s *Server) listen(network, address string) (net.Listener, error) {
-	l, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
+// admit is a new connection's way in: within the per-address cap (nil
+// caps nothing), with firstRequest to send its first request. It returns
+// nil when the cap is full; the connection is then closed, nothing read
+// from it, nothing answered.
+func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Duration) *framedConn {
+	release := func() {}
+	if caps != nil {
+		var ok bool
+		if release, ok = caps.Take(c.RemoteAddr()); !ok {
+			c.Close()
+			return nil
+		}
 	}
-	return framedListener{Listener: l, caps: s.PerAddress, firstRequest: s.FirstRequestTimeout}, nil
-}
-
-// Accept returns the next connection within the cap; one past it is closed
-// before gortsplib sees it (nothing is read from it, nothing is answered).
-func (l framedListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		release := func() {}
-		if l.caps != nil {
-			var ok bool
-			if release, ok = l.caps.Take(c.RemoteAddr()); !ok {
-				c.Close()
-				continue
-			}
-		}
-		f := newFramedConn(c)
-		f.release = release
-		if l.firstRequest > 0 {
-			f.firstBy = time.Now().Add(l.firstRequest)
-			c.SetReadDeadline(f.firstBy)
-		}
-		return f, nil
+	f := newFramedConn(c)
+	f.secure, f.release = secure, release
+	if firstRequest > 0 {
+		f.firstBy = time.Now().Add(firstRequest)
+		c.SetReadDeadline(f.firstBy)
 	}
+	return f
 }
 
 func newFramedConn(c net.Conn) *framedConn { return &framedConn{Conn: c, release: func() {}} }
@@ -122,7 +104,15 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
 		return f.err
 	}
 	f.Conn.SetWriteDeadline(deadline)
-	_, err := bufs.WriteTo(f.Conn)
+	var err error
+	if f.secure {
+		// tls.Conn has no writev: join the frame so it leaves in one TLS
+		// write, not one record per packet.
+		_, err = f.Conn.Write(bytes.Join(*bufs, nil))
+		*bufs = (*bufs)[:0]
+	} else {
+		_, err = bufs.WriteTo(f.Conn)
+	}
 	f.fail(err)
 	return err
 }

@@ -10,6 +10,8 @@ package rtsp
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -76,7 +78,18 @@ type Server struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
+	// TLSConfig, with TLSAddress, serves RTSPS on TLSAddress; Serve also
+	// needs it. It defaults to nil: no RTSPS.
+	TLSConfig  *tls.Config
+	TLSAddress string
+	// DisablePlain turns plain RTSP off (TCP on Address and UDP): only
+	// RTSPS is served. It defaults to false.
+	DisablePlain bool
+
 	srv     *gortsplib.Server
+	mux     *muxListener
+	plainL  net.Listener // nil when DisablePlain
+	tlsL    net.Listener // nil without RTSPS
 	packets *packetCache
 	ctx     context.Context
 	// cancel ends every play loop when the server stops.
@@ -106,26 +119,73 @@ func (s *Server) Start() error {
 	}
 	s.packets = newPacketCache()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.listen(); err != nil {
+		return err
+	}
+	udpRTP, udpRTCP := s.UDPRTPAddress, s.UDPRTCPAddress
+	if s.DisablePlain {
+		udpRTP, udpRTCP = "", ""
+	}
 	s.srv = &gortsplib.Server{
 		Handler:        &handler{s: s},
-		RTSPAddress:    s.Address,
-		UDPRTPAddress:  s.UDPRTPAddress,
-		UDPRTCPAddress: s.UDPRTCPAddress,
+		RTSPAddress:    s.mux.Addr().String(),
+		UDPRTPAddress:  udpRTP,
+		UDPRTCPAddress: udpRTCP,
 		ReadTimeout:    s.ReadTimeout,
 		WriteTimeout:   s.WriteTimeout,
 		IdleTimeout:    s.IdleTimeout,
 		// A reader's queue lives in the hub; this only absorbs one frame's packets.
 		WriteQueueSize: 1024,
-		Listen:         s.listen,
+		Listen:         func(string, string) (net.Listener, error) { return s.mux, nil },
 	}
 	if err := s.srv.Start(); err != nil {
+		s.mux.Close()
 		return fmt.Errorf("rtsp: listen on %s: %w", s.Address, err)
 	}
 	return nil
 }
 
-// Addr is the TCP address the server listens on.
-func (s *Server) Addr() net.Addr { return s.srv.NetListener().Addr() }
+// listen opens the plain and the TLS listeners.
+func (s *Server) listen() error {
+	var ls []net.Listener
+	if !s.DisablePlain {
+		l, err := net.Listen("tcp", s.Address)
+		if err != nil {
+			return fmt.Errorf("rtsp: listen on %s: %w", s.Address, err)
+		}
+		s.plainL = l
+		ls = append(ls, l)
+	}
+	if s.TLSConfig != nil && s.TLSAddress != "" {
+		l, err := net.Listen("tcp", s.TLSAddress)
+		if err != nil {
+			for _, o := range ls {
+				o.Close()
+			}
+			return fmt.Errorf("rtsps: listen on %s: %w", s.TLSAddress, err)
+		}
+		s.tlsL = l
+		ls = append(ls, tls.NewListener(l, s.TLSConfig))
+	}
+	if len(ls) == 0 && s.TLSConfig == nil {
+		return errors.New("rtsp: plain RTSP is off and RTSPS has no certificate: nothing to serve")
+	}
+	addr := net.Addr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}) // only Serve feeds it
+	if len(ls) > 0 {
+		addr = ls[0].Addr()
+	}
+	s.mux = newMuxListener(addr, s.PerAddress, s.FirstRequestTimeout, ls...)
+	return nil
+}
+
+// Addr is the plain RTSP address after Start, or, with plain RTSP off,
+// the RTSPS one.
+func (s *Server) Addr() net.Addr {
+	if s.plainL != nil {
+		return s.plainL.Addr()
+	}
+	return s.mux.Addr()
+}
 
 // Run serves until ctx is done, then closes every connection.
 func (s *Server) Run(ctx context.Context) error {

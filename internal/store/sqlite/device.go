@@ -9,7 +9,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/config"
 	"vigil/internal/store"
 )
 
@@ -38,10 +37,14 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 	if err != nil {
 		return fmt.Errorf("create device: %w", err)
 	}
+	src, err := s.sealSource(d.ID, d.Source)
+	if err != nil {
+		return fmt.Errorf("create device: %w", err)
+	}
 	c := d.Credential
 	created := nanos(d.CreatedAt)
 	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`, epoch_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(d.ID), d.Name, d.Source.Reveal(), c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, created,
+		string(d.ID), d.Name, src, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, created,
 		string(d.Owner), d.ClaimSHA256, !d.Disabled, created, secret)
 	if isConstraint(err) {
 		return fmt.Errorf("create device %s: %w", d.ID, store.ErrExists)
@@ -55,7 +58,7 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 // Device returns the device with id, or an error wrapping store.ErrNotFound.
 func (s *Store) Device(ctx context.Context, id access.DeviceID) (store.Device, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, string(id))
-	d, err := scanDevice(row)
+	d, err := s.scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, fmt.Errorf("device %s: %w", id, store.ErrNotFound)
 	}
@@ -79,7 +82,7 @@ func (s *Store) devices(ctx context.Context, where string, args ...any) ([]store
 	defer rows.Close()
 	var ds []store.Device
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := s.scanDevice(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list devices: %w", err)
 		}
@@ -125,7 +128,7 @@ func changedOne[ID ~string](res sql.Result, err error, what string, id ID) error
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanDevice(r scanner) (store.Device, error) {
+func (s *Store) scanDevice(r scanner) (store.Device, error) {
 	var (
 		d              store.Device
 		id, src, owner string
@@ -137,9 +140,11 @@ func scanDevice(r scanner) (store.Device, error) {
 		&owner, &d.ClaimSHA256, &enabled, &epoch); err != nil {
 		return store.Device{}, err
 	}
-	d.ID, d.Source, d.CreatedAt, d.EpochStarted = access.DeviceID(id), config.Secret(src), fromNanos(created), fromNanos(epoch)
+	d.ID, d.CreatedAt, d.EpochStarted = access.DeviceID(id), fromNanos(created), fromNanos(epoch)
 	d.Owner, d.Disabled = access.UserID(owner), !enabled
-	return d, nil
+	var err error
+	d.Source, err = s.openSource(d.ID, src)
+	return d, err
 }
 
 // epochSecretSize is the length of an epoch secret in bytes.

@@ -25,7 +25,7 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 	}
 	row := s.db.QueryRowContext(ctx, `UPDATE devices SET owner = ?, claim_sha256 = '', epoch_started = ?, epoch_secret = ?
 		WHERE claim_sha256 = ? AND owner = '' RETURNING `+deviceColumns, string(owner), nanos(time.Time{}), secret, claimSHA256)
-	d, err := scanDevice(row)
+	d, err := s.scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
 	}

@@ -32,28 +32,43 @@ var migrationFiles embed.FS
 
 // Store is a SQLite-backed store. Its methods are safe for concurrent use.
 type Store struct {
-	db     *sql.DB
-	tracer *tracer
+	db      *sql.DB
+	tracer  *tracer
+	secrets Secrets // nil: sources can be neither written nor read sealed
 }
 
-// Open opens or creates the database at path and applies any migrations it
-// lacks. The directory must exist.
-func Open(ctx context.Context, path string) (*Store, error) {
+// Open opens or creates the database at path (mode 0600; an existing file
+// is made private) and applies any migrations it lacks. The directory must
+// exist. With WithSecrets it also seals secrets stored in clear.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open store %q: path must be non-empty and contain no '?' or '#'", path)
+	}
+	if err := privateFile(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.Itoa(int(busyTimeout.Milliseconds()))+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing on upgrade
+	q.Add("_pragma", "secure_delete(1)") // deleted and overwritten secrets leave no trace in the file
+	q.Set("_txlock", "immediate")        // writers queue at BEGIN instead of failing on upgrade
 	t := &tracer{}
 	db := sql.OpenDB(connector{dsn: path + "?" + q.Encode(), drv: &sqlite3.Driver{}, t: t})
 	s := &Store{db: db, tracer: t}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrateRetrying(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.secrets != nil {
+		if err := s.sealClearSources(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
 	}
 	return s, nil
 }

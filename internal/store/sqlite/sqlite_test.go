@@ -112,7 +112,11 @@ func TestNewerSchemaRefused(t *testing.T) {
 
 func TestDevices(t *testing.T) {
 	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "vigil.db"))
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "vigil.db"), WithSecrets(secrets(t, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	a, b := device("cam-aaaa", "front door"), device("cam-bbbb", "garden")
 	b.Source = "rtsp://u:p@192.0.2.1/stream"
 	b.CreatedAt = a.CreatedAt.Add(time.Second)

@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"vigil/internal/access"
+	"vigil/internal/config"
+)
+
+// Secrets seals the secrets the database keeps (pull-source URLs with
+// camera passwords), so the file alone reveals none of them. seal.Secrets
+// implements it.
+type Secrets interface {
+	Seal(label string, plain []byte) ([]byte, error)
+	Open(label string, sealed []byte) ([]byte, error)
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithSecrets seals secrets at rest with s. Open then also seals any
+// secret an older Vigil stored in clear.
+func WithSecrets(s Secrets) Option { return func(st *Store) { st.secrets = s } }
+
+// sealedPrefix marks a sealed column value (base64 after it); anything
+// else non-empty was written in clear by a Vigil before sealing.
+const sealedPrefix = "sealed:v1:"
+
+func sourceLabel(id access.DeviceID) string { return "devices.source/" + string(id) }
+
+// sealSource returns what the source column holds for src.
+func (s *Store) sealSource(id access.DeviceID, src config.Secret) (string, error) {
+	if src == "" {
+		return "", nil
+	}
+	if s.secrets == nil {
+		return "", fmt.Errorf("device %s: source: %w", id, ErrNoSecrets)
+	}
+	b, err := s.secrets.Seal(sourceLabel(id), []byte(src.Reveal()))
+	if err != nil {
+		return "", fmt.Errorf("device %s: seal source: %w", id, err)
+	}
+	return sealedPrefix + base64.RawStdEncoding.EncodeToString(b), nil
+}
+
+// openSource returns the source a column value holds.
+func (s *Store) openSource(id access.DeviceID, col string) (config.Secret, error) {
+	rest, sealed := strings.CutPrefix(col, sealedPrefix)
+	if !sealed {
+		return config.Secret(col), nil // empty, or in clear until Open seals it
+	}
+	if s.secrets == nil {
+		return "", fmt.Errorf("device %s: source: %w", id, ErrNoSecrets)
+	}
+	b, err := base64.RawStdEncoding.DecodeString(rest)
+	if err == nil {
+		b, err = s.secrets.Open(sourceLabel(id), b)
+	}
+	if err != nil {
+		return "", fmt.Errorf("device %s: open source: %w", id, err)
+	}
+	return config.Secret(b), nil
+}
+
+// sealClearSources seals every source stored in clear by an older Vigil,
+// then truncates the WAL so no copy of the clear text stays in it
+// (secure_delete zeroes the old cells in the database file itself).
+func (s *Store) sealClearSources(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, source FROM devices WHERE source != '' AND source NOT LIKE 'sealed:%'`)
+	if err != nil {
+		return fmt.Errorf("seal sources: %w", err)
+	}
+	inClear := map[access.DeviceID]config.Secret{}
+	for rows.Next() {
+		var id, src string
+		if err := rows.Scan(&id, &src); err != nil {
+			rows.Close()
+			return fmt.Errorf("seal sources: %w", err)
+		}
+		inClear[access.DeviceID(id)] = config.Secret(src)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("seal sources: %w", err)
+	}
+	if len(inClear) == 0 {
+		return nil
+	}
+	for id, src := range inClear {
+		col, err := s.sealSource(id, src)
+		if err != nil {
+			return err
+		}
+		// The WHERE keeps a concurrent change of the source.
+		if _, err := s.db.ExecContext(ctx, `UPDATE devices SET source = ? WHERE id = ? AND source = ?`, col, string(id), src.Reveal()); err != nil {
+			return fmt.Errorf("seal source of device %s: %w", id, err)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("seal sources: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// privateFile creates path with mode 0600 if it does not exist and takes
+// group and other permissions away if it does, so SQLite (which gives its
+// -wal and -shm files the database file's mode) keeps everything private.
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fmt.Errorf("open store %s: make it private: %w; run `chmod 600 %s`", path, err, path)
+		}
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(path+side, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("open store %s: make it private: %w", path+side, err)
+		}
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database to path (which must not
+// exist) with VACUUM INTO: one read transaction, so writers carry on and
+// the copy holds every committed write up to its start. Secrets stay
+// sealed in the copy.
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("back up the database: %w", err)
+	}
+	return nil
+}
