@@ -85,8 +85,8 @@ func (f *fleet) start(ctx context.Context) {
 func (f *fleet) run(ctx context.Context, c *Camera) {
 	host, kind := f.path(c)
 	u := url.URL{Scheme: "rtsp", Host: host, Path: "/" + c.ID, User: url.UserPassword(c.ID, c.Password)}
-	cam := &sim.Camera{URL: u.String(), ID: c.ID, Key: sim.CameraKey(f.secret, c.ID), Width: c.Width, Height: c.Height,
-		Main: c.Main, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
+	cam := &sim.Camera{URL: u.String(), ID: c.ID, Label: f.layout.label(c), Key: sim.CameraKey(f.secret, c.ID),
+		Width: c.Width, Height: c.Height, Main: c.Main, Audio: c.Audio, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
 	cctx, cancel := context.WithCancel(ctx)
 	r := &running{kind: kind, cam: cam, cancel: cancel, done: make(chan struct{})}
 	f.mu.Lock()
@@ -102,7 +102,19 @@ func (f *fleet) run(ctx context.Context, c *Camera) {
 	}()
 }
 
-// restart restarts camera c with a new picture size and profile.
+// halt ends camera c's run, if it has one, and waits for it.
+func (f *fleet) halt(c *Camera) {
+	f.mu.Lock()
+	r := f.running[c.Index]
+	delete(f.running, c.Index)
+	f.mu.Unlock()
+	if r != nil {
+		f.end(r)
+	}
+}
+
+// restart restarts camera c with a new picture size and profile; the
+// caller holds c.busy.
 func (f *fleet) restart(ctx context.Context, c *Camera, rng *rand.Rand) {
 	sizes := pictureSizes()
 	sz := sizes[rng.IntN(len(sizes))]
@@ -160,16 +172,21 @@ func (f *fleet) uploadLoop(ctx context.Context, seed int64) {
 
 // upload PUTs a still of c whose bytes no other upload has: the camera's
 // picture with a JPEG comment naming the camera and the upload.
+// The upload holds the camera's generation (genMu) from drawing to Vigil's
+// answer, so that a handover closes the generation after it.
 func (f *fleet) upload(ctx context.Context, c *Camera, rng *rand.Rand) {
+	c.genMu.RLock()
+	defer c.genMu.RUnlock()
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, sim.DrawPicture(c.ID, c.Width, c.Height), &jpeg.Options{Quality: 85}); err != nil {
+	if err := jpeg.Encode(&buf, sim.DrawPicture(f.layout.label(c), c.Width, c.Height), &jpeg.Options{Quality: 85}); err != nil {
 		return
 	}
 	b := buf.Bytes()
 	comment := fmt.Appendf(nil, "canary upload %s %d", c.ID, rng.Uint64())
 	seg := binary.BigEndian.AppendUint16([]byte{0xff, 0xfe}, uint16(len(comment)+2))
 	body := append(append(append([]byte{}, b[:2]...), append(seg, comment...)...), b[2:]...)
-	c.recordUpload(sha256.Sum256(body))
+	up := c.recordUpload(sha256.Sum256(body))
+	defer c.uploadDone(up)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, f.uploadURL+"/api/cameras/"+c.ID+"/still.jpg", bytes.NewReader(body))
 	if err != nil {
 		return

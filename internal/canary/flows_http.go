@@ -138,7 +138,7 @@ func (v *Visit) still(ctx context.Context, path string, basic, scaled bool) erro
 		}
 		return err
 	}
-	if res.Header.Get("X-Still-Source") == "upload" && (!scaled || v.Camera.uploaded(sha256.Sum256(b))) {
+	if _, known := v.Camera.uploaded(sha256.Sum256(b)); res.Header.Get("X-Still-Source") == "upload" && (!scaled || known) {
 		v.Upload(b)
 		return nil
 	}
@@ -156,7 +156,9 @@ func thumbsFlow(ctx context.Context, v *Visit) error {
 	sem := make(chan struct{}, 6)
 	for _, c := range cams {
 		sub := *v
-		sub.Camera, sub.Attack = c, !v.c.layout.May(v.User.Name, c.ID)
+		if !sub.retarget(c) {
+			continue
+		}
 		sub.rng = newRand(v.rng.Uint64())
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -190,12 +192,10 @@ func tokenFlow(ctx context.Context, v *Visit) error {
 	if err := v.viaToken(ctx, urls, target); err != nil || v.Attack || v.bad {
 		return err
 	}
-	other := l.Cameras[v.rng.IntN(len(l.Cameras))]
-	if l.May(v.User.Name, other.ID) {
+	swap := *v
+	if !swap.retarget(l.Cameras[v.rng.IntN(len(l.Cameras))]) || !swap.Attack {
 		return nil
 	}
-	swap := *v
-	swap.Camera, swap.Attack = other, true
 	return swap.viaToken(ctx, urls, target)
 }
 

@@ -19,7 +19,7 @@ import (
 // rtspFlow plays the camera over RTSP (interleaved TCP, Digest auth with
 // the user's password) and checks every access unit's stamp.
 func rtspFlow(ctx context.Context, v *Visit) error {
-	u := url.URL{Scheme: "rtsp", Host: v.RTSPHost, Path: "/" + v.Camera.ID, User: url.UserPassword(v.User.Name, v.User.Password)}
+	u := url.URL{Scheme: "rtsp", Host: v.RTSPHost, Path: "/" + v.Camera.ID, User: url.UserPassword(v.User.Name, v.Secret)}
 	bu, err := base.ParseURL(u.String())
 	if err != nil {
 		return err

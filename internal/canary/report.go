@@ -104,11 +104,12 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d |\n", k, r.Faults[k])
 	}
 	fmt.Fprintf(&b, "\nViolations: %s; Vigil's isolation-violation log lines: %d.\n", r.violationSummary(), r.ServerLogLines)
+	shown := map[string]bool{}
 	for i, v := range r.First {
-		if i == 5 {
-			break
+		if i < 5 || !shown[v.Kind] { // the first five, and the first of each kind
+			fmt.Fprintf(&b, "- %s\n", v)
 		}
-		fmt.Fprintf(&b, "- %s\n", v)
+		shown[v.Kind] = true
 	}
 	return b.String()
 }

@@ -21,6 +21,7 @@ const (
 	OutThumbs = "thumbnails"
 	OutToken  = "token-url"
 	OutGoogle = "google"
+	OutStale  = "credential-attack"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -36,6 +37,7 @@ func builtinFlows() []Flow {
 		{Name: OutThumbs, Weight: 1, Run: thumbsFlow},
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
 		{Name: OutGoogle, Weight: 2, Video: true, Run: googleFlow},
+		{Name: OutStale, Weight: 2, Run: credFlow},
 	}
 }
 
@@ -101,19 +103,28 @@ func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
 
 // visit draws who asks for what: one visit in six is an attack. A video
 // flow asks for a camera that publishes video, when the user may see one.
+// Only pairs with no change in flight are drawn (see standing).
 func (vs *viewers) visit(rng *rand.Rand, hc *http.Client, video bool) *Visit {
 	l := vs.c.layout
-	u := l.Users[rng.IntN(len(l.Users))]
-	cam := l.Cameras[rng.IntN(len(l.Cameras))]
-	if vis := l.visible(u.Name); len(vis) > 0 && rng.IntN(6) != 0 {
-		cam = vis[rng.IntN(len(vis))]
-		for try := 0; video && cam.StillOnly && try < 4; try++ {
+	base, rtspHost := vs.sched.paths(rng)
+	v := &Visit{Cancel: rng.Float64() < vs.sched.cancelRate(), HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
+	for {
+		v.User = l.user(rng.IntN(len(l.Users)))
+		v.Secret = v.User.Password
+		if rng.IntN(3) == 0 && v.User.Token != "" {
+			v.Secret = v.User.Token
+		}
+		cam := l.Cameras[rng.IntN(len(l.Cameras))]
+		if vis := l.visible(v.User.Name); len(vis) > 0 && rng.IntN(6) != 0 {
 			cam = vis[rng.IntN(len(vis))]
+			for try := 0; video && cam.StillOnly && try < 4; try++ {
+				cam = vis[rng.IntN(len(vis))]
+			}
+		}
+		if v.retarget(cam) {
+			return v
 		}
 	}
-	base, rtspHost := vs.sched.paths(rng)
-	return &Visit{User: u, Camera: cam, Attack: !l.May(u.Name, cam.ID), Cancel: rng.Float64() < vs.sched.cancelRate(),
-		HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
 }
 
 // pick draws a flow by weight; thumbnails weigh ten times more during a

@@ -29,3 +29,11 @@ func (h *Hub) removed(k streamKey) {
 		lastRemoved = &k
 	}
 }
+
+// handoverKeepsStreams is true when mutant.ReleaseKeepsGOP is planted: a
+// camera that changes hands keeps its publisher session, hub stream and
+// GOP cache.
+//
+// TODO(epoch merge): the first statement of Hub.Handover (hub/hub.go):
+// `if handoverKeepsStreams() { return }`.
+func handoverKeepsStreams() bool { return mutant.On(mutant.ReleaseKeepsGOP) }

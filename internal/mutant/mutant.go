@@ -34,11 +34,27 @@ const (
 	// WrongStream attaches a reconnecting camera's session to the hub
 	// stream of the camera that disconnected last, when that slot is free.
 	WrongStream Name = "wrong-stream"
+	// EmptyCredential lets a credential with an empty user or hash match:
+	// after a password change, anyone who knows the user name answers
+	// RTSP Digest from the empty HA1 and watches the user's cameras.
+	EmptyCredential Name = "empty-credential"
+	// ReleaseKeepsStill leaves a camera's stills — its uploaded still file
+	// and what the stills service remembers and caches of it — in place
+	// when the camera changes hands: the next owner is shown the previous
+	// household's picture (the Xiaomi class across a handover).
+	ReleaseKeepsStill Name = "release-keeps-still"
+	// ReleaseKeepsGOP leaves a camera's hub stream, its publisher session
+	// and GOP cache, in place when the camera changes hands.
+	ReleaseKeepsGOP Name = "release-keeps-gop"
+	// EpochUnchecked drops the capture time from the egress check: an
+	// object captured before the grant's epoch passes.
+	EpochUnchecked Name = "epoch-unchecked"
 )
 
 // Names lists every planted bug.
 func Names() []Name {
-	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream}
+	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
+		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked}
 }
 
 // EnvVar is the environment variable Activate reads.
