@@ -29,7 +29,7 @@ type Flow struct {
 
 // Visit is one viewing: a user asks for a camera through one output.
 type Visit struct {
-	User   User
+	User User
 	// Secret is what the visit signs in with as User: their password, their
 	// API token (as a player does), or for a stale-credential attack one
 	// they had before a password change or token deletion.
