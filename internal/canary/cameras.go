@@ -81,17 +81,40 @@ func (f *fleet) start(ctx context.Context) {
 	}
 }
 
-// run starts camera c with its current parameters, ending a previous run.
+// run starts camera c with its current parameters, ending a previous run:
+// its main stream, and its sub stream if it has one.
 func (f *fleet) run(ctx context.Context, c *Camera) {
+	f.runStream(ctx, c, false)
+	if c.Sub {
+		f.runStream(ctx, c, true)
+	}
+}
+
+// runKey is the key of a camera's main or sub stream run in f.running.
+func runKey(c *Camera, sub bool) int {
+	if sub {
+		return 2*c.Index + 1
+	}
+	return 2 * c.Index
+}
+
+// runStream starts one stream of camera c. The sub stream is a smaller
+// picture of the same generation, published to /<id>/sub and stamped as
+// camera "<id>/sub" (see subID), so that a viewer tells the streams apart.
+func (f *fleet) runStream(ctx context.Context, c *Camera, sub bool) {
 	host, kind := f.path(c)
-	u := url.URL{Scheme: "rtsp", Host: host, Path: "/" + c.ID, User: url.UserPassword(c.ID, c.Password)}
-	cam := &sim.Camera{URL: u.String(), ID: c.ID, Label: f.layout.label(c), Key: sim.CameraKey(f.secret, c.ID),
-		Width: c.Width, Height: c.Height, Main: c.Main, Audio: c.Audio, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
+	path, id, w, h, audio := "/"+c.ID, c.ID, c.Width, c.Height, c.Audio
+	if sub {
+		path, id, w, h, audio = "/"+c.ID+"/sub", subID(c.ID), 128, 96, false
+	}
+	u := url.URL{Scheme: "rtsp", Host: host, Path: path, User: url.UserPassword(c.ID, c.Password)}
+	cam := &sim.Camera{URL: u.String(), ID: id, Label: f.layout.label(c), Key: sim.CameraKey(f.secret, id),
+		Width: w, Height: h, Main: c.Main, Audio: audio, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
 	cctx, cancel := context.WithCancel(ctx)
 	r := &running{kind: kind, cam: cam, cancel: cancel, done: make(chan struct{})}
 	f.mu.Lock()
-	old := f.running[c.Index]
-	f.running[c.Index] = r
+	old := f.running[runKey(c, sub)]
+	f.running[runKey(c, sub)] = r
 	f.mu.Unlock()
 	if old != nil {
 		f.end(old)
@@ -102,14 +125,19 @@ func (f *fleet) run(ctx context.Context, c *Camera) {
 	}()
 }
 
-// halt ends camera c's run, if it has one, and waits for it.
+// subID is what a camera's sub stream stamps as its camera.
+func subID(id string) string { return id + "/sub" }
+
+// halt ends camera c's runs, if it has any, and waits for them.
 func (f *fleet) halt(c *Camera) {
-	f.mu.Lock()
-	r := f.running[c.Index]
-	delete(f.running, c.Index)
-	f.mu.Unlock()
-	if r != nil {
-		f.end(r)
+	for _, sub := range []bool{false, true} {
+		f.mu.Lock()
+		r := f.running[runKey(c, sub)]
+		delete(f.running, runKey(c, sub))
+		f.mu.Unlock()
+		if r != nil {
+			f.end(r)
+		}
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
 )
 
 // maxStill bounds a still read by a viewer.
@@ -50,6 +52,33 @@ func readFMP4(v *Visit, body io.Reader) error {
 	}
 	v.Cancelled()
 	return nil
+}
+
+// subFlow plays a camera's sub stream, over RTSP or progressive fMP4
+// (?stream=sub): every stamp must be the sub stream's, not the main's. A
+// visit for a camera with no sub stream turns to one the user may see.
+func subFlow(ctx context.Context, v *Visit) error {
+	if !v.Camera.Sub {
+		var subs []*Camera
+		for _, c := range v.c.layout.visible(v.User.Name) {
+			if c.Sub {
+				subs = append(subs, c)
+			}
+		}
+		if len(subs) == 0 || !v.retarget(subs[v.rng.IntN(len(subs))]) {
+			return nil
+		}
+	}
+	v.Sub = true
+	if v.rng.IntN(2) == 0 {
+		return playRTSP(ctx, v, gortsplib.ProtocolTCP)
+	}
+	res, err := v.get(ctx, v.camPath("/live.mp4?stream=sub"), true)
+	if res == nil {
+		return err
+	}
+	defer res.Body.Close()
+	return readFMP4(v, res.Body)
 }
 
 // mjpegFlow reads MJPEG and checks every part's block code.

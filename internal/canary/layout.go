@@ -37,6 +37,7 @@ type Camera struct {
 	Width, Height int
 	Main          bool // H.264 Main profile rather than Constrained Baseline
 	Audio         bool // publishes a G.711 track beside the video
+	Sub           bool // publishes a sub stream too
 
 	// busy is held by whoever changes the camera's owner or run (a mover's
 	// handover, the schedule's restart), so that they take turns.
@@ -132,6 +133,7 @@ func newLayout(seed int64, cameras, users int) *Layout {
 		}
 		c.StillOnly = i%10 == 9 // one in ten: a battery camera that only uploads stills
 		c.Audio = i%3 == 1      // one in three has a microphone
+		c.Sub = i%4 == 2        // one in four publishes a sub stream
 		sizes := pictureSizes()
 		sz := sizes[rng.IntN(len(sizes))]
 		c.Width, c.Height, c.Main = sz[0], sz[1], rng.IntN(2) == 0

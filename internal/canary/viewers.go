@@ -22,6 +22,9 @@ const (
 	OutToken  = "token-url"
 	OutGoogle = "google"
 	OutStale  = "credential-attack"
+	OutWHEP   = "whep"
+	OutRTSPU  = "rtsp-udp"
+	OutSub    = "sub-stream"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -38,6 +41,9 @@ func builtinFlows() []Flow {
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
 		{Name: OutGoogle, Weight: 2, Video: true, Run: googleFlow},
 		{Name: OutStale, Weight: 2, Run: credFlow},
+		{Name: OutWHEP, Weight: 3, Video: true, Run: whepFlow},
+		{Name: OutRTSPU, Weight: 2, Video: true, Run: rtspUDPFlow},
+		{Name: OutSub, Weight: 2, Video: true, Run: subFlow},
 	}
 }
 

@@ -35,6 +35,8 @@ type Visit struct {
 	// they had before a password change or token deletion.
 	Secret string
 	Camera *Camera
+	// Sub asks for the camera's sub stream.
+	Sub bool
 	// Attack is set when the user may not see the camera: the request must
 	// be refused (401, 403 or 404) with no media.
 	Attack bool
@@ -81,7 +83,11 @@ func (v *Visit) retarget(c *Camera) bool {
 // Frame checks one access unit (NAL units without start codes) received:
 // its stamps must be the visit's camera's. It returns false on a violation.
 func (v *Visit) Frame(nalus [][]byte) bool {
-	if !v.c.accessUnit(v.output, v.User.Name, v.Camera.ID, v.notBefore, nalus) {
+	want := v.Camera.ID
+	if v.Sub {
+		want = subID(want)
+	}
+	if !v.c.accessUnit(v.output, v.User.Name, want, v.notBefore, nalus) {
 		v.bad = true
 	} else {
 		atomic.AddInt64(&v.frames, 1)
