@@ -34,6 +34,9 @@ func (h *Hub) removed(k streamKey) {
 // camera that changes hands keeps its publisher session, hub stream and
 // GOP cache.
 //
-// TODO(epoch merge): the first statement of Hub.Handover (hub/hub.go):
-// `if handoverKeepsStreams() { return }`.
+// TODO(epoch merge): three sites — the first statement of Hub.Handover
+// (hub/hub.go), `if handoverKeepsStreams() { return }`; Hub.Keyframe's
+// filter, `if u == nil || !handoverKeepsStreams() &&
+// u.Captured().Before(g.Epoch())`; and sinceEpoch (hub/stream.go), `if
+// len(gop) == 0 || !handoverKeepsStreams() && gop[0].Captured()...`.
 func handoverKeepsStreams() bool { return mutant.On(mutant.ReleaseKeepsGOP) }

@@ -26,6 +26,8 @@ func flightKey(k stillKey) stillKey {
 // camera that changes hands keeps its uploaded still file, the service's
 // record of it and every cached still.
 //
-// TODO(epoch merge): the first statement of Service.Handover (stills/
-// handover.go): `if handoverKeepsStills() { return nil }`.
+// TODO(epoch merge): two sites — the first statement of Service.Handover
+// (stills/handover.go), `if handoverKeepsStills() { return nil }`, and the
+// upload's epoch filter in Service.freshest (stills/stills.go), `if up !=
+// nil && !handoverKeepsStills() && up.captured.Before(g.Epoch())`.
 func handoverKeepsStills() bool { return mutant.On(mutant.ReleaseKeepsStill) }
