@@ -86,7 +86,11 @@ func (w *world) mover(ctx context.Context, rng *rand.Rand) {
 			}
 			break
 		}
-		sleep(ctx, time.Duration(100+rng.IntN(400))*time.Millisecond)
+		// A pause of about a second: with one mover per 25 cameras, each
+		// camera changes hands every few minutes and each user's password
+		// every few minutes (in the short run, every 10 to 20 s), so that
+		// viewers mostly see cameras, not refusals.
+		sleep(ctx, time.Duration(500+rng.IntN(1000))*time.Millisecond)
 	}
 }
 
