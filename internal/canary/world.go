@@ -58,7 +58,8 @@ func (w *world) run(ctx context.Context, n int, seed int64) {
 }
 
 // mover makes one move after another, each while Vigil is not being
-// restarted (the schedule's world lock), with a short pause between.
+// restarted (the schedule's world lock), with a short pause between. Its
+// first moves go round the kinds, so that even a short run makes each.
 func (w *world) mover(ctx context.Context, rng *rand.Rand) {
 	moves := []struct {
 		weight int
@@ -68,23 +69,32 @@ func (w *world) mover(ctx context.Context, rng *rand.Rand) {
 	for _, m := range moves {
 		total += m.weight
 	}
-	for ctx.Err() == nil {
+	pick := func() func(context.Context, *rand.Rand) (string, error) {
 		x := rng.IntN(total)
 		for _, m := range moves {
-			if x -= m.weight; x >= 0 {
-				continue
+			if x -= m.weight; x < 0 {
+				return m.do
 			}
-			w.sched.world.RLock()
-			kind, err := m.do(ctx, rng)
-			w.sched.world.RUnlock()
-			switch {
-			case err != nil && ctx.Err() == nil:
-				w.sched.add(MoveFailed, 1)
-				w.log.Info("canary move failed", "move", kind, "error", err)
-			case err == nil && kind != "":
-				w.sched.add(kind, 1)
-			}
-			break
+		}
+		return moves[0].do
+	}
+	for n := 0; ctx.Err() == nil; {
+		do := pick()
+		if n < len(moves) { // the first round: move n, until it is made
+			do = moves[n].do
+		}
+		w.sched.world.RLock()
+		kind, err := do(ctx, rng)
+		w.sched.world.RUnlock()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.sched.add(MoveFailed, 1)
+			w.log.Info("canary move failed", "move", kind, "error", err)
+		case err == nil && kind != "":
+			w.sched.add(kind, 1)
+		}
+		if kind != "" || n >= len(moves) {
+			n++
 		}
 		// A pause of about a second: with one mover per 25 cameras, each
 		// camera changes hands every few minutes and each user's password
