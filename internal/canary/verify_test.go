@@ -186,3 +186,27 @@ func TestAttackOvertaken(t *testing.T) {
 		t.Errorf("violations %v, overtaken %d; want %v and 1", counts, c.out("still").overtaken.Load(), want)
 	}
 }
+
+// TestAudioAlone: audio may stream only beside checked video.
+func TestAudioAlone(t *testing.T) {
+	keys := sim.StaticKeys(testSecret)
+	l := testLayout()
+	c := newChecker(l, keys)
+	with := &Visit{User: l.Users[0], c: c, output: "rtsp"}
+	with.retarget(l.Cameras[0])
+	with.Frame(stamped("cam-aaaa", keys("cam-aaaa")))
+	with.Audio(audioAlone)
+	with.AudioDone()
+	short := &Visit{User: l.Users[0], c: c, output: "rtsp"}
+	short.retarget(l.Cameras[0])
+	short.Audio(audioAlone - 1) // a join waiting for its keyframe
+	short.AudioDone()
+	alone := &Visit{User: l.Users[0], c: c, output: "rtsp"}
+	alone.retarget(l.Cameras[0])
+	alone.Audio(audioAlone)
+	alone.AudioDone()
+	counts, _, _ := c.snapshot()
+	if want := map[string]int{KindAudioAlone: 1}; !reflect.DeepEqual(counts, want) {
+		t.Errorf("violations %v, want %v", counts, want)
+	}
+}
