@@ -163,6 +163,28 @@ func googleRTC(ctx context.Context, v *Visit, cmd executeResult) error {
 		return err
 	}
 	p.play(ctx)
-	_, err = signal("end", "")
-	return err
+	if _, err := signal("end", ""); err != nil {
+		return err
+	}
+	// The display's token, on the signaling URL of a camera the user may
+	// not see: it must be refused before any negotiation.
+	swap := *v
+	if !swap.retarget(v.c.layout.Cameras[v.rng.IntN(len(v.c.layout.Cameras))]) || !swap.Attack {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]string{"action": "offer", "deviceId": swap.Camera.ID, "sdp": offer})
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost,
+		v.Base+"/api/cameras/"+swap.Camera.ID+"/google/webrtc", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := v.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	swap.judgeAttack(res)
+	return nil
 }

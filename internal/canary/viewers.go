@@ -22,9 +22,12 @@ const (
 	OutToken  = "token-url"
 	OutGoogle = "google"
 	OutStale  = "credential-attack"
-	OutWHEP   = "whep"
-	OutRTSPU  = "rtsp-udp"
-	OutSub    = "sub-stream"
+	// OutOldToken is a stream token minted under a share, played after the
+	// share was revoked and granted again (see world.oldToken).
+	OutOldToken = "token-after-reshare"
+	OutWHEP     = "whep"
+	OutRTSPU    = "rtsp-udp"
+	OutSub      = "sub-stream"
 )
 
 // builtinFlows are the outputs Vigil has today.

@@ -221,7 +221,9 @@ func (w *world) reshare(ctx context.Context, rng *rand.Rand) (string, error) {
 	defer unlock()
 	o := w.l.user(owner)
 	name := w.l.Users[sharee].Name
+	var old map[string]string // a stream token minted under the share that is revoked
 	if kind == MoveReshare {
+		old, _ = tokenURLs(ctx, w.hc, "http://"+w.srv.http, w.l.user(sharee), c.ID)
 		w.l.beginRevoke(name, c.ID)
 		err := apiCall(ctx, w.srv, o, http.MethodDelete, "/api/cameras/"+c.ID+"/shares/"+name, "", nil)
 		w.l.endRevoke(name, c.ID, err == nil)
@@ -237,7 +239,30 @@ func (w *world) reshare(ctx context.Context, rng *rand.Rand) (string, error) {
 	}
 	w.l.setOwner(c, owner, append(shares, sharee), "")
 	w.look(ctx, rng, sharee, c)
+	if old != nil {
+		w.oldToken(ctx, rng, sharee, c, old)
+	}
 	return kind, nil
+}
+
+// oldToken plays a stream token minted under a share that was revoked
+// since, after the share was granted again: it must stay dead (its mint
+// time is before the new share's epoch), refused with no media.
+func (w *world) oldToken(ctx context.Context, rng *rand.Rand, u int, c *Camera, urls map[string]string) {
+	vr := newRand(rng.Uint64())
+	w.looks.Go(func() {
+		v := &Visit{User: w.l.user(u), HTTP: w.hc, Base: "http://" + w.sched.proxies.http.Listen, rng: vr, c: w.vs.c, output: OutOldToken}
+		if !v.retarget(c) {
+			return
+		}
+		v.Attack, v.notBefore = true, time.Time{}
+		w.vs.c.out(OutOldToken).sessions.Add(1)
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := v.viaToken(ctx, urls, c); err != nil && ctx.Err() == nil {
+			w.vs.c.out(OutOldToken).errors.Add(1)
+		}
+	})
 }
 
 // password changes a user's password (POST /api/password); the old one is
