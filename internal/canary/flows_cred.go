@@ -26,7 +26,7 @@ func credFlow(ctx context.Context, v *Visit) error {
 	if len(vis) == 0 || !v.retarget(vis[v.rng.IntN(len(vis))]) || v.Attack {
 		return nil
 	}
-	v.Attack, v.notBefore = true, time.Time{}
+	v.Attack, v.notBefore, v.Addr = true, time.Time{}, attackerAddr(v.rng.IntN(254))
 	if v.rng.IntN(3) == 0 {
 		return v.emptyDigest(ctx)
 	}

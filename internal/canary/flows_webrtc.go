@@ -88,6 +88,7 @@ func whepFlow(ctx context.Context, v *Visit) error {
 	}
 	req.Header.Set("Content-Type", "application/sdp")
 	req.SetBasicAuth(v.User.Name, v.Secret)
+	v.forwarded(req)
 	res, err := v.HTTP.Do(req)
 	if err != nil {
 		return err
@@ -110,6 +111,7 @@ func whepFlow(ctx context.Context, v *Visit) error {
 		// Hang up, so that the user's WebRTC sessions are freed at once.
 		if req, err := http.NewRequest(http.MethodDelete, v.Base+loc, nil); err == nil {
 			req.SetBasicAuth(v.User.Name, v.Secret)
+			v.forwarded(req)
 			if res, err := v.HTTP.Do(req); err == nil {
 				res.Body.Close()
 			}
@@ -144,6 +146,7 @@ func googleRTC(ctx context.Context, v *Visit, cmd executeResult) error {
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
+		v.forwarded(req)
 		res, err := v.HTTP.Do(req)
 		if err != nil {
 			return nil, err
@@ -180,6 +183,7 @@ func googleRTC(ctx context.Context, v *Visit, cmd executeResult) error {
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
+	v.forwarded(req)
 	res, err := v.HTTP.Do(req)
 	if err != nil {
 		return err

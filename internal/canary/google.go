@@ -205,6 +205,7 @@ func (v *Visit) execute(ctx context.Context, proto string) (executeResult, error
 		return executeResult{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+v.User.GoogleToken)
+	v.forwarded(req)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := v.HTTP.Do(req)
 	if err != nil {

@@ -113,7 +113,7 @@ func newAPIToken(ctx context.Context, base string, u User) (id, secret string, e
 		ID    string `json:"id"`
 		Token string `json:"token"`
 	}
-	if err := apiCallTo(ctx, base, u.Name, u.Password, http.MethodPost, "/api/tokens", `{"name":"canary player"}`, &out); err != nil {
+	if err := apiCallTo(ctx, base, u.Name, u.Password, householdAddr(u.Index), http.MethodPost, "/api/tokens", `{"name":"canary player"}`, &out); err != nil {
 		return "", "", fmt.Errorf("API token for %s: %w", u.Name, err)
 	}
 	return out.ID, out.Token, nil
@@ -123,7 +123,7 @@ func newAPIToken(ctx context.Context, base string, u User) (id, secret string, e
 // world's moves do not go through the proxies), and decodes the answer
 // into out if it is not nil.
 func apiCall(ctx context.Context, s *server, u User, method, path, body string, out any) error {
-	return apiCallTo(ctx, "http://"+s.http, u.Name, u.Password, method, path, body, out)
+	return apiCallTo(ctx, "http://"+s.http, u.Name, u.Password, householdAddr(u.Index), method, path, body, out)
 }
 
 // errStatus is an API call answered with a status other than 2xx.
@@ -143,7 +143,7 @@ func statusOf(err error) int {
 	return 0
 }
 
-func apiCallTo(ctx context.Context, base, user, password, method, path, body string, out any) error {
+func apiCallTo(ctx context.Context, base, user, password, addr, method, path, body string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewBufferString(body))
@@ -151,6 +151,7 @@ func apiCallTo(ctx context.Context, base, user, password, method, path, body str
 		return err
 	}
 	req.SetBasicAuth(user, password)
+	req.Header.Set(forwardedFor, addr)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -178,6 +179,7 @@ func tokenURLs(ctx context.Context, httpc *http.Client, base string, u User, cam
 		return nil, err
 	}
 	req.SetBasicAuth(u.Name, u.Password)
+	req.Header.Set(forwardedFor, householdAddr(u.Index))
 	req.Header.Set("Content-Type", "application/json")
 	res, err := httpc.Do(req)
 	if err != nil {

@@ -119,7 +119,7 @@ func (vs *viewers) visit(rng *rand.Rand, hc *http.Client, video bool) *Visit {
 	v := &Visit{Cancel: rng.Float64() < vs.sched.cancelRate(), HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
 	for {
 		v.User = l.user(rng.IntN(len(l.Users)))
-		v.Secret = v.User.Password
+		v.Secret, v.Addr = v.User.Password, householdAddr(v.User.Index)
 		if rng.IntN(3) == 0 && v.User.Token != "" {
 			v.Secret = v.User.Token
 		}

@@ -35,6 +35,9 @@ type Visit struct {
 	// they had before a password change or token deletion.
 	Secret string
 	Camera *Camera
+	// Addr is the client address the visit's requests name (see
+	// householdAddr).
+	Addr string
 	// Sub asks for the camera's sub stream.
 	Sub bool
 	// Attack is set when the user may not see the camera: the request must
@@ -165,6 +168,7 @@ func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http
 	if basic {
 		req.SetBasicAuth(v.User.Name, v.Secret)
 	}
+	v.forwarded(req)
 	res, err := v.HTTP.Do(req)
 	if err != nil {
 		return nil, err
@@ -180,6 +184,13 @@ func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http
 		return nil, fmt.Errorf("GET %s: %s", redactToken(pathAndQuery), res.Status)
 	}
 	return res, nil
+}
+
+// forwarded names the visit's client address on req.
+func (v *Visit) forwarded(req *http.Request) {
+	if v.Addr != "" {
+		req.Header.Set(forwardedFor, v.Addr)
+	}
 }
 
 // judgeAttack refuses anything but 401, 403 or 404 to an attacker.

@@ -255,7 +255,7 @@ func (w *world) oldToken(ctx context.Context, rng *rand.Rand, u int, c *Camera, 
 		if !v.retarget(c) {
 			return
 		}
-		v.Attack, v.notBefore = true, time.Time{}
+		v.Attack, v.notBefore, v.Addr = true, time.Time{}, householdAddr(u)
 		w.vs.c.out(OutOldToken).sessions.Add(1)
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -325,7 +325,7 @@ func (w *world) look(ctx context.Context, rng *rand.Rand, u int, c *Camera) {
 	w.looks.Go(func() {
 		v := &Visit{User: w.l.user(u), HTTP: w.hc, Base: "http://" + w.sched.proxies.http.Listen,
 			RTSPHost: w.sched.proxies.rtsp.Listen, rng: vr, c: w.vs.c, output: f.Name}
-		v.Secret = v.User.Password
+		v.Secret, v.Addr = v.User.Password, householdAddr(u)
 		if !v.retarget(c) || v.Attack {
 			return
 		}
