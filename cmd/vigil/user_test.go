@@ -42,7 +42,7 @@ func TestUserCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	phc, _ := auth.HashPassword("olga's own long passphrase")
-	if err := st.SetPassword(t.Context(), "u-olga", phc); err != nil {
+	if err := st.SetPassword(t.Context(), "u-olga", phc, ""); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

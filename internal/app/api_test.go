@@ -21,6 +21,9 @@ func (a *testApp) call(t *testing.T, method, path, user, pass string, body any) 
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, a.url(path), rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}

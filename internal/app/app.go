@@ -127,17 +127,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
+	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
+		Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
+			return rec.Start(g, output, remote)
+		}}
+	var signaling httpapi.Signaling
+	if a.webrtc != nil {
+		signaling = &google.Signaling{Grant: a.googleStreamGrant, Peers: media, Logger: log}
+	}
 	a.router = httpapi.Handler(httpapi.Config{
-		Registry:    a.reg,
-		Health:      func(r *http.Request) error { return st.Ping(r.Context()) },
-		Users:       dir,
-		CORSOrigins: cfg.CORSOrigins,
-		UI:          web.Files,
-		Google:      fulfillment,
-		Media: &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
-			Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
-				return rec.Start(g, output, remote)
-			}},
+		Registry:     a.reg,
+		Health:       func(r *http.Request) error { return st.Ping(r.Context()) },
+		Users:        dir,
+		CORSOrigins:  cfg.CORSOrigins,
+		UI:           web.Files,
+		Google:       fulfillment,
+		GoogleWebRTC: signaling,
+		Media:        media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: dir, Tokens: tokens,
 			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
 			RTSPBase: a.rtspBase},

@@ -43,45 +43,6 @@ func imports(t *testing.T, call string) (map[string][]string, []string) {
 	return deps, callers
 }
 
-// TestImportsPointDown keeps protocol and media packages free of HTTP,
-// SQL and storage, keeps app a root that nothing imports, and keeps the
-// simulator and the browser driver out of server code.
-func TestImportsPointDown(t *testing.T) {
-	deps, _ := imports(t, "")
-	forbidden := map[string][]string{
-		"internal/media":  {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/hub"},
-		"internal/hub":    {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/rtsp"},
-		"internal/rtsp":   {"net/http", "database/sql", "vigil/internal/store"},
-		"internal/ingest": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/rtsp"},
-		"internal/access": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
-		"internal/fmp4":   {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
-		"internal/hls":    {"database/sql", "vigil/internal/store", "vigil/internal/auth"},
-		"internal/stills": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
-		"internal/webrtc": {"net/http", "database/sql", "vigil/internal/store", "vigil/internal/auth"},
-	}
-	for pkg, imps := range deps {
-		for _, imp := range imps {
-			if imp == "vigil/internal/app" && pkg != "cmd/vigil" {
-				t.Errorf("%s imports internal/app: only main may", pkg)
-			}
-			// The canary is the viewer's side, like the simulator: it checks
-			// stamps, and no server code may import either.
-			viewerSide := pkg == "internal/sim" || pkg == "internal/canary"
-			if (imp == "vigil/internal/sim" || imp == "vigil/internal/canary") && strings.HasPrefix(pkg, "internal/") && !viewerSide {
-				t.Errorf("%s imports %s: server code never writes or checks stamps", pkg, imp)
-			}
-			if imp == "vigil/internal/chromium" && strings.HasPrefix(pkg, "internal/") {
-				t.Errorf("%s imports internal/chromium: only tests and tools drive a browser (chromedp stays out of bin/vigil)", pkg)
-			}
-			for _, bad := range forbidden[pkg] {
-				if imp == bad {
-					t.Errorf("%s imports %s", pkg, bad)
-				}
-			}
-		}
-	}
-}
-
 // TestOnlyAppMakesAnIssuer: grants are minted by auth with the Issuer app
 // hands it; no other package may make its own.
 func TestOnlyAppMakesAnIssuer(t *testing.T) {

@@ -66,7 +66,7 @@ func (d directory) Bound(ctx context.Context, p auth.Principal, session string) 
 		}
 		return err
 	case auth.BoundPassword:
-		if id == auth.PasswordFingerprint(p.Credential.PassSHA256) {
+		if p.Credential.Usable() && id == auth.PasswordFingerprint(p.Credential.PassSHA256) {
 			return nil
 		}
 		phc, err := d.st.PasswordHash(ctx, p.ID)

@@ -101,6 +101,14 @@ func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.Dev
 	return tok, expires, nil
 }
 
+// googleStreamGrant checks a display's stream token for device's main
+// stream, as Google's WebRTC signaling presents it.
+func (a *App) googleStreamGrant(ctx context.Context, token string, device access.DeviceID) (access.Grant, error) {
+	use := auth.TokenUse{Device: device, Stream: access.StreamMain, Audiences: []access.Audience{access.AudienceGoogle}}
+	g, _, err := a.auth.TokenGrant(ctx, token, use)
+	return g, err
+}
+
 // liveGoogleLinks lists the live links of every Google client.
 func (a *App) liveGoogleLinks(ctx context.Context) ([]google.Link, error) {
 	var out []google.Link

@@ -244,8 +244,11 @@ func (a *testApp) try(t *testing.T, method, path, sdp string, prepare func(*http
 		body = strings.NewReader("{}")
 	}
 	req, _ := http.NewRequestWithContext(ctx, method, a.url(path), body)
-	if sdp != "" {
+	switch {
+	case sdp != "":
 		req.Header.Set("Content-Type", "application/sdp")
+	case method == "POST" || method == "PUT" && !strings.HasSuffix(path, ".jpg"):
+		req.Header.Set("Content-Type", "application/json")
 	}
 	prepare(req)
 	res, err := http.DefaultClient.Do(req)

@@ -17,6 +17,7 @@ func TestSignInSessionsCSRFAndPasswordChange(t *testing.T) {
 		t.Helper()
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest("POST", a.url(path), bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
 		prepare(req)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -53,12 +54,17 @@ func TestSignInSessionsCSRFAndPasswordChange(t *testing.T) {
 	if res := post("/api/password", map[string]string{"current": generated, "new": "short"}, withCSRF); res.StatusCode != 400 {
 		t.Fatalf("too short a password: %d", res.StatusCode)
 	}
+	other, _, _ := login(generated)
 	if res := post("/api/password", map[string]string{"current": generated, "new": newPW}, withCSRF); res.StatusCode != 204 {
 		t.Fatalf("password change: %d", res.StatusCode)
 	}
-	// The change ended the session; the old password no longer works, the new one does.
-	if c := get(withCookie); c != 401 {
-		t.Fatalf("session after a password change: %d", c)
+	// The change ended every other session, not the one that made it; the
+	// old password no longer works, the new one does.
+	if c := get(withCookie); c != 200 {
+		t.Fatalf("the session that changed the password: %d, want 200", c)
+	}
+	if c := get(func(r *http.Request) { r.AddCookie(other) }); c != 401 {
+		t.Fatalf("another session after a password change: %d, want 401", c)
 	}
 	if _, _, code := login(generated); code != 401 {
 		t.Fatalf("old password: %d", code)

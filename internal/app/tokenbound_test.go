@@ -55,6 +55,9 @@ func (a *testApp) send(t *testing.T, method, path string, body any, prepare func
 		rd = bytes.NewReader(nil)
 	}
 	req, _ := http.NewRequest(method, a.url(path), rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	prepare(req)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -88,7 +91,8 @@ func basicAuth(user, pw string) func(*http.Request) {
 // TestStreamTokensDieWithTheirSession: a stream token is bound to what it
 // was minted in. Logging out, deleting the API token, or changing the
 // password makes the tokens minted with it useless, while tokens minted in
-// other sessions keep working.
+// other sessions keep working. A password change ends every API token and
+// every session but the one that made it.
 func TestStreamTokensDieWithTheirSession(t *testing.T) {
 	a := startApp(t, "", nil)
 	cam := a.addCamera(t, "porch")
@@ -128,11 +132,27 @@ func TestStreamTokensDieWithTheirSession(t *testing.T) {
 	if c1, c2 := still(byKey), still(byPassword); c1 != 401 || c2 != 200 {
 		t.Fatalf("after deleting the API token: its stream token %d (want 401), the password's %d (want 200)", c1, c2)
 	}
+	// A password change cuts off whoever knew the old password: the
+	// password's tokens, other sessions' and API tokens' die; the session
+	// that made the change keeps its own.
+	code, b = a.send(t, "POST", "/api/tokens", map[string]any{"name": "nvr2"}, sess2)
+	if json.Unmarshal(b, &key); code != 201 {
+		t.Fatalf("api token: %d %s", code, b)
+	}
+	byKey = a.mintWith(t, cam.ID, nil, basicAuth("olga", key.Token))
+	sess3 := a.session(t, "olga", pw)
+	tok3 := a.mintWith(t, cam.ID, nil, sess3)
 	if code, b := a.send(t, "POST", "/api/password", map[string]string{"current": pw, "new": "a new long passphrase 42"}, sess2); code != 204 {
 		t.Fatalf("password change: %d %s", code, b)
 	}
-	if c1, c2 := still(byPassword), still(tok2); c1 != 401 || c2 != 401 {
-		t.Fatalf("after the password change: password token %d, session token %d (want 401 both)", c1, c2)
+	if c1, c2, c3 := still(byPassword), still(byKey), still(tok3); c1 != 401 || c2 != 401 || c3 != 401 {
+		t.Fatalf("after the password change: password token %d, API token's %d, other session's %d (want 401 all)", c1, c2, c3)
+	}
+	if c := still(tok2); c != 200 {
+		t.Fatalf("after the password change: the changing session's token %d, want 200", c)
+	}
+	if code, _, _ := a.get(t, "/api/cameras", "olga", key.Token); code != 401 {
+		t.Fatalf("the API token after the password change: %d, want 401", code)
 	}
 }
 

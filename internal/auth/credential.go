@@ -58,9 +58,55 @@ func NewPassword() (string, error) {
 	return strings.ToLower(password32.EncodeToString(b)), nil
 }
 
+// usableBy is the one check every path makes before it compares a secret
+// with c — Digest (MD5 and SHA-256), Basic, API tokens, stream tokens bound
+// to the password: c must belong to user, and neither user nor any hash
+// may be empty or malformed. An empty credential is the absence of one (a
+// password change clears the generated one), and an empty HA1 yields a
+// Digest answer that anyone can compute from the challenge.
+func (c Credential) usableBy(user string) bool {
+	ok := user != "" && user == c.User && isHex(c.HA1MD5, md5.Size) &&
+		isHex(c.HA1SHA256, sha256.Size) && isHex(c.PassSHA256, sha256.Size)
+	return credentialCheck(ok)
+}
+
+// Usable reports whether c can match anything at all (see usableBy).
+func (c Credential) Usable() bool { return c.usableBy(c.User) }
+
+func isHex(s string, size int) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == size
+}
+
+// DigestAlgorithm is the hash of an RTSP or HTTP Digest answer.
+type DigestAlgorithm int
+
+// The algorithms of RFC 7616 that cameras and players use.
+const (
+	DigestMD5 DigestAlgorithm = iota
+	DigestSHA256
+)
+
+// DigestHA1 returns the stored HA1 = H(user:realm:pass) that a Digest
+// answer from user is checked with (RFC 7616 §3.4.2), or ok false when c is
+// not user's or cannot match anything (usableBy): a caller must then refuse.
+func (c Credential) DigestHA1(user string, alg DigestAlgorithm) (ha1 string, ok bool) {
+	if !c.usableBy(user) {
+		return "", false
+	}
+	if alg == DigestSHA256 {
+		return c.HA1SHA256, true
+	}
+	return c.HA1MD5, true
+}
+
 // CheckPassword reports whether password matches c, comparing SHA-256
-// digests in constant time. The zero Credential matches nothing.
+// digests in constant time. A credential that is not Usable matches
+// nothing.
 func (c Credential) CheckPassword(password string) bool {
+	if !c.Usable() {
+		return false
+	}
 	want, err := hex.DecodeString(c.PassSHA256)
 	if err != nil || len(want) != sha256.Size {
 		return false

@@ -70,3 +70,48 @@ func TestNewPassword(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+// TestEmptyCredentialMatchesNothing: the one check behind Digest, Basic
+// and API tokens refuses a credential with an empty (or malformed) user or
+// hash — what a password change leaves of a generated password — and a
+// credential of another user.
+func TestEmptyCredentialMatchesNothing(t *testing.T) {
+	c := HashCredential("olga", "right")
+	tests := []struct {
+		name string
+		cred Credential
+		user string
+		ok   bool
+	}{
+		{"whole", c, "olga", true},
+		{"another user's", c, "vera", false},
+		{"no user claimed", c, "", false},
+		{"zero credential", Credential{}, "", false},
+		{"cleared, user kept", Credential{User: "olga"}, "olga", false},
+		{"no user", Credential{HA1MD5: c.HA1MD5, HA1SHA256: c.HA1SHA256, PassSHA256: c.PassSHA256}, "", false},
+		{"no MD5 HA1", Credential{User: "olga", HA1SHA256: c.HA1SHA256, PassSHA256: c.PassSHA256}, "olga", false},
+		{"no SHA-256 HA1", Credential{User: "olga", HA1MD5: c.HA1MD5, PassSHA256: c.PassSHA256}, "olga", false},
+		{"no password hash", Credential{User: "olga", HA1MD5: c.HA1MD5, HA1SHA256: c.HA1SHA256}, "olga", false},
+		{"short hash", Credential{User: "olga", HA1MD5: "00", HA1SHA256: c.HA1SHA256, PassSHA256: c.PassSHA256}, "olga", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, alg := range []DigestAlgorithm{DigestMD5, DigestSHA256} {
+				ha1, ok := tt.cred.DigestHA1(tt.user, alg)
+				if ok != tt.ok || (ok && ha1 == "") || (!ok && ha1 != "") {
+					t.Errorf("DigestHA1(%q, %d) = %q, %v; want ok %v", tt.user, alg, ha1, ok, tt.ok)
+				}
+			}
+			if tt.user == tt.cred.User && tt.cred.Usable() != tt.ok {
+				t.Errorf("Usable() = %v, want %v", !tt.ok, tt.ok)
+			}
+		})
+	}
+	// An empty password against a cleared credential: the hash of "" is
+	// what a careless compare would take an empty stored hash for.
+	cleared := Credential{User: "olga"}
+	_, _, matched := Principal{Credential: cleared}.Match("")
+	if cleared.CheckPassword("") || matched {
+		t.Error("a cleared credential matched the empty password")
+	}
+}

@@ -63,7 +63,7 @@ func (s *Service) Share(ctx context.Context, owner string, device access.DeviceI
 		return fmt.Errorf("%w: an owner cannot share with themselves", ErrForbidden)
 	}
 	if !until.IsZero() && !until.After(s.now()) {
-		return fmt.Errorf("share until %s: that is in the past", until.Format(time.RFC3339))
+		return fmt.Errorf("%w: share until %s: that is in the past", ErrInvalid, until.Format(time.RFC3339))
 	}
 	return h.PutShare(ctx, device, v.ID, until)
 }

@@ -16,3 +16,11 @@ func tokenDevice(tok Token, url access.DeviceID) access.DeviceID {
 	}
 	return url
 }
+
+// credentialCheck lets any credential through when mutant.EmptyCredential
+// is planted: a user whose generated password a password change cleared
+// can then be watched over RTSP with a Digest answer made from the empty
+// HA1, as before the check existed.
+func credentialCheck(ok bool) bool {
+	return ok || mutant.On(mutant.EmptyCredential)
+}

@@ -9,3 +9,7 @@ import (
 // tokenDevice is where the canary plants a token bug (see package mutant);
 // in normal builds the camera is the URL's, which the token must name.
 func tokenDevice(_ Token, url access.DeviceID) access.DeviceID { return url }
+
+// credentialCheck is where the canary plants the empty-credential bug (see
+// package mutant); in normal builds the check's verdict stands.
+func credentialCheck(ok bool) bool { return ok }

@@ -19,6 +19,9 @@ var (
 	ErrUnknown   = errors.New("unknown user or device")
 	ErrForbidden = errors.New("user may not see this camera")
 	ErrDisabled  = errors.New("account or device disabled")
+	// ErrInvalid is a request that cannot be carried out as asked; its text
+	// describes only what the caller sent.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Principal is a user as auth needs to see it.
@@ -97,13 +100,17 @@ func (s *Service) CameraCredential(ctx context.Context, device access.DeviceID) 
 }
 
 // ViewerCredentials returns the credentials of an active user named name:
-// the generated password and the API tokens.
+// the generated password (unless a chosen password replaced it) and the
+// API tokens.
 func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credential, error) {
 	p, err := s.active(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	creds := []Credential{p.Credential}
+	var creds []Credential
+	if p.Credential.Usable() {
+		creds = append(creds, p.Credential)
+	}
 	for _, t := range p.Tokens {
 		creds = append(creds, t.Credential)
 	}

@@ -182,8 +182,9 @@ func (s *Service) bound(ctx context.Context, p Principal, session string) error 
 // TokenUse is what a request with a stream token asks for.
 type TokenUse struct {
 	Device access.DeviceID
-	// Stream is the stream asked for; "" (a multivariant playlist that
-	// names none) accepts the token's own.
+	// Stream is the stream the output will serve, which must be the
+	// token's; "" only where the output serves no one stream (a
+	// multivariant playlist, which then lists the token's alone).
 	Stream access.StreamID
 	// Audiences are the kinds of client the output serves.
 	Audiences []access.Audience

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
@@ -108,7 +108,7 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) error {
 	}
 	code, err := a.Auth.Release(r.Context(), owner, device, a.Households)
 	if err != nil {
-		return authError(err)
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"id": string(device), "claim_code": code})
 }
@@ -175,7 +175,7 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	g, err := a.Auth.Grant(r.Context(), name, device, body.Audience)
 	if err != nil {
-		return authError(err)
+		return err
 	}
 	expires := time.Now().Add(ttl)
 	if g.Expiry().Before(expires) {
@@ -218,26 +218,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// readJSON decodes a small JSON body strictly.
+// readJSON decodes a small JSON body strictly. The body must be declared
+// application/json: a cross-site form or a text/plain fetch cannot send
+// that without a CORS preflight, so no other site can post JSON in a
+// visitor's name (a sign-in that binds the visitor to the attacker's
+// account, login CSRF, included).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return httpError(http.StatusUnsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json", err)
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return httpError(http.StatusBadRequest, "malformed JSON body: "+err.Error(), err)
 	}
 	return nil
-}
-
-// authError maps auth's errors to statuses; a camera the user may not
-// manage is "no such camera", as for media.
-func authError(err error) error {
-	switch {
-	case errors.Is(err, auth.ErrUnknown), errors.Is(err, auth.ErrForbidden):
-		return &HTTPError{Code: http.StatusNotFound, Msg: "no such camera, user or code", Err: err}
-	case errors.Is(err, auth.ErrDisabled):
-		return httpError(http.StatusForbidden, "account or camera disabled", err)
-	}
-	return httpError(http.StatusBadRequest, err.Error(), err)
 }
 
 func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
@@ -271,7 +266,7 @@ func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := a.Auth.Claim(r.Context(), c.Name, body.Code, a.Households)
 	if err != nil {
-		return authError(err)
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]access.DeviceID{"id": id})
 }
@@ -324,7 +319,7 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err := a.Auth.Share(r.Context(), owner, device, r.PathValue("user"), body.Until, a.Households); err != nil {
-		return authError(err)
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -336,7 +331,7 @@ func (a *API) unshare(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.Auth.Unshare(r.Context(), owner, device, r.PathValue("user"), a.Households); err != nil {
-		return authError(err)
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -26,21 +26,24 @@ var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 // `?token=` (for players that cannot send headers) or HTTP Basic — and mints
 // a grant for the camera in the path. A token only names who asks: the
 // grant is minted from the store as for any request, so a revoked share
-// makes outstanding tokens useless.
-func viewerGrant(au *Authenticator, acc Accounts, r *http.Request) (access.Grant, error) {
-	g, _, err := viewer(au, acc, r)
+// makes outstanding tokens useless. stream is the stream the output will
+// serve, which a token must have been minted for; "" only where the output
+// serves no one stream (the multivariant playlist, which then lists the
+// token's stream alone; hanging up).
+func viewerGrant(au *Authenticator, acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, error) {
+	g, _, err := viewer(au, acc, r, stream)
 	return g, err
 }
 
 // viewer is viewerGrant that also returns the stream token used (zero when
 // the viewer signed in).
-func viewer(au *Authenticator, acc Accounts, r *http.Request) (access.Grant, auth.Token, error) {
+func viewer(au *Authenticator, acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, auth.Token, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
 		return access.Grant{}, auth.Token{}, errNotFound
 	}
 	if t := r.URL.Query().Get("token"); t != "" {
-		return tokenGrant(acc, r, device, t)
+		return tokenGrant(acc, r, device, stream, t)
 	}
 	c, err := au.user(r, auth.ScopeView)
 	if err != nil {
@@ -74,7 +77,9 @@ func camera(acc Accounts, r *http.Request) (access.DeviceID, error) {
 	return device, nil
 }
 
-// streamParam reads ?stream=main|sub.
+// streamParam reads ?stream=main|sub. Left out it means main, whoever
+// asks: a stream token for sub must say ?stream=sub (it opens its own
+// stream only, and a URL means the same for every credential).
 func streamParam(r *http.Request) (access.StreamID, error) {
 	s, err := access.ParseStreamID(r.URL.Query().Get("stream"))
 	if err != nil {
@@ -87,40 +92,10 @@ func streamParam(r *http.Request) (access.StreamID, error) {
 // opens nothing here.
 var httpAudiences = []access.Audience{access.AudienceWeb, access.AudienceGoogle, access.AudienceAlexa}
 
-func tokenGrant(acc Accounts, r *http.Request, device access.DeviceID, t string) (access.Grant, auth.Token, error) {
-	stream, ok := tokenStream(r)
-	if !ok {
-		return access.Grant{}, auth.Token{}, httpError(http.StatusBadRequest, "stream must be main or sub", nil)
-	}
+func tokenGrant(acc Accounts, r *http.Request, device access.DeviceID, stream access.StreamID, t string) (access.Grant, auth.Token, error) {
 	g, tok, err := acc.TokenGrant(r.Context(), t, auth.TokenUse{Device: device, Stream: stream, Audiences: httpAudiences})
 	if err != nil {
-		return tokenGrantError(err)
+		return access.Grant{}, auth.Token{}, notFoundUnless(err)
 	}
 	return g, tok, nil
-}
-
-// tokenGrantError maps a refused stream token to the HTTP answer.
-func tokenGrantError(err error) (access.Grant, auth.Token, error) {
-	switch {
-	case errors.Is(err, auth.ErrBadToken), errors.Is(err, auth.ErrTokenExpired), errors.Is(err, auth.ErrTokenRevoked):
-		return access.Grant{}, auth.Token{}, httpError(http.StatusUnauthorized, "stream token invalid, expired or revoked", err)
-	case errors.Is(err, auth.ErrTokenMisused):
-		return access.Grant{}, auth.Token{}, httpError(http.StatusForbidden, "stream token is for another camera, stream or kind of client", err)
-	}
-	return access.Grant{}, auth.Token{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
-}
-
-// tokenStream returns the stream a request asks for (path or ?stream), or
-// "" when it names none (the multivariant playlist, which then lists only
-// the token's stream).
-func tokenStream(r *http.Request) (access.StreamID, bool) {
-	name := r.PathValue("stream")
-	if name == "" {
-		name = r.URL.Query().Get("stream")
-	}
-	if name == "" {
-		return "", true
-	}
-	s, err := access.ParseStreamID(name)
-	return s, err == nil
 }

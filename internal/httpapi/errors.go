@@ -1,10 +1,18 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/hub"
+	"vigil/internal/smarthome/google"
+	"vigil/internal/stills"
+	"vigil/internal/webrtc"
 )
 
 // HTTPError keeps what a client is told apart from what is logged: Msg
@@ -13,6 +21,8 @@ type HTTPError struct {
 	Code int
 	Msg  string
 	Err  error
+	// RetryAfter, if set, is sent as Retry-After (seconds).
+	RetryAfter string
 }
 
 func (e *HTTPError) Error() string {
@@ -28,6 +38,68 @@ func httpError(code int, msg string, err error) *HTTPError {
 	return &HTTPError{Code: code, Msg: msg, Err: err}
 }
 
+// ownText marks a table entry whose client text is the error's own: the
+// error describes only what the client sent.
+const ownText = ""
+
+// clientErrors is the one table from the domain's errors to what a client
+// is told, first match wins. An error that is neither here nor an
+// *HTTPError is unexpected: 500 with a generic text, the detail logged.
+var clientErrors = []struct {
+	err  error
+	code int
+	msg  string
+}{
+	{access.ErrBadDeviceID, http.StatusNotFound, "no such camera"},
+	{auth.ErrUnknown, http.StatusNotFound, "no such camera, user or code"},
+	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids
+	{auth.ErrDisabled, http.StatusForbidden, "account or camera disabled"},
+	{auth.ErrInvalid, http.StatusBadRequest, ownText},
+	{auth.ErrWeakPassword, http.StatusBadRequest, ownText},
+	{auth.ErrBadToken, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
+	{auth.ErrTokenExpired, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
+	{auth.ErrTokenRevoked, http.StatusUnauthorized, "stream token invalid, expired or revoked"},
+	{auth.ErrTokenMisused, http.StatusForbidden, "stream token is for another camera, stream or kind of client"},
+	{stills.ErrTooOld, http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline"},
+	{stills.ErrNotJPEG, http.StatusUnsupportedMediaType, "the body must be a JPEG image"},
+	{stills.ErrTooLarge, http.StatusRequestEntityTooLarge, "the still is too large"},
+	{hub.ErrOffline, http.StatusServiceUnavailable, "camera is offline"},
+	{hub.ErrReplaced, http.StatusServiceUnavailable, "camera reconnected; retry"},
+	{webrtc.ErrBadOffer, http.StatusBadRequest, ownText},
+	{webrtc.ErrNoH264, http.StatusBadRequest, ownText},
+	{webrtc.ErrCodec, http.StatusUnprocessableEntity, "camera codec not supported by WebRTC; play live.mp4 or HLS instead"},
+	{webrtc.ErrBusy, http.StatusServiceUnavailable, "too many WebRTC sessions; retry later"},
+	{google.ErrBadSignal, http.StatusBadRequest, ownText},
+	{google.ErrNoBearer, http.StatusUnauthorized, ownText},
+	{webrtc.ErrNoSession, http.StatusNotFound, "no such session"},
+	{context.Canceled, http.StatusRequestTimeout, "the request ended before the answer was ready"},
+	{context.DeadlineExceeded, http.StatusRequestTimeout, "the request ended before the answer was ready"},
+}
+
+// retryAfter is when to try again after a refusal that passes, in seconds.
+var retryAfter = map[error]string{webrtc.ErrBusy: "5"}
+
+// clientError is what the client is told of err.
+func clientError(err error) *HTTPError {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he
+	}
+	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
+		return httpError(http.StatusRequestEntityTooLarge, "request body too large", err)
+	}
+	for _, e := range clientErrors {
+		if errors.Is(err, e.err) {
+			msg := e.msg
+			if msg == ownText {
+				msg = err.Error()
+			}
+			return &HTTPError{Code: e.code, Msg: msg, Err: err, RetryAfter: retryAfter[e.err]}
+		}
+	}
+	return httpError(http.StatusInternalServerError, "internal error", err)
+}
+
 // handlerFunc is a handler that returns its failure. Nothing may have been
 // written when it returns an error: the error becomes the whole response.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -39,16 +111,16 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 		if err == nil {
 			return
 		}
-		var he *HTTPError
-		if !errors.As(err, &he) {
-			he = httpError(http.StatusInternalServerError, "internal error", err)
-		}
+		he := clientError(err)
 		level := slog.LevelDebug
 		if he.Code >= 500 {
 			level = slog.LevelError
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
 			"camera", r.PathValue("id"), "status", he.Code, "error", he.Err)
+		if he.RetryAfter != "" {
+			w.Header().Set("Retry-After", he.RetryAfter)
+		}
 		if he.Code == http.StatusUnauthorized && wantsChallenge(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
 		}

@@ -47,6 +47,15 @@ type Config struct {
 	// Google is the Google Home fulfillment (it authorizes each request by
 	// its bearer token); nil leaves it out.
 	Google http.Handler
+	// GoogleWebRTC is Google's WebRTC signaling (google.Signaling); nil
+	// leaves it out.
+	GoogleWebRTC Signaling
+}
+
+// Signaling answers a smart display's WebRTC signaling for a camera.
+type Signaling interface {
+	Serve(w http.ResponseWriter, r *http.Request) error
+	Preflight(w http.ResponseWriter, r *http.Request)
 }
 
 // OAuth is the authorization server for account linking (oauth.Server).
@@ -84,6 +93,10 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.Google != nil {
 		mux.Handle("POST /google/fulfillment", cfg.Google)
+	}
+	if cfg.GoogleWebRTC != nil {
+		mux.Handle("POST /api/cameras/{id}/google/webrtc", serve(log, cfg.GoogleWebRTC.Serve))
+		mux.Handle("OPTIONS /api/cameras/{id}/google/webrtc", http.HandlerFunc(cfg.GoogleWebRTC.Preflight))
 	}
 	if cfg.OAuth != nil {
 		mux.Handle("GET /oauth/authorize", http.HandlerFunc(cfg.OAuth.Authorize))

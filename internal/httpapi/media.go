@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,7 +33,6 @@ type Media struct {
 	Stills   *stills.Service
 	// WebRTC serves WHEP and Google's WebRTC signaling; nil leaves them out.
 	WebRTC *webrtc.Server
-	google googleRTC
 	// Record starts a viewing session in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record  func(g access.Grant, output, remote string) (Recorded, error)
@@ -116,7 +114,6 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	mux.Handle("GET /api/cameras/{id}/mjpeg", serve(m.Logger, m.mjpeg))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
-		m.googleRoutes(mux)
 	}
 }
 
@@ -124,14 +121,12 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 // its own, smaller limit.
 const maxUploadBody = 16 << 20
 
-// offline maps the hub's "no publisher" to 503 with a reason; other errors
-// of a read are "no such camera" for the requester.
-func offline(err error) error {
-	switch {
-	case errors.Is(err, hub.ErrOffline), errors.Is(err, stills.ErrOffline):
-		return httpError(http.StatusServiceUnavailable, "camera is offline", err)
-	case errors.Is(err, hub.ErrReplaced):
-		return httpError(http.StatusServiceUnavailable, "camera reconnected; retry", err)
+// notFoundUnless is err for a client when the table knows it (offline,
+// a refused token), else "no such camera": a read the requester may not
+// make looks like a camera that does not exist.
+func notFoundUnless(err error) error {
+	if he := clientError(err); he.Code != http.StatusInternalServerError {
+		return he
 	}
 	return &HTTPError{Code: http.StatusNotFound, Msg: errNotFound.Msg, Err: err}
 }
@@ -176,22 +171,22 @@ func (c countingWriter) Write(p []byte) (int, error) {
 // viewerStream authorizes the request's viewer of the camera in the path
 // and reads the stream it asks for (?stream).
 func (m *Media) viewerStream(r *http.Request) (access.Grant, access.StreamID, error) {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return g, "", err
-	}
 	stream, err := streamParam(r)
+	if err != nil {
+		return access.Grant{}, "", err
+	}
+	g, err := viewerGrant(m.Authn, m.Accounts, r, stream)
 	return g, stream, err
 }
 
 // viewerStill authorizes the request's viewer of the camera in the path
 // and reads the still it asks for.
 func (m *Media) viewerStill(r *http.Request) (access.Grant, stills.Request, error) {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return g, stills.Request{}, err
-	}
 	req, err := stillRequest(r)
+	if err != nil {
+		return access.Grant{}, req, err
+	}
+	g, err := viewerGrant(m.Authn, m.Accounts, r, req.Stream)
 	return g, req, err
 }
 
@@ -202,7 +197,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	}
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
-		return offline(err)
+		return notFoundUnless(err)
 	}
 	defer rd.Close()
 	rec, err := m.record(g, "mp4", r)
@@ -224,7 +219,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
-	g, tok, err := viewer(m.Authn, m.Accounts, r)
+	g, tok, err := viewer(m.Authn, m.Accounts, r, "")
 	if err != nil {
 		return err
 	}
@@ -248,13 +243,13 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
-	if err != nil {
-		return err
-	}
 	stream, err := access.ParseStreamID(r.PathValue("stream"))
 	if err != nil {
 		return errNotFound
+	}
+	g, err := viewerGrant(m.Authn, m.Accounts, r, stream)
+	if err != nil {
+		return err
 	}
 	v, err := hls.ParseVariant(r.PathValue("variant"))
 	if err != nil {
@@ -300,11 +295,8 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := m.Stills.Get(r.Context(), g, req)
-	switch {
-	case errors.Is(err, stills.ErrTooOld):
-		return httpError(http.StatusServiceUnavailable, "no still fresh enough; the camera may be offline", err)
-	case err != nil:
-		return offline(err)
+	if err != nil {
+		return notFoundUnless(err)
 	}
 	rec, err := m.record(g, "still", r)
 	if err != nil {
@@ -334,17 +326,8 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, maxUploadBody)
-	err = m.Stills.Upload(r.Context(), device, stream, body)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return httpError(http.StatusRequestEntityTooLarge, "the still is too large", err)
-	case errors.Is(err, stills.ErrNotJPEG):
-		return httpError(http.StatusUnsupportedMediaType, "the body must be a JPEG image", err)
-	case errors.Is(err, stills.ErrTooLarge):
-		return httpError(http.StatusRequestEntityTooLarge, "the still is too large", err)
-	case err != nil:
-		return httpError(http.StatusInternalServerError, "could not store the still", err)
+	if err := m.Stills.Upload(r.Context(), device, stream, body); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -364,7 +347,7 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 	// The first frame is fetched before any header is written, so an
 	// offline or forbidden camera still gets a proper status.
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {
-		return offline(err)
+		return notFoundUnless(err)
 	}
 	rec, err := m.record(g, "mjpeg", r)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"vigil/internal/access"
@@ -22,7 +23,10 @@ type SessionStore interface {
 	Session(ctx context.Context, idSHA256 string, now time.Time) (store.Session, error)
 	DeleteSession(ctx context.Context, idSHA256 string) error
 	PasswordHash(ctx context.Context, user access.UserID) (string, error)
-	SetPassword(ctx context.Context, user access.UserID, phc string) error
+	// SetPassword stores a chosen password; it clears the generated one,
+	// deletes every API token and ends every session but keepSession (the
+	// SHA-256 of a session cookie; "" for none).
+	SetPassword(ctx context.Context, user access.UserID, phc, keepSession string) error
 	User(ctx context.Context, id access.UserID) (store.User, error)
 	CreateAPIToken(ctx context.Context, t store.APIToken) error
 	APITokens(ctx context.Context, user access.UserID, now time.Time) ([]store.APIToken, error)
@@ -228,8 +232,12 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// password changes the user's password: every session and every live grant
-// of the user ends.
+// password changes the user's password and cuts off whoever knew the old
+// one: the generated password, every API token and every session but the
+// one making the change end, and with them the stream tokens minted in
+// them; every live grant of the user ends (viewers in the kept session
+// reconnect). Account links (Google, Alexa) stay: they are listed and
+// ended on their own.
 func (a *API) password(w http.ResponseWriter, r *http.Request) error {
 	c, err := a.user(r, auth.ScopeAccount)
 	if err != nil {
@@ -253,7 +261,11 @@ func (a *API) password(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpError(http.StatusBadRequest, err.Error(), err)
 	}
-	if err := a.Authn.Sessions.SetPassword(r.Context(), p.ID, phc); err != nil {
+	keep, ok := strings.CutPrefix(c.Bound, auth.BoundSession)
+	if !ok {
+		keep = "" // changed with HTTP Basic: no session is kept
+	}
+	if err := a.Authn.Sessions.SetPassword(r.Context(), p.ID, phc, keep); err != nil {
 		return err
 	}
 	if a.Authn.Revoke != nil {

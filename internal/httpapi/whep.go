@@ -38,7 +38,7 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ss, err := m.negotiate(w, r, g, stream, offer)
+	ss, err := m.Watch(r, g, stream, offer)
 	if err != nil {
 		return err
 	}
@@ -57,27 +57,25 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// negotiate opens the camera stream with the viewer's grant and hands it
-// to the WebRTC server with the offer; the viewing session is recorded in
-// the access history once the peer connects.
-func (m *Media) negotiate(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
+// Watch opens the camera stream with the viewer's grant and hands it to
+// the WebRTC server with the offer; the viewing session is recorded in the
+// access history once the peer connects. WHEP and Google's signaling use it.
+func (m *Media) Watch(r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
 	rd, err := m.Hub.Read(g, stream)
 	if err != nil {
-		return nil, offline(err)
+		return nil, notFoundUnless(err)
 	}
 	o := webrtc.Offer{SDP: offer, Source: rd}
 	if m.Record != nil {
 		remote := r.RemoteAddr
 		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
 	}
-	ss, err := m.WebRTC.Negotiate(r.Context(), o)
-	if err != nil {
-		if errors.Is(err, webrtc.ErrBusy) {
-			w.Header().Set("Retry-After", "5")
-		}
-		return nil, negotiationError(err)
-	}
-	return ss, nil
+	return m.WebRTC.Negotiate(r.Context(), o)
+}
+
+// EndWatch hangs up one of the grant's user's sessions of its camera.
+func (m *Media) EndWatch(ctx context.Context, g access.Grant, id string) error {
+	return m.WebRTC.End(ctx, g.User(), g.Device(), id)
 }
 
 // readOffer reads an application/sdp body of at most maxOffer bytes.
@@ -96,38 +94,18 @@ func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
 	return string(b), nil
 }
 
-// negotiationError maps the WebRTC server's refusals. A bad offer is the
-// client's own SDP, so what is wrong with it is told.
-func negotiationError(err error) error {
-	switch {
-	case errors.Is(err, webrtc.ErrBadOffer), errors.Is(err, webrtc.ErrNoH264):
-		return httpError(http.StatusBadRequest, err.Error(), err)
-	case errors.Is(err, webrtc.ErrCodec):
-		return httpError(http.StatusUnprocessableEntity,
-			"camera codec not supported by WebRTC; play live.mp4 or HLS instead", err)
-	case errors.Is(err, webrtc.ErrBusy):
-		return httpError(http.StatusServiceUnavailable, "too many WebRTC sessions; retry later", err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return httpError(http.StatusRequestTimeout, "the request ended before the answer was ready", err)
-	}
-	return httpError(http.StatusInternalServerError, "could not start the WebRTC session", err)
-}
-
 // whepEnd hangs up one of the caller's own sessions of this camera; any
 // other session id, someone else's included, is "no such session".
 func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r)
+	g, err := viewerGrant(m.Authn, m.Accounts, r, "")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	err = m.WebRTC.End(ctx, g.User(), g.Device(), r.PathValue("session"))
-	switch {
-	case errors.Is(err, webrtc.ErrNoSession):
-		return httpError(http.StatusNotFound, "no such session", err)
-	case err != nil:
-		return httpError(http.StatusInternalServerError, "could not end the session", err)
+	err = m.EndWatch(ctx, g, r.PathValue("session"))
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

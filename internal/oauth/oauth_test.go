@@ -106,20 +106,27 @@ func TestNoRedirectForUnknownClientsOrURIs(t *testing.T) {
 	}
 }
 
-// TestPKCE: a challenge binds the code to its verifier; a wrong verifier
-// fails, and so does leaving it out afterwards (fosite deletes the
-// challenge before checking; the store keeps it so the flow cannot be
-// downgraded to one without PKCE).
+// TestPKCE: a challenge binds the code to its verifier, and a failed
+// verifier burns the code: whoever sent it may have intercepted the code,
+// so the right verifier afterwards gets invalid_grant too (leaving the
+// verifier out, which fosite would take for a flow without PKCE once it
+// deleted the challenge, fails as well). A code never tried wrongly works.
 func TestPKCE(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.client(t)
-	code, verifier := c.Link("olga", password, "cam-porch")
 	other, _ := oauthtest.PKCE()
 	for name, v := range map[string]string{"wrong verifier": other, "no verifier": "", "short verifier": "abc"} {
-		if tok := c.Exchange(code, v); tok.Status != 400 || tok.Error != "invalid_grant" {
-			t.Fatalf("%s: %+v", name, tok)
-		}
+		t.Run(name, func(t *testing.T) {
+			code, verifier := c.Link("olga", password, "cam-porch")
+			if tok := c.Exchange(code, v); tok.Status != 400 || tok.Error != "invalid_grant" {
+				t.Fatalf("%s: %+v", name, tok)
+			}
+			if tok := c.Exchange(code, verifier); tok.Status != 400 || tok.Error != "invalid_grant" {
+				t.Fatalf("right verifier after a %s: %+v, want 400 invalid_grant (the code is burnt)", name, tok)
+			}
+		})
 	}
+	code, verifier := c.Link("olga", password, "cam-porch")
 	if tok := c.Exchange(code, verifier); tok.Status != 200 {
 		t.Fatalf("right verifier: %+v", tok)
 	}
@@ -197,16 +204,21 @@ func TestRacingCodeExchanges(t *testing.T) {
 func TestNoSecretsStoredOrLogged(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.client(t)
-	code, verifier := c.Link("olga", password, "cam-porch")
+	burnt, burntVerifier := c.Link("olga", password, "cam-porch")
 	wrong, _ := oauthtest.PKCE()
-	c.Exchange(code, wrong)
+	c.Exchange(burnt, wrong)         // burns the code
+	c.Exchange(burnt, burntVerifier) // refused
+	code, verifier := c.Link("olga", password, "cam-porch")
 	tok := c.Exchange(code, verifier)
+	if tok.Status != 200 {
+		t.Fatalf("exchange: %+v", tok)
+	}
 	fresh := c.Refresh(tok.RefreshToken)
 	c.Refresh(tok.RefreshToken)
 	c.Refresh(fresh.RefreshToken) // reuse after the grace: ends the link
 	c.Exchange(code, verifier)    // replay
-	secrets := []string{code, verifier, clientSecret, password}
-	for _, s := range []string{code, tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken} {
+	secrets := []string{code, verifier, burnt, burntVerifier, wrong, clientSecret, password}
+	for _, s := range []string{code, burnt, tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken} {
 		key, sig, _ := strings.Cut(s, ".")
 		secrets = append(secrets, s, sig, key[len("ory_at_"):])
 	}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,8 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, fosite.ErrInvalidClient):
 		s.failed(keys)
+	case errors.Is(err, fosite.ErrInvalidGrant):
+		s.burnCode(ctx, ar)
 	case err == nil:
 		s.clientFails.Succeed(keys.client)
 		err = s.grantLive(r, ar)
@@ -54,6 +57,27 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 	// RFC 6750 spells the type "Bearer"; fosite writes "bearer".
 	resp.SetTokenType("Bearer")
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// burnCode ends the pending link of a code whose exchange failed after
+// fosite accepted the code itself: the PKCE verifier was wrong or missing
+// (RFC 7636 §4.6). Whoever sent it may have intercepted the code, so the
+// code must not be tried again with other verifiers; the person links
+// again. fosite gives the request its link's id only once the code is
+// accepted — until then the id is a fresh one that names no link — so a
+// bad or spent code burns nothing here.
+func (s *Server) burnCode(ctx context.Context, ar fosite.AccessRequester) {
+	if ar == nil || !ar.GetGrantTypes().ExactOne("authorization_code") {
+		return
+	}
+	err := s.revoke(ctx, ar.GetID())
+	switch {
+	case err == nil:
+		s.log.Warn("oauth: code exchanged with a wrong PKCE verifier; the code is burnt", "link", ar.GetID(),
+			"client", ar.GetClient().GetID())
+	case !errors.Is(err, fosite.ErrNotFound):
+		s.log.Error("oauth: burning a code failed", "link", ar.GetID(), "error", err)
+	}
 }
 
 // grantLive refuses tokens for a link that was revoked meanwhile or whose

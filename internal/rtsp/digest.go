@@ -38,7 +38,9 @@ func credentials(req *base.Request) (headers.Authorization, bool, error) {
 // verifyDigest checks a Digest response (RFC 2617 §3.2.2, RFC 7616) against a
 // stored credential. Basic is refused: it would put the password on the wire.
 // The digest URI must name the same path as the request, so a response made
-// for one camera cannot be replayed against another.
+// for one camera cannot be replayed against another. Whether the credential
+// is the claimed user's and can match at all is auth's one check
+// (Credential.DigestHA1): an empty HA1 must never be computed with.
 func verifyDigest(req *base.Request, a headers.Authorization, c auth.Credential, nonce string) error {
 	if a.Method != headers.AuthMethodDigest {
 		return fmt.Errorf("only Digest authentication is accepted")
@@ -46,19 +48,16 @@ func verifyDigest(req *base.Request, a headers.Authorization, c auth.Credential,
 	if a.Realm != auth.Realm || a.Nonce != nonce {
 		return fmt.Errorf("stale or foreign nonce or realm")
 	}
-	if a.Username != c.User {
-		return fmt.Errorf("wrong user")
-	}
 	if !samePath(req.URL, a.URI) {
 		return fmt.Errorf("digest uri %q does not match the request", a.URI)
 	}
-	var h func() hash.Hash
-	ha1 := c.HA1MD5
-	if a.Algorithm == nil || *a.Algorithm == headers.AuthAlgorithmMD5 {
-		h = md5.New
-	} else {
-		h = sha256.New
-		ha1 = c.HA1SHA256
+	h, alg := md5.New, auth.DigestMD5
+	if a.Algorithm != nil && *a.Algorithm != headers.AuthAlgorithmMD5 {
+		h, alg = sha256.New, auth.DigestSHA256
+	}
+	ha1, ok := c.DigestHA1(a.Username, alg)
+	if !ok {
+		return fmt.Errorf("wrong user, or no password to answer with")
 	}
 	want := hexHash(h, ha1+":"+nonce+":"+hexHash(h, string(req.Method)+":"+a.URI))
 	if subtle.ConstantTimeCompare([]byte(want), []byte(a.Response)) != 1 {

@@ -229,3 +229,30 @@ func TestVerifyDigestSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyDigestRefusesEmptyHA1: what a password change leaves of a
+// generated password (a user name with no hashes, or nothing at all) must
+// refuse the answer anyone can compute from an empty HA1, for MD5 and
+// SHA-256.
+func TestVerifyDigestRefusesEmptyHA1(t *testing.T) {
+	u, _ := base.ParseURL("rtsp://h/cam-aaa")
+	for _, cred := range []vauth.Credential{{User: "olga"}, {}} {
+		for _, sha := range []bool{false, true} {
+			h, alg := md5.New, "MD5"
+			if sha {
+				h, alg = sha256.New, "SHA-256"
+			}
+			resp := hexOf(h, ":"+fuzzNonce+":"+hexOf(h, "DESCRIBE:rtsp://h/cam-aaa"))
+			header := `Digest username="olga", realm="` + vauth.Realm + `", nonce="` + fuzzNonce +
+				`", uri="rtsp://h/cam-aaa", response="` + resp + `", algorithm="` + alg + `"`
+			req := &base.Request{Method: base.Describe, URL: u, Header: base.Header{"Authorization": {header}}}
+			a, _, err := credentials(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := verifyDigest(req, a, cred, fuzzNonce); err == nil {
+				t.Errorf("%s answer from an empty HA1 accepted for credential %+v", alg, cred)
+			}
+		}
+	}
+}

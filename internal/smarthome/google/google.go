@@ -1,6 +1,7 @@
 // Package google is Vigil's Google Home cloud-to-cloud fulfillment: the
 // SYNC, QUERY, EXECUTE and DISCONNECT intents for cameras with the
-// CameraStream trait, and the HomeGraph client that reports state and asks
+// CameraStream trait, the WebRTC signaling a display uses when EXECUTE
+// answers with WebRTC, and the HomeGraph client that reports state and asks
 // for re-syncs.
 //
 // Every request is authorized by its bearer token, which names one account

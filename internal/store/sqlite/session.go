@@ -11,17 +11,23 @@ import (
 	"vigil/internal/store"
 )
 
-// SetPassword stores a user's argon2id password hash, retires the user's
-// generated password (RTSP players then use API tokens) and ends all of the
-// user's sessions, in one transaction.
-func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc string) error {
+// SetPassword stores a user's argon2id password hash and, in one
+// transaction, cuts off whoever held the old one: the generated password
+// is cleared entirely (user name and every hash, so no RTSP Digest answer
+// can match it), every API token is deleted, and every sign-in session
+// ends but keepSession (the SHA-256 of the session that made the change;
+// "" ends them all). Stream tokens bound to what ended die with it.
+func (s *Store) SetPassword(ctx context.Context, user access.UserID, phc, keepSession string) error {
 	return s.txAs(ctx, "set password of "+string(user), func(q querier) error {
-		res, err := q.ExecContext(ctx, `UPDATE users SET password_argon2 = ?, ha1_md5 = '', ha1_sha256 = '', pass_sha256 = ''
-			WHERE id = ?`, phc, string(user))
+		res, err := q.ExecContext(ctx, `UPDATE users SET password_argon2 = ?,
+			cred_user = '', ha1_md5 = '', ha1_sha256 = '', pass_sha256 = '' WHERE id = ?`, phc, string(user))
 		if err := changedOneUser(res, err, user); err != nil {
 			return err
 		}
-		_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, string(user))
+		if _, err := q.ExecContext(ctx, `DELETE FROM api_tokens WHERE user = ?`, string(user)); err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user = ? AND id_sha256 != ?`, string(user), keepSession)
 		return err
 	})
 }

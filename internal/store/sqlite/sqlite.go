@@ -32,7 +32,8 @@ var migrationFiles embed.FS
 
 // Store is a SQLite-backed store. Its methods are safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db     *sql.DB
+	tracer *tracer
 }
 
 // Open opens or creates the database at path and applies any migrations it
@@ -47,11 +48,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing on upgrade
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	s := &Store{db: db}
+	t := &tracer{}
+	db := sql.OpenDB(connector{dsn: path + "?" + q.Encode(), drv: &sqlite3.Driver{}, t: t})
+	s := &Store{db: db, tracer: t}
 	if err := s.migrateRetrying(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

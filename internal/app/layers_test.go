@@ -1,0 +1,114 @@
+package app
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// layers says what each group of packages may never reach, directly or
+// through anything it imports (`go list -deps`): a rule checked on direct
+// imports alone is passed by one package in between.
+var layers = []struct {
+	why      string
+	packages []string // import paths; a trailing /... covers the subtree
+	never    []string
+}{
+	{
+		why: "protocol and media packages know nothing of users, storage, configuration or the routes",
+		packages: []string{"vigil/internal/access", "vigil/internal/media/...", "vigil/internal/hub",
+			"vigil/internal/fmp4", "vigil/internal/hls", "vigil/internal/stills", "vigil/internal/webrtc",
+			"vigil/internal/ingest", "vigil/internal/seal"},
+		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/auth", "vigil/internal/httpapi",
+			"vigil/internal/oauth", "vigil/internal/audit", "vigil/internal/config"},
+	},
+	{
+		why:      "the RTSP server authenticates through auth's credentials and tokens but knows no storage",
+		packages: []string{"vigil/internal/rtsp"},
+		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/httpapi",
+			"vigil/internal/oauth", "vigil/internal/audit", "vigil/internal/config"},
+	},
+	{
+		why:      "value types and the hub speak no HTTP (prometheus brings net/http to the outputs, which count with it)",
+		packages: []string{"vigil/internal/access", "vigil/internal/media/..."},
+		never:    []string{"net/http"},
+	},
+	{
+		why:      "auth decides who is who from what the store says; it does not know HTTP or SQL",
+		packages: []string{"vigil/internal/auth", "vigil/internal/access"},
+		never:    []string{"net/http", "database/sql", "vigil/internal/store/..."},
+	},
+	{
+		why:      "server code never writes or checks stamps, and never drives a browser",
+		packages: []string{"vigil/internal/..."},
+		never:    []string{"vigil/internal/sim", "vigil/internal/canary", "vigil/internal/chromium"},
+	},
+	{
+		why:      "the binary runs simulated cameras (vigil sim) but carries no canary or browser driver",
+		packages: []string{"vigil/cmd/vigil"},
+		never:    []string{"vigil/internal/canary", "vigil/internal/chromium"},
+	},
+	{
+		why:      "nothing but main imports the composition root",
+		packages: []string{"vigil/internal/..."},
+		never:    []string{"vigil/internal/app"},
+	},
+}
+
+// exempt are the viewer-side tools: the simulator and the canary check
+// stamps, and the canary drives a browser.
+var exempt = map[string]bool{
+	"vigil/internal/sim": true, "vigil/internal/canary": true, "vigil/internal/chromium": true,
+}
+
+// TestLayers holds every package of the module to the layers table,
+// transitively.
+func TestLayers(t *testing.T) {
+	deps := moduleDeps(t)
+	if len(deps) < 20 {
+		t.Fatalf("go list found %d packages: the scan is broken", len(deps))
+	}
+	for _, l := range layers {
+		for pkg, reach := range deps {
+			if !matchAny(l.packages, pkg) || exempt[pkg] {
+				continue
+			}
+			for _, d := range reach {
+				if matchAny(l.never, d) && d != pkg {
+					t.Errorf("%s reaches %s: %s", pkg, d, l.why)
+				}
+			}
+		}
+	}
+}
+
+// moduleDeps maps each package of the module (tests left out) to every
+// package it reaches.
+func moduleDeps(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", "vigil/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			deps[f[0]] = f[1:]
+		}
+	}
+	return deps
+}
+
+func matchAny(patterns []string, pkg string) bool {
+	for _, p := range patterns {
+		if root, ok := strings.CutSuffix(p, "/..."); ok {
+			if pkg == root || strings.HasPrefix(pkg, root+"/") {
+				return true
+			}
+		} else if pkg == p {
+			return true
+		}
+	}
+	return false
+}
