@@ -27,6 +27,9 @@ func rtspUDPFlow(ctx context.Context, v *Visit) error { return playRTSP(ctx, v, 
 // playRTSP plays the camera over RTSP with the given transport; the audio
 // track, if the camera has one, is set up too and counted.
 func playRTSP(ctx context.Context, v *Visit, proto gortsplib.Protocol) error {
+	if v.User.Changed && v.User.Token != "" && !v.Attack {
+		v.Secret = v.User.Token // the chosen password is not RTSP's (README)
+	}
 	path := "/" + v.Camera.ID
 	if v.Sub {
 		path += "/sub"

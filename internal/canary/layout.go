@@ -22,6 +22,9 @@ type User struct {
 	// GoogleToken is the access token of the user's Google link ("" for a
 	// user who may see no camera).
 	GoogleToken string
+	// Changed is set once the user has chosen a password: the generated one
+	// that RTSP Digest also took is gone, and RTSP players use API tokens.
+	Changed bool
 }
 
 // Camera is a simulated camera and who may see it. Owner, Shares, Claim
@@ -276,7 +279,7 @@ func (l *Layout) setPassword(i int, pw string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stale[i] = append(l.stale[i], l.Users[i].Password)
-	l.Users[i].Password = pw
+	l.Users[i].Password, l.Users[i].Changed = pw, true
 }
 
 // setToken records user i's new API token.

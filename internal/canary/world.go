@@ -266,7 +266,9 @@ func (w *world) oldToken(ctx context.Context, rng *rand.Rand, u int, c *Camera, 
 }
 
 // password changes a user's password (POST /api/password); the old one is
-// stale from Vigil's answer on. With no answer, the new password is tried.
+// stale from Vigil's answer on, and so is the user's API token: a password
+// change deletes every API token (README), and the user makes a new one
+// for their players. With no answer, the new password is tried.
 func (w *world) password(ctx context.Context, rng *rand.Rand) (string, error) {
 	i := rng.IntN(len(w.l.Users))
 	unlock, ok := w.lockUsers(i)
@@ -280,7 +282,7 @@ func (w *world) password(ctx context.Context, rng *rand.Rand) (string, error) {
 	if err != nil && statusOf(err) == 0 {
 		probe := u
 		probe.Password = pw
-		if apiCall(ctx, w.srv, probe, http.MethodGet, "/api/session", "", nil) == nil {
+		if apiCall(ctx, w.srv, probe, http.MethodGet, "/api/cameras", "", nil) == nil {
 			err = nil
 		}
 	}
@@ -288,7 +290,12 @@ func (w *world) password(ctx context.Context, rng *rand.Rand) (string, error) {
 		return MovePassword, err
 	}
 	w.l.setPassword(i, pw)
-	return MovePassword, nil
+	if u.Token != "" {
+		w.l.addStale(i, u.Token)
+	}
+	id, secret, err := newAPIToken(ctx, "http://"+w.srv.http, w.l.user(i))
+	w.l.setToken(i, id, secret) // none if that failed: no visit uses a deleted token
+	return MovePassword, err
 }
 
 // rotateToken gives a user a new API token and deletes the old one, which
