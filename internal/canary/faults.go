@@ -143,7 +143,14 @@ func (s *schedule) storm(context.Context, int) error {
 	s.add(FaultCameraDrop, int64(n))
 	time.Sleep(1500 * time.Millisecond)
 	for _, x := range s.proxies.cameraPaths() {
-		if err := x.Start(); err != nil {
+		var err error
+		for try := 0; try < 25; try++ { // the port may be in TIME_WAIT's hands a moment
+			if err = x.Start(); err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
 			return err
 		}
 	}
