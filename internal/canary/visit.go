@@ -193,10 +193,12 @@ func (v *Visit) forwarded(req *http.Request) {
 	}
 }
 
-// judgeAttack refuses anything but 401, 403 or 404 to an attacker.
+// judgeAttack refuses anything but 401, 403 or 404 to an attacker, or 429:
+// the sign-in throttle answers before it checks anything (an account that
+// the canary's own attacks and stale credentials have locked a while).
 func (v *Visit) judgeAttack(res *http.Response) {
 	switch res.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
 		v.Refused()
 	default:
 		n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
