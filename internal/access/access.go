@@ -132,7 +132,12 @@ func (g Grant) Expiry() time.Time { return g.expiry }
 // Epoch is the instant from which the grant's holder may see the device:
 // the current owner's claim (or the last release, for an operator), or the
 // share's creation for a sharee. Media captured before it is not theirs.
-func (g Grant) Epoch() time.Time { return g.epoch }
+func (g Grant) Epoch() time.Time {
+	if !epochChecked() {
+		return time.Time{}
+	}
+	return g.epoch
+}
 
 // Check reports whether the grant allows reading, at now, an object owned by
 // device and captured at captured. It is the egress check of invariant 3:
@@ -148,7 +153,7 @@ func (g Grant) Check(device DeviceID, captured, now time.Time) error {
 	if err := g.Live(now); err != nil {
 		return err
 	}
-	if captured.Before(g.epoch) {
+	if captured.Before(g.Epoch()) {
 		return &EpochError{Device: device, Epoch: g.epoch, Captured: captured}
 	}
 	return nil

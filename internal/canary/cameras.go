@@ -81,17 +81,40 @@ func (f *fleet) start(ctx context.Context) {
 	}
 }
 
-// run starts camera c with its current parameters, ending a previous run.
+// run starts camera c with its current parameters, ending a previous run:
+// its main stream, and its sub stream if it has one.
 func (f *fleet) run(ctx context.Context, c *Camera) {
+	f.runStream(ctx, c, false)
+	if c.Sub {
+		f.runStream(ctx, c, true)
+	}
+}
+
+// runKey is the key of a camera's main or sub stream run in f.running.
+func runKey(c *Camera, sub bool) int {
+	if sub {
+		return 2*c.Index + 1
+	}
+	return 2 * c.Index
+}
+
+// runStream starts one stream of camera c. The sub stream is a smaller
+// picture of the same generation, published to /<id>/sub and stamped as
+// camera "<id>/sub" (see subID), so that a viewer tells the streams apart.
+func (f *fleet) runStream(ctx context.Context, c *Camera, sub bool) {
 	host, kind := f.path(c)
-	u := url.URL{Scheme: "rtsp", Host: host, Path: "/" + c.ID, User: url.UserPassword(c.ID, c.Password)}
-	cam := &sim.Camera{URL: u.String(), ID: c.ID, Key: sim.CameraKey(f.secret, c.ID), Width: c.Width, Height: c.Height,
-		Main: c.Main, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
+	path, id, w, h, audio := "/"+c.ID, c.ID, c.Width, c.Height, c.Audio
+	if sub {
+		path, id, w, h, audio = "/"+c.ID+"/sub", subID(c.ID), 128, 96, false
+	}
+	u := url.URL{Scheme: "rtsp", Host: host, Path: path, User: url.UserPassword(c.ID, c.Password)}
+	cam := &sim.Camera{URL: u.String(), ID: id, Label: f.layout.label(c), Key: sim.CameraKey(f.secret, id),
+		Width: w, Height: h, Main: c.Main, Audio: audio, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
 	cctx, cancel := context.WithCancel(ctx)
 	r := &running{kind: kind, cam: cam, cancel: cancel, done: make(chan struct{})}
 	f.mu.Lock()
-	old := f.running[c.Index]
-	f.running[c.Index] = r
+	old := f.running[runKey(c, sub)]
+	f.running[runKey(c, sub)] = r
 	f.mu.Unlock()
 	if old != nil {
 		f.end(old)
@@ -102,7 +125,24 @@ func (f *fleet) run(ctx context.Context, c *Camera) {
 	}()
 }
 
-// restart restarts camera c with a new picture size and profile.
+// subID is what a camera's sub stream stamps as its camera.
+func subID(id string) string { return id + "/sub" }
+
+// halt ends camera c's runs, if it has any, and waits for them.
+func (f *fleet) halt(c *Camera) {
+	for _, sub := range []bool{false, true} {
+		f.mu.Lock()
+		r := f.running[runKey(c, sub)]
+		delete(f.running, runKey(c, sub))
+		f.mu.Unlock()
+		if r != nil {
+			f.end(r)
+		}
+	}
+}
+
+// restart restarts camera c with a new picture size and profile; the
+// caller holds c.busy.
 func (f *fleet) restart(ctx context.Context, c *Camera, rng *rand.Rand) {
 	sizes := pictureSizes()
 	sz := sizes[rng.IntN(len(sizes))]
@@ -160,16 +200,21 @@ func (f *fleet) uploadLoop(ctx context.Context, seed int64) {
 
 // upload PUTs a still of c whose bytes no other upload has: the camera's
 // picture with a JPEG comment naming the camera and the upload.
+// The upload holds the camera's generation (genMu) from drawing to Vigil's
+// answer, so that a handover closes the generation after it.
 func (f *fleet) upload(ctx context.Context, c *Camera, rng *rand.Rand) {
+	c.genMu.RLock()
+	defer c.genMu.RUnlock()
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, sim.DrawPicture(c.ID, c.Width, c.Height), &jpeg.Options{Quality: 85}); err != nil {
+	if err := jpeg.Encode(&buf, sim.DrawPicture(f.layout.label(c), c.Width, c.Height), &jpeg.Options{Quality: 85}); err != nil {
 		return
 	}
 	b := buf.Bytes()
 	comment := fmt.Appendf(nil, "canary upload %s %d", c.ID, rng.Uint64())
 	seg := binary.BigEndian.AppendUint16([]byte{0xff, 0xfe}, uint16(len(comment)+2))
 	body := append(append(append([]byte{}, b[:2]...), append(seg, comment...)...), b[2:]...)
-	c.recordUpload(sha256.Sum256(body))
+	up := c.recordUpload(sha256.Sum256(body))
+	defer c.uploadDone(up)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, f.uploadURL+"/api/cameras/"+c.ID+"/still.jpg", bytes.NewReader(body))
 	if err != nil {
 		return

@@ -41,7 +41,9 @@ func newBuilds(t *testing.T) *builds {
 }
 
 // TestCanary is the short form of `make canary`: a race-detector Vigil
-// under every fault kind, every output opened, zero violations; and the
+// under every fault kind while the world moves (handovers, re-shares,
+// password changes, API tokens deleted), every output opened, zero
+// violations; and the
 // seeds of testdata/regressions.txt, among them planted bugs that must be
 // caught.
 func TestCanary(t *testing.T) {
@@ -72,7 +74,8 @@ func TestCanary(t *testing.T) {
 func checkCoverage(t *testing.T, rep *Report) {
 	t.Helper()
 	for _, o := range rep.Outputs {
-		if o.Frames+o.Stills == 0 {
+		attacks := o.Name == OutStale || o.Name == OutOldToken // judged by refusals alone
+		if o.Name == OutStale && o.Refusals == 0 || !attacks && o.Frames+o.Stills == 0 {
 			t.Errorf("output %s checked nothing: %+v", o.Name, o)
 		}
 	}
@@ -80,10 +83,21 @@ func checkCoverage(t *testing.T, rep *Report) {
 		t.Error("no attack was refused: no attack was made")
 	}
 	for _, k := range []string{FaultLatency, FaultBandwidth, FaultSlicer, FaultStall, FaultReset, FaultCameraDrop,
-		FaultCancel, FaultCameraRestart, FaultVigilRestart, "camera " + FaultLatency, "camera " + FaultSlicer} {
+		FaultCancel, FaultCameraRestart, FaultVigilRestart, "camera " + FaultLatency, "camera " + FaultSlicer,
+		MoveHandover, MovePassword, MoveTokenDeleted, MoveFirstLook} {
 		if rep.Faults[k] == 0 {
-			t.Errorf("fault %q never injected", k)
+			t.Errorf("fault or move %q never made", k)
 		}
+	}
+	if rep.Faults[MoveReshare]+rep.Faults[MoveShare] == 0 {
+		t.Error("no share was granted while the load ran")
+	}
+	var audio int64
+	for _, o := range rep.Outputs {
+		audio += o.Audio
+	}
+	if audio == 0 {
+		t.Error("no audio received")
 	}
 }
 

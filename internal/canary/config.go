@@ -26,6 +26,11 @@ type Config struct {
 	// network, reconnect storm, cancellations, camera restarts, Vigil
 	// restart). It defaults to Duration/10, at least 30 s.
 	Cycle time.Duration
+	// Movers is the number of goroutines moving the world (handovers,
+	// re-shares, password changes, API token deletions; see world), each
+	// making a move every second or two. It defaults to Cameras/25, at
+	// least 1; -1 keeps the world still.
+	Movers int
 	// Seed draws the layout, the camera parameters, the schedule's choices
 	// and the viewers' choices. It defaults to the current time.
 	Seed int64
@@ -69,6 +74,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Cycle == 0 {
 		c.Cycle = max(30*time.Second, c.Duration/10)
+	}
+	if c.Movers == 0 {
+		c.Movers = max(1, c.Cameras/25)
 	}
 	if c.Seed == 0 {
 		c.Seed = time.Now().UnixNano()

@@ -13,16 +13,30 @@
 // toxiproxy in front of its RTSP and HTTP ports. Simulated cameras publish
 // stamped video through one proxy (and upload stills whose bytes are unique
 // per camera and upload); viewer clients keep opening every output through
-// the others — RTSP, progressive fMP4, HLS (fMP4 and MPEG-TS), LL-HLS,
-// MJPEG, JPEG stills and thumbnails, stream-token URLs — for cameras they
-// may see and, as attackers, for cameras they may not.
+// the others — RTSP over TCP and UDP, progressive fMP4, HLS (fMP4 and
+// MPEG-TS), LL-HLS, MJPEG, JPEG stills and thumbnails, stream-token URLs,
+// WHEP and Google's WebRTC signaling (pion viewers), sub streams — for
+// cameras they may see and, as attackers, for cameras they may not.
+//
+// Meanwhile the world moves (world.go): owners release cameras and other
+// households claim them, shares are revoked and granted again, passwords
+// change and API tokens are deleted. The canary keeps each viewer's epoch
+// for each camera — when their claim or share request was sent — and a
+// frame or still captured before it is a violation: a frame by its stamp's
+// capture time, an upload by when Vigil took it, a decoded still by its
+// picture generation (a handover draws the camera's picture under a new
+// label, and a generation ends before the next owner's claim is sent).
+// Credentials a user no longer has, and a Digest answer computed from an
+// empty HA1, are attacks that must be refused.
 //
 // Every frame a viewer receives is checked on the viewer's side: the SEI
 // stamp of each access unit, the block code of each decoded still, the
 // bytes of each uploaded still. A violation is a frame or still of a camera
-// the viewer may not see or did not ask for, a stamp that does not verify,
-// any media served to an attacker, or an isolation violation the server
-// itself reports (vigil_isolation_violations_total). The canary passes
+// the viewer may not see or did not ask for, or captured before their
+// epoch, a stamp that does not verify, any media served to an attacker,
+// audio streaming with no checked video beside it (the cameras' audio
+// carries no stamp), or an isolation violation the server itself reports
+// (vigil_isolation_violations_total). The canary passes
 // with zero violations; run against a binary built with -tags canarymutant
 // (see package mutant) it must fail, and reports how long it took.
 //

@@ -47,6 +47,9 @@ type schedule struct {
 	log     *slog.Logger
 
 	phase atomic.Pointer[string]
+	// world is held for reading by each move of the world (see mover) and
+	// for writing while Vigil restarts: a move's outcome is then known.
+	world sync.RWMutex
 	mu    sync.Mutex
 	count map[string]int64 // guarded by mu
 }
@@ -140,7 +143,14 @@ func (s *schedule) storm(context.Context, int) error {
 	s.add(FaultCameraDrop, int64(n))
 	time.Sleep(1500 * time.Millisecond)
 	for _, x := range s.proxies.cameraPaths() {
-		if err := x.Start(); err != nil {
+		var err error
+		for try := 0; try < 25; try++ { // the port may be in TIME_WAIT's hands a moment
+			if err = x.Start(); err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -153,7 +163,11 @@ func (s *schedule) restartCameras(ctx context.Context, _ int) error {
 	cams := s.fleet.publishers()
 	n := max(1, len(cams)/10)
 	for _, i := range s.rng.Perm(len(cams))[:min(n, len(cams))] {
+		if !cams[i].busy.TryLock() { // changing hands
+			continue
+		}
 		s.fleet.restart(ctx, cams[i], s.rng)
+		cams[i].busy.Unlock()
 		s.add(FaultCameraRestart, 1)
 	}
 	return nil
@@ -164,6 +178,8 @@ func (s *schedule) restartVigil(ctx context.Context, round int) error {
 	if round%2 != 0 {
 		return nil
 	}
+	s.world.Lock()
+	defer s.world.Unlock()
 	s.add(FaultVigilRestart, 1)
 	return s.server.restart(ctx)
 }

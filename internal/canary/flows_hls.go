@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
@@ -39,7 +40,11 @@ func playHLS(ctx context.Context, v *Visit, mvPath, variant string) error {
 		return fmt.Errorf("hls %s: multivariant playlist: %v", variant, err)
 	}
 	p := &hlsPlayer{v: v, dir: v.camPath("/hls/"), ts: variant == "ts", ll: variant == "ll", seen: map[string]bool{}}
-	return p.play(ctx, mv.Variants[0].URI)
+	// A camera with a sub stream lists both: the player takes the first, and
+	// its stamps must be that stream's (media playlists are <stream>/...).
+	uri := mv.Variants[0].URI
+	v.Sub = strings.HasPrefix(uri, "sub/")
+	return p.play(ctx, uri)
 }
 
 type hlsPlayer struct {

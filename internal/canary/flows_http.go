@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
 )
 
 // maxStill bounds a still read by a viewer.
@@ -50,6 +52,33 @@ func readFMP4(v *Visit, body io.Reader) error {
 	}
 	v.Cancelled()
 	return nil
+}
+
+// subFlow plays a camera's sub stream, over RTSP or progressive fMP4
+// (?stream=sub): every stamp must be the sub stream's, not the main's. A
+// visit for a camera with no sub stream turns to one the user may see.
+func subFlow(ctx context.Context, v *Visit) error {
+	if !v.Camera.Sub {
+		var subs []*Camera
+		for _, c := range v.c.layout.visible(v.User.Name) {
+			if c.Sub {
+				subs = append(subs, c)
+			}
+		}
+		if len(subs) == 0 || !v.retarget(subs[v.rng.IntN(len(subs))]) {
+			return nil
+		}
+	}
+	v.Sub = true
+	if v.rng.IntN(2) == 0 {
+		return playRTSP(ctx, v, gortsplib.ProtocolTCP)
+	}
+	res, err := v.get(ctx, v.camPath("/live.mp4?stream=sub"), true)
+	if res == nil {
+		return err
+	}
+	defer res.Body.Close()
+	return readFMP4(v, res.Body)
 }
 
 // mjpegFlow reads MJPEG and checks every part's block code.
@@ -138,7 +167,7 @@ func (v *Visit) still(ctx context.Context, path string, basic, scaled bool) erro
 		}
 		return err
 	}
-	if res.Header.Get("X-Still-Source") == "upload" && (!scaled || v.Camera.uploaded(sha256.Sum256(b))) {
+	if _, known := v.Camera.uploaded(sha256.Sum256(b)); res.Header.Get("X-Still-Source") == "upload" && (!scaled || known) {
 		v.Upload(b)
 		return nil
 	}
@@ -156,7 +185,9 @@ func thumbsFlow(ctx context.Context, v *Visit) error {
 	sem := make(chan struct{}, 6)
 	for _, c := range cams {
 		sub := *v
-		sub.Camera, sub.Attack = c, !v.c.layout.May(v.User.Name, c.ID)
+		if !sub.retarget(c) {
+			continue
+		}
 		sub.rng = newRand(v.rng.Uint64())
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -190,12 +221,10 @@ func tokenFlow(ctx context.Context, v *Visit) error {
 	if err := v.viaToken(ctx, urls, target); err != nil || v.Attack || v.bad {
 		return err
 	}
-	other := l.Cameras[v.rng.IntN(len(l.Cameras))]
-	if l.May(v.User.Name, other.ID) {
+	swap := *v
+	if !swap.retarget(l.Cameras[v.rng.IntN(len(l.Cameras))]) || !swap.Attack {
 		return nil
 	}
-	swap := *v
-	swap.Camera, swap.Attack = other, true
 	return swap.viaToken(ctx, urls, target)
 }
 

@@ -17,15 +17,29 @@ import (
 )
 
 // rtspFlow plays the camera over RTSP (interleaved TCP, Digest auth with
-// the user's password) and checks every access unit's stamp.
-func rtspFlow(ctx context.Context, v *Visit) error {
-	u := url.URL{Scheme: "rtsp", Host: v.RTSPHost, Path: "/" + v.Camera.ID, User: url.UserPassword(v.User.Name, v.User.Password)}
+// the user's password or API token) and checks every access unit's stamp.
+func rtspFlow(ctx context.Context, v *Visit) error { return playRTSP(ctx, v, gortsplib.ProtocolTCP) }
+
+// rtspUDPFlow plays the camera over RTSP with RTP over UDP: Vigil sends to
+// the viewer's own ports, outside the RTSP connection (and its proxy).
+func rtspUDPFlow(ctx context.Context, v *Visit) error { return playRTSP(ctx, v, gortsplib.ProtocolUDP) }
+
+// playRTSP plays the camera over RTSP with the given transport; the audio
+// track, if the camera has one, is set up too and counted.
+func playRTSP(ctx context.Context, v *Visit, proto gortsplib.Protocol) error {
+	if v.User.Changed && v.User.Token != "" && !v.Attack {
+		v.Secret = v.User.Token // the chosen password is not RTSP's (README)
+	}
+	path := "/" + v.Camera.ID
+	if v.Sub {
+		path += "/sub"
+	}
+	u := url.URL{Scheme: "rtsp", Host: v.RTSPHost, Path: path, User: url.UserPassword(v.User.Name, v.Secret)}
 	bu, err := base.ParseURL(u.String())
 	if err != nil {
 		return err
 	}
-	tcp := gortsplib.ProtocolTCP
-	c := &gortsplib.Client{Scheme: bu.Scheme, Host: bu.Host, Protocol: &tcp, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	c := &gortsplib.Client{Scheme: bu.Scheme, Host: bu.Host, Protocol: &proto, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	if err := c.Start(); err != nil {
 		return err
 	}
@@ -48,6 +62,13 @@ func rtspFlow(ctx context.Context, v *Visit) error {
 	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return err
 	}
+	var g711 *format.G711
+	if ami := desc.FindFormat(&g711); ami != nil {
+		if _, err := c.Setup(desc.BaseURL, ami, 0, 0); err != nil {
+			return err
+		}
+		c.OnPacketRTP(ami, g711, func(*rtp.Packet) { v.Audio(1) })
+	}
 	dec := &rtph264.Decoder{PacketizationMode: 1}
 	if err := dec.Init(); err != nil {
 		return err
@@ -69,6 +90,8 @@ func rtspFlow(ctx context.Context, v *Visit) error {
 		time.AfterFunc(time.Duration(v.rng.IntN(300))*time.Millisecond, func() { v.Cancelled(); c.Close() })
 	}
 	err = c.Wait()
+	c.Close() // no callback runs after Close returns
+	v.AudioDone()
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -51,20 +51,28 @@ func readFragment(r io.Reader) ([]byte, error) {
 
 // checkFragment checks every video sample of one or more moof+mdat
 // fragments (a segment or part of HLS, a fragment of progressive MP4):
-// AVCC with 4-byte lengths (ISO/IEC 14496-15 §5.3.2). The canary's cameras
-// send video only, so every track is video.
+// AVCC with 4-byte lengths (ISO/IEC 14496-15 §5.3.2). Every sample that
+// parses as AVCC is checked as video, whatever its track; a sample that
+// does not is the cameras' G.711 audio (silence, 0xFF bytes: its "length"
+// runs past the sample) on a track that carries no video, and is counted.
 func checkFragment(v *Visit, b []byte) error {
 	var parts fmp4.Parts
 	if err := parts.Unmarshal(b); err != nil {
 		return fmt.Errorf("fmp4: %w", err)
 	}
+	video := map[int]bool{}
 	for _, p := range parts {
 		for _, t := range p.Tracks {
 			for _, s := range t.Samples {
 				var au h264.AVCC
 				if err := au.Unmarshal(s.Payload); err != nil {
-					return fmt.Errorf("fmp4: sample: %w", err)
+					if video[t.ID] {
+						return fmt.Errorf("fmp4: sample: %w", err)
+					}
+					v.Audio(1)
+					continue
 				}
+				video[t.ID] = true
 				if !v.Frame(au) {
 					return nil
 				}

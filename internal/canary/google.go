@@ -152,7 +152,7 @@ func googleFlow(ctx context.Context, v *Visit) error {
 	if v.User.GoogleToken == "" {
 		return nil
 	}
-	proto := [...]string{"hls", "progressive_mp4"}[v.rng.IntN(2)]
+	proto := [...]string{"hls", "progressive_mp4", "webrtc"}[v.rng.IntN(3)]
 	cmd, err := v.execute(ctx, proto)
 	if err != nil {
 		return err
@@ -167,6 +167,9 @@ func googleFlow(ctx context.Context, v *Visit) error {
 	}
 	if cmd.Status != "SUCCESS" {
 		return fmt.Errorf("EXECUTE: %s", cmd.ErrorCode) // offline during a storm or restart
+	}
+	if proto == "webrtc" {
+		return googleRTC(ctx, v, cmd)
 	}
 	u, err := url.Parse(fmt.Sprint(cmd.States["cameraStreamAccessUrl"]))
 	if err != nil {
@@ -202,6 +205,7 @@ func (v *Visit) execute(ctx context.Context, proto string) (executeResult, error
 		return executeResult{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+v.User.GoogleToken)
+	v.forwarded(req)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := v.HTTP.Do(req)
 	if err != nil {

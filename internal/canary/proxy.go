@@ -2,6 +2,7 @@ package canary
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/Shopify/toxiproxy/v2"
@@ -62,13 +63,21 @@ func newProxies(s *server) (*proxies, error) {
 		if err != nil {
 			return nil
 		}
-		x := toxiproxy.NewProxy(srv, name, "127.0.0.1:0", upstream)
-		if err = x.Start(); err != nil {
-			err = fmt.Errorf("canary: proxy %s: %w", name, err)
-			return nil
+		// A port below Linux's ephemeral range (32768 on): a storm stops
+		// and starts the camera proxies, and a port the kernel hands out
+		// to outgoing connections may meanwhile be some connection's own
+		// (a run failed so: "bind: address already in use").
+		for try := 0; ; try++ {
+			x := toxiproxy.NewProxy(srv, name, fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)), upstream)
+			if err = x.Start(); err == nil {
+				p.all = append(p.all, x)
+				return x
+			}
+			if try == 20 {
+				err = fmt.Errorf("canary: proxy %s: %w", name, err)
+				return nil
+			}
 		}
-		p.all = append(p.all, x)
-		return x
 	}
 	poor := func(name, upstream string, specs []toxicSpec) []poorPath {
 		var out []poorPath

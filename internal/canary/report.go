@@ -12,6 +12,9 @@ type OutputStats struct {
 	Name                               string
 	Sessions, Frames, Stills, Refusals int64
 	Errors, Cancels, Unreadable        int64
+	// Overtaken counts attacks a grant overtook (no verdict); Audio the
+	// audio packets or samples received.
+	Overtaken, Audio int64
 }
 
 // Report is the outcome of a run.
@@ -40,7 +43,7 @@ func (r *Report) fill(c *checker, s *schedule, f *fleet, srv *server, d time.Dur
 	for name, t := range c.outputs {
 		r.Outputs = append(r.Outputs, OutputStats{Name: name, Sessions: t.sessions.Load(), Frames: t.frames.Load(),
 			Stills: t.stills.Load(), Refusals: t.refusals.Load(), Errors: t.errors.Load(), Cancels: t.cancels.Load(),
-			Unreadable: t.unreadable.Load()})
+			Unreadable: t.unreadable.Load(), Overtaken: t.overtaken.Load(), Audio: t.audio.Load()})
 	}
 	c.mu.Unlock()
 	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Name < r.Outputs[j].Name })
@@ -90,11 +93,12 @@ func (r *Report) Markdown() string {
 		r.Seed, r.Cameras, r.Users, r.Shares, r.Viewers, orNone(r.Mutant))
 	fmt.Fprintf(&b, "Setup %s, load %s. **%s.** Frames checked: %d (of %d sent); stills checked: %d; attacks refused: %d; uploads: %d (%d failed).\n\n",
 		r.Setup.Round(time.Second), r.Duration.Round(time.Second), verdict, frames, r.FramesSent, stills, refusals, r.Uploads, r.UploadErrors)
-	b.WriteString("| output | visits | frames checked | stills checked | attacks refused | cancelled | failed visits | unreadable |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| output | visits | frames checked | stills checked | audio received | attacks refused | attacks overtaken | cancelled | failed visits | unreadable |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, o := range r.Outputs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d |\n", o.Name, o.Sessions, o.Frames, o.Stills, o.Refusals, o.Cancels, o.Errors, o.Unreadable)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", o.Name, o.Sessions, o.Frames, o.Stills, o.Audio,
+			o.Refusals, o.Overtaken, o.Cancels, o.Errors, o.Unreadable)
 	}
-	b.WriteString("\n| fault injected | count |\n|---|---:|\n")
+	b.WriteString("\n| fault injected, or move of the world | count |\n|---|---:|\n")
 	kinds := make([]string, 0, len(r.Faults))
 	for k := range r.Faults {
 		kinds = append(kinds, k)
@@ -104,11 +108,12 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d |\n", k, r.Faults[k])
 	}
 	fmt.Fprintf(&b, "\nViolations: %s; Vigil's isolation-violation log lines: %d.\n", r.violationSummary(), r.ServerLogLines)
+	shown := map[string]bool{}
 	for i, v := range r.First {
-		if i == 5 {
-			break
+		if i < 5 || !shown[v.Kind] { // the first five, and the first of each kind
+			fmt.Fprintf(&b, "- %s\n", v)
 		}
-		fmt.Fprintf(&b, "- %s\n", v)
+		shown[v.Kind] = true
 	}
 	return b.String()
 }

@@ -94,6 +94,10 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 	g, gctx := errgroup.WithContext(lctx)
 	g.Go(func() error { return sched.run(gctx) })
 	g.Go(func() error { vs.run(gctx, cfg.Viewers, cfg.Seed); return nil })
+	if cfg.Movers > 0 {
+		w := newWorld(l, srv, fl, sched, vs, cfg.Logger)
+		g.Go(func() error { w.run(gctx, cfg.Movers, cfg.Seed); return nil })
+	}
 	if cfg.StopOnViolation {
 		go func() {
 			select {

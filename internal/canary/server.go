@@ -49,10 +49,12 @@ func newServer(bin, dir, mutant string) (*server, error) {
 func (s *server) env() []string {
 	env := append(os.Environ(), "VIGIL_DATA_DIR="+s.data, "VIGIL_RTSP_ADDR="+s.rtsp, "VIGIL_HTTP_ADDR="+s.http,
 		"VIGIL_RTSP_UDP_RTP_ADDR="+loopback.Addr(s.udp), "VIGIL_RTSP_UDP_RTCP_ADDR="+loopback.Addr(s.udp+1),
-		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_MUTANT="+s.mutant, "VIGIL_OAUTH_CLIENTS="+googleClients(s.googleSecret),
-		// Every simulated camera and viewer connects from 127.0.0.1: the
-		// per-address caps would refuse the households, not strangers.
-		"VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000", "VIGIL_HTTP_MAX_CONNS_PER_ADDRESS=1000000")
+		"VIGIL_ADMIN_PASSWORD="+s.adminPW, "VIGIL_TRUSTED_PROXIES=127.0.0.1/32", "VIGIL_MUTANT="+s.mutant, "VIGIL_OAUTH_CLIENTS="+googleClients(s.googleSecret),
+		// Every simulated camera connects from 127.0.0.1: the per-address
+		// RTSP cap would refuse the households, not strangers (HTTP requests
+		// name their household in X-Forwarded-For, and a trusted proxy's
+		// connections are not capped).
+		"VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000")
 	return env
 }
 
@@ -207,6 +209,20 @@ func (s *server) logLines(substr string) []string {
 	}
 	return out
 }
+
+// Client addresses. Every request of the canary reaches Vigil from
+// loopback (through toxiproxy), so each names the client it stands for in
+// X-Forwarded-For, which Vigil believes from 127.0.0.1 (trusted_proxies;
+// a Vigil that has no such setting ignores both): a user's household has
+// an address of its own, and a credential attacker another. Otherwise one
+// address would carry everybody's failed sign-ins, and the attacks the
+// canary makes would lock its own households out.
+func householdAddr(user int) string { return fmt.Sprintf("10.0.%d.%d", user/250, user%250+1) }
+
+func attackerAddr(n int) string { return fmt.Sprintf("198.51.100.%d", n%254+1) }
+
+// forwardedFor is the header naming the client a request stands for.
+const forwardedFor = "X-Forwarded-For"
 
 func randomHex(n int) string {
 	b := make([]byte, n)

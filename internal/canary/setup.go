@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,24 +55,30 @@ func provision(ctx context.Context, s *server, l *Layout) error {
 }
 
 // household has every owner claim their cameras and share them, through
-// the JSON API as a person would.
+// the JSON API as a person would, and gives every user an API token (a
+// player's password). Each grant starts the viewer's epoch for the camera.
 func household(ctx context.Context, s *server, l *Layout) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, c := range l.Cameras {
 		g.Go(func() error {
-			owner := l.Users[c.Owner]
-			body := fmt.Sprintf(`{"code":%q}`, c.Claim)
-			if err := apiCall(gctx, s, owner, http.MethodPost, "/api/cameras/claim", body); err != nil {
-				return fmt.Errorf("claim %s: %w", c.ID, err)
+			owner := l.user(c.Owner)
+			if err := grant(gctx, s, l, owner, c, -1, c.Claim); err != nil {
+				return err
 			}
 			for _, v := range c.Shares {
-				path := "/api/cameras/" + c.ID + "/shares/" + l.Users[v].Name
-				if err := apiCall(gctx, s, owner, http.MethodPut, path, ""); err != nil {
-					return fmt.Errorf("share %s with %s: %w", c.ID, l.Users[v].Name, err)
+				if err := grant(gctx, s, l, owner, c, v, ""); err != nil {
+					return err
 				}
 			}
 			return nil
+		})
+	}
+	for i := range l.Users {
+		g.Go(func() error {
+			id, secret, err := newAPIToken(gctx, "http://"+s.http, l.Users[i])
+			l.setToken(i, id, secret)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -80,16 +87,71 @@ func household(ctx context.Context, s *server, l *Layout) error {
 	return nil
 }
 
-// apiCall makes one JSON API call as u, straight to Vigil (setup does not
-// go through the proxies).
-func apiCall(ctx context.Context, s *server, u User, method, path, body string) error {
+// grant has owner claim camera c with claim (sharee -1) or share it with
+// user sharee, recording the viewer's epoch when the request is sent. An
+// answer with a status settles the pair; no answer (a timeout) leaves it
+// in flight, never to be judged, since Vigil may have granted it.
+func grant(ctx context.Context, s *server, l *Layout, owner User, c *Camera, sharee int, claim string) error {
+	name, method, path, body := owner.Name, http.MethodPost, "/api/cameras/claim", fmt.Sprintf(`{"code":%q}`, claim)
+	if sharee >= 0 {
+		name, method, path, body = l.Users[sharee].Name, http.MethodPut, "/api/cameras/"+c.ID+"/shares/"+l.Users[sharee].Name, ""
+	}
+	l.beginGrant(name, c.ID, sharee >= 0)
+	err := apiCall(ctx, s, owner, method, path, body, nil)
+	if err == nil || statusOf(err) != 0 {
+		l.endGrant(name, c.ID, err == nil)
+	}
+	if err != nil {
+		return fmt.Errorf("grant %s to %s: %w", c.ID, name, err)
+	}
+	return nil
+}
+
+// newAPIToken makes an API token for u (scope view) and returns its id and secret.
+func newAPIToken(ctx context.Context, base string, u User) (id, secret string, err error) {
+	var out struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	if err := apiCallTo(ctx, base, u.Name, u.Password, householdAddr(u.Index), http.MethodPost, "/api/tokens", `{"name":"canary player"}`, &out); err != nil {
+		return "", "", fmt.Errorf("API token for %s: %w", u.Name, err)
+	}
+	return out.ID, out.Token, nil
+}
+
+// apiCall makes one JSON API call as u, straight to Vigil (setup and the
+// world's moves do not go through the proxies), and decodes the answer
+// into out if it is not nil.
+func apiCall(ctx context.Context, s *server, u User, method, path, body string, out any) error {
+	return apiCallTo(ctx, "http://"+s.http, u.Name, u.Password, householdAddr(u.Index), method, path, body, out)
+}
+
+// errStatus is an API call answered with a status other than 2xx.
+type errStatus struct {
+	code int
+	msg  string
+}
+
+func (e *errStatus) Error() string { return e.msg }
+
+// statusOf returns the HTTP status of an API call's error, 0 if it got none.
+func statusOf(err error) int {
+	var e *errStatus
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 0
+}
+
+func apiCallTo(ctx context.Context, base, user, password, addr, method, path, body string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.http+path, bytes.NewBufferString(body))
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewBufferString(body))
 	if err != nil {
 		return err
 	}
-	req.SetBasicAuth(u.Name, u.Password)
+	req.SetBasicAuth(user, password)
+	req.Header.Set(forwardedFor, addr)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -98,9 +160,12 @@ func apiCall(ctx context.Context, s *server, u User, method, path, body string) 
 		return err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
 	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, res.Status, bytes.TrimSpace(b))
+		return &errStatus{res.StatusCode, fmt.Sprintf("%s %s: %s: %s", method, path, res.Status, bytes.TrimSpace(b))}
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
 	}
 	return nil
 }
@@ -114,6 +179,7 @@ func tokenURLs(ctx context.Context, httpc *http.Client, base string, u User, cam
 		return nil, err
 	}
 	req.SetBasicAuth(u.Name, u.Password)
+	req.Header.Set(forwardedFor, householdAddr(u.Index))
 	req.Header.Set("Content-Type", "application/json")
 	res, err := httpc.Do(req)
 	if err != nil {

@@ -28,6 +28,13 @@ const (
 	// KindAttackServed is media (or a success status) served to a viewer
 	// asking for a camera they may not see.
 	KindAttackServed = "attack-served"
+	// KindBeforeEpoch is a frame or still of the camera asked for, made
+	// before the viewer's epoch for it: before they claimed it or were
+	// shared it (a previous household's picture, a cache from before).
+	KindBeforeEpoch = "before-epoch"
+	// KindAudioAlone is audio served in a visit with no checked video
+	// frame beside it (see Visit.AudioDone).
+	KindAudioAlone = "audio-without-video"
 	// KindServer is an isolation violation Vigil itself counted at egress
 	// (vigil_isolation_violations_total): it withheld the object and
 	// ended the session, and the canary counts it as caught.
@@ -65,6 +72,9 @@ func (v Violation) String() string {
 // tally counts what the viewers of one output saw.
 type tally struct {
 	sessions, frames, stills, refusals, errors, cancels, unreadable atomic.Int64
+	// overtaken counts attacks served after a grant overtook them (no
+	// verdict); audio counts audio packets or samples received.
+	overtaken, audio atomic.Int64
 }
 
 // checker is the viewer side's verdict on everything received.
@@ -125,8 +135,10 @@ func (c *checker) identity(output, user, requested, got, detail string) bool {
 	return false
 }
 
-// accessUnit checks one access unit's stamps; it returns false on a violation.
-func (c *checker) accessUnit(output, user, requested string, nalus [][]byte) bool {
+// accessUnit checks one access unit's stamps: the camera asked for,
+// captured no earlier than nb (zero: no epoch). It returns false on a
+// violation.
+func (c *checker) accessUnit(output, user, requested string, nb time.Time, nalus [][]byte) bool {
 	stamped := false
 	for _, n := range nalus {
 		st, ok, err := sim.ParseStamp(n, c.keys)
@@ -141,6 +153,9 @@ func (c *checker) accessUnit(output, user, requested string, nalus [][]byte) boo
 		if !c.identity(output, user, requested, st.Camera, fmt.Sprintf("stamp seq %d", st.Seq)) {
 			return false
 		}
+		if !c.inEpoch(output, user, requested, st.Time, nb, fmt.Sprintf("stamp seq %d", st.Seq)) {
+			return false
+		}
 		stamped = true
 	}
 	if stamped {
@@ -149,36 +164,59 @@ func (c *checker) accessUnit(output, user, requested string, nalus [][]byte) boo
 	return true
 }
 
-// picture checks a decoded still by its block code; it returns false on a violation.
-func (c *checker) picture(output, user, requested string, img image.Image) bool {
+// inEpoch judges a capture time against the viewer's not-before time.
+func (c *checker) inEpoch(output, user, requested string, captured, nb time.Time, detail string) bool {
+	if nb.IsZero() || !captured.Before(nb) {
+		return true
+	}
+	c.violation(Violation{Kind: KindBeforeEpoch, Output: output, User: user, Requested: requested, Got: requested,
+		Detail: fmt.Sprintf("%s captured %s before the viewer's epoch (less slack)", detail, nb.Sub(captured).Round(time.Millisecond))})
+	return false
+}
+
+// picture checks a decoded still by its block code: the camera asked for,
+// in a picture generation that had not ended by nb. It returns false on a
+// violation.
+func (c *checker) picture(output, user, requested string, nb time.Time, img image.Image) bool {
 	code, err := sim.ReadCode(img)
 	if err != nil {
 		c.out(output).unreadable.Add(1)
 		return true
 	}
-	cams := c.layout.byCode[code]
-	for _, id := range cams {
-		if id == requested {
-			c.out(output).stills.Add(1)
-			return true
+	refs := c.layout.codes(code)
+	for _, r := range refs {
+		if r.camera != requested {
+			continue
 		}
+		if end, closed := c.layout.closedAt(r.camera, r.gen); closed && !c.inEpoch(output, user, requested, end, nb,
+			fmt.Sprintf("picture generation %d (ended then)", r.gen)) {
+			return false
+		}
+		c.out(output).stills.Add(1)
+		return true
 	}
 	got := fmt.Sprintf("code %06x", code)
-	if len(cams) > 0 {
-		got = cams[0]
+	if len(refs) > 0 {
+		got = refs[0].camera
 	}
 	return c.identity(output, user, requested, got, "block code")
 }
 
-// uploadBytes checks an uploaded still served as it was uploaded.
-func (c *checker) uploadBytes(output, user, requested string, b []byte) bool {
+// uploadBytes checks an uploaded still served as it was uploaded: the
+// camera asked for, uploaded no earlier than nb.
+func (c *checker) uploadBytes(output, user, requested string, nb time.Time, b []byte) bool {
 	sum := sha256.Sum256(b)
-	if cam := c.layout.byID[requested]; cam != nil && cam.uploaded(sum) {
-		c.out(output).stills.Add(1)
-		return true
+	if cam := c.layout.byID[requested]; cam != nil {
+		if done, ok := cam.uploaded(sum); ok {
+			if !done.IsZero() && !c.inEpoch(output, user, requested, done, nb, "upload (answered then)") {
+				return false
+			}
+			c.out(output).stills.Add(1)
+			return true
+		}
 	}
 	for _, cam := range c.layout.Cameras {
-		if cam.uploaded(sum) {
+		if _, ok := cam.uploaded(sum); ok {
 			return c.identity(output, user, requested, cam.ID, "upload bytes")
 		}
 	}

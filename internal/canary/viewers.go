@@ -21,6 +21,13 @@ const (
 	OutThumbs = "thumbnails"
 	OutToken  = "token-url"
 	OutGoogle = "google"
+	OutStale  = "credential-attack"
+	// OutOldToken is a stream token minted under a share, played after the
+	// share was revoked and granted again (see world.oldToken).
+	OutOldToken = "token-after-reshare"
+	OutWHEP     = "whep"
+	OutRTSPU    = "rtsp-udp"
+	OutSub      = "sub-stream"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -36,6 +43,10 @@ func builtinFlows() []Flow {
 		{Name: OutThumbs, Weight: 1, Run: thumbsFlow},
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
 		{Name: OutGoogle, Weight: 2, Video: true, Run: googleFlow},
+		{Name: OutStale, Weight: 2, Run: credFlow},
+		{Name: OutWHEP, Weight: 3, Video: true, Run: whepFlow},
+		{Name: OutRTSPU, Weight: 2, Video: true, Run: rtspUDPFlow},
+		{Name: OutSub, Weight: 2, Video: true, Run: subFlow},
 	}
 }
 
@@ -101,19 +112,33 @@ func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
 
 // visit draws who asks for what: one visit in six is an attack. A video
 // flow asks for a camera that publishes video, when the user may see one.
+// Only pairs with no change in flight are drawn (see standing).
 func (vs *viewers) visit(rng *rand.Rand, hc *http.Client, video bool) *Visit {
 	l := vs.c.layout
-	u := l.Users[rng.IntN(len(l.Users))]
-	cam := l.Cameras[rng.IntN(len(l.Cameras))]
-	if vis := l.visible(u.Name); len(vis) > 0 && rng.IntN(6) != 0 {
-		cam = vis[rng.IntN(len(vis))]
-		for try := 0; video && cam.StillOnly && try < 4; try++ {
+	base, rtspHost := vs.sched.paths(rng)
+	v := &Visit{Cancel: rng.Float64() < vs.sched.cancelRate(), HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
+	for {
+		v.User = l.user(rng.IntN(len(l.Users)))
+		v.Secret, v.Addr = v.User.Password, householdAddr(v.User.Index)
+		// Players use the API token; a user who chose a password signs in
+		// with it rarely: each check of a chosen password is an argon2id
+		// hash (19 MiB), and a full run whose players all sent one with
+		// every request kept Vigil's CPU on hashing (every request of a
+		// 200-camera run timed out within minutes).
+		if v.User.Token != "" && (rng.IntN(3) == 0 || v.User.Changed && rng.IntN(10) != 0) {
+			v.Secret = v.User.Token
+		}
+		cam := l.Cameras[rng.IntN(len(l.Cameras))]
+		if vis := l.visible(v.User.Name); len(vis) > 0 && rng.IntN(6) != 0 {
 			cam = vis[rng.IntN(len(vis))]
+			for try := 0; video && cam.StillOnly && try < 4; try++ {
+				cam = vis[rng.IntN(len(vis))]
+			}
+		}
+		if v.retarget(cam) {
+			return v
 		}
 	}
-	base, rtspHost := vs.sched.paths(rng)
-	return &Visit{User: u, Camera: cam, Attack: !l.May(u.Name, cam.ID), Cancel: rng.Float64() < vs.sched.cancelRate(),
-		HTTP: hc, Base: base, RTSPHost: rtspHost, rng: rng, c: vs.c}
 }
 
 // pick draws a flow by weight; thumbnails weigh ten times more during a

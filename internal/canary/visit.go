@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
+	"time"
 )
 
 // Flow is one kind of viewer: it opens one output for the visit's camera
@@ -27,8 +29,17 @@ type Flow struct {
 
 // Visit is one viewing: a user asks for a camera through one output.
 type Visit struct {
-	User   User
+	User User
+	// Secret is what the visit signs in with as User: their password, their
+	// API token (as a player does), or for a stale-credential attack one
+	// they had before a password change or token deletion.
+	Secret string
 	Camera *Camera
+	// Addr is the client address the visit's requests name (see
+	// householdAddr).
+	Addr string
+	// Sub asks for the camera's sub stream.
+	Sub bool
 	// Attack is set when the user may not see the camera: the request must
 	// be refused (401, 403 or 404) with no media.
 	Attack bool
@@ -44,20 +55,52 @@ type Visit struct {
 	output string
 	c      *checker
 	bad    bool // a violation was recorded in this visit
+	// notBefore is the earliest capture time the viewer may be shown (their
+	// epoch for the camera, see Layout.notBefore); zero for an attack.
+	notBefore time.Time
+	// version is the pair's standing version when the visit was drawn: an
+	// attack that a grant overtook is no verdict.
+	version uint64
+	// audio and frames count the audio packets (or samples) and the checked
+	// video frames of the visit (atomically: RTSP and WebRTC deliver on
+	// their own goroutines).
+	audio, frames int64
+}
+
+// retarget points the visit at camera c as the layout stands: an attack
+// if the user may not see it, else with the user's epoch for it. It
+// returns false while a change of the pair is in flight.
+func (v *Visit) retarget(c *Camera) bool {
+	l := v.c.layout
+	st, ok := l.settled(v.User.Name, c.ID)
+	if !ok {
+		return false
+	}
+	v.Camera, v.Attack, v.version, v.notBefore = c, !st.allowed, st.version, time.Time{}
+	if st.allowed {
+		v.notBefore = l.notBefore(v.User.Name, c.ID)
+	}
+	return true
 }
 
 // Frame checks one access unit (NAL units without start codes) received:
 // its stamps must be the visit's camera's. It returns false on a violation.
 func (v *Visit) Frame(nalus [][]byte) bool {
-	if !v.c.accessUnit(v.output, v.User.Name, v.Camera.ID, nalus) {
+	want := v.Camera.ID
+	if v.Sub {
+		want = subID(want)
+	}
+	if !v.c.accessUnit(v.output, v.User.Name, want, v.notBefore, nalus) {
 		v.bad = true
+	} else {
+		atomic.AddInt64(&v.frames, 1)
 	}
 	return !v.bad
 }
 
 // Picture checks one decoded still by its block code.
 func (v *Visit) Picture(img image.Image) bool {
-	if !v.c.picture(v.output, v.User.Name, v.Camera.ID, img) {
+	if !v.c.picture(v.output, v.User.Name, v.Camera.ID, v.notBefore, img) {
 		v.bad = true
 	}
 	return !v.bad
@@ -65,7 +108,7 @@ func (v *Visit) Picture(img image.Image) bool {
 
 // Upload checks a still served as uploaded, by its bytes.
 func (v *Visit) Upload(b []byte) bool {
-	if !v.c.uploadBytes(v.output, v.User.Name, v.Camera.ID, b) {
+	if !v.c.uploadBytes(v.output, v.User.Name, v.Camera.ID, v.notBefore, b) {
 		v.bad = true
 	}
 	return !v.bad
@@ -74,10 +117,41 @@ func (v *Visit) Upload(b []byte) bool {
 // Refused records an attack refused as it must be.
 func (v *Visit) Refused() { v.c.out(v.output).refusals.Add(1) }
 
-// Served records media, or a success, served to an attacker.
+// Served records media, or a success, served to an attacker. An attack
+// on a camera the user was let see since the visit was drawn (a claim or
+// share in flight) is no verdict: it is counted as overtaken.
 func (v *Visit) Served(detail string) {
+	if v.c.layout.version(v.User.Name, v.Camera.ID) != v.version {
+		v.c.out(v.output).overtaken.Add(1)
+		return
+	}
 	v.bad = true
 	v.c.attackServed(v.output, v.User.Name, v.Camera.ID, detail)
+}
+
+// Audio records audio received. The cameras' audio carries no stamp: it
+// is counted, and judged by the video that comes with it (AudioDone).
+func (v *Visit) Audio(n int64) {
+	atomic.AddInt64(&v.audio, n)
+	v.c.out(v.output).audio.Add(n)
+}
+
+// audioAlone is how much audio a visit may receive with no checked video
+// frame beside it: about five seconds of the cameras' G.711 (a packet a
+// frame), several keyframe intervals, far more than any join waits.
+const audioAlone = 100
+
+// AudioDone judges a visit's audio when it ends: audio may only come
+// alongside video whose stamps were checked (the camera asked for, in the
+// viewer's epoch), so a stream of audio with no checked video — a
+// session whose video was withheld or foreign while its audio flowed — is
+// a violation.
+func (v *Visit) AudioDone() {
+	if a := atomic.LoadInt64(&v.audio); a >= audioAlone && atomic.LoadInt64(&v.frames) == 0 && !v.bad {
+		v.bad = true
+		v.c.violation(Violation{Kind: KindAudioAlone, Output: v.output, User: v.User.Name, Requested: v.Camera.ID,
+			Detail: fmt.Sprintf("%d audio packets, no checked video frame", a)})
+	}
 }
 
 // Cancelled records a hang-up mid-response.
@@ -92,8 +166,9 @@ func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http
 		return nil, err
 	}
 	if basic {
-		req.SetBasicAuth(v.User.Name, v.User.Password)
+		req.SetBasicAuth(v.User.Name, v.Secret)
 	}
+	v.forwarded(req)
 	res, err := v.HTTP.Do(req)
 	if err != nil {
 		return nil, err
@@ -111,10 +186,19 @@ func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http
 	return res, nil
 }
 
-// judgeAttack refuses anything but 401, 403 or 404 to an attacker.
+// forwarded names the visit's client address on req.
+func (v *Visit) forwarded(req *http.Request) {
+	if v.Addr != "" {
+		req.Header.Set(forwardedFor, v.Addr)
+	}
+}
+
+// judgeAttack refuses anything but 401, 403 or 404 to an attacker, or 429:
+// the sign-in throttle answers before it checks anything (an account that
+// the canary's own attacks and stale credentials have locked a while).
 func (v *Visit) judgeAttack(res *http.Response) {
 	switch res.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
 		v.Refused()
 	default:
 		n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))

@@ -179,7 +179,7 @@ func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (Keyframe, error)
 		return Keyframe{}, err
 	}
 	u := s.keyframe()
-	if u == nil || u.Captured().Before(g.Epoch()) {
+	if u == nil || !handoverKeepsStreams() && u.Captured().Before(g.Epoch()) {
 		return Keyframe{}, ErrOffline
 	}
 	if err := h.Egress(g, u); err != nil {
@@ -207,6 +207,9 @@ func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
 // ErrHandover and its publishers' writes fail with it, so the camera
 // reconnects into a new session.
 func (h *Hub) Handover(device access.DeviceID) {
+	if handoverKeepsStreams() {
+		return
+	}
 	var ended []*Stream
 	h.mu.Lock()
 	for k, s := range h.streams {

@@ -29,3 +29,8 @@ func (h *Hub) removed(k streamKey) {
 		lastRemoved = &k
 	}
 }
+
+// handoverKeepsStreams is true when mutant.ReleaseKeepsGOP is planted: a
+// camera that changes hands keeps its publisher session, hub stream and
+// GOP cache.
+func handoverKeepsStreams() bool { return mutant.On(mutant.ReleaseKeepsGOP) }

@@ -8,3 +8,7 @@ package hub
 func (h *Hub) publishKey(k streamKey) streamKey { return k }
 
 func (h *Hub) removed(streamKey) {}
+
+// handoverKeepsStreams is where the canary plants a handover that leaves
+// the camera's stream and GOP cache behind; in normal builds it drops them.
+func handoverKeepsStreams() bool { return false }

@@ -160,7 +160,7 @@ func (s *Stream) addReader(g access.Grant, back bool) (*Reader, error) {
 // sinceEpoch returns gop, or nothing when its first unit was captured
 // before the grant's epoch.
 func sinceEpoch(gop []*media.Unit, g access.Grant) []*media.Unit {
-	if len(gop) == 0 || gop[0].Captured().Before(g.Epoch()) {
+	if len(gop) == 0 || !handoverKeepsStreams() && gop[0].Captured().Before(g.Epoch()) {
 		return nil
 	}
 	return gop

@@ -38,11 +38,32 @@ const (
 	// after a password change, anyone who knows the user name answers
 	// RTSP Digest from the empty HA1 and watches the user's cameras.
 	EmptyCredential Name = "empty-credential"
+	// ReleaseKeepsStill makes the stills service forget nothing of a
+	// previous epoch: a handover leaves the camera's uploaded still file,
+	// its record and every cached still in place, and the choice of still
+	// takes an upload captured before the grant's epoch (the Xiaomi class
+	// across a handover). Either alone is invisible from outside — each
+	// covers for the other — so both are planted; the egress check is
+	// left, and the canary sees it count.
+	ReleaseKeepsStill Name = "release-keeps-still"
+	// ReleaseKeepsGOP makes the hub forget nothing of a previous epoch: a
+	// handover leaves the camera's publisher session, hub stream and GOP
+	// cache in place, and a reader joining replays a GOP whose keyframe was
+	// captured before its grant's epoch. As for stills, both are planted
+	// and the egress check is left.
+	ReleaseKeepsGOP Name = "release-keeps-gop"
+	// EpochUnchecked makes grants blind to time: Grant.Epoch is zero, so
+	// the egress check and every choice made by the epoch (the hub's GOP
+	// replay, the stills' upload and keyframe, HLS segments, stream tokens
+	// minted before a re-share) let through what was captured before the
+	// holder's claim or share.
+	EpochUnchecked Name = "epoch-unchecked"
 )
 
 // Names lists every planted bug.
 func Names() []Name {
-	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential}
+	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
+		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked}
 }
 
 // EnvVar is the environment variable Activate reads.

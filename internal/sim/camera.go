@@ -36,6 +36,11 @@ type Camera struct {
 	URL string
 	// ID is the camera id written into the stamps.
 	ID string
+	// Label, if set, is drawn into the generated picture instead of ID (its
+	// block code is CodeFor(Label)): a viewer can tell pictures of one
+	// camera apart by when they were made, as the leak canary does across
+	// a change of owner. The stamps carry ID either way.
+	Label string
 	// Key is the stamp key (see CameraKey).
 	Key []byte
 	// Width and Height of the synthetic picture. They default to 320 × 240.
@@ -158,7 +163,11 @@ func (c *Camera) newSource() (source, int, error) {
 	if gop == 0 {
 		gop = 2 * fps
 	}
-	g, err := NewGenerator(w, h, fps, gop, DrawPicture(c.ID, w, h))
+	label := c.Label
+	if label == "" {
+		label = c.ID
+	}
+	g, err := NewGenerator(w, h, fps, gop, DrawPicture(label, w, h))
 	if err != nil {
 		return nil, 0, err
 	}

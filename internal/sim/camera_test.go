@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -352,5 +353,33 @@ func TestCamera1080p(t *testing.T) {
 	checkOnly(t, srv.sessionsOf("cam-hd")[0], "cam-hd")
 	if cam.Reconnects() != 0 {
 		t.Fatalf("%d reconnects", cam.Reconnects())
+	}
+}
+
+// TestCameraLabel: a camera with a Label draws the label's picture (its
+// block code), not its id's, into the generated stream.
+func TestCameraLabel(t *testing.T) {
+	idr := func(c *Camera) []byte {
+		src, _, err := c.newSource()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nalus, key := src.next()
+		if !key {
+			t.Fatal("the first unit is not a keyframe")
+		}
+		return bytes.Join(nalus, nil)
+	}
+	g, err := NewGenerator(160, 120, 15, 30, DrawPicture("cam-a#1", 160, 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := g.Next()
+	labelled := idr(&Camera{ID: "cam-a", Label: "cam-a#1", Width: 160, Height: 120, FPS: 15, GOP: 30})
+	if !bytes.Equal(labelled, bytes.Join(want, nil)) {
+		t.Error("the labelled camera's keyframe is not the label's picture")
+	}
+	if bytes.Equal(labelled, idr(&Camera{ID: "cam-a", Width: 160, Height: 120, FPS: 15, GOP: 30})) {
+		t.Error("the label changed nothing")
 	}
 }

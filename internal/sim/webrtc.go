@@ -53,6 +53,12 @@ type WebRTCOptions struct {
 	// candidate, its address), so that a test can cut the viewer off the
 	// network without a goodbye. The viewer does not close it.
 	UDPConn net.PacketConn
+	// OnUnit, if set, is called with every complete video access unit, on
+	// the viewer's own goroutine, after the stamp check: a caller judging
+	// each unit itself (the leak canary checks camera and capture time).
+	OnUnit func(au [][]byte)
+	// OnAudio, if set, is called for every audio RTP packet received.
+	OnAudio func()
 }
 
 // WebRTCStats is what a WebRTCViewer received.
@@ -201,6 +207,9 @@ func (v *WebRTCViewer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			v.mu.Lock()
 			v.stats.AudioPackets++
 			v.mu.Unlock()
+			if v.opts.OnAudio != nil {
+				v.opts.OnAudio()
+			}
 		}
 	}
 	if !strings.EqualFold(t.Codec().MimeType, webrtc.MimeTypeH264) {
@@ -310,6 +319,9 @@ func (v *WebRTCViewer) packet(pkt *rtp.Packet) {
 // unit records a complete access unit and checks its stamp.
 func (v *WebRTCViewer) unit(au [][]byte, at time.Time) {
 	v.chk.AccessUnit(au) // bad stamps are counted by the checker
+	if v.opts.OnUnit != nil {
+		v.opts.OnUnit(au)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	s := &v.stats

@@ -55,3 +55,20 @@ func TestJitterBufferReorders(t *testing.T) {
 		t.Fatalf("after reorderWait: %v", got)
 	}
 }
+
+// TestWebRTCViewerOnUnit: a caller that judges units itself gets every
+// complete unit, after the viewer's own stamp check.
+func TestWebRTCViewerOnUnit(t *testing.T) {
+	keys := StaticKeys([]byte("secret"))
+	var got [][][]byte
+	v, err := NewWebRTCViewer(keys, WebRTCOptions{OnUnit: func(au [][]byte) { got = append(got, au) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	au := [][]byte{StampNALU(keys("cam-a"), Stamp{Camera: "cam-a", Seq: 1, Time: time.Now()}), {0x65, 0x88}}
+	v.unit(au, time.Now())
+	if len(got) != 1 || len(got[0]) != 2 || v.Checker().Units() != 1 {
+		t.Fatalf("OnUnit got %d units, the checker %d; want 1 and 1", len(got), v.Checker().Units())
+	}
+}

@@ -21,3 +21,8 @@ func flightKey(k stillKey) stillKey {
 	}
 	return k
 }
+
+// handoverKeepsStills is true when mutant.ReleaseKeepsStill is planted: a
+// camera that changes hands keeps its uploaded still file, the service's
+// record of it and every cached still.
+func handoverKeepsStills() bool { return mutant.On(mutant.ReleaseKeepsStill) }

@@ -295,7 +295,7 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 		return nil, false, err
 	}
 	up := s.latestUpload(ctx, g, req.Stream)
-	if up != nil && up.captured.Before(g.Epoch()) {
+	if up != nil && !handoverKeepsStills() && up.captured.Before(g.Epoch()) {
 		up = nil // another epoch's (invariant 8): never the holder's to see
 	}
 	now := time.Now()
