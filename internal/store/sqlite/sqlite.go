@@ -55,7 +55,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	q.Add("_pragma", "secure_delete(1)") // deleted and overwritten secrets leave no trace in the file
 	q.Set("_txlock", "immediate")        // writers queue at BEGIN instead of failing on upgrade
 	t := &tracer{}
-	db := sql.OpenDB(connector{dsn: path + "?" + q.Encode(), drv: &sqlite3.Driver{}, t: t})
+	db := sql.OpenDB(connector{dsn: path + "?" + q.Encode(), drv: &sqlite3.Driver{}, t: t, gate: make(writeGate, 1)})
 	s := &Store{db: db, tracer: t}
 	for _, o := range opts {
 		o(s)

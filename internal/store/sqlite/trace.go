@@ -1,12 +1,6 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql/driver"
-	"sync/atomic"
-
-	sqlite3 "modernc.org/sqlite"
-)
+import "sync/atomic"
 
 // tracer sees every statement the store sends to SQLite, so that a test
 // can hold a request to the statements it needs (and say which repeat).
@@ -28,54 +22,4 @@ func (s *Store) TraceStatements(f func(query string)) {
 		return
 	}
 	s.tracer.note.Store(&f)
-}
-
-// connector opens SQLite connections that report their statements to t.
-type connector struct {
-	dsn string
-	drv *sqlite3.Driver
-	t   *tracer
-}
-
-func (c connector) Connect(context.Context) (driver.Conn, error) {
-	conn, err := c.drv.Open(c.dsn)
-	if err != nil {
-		return nil, err
-	}
-	return tracedConn{conn.(sqliteConn), c.t}, nil
-}
-
-func (c connector) Driver() driver.Driver { return c.drv }
-
-// sqliteConn is what database/sql uses of modernc's connection.
-type sqliteConn interface {
-	driver.Conn
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.ExecerContext
-	driver.QueryerContext
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
-}
-
-// tracedConn is a connection whose statements the tracer sees.
-type tracedConn struct {
-	sqliteConn
-	t *tracer
-}
-
-func (c tracedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	c.t.saw(query)
-	return c.sqliteConn.PrepareContext(ctx, query)
-}
-
-func (c tracedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	c.t.saw(query)
-	return c.sqliteConn.ExecContext(ctx, query, args)
-}
-
-func (c tracedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	c.t.saw(query)
-	return c.sqliteConn.QueryContext(ctx, query, args)
 }
