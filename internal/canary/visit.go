@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -195,10 +196,15 @@ func (v *Visit) forwarded(req *http.Request) {
 
 // judgeAttack refuses anything but 401, 403 or 404 to an attacker, or 429:
 // the sign-in throttle answers before it checks anything (an account that
-// the canary's own attacks and stale credentials have locked a while).
+// the canary's own attacks and stale credentials have locked a while), or
+// 503 with Retry-After and no media: every argon2id slot was busy, so the
+// guess was not even checked.
 func (v *Visit) judgeAttack(res *http.Response) {
-	switch res.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
+	busy := res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") != "" &&
+		!strings.HasPrefix(res.Header.Get("Content-Type"), "image/") && !strings.HasPrefix(res.Header.Get("Content-Type"), "video/")
+	switch {
+	case busy, res.StatusCode == http.StatusUnauthorized, res.StatusCode == http.StatusForbidden,
+		res.StatusCode == http.StatusNotFound, res.StatusCode == http.StatusTooManyRequests:
 		v.Refused()
 	default:
 		n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
