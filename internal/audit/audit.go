@@ -63,7 +63,7 @@ type Session struct {
 
 // Start records that the grant's holder started viewing through output
 // from remote. Viewing must not start when recording fails: history the
-// owner cannot see would be a blind spot.
+// owner cannot see would be a blind spot. Errors: ErrUnrecorded.
 func (r *Recorder) Start(g access.Grant, output, remote string) (*Session, error) {
 	if r == nil {
 		return nil, nil
@@ -73,7 +73,7 @@ func (r *Recorder) Start(g access.Grant, output, remote string) (*Session, error
 	id, err := r.st.StartAccess(ctx, Viewing{Viewer: g.User(), Device: g.Device(), Output: output,
 		Audience: g.Audience(), Remote: remote, Started: time.Now()})
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnrecorded, err)
 	}
 	return &Session{r: r, id: id}, nil
 }

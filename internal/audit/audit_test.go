@@ -52,10 +52,10 @@ func grant(user access.UserID, device access.DeviceID) access.Grant {
 func TestFailedStartIsAnError(t *testing.T) {
 	st := &memory{fail: errors.New("disk full")}
 	r := New(st, slog.Default())
-	if s, err := r.Start(grant("u-vera", "cam-a"), "mp4", "192.0.2.7:5000"); err == nil || s != nil {
+	if s, err := r.Start(grant("u-vera", "cam-a"), "mp4", "192.0.2.7:5000"); !errors.Is(err, ErrUnrecorded) || s != nil {
 		t.Fatalf("Start on a failing store = %v, %v; want an error and no session", s, err)
 	}
-	if err := r.Seen(grant("u-vera", "cam-a"), "hls", "192.0.2.7:5000"); err == nil {
+	if err := r.Seen(grant("u-vera", "cam-a"), "hls", "192.0.2.7:5000"); !errors.Is(err, ErrUnrecorded) {
 		t.Fatal("Seen on a failing store succeeded: the viewer would be served unrecorded")
 	}
 	// A failed record is not remembered: the next request is refused too

@@ -29,7 +29,7 @@ type viewer struct {
 // client host — seen within SessionGap of its last request is the same
 // session and records nothing more. The session's bytes are not counted.
 // Like Start, it fails when the session cannot be recorded, and then the
-// viewer must not be served.
+// viewer must not be served. Errors: ErrUnrecorded.
 func (r *Recorder) Seen(g access.Grant, output, remote string) error {
 	if r == nil {
 		return nil

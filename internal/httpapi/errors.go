@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/hub"
 	"vigil/internal/smarthome/google"
@@ -70,6 +71,7 @@ var clientErrors = []struct {
 	{stills.ErrNotJPEG, http.StatusUnsupportedMediaType, "the body must be a JPEG image"},
 	{stills.ErrTooLarge, http.StatusRequestEntityTooLarge, "the still is too large"},
 	{hub.ErrOffline, http.StatusServiceUnavailable, "camera is offline"},
+	{audit.ErrUnrecorded, http.StatusServiceUnavailable, "viewing is not possible right now"},
 	{hub.ErrReplaced, http.StatusServiceUnavailable, "camera reconnected; retry"},
 	{webrtc.ErrBadOffer, http.StatusBadRequest, ownText},
 	{webrtc.ErrNoH264, http.StatusBadRequest, ownText},
