@@ -46,3 +46,23 @@ func TestUnrecordedViewersAreNotServed(t *testing.T) {
 		})
 	}
 }
+
+// TestHLSNoSuchFileHasNoBody: hls returns its refusals as errors and the
+// error table answers them with the status alone, through the whole stack.
+func TestHLSNoSuchFileHasNoBody(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "porch")
+	a.run(t, cam)
+	base := "/api/cameras/" + cam.ID + "/hls/main/ll/"
+	if code, _, body := a.get(t, base+"index.m3u8", AdminName, adminPassword); code != 200 {
+		t.Fatalf("playlist: %d %.80q", code, body)
+	}
+	code, h, body := a.get(t, base+"abc_main_seg999999.mp4", AdminName, adminPassword)
+	if code != 404 || len(body) != 0 || h.Get("Content-Type") != "" {
+		t.Fatalf("a segment that does not exist: %d %q (Content-Type %q), want 404 and nothing", code, body, h.Get("Content-Type"))
+	}
+	code, _, body = a.get(t, "/api/cameras/"+cam.ID+"/hls/index.m3u8?variant=ts", AdminName, adminPassword)
+	if code != 200 || !bytes.HasPrefix(body, []byte("#EXTM3U")) {
+		t.Fatalf("multivariant: %d %.80q", code, body)
+	}
+}

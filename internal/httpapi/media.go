@@ -202,8 +202,7 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 	if err := m.Record.Seen(g, "hls", r.RemoteAddr); err != nil { // HLS bytes are not counted
 		return err
 	}
-	m.HLS.Multivariant(w, r, g, streams, v)
-	return nil
+	return m.HLS.Multivariant(w, r, g, streams, v)
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
@@ -224,8 +223,7 @@ func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	m.HLS.ServeFile(w, r, g, stream, v, r.PathValue("file"))
-	return nil
+	return m.HLS.ServeFile(w, r, g, stream, v, r.PathValue("file"))
 }
 
 // stillRequest reads ?stream, ?max_age (seconds) and ?width.
