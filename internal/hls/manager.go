@@ -234,7 +234,7 @@ func (m *Manager) Handover(device access.DeviceID) {
 	}
 }
 
-// Close stops every muxer and waits for them; later requests get 503.
+// Close stops every muxer and waits for them; later requests get ErrClosed.
 func (m *Manager) Close() {
 	m.init()
 	m.mu.Lock()
