@@ -16,17 +16,20 @@ const SessionGap = time.Minute
 const maxSeen = 10000
 
 // viewer names a viewer of a sessionless output: a user, a camera and a
-// client host (not port: a player opens new connections as it goes).
+// client host (not port: a player opens new connections as it goes), under
+// one grant epoch — a new claim or share starts a new session, so the new
+// ownership's history shows it (invariant 8).
 type viewer struct {
 	user   access.UserID
 	device access.DeviceID
+	epoch  int64 // the grant's epoch, Unix nanoseconds
 	output string
 	host   string
 }
 
 // Seen records a viewing session of an output that has no sessions (HLS:
 // each playlist is a request of its own): a viewer — user, camera and
-// client host — seen within SessionGap of its last request is the same
+// client host, under the same grant epoch — seen within SessionGap of its last request is the same
 // session and records nothing more. The session's bytes are not counted.
 // Like Start, it fails when the session cannot be recorded, and then the
 // viewer must not be served. Errors: ErrUnrecorded.
@@ -52,7 +55,7 @@ func (r *Recorder) viewer(g access.Grant, output, remote string) viewer {
 	if err != nil {
 		host = remote
 	}
-	return viewer{g.User(), g.Device(), output, host}
+	return viewer{user: g.User(), device: g.Device(), epoch: g.Epoch().UnixNano(), output: output, host: host}
 }
 
 // fresh notes k as seen at now and reports whether that starts a new
