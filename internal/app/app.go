@@ -135,9 +135,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	dropped := httpapi.NewDropped()
 	a.reg.MustRegister(dropped)
 	a.rtsp = &rtsp.Server{
-		Record: func(g access.Grant, output, remote string) (rtsp.Recorded, error) {
-			return rec.Start(g, output, remote)
-		},
+		Record:  rec,
 		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
@@ -170,10 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
-		WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped,
-		Record: func(g access.Grant, output, remote string) (httpapi.Recorded, error) {
-			return rec.Start(g, output, remote)
-		}}
+		WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	var signaling httpapi.Signaling
 	if a.webrtc != nil {
 		signaling = &google.Signaling{Grant: a.googleStreamGrant, Peers: media, Logger: log}

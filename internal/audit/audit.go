@@ -1,39 +1,59 @@
 // Package audit owns the access history: every viewing session — who, which
 // camera, through what, from where, when, how many bytes — recorded when it
-// starts, so the camera's owner sees it at once. It records; it never
-// decides who may view.
+// starts, so the camera's owner sees it at once. Every output (RTSP, the
+// HTTP outputs, HLS, WebRTC) records through one Recorder. It records; it
+// never decides who may view. It writes through the small Store interface
+// it declares, so that the outputs may use it without reaching storage.
 package audit
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"vigil/internal/access"
-	"vigil/internal/store"
 )
 
-// Store is where sessions are written.
+// Viewing is what is known of a viewing session when it starts.
+type Viewing struct {
+	Viewer   access.UserID
+	Device   access.DeviceID
+	Output   string // rtsp, mp4, hls, still, mjpeg, webrtc
+	Audience access.Audience
+	Remote   string // client address
+	Started  time.Time
+}
+
+// Store is where sessions are written; store/sqlite implements it.
 type Store interface {
-	StartAccess(ctx context.Context, a store.Access) (int64, error)
+	// StartAccess writes the start of a session and returns its id.
+	StartAccess(ctx context.Context, v Viewing) (int64, error)
+	// EndAccess fills in a session's end and bytes.
 	EndAccess(ctx context.Context, id int64, ended time.Time, bytes int64) error
 }
 
 // writeTimeout bounds one history write.
 const writeTimeout = 2 * time.Second
 
-// Recorder records viewing sessions.
+// Recorder records viewing sessions. A nil *Recorder records nothing: its
+// sessions are nil and their methods do nothing.
 type Recorder struct {
 	st  Store
 	log *slog.Logger
+
+	mu   sync.Mutex
+	seen map[viewer]time.Time // guarded by mu; when each sessionless viewer was last seen
 }
 
 // New returns a recorder writing to st.
-func New(st Store, log *slog.Logger) *Recorder { return &Recorder{st: st, log: log} }
+func New(st Store, log *slog.Logger) *Recorder {
+	return &Recorder{st: st, log: log, seen: map[viewer]time.Time{}}
+}
 
-// Session is one recorded viewing session.
+// Session is one recorded viewing session; a nil *Session records nothing.
 type Session struct {
 	r     *Recorder
 	id    int64
@@ -43,24 +63,31 @@ type Session struct {
 
 // Start records that the grant's holder started viewing through output
 // from remote. Viewing must not start when recording fails: history the
-// owner cannot see would be a blind spot.
+// owner cannot see would be a blind spot. Errors: ErrUnrecorded.
 func (r *Recorder) Start(g access.Grant, output, remote string) (*Session, error) {
+	if r == nil {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	id, err := r.st.StartAccess(ctx, store.Access{Viewer: g.User(), Device: g.Device(), Output: output,
+	id, err := r.st.StartAccess(ctx, Viewing{Viewer: g.User(), Device: g.Device(), Output: output,
 		Audience: g.Audience(), Remote: remote, Started: time.Now()})
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnrecorded, err)
 	}
 	return &Session{r: r, id: id}, nil
 }
 
 // Add counts n bytes delivered.
-func (s *Session) Add(n int) { s.bytes.Add(int64(n)) }
+func (s *Session) Add(n int) {
+	if s != nil {
+		s.bytes.Add(int64(n))
+	}
+}
 
 // End records the end of the session and its bytes; later calls do nothing.
 func (s *Session) End() {
-	if s.ended.Swap(true) {
+	if s == nil || s.ended.Swap(true) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)

@@ -3,7 +3,6 @@ package hls
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -48,11 +47,8 @@ func TestYoungEpochGetsItsOwnMuxer(t *testing.T) {
 	if x == shared || x.key.since != epoch.UnixNano() {
 		t.Fatalf("a share younger than the muxer got muxer %+v (shared: %v)", x.key, x == shared)
 	}
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/index.m3u8", nil)
-	f.m.ServeFile(rec, req, young, access.StreamMain, VariantTS, "index.m3u8")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("young share's playlist: %d %s", rec.Code, rec.Body)
+	if rec, err := f.serveRecorded(t, young, access.StreamMain, VariantTS, "index.m3u8"); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("young share's playlist: %v %d %s", err, rec.Code, rec.Body)
 	}
 	if !x.first.Key || x.first.Captured().Before(epoch) {
 		t.Fatalf("young share's muxer starts with key=%v captured %v, before its epoch %v", x.first.Key,
@@ -70,8 +66,7 @@ func TestYoungEpochGetsItsOwnMuxer(t *testing.T) {
 		t.Fatal("muxers of the camera survived its handover")
 	}
 	eventually(t, 5*time.Second, "muxers stopped", func() bool { return shared.stopped() && x.stopped() })
-	var he *HTTPError
-	if _, err := f.m.muxer(grant("cam-a"), key, false); !errors.As(err, &he) || he.Code != http.StatusNotFound {
-		t.Fatalf("segment request after handover: %v, want 404", err)
+	if _, err := f.m.muxer(grant("cam-a"), key, false); !errors.Is(err, ErrNoFile) {
+		t.Fatalf("segment request after handover: %v, want ErrNoFile (404)", err)
 	}
 }

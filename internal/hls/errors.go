@@ -1,11 +1,11 @@
 package hls
 
-import (
-	"errors"
-	"net/http"
-)
+import "errors"
 
-// Errors of the HLS output.
+// Errors of the HLS output. ServeFile and Multivariant write nothing when
+// they fail: the caller maps these to a response. ErrRefused and ErrNoFile
+// must be answered with a status and no body at all — not a byte that could
+// tell a refused client anything.
 var (
 	ErrBadVariant  = errors.New("hls: unknown variant")
 	ErrNoTracks    = errors.New("hls: the camera offers no track HLS can carry")
@@ -14,22 +14,14 @@ var (
 	ErrStalled     = errors.New("hls: the camera sent nothing for too long")
 	ErrClosed      = errors.New("hls: manager closed")
 	ErrNotReady    = errors.New("hls: no picture from the camera yet")
+	// ErrRefused wraps why the grant does not open what was asked for
+	// (expired, revoked, another camera's, isolation check failed).
+	ErrRefused = errors.New("hls: refused")
+	// ErrNoFile is a file that does not exist, or no longer does.
+	ErrNoFile = errors.New("hls: no such file")
+	// ErrOffline wraps the hub's reason the camera cannot be read now.
+	ErrOffline = errors.New("hls: camera offline")
+	// ErrBadRequest is a playlist request whose _HLS_ directives gohlslib
+	// refused (RFC 8216bis §6.2.5).
+	ErrBadRequest = errors.New("hls: the request's _HLS_ directives are not valid")
 )
-
-// HTTPError keeps what the client sees (Code and Msg) apart from what is
-// logged (Err). An empty Msg means the response has no body at all, which is
-// what a refused grant gets: not a byte that could tell it anything.
-type HTTPError struct {
-	Code int
-	Msg  string
-	Err  error
-}
-
-func (e *HTTPError) Error() string {
-	if e.Err == nil {
-		return http.StatusText(e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *HTTPError) Unwrap() error { return e.Err }

@@ -3,6 +3,7 @@ package hls
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,7 +163,8 @@ func newFixture(t *testing.T, m *Manager) *fixture {
 			http.NotFound(w, r)
 			return
 		}
-		m.Multivariant(w, r, grant(d), []access.StreamID{access.StreamMain, access.StreamSub}, v)
+		gw := &guard{ResponseWriter: w}
+		respond(t, gw, m.Multivariant(gw, r, grant(d), []access.StreamID{access.StreamMain, access.StreamSub}, v))
 	})
 	mux.HandleFunc("GET /g/{device}/{stream}/{variant}/{file}", func(w http.ResponseWriter, r *http.Request) {
 		d, err := access.ParseDeviceID(r.PathValue("device"))
@@ -172,7 +174,8 @@ func newFixture(t *testing.T, m *Manager) *fixture {
 			http.NotFound(w, r)
 			return
 		}
-		m.ServeFile(w, r, grant(d), s, v, r.PathValue("file"))
+		gw := &guard{ResponseWriter: w}
+		respond(t, gw, m.ServeFile(gw, r, grant(d), s, v, r.PathValue("file")))
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -184,6 +187,79 @@ func newFixture(t *testing.T, m *Manager) *fixture {
 }
 
 func (f *fixture) url(path string) string { return f.srv.URL + path }
+
+// guard is a ResponseWriter that notes whether the Manager wrote to it.
+type guard struct {
+	http.ResponseWriter
+	touched bool
+}
+
+func (g *guard) WriteHeader(code int) { g.touched = true; g.ResponseWriter.WriteHeader(code) }
+
+func (g *guard) Write(p []byte) (int, error) {
+	g.touched = true
+	return g.ResponseWriter.Write(p)
+}
+
+// untouched reports whether nothing was written to g, headers included.
+func (g *guard) untouched() bool { return !g.touched && len(g.Header()) == 0 }
+
+// statuses stand in for the caller's table (httpapi's clientErrors, tested
+// there): the status a test sees names the error the Manager returned.
+var statuses = []struct {
+	err  error
+	code int
+	msg  string // empty: no body at all
+}{
+	{ErrRefused, http.StatusForbidden, ""},
+	{ErrNoFile, http.StatusNotFound, ""},
+	{ErrOffline, http.StatusServiceUnavailable, "camera offline"},
+	{ErrNotReady, http.StatusServiceUnavailable, "camera has sent no picture yet"},
+	{ErrIdle, http.StatusServiceUnavailable, "stream restarting, retry"},
+	{ErrStalled, http.StatusServiceUnavailable, "stream restarting, retry"},
+	{ErrClosed, http.StatusServiceUnavailable, "shutting down"},
+	{ErrUnsupported, http.StatusNotFound, "variant not available for this camera"},
+	{ErrNoTracks, http.StatusNotFound, "variant not available for this camera"},
+	{ErrBadRequest, http.StatusBadRequest, "bad request"},
+}
+
+// respond answers a request the Manager failed with err, after checking
+// that the Manager wrote nothing of its own.
+func respond(t *testing.T, w *guard, err error) {
+	if err == nil {
+		return
+	}
+	if !w.untouched() {
+		t.Errorf("the Manager wrote to the response and returned %v", err)
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	for _, s := range statuses {
+		if errors.Is(err, s.err) {
+			code, msg = s.code, s.msg
+			break
+		}
+	}
+	if msg == "" {
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(code)
+		return
+	}
+	http.Error(w, msg, code)
+}
+
+// serveRecorded serves a file straight into a recorder; on an error it
+// checks that the Manager wrote nothing.
+func (f *fixture) serveRecorded(t *testing.T, g access.Grant, s access.StreamID, v Variant, file string) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	gw := &guard{ResponseWriter: rec}
+	err := f.m.ServeFile(gw, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/x", nil), g, s, v, file)
+	if err != nil && (!gw.untouched() || rec.Body.Len() != 0) {
+		t.Errorf("ServeFile wrote %d bytes (headers %v) and returned %v", rec.Body.Len(), rec.Header(), err)
+	}
+	return rec, err
+}
 
 // get fetches u and returns the status and body.
 func get(t *testing.T, u string) (int, []byte) {

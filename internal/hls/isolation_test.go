@@ -55,10 +55,8 @@ func TestOtherDeviceGetsNothing(t *testing.T) {
 	}
 	// Names that are not file names are refused without a lookup.
 	for _, file := range []string{"..", ".hidden", "a/b", "x%00y", strings.Repeat("a", 200)} {
-		rec := httptest.NewRecorder()
-		f.m.ServeFile(rec, httptest.NewRequest(http.MethodGet, "/x", nil), grant("cam-a"), access.StreamMain, VariantLL, file)
-		if rec.Code != http.StatusNotFound || rec.Body.Len() != 0 {
-			t.Errorf("file %q: %d with %d bytes", file, rec.Code, rec.Body.Len())
+		if _, err := f.serveRecorded(t, grant("cam-a"), access.StreamMain, VariantLL, file); !errors.Is(err, ErrNoFile) {
+			t.Errorf("file %q: %v, want ErrNoFile (404, nothing written)", file, err)
 		}
 	}
 }
@@ -104,10 +102,9 @@ func TestMisKeyedMuxerWritesNothing(t *testing.T) {
 	}
 	// A zero grant reads nothing either, and is no violation of isolation.
 	before := testutil.ToFloat64(violations)
-	rec := httptest.NewRecorder()
-	f.m.ServeFile(rec, httptest.NewRequest(http.MethodGet, "/x", nil), access.Grant{}, access.StreamMain, VariantLL, "index.m3u8")
-	if rec.Code != http.StatusForbidden || rec.Body.Len() != 0 || testutil.ToFloat64(violations) != before {
-		t.Errorf("zero grant: %d with %d bytes", rec.Code, rec.Body.Len())
+	if _, err := f.serveRecorded(t, access.Grant{}, access.StreamMain, VariantLL, "index.m3u8"); !errors.Is(err, ErrRefused) ||
+		testutil.ToFloat64(violations) != before {
+		t.Errorf("zero grant: %v, want ErrRefused (403, nothing written) and no violation", err)
 	}
 }
 
@@ -226,27 +223,26 @@ func TestMuxerOutlivesCreatorsGrant(t *testing.T) {
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
 	short := issuer.Mint("u1", "cam-a", access.AudienceWeb, 1500*time.Millisecond)
 	long := issuer.Mint("u2", "cam-a", access.AudienceWeb, time.Hour)
-	serve := func(g access.Grant) (*httptest.ResponseRecorder, *mediaPlaylist) {
-		rec := httptest.NewRecorder()
-		f.m.ServeFile(rec, httptest.NewRequest(http.MethodGet, "/x", nil), g, access.StreamMain, VariantTS, "index.m3u8")
+	serve := func(g access.Grant) (*httptest.ResponseRecorder, *mediaPlaylist, error) {
+		rec, err := f.serveRecorded(t, g, access.StreamMain, VariantTS, "index.m3u8")
 		pl, _ := parseMedia(rec.Body.Bytes())
-		return rec, pl
+		return rec, pl, err
 	}
-	if rec, _ := serve(short); rec.Code != http.StatusOK {
-		t.Fatalf("short grant: %d", rec.Code)
+	if rec, _, err := serve(short); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("short grant: %v %d", err, rec.Code)
 	}
 	x := muxerOf(f.m, muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantTS})
 	var atExpiry int
 	for time.Until(short.Expiry()) > 0 {
-		_, pl := serve(long)
+		_, pl, _ := serve(long)
 		atExpiry = pl.segments[len(pl.segments)-1].seq
 		time.Sleep(200 * time.Millisecond)
 	}
 	var last int
 	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-		rec, pl := serve(long)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("long grant after the short one expired: %d", rec.Code)
+		rec, pl, err := serve(long)
+		if err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("long grant after the short one expired: %v %d", err, rec.Code)
 		}
 		last = pl.segments[len(pl.segments)-1].seq
 	}
@@ -256,7 +252,7 @@ func TestMuxerOutlivesCreatorsGrant(t *testing.T) {
 	if last < atExpiry+2 {
 		t.Errorf("segments stopped at %d (was %d when the first grant expired)", last, atExpiry)
 	}
-	if rec, _ := serve(short); rec.Code != http.StatusForbidden || rec.Body.Len() != 0 {
-		t.Errorf("expired grant: %d with %d bytes", rec.Code, rec.Body.Len())
+	if _, _, err := serve(short); !errors.Is(err, ErrRefused) {
+		t.Errorf("expired grant: %v, want ErrRefused (403, nothing written)", err)
 	}
 }

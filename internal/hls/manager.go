@@ -20,6 +20,7 @@ package hls
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -95,24 +96,24 @@ func (m *Manager) metrics() *Metrics { return m.Metrics }
 // points to) or a name taken from a playlist. The query is passed on to
 // gohlslib (_HLS_msn, _HLS_part, _HLS_skip) and kept in the URIs it writes.
 //
-// A playlist request makes the muxer if there is none. A refused grant gets
-// 403 and a request for a file that does not exist 404, both without a
-// body; an offline camera gets 503 with a short reason.
-func (m *Manager) ServeFile(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, v Variant, file string) {
+// A playlist request makes the muxer if there is none. On an error nothing
+// has been written to w, headers included: ErrRefused for a refused grant,
+// ErrNoFile for a file that does not exist (answer both without a body),
+// ErrOffline, ErrNotReady, ErrIdle, ErrStalled, ErrClosed, ErrUnsupported,
+// ErrNoTracks, ErrBadRequest, r's context's.
+func (m *Manager) ServeFile(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, v Variant, file string) error {
 	m.init()
 	if v.valid() {
 		reqs := m.Metrics.Requests.WithLabelValues(string(v))
 		reqs.Inc()
 		defer reqs.Dec()
 	}
-	if err := m.serveFile(w, r, g, stream, v, file); err != nil {
-		m.fail(w, r, err)
-	}
+	return m.serveFile(w, r, g, stream, v, file)
 }
 
 func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, v Variant, file string) error {
 	if !v.valid() || !validFile(file) {
-		return &HTTPError{Code: http.StatusNotFound}
+		return ErrNoFile
 	}
 	key := muxerKey{device: g.Device(), stream: stream, variant: v}
 	x, err := m.muxer(g, key, isPlaylist(file))
@@ -129,13 +130,13 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	// if a muxer ever reached the wrong map slot.
 	u := x.first
 	if u == nil || x.last.Load() == nil {
-		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: "camera has sent no picture yet", Err: ErrNotReady}
+		return ErrNotReady
 	}
 	if err := m.Hub.Egress(g, u); err != nil {
 		if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrNoGrant) {
 			m.evict(x, err)
 		}
-		return &HTTPError{Code: http.StatusForbidden, Err: err}
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	x.begin(g)
 	defer x.end()
@@ -164,7 +165,7 @@ func (m *Manager) muxer(g access.Grant, key muxerKey, create bool) (*muxer, erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, &HTTPError{Code: http.StatusServiceUnavailable, Msg: "shutting down", Err: ErrClosed}
+		return nil, ErrClosed
 	}
 	if x := m.muxers[key]; x != nil && !x.stopped() {
 		if x.allows(g) {
@@ -176,7 +177,7 @@ func (m *Manager) muxer(g access.Grant, key muxerKey, create bool) (*muxer, erro
 		}
 	}
 	if !create {
-		return nil, &HTTPError{Code: http.StatusNotFound}
+		return nil, ErrNoFile
 	}
 	// From the previous GOP: gohlslib publishes no playlist before one whole
 	// segment, which the cached GOP alone closes only at the next keyframe.
@@ -233,7 +234,7 @@ func (m *Manager) Handover(device access.DeviceID) {
 	}
 }
 
-// Close stops every muxer and waits for them; later requests get 503.
+// Close stops every muxer and waits for them; later requests get ErrClosed.
 func (m *Manager) Close() {
 	m.init()
 	m.mu.Lock()
@@ -252,9 +253,9 @@ func (x *muxer) wait(ctx context.Context) error {
 	select {
 	case <-x.ready:
 	case <-ctx.Done():
-		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: "request cancelled", Err: ctx.Err()}
+		return fmt.Errorf("hls: waiting for the muxer: %w", ctx.Err())
 	case <-t.C:
-		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: "camera has sent no picture yet", Err: ErrNotReady}
+		return ErrNotReady
 	}
 	if x.err != nil {
 		return startError(x.err)
@@ -262,50 +263,25 @@ func (x *muxer) wait(ctx context.Context) error {
 	return nil
 }
 
-// readError maps a hub.Read error to a response.
+// readError classes a hub.Read error: the camera is offline, or the grant
+// does not open it.
 func readError(err error) error {
 	switch {
 	case errors.Is(err, hub.ErrOffline), errors.Is(err, hub.ErrReplaced), errors.Is(err, hub.ErrClosed):
-		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: "camera offline", Err: err}
+		return fmt.Errorf("%w: %w", ErrOffline, err)
 	default: // no grant, expired grant
-		return &HTTPError{Code: http.StatusForbidden, Err: err}
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 }
 
-// startError maps the reason a muxer did not start to a response.
+// startError classes the reason a muxer did not start or stopped.
 func startError(err error) error {
 	switch {
-	case errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
-		return &HTTPError{Code: http.StatusNotFound, Msg: "variant not available for this camera", Err: err}
-	case errors.Is(err, ErrIdle), errors.Is(err, ErrClosed), errors.Is(err, ErrStalled):
-		return &HTTPError{Code: http.StatusServiceUnavailable, Msg: "stream restarting, retry", Err: err}
+	case errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks),
+		errors.Is(err, ErrIdle), errors.Is(err, ErrClosed), errors.Is(err, ErrStalled):
+		return err
 	}
 	return readError(err)
-}
-
-// fail writes err's response, which was not started. Refusals (403, 404)
-// have no body at all.
-func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var he *HTTPError
-	if !errors.As(err, &he) {
-		he = &HTTPError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
-	}
-	lvl := slog.LevelDebug
-	if he.Code >= 500 && he.Code != http.StatusServiceUnavailable {
-		lvl = slog.LevelWarn
-	}
-	m.Logger.Log(r.Context(), lvl, "hls request failed", "code", he.Code, "error", he)
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if he.Msg == "" {
-		h.Set("Content-Length", "0")
-		w.WriteHeader(he.Code)
-		return
-	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(he.Code)
-	_, _ = w.Write([]byte(he.Msg + "\n"))
 }
 
 // validFile accepts the names gohlslib makes and index.m3u8: letters,
@@ -337,17 +313,24 @@ func rewrite(r *http.Request, name string) *http.Request {
 	return r2
 }
 
-// responseWriter holds back gohlslib's status until the body starts, so that
-// a file gohlslib does not have (it then writes nothing) or a muxer that
-// stopped under the request (a bare 500) gets our own response instead.
+// responseWriter holds back gohlslib's headers and status until the body
+// starts, so that a file gohlslib does not have (it then writes nothing) or
+// a muxer that stopped under the request (a bare 500) leaves w untouched
+// and becomes an error.
 type responseWriter struct {
 	w       http.ResponseWriter
+	h       http.Header
 	code    int
 	started bool
 	n       int64
 }
 
-func (c *responseWriter) Header() http.Header { return c.w.Header() }
+func (c *responseWriter) Header() http.Header {
+	if c.h == nil {
+		c.h = http.Header{}
+	}
+	return c.h
+}
 
 func (c *responseWriter) WriteHeader(code int) {
 	if c.code == 0 {
@@ -357,31 +340,40 @@ func (c *responseWriter) WriteHeader(code int) {
 
 func (c *responseWriter) Write(p []byte) (int, error) {
 	if !c.started {
-		c.started = true
 		if c.code == 0 {
 			c.code = http.StatusOK
 		}
-		c.w.WriteHeader(c.code)
+		c.start()
 	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
 }
 
-// finish completes a response that wrote no body.
+// start sends the held-back headers and status.
+func (c *responseWriter) start() {
+	c.started = true
+	for k, v := range c.h {
+		c.w.Header()[k] = v
+	}
+	c.w.WriteHeader(c.code)
+}
+
+// finish completes a response that wrote no body, or returns why there is
+// none.
 func (c *responseWriter) finish(x *muxer) error {
 	switch {
 	case c.started:
 		return nil
 	case c.code == 0:
-		return &HTTPError{Code: http.StatusNotFound}
+		return ErrNoFile
 	case c.code == http.StatusInternalServerError && x.stopped():
 		return startError(x.stopErr)
+	case c.code == http.StatusBadRequest:
+		return ErrBadRequest
 	case c.code >= 400:
-		h := c.w.Header()
-		h.Del("Content-Type")
-		return &HTTPError{Code: c.code}
+		return fmt.Errorf("hls: gohlslib answered %d", c.code)
 	}
-	c.w.WriteHeader(c.code)
+	c.start()
 	return nil
 }

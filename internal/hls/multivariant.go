@@ -40,12 +40,12 @@ type streamEntry struct {
 // are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
 // relative to the multivariant playlist, with the request's query (a stream
 // token) kept. It also starts the listed streams' muxers, so that the
-// player's next request finds them primed.
-func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) {
+// player's next request finds them primed. On an error nothing has been
+// written to w: ErrNoFile (an invalid variant), ErrRefused, ErrOffline.
+func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) error {
 	m.init()
 	if !v.valid() {
-		m.fail(w, r, &HTTPError{Code: http.StatusNotFound, Err: ErrBadVariant})
-		return
+		return fmt.Errorf("%w: %w", ErrNoFile, ErrBadVariant)
 	}
 	var entries []streamEntry
 	for _, s := range streams {
@@ -55,13 +55,11 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 			entries = append(entries, e)
 		case errors.Is(err, hub.ErrOffline), errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
 		default:
-			m.fail(w, r, readError(err))
-			return
+			return readError(err)
 		}
 	}
 	if len(entries) == 0 {
-		m.fail(w, r, &HTTPError{Code: http.StatusServiceUnavailable, Msg: "camera offline", Err: hub.ErrOffline})
-		return
+		return fmt.Errorf("%w: %w", ErrOffline, hub.ErrOffline)
 	}
 	for _, e := range entries {
 		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v}, true)
@@ -73,6 +71,7 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 	w.WriteHeader(http.StatusOK)
 	n, _ := w.Write(body)
 	m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
+	return nil
 }
 
 // describe measures one stream for the multivariant playlist.

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/auth"
+	"vigil/internal/hls"
 	"vigil/internal/hub"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
@@ -45,6 +47,10 @@ func httpError(code int, msg string, err error) *HTTPError {
 // error describes only what the client sent.
 const ownText = ""
 
+// noBody marks a table entry answered with its status alone: a refusal
+// that must not carry a byte that could tell the client anything.
+const noBody = "\x00"
+
 // clientErrors is the one table from the domain's errors to what a client
 // is told, first match wins. An error that is neither here nor an
 // *HTTPError is unexpected: 500 with a generic text, the detail logged.
@@ -53,6 +59,9 @@ var clientErrors = []struct {
 	code int
 	msg  string
 }{
+	// First, so that no cause they wrap can give a refusal a body.
+	{hls.ErrRefused, http.StatusForbidden, noBody},
+	{hls.ErrNoFile, http.StatusNotFound, noBody},
 	{access.ErrBadDeviceID, http.StatusNotFound, "no such camera"},
 	{auth.ErrUnknown, http.StatusNotFound, "no such camera, user or code"},
 	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids
@@ -69,7 +78,16 @@ var clientErrors = []struct {
 	{stills.ErrDecode, http.StatusServiceUnavailable, "the still is not ready; retry shortly"},
 	{stills.ErrNotJPEG, http.StatusUnsupportedMediaType, "the body must be a JPEG image"},
 	{stills.ErrTooLarge, http.StatusRequestEntityTooLarge, "the still is too large"},
+	{hls.ErrOffline, http.StatusServiceUnavailable, "camera offline"},
+	{hls.ErrNotReady, http.StatusServiceUnavailable, "camera has sent no picture yet"},
+	{hls.ErrIdle, http.StatusServiceUnavailable, "stream restarting, retry"},
+	{hls.ErrStalled, http.StatusServiceUnavailable, "stream restarting, retry"},
+	{hls.ErrClosed, http.StatusServiceUnavailable, "shutting down, retry"},
+	{hls.ErrUnsupported, http.StatusNotFound, "variant not available for this camera"},
+	{hls.ErrNoTracks, http.StatusNotFound, "variant not available for this camera"},
+	{hls.ErrBadRequest, http.StatusBadRequest, ownText},
 	{hub.ErrOffline, http.StatusServiceUnavailable, "camera is offline"},
+	{audit.ErrUnrecorded, http.StatusServiceUnavailable, "viewing is not possible right now"},
 	{hub.ErrReplaced, http.StatusServiceUnavailable, "camera reconnected; retry"},
 	{webrtc.ErrBadOffer, http.StatusBadRequest, ownText},
 	{webrtc.ErrNoH264, http.StatusBadRequest, ownText},
@@ -84,7 +102,8 @@ var clientErrors = []struct {
 
 // retryWhen is when to try again after a refusal that passes.
 var retryWhen = map[error]time.Duration{webrtc.ErrBusy: 5 * time.Second, auth.ErrHashBusy: time.Second,
-	stills.ErrBusy: 2 * time.Second, stills.ErrDecode: 2 * time.Second}
+	stills.ErrBusy: 2 * time.Second, stills.ErrDecode: 2 * time.Second,
+	hls.ErrNotReady: time.Second, hls.ErrIdle: time.Second, hls.ErrStalled: time.Second}
 
 // clientError is what the client is told of err.
 func clientError(err error) *HTTPError {
@@ -98,8 +117,11 @@ func clientError(err error) *HTTPError {
 	for _, e := range clientErrors {
 		if errors.Is(err, e.err) {
 			msg := e.msg
-			if msg == ownText {
+			switch msg {
+			case ownText:
 				msg = err.Error()
+			case noBody:
+				msg = ""
 			}
 			return &HTTPError{Code: e.code, Msg: msg, Err: err, RetryAfter: retryWhen[e.err]}
 		}
@@ -125,11 +147,17 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
 			"camera", r.PathValue("id"), "client", r.RemoteAddr, "status", he.Code, "error", he.Err)
+		w.Header().Set("Cache-Control", "no-store") // an answer for now, not for a cache
 		if he.RetryAfter > 0 {
 			w.Header().Set("Retry-After", retryAfter(he.RetryAfter))
 		}
 		if he.Code == http.StatusUnauthorized && wantsChallenge(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="vigil"`)
+		}
+		if he.Msg == "" { // a refusal: the status alone
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(he.Code)
+			return
 		}
 		http.Error(w, he.Msg, he.Code)
 	})

@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
@@ -34,9 +33,9 @@ type Media struct {
 	Stills   *stills.Service
 	// WebRTC serves WHEP and Google's WebRTC signaling; nil leaves them out.
 	WebRTC *webrtc.Server
-	// Record starts a viewing session in the access history; nil records
+	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
-	Record func(g access.Grant, output, remote string) (Recorded, error)
+	Record *audit.Recorder
 	Logger *slog.Logger
 	// WriteTimeout bounds every write of a media response; a viewer that
 	// takes nothing for that long is dropped. It defaults to 10 seconds.
@@ -49,51 +48,6 @@ type Media struct {
 	Dropped *prometheus.CounterVec
 	metrics *outputMetrics
 	outputs *limit.PerKey[access.UserID] // long-lived outputs open per user
-
-	hlsMu   sync.Mutex
-	hlsSeen map[hlsViewer]time.Time // guarded by hlsMu; last HLS session recorded per viewer
-}
-
-// hlsViewer names an HLS viewer: HLS has no sessions, so a viewer is a
-// user, camera and client host seen within hlsSessionGap.
-type hlsViewer struct {
-	user   access.UserID
-	device access.DeviceID
-	host   string
-}
-
-// hlsSessionGap is how long an HLS viewer may be silent and still count as
-// the same viewing session.
-const hlsSessionGap = time.Minute
-
-// recordHLS records an HLS viewing session on a playlist request, once per
-// viewer per hlsSessionGap. Its bytes are not counted.
-func (m *Media) recordHLS(g access.Grant, r *http.Request) error {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	k, now := hlsViewer{g.User(), g.Device(), host}, time.Now()
-	m.hlsMu.Lock()
-	if m.hlsSeen == nil {
-		m.hlsSeen = map[hlsViewer]time.Time{}
-	}
-	last, seen := m.hlsSeen[k]
-	m.hlsSeen[k] = now
-	if len(m.hlsSeen) > 10000 {
-		for v, t := range m.hlsSeen {
-			if now.Sub(t) > hlsSessionGap {
-				delete(m.hlsSeen, v)
-			}
-		}
-	}
-	m.hlsMu.Unlock()
-	if seen && now.Sub(last) < hlsSessionGap {
-		return nil
-	}
-	rec, err := m.record(g, "hls", r)
-	if err != nil {
-		return err
-	}
-	rec.End()
-	return nil
 }
 
 type outputMetrics struct {
@@ -160,34 +114,11 @@ func notFoundUnless(err error) error {
 	return &HTTPError{Code: http.StatusNotFound, Msg: errNotFound.Msg, Err: err}
 }
 
-// Recorded is a viewing session being recorded.
-type Recorded interface {
-	Add(n int)
-	End()
-}
-
-type noRecord struct{}
-
-func (noRecord) Add(int) {}
-func (noRecord) End()    {}
-
-// record starts the access-history record of a request's viewing session.
-func (m *Media) record(g access.Grant, output string, r *http.Request) (Recorded, error) {
-	if m.Record == nil {
-		return noRecord{}, nil
-	}
-	rec, err := m.Record(g, output, r.RemoteAddr)
-	if err != nil {
-		return nil, httpError(http.StatusServiceUnavailable, "viewing is not possible right now", err)
-	}
-	return rec, nil
-}
-
 // countingWriter counts the bytes of a long-lived response.
 type countingWriter struct {
 	w   http.ResponseWriter
 	c   prometheus.Counter
-	rec Recorded
+	rec *audit.Session
 }
 
 func (c countingWriter) Write(p []byte) (int, error) {
@@ -233,7 +164,7 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 		return notFoundUnless(err)
 	}
 	defer rd.Close()
-	rec, err := m.record(g, "mp4", r)
+	rec, err := m.Record.Start(g, "mp4", r.RemoteAddr)
 	if err != nil {
 		return err
 	}
@@ -268,11 +199,10 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpError(http.StatusBadRequest, err.Error(), nil)
 	}
-	if err := m.recordHLS(g, r); err != nil {
+	if err := m.Record.Seen(g, "hls", r.RemoteAddr); err != nil { // HLS bytes are not counted
 		return err
 	}
-	m.HLS.Multivariant(w, r, g, streams, v)
-	return nil
+	return m.HLS.Multivariant(w, r, g, streams, v)
 }
 
 func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
@@ -289,12 +219,11 @@ func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}
 	if strings.HasSuffix(r.PathValue("file"), ".m3u8") {
-		if err := m.recordHLS(g, r); err != nil {
+		if err := m.Record.Seen(g, "hls", r.RemoteAddr); err != nil {
 			return err
 		}
 	}
-	m.HLS.ServeFile(w, r, g, stream, v, r.PathValue("file"))
-	return nil
+	return m.HLS.ServeFile(w, r, g, stream, v, r.PathValue("file"))
 }
 
 // stillRequest reads ?stream, ?max_age (seconds) and ?width.
@@ -331,7 +260,7 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notFoundUnless(err)
 	}
-	rec, err := m.record(g, "still", r)
+	rec, err := m.Record.Start(g, "still", r.RemoteAddr)
 	if err != nil {
 		return err
 	}
@@ -386,7 +315,7 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {
 		return notFoundUnless(err)
 	}
-	rec, err := m.record(g, "mjpeg", r)
+	rec, err := m.Record.Start(g, "mjpeg", r.RemoteAddr)
 	if err != nil {
 		return err
 	}

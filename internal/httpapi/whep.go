@@ -65,12 +65,7 @@ func (m *Media) Watch(r *http.Request, g access.Grant, stream access.StreamID, o
 	if err != nil {
 		return nil, notFoundUnless(err)
 	}
-	o := webrtc.Offer{SDP: offer, Source: rd}
-	if m.Record != nil {
-		remote := r.RemoteAddr
-		o.Record = func() (webrtc.Recorder, error) { return m.Record(g, "webrtc", remote) }
-	}
-	return m.WebRTC.Negotiate(r.Context(), o)
+	return m.WebRTC.Negotiate(r.Context(), webrtc.Offer{SDP: offer, Source: rd, Record: m.Record, Remote: r.RemoteAddr})
 }
 
 // EndWatch hangs up one of the grant's user's sessions of its camera.

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/hub"
 	"vigil/internal/media"
 )
@@ -37,7 +38,7 @@ type play struct {
 	// reported marks tracks whose first sender report went out (UDP path).
 	reported []bool
 	// rec is the session's access-history record; nil when not recorded.
-	rec Recorded
+	rec *audit.Session
 	// paced is when the UDP replay's last unit is due (see pace).
 	paced  time.Time
 	cancel context.CancelFunc
@@ -81,15 +82,13 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 	if p.cancel != nil {
 		return // already running (a later response on the same connection)
 	}
-	if p.s.Record != nil {
-		rec, err := p.s.Record(p.reader.Grant(), "rtsp", ss.Conns()[0].NetConn().RemoteAddr().String())
-		if err != nil {
-			p.s.Logger.Error("rtsp viewer not served: access history unavailable", "camera", p.reader.Owner().Device, "error", err)
-			ss.Close()
-			return
-		}
-		p.rec = rec
+	rec, err := p.s.Record.Start(p.reader.Grant(), "rtsp", ss.Conns()[0].NetConn().RemoteAddr().String())
+	if err != nil {
+		p.s.Logger.Error("rtsp viewer not served: access history unavailable", "camera", p.reader.Owner().Device, "error", err)
+		ss.Close()
+		return
 	}
+	p.rec = rec
 	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok && ss.Transport().Protocol == gortsplib.ProtocolTCP {
 		p.direct = &directWriter{conn: fc, timeout: p.s.WriteTimeout}
 		stats := p.stream.Stats()
@@ -136,12 +135,10 @@ func (p *play) run(ctx context.Context) error {
 		} else {
 			err = p.viaStream(ctx, u.Track, pkts, ts, wall)
 		}
-		if p.rec != nil && err == nil {
-			p.rec.Add(u.Size())
-		}
 		if err != nil {
 			return err
 		}
+		p.rec.Add(u.Size())
 	}
 }
 
@@ -208,9 +205,7 @@ func (p *play) reportFirst(track int, ts uint32, wall time.Time) {
 }
 
 func (p *play) close() {
-	if p.rec != nil {
-		defer p.rec.End()
-	}
+	defer p.rec.End()
 	p.reader.Close()
 	if p.cancel != nil {
 		p.cancel()

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	vauth "vigil/internal/auth"
 	"vigil/internal/hub"
 	"vigil/internal/limit"
@@ -72,9 +73,9 @@ type Server struct {
 	Dropped prometheus.Counter
 	Hub     *hub.Hub
 	Auth    Auth
-	// Record starts a viewing session in the access history; nil records
+	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
-	Record func(g access.Grant, output, remote string) (Recorded, error)
+	Record *audit.Recorder
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -206,12 +207,6 @@ func (s *Server) Close() {
 	s.cancel()
 	s.srv.Close()
 	s.wg.Wait()
-}
-
-// Recorded is a viewing session being recorded.
-type Recorded interface {
-	Add(n int)
-	End()
 }
 
 // target is the camera stream a request's path names: /<device>[/main|/sub].

@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
@@ -150,11 +151,11 @@ func offerOf(t *testing.T, v *sim.WebRTCViewer) string {
 
 // connect negotiates a session of src for v and hands v the answer; it
 // returns when the answer was accepted.
-func connect(t *testing.T, s *Server, v *sim.WebRTCViewer, src Source, rec Recorder) (*Session, time.Time) {
+func connect(t *testing.T, s *Server, v *sim.WebRTCViewer, src Source, rec *record) (*Session, time.Time) {
 	t.Helper()
-	o := Offer{SDP: offerOf(t, v), Source: src}
+	o := Offer{SDP: offerOf(t, v), Source: src, Remote: "192.0.2.7:5000"}
 	if rec != nil {
-		o.Record = func() (Recorder, error) { return rec, nil }
+		o.Record = rec.recorder()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -222,17 +223,46 @@ func fds(t *testing.T) (all, sockets int) {
 	return len(entries), sockets
 }
 
-// record is a Recorder that counts.
+// record is an access history (an audit.Store) of one session; fail,
+// when set, fails its start.
 type record struct {
-	mu    sync.Mutex
-	bytes int
-	ended bool
+	mu      sync.Mutex
+	started int
+	bytes   int
+	ended   bool
+	fail    error
 }
 
-func (r *record) Add(n int) { r.mu.Lock(); r.bytes += n; r.mu.Unlock() }
-func (r *record) End()      { r.mu.Lock(); r.ended = true; r.mu.Unlock() }
+func (r *record) StartAccess(context.Context, audit.Viewing) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	r.started++
+	return int64(r.started), nil
+}
+
+func (r *record) EndAccess(_ context.Context, _ int64, _ time.Time, bytes int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.bytes, r.ended = int(bytes), true
+	return nil
+}
+
+// recorder is an audit.Recorder writing to r.
+func (r *record) recorder() *audit.Recorder { return audit.New(r, quiet()) }
+
+// state is the session's bytes and whether it ended.
 func (r *record) state() (int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.bytes, r.ended
+}
+
+// starts counts the sessions recorded as started.
+func (r *record) starts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started
 }

@@ -159,7 +159,7 @@ func TestAbandonedNegotiation(t *testing.T) {
 		s := newServer(t, func(c *Config) { c.NegotiationTimeout = 300 * time.Millisecond })
 		rec := &record{}
 		o := Offer{SDP: offerOf(t, newViewer(t, false)), Source: read(t, h, grant("cam-a", nil)),
-			Record: func() (Recorder, error) { return rec, nil }}
+			Record: rec.recorder()}
 		start := time.Now()
 		ss, err := s.Negotiate(context.Background(), o)
 		if err != nil {
@@ -168,7 +168,7 @@ func TestAbandonedNegotiation(t *testing.T) {
 		if err := ended(t, ss, 2*time.Second); !errors.Is(err, ErrNegotiationTimeout) {
 			t.Fatalf("ended with %v, want ErrNegotiationTimeout", err)
 		}
-		if _, done := rec.state(); done {
+		if _, done := rec.state(); done || rec.starts() != 0 {
 			t.Fatal("a session that never connected was recorded as viewing")
 		}
 		t.Logf("dropped %v after the offer", time.Since(start).Round(time.Millisecond))

@@ -31,12 +31,9 @@ func (ss *Session) stream() error {
 	if err := ss.waitConnected(); err != nil {
 		return err
 	}
-	rec := Recorder(noRecord{})
-	if ss.record != nil {
-		var err error
-		if rec, err = ss.record(); err != nil {
-			return fmt.Errorf("webrtc: access history: %w", err)
-		}
+	rec, err := ss.record.Start(ss.src.Grant(), "webrtc", ss.remote)
+	if err != nil {
+		return fmt.Errorf("webrtc: access history: %w", err)
 	}
 	defer rec.End()
 	ss.log.Debug("webrtc peer connected", "after", time.Since(ss.created).Round(time.Millisecond))
@@ -94,8 +91,3 @@ func (ss *Session) waitConnected() error {
 		return access.ErrGrantRevoked
 	}
 }
-
-type noRecord struct{}
-
-func (noRecord) Add(int) {}
-func (noRecord) End()    {}

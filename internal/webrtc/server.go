@@ -10,6 +10,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/limit"
 )
 
@@ -64,10 +65,12 @@ type Offer struct {
 	// Negotiate takes it over: the session closes it when it ends, and
 	// Negotiate closes it when it fails.
 	Source Source
-	// Record, if set, starts the viewing session's access-history record.
-	// It is called once the peer has connected, before any media is sent;
+	// Record records the viewing session in the access history, as from
+	// Remote (the signaling client's address); nil records nothing. The
+	// record starts once the peer has connected, before any media is sent;
 	// if it fails, the session ends without sending any.
-	Record func() (Recorder, error)
+	Record *audit.Recorder
+	Remote string
 }
 
 // Negotiate answers an offer: it checks the offer and the camera's codecs,

@@ -12,6 +12,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/hub"
 	"vigil/internal/media"
 )
@@ -31,12 +32,6 @@ type Source interface {
 
 var _ Source = (*hub.Reader)(nil)
 
-// Recorder counts a viewing session's bytes for the access history.
-type Recorder interface {
-	Add(n int)
-	End()
-}
-
 // Session is one peer's WebRTC session: a PeerConnection sending one
 // camera stream. Its goroutine sends the source's units once the peer has
 // connected and tears everything down when the session ends.
@@ -48,8 +43,9 @@ type Session struct {
 	srv     *Server
 	pc      *pion.PeerConnection
 	src     Source
-	tracks  []*track // by the source's track index; nil for tracks not sent
-	record  func() (Recorder, error)
+	tracks  []*track        // by the source's track index; nil for tracks not sent
+	record  *audit.Recorder // with remote, the access history; nil records nothing
+	remote  string
 	log     *slog.Logger
 	created time.Time
 
@@ -102,7 +98,7 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 	}
 	g := o.Source.Grant()
 	ss := &Session{id: newID(), user: g.User(), device: g.Device(), srv: s, pc: pc, src: o.Source,
-		tracks: tracks, record: o.Record, created: time.Now(),
+		tracks: tracks, record: o.Record, remote: o.Remote, created: time.Now(),
 		connected: make(chan struct{}), done: make(chan struct{})}
 	ss.log = s.log.With("camera", ss.device, "user", ss.user, "session", ss.id)
 	ss.ctx, ss.cancel = context.WithCancelCause(s.ctx)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/hub"
 	"vigil/internal/sim"
 )
@@ -72,6 +73,24 @@ func TestViewerGetsOnlyItsCamerasStamps(t *testing.T) {
 	}
 	if s.Sessions() != 0 || testutil.ToFloat64(s.cfg.Metrics.Sessions) != 0 {
 		t.Fatalf("%d sessions left", s.Sessions())
+	}
+}
+
+// TestUnrecordedViewerGetsNothing: a session whose access record cannot
+// start ends once the peer connects, without sending a unit.
+func TestUnrecordedViewerGetsNothing(t *testing.T) {
+	noLeaks(t)
+	h := hub.New(hub.Config{Logger: quiet()})
+	publish(t, h, "cam-a", false)
+	s := newServer(t, nil)
+	v := newViewer(t, false)
+	rec := &record{fail: errors.New("disk full")}
+	ss, _ := connect(t, s, v, read(t, h, grant("cam-a", nil)), rec)
+	if err := ended(t, ss, 10*time.Second); !errors.Is(err, audit.ErrUnrecorded) {
+		t.Fatalf("ended with %v, want the access history's failure", err)
+	}
+	if st := v.Stats(); st.Units != 0 || st.VideoPackets != 0 {
+		t.Fatalf("an unrecorded viewer got %d units, %d video packets", st.Units, st.VideoPackets)
 	}
 }
 

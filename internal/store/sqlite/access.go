@@ -6,11 +6,14 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/store"
 )
 
+var _ audit.Store = (*Store)(nil)
+
 // StartAccess records the start of a viewing session and returns its id.
-func (s *Store) StartAccess(ctx context.Context, a store.Access) (int64, error) {
+func (s *Store) StartAccess(ctx context.Context, a audit.Viewing) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO access_log (viewer, device, output, audience, remote, started)
 		VALUES (?, ?, ?, ?, ?, ?)`, string(a.Viewer), string(a.Device), a.Output, string(a.Audience), a.Remote, nanos(a.Started))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/store"
 )
 
@@ -44,7 +45,7 @@ func TestOwnershipEpochs(t *testing.T) {
 	if created.IsZero() {
 		t.Fatal("a new device has no epoch")
 	}
-	if _, err := s.StartAccess(ctx, store.Access{Viewer: "u-admin", Device: "cam-one", Output: "rtsp",
+	if _, err := s.StartAccess(ctx, audit.Viewing{Viewer: "u-admin", Device: "cam-one", Output: "rtsp",
 		Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
