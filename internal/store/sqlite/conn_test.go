@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/internal/store"
+	"vigil/internal/audit"
 )
 
 // TestConcurrentWritersAllFinish: a burst of writers in one process (a
@@ -29,7 +29,7 @@ func TestConcurrentWritersAllFinish(t *testing.T) {
 			defer wg.Done()
 			for range 20 {
 				wctx, cancel := context.WithTimeout(ctx, time.Second)
-				id, err := s.StartAccess(wctx, store.Access{Viewer: "u-x", Device: "cam-x", Output: "mp4", Started: time.Now()})
+				id, err := s.StartAccess(wctx, audit.Viewing{Viewer: "u-x", Device: "cam-x", Output: "mp4", Started: time.Now()})
 				if err == nil {
 					err = s.EndAccess(wctx, id, time.Now(), 1)
 				}
