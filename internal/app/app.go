@@ -24,6 +24,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/hls"
+	"vigil/internal/household"
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
@@ -123,11 +124,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser,
+	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser, Tokens: a.auth,
 		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures),
 		Hasher: auth.NewHasher(0, -1)}
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
-		Cameras: linkCameras{dir}, Users: dir, Logger: log, OnUnlink: a.unlinked})
+		Cameras: linkCameras{household.Views{Store: st}}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -9,7 +9,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/httpapi"
+	"vigil/internal/household"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
@@ -45,7 +45,7 @@ func (d directory) Principal(ctx context.Context, name string) (auth.Principal, 
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	p := auth.Principal{ID: u.ID, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}
+	p := auth.Principal{ID: u.ID, Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}
 	for _, t := range toks {
 		c := t.Credential
 		c.User = u.Name // tokens' digests are made with the user's name
@@ -56,16 +56,16 @@ func (d directory) Principal(ctx context.Context, name string) (auth.Principal, 
 
 // Bound checks that what a stream token was minted in still stands: the
 // sign-in session, the password as it was, or the account link.
-func (d directory) Bound(ctx context.Context, p auth.Principal, session string) error {
-	kind, id := session[:min(2, len(session))], session[min(2, len(session)):]
-	switch kind {
-	case auth.BoundSession:
+func (d directory) Bound(ctx context.Context, p auth.Principal, b auth.Binding) error {
+	id := b.ID
+	switch b.Via {
+	case auth.ViaSession:
 		s, err := d.st.Session(ctx, id, time.Now())
 		if err == nil && s.User != p.ID {
 			err = errors.New("session of another user")
 		}
 		return err
-	case auth.BoundPassword:
+	case auth.ViaPassword:
 		if p.Credential.Usable() && id == auth.PasswordFingerprint(p.Credential.PassSHA256) {
 			return nil
 		}
@@ -74,37 +74,18 @@ func (d directory) Bound(ctx context.Context, p auth.Principal, session string) 
 			return err
 		}
 		return errors.New("password changed")
-	case auth.BoundLink:
+	case auth.ViaLink:
 		l, err := d.st.Link(ctx, id)
 		if err == nil && (!l.Live() || l.User != p.ID) {
 			err = errors.New("account link ended")
 		}
 		return err
 	}
-	return fmt.Errorf("token bound to %q, which is nothing Vigil knows", kind)
+	return fmt.Errorf("token bound to %q, which is nothing Vigil knows", b)
 }
 
 func (d directory) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {
-	dev, err := d.st.Device(ctx, device)
-	if errors.Is(err, store.ErrNotFound) {
-		return auth.Standing{}, fmt.Errorf("%w: device %s", auth.ErrUnknown, device)
-	}
-	if err != nil {
-		return auth.Standing{}, err
-	}
-	st := auth.Standing{DeviceDisabled: dev.Disabled, Claimed: dev.Owner != "", Owner: dev.Owner != "" && dev.Owner == user,
-		Since: dev.EpochStarted}
-	sh, err := d.st.Share(ctx, device, user)
-	switch {
-	case err == nil:
-		st.Shared, st.ShareUntil = true, sh.Until
-		if !st.Owner && sh.CreatedAt.After(st.Since) {
-			st.Since = sh.CreatedAt // a sharee sees from the share's creation on
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return auth.Standing{}, err
-	}
-	return st, nil
+	return household.Views{Store: d.st}.Standing(ctx, user, device)
 }
 
 func (d directory) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error) {
@@ -176,105 +157,21 @@ func ensureAdmin(ctx context.Context, st *sqlite.Store, password string, log *sl
 	return nil
 }
 
-// Cameras lists what user may see: owned cameras, cameras shared with them
-// (live shares only) and, for admins, unclaimed cameras.
-func (d directory) Cameras(ctx context.Context, user access.UserID, admin bool, now time.Time) ([]httpapi.Camera, error) {
-	owned, err := d.st.DevicesOwnedBy(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	var out []httpapi.Camera
-	for _, dev := range owned {
-		out = append(out, httpapi.Camera{ID: dev.ID, Name: dev.Name, Role: "owner"})
-	}
-	shares, err := d.st.SharesWith(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	for _, sh := range shares {
-		if !sh.Live(now) {
-			continue
-		}
-		dev, err := d.st.Device(ctx, sh.Device)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, httpapi.Camera{ID: dev.ID, Name: dev.Name, Role: "viewer", Until: sh.Until})
-	}
-	if admin {
-		unclaimed, err := d.st.DevicesOwnedBy(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		for _, dev := range unclaimed {
-			out = append(out, httpapi.Camera{ID: dev.ID, Name: dev.Name, Role: "operator"})
-		}
-	}
-	return out, nil
-}
-
-// Shares lists who device is shared with, by user name.
-func (d directory) Shares(ctx context.Context, device access.DeviceID) ([]httpapi.ShareView, error) {
-	shares, err := d.st.SharesOfDevice(ctx, device)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]httpapi.ShareView, 0, len(shares))
-	for _, sh := range shares {
-		u, err := d.st.User(ctx, sh.Viewer)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, httpapi.ShareView{User: u.Name, Until: sh.Until, Created: sh.CreatedAt})
-	}
-	return out, nil
-}
-
-// History lists a device's viewing sessions with user names: those of the
-// current ownership epoch only, since an owner never sees who watched the
-// camera before they claimed it (invariant 8).
-func (d directory) History(ctx context.Context, device access.DeviceID, limit int) ([]httpapi.AccessView, error) {
-	dev, err := d.st.Device(ctx, device)
-	if err != nil {
-		return nil, unknown(err)
-	}
-	rows, err := d.st.AccessOf(ctx, device, dev.EpochStarted, limit)
-	if err != nil {
-		return nil, err
-	}
-	names := map[access.UserID]string{}
-	out := make([]httpapi.AccessView, 0, len(rows))
-	for _, a := range rows {
-		name, ok := names[a.Viewer]
-		if !ok {
-			if u, err := d.st.User(ctx, a.Viewer); err == nil {
-				name = u.Name
-			} else {
-				name = string(a.Viewer) // a deleted user keeps its id in the history
-			}
-			names[a.Viewer] = name
-		}
-		out = append(out, httpapi.AccessView{User: name, Output: a.Output, Audience: a.Audience, Remote: a.Remote,
-			Started: a.Started, Ended: a.Ended, Bytes: a.Bytes})
-	}
-	return out, nil
-}
-
 // linkCameras lists what a user may expose on the account-linking consent
 // page: the household's cameras (owned and shared), never the unclaimed
 // ones an admin may see.
-type linkCameras struct{ d directory }
+type linkCameras struct{ household.Views }
 
 var _ oauth.Cameras = linkCameras{}
 
 func (l linkCameras) Cameras(ctx context.Context, user access.UserID) ([]oauth.Camera, error) {
-	cams, err := l.d.Cameras(ctx, user, false, time.Now())
+	cams, err := l.Household(ctx, user)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]oauth.Camera, 0, len(cams))
 	for _, c := range cams {
-		out = append(out, oauth.Camera{ID: c.ID, Name: c.Name, Shared: c.Role != "owner"})
+		out = append(out, oauth.Camera{ID: c.ID, Name: c.Name, Shared: c.Role != auth.RoleOwner})
 	}
 	return out, nil
 }

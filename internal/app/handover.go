@@ -5,6 +5,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/household"
 	"vigil/internal/httpapi"
 )
 
@@ -12,6 +13,7 @@ import (
 // the handover that drops what a camera leaves behind when it changes hands.
 type households struct {
 	directory
+	household.Views
 	a *App
 }
 
@@ -36,4 +38,6 @@ func (h households) Handover(_ context.Context, device access.DeviceID) {
 }
 
 // households returns the app's Households.
-func (a *App) households() households { return households{directory{a.store}, a} }
+func (a *App) households() households {
+	return households{directory{a.store}, household.Views{Store: a.store}, a}
+}

@@ -27,10 +27,7 @@ type apiTokenView struct {
 // createAPIToken makes a token for the signed-in user and shows it once.
 // It works as the password for HTTP Basic and RTSP Digest (user name + token).
 func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
+	p := callerOf(r)
 	body := struct {
 		Name    string `json:"name"`
 		Scope   string `json:"scope"`
@@ -64,10 +61,7 @@ func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
+	p := callerOf(r)
 	toks, err := a.Authn.Sessions.APITokens(r.Context(), p.ID, time.Now())
 	if err != nil {
 		return err
@@ -82,10 +76,7 @@ func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
 // deleteAPIToken revokes a token; the user's live views end with it, since
 // any of them may have been opened with it.
 func (a *API) deleteAPIToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
+	p := callerOf(r)
 	if err := a.Authn.Sessions.DeleteAPIToken(r.Context(), p.ID, r.PathValue("token")); err != nil {
 		return httpError(http.StatusNotFound, "no such token", err)
 	}

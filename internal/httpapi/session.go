@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"vigil/internal/access"
@@ -45,6 +44,8 @@ type Authenticator struct {
 	Hasher *auth.Hasher
 	// Revoke ends a user's live grants (after a password change).
 	Revoke func(access.UserID)
+	// Tokens resolves stream tokens on media routes; nil refuses them.
+	Tokens TokenCallers
 }
 
 const (
@@ -53,49 +54,36 @@ const (
 	sessionTTL    = 7 * 24 * time.Hour
 )
 
-// caller is who a request comes from and what its credential may do.
-type caller struct {
-	Name string
-	auth.Principal
-	// Scope is what the credential allows: ScopeAccount for a session or
-	// the password, an API token's own scope otherwise.
-	Scope auth.Scope
-	// Bound names the credential, so stream tokens minted by this caller
-	// die with it: "s:" a sign-in session, "k:" an API token, "p:" the
-	// password (a fingerprint of its stored hash).
-	Bound string
-}
-
 // user authenticates r and checks that its credential allows need.
-func (au *Authenticator) user(r *http.Request, need auth.Scope) (caller, error) {
+func (au *Authenticator) user(r *http.Request, need auth.Scope) (auth.Caller, error) {
 	c, err := au.authenticate(r)
-	if err == nil && !c.Scope.Allows(need) {
+	if err == nil && !c.Allows(need) {
 		err = httpError(http.StatusForbidden, "this API token's scope does not allow that; use a token with scope "+
 			string(need)+" or sign in", nil)
 	}
 	return c, err
 }
 
-func (au *Authenticator) authenticate(r *http.Request) (caller, error) {
+func (au *Authenticator) authenticate(r *http.Request) (auth.Caller, error) {
 	if c, err := r.Cookie(sessionCookie); err == nil && au.Sessions != nil {
 		return au.sessionUser(r, c.Value)
 	}
 	name, pass, ok := r.BasicAuth()
 	if !ok {
-		return caller{}, httpError(http.StatusUnauthorized, "credentials required", nil)
+		return auth.Caller{}, httpError(http.StatusUnauthorized, "credentials required", nil)
 	}
 	return au.checkPassword(r, name, pass)
 }
 
-func (au *Authenticator) sessionUser(r *http.Request, cookie string) (caller, error) {
-	sess, name, p, err := au.session(r, cookie)
+func (au *Authenticator) sessionUser(r *http.Request, cookie string) (auth.Caller, error) {
+	sess, _, p, err := au.session(r, cookie)
 	if err != nil {
-		return caller{}, err
+		return auth.Caller{}, err
 	}
 	if !safeMethod(r.Method) && r.Header.Get(csrfHeader) != sess.CSRF {
-		return caller{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
+		return auth.Caller{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
 	}
-	return caller{Name: name, Principal: p, Scope: auth.ScopeAccount, Bound: auth.BoundSession + sess.IDSHA256}, nil
+	return auth.Caller{Principal: p, Scope: auth.ScopeAccount, Binding: auth.Binding{Via: auth.ViaSession, ID: sess.IDSHA256}}, nil
 }
 
 // session returns the live session of cookie and its active user. It does
@@ -127,19 +115,19 @@ func safeMethod(m string) bool {
 // locks the owner out. A guess shaped like a generated secret counts per
 // address only (auth.Generated). The attempt is counted before any hashing
 // and taken back if it succeeds.
-func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (caller, error) {
+func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (auth.Caller, error) {
 	k := au.guessKeys(name, pass, r)
 	if wait := au.try(k); wait > 0 {
-		return caller{}, &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: wait,
+		return auth.Caller{}, &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: wait,
 			Msg: "too many failed sign-ins from this address; retry in " + retryAfter(wait) + " s"}
 	}
 	c, err := au.match(r.Context(), name, pass)
 	if hashBusy(err) {
 		au.refund(k) // nothing was checked
-		return caller{}, errHashBusy(err)
+		return auth.Caller{}, errHashBusy(err)
 	}
 	if err != nil {
-		return caller{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
+		return auth.Caller{}, httpError(http.StatusUnauthorized, "wrong user or password", err)
 	}
 	au.succeed(k)
 	return c, nil
@@ -190,33 +178,33 @@ var errWrongPassword = errors.New("wrong password")
 
 // match finds what pass is of the user name: the generated password, an
 // API token or (argon2id, within the Hasher's bound) the chosen password.
-func (au *Authenticator) match(ctx context.Context, name, pass string) (caller, error) {
-	c := caller{Name: name}
+func (au *Authenticator) match(ctx context.Context, name, pass string) (auth.Caller, error) {
+	var c auth.Caller
 	var err error
 	if c.Principal, err = au.Users.Principal(ctx, name); err != nil {
-		return caller{}, err
+		return auth.Caller{}, err
 	}
 	if c.Disabled {
-		return caller{}, errors.New("account disabled")
+		return auth.Caller{}, errors.New("account disabled")
 	}
 	scope, key, ok := c.Match(pass)
 	switch {
 	case ok && key == "":
-		c.Scope, c.Bound = scope, auth.BoundPassword+auth.PasswordFingerprint(c.Credential.PassSHA256)
+		c.Scope, c.Binding = scope, auth.Binding{Via: auth.ViaPassword, ID: auth.PasswordFingerprint(c.Credential.PassSHA256)}
 	case ok:
-		c.Scope, c.Bound = scope, auth.BoundAPIKey+key
+		c.Scope, c.Binding = scope, auth.Binding{Via: auth.ViaAPIToken, ID: key}
 	case au.Sessions != nil:
 		phc, err := au.Sessions.PasswordHash(ctx, c.ID)
 		if err != nil {
-			return caller{}, err
+			return auth.Caller{}, err
 		}
 		if ok, err = au.Hasher.Check(ctx, phc, pass); err != nil {
-			return caller{}, err
+			return auth.Caller{}, err
 		}
-		c.Scope, c.Bound = auth.ScopeAccount, auth.BoundPassword+auth.PasswordFingerprint(phc)
+		c.Scope, c.Binding = auth.ScopeAccount, auth.Binding{Via: auth.ViaPassword, ID: auth.PasswordFingerprint(phc)}
 	}
 	if !ok {
-		return caller{}, errWrongPassword
+		return auth.Caller{}, errWrongPassword
 	}
 	return c, nil
 }
@@ -301,9 +289,6 @@ func (au *Authenticator) startSession(w http.ResponseWriter, r *http.Request, us
 
 // logout ends the request's session.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.user(r, auth.ScopeView); err != nil {
-		return err
-	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		a.Authn.Sessions.DeleteSession(r.Context(), hashSession(c.Value))
 	}
@@ -320,10 +305,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 // reconnect). Account links (Google, Alexa) stay: they are listed and
 // ended on their own.
 func (a *API) password(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
+	c := callerOf(r)
 	var body struct {
 		Current string `json:"current"`
 		New     string `json:"new"`
@@ -342,9 +324,9 @@ func (a *API) password(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keep, ok := strings.CutPrefix(c.Bound, auth.BoundSession)
-	if !ok {
-		keep = "" // changed with HTTP Basic: no session is kept
+	var keep string // changed with HTTP Basic: no session is kept
+	if c.Binding.Via == auth.ViaSession {
+		keep = c.Binding.ID
 	}
 	if err := a.Authn.Sessions.SetPassword(r.Context(), p.ID, phc, keep); err != nil {
 		return err

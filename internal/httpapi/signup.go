@@ -23,10 +23,7 @@ func sha256Hex(s string) string {
 
 // invite makes a single-use sign-up code (admins only).
 func (a *API) invite(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
+	p := callerOf(r)
 	if !p.Admin {
 		return httpError(http.StatusForbidden, "only admins invite", nil)
 	}

@@ -5,7 +5,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strings"
 	"time"
 
 	"vigil/internal/auth"
@@ -46,12 +45,9 @@ func uiRoutes(mux *Router, files fs.FS) {
 // session tells the page who is signed in with the cookie, and the CSRF
 // token its state-changing requests must carry (a page reload loses it).
 func (a *API) session(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
-	id, ok := strings.CutPrefix(c.Bound, auth.BoundSession)
-	if !ok {
+	c := callerOf(r)
+	id := c.Binding.ID
+	if c.Binding.Via != auth.ViaSession {
 		return httpError(http.StatusBadRequest, "no sign-in session: POST /api/login first", nil)
 	}
 	sess, err := a.Authn.Sessions.Session(r.Context(), id, time.Now())
