@@ -36,7 +36,9 @@ func viewerGrant(acc Accounts, r *http.Request, stream access.StreamID) (access.
 	c := callerOf(r)
 	g, err := acc.Grant(r.Context(), c, auth.Use{Device: device, Stream: stream, Audiences: httpAudiences})
 	switch {
-	case err != nil && c.Token != nil:
+	case err != nil && (c.Token != nil || errors.Is(err, auth.ErrDisabled)):
+		// A disabled camera is refused as such only to those it is
+		// listed to (auth.RightsOf); to anyone else it does not exist.
 		return access.Grant{}, notFoundUnless(err)
 	case err != nil:
 		return access.Grant{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
