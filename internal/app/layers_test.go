@@ -39,7 +39,7 @@ var layers = []struct {
 		never:    []string{"net/http", "database/sql", "vigil/internal/store/..."},
 	},
 	{
-		why: "household reads the store's facts for auth's rule; it speaks no HTTP or SQL and knows no media",
+		why:      "household reads the store's facts for auth's rule; it speaks no HTTP or SQL and knows no media",
 		packages: []string{"vigil/internal/household"},
 		never: []string{"net/http", "database/sql", "vigil/internal/store/sqlite", "vigil/internal/httpapi",
 			"vigil/internal/hub", "vigil/internal/oauth"},
