@@ -124,9 +124,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser, Tokens: a.auth,
-		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures),
-		Hasher: auth.NewHasher(0, -1)}
+	signIn := &auth.SignIn{Users: dir, Sessions: sessions{st}, Accounts: auth.NewThrottle(auth.AccountFailures),
+		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
+	authn := &httpapi.Authenticator{Credentials: signIn, Sessions: st, Revoke: a.auth.RevokeUser, Tokens: a.auth}
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
 		Cameras: linkCameras{household.Views{Store: st}}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {

@@ -127,6 +127,17 @@ func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string,
 	return out, nil
 }
 
+// sessions is the store's side of signing in.
+type sessions struct{ *sqlite.Store }
+
+var _ auth.SessionStore = sessions{}
+
+// UserName is the name of the user id.
+func (s sessions) UserName(ctx context.Context, id access.UserID) (string, error) {
+	u, err := s.User(ctx, id)
+	return u.Name, err
+}
+
 // ensureAdmin creates the admin principal on first start. A configured
 // password is applied at every start; otherwise a generated one is logged
 // once, when the admin is created.

@@ -53,6 +53,11 @@ var clientErrors = []struct {
 	code int
 	msg  string
 }{
+	// Sign-in first: what they wrap (an unknown or disabled user) is told
+	// to nobody.
+	{auth.ErrWrongPassword, http.StatusUnauthorized, "wrong user or password"},
+	{auth.ErrSessionEnded, http.StatusUnauthorized, "session ended; sign in again"},
+	{auth.ErrNotPassword, http.StatusUnauthorized, "sign in with the password, not an API token"},
 	{access.ErrBadDeviceID, http.StatusNotFound, "no such camera"},
 	{auth.ErrUnknown, http.StatusNotFound, "no such camera, user or code"},
 	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids

@@ -58,7 +58,7 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) error {
 	// Strangers must not make Vigil spend: the attempt is counted and the
 	// invitation checked before the password is hashed.
 	addr := auth.AddressKey(r.RemoteAddr)
-	if wait := a.Authn.Addresses.Try(addr); wait > 0 {
+	if wait := a.Authn.Credentials.Addresses.Try(addr); wait > 0 {
 		return &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: wait,
 			Msg: "too many failed attempts from this address; retry in " + retryAfter(wait) + " s"}
 	}
@@ -71,7 +71,7 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) error {
 	}
 	phc, err := a.Authn.hash(r, body.Password)
 	if err != nil {
-		a.Authn.Addresses.Refund(addr) // not a guess: the invitation was good or not needed
+		a.Authn.Credentials.Addresses.Refund(addr) // not a guess: the invitation was good or not needed
 		return err
 	}
 	id, err := randomHex(8)
@@ -82,7 +82,7 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) error {
 	u := store.User{ID: access.UserID("u-" + id), Name: body.Name}
 	err = a.Signups.SignUp(r.Context(), u, phc, inv, time.Now())
 	if err == nil || errors.Is(err, store.ErrExists) {
-		a.Authn.Addresses.Refund(addr)
+		a.Authn.Credentials.Addresses.Refund(addr)
 	}
 	switch {
 	case errors.Is(err, store.ErrExists):

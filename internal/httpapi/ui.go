@@ -5,7 +5,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"time"
 
 	"vigil/internal/auth"
 )
@@ -45,14 +44,16 @@ func uiRoutes(mux *Router, files fs.FS) {
 // session tells the page who is signed in with the cookie, and the CSRF
 // token its state-changing requests must carry (a page reload loses it).
 func (a *API) session(w http.ResponseWriter, r *http.Request) error {
-	c := callerOf(r)
-	id := c.Binding.ID
-	if c.Binding.Via != auth.ViaSession {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || a.Authn.Sessions == nil {
+		if _, err := a.Authn.user(r, auth.ScopeAccount); err != nil {
+			return err
+		}
 		return httpError(http.StatusBadRequest, "no sign-in session: POST /api/login first", nil)
 	}
-	sess, err := a.Authn.Sessions.Session(r.Context(), id, time.Now())
+	c, sess, err := a.Authn.Credentials.SessionCaller(r.Context(), ck.Value)
 	if err != nil {
-		return httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"user": c.Name, "admin": c.Admin, "csrf": sess.CSRF})
 }

@@ -95,14 +95,8 @@ type Access struct {
 	Bytes    int64
 }
 
-// Session is a signed-in browser. Only the SHA-256 of its cookie is stored.
-type Session struct {
-	IDSHA256 string
-	User     access.UserID
-	CSRF     string
-	Created  time.Time
-	Expires  time.Time
-}
+// Session is a signed-in browser (auth owns what one is).
+type Session = auth.Session
 
 // APIToken is a user's long-lived secret for tools and RTSP players. Only
 // its hashes are stored; Credential.User is the user's name.
