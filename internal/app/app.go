@@ -126,7 +126,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	signIn := &auth.SignIn{Users: dir, Sessions: sessions{st}, Accounts: auth.NewThrottle(auth.AccountFailures),
 		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
-	authn := &httpapi.Authenticator{Credentials: signIn, Sessions: st, Revoke: a.auth.RevokeUser, Tokens: a.auth}
+	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth}
+	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{st}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
 		Cameras: linkCameras{household.Views{Store: st}}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
@@ -157,7 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: a.households(), Tokens: tokens,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Users: dir, Households: a.households(), Tokens: tokens,
 			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
 			RTSPBase: a.rtspBase},
 		OAuth:          a.oauth,

@@ -138,6 +138,37 @@ func (s sessions) UserName(ctx context.Context, id access.UserID) (string, error
 	return u.Name, err
 }
 
+// accountStore is the store's side of changing accounts.
+type accountStore struct{ *sqlite.Store }
+
+var _ auth.AccountStore = accountStore{}
+
+func (s accountStore) DeleteAPIToken(ctx context.Context, user access.UserID, id string) error {
+	return unknown(s.Store.DeleteAPIToken(ctx, user, id))
+}
+
+func (s accountStore) Invitation(ctx context.Context, codeSHA256 string, now time.Time) error {
+	return invitation(s.Store.Invitation(ctx, codeSHA256, now))
+}
+
+// SignUp creates the user, with no generated password (players use API
+// tokens).
+func (s accountStore) SignUp(ctx context.Context, id access.UserID, name, phc, invitationSHA256 string, now time.Time) error {
+	err := s.Store.SignUp(ctx, store.User{ID: id, Name: name}, phc, invitationSHA256, now)
+	if errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: %w", auth.ErrNameTaken, err)
+	}
+	return invitation(err)
+}
+
+// invitation maps the store's "not found" to an invitation not live.
+func invitation(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrInvitation, err)
+	}
+	return err
+}
+
 // ensureAdmin creates the admin principal on first start. A configured
 // password is applied at every start; otherwise a generated one is logged
 // once, when the admin is created.

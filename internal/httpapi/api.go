@@ -12,7 +12,6 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/household"
-	"vigil/internal/store"
 )
 
 // Households lists cameras and shares; changes go through auth, which
@@ -38,21 +37,12 @@ type API struct {
 	// the RTSP server; nil leaves RTSP URLs out.
 	RTSPBase func(r *http.Request) string
 	Tokens   *auth.Tokens
-	Signups  Signups
-	// OpenSignup lets anyone create an account (config signup).
-	OpenSignup bool
+	// Accounts changes passwords, API tokens and invitations, and signs
+	// people up.
+	Accounts *auth.Accounts
 	// Links lists and ends linked services; nil leaves /api/links out.
 	Links  Links
 	Logger *slog.Logger
-}
-
-// Signups stores invitations and new accounts.
-type Signups interface {
-	CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error
-	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
-	// Invitation returns store.ErrNotFound unless the invitation is
-	// unspent and unexpired at now; it spends nothing.
-	Invitation(ctx context.Context, codeSHA256 string, now time.Time) error
 }
 
 func (a *API) routes(mux *Router) {

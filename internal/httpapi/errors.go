@@ -63,6 +63,9 @@ var clientErrors = []struct {
 	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids
 	{auth.ErrDisabled, http.StatusForbidden, "account or camera disabled"},
 	{auth.ErrInvalid, http.StatusBadRequest, ownText},
+	{auth.ErrRefused, http.StatusForbidden, ownText},
+	{auth.ErrNameTaken, http.StatusConflict, ownText},
+	{auth.ErrInvitation, http.StatusForbidden, ownText},
 	{auth.ErrWeakPassword, http.StatusBadRequest, ownText},
 	{auth.ErrHashBusy, http.StatusServiceUnavailable, ownText},
 	{auth.ErrBadToken, http.StatusUnauthorized, "stream token invalid, expired or revoked"},

@@ -1,30 +1,13 @@
 package httpapi
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/store"
 )
-
-// SessionStore keeps what signed-in people change: their password and API
-// tokens.
-type SessionStore interface {
-	DeleteSession(ctx context.Context, idSHA256 string) error
-	// SetPassword stores a chosen password; it clears the generated one,
-	// deletes every API token and ends every session but keepSession (the
-	// SHA-256 of a session cookie; "" for none).
-	SetPassword(ctx context.Context, user access.UserID, phc, keepSession string) error
-	CreateAPIToken(ctx context.Context, t store.APIToken) error
-	APITokens(ctx context.Context, user access.UserID, now time.Time) ([]store.APIToken, error)
-	DeleteAPIToken(ctx context.Context, user access.UserID, id string) error
-}
 
 // Authenticator reads credentials off requests — a session cookie (with a
 // CSRF header on every state-changing request), HTTP Basic, a stream token
@@ -32,10 +15,6 @@ type SessionStore interface {
 type Authenticator struct {
 	// Credentials checks passwords and sessions.
 	Credentials *auth.SignIn
-	// Sessions keeps passwords and API tokens; nil leaves sessions out.
-	Sessions SessionStore
-	// Revoke ends a user's live grants (after a password change).
-	Revoke func(access.UserID)
 	// Tokens resolves stream tokens on media routes; nil refuses them.
 	Tokens TokenCallers
 }
@@ -56,7 +35,7 @@ func (au *Authenticator) user(r *http.Request, need auth.Scope) (auth.Caller, er
 }
 
 func (au *Authenticator) authenticate(r *http.Request) (auth.Caller, error) {
-	if c, err := r.Cookie(sessionCookie); err == nil && au.Sessions != nil {
+	if c, err := r.Cookie(sessionCookie); err == nil && au.Credentials.Sessions != nil {
 		return au.sessionUser(r, c.Value)
 	}
 	name, pass, ok := r.BasicAuth()
@@ -88,41 +67,19 @@ func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (auth
 	return c, signInError(err)
 }
 
-// signInError is what a client is told of a refused sign-in.
+// signInError is what a client is told of a refused sign-in or password
+// hashing: throttled (429 with Retry-After), argon2id at its bound (503),
+// the rest through the error table.
 func signInError(err error) error {
 	var throttled *auth.ThrottledError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &throttled):
 		return &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: throttled.Wait,
-			Msg: throttled.Msg + "; retry in " + retryAfter(throttled.Wait) + " s"}
+			Msg: throttled.Msg + "; retry in " + retryAfter(throttled.Wait) + " s", Err: err}
 	case auth.HashBusy(err):
 		return errHashBusy(err)
-	case errors.Is(err, auth.ErrNotPassword):
-		return err
 	}
-	return httpError(http.StatusUnauthorized, auth.ErrWrongPassword.Error(), err)
-}
-
-func randomHex(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
-// hash hashes a new password within the Hasher's bound.
-func (au *Authenticator) hash(r *http.Request, password string) (string, error) {
-	phc, err := au.Credentials.Hasher.Hash(r.Context(), password)
-	switch {
-	case errors.Is(err, auth.ErrWeakPassword):
-		return "", httpError(http.StatusBadRequest, err.Error(), err)
-	case auth.HashBusy(err):
-		return "", errHashBusy(err)
-	}
-	return phc, err
+	return err
 }
 
 // errHashBusy is the answer when argon2id is at its bound: come back soon.
@@ -174,14 +131,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// password changes the user's password and cuts off whoever knew the old
-// one: the generated password, every API token and every session but the
-// one making the change end, and with them the stream tokens minted in
-// them; every live grant of the user ends (viewers in the kept session
-// reconnect). Account links (Google, Alexa) stay: they are listed and
-// ended on their own.
+// password changes the caller's password (auth.Accounts.ChangePassword).
 func (a *API) password(w http.ResponseWriter, r *http.Request) error {
-	c := callerOf(r)
 	var body struct {
 		Current string `json:"current"`
 		New     string `json:"new"`
@@ -189,26 +140,12 @@ func (a *API) password(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	p, err := a.Authn.Credentials.AccountPassword(r.Context(), c.Name, body.Current, r.RemoteAddr)
+	err := a.Accounts.ChangePassword(r.Context(), callerOf(r), body.Current, body.New, r.RemoteAddr)
 	if errors.Is(err, auth.ErrNotPassword) {
 		return httpError(http.StatusForbidden, "current must be the password, not an API token", nil)
 	}
 	if err != nil {
 		return signInError(err)
-	}
-	phc, err := a.Authn.hash(r, body.New)
-	if err != nil {
-		return err
-	}
-	var keep string // changed with HTTP Basic: no session is kept
-	if c.Binding.Via == auth.ViaSession {
-		keep = c.Binding.ID
-	}
-	if err := a.Authn.Sessions.SetPassword(r.Context(), p.ID, phc, keep); err != nil {
-		return err
-	}
-	if a.Authn.Revoke != nil {
-		a.Authn.Revoke(p.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -15,7 +15,7 @@ var _ oauth.SignIn = (*Authenticator)(nil)
 // caller's to check: the linking pages send it as a form field.
 func (au *Authenticator) SignedIn(r *http.Request) (oauth.Account, error) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil || au.Sessions == nil {
+	if err != nil || au.Credentials.Sessions == nil {
 		return oauth.Account{}, errors.New("not signed in")
 	}
 	p, sess, err := au.Credentials.SessionCaller(r.Context(), c.Value)
@@ -28,7 +28,7 @@ func (au *Authenticator) SignedIn(r *http.Request) (oauth.Account, error) {
 // SignIn checks a password as POST /api/login does — same throttling,
 // same argon2id and generated credentials — and starts a session.
 func (au *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, name, password string) (oauth.Account, error) {
-	if au.Sessions == nil {
+	if au.Credentials.Sessions == nil {
 		return oauth.Account{}, errors.New("sign-in needs a session store")
 	}
 	p, err := au.Credentials.AccountPassword(r.Context(), name, password, r.RemoteAddr)

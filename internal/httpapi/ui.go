@@ -45,7 +45,7 @@ func uiRoutes(mux *Router, files fs.FS) {
 // token its state-changing requests must carry (a page reload loses it).
 func (a *API) session(w http.ResponseWriter, r *http.Request) error {
 	ck, err := r.Cookie(sessionCookie)
-	if err != nil || a.Authn.Sessions == nil {
+	if err != nil || a.Authn.Credentials.Sessions == nil {
 		if _, err := a.Authn.user(r, auth.ScopeAccount); err != nil {
 			return err
 		}
