@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		st.Close()
 		return nil, err
 	}
-	dir := directory{st}
+	dir := newDirectory(st)
 	a.auth = auth.NewService(dir, access.NewIssuer(), tokens, grantTTL)
 	a.hub = hub.New(hub.Config{
 		ReaderQueueUnits: cfg.ReaderQueueUnits,
@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	signIn := &auth.SignIn{Users: dir, Sessions: sessions{st}, Accounts: auth.NewThrottle(auth.AccountFailures),
+	signIn := &auth.SignIn{Users: dir, Sessions: sessions{st, dir.Directory}, Accounts: auth.NewThrottle(auth.AccountFailures),
 		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
 	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{st}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}

@@ -18,41 +18,16 @@ import (
 // AdminName is the admin principal's user name until accounts land.
 const AdminName = "admin"
 
-// directory adapts the store to what auth and ingest read.
+// directory is the store as auth reads it: household's Directory, plus
+// Bound, which needs the account links.
 type directory struct {
+	household.Directory
 	st *sqlite.Store
 }
 
 var _ auth.Directory = directory{}
 
-func (d directory) DeviceCredential(ctx context.Context, id access.DeviceID) (auth.Credential, error) {
-	dev, err := d.st.Device(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return auth.Credential{}, fmt.Errorf("%w: device %s", auth.ErrUnknown, id)
-	}
-	return dev.Credential, err
-}
-
-func (d directory) Principal(ctx context.Context, name string) (auth.Principal, error) {
-	u, err := d.st.UserByName(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return auth.Principal{}, fmt.Errorf("%w: user %s", auth.ErrUnknown, name)
-	}
-	if err != nil {
-		return auth.Principal{}, err
-	}
-	toks, err := d.st.APITokens(ctx, u.ID, time.Now())
-	if err != nil {
-		return auth.Principal{}, err
-	}
-	p := auth.Principal{ID: u.ID, Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}
-	for _, t := range toks {
-		c := t.Credential
-		c.User = u.Name // tokens' digests are made with the user's name
-		p.Tokens = append(p.Tokens, auth.APIKey{ID: t.ID, Scope: t.Scope, Credential: c})
-	}
-	return p, nil
-}
+func newDirectory(st *sqlite.Store) directory { return directory{household.NewDirectory(st), st} }
 
 // Bound checks that what a stream token was minted in still stands: the
 // sign-in session, the password as it was, or the account link.
@@ -84,35 +59,6 @@ func (d directory) Bound(ctx context.Context, p auth.Principal, b auth.Binding) 
 	return fmt.Errorf("token bound to %q, which is nothing Vigil knows", b)
 }
 
-func (d directory) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {
-	return household.Views{Store: d.st}.Standing(ctx, user, device)
-}
-
-func (d directory) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error) {
-	dev, err := d.st.ClaimDevice(ctx, claimSHA256, owner)
-	return dev.ID, unknown(err)
-}
-
-func (d directory) PutShare(ctx context.Context, device access.DeviceID, viewer access.UserID, until time.Time) error {
-	return unknown(d.st.PutShare(ctx, store.Share{Device: device, Viewer: viewer, Until: until}))
-}
-
-func (d directory) DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error {
-	return unknown(d.st.DeleteShare(ctx, device, viewer))
-}
-
-func (d directory) ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error {
-	return unknown(d.st.ResetDevice(ctx, device, claimSHA256))
-}
-
-// unknown maps the store's "not found" to auth's.
-func unknown(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
-	}
-	return err
-}
-
 func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string, error) {
 	devs, err := d.st.Devices(ctx)
 	if err != nil {
@@ -128,15 +74,12 @@ func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string,
 }
 
 // sessions is the store's side of signing in.
-type sessions struct{ *sqlite.Store }
+type sessions struct {
+	*sqlite.Store
+	household.Directory
+}
 
 var _ auth.SessionStore = sessions{}
-
-// UserName is the name of the user id.
-func (s sessions) UserName(ctx context.Context, id access.UserID) (string, error) {
-	u, err := s.User(ctx, id)
-	return u.Name, err
-}
 
 // accountStore is the store's side of changing accounts.
 type accountStore struct{ *sqlite.Store }
@@ -144,7 +87,11 @@ type accountStore struct{ *sqlite.Store }
 var _ auth.AccountStore = accountStore{}
 
 func (s accountStore) DeleteAPIToken(ctx context.Context, user access.UserID, id string) error {
-	return unknown(s.Store.DeleteAPIToken(ctx, user, id))
+	err := s.Store.DeleteAPIToken(ctx, user, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
+	}
+	return err
 }
 
 func (s accountStore) Invitation(ctx context.Context, codeSHA256 string, now time.Time) error {

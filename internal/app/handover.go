@@ -5,7 +5,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/household"
 	"vigil/internal/httpapi"
 )
 
@@ -13,7 +12,6 @@ import (
 // the handover that drops what a camera leaves behind when it changes hands.
 type households struct {
 	directory
-	household.Views
 	a *App
 }
 
@@ -39,5 +37,5 @@ func (h households) Handover(_ context.Context, device access.DeviceID) {
 
 // households returns the app's Households.
 func (a *App) households() households {
-	return households{directory{a.store}, household.Views{Store: a.store}, a}
+	return households{newDirectory(a.store), a}
 }
