@@ -62,7 +62,6 @@ type App struct {
 	reg    *prometheus.Registry
 	// refused counts connections refused by the per-address caps.
 	refused *prometheus.CounterVec
-	tokens  *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
 }
@@ -85,7 +84,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens}
+	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := ensureAdmin(ctx, st, cfg.AdminPassword.Reveal(), log); err != nil {
 		st.Close()
@@ -158,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Users: dir, Households: a.households(), Tokens: tokens,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
 			RTSPBase: a.rtspBase},
 		OAuth:          a.oauth,

@@ -30,13 +30,11 @@ type Households interface {
 type API struct {
 	Auth       *auth.Service
 	Authn      *Authenticator
-	Users      Principals
 	Households Households
 	Online     func(access.DeviceID) bool
 	// RTSPBase returns "rtsp://host:port" as the request's client reaches
 	// the RTSP server; nil leaves RTSP URLs out.
 	RTSPBase func(r *http.Request) string
-	Tokens   *auth.Tokens
 	// Accounts changes passwords, API tokens and invitations, and signs
 	// people up.
 	Accounts *auth.Accounts
