@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	signIn := &auth.SignIn{Users: dir, Sessions: sessions{st, dir.Directory}, Accounts: auth.NewThrottle(auth.AccountFailures),
+	signIn := &auth.SignIn{Users: dir, Sessions: dir.Directory, Accounts: auth.NewThrottle(auth.AccountFailures),
 		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
 	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{st}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}

@@ -19,7 +19,7 @@ import (
 const AdminName = "admin"
 
 // directory is the store as auth reads it: household's Directory, plus
-// Bound, which needs the account links.
+// LinkHolder, which needs the account links.
 type directory struct {
 	household.Directory
 	st *sqlite.Store
@@ -29,34 +29,10 @@ var _ auth.Directory = directory{}
 
 func newDirectory(st *sqlite.Store) directory { return directory{household.NewDirectory(st), st} }
 
-// Bound checks that what a stream token was minted in still stands: the
-// sign-in session, the password as it was, or the account link.
-func (d directory) Bound(ctx context.Context, p auth.Principal, b auth.Binding) error {
-	id := b.ID
-	switch b.Via {
-	case auth.ViaSession:
-		s, err := d.st.Session(ctx, id, time.Now())
-		if err == nil && s.User != p.ID {
-			err = errors.New("session of another user")
-		}
-		return err
-	case auth.ViaPassword:
-		if p.Credential.Usable() && id == auth.PasswordFingerprint(p.Credential.PassSHA256) {
-			return nil
-		}
-		phc, err := d.st.PasswordHash(ctx, p.ID)
-		if err != nil || (phc != "" && id == auth.PasswordFingerprint(phc)) {
-			return err
-		}
-		return errors.New("password changed")
-	case auth.ViaLink:
-		l, err := d.st.Link(ctx, id)
-		if err == nil && (!l.Live() || l.User != p.ID) {
-			err = errors.New("account link ended")
-		}
-		return err
-	}
-	return fmt.Errorf("token bound to %q, which is nothing Vigil knows", b)
+// LinkHolder is the user of an account link and whether it is live.
+func (d directory) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
+	l, err := d.st.Link(ctx, id)
+	return l.User, l.Live(), err
 }
 
 func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string, error) {
@@ -72,14 +48,6 @@ func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string,
 	}
 	return out, nil
 }
-
-// sessions is the store's side of signing in.
-type sessions struct {
-	*sqlite.Store
-	household.Directory
-}
-
-var _ auth.SessionStore = sessions{}
 
 // accountStore is the store's side of changing accounts.
 type accountStore struct{ *sqlite.Store }

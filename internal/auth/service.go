@@ -62,10 +62,7 @@ type Directory interface {
 	DeviceCredential(ctx context.Context, id access.DeviceID) (Credential, error)
 	Principal(ctx context.Context, name string) (Principal, error)
 	Standing(ctx context.Context, user access.UserID, device access.DeviceID) (Standing, error)
-	// Bound returns nil while what a stream token was minted in (a
-	// sign-in session, the password or an account link of p) still
-	// stands. API keys are checked by auth itself against p.Tokens.
-	Bound(ctx context.Context, p Principal, b Binding) error
+	Bindings
 }
 
 // Service authenticates cameras and viewers and mints grants.

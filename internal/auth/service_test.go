@@ -124,11 +124,24 @@ func TestClaimHashIgnoresHowPeopleType(t *testing.T) {
 	}
 }
 
-func (f fakeDir) Bound(_ context.Context, _ Principal, b Binding) error {
-	if b.ID == "gone" {
-		return errors.New("ended")
+// Session knows every session but "gone": the token tests' directories
+// hold one user, whose sessions they all are.
+func (f fakeDir) Session(_ context.Context, id string, _ time.Time) (Session, error) {
+	if id == "gone" {
+		return Session{}, errors.New("ended")
 	}
-	return nil
+	for _, p := range f.users {
+		return Session{IDSHA256: id, User: p.ID}, nil // the fakes hold one user
+	}
+	return Session{}, errors.New("no users")
+}
+
+func (f fakeDir) PasswordHash(context.Context, access.UserID) (string, error) { return "", nil }
+
+// LinkHolder knows live links of the directory's one user.
+func (f fakeDir) LinkHolder(_ context.Context, id string) (access.UserID, bool, error) {
+	s, err := f.Session(context.Background(), id, time.Time{})
+	return s.User, true, err
 }
 
 // TestTokenRenewsWhileUsed: an expired token keeps working for a viewing

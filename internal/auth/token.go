@@ -171,18 +171,6 @@ func leaseBinding(b Binding) Binding {
 	return Binding{}
 }
 
-// bound checks that what a token was minted in still stands: an API key
-// among p's live ones here, the rest in the store.
-func (s *Service) bound(ctx context.Context, p Principal, b Binding) error {
-	if b.Via == ViaAPIToken {
-		if !slices.ContainsFunc(p.Tokens, func(k APIKey) bool { return k.ID == b.ID }) {
-			return errors.New("API token deleted or expired")
-		}
-		return nil
-	}
-	return s.dir.Bound(ctx, p, b)
-}
-
 // TokenCaller verifies a stream token and returns its holder: the token's
 // user, active, while what the token was minted in stands. It returns
 // ErrBadToken, ErrTokenExpired, ErrTokenRevoked or the user's lookup

@@ -12,9 +12,9 @@ import (
 )
 
 // Directory is the store as auth reads and changes it: users, device
-// credentials and standings, claims and shares, sessions and accounts,
-// with the store's errors mapped to auth's. Bound, which needs the
-// account links, is the composition root's to add.
+// credentials and standings, claims and shares, sessions and passwords,
+// with the store's errors mapped to auth's. LinkHolder, which needs the
+// account links (oauth's), is the composition root's to add.
 type Directory struct {
 	Views
 	Store DirectoryStore
@@ -30,7 +30,13 @@ type DirectoryStore interface {
 	PutShare(ctx context.Context, sh store.Share) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
+	CreateSession(ctx context.Context, s store.Session) error
+	Session(ctx context.Context, idSHA256 string, now time.Time) (store.Session, error)
+	DeleteSession(ctx context.Context, idSHA256 string) error
+	PasswordHash(ctx context.Context, user access.UserID) (string, error)
 }
+
+var _ auth.SessionStore = Directory{}
 
 // NewDirectory returns the directory of st.
 func NewDirectory(st DirectoryStore) Directory { return Directory{Views: Views{Store: st}, Store: st} }
@@ -91,4 +97,24 @@ func (d Directory) DeleteShare(ctx context.Context, device access.DeviceID, view
 // ResetDevice drops the device's owner and shares under a new claim code.
 func (d Directory) ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error {
 	return unknown(d.Store.ResetDevice(ctx, device, claimSHA256))
+}
+
+// CreateSession stores a new sign-in session.
+func (d Directory) CreateSession(ctx context.Context, s auth.Session) error {
+	return d.Store.CreateSession(ctx, s)
+}
+
+// DeleteSession ends a sign-in session.
+func (d Directory) DeleteSession(ctx context.Context, idSHA256 string) error {
+	return d.Store.DeleteSession(ctx, idSHA256)
+}
+
+// Session is the live session of a cookie's SHA-256.
+func (d Directory) Session(ctx context.Context, idSHA256 string, now time.Time) (auth.Session, error) {
+	return d.Store.Session(ctx, idSHA256, now)
+}
+
+// PasswordHash is the user's chosen password hash ("" for none).
+func (d Directory) PasswordHash(ctx context.Context, user access.UserID) (string, error) {
+	return d.Store.PasswordHash(ctx, user)
 }
