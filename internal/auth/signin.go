@@ -54,8 +54,8 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idSHA256 string, now time.Time) (Session, error)
 	DeleteSession(ctx context.Context, idSHA256 string) error
-	// UserName is the name of the user id.
-	UserName(ctx context.Context, id access.UserID) (string, error)
+	// PrincipalOf is the user id (a session names its user by id).
+	PrincipalOf(ctx context.Context, id access.UserID) (Principal, error)
 	PasswordHash(ctx context.Context, user access.UserID) (string, error)
 }
 
@@ -87,13 +87,9 @@ func (si *SignIn) SessionCaller(ctx context.Context, cookie string) (Caller, Ses
 	if err != nil {
 		return Caller{}, sess, fmt.Errorf("%w: %w", ErrSessionEnded, err)
 	}
-	name, err := si.Sessions.UserName(ctx, sess.User)
-	if err != nil {
-		return Caller{}, sess, fmt.Errorf("%w: %w", ErrSessionEnded, err)
-	}
-	p, err := si.Users.Principal(ctx, name)
+	p, err := si.Sessions.PrincipalOf(ctx, sess.User)
 	if err == nil && p.Disabled {
-		err = fmt.Errorf("%w: user %s", ErrDisabled, name)
+		err = fmt.Errorf("%w: user %s", ErrDisabled, p.Name)
 	}
 	if err != nil {
 		return Caller{}, sess, fmt.Errorf("%w: account disabled: %w", ErrSessionEnded, err)

@@ -59,6 +59,23 @@ func (d Directory) Principal(ctx context.Context, name string) (auth.Principal, 
 	if err != nil {
 		return auth.Principal{}, err
 	}
+	return d.principal(ctx, u)
+}
+
+// PrincipalOf is the user id with their live API tokens
+// (auth.SessionStore: a session names its user by id).
+func (d Directory) PrincipalOf(ctx context.Context, id access.UserID) (auth.Principal, error) {
+	u, err := d.Store.User(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Principal{}, fmt.Errorf("%w: user %s", auth.ErrUnknown, id)
+	}
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return d.principal(ctx, u)
+}
+
+func (d Directory) principal(ctx context.Context, u store.User) (auth.Principal, error) {
 	toks, err := d.Store.APITokens(ctx, u.ID, time.Now())
 	if err != nil {
 		return auth.Principal{}, err
@@ -70,12 +87,6 @@ func (d Directory) Principal(ctx context.Context, name string) (auth.Principal, 
 		p.Tokens = append(p.Tokens, auth.APIKey{ID: t.ID, Scope: t.Scope, Credential: c})
 	}
 	return p, nil
-}
-
-// UserName is the name of the user id (auth.SessionStore).
-func (d Directory) UserName(ctx context.Context, id access.UserID) (string, error) {
-	u, err := d.Store.User(ctx, id)
-	return u.Name, err
 }
 
 // ClaimDevice gives the unclaimed device with the code's hash to owner.
