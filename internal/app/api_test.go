@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"vigil/internal/auth"
-	"vigil/internal/httpapi"
+	"vigil/internal/household"
 )
 
 // call makes a JSON API request as user and returns the status and body.
@@ -45,10 +45,10 @@ func TestClaimShareUnshareThroughTheAPI(t *testing.T) {
 	if err := a.store.ResetDevice(context.Background(), deviceID(cam), auth.ClaimHash(code)); err != nil {
 		t.Fatal(err)
 	}
-	list := func(user, pass string) []httpapi.Camera {
+	list := func(user, pass string) []household.Camera {
 		t.Helper()
 		status, body := a.call(t, "GET", "/api/cameras", user, pass, nil)
-		var cams []httpapi.Camera
+		var cams []household.Camera
 		if status != 200 || json.Unmarshal(body, &cams) != nil {
 			t.Fatalf("list as %s: %d %s", user, status, body)
 		}

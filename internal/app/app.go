@@ -26,6 +26,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/datadir"
 	"vigil/internal/hls"
+	"vigil/internal/household"
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/ingest"
@@ -63,7 +64,6 @@ type App struct {
 	reg    *prometheus.Registry
 	// refused counts connections refused by the per-address caps.
 	refused *prometheus.CounterVec
-	tokens  *auth.Tokens
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
 	// lock keeps other servers off the data directory until Run returns.
@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), tokens: tokens, lock: lock}
+	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), lock: lock}
 	if a.acmeRoots, err = loadACMERoots(cfg.ACMECARoot); err != nil {
 		st.Close()
 		return nil, err
@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		st.Close()
 		return nil, err
 	}
-	dir := directory{st}
+	dir := newDirectory(st)
 	a.auth = auth.NewService(dir, access.NewIssuer(), tokens, grantTTL)
 	a.hub = hub.New(hub.Config{
 		ReaderQueueUnits: cfg.ReaderQueueUnits,
@@ -153,11 +153,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	authn := &httpapi.Authenticator{Users: dir, Sessions: st, Revoke: a.auth.RevokeUser, SecureCookies: cfg.SecureCookies(),
-		Accounts: auth.NewThrottle(auth.AccountFailures), Addresses: auth.NewThrottle(auth.AddressFailures),
-		Hasher: auth.NewHasher(0, -1)}
+	signIn := &auth.SignIn{Users: dir, Sessions: dir.Directory, Accounts: auth.NewThrottle(auth.AccountFailures),
+		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
+	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
+	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{st}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn, SecureCookies: cfg.SecureCookies(),
-		Cameras: linkCameras{dir}, Users: dir, Logger: log, OnUnlink: a.unlinked})
+		Cameras: linkCameras{household.Views{Store: st}}, Users: dir, Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -183,7 +184,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Signups: st, OpenSignup: cfg.Signup, Users: dir, Households: a.households(), Tokens: tokens,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
 			RTSPBase: a.rtspBase},
 		OAuth:          a.oauth,

@@ -113,7 +113,7 @@ func (a *testApp) run(t *testing.T, cams ...*sim.Camera) {
 // waitOnline waits until the camera is publishing and its first keyframe is cached.
 func (a *testApp) waitOnline(t *testing.T, id access.DeviceID) {
 	t.Helper()
-	g, err := a.auth.Grant(context.Background(), AdminName, id, access.AudienceWeb)
+	g, err := a.grantFor(context.Background(), AdminName, id, access.AudienceWeb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,4 +191,21 @@ func TestViewersGetOnlyTheirCamerasStamps(t *testing.T) {
 			})
 		}
 	}
+}
+
+// callerNamed is the user name as the edge resolves them after checking
+// their password (the zero Caller, which nothing accepts, if none).
+func (a *testApp) callerNamed(ctx context.Context, name string) auth.Caller {
+	c, _ := a.auth.DigestCaller(ctx, name, func(auth.Credential) error { return nil })
+	return c
+}
+
+// grantFor mints a grant for the user name as the edge would after the
+// user's password was checked: resolved to a Caller once, then granted.
+func (a *testApp) grantFor(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error) {
+	c, err := a.auth.DigestCaller(ctx, name, func(auth.Credential) error { return nil })
+	if err != nil {
+		return access.Grant{}, err
+	}
+	return a.auth.Grant(ctx, c, auth.Use{Device: device, Audiences: []access.Audience{aud}})
 }

@@ -188,7 +188,7 @@ func TestHandoverLeavesNothingBehind(t *testing.T) {
 	a.claimAPI(t, yard, "sam", sam, codes[yard.ID])
 
 	t.Run("hub GOP cache and ReadBack", func(t *testing.T) {
-		g, err := a.auth.Grant(ctx, "sam", deviceID(cam), access.AudienceWeb)
+		g, err := a.grantFor(ctx, "sam", deviceID(cam), access.AudienceWeb)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestShareSeesNothingFromBeforeIt(t *testing.T) {
 	}
 	a.claimAPI(t, cam, "olga", olga, code)
 	ctx := context.Background()
-	g0, err := a.auth.Grant(ctx, "olga", deviceID(cam), access.AudienceWeb)
+	g0, err := a.grantFor(ctx, "olga", deviceID(cam), access.AudienceWeb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestShareSeesNothingFromBeforeIt(t *testing.T) {
 	if s, b := a.call(t, "PUT", "/api/cameras/"+cam.ID+"/shares/vera", "olga", olga, nil); s != 204 {
 		t.Fatalf("share: %d %s", s, b)
 	}
-	g, err := a.auth.Grant(ctx, "vera", deviceID(cam), access.AudienceWeb)
+	g, err := a.grantFor(ctx, "vera", deviceID(cam), access.AudienceWeb)
 	if err != nil {
 		t.Fatal(err)
 	}

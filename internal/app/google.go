@@ -10,6 +10,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/household"
 	"vigil/internal/oauth"
 	"vigil/internal/smarthome/google"
 )
@@ -67,12 +68,12 @@ func (g googleSide) Disconnect(ctx context.Context, l google.Link) error {
 // grants are leased to the link), and HomeGraph hears nothing more of it.
 // The user's own views in the web page go on.
 func (a *App) unlinked(l oauth.Link) {
-	a.auth.RevokeBound(auth.BoundLink + l.ID)
+	a.auth.RevokeBound(auth.Binding{Via: auth.ViaLink, ID: l.ID})
 	a.homegraph.Forget(l.AgentUserID)
 }
 
 func (g googleSide) Cameras(ctx context.Context, user access.UserID) ([]google.Camera, error) {
-	cams, err := linkCameras{directory{g.a.store}}.Cameras(ctx, user)
+	cams, err := household.Views{Store: g.a.store}.Household(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -88,23 +89,17 @@ func (g googleSide) Online(d access.DeviceID) bool { return g.a.hub.Online(d, ac
 // StreamToken mints a main-stream token for audience google bound to the
 // link, after a grant says the user may still see the camera.
 func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.DeviceID) (string, time.Time, error) {
-	grant, err := g.a.auth.Grant(ctx, l.UserName, d, access.AudienceGoogle)
+	c, err := g.a.auth.LinkCaller(ctx, l.UserName, l.ID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	expires := time.Now().Add(googleTokenTTL)
-	if grant.Expiry().Before(expires) {
-		expires = grant.Expiry()
-	}
-	tok := g.a.tokens.Mint(auth.Token{User: l.UserName, Device: d, Stream: access.StreamMain,
-		Audience: access.AudienceGoogle, Session: auth.BoundLink + l.ID, Expires: expires})
-	return tok, expires, nil
+	return g.a.auth.StreamToken(ctx, c, d, access.StreamMain, access.AudienceGoogle, googleTokenTTL)
 }
 
 // googleStreamGrant checks a display's stream token for device's main
 // stream, as Google's WebRTC signaling presents it.
 func (a *App) googleStreamGrant(ctx context.Context, token string, device access.DeviceID) (access.Grant, error) {
-	use := auth.TokenUse{Device: device, Stream: access.StreamMain, Audiences: []access.Audience{access.AudienceGoogle}}
+	use := auth.Use{Device: device, Stream: access.StreamMain, Audiences: []access.Audience{access.AudienceGoogle}}
 	g, _, err := a.auth.TokenGrant(ctx, token, use)
 	return g, err
 }

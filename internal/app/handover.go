@@ -36,4 +36,6 @@ func (h households) Handover(_ context.Context, device access.DeviceID) {
 }
 
 // households returns the app's Households.
-func (a *App) households() households { return households{directory{a.store}, a} }
+func (a *App) households() households {
+	return households{newDirectory(a.store), a}
+}

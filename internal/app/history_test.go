@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"vigil/internal/auth"
-	"vigil/internal/httpapi"
+	"vigil/internal/household"
 )
 
 func TestAccessHistoryShowsEachViewingSession(t *testing.T) {
@@ -21,17 +21,17 @@ func TestAccessHistoryShowsEachViewingSession(t *testing.T) {
 	dir := a.households()
 	code, _ := auth.NewClaimCode()
 	a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code))
-	if _, err := a.auth.Claim(ctx, "olga", code, dir); err != nil {
+	if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, "olga"), code, dir); err != nil {
 		t.Fatal(err)
 	}
 	a.waitBack(t, deviceID(cam))
-	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, dir); err != nil {
+	if err := a.auth.Share(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", time.Time{}, dir); err != nil {
 		t.Fatal(err)
 	}
-	history := func() []httpapi.AccessView {
+	history := func() []household.AccessView {
 		t.Helper()
 		s, b := a.call(t, "GET", "/api/cameras/"+cam.ID+"/access", "olga", olga, nil)
-		var h []httpapi.AccessView
+		var h []household.AccessView
 		if s != 200 || json.Unmarshal(b, &h) != nil {
 			t.Fatalf("history: %d %s", s, b)
 		}

@@ -46,6 +46,12 @@ var layers = []struct {
 		never:    []string{"net/http", "database/sql", "vigil/internal/store/..."},
 	},
 	{
+		why:      "household reads the store's facts for auth's rule; it speaks no HTTP or SQL and knows no media",
+		packages: []string{"vigil/internal/household"},
+		never: []string{"net/http", "database/sql", "vigil/internal/store/sqlite", "vigil/internal/httpapi",
+			"vigil/internal/hub", "vigil/internal/oauth"},
+	},
+	{
 		why:      "server code never writes or checks stamps, and never drives a browser",
 		packages: []string{"vigil/internal/..."},
 		never:    []string{"vigil/internal/sim", "vigil/internal/canary", "vigil/internal/chromium"},

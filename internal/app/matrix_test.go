@@ -41,19 +41,19 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	code, _ := auth.NewClaimCode()
 	a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code))
-	if _, err := a.auth.Claim(ctx, "owner", code, dir); err != nil {
+	if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, "owner"), code, dir); err != nil {
 		t.Fatal(err)
 	}
 	a.waitBack(t, deviceID(cam))
 	for _, v := range []string{"viewer", "revoked", "expired", "disabled"} {
-		if err := a.auth.Share(ctx, "owner", deviceID(cam), v, time.Time{}, dir); err != nil {
+		if err := a.auth.Share(ctx, a.callerNamed(ctx, "owner"), deviceID(cam), v, time.Time{}, dir); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The expired share ended a moment ago; the revoked one was revoked;
 	// the disabled user was disabled after being shared with.
 	a.store.PutShare(ctx, store.Share{Device: deviceID(cam), Viewer: "u-expired", Until: time.Now().Add(-time.Second)})
-	a.auth.Unshare(ctx, "owner", deviceID(cam), "revoked", dir)
+	a.auth.Unshare(ctx, a.callerNamed(ctx, "owner"), deviceID(cam), "revoked", dir)
 	u, _ := a.store.UserByName(ctx, "disabled")
 	u.Disabled = true
 	a.store.UpsertUser(ctx, u)
@@ -66,12 +66,12 @@ func TestAccessMatrix(t *testing.T) {
 
 	tokens := auth.NewTokens(mustMaster(t, a))
 	// Tokens as the API mints them for a viewer signed in with a password.
-	bound := func(user string) string {
+	bound := func(user string) auth.Binding {
 		u, _ := a.store.UserByName(ctx, user)
-		return auth.BoundPassword + auth.PasswordFingerprint(u.Credential.PassSHA256)
+		return auth.Binding{Via: auth.ViaPassword, ID: auth.PasswordFingerprint(u.Credential.PassSHA256)}
 	}
-	mint := func(user string, device access.DeviceID, aud access.Audience, session string, ttl time.Duration) string {
-		return tokens.Mint(auth.Token{User: user, Device: device, Stream: "main", Audience: aud, Session: session,
+	mint := func(user string, device access.DeviceID, aud access.Audience, session auth.Binding, ttl time.Duration) string {
+		return tokens.Mint(auth.Token{User: user, Device: device, Stream: "main", Audience: aud, Binding: session,
 			Expires: time.Now().Add(ttl)})
 	}
 	otherToken := mint("owner", deviceID(other), "web", bound("owner"), time.Hour)
@@ -80,7 +80,7 @@ func TestAccessMatrix(t *testing.T) {
 	viewerToken := mint("viewer", deviceID(cam), "web", bound("viewer"), time.Hour)
 	revokedToken := mint("revoked", deviceID(cam), "web", bound("revoked"), time.Hour)
 	// Minted in a sign-in session that has since ended (logout).
-	endedToken := mint("viewer", deviceID(cam), "web", auth.BoundSession+"0123456789abcdef", time.Hour)
+	endedToken := mint("viewer", deviceID(cam), "web", auth.Binding{Via: auth.ViaSession, ID: "0123456789abcdef"}, time.Hour)
 	basic := func(n string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(n, pw[n]) } }
 	token := func(tok string) func(*http.Request) {
 		return func(r *http.Request) {

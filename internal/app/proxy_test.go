@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"vigil/internal/config"
-	"vigil/internal/httpapi"
+	"vigil/internal/household"
 )
 
 // TestForwardedForOnlyFromTrustedProxies: behind a trusted proxy each
@@ -42,7 +42,7 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 	}
 	still(proxy, "198.51.100.9")
 	still(stranger, "198.51.100.10")
-	var h []httpapi.AccessView
+	var h []household.AccessView
 	code, body := a.call(t, "GET", "/api/cameras/"+cam.ID+"/access", "olga", pw, nil)
 	if code != 200 || json.Unmarshal(body, &h) != nil || len(h) != 2 {
 		t.Fatalf("history: %d %s", code, body)

@@ -122,7 +122,7 @@ func TestRevocationStopsViewingWithinASecond(t *testing.T) {
 	dir := func(a *testApp) households { return a.households() }
 	cases := map[string]func(ctx context.Context, a *testApp, cam *sim.Camera) error{
 		"unshare": func(ctx context.Context, a *testApp, cam *sim.Camera) error {
-			return a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", dir(a))
+			return a.auth.Unshare(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", dir(a))
 		},
 		"account disabled by another process": func(ctx context.Context, a *testApp, _ *sim.Camera) error {
 			return a.store.SetUserDisabled(ctx, "u-vera", true)
@@ -141,7 +141,7 @@ func TestRevocationStopsViewingWithinASecond(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			claimFor(t, a, cam, "olga")
-			if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, dir(a)); err != nil {
+			if err := a.auth.Share(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", time.Time{}, dir(a)); err != nil {
 				t.Fatal(err)
 			}
 			ds := watchEverywhere(ctx, t, a, cam, "vera", viewerPW)
@@ -178,7 +178,7 @@ func claimFor(t *testing.T, a *testApp, cam *sim.Camera, user string) {
 			online = append(online, s)
 		}
 	}
-	if _, err := a.auth.Claim(ctx, user, code, a.households()); err != nil {
+	if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, user), code, a.households()); err != nil {
 		t.Fatal(err)
 	}
 	if len(online) > 0 {
@@ -199,7 +199,7 @@ func TestRevokedViewerDoesNotStopOthersHLS(t *testing.T) {
 	viewerPW := a.addUser(t, "vera")
 	claimFor(t, a, cam, "olga")
 	ctx := context.Background()
-	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, a.households()); err != nil {
+	if err := a.auth.Share(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", time.Time{}, a.households()); err != nil {
 		t.Fatal(err)
 	}
 	// Vera's request makes the muxer.
@@ -218,7 +218,7 @@ func TestRevokedViewerDoesNotStopOthersHLS(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(2 * time.Second)
-	if err := a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", a.households()); err != nil {
+	if err := a.auth.Unshare(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", a.households()); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := a.get(t, viewer.URLs["hls"], "", ""); code < 400 {

@@ -26,12 +26,12 @@ func TestStreamTokensForPlayersWithoutHeaders(t *testing.T) {
 	for _, c := range []*sim.Camera{cam, other} {
 		code, _ := auth.NewClaimCode()
 		a.store.ResetDevice(ctx, deviceID(c), auth.ClaimHash(code))
-		if _, err := a.auth.Claim(ctx, "olga", code, dir); err != nil {
+		if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, "olga"), code, dir); err != nil {
 			t.Fatal(err)
 		}
 		a.waitBack(t, deviceID(c))
 	}
-	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, dir); err != nil {
+	if err := a.auth.Share(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", time.Time{}, dir); err != nil {
 		t.Fatal(err)
 	}
 	mint := func(user, pass, id string, body map[string]any) (int, map[string]any) {
@@ -95,7 +95,7 @@ func TestStreamTokensForPlayersWithoutHeaders(t *testing.T) {
 		t.Errorf("expired token: %d", code)
 	}
 	// Unsharing makes the outstanding token useless.
-	if err := a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", dir); err != nil {
+	if err := a.auth.Unshare(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", dir); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := a.get(t, urls["still"].(string), "", ""); code != 404 {

@@ -222,7 +222,7 @@ func TestRTSPStreamTokens(t *testing.T) {
 	claimFor(t, a, cam, "olga")
 	claimFor(t, a, other, "olga")
 	ctx := context.Background()
-	if err := a.auth.Share(ctx, "olga", deviceID(cam), "vera", time.Time{}, a.households()); err != nil {
+	if err := a.auth.Share(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", time.Time{}, a.households()); err != nil {
 		t.Fatal(err)
 	}
 	m := a.mintWith(t, cam.ID, map[string]any{"audience": "rtsp"}, basicAuth("vera", pw))
@@ -249,7 +249,7 @@ func TestRTSPStreamTokens(t *testing.T) {
 			t.Errorf("%s: ffprobe read it: %s", name, out)
 		}
 	}
-	if err := a.auth.Unshare(ctx, "olga", deviceID(cam), "vera", a.households()); err != nil {
+	if err := a.auth.Unshare(ctx, a.callerNamed(ctx, "olga"), deviceID(cam), "vera", a.households()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := readStamps(url, "tcp", 5); err == nil {

@@ -11,7 +11,7 @@ import (
 
 	"vigil/internal/auth"
 	"vigil/internal/config"
-	"vigil/internal/httpapi"
+	"vigil/internal/household"
 	"vigil/internal/sim"
 )
 
@@ -129,7 +129,7 @@ func TestWHEPEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	code, _ := auth.NewClaimCode()
 	a.store.ResetDevice(ctx, deviceID(cams[1]), auth.ClaimHash(code))
-	if _, err := a.auth.Claim(ctx, "olga", code, a.households()); err != nil {
+	if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, "olga"), code, a.households()); err != nil {
 		t.Fatal(err)
 	}
 	a.waitBack(t, deviceID(cams[1]))
@@ -142,7 +142,7 @@ func TestWHEPEndToEnd(t *testing.T) {
 		}
 		t.Run(c.ID, func(t *testing.T) { a.playWHEP(t, c, as) })
 	}
-	var h []httpapi.AccessView
+	var h []household.AccessView
 	if s, b := a.call(t, "GET", "/api/cameras/"+cams[1].ID+"/access", "olga", pw, nil); s != 200 || json.Unmarshal(b, &h) != nil {
 		t.Fatalf("history: %d %s", s, b)
 	}

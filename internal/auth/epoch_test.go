@@ -16,7 +16,7 @@ func TestGrantCarriesTheHoldersEpoch(t *testing.T) {
 	dir := fakeDir{users: map[string]Principal{"viewer": {ID: "u-viewer"}},
 		standing: map[access.UserID]Standing{"u-viewer": {Claimed: true, Shared: true, Since: since}}}
 	s := NewService(dir, access.NewIssuer(), nil, time.Hour)
-	g, err := s.Grant(context.Background(), "viewer", "cam-x", access.AudienceWeb)
+	g, err := grantFor(s, "viewer", "cam-x", access.AudienceWeb)
 	if err != nil || !g.Epoch().Equal(since) {
 		t.Fatalf("grant epoch %v, %v; want %v", g.Epoch(), err, since)
 	}
@@ -34,10 +34,10 @@ func TestTokenOfARevokedShareStaysDead(t *testing.T) {
 	tokens.now = clock
 	s := NewService(dir, access.NewIssuer(), tokens, time.Hour)
 	s.now = clock
-	use := TokenUse{Device: "cam-porch", Audiences: []access.Audience{access.AudienceWeb}}
+	use := Use{Device: "cam-porch", Audiences: []access.Audience{access.AudienceWeb}}
 	mint := func() string {
 		return tokens.Mint(Token{User: "viewer", Device: "cam-porch", Stream: access.StreamMain,
-			Audience: access.AudienceWeb, Session: "live", Expires: now.Add(time.Hour)})
+			Audience: access.AudienceWeb, Binding: Binding{ViaSession, "live"}, Expires: now.Add(time.Hour)})
 	}
 	old := mint()
 	if _, _, err := s.TokenGrant(context.Background(), old, use); err != nil {

@@ -45,15 +45,14 @@ func NewClaimCode() (string, error) {
 	return c[:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:], nil
 }
 
-// Claim gives the unclaimed device with code to the user name. Until then
-// the camera was the operator's: grants minted for it end now, and what it
-// left in the process is dropped (the new owner's epoch begins).
-func (s *Service) Claim(ctx context.Context, name, code string, h Households) (access.DeviceID, error) {
-	p, err := s.active(ctx, name)
-	if err != nil {
-		return "", err
+// Claim gives the unclaimed device with code to c. Until then the camera
+// was the operator's: grants minted for it end now, and what it left in
+// the process is dropped (the new owner's epoch begins).
+func (s *Service) Claim(ctx context.Context, c Caller, code string, h Households) (access.DeviceID, error) {
+	if !c.Allows(ScopeManage) {
+		return "", fmt.Errorf("%w: claiming needs scope manage", ErrForbidden)
 	}
-	device, err := h.ClaimDevice(ctx, ClaimHash(code), p.ID)
+	device, err := h.ClaimDevice(ctx, ClaimHash(code), c.ID)
 	if err != nil {
 		return "", fmt.Errorf("claim: %w", err)
 	}
@@ -63,7 +62,7 @@ func (s *Service) Claim(ctx context.Context, name, code string, h Households) (a
 }
 
 // Share lets viewer see the owner's device until until (zero: until revoked).
-func (s *Service) Share(ctx context.Context, owner string, device access.DeviceID, viewer string, until time.Time, h Households) error {
+func (s *Service) Share(ctx context.Context, owner Caller, device access.DeviceID, viewer string, until time.Time, h Households) error {
 	o, v, err := s.ownerAndViewer(ctx, owner, device, viewer)
 	if err != nil {
 		return err
@@ -78,7 +77,7 @@ func (s *Service) Share(ctx context.Context, owner string, device access.DeviceI
 }
 
 // Unshare revokes viewer's share of the owner's device; viewing stops now.
-func (s *Service) Unshare(ctx context.Context, owner string, device access.DeviceID, viewer string, h Households) error {
+func (s *Service) Unshare(ctx context.Context, owner Caller, device access.DeviceID, viewer string, h Households) error {
 	_, v, err := s.ownerAndViewer(ctx, owner, device, viewer)
 	if err != nil {
 		return err
@@ -88,20 +87,28 @@ func (s *Service) Unshare(ctx context.Context, owner string, device access.Devic
 	return err
 }
 
-func (s *Service) ownerAndViewer(ctx context.Context, owner string, device access.DeviceID, viewer string) (Principal, Principal, error) {
-	o, err := s.active(ctx, owner)
-	if err != nil {
-		return o, Principal{}, err
-	}
-	st, err := s.dir.Standing(ctx, o.ID, device)
-	if err != nil {
-		return o, Principal{}, err
-	}
-	if !st.Owner {
-		return o, Principal{}, fmt.Errorf("%w: only the owner manages shares of %s", ErrForbidden, device)
+func (s *Service) ownerAndViewer(ctx context.Context, owner Caller, device access.DeviceID, viewer string) (Principal, Principal, error) {
+	if err := s.owns(ctx, owner, device, "manages shares of"); err != nil {
+		return owner.Principal, Principal{}, err
 	}
 	v, err := s.dir.Principal(ctx, viewer)
-	return o, v, err
+	return owner.Principal, v, err
+}
+
+// owns checks that c may manage device: c's credential allows it and c
+// owns the device (a disabled device included: its owner still manages it).
+func (s *Service) owns(ctx context.Context, c Caller, device access.DeviceID, what string) error {
+	if !c.Allows(ScopeManage) {
+		return fmt.Errorf("%w: managing cameras needs scope manage", ErrForbidden)
+	}
+	r, err := s.Rights(ctx, c, device)
+	if err != nil {
+		return err
+	}
+	if !r.Manage {
+		return fmt.Errorf("%w: only the owner %s %s", ErrForbidden, what, device)
+	}
+	return nil
 }
 
 func (s *Service) active(ctx context.Context, name string) (Principal, error) {
@@ -116,17 +123,9 @@ func (s *Service) active(ctx context.Context, name string) (Principal, error) {
 // owner and every share are dropped in one step, every grant for it ends
 // now, everything it left in the process is dropped (a new epoch begins),
 // and a new claim code for the next owner is returned.
-func (s *Service) Release(ctx context.Context, owner string, device access.DeviceID, h Households) (string, error) {
-	o, err := s.active(ctx, owner)
-	if err != nil {
+func (s *Service) Release(ctx context.Context, owner Caller, device access.DeviceID, h Households) (string, error) {
+	if err := s.owns(ctx, owner, device, "releases"); err != nil {
 		return "", err
-	}
-	st, err := s.dir.Standing(ctx, o.ID, device)
-	if err != nil {
-		return "", err
-	}
-	if !st.Owner {
-		return "", fmt.Errorf("%w: only the owner releases %s", ErrForbidden, device)
 	}
 	code, err := NewClaimCode()
 	if err != nil {

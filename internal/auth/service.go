@@ -26,7 +26,10 @@ var (
 
 // Principal is a user as auth needs to see it.
 type Principal struct {
-	ID         access.UserID
+	ID access.UserID
+	// Name is the user's unique name, which signs in and which API
+	// tokens' digests are made with.
+	Name       string
 	Admin      bool
 	Disabled   bool
 	Credential Credential
@@ -59,11 +62,7 @@ type Directory interface {
 	DeviceCredential(ctx context.Context, id access.DeviceID) (Credential, error)
 	Principal(ctx context.Context, name string) (Principal, error)
 	Standing(ctx context.Context, user access.UserID, device access.DeviceID) (Standing, error)
-	// Bound returns nil while what a stream token was minted in (its
-	// Session: a sign-in session, the password or an account link of p;
-	// see the Bound* prefixes) still stands. API keys are checked by auth
-	// itself against p.Tokens.
-	Bound(ctx context.Context, p Principal, session string) error
+	Bindings
 }
 
 // Service authenticates cameras and viewers and mints grants.
@@ -89,9 +88,9 @@ type lease struct {
 type leaseKey struct {
 	user   access.UserID
 	device access.DeviceID
-	// bound is what a stream token was minted in ("" for a viewer who
-	// signed in), so that ending it (an account link) ends its views only.
-	bound string
+	// bound is the account link a grant was minted for (zero otherwise),
+	// so that ending the link ends its views only.
+	bound Binding
 }
 
 // NewService returns a service minting grants that last at most ttl, for
@@ -105,62 +104,62 @@ func (s *Service) CameraCredential(ctx context.Context, device access.DeviceID) 
 	return s.dir.DeviceCredential(ctx, device)
 }
 
-// ViewerCredentials returns the credentials of an active user named name:
-// the generated password (unless a chosen password replaced it) and the
-// API tokens.
-func (s *Service) ViewerCredentials(ctx context.Context, name string) ([]Credential, error) {
-	p, err := s.active(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	var creds []Credential
-	if p.Credential.Usable() {
-		creds = append(creds, p.Credential)
-	}
-	for _, t := range p.Tokens {
-		creds = append(creds, t.Credential)
-	}
-	return creds, nil
+// Use is what a caller asks to read.
+type Use struct {
+	Device access.DeviceID
+	// Stream is the stream the output will serve, which must be a stream
+	// token's; "" only where the output serves no one stream (a
+	// multivariant playlist, which then lists the token's alone).
+	Stream access.StreamID
+	// Audiences are the kinds of client the output serves: a stream token
+	// must have been minted for one of them; a caller who signed in reads
+	// as the first.
+	Audiences []access.Audience
 }
 
-// Grant mints a grant for the (already authenticated) user name to read
-// device, after checking the store: the user is active, the device enabled,
-// and the user owns it or holds a live share (admins: unclaimed devices
-// only — a claimed camera belongs to its household). The grant ends at the
-// share's end, and at once when the share, ownership or account is revoked.
-func (s *Service) Grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error) {
-	p, err := s.active(ctx, name)
-	if err != nil {
-		return access.Grant{}, err
+// Grant mints a grant for c to read use.Device, after checking the store:
+// the device is enabled, and the user owns it or holds a live share
+// (admins: unclaimed devices only — a claimed camera belongs to its
+// household). A caller with a stream token gets it only for the token's
+// camera, stream and kind of client, and only while what the token was
+// minted in stands. The grant ends at the share's end, and at once when
+// the share, ownership, account or (for a link) the link is revoked.
+// c was loaded at the request's edge; Grant does not load it again.
+func (s *Service) Grant(ctx context.Context, c Caller, use Use) (access.Grant, error) {
+	if len(use.Audiences) == 0 {
+		return access.Grant{}, fmt.Errorf("%w: no audience", ErrInvalid)
 	}
-	return s.grant(ctx, p, device, aud, "")
+	if c.Token == nil {
+		return s.grant(ctx, c, use.Device, use.Audiences[0], leaseBinding(c.Binding))
+	}
+	return s.tokenGrant(ctx, c, use)
 }
 
-// grant mints for the active principal p, the lease bound to what a stream
-// token was minted in ("" for a viewer who signed in).
-func (s *Service) grant(ctx context.Context, p Principal, device access.DeviceID, aud access.Audience, bound string) (access.Grant, error) {
+// grant mints for the caller c, the lease bound to an account link (zero
+// for anything else).
+func (s *Service) grant(ctx context.Context, c Caller, device access.DeviceID, aud access.Audience, bound Binding) (access.Grant, error) {
 	// The lease is taken before the store is read: a revocation that comes
 	// after the read revokes this lease too, so a grant minted from what
 	// was just revoked cannot outlive the revocation.
-	l := s.lease(leaseKey{p.ID, device, bound})
-	st, err := s.dir.Standing(ctx, p.ID, device)
+	l := s.lease(leaseKey{c.ID, device, bound})
+	st, err := s.dir.Standing(ctx, c.ID, device)
 	if err != nil {
 		return access.Grant{}, err
 	}
 	now := s.now()
-	ttl := s.ttl
+	r := RightsOf(c, st, now)
 	switch {
-	case st.DeviceDisabled:
+	case r.View:
+	case r.Listed:
 		return access.Grant{}, fmt.Errorf("%w: device %s", ErrDisabled, device)
-	case st.Owner, !st.Claimed && p.Admin:
-	case st.Shared && (st.ShareUntil.IsZero() || now.Before(st.ShareUntil)):
-		if !st.ShareUntil.IsZero() {
-			ttl = min(ttl, st.ShareUntil.Sub(now))
-		}
 	default:
-		return access.Grant{}, fmt.Errorf("%w: %s, %s", ErrForbidden, p.ID, device)
+		return access.Grant{}, fmt.Errorf("%w: %s, %s", ErrForbidden, c.ID, device)
 	}
-	return s.issuer.MintLeased(p.ID, device, aud, ttl, l, st.Since), nil
+	ttl := s.ttl
+	if r.Role == RoleViewer && !st.ShareUntil.IsZero() {
+		ttl = min(ttl, st.ShareUntil.Sub(now))
+	}
+	return s.issuer.MintLeased(c.ID, device, aud, ttl, l, st.Since), nil
 }
 
 // lease returns the live lease of user and device, making one if needed.
@@ -199,10 +198,10 @@ func (s *Service) RevokeMadeBefore(user access.UserID, device access.DeviceID, t
 	})
 }
 
-// RevokeBound ends the grants minted from stream tokens bound to bound
-// (an account link that ended): that link's views end, the user's others
-// go on.
-func (s *Service) RevokeBound(bound string) {
+// RevokeBound ends the grants minted for an account link that ended (its
+// callers' and its stream tokens'): that link's views end, the user's
+// others go on.
+func (s *Service) RevokeBound(bound Binding) {
 	s.revokeWhere(func(k leaseKey, _ lease) bool { return k.bound == bound })
 }
 

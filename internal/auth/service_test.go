@@ -64,7 +64,7 @@ func TestGrantRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
-			g, err := s.Grant(context.Background(), tt.user, "cam-x", access.AudienceWeb)
+			g, err := grantFor(s, tt.user, "cam-x", access.AudienceWeb)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Grant: %v, want %v", err, tt.want)
 			}
@@ -74,7 +74,7 @@ func TestGrantRules(t *testing.T) {
 		})
 	}
 	// A share's grant ends with the share.
-	g, _ := s.Grant(context.Background(), "viewer", "cam-x", access.AudienceWeb)
+	g, _ := grantFor(s, "viewer", "cam-x", access.AudienceWeb)
 	if g.Expiry().After(now.Add(time.Minute + time.Second)) {
 		t.Fatalf("share grant lasts until %v, past the share's end", g.Expiry())
 	}
@@ -86,9 +86,8 @@ func TestRevocationEndsGrantsAtOnce(t *testing.T) {
 		standing: map[access.UserID]Standing{"u-viewer": {Claimed: true, Shared: true}, "u-owner": {Claimed: true, Owner: true}},
 	}
 	s := NewService(dir, access.NewIssuer(), nil, time.Hour)
-	ctx := context.Background()
-	gv, _ := s.Grant(ctx, "viewer", "cam-x", access.AudienceWeb)
-	go2, _ := s.Grant(ctx, "owner", "cam-x", access.AudienceRTSP)
+	gv, _ := grantFor(s, "viewer", "cam-x", access.AudienceWeb)
+	go2, _ := grantFor(s, "owner", "cam-x", access.AudienceRTSP)
 	s.Revoke("u-viewer", "cam-x")
 	select {
 	case <-gv.Done():
@@ -106,7 +105,7 @@ func TestRevocationEndsGrantsAtOnce(t *testing.T) {
 		t.Fatal("RevokeDevice left the owner's grant live")
 	}
 	// A grant minted after a revocation gets a fresh lease.
-	g3, _ := s.Grant(ctx, "owner", "cam-x", access.AudienceRTSP)
+	g3, _ := grantFor(s, "owner", "cam-x", access.AudienceRTSP)
 	if g3.Check("cam-x", time.Now(), time.Now()) != nil {
 		t.Fatal("a new grant was born revoked")
 	}
@@ -125,11 +124,24 @@ func TestClaimHashIgnoresHowPeopleType(t *testing.T) {
 	}
 }
 
-func (f fakeDir) Bound(_ context.Context, _ Principal, session string) error {
-	if session == "gone" {
-		return errors.New("ended")
+// Session knows every session but "gone": the token tests' directories
+// hold one user, whose sessions they all are.
+func (f fakeDir) Session(_ context.Context, id string, _ time.Time) (Session, error) {
+	if id == "gone" {
+		return Session{}, errors.New("ended")
 	}
-	return nil
+	for _, p := range f.users {
+		return Session{IDSHA256: id, User: p.ID}, nil // the fakes hold one user
+	}
+	return Session{}, errors.New("no users")
+}
+
+func (f fakeDir) PasswordHash(context.Context, access.UserID) (string, error) { return "", nil }
+
+// LinkHolder knows live links of the directory's one user.
+func (f fakeDir) LinkHolder(_ context.Context, id string) (access.UserID, bool, error) {
+	s, err := f.Session(context.Background(), id, time.Time{})
+	return s.User, true, err
 }
 
 // TestTokenRenewsWhileUsed: an expired token keeps working for a viewing
@@ -145,10 +157,10 @@ func TestTokenRenewsWhileUsed(t *testing.T) {
 	tokens.now = clock
 	s := NewService(dir, access.NewIssuer(), tokens, time.Hour)
 	s.now = clock
-	use := TokenUse{Device: "cam-porch", Audiences: []access.Audience{access.AudienceGoogle}}
+	use := Use{Device: "cam-porch", Audiences: []access.Audience{access.AudienceGoogle}}
 	mint := func(session string, ttl time.Duration) string {
 		return tokens.Mint(Token{User: "owner", Device: "cam-porch", Stream: access.StreamMain,
-			Audience: access.AudienceGoogle, Session: session, Expires: now.Add(ttl)})
+			Audience: access.AudienceGoogle, Binding: Binding{ViaSession, session}, Expires: now.Add(ttl)})
 	}
 	grant := func(raw string) error { _, _, err := s.TokenGrant(context.Background(), raw, use); return err }
 
@@ -182,15 +194,15 @@ func TestTokenLeasesGrowWithLinksOnly(t *testing.T) {
 		standing: map[access.UserID]Standing{"u-owner": {Claimed: true, Owner: true}}}
 	tokens := NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 	s := NewService(dir, access.NewIssuer(), tokens, time.Hour)
-	use := TokenUse{Device: "cam-porch", Audiences: []access.Audience{access.AudienceWeb, access.AudienceGoogle}}
+	use := Use{Device: "cam-porch", Audiences: []access.Audience{access.AudienceWeb, access.AudienceGoogle}}
 	var linkGrant access.Grant
 	for i := range 50 {
-		session, aud := fmt.Sprintf("%ssession-%d", BoundSession, i), access.AudienceWeb
+		session, aud := Binding{ViaSession, fmt.Sprintf("session-%d", i)}, access.AudienceWeb
 		if i == 0 {
-			session, aud = BoundLink+"link-1", access.AudienceGoogle
+			session, aud = Binding{ViaLink, "link-1"}, access.AudienceGoogle
 		}
 		raw := tokens.Mint(Token{User: "owner", Device: "cam-porch", Stream: access.StreamMain, Audience: aud,
-			Session: session, Expires: time.Now().Add(time.Minute)})
+			Binding: session, Expires: time.Now().Add(time.Minute)})
 		g, _, err := s.TokenGrant(context.Background(), raw, use)
 		if err != nil {
 			t.Fatal(err)
@@ -202,8 +214,19 @@ func TestTokenLeasesGrowWithLinksOnly(t *testing.T) {
 	if n := len(s.leases); n != 2 {
 		t.Fatalf("%d leases for 49 sign-in sessions and one link, want 2", n)
 	}
-	s.RevokeBound(BoundLink + "link-1")
+	s.RevokeBound(Binding{ViaLink, "link-1"})
 	if linkGrant.Check("cam-porch", time.Now(), time.Now()) == nil || len(s.leases) != 1 {
 		t.Fatalf("the link's grant outlived RevokeBound (%d leases left)", len(s.leases))
 	}
+}
+
+// grantFor resolves the user name as a caller who signed in with the
+// password, as the edge does, and asks for a grant.
+func grantFor(s *Service, name string, device access.DeviceID, aud access.Audience) (access.Grant, error) {
+	p, err := s.active(context.Background(), name)
+	if err != nil {
+		return access.Grant{}, err
+	}
+	c := callerOf(p, ScopeAccount, Binding{ViaPassword, "test"})
+	return s.Grant(context.Background(), c, Use{Device: device, Audiences: []access.Audience{aud}})
 }

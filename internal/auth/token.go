@@ -55,10 +55,10 @@ type Token struct {
 	Device   access.DeviceID
 	Stream   access.StreamID
 	Audience access.Audience
-	// Session names what the token was minted in — a sign-in session, an
-	// API token, the password, an account link — so that ending it ends
-	// the token. The Directory's Bound checks it; it never contains '|'.
-	Session string
+	// Binding is what the token was minted in — a sign-in session, an API
+	// token, the password, an account link — so that ending it ends the
+	// token. Its ID never contains '|'.
+	Binding Binding
 	Expires time.Time
 	// Issued is when the token was minted; Mint sets it.
 	Issued time.Time
@@ -90,7 +90,7 @@ func (t *Tokens) Mint(tok Token) string {
 	now := t.now()
 	index := uint64(now.Unix()) / uint64(tokenKeyPeriod/time.Second)
 	body := strings.Join([]string{"v3", fmt.Sprint(index), tok.User, string(tok.Device), string(tok.Stream),
-		string(tok.Audience), tok.Session, fmt.Sprint(tok.Expires.Unix()), fmt.Sprint(now.UnixNano())}, "|")
+		string(tok.Audience), tok.Binding.String(), fmt.Sprint(tok.Expires.Unix()), fmt.Sprint(now.UnixNano())}, "|")
 	mac := hmac.New(sha256.New, t.key(index))
 	mac.Write([]byte(body))
 	return tokenEncoding.EncodeToString([]byte(body)) + "." + tokenEncoding.EncodeToString(mac.Sum(nil))
@@ -140,21 +140,17 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
+	binding, ok := parseBinding(f[6])
+	if !ok {
+		return Token{}, ErrBadToken
+	}
 	tok := Token{User: f[2], Device: device, Stream: stream, Audience: access.Audience(f[5]),
-		Session: f[6], Expires: time.Unix(expires, 0), Issued: time.Unix(0, issued)}
+		Binding: binding, Expires: time.Unix(expires, 0), Issued: time.Unix(0, issued)}
 	if !now.Before(tok.Expires) || current-index > 1 {
 		return tok, ErrTokenExpired
 	}
 	return tok, nil
 }
-
-// What a stream token can be bound to: the prefixes of Token.Session.
-const (
-	BoundSession  = "s:" // a sign-in session, by the SHA-256 of its cookie
-	BoundAPIKey   = "k:" // an API token, by its id
-	BoundPassword = "p:" // the password, by PasswordFingerprint of its stored hash
-	BoundLink     = "l:" // an account link (Google, Alexa), by its id
-)
 
 // PasswordFingerprint names a stored password hash without revealing it:
 // when the password changes, tokens bound to the old one stop working.
@@ -163,79 +159,103 @@ func PasswordFingerprint(stored string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// leaseBinding is what a token's grant is leased to besides its user and
-// camera: the account link, whose end (RevokeBound) must stop its views and
-// no others. Other bindings are checked on every request and share the
-// user's lease, so that the lease table grows with links, not with every
-// sign-in session that ever minted a token.
-func leaseBinding(session string) string {
-	if strings.HasPrefix(session, BoundLink) {
-		return session
+// leaseBinding is what a grant is leased to besides its user and camera:
+// the account link, whose end (RevokeBound) must stop its views and no
+// others. Other bindings are checked on every request and share the user's
+// lease, so that the lease table grows with links, not with every sign-in
+// session that ever minted a token.
+func leaseBinding(b Binding) Binding {
+	if b.Via == ViaLink {
+		return b
 	}
-	return ""
+	return Binding{}
 }
 
-// bound checks that what a token was minted in still stands: an API key
-// among p's live ones here, the rest in the store.
-func (s *Service) bound(ctx context.Context, p Principal, session string) error {
-	if id, ok := strings.CutPrefix(session, BoundAPIKey); ok {
-		if !slices.ContainsFunc(p.Tokens, func(k APIKey) bool { return k.ID == id }) {
-			return errors.New("API token deleted or expired")
-		}
-		return nil
-	}
-	return s.dir.Bound(ctx, p, session)
-}
-
-// TokenUse is what a request with a stream token asks for.
-type TokenUse struct {
-	Device access.DeviceID
-	// Stream is the stream the output will serve, which must be the
-	// token's; "" only where the output serves no one stream (a
-	// multivariant playlist, which then lists the token's alone).
-	Stream access.StreamID
-	// Audiences are the kinds of client the output serves.
-	Audiences []access.Audience
-}
-
-// TokenGrant verifies a stream token for use and mints a grant from the
-// store, as for any viewer: a token is a claim to ask, never a grant. It
-// returns ErrBadToken, ErrTokenExpired, ErrTokenMisused, ErrTokenRevoked or
-// the errors of Grant.
-func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (access.Grant, Token, error) {
+// TokenCaller verifies a stream token and returns its holder: the token's
+// user, active, while what the token was minted in stands. It returns
+// ErrBadToken, ErrTokenExpired, ErrTokenRevoked or the user's lookup
+// error. A token is a claim to ask for a grant, never a grant: Grant
+// checks the camera, stream and kind of client it was minted for, and the
+// store, on every use.
+func (s *Service) TokenCaller(ctx context.Context, raw string) (Caller, error) {
 	if s.tokens == nil {
-		return access.Grant{}, Token{}, ErrBadToken
+		return Caller{}, ErrBadToken
 	}
 	tok, err := s.tokens.Verify(raw)
 	if errors.Is(err, ErrTokenExpired) && tok.User != "" && s.renewals.recent(raw, s.now()) {
 		err = nil // a view in progress: the token renews while it is used
 	}
 	if err != nil {
-		return access.Grant{}, Token{}, err
-	}
-	use.Device = tokenDevice(tok, use.Device)
-	if tok.Device != use.Device || (use.Stream != "" && use.Stream != tok.Stream) ||
-		!slices.Contains(use.Audiences, tok.Audience) {
-		return access.Grant{}, Token{}, ErrTokenMisused
+		return Caller{}, err
 	}
 	p, err := s.active(ctx, tok.User)
 	if err != nil {
-		return access.Grant{}, Token{}, err
+		return Caller{}, err
 	}
-	if err := s.bound(ctx, p, tok.Session); err != nil {
-		return access.Grant{}, Token{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
+	if err := s.bound(ctx, p, tok.Binding); err != nil {
+		return Caller{}, fmt.Errorf("%w: %w", ErrTokenRevoked, err)
 	}
-	g, err := s.grant(ctx, p, use.Device, tok.Audience, leaseBinding(tok.Session))
+	return Caller{Principal: p, Binding: tok.Binding, Token: &tok, raw: raw}, nil
+}
+
+// tokenGrant is Grant for a caller who presented a stream token: it
+// returns ErrTokenMisused for another camera, stream or kind of client,
+// and ErrTokenRevoked for a token minted before its holder's current epoch.
+func (s *Service) tokenGrant(ctx context.Context, c Caller, use Use) (access.Grant, error) {
+	tok := c.Token
+	use.Device = tokenDevice(*tok, use.Device)
+	if tok.Device != use.Device || (use.Stream != "" && use.Stream != tok.Stream) ||
+		!slices.Contains(use.Audiences, tok.Audience) {
+		return access.Grant{}, ErrTokenMisused
+	}
+	g, err := s.grant(ctx, c, use.Device, tok.Audience, leaseBinding(tok.Binding))
 	if err == nil && tok.Issued.Before(g.Epoch()) {
 		// Minted under an earlier share or ownership of the holder, which
 		// ended: re-sharing or re-claiming does not bring it back.
-		return access.Grant{}, Token{}, fmt.Errorf("%w: minted %s, before the holder's access began at %s",
+		return access.Grant{}, fmt.Errorf("%w: minted %s, before the holder's access began at %s",
 			ErrTokenRevoked, tok.Issued.UTC().Format(time.RFC3339Nano), g.Epoch().UTC().Format(time.RFC3339Nano))
 	}
 	if err == nil {
-		s.renewals.used(raw, s.now())
+		s.renewals.used(c.raw, s.now())
 	}
-	return g, tok, err
+	return g, err
+}
+
+// TokenGrant is TokenCaller then Grant, for a request that carries nothing
+// but the token (an RTSP player, a smart display's signaling).
+func (s *Service) TokenGrant(ctx context.Context, raw string, use Use) (access.Grant, Token, error) {
+	c, err := s.TokenCaller(ctx, raw)
+	if err != nil {
+		return access.Grant{}, Token{}, err
+	}
+	g, err := s.Grant(ctx, c, use)
+	if err != nil {
+		return access.Grant{}, Token{}, err
+	}
+	return g, *c.Token, nil
+}
+
+// StreamToken mints a stream token for c to read device's stream through
+// clients of audience aud, after a grant says c may: it lasts ttl at most,
+// never past that grant, and dies with c's Binding. A stream token mints
+// no other.
+func (s *Service) StreamToken(ctx context.Context, c Caller, device access.DeviceID, stream access.StreamID,
+	aud access.Audience, ttl time.Duration,
+) (string, time.Time, error) {
+	if s.tokens == nil || c.Token != nil {
+		return "", time.Time{}, fmt.Errorf("%w: stream tokens are minted for a signed-in caller", ErrForbidden)
+	}
+	g, err := s.Grant(ctx, c, Use{Device: device, Audiences: []access.Audience{aud}})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	expires := s.now().Add(ttl)
+	if g.Expiry().Before(expires) {
+		expires = g.Expiry()
+	}
+	tok := s.tokens.Mint(Token{User: c.Name, Device: device, Stream: stream, Audience: aud,
+		Binding: c.Binding, Expires: expires})
+	return tok, expires, nil
 }
 
 // renewals remembers when each stream token was last accepted, so that a

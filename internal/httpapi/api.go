@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -10,106 +11,78 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/store"
+	"vigil/internal/household"
 )
-
-// Camera is a camera as its viewer sees it in the API.
-type Camera struct {
-	ID     access.DeviceID `json:"id"`
-	Name   string          `json:"name"`
-	Role   string          `json:"role"` // owner, viewer (a share) or operator (unclaimed, admins)
-	Online bool            `json:"online"`
-	Until  time.Time       `json:"share_until,omitzero"`
-}
-
-// ShareView is one share of a camera, for its owner.
-type ShareView struct {
-	User    string    `json:"user"`
-	Until   time.Time `json:"until,omitzero"`
-	Created time.Time `json:"created"`
-}
-
-// AccessView is one viewing session in a camera's history, for its owner.
-type AccessView struct {
-	User     string          `json:"user"`
-	Output   string          `json:"output"`
-	Audience access.Audience `json:"audience"`
-	Remote   string          `json:"remote"`
-	Started  time.Time       `json:"started"`
-	Ended    time.Time       `json:"ended,omitzero"`
-	Bytes    int64           `json:"bytes"`
-}
 
 // Households lists cameras and shares; changes go through auth, which
 // revokes what they end.
 type Households interface {
 	auth.Households
-	Cameras(ctx context.Context, user access.UserID, admin bool, now time.Time) ([]Camera, error)
-	Shares(ctx context.Context, device access.DeviceID) ([]ShareView, error)
-	History(ctx context.Context, device access.DeviceID, limit int) ([]AccessView, error)
+	// Cameras lists what auth.RightsOf lets c see; Household the cameras
+	// of user's household (owned and shared with them).
+	Cameras(ctx context.Context, c auth.Caller, now time.Time) ([]household.Camera, error)
+	Household(ctx context.Context, user access.UserID) ([]household.Camera, error)
+	Shares(ctx context.Context, device access.DeviceID) ([]household.ShareView, error)
+	History(ctx context.Context, device access.DeviceID, limit int) ([]household.AccessView, error)
 }
 
 // API is the JSON API for cameras, claiming and sharing.
 type API struct {
 	Auth       *auth.Service
 	Authn      *Authenticator
-	Users      Principals
 	Households Households
 	Online     func(access.DeviceID) bool
 	// RTSPBase returns "rtsp://host:port" as the request's client reaches
 	// the RTSP server; nil leaves RTSP URLs out.
 	RTSPBase func(r *http.Request) string
-	Tokens   *auth.Tokens
-	Signups  Signups
-	// OpenSignup lets anyone create an account (config signup).
-	OpenSignup bool
+	// Accounts changes passwords, API tokens and invitations, and signs
+	// people up.
+	Accounts *auth.Accounts
 	// Links lists and ends linked services; nil leaves /api/links out.
 	Links  Links
 	Logger *slog.Logger
 }
 
-// Signups stores invitations and new accounts.
-type Signups interface {
-	CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error
-	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
-	// Invitation returns store.ErrNotFound unless the invitation is
-	// unspent and unexpired at now; it spends nothing.
-	Invitation(ctx context.Context, codeSHA256 string, now time.Time) error
-}
-
 func (a *API) routes(mux *Router) {
-	mux.Handle("GET /api/cameras", serve(a.Logger, a.cameras))
-	mux.Handle("POST /api/cameras/claim", serve(a.Logger, a.claim))
-	mux.Handle("GET /api/cameras/{id}/shares", serve(a.Logger, a.shares))
-	mux.Handle("PUT /api/cameras/{id}/shares/{user}", serve(a.Logger, a.share))
-	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", serve(a.Logger, a.unshare))
-	mux.Handle("POST /api/cameras/{id}/tokens", serve(a.Logger, a.token))
-	mux.Handle("GET /api/cameras/{id}/access", serve(a.Logger, a.history))
-	mux.Handle("DELETE /api/cameras/{id}", serve(a.Logger, a.release))
-	mux.Handle("GET /api/openapi.json", serve(a.Logger, a.openAPI))
+	view, manage, account := a.as(auth.ScopeView), a.as(auth.ScopeManage), a.as(auth.ScopeAccount)
+	mux.Handle("GET /api/cameras", view(a.cameras))
+	mux.Handle("POST /api/cameras/claim", manage(a.claim))
+	mux.Handle("GET /api/cameras/{id}/shares", manage(a.shares))
+	mux.Handle("PUT /api/cameras/{id}/shares/{user}", manage(a.share))
+	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", manage(a.unshare))
+	mux.Handle("POST /api/cameras/{id}/tokens", view(a.token))
+	mux.Handle("GET /api/cameras/{id}/access", manage(a.history))
+	mux.Handle("DELETE /api/cameras/{id}", manage(a.release))
+	mux.Handle("GET /api/openapi.json", view(a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
-	mux.Handle("POST /api/logout", serve(a.Logger, a.logout))
-	mux.Handle("GET /api/session", serve(a.Logger, a.session))
-	mux.Handle("POST /api/password", serve(a.Logger, a.password))
-	mux.Handle("POST /api/tokens", serve(a.Logger, a.createAPIToken))
-	mux.Handle("GET /api/tokens", serve(a.Logger, a.listAPITokens))
-	mux.Handle("DELETE /api/tokens/{token}", serve(a.Logger, a.deleteAPIToken))
-	mux.Handle("POST /api/invitations", serve(a.Logger, a.invite))
+	mux.Handle("POST /api/logout", view(a.logout))
+	mux.Handle("GET /api/session", serve(a.Logger, a.session)) // its own edge: it reads the session itself
+	mux.Handle("POST /api/password", account(a.password))
+	mux.Handle("POST /api/tokens", account(a.createAPIToken))
+	mux.Handle("GET /api/tokens", account(a.listAPITokens))
+	mux.Handle("DELETE /api/tokens/{token}", account(a.deleteAPIToken))
+	mux.Handle("POST /api/invitations", account(a.invite))
 	mux.Handle("POST /api/signup", serve(a.Logger, a.signup))
 	if a.Links != nil {
-		mux.Handle("GET /api/links", serve(a.Logger, a.links))
-		mux.Handle("DELETE /api/links/{id}", serve(a.Logger, a.unlink))
+		mux.Handle("GET /api/links", manage(a.links))
+		mux.Handle("DELETE /api/links/{id}", manage(a.unlink))
 	}
+}
+
+// as returns the route wrapper for handlers whose caller must be signed
+// in with a credential that allows need.
+func (a *API) as(need auth.Scope) func(handlerFunc) http.Handler {
+	return func(h handlerFunc) http.Handler { return serve(a.Logger, a.Authn.signedIn(need, h)) }
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and
 // a new claim code comes back for whoever gets the camera next.
 func (a *API) release(w http.ResponseWriter, r *http.Request) error {
-	owner, device, err := a.owned(r)
+	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
-	code, err := a.Auth.Release(r.Context(), owner, device, a.Households)
+	code, err := a.Auth.Release(r.Context(), callerOf(r), device, a.Households)
 	if err != nil {
 		return err
 	}
@@ -121,7 +94,7 @@ const historyLimit = 500
 
 // history lists who watched the camera, newest first; owners only.
 func (a *API) history(w http.ResponseWriter, r *http.Request) error {
-	_, device, err := a.owned(r)
+	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
@@ -130,7 +103,7 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if h == nil {
-		h = []AccessView{}
+		h = []household.AccessView{}
 	}
 	return writeJSON(w, http.StatusOK, h)
 }
@@ -149,11 +122,6 @@ var audiences = map[access.Audience]bool{
 // token mints a stream token for a camera the user may see, with the URLs
 // a player can use with it.
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.user(r, auth.ScopeView)
-	if err != nil {
-		return err
-	}
-	name := c.Name
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
 		return errNotFound
@@ -176,16 +144,10 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	if body.TTLSeconds > 0 {
 		ttl = min(time.Duration(body.TTLSeconds)*time.Second, tokenMaxTTL)
 	}
-	g, err := a.Auth.Grant(r.Context(), name, device, body.Audience)
+	tok, expires, err := a.Auth.StreamToken(r.Context(), callerOf(r), device, stream, body.Audience, ttl)
 	if err != nil {
 		return err
 	}
-	expires := time.Now().Add(ttl)
-	if g.Expiry().Before(expires) {
-		expires = g.Expiry()
-	}
-	tok := a.Tokens.Mint(auth.Token{User: name, Device: device, Stream: stream, Audience: body.Audience,
-		Session: c.Bound, Expires: expires})
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"token": tok, "expires": expires.UTC(), "urls": a.tokenURLs(r, device, stream, body.Audience, tok)})
 }
@@ -210,9 +172,6 @@ func (a *API) tokenURLs(r *http.Request, device access.DeviceID, stream access.S
 		"still": base + "/still.jpg" + q,
 	}
 }
-
-// user authenticates the request.
-func (a *API) user(r *http.Request, need auth.Scope) (caller, error) { return a.Authn.user(r, need) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
@@ -239,11 +198,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeView)
-	if err != nil {
-		return err
-	}
-	cams, err := a.Households.Cameras(r.Context(), p.ID, p.Admin, time.Now())
+	cams, err := a.Households.Cameras(r.Context(), callerOf(r), time.Now())
 	if err != nil {
 		return err
 	}
@@ -251,53 +206,41 @@ func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
 		cams[i].Online = a.Online(cams[i].ID)
 	}
 	if cams == nil {
-		cams = []Camera{}
+		cams = []household.Camera{}
 	}
 	return writeJSON(w, http.StatusOK, cams)
 }
 
 func (a *API) claim(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.user(r, auth.ScopeManage)
-	if err != nil {
-		return err
-	}
 	var body struct {
 		Code string `json:"code"`
 	}
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	id, err := a.Auth.Claim(r.Context(), c.Name, body.Code, a.Households)
+	id, err := a.Auth.Claim(r.Context(), callerOf(r), body.Code, a.Households)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]access.DeviceID{"id": id})
 }
 
-// owned checks that the request's user owns the camera in the path.
-func (a *API) owned(r *http.Request) (string, access.DeviceID, error) {
-	p, err := a.user(r, auth.ScopeManage)
-	if err != nil {
-		return "", "", err
-	}
+// owned checks that the request's caller may manage the camera in the
+// path (auth.RightsOf); any other camera is "no such camera".
+func (a *API) owned(r *http.Request) (access.DeviceID, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
-		return "", "", errNotFound
+		return "", errNotFound
 	}
-	cams, err := a.Households.Cameras(r.Context(), p.ID, false, time.Now())
-	if err != nil {
-		return "", "", err
+	rights, err := a.Auth.Rights(r.Context(), callerOf(r), device)
+	if errors.Is(err, auth.ErrUnknown) || (err == nil && !rights.Manage) {
+		return "", &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
 	}
-	for _, c := range cams {
-		if c.ID == device && c.Role == "owner" {
-			return p.Name, device, nil
-		}
-	}
-	return "", "", errNotFound
+	return device, err
 }
 
 func (a *API) shares(w http.ResponseWriter, r *http.Request) error {
-	_, device, err := a.owned(r)
+	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
@@ -309,7 +252,7 @@ func (a *API) shares(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) share(w http.ResponseWriter, r *http.Request) error {
-	owner, device, err := a.owned(r)
+	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
@@ -321,7 +264,7 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := a.Auth.Share(r.Context(), owner, device, r.PathValue("user"), body.Until, a.Households); err != nil {
+	if err := a.Auth.Share(r.Context(), callerOf(r), device, r.PathValue("user"), body.Until, a.Households); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -329,11 +272,11 @@ func (a *API) share(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) unshare(w http.ResponseWriter, r *http.Request) error {
-	owner, device, err := a.owned(r)
+	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
-	if err := a.Auth.Unshare(r.Context(), owner, device, r.PathValue("user"), a.Households); err != nil {
+	if err := a.Auth.Unshare(r.Context(), callerOf(r), device, r.PathValue("user"), a.Households); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -6,13 +6,6 @@ import (
 	"time"
 
 	"vigil/internal/auth"
-	"vigil/internal/store"
-)
-
-// API tokens last 90 days unless asked otherwise, a year at most.
-const (
-	apiTokenTTL    = 90 * 24 * time.Hour
-	apiTokenMaxTTL = 365 * 24 * time.Hour
 )
 
 type apiTokenView struct {
@@ -27,10 +20,6 @@ type apiTokenView struct {
 // createAPIToken makes a token for the signed-in user and shows it once.
 // It works as the password for HTTP Basic and RTSP Digest (user name + token).
 func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
 	body := struct {
 		Name    string `json:"name"`
 		Scope   string `json:"scope"`
@@ -41,34 +30,20 @@ func (a *API) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	scope, err := auth.ParseScope(body.Scope)
-	if err != nil || len(body.Name) > 64 || body.TTLDays < 0 {
-		return httpError(http.StatusBadRequest, "name at most 64 characters; scope view (default) or manage; ttl_days positive", err)
+	ttl := time.Duration(body.TTLDays) * 24 * time.Hour
+	if body.TTLDays > int(auth.APITokenMaxTTL/(24*time.Hour)) {
+		ttl = auth.APITokenMaxTTL
 	}
-	ttl := apiTokenTTL
-	if body.TTLDays > 0 {
-		ttl = min(time.Duration(body.TTLDays)*24*time.Hour, apiTokenMaxTTL)
-	}
-	secret, err1 := auth.NewPassword()
-	id, err2 := randomHex(8)
-	if err := errors.Join(err1, err2); err != nil {
-		return err
-	}
-	now := time.Now()
-	t := store.APIToken{ID: id, User: p.ID, Name: body.Name, Credential: auth.HashCredential(p.Name, secret),
-		Scope: scope, Created: now, Expires: now.Add(ttl)}
-	if err := a.Authn.Sessions.CreateAPIToken(r.Context(), t); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, apiTokenView{ID: id, Name: t.Name, Scope: scope, Token: secret, Created: now, Expires: t.Expires})
-}
-
-func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
+	t, secret, err := a.Accounts.CreateAPIToken(r.Context(), callerOf(r), body.Name, body.Scope, ttl)
 	if err != nil {
 		return err
 	}
-	toks, err := a.Authn.Sessions.APITokens(r.Context(), p.ID, time.Now())
+	return writeJSON(w, http.StatusCreated, apiTokenView{ID: t.ID, Name: t.Name, Scope: t.Scope, Token: secret,
+		Created: t.Created, Expires: t.Expires})
+}
+
+func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
+	toks, err := a.Accounts.APITokens(r.Context(), callerOf(r))
 	if err != nil {
 		return err
 	}
@@ -79,18 +54,14 @@ func (a *API) listAPITokens(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// deleteAPIToken revokes a token; the user's live views end with it, since
-// any of them may have been opened with it.
+// deleteAPIToken revokes a token; the user's live views end with it.
 func (a *API) deleteAPIToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
-	if err := a.Authn.Sessions.DeleteAPIToken(r.Context(), p.ID, r.PathValue("token")); err != nil {
+	err := a.Accounts.DeleteAPIToken(r.Context(), callerOf(r), r.PathValue("token"))
+	if errors.Is(err, auth.ErrUnknown) {
 		return httpError(http.StatusNotFound, "no such token", err)
 	}
-	if a.Authn.Revoke != nil {
-		a.Authn.Revoke(p.ID)
+	if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -9,11 +9,10 @@ import (
 	"vigil/internal/auth"
 )
 
-// Accounts authenticates people and cameras and mints grants.
+// Accounts authenticates cameras and mints grants for callers.
 type Accounts interface {
 	CameraCredential(ctx context.Context, device access.DeviceID) (auth.Credential, error)
-	Grant(ctx context.Context, name string, device access.DeviceID, aud access.Audience) (access.Grant, error)
-	TokenGrant(ctx context.Context, raw string, use auth.TokenUse) (access.Grant, auth.Token, error)
+	Grant(ctx context.Context, c auth.Caller, use auth.Use) (access.Grant, error)
 }
 
 var _ Accounts = (*auth.Service)(nil)
@@ -22,38 +21,29 @@ var _ Accounts = (*auth.Service)(nil)
 // the requester may not see: no probing for camera ids.
 var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 
-// viewerGrant authenticates the request's viewer — a stream token in
-// `?token=` (for players that cannot send headers) or HTTP Basic — and mints
-// a grant for the camera in the path. A token only names who asks: the
-// grant is minted from the store as for any request, so a revoked share
-// makes outstanding tokens useless. stream is the stream the output will
-// serve, which a token must have been minted for; "" only where the output
-// serves no one stream (the multivariant playlist, which then lists the
-// token's stream alone; hanging up).
-func viewerGrant(au *Authenticator, acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, error) {
-	g, _, err := viewer(au, acc, r, stream)
-	return g, err
-}
-
-// viewer is viewerGrant that also returns the stream token used (zero when
-// the viewer signed in).
-func viewer(au *Authenticator, acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, auth.Token, error) {
+// viewerGrant mints a grant for the request's caller (see the viewing
+// middleware, Authenticator.viewing) to read the camera in the path. stream
+// is the stream the output will serve, which a stream token must have been
+// minted for; "" only where the output serves no one stream (the
+// multivariant playlist, which then lists the token's stream alone; hanging
+// up). The grant is minted from the store as for any request, so a revoked
+// share makes outstanding tokens useless.
+func viewerGrant(acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
-		return access.Grant{}, auth.Token{}, errNotFound
+		return access.Grant{}, errNotFound
 	}
-	if t := r.URL.Query().Get("token"); t != "" {
-		return tokenGrant(acc, r, device, stream, t)
+	c := callerOf(r)
+	g, err := acc.Grant(r.Context(), c, auth.Use{Device: device, Stream: stream, Audiences: httpAudiences})
+	switch {
+	case err != nil && (c.Token != nil || errors.Is(err, auth.ErrDisabled)):
+		// A disabled camera is refused as such only to those it is
+		// listed to (auth.RightsOf); to anyone else it does not exist.
+		return access.Grant{}, notFoundUnless(err)
+	case err != nil:
+		return access.Grant{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
 	}
-	c, err := au.user(r, auth.ScopeView)
-	if err != nil {
-		return access.Grant{}, auth.Token{}, err
-	}
-	g, err := acc.Grant(r.Context(), c.Name, device, access.AudienceWeb)
-	if err != nil {
-		return access.Grant{}, auth.Token{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
-	}
-	return g, auth.Token{}, nil
+	return g, nil
 }
 
 // camera authenticates a camera uploading for the device in the path: its
@@ -89,13 +79,5 @@ func streamParam(r *http.Request) (access.StreamID, error) {
 }
 
 // httpAudiences are the clients that fetch media over HTTP; an RTSP token
-// opens nothing here.
+// opens nothing here. A caller who signed in reads as the first.
 var httpAudiences = []access.Audience{access.AudienceWeb, access.AudienceGoogle, access.AudienceAlexa}
-
-func tokenGrant(acc Accounts, r *http.Request, device access.DeviceID, stream access.StreamID, t string) (access.Grant, auth.Token, error) {
-	g, tok, err := acc.TokenGrant(r.Context(), t, auth.TokenUse{Device: device, Stream: stream, Audiences: httpAudiences})
-	if err != nil {
-		return access.Grant{}, auth.Token{}, notFoundUnless(err)
-	}
-	return g, tok, nil
-}

@@ -62,11 +62,19 @@ var clientErrors = []struct {
 	// First, so that no cause they wrap can give a refusal a body.
 	{hls.ErrRefused, http.StatusForbidden, noBody},
 	{hls.ErrNoFile, http.StatusNotFound, noBody},
+	// Sign-in first: what they wrap (an unknown or disabled user) is told
+	// to nobody.
+	{auth.ErrWrongPassword, http.StatusUnauthorized, "wrong user or password"},
+	{auth.ErrSessionEnded, http.StatusUnauthorized, "session ended; sign in again"},
+	{auth.ErrNotPassword, http.StatusUnauthorized, "sign in with the password, not an API token"},
 	{access.ErrBadDeviceID, http.StatusNotFound, "no such camera"},
 	{auth.ErrUnknown, http.StatusNotFound, "no such camera, user or code"},
 	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids
 	{auth.ErrDisabled, http.StatusForbidden, "account or camera disabled"},
 	{auth.ErrInvalid, http.StatusBadRequest, ownText},
+	{auth.ErrRefused, http.StatusForbidden, ownText},
+	{auth.ErrNameTaken, http.StatusConflict, ownText},
+	{auth.ErrInvitation, http.StatusForbidden, ownText},
 	{auth.ErrWeakPassword, http.StatusBadRequest, ownText},
 	{auth.ErrHashBusy, http.StatusServiceUnavailable, ownText},
 	{auth.ErrBadToken, http.StatusUnauthorized, "stream token invalid, expired or revoked"},

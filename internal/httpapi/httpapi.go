@@ -87,8 +87,8 @@ func Handler(cfg Config) *Router {
 	}
 	au := cfg.Authn
 	if au == nil {
-		au = &Authenticator{Users: cfg.Users, Accounts: auth.NewThrottle(auth.AccountFailures),
-			Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
+		au = &Authenticator{Credentials: &auth.SignIn{Users: cfg.Users, Accounts: auth.NewThrottle(auth.AccountFailures),
+			Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}}
 	}
 	if cfg.Media != nil {
 		cfg.Media.routes(mux, cfg.Registry)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"vigil/internal/access"
-	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/oauth"
 )
@@ -41,15 +40,12 @@ type LinkCamera struct {
 
 // links lists the caller's linked services.
 func (a *API) links(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeManage)
-	if err != nil {
-		return err
-	}
+	p := callerOf(r)
 	links, err := a.Links.Links(r.Context(), p.ID)
 	if err != nil {
 		return err
 	}
-	cams, err := a.Households.Cameras(r.Context(), p.ID, false, time.Now())
+	cams, err := a.Households.Household(r.Context(), p.ID)
 	if err != nil {
 		return err
 	}
@@ -77,11 +73,8 @@ func (a *API) links(w http.ResponseWriter, r *http.Request) error {
 // would: its tokens stop working and its live views end. Someone else's
 // link is "no such link".
 func (a *API) unlink(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.user(r, auth.ScopeManage)
-	if err != nil {
-		return err
-	}
-	err = a.Links.Unlink(r.Context(), p.ID, r.PathValue("id"))
+	p := callerOf(r)
+	err := a.Links.Unlink(r.Context(), p.ID, r.PathValue("id"))
 	if errors.Is(err, oauth.ErrNotFound) {
 		return httpError(http.StatusNotFound, "no such link", err)
 	}

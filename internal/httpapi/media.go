@@ -89,12 +89,12 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 		perUser = defaultMaxOutputsPerUser
 	}
 	m.outputs = limit.NewPerKey[access.UserID](perUser)
-	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.liveMP4)))
-	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.multivariant)))
-	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.hlsFile)))
-	mux.Handle("GET /api/cameras/{id}/still.jpg", m.writeDeadlines("still", serve(m.Logger, m.still)))
+	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.Authn.viewing(m.liveMP4))))
+	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.multivariant))))
+	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.hlsFile))))
+	mux.Handle("GET /api/cameras/{id}/still.jpg", m.writeDeadlines("still", serve(m.Logger, m.Authn.viewing(m.still))))
 	mux.Handle("PUT /api/cameras/{id}/still.jpg", serve(m.Logger, m.upload))
-	mux.Handle("GET /api/cameras/{id}/mjpeg", m.writeDeadlines("mjpeg", serve(m.Logger, m.mjpeg)))
+	mux.Handle("GET /api/cameras/{id}/mjpeg", m.writeDeadlines("mjpeg", serve(m.Logger, m.Authn.viewing(m.mjpeg))))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
 	}
@@ -135,7 +135,7 @@ func (m *Media) viewerStream(r *http.Request) (access.Grant, access.StreamID, er
 	if err != nil {
 		return access.Grant{}, "", err
 	}
-	g, err := viewerGrant(m.Authn, m.Accounts, r, stream)
+	g, err := viewerGrant(m.Accounts, r, stream)
 	return g, stream, err
 }
 
@@ -146,7 +146,7 @@ func (m *Media) viewerStill(r *http.Request) (access.Grant, stills.Request, erro
 	if err != nil {
 		return access.Grant{}, req, err
 	}
-	g, err := viewerGrant(m.Authn, m.Accounts, r, req.Stream)
+	g, err := viewerGrant(m.Accounts, r, req.Stream)
 	return g, req, err
 }
 
@@ -183,12 +183,12 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
-	g, tok, err := viewer(m.Authn, m.Accounts, r, "")
+	g, err := viewerGrant(m.Accounts, r, "")
 	if err != nil {
 		return err
 	}
 	streams := []access.StreamID{access.StreamMain, access.StreamSub}
-	if tok.Stream != "" {
+	if tok := callerOf(r).Token; tok != nil {
 		streams = []access.StreamID{tok.Stream} // a token opens its own stream only
 	}
 	name := r.URL.Query().Get("variant")
@@ -210,7 +210,7 @@ func (m *Media) hlsFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errNotFound
 	}
-	g, err := viewerGrant(m.Authn, m.Accounts, r, stream)
+	g, err := viewerGrant(m.Accounts, r, stream)
 	if err != nil {
 		return err
 	}

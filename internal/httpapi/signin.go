@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"vigil/internal/auth"
 	"vigil/internal/oauth"
 )
 
@@ -16,28 +15,29 @@ var _ oauth.SignIn = (*Authenticator)(nil)
 // caller's to check: the linking pages send it as a form field.
 func (au *Authenticator) SignedIn(r *http.Request) (oauth.Account, error) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil || au.Sessions == nil {
+	if err != nil || au.Credentials.Sessions == nil {
 		return oauth.Account{}, errors.New("not signed in")
 	}
-	sess, name, p, err := au.session(r, c.Value)
+	p, sess, err := au.Credentials.SessionCaller(r.Context(), c.Value)
 	if err != nil {
 		return oauth.Account{}, err
 	}
-	return oauth.Account{ID: p.ID, Name: name, CSRF: sess.CSRF}, nil
+	return oauth.Account{ID: p.ID, Name: p.Name, CSRF: sess.CSRF}, nil
 }
 
 // SignIn checks a password as POST /api/login does — same throttling,
 // same argon2id and generated credentials — and starts a session.
 func (au *Authenticator) SignIn(w http.ResponseWriter, r *http.Request, name, password string) (oauth.Account, error) {
-	if au.Sessions == nil {
+	if au.Credentials.Sessions == nil {
 		return oauth.Account{}, errors.New("sign-in needs a session store")
 	}
-	p, err := au.checkPassword(r, name, password)
-	if err == nil && p.Scope != auth.ScopeAccount {
-		err = httpError(http.StatusUnauthorized, "sign in with the password, not an API token", nil)
-	}
+	p, err := au.Credentials.AccountPassword(r.Context(), name, password, r.RemoteAddr)
+	err = signInError(err)
 	var he *HTTPError
-	if errors.As(err, &he) && (he.Code < 500 || he.Code == http.StatusServiceUnavailable) {
+	if err != nil && !errors.As(err, &he) {
+		he = clientError(err)
+	}
+	if he != nil && (he.Code < 500 || he.Code == http.StatusServiceUnavailable) {
 		if he.RetryAfter > 0 {
 			w.Header().Set("Retry-After", retryAfter(he.RetryAfter))
 		}

@@ -5,8 +5,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strings"
-	"time"
 
 	"vigil/internal/auth"
 )
@@ -46,17 +44,16 @@ func uiRoutes(mux *Router, files fs.FS) {
 // session tells the page who is signed in with the cookie, and the CSRF
 // token its state-changing requests must carry (a page reload loses it).
 func (a *API) session(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.user(r, auth.ScopeAccount)
-	if err != nil {
-		return err
-	}
-	id, ok := strings.CutPrefix(c.Bound, auth.BoundSession)
-	if !ok {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || a.Authn.Credentials.Sessions == nil {
+		if _, err := a.Authn.user(r, auth.ScopeAccount); err != nil {
+			return err
+		}
 		return httpError(http.StatusBadRequest, "no sign-in session: POST /api/login first", nil)
 	}
-	sess, err := a.Authn.Sessions.Session(r.Context(), id, time.Now())
+	c, sess, err := a.Authn.Credentials.SessionCaller(r.Context(), ck.Value)
 	if err != nil {
-		return httpError(http.StatusUnauthorized, "session ended; sign in again", err)
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"user": c.Name, "admin": c.Admin, "csrf": sess.CSRF})
 }

@@ -21,8 +21,8 @@ const maxOffer = 64 << 10
 // hang up. Trickle ICE (PATCH) is not supported: the mux answers 405 with
 // an Allow header, as the RFC lets a server do.
 func (m *Media) whepRoutes(mux *Router) {
-	mux.Handle("POST /api/cameras/{id}/whep", serve(m.Logger, m.whepOffer))
-	mux.Handle("DELETE /api/cameras/{id}/whep/{session}", serve(m.Logger, m.whepEnd))
+	mux.Handle("POST /api/cameras/{id}/whep", serve(m.Logger, m.Authn.viewing(m.whepOffer)))
+	mux.Handle("DELETE /api/cameras/{id}/whep/{session}", serve(m.Logger, m.Authn.viewing(m.whepEnd)))
 }
 
 // whepOffer authorizes the viewer exactly as the other outputs do, opens
@@ -92,7 +92,7 @@ func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
 // whepEnd hangs up one of the caller's own sessions of this camera; any
 // other session id, someone else's included, is "no such session".
 func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Authn, m.Accounts, r, "")
+	g, err := viewerGrant(m.Accounts, r, "")
 	if err != nil {
 		return err
 	}

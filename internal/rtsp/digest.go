@@ -66,18 +66,6 @@ func verifyDigest(req *base.Request, a headers.Authorization, c auth.Credential,
 	return nil
 }
 
-// verifyAny accepts a response made with any of creds (a user's password or
-// one of the user's API tokens).
-func verifyAny(req *base.Request, a headers.Authorization, creds []auth.Credential, nonce string) error {
-	err := fmt.Errorf("no credential")
-	for _, c := range creds {
-		if err = verifyDigest(req, a, c, nonce); err == nil {
-			return nil
-		}
-	}
-	return err
-}
-
 func hexHash(h func() hash.Hash, s string) string {
 	x := h()
 	x.Write([]byte(s))

@@ -96,28 +96,26 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 	}
 }
 
-// credentialFor looks up the stored credentials for a claimed user name.
-type credentialFor func(ctx context.Context, user string) ([]vauth.Credential, error)
+// verifier checks the Digest response of the user a request claims to be:
+// check tells whether a stored credential made the response.
+type verifier func(ctx context.Context, user string, check func(vauth.Credential) error) error
 
-// authenticate checks a request's Digest credentials. It returns the user,
-// or the response to send: a challenge when none were given, 401 and a
-// closed connection when they are malformed or wrong (logged with the camera).
+// authenticate checks a request's Digest credentials with verify. It
+// returns the response to send when they do not pass: a challenge when none
+// were given, 401 and a closed connection when they are malformed or wrong
+// (logged with the camera).
 func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t target, who string,
-	lookup credentialFor,
-) (string, *base.Response, error) {
+	verify verifier,
+) (*base.Response, error) {
 	cs := conn.UserData().(*connState)
 	a, provided, err := credentials(req)
 	if err == nil && !provided {
-		res, rerr := unauthorized(cs, false)
-		return "", res, rerr
+		return unauthorized(cs, false)
 	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 		defer cancel()
-		var creds []vauth.Credential
-		if creds, err = lookup(ctx, a.Username); err == nil {
-			err = verifyAny(req, a, creds, cs.nonce)
-		}
+		err = verify(ctx, a.Username, func(c vauth.Credential) error { return verifyDigest(req, a, c, cs.nonce) })
 	}
 	if err != nil {
 		h.s.Logger.Warn("rtsp "+who+" refused", "camera", t.device, "user", a.Username,
@@ -125,27 +123,32 @@ func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t 
 		// Our challenge with an error that is not ErrServerAuth: gortsplib
 		// sends it as is and closes the connection.
 		res, _ := unauthorized(cs, false)
-		return "", res, fmt.Errorf("rtsp %s refused: %w", who, err)
+		return res, fmt.Errorf("rtsp %s refused: %w", who, err)
 	}
-	return a.Username, nil, nil
+	return nil, nil
 }
 
 // viewer authenticates a reading request — a stream token in the URL's
-// query, or Digest credentials — and mints its grant.
+// query, or Digest credentials — and mints its grant. The viewer is loaded
+// once: the Caller the Digest check makes is the one the grant is for.
 func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target, query string) (access.Grant, *base.Response, error) {
 	if tok := tokenParam(query); tok != "" {
 		return h.tokenViewer(conn, t, tok)
 	}
-	user, res, err := h.authenticate(conn, req, t, "viewer", h.s.Auth.ViewerCredentials)
-	if res != nil || err != nil {
+	var c vauth.Caller
+	digest := func(ctx context.Context, user string, check func(vauth.Credential) error) (err error) {
+		c, err = h.s.Auth.DigestCaller(ctx, user, check)
+		return err
+	}
+	if res, err := h.authenticate(conn, req, t, "viewer", digest); res != nil || err != nil {
 		return access.Grant{}, res, err
 	}
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
-	g, err := h.s.Auth.Grant(ctx, user, t.device, access.AudienceRTSP)
+	g, err := h.s.Auth.Grant(ctx, c, vauth.Use{Device: t.device, Audiences: []access.Audience{access.AudienceRTSP}})
 	if err != nil {
 		// Same answer whether the camera exists or not: no probing.
-		h.s.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", user, "error", err)
+		h.s.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", c.Name, "error", err)
 		return access.Grant{}, status(base.StatusNotFound), nil
 	}
 	return g, nil, nil
@@ -157,7 +160,7 @@ func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target
 func (h *handler) tokenViewer(conn *gortsplib.ServerConn, t target, tok string) (access.Grant, *base.Response, error) {
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
-	use := vauth.TokenUse{Device: t.device, Stream: t.stream, Audiences: []access.Audience{access.AudienceRTSP}}
+	use := vauth.Use{Device: t.device, Stream: t.stream, Audiences: []access.Audience{access.AudienceRTSP}}
 	g, _, err := h.s.Auth.TokenGrant(ctx, tok, use)
 	if err == nil {
 		return g, nil, nil
@@ -293,11 +296,14 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	if err != nil {
 		return status(base.StatusNotFound), nil
 	}
-	camera := func(ctx context.Context, _ string) ([]vauth.Credential, error) {
+	camera := func(ctx context.Context, _ string, check func(vauth.Credential) error) error {
 		c, err := h.s.Auth.CameraCredential(ctx, t.device)
-		return []vauth.Credential{c}, err
+		if err != nil {
+			return err
+		}
+		return check(c)
 	}
-	if _, res, err := h.authenticate(ctx.Conn, ctx.Request, t, "camera", camera); res != nil || err != nil {
+	if res, err := h.authenticate(ctx.Conn, ctx.Request, t, "camera", camera); res != nil || err != nil {
 		return res, err
 	}
 	tracks := ingest.Tracks(ctx.Description)

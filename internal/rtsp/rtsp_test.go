@@ -32,22 +32,25 @@ func (f fakeAuth) CameraCredential(_ context.Context, d access.DeviceID) (vauth.
 	return vauth.HashCredential(string(d), "pw-"+string(d)), nil
 }
 
-func (f fakeAuth) ViewerCredentials(_ context.Context, name string) ([]vauth.Credential, error) {
+func (f fakeAuth) DigestCaller(_ context.Context, name string, check func(vauth.Credential) error) (vauth.Caller, error) {
 	if name != "admin" {
-		return nil, vauth.ErrUnknown
+		return vauth.Caller{}, vauth.ErrUnknown
 	}
-	return []vauth.Credential{vauth.HashCredential("admin", "secret")}, nil
+	if err := check(vauth.HashCredential("admin", "secret")); err != nil {
+		return vauth.Caller{}, err
+	}
+	return vauth.Caller{Principal: vauth.Principal{ID: "admin", Name: "admin"}, Scope: vauth.ScopeAccount}, nil
 }
 
-func (f fakeAuth) Grant(_ context.Context, name string, d access.DeviceID, aud access.Audience) (access.Grant, error) {
-	if name != "admin" || !f.cameras[d] {
+func (f fakeAuth) Grant(_ context.Context, c vauth.Caller, use vauth.Use) (access.Grant, error) {
+	if c.Name != "admin" || !f.cameras[use.Device] {
 		return access.Grant{}, vauth.ErrForbidden
 	}
-	return issuer.Mint("admin", d, aud, time.Hour), nil
+	return issuer.Mint("admin", use.Device, use.Audiences[0], time.Hour), nil
 }
 
 // TokenGrant accepts "tok-<device>" for that device.
-func (f fakeAuth) TokenGrant(_ context.Context, raw string, use vauth.TokenUse) (access.Grant, vauth.Token, error) {
+func (f fakeAuth) TokenGrant(_ context.Context, raw string, use vauth.Use) (access.Grant, vauth.Token, error) {
 	d, ok := strings.CutPrefix(raw, "tok-")
 	switch {
 	case !ok || !f.cameras[access.DeviceID(d)]:

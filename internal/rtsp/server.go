@@ -39,14 +39,14 @@ import (
 type Auth interface {
 	// CameraCredential returns the credential device publishes with.
 	CameraCredential(ctx context.Context, device access.DeviceID) (vauth.Credential, error)
-	// ViewerCredentials returns the credentials a user who reads over RTSP
-	// may use: the generated password and the user's API tokens.
-	ViewerCredentials(ctx context.Context, user string) ([]vauth.Credential, error)
-	// Grant mints a grant for an authenticated user to read device.
-	Grant(ctx context.Context, user string, device access.DeviceID, aud access.Audience) (access.Grant, error)
+	// DigestCaller returns the active user name whose credential (the
+	// generated password or an API token) passes check.
+	DigestCaller(ctx context.Context, user string, check func(vauth.Credential) error) (vauth.Caller, error)
+	// Grant mints a grant for an authenticated caller.
+	Grant(ctx context.Context, c vauth.Caller, use vauth.Use) (access.Grant, error)
 	// TokenGrant mints a grant for a player that presents a stream token
 	// (`?token=` in the URL) instead of credentials.
-	TokenGrant(ctx context.Context, raw string, use vauth.TokenUse) (access.Grant, vauth.Token, error)
+	TokenGrant(ctx context.Context, raw string, use vauth.Use) (access.Grant, vauth.Token, error)
 }
 
 // Server is the RTSP endpoint for cameras and viewers.

@@ -95,27 +95,11 @@ type Access struct {
 	Bytes    int64
 }
 
-// Session is a signed-in browser. Only the SHA-256 of its cookie is stored.
-type Session struct {
-	IDSHA256 string
-	User     access.UserID
-	CSRF     string
-	Created  time.Time
-	Expires  time.Time
-}
+// Session is a signed-in browser (auth owns what one is).
+type Session = auth.Session
 
-// APIToken is a user's long-lived secret for tools and RTSP players. Only
-// its hashes are stored; Credential.User is the user's name.
-type APIToken struct {
-	ID         string
-	User       access.UserID
-	Name       string
-	Credential auth.Credential
-	// Scope is what the token may do (auth.ScopeView or auth.ScopeManage).
-	Scope   auth.Scope
-	Created time.Time
-	Expires time.Time
-}
+// APIToken is a user's long-lived secret (auth owns what one is).
+type APIToken = auth.APIToken
 
 // Revocation records a change that ended someone's right to view: a user's
 // (Device empty), a device's for everyone (User empty), or one user's for

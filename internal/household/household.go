@@ -1,0 +1,204 @@
+// Package household owns what the store says about people and cameras, as
+// the callers of the API see it: a user's standing with a camera, the
+// cameras a caller is shown, a camera's shares and its viewing history.
+// What a caller may do with a camera is auth.RightsOf; this package only
+// gathers the facts it decides from and lists what it allows. It changes
+// nothing: claims, shares and releases go through auth, which revokes
+// what they end.
+package household
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/store"
+)
+
+// Store is the part of the store the views read.
+type Store interface {
+	Device(ctx context.Context, id access.DeviceID) (store.Device, error)
+	Share(ctx context.Context, device access.DeviceID, viewer access.UserID) (store.Share, error)
+	DevicesOwnedBy(ctx context.Context, owner access.UserID) ([]store.Device, error)
+	SharesWith(ctx context.Context, viewer access.UserID) ([]store.Share, error)
+	SharesOfDevice(ctx context.Context, device access.DeviceID) ([]store.Share, error)
+	User(ctx context.Context, id access.UserID) (store.User, error)
+	AccessOf(ctx context.Context, device access.DeviceID, since time.Time, limit int) ([]store.Access, error)
+}
+
+// Views reads households from the store.
+type Views struct {
+	Store Store
+}
+
+// Camera is a camera as a caller sees it in a listing.
+type Camera struct {
+	ID   access.DeviceID `json:"id"`
+	Name string          `json:"name"`
+	// Role is auth.RoleOwner, RoleViewer (a share) or RoleOperator
+	// (unclaimed, admins).
+	Role   string `json:"role"`
+	Online bool   `json:"online"`
+	// Disabled marks a camera nobody may view (auth.RightsOf): listed so
+	// that its owner can still manage it.
+	Disabled bool      `json:"disabled,omitempty"`
+	Until    time.Time `json:"share_until,omitzero"`
+}
+
+// ShareView is one share of a camera, for its owner.
+type ShareView struct {
+	User    string    `json:"user"`
+	Until   time.Time `json:"until,omitzero"`
+	Created time.Time `json:"created"`
+}
+
+// AccessView is one viewing session in a camera's history, for its owner.
+type AccessView struct {
+	User     string          `json:"user"`
+	Output   string          `json:"output"`
+	Audience access.Audience `json:"audience"`
+	Remote   string          `json:"remote"`
+	Started  time.Time       `json:"started"`
+	Ended    time.Time       `json:"ended,omitzero"`
+	Bytes    int64           `json:"bytes"`
+}
+
+// standing is what dev and user's share of it (nil: none) say about user.
+func standing(dev store.Device, sh *store.Share, user access.UserID) auth.Standing {
+	st := auth.Standing{DeviceDisabled: dev.Disabled, Claimed: dev.Owner != "", Owner: dev.Owner != "" && dev.Owner == user,
+		Since: dev.EpochStarted}
+	if sh != nil {
+		st.Shared, st.ShareUntil = true, sh.Until
+		if !st.Owner && sh.CreatedAt.After(st.Since) {
+			st.Since = sh.CreatedAt // a sharee sees from the share's creation on
+		}
+	}
+	return st
+}
+
+// Standing is what the store says about user and device (auth.Directory).
+func (v Views) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {
+	dev, err := v.Store.Device(ctx, device)
+	if err != nil {
+		return auth.Standing{}, unknown(err)
+	}
+	sh, err := v.Store.Share(ctx, device, user)
+	switch {
+	case err == nil:
+		return standing(dev, &sh, user), nil
+	case errors.Is(err, store.ErrNotFound):
+		return standing(dev, nil, user), nil
+	}
+	return auth.Standing{}, err
+}
+
+// Cameras lists what auth.RightsOf lets c see at now: owned cameras, live
+// shares and, for admins, unclaimed cameras; disabled ones marked.
+func (v Views) Cameras(ctx context.Context, c auth.Caller, now time.Time) ([]Camera, error) {
+	var out []Camera
+	add := func(dev store.Device, sh *store.Share) {
+		r := auth.RightsOf(c, standing(dev, sh, c.ID), now)
+		if !r.Listed {
+			return
+		}
+		cam := Camera{ID: dev.ID, Name: dev.Name, Role: r.Role, Disabled: !r.View}
+		if sh != nil && r.Role == auth.RoleViewer {
+			cam.Until = sh.Until
+		}
+		out = append(out, cam)
+	}
+	owned, err := v.Store.DevicesOwnedBy(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, dev := range owned {
+		add(dev, nil)
+	}
+	shares, err := v.Store.SharesWith(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range shares {
+		dev, err := v.Store.Device(ctx, sh.Device)
+		if err != nil {
+			return nil, err
+		}
+		add(dev, &sh)
+	}
+	if c.Admin {
+		unclaimed, err := v.Store.DevicesOwnedBy(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, dev := range unclaimed {
+			add(dev, nil)
+		}
+	}
+	return out, nil
+}
+
+// Household lists the cameras of user's household — owned and shared with
+// them, as RightsOf lists them — never the unclaimed ones an admin may
+// see: what an account link (its consent page, a smart display's SYNC)
+// may expose.
+func (v Views) Household(ctx context.Context, user access.UserID) ([]Camera, error) {
+	return v.Cameras(ctx, auth.Caller{Principal: auth.Principal{ID: user}}, time.Now())
+}
+
+// Shares lists who device is shared with, by user name.
+func (v Views) Shares(ctx context.Context, device access.DeviceID) ([]ShareView, error) {
+	shares, err := v.Store.SharesOfDevice(ctx, device)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ShareView, 0, len(shares))
+	for _, sh := range shares {
+		u, err := v.Store.User(ctx, sh.Viewer)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ShareView{User: u.Name, Until: sh.Until, Created: sh.CreatedAt})
+	}
+	return out, nil
+}
+
+// History lists a device's viewing sessions with user names: those of the
+// current ownership epoch only, since an owner never sees who watched the
+// camera before they claimed it (invariant 8).
+func (v Views) History(ctx context.Context, device access.DeviceID, limit int) ([]AccessView, error) {
+	dev, err := v.Store.Device(ctx, device)
+	if err != nil {
+		return nil, unknown(err)
+	}
+	rows, err := v.Store.AccessOf(ctx, device, dev.EpochStarted, limit)
+	if err != nil {
+		return nil, err
+	}
+	names := map[access.UserID]string{}
+	out := make([]AccessView, 0, len(rows))
+	for _, a := range rows {
+		name, ok := names[a.Viewer]
+		if !ok {
+			if u, err := v.Store.User(ctx, a.Viewer); err == nil {
+				name = u.Name
+			} else {
+				name = string(a.Viewer) // a deleted user keeps its id in the history
+			}
+			names[a.Viewer] = name
+		}
+		out = append(out, AccessView{User: name, Output: a.Output, Audience: a.Audience, Remote: a.Remote,
+			Started: a.Started, Ended: a.Ended, Bytes: a.Bytes})
+	}
+	return out, nil
+}
+
+// unknown maps the store's "not found" to auth's.
+func unknown(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
+	}
+	return err
+}
