@@ -2,6 +2,7 @@ package app
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,10 +57,15 @@ var layers = []struct {
 }
 
 // exempt are the viewer-side tools: the simulator and the canary check
-// stamps, and the canary drives a browser.
+// stamps, the canary drives a browser, and the test kit feeds hubs from
+// simulated cameras.
 var exempt = map[string]bool{
 	"vigil/internal/sim": true, "vigil/internal/canary": true, "vigil/internal/chromium": true,
+	testkit: true,
 }
+
+// testkit is the package only tests may import.
+const testkit = "vigil/internal/testkit"
 
 // TestLayers holds every package of the module to the layers table,
 // transitively.
@@ -78,6 +84,21 @@ func TestLayers(t *testing.T) {
 					t.Errorf("%s reaches %s: %s", pkg, d, l.why)
 				}
 			}
+		}
+	}
+}
+
+// TestOnlyTestsReachTestkit: no package's non-test files reach the test
+// kit, directly or through another package; the viewer-side tools, exempt
+// from the layers, included.
+func TestOnlyTestsReachTestkit(t *testing.T) {
+	deps := moduleDeps(t)
+	if _, ok := deps[testkit]; !ok {
+		t.Fatalf("go list does not list %s: the scan is broken", testkit)
+	}
+	for pkg, reach := range deps {
+		if pkg != testkit && slices.Contains(reach, testkit) {
+			t.Errorf("%s reaches %s: only _test.go files may import the test kit", pkg, testkit)
 		}
 	}
 }
