@@ -47,9 +47,9 @@ func NewCamera(t testing.TB, cfg CameraConfig) *Camera {
 	return c
 }
 
-// Track is the camera's H.264 track with its parameter sets in band only,
-// as the simulated cameras announce it.
-func (c *Camera) Track() *media.Track {
+// H264Track is an H.264 track with its parameter sets in band only, as
+// the simulated cameras announce it.
+func H264Track() *media.Track {
 	return &media.Track{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}
 }
 
@@ -96,7 +96,7 @@ type Feed struct {
 // closes it when the test ends.
 func Publish(t testing.TB, h *hub.Hub, device access.DeviceID, stream access.StreamID, cam *Camera, audio *Audio) *Feed {
 	t.Helper()
-	tracks := []*media.Track{cam.Track()}
+	tracks := []*media.Track{H264Track()}
 	if audio != nil {
 		tracks = append(tracks, audio.Track)
 	}
