@@ -20,6 +20,7 @@ type CameraConfig struct {
 	Secret        []byte // stamps are keyed by sim.CameraKey(Secret, ID); nil sends none
 	Width, Height int
 	FPS, GOP      int
+	ParamsInTrack bool // the track announces SPS and PPS too, as an SDP may
 }
 
 // Camera makes the video of one simulated camera: H.264 access units of
@@ -53,11 +54,15 @@ func H264Track() *media.Track {
 	return &media.Track{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}
 }
 
-// SPS is the camera's sequence parameter set.
-func (c *Camera) SPS() []byte { return c.gen.SPS() }
-
-// PPS is the camera's picture parameter set.
-func (c *Camera) PPS() []byte { return c.gen.PPS() }
+// Track is the camera's H.264 track.
+func (c *Camera) Track() *media.Track {
+	t := H264Track()
+	if c.cfg.ParamsInTrack {
+		f := t.Format.(*format.H264)
+		f.SPS, f.PPS = c.gen.SPS(), c.gen.PPS()
+	}
+	return t
+}
 
 // Frames is how many frames the camera has made.
 func (c *Camera) Frames() int { return c.n }
@@ -96,7 +101,7 @@ type Feed struct {
 // closes it when the test ends.
 func Publish(t testing.TB, h *hub.Hub, device access.DeviceID, stream access.StreamID, cam *Camera, audio *Audio) *Feed {
 	t.Helper()
-	tracks := []*media.Track{H264Track()}
+	tracks := []*media.Track{cam.Track()}
 	if audio != nil {
 		tracks = append(tracks, audio.Track)
 	}
