@@ -17,6 +17,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/testkit"
+	"vigil/internal/testkit/simcam"
 )
 
 var (
@@ -32,11 +33,11 @@ const (
 
 func grant(d access.DeviceID) access.Grant { return testkit.Grant("u1", d) }
 
-func h264Track() *media.Track { return testkit.H264Track() }
+func h264Track() *media.Track { return simcam.H264Track() }
 
 // audioSource makes the audio units of one test track.
 type audioSource struct {
-	testkit.Audio
+	simcam.Audio
 	codec string // as ffprobe names it
 }
 
@@ -46,7 +47,7 @@ var opusSilence = []byte{0xf8, 0xff, 0xfe}
 
 func opusSource() *audioSource {
 	return &audioSource{
-		Audio: testkit.Audio{
+		Audio: simcam.Audio{
 			Track:  &media.Track{Kind: media.Audio, Format: &format.Opus{PayloadTyp: 111, ChannelCount: 2}},
 			Frames: [][]byte{opusSilence},
 			Dur:    20 * time.Millisecond,
@@ -56,7 +57,7 @@ func opusSource() *audioSource {
 }
 
 func g711Source() *audioSource {
-	return &audioSource{Audio: testkit.Audio{
+	return &audioSource{Audio: simcam.Audio{
 		Track:  &media.Track{Kind: media.Audio, Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}},
 		Frames: [][]byte{bytes.Repeat([]byte{0xff}, 160)},
 		Dur:    20 * time.Millisecond,
@@ -108,7 +109,7 @@ func aacSource(t testing.TB) *audioSource {
 		t.Fatalf("making AAC frames: %v", aacErr)
 	}
 	return &audioSource{
-		Audio: testkit.Audio{
+		Audio: simcam.Audio{
 			Track:  &media.Track{Kind: media.Audio, Format: &format.MPEG4Audio{PayloadTyp: 97, Config: aacConfig, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}},
 			Frames: aacFrames,
 			Dur:    time.Second * 1024 / time.Duration(aacConfig.SampleRate),
@@ -121,17 +122,17 @@ func aacSource(t testing.TB) *audioSource {
 // 1) into a hub on the session clock, failing the test if a write fails.
 type publisher struct {
 	t testing.TB
-	*testkit.Feed
+	*simcam.Feed
 }
 
 func publish(t testing.TB, h *hub.Hub, id string, audio *audioSource) *publisher {
 	t.Helper()
-	cam := testkit.NewCamera(t, testkit.CameraConfig{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
-	var a *testkit.Audio
+	cam := simcam.New(t, simcam.Config{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
+	var a *simcam.Audio
 	if audio != nil {
 		a = &audio.Audio
 	}
-	return &publisher{t: t, Feed: testkit.Publish(t, h, access.DeviceID(id), access.StreamMain, cam, a)}
+	return &publisher{t: t, Feed: simcam.Publish(t, h, access.DeviceID(id), access.StreamMain, cam, a)}
 }
 
 // frame publishes the next video frame, then the audio up to its end.

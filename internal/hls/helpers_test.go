@@ -23,6 +23,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/testkit"
+	"vigil/internal/testkit/simcam"
 )
 
 var (
@@ -53,10 +54,10 @@ func (w tWriter) Write(p []byte) (int, error) {
 // H.264 at 15 fps with a keyframe every second, plus, if audio is set, a
 // track of that format (G.711 or AAC) with a unit per 20 ms (G.711) or per
 // AAC frame. It stops when the test ends or the publisher is replaced.
-func publish(t *testing.T, h *hub.Hub, device access.DeviceID, stream access.StreamID, w, ht int, audio format.Format) *testkit.Feed {
+func publish(t *testing.T, h *hub.Hub, device access.DeviceID, stream access.StreamID, w, ht int, audio format.Format) *simcam.Feed {
 	t.Helper()
-	cam := testkit.NewCamera(t, testkit.CameraConfig{ID: string(device), Secret: secret, Width: w, Height: ht, FPS: fps, GOP: gop})
-	f := testkit.Publish(t, h, device, stream, cam, silence(audio))
+	cam := simcam.New(t, simcam.Config{ID: string(device), Secret: secret, Width: w, Height: ht, FPS: fps, GOP: gop})
+	f := simcam.Publish(t, h, device, stream, cam, silence(audio))
 	if err := f.Frame(); err != nil {
 		t.Fatal(err)
 	}
@@ -65,17 +66,17 @@ func publish(t *testing.T, h *hub.Hub, device access.DeviceID, stream access.Str
 }
 
 // silence is a silent track of format a, or nil without one.
-func silence(a format.Format) *testkit.Audio {
+func silence(a format.Format) *simcam.Audio {
 	if a == nil {
 		return nil
 	}
 	track := &media.Track{Kind: media.Audio, Format: a}
 	switch a.(type) {
 	case *format.MPEG4Audio:
-		return &testkit.Audio{Track: track, Frames: [][]byte{{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}}, // a silent AAC-LC frame
+		return &simcam.Audio{Track: track, Frames: [][]byte{{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}}, // a silent AAC-LC frame
 			Dur: media.ClockToDuration(1024, int64(a.ClockRate()))}
 	default: // G.711
-		return &testkit.Audio{Track: track, Frames: [][]byte{make([]byte, 160)}, Dur: 20 * time.Millisecond}
+		return &simcam.Audio{Track: track, Frames: [][]byte{make([]byte, 160)}, Dur: 20 * time.Millisecond}
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"vigil/internal/seal"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
+	"vigil/internal/testkit/simcam"
 )
 
 // Only tests mint their own grants; in Vigil only auth does.
@@ -78,7 +79,7 @@ func (e *testEnv) restart(t *testing.T) *Service {
 // writes one GOP (a keyframe and two P pictures).
 func publish(t *testing.T, h *hub.Hub, cam access.DeviceID) *hub.Publisher {
 	t.Helper()
-	f := testkit.Publish(t, h, cam, access.StreamMain, newCamera(t, cam), nil)
+	f := simcam.Publish(t, h, cam, access.StreamMain, newCamera(t, cam), nil)
 	for range 3 {
 		if err := f.Frame(); err != nil {
 			t.Fatal(err)
@@ -89,8 +90,8 @@ func publish(t *testing.T, h *hub.Hub, cam access.DeviceID) *hub.Publisher {
 
 // newCamera is a camera of cam's picture at 10 fps with a keyframe a
 // second, unstamped: stills never see stamps.
-func newCamera(t *testing.T, cam access.DeviceID) *testkit.Camera {
-	return testkit.NewCamera(t, testkit.CameraConfig{ID: string(cam), Width: picW, Height: picH, FPS: 10, GOP: 10, ParamsInTrack: true})
+func newCamera(t *testing.T, cam access.DeviceID) *simcam.Camera {
+	return simcam.New(t, simcam.Config{ID: string(cam), Width: picW, Height: picH, FPS: 10, GOP: 10, ParamsInTrack: true})
 }
 
 // writeKeyframe writes one more keyframe of cam's picture.

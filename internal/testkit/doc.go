@@ -1,7 +1,8 @@
-// Package testkit holds what the tests of several packages share:
-// simulated cameras that feed a hub with stamped H.264 (and audio), and
-// WaitFor, the one way a test waits for something to happen.
+// Package testkit holds what the tests of several packages share: WaitFor,
+// the one way a test waits for something to happen, and grants for tests
+// that skip auth. Its subpackage simcam feeds hubs from simulated cameras.
 //
-// It is test-side, like the canary: it may import sim, and only _test.go
-// files may import it (internal/app's layers test fails otherwise).
+// Only _test.go files may import it or its subpackages (internal/app's
+// layers test fails otherwise). It imports nothing test-side, so sim's
+// own tests can use it; simcam, like the canary, imports sim.
 package testkit

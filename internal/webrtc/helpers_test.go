@@ -19,6 +19,7 @@ import (
 	"vigil/internal/media"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
+	"vigil/internal/testkit/simcam"
 )
 
 var (
@@ -41,18 +42,18 @@ func quiet() *slog.Logger {
 
 // publish feeds stamped H.264 (and G.711 silence when audio) of one
 // simulated camera into a hub in real time, until the test ends.
-func publish(t *testing.T, h *hub.Hub, id string, audio bool) *testkit.Feed {
+func publish(t *testing.T, h *hub.Hub, id string, audio bool) *simcam.Feed {
 	t.Helper()
-	cam := testkit.NewCamera(t, testkit.CameraConfig{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
-	var a *testkit.Audio
+	cam := simcam.New(t, simcam.Config{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
+	var a *simcam.Audio
 	if audio {
-		a = &testkit.Audio{
+		a = &simcam.Audio{
 			Track:  &media.Track{Kind: media.Audio, Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}},
 			Frames: [][]byte{bytes.Repeat([]byte{0xff}, 320)},
 			Dur:    time.Second / testFPS, // one unit a video frame
 		}
 	}
-	f := testkit.Publish(t, h, access.DeviceID(id), access.StreamMain, cam, a)
+	f := simcam.Publish(t, h, access.DeviceID(id), access.StreamMain, cam, a)
 	for range testGOP / 2 { // a GOP half cached, so a viewer starts mid-GOP
 		if err := f.Frame(); err != nil {
 			t.Fatal(err)

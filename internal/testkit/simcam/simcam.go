@@ -1,4 +1,7 @@
-package testkit
+// Package simcam feeds a hub from simulated cameras: stamped H.264 of each
+// camera's own picture, and audio, timed on the camera's clock. Only
+// _test.go files may import it.
+package simcam
 
 import (
 	"context"
@@ -14,8 +17,8 @@ import (
 	"vigil/internal/sim"
 )
 
-// CameraConfig describes one simulated camera.
-type CameraConfig struct {
+// Config describes one simulated camera.
+type Config struct {
 	ID            string
 	Secret        []byte // stamps are keyed by sim.CameraKey(Secret, ID); nil sends none
 	Width, Height int
@@ -27,15 +30,15 @@ type CameraConfig struct {
 // its own picture (sim.DrawPicture, so a decoded frame shows its code),
 // timed on its own clock, each led by a stamp when it has a secret.
 type Camera struct {
-	cfg CameraConfig
+	cfg Config
 	gen *sim.Generator
 	key []byte // nil: frames go unstamped
 	seq uint64 // stamps sent
 	n   int    // frames made
 }
 
-// NewCamera makes the camera cfg describes.
-func NewCamera(t testing.TB, cfg CameraConfig) *Camera {
+// New makes the camera cfg describes.
+func New(t testing.TB, cfg Config) *Camera {
 	t.Helper()
 	g, err := sim.NewGenerator(cfg.Width, cfg.Height, cfg.FPS, cfg.GOP, sim.DrawPicture(cfg.ID, cfg.Width, cfg.Height))
 	if err != nil {
@@ -152,10 +155,4 @@ func (f *Feed) Live(t testing.TB) {
 		}
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
-}
-
-// Grant lets user watch device on the web for an hour, as auth would: for
-// tests of the outputs, which take grants and skip auth.
-func Grant(user access.UserID, device access.DeviceID) access.Grant {
-	return access.NewIssuer().Mint(user, device, access.AudienceWeb, time.Hour)
 }
