@@ -63,8 +63,8 @@ var exempt = map[string]bool{
 	"vigil/internal/testkit/simcam": true,
 }
 
-// testkit is the subtree only tests may import.
-const testkit = "vigil/internal/testkit/..."
+// kitTree is the test kit: only tests may import it.
+const kitTree = "vigil/internal/testkit/..."
 
 // TestLayers holds every package of the module to the layers table,
 // transitively.
@@ -91,7 +91,7 @@ func TestLayers(t *testing.T) {
 // kit, directly or through another package; the viewer-side tools, exempt
 // from the layers, included.
 func TestOnlyTestsReachTestkit(t *testing.T) {
-	kit := []string{testkit}
+	kit := []string{kitTree}
 	deps := moduleDeps(t)
 	if _, ok := deps["vigil/internal/testkit/simcam"]; !ok {
 		t.Fatal("go list does not list the test kit: the scan is broken")
