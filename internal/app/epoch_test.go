@@ -370,17 +370,21 @@ func TestTokenOfRevokedShareStaysDeadAfterReshare(t *testing.T) {
 		}
 		return out.URLs["still"]
 	}
-	still := func(u string) int {
+	// still fetches u until it answers other than 503 (no still yet) or
+	// 404 (the camera not back yet).
+	still := func(what, u string) int {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			s, _, _ := a.get(t, u, "", "")
-			if s != http.StatusServiceUnavailable && s != http.StatusNotFound || time.Now().After(deadline) {
-				return s
+		var s int
+		testkit.WaitFor(t, 10*time.Second, "answer but 503 or 404 to the "+what, func() error {
+			if s, _, _ = a.get(t, u, "", ""); s == http.StatusServiceUnavailable || s == http.StatusNotFound {
+				return fmt.Errorf("status %d", s)
 			}
-		}
+			return nil
+		})
+		return s
 	}
 	old := mint()
-	if s := still(old); s != 200 {
+	if s := still("token under the first share", old); s != 200 {
 		t.Fatalf("token under the first share: %d", s)
 	}
 	if s, _ := a.call(t, "DELETE", shares, "olga", olga, nil); s != 204 {
@@ -396,7 +400,7 @@ func TestTokenOfRevokedShareStaysDeadAfterReshare(t *testing.T) {
 	if s, _, body := a.get(t, old, "", ""); s == 200 || len(body) > 0 && bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
 		t.Fatalf("a token minted under the revoked share works again after a re-share: %d", s)
 	}
-	if s := still(mint()); s != 200 {
+	if s := still("token under the new share", mint()); s != 200 {
 		t.Fatalf("token under the new share: %d", s)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/testkit"
 )
 
 // waitBack waits until a camera whose session ended at a handover (a claim
@@ -12,11 +13,8 @@ import (
 func (a *testApp) waitBack(t *testing.T, id access.DeviceID) {
 	t.Helper()
 	g := access.NewIssuer().Mint("u-test", id, access.AudienceWeb, time.Minute)
-	deadline := time.Now().Add(15 * time.Second)
-	for _, err := a.hub.Keyframe(g, access.StreamMain); err != nil; _, err = a.hub.Keyframe(g, access.StreamMain) {
-		if time.Now().After(deadline) {
-			t.Fatalf("camera %s never came back after changing hands", id)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 15*time.Second, "keyframe of camera "+string(id)+" after changing hands", func() error {
+		_, err := a.hub.Keyframe(g, access.StreamMain)
+		return err
+	})
 }
