@@ -16,7 +16,6 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
-	"vigil/internal/testkit"
 	"vigil/internal/testkit/simcam"
 )
 
@@ -31,7 +30,9 @@ const (
 	testGOP      = 25
 )
 
-func grant(d access.DeviceID) access.Grant { return testkit.Grant("u1", d) }
+func grant(d access.DeviceID) access.Grant {
+	return issuer.Mint("u1", d, access.AudienceWeb, time.Hour)
+}
 
 func h264Track() *media.Track { return simcam.H264Track() }
 

@@ -22,7 +22,6 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
-	"vigil/internal/testkit"
 	"vigil/internal/testkit/simcam"
 )
 
@@ -36,7 +35,9 @@ const (
 	gop = 15 // one keyframe a second
 )
 
-func grant(d access.DeviceID) access.Grant { return testkit.Grant("u1", d) }
+func grant(d access.DeviceID) access.Grant {
+	return issuer.Mint("u1", d, access.AudienceWeb, time.Hour)
+}
 
 // testLogger logs warnings and errors to the test.
 func testLogger(t *testing.T) *slog.Logger {

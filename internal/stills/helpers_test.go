@@ -19,14 +19,15 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/seal"
 	"vigil/internal/sim"
-	"vigil/internal/testkit"
 	"vigil/internal/testkit/simcam"
 )
 
 // Only tests mint their own grants; in Vigil only auth does.
 var issuer = access.NewIssuer()
 
-func grant(d access.DeviceID) access.Grant { return testkit.Grant("u-test", d) }
+func grant(d access.DeviceID) access.Grant {
+	return issuer.Mint("u-test", d, access.AudienceWeb, time.Hour)
+}
 
 const (
 	camA access.DeviceID = "cam-front"

@@ -11,7 +11,6 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
-	"vigil/internal/testkit"
 )
 
 var secret = []byte("simcam test secret")
@@ -28,7 +27,7 @@ func TestFeedInterleavesStampedVideoAndAudio(t *testing.T) {
 		Dur:    20 * time.Millisecond,
 	}
 	f := Publish(t, h, "cam-a", access.StreamMain, cam, audio)
-	r, err := h.Read(testkit.Grant("u-test", "cam-a"), access.StreamMain)
+	r, err := h.Read(access.NewIssuer().Mint("u-test", "cam-a", access.AudienceWeb, time.Hour), access.StreamMain)
 	if err != nil {
 		t.Fatal(err)
 	}
