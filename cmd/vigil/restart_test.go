@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // buildVigil compiles the binary once per test run.
@@ -63,17 +64,17 @@ func (s *server) start(t *testing.T) {
 func waitHealthy(t *testing.T, s *server) {
 	t.Helper()
 	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", s.httpPt)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
+	testkit.WaitFor(t, 15*time.Second, "healthy vigil", func() error {
+		res, err := http.Get(url)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("vigil did not become healthy")
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("healthz: %d", res.StatusCode)
 		}
-	}
+		return nil
+	})
 }
 
 func (s *server) kill9() {
@@ -85,15 +86,13 @@ func (s *server) kill9() {
 // back or the deadline passes.
 func readStamps(t *testing.T, url, camera string) {
 	t.Helper()
-	var last string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+	testkit.WaitFor(t, 30*time.Second, "readable camera "+camera, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", url,
 			"-map", "0:v", "-c", "copy", "-frames:v", "10", "-f", "h264", "pipe:1").Output()
 		cancel()
 		if err != nil {
-			last = err.Error()
-			continue
+			return err
 		}
 		chk := sim.NewChecker(sim.StaticKeys([]byte("restart secret")))
 		if err := chk.AnnexB(out); err != nil {
@@ -102,9 +101,8 @@ func readStamps(t *testing.T, url, camera string) {
 		if err := chk.Only(camera); err != nil {
 			t.Fatalf("stamps %v: %v", chk.Counts(), err)
 		}
-		return
-	}
-	t.Fatalf("camera %s not readable: %s", camera, last)
+		return nil
+	})
 }
 
 func TestDevicesSurviveKill9AndCamerasReconnect(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/sim"
 	"vigil/internal/store"
+	"vigil/internal/testkit"
 )
 
 const adminPassword = "admin-test-password"
@@ -117,13 +118,10 @@ func (a *testApp) waitOnline(t *testing.T, id access.DeviceID) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, err := a.hub.Keyframe(g, access.StreamMain); err != nil; _, err = a.hub.Keyframe(g, access.StreamMain) {
-		if time.Now().After(deadline) {
-			t.Fatalf("camera %s never came online", id)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 15*time.Second, "keyframe of camera "+string(id), func() error {
+		_, err := a.hub.Keyframe(g, access.StreamMain)
+		return err
+	})
 }
 
 func needFFmpeg(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"vigil/internal/chromium"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // playTimeout bounds how long one page may take to show moving video.
@@ -245,17 +246,13 @@ func watch(t *testing.T, tab context.Context, pageURL string) uint32 {
 func waitFullPlaylist(t *testing.T, a *testApp, camera, variant string) {
 	t.Helper()
 	path := "/api/cameras/" + camera + "/hls/main/" + variant + "/index.m3u8"
-	deadline := time.Now().Add(25 * time.Second)
-	for {
+	testkit.WaitFor(t, 25*time.Second, "full playlist "+path, func() error {
 		code, _, body := a.get(t, path, AdminName, adminPassword)
 		if code == 200 && !bytes.Contains(body, []byte("#EXT-X-GAP")) && bytes.Count(body, []byte("#EXTINF:")) >= 3 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never filled: %d\n%s", path, code, body)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return fmt.Errorf("%d\n%s", code, body)
+	})
 }
 
 // TestChromiumPlaysLiveMP4 has Chromium, an independent client, play each

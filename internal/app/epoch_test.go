@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -26,6 +27,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // stampTimes returns the capture times the camera stamped into nalus.
@@ -105,6 +107,22 @@ func readUnits(r *hub.Reader, n int, d time.Duration) []*media.Unit {
 }
 
 // checkCapturedAfter fails if a still's X-Still-Captured is before t.
+// stillHeader waits up to 10 s for user's still of camera and returns
+// its header.
+func stillHeader(t *testing.T, a *testApp, camera, user, password string) http.Header {
+	t.Helper()
+	var h http.Header
+	testkit.WaitFor(t, 10*time.Second, "still of "+camera+" for "+user, func() error {
+		s, hh, _ := a.get(t, "/api/cameras/"+camera+"/still.jpg", user, password)
+		if s != 200 {
+			return fmt.Errorf("status %d", s)
+		}
+		h = hh
+		return nil
+	})
+	return h
+}
+
 func checkCapturedAfter(t *testing.T, what string, h http.Header, after time.Time) {
 	t.Helper()
 	captured, err := time.Parse(time.RFC3339Nano, h.Get("X-Still-Captured"))
@@ -141,17 +159,12 @@ func TestHandoverLeavesNothingBehind(t *testing.T) {
 	// the live camera's still decoded, HLS played, RTSP watched.
 	olgasStill := plainJPEG(t, color.RGBA{R: 200, G: 30, B: 30})
 	a.uploadStill(t, yard, olgasStill)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		s, _, body := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", "olga", olga)
-		if s == 200 && len(body) > 0 {
-			break
+	testkit.WaitFor(t, 15*time.Second, "still of olga's camera for olga", func() error {
+		if s, _, body := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", "olga", olga); s != 200 || len(body) == 0 {
+			return fmt.Errorf("status %d, %d bytes", s, len(body))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("olga never got her camera's still: %d", s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if s, _, body := a.get(t, "/api/cameras/"+yard.ID+"/still.jpg", "olga", olga); s != 200 || !bytes.Equal(body, olgasStill) {
 		t.Fatalf("olga's upload: %d", s)
 	}
@@ -193,14 +206,10 @@ func TestHandoverLeavesNothingBehind(t *testing.T) {
 			t.Fatal(err)
 		}
 		var r *hub.Reader
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if r, err = a.hub.ReadBack(g, access.StreamMain); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("sam's camera never came back: %v", err)
-			}
-		}
+		testkit.WaitFor(t, 10*time.Second, "return of sam's camera", func() (err error) {
+			r, err = a.hub.ReadBack(g, access.StreamMain)
+			return err
+		})
 		defer r.Close()
 		units := readUnits(r, 20, 8*time.Second)
 		if len(units) == 0 {
@@ -216,18 +225,7 @@ func TestHandoverLeavesNothingBehind(t *testing.T) {
 	})
 
 	t.Run("decoded still", func(t *testing.T) {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			s, h, _ := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", "sam", sam)
-			if s == 200 {
-				checkCapturedAfter(t, "sam's still", h, claimed)
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("sam never got a still of his camera: %d", s)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		checkCapturedAfter(t, "sam's still", stillHeader(t, a, cam.ID, "sam", sam), claimed)
 	})
 
 	t.Run("HLS", func(t *testing.T) {
@@ -297,14 +295,10 @@ func TestShareSeesNothingFromBeforeIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := a.hub.Keyframe(g0, access.StreamMain); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("olga's camera never came back")
-		}
-	}
+	testkit.WaitFor(t, 10*time.Second, "return of olga's camera", func() error {
+		_, err := a.hub.Keyframe(g0, access.StreamMain)
+		return err
+	})
 	time.Sleep(300 * time.Millisecond) // the cached GOP holds frames before the share
 
 	shared := time.Now()
@@ -345,16 +339,7 @@ func TestShareSeesNothingFromBeforeIt(t *testing.T) {
 		}
 	}
 	// Her still, once there is one, is from after the share too.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		s, h, _ := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", "vera", vera)
-		if s == 200 {
-			checkCapturedAfter(t, "vera's still", h, shared)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("vera never got a still: %d", s)
-		}
-	}
+	checkCapturedAfter(t, "vera's still", stillHeader(t, a, cam.ID, "vera", vera), shared)
 }
 
 // TestTokenOfRevokedShareStaysDeadAfterReshare: a stream token minted
@@ -385,17 +370,21 @@ func TestTokenOfRevokedShareStaysDeadAfterReshare(t *testing.T) {
 		}
 		return out.URLs["still"]
 	}
-	still := func(u string) int {
+	// still fetches u until it answers other than 503 (no still yet) or
+	// 404 (the camera not back yet).
+	still := func(what, u string) int {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			s, _, _ := a.get(t, u, "", "")
-			if s != http.StatusServiceUnavailable && s != http.StatusNotFound || time.Now().After(deadline) {
-				return s
+		var s int
+		testkit.WaitFor(t, 10*time.Second, "answer but 503 or 404 to the "+what, func() error {
+			if s, _, _ = a.get(t, u, "", ""); s == http.StatusServiceUnavailable || s == http.StatusNotFound {
+				return fmt.Errorf("status %d", s)
 			}
-		}
+			return nil
+		})
+		return s
 	}
 	old := mint()
-	if s := still(old); s != 200 {
+	if s := still("token under the first share", old); s != 200 {
 		t.Fatalf("token under the first share: %d", s)
 	}
 	if s, _ := a.call(t, "DELETE", shares, "olga", olga, nil); s != 204 {
@@ -411,7 +400,7 @@ func TestTokenOfRevokedShareStaysDeadAfterReshare(t *testing.T) {
 	if s, _, body := a.get(t, old, "", ""); s == 200 || len(body) > 0 && bytes.HasPrefix(body, []byte{0xff, 0xd8}) {
 		t.Fatalf("a token minted under the revoked share works again after a re-share: %d", s)
 	}
-	if s := still(mint()); s != 200 {
+	if s := still("token under the new share", mint()); s != 200 {
 		t.Fatalf("token under the new share: %d", s)
 	}
 }

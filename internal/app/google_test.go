@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/config"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // homeGraph is a loopback HomeGraph that records every call.
@@ -62,15 +65,14 @@ func (a *testApp) runClaimed(t *testing.T, cams ...*sim.Camera) {
 	done := make(chan struct{})
 	go func() { sim.RunMany(ctx, cams); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(15 * time.Second)
-	for _, c := range cams {
-		for !a.hub.Online(deviceID(c), access.StreamMain) {
-			if time.Now().After(deadline) {
-				t.Fatalf("camera %s never came online", c.ID)
+	testkit.WaitFor(t, 15*time.Second, "every camera online", func() error {
+		for _, c := range cams {
+			if !a.hub.Online(deviceID(c), access.StreamMain) {
+				return fmt.Errorf("camera %s offline", c.ID)
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		return nil
+	})
 	time.Sleep(300 * time.Millisecond) // the first keyframe
 }
 
@@ -252,7 +254,12 @@ func TestSmartDisplayEndToEnd(t *testing.T) {
 	}
 
 	// HomeGraph heard olga's porch online, then DISCONNECT ends it all.
-	waitFor(t, 10*time.Second, "a state report for olga", func() bool { return len(hg.reports(agentOf(t, a, "olga"))) > 0 })
+	testkit.WaitFor(t, 10*time.Second, "state report for olga", func() error {
+		if len(hg.reports(agentOf(t, a, "olga"))) == 0 {
+			return errors.New("HomeGraph heard none")
+		}
+		return nil
+	})
 	agent := agentOf(t, a, "olga")
 	if r := hg.reports(agent)[0]; r[porch.ID] == nil || r[garage.ID] != nil || r[shed.ID] != nil {
 		t.Fatalf("olga's report: %v", r)
@@ -299,17 +306,6 @@ func agentOf(t *testing.T, a *testApp, user string) string {
 	}
 	t.Fatalf("no live Google link of %s", user)
 	return ""
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // signal posts one of Google's WebRTC signaling messages, with the stream
@@ -362,7 +358,12 @@ func TestNestHubPlaysOverWebRTC(t *testing.T) {
 	if err := v.Accept(ans["sdp"]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "30 video units over WebRTC", func() bool { return v.Stats().Units >= 30 })
+	testkit.WaitFor(t, 10*time.Second, "30 video units over WebRTC", func() error {
+		if n := v.Stats().Units; n < 30 {
+			return fmt.Errorf("%d units", n)
+		}
+		return nil
+	})
 	if err := v.Checker().Only(porch.ID); err != nil {
 		t.Fatalf("stamps over Google's WebRTC: %v", err)
 	}
@@ -390,17 +391,25 @@ func TestNestHubPlaysOverWebRTC(t *testing.T) {
 	if display.Accept(ans["sdp"]) != nil || browser.Accept(bAnswer) != nil {
 		t.Fatal("accepting the answers failed")
 	}
-	waitFor(t, 10*time.Second, "both views playing", func() bool { return display.Stats().Units > 10 && browser.Stats().Units > 10 })
+	testkit.WaitFor(t, 10*time.Second, "both views playing", func() error {
+		if d, b := display.Stats().Units, browser.Stats().Units; d <= 10 || b <= 10 {
+			return fmt.Errorf("display %d units, browser %d", d, b)
+		}
+		return nil
+	})
 	disconnected := time.Now()
 	a.intent(t, tok, "disconnect.json", "")
 	frozen := display.Stats().Units
-	waitFor(t, time.Second, "the display's view to end", func() bool {
+	testkit.WaitFor(t, time.Second, "end of the display's view", func() error {
 		select {
 		case <-display.Gone():
-			return true
+			return nil
 		default:
-			return display.Stats().Units > frozen+15 // more than a second of frames: not ended
 		}
+		if n := display.Stats().Units; n <= frozen+15 { // more than a second of frames: not ended
+			return fmt.Errorf("still open, %d units since DISCONNECT", n-frozen)
+		}
+		return nil
 	})
 	if n := display.Stats().Units; n > frozen+15 {
 		t.Fatalf("the display got %d units after DISCONNECT", n-frozen)

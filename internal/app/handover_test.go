@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/testkit"
 )
 
 // waitBack waits until a camera whose session ended at a handover (a claim
@@ -15,13 +16,10 @@ func (a *testApp) waitBack(t *testing.T, id access.DeviceID, streams ...access.S
 		streams = []access.StreamID{access.StreamMain}
 	}
 	g := access.NewIssuer().Mint("u-test", id, access.AudienceWeb, time.Minute)
-	deadline := time.Now().Add(15 * time.Second)
 	for _, s := range streams {
-		for _, err := a.hub.Keyframe(g, s); err != nil; _, err = a.hub.Keyframe(g, s) {
-			if time.Now().After(deadline) {
-				t.Fatalf("camera %s (%s) never came back after changing hands", id, s)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 15*time.Second, "keyframe of camera "+string(id)+" ("+string(s)+") after changing hands", func() error {
+			_, err := a.hub.Keyframe(g, s)
+			return err
+		})
 	}
 }

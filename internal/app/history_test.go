@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"vigil/internal/auth"
 	"vigil/internal/household"
+	"vigil/internal/testkit"
 )
 
 func TestAccessHistoryShowsEachViewingSession(t *testing.T) {
@@ -46,13 +49,12 @@ func TestAccessHistoryShowsEachViewingSession(t *testing.T) {
 	var frames atomic.Int64
 	done := make(chan struct{})
 	go func() { countFrames(cctx, t, a.rtspURL("vera", vera, cam.ID), &frames); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for frames.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("vera never got a frame")
+	testkit.WaitFor(t, 5*time.Second, "frame for vera", func() error {
+		if frames.Load() == 0 {
+			return errors.New("none read")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	h := history()
 	if len(h) != 1 || h[0].User != "vera" || h[0].Output != "rtsp" || !h[0].Ended.IsZero() || h[0].Remote == "" {
 		t.Fatalf("history while watching: %+v", h)
@@ -61,15 +63,12 @@ func TestAccessHistoryShowsEachViewingSession(t *testing.T) {
 	cancel()
 	<-done
 	// The end and the bytes are filled in when the session closes.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		h = history()
-		if !h[0].Ended.IsZero() {
-			break
+	testkit.WaitFor(t, 5*time.Second, "end of the session in the history", func() error {
+		if h = history(); h[0].Ended.IsZero() {
+			return fmt.Errorf("%+v", h[0])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("session never ended in the history: %+v", h[0])
-		}
-	}
+		return nil
+	})
 	if h[0].Bytes <= 0 || h[0].Ended.Before(h[0].Started) {
 		t.Fatalf("ended session: %+v", h[0])
 	}

@@ -17,6 +17,7 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 func (a *testApp) url(path string) string {
@@ -222,18 +223,14 @@ func TestClientsThatLeaveMidResponse(t *testing.T) {
 			res.Body.Close()
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.WaitFor(t, 5*time.Second, "release of readers, viewers and goroutines after hang-ups", func() error {
 		viewers := gaugeSum(t, a, "vigil_http_viewers")
 		if testutil.ToFloat64(readers) == 0 && viewers == 0 && runtime.NumGoroutine() <= before+5 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after hang-ups: %v hub readers, %v HTTP viewers, %d goroutines (were %d)",
-				testutil.ToFloat64(readers), viewers, runtime.NumGoroutine(), before)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("%v hub readers, %v HTTP viewers, %d goroutines (were %d)",
+			testutil.ToFloat64(readers), viewers, runtime.NumGoroutine(), before)
+	})
 }
 
 // gaugeSum adds up every series of a gauge family in the app's registry.

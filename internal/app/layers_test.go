@@ -74,10 +74,15 @@ var layers = []struct {
 }
 
 // exempt are the viewer-side tools: the simulator and the canary check
-// stamps, and the canary drives a browser.
+// stamps, the canary drives a browser, and the test kit feeds hubs from
+// simulated cameras.
 var exempt = map[string]bool{
 	"vigil/internal/sim": true, "vigil/internal/canary": true, "vigil/internal/chromium": true,
+	"vigil/internal/testkit/simcam": true,
 }
+
+// kitTree is the test kit: only tests may import it.
+const kitTree = "vigil/internal/testkit/..."
 
 // TestLayers holds every package of the module to the layers table,
 // transitively.
@@ -95,6 +100,27 @@ func TestLayers(t *testing.T) {
 				if matchAny(l.never, d) && d != pkg {
 					t.Errorf("%s reaches %s: %s", pkg, d, l.why)
 				}
+			}
+		}
+	}
+}
+
+// TestOnlyTestsReachTestkit: no package's non-test files reach the test
+// kit, directly or through another package; the viewer-side tools, exempt
+// from the layers, included.
+func TestOnlyTestsReachTestkit(t *testing.T) {
+	kit := []string{kitTree}
+	deps := moduleDeps(t)
+	if _, ok := deps["vigil/internal/testkit/simcam"]; !ok {
+		t.Fatal("go list does not list the test kit: the scan is broken")
+	}
+	for pkg, reach := range deps {
+		if matchAny(kit, pkg) {
+			continue
+		}
+		for _, d := range reach {
+			if matchAny(kit, d) {
+				t.Errorf("%s reaches %s: only _test.go files may import the test kit", pkg, d)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"vigil/internal/config"
+	"vigil/internal/testkit"
 )
 
 // closedWithin reports whether the server closes c within d, reading and
@@ -88,19 +90,16 @@ func TestNeverReadingMP4ViewerDropped(t *testing.T) {
 	if err := req.Write(viewer); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for counterSum(t, a, "vigil_viewers_dropped_total") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("a viewer that reads nothing was not dropped (%v open)", gaugeSum(t, a, "vigil_http_viewers"))
+	// The drop counter only grows: once it has, the open gauge must fall.
+	testkit.WaitFor(t, 90*time.Second, "drop of a viewer that reads nothing", func() error {
+		if counterSum(t, a, "vigil_viewers_dropped_total") == 0 {
+			return fmt.Errorf("not dropped (%v open)", gaugeSum(t, a, "vigil_http_viewers"))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for gaugeSum(t, a, "vigil_http_viewers") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the dropped viewer still counts as open")
+		if gaugeSum(t, a, "vigil_http_viewers") != 0 {
+			return errors.New("the dropped viewer still counts as open")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestLongLivedOutputsCappedPerUser: a user with the allowed number of
@@ -138,18 +137,14 @@ func TestLongLivedOutputsCappedPerUser(t *testing.T) {
 		}
 	}
 	first.Body.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, 10*time.Second, "another output after one ended", func() error {
 		res := open("live.mp4")
 		if res.StatusCode == 200 {
-			break
+			return nil
 		}
 		res.Body.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("after one output ended another was still refused: %d", res.StatusCode)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("still refused: %d", res.StatusCode)
+	})
 }
 
 // TestStillDecodeTimeoutIs503: a keyframe decode that outlives the decode

@@ -11,6 +11,7 @@ import (
 	"vigil/internal/seal"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
+	"vigil/internal/testkit"
 )
 
 // TestPullCameraAndReconnect has one Vigil pull a camera from another (an
@@ -47,18 +48,16 @@ func TestPullCameraAndReconnect(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		url := puller.rtspURL(AdminName, adminPassword, string(pulled))
-		var last error
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		testkit.WaitFor(t, 30*time.Second, "readable stream at "+when, func() error {
 			chk, err := readStamps(url, "tcp", 15)
-			if err == nil {
-				if err = chk.Only(cam.ID); err == nil {
-					return
-				}
+			if err != nil {
+				return err
+			}
+			if err = chk.Only(cam.ID); err != nil {
 				t.Fatalf("%s: stamps %v: %v", when, chk.Counts(), err)
 			}
-			last = err
-		}
-		t.Fatalf("%s: never readable: %v", when, last)
+			return nil
+		})
 	}
 	check("first connection")
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/sim"
 	"vigil/internal/store"
+	"vigil/internal/testkit"
 )
 
 // addUser stores a user with a known password.
@@ -75,15 +77,14 @@ func watchEverywhere(ctx context.Context, t *testing.T, a *testApp, cam *sim.Cam
 		cmd.Wait()
 	}()
 	ds := []*delivery{rtspD, mp4D, hlsD}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, d := range ds {
-		for d.count.Load() < 10 {
-			if time.Now().After(deadline) {
-				t.Fatalf("viewer never watched over %s", d.name)
+	testkit.WaitFor(t, 15*time.Second, "viewer watching over every output", func() error {
+		for _, d := range ds {
+			if n := d.count.Load(); n < 10 {
+				return fmt.Errorf("%d units over %s", n, d.name)
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		return nil
+	})
 	return ds
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
+
+	"vigil/internal/testkit"
 )
 
 // throttledProxy puts a toxiproxy in front of upstream that lets only
@@ -93,13 +96,12 @@ func TestThrottledReaderDoesNotSlowOthers(t *testing.T) {
 
 	skips := a.hub.Metrics().Skips.WithLabelValues(cam.ID, "main")
 	var heapPeak uint64
-	deadline := time.Now().Add(60 * time.Second)
-	for testutil.ToFloat64(skips) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the throttled reader never skipped")
+	testkit.WaitFor(t, 60*time.Second, "skip by the throttled reader", func() error {
+		if testutil.ToFloat64(skips) == 0 {
+			return errors.New("none counted")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	// Measure the other readers' frame rate while the slow one keeps skipping.
 	f1, f2 := fast1.Load(), fast2.Load()
 	window := 5 * time.Second

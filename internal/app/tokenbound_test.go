@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // login signs user in, returning the session cookie (nil when refused),
@@ -267,17 +269,13 @@ func TestTokenMultivariantListsOnlyItsStream(t *testing.T) {
 	a.run(t, cam, sub)
 	pw := a.addUser(t, "olga")
 	claimFor(t, a, cam, "olga")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testkit.WaitFor(t, 15*time.Second, "signed-in multivariant listing both streams", func() error {
 		code, _, all := a.get(t, "/api/cameras/"+cam.ID+"/hls/index.m3u8", "olga", pw)
 		if code == 200 && strings.Contains(string(all), "main/") && strings.Contains(string(all), "sub/") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("signed-in multivariant never listed both streams: %d %s", code, all)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("%d %s", code, all)
+	})
 	m := a.mintWith(t, cam.ID, map[string]any{"stream": "sub"}, basicAuth("olga", pw))
 	code, _, one := a.get(t, "/api/cameras/"+cam.ID+"/hls/index.m3u8?token="+m.Token, "", "")
 	if code != 200 || strings.Contains(string(one), "main/") || !strings.Contains(string(one), "sub/") {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"vigil/internal/chromium"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // pageFrameJS draws the live view's current frame (see frameJS).
@@ -90,21 +93,31 @@ func signIn(t *testing.T, tab context.Context, pageURL, user, pw string) {
 // gridIDs waits until the grid lists want cameras and returns their ids.
 func gridIDs(t *testing.T, tab context.Context, want int) []string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ids, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#grid li")].map(li => li.dataset.id)`))
+	var ids []string
+	testkit.WaitFor(t, 15*time.Second, fmt.Sprintf("grid of %d cameras", want), func() error {
+		got, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#grid li")].map(li => li.dataset.id)`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ids) == want {
-			return ids
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("grid shows %v, want %d cameras", ids, want)
+		if ids = got; len(ids) == want {
+			return nil
 		}
 		chromedp.Run(tab, chromedp.Evaluate[any](`refresh()`))
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("grid shows %v", ids)
+	})
+	return ids
+}
+
+// videoState is what play saw last. Its Error asks the page for the video
+// element's state, so only a failed wait pays for it.
+type videoState struct {
+	tab    context.Context
+	frames int
+}
+
+func (v videoState) Error() string {
+	state, _ := chromedp.Run(v.tab, chromedp.Evaluate[string](`(() => { const v = document.getElementById("video"); return document.getElementById("state").textContent + " src=" + v.src + " rs=" + v.readyState + " ns=" + v.networkState + " err=" + (v.error && v.error.message) + " paused=" + v.paused + " t=" + v.currentTime })()`))
+	return fmt.Sprintf("%d frames (state %q)", v.frames, state)
 }
 
 // play clicks the camera's card and waits until the live view has shown
@@ -118,15 +131,13 @@ func play(t *testing.T, tab context.Context, id string) (uint32, time.Duration) 
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](frameWatchJS)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(playTimeout)
 	var f pageFrames
-	for f = framesNow(t, tab); f.Count < 10; f = framesNow(t, tab) {
-		if time.Now().After(deadline) {
-			state, _ := chromedp.Run(tab, chromedp.Evaluate[string](`(() => { const v = document.getElementById("video"); return document.getElementById("state").textContent + " src=" + v.src + " rs=" + v.readyState + " ns=" + v.networkState + " err=" + (v.error && v.error.message) + " paused=" + v.paused + " t=" + v.currentTime })()`))
-			t.Fatalf("camera %s: %d frames in %v (state %q)", id, f.Count, playTimeout, state)
+	testkit.WaitFor(t, playTimeout, "10 frames of camera "+id, func() error {
+		if f = framesNow(t, tab); f.Count < 10 {
+			return videoState{tab: tab, frames: f.Count}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	dataURL, err := chromedp.Run(tab, chromedp.Evaluate[string](pageFrameJS))
 	if err != nil {
 		t.Fatal(err)
@@ -215,36 +226,32 @@ func testWebPage(t *testing.T, mode string) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(pageText(t, tab, "#shares"), "vera") {
-		if time.Now().After(deadline) {
-			t.Fatalf("shares list: %q", pageText(t, tab, "#shares"))
+	testkit.WaitFor(t, 10*time.Second, "vera in the shares list", func() error {
+		if s := pageText(t, tab, "#shares"); !strings.Contains(s, "vera") {
+			return fmt.Errorf("shares list: %q", s)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	// Reopen: the history lists the view just made.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
 		t.Fatal(err)
 	}
 	play(t, tab, porch.ID)
-	deadline = time.Now().Add(10 * time.Second)
-	for h := pageText(t, tab, "#history tbody"); !strings.Contains(h, "olga"); h = pageText(t, tab, "#history tbody") {
-		if time.Now().After(deadline) {
-			t.Fatalf("history: %q", h)
+	testkit.WaitFor(t, 10*time.Second, "olga's view in the history", func() error {
+		if h := pageText(t, tab, "#history tbody"); !strings.Contains(h, "olga") {
+			return fmt.Errorf("history: %q", h)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")), chromedp.Click(chromedp.ID("#logout")))
 	// The sign-in below navigates away: wait for the logout request to
 	// finish first, or the navigation may cancel it and find olga signed in.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if shown, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("login").hidden`)); shown {
-			break
+	testkit.WaitFor(t, 10*time.Second, "sign-in form after logout", func() error {
+		if shown, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("login").hidden`)); !shown {
+			return errors.New("the form is hidden")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the page did not show the sign-in form 10 s after logout")
-		}
-	}
+		return nil
+	})
 
 	// Vera sees the shared camera, plays it, and loses it when olga revokes.
 	signIn(t, tab, a.url("/"), "vera", veraPW)
@@ -269,13 +276,12 @@ func testWebPage(t *testing.T, mode string) {
 	if f.Last-revoked > 1000 {
 		t.Errorf("vera's page still showed frames %.0f ms after the revocation", f.Last-revoked)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for state := pageText(t, tab, "#state"); state != "no access"; state = pageText(t, tab, "#state") {
-		if time.Now().After(deadline) {
-			t.Fatalf("state after revocation: %q", state)
+	testkit.WaitFor(t, 15*time.Second, `state "no access" after the revocation`, func() error {
+		if state := pageText(t, tab, "#state"); state != "no access" {
+			return fmt.Errorf("state %q", state)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")))
 	gridIDs(t, tab, 0)
 }

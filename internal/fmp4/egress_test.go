@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
+	"vigil/internal/testkit"
 )
 
 // TestEgressMismatchWritesNothing feeds the muxer of a cam-a reader a unit
@@ -101,14 +103,12 @@ func TestStreamEndsWhenGrantExpires(t *testing.T) {
 	go func() { done <- Stream(ctx, w, nil, r) }()
 
 	// Frames 0..3 are written; frame 4 waits for its successor.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if writes, _ := w.state(); writes == 4 {
-			break
+	testkit.WaitFor(t, 5*time.Second, "first fragments written", func() error {
+		if writes, _ := w.state(); writes != 4 {
+			return fmt.Errorf("%d written, want 4", writes)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first fragments were not written")
-		}
-	}
+		return nil
+	})
 	_, before := w.state()
 	clock.Add(int64(2 * time.Hour))
 	p.frame()
@@ -158,15 +158,13 @@ func TestStreamWritesLastFrameWhenCameraLeaves(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- Stream(ctx, w, nil, r) }()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if writes, _ := w.state(); writes == 2 {
-			break
+	testkit.WaitFor(t, 5*time.Second, "first fragments written", func() error {
+		if writes, _ := w.state(); writes != 2 {
+			return fmt.Errorf("%d written, want 2", writes)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first fragments were not written")
-		}
-	}
-	p.p.Close()
+		return nil
+	})
+	p.Pub.Close()
 	if err := <-done; !errors.Is(err, hub.ErrOffline) {
 		t.Fatalf("Stream returned %v, want ErrOffline", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
-	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 var (
@@ -34,47 +34,12 @@ func grant(d access.DeviceID) access.Grant {
 	return issuer.Mint("u1", d, access.AudienceWeb, time.Hour)
 }
 
-// camera makes stamped H.264 access units of one simulated camera.
-type camera struct {
-	id  string
-	key []byte
-	g   *sim.Generator
-	seq uint64
-}
-
-func newCamera(t testing.TB, id string) *camera {
-	t.Helper()
-	g, err := sim.NewGenerator(testW, testH, testFPS, testGOP, sim.DrawPicture(id, testW, testH))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &camera{id: id, key: sim.CameraKey(secret, id), g: g}
-}
-
-// next returns the next access unit, its stamp first as the camera sends it.
-func (c *camera) next() ([][]byte, bool) {
-	au, key := c.g.Next()
-	c.seq++
-	stamp := sim.StampNALU(c.key, sim.Stamp{Camera: c.id, Seq: c.seq, Time: time.Now()})
-	return append([][]byte{stamp}, au...), key
-}
-
-// frameUnit is video frame n of c as hub unit data.
-func (c *camera) unitData(n int) hub.UnitData {
-	au, key := c.next()
-	return hub.UnitData{PTS: time.Duration(n) * time.Second / testFPS, Key: key, Payload: au}
-}
-
-func h264Track() *media.Track {
-	return &media.Track{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}
-}
+func h264Track() *media.Track { return simcam.H264Track() }
 
 // audioSource makes the audio units of one test track.
 type audioSource struct {
-	track  *media.Track
-	frames [][]byte      // played in a loop
-	dur    time.Duration // of one frame
-	codec  string        // as ffprobe names it
+	simcam.Audio
+	codec string // as ffprobe names it
 }
 
 // opusSilence is a 20 ms CELT fullband mono Opus packet that decodes to
@@ -83,19 +48,21 @@ var opusSilence = []byte{0xf8, 0xff, 0xfe}
 
 func opusSource() *audioSource {
 	return &audioSource{
-		track:  &media.Track{Kind: media.Audio, Format: &format.Opus{PayloadTyp: 111, ChannelCount: 2}},
-		frames: [][]byte{opusSilence},
-		dur:    20 * time.Millisecond,
-		codec:  "opus",
+		Audio: simcam.Audio{
+			Track:  &media.Track{Kind: media.Audio, Format: &format.Opus{PayloadTyp: 111, ChannelCount: 2}},
+			Frames: [][]byte{opusSilence},
+			Dur:    20 * time.Millisecond,
+		},
+		codec: "opus",
 	}
 }
 
 func g711Source() *audioSource {
-	return &audioSource{
-		track:  &media.Track{Kind: media.Audio, Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}},
-		frames: [][]byte{bytes.Repeat([]byte{0xff}, 160)},
-		dur:    20 * time.Millisecond,
-	}
+	return &audioSource{Audio: simcam.Audio{
+		Track:  &media.Track{Kind: media.Audio, Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}},
+		Frames: [][]byte{bytes.Repeat([]byte{0xff}, 160)},
+		Dur:    20 * time.Millisecond,
+	}}
 }
 
 var (
@@ -143,70 +110,37 @@ func aacSource(t testing.TB) *audioSource {
 		t.Fatalf("making AAC frames: %v", aacErr)
 	}
 	return &audioSource{
-		track:  &media.Track{Kind: media.Audio, Format: &format.MPEG4Audio{PayloadTyp: 97, Config: aacConfig, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}},
-		frames: aacFrames,
-		dur:    time.Second * 1024 / time.Duration(aacConfig.SampleRate),
-		codec:  "aac",
+		Audio: simcam.Audio{
+			Track:  &media.Track{Kind: media.Audio, Format: &format.MPEG4Audio{PayloadTyp: 97, Config: aacConfig, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}},
+			Frames: aacFrames,
+			Dur:    time.Second * 1024 / time.Duration(aacConfig.SampleRate),
+		},
+		codec: "aac",
 	}
 }
 
-// publisher feeds one camera (and optionally an audio track, index 1) into
-// a hub on the session clock.
+// publisher feeds one stamped camera (and optionally an audio track, index
+// 1) into a hub on the session clock, failing the test if a write fails.
 type publisher struct {
-	t     testing.TB
-	p     *hub.Publisher
-	cam   *camera
-	audio *audioSource
-	n     int // next video frame
-	an    int // next audio frame
+	t testing.TB
+	*simcam.Feed
 }
 
 func publish(t testing.TB, h *hub.Hub, id string, audio *audioSource) *publisher {
 	t.Helper()
-	tracks := []*media.Track{h264Track()}
+	cam := simcam.New(t, simcam.Config{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
+	var a *simcam.Audio
 	if audio != nil {
-		tracks = append(tracks, audio.track)
+		a = &audio.Audio
 	}
-	p, err := h.Publish(access.DeviceID(id), access.StreamMain, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return &publisher{t: t, p: p, cam: newCamera(t, id), audio: audio}
+	return &publisher{t: t, Feed: simcam.Publish(t, h, access.DeviceID(id), access.StreamMain, cam, a)}
 }
 
-// frame publishes the next video frame, then the audio up to its end, as a
-// camera interleaves them.
+// frame publishes the next video frame, then the audio up to its end.
 func (p *publisher) frame() {
 	p.t.Helper()
-	d := p.cam.unitData(p.n)
-	p.n++
-	if err := p.p.Write(0, d); err != nil {
+	if err := p.Frame(); err != nil {
 		p.t.Fatal(err)
-	}
-	if p.audio == nil {
-		return
-	}
-	end := time.Duration(p.n) * time.Second / testFPS
-	for ; time.Duration(p.an)*p.audio.dur < end; p.an++ {
-		f := p.audio.frames[p.an%len(p.audio.frames)]
-		if err := p.p.Write(1, hub.UnitData{PTS: time.Duration(p.an) * p.audio.dur, Payload: [][]byte{f}}); err != nil {
-			p.t.Fatal(err)
-		}
-	}
-}
-
-// live publishes frames in real time until ctx ends.
-func (p *publisher) live(ctx context.Context) {
-	tick := time.NewTicker(time.Second / testFPS)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			p.frame()
-		}
 	}
 }
 

@@ -112,7 +112,7 @@ func TestAudioFollowsItsVideoFrame(t *testing.T) {
 	key, _ := g.Next()
 	p1, _ := g.Next()
 	p2, _ := g.Next()
-	tracks := []*media.Track{h264Track(), opusSource().track}
+	tracks := []*media.Track{h264Track(), opusSource().Track}
 	ms := time.Millisecond
 	o := [][]byte{opusSilence}
 	parts, err := mux(t, tracks, []pushed{

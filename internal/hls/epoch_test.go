@@ -2,6 +2,7 @@ package hls
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/access"
+	"vigil/internal/testkit"
 )
 
 // since mints a grant for cam-a whose epoch is at.
@@ -65,7 +67,12 @@ func TestYoungEpochGetsItsOwnMuxer(t *testing.T) {
 	if muxerOf(f.m, key) != nil || muxerOf(f.m, x.key) != nil {
 		t.Fatal("muxers of the camera survived its handover")
 	}
-	eventually(t, 5*time.Second, "muxers stopped", func() bool { return shared.stopped() && x.stopped() })
+	testkit.WaitFor(t, 5*time.Second, "stop of the camera's muxers", func() error {
+		if !shared.stopped() || !x.stopped() {
+			return fmt.Errorf("shared muxer stopped: %v, sharee's: %v", shared.stopped(), x.stopped())
+		}
+		return nil
+	})
 	if _, err := f.m.muxer(grant("cam-a"), key, false); !errors.Is(err, ErrNoFile) {
 		t.Fatalf("segment request after handover: %v, want ErrNoFile (404)", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
-	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 var (
@@ -53,83 +52,34 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// camera publishes a stamped synthetic stream into a hub in real time:
+// publish feeds a stamped simulated camera into a hub in real time:
 // H.264 at 15 fps with a keyframe every second, plus, if audio is set, a
 // track of that format (G.711 or AAC) with a unit per 20 ms (G.711) or per
-// AAC frame.
-type camera struct {
-	pub    *hub.Publisher
-	id     string
-	frames int
+// AAC frame. It stops when the test ends or the publisher is replaced.
+func publish(t *testing.T, h *hub.Hub, device access.DeviceID, stream access.StreamID, w, ht int, audio format.Format) *simcam.Feed {
+	t.Helper()
+	cam := simcam.New(t, simcam.Config{ID: string(device), Secret: secret, Width: w, Height: ht, FPS: fps, GOP: gop})
+	f := simcam.Publish(t, h, device, stream, cam, silence(audio))
+	if err := f.Frame(); err != nil {
+		t.Fatal(err)
+	}
+	f.Live(t)
+	return f
 }
 
-func publish(t *testing.T, h *hub.Hub, device access.DeviceID, stream access.StreamID, w, ht int, audio format.Format) *camera {
-	t.Helper()
-	g, err := sim.NewGenerator(w, ht, fps, gop, sim.DrawPicture(string(device), w, ht))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tracks := []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}
-	if audio != nil {
-		tracks = append(tracks, &media.Track{Kind: media.Audio, Format: audio})
-	}
-	p, err := h.Publish(device, stream, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &camera{pub: p, id: string(device)}
-	key := sim.CameraKey(secret, string(device))
-	var seq uint64
-	var audioPTS time.Duration
-	frame := func(n int) error {
-		au, isKey := g.Next()
-		seq++
-		stamp := sim.StampNALU(key, sim.Stamp{Camera: c.id, Seq: seq, Time: time.Now()})
-		pts := time.Duration(n) * time.Second / fps
-		if err := p.Write(0, hub.UnitData{PTS: pts, Key: isKey, Payload: append([][]byte{stamp}, au...)}); err != nil {
-			return err
-		}
-		for audio != nil && audioPTS <= pts {
-			var payload [][]byte
-			step := 20 * time.Millisecond
-			switch audio.(type) {
-			case *format.G711:
-				payload = [][]byte{make([]byte, 160)}
-			case *format.MPEG4Audio:
-				payload = [][]byte{{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}} // a silent AAC-LC frame
-				step = media.ClockToDuration(1024, int64(audio.ClockRate()))
-			}
-			if err := p.Write(1, hub.UnitData{PTS: audioPTS, Payload: payload}); err != nil {
-				return err
-			}
-			audioPTS += step
-		}
+// silence is a silent track of format a, or nil without one.
+func silence(a format.Format) *simcam.Audio {
+	if a == nil {
 		return nil
 	}
-	if err := frame(0); err != nil {
-		t.Fatal(err)
+	track := &media.Track{Kind: media.Audio, Format: a}
+	switch a.(type) {
+	case *format.MPEG4Audio:
+		return &simcam.Audio{Track: track, Frames: [][]byte{{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}}, // a silent AAC-LC frame
+			Dur: media.ClockToDuration(1024, int64(a.ClockRate()))}
+	default: // G.711
+		return &simcam.Audio{Track: track, Frames: [][]byte{make([]byte, 160)}, Dur: 20 * time.Millisecond}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		start := time.Now()
-		for n := 1; ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Until(start.Add(time.Duration(n) * time.Second / fps))):
-			}
-			if frame(n) != nil {
-				return // replaced or closed
-			}
-		}
-	})
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		p.Close()
-	})
-	return c
 }
 
 // fixture is a hub with cameras and an HTTP server in front of a Manager.

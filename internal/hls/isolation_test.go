@@ -2,6 +2,7 @@ package hls
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/access"
+	"vigil/internal/testkit"
 )
 
 // TestOtherDeviceGetsNothing asks, with a grant for cam-b, for every file
@@ -92,7 +94,7 @@ func TestMisKeyedMuxerWritesNothing(t *testing.T) {
 		if got := testutil.ToFloat64(violations) - before; got != 1 {
 			t.Errorf("%s: %v violations counted, want 1", file, got)
 		}
-		eventually(t, 2*time.Second, "mis-keyed muxer still running", x.stopped)
+		testkit.WaitFor(t, 2*time.Second, "stop of the mis-keyed muxer", stopped(x))
 		if y := muxerOf(f.m, wrong); y != nil {
 			t.Fatalf("cam-b's slot still holds a muxer of %s", y.owner.Device)
 		}
@@ -129,12 +131,13 @@ func muxerOf(m *Manager, k muxerKey) *muxer {
 	return m.muxers[k]
 }
 
-func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); !ok(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %s", d, what)
+// stopped checks, for WaitFor, that x has stopped.
+func stopped(x *muxer) func() error {
+	return func() error {
+		if !x.stopped() {
+			return errors.New("still running")
 		}
+		return nil
 	}
 }
 
@@ -162,13 +165,21 @@ func TestIdleMuxerStops(t *testing.T) {
 		t.Fatal("a muxer with requests every 150 ms stopped (idle timeout 400 ms)")
 	}
 	stoppedAt := time.Now()
-	eventually(t, 3*time.Second, "idle muxer still running", func() bool { return muxerOf(f.m, key) == nil })
+	testkit.WaitFor(t, 3*time.Second, "stop of the idle muxer", func() error {
+		if muxerOf(f.m, key) != nil {
+			return errors.New("still running")
+		}
+		return nil
+	})
 	t.Logf("idle muxer stopped %v after the last request", time.Since(stoppedAt).Round(time.Millisecond))
 	if !errors.Is(x.stopErr, ErrIdle) {
 		t.Errorf("muxer stopped because %v, want ErrIdle", x.stopErr)
 	}
-	eventually(t, time.Second, "hub reader or muxer gauge not released", func() bool {
-		return testutil.ToFloat64(readers) == 0 && testutil.ToFloat64(muxers) == 0
+	testkit.WaitFor(t, time.Second, "release of the hub reader and muxer gauges", func() error {
+		if r, m := testutil.ToFloat64(readers), testutil.ToFloat64(muxers); r != 0 || m != 0 {
+			return fmt.Errorf("readers %v, muxers %v", r, m)
+		}
+		return nil
 	})
 	mustGet(t, base)
 	if y := muxerOf(f.m, key); y == nil || y == x {
@@ -192,14 +203,14 @@ func TestPublisherChangeRestartsMuxer(t *testing.T) {
 	x := muxerOf(f.m, key)
 
 	c := publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil) // the reconnect
-	eventually(t, 2*time.Second, "old session's muxer still running", func() bool { return x.stopped() })
+	testkit.WaitFor(t, 2*time.Second, "stop of the old session's muxer", stopped(x))
 	nw, err := parseMedia(mustGet(t, base))
 	if err != nil {
 		t.Fatal(err)
 	}
 	y := muxerOf(f.m, key)
-	if y == nil || y == x || y.owner.Session == x.owner.Session || y.owner != c.pub.Owner() {
-		t.Fatalf("after the reconnect: muxer %+v, want one of session %+v", y, c.pub.Owner())
+	if y == nil || y == x || y.owner.Session == x.owner.Session || y.owner != c.Pub.Owner() {
+		t.Fatalf("after the reconnect: muxer %+v, want one of session %+v", y, c.Pub.Owner())
 	}
 	if nw.mapURI == old.mapURI {
 		t.Errorf("the new session's init section has the old name %s", nw.mapURI)
@@ -207,8 +218,8 @@ func TestPublisherChangeRestartsMuxer(t *testing.T) {
 	if code, body := get(t, resolve(base, old.mapURI)); code != http.StatusNotFound || len(body) != 0 {
 		t.Errorf("old session's init section: %d with %d bytes", code, len(body))
 	}
-	c.pub.Close()
-	eventually(t, 2*time.Second, "muxer of an offline camera still running", func() bool { return y.stopped() })
+	c.Pub.Close()
+	testkit.WaitFor(t, 2*time.Second, "stop of the offline camera's muxer", stopped(y))
 	if code, body := get(t, base); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "offline") {
 		t.Errorf("offline camera: %d %q", code, body)
 	}

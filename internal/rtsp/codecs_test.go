@@ -2,12 +2,14 @@ package rtsp
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/testkit"
 )
 
 // TestCodecsPassThrough has ffmpeg publish each supported codec pair (on the
@@ -49,13 +51,12 @@ func TestCodecsPassThrough(t *testing.T) {
 			}
 			defer func() { cancel(); pub.Wait() }()
 			stream, _ := access.ParseStreamID(strings.TrimPrefix(strings.TrimPrefix(tt.path, dev), "/"))
-			deadline := time.Now().Add(20 * time.Second)
-			for !e.hub.Online(access.DeviceID(dev), stream) {
-				if time.Now().After(deadline) {
-					t.Fatalf("never online: %s", stderr.String())
+			testkit.WaitFor(t, 20*time.Second, dev+" online", func() error {
+				if !e.hub.Online(access.DeviceID(dev), stream) {
+					return fmt.Errorf("offline; publisher said: %s", stderr.String())
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return nil
+			})
 			url := "rtsp://admin:secret@" + e.addr + "/" + tt.path
 			out, err := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp",
 				"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()

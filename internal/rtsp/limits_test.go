@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/limit"
+	"vigil/internal/testkit"
 )
 
 // TestFirstRequestDeadline: a connection that says nothing, or only the
@@ -58,10 +60,12 @@ func TestPerAddressCap(t *testing.T) {
 		conns[i] = dialRaw(t, e.addr)
 	}
 	// Every connection accepted so far is counted before the camera dials.
-	deadline := time.Now().Add(20 * time.Second)
-	for refused.Load() < dialled-capacity && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 20*time.Second, "refusal of the connections over the cap", func() error {
+		if n := refused.Load(); n < dialled-capacity {
+			return fmt.Errorf("%d of %d connections from one address refused, want %d (cap %d)", n, dialled, dialled-capacity, capacity)
+		}
+		return nil
+	})
 	if n := refused.Load(); n != dialled-capacity {
 		t.Fatalf("%d of %d connections from one address refused, want %d (cap %d)", n, dialled, dialled-capacity, capacity)
 	}

@@ -3,8 +3,10 @@ package rtsp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
+	"vigil/internal/testkit"
 )
 
 // A valid H.264 SPS and PPS (baseline, 1920x1080) for the synthetic publisher.
@@ -307,24 +310,21 @@ func collect(ctx context.Context, r *hub.Reader) *unitLog {
 // waitFor waits up to 10 s for a unit matching ok and returns all units so far.
 func (l *unitLog) waitFor(t *testing.T, ok func(*media.Unit) bool) []*media.Unit {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var us []*media.Unit
+	testkit.WaitFor(t, 10*time.Second, "unit of the kind wanted", func() error {
 		l.mu.Lock()
-		us, err := append([]*media.Unit(nil), l.units...), l.err
+		var err error
+		us, err = append([]*media.Unit(nil), l.units...), l.err
 		l.mu.Unlock()
-		for _, u := range us {
-			if ok(u) {
-				return us
-			}
+		if slices.ContainsFunc(us, ok) {
+			return nil
 		}
 		if err != nil {
 			t.Fatalf("hub reader ended after %d units: %v", len(us), err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no such unit among %d", len(us))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("none among %d", len(us))
+	})
+	return us
 }
 
 // ended reports the reader's end, waiting up to d.

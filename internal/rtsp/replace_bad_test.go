@@ -12,6 +12,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
+	"vigil/internal/testkit"
 )
 
 // proc is a background ffmpeg.
@@ -52,21 +53,21 @@ func publishSized(ctx context.Context, t *testing.T, url, size string) *proc {
 // returns a hub reader attached to it.
 func waitNewSession(t *testing.T, h *hub.Hub, d access.DeviceID, old uint64) *hub.Reader {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r, err := h.Read(issuer.Mint("admin", d, access.AudienceRTSP, time.Hour), access.StreamMain)
-		if err == nil {
-			if r.Owner().Session != old {
-				t.Cleanup(r.Close)
-				return r
-			}
-			r.Close()
+	var r *hub.Reader
+	testkit.WaitFor(t, 15*time.Second, "new session of "+string(d), func() error {
+		got, err := h.Read(issuer.Mint("admin", d, access.AudienceRTSP, time.Hour), access.StreamMain)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no new session of %s", d)
+		if got.Owner().Session == old {
+			got.Close()
+			return errors.New("still the old session")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		r = got
+		return nil
+	})
+	t.Cleanup(r.Close)
+	return r
 }
 
 func checkOwners(t *testing.T, what string, units []*media.Unit, o media.Owner) {

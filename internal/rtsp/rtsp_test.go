@@ -15,6 +15,7 @@ import (
 	"vigil/internal/access"
 	vauth "vigil/internal/auth"
 	"vigil/internal/hub"
+	"vigil/internal/testkit"
 )
 
 var issuer = access.NewIssuer()
@@ -147,13 +148,12 @@ func publishFFmpeg(ctx context.Context, t *testing.T, url, transport string) *sy
 
 func waitOnline(t *testing.T, h *hub.Hub, d access.DeviceID, stderr *syncBuffer) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !h.Online(d, access.StreamMain) {
-		if time.Now().After(deadline) {
-			t.Fatalf("camera %s never came online; publisher said: %s", d, stderr)
+	testkit.WaitFor(t, 15*time.Second, "camera "+string(d)+" online", func() error {
+		if !h.Online(d, access.StreamMain) {
+			return fmt.Errorf("offline; publisher said: %s", stderr)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // probeFrames has ffmpeg read n video frames from url, decoding them, and

@@ -17,6 +17,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
+
+	"vigil/internal/testkit"
 )
 
 // recSession is one publisher session seen by the test server.
@@ -144,15 +146,19 @@ func (s *testServer) stamps(path string) int {
 	return n
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+// atLeast checks, for testkit.WaitFor, that count has reached n.
+func atLeast(n int, count func() int) func() error {
+	return func() error {
+		if got := count(); got < n {
+			return fmt.Errorf("%d of %d", got, n)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
 	}
+}
+
+// stampsOf counts the stamped frames the server received on path.
+func (s *testServer) stampsOf(path string) func() int {
+	return func() int { return s.stamps(path) }
 }
 
 // runCamera runs cam until the test ends.
@@ -203,7 +209,7 @@ func TestCameraTCPAudio(t *testing.T) {
 	cam := testCamera(srv.addr, "cam-tcp")
 	cam.Audio = true
 	runCamera(t, cam)
-	waitFor(t, "20 stamped frames", 10*time.Second, func() bool { return srv.stamps("cam-tcp") >= 20 })
+	testkit.WaitFor(t, 10*time.Second, "20 stamped frames", atLeast(20, srv.stampsOf("cam-tcp")))
 	r := srv.sessionsOf("cam-tcp")[0]
 	st := checkOnly(t, r, "cam-tcp")
 	if st.MaxSeq < 20 || r.audio.Load() == 0 {
@@ -220,7 +226,7 @@ func TestCameraUDP(t *testing.T) {
 	cam := testCamera(srv.addr, "cam-udp")
 	cam.UDP = true
 	runCamera(t, cam)
-	waitFor(t, "20 stamped frames", 10*time.Second, func() bool { return srv.stamps("cam-udp") >= 20 })
+	testkit.WaitFor(t, 10*time.Second, "20 stamped frames", atLeast(20, srv.stampsOf("cam-udp")))
 	r := srv.sessionsOf("cam-udp")[0]
 	if tr := r.ss.Transport(); tr == nil || tr.Protocol != gortsplib.ProtocolUDP {
 		t.Fatalf("transport %v, want UDP", tr)
@@ -236,16 +242,19 @@ func TestCameraReconnect(t *testing.T) {
 	srv := startServer(t, false, func(r *recSession) {
 		if first.CompareAndSwap(false, true) {
 			go func() {
-				waitFor(t, "first session frames", 10*time.Second, func() bool { return r.chk.Units() >= 10 })
+				testkit.WaitFor(t, 10*time.Second, "first session frames", atLeast(10, r.chk.Units))
 				r.ss.Close()
 			}()
 		}
 	})
 	cam := testCamera(srv.addr, "cam-re")
 	runCamera(t, cam)
-	waitFor(t, "a second session with 10 frames", 15*time.Second, func() bool {
+	testkit.WaitFor(t, 15*time.Second, "a second session with 10 frames", func() error {
 		s := srv.sessionsOf("cam-re")
-		return len(s) >= 2 && s[1].chk.Units() >= 10
+		if len(s) < 2 {
+			return fmt.Errorf("%d sessions", len(s))
+		}
+		return atLeast(10, s[1].chk.Units)()
 	})
 	s := srv.sessionsOf("cam-re")
 	if err := s[0].chk.Only("cam-re"); err != nil {
@@ -300,7 +309,7 @@ func TestCameraClip(t *testing.T) {
 	cam := testCamera(srv.addr, "cam-clip")
 	cam.Clip = clip
 	runCamera(t, cam)
-	waitFor(t, "20 stamped frames", 10*time.Second, func() bool { return srv.stamps("cam-clip") >= 20 })
+	testkit.WaitFor(t, 10*time.Second, "20 stamped frames", atLeast(20, srv.stampsOf("cam-clip")))
 	checkOnly(t, srv.sessionsOf("cam-clip")[0], "cam-clip")
 }
 
@@ -317,7 +326,7 @@ func TestRunMany(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- RunMany(ctx, cams) }()
 	for _, c := range cams {
-		waitFor(t, c.ID, 10*time.Second, func() bool { return srv.stamps(c.ID) >= 10 })
+		testkit.WaitFor(t, 10*time.Second, "10 stamped frames of "+c.ID, atLeast(10, srv.stampsOf(c.ID)))
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -349,7 +358,7 @@ func TestCamera1080p(t *testing.T) {
 	cam := testCamera(srv.addr, "cam-hd")
 	cam.Width, cam.Height, cam.FPS, cam.GOP = 1920, 1080, 10, 5
 	runCamera(t, cam)
-	waitFor(t, "two GOPs", 15*time.Second, func() bool { return srv.stamps("cam-hd") >= 11 })
+	testkit.WaitFor(t, 15*time.Second, "two GOPs (11 stamped frames)", atLeast(11, srv.stampsOf("cam-hd")))
 	checkOnly(t, srv.sessionsOf("cam-hd")[0], "cam-hd")
 	if cam.Reconnects() != 0 {
 		t.Fatalf("%d reconnects", cam.Reconnects())

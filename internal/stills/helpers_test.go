@@ -12,15 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/access"
 	"vigil/internal/hub"
-	"vigil/internal/media"
 	"vigil/internal/seal"
 	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 // Only tests mint their own grants; in Vigil only auth does.
@@ -81,34 +80,27 @@ func (e *testEnv) restart(t *testing.T) *Service {
 // writes one GOP (a keyframe and two P pictures).
 func publish(t *testing.T, h *hub.Hub, cam access.DeviceID) *hub.Publisher {
 	t.Helper()
-	g, err := sim.NewGenerator(picW, picH, 10, 10, sim.DrawPicture(string(cam), picW, picH))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tracks := []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: g.SPS(), PPS: g.PPS()}}}
-	pub, err := h.Publish(cam, access.StreamMain, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pub.Close)
-	for i := range 3 {
-		nalus, key := g.Next()
-		if err := pub.Write(0, hub.UnitData{PTS: time.Duration(i) * 100 * time.Millisecond, Key: key, Payload: nalus}); err != nil {
+	f := simcam.Publish(t, h, cam, access.StreamMain, newCamera(t, cam), nil)
+	for range 3 {
+		if err := f.Frame(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return pub
+	return f.Pub
+}
+
+// newCamera is a camera of cam's picture at 10 fps with a keyframe a
+// second, unstamped: stills never see stamps.
+func newCamera(t *testing.T, cam access.DeviceID) *simcam.Camera {
+	return simcam.New(t, simcam.Config{ID: string(cam), Width: picW, Height: picH, FPS: 10, GOP: 10, ParamsInTrack: true})
 }
 
 // writeKeyframe writes one more keyframe of cam's picture.
 func writeKeyframe(t *testing.T, pub *hub.Publisher, cam access.DeviceID, pts time.Duration) {
 	t.Helper()
-	g, err := sim.NewGenerator(picW, picH, 10, 10, sim.DrawPicture(string(cam), picW, picH))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nalus, _ := g.Next()
-	if err := pub.Write(0, hub.UnitData{PTS: pts, Key: true, Payload: nalus}); err != nil {
+	u := newCamera(t, cam).Next()
+	u.PTS = pts
+	if err := pub.Write(0, u); err != nil {
 		t.Fatal(err)
 	}
 }

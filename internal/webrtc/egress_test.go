@@ -115,7 +115,7 @@ func earlierSessionUnit(t *testing.T, h *hub.Hub) *media.Unit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Owner().Session != old.p.Owner().Session {
+	if u.Owner().Session != old.Pub.Owner().Session {
 		t.Fatal("unit of the wrong session")
 	}
 	return u

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
@@ -18,6 +19,8 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
+	"vigil/internal/testkit/simcam"
 )
 
 var (
@@ -38,67 +41,27 @@ func quiet() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// camera publishes stamped H.264 (and G.711 silence when audio) of one
+// publish feeds stamped H.264 (and G.711 silence when audio) of one
 // simulated camera into a hub in real time, until the test ends.
-type camera struct {
-	id    string
-	p     *hub.Publisher
-	g     *sim.Generator
-	key   []byte
-	audio bool
-	seq   uint64
-	n     int
-}
-
-func publish(t *testing.T, h *hub.Hub, id string, audio bool) *camera {
+func publish(t *testing.T, h *hub.Hub, id string, audio bool) *simcam.Feed {
 	t.Helper()
-	g, err := sim.NewGenerator(testW, testH, testFPS, testGOP, sim.DrawPicture(id, testW, testH))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tracks := []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}
+	cam := simcam.New(t, simcam.Config{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
+	var a *simcam.Audio
 	if audio {
-		tracks = append(tracks, &media.Track{Kind: media.Audio,
-			Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}})
-	}
-	p, err := h.Publish(access.DeviceID(id), access.StreamMain, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &camera{id: id, p: p, g: g, key: sim.CameraKey(secret, id), audio: audio}
-	for range testGOP / 2 { // a GOP half cached, so a viewer starts mid-GOP
-		c.frame()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(time.Second / testFPS)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				c.frame()
-			}
+		a = &simcam.Audio{
+			Track:  &media.Track{Kind: media.Audio, Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}},
+			Frames: [][]byte{bytes.Repeat([]byte{0xff}, 320)},
+			Dur:    time.Second / testFPS, // one unit a video frame
 		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; p.Close() })
-	return c
-}
-
-// frame publishes the next stamped video frame and 40 ms of audio.
-func (c *camera) frame() {
-	au, key := c.g.Next()
-	c.seq++
-	stamp := sim.StampNALU(c.key, sim.Stamp{Camera: c.id, Seq: c.seq, Time: time.Now()})
-	pts := time.Duration(c.n) * time.Second / testFPS
-	c.n++
-	c.p.Write(0, hub.UnitData{PTS: pts, Key: key, Payload: append([][]byte{stamp}, au...)})
-	if c.audio {
-		c.p.Write(1, hub.UnitData{PTS: pts, Payload: [][]byte{bytes.Repeat([]byte{0xff}, 320)}})
 	}
+	f := simcam.Publish(t, h, access.DeviceID(id), access.StreamMain, cam, a)
+	for range testGOP / 2 { // a GOP half cached, so a viewer starts mid-GOP
+		if err := f.Frame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Live(t)
+	return f
 }
 
 func grant(id string, lease *access.Lease) access.Grant {
@@ -189,23 +152,27 @@ func noLeaks(t *testing.T) {
 	g0 := runtime.NumGoroutine()
 	fd0, sock0 := fds(t)
 	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			g := runtime.NumGoroutine()
-			fd, sock := fds(t)
-			if g <= g0 && fd <= fd0 && sock <= sock0 {
-				return
+		testkit.WaitFor(t, 10*time.Second, "return to the goroutine and descriptor counts of the start", func() error {
+			l := leak{g0: g0, fd0: fd0, sock0: sock0, g: runtime.NumGoroutine()}
+			l.fd, l.sock = fds(t)
+			if l.g <= g0 && l.fd <= fd0 && l.sock <= sock0 {
+				return nil
 			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak: %d goroutines (were %d), %d descriptors (were %d), %d sockets (were %d)\n%s",
-					g, g0, fd, fd0, sock, sock0, buf)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return l
+		})
 	})
+}
+
+// leak is what noLeaks saw last: counts now and at the start.
+type leak struct{ g, g0, fd, fd0, sock, sock0 int }
+
+// Error reports the counts and every goroutine's stack; it is only called
+// when the test fails, so the polls do not pay for the stacks.
+func (l leak) Error() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return fmt.Sprintf("leak: %d goroutines (were %d), %d descriptors (were %d), %d sockets (were %d)\n%s",
+		l.g, l.g0, l.fd, l.fd0, l.sock, l.sock0, buf)
 }
 
 // fds counts the process's open file descriptors, and the sockets among them.

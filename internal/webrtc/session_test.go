@@ -15,6 +15,7 @@ import (
 	"vigil/internal/audit"
 	"vigil/internal/hub"
 	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 // TestViewerGetsOnlyItsCamerasStamps: a pion viewer of cam-a, with cam-b
@@ -129,19 +130,19 @@ func TestEndOnlyOwnSession(t *testing.T) {
 func TestSessionEndings(t *testing.T) {
 	cases := []struct {
 		name   string
-		end    func(s *Server, ss *Session, v *sim.WebRTCViewer, cam *camera, lease *access.Lease)
+		end    func(s *Server, ss *Session, v *sim.WebRTCViewer, cam *simcam.Feed, lease *access.Lease)
 		want   error
 		within time.Duration
 	}{
-		{"revoked share", func(_ *Server, _ *Session, _ *sim.WebRTCViewer, _ *camera, l *access.Lease) { l.Revoke() },
+		{"revoked share", func(_ *Server, _ *Session, _ *sim.WebRTCViewer, _ *simcam.Feed, l *access.Lease) { l.Revoke() },
 			access.ErrGrantRevoked, time.Second},
-		{"viewer hangs up", func(_ *Server, _ *Session, v *sim.WebRTCViewer, _ *camera, _ *access.Lease) { v.Close() },
+		{"viewer hangs up", func(_ *Server, _ *Session, v *sim.WebRTCViewer, _ *simcam.Feed, _ *access.Lease) { v.Close() },
 			ErrPeerGone, 5 * time.Second},
-		{"camera offline", func(_ *Server, _ *Session, _ *sim.WebRTCViewer, c *camera, _ *access.Lease) { c.p.Close() },
+		{"camera offline", func(_ *Server, _ *Session, _ *sim.WebRTCViewer, c *simcam.Feed, _ *access.Lease) { c.Pub.Close() },
 			hub.ErrOffline, time.Second},
-		{"session closed", func(_ *Server, ss *Session, _ *sim.WebRTCViewer, _ *camera, _ *access.Lease) { ss.Close() },
+		{"session closed", func(_ *Server, ss *Session, _ *sim.WebRTCViewer, _ *simcam.Feed, _ *access.Lease) { ss.Close() },
 			ErrEnded, time.Second},
-		{"server closed", func(s *Server, _ *Session, _ *sim.WebRTCViewer, _ *camera, _ *access.Lease) { go s.Close() },
+		{"server closed", func(s *Server, _ *Session, _ *sim.WebRTCViewer, _ *simcam.Feed, _ *access.Lease) { go s.Close() },
 			ErrServerClosed, 5 * time.Second},
 	}
 	for _, tc := range cases {
