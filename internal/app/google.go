@@ -85,8 +85,10 @@ func (g googleSide) Cameras(ctx context.Context, user access.UserID) ([]google.C
 
 func (g googleSide) Online(d access.DeviceID) bool { return g.a.hub.Online(d, access.StreamMain) }
 
-// StreamToken mints a main-stream token for audience google bound to the
-// link, after a grant says the user may still see the camera.
+// StreamToken mints a token for audience google bound to the link, after
+// a grant says the user may still see the camera. It opens the camera's
+// adaptive set, main and sub, so that a display on a poor network can step
+// down to sub.
 func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.DeviceID) (string, time.Time, error) {
 	grant, err := g.a.auth.Grant(ctx, l.UserName, d, access.AudienceGoogle)
 	if err != nil {
@@ -96,7 +98,7 @@ func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.Dev
 	if grant.Expiry().Before(expires) {
 		expires = grant.Expiry()
 	}
-	tok := g.a.tokens.Mint(auth.Token{User: l.UserName, Device: d, Stream: access.StreamMain,
+	tok := g.a.tokens.Mint(auth.Token{User: l.UserName, Device: d,
 		Audience: access.AudienceGoogle, Session: auth.BoundLink + l.ID, Expires: expires})
 	return tok, expires, nil
 }

@@ -20,7 +20,7 @@ import (
 
 // Stream tokens let clients that cannot send headers (Cast receivers, HLS
 // and RTSP players) fetch one camera's media: short-lived, bound to user,
-// device, stream, audience and the session they were minted in, signed with HMAC-SHA256 under a key that
+// device, stream (or the camera's adaptive set of streams), audience and the session they were minted in, signed with HMAC-SHA256 under a key that
 // rotates every tokenKeyPeriod (the key's index travels in the token). A
 // token is a claim to ask for a grant, never a grant: every request with
 // one is checked against the store again, so a revoked share makes every
@@ -49,8 +49,11 @@ const renewGap = 30 * time.Second
 
 // Token is what a stream token says.
 type Token struct {
-	User     string
-	Device   access.DeviceID
+	User   string
+	Device access.DeviceID
+	// Stream is the one stream the token opens, or "" for every stream of
+	// the camera (main and sub, its adaptive set): a player on a poor
+	// network must be able to step down to the sub stream.
 	Stream   access.StreamID
 	Audience access.Audience
 	// Session names what the token was minted in — a sign-in session, an
@@ -128,7 +131,7 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
-	stream, err := access.ParseStreamID(f[4])
+	stream, err := tokenStream(f[4])
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
@@ -138,6 +141,21 @@ func (t *Tokens) Verify(s string) (Token, error) {
 		return tok, ErrTokenExpired
 	}
 	return tok, nil
+}
+
+// tokenStream reads a token's stream field: "" is the adaptive set, not
+// (as access.ParseStreamID has it) the main stream.
+func tokenStream(s string) (access.StreamID, error) {
+	if s == "" {
+		return "", nil
+	}
+	return access.ParseStreamID(s)
+}
+
+// Opens reports whether the token opens stream ("" where the output
+// serves no one stream).
+func (t Token) Opens(stream access.StreamID) bool {
+	return t.Stream == "" || stream == "" || stream == t.Stream
 }
 
 // What a stream token can be bound to: the prefixes of Token.Session.
@@ -182,9 +200,9 @@ func (s *Service) bound(ctx context.Context, p Principal, session string) error 
 // TokenUse is what a request with a stream token asks for.
 type TokenUse struct {
 	Device access.DeviceID
-	// Stream is the stream the output will serve, which must be the
-	// token's; "" only where the output serves no one stream (a
-	// multivariant playlist, which then lists the token's alone).
+	// Stream is the stream the output will serve, which the token must
+	// open (Token.Opens); "" only where the output serves no one stream (a
+	// multivariant playlist, which then lists the streams the token opens).
 	Stream access.StreamID
 	// Audiences are the kinds of client the output serves.
 	Audiences []access.Audience
@@ -206,7 +224,7 @@ func (s *Service) TokenGrant(ctx context.Context, raw string, use TokenUse) (acc
 		return access.Grant{}, Token{}, err
 	}
 	use.Device = tokenDevice(tok, use.Device)
-	if tok.Device != use.Device || (use.Stream != "" && use.Stream != tok.Stream) ||
+	if tok.Device != use.Device || !tok.Opens(use.Stream) ||
 		!slices.Contains(use.Audiences, tok.Audience) {
 		return access.Grant{}, Token{}, ErrTokenMisused
 	}

@@ -27,9 +27,9 @@ var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 // a grant for the camera in the path. A token only names who asks: the
 // grant is minted from the store as for any request, so a revoked share
 // makes outstanding tokens useless. stream is the stream the output will
-// serve, which a token must have been minted for; "" only where the output
-// serves no one stream (the multivariant playlist, which then lists the
-// token's stream alone; hanging up).
+// serve, which a token must open; "" only where the output serves no one
+// stream (the multivariant playlist, which then lists the streams the token
+// opens; hanging up).
 func viewerGrant(au *Authenticator, acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, error) {
 	g, _, err := viewer(au, acc, r, stream)
 	return g, err
