@@ -95,7 +95,9 @@ func TestNoGapSegments(t *testing.T) {
 func TestGapless(t *testing.T) {
 	const head = "#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-TARGETDURATION:1\n"
 	gap := "#EXT-X-GAP\n#EXTINF:1.00000,\ngap.mp4\n"
-	seg := func(n string) string { return "#EXT-X-PART:DURATION=0.2,URI=\"p" + n + ".mp4?t=1\"\n#EXTINF:1.00000,\ns" + n + ".mp4?t=1\n" }
+	seg := func(n string) string {
+		return "#EXT-X-PART:DURATION=0.2,URI=\"p" + n + ".mp4?t=1\"\n#EXTINF:1.00000,\ns" + n + ".mp4?t=1\n"
+	}
 	tail := "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p9.mp4?t=1\"\n"
 	for _, tt := range []struct {
 		name, in, want string
