@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Vigil's tests and `make run` need on a fresh Debian machine:
-# ffmpeg (an independent RTSP/HLS/MP4 client and the still decoder) and
-# Chromium (the browser the web tests drive).
+# ffmpeg (an independent RTSP/HLS/MP4 client and the still decoder),
+# Chromium (the browser the web tests drive) and GStreamer (an RTSP client
+# that resolves track URLs per RFC 3986).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v gst-launch-1.0 >/dev/null 2>&1 ||
+	need+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
 	SUDO=""
