@@ -89,4 +89,3 @@ func TestWHEPFromAnotherOrigin(t *testing.T) {
 		t.Fatalf("cookie-authenticated cross-origin WHEP POST: %s, %d sessions", out, a.webrtc.Sessions())
 	}
 }
-
