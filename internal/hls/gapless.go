@@ -15,11 +15,14 @@ import (
 const initialGaps = 7
 
 // minSegments is how many segments a media playlist has before it is
-// served to a player that is starting (a request without _HLS_msn). A
-// playlist of one segment leaves a player nothing between its start and
-// the live edge: Shaka stalls there, and Chromium's own player gives up
+// served to a player that is starting (a request without _HLS_msn): RFC
+// 8216 §6.3.3 has a client start no less than three target durations from
+// the end, and a shorter playlist leaves it nothing between its start and
+// the live edge. Shaka stalls there; Chromium's own player, having fetched
+// every segment while autoplay was pending, resumes a segment's duration
+// past what it loaded and gives up on a playlist of one or two segments
 // ("Segment queue never had any data").
-const minSegments = 2
+const minSegments = 3
 
 // mediaPlaylist serves a media playlist of x: gohlslib's, without the
 // EXT-X-GAP segments it pads a young LL-HLS playlist with (their URI,

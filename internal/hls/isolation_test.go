@@ -226,7 +226,7 @@ func TestMuxerOutlivesCreatorsGrant(t *testing.T) {
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
 	// Long enough for the first playlist, which waits for minSegments
 	// segments of a camera that has just started.
-	short := issuer.Mint("u1", "cam-a", access.AudienceWeb, 3*time.Second)
+	short := issuer.Mint("u1", "cam-a", access.AudienceWeb, 5*time.Second)
 	long := issuer.Mint("u2", "cam-a", access.AudienceWeb, time.Hour)
 	serve := func(g access.Grant) (*httptest.ResponseRecorder, *mediaPlaylist) {
 		rec := httptest.NewRecorder()
