@@ -16,3 +16,10 @@ if [ ${#need[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# The web players the browser tests run (hls.js, Shaka Player), pinned in
+# internal/app/testdata/players/package-lock.json; node_modules is not committed.
+players="$(dirname "$0")/../internal/app/testdata/players"
+if [ ! -d "$players/node_modules/hls.js" ] || [ ! -d "$players/node_modules/shaka-player" ]; then
+	command -v npm >/dev/null 2>&1 || { echo "npm is needed for the web player tests (apt-get install npm)" >&2; exit 1; }
+	(cd "$players" && npm ci --no-audit --no-fund --silent)
+fi
