@@ -26,8 +26,8 @@ var webPlayers = map[string]string{
 
 // webPlayerPage plays Src with a JavaScript player (MSE) and reports as
 // playerPage does: the same v and player globals, so watch reads it; fatal
-// player errors go to player.errors, and player.stalls counts "waiting"
-// events once playback has begun.
+// player errors go to player.errors, player.stalls counts "waiting" events
+// once playback has begun and player.stallMs their duration.
 var webPlayerPage = template.Must(template.New("webplayer").Parse(`<!doctype html>
 <meta charset="utf-8"><title>vigil {{.Lib}}</title>
 <video id="v" autoplay muted playsinline></video>
@@ -39,7 +39,10 @@ const at = (e) => e + "@" + Math.round(performance.now()) + "ms/" + v.currentTim
 for (const e of ["loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled"]) {
 	v.addEventListener(e, () => { player[e] ??= performance.now(); player.events.push(at(e)); });
 }
-v.addEventListener("waiting", () => { if (player.playing) player.stalls++; });
+v.addEventListener("waiting", () => { if (player.playing) { player.stalls++; player.stalledAt = performance.now(); } });
+v.addEventListener("playing", () => {
+	if (player.stalledAt) { player.stallMs = (player.stallMs || 0) + performance.now() - player.stalledAt; player.stalledAt = 0; }
+});
 v.addEventListener("error", () => { player.errors.push(v.error ? v.error.code + " " + v.error.message : "error"); });
 if ("requestVideoFrameCallback" in v) {
 	v.requestVideoFrameCallback(() => { player.firstFrame = performance.now(); });
@@ -122,12 +125,12 @@ func TestWebPlayersColdStart(t *testing.T) {
 			}
 			time.Sleep(6 * time.Second)
 			p, err := chromedp.Run(tab, chromedp.Evaluate[map[string]any](
-				`({firstFrame: player.firstFrame, stalls: player.stalls, t: v.currentTime, errors: player.errors})`))
+				`({firstFrame: player.firstFrame, stalls: player.stalls, stallMs: player.stallMs || 0, t: v.currentTime, errors: player.errors})`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s %s: first frame %.0f ms after navigation; 6 s later: %v stalls, played to %.2f s, errors %v",
-				lib, run.variant, p["firstFrame"], p["stalls"], p["t"], p["errors"])
+			t.Logf("%s %s: first frame %.0f ms after navigation; 6 s later: %v stalls (%.0f ms), played to %.2f s, errors %v",
+				lib, run.variant, p["firstFrame"], p["stalls"], p["stallMs"], p["t"], p["errors"])
 			if errs, _ := p["errors"].([]any); len(errs) > 0 {
 				t.Fatalf("%s errors: %v", lib, errs)
 			}
