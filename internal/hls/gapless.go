@@ -14,8 +14,9 @@ import (
 // initialGaps-1; TestNoGapSegments fails if an upgrade changes that.
 const initialGaps = 7
 
-// minSegments is how many segments a media playlist has before it is
-// served to a player that is starting (a request without _HLS_msn): RFC
+// minSegments is how many segments an LL-HLS or MPEG-TS media playlist has
+// before it is served to a player that is starting (a request without
+// _HLS_msn; gohlslib starts fMP4 with two, which we keep): RFC
 // 8216 §6.3.3 has a client start no less than three target durations from
 // the end, and a shorter playlist leaves it nothing between its start and
 // the live edge. Shaka stalls there; Chromium's own player, having fetched
@@ -24,14 +25,22 @@ const initialGaps = 7
 // ("Segment queue never had any data").
 const minSegments = 3
 
+// startWait bounds how long a starting player waits for minSegments: with
+// 2-second GOPs the playlist fills in 2 to 4 s (the hub's previous GOP is
+// the first segment); a camera with longer GOPs gets what there is then,
+// rather than a player that waits for two of them.
+const startWait = 4 * time.Second
+
 // mediaPlaylist serves a media playlist of x: gohlslib's, without the
 // EXT-X-GAP segments it pads a young LL-HLS playlist with (their URI,
 // "gap.mp4", carries no token and names no file; Chromium and GStreamer
 // fetch it and fail), and, for a player that is starting, only once it
-// lists minSegments segments or readyTimeout has passed.
+// lists minSegments segments or startWait has passed.
 func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer, name string) error {
-	deadline := time.Now().Add(readyTimeout)
-	starting := r.URL.Query().Get("_HLS_msn") == ""
+	deadline := time.Now().Add(startWait)
+	// gohlslib holds the fMP4 variant's first playlist for two segments
+	// already; a player of it is not made to wait for a third.
+	starting := r.URL.Query().Get("_HLS_msn") == "" && x.key.variant != VariantFMP4
 	for {
 		key := x.keyframes() // before rendering: a keyframe after it wakes us
 		pw := &playlistWriter{header: http.Header{}}
