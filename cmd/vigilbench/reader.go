@@ -12,7 +12,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
-	"golang.org/x/sync/errgroup"
 )
 
 // stallAfter is how long a reader may go without a frame before it counts
@@ -163,24 +162,7 @@ func window(rs []*reader, a, b readerTally) readerWindow {
 
 // dialAll opens one reader per URL, 16 at a time, each retrying for up to 30 s.
 func dialAll(ctx context.Context, urls []string) ([]*reader, error) {
-	rs := make([]*reader, len(urls))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for i, u := range urls {
-		g.Go(func() error {
-			dctx, cancel := context.WithTimeout(gctx, 30*time.Second)
-			defer cancel()
-			r, err := dialReader(dctx, u, nil)
-			rs[i] = r
-			return err
-		})
-	}
-	err := g.Wait()
-	if err != nil {
-		closeAll(rs)
-		return nil, err
-	}
-	return rs, nil
+	return dialAllWith(ctx, urls, nil)
 }
 
 // waitFrames waits until every reader has received a frame since since, or

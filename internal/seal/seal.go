@@ -115,6 +115,12 @@ func (s *Sealer) aead(device access.DeviceID, epoch []byte) (cipher.AEAD, error)
 	if err != nil {
 		return nil, fmt.Errorf("seal: derive key: %w", err)
 	}
+	return randomNonceGCM(key)
+}
+
+// randomNonceGCM is AES-256-GCM with random nonces under key, which it
+// clears: no key material outlives the cipher.
+func randomNonceGCM(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	clear(key)
 	if err != nil {

@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -38,14 +37,9 @@ func NewSecrets(master []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: derive secrets key: %w", err)
 	}
-	block, err := aes.NewCipher(key)
-	clear(key)
+	aead, err := randomNonceGCM(key)
 	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
+		return nil, err
 	}
 	return &Secrets{aead: aead}, nil
 }
