@@ -151,8 +151,11 @@ func serve(log *slog.Logger, h handlerFunc) http.Handler {
 			return
 		}
 		he := clientError(err)
+		// Only what Vigil did not expect is an error: an offline camera or
+		// shed load is the client's news (and would log on every refresh),
+		// a viewing session that could not be recorded is the store's failure.
 		level := slog.LevelDebug
-		if he.Code >= 500 && he.RetryAfter == 0 { // shedding load is no error
+		if he.Code == http.StatusInternalServerError || errors.Is(err, audit.ErrUnrecorded) {
 			level = slog.LevelError
 		}
 		log.Log(r.Context(), level, "http request failed", "method", r.Method, "path", r.URL.Path,
