@@ -23,20 +23,15 @@ type injecting struct {
 }
 
 func (s *injecting) Next(ctx context.Context) (*media.Unit, error) {
-	if s.n+1 == s.at {
+	if s.n++; s.n == s.at {
 		select {
 		case <-s.gate:
-			s.n++
 			return s.foreign, nil
-		case <-ctx.Done(): // a session draining what is queued: not yet
+		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	u, err := s.Reader.Next(ctx)
-	if err == nil {
-		s.n++
-	}
-	return u, err
+	return s.Reader.Next(ctx)
 }
 
 // TestEgressRefusalWritesNothing: a unit of another camera, or of the
