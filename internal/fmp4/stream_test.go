@@ -24,7 +24,7 @@ func needFFmpeg(t *testing.T) {
 	t.Helper()
 	for _, p := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed", p)
+			t.Fatalf("%s is missing: run `make test`, which installs it", p)
 		}
 	}
 }
