@@ -92,10 +92,10 @@ func TestNeverReadingMP4ViewerDropped(t *testing.T) {
 	}
 	// The drop counter only grows: once it has, the open gauge must fall.
 	testkit.WaitFor(t, 90*time.Second, "drop of a viewer that reads nothing", func() error {
-		if counterSum(t, a, "vigil_viewers_dropped_total") == 0 {
-			return fmt.Errorf("not dropped (%v open)", gaugeSum(t, a, "vigil_http_viewers"))
+		if metricSum(t, a, "vigil_viewers_dropped_total") == 0 {
+			return fmt.Errorf("not dropped (%v open)", metricSum(t, a, "vigil_http_viewers"))
 		}
-		if gaugeSum(t, a, "vigil_http_viewers") != 0 {
+		if metricSum(t, a, "vigil_http_viewers") != 0 {
 			return errors.New("the dropped viewer still counts as open")
 		}
 		return nil
@@ -175,24 +175,6 @@ func TestStillDecodeTimeoutIs503(t *testing.T) {
 	}
 }
 
-// counterSum adds up every series of a counter family in the app's registry.
-func counterSum(t *testing.T, a *testApp, name string) float64 {
-	t.Helper()
-	mfs, err := a.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
 // TestHTTPConnectionsCappedPerAddress: past the cap, a connection from one
 // address is closed unanswered while another address is served.
 func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
@@ -225,7 +207,7 @@ func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
 	if err := health(other); err != nil {
 		t.Errorf("a connection from another address was refused: %v", err)
 	}
-	if n := counterSum(t, a, "vigil_connections_refused_total"); n != 1 {
+	if n := metricSum(t, a, "vigil_connections_refused_total"); n != 1 {
 		t.Errorf("refused connections counted %v, want 1", n)
 	}
 }
