@@ -45,7 +45,7 @@ type running struct {
 }
 
 func newFleet(l *Layout, secret []byte, px *proxies, fps int, log *slog.Logger) *fleet {
-	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.http.Listen, fps: fps, log: log,
+	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.addr(px.http), fps: fps, log: log,
 		httpc: &http.Client{Timeout: 20 * time.Second}, running: map[int]*running{}, ended: map[string]uint64{}}
 }
 
@@ -53,9 +53,9 @@ func newFleet(l *Layout, secret []byte, px *proxies, fps int, log *slog.Logger) 
 // camera path (for the whole run), the others through the clean one.
 func (f *fleet) path(c *Camera) (host, kind string) {
 	if i := c.Index % 5; i < len(f.proxies.cameraPoor) {
-		return f.proxies.cameraPoor[i].proxy.Listen, f.proxies.cameraPoor[i].kind
+		return f.proxies.addr(f.proxies.cameraPoor[i].proxy), f.proxies.cameraPoor[i].kind
 	}
-	return f.proxies.camera.Listen, ""
+	return f.proxies.addr(f.proxies.camera), ""
 }
 
 // faultSessions counts camera sessions made through each poor path.

@@ -127,11 +127,11 @@ func (s *schedule) run(ctx context.Context) error {
 func (s *schedule) paths(rng *rand.Rand) (httpBase, rtspHost string) {
 	p := s.proxies
 	if s.now() != phaseXiaomi || rng.IntN(5) == 0 {
-		return "http://" + p.http.Listen, p.rtsp.Listen
+		return "http://" + p.addr(p.http), p.addr(p.rtsp)
 	}
 	i := rng.IntN(len(p.httpPoor))
 	s.add(p.httpPoor[i].kind, 1)
-	return "http://" + p.httpPoor[i].proxy.Listen, p.rtspPoor[i].proxy.Listen
+	return "http://" + p.addr(p.httpPoor[i].proxy), p.addr(p.rtspPoor[i].proxy)
 }
 
 // storm drops every camera at once and lets them all reconnect together.

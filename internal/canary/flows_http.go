@@ -132,7 +132,10 @@ func (v *Visit) jpegPicture(b []byte) bool {
 
 // stillFlow fetches a few stills one after another.
 func stillFlow(ctx context.Context, v *Visit) error {
-	for range 1 + v.rng.IntN(6) {
+	// A still checks one picture where a video visit checks dozens: a
+	// still visit refreshes like a dashboard tile, so the stills the
+	// Xiaomi and Wyze incidents leaked get their share of the checks.
+	for range 2 + v.rng.IntN(10) {
 		w := v.width()
 		if err := v.still(ctx, v.camPath("/still.jpg?width="+w), true, w != ""); err != nil || v.bad || v.Attack {
 			return err

@@ -28,6 +28,10 @@ type proxies struct {
 	cameraPoor         []poorPath
 	rtspPoor, httpPoor []poorPath
 	all                []*toxiproxy.Proxy
+	// addrs are the proxies' listen addresses, kept apart because
+	// toxiproxy rewrites Proxy.Listen on every Start (a storm's restart
+	// would race with a visit reading it).
+	addrs map[*toxiproxy.Proxy]string
 }
 
 // toxicSpec is one poor path's toxic.
@@ -57,7 +61,7 @@ func newProxies(s *server) (*proxies, error) {
 	zerolog.SetGlobalLevel(zerolog.Disabled)
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	p := &proxies{}
+	p := &proxies{addrs: map[*toxiproxy.Proxy]string{}}
 	var err error
 	start := func(name, upstream string) *toxiproxy.Proxy {
 		if err != nil {
@@ -68,9 +72,11 @@ func newProxies(s *server) (*proxies, error) {
 		// to outgoing connections may meanwhile be some connection's own
 		// (a run failed so: "bind: address already in use").
 		for try := 0; ; try++ {
-			x := toxiproxy.NewProxy(srv, name, fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)), upstream)
+			addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+			x := toxiproxy.NewProxy(srv, name, addr, upstream)
 			if err = x.Start(); err == nil {
 				p.all = append(p.all, x)
+				p.addrs[x] = addr
 				return x
 			}
 			if try == 20 {
@@ -104,6 +110,9 @@ func newProxies(s *server) (*proxies, error) {
 	}
 	return p, nil
 }
+
+// addr is where proxy x listens.
+func (p *proxies) addr(x *toxiproxy.Proxy) string { return p.addrs[x] }
 
 // cameraPaths are every path cameras publish through.
 func (p *proxies) cameraPaths() []*toxiproxy.Proxy {
