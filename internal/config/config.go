@@ -86,6 +86,10 @@ type Config struct {
 	// the printed console settings start with it. It defaults to http://
 	// and the address a request came to.
 	PublicURL string `yaml:"public_url"`
+	// AlexaLWAURL is Login with Amazon's token endpoint, where AcceptGrant's
+	// code is exchanged and Alexa event tokens are refreshed. It defaults
+	// to https://api.amazon.com/auth/o2/token.
+	AlexaLWAURL string `yaml:"alexa_lwa_url"`
 	// HomeGraphURL is the origin of Google's HomeGraph API. It defaults to
 	// https://homegraph.googleapis.com.
 	HomeGraphURL string `yaml:"homegraph_url"`
@@ -217,6 +221,7 @@ func Default() Config {
 		WriteTimeout:     10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
 		HomeGraphURL:     "https://homegraph.googleapis.com",
+		AlexaLWAURL:      "https://api.amazon.com/auth/o2/token",
 
 		WebRTCNegotiationTimeout:  15 * time.Second,
 		WebRTCDisconnectedTimeout: 10 * time.Second,

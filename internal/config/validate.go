@@ -29,6 +29,9 @@ func (c Config) Validate() error {
 			bad(o.key, o.u, "is not an origin", "scheme://host[:port] with no path, e.g. https://vigil.example.com")
 		}
 	}
+	if u, err := url.Parse(c.AlexaLWAURL); c.AlexaLWAURL != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+		bad("alexa_lwa_url", c.AlexaLWAURL, "is not an http(s) URL", "Login with Amazon's token endpoint, https://api.amazon.com/auth/o2/token")
+	}
 	for _, o := range c.CORSOrigins {
 		if !isOrigin(o) {
 			bad("cors_origins", o, "is not an origin", "comma-separated origins such as https://cast.example.com")
