@@ -1,0 +1,103 @@
+package alexa
+
+import (
+	"context"
+	"time"
+)
+
+// fallbackPicture is advertised for a camera that is offline at discovery,
+// whose stream cannot be measured; it is corrected at the next Discover.
+var fallbackPicture = Picture{Video: "H264", Width: 1280, Height: 720}
+
+type capability struct {
+	Type          string         `json:"type"`
+	Interface     string         `json:"interface"`
+	Version       string         `json:"version"`
+	Properties    map[string]any `json:"properties,omitempty"`
+	Configuration map[string]any `json:"configuration,omitempty"`
+	// CameraStreamConfigurations sits beside interface, not inside
+	// configuration (Alexa.CameraStreamController 3).
+	CameraStreamConfigurations []streamConfig `json:"cameraStreamConfigurations,omitempty"`
+}
+
+type resolution struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+type streamConfig struct {
+	Protocols          []string     `json:"protocols"`
+	Resolutions        []resolution `json:"resolutions"`
+	AuthorizationTypes []string     `json:"authorizationTypes"`
+	VideoCodecs        []string     `json:"videoCodecs"`
+	AudioCodecs        []string     `json:"audioCodecs"`
+}
+
+type discoveredEndpoint struct {
+	EndpointID        string       `json:"endpointId"`
+	ManufacturerName  string       `json:"manufacturerName"`
+	FriendlyName      string       `json:"friendlyName"`
+	Description       string       `json:"description"`
+	DisplayCategories []string     `json:"displayCategories"`
+	Capabilities      []capability `json:"capabilities"`
+}
+
+// discover lists exactly the link's visible cameras as CAMERA endpoints,
+// each with the resolution and codecs its stream has now.
+func (x *Directives) discover(ctx context.Context, c *call) (*response, error) {
+	cams, err := x.visible(ctx, c.link)
+	if err != nil {
+		return nil, err
+	}
+	eps := []discoveredEndpoint{}
+	for _, cam := range cams {
+		pic, err := x.Viewing.Picture(ctx, c.link, cam.ID)
+		if err != nil {
+			pic = fallbackPicture
+		}
+		eps = append(eps, discoveredEndpoint{EndpointID: string(cam.ID), ManufacturerName: "Vigil",
+			FriendlyName: cam.Name, Description: "Vigil camera", DisplayCategories: []string{"CAMERA"},
+			Capabilities: x.capabilities(pic)})
+	}
+	return reply(c.d, "Alexa.Discovery", "Discover.Response", map[string]any{"endpoints": eps}), nil
+}
+
+func (x *Directives) capabilities(pic Picture) []capability {
+	iface := func(name, version string) capability {
+		return capability{Type: "AlexaInterface", Interface: name, Version: version}
+	}
+	health := iface("Alexa.EndpointHealth", "3.1")
+	health.Properties = map[string]any{"supported": []map[string]string{{"name": "connectivity"}},
+		"proactivelyReported": x.ProactiveReports, "retrievable": true}
+	stream := iface("Alexa.CameraStreamController", "3")
+	stream.CameraStreamConfigurations = []streamConfig{{Protocols: []string{"HLS"},
+		Resolutions: []resolution{{pic.Width, pic.Height}}, AuthorizationTypes: []string{"NONE"},
+		VideoCodecs: []string{pic.Video}, AudioCodecs: []string{audioCodec(pic)}}}
+	// Alexa.SmartVision.SnapshotProvider is not declared yet: its
+	// GetSnapshot answer's field names are still to be checked against
+	// Amazon's page (PROTOCOLS.md), and declaring it unanswered would
+	// break the camera's tile in the Alexa app.
+	caps := []capability{iface("Alexa", "3"), health, stream}
+	if x.Peers != nil {
+		rtc := iface("Alexa.RTCSessionController", "3")
+		rtc.Configuration = map[string]any{"isFullDuplexAudioSupported": false}
+		caps = append(caps, rtc)
+	}
+	return caps
+}
+
+// audioCodec is the audio of the camera's HLS stream, as
+// CameraStreamController names it: HLS carries AAC only.
+func audioCodec(p Picture) string {
+	if p.Audio == "AAC" {
+		return "AAC"
+	}
+	return "NONE"
+}
+
+// reportState answers with the camera's connectivity.
+func (x *Directives) reportState(_ context.Context, c *call) (*response, error) {
+	res := reply(c.d, "Alexa", "StateReport", struct{}{})
+	res.Context = &eventContext{Properties: []property{connectivity(x.Viewing.Online(c.camera.ID), time.Now())}}
+	return res, nil
+}
