@@ -181,6 +181,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		CORSOrigins:  cfg.CORSOrigins,
 		UI:           web.Files,
 		Google:       fulfillment,
+		Alexa:        a.newAlexa(media),
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
