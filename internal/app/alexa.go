@@ -18,6 +18,7 @@ import (
 	"vigil/internal/httpapi"
 	"vigil/internal/hub"
 	"vigil/internal/media"
+	"vigil/internal/oauth"
 	"vigil/internal/smarthome/alexa"
 	"vigil/internal/store"
 )
@@ -39,16 +40,54 @@ var (
 	_ alexa.GrantStore = alexaSide{}
 )
 
-// newAlexa builds the skill backend for POST /alexa/directive.
+// newAlexa builds the skill backend for POST /alexa/directive and, when
+// an Alexa client has events credentials, the reporter to its event
+// gateway (a.alexaEvents, run by Run).
 func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
+	grants := &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
+		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
-		Sessions: alexa.NewSessions(alexaMaxSessions),
-		Grants: &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
-			Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}}
+		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}
+	for _, c := range a.cfg.OAuthClients {
+		if _, ok := alexaCredentials(a.cfg, c.ID); ok {
+			x.ProactiveReports = true
+			a.alexaEvents = &alexa.Reporter{Gateway: a.cfg.AlexaEventsURL, Grants: grants, Links: a.liveAlexaLinks,
+				Endpoints: x, End: alexaSide{a}.end, Logger: a.log}
+			break
+		}
+	}
 	return x
+}
+
+// liveAlexaLinks lists the live links of every Alexa client.
+func (a *App) liveAlexaLinks(ctx context.Context) ([]alexa.Link, error) {
+	var out []alexa.Link
+	for _, c := range a.cfg.OAuthClients {
+		if c.Kind != config.OAuthAlexa {
+			continue
+		}
+		links, err := a.store.LiveLinks(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			out = append(out, toAlexa(l))
+		}
+	}
+	return out, nil
+}
+
+func toAlexa(l oauth.Link) alexa.Link {
+	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices}
+}
+
+// end unlinks a link whose skill was disabled (Amazon tells only the event
+// gateway and LWA); unlinked then ends what it opened.
+func (x alexaSide) end(ctx context.Context, l alexa.Link) error {
+	return x.a.oauth.Unlink(ctx, l.User, l.ID)
 }
 
 // alexaCredentials are the Send Alexa Events credentials of an Alexa client.
@@ -68,7 +107,7 @@ func (x alexaSide) Resolve(ctx context.Context, token string) (alexa.Link, error
 	if err != nil {
 		return alexa.Link{}, err
 	}
-	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices}, nil
+	return toAlexa(l), nil
 }
 
 func (x alexaSide) Cameras(ctx context.Context, user access.UserID) ([]alexa.Camera, error) {

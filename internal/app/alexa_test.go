@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +35,40 @@ func fakeLWA(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// eventGateway is Alexa's event gateway on loopback; it records events.
+type eventGateway struct {
+	mu     sync.Mutex
+	events []string // namespace/name endpointIds...
+}
+
+func (g *eventGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev struct {
+		Event struct {
+			Header   struct{ Namespace, Name string }
+			Endpoint *struct{ EndpointID string }
+			Payload  struct{ Endpoints []struct{ EndpointID string } }
+		}
+	}
+	json.NewDecoder(r.Body).Decode(&ev)
+	line := ev.Event.Header.Namespace + "/" + ev.Event.Header.Name
+	if ev.Event.Endpoint != nil {
+		line += " " + ev.Event.Endpoint.EndpointID
+	}
+	for _, e := range ev.Event.Payload.Endpoints {
+		line += " " + e.EndpointID
+	}
+	g.mu.Lock()
+	g.events = append(g.events, line)
+	g.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (g *eventGateway) saw(line string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Contains(g.events, line)
 }
 
 // directive posts one of the skill backend's fixtures as the skill's
@@ -139,10 +176,13 @@ func answerOf(t *testing.T, out map[string]any) string {
 func TestEchoShowEndToEnd(t *testing.T) {
 	needFFmpeg(t)
 	lwa := fakeLWA(t)
+	gw := &eventGateway{}
+	gwSrv := httptest.NewServer(gw)
+	defer gwSrv.Close()
 	a := startApp(t, "", func(c *config.Config) {
 		withOAuthClients(c)
 		c.OAuthClients[1].EventsClientID, c.OAuthClients[1].EventsClientSecret = "amzn1.events", "events-secret-for-tests"
-		c.AlexaLWAURL = lwa.URL
+		c.AlexaLWAURL, c.AlexaEventsURL = lwa.URL, gwSrv.URL
 	})
 	olgaPW, porch, garage := a.household(t)
 	bobPW := a.addUser(t, "bob")
@@ -173,8 +213,10 @@ func TestEchoShowEndToEnd(t *testing.T) {
 		ids[shed.ID] == "" || ids[garage.ID] == "" {
 		t.Fatalf("bob's Discover: %v, want his shed and the garage shared with him", ids)
 	}
-	if name, _, _ := alexaEvent(a.directive(t, "accept_grant.json", "", map[string]string{"token": olga, "code": "lwa-code"})); name != "Alexa.Authorization/AcceptGrant.Response" {
-		t.Fatalf("AcceptGrant: %s", name)
+	for _, tok := range []string{olga, bob} {
+		if name, _, _ := alexaEvent(a.directive(t, "accept_grant.json", "", map[string]string{"token": tok, "code": "lwa-code"})); name != "Alexa.Authorization/AcceptGrant.Response" {
+			t.Fatalf("AcceptGrant: %s", name)
+		}
 	}
 
 	// Olga's Echo Show plays her porch over WebRTC.
@@ -242,6 +284,12 @@ func TestEchoShowEndToEnd(t *testing.T) {
 	if ids := discovered(t, a.directive(t, "discover.json", "", map[string]string{"token": bob})); len(ids) != 1 || ids[shed.ID] == "" {
 		t.Fatalf("bob's Discover after the share ended: %v", ids)
 	}
+	testkit.WaitFor(t, 5*time.Second, "a DeleteReport of the garage", func() error {
+		if !gw.saw("Alexa.Discovery/DeleteReport " + garage.ID) {
+			return errors.New("no DeleteReport yet")
+		}
+		return nil
+	})
 
 	// SessionDisconnected hangs olga's view up.
 	a.directive(t, "session_disconnected.json", "", map[string]string{"token": olga, "camera": porch.ID, "session": "olga-1"})

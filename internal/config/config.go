@@ -90,6 +90,10 @@ type Config struct {
 	// code is exchanged and Alexa event tokens are refreshed. It defaults
 	// to https://api.amazon.com/auth/o2/token.
 	AlexaLWAURL string `yaml:"alexa_lwa_url"`
+	// AlexaEventsURL is the Alexa event gateway proactive reports go to,
+	// that of the skill's region. It defaults to North America's,
+	// https://api.amazonalexa.com/v3/events.
+	AlexaEventsURL string `yaml:"alexa_events_url"`
 	// HomeGraphURL is the origin of Google's HomeGraph API. It defaults to
 	// https://homegraph.googleapis.com.
 	HomeGraphURL string `yaml:"homegraph_url"`
@@ -222,6 +226,7 @@ func Default() Config {
 		ShutdownTimeout:  10 * time.Second,
 		HomeGraphURL:     "https://homegraph.googleapis.com",
 		AlexaLWAURL:      "https://api.amazon.com/auth/o2/token",
+		AlexaEventsURL:   "https://api.amazonalexa.com/v3/events",
 
 		WebRTCNegotiationTimeout:  15 * time.Second,
 		WebRTCDisconnectedTimeout: 10 * time.Second,

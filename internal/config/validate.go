@@ -29,8 +29,13 @@ func (c Config) Validate() error {
 			bad(o.key, o.u, "is not an origin", "scheme://host[:port] with no path, e.g. https://vigil.example.com")
 		}
 	}
-	if u, err := url.Parse(c.AlexaLWAURL); c.AlexaLWAURL != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
-		bad("alexa_lwa_url", c.AlexaLWAURL, "is not an http(s) URL", "Login with Amazon's token endpoint, https://api.amazon.com/auth/o2/token")
+	for _, o := range []struct{ key, u, want string }{
+		{"alexa_lwa_url", c.AlexaLWAURL, "Login with Amazon's token endpoint, https://api.amazon.com/auth/o2/token"},
+		{"alexa_events_url", c.AlexaEventsURL, "the event gateway of the skill's region, e.g. https://api.amazonalexa.com/v3/events"},
+	} {
+		if u, err := url.Parse(o.u); o.u != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+			bad(o.key, o.u, "is not an http(s) URL", o.want)
+		}
 	}
 	for _, o := range c.CORSOrigins {
 		if !isOrigin(o) {

@@ -49,9 +49,14 @@ func (x *Directives) discover(ctx context.Context, c *call) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	return reply(c.d, "Alexa.Discovery", "Discover.Response", map[string]any{"endpoints": x.endpoints(ctx, c.link, cams)}), nil
+}
+
+// endpoints describes cams for Discover and AddOrUpdateReport.
+func (x *Directives) endpoints(ctx context.Context, link Link, cams []Camera) []discoveredEndpoint {
 	eps := []discoveredEndpoint{}
 	for _, cam := range cams {
-		pic, err := x.Viewing.Picture(ctx, c.link, cam.ID)
+		pic, err := x.Viewing.Picture(ctx, link, cam.ID)
 		if err != nil {
 			pic = fallbackPicture
 		}
@@ -59,7 +64,7 @@ func (x *Directives) discover(ctx context.Context, c *call) (*response, error) {
 			FriendlyName: cam.Name, Description: "Vigil camera", DisplayCategories: []string{"CAMERA"},
 			Capabilities: x.capabilities(pic)})
 	}
-	return reply(c.d, "Alexa.Discovery", "Discover.Response", map[string]any{"endpoints": eps}), nil
+	return eps
 }
 
 func (x *Directives) capabilities(pic Picture) []capability {

@@ -92,6 +92,20 @@ func (g *Grants) Token(ctx context.Context, link Link) (string, error) {
 	return cur.Access, err
 }
 
+// Expire makes the link's next Token refresh first (the event gateway
+// refused the token).
+func (g *Grants) Expire(ctx context.Context, link Link) error {
+	mu := g.lock(link.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	cur, err := g.Store.EventGrant(ctx, link.ID)
+	if err != nil {
+		return err
+	}
+	cur.Expires = time.Time{}
+	return g.Store.PutEventGrant(ctx, link.ID, cur)
+}
+
 func (g *Grants) lock(link string) *sync.Mutex {
 	g.once.Do(func() { g.seed = maphash.MakeSeed() })
 	return &g.locks[maphash.String(g.seed, link)%uint64(len(g.locks))]
