@@ -47,7 +47,7 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 	grants := &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
-		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants}
+		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal()}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}

@@ -94,6 +94,12 @@ type Config struct {
 	// that of the skill's region. It defaults to North America's,
 	// https://api.amazonalexa.com/v3/events.
 	AlexaEventsURL string `yaml:"alexa_events_url"`
+	// AlexaProxySecret, when set, is required in X-Vigil-Proxy-Secret on
+	// every directive (vigil-alexa-lambda sends it), so that only the
+	// skill's Lambda reaches /alexa/directive. It authorizes nothing: the
+	// token inside each directive does. At least 16 characters. It
+	// defaults to none (not required).
+	AlexaProxySecret Secret `yaml:"alexa_proxy_secret"`
 	// HomeGraphURL is the origin of Google's HomeGraph API. It defaults to
 	// https://homegraph.googleapis.com.
 	HomeGraphURL string `yaml:"homegraph_url"`

@@ -58,6 +58,7 @@ func settings() []setting {
 		{"public_url", "https origin devices on the internet reach Vigil at (Google stream URLs)", str(func(c *Config) *string { return &c.PublicURL })},
 		{"alexa_lwa_url", "Login with Amazon token endpoint (Alexa's AcceptGrant and event tokens)", str(func(c *Config) *string { return &c.AlexaLWAURL })},
 		{"alexa_events_url", "Alexa event gateway URL (North America; Europe and India: https://api.eu.amazonalexa.com/v3/events, Far East: https://api.fe.amazonalexa.com/v3/events)", str(func(c *Config) *string { return &c.AlexaEventsURL })},
+		{"alexa_proxy_secret", "secret the Alexa skill's Lambda (vigil-alexa-lambda) sends in X-Vigil-Proxy-Secret (default: none, not required)", str(func(c *Config) *Secret { return &c.AlexaProxySecret })},
 		{"homegraph_url", "Google HomeGraph API origin", str(func(c *Config) *string { return &c.HomeGraphURL })},
 		{"homegraph_token", "bearer token for HomeGraph calls (default: none, nothing reported)", str(func(c *Config) *Secret { return &c.HomeGraphToken })},
 		{"homegraph_credentials_file", "Google service account key file (JSON) to sign in to HomeGraph with", str(func(c *Config) *string { return &c.HomeGraphCredentialsFile })},

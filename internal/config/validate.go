@@ -37,6 +37,9 @@ func (c Config) Validate() error {
 			bad(o.key, o.u, "is not an http(s) URL", o.want)
 		}
 	}
+	if n := len(c.AlexaProxySecret.Reveal()); n > 0 && n < 16 {
+		bad("alexa_proxy_secret", "(redacted)", "is shorter than 16 characters", "a long random secret, the Lambda's VIGIL_PROXY_SECRET")
+	}
 	for _, o := range c.CORSOrigins {
 		if !isOrigin(o) {
 			bad("cors_origins", o, "is not an origin", "comma-separated origins such as https://cast.example.com")

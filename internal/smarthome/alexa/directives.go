@@ -2,6 +2,7 @@ package alexa
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -32,6 +33,9 @@ type Directives struct {
 	BaseURL string
 	// Sessions is the table of live WebRTC views; required with Peers.
 	Sessions *Sessions
+	// ProxySecret, when set, must come in the X-Vigil-Proxy-Secret header
+	// (the skill's Lambda sends it); a request without it is 403.
+	ProxySecret string
 	// ProactiveReports says connectivity is reported to the event gateway
 	// (Discover declares proactivelyReported).
 	ProactiveReports bool
@@ -76,6 +80,10 @@ func (x *Directives) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	if x.ProxySecret != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Vigil-Proxy-Secret")), []byte(x.ProxySecret)) != 1 {
+		http.Error(w, "directives come through the skill's Lambda, with its X-Vigil-Proxy-Secret", http.StatusForbidden)
 		return
 	}
 	var req request

@@ -241,3 +241,21 @@ func FuzzDirectives(f *testing.F) {
 		}
 	})
 }
+
+// TestProxySecret: with a proxy secret set, a directive without it is
+// refused before anything is read; with it, the token inside still decides.
+func TestProxySecret(t *testing.T) {
+	links, view := twoHouseholds()
+	x := newDirectives(links, view, nil)
+	x.ProxySecret = "proxy-secret-0123456789"
+	body := fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"})
+	for header, want := range map[string]int{"": 403, "wrong": 403, "proxy-secret-0123456789": 200} {
+		req := httptest.NewRequest("POST", "/alexa/directive", strings.NewReader(body))
+		req.Header.Set("X-Vigil-Proxy-Secret", header)
+		rec := httptest.NewRecorder()
+		x.ServeHTTP(rec, req)
+		if rec.Code != want || (want == 403 && strings.Contains(rec.Body.String(), "cam-porch")) {
+			t.Errorf("secret %q: %d %s", header, rec.Code, rec.Body)
+		}
+	}
+}
