@@ -316,6 +316,51 @@ func TestEchoShowEndToEnd(t *testing.T) {
 	if code, h, _ := a.get(t, strings.TrimPrefix(p["imageUri"].(string), a.url("")), "", ""); code != 200 || h.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("imageUri: %d %v", code, h)
 	}
+	a.unlinkAlexa(t, olga, olgaPW, porch)
+}
+
+// unlinkAlexa has olga unlink her Alexa in the web page while her Echo
+// Show plays: the view ends at once, the link's token and event grant go.
+func (a *testApp) unlinkAlexa(t *testing.T, token, pw string, porch *sim.Camera) {
+	t.Helper()
+	links := a.linksOf(t, "olga", pw)
+	if len(links) != 1 || links[0].Kind != config.OAuthAlexa || len(links[0].Cameras) != 1 || links[0].Cameras[0].ID != deviceID(porch) {
+		t.Fatalf("olga's links in the web page: %+v", links)
+	}
+	v, out, _ := a.echoShow(t, token, porch.ID, "olga-2")
+	if err := v.Accept(answerOf(t, out)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "olga's second view playing", func() error {
+		if n := v.Stats().Units; n < 10 {
+			return fmt.Errorf("%d units", n)
+		}
+		return nil
+	})
+	if code, body := a.call(t, "DELETE", "/api/links/"+links[0].ID, "olga", pw, nil); code >= 300 {
+		t.Fatalf("unlink: %d %s", code, body)
+	}
+	frozen := v.Stats().Units
+	testkit.WaitFor(t, time.Second, "the end of olga's view", func() error {
+		select {
+		case <-v.Gone():
+			return nil
+		default:
+		}
+		if n := v.Stats().Units; n <= frozen+15 {
+			return fmt.Errorf("still open, %d units since the unlink", n-frozen)
+		}
+		return nil
+	})
+	if n := v.Stats().Units; n > frozen+15 {
+		t.Fatalf("olga's Echo Show got %d units after the unlink", n-frozen)
+	}
+	if _, typ, _ := alexaEvent(a.directive(t, "report_state.json", "", map[string]string{"token": token, "camera": porch.ID})); typ != "INVALID_AUTHORIZATION_CREDENTIAL" {
+		t.Fatalf("olga's token after the unlink: %s", typ)
+	}
+	if _, err := a.store.AlexaGrant(context.Background(), links[0].ID); err == nil {
+		t.Fatal("the event grant outlived the link")
+	}
 }
 
 func mustJSON(v any) []byte {
