@@ -316,7 +316,42 @@ func TestEchoShowEndToEnd(t *testing.T) {
 	if code, h, _ := a.get(t, strings.TrimPrefix(p["imageUri"].(string), a.url("")), "", ""); code != 200 || h.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("imageUri: %d %v", code, h)
 	}
+	a.echoShowFigures(t, olga, porch)
 	a.unlinkAlexa(t, olga, olgaPW, porch)
+}
+
+// echoShowFigures logs, over 20 sessions one after another, how long
+// InitiateSessionWithOffer takes to answer and the first frame takes to
+// arrive after the answer (BENCHMARKS.md); it asserts no timing.
+func (a *testApp) echoShowFigures(t *testing.T, token string, cam *sim.Camera) {
+	t.Helper()
+	var answers, firsts []time.Duration
+	for i := range 20 {
+		id := fmt.Sprint("figures-", i)
+		v, out, took := a.echoShow(t, token, cam.ID, id)
+		answered := time.Now()
+		if err := v.Accept(answerOf(t, out)); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 10*time.Second, "a first frame", func() error {
+			if v.Stats().Units == 0 {
+				return errors.New("none yet")
+			}
+			return nil
+		})
+		answers, firsts = append(answers, took), append(firsts, v.Stats().FirstUnit.Sub(answered))
+		a.directive(t, "session_disconnected.json", "", map[string]string{"token": token, "camera": cam.ID, "session": id})
+		<-v.Gone()
+		if err := v.Checker().Only(cam.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := func(ds []time.Duration, p float64) time.Duration {
+		slices.Sort(ds)
+		return ds[int(p*float64(len(ds)-1)+0.5)].Round(100 * time.Microsecond)
+	}
+	t.Logf("20 Echo Show sessions: offer to answer p50 %v p95 %v; answer to first frame p50 %v p95 %v",
+		q(answers, 0.5), q(answers, 0.95), q(firsts, 0.5), q(firsts, 0.95))
 }
 
 // unlinkAlexa has olga unlink her Alexa in the web page while her Echo
