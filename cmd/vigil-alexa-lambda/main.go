@@ -6,7 +6,8 @@
 // and trusts nothing this proxy says; the proxy only carries.
 //
 // Environment: VIGIL_DIRECTIVE_URL (https://vigil.example.com/alexa/directive)
-// and VIGIL_PROXY_SECRET (the alexa_proxy_secret Vigil is configured with).
+// and VIGIL_PROXY_SECRET (the alexa_proxy_secret Vigil is configured with);
+// AWS_REGION, set by Lambda, names the skill region sent with each directive.
 // It logs no tokens. docs/alexa.md explains deploying it.
 package main
 
@@ -18,7 +19,7 @@ import (
 )
 
 func main() {
-	p, err := newProxy(os.Getenv("VIGIL_DIRECTIVE_URL"), os.Getenv("VIGIL_PROXY_SECRET"), slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	p, err := newProxy(os.Getenv("VIGIL_DIRECTIVE_URL"), os.Getenv("VIGIL_PROXY_SECRET"), os.Getenv("AWS_REGION"), slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	if err != nil {
 		slog.Error("vigil-alexa-lambda: bad configuration", "error", err)
 		os.Exit(1)

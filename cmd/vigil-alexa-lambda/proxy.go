@@ -14,8 +14,26 @@ import (
 	"time"
 )
 
-// SecretHeader carries the deployment's secret to Vigil.
-const SecretHeader = "X-Vigil-Proxy-Secret"
+// SecretHeader carries the deployment's secret to Vigil; RegionHeader
+// the skill region the Lambda serves (its events go to that region's
+// gateway).
+const (
+	SecretHeader = "X-Vigil-Proxy-Secret"
+	RegionHeader = "X-Vigil-Alexa-Region"
+)
+
+// regionOf is the skill region of the AWS region a Lambda runs in: Amazon
+// calls a skill's North American endpoint in us-east-1, its European one
+// in eu-west-1 and its Far East one in us-west-2.
+func regionOf(aws string) string {
+	switch aws {
+	case "eu-west-1":
+		return "EU"
+	case "us-west-2":
+		return "FE"
+	}
+	return "NA"
+}
 
 // timeout bounds one forward: Alexa waits about 8 s for the Lambda, and
 // an answer to a WebRTC offer is due within 6 s.
@@ -27,11 +45,12 @@ const maxEvent = 256 << 10
 type proxy struct {
 	target *url.URL
 	secret string
+	region string // NA, EU or FE
 	client *http.Client
 	log    *slog.Logger
 }
 
-func newProxy(target, secret string, log *slog.Logger) (*proxy, error) {
+func newProxy(target, secret, awsRegion string, log *slog.Logger) (*proxy, error) {
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("VIGIL_DIRECTIVE_URL %q: want https://vigil.example.com/alexa/directive", target)
@@ -39,7 +58,7 @@ func newProxy(target, secret string, log *slog.Logger) (*proxy, error) {
 	if len(secret) < 16 {
 		return nil, errors.New("VIGIL_PROXY_SECRET: want the server's alexa_proxy_secret (16 characters or more)")
 	}
-	return &proxy{target: u, secret: secret, client: &http.Client{Timeout: timeout}, log: log}, nil
+	return &proxy{target: u, secret: secret, region: regionOf(awsRegion), client: &http.Client{Timeout: timeout}, log: log}, nil
 }
 
 // envelope is what the proxy reads of a directive: where its token is and
@@ -93,6 +112,7 @@ func (p *proxy) handle(ctx context.Context, directive json.RawMessage) (json.Raw
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+env.token())
 	req.Header.Set(SecretHeader, p.secret)
+	req.Header.Set(RegionHeader, p.region)
 	res, err := p.client.Do(req)
 	if err != nil {
 		p.log.Warn("vigil unreachable", "directive", what, "error", errors.Unwrap(err)) // the URL error names no token

@@ -32,15 +32,15 @@ func directive(t *testing.T, name string) json.RawMessage {
 // Vigil's event comes back unchanged; no token reaches the log.
 func TestForwardsUnchanged(t *testing.T) {
 	var got []byte
-	var bearer, sec string
+	var bearer, sec, region string
 	vigil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, _ = io.ReadAll(r.Body)
-		bearer, sec = r.Header.Get("Authorization"), r.Header.Get(SecretHeader)
+		bearer, sec, region = r.Header.Get("Authorization"), r.Header.Get(SecretHeader), r.Header.Get(RegionHeader)
 		w.Write([]byte(`{"event":{"header":{"name":"StateReport"}}}`))
 	}))
 	defer vigil.Close()
 	var logs bytes.Buffer
-	p, err := newProxy(vigil.URL+"/alexa/directive", secret, slog.New(slog.NewTextHandler(&logs, nil)))
+	p, err := newProxy(vigil.URL+"/alexa/directive", secret, "eu-west-1", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func TestForwardsUnchanged(t *testing.T) {
 		if err != nil || string(out) != `{"event":{"header":{"name":"StateReport"}}}` {
 			t.Fatalf("%s: %s %v", name, out, err)
 		}
-		if !bytes.Equal(got, in) || bearer != "Bearer Atza|the-link-token" || sec != secret {
-			t.Fatalf("%s: forwarded %q with %q, %q", name, got, bearer, sec)
+		if !bytes.Equal(got, in) || bearer != "Bearer Atza|the-link-token" || sec != secret || region != "EU" {
+			t.Fatalf("%s: forwarded %q with %q, %q, %q", name, got, bearer, sec, region)
 		}
 	}
 	if strings.Contains(logs.String(), "Atza") || strings.Contains(logs.String(), secret) {
@@ -84,7 +84,7 @@ func TestMapsFailures(t *testing.T) {
 			w.WriteHeader(c.status)
 			w.Write([]byte(`{}`))
 		}))
-		p, _ := newProxy(vigil.URL, secret, slog.New(slog.DiscardHandler))
+		p, _ := newProxy(vigil.URL, secret, "us-east-1", slog.New(slog.DiscardHandler))
 		out, err := p.handle(context.Background(), directive(t, c.fixture))
 		vigil.Close()
 		var ev struct {
@@ -109,7 +109,7 @@ func TestMapsFailures(t *testing.T) {
 
 func TestConfiguration(t *testing.T) {
 	for _, c := range [][2]string{{"", secret}, {"ftp://x/", secret}, {"https://vigil.example/alexa/directive", "short"}} {
-		if _, err := newProxy(c[0], c[1], slog.New(slog.DiscardHandler)); err == nil {
+		if _, err := newProxy(c[0], c[1], "", slog.New(slog.DiscardHandler)); err == nil {
 			t.Errorf("%q accepted", c)
 		}
 	}

@@ -54,7 +54,8 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 	for _, c := range a.cfg.OAuthClients {
 		if _, ok := alexaCredentials(a.cfg, c.ID); ok {
 			x.ProactiveReports = true
-			a.alexaEvents = &alexa.Reporter{Gateway: a.cfg.AlexaEventsURL, Grants: grants, Links: a.liveAlexaLinks,
+			a.alexaEvents = &alexa.Reporter{Gateways: map[string]string{alexa.RegionNA: a.cfg.AlexaEventsURL,
+				alexa.RegionEU: a.cfg.AlexaEventsURLEU, alexa.RegionFE: a.cfg.AlexaEventsURLFE}, Grants: grants, Links: a.liveAlexaLinks,
 				Endpoints: x, End: alexaSide{a}.end, Logger: a.log}
 			break
 		}
@@ -179,7 +180,7 @@ func picture(kf hub.Keyframe) (alexa.Picture, error) {
 
 func (x alexaSide) PutEventGrant(ctx context.Context, link string, g alexa.EventGrant) error {
 	return x.a.store.PutAlexaGrant(ctx, store.AlexaGrant{Link: link, Access: config.Secret(g.Access),
-		Refresh: config.Secret(g.Refresh), Expires: g.Expires})
+		Refresh: config.Secret(g.Refresh), Expires: g.Expires, Region: g.Region})
 }
 
 func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGrant, error) {
@@ -190,7 +191,7 @@ func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGran
 	if err != nil {
 		return alexa.EventGrant{}, err
 	}
-	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires}, nil
+	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires, Region: g.Region}, nil
 }
 
 // alexaPeers answers Alexa's offers with the WHEP negotiation.

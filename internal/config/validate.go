@@ -31,7 +31,9 @@ func (c Config) Validate() error {
 	}
 	for _, o := range []struct{ key, u, want string }{
 		{"alexa_lwa_url", c.AlexaLWAURL, "Login with Amazon's token endpoint, https://api.amazon.com/auth/o2/token"},
-		{"alexa_events_url", c.AlexaEventsURL, "the event gateway of the skill's region, e.g. https://api.amazonalexa.com/v3/events"},
+		{"alexa_events_url", c.AlexaEventsURL, "North America's event gateway, https://api.amazonalexa.com/v3/events"},
+		{"alexa_events_url_eu", c.AlexaEventsURLEU, "Europe's event gateway, https://api.eu.amazonalexa.com/v3/events"},
+		{"alexa_events_url_fe", c.AlexaEventsURLFE, "the Far East's event gateway, https://api.fe.amazonalexa.com/v3/events"},
 	} {
 		if u, err := url.Parse(o.u); o.u != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
 			bad(o.key, o.u, "is not an http(s) URL", o.want)

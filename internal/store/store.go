@@ -118,4 +118,6 @@ type AlexaGrant struct {
 	Link            string
 	Access, Refresh config.Secret
 	Expires         time.Time
+	// Region is the event gateway's region: NA, EU or FE.
+	Region string
 }

@@ -25,7 +25,21 @@ var ErrGrantRevoked = errors.New("alexa: the event grant was revoked (skill disa
 type EventGrant struct {
 	Access, Refresh string
 	Expires         time.Time
+	// Region is the skill region the link's events go to: NA, EU or FE
+	// ("" for NA).
+	Region string
 }
+
+// Regions of the event gateway, as the skill's Lambda names them in
+// RegionHeader (from the AWS region it runs in).
+const (
+	RegionNA = "NA" // North America (us-east-1)
+	RegionEU = "EU" // Europe and India (eu-west-1)
+	RegionFE = "FE" // Far East (us-west-2)
+)
+
+// RegionHeader carries the Lambda's skill region with each directive.
+const RegionHeader = "X-Vigil-Alexa-Region"
 
 // GrantStore keeps event grants, sealed at rest.
 type GrantStore interface {
@@ -66,34 +80,32 @@ type lwaToken struct {
 }
 
 // Accept exchanges AcceptGrant's code for the link's event tokens and
-// stores them.
-func (g *Grants) Accept(ctx context.Context, link Link, code string) error {
-	return g.fetch(ctx, link, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
+// stores them with the region the link's events go to.
+func (g *Grants) Accept(ctx context.Context, link Link, code, region string) error {
+	return g.fetch(ctx, link, region, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
 }
 
-// Token returns the link's event access token, refreshing it first when
-// it expires within refreshAhead. ErrGrantRevoked means the link should
-// end; ErrNoGrant that AcceptGrant never succeeded.
-func (g *Grants) Token(ctx context.Context, link Link) (string, error) {
+// Token returns the link's event access token and region, refreshing the
+// token first when it expires within refreshAhead. ErrGrantRevoked means
+// the link should end; ErrNoGrant that AcceptGrant never succeeded.
+func (g *Grants) Token(ctx context.Context, link Link) (token, region string, err error) {
 	mu := g.lock(link.ID)
 	mu.Lock()
 	defer mu.Unlock()
 	cur, err := g.Store.EventGrant(ctx, link.ID)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if g.now().Add(refreshAhead).Before(cur.Expires) {
-		return cur.Access, nil
+		return cur.Access, cur.Region, nil
 	}
-	if err := g.fetch(ctx, link, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cur.Refresh}}); err != nil {
-		return "", err
+	if err := g.fetch(ctx, link, cur.Region, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cur.Refresh}}); err != nil {
+		return "", "", err
 	}
 	cur, err = g.Store.EventGrant(ctx, link.ID)
-	return cur.Access, err
+	return cur.Access, cur.Region, err
 }
 
-// Expire makes the link's next Token refresh first (the event gateway
-// refused the token).
 func (g *Grants) Expire(ctx context.Context, link Link) error {
 	mu := g.lock(link.ID)
 	mu.Lock()
@@ -119,7 +131,7 @@ func (g *Grants) now() time.Time {
 }
 
 // fetch posts one token request for link and stores the tokens it gets.
-func (g *Grants) fetch(ctx context.Context, link Link, form url.Values) error {
+func (g *Grants) fetch(ctx context.Context, link Link, region string, form url.Values) error {
 	creds, ok := g.Credentials(link.Client)
 	if !ok {
 		return fmt.Errorf("alexa client %s has no events_client_id and events_client_secret", link.Client)
@@ -154,7 +166,8 @@ func (g *Grants) fetch(ctx context.Context, link Link, form url.Values) error {
 		return fmt.Errorf("login with amazon: %s %s", res.Status, tok.Error)
 	}
 	expires := g.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
-	return g.Store.PutEventGrant(ctx, link.ID, EventGrant{Access: tok.AccessToken, Refresh: tok.RefreshToken, Expires: expires})
+	return g.Store.PutEventGrant(ctx, link.ID, EventGrant{Access: tok.AccessToken, Refresh: tok.RefreshToken,
+		Expires: expires, Region: region})
 }
 
 // acceptGrant exchanges the directive's code for the link's event tokens
@@ -172,7 +185,11 @@ func (x *Directives) acceptGrant(ctx context.Context, c *call) (*response, error
 	if x.Grants == nil {
 		return nil, fail(errAcceptGrantFailed, "Alexa events are not configured on this server", nil)
 	}
-	if err := x.Grants.Accept(ctx, c.link, p.Grant.Code); err != nil {
+	region := c.r.Header.Get(RegionHeader)
+	if region != RegionEU && region != RegionFE {
+		region = RegionNA
+	}
+	if err := x.Grants.Accept(ctx, c.link, p.Grant.Code, region); err != nil {
 		return nil, fail(errAcceptGrantFailed, "the grant code could not be exchanged", err)
 	}
 	return reply(c.d, "Alexa.Authorization", "AcceptGrant.Response", struct{}{}), nil

@@ -125,7 +125,7 @@ func TestTokenRefreshesOnceBeforeExpiry(t *testing.T) {
 	toks := make([]string, 10)
 	for i := range toks {
 		wg.Go(func() {
-			tok, err := g.Token(context.Background(), link)
+			tok, _, err := g.Token(context.Background(), link)
 			if err != nil {
 				t.Error(err)
 			}
@@ -141,14 +141,14 @@ func TestTokenRefreshesOnceBeforeExpiry(t *testing.T) {
 			t.Fatalf("tokens %v", toks)
 		}
 	}
-	if tok, _ := g.Token(context.Background(), link); tok != "Atza|access-101" || lwa.refreshes.Load() != 1 {
+	if tok, _, _ := g.Token(context.Background(), link); tok != "Atza|access-101" || lwa.refreshes.Load() != 1 {
 		t.Fatalf("a fresh token was refreshed: %s", tok)
 	}
 	st.m["l-olga"] = EventGrant{Access: "old", Refresh: "revoked", Expires: time.Now()}
-	if _, err := g.Token(context.Background(), link); !errors.Is(err, ErrGrantRevoked) {
+	if _, _, err := g.Token(context.Background(), link); !errors.Is(err, ErrGrantRevoked) {
 		t.Fatalf("invalid_grant: %v", err)
 	}
-	if _, err := g.Token(context.Background(), Link{ID: "l-none", Client: "alexa"}); !errors.Is(err, ErrNoGrant) {
+	if _, _, err := g.Token(context.Background(), Link{ID: "l-none", Client: "alexa"}); !errors.Is(err, ErrNoGrant) {
 		t.Fatalf("no grant: %v", err)
 	}
 }

@@ -32,10 +32,13 @@ var (
 // SKILL_DISABLED_EXCEPTION, or invalid_grant when refreshing, ends the
 // link (End).
 type Reporter struct {
-	// Gateway is the event gateway's URL (https://api.amazonalexa.com/v3/events
-	// in North America); tests point it at loopback.
-	Gateway string
-	Grants  *Grants
+	// Gateways are the event gateway's URLs by region (RegionNA:
+	// https://api.amazonalexa.com/v3/events, RegionEU:
+	// https://api.eu.amazonalexa.com/v3/events, RegionFE:
+	// https://api.fe.amazonalexa.com/v3/events); a link's events go to its
+	// grant's region's. Tests point them at loopback.
+	Gateways map[string]string
+	Grants   *Grants
 	// Links lists the live Alexa links.
 	Links     func(ctx context.Context) ([]Link, error)
 	Endpoints *Directives // builds the endpoints of AddOrUpdateReport as Discover does
@@ -229,9 +232,9 @@ func (r *Reporter) addReport(ctx context.Context, l Link, cams []Camera) *outbou
 func (r *Reporter) send(ctx context.Context, l Link, o *outbound) error {
 	wait, refreshed := 250*time.Millisecond, false
 	for attempt := 1; ; attempt++ {
-		tok, err := r.Grants.Token(ctx, l)
+		tok, region, err := r.Grants.Token(ctx, l)
 		if err == nil {
-			err = r.post(ctx, tok, o.withToken(tok))
+			err = r.post(ctx, r.gateway(region), tok, o.withToken(tok))
 		}
 		var st statusError
 		switch {
@@ -270,12 +273,20 @@ type statusError struct {
 
 func (e statusError) Error() string { return fmt.Sprintf("alexa event gateway: %d %s", e.code, e.what) }
 
-func (r *Reporter) post(ctx context.Context, tok string, o *outbound) error {
+// gateway is the event gateway of a region (North America's for none).
+func (r *Reporter) gateway(region string) string {
+	if u, ok := r.Gateways[region]; ok {
+		return u
+	}
+	return r.Gateways[RegionNA]
+}
+
+func (r *Reporter) post(ctx context.Context, gateway, tok string, o *outbound) error {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Gateway, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, gateway, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}

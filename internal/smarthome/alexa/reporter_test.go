@@ -71,7 +71,7 @@ func newReporter(t *testing.T) *reporterRig {
 	srv := httptest.NewServer(rig.gw)
 	t.Cleanup(srv.Close)
 	st.m["l-olga"] = EventGrant{Access: "Atza|first", Refresh: "Atzr|first", Expires: time.Now().Add(time.Hour)}
-	rig.r = &Reporter{Gateway: srv.URL, Grants: grants, Endpoints: newDirectives(links, view, nil), Logger: slog.New(slog.DiscardHandler),
+	rig.r = &Reporter{Gateways: map[string]string{RegionNA: srv.URL}, Grants: grants, Endpoints: newDirectives(links, view, nil), Logger: slog.New(slog.DiscardHandler),
 		Links: func(context.Context) ([]Link, error) { return []Link{links.links["l-olga"], links.links["l-bob"]}, nil },
 		End:   func(_ context.Context, l Link) error { rig.ended = append(rig.ended, l.ID); return nil }}
 	rig.r.poll(t.Context()) // the baseline: nothing is sent
@@ -166,5 +166,37 @@ func TestReporterRetries(t *testing.T) {
 				t.Fatalf("retried in %v: no backoff", time.Since(start))
 			}
 		})
+	}
+}
+
+// TestRegions: AcceptGrant keeps the region the skill's Lambda names, and
+// the link's events go to that region's gateway.
+func TestRegions(t *testing.T) {
+	rig := newReporter(t)
+	eu := &fakeGateway{}
+	euSrv := httptest.NewServer(eu)
+	defer euSrv.Close()
+	rig.r.Gateways[RegionEU] = euSrv.URL
+	x := rig.r.Endpoints
+	x.Grants = rig.r.Grants
+	for header, want := range map[string]string{"EU": "EU", "": "NA", "XX": "NA"} {
+		req := httptest.NewRequest("POST", "/alexa/directive", strings.NewReader(fixture(t, "accept_grant.json",
+			map[string]string{"token": "tok-l-olga", "code": "good-1"})))
+		req.Header.Set(RegionHeader, header)
+		x.ServeHTTP(httptest.NewRecorder(), req)
+		if g, _ := rig.st.EventGrant(t.Context(), "l-olga"); g.Region != want {
+			t.Fatalf("region header %q: stored %q, want %s", header, g.Region, want)
+		}
+	}
+	req := httptest.NewRequest("POST", "/alexa/directive", strings.NewReader(fixture(t, "accept_grant.json",
+		map[string]string{"token": "tok-l-olga", "code": "good-2"})))
+	req.Header.Set(RegionHeader, RegionEU)
+	x.ServeHTTP(httptest.NewRecorder(), req)
+	rig.view.mu.Lock()
+	rig.view.online["cam-porch"] = false
+	rig.view.mu.Unlock()
+	rig.r.poll(t.Context())
+	if len(eu.names()) != 1 || len(rig.gw.names()) != 0 {
+		t.Fatalf("EU gateway %v, NA gateway %v", eu.names(), rig.gw.names())
 	}
 }

@@ -24,11 +24,11 @@ func (s *Store) PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error {
 	if err != nil {
 		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
 	}
-	res, err := s.q(ctx).ExecContext(ctx, `INSERT INTO alexa_grants (link, access, refresh, expires_at, updated_at)
-		SELECT id, ?, ?, ?, ? FROM oauth_links WHERE id = ? AND revoked_at = 0
+	res, err := s.q(ctx).ExecContext(ctx, `INSERT INTO alexa_grants (link, access, refresh, expires_at, region, updated_at)
+		SELECT id, ?, ?, ?, ?, ? FROM oauth_links WHERE id = ? AND revoked_at = 0
 		ON CONFLICT (link) DO UPDATE SET access = excluded.access, refresh = excluded.refresh,
-			expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
-		access, refresh, g.Expires.UnixNano(), time.Now().UnixNano(), g.Link)
+			expires_at = excluded.expires_at, region = excluded.region, updated_at = excluded.updated_at`,
+		access, refresh, g.Expires.UnixNano(), g.Region, time.Now().UnixNano(), g.Link)
 	if err != nil {
 		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
 	}
@@ -41,17 +41,17 @@ func (s *Store) PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error {
 // AlexaGrant returns a link's event tokens; store.ErrNotFound when it has
 // none (never granted, or the link ended).
 func (s *Store) AlexaGrant(ctx context.Context, link string) (store.AlexaGrant, error) {
-	var access, refresh string
+	var access, refresh, region string
 	var expires int64
-	err := s.q(ctx).QueryRowContext(ctx, `SELECT access, refresh, expires_at FROM alexa_grants WHERE link = ?`, link).
-		Scan(&access, &refresh, &expires)
+	err := s.q(ctx).QueryRowContext(ctx, `SELECT access, refresh, expires_at, region FROM alexa_grants WHERE link = ?`, link).
+		Scan(&access, &refresh, &expires, &region)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, store.ErrNotFound)
 	}
 	if err != nil {
 		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, err)
 	}
-	g := store.AlexaGrant{Link: link, Expires: time.Unix(0, expires)}
+	g := store.AlexaGrant{Link: link, Expires: time.Unix(0, expires), Region: region}
 	a, err := s.openText(alexaLabel("access", link), access)
 	if err != nil {
 		return store.AlexaGrant{}, err

@@ -28,12 +28,12 @@ func TestAlexaGrantSealedAndEndedWithItsLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := store.AlexaGrant{Link: "lnk-a", Access: "Atza|secret-access-token", Refresh: "Atzr|secret-refresh-token",
-		Expires: time.Now().Add(time.Hour).Round(0)}
+		Expires: time.Now().Add(time.Hour).Round(0), Region: "EU"}
 	if err := s.PutAlexaGrant(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.AlexaGrant(ctx, "lnk-a")
-	if err != nil || got.Access != g.Access || got.Refresh != g.Refresh || !got.Expires.Equal(g.Expires) {
+	if err != nil || got.Access != g.Access || got.Refresh != g.Refresh || !got.Expires.Equal(g.Expires) || got.Region != "EU" {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
 	g.Access = "Atza|rotated"
