@@ -21,26 +21,30 @@ import (
 )
 
 // fakeLWA is Login with Amazon's token endpoint on loopback: it exchanges
-// the code "lwa-code" for the skill's events credentials.
+// the codes "lwa-code-NAME" for the skill's events credentials, giving the
+// access token "Atza|NAME".
 func fakeLWA(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		w.Header().Set("Content-Type", "application/json")
-		if r.Form.Get("code") != "lwa-code" || r.Form.Get("client_id") != "amzn1.events" || r.Form.Get("client_secret") != "events-secret-for-tests" {
+		name, ok := strings.CutPrefix(r.Form.Get("code"), "lwa-code-")
+		if !ok || r.Form.Get("client_id") != "amzn1.events" || r.Form.Get("client_secret") != "events-secret-for-tests" {
 			w.WriteHeader(400)
 			w.Write([]byte(`{"error":"invalid_grant"}`))
 			return
 		}
-		w.Write([]byte(`{"access_token":"Atza|events","refresh_token":"Atzr|events","token_type":"bearer","expires_in":3600}`))
+		fmt.Fprintf(w, `{"access_token":"Atza|%s","refresh_token":"Atzr|%s","token_type":"bearer","expires_in":3600}`, name, name)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-// eventGateway is Alexa's event gateway on loopback; it records events.
+// eventGateway is Alexa's event gateway on loopback; it records events,
+// and answers SKILL_DISABLED_EXCEPTION to the token disabled.
 type eventGateway struct {
-	mu     sync.Mutex
-	events []string // namespace/name endpointIds...
+	mu       sync.Mutex
+	events   []string // namespace/name endpointIds...
+	disabled string
 }
 
 func (g *eventGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,6 +56,14 @@ func (g *eventGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	json.NewDecoder(r.Body).Decode(&ev)
+	g.mu.Lock()
+	off := g.disabled != "" && r.Header.Get("Authorization") == "Bearer "+g.disabled
+	g.mu.Unlock()
+	if off {
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"header":{"namespace":"System","name":"Exception"},"payload":{"code":"SKILL_DISABLED_EXCEPTION"}}`))
+		return
+	}
 	line := ev.Event.Header.Namespace + "/" + ev.Event.Header.Name
 	if ev.Event.Endpoint != nil {
 		line += " " + ev.Event.Endpoint.EndpointID
@@ -213,8 +225,8 @@ func TestEchoShowEndToEnd(t *testing.T) {
 		ids[shed.ID] == "" || ids[garage.ID] == "" {
 		t.Fatalf("bob's Discover: %v, want his shed and the garage shared with him", ids)
 	}
-	for _, tok := range []string{olga, bob} {
-		if name, _, _ := alexaEvent(a.directive(t, "accept_grant.json", "", map[string]string{"token": tok, "code": "lwa-code"})); name != "Alexa.Authorization/AcceptGrant.Response" {
+	for who, tok := range map[string]string{"olga": olga, "bob": bob} {
+		if name, _, _ := alexaEvent(a.directive(t, "accept_grant.json", "", map[string]string{"token": tok, "code": "lwa-code-" + who})); name != "Alexa.Authorization/AcceptGrant.Response" {
 			t.Fatalf("AcceptGrant: %s", name)
 		}
 	}
@@ -287,6 +299,21 @@ func TestEchoShowEndToEnd(t *testing.T) {
 	testkit.WaitFor(t, 5*time.Second, "a DeleteReport of the garage", func() error {
 		if !gw.saw("Alexa.Discovery/DeleteReport " + garage.ID) {
 			return errors.New("no DeleteReport yet")
+		}
+		return nil
+	})
+
+	// Bob disables the skill; Amazon tells only the event gateway, whose
+	// next answer for him ends his link (olga shares the garage again).
+	gw.mu.Lock()
+	gw.disabled = "Atza|bob"
+	gw.mu.Unlock()
+	if err := a.auth.Share(ctx, a.callerNamed(ctx, "olga"), deviceID(garage), "bob", time.Time{}, a.households()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "bob's link ended", func() error {
+		if _, typ, _ := alexaEvent(a.directive(t, "discover.json", "", map[string]string{"token": bob})); typ != "INVALID_AUTHORIZATION_CREDENTIAL" {
+			return fmt.Errorf("bob's Discover still answered (%q)", typ)
 		}
 		return nil
 	})
