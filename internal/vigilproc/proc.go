@@ -53,7 +53,7 @@ type Config struct {
 type Proc struct {
 	cfg     Config
 	adminPW string
-	hc      *http.Client // for health and metrics: follows the redirect to a self-signed https
+	hc      *http.Client // for health and metrics: follows the redirect to a self-signed https; ctx bounds each request
 
 	mu      sync.Mutex
 	rtsp    string        // guarded by mu; host:port
@@ -70,8 +70,8 @@ func New(cfg Config) (*Proc, error) {
 	if cfg.Bin == "" || cfg.Data == "" {
 		return nil, errors.New("vigilproc: Config needs Bin and Data")
 	}
-	p := &Proc{cfg: cfg, adminPW: randomHex(16), hc: &http.Client{Timeout: 2 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
+	p := &Proc{cfg: cfg, adminPW: randomHex(16),
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 	if err := p.newPorts(); err != nil {
 		return nil, err
 	}
@@ -200,11 +200,8 @@ func (p *Proc) waitHealthy(ctx context.Context, exited <-chan struct{}) error {
 	url := "http://" + p.HTTP() + "/healthz"
 	deadline := time.Now().Add(healthyWithin)
 	for time.Now().Before(deadline) {
-		if res, err := p.hc.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
+		if p.healthz(ctx, url) {
+			return nil
 		}
 		select {
 		case <-exited:
@@ -215,6 +212,22 @@ func (p *Proc) waitHealthy(ctx context.Context, exited <-chan struct{}) error {
 		}
 	}
 	return fmt.Errorf("%s not 200 OK after %s", url, healthyWithin)
+}
+
+// healthz reports whether url answers 200 OK within 2 s.
+func (p *Proc) healthz(ctx context.Context, url string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	res, err := p.hc.Do(req)
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
 }
 
 // newPorts picks fresh loopback ports.

@@ -11,24 +11,25 @@ import (
 	"testing"
 )
 
-// buildVigil compiles the module's vigil binary once for the test.
-func buildVigil(t *testing.T) string {
-	t.Helper()
+// TestProc builds the module's vigil once (linking it is most of the
+// test's time) and drives it.
+func TestProc(t *testing.T) {
 	bin, err := Build(context.Background(), "../..", t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bin
+	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, bin) })
+	t.Run("start fails with the log", func(t *testing.T) { testStartFails(t, bin) })
 }
 
-// TestLifecycle drives a real vigil: a subcommand before it runs, a start
+// testLifecycle drives a real vigil: a subcommand before it runs, a start
 // whose HTTP port another program has taken (it moves to new ports), a
 // kill -9 and a restart on the same ports, its metrics and its log, and
 // a stop.
-func TestLifecycle(t *testing.T) {
+func testLifecycle(t *testing.T, bin string) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	p, err := New(Config{Bin: buildVigil(t), Data: filepath.Join(dir, "data"), Log: filepath.Join(dir, "vigil.log")})
+	p, err := New(Config{Bin: bin, Data: filepath.Join(dir, "data"), Log: filepath.Join(dir, "vigil.log")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +78,11 @@ func processAlive(pid int) bool {
 	return err == nil
 }
 
-// TestStartFailsWithTheLog: a vigil that cannot start says why, with the
+// testStartFails: a vigil that cannot start says why, with the
 // end of its log, and is not left running.
-func TestStartFailsWithTheLog(t *testing.T) {
+func testStartFails(t *testing.T, bin string) {
 	dir := t.TempDir()
-	p, err := New(Config{Bin: buildVigil(t), Data: filepath.Join(dir, "data"), Log: filepath.Join(dir, "vigil.log"),
+	p, err := New(Config{Bin: bin, Data: filepath.Join(dir, "data"), Log: filepath.Join(dir, "vigil.log"),
 		Env: []string{"VIGIL_TLS=nonsense"}})
 	if err != nil {
 		t.Fatal(err)
