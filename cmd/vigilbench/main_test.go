@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -73,6 +74,23 @@ func TestParseCounts(t *testing.T) {
 	for _, bad := range []string{"", "0", "5,5", "10,2", "x"} {
 		if _, err := parseCounts(bad); err == nil {
 			t.Errorf("parseCounts(%q): want an error", bad)
+		}
+	}
+}
+
+// TestReportOfScenariosThatFailedEarly: a scenario that failed before it
+// measured anything still leaves a report that writes, naming the failure.
+func TestReportOfScenariosThatFailedEarly(t *testing.T) {
+	_, run, err := parseFlags(nil, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := report{ran: run}
+	rep.fail("ttff", errors.New("vigil not healthy"))
+	md := rep.markdown()
+	for _, want := range []string{"ttff: vigil not healthy", "## Targets", "## Fan-out"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
 }
