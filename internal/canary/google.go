@@ -45,7 +45,7 @@ func linkAll(ctx context.Context, s *server, l *Layout) error {
 			continue
 		}
 		g.Go(func() error {
-			tok, err := linkGoogle(gctx, "http://"+s.http, s.googleSecret, l.Users[i], cams)
+			tok, err := linkGoogle(gctx, "http://"+s.HTTP(), s.googleSecret, l.Users[i], cams)
 			l.Users[i].GoogleToken = tok
 			return err
 		})

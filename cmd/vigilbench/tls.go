@@ -20,16 +20,18 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"vigil/internal/loopback"
+	"vigil/internal/vigilproc"
 )
 
-// tlsResult is the TLS cost scenario: the same Vigil (tls: files, plain
-// RTSP on too) fans the 1080p camera out to N readers over plain RTSP,
-// then to N readers over RTSPS, and serves cached stills over HTTPS.
-type tlsResult struct {
-	readers      int
+// tlsCost fans the 1080p camera out to N readers over plain RTSP, then
+// to N readers over RTSPS, from one Vigil with TLS files (plain RTSP on
+// too), and serves cached stills over HTTPS.
+type tlsCost struct {
+	noFlags
+	oneCamera
+	noTargets    // its verdicts are in its section
+	ran          bool
 	idealMbps    float64
 	plain, rtsps measurement
 	stills       stillLoad
@@ -38,71 +40,54 @@ type tlsResult struct {
 // tlsReaders is how many readers each half of the scenario has.
 const tlsReaders = 200
 
-func (b *bench) runTLS(ctx context.Context) (tlsResult, error) {
-	res := tlsResult{readers: tlsReaders, idealMbps: b.big.mbps * tlsReaders}
+func (t *tlsCost) run(ctx context.Context, b *bench) error {
+	log.Printf("  %d readers plain and over RTSPS, HTTPS stills", tlsReaders)
+	t.idealMbps = b.big.mbps * tlsReaders
 	certFile, keyFile, err := writeSelfSigned(b.tmp)
 	if err != nil {
-		return res, err
+		return err
 	}
 	ports, err := loopback.TCPPorts(2)
 	if err != nil {
-		return res, err
+		return err
 	}
 	https, rtsps := loopback.Addr(ports[0]), loopback.Addr(ports[1])
-	v, err := b.startVigil(ctx, "tls", "VIGIL_TLS=files", "VIGIL_TLS_CERT_FILE="+certFile, "VIGIL_TLS_KEY_FILE="+keyFile,
-		"VIGIL_HTTPS_ADDR="+https, "VIGIL_RTSPS_ADDR="+rtsps)
+	v, d, stop, err := b.live(ctx, "tls", b.big, vigilproc.Config{Base: "https://" + https,
+		Env: []string{"VIGIL_TLS=files", "VIGIL_TLS_CERT_FILE=" + certFile, "VIGIL_TLS_KEY_FILE=" + keyFile,
+			"VIGIL_HTTPS_ADDR=" + https, "VIGIL_RTSPS_ADDR=" + rtsps}})
 	if err != nil {
-		return res, err
+		return err
 	}
-	defer v.stop()
-	v.base = "https://" + https
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	d := b.devs[0]
-	go b.camera(v, d, b.big).Run(cctx)
-	if err := waitLive(ctx, v.readURL(d)); err != nil {
-		return res, err
-	}
+	defer stop()
+	t.ran = true
 	for _, half := range []struct {
 		name string
 		host string
 		dial dialFunc
 		into *measurement
-	}{{"plain RTSP", v.rtsp, nil, &res.plain}, {"RTSPS", rtsps, dialTLS, &res.rtsps}} {
-		u := strings.Replace(v.readURL(d), v.rtsp, half.host, 1)
+	}{{"plain RTSP", v.RTSP(), nil, &t.plain}, {"RTSPS", rtsps, dialTLS, &t.rtsps}} {
+		u := strings.Replace(v.readURL(d), v.RTSP(), half.host, 1)
 		since := time.Now()
 		rs, err := dialAllWith(ctx, slices.Repeat([]string{u}, tlsReaders), half.dial)
 		if err != nil {
-			return res, fmt.Errorf("%s readers: %w", half.name, err)
+			return fmt.Errorf("%s readers: %w", half.name, err)
 		}
 		missing := settle(ctx, rs, since, b.opts.warmup)
 		m, err := measure(ctx, v, rs, b.opts.window)
 		closeAll(rs)
 		if err != nil {
-			return res, err
+			return err
 		}
 		m.missing = missing
 		*half.into = m
 		log.Printf("  %s: %s", half.name, m.summary())
 	}
-	c := v.webClient(stillWorkers)
-	defer c.close()
-	url := strings.Replace(v.apiURL(d, "still.jpg"), "http://"+v.http, "https://"+https, 1)
-	primed, err := primeStills(ctx, c, url)
-	if err != nil {
-		return res, fmt.Errorf("https stills: %w", err)
+	url := strings.Replace(v.apiURL(d, "still.jpg"), "http://"+v.HTTP(), "https://"+https, 1)
+	if t.stills, err = measureStills(ctx, v, url, b.opts.stillRate, b.opts.stillWindow); err != nil {
+		return fmt.Errorf("https stills: %w", err)
 	}
-	p0, err := sampleProc(v.pid)
-	if err != nil {
-		return res, err
-	}
-	b0, _ := sampleProc(os.Getpid())
-	res.stills = loadStills(ctx, c, url, primed, b.opts.stillRate, b.opts.stillWindow)
-	p1, _ := sampleProc(v.pid)
-	b1, _ := sampleProc(os.Getpid())
-	res.stills.vigil, res.stills.bench = usageBetween(p0, p1), usageBetween(b0, b1)
-	log.Printf("  https stills: %s", res.stills.summary())
-	return res, ctx.Err()
+	log.Printf("  https stills: %s", t.stills.summary())
+	return nil
 }
 
 // dialTLS dials TCP and starts TLS (the bench's certificate is its own, so
@@ -119,27 +104,6 @@ func dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
 		return nil, err
 	}
 	return tc, nil
-}
-
-// dialAllWith is dialAll with a dialer for every reader.
-func dialAllWith(ctx context.Context, urls []string, dial dialFunc) ([]*reader, error) {
-	rs := make([]*reader, len(urls))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for i, u := range urls {
-		g.Go(func() error {
-			dctx, cancel := context.WithTimeout(gctx, 30*time.Second)
-			defer cancel()
-			r, err := dialReader(dctx, u, dial)
-			rs[i] = r
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		closeAll(rs)
-		return nil, err
-	}
-	return rs, nil
 }
 
 // writeSelfSigned writes a certificate for 127.0.0.1 and its key into dir.
@@ -175,16 +139,15 @@ func insecureTLS(tr *http.Transport) *http.Transport {
 	return tr
 }
 
-func (r *report) tlsSection(b *strings.Builder) {
-	t := r.tls
-	if t == nil {
+func (t *tlsCost) section(b *strings.Builder, r *report) {
+	if !t.ran {
 		return
 	}
 	b.WriteString("## TLS costs\n\n")
 	fmt.Fprintf(b, "One Vigil with `tls: files` (a self-signed P-256 certificate) and plain RTSP on: the 1080p camera (%.1f Mbit/s) "+
 		"pushes plain RTSP; %d readers read it over plain RTSP, are closed, then %d readers read it over RTSPS (TLS 1.3, "+
 		"RTP interleaved in the TLS connection), each measured over the same window. Then cached stills over HTTPS "+
-		"(keep-alive, TLS 1.3), as in the stills section.\n\n", r.big.mbps, t.readers, t.readers)
+		"(keep-alive, TLS 1.3), as in the stills section.\n\n", r.big.mbps, tlsReaders, tlsReaders)
 	b.WriteString("| transport | readers | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU %/Gbit/s | Vigil RSS MiB | skips | stalls (readers) | lost pkts | writes/s | bytes/write | generator CPU % | other CPU % |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range []struct {
