@@ -16,7 +16,7 @@ import (
 
 const secret = "proxy-secret-0123456789"
 
-func directive(t *testing.T, name string) json.RawMessage {
+func directive(t testing.TB, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile("../../internal/smarthome/alexa/testdata/" + name)
 	if err != nil {
@@ -113,4 +113,24 @@ func TestConfiguration(t *testing.T) {
 			t.Errorf("%q accepted", c)
 		}
 	}
+}
+
+// FuzzHandle: whatever Lambda hands the proxy, it answers JSON (Vigil's
+// answer or an error event) and never panics.
+func FuzzHandle(f *testing.F) {
+	for _, name := range []string{"report_state.json", "discover.json", "accept_grant.json", "initiate_session.json"} {
+		f.Add([]byte(directive(f, name)))
+	}
+	vigil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer vigil.Close()
+	p, _ := newProxy(vigil.URL, secret, "", slog.New(slog.DiscardHandler))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := p.handle(context.Background(), in)
+		if err != nil || !json.Valid(out) {
+			t.Fatalf("%q: %s %v", in, out, err)
+		}
+	})
 }
