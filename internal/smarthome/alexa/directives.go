@@ -40,6 +40,8 @@ type Directives struct {
 	// (Discover declares proactivelyReported).
 	ProactiveReports bool
 	Logger           *slog.Logger
+
+	pictures pictures
 }
 
 var _ http.Handler = (*Directives)(nil)

@@ -46,6 +46,14 @@ func TestDiscoverListsExactlyTheLinksCameras(t *testing.T) {
 	if len(eps) != 1 || eps[0].(map[string]any)["endpointId"] != "cam-garage" {
 		t.Fatalf("bob's Discover: %v", eps)
 	}
+	// Offline, the porch is still advertised at the size last measured.
+	view.mu.Lock()
+	view.online["cam-porch"] = false
+	view.mu.Unlock()
+	out = send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))
+	if b, _ := json.Marshal(payload(out)); !strings.Contains(string(b), `"resolutions":[{"height":480,"width":640}]`) {
+		t.Fatalf("offline porch: %s", b)
+	}
 	// A share revoked since linking: the camera leaves Discover.
 	view.mu.Lock()
 	view.cameras["u-olga"] = view.cameras["u-olga"][1:]

@@ -2,12 +2,42 @@ package alexa
 
 import (
 	"context"
+	"sync"
 	"time"
+
+	"vigil/internal/access"
 )
 
-// fallbackPicture is advertised for a camera that is offline at discovery,
-// whose stream cannot be measured; it is corrected at the next Discover.
+// fallbackPicture is advertised for a camera that is offline at discovery
+// and was never measured since this process started; AddOrUpdateReport or
+// the next Discover corrects it.
 var fallbackPicture = Picture{Video: "H264", Width: 1280, Height: 720}
+
+// pictures remembers each camera's last measured picture, so that one
+// offline at discovery is still advertised at its true resolution. It
+// holds one small value per camera ever discovered.
+type pictures struct {
+	mu   sync.Mutex
+	last map[access.DeviceID]Picture // guarded by mu
+}
+
+func (p *pictures) measured(id access.DeviceID, pic Picture) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == nil {
+		p.last = map[access.DeviceID]Picture{}
+	}
+	p.last[id] = pic
+}
+
+func (p *pictures) lastOf(id access.DeviceID) Picture {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pic, ok := p.last[id]; ok {
+		return pic
+	}
+	return fallbackPicture
+}
 
 type capability struct {
 	Type          string         `json:"type"`
@@ -57,8 +87,10 @@ func (x *Directives) endpoints(ctx context.Context, link Link, cams []Camera) []
 	eps := []discoveredEndpoint{}
 	for _, cam := range cams {
 		pic, err := x.Viewing.Picture(ctx, link, cam.ID)
-		if err != nil {
-			pic = fallbackPicture
+		if err == nil {
+			x.pictures.measured(cam.ID, pic)
+		} else {
+			pic = x.pictures.lastOf(cam.ID)
 		}
 		eps = append(eps, discoveredEndpoint{EndpointID: string(cam.ID), ManufacturerName: "Vigil",
 			FriendlyName: cam.Name, Description: "Vigil camera", DisplayCategories: []string{"CAMERA"},
