@@ -190,18 +190,19 @@ func benchmark(ctx context.Context, o options, run []entry) error {
 		return ctx.Err()
 	}
 	rep.elapsed = time.Since(start)
-	if err := os.WriteFile(o.out, []byte(rep.markdown()+canarySection(o.out)), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(rep.markdown()+keptSection(o.out, "alexa")+keptSection(o.out, "canary")), 0o644); err != nil {
 		return err
 	}
 	log.Printf("wrote %s after %s", o.out, rep.elapsed.Round(time.Second))
 	return nil
 }
 
-// canarySection returns the leak canary's section of the file at path
-// (written by vigilcanary between its markers), so that a new benchmark
-// report keeps it.
-func canarySection(path string) string {
-	const begin, end = "<!-- canary:begin -->", "<!-- canary:end -->"
+// keptSection returns the section of the file at path between the name's
+// markers — the leak canary's (written by vigilcanary), the Echo Show
+// figures (measured by internal/app's TestEchoShowEndToEnd) — so that a
+// new benchmark report keeps it.
+func keptSection(path, name string) string {
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return ""

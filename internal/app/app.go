@@ -34,6 +34,7 @@ import (
 	"vigil/internal/oauth"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
+	"vigil/internal/smarthome/alexa"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
 	"vigil/internal/store/sqlite"
@@ -66,6 +67,9 @@ type App struct {
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
+	// alexaEvents reports to Alexa's event gateway; nil without events
+	// credentials.
+	alexaEvents *alexa.Reporter
 	// lock keeps other servers off the data directory until Run returns.
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
@@ -181,6 +185,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		CORSOrigins:  cfg.CORSOrigins,
 		UI:           web.Files,
 		Google:       fulfillment,
+		Alexa:        a.newAlexa(media),
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
@@ -284,6 +289,9 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })
+	if a.alexaEvents != nil {
+		g.Go(func() error { return a.alexaEvents.Run(gctx) })
+	}
 	if a.certs != nil {
 		g.Go(func() error { return a.certs.Run(gctx) })
 		g.Go(func() error {

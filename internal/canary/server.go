@@ -12,18 +12,18 @@ import (
 )
 
 // server is the vigil binary under test, on loopback ports that stay the
-// same across restarts (the proxies point at them), with one Google
-// client configured.
+// same across restarts (the proxies point at them), with one Google and
+// one Alexa client configured.
 type server struct {
 	*vigilproc.Proc
-	googleSecret string // of the Google client configured in Vigil
+	googleSecret string // of the Google and Alexa clients configured in Vigil
 }
 
 func newServer(bin, dir, mutant string) (*server, error) {
 	s := &server{googleSecret: randomHex(16)}
 	p, err := vigilproc.New(vigilproc.Config{Bin: bin, Data: filepath.Join(dir, "data"), Log: filepath.Join(dir, "vigil.log"),
 		Env: []string{"VIGIL_TRUSTED_PROXIES=127.0.0.1/32", "VIGIL_MUTANT=" + mutant,
-			"VIGIL_OAUTH_CLIENTS=" + googleClients(s.googleSecret),
+			"VIGIL_OAUTH_CLIENTS=" + assistantClients(s.googleSecret),
 			// Every simulated camera connects from 127.0.0.1: the
 			// per-address RTSP cap would refuse the households, not
 			// strangers (HTTP requests name their household in

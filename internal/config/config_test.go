@@ -350,6 +350,12 @@ func TestOAuthClients(t *testing.T) {
 			`oauth_clients[1] (id "g"): redirect_uris must list at least one URI`,
 			`oauth_clients[2] (id ""): id must be non-empty`,
 		}},
+		{"alexa fields", `[{"id":"a","secret":"` + secret + `","kind":"alexa","vendor_id":"M2/../x","events_client_id":"amzn1.application-oa2-client.x"},
+			{"id":"g","secret":"` + secret + `","kind":"google","vendor_id":"M2ABC","redirect_uris":["https://ok.example/cb"]}]`, []string{
+			`oauth_clients[0] (id "a"): vendor_id must be letters and digits`,
+			`oauth_clients[0] (id "a"): events_client_id and events_client_secret go together`,
+			`oauth_clients[1] (id "g"): vendor_id, events_client_id and events_client_secret are for kind alexa only`,
+		}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -373,6 +379,35 @@ func TestOAuthClients(t *testing.T) {
 			t.Fatalf("%v", err)
 		}
 	})
+}
+
+// TestAlexaClient: a vendor id alone gives an Alexa client its three
+// regional redirect URIs (and stands for redirect_uris); the events
+// credentials load, the secret redacted.
+func TestAlexaClient(t *testing.T) {
+	secret := "alexa-client-secret-0123456789"
+	env := `[{"id":"alexa","secret":"` + secret + `","kind":"alexa","vendor_id":"M2ABCDEF12345",
+		"events_client_id":"amzn1.application-oa2-client.abc","events_client_secret":"events-secret-0123456789"}]`
+	cfg, _, err := Load(nil, []string{"VIGIL_OAUTH_CLIENTS=" + env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.OAuthClients[0]
+	want := []string{"https://pitangui.amazon.com/api/skill/link/M2ABCDEF12345",
+		"https://layla.amazon.com/api/skill/link/M2ABCDEF12345",
+		"https://alexa.amazon.co.jp/api/skill/link/M2ABCDEF12345"}
+	if !reflect.DeepEqual(c.Redirects(), want) || c.EventsClientID != "amzn1.application-oa2-client.abc" ||
+		c.EventsClientSecret.Reveal() != "events-secret-0123456789" || fmt.Sprint(c.EventsClientSecret) == "events-secret-0123456789" {
+		t.Fatalf("%+v: redirects %v", c, c.Redirects())
+	}
+	c.RedirectURIs = []string{"http://127.0.0.1:9/cb", want[1]}
+	if got := c.Redirects(); len(got) != 4 || got[0] != "http://127.0.0.1:9/cb" {
+		t.Fatalf("listed and derived redirects: %v", got)
+	}
+	c.Kind = OAuthGoogle
+	if got := c.Redirects(); len(got) != 2 {
+		t.Fatalf("a Google client derives nothing from a vendor id: %v", got)
+	}
 }
 
 func TestTrustedProxies(t *testing.T) {

@@ -29,6 +29,19 @@ func (c Config) Validate() error {
 			bad(o.key, o.u, "is not an origin", "scheme://host[:port] with no path, e.g. https://vigil.example.com")
 		}
 	}
+	for _, o := range []struct{ key, u, want string }{
+		{"alexa_lwa_url", c.AlexaLWAURL, "Login with Amazon's token endpoint, https://api.amazon.com/auth/o2/token"},
+		{"alexa_events_url", c.AlexaEventsURL, "North America's event gateway, https://api.amazonalexa.com/v3/events"},
+		{"alexa_events_url_eu", c.AlexaEventsURLEU, "Europe's event gateway, https://api.eu.amazonalexa.com/v3/events"},
+		{"alexa_events_url_fe", c.AlexaEventsURLFE, "the Far East's event gateway, https://api.fe.amazonalexa.com/v3/events"},
+	} {
+		if u, err := url.Parse(o.u); o.u != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+			bad(o.key, o.u, "is not an http(s) URL", o.want)
+		}
+	}
+	if n := len(c.AlexaProxySecret.Reveal()); n > 0 && n < 16 {
+		bad("alexa_proxy_secret", "(redacted)", "is shorter than 16 characters", "a long random secret, the Lambda's VIGIL_PROXY_SECRET")
+	}
 	for _, o := range c.CORSOrigins {
 		if !isOrigin(o) {
 			bad("cors_origins", o, "is not an origin", "comma-separated origins such as https://cast.example.com")

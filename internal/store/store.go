@@ -111,3 +111,13 @@ type Revocation struct {
 	// At is when the change was committed (to the millisecond).
 	At time.Time
 }
+
+// AlexaGrant is an Alexa account link's Login with Amazon tokens for the
+// event gateway (from AcceptGrant); stores keep both tokens sealed.
+type AlexaGrant struct {
+	Link            string
+	Access, Refresh config.Secret
+	Expires         time.Time
+	// Region is the event gateway's region: NA, EU or FE.
+	Region string
+}

@@ -38,33 +38,54 @@ func (s *Store) sealSource(id access.DeviceID, src config.Secret) (string, error
 	if src == "" {
 		return "", nil
 	}
-	if s.secrets == nil {
-		return "", fmt.Errorf("device %s: source: %w", id, ErrNoSecrets)
-	}
-	b, err := s.secrets.Seal(sourceLabel(id), []byte(src.Reveal()))
+	col, err := s.sealText(sourceLabel(id), src.Reveal())
 	if err != nil {
-		return "", fmt.Errorf("device %s: seal source: %w", id, err)
+		return "", fmt.Errorf("device %s: source: %w", id, err)
 	}
-	return sealedPrefix + base64.RawStdEncoding.EncodeToString(b), nil
+	return col, nil
 }
 
 // openSource returns the source a column value holds.
 func (s *Store) openSource(id access.DeviceID, col string) (config.Secret, error) {
-	rest, sealed := strings.CutPrefix(col, sealedPrefix)
-	if !sealed {
+	if !strings.HasPrefix(col, sealedPrefix) {
 		return config.Secret(col), nil // empty, or in clear until Open seals it
 	}
+	plain, err := s.openText(sourceLabel(id), col)
+	if err != nil {
+		return "", fmt.Errorf("device %s: source: %w", id, err)
+	}
+	return config.Secret(plain), nil
+}
+
+// sealText returns the column value holding plain sealed under label.
+func (s *Store) sealText(label, plain string) (string, error) {
 	if s.secrets == nil {
-		return "", fmt.Errorf("device %s: source: %w", id, ErrNoSecrets)
+		return "", ErrNoSecrets
+	}
+	b, err := s.secrets.Seal(label, []byte(plain))
+	if err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	return sealedPrefix + base64.RawStdEncoding.EncodeToString(b), nil
+}
+
+// openText opens a column value sealText wrote under label.
+func (s *Store) openText(label, col string) (string, error) {
+	rest, ok := strings.CutPrefix(col, sealedPrefix)
+	if !ok {
+		return "", fmt.Errorf("open %s: not a sealed value", label)
+	}
+	if s.secrets == nil {
+		return "", ErrNoSecrets
 	}
 	b, err := base64.RawStdEncoding.DecodeString(rest)
 	if err == nil {
-		b, err = s.secrets.Open(sourceLabel(id), b)
+		b, err = s.secrets.Open(label, b)
 	}
 	if err != nil {
-		return "", fmt.Errorf("device %s: open source: %w", id, err)
+		return "", fmt.Errorf("open %s: %w", label, err)
 	}
-	return config.Secret(b), nil
+	return string(b), nil
 }
 
 // sealClearSources seals every source stored in clear by an older Vigil,
