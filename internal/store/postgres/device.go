@@ -3,9 +3,9 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"github.com/jackc/pgx/v5"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"

@@ -130,4 +130,3 @@ func testOAuthTransactionRollsBack(t *testing.T, b Backend) {
 		t.Fatalf("a rolled-back link exists: %v", err)
 	}
 }
-
