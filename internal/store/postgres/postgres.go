@@ -14,10 +14,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -91,33 +88,7 @@ func (s *Store) Close() error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		prefix, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
+func migrations() ([]store.Migration, error) { return store.Migrations(migrationFiles, "migrations") }
 
 // migrationLock is the transaction-scoped advisory lock that keeps two
 // processes from migrating at once (CREATE TABLE IF NOT EXISTS itself
@@ -140,7 +111,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // applyNext applies the first migration the database lacks and reports
 // whether none was left.
-func (s *Store) applyNext(ctx context.Context, ms []migration) (done bool, err error) {
+func (s *Store) applyNext(ctx context.Context, ms []store.Migration) (done bool, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("migrate: %w", err)
@@ -160,23 +131,23 @@ func (s *Store) applyNext(ctx context.Context, ms []migration) (done bool, err e
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&newest); err != nil {
 		return false, fmt.Errorf("read migrations: %w", err)
 	}
-	if last := ms[len(ms)-1].version; newest > last {
+	if last := ms[len(ms)-1].Version; newest > last {
 		return false, fmt.Errorf("database schema version %d is newer than this binary's %d; run a newer vigil", newest, last)
 	}
-	i := sort.Search(len(ms), func(i int) bool { return ms[i].version > newest })
+	i := sort.Search(len(ms), func(i int) bool { return ms[i].Version > newest })
 	if i == len(ms) {
 		return true, tx.Commit(ctx)
 	}
 	m := ms[i]
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		m.version, m.name, time.Now().UnixNano()); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+		m.Version, m.Name, time.Now().UnixNano()); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	return false, nil
 }
@@ -197,20 +168,3 @@ func isConstraint(err error) bool { return hasCode(err, uniqueViolation) }
 
 // isForeignKey reports a reference to a row that does not exist.
 func isForeignKey(err error) bool { return hasCode(err, foreignKeyViolation) }
-
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		t = time.Now()
-	}
-	return t.UnixNano()
-}
-
-// optionalTime maps the 0 that stands for "not yet" to the zero time.
-func optionalTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return fromNanos(n)
-}

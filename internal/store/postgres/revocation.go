@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"vigil/internal/access"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // revocationChannel is what the revocation triggers (migration 0007)
@@ -29,18 +29,11 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 		return nil, fmt.Errorf("revocations after %d: %w", after, err)
 	}
 	defer rows.Close()
-	var out []store.Revocation
-	for rows.Next() {
-		var r store.Revocation
-		var user, device string
-		var at int64
-		if err := rows.Scan(&r.ID, &user, &device, &at); err != nil {
-			return nil, fmt.Errorf("revocations after %d: %w", after, err)
-		}
-		r.User, r.Device, r.At = access.UserID(user), access.DeviceID(device), fromNanos(at)
-		out = append(out, r)
+	out, err := sqlrow.Collect(rows, sqlrow.Revocation)
+	if err != nil {
+		return nil, fmt.Errorf("revocations after %d: %w", after, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastRevocation returns the id of the newest revocation (0 when none).
@@ -54,7 +47,7 @@ func (s *Store) LastRevocation(ctx context.Context) (int64, error) {
 
 // PruneRevocations deletes revocations recorded before t.
 func (s *Store) PruneRevocations(ctx context.Context, t time.Time) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM revocations WHERE created_at < $1`, nanos(t)); err != nil {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM revocations WHERE created_at < $1`, sqlrow.Nanos(t)); err != nil {
 		return fmt.Errorf("prune revocations: %w", err)
 	}
 	return nil

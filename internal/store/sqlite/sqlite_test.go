@@ -67,8 +67,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if err := s.db.QueryRow(`SELECT COUNT(*), MAX(version) FROM migrations`).Scan(&n, &maxV); err != nil {
 			t.Fatal(err)
 		}
-		if n != len(ms) || maxV != ms[len(ms)-1].version {
-			t.Errorf("open #%d: %d migrations up to %d, want %d up to %d", i, n, maxV, len(ms), ms[len(ms)-1].version)
+		if n != len(ms) || maxV != ms[len(ms)-1].Version {
+			t.Errorf("open #%d: %d migrations up to %d, want %d up to %d", i, n, maxV, len(ms), ms[len(ms)-1].Version)
 		}
 		s.Close()
 	}
