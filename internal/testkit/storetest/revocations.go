@@ -38,46 +38,11 @@ func testRevocations(t *testing.T, b Backend) {
 			t.Fatal(err)
 		}
 	}
-	token := func(id string) error {
-		return s.CreateAPIToken(ctx, store.APIToken{ID: id, User: "u-ann", Credential: auth.HashCredential("ann", id),
-			Scope: auth.ScopeView, Created: time.Now(), Expires: time.Now().Add(time.Hour)})
-	}
-	share := func(until time.Time) func() error {
-		return func() error { return s.PutShare(ctx, store.Share{Device: "cam-rev", Viewer: "u-bob", Until: until}) }
-	}
 	last, err := s.LastRevocation(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	device, bobHere, ann1, bob := rev{device: "cam-rev"}, rev{"u-bob", "cam-rev"}, rev{user: "u-ann"}, rev{user: "u-bob"}
-	steps := []struct {
-		what   string
-		change func() error
-		want   []rev
-	}{
-		{"claim", func() error { _, err := s.ClaimDevice(ctx, "c1", "u-ann"); return err }, []rev{device}},
-		{"share", share(time.Time{}), nil},
-		{"shorten the share", share(time.Now().Add(time.Hour)), []rev{bobHere}},
-		{"lengthen the share", share(time.Now().Add(2 * time.Hour)), nil},
-		{"unshare", func() error { return s.DeleteShare(ctx, "cam-rev", "u-bob") }, []rev{bobHere}},
-		{"rotate the device's credential", func() error {
-			return s.SetDeviceCredential(ctx, "cam-rev", auth.HashCredential("cam-rev", "new"))
-		}, nil},
-		{"disable bob", func() error { return s.SetUserDisabled(ctx, "u-bob", true) }, []rev{bob}},
-		{"enable bob", func() error { return s.SetUserDisabled(ctx, "u-bob", false) }, nil},
-		{"rename ann", func() error { a := ann; a.Name = "anna"; return s.UpsertUser(ctx, a) }, nil},
-		{"new generated password", func() error {
-			return s.ResetCredential(ctx, "u-ann", auth.HashCredential("anna", "two"))
-		}, []rev{ann1}},
-		{"make a token", func() error { return token("t1") }, nil},
-		{"choose a password", func() error { return s.SetPassword(ctx, "u-ann", "phc", "") }, []rev{ann1, ann1}},
-		{"make another token", func() error { return token("t2") }, nil},
-		{"delete it", func() error { return s.DeleteAPIToken(ctx, "u-ann", "t2") }, []rev{ann1}},
-		{"share again", share(time.Time{}), nil},
-		{"reset the device", func() error { return s.ResetDevice(ctx, "cam-rev", "c2") }, []rev{device, bobHere}},
-		{"share the unowned device", share(time.Time{}), nil},
-		{"delete the device", func() error { return s.DeleteDevice(ctx, "cam-rev") }, []rev{device, bobHere}},
-	}
+	steps := revocationSteps(ctx, s, ann)
 	for _, st := range steps {
 		if err := st.change(); err != nil {
 			t.Fatalf("%s: %v", st.what, err)
@@ -103,6 +68,49 @@ func testRevocations(t *testing.T, b Backend) {
 		}
 	}
 	pruneKeepsIDsGrowing(t, s, last)
+}
+
+// revocationStep is a change and the revocations it must append.
+type revocationStep struct {
+	what   string
+	change func() error
+	want   []rev
+}
+
+// revocationSteps are changes to cam-rev, u-ann and u-bob in s, in order.
+func revocationSteps(ctx context.Context, s backend.Store, ann store.User) []revocationStep {
+	token := func(id string) error {
+		return s.CreateAPIToken(ctx, store.APIToken{ID: id, User: "u-ann", Credential: auth.HashCredential("ann", id),
+			Scope: auth.ScopeView, Created: time.Now(), Expires: time.Now().Add(time.Hour)})
+	}
+	share := func(until time.Time) func() error {
+		return func() error { return s.PutShare(ctx, store.Share{Device: "cam-rev", Viewer: "u-bob", Until: until}) }
+	}
+	device, bobHere, ann1, bob := rev{device: "cam-rev"}, rev{"u-bob", "cam-rev"}, rev{user: "u-ann"}, rev{user: "u-bob"}
+	return []revocationStep{
+		{"claim", func() error { _, err := s.ClaimDevice(ctx, "c1", "u-ann"); return err }, []rev{device}},
+		{"share", share(time.Time{}), nil},
+		{"shorten the share", share(time.Now().Add(time.Hour)), []rev{bobHere}},
+		{"lengthen the share", share(time.Now().Add(2 * time.Hour)), nil},
+		{"unshare", func() error { return s.DeleteShare(ctx, "cam-rev", "u-bob") }, []rev{bobHere}},
+		{"rotate the device's credential", func() error {
+			return s.SetDeviceCredential(ctx, "cam-rev", auth.HashCredential("cam-rev", "new"))
+		}, nil},
+		{"disable bob", func() error { return s.SetUserDisabled(ctx, "u-bob", true) }, []rev{bob}},
+		{"enable bob", func() error { return s.SetUserDisabled(ctx, "u-bob", false) }, nil},
+		{"rename ann", func() error { a := ann; a.Name = "anna"; return s.UpsertUser(ctx, a) }, nil},
+		{"new generated password", func() error {
+			return s.ResetCredential(ctx, "u-ann", auth.HashCredential("anna", "two"))
+		}, []rev{ann1}},
+		{"make a token", func() error { return token("t1") }, nil},
+		{"choose a password", func() error { return s.SetPassword(ctx, "u-ann", "phc", "") }, []rev{ann1, ann1}},
+		{"make another token", func() error { return token("t2") }, nil},
+		{"delete it", func() error { return s.DeleteAPIToken(ctx, "u-ann", "t2") }, []rev{ann1}},
+		{"share again", share(time.Time{}), nil},
+		{"reset the device", func() error { return s.ResetDevice(ctx, "cam-rev", "c2") }, []rev{device, bobHere}},
+		{"share the unowned device", share(time.Time{}), nil},
+		{"delete the device", func() error { return s.DeleteDevice(ctx, "cam-rev") }, []rev{device, bobHere}},
+	}
 }
 
 // pruneKeepsIDsGrowing: pruning everything does not let an id come back.
