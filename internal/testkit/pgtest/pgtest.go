@@ -65,7 +65,7 @@ func NewDatabase(t testing.TB) string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := "vigil_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY"); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
