@@ -6,7 +6,7 @@
 //
 // Everything Postgres-specific stays here; callers see only store's types.
 // It keeps the SQLite store's behaviour, which the conformance suite in
-// store/storetest holds both to.
+// testkit/storetest holds both to.
 package postgres
 
 import (
