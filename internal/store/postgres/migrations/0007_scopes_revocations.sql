@@ -28,23 +28,23 @@ BEGIN
 	RETURN NULL;
 END $$;
 
-CREATE FUNCTION revoke(revoked_user TEXT, revoked_device TEXT) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION log_revocation(revoked_user TEXT, revoked_device TEXT) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO revocations (user_id, device) VALUES (revoked_user, revoked_device);
 	PERFORM pg_notify('vigil_revocations', '');
 END $$;
 
 CREATE FUNCTION revoke_device() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM revoke('', OLD.id); RETURN NULL; END $$;
+BEGIN PERFORM log_revocation('', OLD.id); RETURN NULL; END $$;
 
 CREATE FUNCTION revoke_share() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM revoke(OLD.viewer, OLD.device); RETURN NULL; END $$;
+BEGIN PERFORM log_revocation(OLD.viewer, OLD.device); RETURN NULL; END $$;
 
 CREATE FUNCTION revoke_user() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM revoke(OLD.id, ''); RETURN NULL; END $$;
+BEGIN PERFORM log_revocation(OLD.id, ''); RETURN NULL; END $$;
 
 CREATE FUNCTION revoke_token_user() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM revoke(OLD.user_id, ''); RETURN NULL; END $$;
+BEGIN PERFORM log_revocation(OLD.user_id, ''); RETURN NULL; END $$;
 
 CREATE TRIGGER devices_turn BEFORE DELETE OR UPDATE OF owner, enabled, ha1_md5 ON devices
 FOR EACH STATEMENT EXECUTE FUNCTION revocations_turn();
