@@ -37,7 +37,7 @@ import (
 	"vigil/internal/smarthome/alexa"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 	"vigil/internal/webrtc"
 	"vigil/web"
 )
@@ -50,7 +50,7 @@ const grantTTL = 12 * time.Hour
 type App struct {
 	cfg    config.Config
 	log    *slog.Logger
-	store  *sqlite.Store
+	store  backend.Store
 	hub    *hub.Hub
 	auth   *auth.Service
 	rtsp   *rtsp.Server
@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
+	st, err := backend.Open(ctx, backend.Kind(cfg.Store), filepath.Join(cfg.DataDir, datadir.DBFile), cfg.StoreDSN.Reveal(), secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,14 @@ type Config struct {
 	// DataDir holds the SQLite database and the master key.
 	// It defaults to "data".
 	DataDir string `yaml:"data_dir"`
+	// Store is where accounts, devices, shares and access history live:
+	// sqlite (a file in DataDir, for one node) or postgres (StoreDSN's
+	// database, which several nodes share). It defaults to sqlite.
+	Store StoreKind `yaml:"store"`
+	// StoreDSN is the Postgres database when Store is postgres, as a URL
+	// (postgres://user:password@host:5432/vigil) or key=value pairs. It
+	// defaults to empty.
+	StoreDSN Secret `yaml:"store_dsn"`
 
 	// RTSPAddr is the RTSP (TCP) listen address. It defaults to ":8554".
 	RTSPAddr string `yaml:"rtsp_addr"`
@@ -223,6 +231,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		DataDir:          "data",
+		Store:            StoreSQLite,
 		RTSPAddr:         ":8554",
 		RTSPUDPRTPAddr:   ":8000",
 		RTSPUDPRTCPAddr:  ":8001",

@@ -141,6 +141,7 @@ func TestValidate(t *testing.T) {
 			`rtsp_udp_rtp_addr ":8001": port must be even`,
 			`rtsp_udp_rtcp_addr ":9000": port must be the RTP port plus one; set rtsp_udp_rtcp_addr (or VIGIL_RTSP_UDP_RTCP_ADDR) to host:8002`,
 			`public_host "http://x:1": must be a bare host`,
+			`store: unknown store "": want sqlite or postgres; set store (or VIGIL_STORE)`,
 			`log_level: unknown log level "loud"`,
 			`log_format: unknown log format "xml"`,
 			`admin_password: must be at least 8 characters`,
@@ -171,6 +172,11 @@ func TestValidate(t *testing.T) {
 			c.WebRTCHostAddresses = []string{"203.0.113.7", "2001:db8::7"}
 			c.WebRTCUDPPortMin, c.WebRTCUDPPortMax = 50000, 50999
 		}, nil},
+		{"postgres", func(c *Config) { c.Store, c.StoreDSN = StorePostgres, "postgres://vigil:pw@db:5432/vigil" }, nil},
+		{"postgres without a dsn", func(c *Config) { c.Store = StorePostgres }, []string{
+			`store_dsn: must be set with store: postgres; set store_dsn (or VIGIL_STORE_DSN) to postgres://`}},
+		{"a dsn sqlite ignores", func(c *Config) { c.StoreDSN = "postgres://vigil:short@db/vigil" }, []string{
+			`store_dsn: is set but store is sqlite`}},
 		{"udp port 0 refused", func(c *Config) { c.RTSPUDPRTPAddr = ":0" }, []string{`rtsp_udp_rtp_addr ":0": port must be 1-65535`}},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,8 @@ func (s setting) shown(v string) string {
 func settings() []setting {
 	return []setting{
 		{"data_dir", "directory for the database and master key", str(func(c *Config) *string { return &c.DataDir })},
+		{"store", "sqlite (a file in data_dir, one node) or postgres (store_dsn, shared by nodes)", str(func(c *Config) *StoreKind { return &c.Store })},
+		{"store_dsn", "Postgres database for store: postgres (postgres://user:password@host:5432/db)", str(func(c *Config) *Secret { return &c.StoreDSN })},
 		{"rtsp_addr", "RTSP TCP listen address", str(func(c *Config) *string { return &c.RTSPAddr })},
 		{"rtsp_udp_rtp_addr", "RTSP UDP address for RTP (even port)", str(func(c *Config) *string { return &c.RTSPUDPRTPAddr })},
 		{"rtsp_udp_rtcp_addr", "RTSP UDP address for RTCP (RTP port + 1)", str(func(c *Config) *string { return &c.RTSPUDPRTCPAddr })},

@@ -81,6 +81,7 @@ func (c Config) Validate() error {
 	c.validateLimits(bad)
 	errs = append(errs, c.validateTLS(bad)...)
 
+	errs = append(errs, c.validateStore()...)
 	if err := c.LogLevel.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log_level: %w; set log_level (or %s) to one of them", err, envName("log_level")))
 	}
@@ -129,6 +130,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateStore checks that store names a kind and that store_dsn is set
+// exactly when it is used.
+func (c Config) validateStore() []error {
+	if err := c.Store.Validate(); err != nil {
+		return []error{fmt.Errorf("store: %w; set store (or %s) to one of them", err, envName("store"))}
+	}
+	dsn := strings.TrimSpace(c.StoreDSN.Reveal()) != ""
+	switch {
+	case c.Store == StorePostgres && !dsn:
+		return []error{fmt.Errorf("store_dsn: must be set with store: postgres; set store_dsn (or %s) to postgres://user:password@host:5432/vigil",
+			envName("store_dsn"))}
+	case c.Store == StoreSQLite && dsn:
+		return []error{fmt.Errorf("store_dsn: is set but store is sqlite, which keeps its file in data_dir; set store (or %s) to postgres, or clear store_dsn",
+			envName("store"))}
+	}
+	return nil
 }
 
 // checkAddr checks a host:port listen address and returns its port, or a

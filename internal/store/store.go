@@ -121,3 +121,7 @@ type AlexaGrant struct {
 	// Region is the event gateway's region: NA, EU or FE.
 	Region string
 }
+
+// AlexaGrantLabel is what a grant's column is sealed under: the column
+// and the link, so a token cannot be moved to another link or column.
+func AlexaGrantLabel(column, link string) string { return "alexa_grants." + column + "/" + link }

@@ -11,16 +11,14 @@ import (
 	"vigil/internal/store"
 )
 
-func alexaLabel(column, link string) string { return "alexa_grants." + column + "/" + link }
-
 // PutAlexaGrant stores a link's event tokens, sealed, replacing any it
 // had; store.ErrNotFound when the link is not live.
 func (s *Store) PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error {
-	access, err := s.sealText(alexaLabel("access", g.Link), g.Access.Reveal())
+	access, err := s.sealText(store.AlexaGrantLabel("access", g.Link), g.Access.Reveal())
 	if err != nil {
 		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
 	}
-	refresh, err := s.sealText(alexaLabel("refresh", g.Link), g.Refresh.Reveal())
+	refresh, err := s.sealText(store.AlexaGrantLabel("refresh", g.Link), g.Refresh.Reveal())
 	if err != nil {
 		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
 	}
@@ -52,11 +50,11 @@ func (s *Store) AlexaGrant(ctx context.Context, link string) (store.AlexaGrant, 
 		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, err)
 	}
 	g := store.AlexaGrant{Link: link, Expires: time.Unix(0, expires), Region: region}
-	a, err := s.openText(alexaLabel("access", link), access)
+	a, err := s.openText(store.AlexaGrantLabel("access", link), access)
 	if err != nil {
 		return store.AlexaGrant{}, err
 	}
-	r, err := s.openText(alexaLabel("refresh", link), refresh)
+	r, err := s.openText(store.AlexaGrantLabel("refresh", link), refresh)
 	if err != nil {
 		return store.AlexaGrant{}, err
 	}

@@ -1,7 +1,6 @@
-package sqlite
+package storetest
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,13 +8,13 @@ import (
 	"vigil/internal/store"
 )
 
-// TestSetPasswordCutsOffTheOldOne: choosing a password clears the
+// testSetPasswordCutsOffTheOldOne: choosing a password clears the
 // generated credential entirely (user name too), deletes every API token,
 // ends every session but the one kept, and records a revocation so that a
 // running server ends the user's live views.
-func TestSetPasswordCutsOffTheOldOne(t *testing.T) {
+func testSetPasswordCutsOffTheOldOne(t *testing.T, b Backend) {
 	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "vigil.db"))
+	s := b.open(t)
 	now := time.Now()
 	for _, u := range []store.User{
 		{ID: "u-olga", Name: "olga", Credential: auth.HashCredential("olga", "generated")},

@@ -1,8 +1,8 @@
-package sqlite
+package storetest
 
 import (
 	"context"
-	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,17 +10,13 @@ import (
 	"vigil/internal/audit"
 )
 
-// TestConcurrentWritersAllFinish: a burst of writers in one process (a
+// testConcurrentWritersAllFinish: a burst of writers in one process (a
 // reconnect storm recording viewing sessions) all get their turn within a
 // short deadline. Without the write gate SQLite's busy handler left some
 // waiting past 2 s while others went through (64 writers: max 2.0 s).
-func TestConcurrentWritersAllFinish(t *testing.T) {
+func testConcurrentWritersAllFinish(t *testing.T, b Backend) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := b.open(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64*20)
 	for range 64 {
@@ -54,5 +50,22 @@ func TestConcurrentWritersAllFinish(t *testing.T) {
 	}
 	if n > 0 {
 		t.Errorf("%d of %d writes missed a 1 s deadline", n, 64*20*2)
+	}
+}
+
+func testTraceStatements(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s := b.open(t)
+	var seen []string
+	s.TraceStatements(func(q string) { seen = append(seen, q) })
+	if _, err := s.UserByName(ctx, "nobody"); err == nil {
+		t.Fatal("found a user in an empty store")
+	}
+	s.TraceStatements(nil)
+	if _, err := s.UserByName(ctx, "nobody"); err == nil {
+		t.Fatal("found a user in an empty store")
+	}
+	if len(seen) != 1 || !strings.Contains(seen[0], "FROM users WHERE name") {
+		t.Fatalf("traced %q, want the one user lookup made while tracing", seen)
 	}
 }

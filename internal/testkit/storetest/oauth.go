@@ -1,21 +1,19 @@
-package sqlite
+package storetest
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
+	"vigil/internal/store/backend"
 )
 
 // linkFixture stores a user and two devices for links to refer to.
-func linkFixture(s *Store) error {
+func linkFixture(s backend.Store) error {
 	ctx := context.Background()
 	return errors.Join(s.UpsertUser(ctx, store.User{ID: "u-olga", Name: "olga"}),
 		s.CreateDevice(ctx, device("cam-one", "one")), s.CreateDevice(ctx, device("cam-two", "two")))
@@ -25,8 +23,8 @@ func token(kind oauth.TokenKind, sig, link string, expires time.Time) oauth.Toke
 	return oauth.Token{Kind: kind, SignatureSHA256: sig, Link: link, Active: true, Created: time.Now(), Expires: expires, Request: []byte(`{}`)}
 }
 
-func TestOAuthLinksAndTokens(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "vigil.db"))
+func testOAuthLinksAndTokens(t *testing.T, b Backend) {
+	s := b.open(t)
 	if err := linkFixture(s); err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +71,8 @@ func TestOAuthLinksAndTokens(t *testing.T) {
 	purgeResetAndRevoke(t, s)
 }
 
-// purgeResetAndRevoke continues TestOAuthLinksAndTokens on lnk-1.
-func purgeResetAndRevoke(t *testing.T, s *Store) {
+// purgeResetAndRevoke continues testOAuthLinksAndTokens on lnk-1.
+func purgeResetAndRevoke(t *testing.T, s backend.Store) {
 	ctx := t.Context()
 	// Purging: the long-expired access token and the retired refresh token
 	// go; the spent code (still within its life) and r2 stay.
@@ -108,10 +106,10 @@ func purgeResetAndRevoke(t *testing.T, s *Store) {
 	}
 }
 
-// TestOAuthTransactionRollsBack: what a rolled-back transaction wrote is
+// testOAuthTransactionRollsBack: what a rolled-back transaction wrote is
 // gone, so a link never exists without its code.
-func TestOAuthTransactionRollsBack(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "vigil.db"))
+func testOAuthTransactionRollsBack(t *testing.T, b Backend) {
+	s := b.open(t)
 	if err := linkFixture(s); err != nil {
 		t.Fatal(err)
 	}
@@ -130,93 +128,5 @@ func TestOAuthTransactionRollsBack(t *testing.T) {
 	}
 	if _, err := s.Link(t.Context(), "lnk-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a rolled-back link exists: %v", err)
-	}
-}
-
-const linkChildEnv = "VIGIL_SQLITE_LINK_CHILD"
-
-// TestKillDuringLinkingLeavesNothingHalfApplied kills a process that links,
-// exchanges codes, rotates refresh tokens and unlinks; every link it
-// reported is there after, and nothing is half applied: no live link
-// without its code, no linked one without its access token, no token of a
-// revoked link.
-func TestKillDuringLinkingLeavesNothingHalfApplied(t *testing.T) {
-	if path := os.Getenv(linkChildEnv); path != "" {
-		linkChild(path)
-		return
-	}
-	path := filepath.Join(t.TempDir(), "vigil.db")
-	done := killAfter(t, "TestKillDuringLinkingLeavesNothingHalfApplied", linkChildEnv, path, "step", 40)
-	s := open(t, path)
-	ctx := t.Context()
-	for i := range done {
-		l, err := s.Link(ctx, fmt.Sprintf("lnk-%d", i))
-		if err != nil || l.Linked.IsZero() || (i%3 == 0) == l.Revoked.IsZero() {
-			t.Fatalf("reported link %d lost or changed: %v %+v", i, err, l)
-		}
-	}
-	for what, q := range map[string]string{
-		"live links without their code": `SELECT COUNT(*) FROM oauth_links l WHERE revoked_at = 0
-			AND NOT EXISTS (SELECT 1 FROM oauth_tokens WHERE link = l.id AND kind = 'code')`,
-		"linked links without an access token": `SELECT COUNT(*) FROM oauth_links l WHERE linked_at != 0 AND revoked_at = 0
-			AND NOT EXISTS (SELECT 1 FROM oauth_tokens WHERE link = l.id AND kind = 'access')`,
-		"tokens of revoked links": `SELECT COUNT(*) FROM oauth_tokens t JOIN oauth_links l ON l.id = t.link WHERE l.revoked_at != 0`,
-	} {
-		var n int
-		if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil || n != 0 {
-			t.Errorf("%d %s (%v)", n, what, err)
-		}
-	}
-}
-
-// linkChild links, exchanges, rotates and (every third link) unlinks as
-// the authorization server does, each step in the transactions it uses.
-func linkChild(path string) {
-	ctx := context.Background()
-	s, err := Open(ctx, path)
-	if err != nil {
-		os.Exit(1)
-	}
-	if err := linkFixture(s); err != nil {
-		os.Exit(4)
-	}
-	inTx := func(f func(ctx context.Context) error) {
-		tctx, err := s.BeginTx(ctx)
-		if err == nil {
-			err = f(tctx)
-		}
-		if err == nil {
-			err = s.Commit(tctx)
-		}
-		if err != nil {
-			os.Exit(2)
-		}
-	}
-	for i := 0; ; i++ {
-		id := fmt.Sprintf("lnk-%d", i)
-		inTx(func(ctx context.Context) error { // consent: link and code
-			return errors.Join(s.CreateLink(ctx, oauth.Link{ID: id, User: "u-olga", Client: "google", AgentUserID: "agu-" + id,
-				Created: time.Now(), Devices: []access.DeviceID{"cam-one"}}),
-				s.CreateToken(ctx, token(oauth.KindCode, "c-"+id, id, time.Now().Add(time.Minute))))
-		})
-		inTx(func(ctx context.Context) error { // exchange: spend the code, tokens
-			return errors.Join(s.SpendCode(ctx, "c-"+id, time.Now()),
-				s.CreateToken(ctx, token(oauth.KindAccess, "a-"+id, id, time.Now().Add(time.Hour))),
-				s.CreateToken(ctx, token(oauth.KindRefresh, "r0-"+id, id, time.Time{})))
-		})
-		inTx(func(ctx context.Context) error { // refresh: rotate
-			return errors.Join(s.RetireRefreshTokens(ctx, id, "r0-"+id),
-				s.CreateToken(ctx, token(oauth.KindAccess, "a1-"+id, id, time.Now().Add(time.Hour))),
-				s.CreateToken(ctx, token(oauth.KindRefresh, "r1-"+id, id, time.Time{})))
-		})
-		inTx(func(ctx context.Context) error { // using the new token retires the old
-			return s.RetireRefreshTokens(ctx, id, "r1-"+id)
-		})
-		if i%3 == 0 {
-			if _, err := s.RevokeLink(ctx, id, time.Now()); err != nil {
-				os.Exit(3)
-			}
-		}
-		os.Stdout.WriteString("step\n")
 	}
 }
