@@ -12,9 +12,8 @@ import (
 )
 
 // Directory is the store as auth reads and changes it: users, device
-// credentials and standings, claims and shares, sessions and passwords,
-// with the store's errors mapped to auth's. LinkHolder, which needs the
-// account links (oauth's), is the composition root's to add.
+// credentials and standings, claims and shares, sessions, passwords and
+// account links, with the store's errors mapped to auth's.
 type Directory struct {
 	Views
 	Store DirectoryStore
@@ -34,9 +33,13 @@ type DirectoryStore interface {
 	Session(ctx context.Context, idSHA256 string, now time.Time) (store.Session, error)
 	DeleteSession(ctx context.Context, idSHA256 string) error
 	PasswordHash(ctx context.Context, user access.UserID) (string, error)
+	LinkHolder(ctx context.Context, id string) (access.UserID, bool, error)
 }
 
-var _ auth.SessionStore = Directory{}
+var (
+	_ auth.Directory    = Directory{}
+	_ auth.SessionStore = Directory{}
+)
 
 // NewDirectory returns the directory of st.
 func NewDirectory(st DirectoryStore) Directory { return Directory{Views: Views{Store: st}, Store: st} }
@@ -128,4 +131,9 @@ func (d Directory) Session(ctx context.Context, idSHA256 string, now time.Time) 
 // PasswordHash is the user's chosen password hash ("" for none).
 func (d Directory) PasswordHash(ctx context.Context, user access.UserID) (string, error) {
 	return d.Store.PasswordHash(ctx, user)
+}
+
+// LinkHolder is the user of an account link and whether it is live.
+func (d Directory) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
+	return d.Store.LinkHolder(ctx, id)
 }
