@@ -317,7 +317,9 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 //     connection, and with it the HTTP responses reading it.
 //  2. Together with 1, HTTP stops accepting and waits for the requests in
 //     flight, up to shutdown_timeout (http.Server.Shutdown); at that bound
-//     the connections still open are closed (http.Server.Close).
+//     the connections still open are closed (http.Server.Close), and their
+//     handlers end at their next write, which is not waited for: their
+//     viewing records' ends may then fail to be written (and are logged).
 //  3. Once HTTP has returned, the HLS muxers stop: no playlist in flight
 //     loses its muxer.
 //  4. Once every component has returned, the store is closed, and last
