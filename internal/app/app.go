@@ -104,8 +104,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	dir := household.NewDirectory(a.store)
-	a.auth = auth.NewService(dir, access.NewIssuer(), auth.NewTokens(master), grantTTL)
+	a.auth = auth.NewService(a.store, access.NewIssuer(), auth.NewTokens(master), grantTTL)
 	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
 		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
 	rec := audit.New(a.store, log)
@@ -129,11 +128,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	signIn := &auth.SignIn{Users: dir, Sessions: dir, Accounts: auth.NewThrottle(auth.AccountFailures),
+	signIn := &auth.SignIn{Users: a.store, Sessions: a.store, Accounts: auth.NewThrottle(auth.AccountFailures),
 		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
 	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
 	a.oauth, err = oauth.New(oauth.Config{Store: a.store, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
-		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: dir,
+		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: a.store,
 		Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		return nil, err
@@ -144,7 +143,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
-	a.router = httpapi.Handler(a.routes(dir, authn, accounts, media))
+	a.router = httpapi.Handler(a.routes(authn, accounts, media))
 	a.http = httpServer(cfg, log, a.router)
 	return a, nil
 }
@@ -216,7 +215,7 @@ func (a *App) rtspConfig(rec *audit.Recorder, dropped prometheus.Counter) rtsp.C
 }
 
 // routes is the HTTP surface's part of the config.
-func (a *App) routes(dir household.Directory, authn *httpapi.Authenticator, accounts *auth.Accounts, media *httpapi.Media) httpapi.Config {
+func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, media *httpapi.Media) httpapi.Config {
 	var signaling httpapi.Signaling
 	if a.webrtc != nil {
 		signaling = &google.Signaling{Grant: a.googleStreamGrant, Peers: media, Logger: a.log}
@@ -224,7 +223,7 @@ func (a *App) routes(dir household.Directory, authn *httpapi.Authenticator, acco
 	return httpapi.Config{
 		Registry:     a.reg,
 		Health:       func(r *http.Request) error { return a.store.Ping(r.Context()) },
-		Users:        dir,
+		Users:        a.store,
 		CORSOrigins:  a.cfg.CORSOrigins,
 		UI:           web.Files,
 		Google:       a.newFulfillment(),
