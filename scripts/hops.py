@@ -3,7 +3,7 @@
 prints the hops of one request: the Vigil packages that control passes
 through on the request's goroutine, from the entry of httpapi's
 Router.ServeHTTP that leads to --handler, up to the first call of --first
-(the write of the response's first byte).
+(the write of the response's first media byte).
 
 For every traced function entered on that goroutine, the package of its
 nearest Vigil caller on the stack and its own package are appended to the
@@ -101,7 +101,9 @@ def hops(evs, handler, first):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--handler", default="httpapi.(*Media).liveMP4")
-    ap.add_argument("--first", default="httpapi.(*mediaWriter).Write")
+    # countingWriter carries the media body only: an error answer never
+    # passes it, so a refused request is not counted as served.
+    ap.add_argument("--first", default="httpapi.(*countingWriter).Write")
     ap.add_argument("--max-packages", type=int, default=0)
     ap.add_argument("--max-returns", type=int, default=-1)
     ap.add_argument("-v", action="store_true", help="print the function of every hop")
