@@ -17,35 +17,21 @@ import (
 // AdminName is the admin principal's user name until accounts land.
 const AdminName = "admin"
 
-// directory is the store as auth reads it: household's Directory, plus
-// LinkHolder, which needs the account links.
-type directory struct {
-	household.Directory
-	st backend.Store
-}
-
-var _ auth.Directory = directory{}
-
-func newDirectory(st backend.Store) directory { return directory{household.NewDirectory(st), st} }
-
-// LinkHolder is the user of an account link and whether it is live.
-func (d directory) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
-	l, err := d.st.Link(ctx, id)
-	return l.User, l.Live(), err
-}
-
-func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string, error) {
-	devs, err := d.st.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[access.DeviceID]string{}
-	for _, dev := range devs {
-		if dev.Source != "" {
-			out[dev.ID] = dev.Source.Reveal()
+// pullSources lists the pull cameras of st and their source URLs.
+func pullSources(st backend.Store) func(ctx context.Context) (map[access.DeviceID]string, error) {
+	return func(ctx context.Context) (map[access.DeviceID]string, error) {
+		devs, err := st.Devices(ctx)
+		if err != nil {
+			return nil, err
 		}
+		out := map[access.DeviceID]string{}
+		for _, dev := range devs {
+			if dev.Source != "" {
+				out[dev.ID] = dev.Source.Reveal()
+			}
+		}
+		return out, nil
 	}
-	return out, nil
 }
 
 // accountStore is the store's side of changing accounts.

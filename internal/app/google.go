@@ -133,9 +133,9 @@ func (a *App) liveGoogleLinks(ctx context.Context) ([]google.Link, error) {
 	return out, nil
 }
 
-// newGoogle builds the fulfillment and the HomeGraph reporter (which runs
-// only when HomeGraph credentials are configured).
-func (a *App) newGoogle() (*google.Fulfillment, error) {
+// newReporter builds the HomeGraph reporter, which runs only when
+// HomeGraph credentials are configured (reportsToGoogle).
+func (a *App) newReporter() (*google.Reporter, error) {
 	token := a.cfg.HomeGraphToken
 	creds := func(context.Context) (string, error) { return token.Reveal(), nil }
 	if f := a.cfg.HomeGraphCredentialsFile; f != "" {
@@ -144,10 +144,15 @@ func (a *App) newGoogle() (*google.Fulfillment, error) {
 			return nil, err
 		}
 	}
-	a.homegraph = &google.Reporter{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks, Viewing: googleSide{a},
-		Logger: a.log, Token: creds}
+	return google.NewReporter(google.ReporterConfig{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks,
+		Viewing: googleSide{a}, Logger: a.log, Token: creds})
+}
+
+// newFulfillment builds Google Home's fulfillment, which tells the
+// reporter of links that disconnect.
+func (a *App) newFulfillment() *google.Fulfillment {
 	return &google.Fulfillment{Links: googleSide{a}, Viewing: googleSide{a}, BaseURL: a.cfg.PublicURL,
-		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}, nil
+		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}
 }
 
 // reportsToGoogle reports whether HomeGraph credentials are configured.

@@ -24,6 +24,9 @@ const (
 // have already revoked in process, and revoking twice is harmless.
 func (a *App) watchRevocations(ctx context.Context) error {
 	last, err := a.store.LastRevocation(ctx)
+	if ctx.Err() != nil {
+		return nil // shut down before the first read: nothing to watch
+	}
 	if err != nil {
 		return err
 	}

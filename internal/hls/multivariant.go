@@ -43,7 +43,6 @@ type streamEntry struct {
 // player's next request finds them primed. On an error nothing has been
 // written to w: ErrNoFile (an invalid variant), ErrRefused, ErrOffline.
 func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) error {
-	m.init()
 	if !v.valid() {
 		return fmt.Errorf("%w: %w", ErrNoFile, ErrBadVariant)
 	}
@@ -70,13 +69,13 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 	h.Set("Cache-Control", "no-cache") // streams come and go
 	w.WriteHeader(http.StatusOK)
 	n, _ := w.Write(body)
-	m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
+	m.cfg.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
 	return nil
 }
 
 // describe measures one stream for the multivariant playlist.
 func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (streamEntry, error) {
-	kf, err := m.Hub.Keyframe(g, s) // runs the egress check
+	kf, err := m.cfg.Hub.Keyframe(g, s) // runs the egress check
 	if err != nil {
 		return streamEntry{}, err
 	}
@@ -116,7 +115,7 @@ func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int,
 	m.mu.Unlock()
 	bps, measured := 0, false
 	if x != nil {
-		bps, measured = x.rate.peak(m.SegmentDuration)
+		bps, measured = x.rate.peak(m.cfg.SegmentDuration)
 	}
 	if !measured {
 		bps = m.estimate(g, key.stream, outs)
@@ -127,7 +126,7 @@ func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int,
 // estimate reads the hub's GOP cache (without waiting for live units) and
 // rates it, taking it to last at least one segment.
 func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) int {
-	r, err := m.Hub.Read(g, s)
+	r, err := m.cfg.Hub.Read(g, s)
 	if err != nil {
 		return 0
 	}
@@ -150,7 +149,7 @@ func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) i
 			rm.add(u, video && u.Key, hasVideo)
 		}
 	}
-	bps, _ := rm.peak(m.SegmentDuration)
+	bps, _ := rm.peak(m.cfg.SegmentDuration)
 	return bps
 }
 
