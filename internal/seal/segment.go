@@ -126,6 +126,7 @@ func chunkNonce(prefix []byte, i uint32, last bool) []byte {
 // chunk; until then the object is not whole (and does not open).
 type SegmentWriter struct {
 	w      io.Writer
+	header []byte // written before the first chunk; nil once written
 	aead   cipher.AEAD
 	prefix []byte
 	buf    []byte // plaintext of the chunk being filled
@@ -138,7 +139,7 @@ type SegmentWriter struct {
 // NewSegmentWriter returns a writer sealing a segment of device's stream
 // into w under the key of the ownership epoch whose secret is epoch. The
 // caller must have authenticated the camera as device: sealing asserts
-// ownership. It writes the header at once.
+// ownership. The header goes out with the first chunk.
 func (s *Sealer) NewSegmentWriter(w io.Writer, device access.DeviceID, epoch []byte, seg Segment) (*SegmentWriter, error) {
 	header := make([]byte, SegmentHeader)
 	copy(header, segmentMagic)
@@ -149,10 +150,7 @@ func (s *Sealer) NewSegmentWriter(w io.Writer, device access.DeviceID, epoch []b
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Write(header); err != nil {
-		return nil, fmt.Errorf("seal: write segment header: %w", err)
-	}
-	return &SegmentWriter{w: w, aead: aead, prefix: header[4+segmentSalt:],
+	return &SegmentWriter{w: w, header: header, aead: aead, prefix: header[4+segmentSalt:],
 		buf: make([]byte, 0, SegmentChunk), out: make([]byte, 0, sealedChunk)}, nil
 }
 
@@ -190,6 +188,13 @@ func (sw *SegmentWriter) seal(last bool) {
 	if sw.i == ^uint32(0) {
 		sw.err = errors.New("seal: segment too large")
 		return
+	}
+	if sw.header != nil {
+		if _, err := sw.w.Write(sw.header); err != nil {
+			sw.err = fmt.Errorf("seal: write segment header: %w", err)
+			return
+		}
+		sw.header = nil
 	}
 	sw.out = sw.aead.Seal(sw.out[:0], chunkNonce(sw.prefix, sw.i, last), sw.buf, nil)
 	if _, err := sw.w.Write(sw.out); err != nil {

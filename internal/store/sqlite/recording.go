@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/record"
 	"vigil/internal/store"
 )
+
+var _ record.Index = (*Store)(nil)
 
 // Epoch returns when the device's current ownership epoch started and its
 // secret, read together: a recorder seals a segment under the secret and
@@ -36,10 +39,10 @@ const recordingColumns = `id, device, stream, epoch, seg_id, start, duration, si
 
 // AddRecording files a recorded segment whose object is stored, and returns
 // its id.
-func (s *Store) AddRecording(ctx context.Context, r store.Recording) (int64, error) {
+func (s *Store) AddRecording(ctx context.Context, r record.Recording) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO recordings (device, stream, epoch, seg_id, start, duration, size, object, fragments)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, string(r.Device), string(r.Stream), r.Epoch.UnixNano(), int64(r.SegmentID),
-		r.Start.UnixNano(), int64(r.Duration), r.Size, r.Object, store.EncodeFragments(r.Fragments))
+		r.Start.UnixNano(), int64(r.Duration), r.Size, r.Object, record.EncodeFragments(r.Fragments))
 	if err != nil {
 		return 0, fmt.Errorf("add recording of %s: %w", r.Device, err)
 	}
@@ -48,7 +51,7 @@ func (s *Store) AddRecording(ctx context.Context, r store.Recording) (int64, err
 
 // Recordings lists the device's recordings of stream made in the epoch
 // that started at epoch and overlapping [from, to), by start.
-func (s *Store) Recordings(ctx context.Context, device access.DeviceID, stream access.StreamID, epoch, from, to time.Time) ([]store.Recording, error) {
+func (s *Store) Recordings(ctx context.Context, device access.DeviceID, stream access.StreamID, epoch, from, to time.Time) ([]record.Recording, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
 		WHERE device = ? AND epoch = ? AND stream = ? AND start < ? AND start + duration > ? ORDER BY start, id`,
 		string(device), epoch.UnixNano(), string(stream), to.UnixNano(), from.UnixNano())
@@ -56,7 +59,7 @@ func (s *Store) Recordings(ctx context.Context, device access.DeviceID, stream a
 		return nil, fmt.Errorf("recordings of %s: %w", device, err)
 	}
 	defer rows.Close()
-	var out []store.Recording
+	var out []record.Recording
 	for rows.Next() {
 		r, err := scanRecording(rows)
 		if err != nil {
@@ -68,7 +71,7 @@ func (s *Store) Recordings(ctx context.Context, device access.DeviceID, stream a
 }
 
 // Recording returns one recording by id.
-func (s *Store) Recording(ctx context.Context, id int64) (store.Recording, error) {
+func (s *Store) Recording(ctx context.Context, id int64) (record.Recording, error) {
 	r, err := scanRecording(s.db.QueryRowContext(ctx, `SELECT `+recordingColumns+` FROM recordings WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("recording %d: %w", id, store.ErrNotFound)
@@ -87,9 +90,9 @@ func (s *Store) DeleteRecording(ctx context.Context, id int64) error {
 	return nil
 }
 
-func scanRecording(r scanner) (store.Recording, error) {
+func scanRecording(r scanner) (record.Recording, error) {
 	var (
-		rec                      store.Recording
+		rec                      record.Recording
 		device, stream           string
 		epoch, segID, start, dur int64
 		frags                    []byte
@@ -97,7 +100,7 @@ func scanRecording(r scanner) (store.Recording, error) {
 	if err := r.Scan(&rec.ID, &device, &stream, &epoch, &segID, &start, &dur, &rec.Size, &rec.Object, &frags); err != nil {
 		return rec, err
 	}
-	fs, err := store.DecodeFragments(frags)
+	fs, err := record.DecodeFragments(frags)
 	if err != nil {
 		return rec, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/record"
 	"vigil/internal/store"
 )
 
@@ -24,9 +25,9 @@ func TestRecordings(t *testing.T) {
 		t.Fatalf("Epoch = %v, %d bytes, %v", epoch, len(secret), err)
 	}
 	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	frags := []store.Fragment{{Offset: 1200, Time: 0, Key: true}, {Offset: 90_000, Time: 2 * time.Second, Key: true}}
+	frags := []record.Fragment{{Offset: 1200, Time: 0, Key: true}, {Offset: 90_000, Time: 2 * time.Second, Key: true}}
 	add := func(stream access.StreamID, ep time.Time, start time.Time, obj string) int64 {
-		id, err := s.AddRecording(ctx, store.Recording{Device: "cam-one", Stream: stream, Epoch: ep, SegmentID: 1<<63 + 5,
+		id, err := s.AddRecording(ctx, record.Recording{Device: "cam-one", Stream: stream, Epoch: ep, SegmentID: 1<<63 + 5,
 			Start: start, Duration: time.Minute, Size: 123_456, Object: obj, Fragments: frags})
 		if err != nil {
 			t.Fatal(err)
@@ -37,7 +38,7 @@ func TestRecordings(t *testing.T) {
 	b := add(access.StreamMain, epoch, t0.Add(time.Minute), "rec/b")
 	add(access.StreamSub, epoch, t0, "rec/c")
 	add(access.StreamMain, epoch.Add(-time.Hour), t0, "rec/d") // an older epoch
-	if _, err := s.AddRecording(ctx, store.Recording{Device: "cam-one", Object: "rec/a"}); err == nil {
+	if _, err := s.AddRecording(ctx, record.Recording{Device: "cam-one", Object: "rec/a"}); err == nil {
 		t.Fatal("a second row for one object was accepted")
 	}
 	ids := func(from, to time.Time) []int64 {

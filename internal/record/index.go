@@ -1,12 +1,28 @@
-package store
+package record
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"time"
 
 	"vigil/internal/access"
 )
+
+// Index files recordings (store/sqlite implements it). Rows are written
+// once a segment's object is stored whole.
+type Index interface {
+	// Epoch returns when the device's current ownership epoch started and
+	// its secret, read together.
+	Epoch(ctx context.Context, device access.DeviceID) (time.Time, []byte, error)
+	AddRecording(ctx context.Context, r Recording) (int64, error)
+	// Recordings lists the device's recordings of stream made in the epoch
+	// that started at epoch and overlapping [from, to), by start.
+	Recordings(ctx context.Context, device access.DeviceID, stream access.StreamID, epoch, from, to time.Time) ([]Recording, error)
+	// Recording returns one recording by id, or an error wrapping a
+	// not-found error.
+	Recording(ctx context.Context, id int64) (Recording, error)
+}
 
 // Recording is one recorded segment of a camera stream: a self-contained
 // fMP4 file, sealed (seal.Segment) and kept as a blob object.
@@ -44,7 +60,7 @@ type Fragment struct {
 const fragmentSize = 17
 
 // ErrFragments means a stored fragment list is damaged.
-var ErrFragments = errors.New("store: damaged fragment list")
+var ErrFragments = errors.New("record: damaged fragment list")
 
 // EncodeFragments packs fragments for storage: per fragment its offset and
 // time (big-endian int64) and a flag byte (1: keyframe).
