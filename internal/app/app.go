@@ -32,6 +32,7 @@ import (
 	"vigil/internal/ingest"
 	"vigil/internal/limit"
 	"vigil/internal/oauth"
+	"vigil/internal/record"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
 	"vigil/internal/smarthome/google"
@@ -59,9 +60,11 @@ type App struct {
 	hls    *hls.Manager
 	router *httpapi.Router
 	stills *stills.Service
-	oauth  *oauth.Server
-	webrtc *webrtc.Server
-	reg    *prometheus.Registry
+	// recorder records cameras when record is on; nil otherwise.
+	recorder *record.Recorder
+	oauth    *oauth.Server
+	webrtc   *webrtc.Server
+	reg      *prometheus.Registry
 	// refused counts connections refused by the per-address caps.
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
@@ -123,7 +126,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	dir := newDirectory(st)
-	a.auth = auth.NewService(dir, access.NewIssuer(), tokens, grantTTL)
+	issuer := access.NewIssuer()
+	a.auth = auth.NewService(dir, issuer, tokens, grantTTL)
 	a.hub = hub.New(hub.Config{
 		ReaderQueueUnits: cfg.ReaderQueueUnits,
 		ReaderQueueBytes: cfg.ReaderQueueBytes,
@@ -168,7 +172,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		st.Close()
 		return nil, err
 	}
-	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
+	var recordings *record.Library
+	if cfg.Record {
+		if a.recorder, recordings, err = newRecordings(cfg.DataDir, cfg.RecordSegment, st, a.hub, sealer, issuer, a.reg, log); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	media := &httpapi.Media{Recordings: recordings, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
 		WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	var signaling httpapi.Signaling
 	if a.webrtc != nil {
@@ -284,6 +295,9 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })
+	if a.recorder != nil {
+		g.Go(func() error { return a.recorder.Run(gctx) })
+	}
 	if a.certs != nil {
 		g.Go(func() error { return a.certs.Run(gctx) })
 		g.Go(func() error {

@@ -106,6 +106,9 @@ func (c Config) Validate() error {
 		"webrtc_negotiation_timeout":  c.WebRTCNegotiationTimeout.String(),
 		"webrtc_disconnected_timeout": c.WebRTCDisconnectedTimeout.String(),
 	}
+	if c.Record && c.RecordSegment <= 0 {
+		bad("record_segment", c.RecordSegment.String(), "must be greater than zero when record is on", "a duration such as 1m")
+	}
 	for _, p := range positive {
 		if p.value <= 0 {
 			v, ok := shown[p.key]

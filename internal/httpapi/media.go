@@ -17,6 +17,7 @@ import (
 	"vigil/internal/hls"
 	"vigil/internal/hub"
 	"vigil/internal/limit"
+	"vigil/internal/record"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
 )
@@ -33,6 +34,8 @@ type Media struct {
 	Stills   *stills.Service
 	// WebRTC serves WHEP and Google's WebRTC signaling; nil leaves them out.
 	WebRTC *webrtc.Server
+	// Recordings serves the timeline and recorded MP4s; nil leaves them out.
+	Recordings *record.Library
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -97,6 +100,10 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	mux.Handle("GET /api/cameras/{id}/mjpeg", m.writeDeadlines("mjpeg", serve(m.Logger, m.Authn.viewing(m.mjpeg))))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
+	}
+	if m.Recordings != nil {
+		mux.Handle("GET /api/cameras/{id}/recordings", serve(m.Logger, m.Authn.viewing(m.timeline)))
+		mux.Handle("GET /api/cameras/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.recordingMP4))))
 	}
 }
 

@@ -73,6 +73,7 @@ type Clip struct {
 	rec   Recording
 	grant access.Grant
 	sr    *seal.SegmentReader
+	lib   *Library
 }
 
 // Open opens the grant's device's recording id. See ErrNotFound,
@@ -114,7 +115,7 @@ func (l *Library) Open(ctx context.Context, g access.Grant, id int64) (*Clip, er
 	if sr.Size() != rec.Size {
 		return nil, ErrDamaged
 	}
-	return &Clip{rec: rec, grant: g, sr: sr}, nil
+	return &Clip{rec: rec, grant: g, sr: sr, lib: l}, nil
 }
 
 func (l *Library) logger() *slog.Logger {
@@ -132,8 +133,20 @@ func (c *Clip) ChunksOpened() int64 { return c.sr.ChunksOpened() }
 
 // Egress is the check of invariant 3 for the clip's bytes: the recording's
 // device (which its key proved) against the grant's, its start against the
-// grant's epoch, and the grant still live. Run it right before writing.
-func (c *Clip) Egress(now time.Time) error { return c.grant.Check(c.rec.Device, c.rec.Start, now) }
+// grant's epoch, and the grant still live. Run it right before writing; on
+// an error write nothing more. A mismatch is counted and logged as an
+// isolation violation; a grant that ended is not one.
+func (c *Clip) Egress(now time.Time) error {
+	err := c.grant.Check(c.rec.Device, c.rec.Start, now)
+	var mismatch *access.MismatchError
+	var epoch *access.EpochError
+	if errors.As(err, &mismatch) || errors.As(err, &epoch) {
+		c.lib.Violations.Inc()
+		c.lib.logger().Error("isolation violation: a recording reached egress under a grant that does not allow it",
+			"grant", c.grant.String(), "camera", c.rec.Device, "recording", c.rec.ID, "error", err)
+	}
+	return err
+}
 
 // File is the whole recording, an fMP4 file, for http.ServeContent.
 func (c *Clip) File() io.ReadSeeker { return io.NewSectionReader(c.sr, 0, c.sr.Size()) }

@@ -1,0 +1,139 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/config"
+	"vigil/internal/sim"
+	"vigil/internal/testkit"
+)
+
+// getRange GETs path as the admin with a Range header.
+func (a *testApp) getRange(t *testing.T, path, rng string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.url(path), nil)
+	req.SetBasicAuth(AdminName, adminPassword)
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	return res.StatusCode, b.Bytes()
+}
+
+type timelineSpan struct {
+	ID         int64     `json:"id"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationMS int64     `json:"duration_ms"`
+	Size       int64     `json:"size"`
+	URL        string    `json:"url"`
+}
+
+func (a *testApp) timeline(t *testing.T, cam string) []timelineSpan {
+	t.Helper()
+	s, _, body := a.get(t, "/api/cameras/"+cam+"/recordings", AdminName, adminPassword)
+	if s != 200 {
+		t.Fatalf("timeline of %s: %d %s", cam, s, body)
+	}
+	var out struct{ Spans []timelineSpan }
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Spans
+}
+
+// TestRecordingDownloadWithRange: with record on, a camera's stream is
+// recorded; the timeline lists it; the MP4 downloads whole and by Range
+// (the exact bytes in the middle, 416 past the end); ffmpeg reads it, and
+// the stamps in it are that camera's only, captured within the span; a
+// part cut by ?start and ?end plays too; another camera's path finds
+// nothing of it.
+func TestRecordingDownloadWithRange(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, 2*time.Second })
+	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "yard")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam, other)
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timeline(t, cam.ID); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	sp := spans[0]
+	status, whole := a.getRange(t, sp.URL, "")
+	if status != 200 || int64(len(whole)) != sp.Size {
+		t.Fatalf("download: %d, %d bytes; the timeline says %d", status, len(whole), sp.Size)
+	}
+	mid := len(whole) / 2
+	status, part := a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-%d", mid, mid+999))
+	if status != http.StatusPartialContent || !bytes.Equal(part, whole[mid:mid+1000]) {
+		t.Fatalf("Range in the middle: %d, %d bytes, equal %v", status, len(part), bytes.Equal(part, whole[mid:min(len(whole), mid+1000)]))
+	}
+	if status, _ = a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-", len(whole))); status != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("Range past the end: %d, want 416", status)
+	}
+	times := checkClip(t, whole, cam.ID)
+	if times[0].Before(sp.Start.Add(-time.Second)) || times[len(times)-1].After(sp.End.Add(time.Second)) {
+		t.Errorf("stamps from %v to %v, outside the span %v to %v", times[0], times[len(times)-1], sp.Start, sp.End)
+	}
+	// A cut: from the middle of the span to its end.
+	cut := sp.URL + "&start=" + sp.Start.Add(time.Duration(sp.DurationMS/2)*time.Millisecond).Format(time.RFC3339Nano)
+	status, body := a.getRange(t, cut, "")
+	if status != 200 || len(body) == 0 || len(body) >= len(whole) {
+		t.Fatalf("a cut of the span: %d, %d bytes of %d", status, len(body), len(whole))
+	}
+	checkClip(t, body, cam.ID)
+	// Through the other camera's path, the recording does not exist.
+	wrong := strings.Replace(sp.URL, cam.ID, other.ID, 1)
+	if status, _ = a.getRange(t, wrong, ""); status != 404 {
+		t.Fatalf("camera %s's recording through %s's path: %d, want 404", cam.ID, other.ID, status)
+	}
+	if status, _ = a.getRange(t, "/api/cameras/"+cam.ID+"/recordings/"+strconv.Itoa(1<<30)+"/video.mp4", ""); status != 404 {
+		t.Fatalf("a recording that does not exist: %d, want 404", status)
+	}
+	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
+		t.Fatalf("%v isolation violations", got)
+	}
+}
+
+// checkClip has ffmpeg read an MP4 (an independent client): it must find
+// video, and every stamp in it must be cam's. It returns the stamps' times.
+func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := os.WriteFile(path, mp4, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-c", "copy", "-f", "h264", "pipe:1")
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg reads the clip: %v: %s", err, stderr.String())
+	}
+	chk := sim.NewChecker(sim.StaticKeys(stampSecret))
+	if err := chk.AnnexB(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if counts := chk.Counts(); len(counts) != 1 || counts[cam] == 0 || chk.Bad() != 0 {
+		t.Fatalf("stamps in the clip: %v (bad %d); want %s's only", counts, chk.Bad(), cam)
+	}
+	return stampTimes(t, sim.SplitAnnexB(out.Bytes()))
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/blob"
+	"vigil/internal/datadir"
+	"vigil/internal/hub"
+	"vigil/internal/record"
+	"vigil/internal/seal"
+	"vigil/internal/store/sqlite"
+)
+
+// recorderGrantTTL is how long the recorder's grant for one camera session
+// lasts; a session that outlives it is rejoined at the next poll.
+const recorderGrantTTL = 24 * time.Hour
+
+// recorderUser is who the recorder reads streams as, in logs.
+const recorderUser access.UserID = "vigil-recorder"
+
+// newRecordings builds the recorder and the library over
+// data_dir/recordings. The recorder reads with grants minted by the
+// process's one Issuer, for the device's sessions only.
+func newRecordings(dataDir string, segment time.Duration, st *sqlite.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
+	reg prometheus.Registerer, log *slog.Logger) (*record.Recorder, *record.Library, error) {
+	blobs, err := blob.NewDisk(filepath.Join(dataDir, datadir.RecordingsDir))
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := record.New(record.Config{
+		Hub: h, Sealer: sealer, Blobs: blobs, Index: st,
+		Targets: func(ctx context.Context) ([]record.Target, error) { return recordTargets(ctx, st) },
+		Grant: func(d access.DeviceID) access.Grant {
+			return issuer.Mint(recorderUser, d, access.AudienceWeb, recorderGrantTTL)
+		},
+		SegmentDuration: segment, Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	lib := &record.Library{Sealer: sealer, Blobs: blobs, Index: st, Violations: h.Metrics().Violations, Logger: log}
+	return rec, lib, nil
+}
+
+// recordTargets are the main streams of the enabled cameras.
+func recordTargets(ctx context.Context, st *sqlite.Store) ([]record.Target, error) {
+	devs, err := st.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []record.Target
+	for _, d := range devs {
+		if !d.Disabled {
+			out = append(out, record.Target{Device: d.ID, Stream: access.StreamMain})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"vigil/internal/audit"
+	"vigil/internal/record"
+)
+
+// errNoRecording is the one answer for a recording that does not exist, is
+// another camera's or epoch's, or did not open: no probing for ids.
+var errNoRecording = httpError(http.StatusNotFound, "no such recording", nil)
+
+// span is a recorded stretch on the timeline, as the API shows it.
+type span struct {
+	ID         int64     `json:"id"`
+	Stream     string    `json:"stream"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationMS int64     `json:"duration_ms"`
+	Size       int64     `json:"size"`
+	URL        string    `json:"url"`
+}
+
+// timeRange reads ?from and ?to (RFC 3339); they default to the last day.
+func timeRange(r *http.Request) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	to, from = time.Now(), time.Now().Add(-24*time.Hour)
+	for _, p := range []struct {
+		key string
+		t   *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if s := q.Get(p.key); s != "" {
+			if *p.t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				return from, to, httpError(http.StatusBadRequest, p.key+" must be an RFC 3339 time such as 2026-12-02T13:00:00Z", nil)
+			}
+		}
+	}
+	if !from.Before(to) {
+		return from, to, httpError(http.StatusBadRequest, "from must be before to", nil)
+	}
+	return from, to, nil
+}
+
+// timeline lists the camera's recorded spans of ?stream in [?from, ?to).
+func (m *Media) timeline(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		return err
+	}
+	spans, err := m.Recordings.Timeline(r.Context(), g, stream, from, to)
+	if err != nil {
+		return notFoundUnless(err)
+	}
+	if err := m.Record.Seen(g, "recordings", r.RemoteAddr); err != nil {
+		return err
+	}
+	out := make([]span, 0, len(spans))
+	for _, s := range spans {
+		out = append(out, span{ID: s.ID, Stream: string(s.Stream), Start: s.Start, End: s.Start.Add(s.Duration),
+			DurationMS: s.Duration.Milliseconds(), Size: s.Size,
+			URL: fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=%s", g.Device(), s.ID, s.Stream)})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"spans": out})
+}
+
+// recordingMP4 serves a recording, or the part of it between ?start and
+// ?end (RFC 3339, cut to whole GOPs), as an MP4 file with Range support.
+func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.PathValue("rec"), 10, 64)
+	if err != nil {
+		return errNoRecording
+	}
+	clip, err := m.Recordings.Open(r.Context(), g, id)
+	if err != nil {
+		if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
+			return &HTTPError{Code: errNoRecording.Code, Msg: errNoRecording.Msg, Err: err}
+		}
+		return notFoundUnless(err)
+	}
+	rec := clip.Recording()
+	if rec.Stream != stream {
+		return errNoRecording
+	}
+	body, err := clipBody(r, clip)
+	if err != nil {
+		return err
+	}
+	session, err := m.Record.Start(g, "recording", r.RemoteAddr)
+	if err != nil {
+		return err
+	}
+	defer session.End()
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Recording-Start", rec.Start.UTC().Format(time.RFC3339Nano))
+	out := &egressWriter{ResponseWriter: w, clip: clip, rec: session, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
+	http.ServeContent(out, r, "", rec.Start, body)
+	return nil
+}
+
+// clipBody is the clip cut to ?start and ?end, or the whole of it.
+func clipBody(r *http.Request, clip *record.Clip) (io.ReadSeeker, error) {
+	q := r.URL.Query()
+	if q.Get("start") == "" && q.Get("end") == "" {
+		return clip.File(), nil
+	}
+	rec := clip.Recording()
+	from, to := time.Duration(0), rec.Duration
+	for _, p := range []struct {
+		key string
+		d   *time.Duration
+	}{{"start", &from}, {"end", &to}} {
+		if s := q.Get(p.key); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, httpError(http.StatusBadRequest, p.key+" must be an RFC 3339 time", nil)
+			}
+			*p.d = t.Sub(rec.Start)
+		}
+	}
+	if from >= to {
+		return nil, httpError(http.StatusBadRequest, "start must be before end", nil)
+	}
+	return clip.Span(from, to), nil
+}
+
+// egressWriter runs the clip's egress check right before every write of
+// its bytes (invariant 3); on a refusal nothing more is written.
+type egressWriter struct {
+	http.ResponseWriter
+	clip  *record.Clip
+	rec   *audit.Session
+	bytes func(float64)
+	err   error
+}
+
+func (e *egressWriter) Write(p []byte) (int, error) {
+	if e.err == nil {
+		e.err = e.clip.Egress(time.Now())
+	}
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.ResponseWriter.Write(p)
+	e.rec.Add(n)
+	e.bytes(float64(n))
+	return n, err
+}
+
