@@ -161,4 +161,3 @@ func (e *egressWriter) Write(p []byte) (int, error) {
 	e.bytes(float64(n))
 	return n, err
 }
-
