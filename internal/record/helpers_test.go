@@ -42,9 +42,32 @@ type env struct {
 	rec        *record.Recorder
 	lib        *record.Library
 	violations prometheus.Counter
+	reg        *prometheus.Registry
 }
 
-func newEnv(t *testing.T) *env {
+// metric is the value of a counter or gauge of the recorder's.
+func (e *env) metric(name string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+			return sum
+		}
+	}
+	return 0
+}
+
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the recorder's config changed by mutate.
+func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
@@ -76,8 +99,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, hub: hub.New(hub.Config{}), st: st, blobs: blobs, sealer: sealer,
-		violations: prometheus.NewCounter(prometheus.CounterOpts{Name: "v"})}
-	e.rec, err = record.New(record.Config{
+		violations: prometheus.NewCounter(prometheus.CounterOpts{Name: "v"}), reg: prometheus.NewRegistry()}
+	cfg := record.Config{
 		Hub: e.hub, Sealer: sealer, Blobs: blobs, Index: st,
 		Targets: func(context.Context) ([]record.Target, error) {
 			return []record.Target{{Device: "cam-a", Stream: access.StreamMain}, {Device: "cam-b", Stream: access.StreamMain}}, nil
@@ -87,7 +110,12 @@ func newEnv(t *testing.T) *env {
 		},
 		SegmentDuration: time.Second,
 		Poll:            5 * time.Millisecond,
-	})
+		Registerer:      e.reg,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e.rec, err = record.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +123,7 @@ func newEnv(t *testing.T) *env {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.rec.Run(runCtx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	e.lib = &record.Library{Sealer: sealer, Blobs: blobs, Index: st, Violations: e.violations}
+	e.lib = &record.Library{Sealer: sealer, Blobs: e.blobs, Index: st, Violations: e.violations}
 	return e
 }
 
