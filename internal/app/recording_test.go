@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
@@ -136,4 +138,87 @@ func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
 		t.Fatalf("stamps in the clip: %v (bad %d); want %s's only", counts, chk.Bad(), cam)
 	}
 	return stampTimes(t, sim.SplitAnnexB(out.Bytes()))
+}
+
+// timelineOf is the camera's timeline as user sees it.
+func (a *testApp) timelineOf(t *testing.T, cam, user, pass string) []timelineSpan {
+	t.Helper()
+	s, _, body := a.get(t, "/api/cameras/"+cam+"/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", user, pass)
+	if s != 200 {
+		t.Fatalf("timeline of %s for %s: %d %s", cam, user, s, body)
+	}
+	var out struct{ Spans []timelineSpan }
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Spans
+}
+
+// TestRecordingsStayWithTheirEpoch: olga's camera is recorded; she
+// releases it and sam claims it. Sam lists nothing recorded before his
+// claim and fetches none of olga's recordings (404), nor does olga any
+// more; what is recorded after the claim is sam's, and plays, with stamps
+// captured after the claim only.
+func TestRecordingsStayWithTheirEpoch(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	olga, sam := a.addUser(t, "olga"), a.addUser(t, "sam")
+	code, _ := auth.NewClaimCode()
+	if err := a.store.ResetDevice(t.Context(), deviceID(cam), auth.ClaimHash(code)); err != nil {
+		t.Fatal(err)
+	}
+	a.claimAPI(t, cam, "olga", olga, code)
+	var olgas []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recording of olga's", func() error {
+		if olgas = a.timelineOf(t, cam.ID, "olga", olga); len(olgas) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	if s, _, _ := a.get(t, olgas[0].URL, "olga", olga); s != 200 {
+		t.Fatalf("olga's own recording: %d", s)
+	}
+	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, "olga", olga, nil)
+	var rel struct {
+		Code string `json:"claim_code"`
+	}
+	if s != 200 || json.Unmarshal(b, &rel) != nil {
+		t.Fatalf("release: %d %s", s, b)
+	}
+	claimed := a.claimAPI(t, cam, "sam", sam, rel.Code)
+	for _, sp := range a.timelineOf(t, cam.ID, "sam", sam) {
+		if sp.Start.Before(claimed) {
+			t.Fatalf("sam lists a recording from %v, before his claim at %v", sp.Start, claimed)
+		}
+	}
+	for _, sp := range olgas {
+		if s, _, _ := a.get(t, sp.URL, "sam", sam); s != 404 {
+			t.Fatalf("sam fetches olga's recording %d: %d, want 404", sp.ID, s)
+		}
+		if s, _, _ := a.get(t, sp.URL, "olga", olga); s != 404 {
+			t.Fatalf("olga fetches her recording %d of a camera she sold: %d, want 404", sp.ID, s)
+		}
+	}
+	var sams []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recording of sam's", func() error {
+		if sams = a.timelineOf(t, cam.ID, "sam", sam); len(sams) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	s, _, body := a.get(t, sams[0].URL, "sam", sam)
+	if s != 200 {
+		t.Fatalf("sam's recording: %d", s)
+	}
+	for _, st := range checkClip(t, body, cam.ID) {
+		if st.Before(claimed) {
+			t.Fatalf("sam's recording holds a frame captured %v before his claim", claimed.Sub(st))
+		}
+	}
+	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
+		t.Fatalf("%v isolation violations", got)
+	}
 }
