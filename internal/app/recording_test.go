@@ -47,19 +47,6 @@ type timelineSpan struct {
 	URL        string    `json:"url"`
 }
 
-func (a *testApp) timeline(t *testing.T, cam string) []timelineSpan {
-	t.Helper()
-	s, _, body := a.get(t, "/api/cameras/"+cam+"/recordings", AdminName, adminPassword)
-	if s != 200 {
-		t.Fatalf("timeline of %s: %d %s", cam, s, body)
-	}
-	var out struct{ Spans []timelineSpan }
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Spans
-}
-
 // TestRecordingDownloadWithRange: with record on, a camera's stream is
 // recorded; the timeline lists it; the MP4 downloads whole and by Range
 // (the exact bytes in the middle, 416 past the end); ffmpeg reads it, and
@@ -74,7 +61,7 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 	a.run(t, cam, other)
 	var spans []timelineSpan
 	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timeline(t, cam.ID); len(spans) == 0 {
+		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
 			return fmt.Errorf("no spans yet")
 		}
 		return nil

@@ -181,3 +181,18 @@ func (e *env) spans(g access.Grant, n int) []record.Span {
 	})
 	return spans
 }
+
+// recorded publishes gops GOPs of dev, ends the session and returns its
+// owner's grant and first recording's row.
+func (e *env) recorded(dev access.DeviceID, owner access.UserID, gops int) (access.Grant, record.Recording) {
+	e.t.Helper()
+	f := e.publish(dev)
+	e.frames(f, gops*testGOP)
+	f.Pub.Close()
+	g := e.owner(dev, owner)
+	row, err := e.st.Recording(e.t.Context(), e.spans(g, 1)[0].ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return g, row
+}
