@@ -174,7 +174,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	var recordings *record.Library
 	if cfg.Record {
-		if a.recorder, recordings, err = newRecordings(cfg.DataDir, cfg.RecordSegment, st, a.hub, sealer, issuer, a.reg, log); err != nil {
+		if a.recorder, recordings, err = newRecordings(ctx, cfg, st, a.hub, sealer, issuer, a.reg, log); err != nil {
 			st.Close()
 			return nil, err
 		}

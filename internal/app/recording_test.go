@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"vigil/internal/auth"
+	"vigil/internal/blob/blobtest"
 	"vigil/internal/config"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
@@ -66,23 +67,8 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 		}
 		return nil
 	})
+	whole := checkDownload(t, a, spans[0], cam.ID)
 	sp := spans[0]
-	status, whole := a.getRange(t, sp.URL, "")
-	if status != 200 || int64(len(whole)) != sp.Size {
-		t.Fatalf("download: %d, %d bytes; the timeline says %d", status, len(whole), sp.Size)
-	}
-	mid := len(whole) / 2
-	status, part := a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-%d", mid, mid+999))
-	if status != http.StatusPartialContent || !bytes.Equal(part, whole[mid:mid+1000]) {
-		t.Fatalf("Range in the middle: %d, %d bytes, equal %v", status, len(part), bytes.Equal(part, whole[mid:min(len(whole), mid+1000)]))
-	}
-	if status, _ = a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-", len(whole))); status != http.StatusRequestedRangeNotSatisfiable {
-		t.Fatalf("Range past the end: %d, want 416", status)
-	}
-	times := checkClip(t, whole, cam.ID)
-	if times[0].Before(sp.Start.Add(-time.Second)) || times[len(times)-1].After(sp.End.Add(time.Second)) {
-		t.Errorf("stamps from %v to %v, outside the span %v to %v", times[0], times[len(times)-1], sp.Start, sp.End)
-	}
 	// A cut: from the middle of the span to its end.
 	cut := sp.URL + "&start=" + sp.Start.Add(time.Duration(sp.DurationMS/2)*time.Millisecond).Format(time.RFC3339Nano)
 	status, body := a.getRange(t, cut, "")
@@ -100,6 +86,60 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 	}
 	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
 		t.Fatalf("%v isolation violations", got)
+	}
+}
+
+// checkDownload downloads a span whole and by Range: the exact bytes in
+// the middle, 416 past the end; ffmpeg reads it and finds only cam's
+// stamps, captured within the span. It returns the file.
+func checkDownload(t *testing.T, a *testApp, sp timelineSpan, cam string) []byte {
+	t.Helper()
+	status, whole := a.getRange(t, sp.URL, "")
+	if status != 200 || int64(len(whole)) != sp.Size {
+		t.Fatalf("download: %d, %d bytes; the timeline says %d", status, len(whole), sp.Size)
+	}
+	mid := len(whole) / 2
+	status, part := a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-%d", mid, mid+999))
+	if status != http.StatusPartialContent || !bytes.Equal(part, whole[mid:mid+1000]) {
+		t.Fatalf("Range in the middle: %d, %d bytes, equal %v", status, len(part), bytes.Equal(part, whole[mid:min(len(whole), mid+1000)]))
+	}
+	if status, _ = a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-", len(whole))); status != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("Range past the end: %d, want 416", status)
+	}
+	times := checkClip(t, whole, cam)
+	if times[0].Before(sp.Start.Add(-time.Second)) || times[len(times)-1].After(sp.End.Add(time.Second)) {
+		t.Errorf("stamps from %v to %v, outside the span %v to %v", times[0], times[len(times)-1], sp.Start, sp.End)
+	}
+	return whole
+}
+
+// TestRecordingToS3: with record_store an S3-compatible bucket (s3rver, a
+// real server), recordings are kept there and download as from disk.
+func TestRecordingToS3(t *testing.T) {
+	needFFmpeg(t)
+	srv := blobtest.Servers[0]
+	path, err := srv.Command()
+	if err != nil {
+		t.Fatalf("%s is missing (%v): run `make test`, which installs it", srv.Name, err)
+	}
+	endpoint := srv.Start(t, path)
+	store := fmt.Sprintf("s3+http://%s:%s@%s/vigil-recordings", srv.Access, srv.Secret, endpoint)
+	a := startApp(t, "", func(c *config.Config) {
+		c.Record, c.RecordSegment, c.RecordStore = true, time.Second, config.Secret(store)
+	})
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	checkDownload(t, a, spans[0], cam.ID)
+	if entries, _ := os.ReadDir(filepath.Join(a.cfg.DataDir, "recordings")); len(entries) != 0 {
+		t.Fatalf("recordings went to the data directory too: %v", entries)
 	}
 }
 

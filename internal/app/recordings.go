@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/blob"
+	"vigil/internal/config"
 	"vigil/internal/datadir"
 	"vigil/internal/hub"
 	"vigil/internal/record"
@@ -27,9 +29,9 @@ const recorderUser access.UserID = "vigil-recorder"
 // newRecordings builds the recorder and the library over
 // data_dir/recordings. The recorder reads with grants minted by the
 // process's one Issuer, for the device's sessions only.
-func newRecordings(dataDir string, segment time.Duration, st *sqlite.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
+func newRecordings(ctx context.Context, cfg config.Config, st *sqlite.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
 	reg prometheus.Registerer, log *slog.Logger) (*record.Recorder, *record.Library, error) {
-	blobs, err := blob.NewDisk(filepath.Join(dataDir, datadir.RecordingsDir))
+	blobs, err := recordStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,13 +41,28 @@ func newRecordings(dataDir string, segment time.Duration, st *sqlite.Store, h *h
 		Grant: func(d access.DeviceID) access.Grant {
 			return issuer.Mint(recorderUser, d, access.AudienceWeb, recorderGrantTTL)
 		},
-		SegmentDuration: segment, Registerer: reg, Logger: log,
+		SegmentDuration: cfg.RecordSegment, Registerer: reg, Logger: log,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	lib := &record.Library{Sealer: sealer, Blobs: blobs, Index: st, Violations: h.Metrics().Violations, Logger: log}
 	return rec, lib, nil
+}
+
+// recordStore is record_store: data_dir/recordings, or an S3 bucket.
+func recordStore(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	raw := cfg.RecordStore.Reveal()
+	if raw == "" {
+		return blob.NewDisk(filepath.Join(cfg.DataDir, datadir.RecordingsDir))
+	}
+	s3, err := blob.ParseS3URL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("record_store: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return blob.NewS3(ctx, s3)
 }
 
 // recordTargets are the main streams of the enabled cameras.

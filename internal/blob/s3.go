@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -220,4 +221,33 @@ func s3Error(key string, err error) error {
 		return fmt.Errorf("blob: %s: %w", key, ErrRange)
 	}
 	return fmt.Errorf("blob: %s: %w", key, err)
+}
+
+// ParseS3URL reads an S3-compatible store's address:
+// s3://ACCESS:SECRET@host:port/bucket for HTTPS, s3+http://… for plain
+// HTTP, with an optional ?region= (default us-east-1).
+func ParseS3URL(raw string) (S3Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return S3Config{}, errors.New("blob: s3 url does not parse") // url.Error would quote the secret
+	}
+	cfg := S3Config{Endpoint: u.Host, Region: u.Query().Get("region"), Bucket: strings.Trim(u.Path, "/")}
+	switch u.Scheme {
+	case "s3":
+		cfg.Secure = true
+	case "s3+http":
+	default:
+		return S3Config{}, errors.New("blob: s3 url must start with s3:// (HTTPS) or s3+http://")
+	}
+	if u.User != nil {
+		cfg.AccessKey = u.User.Username()
+		cfg.SecretKey, _ = u.User.Password()
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Endpoint == "" || cfg.Bucket == "" || strings.Contains(cfg.Bucket, "/") || cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return S3Config{}, errors.New("blob: s3 url needs access key, secret, host and one bucket: s3://ACCESS:SECRET@host:port/bucket")
+	}
+	return cfg, nil
 }

@@ -40,3 +40,26 @@ func TestFakeS3(t *testing.T) {
 		return newS3(t, strings.TrimPrefix(srv.URL, "http://"), "key", "secret")
 	})
 }
+
+func TestParseS3URL(t *testing.T) {
+	for _, c := range []struct {
+		raw  string
+		want blob.S3Config
+		ok   bool
+	}{
+		{"s3://AK:SK@s3.example.com/footage", blob.S3Config{Endpoint: "s3.example.com", Secure: true, Region: "us-east-1",
+			Bucket: "footage", AccessKey: "AK", SecretKey: "SK"}, true},
+		{"s3+http://AK:S%2FK@127.0.0.1:9000/b?region=eu-west-1", blob.S3Config{Endpoint: "127.0.0.1:9000", Region: "eu-west-1",
+			Bucket: "b", AccessKey: "AK", SecretKey: "S/K"}, true},
+		{"http://AK:SK@host/b", blob.S3Config{}, false},
+		{"s3://host/b", blob.S3Config{}, false},
+		{"s3://AK:SK@host/", blob.S3Config{}, false},
+		{"s3://AK:SK@host/a/b", blob.S3Config{}, false},
+		{"s3://AK@host/b", blob.S3Config{}, false},
+	} {
+		got, err := blob.ParseS3URL(c.raw)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseS3URL(%q) = %+v, %v", c.raw, got, err)
+		}
+	}
+}

@@ -77,6 +77,11 @@ type Config struct {
 	// RecordSegment is the length recordings are cut into (at the first
 	// keyframe past it). It defaults to 1m.
 	RecordSegment time.Duration `yaml:"record_segment"`
+	// RecordStore is where recordings are kept: empty for
+	// data_dir/recordings, or an S3-compatible bucket as
+	// s3://ACCESS:SECRET@host:port/bucket (s3+http:// without TLS). It
+	// defaults to empty.
+	RecordStore Secret `yaml:"record_store"`
 
 	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
 	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.

@@ -54,6 +54,8 @@ func settings() []setting {
 		{"signup", "let anyone create an account (true or false); otherwise an invitation is needed", boolean(func(c *Config) *bool { return &c.Signup })},
 		{"record", "record every enabled camera's main stream, sealed, into data_dir/recordings (true or false)", boolean(func(c *Config) *bool { return &c.Record })},
 		{"record_segment", "length of a recorded segment", duration(func(c *Config) *time.Duration { return &c.RecordSegment })},
+		{"record_store", "where recordings are kept: empty for data_dir/recordings, or s3://ACCESS:SECRET@host:port/bucket (s3+http:// without TLS)",
+			str(func(c *Config) *Secret { return &c.RecordStore })},
 		{"cors_origins", "comma-separated origins allowed to fetch media (Cast receivers)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
 		{"oauth_clients", "services that may link accounts: a YAML or JSON list of {id, secret, redirect_uris, kind, name}",
 			oauthClients(func(c *Config) *[]OAuthClient { return &c.OAuthClients })},

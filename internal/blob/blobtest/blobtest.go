@@ -1,5 +1,6 @@
-// Package blobtest is the conformance suite every blob.Store passes: disk,
-// and S3-compatible services (an in-process fake and a real server).
+// Package blobtest is the conformance suite every blob.Store passes (disk,
+// and S3-compatible services: an in-process fake and real servers), and
+// starts those real servers for tests (Servers). Only tests import it.
 package blobtest
 
 import (
