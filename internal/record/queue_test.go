@@ -97,3 +97,28 @@ func TestSlowStoreDropsFragmentsNotViewers(t *testing.T) {
 	}
 	t.Logf("%d fragments kept, %v dropped", len(rec.Fragments), dropped)
 }
+
+// TestStalledStoreDoesNotHoldTheRecorder: when not even a segment's first
+// fragment fits the queue, the segment is abandoned (counted) without
+// waiting for the stalled store, and the recorder tries again at the next
+// keyframe; nothing is filed.
+func TestStalledStoreDoesNotHoldTheRecorder(t *testing.T) {
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) })
+	e := newEnvWith(t, func(c *record.Config) {
+		c.Blobs = gatedBlobs{Store: c.Blobs, gate: gate}
+		c.QueueBytes = 1 << 10 // smaller than any GOP
+	})
+	f := e.publish("cam-a")
+	e.frames(f, 5*testGOP)
+	testkit.WaitFor(t, 10*time.Second, "segments abandoned at each keyframe", func() error {
+		if n := e.metric("vigil_record_failed_segments_total"); n < 3 {
+			return fmt.Errorf("%v abandoned", n)
+		}
+		return nil
+	})
+	spans, err := e.lib.Timeline(t.Context(), e.owner("cam-a", "u-a"), access.StreamMain, time.Time{}, time.Now().Add(time.Hour))
+	if err != nil || len(spans) != 0 {
+		t.Fatalf("abandoned segments were filed: %v, %v", spans, err)
+	}
+}

@@ -24,7 +24,8 @@ type segment struct {
 	startPTS time.Duration
 	mux      *fmp4.Segment
 	q        *queue
-	stored   chan error // the writer's result
+	pw       *io.PipeWriter // the put's input
+	stored   chan error     // the writer's result
 }
 
 // start opens a segment at keyframe u, under the device's current epoch.
@@ -48,6 +49,7 @@ func (r *Recorder) start(ctx context.Context, tg Target, tracks []*media.Track, 
 		return nil, err
 	}
 	pr, pw := io.Pipe()
+	s.pw = pw
 	sw, err := r.cfg.Sealer.NewSegmentWriter(pw, tg.Device, secret, s.name())
 	if err != nil {
 		return nil, err
@@ -66,15 +68,17 @@ func (s *segment) push(u *media.Unit) error {
 		return err
 	}
 	if s.q.broken.Load() {
-		return errors.New("record: the store is too far behind to take a segment's first fragment")
+		return errFirstDropped
 	}
 	return nil
 }
 
-// abort ends the segment without storing it.
+// abort ends the segment without storing it, at once: the put's input is
+// closed with err, so even a stalled store's put fails and the writer
+// goroutine ends on its own.
 func (s *segment) abort(err error) {
 	s.q.abort(err)
-	<-s.stored
+	s.pw.CloseWithError(err)
 }
 
 // finish ends the segment before next (nil: the stream ended) and files it
@@ -86,9 +90,13 @@ func (r *Recorder) finish(s *segment, next *media.Unit) {
 	} else {
 		err = s.mux.Close()
 	}
+	if err == nil && s.q.broken.Load() {
+		err = errFirstDropped
+	}
 	if err != nil {
 		s.abort(err)
 		r.metrics.failed.Inc()
+		r.log.Warn("recorder: segment abandoned", "camera", s.tg.Device, "stream", s.tg.Stream, "error", err)
 		return
 	}
 	s.q.close()
@@ -126,9 +134,11 @@ func (r *Recorder) file(s *segment) error {
 
 // store seals what the queue yields into the blob store: the put reads the
 // pipe while this goroutine fills it. A put that fails closes the pipe, so
-// the sealing stops too.
+// the sealing stops too. The put has no deadline while the segment is
+// being recorded (a camera's keyframes may be far apart); once it is
+// closed, storing the rest must take under storeTimeout.
 func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWriter) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout+2*s.r.cfg.SegmentDuration)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	put := make(chan error, 1)
 	go func() {
@@ -143,6 +153,8 @@ func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWr
 			_, err = sw.Write(p)
 		}
 	}
+	deadline := time.AfterFunc(storeTimeout, cancel)
+	defer deadline.Stop()
 	if err == nil {
 		err = s.q.err()
 	}
@@ -156,6 +168,10 @@ func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWr
 	}
 	s.stored <- errors.Join(err, <-put)
 }
+
+// errFirstDropped: a segment is lost when its first write (the init
+// segment with the first fragment) does not fit the queue.
+var errFirstDropped = errors.New("record: the store is too far behind to take a segment's first fragment")
 
 // queueSlots bounds the fragments waiting, whatever their size.
 const queueSlots = 256
@@ -218,7 +234,7 @@ func (q *queue) err() error {
 		return *p
 	}
 	if q.broken.Load() {
-		return errors.New("record: the segment's first fragment was dropped")
+		return errFirstDropped
 	}
 	return nil
 }
