@@ -173,24 +173,6 @@ func (c *Clip) Span(from, to time.Duration) io.ReadSeeker {
 	return newConcat(c.sr, [][2]int64{{0, fs[0].Offset}, {fs[first].Offset, end}})
 }
 
-// SpanTimes returns the times, from the recording's start, that Span(from,
-// to) covers.
-func (c *Clip) SpanTimes(from, to time.Duration) (time.Duration, time.Duration) {
-	fs := c.rec.Fragments
-	start, end := time.Duration(0), c.rec.Duration
-	for _, f := range fs {
-		if f.Time <= from && f.Key {
-			start = f.Time
-		}
-	}
-	for _, f := range fs {
-		if f.Time >= to && f.Time > start {
-			return start, f.Time
-		}
-	}
-	return start, end
-}
-
 // blobReaderAt reads an object by ranged gets.
 type blobReaderAt struct {
 	ctx   context.Context

@@ -284,3 +284,29 @@ func TestNewOwnerSeesNothingBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanIsWholeGOPsOfTheFile: a span of a recording is its init segment
+// and the fragments from the last keyframe at or before its start to the
+// first fragment at or after its end, byte for byte, and it plays.
+func TestSpanIsWholeGOPsOfTheFile(t *testing.T) {
+	needFFprobe(t)
+	e := newEnvWith(t, func(c *record.Config) { c.SegmentDuration = time.Hour })
+	g, row := e.recorded("cam-a", "u-a", 4)
+	if len(row.Fragments) < 4 {
+		t.Fatalf("%d fragments, want 4 or more", len(row.Fragments))
+	}
+	clip, err := e.lib.Open(t.Context(), g, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := readAll(t, clip.File())
+	fr := row.Fragments
+	span := readAll(t, clip.Span(fr[1].Time+fr[1].Time/2, fr[2].Time+time.Millisecond))
+	want := append(bytes.Clone(file[:fr[0].Offset]), file[fr[1].Offset:fr[3].Offset]...)
+	if !bytes.Equal(span, want) {
+		t.Fatalf("span of %d bytes is not the init segment and fragments 1 and 2 (%d bytes)", len(span), len(want))
+	}
+	if n := ffprobeFrames(t, span); n != 2*testGOP {
+		t.Fatalf("ffprobe reads %d frames of the span, want %d", n, 2*testGOP)
+	}
+}
