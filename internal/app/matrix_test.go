@@ -38,7 +38,7 @@ func TestAccessMatrix(t *testing.T) {
 		withOAuthClients(c)
 		c.Record, c.RecordSegment = true, time.Second
 		// The owner's WHEP session (never connected) must outlast the table.
-		c.WebRTCNegotiationTimeout = time.Minute
+		c.WebRTCNegotiationTimeout, c.WebRTCDisconnectedTimeout = time.Minute, time.Minute
 	})
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
 	a.run(t, cam, other)
@@ -156,6 +156,7 @@ func TestAccessMatrix(t *testing.T) {
 		"PUT /api/cameras/{id}/still.jpg":                     {"/still.jpg", camerasOnly, false},
 		"GET /api/cameras/{id}/mjpeg":                         {"/mjpeg", read, true},
 		"GET /api/cameras/{id}/recordings":                    {"/recordings", read, false},
+		"GET /api/cameras/{id}/recordings/vod.m3u8":           {"/recordings/vod.m3u8", read, false},
 		"GET /api/cameras/{id}/recordings/{rec}/video.mp4":    {fmt.Sprintf("/recordings/%d/video.mp4", rec), read, true},
 		"GET /api/cameras/{id}/shares":                        {"/shares", ownerOnly, false},
 		"PUT /api/cameras/{id}/shares/{user}":                 {"/shares/stranger", withOwner(ownerOnly, 204), false},

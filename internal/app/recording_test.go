@@ -76,6 +76,26 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 		t.Fatalf("a cut of the span: %d, %d bytes of %d", status, len(body), len(whole))
 	}
 	checkClip(t, body, cam.ID)
+	// The HLS VOD playlist of the camera's recordings plays in ffmpeg,
+	// which fetches the byte ranges it lists (with a stream token: ffmpeg
+	// does not send Basic credentials on the byte-range requests of a
+	// playlist); only the camera's stamps.
+	code, tb := a.call(t, "POST", "/api/cameras/"+cam.ID+"/tokens", AdminName, adminPassword, map[string]any{})
+	var tok struct{ Token string }
+	if code != 200 || json.Unmarshal(tb, &tok) != nil || tok.Token == "" {
+		t.Fatalf("token: %d %s", code, tb)
+	}
+	vod := a.url("/api/cameras/" + cam.ID + "/recordings/vod.m3u8?token=" + tok.Token)
+	var out, stderr bytes.Buffer
+	ff := exec.Command("ffmpeg", "-v", "error", "-i", vod, "-map", "0:v", "-c", "copy", "-f", "h264", "pipe:1")
+	ff.Stdout, ff.Stderr = &out, &stderr
+	if err := ff.Run(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg plays the VOD playlist: %v: %s", err, stderr.String())
+	}
+	chk := sim.NewChecker(sim.StaticKeys(stampSecret))
+	if err := chk.AnnexB(out.Bytes()); err != nil || chk.Counts()[cam.ID] == 0 || len(chk.Counts()) != 1 {
+		t.Fatalf("stamps in the VOD: %v, %v; want %s's only", chk.Counts(), err, cam.ID)
+	}
 	// Through the other camera's path, the recording does not exist.
 	wrong := strings.Replace(sp.URL, cam.ID, other.ID, 1)
 	if status, _ = a.getRange(t, wrong, ""); status != 404 {

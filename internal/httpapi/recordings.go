@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"vigil/internal/audit"
@@ -160,4 +163,76 @@ func (e *egressWriter) Write(p []byte) (int, error) {
 	e.rec.Add(n)
 	e.bytes(float64(n))
 	return n, err
+}
+
+// vod writes an HLS VOD playlist (RFC 8216 §4.3.3.5 PLAYLIST-TYPE VOD) of
+// the camera's recordings of ?stream in [?from, ?to): per recording its
+// init segment (EXT-X-MAP) and its GOPs as byte ranges of its video.mp4,
+// a discontinuity between recordings. Nothing is re-muxed; the media
+// requests go through video.mp4 and its egress check. A stream token in
+// the query is kept in the URIs.
+func (m *Media) vod(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		return err
+	}
+	spans, err := m.Recordings.Timeline(r.Context(), g, stream, from, to)
+	if err != nil {
+		return notFoundUnless(err)
+	}
+	if err := m.Record.Seen(g, "recordings", r.RemoteAddr); err != nil {
+		return err
+	}
+	q := url.Values{"stream": {string(stream)}}
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		q.Set("token", tok)
+	}
+	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+	w.Header().Set("Cache-Control", "private, no-store")
+	_, err = io.WriteString(w, vodPlaylist(spans, q.Encode()))
+	return err
+}
+
+// vodPlaylist is the playlist of spans; query goes on every URI.
+func vodPlaylist(spans []record.Span, query string) string {
+	var b strings.Builder
+	target := 1
+	for _, s := range spans {
+		for i := range s.Fragments {
+			target = max(target, int(math.Ceil(fragmentDuration(s, i).Seconds())))
+		}
+	}
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:%d\n", target)
+	for n, s := range spans {
+		if len(s.Fragments) == 0 {
+			continue
+		}
+		uri := fmt.Sprintf("%d/video.mp4?%s", s.ID, query)
+		if n > 0 {
+			b.WriteString("#EXT-X-DISCONTINUITY\n")
+		}
+		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.Start.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s\",BYTERANGE=\"%d@0\"\n", uri, s.Fragments[0].Offset)
+		for i, f := range s.Fragments {
+			end := s.Size
+			if i+1 < len(s.Fragments) {
+				end = s.Fragments[i+1].Offset
+			}
+			fmt.Fprintf(&b, "#EXTINF:%.3f,\n#EXT-X-BYTERANGE:%d@%d\n%s\n", fragmentDuration(s, i).Seconds(), end-f.Offset, f.Offset, uri)
+		}
+	}
+	b.WriteString("#EXT-X-ENDLIST\n")
+	return b.String()
+}
+
+// fragmentDuration is how long fragment i of s plays.
+func fragmentDuration(s record.Span, i int) time.Duration {
+	if i+1 < len(s.Fragments) {
+		return s.Fragments[i+1].Time - s.Fragments[i].Time
+	}
+	return s.Duration - s.Fragments[i].Time
 }

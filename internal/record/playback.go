@@ -35,6 +35,8 @@ type Span struct {
 	Start    time.Time
 	Duration time.Duration
 	Size     int64
+	// Fragments are where the recording's GOPs start (for HLS byte ranges).
+	Fragments []Fragment
 }
 
 // Timeline lists the grant's device's recordings of stream that overlap
@@ -62,7 +64,8 @@ func (l *Library) Timeline(ctx context.Context, g access.Grant, stream access.St
 		if r.Device != g.Device() || g.Check(r.Device, r.Start, time.Now()) != nil {
 			continue
 		}
-		spans = append(spans, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size})
+		spans = append(spans, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size,
+			Fragments: r.Fragments})
 	}
 	return spans, nil
 }
