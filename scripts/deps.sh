@@ -3,22 +3,31 @@
 # ffmpeg (an independent RTSP/HLS/MP4 client and the still decoder),
 # Chromium (the browser the web tests drive), Pebble (the ACME test CA the
 # certificate tests run on loopback), systemd-analyze (checks the unit
-# in dist/), npm and s3rver (an independent S3-compatible server the blob
-# store's conformance suite runs against) and, with VIGIL_WEED=1,
-# SeaweedFS's weed built from the Go module proxy (a second real S3; its
-# build takes the better part of an hour on a busy two-core machine, so it
-# is not part of every `make test`).
+# in dist/), PostgreSQL 15 (the Postgres store's tests start their own
+# throwaway server from its binaries: internal/testkit/pgtest), npm and
+# s3rver (an independent S3-compatible server the blob store's conformance
+# suite runs against) and, with VIGIL_WEED=1, SeaweedFS's weed built from
+# the Go module proxy (a second real S3; its build takes the better part of
+# an hour on a busy two-core machine, so it is not part of every
+# `make test`).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	if [[ " ${need[*]} " == *" postgresql-15 "* ]]; then
+		# No system cluster: nothing runs Postgres but the tests, each
+		# with its own.
+		$SUDO mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" | $SUDO tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+	fi
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

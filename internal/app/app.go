@@ -35,9 +35,10 @@ import (
 	"vigil/internal/record"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
+	"vigil/internal/smarthome/alexa"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 	"vigil/internal/webrtc"
 	"vigil/web"
 )
@@ -50,7 +51,7 @@ const grantTTL = 12 * time.Hour
 type App struct {
 	cfg    config.Config
 	log    *slog.Logger
-	store  *sqlite.Store
+	store  backend.Store
 	hub    *hub.Hub
 	auth   *auth.Service
 	rtsp   *rtsp.Server
@@ -69,6 +70,9 @@ type App struct {
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
+	// alexaEvents reports to Alexa's event gateway; nil without events
+	// credentials.
+	alexaEvents *alexa.Reporter
 	// lock keeps other servers off the data directory until Run returns.
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
@@ -111,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
+	st, err := backend.Open(ctx, backend.Kind(cfg.Store), filepath.Join(cfg.DataDir, datadir.DBFile), cfg.StoreDSN.Reveal(), secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +196,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		CORSOrigins:  cfg.CORSOrigins,
 		UI:           web.Files,
 		Google:       fulfillment,
+		Alexa:        a.newAlexa(media),
 		BodyTimeout:  cfg.HTTPBodyTimeout,
 		GoogleWebRTC: signaling,
 		Media:        media,
@@ -297,6 +302,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.webrtc.Run(gctx) })
 	if a.recorder != nil {
 		g.Go(func() error { return a.recorder.Run(gctx) })
+	}
+	if a.alexaEvents != nil {
+		g.Go(func() error { return a.alexaEvents.Run(gctx) })
 	}
 	if a.certs != nil {
 		g.Go(func() error { return a.certs.Run(gctx) })

@@ -11,7 +11,7 @@ import (
 	"vigil/internal/household"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 )
 
 // AdminName is the admin principal's user name until accounts land.
@@ -21,12 +21,12 @@ const AdminName = "admin"
 // LinkHolder, which needs the account links.
 type directory struct {
 	household.Directory
-	st *sqlite.Store
+	st backend.Store
 }
 
 var _ auth.Directory = directory{}
 
-func newDirectory(st *sqlite.Store) directory { return directory{household.NewDirectory(st), st} }
+func newDirectory(st backend.Store) directory { return directory{household.NewDirectory(st), st} }
 
 // LinkHolder is the user of an account link and whether it is live.
 func (d directory) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
@@ -49,7 +49,7 @@ func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string,
 }
 
 // accountStore is the store's side of changing accounts.
-type accountStore struct{ *sqlite.Store }
+type accountStore struct{ backend.Store }
 
 var _ auth.AccountStore = accountStore{}
 
@@ -87,7 +87,7 @@ func invitation(err error) error {
 // password is applied at every start; otherwise one is generated when the
 // admin is created and returned, for the caller to show once (never to
 // log).
-func ensureAdmin(ctx context.Context, st *sqlite.Store, password string) (generated string, err error) {
+func ensureAdmin(ctx context.Context, st backend.Store, password string) (generated string, err error) {
 	_, err = st.UserByName(ctx, AdminName)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -16,7 +16,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/record"
 	"vigil/internal/seal"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 )
 
 // recorderGrantTTL is how long the recorder's grant for one camera session
@@ -29,14 +29,18 @@ const recorderUser access.UserID = "vigil-recorder"
 // newRecordings builds the recorder and the library over
 // data_dir/recordings. The recorder reads with grants minted by the
 // process's one Issuer, for the device's sessions only.
-func newRecordings(ctx context.Context, cfg config.Config, st *sqlite.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
+func newRecordings(ctx context.Context, cfg config.Config, st backend.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
 	reg prometheus.Registerer, log *slog.Logger) (*record.Recorder, *record.Library, error) {
+	index, ok := st.(record.Index)
+	if !ok {
+		return nil, nil, fmt.Errorf("record: the %s store keeps no recordings yet; set store to sqlite to record", cfg.Store)
+	}
 	blobs, err := recordStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	rec, err := record.New(record.Config{
-		Hub: h, Sealer: sealer, Blobs: blobs, Index: st,
+		Hub: h, Sealer: sealer, Blobs: blobs, Index: index,
 		Targets: func(ctx context.Context) ([]record.Target, error) { return recordTargets(ctx, st) },
 		Grant: func(d access.DeviceID) access.Grant {
 			return issuer.Mint(recorderUser, d, access.AudienceWeb, recorderGrantTTL)
@@ -46,7 +50,7 @@ func newRecordings(ctx context.Context, cfg config.Config, st *sqlite.Store, h *
 	if err != nil {
 		return nil, nil, err
 	}
-	lib := &record.Library{Sealer: sealer, Blobs: blobs, Index: st, Violations: h.Metrics().Violations, Logger: log}
+	lib := &record.Library{Sealer: sealer, Blobs: blobs, Index: index, Violations: h.Metrics().Violations, Logger: log}
 	return rec, lib, nil
 }
 
@@ -66,7 +70,7 @@ func recordStore(ctx context.Context, cfg config.Config) (blob.Store, error) {
 }
 
 // recordTargets are the main streams of the enabled cameras.
-func recordTargets(ctx context.Context, st *sqlite.Store) ([]record.Target, error) {
+func recordTargets(ctx context.Context, st backend.Store) ([]record.Target, error) {
 	devs, err := st.Devices(ctx)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"vigil/internal/access"
 )
 
@@ -74,7 +76,15 @@ type SignIn struct {
 	// Hasher bounds the argon2id work of every sign-in, sign-up and
 	// password change.
 	Hasher *Hasher
+
+	// flight joins concurrent attempts with the same user name, password
+	// and client address (see Password).
+	flight singleflight.Group
 }
+
+// checkTimeout bounds one shared password check, which runs apart from
+// the context of the request that started it.
+const checkTimeout = 30 * time.Second
 
 // SessionCaller is the caller of a session cookie, with its session (whose
 // CSRF token the caller checks: a header for the API, a form field for the
@@ -104,7 +114,32 @@ func (si *SignIn) SessionCaller(ctx context.Context, cookie string) (Caller, Ses
 // counted before any hashing and taken back if it succeeds or nothing was
 // checked (ErrHashBusy, the client gone). It returns *ThrottledError,
 // ErrHashBusy (or the context's error) or ErrWrongPassword.
+//
+// Concurrent attempts with the same user name, password and address (a
+// player or a dashboard opening several requests at once with Basic
+// credentials) share one check and count as one attempt: they are one
+// guess, and counting each before it is checked would lock out a person
+// whose password is right. The key holds only a digest of the password,
+// and the result is the Caller of that very name, so joining a flight
+// cannot hand anyone another person's sign-in.
 func (si *SignIn) Password(ctx context.Context, name, pass, addr string) (Caller, error) {
+	key := name + "\x00" + AddressKey(addr) + "\x00" + sha256Hex(pass)
+	ch := si.flight.DoChan(key, func() (any, error) {
+		// Apart from ctx: one caller leaving must not fail the others.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+		defer cancel()
+		return si.password(cctx, name, pass, addr)
+	})
+	select {
+	case r := <-ch:
+		c, _ := r.Val.(Caller)
+		return c, r.Err
+	case <-ctx.Done():
+		return Caller{}, ctx.Err()
+	}
+}
+
+func (si *SignIn) password(ctx context.Context, name, pass, addr string) (Caller, error) {
 	k := si.guessKeys(name, pass, addr)
 	if wait := si.try(k); wait > 0 {
 		return Caller{}, &ThrottledError{Wait: wait, Msg: "too many failed sign-ins from this address"}

@@ -10,6 +10,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/record"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 var _ record.Index = (*Store)(nil)
@@ -29,10 +30,10 @@ func (s *Store) Epoch(ctx context.Context, id access.DeviceID) (time.Time, []byt
 	if err != nil {
 		return time.Time{}, nil, fmt.Errorf("epoch of device %s: %w", id, err)
 	}
-	if len(secret) != epochSecretSize {
-		return time.Time{}, nil, fmt.Errorf("epoch secret of device %s is %d bytes, want %d", id, len(secret), epochSecretSize)
+	if len(secret) != store.EpochSecretSize {
+		return time.Time{}, nil, fmt.Errorf("epoch secret of device %s is %d bytes, want %d", id, len(secret), store.EpochSecretSize)
 	}
-	return fromNanos(started), secret, nil
+	return sqlrow.FromNanos(started), secret, nil
 }
 
 const recordingColumns = `id, device, stream, epoch, seg_id, start, duration, size, object, fragments`
@@ -90,7 +91,7 @@ func (s *Store) DeleteRecording(ctx context.Context, id int64) error {
 	return nil
 }
 
-func scanRecording(r scanner) (record.Recording, error) {
+func scanRecording(r sqlrow.Scanner) (record.Recording, error) {
 	var (
 		rec                      record.Recording
 		device, stream           string
@@ -104,7 +105,7 @@ func scanRecording(r scanner) (record.Recording, error) {
 	if err != nil {
 		return rec, err
 	}
-	rec.Device, rec.Stream, rec.Epoch, rec.SegmentID = access.DeviceID(device), access.StreamID(stream), fromNanos(epoch), uint64(segID)
-	rec.Start, rec.Duration, rec.Fragments = fromNanos(start), time.Duration(dur), fs
+	rec.Device, rec.Stream, rec.Epoch, rec.SegmentID = access.DeviceID(device), access.StreamID(stream), sqlrow.FromNanos(epoch), uint64(segID)
+	rec.Start, rec.Duration, rec.Fragments = sqlrow.FromNanos(start), time.Duration(dur), fs
 	return rec, nil
 }
