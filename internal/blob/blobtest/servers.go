@@ -53,7 +53,9 @@ var Servers = []Server{
 				"-volume.port=" + strconv.Itoa(p[2]), "-volume.port.grpc=" + strconv.Itoa(p[3]),
 				"-filer", "-filer.port=" + strconv.Itoa(p[4]), "-filer.port.grpc=" + strconv.Itoa(p[5]),
 				"-s3", "-s3.port=" + strconv.Itoa(port), "-s3.port.grpc=" + strconv.Itoa(p[6]),
-				"-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=64", "-volume.max=4"}
+				// A bucket is a collection that grows volumes of its own:
+				// many small ones, since each subtest makes a bucket.
+				"-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=8", "-volume.max=200"}
 		},
 		Access: "any", Secret: "any",
 	},
