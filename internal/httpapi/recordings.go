@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"vigil/internal/access"
 	"vigil/internal/audit"
 	"vigil/internal/record"
 )
@@ -50,21 +51,29 @@ func timeRange(r *http.Request) (from, to time.Time, err error) {
 	return from, to, nil
 }
 
-// timeline lists the camera's recorded spans of ?stream in [?from, ?to).
-func (m *Media) timeline(w http.ResponseWriter, r *http.Request) error {
+// spans authorizes the request's viewer of the camera in the path and
+// returns the recorded spans of ?stream in [?from, ?to) that the viewer
+// may see, noting the viewing in the access history.
+func (m *Media) spans(r *http.Request) (access.Grant, access.StreamID, []record.Span, error) {
 	g, stream, err := m.viewerStream(r)
 	if err != nil {
-		return err
+		return g, stream, nil, err
 	}
 	from, to, err := timeRange(r)
 	if err != nil {
-		return err
+		return g, stream, nil, err
 	}
 	spans, err := m.Recordings.Timeline(r.Context(), g, stream, from, to)
 	if err != nil {
-		return notFoundUnless(err)
+		return g, stream, nil, notFoundUnless(err)
 	}
-	if err := m.Record.Seen(g, "recordings", r.RemoteAddr); err != nil {
+	return g, stream, spans, m.Record.Seen(g, "recordings", r.RemoteAddr)
+}
+
+// timeline lists the camera's recorded spans of ?stream in [?from, ?to).
+func (m *Media) timeline(w http.ResponseWriter, r *http.Request) error {
+	g, _, spans, err := m.spans(r)
+	if err != nil {
 		return err
 	}
 	out := make([]span, 0, len(spans))
@@ -172,19 +181,8 @@ func (e *egressWriter) Write(p []byte) (int, error) {
 // requests go through video.mp4 and its egress check. A stream token in
 // the query is kept in the URIs.
 func (m *Media) vod(w http.ResponseWriter, r *http.Request) error {
-	g, stream, err := m.viewerStream(r)
+	_, stream, spans, err := m.spans(r)
 	if err != nil {
-		return err
-	}
-	from, to, err := timeRange(r)
-	if err != nil {
-		return err
-	}
-	spans, err := m.Recordings.Timeline(r.Context(), g, stream, from, to)
-	if err != nil {
-		return notFoundUnless(err)
-	}
-	if err := m.Record.Seen(g, "recordings", r.RemoteAddr); err != nil {
 		return err
 	}
 	q := url.Values{"stream": {string(stream)}}
