@@ -33,6 +33,7 @@ import (
 	"vigil/internal/ingest"
 	"vigil/internal/limit"
 	"vigil/internal/oauth"
+	"vigil/internal/record"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
 	"vigil/internal/smarthome/alexa"
@@ -61,9 +62,11 @@ type App struct {
 	hls    *hls.Manager
 	router *httpapi.Router
 	stills *stills.Service
-	oauth  *oauth.Server
-	webrtc *webrtc.Server
-	reg    *prometheus.Registry
+	// recorder records cameras when record is on; nil otherwise.
+	recorder *record.Recorder
+	oauth    *oauth.Server
+	webrtc   *webrtc.Server
+	reg      *prometheus.Registry
 	// refused counts connections refused by the per-address caps.
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
@@ -108,7 +111,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	a.auth = auth.NewService(a.store, access.NewIssuer(), auth.NewTokens(master), grantTTL)
+	issuer := access.NewIssuer()
+	a.auth = auth.NewService(a.store, issuer, auth.NewTokens(master), grantTTL)
 	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
 		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
 	rec := audit.New(a.store, log)
@@ -144,7 +148,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.homegraph, err = a.newReporter(); err != nil {
 		return nil, err
 	}
-	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
+	var recordings *record.Library
+	if cfg.Record {
+		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, issuer, a.reg, log); err != nil {
+			return nil, err
+		}
+	}
+	media := &httpapi.Media{Recordings: recordings, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.router = httpapi.Handler(a.routes(authn, accounts, media))
@@ -341,6 +351,9 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })
+	if a.recorder != nil {
+		g.Go(func() error { return a.recorder.Run(gctx) })
+	}
 	if a.alexaEvents != nil {
 		g.Go(func() error { return a.alexaEvents.Run(gctx) })
 	}

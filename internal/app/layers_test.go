@@ -23,6 +23,13 @@ var layers = []struct {
 			"vigil/internal/oauth", "vigil/internal/config"},
 	},
 	{
+		why: "recordings keep media in blobs and rows through the Index record declares (store/sqlite implements it); " +
+			"they know no SQL, routes, users or configuration",
+		packages: []string{"vigil/internal/record", "vigil/internal/blob/..."},
+		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/auth", "vigil/internal/httpapi",
+			"vigil/internal/oauth", "vigil/internal/config"},
+	},
+	{
 		why:      "the RTSP server authenticates through auth's credentials and tokens but knows no storage",
 		packages: []string{"vigil/internal/rtsp"},
 		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/httpapi",

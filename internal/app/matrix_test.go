@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -12,8 +14,10 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/config"
 	"vigil/internal/seal"
 	"vigil/internal/store"
+	"vigil/internal/testkit"
 )
 
 // principal is someone (or something) knocking on a camera route.
@@ -30,7 +34,12 @@ type principal struct {
 // with zero media bytes. The route list comes from the router itself: a
 // new route with an {id} that this table does not cover fails the test.
 func TestAccessMatrix(t *testing.T) {
-	a := startApp(t, "", withOAuthClients)
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.Record, c.RecordSegment = true, time.Second
+		// The owner's WHEP session (never connected) must outlast the table.
+		c.WebRTCNegotiationTimeout, c.WebRTCDisconnectedTimeout = time.Minute, time.Minute
+	})
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
 	a.run(t, cam, other)
 	ctx := context.Background()
@@ -57,6 +66,17 @@ func TestAccessMatrix(t *testing.T) {
 	u, _ := a.store.UserByName(ctx, "disabled")
 	u.Disabled = true
 	a.store.UpsertUser(ctx, u)
+	// A recording the viewer may see: one that started after the share.
+	var rec int64
+	testkit.WaitFor(t, 20*time.Second, "a recording after the share", func() error {
+		s, _, body := a.get(t, "/api/cameras/"+cam.ID+"/recordings", "viewer", pw["viewer"])
+		var out struct{ Spans []timelineSpan }
+		if err := json.Unmarshal(body, &out); s != 200 || err != nil || len(out.Spans) == 0 {
+			return fmt.Errorf("timeline: %d %s", s, body)
+		}
+		rec = out.Spans[0].ID
+		return nil
+	})
 	// The owner links Google Home to the camera.
 	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
 	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
@@ -135,6 +155,9 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/still.jpg":                     {"/still.jpg", read, true},
 		"PUT /api/cameras/{id}/still.jpg":                     {"/still.jpg", camerasOnly, false},
 		"GET /api/cameras/{id}/mjpeg":                         {"/mjpeg", read, true},
+		"GET /api/cameras/{id}/recordings":                    {"/recordings", read, false},
+		"GET /api/cameras/{id}/recordings/vod.m3u8":           {"/recordings/vod.m3u8", read, false},
+		"GET /api/cameras/{id}/recordings/{rec}/video.mp4":    {fmt.Sprintf("/recordings/%d/video.mp4", rec), read, true},
 		"GET /api/cameras/{id}/shares":                        {"/shares", ownerOnly, false},
 		"PUT /api/cameras/{id}/shares/{user}":                 {"/shares/stranger", withOwner(ownerOnly, 204), false},
 		"DELETE /api/cameras/{id}/shares/{user}":              {"/shares/stranger", withOwner(ownerOnly, 204), false},

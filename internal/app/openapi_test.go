@@ -5,12 +5,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"vigil/internal/config"
 )
 
 // TestOpenAPIMatchesTheRoutes: every registered route is documented and
 // every documented operation is registered.
 func TestOpenAPIMatchesTheRoutes(t *testing.T) {
-	a := startApp(t, "", nil)
+	a := startApp(t, "", func(c *config.Config) { c.Record = true })
 	code, _, body := a.get(t, "/api/openapi.json", AdminName, adminPassword)
 	if code != 200 {
 		t.Fatalf("openapi: %d", code)

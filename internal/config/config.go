@@ -78,6 +78,19 @@ type Config struct {
 	// invitation from an admin. It defaults to false.
 	Signup bool `yaml:"signup"`
 
+	// Record records the main stream of every enabled camera continuously,
+	// sealed, into data_dir/recordings (issue 15's first steps: no
+	// retention yet, so footage is kept until deleted). It defaults to false.
+	Record bool `yaml:"record"`
+	// RecordSegment is the length recordings are cut into (at the first
+	// keyframe past it). It defaults to 1m.
+	RecordSegment time.Duration `yaml:"record_segment"`
+	// RecordStore is where recordings are kept: empty for
+	// data_dir/recordings, or an S3-compatible bucket as
+	// s3://ACCESS:SECRET@host:port/bucket (s3+http:// without TLS). It
+	// defaults to empty.
+	RecordStore Secret `yaml:"record_store"`
+
 	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
 	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.
 	// It defaults to none.
@@ -244,6 +257,7 @@ func Default() Config {
 		ReadTimeout:      10 * time.Second,
 		WriteTimeout:     10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
+		RecordSegment:    time.Minute,
 		HomeGraphURL:     "https://homegraph.googleapis.com",
 		AlexaLWAURL:      "https://api.amazon.com/auth/o2/token",
 		AlexaEventsURL:   "https://api.amazonalexa.com/v3/events",

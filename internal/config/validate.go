@@ -120,6 +120,12 @@ func (c Config) Validate() error {
 		"webrtc_negotiation_timeout":  c.WebRTCNegotiationTimeout.String(),
 		"webrtc_disconnected_timeout": c.WebRTCDisconnectedTimeout.String(),
 	}
+	if rs := c.RecordStore.Reveal(); rs != "" && !strings.HasPrefix(rs, "s3://") && !strings.HasPrefix(rs, "s3+http://") {
+		bad("record_store", "(hidden)", "must be empty or an s3:// or s3+http:// URL", "s3://ACCESS:SECRET@host:port/bucket")
+	}
+	if c.Record && c.RecordSegment <= 0 {
+		bad("record_segment", c.RecordSegment.String(), "must be greater than zero when record is on", "a duration such as 1m")
+	}
 	for _, p := range positive {
 		if p.value <= 0 {
 			v, ok := shown[p.key]

@@ -20,6 +20,7 @@ const (
 	MasterKeyFile = "master.key"
 	LockFile      = "vigil.lock"
 	StillsDir     = "stills"
+	RecordingsDir = "recordings"
 	CertsDir      = "certs"
 )
 

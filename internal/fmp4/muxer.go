@@ -36,6 +36,12 @@ type muxer struct {
 	videoID int
 	audioID int
 
+	// gop writes one fragment per GOP instead of one per frame, and
+	// records each fragment's place (Segment).
+	gop     bool
+	written int64      // bytes written so far
+	frags   []Fragment // with gop, the fragments written
+
 	started   bool
 	origin    time.Duration // session-clock time of decode time zero
 	originVid int64         // origin in 90 kHz units
@@ -44,7 +50,9 @@ type muxer struct {
 
 	// held is the last video frame, written with the next one's arrival.
 	held    *videoSample
-	lastDur int64 // duration of the last video sample written, 90 kHz
+	vq      []*videoSample // frames with their durations, to be written
+	lastDur int64          // duration of the last video sample written, 90 kHz
+	lastEnd int64          // decode time after the last video sample written, 90 kHz
 
 	aSamples  []*mfmp4.Sample // audio waiting for the held frame's fragment
 	aUnits    []*media.Unit   // the units whose frames are in aSamples
@@ -60,6 +68,7 @@ type videoSample struct {
 	ptsOffset int32
 	sync      bool
 	payload   []byte // AVCC, allocated for this sample
+	dur       int64  // set once the next frame arrives
 }
 
 func newMuxer(tracks []*media.Track, w io.Writer, flush func(), egress func(*media.Unit) error) (*muxer, error) {
@@ -100,22 +109,7 @@ func (m *muxer) pushVideo(u *media.Unit) error {
 			return err
 		}
 	}
-	pts := media.DurationToClock(u.PTS, videoClockRate)
-	dts, err := m.video.dts.Extract(u.Payload, pts)
-	if err != nil {
-		// The picture order is not one the extractor follows: assume no
-		// reordering, as the cameras here send no B-frames.
-		dts = pts
-	}
-	if !m.started {
-		m.started = true
-		m.originVid = dts
-		m.origin = media.ClockToDuration(dts, videoClockRate)
-	}
-	rel := dts - m.originVid
-	if m.held != nil && rel <= m.held.dts {
-		rel = m.held.dts + 1 // decode times must increase
-	}
+	pts, rel := m.decodeTime(u)
 	payload, err := h264.AVCC(u.Payload).Marshal() // H.265 samples use the same 4-byte lengths
 	if err != nil {
 		return fmt.Errorf("fmp4: frame %d: %w", u.Seq, err)
@@ -128,12 +122,44 @@ func (m *muxer) pushVideo(u *media.Unit) error {
 		payload:   payload,
 	}
 	if m.held != nil {
-		if err := m.writeFragment(true, rel-m.held.dts); err != nil {
-			return err
+		m.queueHeld(rel - m.held.dts)
+		if !m.gop || s.sync {
+			if err := m.writeFragment(); err != nil {
+				return err
+			}
 		}
 	}
 	m.held = s
 	return nil
+}
+
+// decodeTime returns a video unit's presentation time and its decode time
+// since the origin (which the first call sets), both 90 kHz.
+func (m *muxer) decodeTime(u *media.Unit) (pts, rel int64) {
+	pts = media.DurationToClock(u.PTS, videoClockRate)
+	dts, err := m.video.dts.Extract(u.Payload, pts)
+	if err != nil {
+		// The picture order is not one the extractor follows: assume no
+		// reordering, as the cameras here send no B-frames.
+		dts = pts
+	}
+	if !m.started {
+		m.started = true
+		m.originVid = dts
+		m.origin = media.ClockToDuration(dts, videoClockRate)
+	}
+	rel = dts - m.originVid
+	if m.held != nil && rel <= m.held.dts {
+		rel = m.held.dts + 1 // decode times must increase
+	}
+	return pts, rel
+}
+
+// queueHeld queues the held frame with duration dur for the next fragment.
+func (m *muxer) queueHeld(dur int64) {
+	m.held.dur = dur
+	m.vq = append(m.vq, m.held)
+	m.held = nil
 }
 
 func (m *muxer) randomAccess(au [][]byte) bool {
@@ -155,7 +181,7 @@ func (m *muxer) pushAudio(u *media.Unit) error {
 	if err != nil || !added || m.video != nil {
 		return err
 	}
-	return m.writeFragment(false, 0) // audio only: a fragment per unit
+	return m.writeFragment() // audio only: a fragment per unit
 }
 
 // queueAudio adds a unit's frames to the pending audio and reports whether
@@ -195,7 +221,7 @@ func (m *muxer) queueAudio(u *media.Unit) (bool, error) {
 				t += d
 				continue
 			}
-			if err := m.writeFragment(false, 0); err != nil {
+			if err := m.writeFragment(); err != nil {
 				return false, err
 			}
 			listed = false
@@ -223,30 +249,29 @@ func (m *muxer) finish() error {
 		if d <= 0 {
 			d = defaultVideoDur
 		}
-		return m.writeFragment(true, d)
+		m.queueHeld(d)
 	}
-	return m.writeFragment(false, 0)
+	return m.writeFragment()
 }
 
-// writeFragment writes one fragment: the held video frame (withVideo) with
-// duration videoDur, and the pending audio. The first fragment is preceded
-// by the init segment, in the same write.
-func (m *muxer) writeFragment(withVideo bool, videoDur int64) error {
+// writeFragment writes one fragment: the queued video frames and the
+// pending audio. The first fragment is preceded by the init segment, in the
+// same write.
+func (m *muxer) writeFragment() error {
 	var units []*media.Unit
 	var tracks []*mfmp4.PartTrack
-	if withVideo && m.held != nil {
-		h := m.held
-		units = append(units, h.unit)
-		tracks = append(tracks, &mfmp4.PartTrack{
-			ID:       m.videoID,
-			BaseTime: uint64(h.dts),
-			Samples: []*mfmp4.Sample{{
-				Duration:        uint32(videoDur),
-				PTSOffset:       h.ptsOffset,
-				IsNonSyncSample: !h.sync,
-				Payload:         h.payload,
-			}},
-		})
+	if len(m.vq) > 0 {
+		vt := &mfmp4.PartTrack{ID: m.videoID, BaseTime: uint64(m.vq[0].dts)}
+		for _, v := range m.vq {
+			units = append(units, v.unit)
+			vt.Samples = append(vt.Samples, &mfmp4.Sample{
+				Duration:        uint32(v.dur),
+				PTSOffset:       v.ptsOffset,
+				IsNonSyncSample: !v.sync,
+				Payload:         v.payload,
+			})
+		}
+		tracks = append(tracks, vt)
 	}
 	if len(m.aSamples) > 0 {
 		units = append(units, m.aUnits...)
@@ -271,23 +296,45 @@ func (m *muxer) writeFragment(withVideo bool, videoDur int64) error {
 			return fmt.Errorf("fmp4: init segment: %w", err)
 		}
 	}
+	frag := m.fragment(int64(len(buf.Bytes())))
 	part := mfmp4.Part{SequenceNumber: m.seq + 1, Tracks: tracks}
 	if err := part.Marshal(buf); err != nil {
 		return fmt.Errorf("fmp4: fragment %d: %w", part.SequenceNumber, err)
 	}
-	if _, err := m.w.Write(buf.Bytes()); err != nil {
+	n, err := m.w.Write(buf.Bytes())
+	m.written += int64(n)
+	if err != nil {
 		return fmt.Errorf("fmp4: write: %w", err)
 	}
 	m.seq++
 	m.wroteInit = true
-	if withVideo {
-		m.held, m.lastDur = nil, videoDur
+	if m.gop {
+		m.frags = append(m.frags, frag)
+	}
+	if len(m.vq) > 0 {
+		last := m.vq[len(m.vq)-1]
+		m.lastDur, m.lastEnd = last.dur, last.dts+last.dur
+		clear(m.vq)
+		m.vq = m.vq[:0]
 	}
 	m.aSamples, m.aUnits = nil, nil
 	if m.flush != nil {
 		m.flush()
 	}
 	return nil
+}
+
+// fragment describes the fragment about to be written, after init bytes of
+// init segment.
+func (m *muxer) fragment(init int64) Fragment {
+	f := Fragment{Offset: m.written + init}
+	if len(m.vq) > 0 {
+		f.Time = media.ClockToDuration(m.vq[0].dts, videoClockRate)
+		f.Key = m.vq[0].sync
+	} else if m.audio != nil {
+		f.Time = media.ClockToDuration(m.aStart, int64(m.audio.rate))
+	}
+	return f
 }
 
 // initSegment describes the tracks; video codec parameters come from the

@@ -19,6 +19,7 @@ import (
 	"vigil/internal/hls"
 	"vigil/internal/hub"
 	"vigil/internal/limit"
+	"vigil/internal/record"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
 )
@@ -35,6 +36,8 @@ type Media struct {
 	Stills   *stills.Service
 	// WebRTC serves WHEP and Google's WebRTC signaling; nil leaves them out.
 	WebRTC *webrtc.Server
+	// Recordings serves the timeline and recorded MP4s; nil leaves them out.
+	Recordings *record.Library
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -101,6 +104,11 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	mux.Handle("GET /api/cameras/{id}/mjpeg", m.writeDeadlines("mjpeg", serve(m.Logger, m.Authn.viewing(m.mjpeg))))
 	if m.WebRTC != nil {
 		m.whepRoutes(mux)
+	}
+	if m.Recordings != nil {
+		mux.Handle("GET /api/cameras/{id}/recordings", serve(m.Logger, m.Authn.viewing(m.timeline)))
+		mux.Handle("GET /api/cameras/{id}/recordings/vod.m3u8", serve(m.Logger, m.Authn.viewing(m.vod)))
+		mux.Handle("GET /api/cameras/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.recordingMP4))))
 	}
 }
 

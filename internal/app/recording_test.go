@@ -1,0 +1,271 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/auth"
+	"vigil/internal/blob/blobtest"
+	"vigil/internal/config"
+	"vigil/internal/sim"
+	"vigil/internal/testkit"
+)
+
+// getRange GETs path as the admin with a Range header.
+func (a *testApp) getRange(t *testing.T, path, rng string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.url(path), nil)
+	req.SetBasicAuth(AdminName, adminPassword)
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	return res.StatusCode, b.Bytes()
+}
+
+type timelineSpan struct {
+	ID         int64     `json:"id"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationMS int64     `json:"duration_ms"`
+	Size       int64     `json:"size"`
+	URL        string    `json:"url"`
+}
+
+// TestRecordingDownloadWithRange: with record on, a camera's stream is
+// recorded; the timeline lists it; the MP4 downloads whole and by Range
+// (the exact bytes in the middle, 416 past the end); ffmpeg reads it, and
+// the stamps in it are that camera's only, captured within the span; a
+// part cut by ?start and ?end plays too; another camera's path finds
+// nothing of it.
+func TestRecordingDownloadWithRange(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, 2*time.Second })
+	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "yard")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam, other)
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	whole := checkDownload(t, a, spans[0], cam.ID)
+	sp := spans[0]
+	// A cut: from the middle of the span to its end.
+	cut := sp.URL + "&start=" + sp.Start.Add(time.Duration(sp.DurationMS/2)*time.Millisecond).Format(time.RFC3339Nano)
+	status, body := a.getRange(t, cut, "")
+	if status != 200 || len(body) == 0 || len(body) >= len(whole) {
+		t.Fatalf("a cut of the span: %d, %d bytes of %d", status, len(body), len(whole))
+	}
+	checkClip(t, body, cam.ID)
+	// The HLS VOD playlist of the camera's recordings plays in ffmpeg,
+	// which fetches the byte ranges it lists (with a stream token: ffmpeg
+	// does not send Basic credentials on the byte-range requests of a
+	// playlist); only the camera's stamps.
+	code, tb := a.call(t, "POST", "/api/cameras/"+cam.ID+"/tokens", AdminName, adminPassword, map[string]any{})
+	var tok struct{ Token string }
+	if code != 200 || json.Unmarshal(tb, &tok) != nil || tok.Token == "" {
+		t.Fatalf("token: %d %s", code, tb)
+	}
+	vod := a.url("/api/cameras/" + cam.ID + "/recordings/vod.m3u8?token=" + tok.Token)
+	var out, stderr bytes.Buffer
+	ff := exec.Command("ffmpeg", "-v", "error", "-i", vod, "-map", "0:v", "-c", "copy", "-f", "h264", "pipe:1")
+	ff.Stdout, ff.Stderr = &out, &stderr
+	if err := ff.Run(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg plays the VOD playlist: %v: %s", err, stderr.String())
+	}
+	chk := sim.NewChecker(sim.StaticKeys(stampSecret))
+	if err := chk.AnnexB(out.Bytes()); err != nil || chk.Counts()[cam.ID] == 0 || len(chk.Counts()) != 1 {
+		t.Fatalf("stamps in the VOD: %v, %v; want %s's only", chk.Counts(), err, cam.ID)
+	}
+	// Through the other camera's path, the recording does not exist.
+	wrong := strings.Replace(sp.URL, cam.ID, other.ID, 1)
+	if status, _ = a.getRange(t, wrong, ""); status != 404 {
+		t.Fatalf("camera %s's recording through %s's path: %d, want 404", cam.ID, other.ID, status)
+	}
+	if status, _ = a.getRange(t, "/api/cameras/"+cam.ID+"/recordings/"+strconv.Itoa(1<<30)+"/video.mp4", ""); status != 404 {
+		t.Fatalf("a recording that does not exist: %d, want 404", status)
+	}
+	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
+		t.Fatalf("%v isolation violations", got)
+	}
+}
+
+// checkDownload downloads a span whole and by Range: the exact bytes in
+// the middle, 416 past the end; ffmpeg reads it and finds only cam's
+// stamps, captured within the span. It returns the file.
+func checkDownload(t *testing.T, a *testApp, sp timelineSpan, cam string) []byte {
+	t.Helper()
+	status, whole := a.getRange(t, sp.URL, "")
+	if status != 200 || int64(len(whole)) != sp.Size {
+		t.Fatalf("download: %d, %d bytes; the timeline says %d", status, len(whole), sp.Size)
+	}
+	mid := len(whole) / 2
+	status, part := a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-%d", mid, mid+999))
+	if status != http.StatusPartialContent || !bytes.Equal(part, whole[mid:mid+1000]) {
+		t.Fatalf("Range in the middle: %d, %d bytes, equal %v", status, len(part), bytes.Equal(part, whole[mid:min(len(whole), mid+1000)]))
+	}
+	if status, _ = a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-", len(whole))); status != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("Range past the end: %d, want 416", status)
+	}
+	times := checkClip(t, whole, cam)
+	if times[0].Before(sp.Start.Add(-time.Second)) || times[len(times)-1].After(sp.End.Add(time.Second)) {
+		t.Errorf("stamps from %v to %v, outside the span %v to %v", times[0], times[len(times)-1], sp.Start, sp.End)
+	}
+	return whole
+}
+
+// TestRecordingToS3: with record_store an S3-compatible bucket (s3rver, a
+// real server), recordings are kept there and download as from disk.
+func TestRecordingToS3(t *testing.T) {
+	needFFmpeg(t)
+	srv := blobtest.Servers[0]
+	path, err := srv.Command()
+	if err != nil {
+		t.Fatalf("%s is missing (%v): run `make test`, which installs it", srv.Name, err)
+	}
+	endpoint := srv.Start(t, path)
+	store := fmt.Sprintf("s3+http://%s:%s@%s/vigil-recordings", srv.Access, srv.Secret, endpoint)
+	a := startApp(t, "", func(c *config.Config) {
+		c.Record, c.RecordSegment, c.RecordStore = true, time.Second, config.Secret(store)
+	})
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	checkDownload(t, a, spans[0], cam.ID)
+	if entries, _ := os.ReadDir(filepath.Join(a.cfg.DataDir, "recordings")); len(entries) != 0 {
+		t.Fatalf("recordings went to the data directory too: %v", entries)
+	}
+}
+
+// checkClip has ffmpeg read an MP4 (an independent client): it must find
+// video, and every stamp in it must be cam's. It returns the stamps' times.
+func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := os.WriteFile(path, mp4, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:v", "-c", "copy", "-f", "h264", "pipe:1")
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg reads the clip: %v: %s", err, stderr.String())
+	}
+	chk := sim.NewChecker(sim.StaticKeys(stampSecret))
+	if err := chk.AnnexB(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if counts := chk.Counts(); len(counts) != 1 || counts[cam] == 0 || chk.Bad() != 0 {
+		t.Fatalf("stamps in the clip: %v (bad %d); want %s's only", counts, chk.Bad(), cam)
+	}
+	return stampTimes(t, sim.SplitAnnexB(out.Bytes()))
+}
+
+// timelineOf is the camera's timeline as user sees it.
+func (a *testApp) timelineOf(t *testing.T, cam, user, pass string) []timelineSpan {
+	t.Helper()
+	s, _, body := a.get(t, "/api/cameras/"+cam+"/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", user, pass)
+	if s != 200 {
+		t.Fatalf("timeline of %s for %s: %d %s", cam, user, s, body)
+	}
+	var out struct{ Spans []timelineSpan }
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Spans
+}
+
+// TestRecordingsStayWithTheirEpoch: olga's camera is recorded; she
+// releases it and sam claims it. Sam lists nothing recorded before his
+// claim and fetches none of olga's recordings (404), nor does olga any
+// more; what is recorded after the claim is sam's, and plays, with stamps
+// captured after the claim only.
+func TestRecordingsStayWithTheirEpoch(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	olga, sam := a.addUser(t, "olga"), a.addUser(t, "sam")
+	code, _ := auth.NewClaimCode()
+	if err := a.store.ResetDevice(t.Context(), deviceID(cam), auth.ClaimHash(code)); err != nil {
+		t.Fatal(err)
+	}
+	a.claimAPI(t, cam, "olga", olga, code)
+	var olgas []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recording of olga's", func() error {
+		if olgas = a.timelineOf(t, cam.ID, "olga", olga); len(olgas) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	if s, _, _ := a.get(t, olgas[0].URL, "olga", olga); s != 200 {
+		t.Fatalf("olga's own recording: %d", s)
+	}
+	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, "olga", olga, nil)
+	var rel struct {
+		Code string `json:"claim_code"`
+	}
+	if s != 200 || json.Unmarshal(b, &rel) != nil {
+		t.Fatalf("release: %d %s", s, b)
+	}
+	claimed := a.claimAPI(t, cam, "sam", sam, rel.Code)
+	for _, sp := range a.timelineOf(t, cam.ID, "sam", sam) {
+		if sp.Start.Before(claimed) {
+			t.Fatalf("sam lists a recording from %v, before his claim at %v", sp.Start, claimed)
+		}
+	}
+	for _, sp := range olgas {
+		if s, _, _ := a.get(t, sp.URL, "sam", sam); s != 404 {
+			t.Fatalf("sam fetches olga's recording %d: %d, want 404", sp.ID, s)
+		}
+		if s, _, _ := a.get(t, sp.URL, "olga", olga); s != 404 {
+			t.Fatalf("olga fetches her recording %d of a camera she sold: %d, want 404", sp.ID, s)
+		}
+	}
+	var sams []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recording of sam's", func() error {
+		if sams = a.timelineOf(t, cam.ID, "sam", sam); len(sams) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	s, _, body := a.get(t, sams[0].URL, "sam", sam)
+	if s != 200 {
+		t.Fatalf("sam's recording: %d", s)
+	}
+	for _, st := range checkClip(t, body, cam.ID) {
+		if st.Before(claimed) {
+			t.Fatalf("sam's recording holds a frame captured %v before his claim", claimed.Sub(st))
+		}
+	}
+	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
+		t.Fatalf("%v isolation violations", got)
+	}
+}

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/blob"
+	"vigil/internal/config"
+	"vigil/internal/datadir"
+	"vigil/internal/hub"
+	"vigil/internal/record"
+	"vigil/internal/seal"
+	"vigil/internal/store/backend"
+)
+
+// recorderGrantTTL is how long the recorder's grant for one camera session
+// lasts; a session that outlives it is rejoined at the next poll.
+const recorderGrantTTL = 24 * time.Hour
+
+// recorderUser is who the recorder reads streams as, in logs.
+const recorderUser access.UserID = "vigil-recorder"
+
+// newRecordings builds the recorder and the library over
+// data_dir/recordings. The recorder reads with grants minted by the
+// process's one Issuer, for the device's sessions only.
+func newRecordings(ctx context.Context, cfg config.Config, st backend.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
+	reg prometheus.Registerer, log *slog.Logger) (*record.Recorder, *record.Library, error) {
+	index, ok := st.(record.Index)
+	if !ok {
+		return nil, nil, fmt.Errorf("record: the %s store keeps no recordings yet; set store to sqlite to record", cfg.Store)
+	}
+	blobs, err := recordStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := record.New(record.Config{
+		Hub: h, Sealer: sealer, Blobs: blobs, Index: index,
+		Targets: func(ctx context.Context) ([]record.Target, error) { return recordTargets(ctx, st) },
+		Grant: func(d access.DeviceID) access.Grant {
+			return issuer.Mint(recorderUser, d, access.AudienceWeb, recorderGrantTTL)
+		},
+		SegmentDuration: cfg.RecordSegment, Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	lib := &record.Library{Sealer: sealer, Blobs: blobs, Index: index, Violations: h.Metrics().Violations, Logger: log}
+	return rec, lib, nil
+}
+
+// recordStore is record_store: data_dir/recordings, or an S3 bucket.
+func recordStore(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	raw := cfg.RecordStore.Reveal()
+	if raw == "" {
+		return blob.NewDisk(filepath.Join(cfg.DataDir, datadir.RecordingsDir))
+	}
+	s3, err := blob.ParseS3URL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("record_store: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return blob.NewS3(ctx, s3)
+}
+
+// recordTargets are the main streams of the enabled cameras.
+func recordTargets(ctx context.Context, st backend.Store) ([]record.Target, error) {
+	devs, err := st.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []record.Target
+	for _, d := range devs {
+		if !d.Disabled {
+			out = append(out, record.Target{Device: d.ID, Stream: access.StreamMain})
+		}
+	}
+	return out, nil
+}

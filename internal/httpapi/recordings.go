@@ -1,0 +1,236 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/audit"
+	"vigil/internal/record"
+)
+
+// errNoRecording is the one answer for a recording that does not exist, is
+// another camera's or epoch's, or did not open: no probing for ids.
+var errNoRecording = httpError(http.StatusNotFound, "no such recording", nil)
+
+// span is a recorded stretch on the timeline, as the API shows it.
+type span struct {
+	ID         int64     `json:"id"`
+	Stream     string    `json:"stream"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationMS int64     `json:"duration_ms"`
+	Size       int64     `json:"size"`
+	URL        string    `json:"url"`
+}
+
+// timeRange reads ?from and ?to (RFC 3339); they default to the last day.
+func timeRange(r *http.Request) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	to, from = time.Now(), time.Now().Add(-24*time.Hour)
+	for _, p := range []struct {
+		key string
+		t   *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if s := q.Get(p.key); s != "" {
+			if *p.t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				return from, to, httpError(http.StatusBadRequest, p.key+" must be an RFC 3339 time such as 2026-12-02T13:00:00Z", nil)
+			}
+		}
+	}
+	if !from.Before(to) {
+		return from, to, httpError(http.StatusBadRequest, "from must be before to", nil)
+	}
+	return from, to, nil
+}
+
+// spans authorizes the request's viewer of the camera in the path and
+// returns the recorded spans of ?stream in [?from, ?to) that the viewer
+// may see, noting the viewing in the access history.
+func (m *Media) spans(r *http.Request) (access.Grant, access.StreamID, []record.Span, error) {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return g, stream, nil, err
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		return g, stream, nil, err
+	}
+	spans, err := m.Recordings.Timeline(r.Context(), g, stream, from, to)
+	if err != nil {
+		return g, stream, nil, notFoundUnless(err)
+	}
+	return g, stream, spans, m.Record.Seen(g, "recordings", r.RemoteAddr)
+}
+
+// timeline lists the camera's recorded spans of ?stream in [?from, ?to).
+func (m *Media) timeline(w http.ResponseWriter, r *http.Request) error {
+	g, _, spans, err := m.spans(r)
+	if err != nil {
+		return err
+	}
+	out := make([]span, 0, len(spans))
+	for _, s := range spans {
+		out = append(out, span{ID: s.ID, Stream: string(s.Stream), Start: s.Start, End: s.Start.Add(s.Duration),
+			DurationMS: s.Duration.Milliseconds(), Size: s.Size,
+			URL: fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=%s", g.Device(), s.ID, s.Stream)})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"spans": out})
+}
+
+// recordingMP4 serves a recording, or the part of it between ?start and
+// ?end (RFC 3339, cut to whole GOPs), as an MP4 file with Range support.
+func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.PathValue("rec"), 10, 64)
+	if err != nil {
+		return errNoRecording
+	}
+	clip, err := m.Recordings.Open(r.Context(), g, id)
+	if err != nil {
+		if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
+			return &HTTPError{Code: errNoRecording.Code, Msg: errNoRecording.Msg, Err: err}
+		}
+		return notFoundUnless(err)
+	}
+	rec := clip.Recording()
+	if rec.Stream != stream {
+		return errNoRecording
+	}
+	body, err := clipBody(r, clip)
+	if err != nil {
+		return err
+	}
+	session, err := m.Record.Start(g, "recording", r.RemoteAddr)
+	if err != nil {
+		return err
+	}
+	defer session.End()
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Recording-Start", rec.Start.UTC().Format(time.RFC3339Nano))
+	out := &egressWriter{ResponseWriter: w, clip: clip, rec: session, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
+	http.ServeContent(out, r, "", rec.Start, body)
+	return nil
+}
+
+// clipBody is the clip cut to ?start and ?end, or the whole of it.
+func clipBody(r *http.Request, clip *record.Clip) (io.ReadSeeker, error) {
+	q := r.URL.Query()
+	if q.Get("start") == "" && q.Get("end") == "" {
+		return clip.File(), nil
+	}
+	rec := clip.Recording()
+	from, to := time.Duration(0), rec.Duration
+	for _, p := range []struct {
+		key string
+		d   *time.Duration
+	}{{"start", &from}, {"end", &to}} {
+		if s := q.Get(p.key); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, httpError(http.StatusBadRequest, p.key+" must be an RFC 3339 time", nil)
+			}
+			*p.d = t.Sub(rec.Start)
+		}
+	}
+	if from >= to {
+		return nil, httpError(http.StatusBadRequest, "start must be before end", nil)
+	}
+	return clip.Span(from, to), nil
+}
+
+// egressWriter runs the clip's egress check right before every write of
+// its bytes (invariant 3); on a refusal nothing more is written.
+type egressWriter struct {
+	http.ResponseWriter
+	clip  *record.Clip
+	rec   *audit.Session
+	bytes func(float64)
+	err   error
+}
+
+func (e *egressWriter) Write(p []byte) (int, error) {
+	if e.err == nil {
+		e.err = e.clip.Egress(time.Now())
+	}
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.ResponseWriter.Write(p)
+	e.rec.Add(n)
+	e.bytes(float64(n))
+	return n, err
+}
+
+// vod writes an HLS VOD playlist (RFC 8216 §4.3.3.5 PLAYLIST-TYPE VOD) of
+// the camera's recordings of ?stream in [?from, ?to): per recording its
+// init segment (EXT-X-MAP) and its GOPs as byte ranges of its video.mp4,
+// a discontinuity between recordings. Nothing is re-muxed; the media
+// requests go through video.mp4 and its egress check. A stream token in
+// the query is kept in the URIs.
+func (m *Media) vod(w http.ResponseWriter, r *http.Request) error {
+	_, stream, spans, err := m.spans(r)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"stream": {string(stream)}}
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		q.Set("token", tok)
+	}
+	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+	w.Header().Set("Cache-Control", "private, no-store")
+	_, err = io.WriteString(w, vodPlaylist(spans, q.Encode()))
+	return err
+}
+
+// vodPlaylist is the playlist of spans; query goes on every URI.
+func vodPlaylist(spans []record.Span, query string) string {
+	var b strings.Builder
+	target := 1
+	for _, s := range spans {
+		for i := range s.Fragments {
+			target = max(target, int(math.Ceil(fragmentDuration(s, i).Seconds())))
+		}
+	}
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:%d\n", target)
+	for n, s := range spans {
+		if len(s.Fragments) == 0 {
+			continue
+		}
+		uri := fmt.Sprintf("%d/video.mp4?%s", s.ID, query)
+		if n > 0 {
+			b.WriteString("#EXT-X-DISCONTINUITY\n")
+		}
+		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.Start.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+		fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s\",BYTERANGE=\"%d@0\"\n", uri, s.Fragments[0].Offset)
+		for i, f := range s.Fragments {
+			end := s.Size
+			if i+1 < len(s.Fragments) {
+				end = s.Fragments[i+1].Offset
+			}
+			fmt.Fprintf(&b, "#EXTINF:%.3f,\n#EXT-X-BYTERANGE:%d@%d\n%s\n", fragmentDuration(s, i).Seconds(), end-f.Offset, f.Offset, uri)
+		}
+	}
+	b.WriteString("#EXT-X-ENDLIST\n")
+	return b.String()
+}
+
+// fragmentDuration is how long fragment i of s plays.
+func fragmentDuration(s record.Span, i int) time.Duration {
+	if i+1 < len(s.Fragments) {
+		return s.Fragments[i+1].Time - s.Fragments[i].Time
+	}
+	return s.Duration - s.Fragments[i].Time
+}

@@ -1,0 +1,234 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/blob"
+	"vigil/internal/seal"
+)
+
+// Library lists and opens recordings for grants.
+type Library struct {
+	Sealer *seal.Sealer
+	Blobs  blob.Store
+	Index  Index
+	// Violations counts objects that did not open under the grant's key
+	// (vigil_isolation_violations_total, shared with the hub). Required.
+	Violations prometheus.Counter
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Span is a recorded stretch of a stream on a timeline.
+type Span struct {
+	ID       int64
+	Stream   access.StreamID
+	Start    time.Time
+	Duration time.Duration
+	Size     int64
+	// Fragments are where the recording's GOPs start (for HLS byte ranges).
+	Fragments []Fragment
+}
+
+// Timeline lists the grant's device's recordings of stream that overlap
+// [from, to), by start: only those of the device's current epoch that
+// started at or after the grant's epoch (a new owner sees nothing recorded
+// before the claim, a sharee nothing before the share).
+func (l *Library) Timeline(ctx context.Context, g access.Grant, stream access.StreamID, from, to time.Time) ([]Span, error) {
+	if err := g.Live(time.Now()); err != nil {
+		return nil, err
+	}
+	epoch, secret, err := l.Index.Epoch(ctx, g.Device())
+	if err != nil {
+		return nil, err
+	}
+	clear(secret)
+	if e := g.Epoch(); from.Before(e) {
+		from = e
+	}
+	rows, err := l.Index.Recordings(ctx, g.Device(), stream, epoch, from, to)
+	if err != nil {
+		return nil, err
+	}
+	spans := []Span{}
+	for _, r := range rows {
+		if r.Device != g.Device() || g.Check(r.Device, r.Start, time.Now()) != nil {
+			continue
+		}
+		spans = append(spans, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size,
+			Fragments: r.Fragments})
+	}
+	return spans, nil
+}
+
+// Clip is an opened recording: its plaintext is read through the seal,
+// a chunk at a time. It belongs to one request.
+type Clip struct {
+	rec   Recording
+	grant access.Grant
+	sr    *seal.SegmentReader
+	lib   *Library
+}
+
+// Open opens the grant's device's recording id. See ErrNotFound,
+// ErrIsolation and ErrDamaged.
+func (l *Library) Open(ctx context.Context, g access.Grant, id int64) (*Clip, error) {
+	now := time.Now()
+	if err := g.Live(now); err != nil {
+		return nil, err
+	}
+	rec, err := l.Index.Recording(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	epoch, secret, err := l.Index.Epoch(ctx, g.Device())
+	if err != nil {
+		return nil, err
+	}
+	defer clear(secret)
+	if rec.Device != g.Device() || !rec.Epoch.Equal(epoch) || g.Check(rec.Device, rec.Start, now) != nil {
+		return nil, ErrNotFound
+	}
+	fi, err := l.Blobs.Stat(ctx, rec.Object)
+	if err != nil || fi.Size != seal.SealedSize(rec.Size) {
+		l.logger().Error("recording's object is missing or not the size of its row; not served", "camera", rec.Device,
+			"recording", rec.ID, "object", rec.Object, "size", fi.Size, "want", seal.SealedSize(rec.Size), "error", err)
+		return nil, ErrDamaged
+	}
+	ra := &blobReaderAt{ctx: ctx, blobs: l.Blobs, key: rec.Object}
+	sr, err := l.Sealer.OpenSegment(g, secret, seal.Segment{Stream: rec.Stream, ID: rec.SegmentID, Start: rec.Start}, ra, fi.Size)
+	switch {
+	case errors.Is(err, seal.ErrOpen) || errors.Is(err, seal.ErrSegmentFormat):
+		l.Violations.Inc()
+		l.logger().Error("isolation violation: a recording's object does not open under its camera's key; not served",
+			"camera", g.Device(), "user", g.User(), "recording", rec.ID, "object", rec.Object)
+		return nil, ErrIsolation
+	case err != nil:
+		return nil, err
+	}
+	if sr.Size() != rec.Size {
+		return nil, ErrDamaged
+	}
+	return &Clip{rec: rec, grant: g, sr: sr, lib: l}, nil
+}
+
+func (l *Library) logger() *slog.Logger {
+	if l.Logger == nil {
+		return slog.Default()
+	}
+	return l.Logger
+}
+
+// Recording is the clip's index row.
+func (c *Clip) Recording() Recording { return c.rec }
+
+// ChunksOpened counts the sealed chunks the clip has opened.
+func (c *Clip) ChunksOpened() int64 { return c.sr.ChunksOpened() }
+
+// Egress is the check of invariant 3 for the clip's bytes: the recording's
+// device (which its key proved) against the grant's, its start against the
+// grant's epoch, and the grant still live. Run it right before writing; on
+// an error write nothing more. A mismatch is counted and logged as an
+// isolation violation; a grant that ended is not one.
+func (c *Clip) Egress(now time.Time) error {
+	err := c.grant.Check(c.rec.Device, c.rec.Start, now)
+	var mismatch *access.MismatchError
+	var epoch *access.EpochError
+	if errors.As(err, &mismatch) || errors.As(err, &epoch) {
+		c.lib.Violations.Inc()
+		c.lib.logger().Error("isolation violation: a recording reached egress under a grant that does not allow it",
+			"grant", c.grant.String(), "camera", c.rec.Device, "recording", c.rec.ID, "error", err)
+	}
+	return err
+}
+
+// File is the whole recording, an fMP4 file, for http.ServeContent.
+func (c *Clip) File() io.ReadSeeker { return io.NewSectionReader(c.sr, 0, c.sr.Size()) }
+
+// Span is the recording cut to [from, to) (times from its start), as an
+// fMP4 file: the init segment, then the fragments from the last keyframe
+// at or before from to the first fragment at or after to. Nothing is
+// re-muxed: the file is byte ranges of the recording, read through the seal.
+func (c *Clip) Span(from, to time.Duration) io.ReadSeeker {
+	fs := c.rec.Fragments
+	if len(fs) == 0 {
+		return c.File()
+	}
+	first := 0
+	for i, f := range fs {
+		if f.Time <= from && f.Key {
+			first = i
+		}
+	}
+	end := c.rec.Size
+	if j := sort.Search(len(fs), func(i int) bool { return fs[i].Time >= to }); j < len(fs) && j > first {
+		end = fs[j].Offset
+	}
+	return newConcat(c.sr, [][2]int64{{0, fs[0].Offset}, {fs[first].Offset, end}})
+}
+
+// blobReaderAt reads an object by ranged gets.
+type blobReaderAt struct {
+	ctx   context.Context
+	blobs blob.Store
+	key   string
+}
+
+func (b *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := b.blobs.Get(b.ctx, b.key, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// concat is byte ranges of one io.ReaderAt read as one file.
+type concat struct {
+	r      io.ReaderAt
+	ranges [][2]int64 // [start, end) in r
+	size   int64
+}
+
+func newConcat(r io.ReaderAt, ranges [][2]int64) *io.SectionReader {
+	c := &concat{r: r, ranges: ranges}
+	for _, rg := range ranges {
+		c.size += rg[1] - rg[0]
+	}
+	return io.NewSectionReader(c, 0, c.size)
+}
+
+func (c *concat) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, rg := range c.ranges {
+		l := rg[1] - rg[0]
+		if off >= l {
+			off -= l
+			continue
+		}
+		k := min(int64(len(p)-n), l-off)
+		m, err := c.r.ReadAt(p[n:n+int(k)], rg[0]+off)
+		n += m
+		if err != nil && !(errors.Is(err, io.EOF) && int64(m) == k) {
+			return n, err
+		}
+		off = 0
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	return n, io.EOF
+}

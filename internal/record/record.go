@@ -1,0 +1,206 @@
+// Package record owns recordings: the recorder, which reads camera streams
+// from the hub and keeps them as sealed fMP4 segments (about a minute each,
+// one fragment per GOP) in a blob store with an index row per segment, and
+// playback, which lists and opens them for a grant.
+//
+// Segments are sealed (seal.Segment) under a key derived from the camera's
+// key for its ownership epoch, with device, stream, segment id and start in
+// the derivation: a row that names another camera's object, or an object of
+// an earlier epoch (whose secret the store destroyed when the camera
+// changed hands), does not open. A segment never spans two publisher
+// sessions, so never two epochs, and playback serves only segments that
+// started at or after the grant's epoch.
+//
+// It knows no HTTP routing, users or SQL: the Index it declares is
+// implemented by store/sqlite.
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/internal/access"
+	"vigil/internal/blob"
+	"vigil/internal/hub"
+	"vigil/internal/seal"
+)
+
+// Target is a camera stream to record.
+type Target struct {
+	Device access.DeviceID
+	Stream access.StreamID
+}
+
+// Config is what a Recorder is built from.
+type Config struct {
+	Hub    *hub.Hub
+	Sealer *seal.Sealer
+	Blobs  blob.Store
+	Index  Index
+	// Targets lists the streams to record now (enabled, claimed cameras'
+	// main streams, say); it is asked every Poll.
+	Targets func(ctx context.Context) ([]Target, error)
+	// Grant mints the grant the recorder reads a device's stream with.
+	Grant func(device access.DeviceID) access.Grant
+	// SegmentDuration is the length a segment is cut at (at the first
+	// keyframe past it). It defaults to one minute. A camera's first
+	// segment is between half and one and a half of it, by a hash of the
+	// stream, so that cameras do not all close segments at once.
+	SegmentDuration time.Duration
+	// QueueBytes bounds a stream's fragments waiting to be sealed and
+	// stored; a fragment that does not fit is dropped (counted), so a slow
+	// store never holds up the hub. It defaults to 8 MiB.
+	QueueBytes int64
+	// Poll is how often Targets is asked and streams that came online are
+	// joined. It defaults to one second.
+	Poll time.Duration
+	// Registerer takes the recorder's metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Recorder records the Targets that are online.
+type Recorder struct {
+	cfg     Config
+	metrics *metrics
+	seed    maphash.Seed
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	running map[Target]bool // guarded by mu
+	wg      sync.WaitGroup
+}
+
+// New validates cfg and returns a Recorder; Run records.
+func New(cfg Config) (*Recorder, error) {
+	var errs []error
+	if cfg.Hub == nil || cfg.Sealer == nil || cfg.Blobs == nil || cfg.Index == nil || cfg.Targets == nil || cfg.Grant == nil {
+		errs = append(errs, errors.New("record: Config needs Hub, Sealer, Blobs, Index, Targets and Grant"))
+	}
+	if cfg.SegmentDuration < 0 || cfg.QueueBytes < 0 || cfg.Poll < 0 {
+		errs = append(errs, errors.New("record: SegmentDuration, QueueBytes and Poll cannot be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.SegmentDuration == 0 {
+		cfg.SegmentDuration = time.Minute
+	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = 8 << 20
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	reg := cfg.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return &Recorder{cfg: cfg, metrics: newMetrics(reg), seed: maphash.MakeSeed(), log: cfg.Logger,
+		running: make(map[Target]bool)}, nil
+}
+
+// Run joins every target that comes online until ctx ends, then waits for
+// the streams being recorded to store their last segments.
+func (r *Recorder) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.Poll)
+	defer t.Stop()
+	defer r.wg.Wait()
+	for {
+		r.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Recorder) poll(ctx context.Context) {
+	targets, err := r.cfg.Targets(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("recorder: listing cameras to record failed; retrying", "error", err)
+		}
+		return
+	}
+	for _, tg := range targets {
+		if !r.cfg.Hub.Online(tg.Device, tg.Stream) {
+			continue
+		}
+		r.mu.Lock()
+		busy := r.running[tg]
+		r.running[tg] = true
+		r.mu.Unlock()
+		if busy {
+			continue
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer func() {
+				r.mu.Lock()
+				delete(r.running, tg)
+				r.mu.Unlock()
+			}()
+			err := r.record(ctx, tg)
+			r.log.Debug("recorder: stream ended", "camera", tg.Device, "stream", tg.Stream, "reason", err)
+		}()
+	}
+}
+
+// Streams is the number of streams being recorded now.
+func (r *Recorder) Streams() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+// stagger is how far into its first segment a stream cuts: between half
+// and one and a half SegmentDuration, fixed per stream.
+func (r *Recorder) stagger(tg Target) time.Duration {
+	h := maphash.Comparable(r.seed, tg)
+	d := r.cfg.SegmentDuration
+	return d/2 + time.Duration(h%uint64(d))
+}
+
+type metrics struct {
+	segments   prometheus.Counter
+	bytes      prometheus.Counter
+	dropped    prometheus.Counter
+	failed     prometheus.Counter
+	recordings prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		segments: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_segments_total",
+			Help: "Recorded segments stored and indexed."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_bytes_total",
+			Help: "Bytes of recorded fMP4 stored (before sealing)."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_dropped_fragments_total",
+			Help: "Recorded fragments dropped because the store fell behind (the writer queue was full)."}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_failed_segments_total",
+			Help: "Segments lost: the store or the index refused them, or the stream's session broke."}),
+		recordings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_recording_streams",
+			Help: "Camera streams being recorded."}),
+	}
+	reg.MustRegister(m.segments, m.bytes, m.dropped, m.failed, m.recordings)
+	return m
+}
+
+// objectKey is where a segment is kept, built from typed values only.
+func objectKey(tg Target, start time.Time, id uint64) string {
+	return fmt.Sprintf("rec/%s/%s/%d-%016x.seg", tg.Device, tg.Stream, start.UnixNano(), id)
+}

@@ -1,0 +1,262 @@
+package record
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"vigil/internal/fmp4"
+	"vigil/internal/media"
+	"vigil/internal/seal"
+)
+
+// segment is one segment being recorded: the muxer writes fragments to a
+// bounded queue, a writer goroutine seals them into the blob store.
+type segment struct {
+	r        *Recorder
+	tg       Target
+	rec      Recording // filled in as it is recorded
+	startPTS time.Duration
+	mux      *fmp4.Segment
+	q        *queue
+	pw       *io.PipeWriter // the put's input
+	stored   chan error     // the writer's result
+}
+
+// start opens a segment at keyframe u, under the device's current epoch.
+func (r *Recorder) start(ctx context.Context, tg Target, tracks []*media.Track, egress func(*media.Unit) error, u *media.Unit) (*segment, error) {
+	epoch, secret, err := r.cfg.Index.Epoch(ctx, tg.Device)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(secret)
+	if u.Captured().Before(epoch) {
+		return nil, errBeforeEpoch
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	s := &segment{r: r, tg: tg, startPTS: u.PTS, stored: make(chan error, 1),
+		q: &queue{ch: make(chan []byte, queueSlots), limit: r.cfg.QueueBytes}}
+	s.rec = Recording{Device: tg.Device, Stream: tg.Stream, Epoch: epoch, SegmentID: binary.BigEndian.Uint64(b[:]),
+		Start: u.Captured()}
+	s.rec.Object = objectKey(tg, s.rec.Start, s.rec.SegmentID)
+	if s.mux, err = fmp4.NewSegment(s.q, tracks, checked(egress)); err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	s.pw = pw
+	sw, err := r.cfg.Sealer.NewSegmentWriter(pw, tg.Device, secret, s.name())
+	if err != nil {
+		return nil, err
+	}
+	go s.store(pr, pw, sw)
+	return s, nil
+}
+
+func (s *segment) name() seal.Segment {
+	return seal.Segment{Stream: s.rec.Stream, ID: s.rec.SegmentID, Start: s.rec.Start}
+}
+
+// push muxes a unit; a fragment the queue has no room for is dropped.
+func (s *segment) push(u *media.Unit) error {
+	if err := s.mux.Push(u); err != nil {
+		return err
+	}
+	if s.q.broken.Load() {
+		return errFirstDropped
+	}
+	return nil
+}
+
+// abort ends the segment without storing it, at once: the put's input is
+// closed with err, so even a stalled store's put fails and the writer
+// goroutine ends on its own.
+func (s *segment) abort(err error) {
+	s.q.abort(err)
+	s.pw.CloseWithError(err)
+}
+
+// finish ends the segment before next (nil: the stream ended) and files it
+// once stored, without holding up the stream.
+func (r *Recorder) finish(s *segment, next *media.Unit) {
+	var err error
+	if next != nil {
+		err = s.mux.Cut(next)
+	} else {
+		err = s.mux.Close()
+	}
+	if err == nil && s.q.broken.Load() {
+		err = errFirstDropped
+	}
+	if err != nil {
+		s.abort(err)
+		r.metrics.failed.Inc()
+		r.log.Warn("recorder: segment abandoned", "camera", s.tg.Device, "stream", s.tg.Stream, "error", err)
+		return
+	}
+	s.q.close()
+	s.rec.Duration = s.mux.Duration()
+	s.rec.Fragments, s.rec.Size = s.q.kept(s.mux.Fragments())
+	r.metrics.dropped.Add(float64(s.q.dropped))
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := r.file(s); err != nil {
+			r.metrics.failed.Inc()
+			r.log.Error("recorder: segment lost", "camera", s.tg.Device, "stream", s.tg.Stream, "object", s.rec.Object, "error", err)
+		}
+	}()
+}
+
+// file waits for the segment's object and adds its row; an object that
+// cannot be filed is deleted.
+func (r *Recorder) file(s *segment) error {
+	if err := <-s.stored; err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if _, err := r.cfg.Index.AddRecording(ctx, s.rec); err != nil {
+		if derr := r.cfg.Blobs.Delete(ctx, s.rec.Object); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return fmt.Errorf("index: %w", err)
+	}
+	r.metrics.segments.Inc()
+	r.metrics.bytes.Add(float64(s.rec.Size))
+	return nil
+}
+
+// store seals what the queue yields into the blob store: the put reads the
+// pipe while this goroutine fills it. A put that fails closes the pipe, so
+// the sealing stops too. The put has no deadline while the segment is
+// being recorded (a camera's keyframes may be far apart); once it is
+// closed, storing the rest must take under storeTimeout.
+func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWriter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	put := make(chan error, 1)
+	go func() {
+		err := s.r.cfg.Blobs.Put(ctx, s.rec.Object, pr, -1)
+		pr.CloseWithError(fmt.Errorf("record: store: %w", errors.Join(err, io.ErrClosedPipe)))
+		put <- err
+	}()
+	var err error
+	for p := range s.q.ch {
+		s.q.size.Add(-int64(len(p)))
+		if err == nil {
+			_, err = sw.Write(p)
+		}
+	}
+	deadline := time.AfterFunc(storeTimeout, cancel)
+	defer deadline.Stop()
+	if err == nil {
+		err = s.q.err()
+	}
+	if err == nil {
+		err = sw.Close()
+	}
+	if err != nil {
+		pw.CloseWithError(err) // the put fails: nothing half-written is kept
+	} else {
+		pw.Close()
+	}
+	s.stored <- errors.Join(err, <-put)
+}
+
+// errFirstDropped: a segment is lost when its first write (the init
+// segment with the first fragment) does not fit the queue.
+var errFirstDropped = errors.New("record: the store is too far behind to take a segment's first fragment")
+
+// queueSlots bounds the fragments waiting, whatever their size.
+const queueSlots = 256
+
+// queue is the bounded writer queue between a segment's muxer and its
+// writer. The muxer's writes (one per fragment, the first with the init
+// segment) never block: one that does not fit is dropped and counted, and
+// the fragment list leaves it out. Only the recording goroutine writes.
+type queue struct {
+	ch      chan []byte
+	limit   int64
+	size    atomic.Int64 // bytes waiting
+	writes  []bool       // per write, whether it was kept
+	sizes   []int64
+	dropped int
+	broken  atomic.Bool // the first write was dropped: the segment is lost
+	closed  bool
+	failure atomic.Pointer[error]
+}
+
+// Write queues p, which the muxer does not touch again.
+func (q *queue) Write(p []byte) (int, error) {
+	if q.closed || q.broken.Load() {
+		return len(p), nil
+	}
+	keep := q.size.Load()+int64(len(p)) <= q.limit
+	if keep {
+		select {
+		case q.ch <- p:
+			q.size.Add(int64(len(p)))
+		default:
+			keep = false
+		}
+	}
+	if !keep {
+		q.dropped++
+		if len(q.writes) == 0 {
+			q.broken.Store(true)
+		}
+	}
+	q.writes, q.sizes = append(q.writes, keep), append(q.sizes, int64(len(p)))
+	return len(p), nil
+}
+
+func (q *queue) close() {
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+}
+
+// abort closes the queue so that the writer stores nothing.
+func (q *queue) abort(err error) {
+	q.failure.Store(&err)
+	q.close()
+}
+
+func (q *queue) err() error {
+	if p := q.failure.Load(); p != nil {
+		return *p
+	}
+	if q.broken.Load() {
+		return errFirstDropped
+	}
+	return nil
+}
+
+// kept returns the fragments that were kept, at their offsets in the
+// stored file, and the file's size. Fragment i came in write i; the first
+// write also holds the init segment.
+func (q *queue) kept(frags []fmp4.Fragment) ([]Fragment, int64) {
+	var out []Fragment
+	var off int64
+	for i, keep := range q.writes {
+		if keep && i < len(frags) {
+			f := frags[i]
+			o := off
+			if i == 0 {
+				o = f.Offset
+			}
+			out = append(out, Fragment{Offset: o, Time: f.Time, Key: f.Key})
+		}
+		if keep {
+			off += q.sizes[i]
+		}
+	}
+	return out, off
+}
