@@ -226,17 +226,21 @@ class LiveView {
     if (this.stopped) return;
     this.setState(this.retries ? "reconnecting" : "connecting");
     const base = "/api/cameras/" + encodeURIComponent(this.cam.id);
+    let why = "";
     if (!this.forceMP4) {
       try {
         await this.webrtc(base);
+        $("why").textContent = "";
         return;
       } catch (err) {
         if (err.status === 404 || err.status === 401) return this.setState("no access");
         if (err.status === 503) return this.offline();
         console.warn("webrtc failed, falling back to mp4:", err.message);
+        why = err.message; // e.g. the server's 422: the camera has B-frames
       }
     }
     this.mp4(base);
+    $("why").textContent = why && " (WebRTC: " + why + ")";
   }
 
   async webrtc(base) {
@@ -311,6 +315,7 @@ class LiveView {
 
   teardown() {
     clearInterval(this.edge);
+    $("why").textContent = "";
     if (this.pc) { this.pc.close(); this.pc = null; }
     if (this.whep) { api("DELETE", this.whep); this.whep = null; }
     this.video.onerror = this.video.onended = this.video.onloadeddata = null;

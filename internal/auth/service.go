@@ -107,9 +107,10 @@ func (s *Service) CameraCredential(ctx context.Context, device access.DeviceID) 
 // Use is what a caller asks to read.
 type Use struct {
 	Device access.DeviceID
-	// Stream is the stream the output will serve, which must be a stream
-	// token's; "" only where the output serves no one stream (a
-	// multivariant playlist, which then lists the token's alone).
+	// Stream is the stream the output will serve, which a stream token
+	// must open (Token.Opens); "" only where the output serves no one
+	// stream (a multivariant playlist, which then lists the streams the
+	// token opens).
 	Stream access.StreamID
 	// Audiences are the kinds of client the output serves: a stream token
 	// must have been minted for one of them; a caller who signed in reads

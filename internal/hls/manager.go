@@ -145,6 +145,9 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	if file == "index.m3u8" {
 		name = x.layout.index
 	}
+	if isPlaylist(name) {
+		return m.mediaPlaylist(w, r, x, name)
+	}
 	cw := &responseWriter{w: w}
 	x.hm.Handle(cw, rewrite(r, name))
 	if err := cw.finish(x); err != nil {

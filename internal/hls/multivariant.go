@@ -35,8 +35,9 @@ type streamEntry struct {
 
 // Multivariant writes our multivariant playlist (RFC 8216 §4.3.4) of the
 // grant's device's live streams among streams (in that order) in variant v: BANDWIDTH is
-// the peak segment bit rate measured by a running muxer or estimated from
-// the hub's GOP cache, RESOLUTION and FRAME-RATE come from the SPS, CODECS
+// the peak segment bit rate, the higher of what a running muxer measured
+// and the rate of the hub's GOP cache (never below the camera's measured
+// rate), RESOLUTION and FRAME-RATE come from the SPS, CODECS
 // are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
 // relative to the multivariant playlist, with the request's query (a stream
 // token) kept. It also starts the listed streams' muxers, so that the
@@ -108,28 +109,29 @@ func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (stream
 	return e, nil
 }
 
-// bandwidth returns the peak bit rate measured by the key's muxer, or else
-// one estimated from the hub's GOP cache.
+// bandwidth returns the peak bit rate of the stream: the higher of what
+// the key's muxer measured and what the hub's GOP cache holds, so that a
+// player's first pick is not made on a guess below the camera's rate.
 func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int, bool) {
 	m.mu.Lock()
 	x := m.muxers[key]
 	m.mu.Unlock()
-	bps, measured := 0, false
+	bps, measured := m.estimate(g, key.stream, outs)
 	if x != nil {
-		bps, measured = x.rate.peak(m.SegmentDuration)
-	}
-	if !measured {
-		bps = m.estimate(g, key.stream, outs)
+		muxed, ok := x.rate.peak(m.SegmentDuration)
+		bps, measured = max(bps, muxed), measured || ok
 	}
 	return max(int(float64(bps)*containerOverhead), 1000), measured
 }
 
-// estimate reads the hub's GOP cache (without waiting for live units) and
-// rates it, taking it to last at least one segment.
-func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) int {
-	r, err := m.Hub.Read(g, s)
+// estimate reads the hub's GOP cache from the previous keyframe (without
+// waiting for live units) and rates it: the previous GOP is a whole window,
+// the camera's measured rate; the current one alone, just begun, is mostly
+// its keyframe. It reports whether a whole window was measured.
+func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) (int, bool) {
+	r, err := m.Hub.ReadBack(g, s)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer r.Close()
 	carried := map[int]bool{}
@@ -150,8 +152,7 @@ func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) i
 			rm.add(u, video && u.Key, hasVideo)
 		}
 	}
-	bps, _ := rm.peak(m.SegmentDuration)
-	return bps
+	return rm.peak(m.SegmentDuration)
 }
 
 func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []byte {

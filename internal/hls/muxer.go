@@ -63,6 +63,7 @@ type muxer struct {
 	lastUnit atomic.Int64                 // unix nanoseconds of the last unit fed
 	grant    atomic.Pointer[access.Grant] // the freshest grant that passed the check
 	rate     rateMeter
+	nextKey  atomic.Pointer[chan struct{}] // closed when the next video keyframe is fed
 	// stopErr says why the muxer stopped; written before done is closed.
 	stopErr  error
 	errLog   atomic.Int64 // unix nanoseconds of the last encode error logged
@@ -77,6 +78,8 @@ func newMuxer(mgr *Manager, key muxerKey, g access.Grant) *muxer {
 		done:  make(chan struct{}),
 	}
 	x.grant.Store(&g)
+	next := make(chan struct{})
+	x.nextKey.Store(&next)
 	x.lastReq.Store(time.Now().UnixNano())
 	x.lastUnit.Store(time.Now().UnixNano())
 	return x
@@ -321,6 +324,9 @@ func (x *muxer) write(r *hub.Reader, u *media.Unit) {
 	if err != nil {
 		x.mgr.metrics().EncodeErrors.WithLabelValues(string(x.key.variant)).Inc()
 		x.logEncodeError(err)
+	}
+	if video && u.Key {
+		x.fedKeyframe() // it may have closed a segment
 	}
 }
 

@@ -187,9 +187,12 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	streams := []access.StreamID{access.StreamMain, access.StreamSub}
-	if tok := callerOf(r).Token; tok != nil {
-		streams = []access.StreamID{tok.Stream} // a token opens its own stream only
+	var streams []access.StreamID
+	tok := callerOf(r).Token
+	for _, s := range []access.StreamID{access.StreamMain, access.StreamSub} {
+		if tok == nil || tok.Opens(s) { // a token for one stream opens that one only
+			streams = append(streams, s)
+		}
 	}
 	name := r.URL.Query().Get("variant")
 	if name == "" {
