@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecparams"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
@@ -41,26 +42,18 @@ type streamEntry struct {
 // are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
 // relative to the multivariant playlist, with the request's query (a stream
 // token) kept. It also starts the listed streams' muxers, so that the
-// player's next request finds them primed. On an error nothing has been
-// written to w: ErrNoFile (an invalid variant), ErrRefused, ErrOffline.
+// player's next request finds them primed. While the camera is online but
+// has no keyframe the grant may see yet, it waits for one (describeWait). On
+// an error nothing has been written to w: ErrNoFile (an invalid variant),
+// ErrRefused, ErrOffline, ErrNotReady, r's context's.
 func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) error {
 	m.init()
 	if !v.valid() {
 		return fmt.Errorf("%w: %w", ErrNoFile, ErrBadVariant)
 	}
-	var entries []streamEntry
-	for _, s := range streams {
-		e, err := m.describe(g, s, v)
-		switch {
-		case err == nil:
-			entries = append(entries, e)
-		case errors.Is(err, hub.ErrOffline), errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
-		default:
-			return readError(err)
-		}
-	}
-	if len(entries) == 0 {
-		return fmt.Errorf("%w: %w", ErrOffline, hub.ErrOffline)
+	entries, err := m.describeAll(r.Context(), g, streams, v)
+	if err != nil {
+		return err
 	}
 	for _, e := range entries {
 		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v}, true)
@@ -73,6 +66,65 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 	n, _ := w.Write(body)
 	m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
 	return nil
+}
+
+// describeWait bounds how long a multivariant request waits for the
+// camera's online streams to have a keyframe the grant may see: a holder
+// whose epoch (a new share, a claim) is younger than the cached keyframes has
+// nothing to be shown until each stream's next keyframe, at most a GOP away.
+const describeWait = 5 * time.Second
+
+// describePoll is how often describeAll looks again while it waits.
+const describePoll = 50 * time.Millisecond
+
+// describeAll describes the streams, waiting (up to describeWait, and no
+// longer than ctx) while a stream is online but has no keyframe the grant
+// may see, so that a new sharee's playlist lists what the owner's does. It
+// returns what it could describe then: ErrOffline when no stream is online,
+// ErrNotReady when none had a keyframe in time.
+func (m *Manager) describeAll(ctx context.Context, g access.Grant, streams []access.StreamID, v Variant) ([]streamEntry, error) {
+	deadline := time.Now().Add(describeWait)
+	for {
+		entries, waiting, err := m.describeNow(g, streams, v)
+		expired := time.Now().After(deadline)
+		switch {
+		case err != nil:
+			return nil, err
+		case waiting == 0 && len(entries) == 0:
+			return nil, fmt.Errorf("%w: %w", ErrOffline, hub.ErrOffline)
+		case waiting == 0 || expired && len(entries) > 0:
+			return entries, nil
+		case expired:
+			return nil, ErrNotReady
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(describePoll):
+		}
+	}
+}
+
+// describeNow describes the streams that have a keyframe the grant may see
+// and counts those that are online without one.
+func (m *Manager) describeNow(g access.Grant, streams []access.StreamID, v Variant) ([]streamEntry, int, error) {
+	var entries []streamEntry
+	waiting := 0
+	for _, s := range streams {
+		e, err := m.describe(g, s, v)
+		switch {
+		case err == nil:
+			entries = append(entries, e)
+		case errors.Is(err, hub.ErrOffline):
+			if m.Hub.Online(g.Device(), s) {
+				waiting++
+			}
+		case errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
+		default:
+			return nil, 0, readError(err)
+		}
+	}
+	return entries, waiting, nil
 }
 
 // describe measures one stream for the multivariant playlist.
