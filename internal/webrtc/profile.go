@@ -175,11 +175,15 @@ func (v video) carriers(off offer) []string {
 
 // preferCodecs limits the video transceiver of sender to our H.264 payload
 // formats among carriers, so that the answer offers the peer no profile
-// it was not going to get.
+// it was not going to get. Their payload types are left for pion to take
+// from the offer: an answer must number a format as the offer did (RFC 3264
+// §6.1), and ours (102, 104, ...) name other formats in a browser's offer —
+// a peer then drops the video, or decodes it as what it offered there.
 func preferCodecs(pc *pion.PeerConnection, sender *pion.RTPSender, carriers []string) error {
 	var codecs []pion.RTPCodecParameters
 	for _, c := range answerCodecs() {
 		if slices.ContainsFunc(carriers, func(p string) bool { return sameProfile(c.SDPFmtpLine, p) }) {
+			c.PayloadType = 0 // pion's RTPTransceiver.getCodecs: the offer's number for it
 			codecs = append(codecs, c)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
@@ -14,6 +15,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 // bSlice is a non-reference B slice header (nal_unit_type 1,
@@ -87,6 +89,53 @@ func TestAnswerMatchesTheCamerasProfile(t *testing.T) {
 		t.Fatalf("Constrained Baseline offer for a Main camera: %v, want ErrProfile", err)
 	}
 	t.Logf("%v", err)
+}
+
+// h264Formats maps an SDP's H.264 payload types to their profiles
+// (profile_idc and constraint byte, lower case).
+func h264Formats(sdp string) map[string]string {
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`a=fmtp:(\d+) [^\r\n]*profile-level-id=([0-9a-fA-F]{4})`).FindAllStringSubmatch(sdp, -1) {
+		out[m[1]] = strings.ToLower(m[2])
+	}
+	return out
+}
+
+// TestMainCameraPlaysWithItsAudio: a Main-profile camera with a
+// microphone, to a viewer whose offer numbers its H.264 formats as
+// browsers do (102 Baseline, 106 Constrained Baseline, 127 Main, 112
+// High): the answer numbers every format as the offer did (RFC 3264
+// §6.1), and the viewer gets the camera's video beside its audio — not
+// the audio alone, as when the answer renumbered Main as 106.
+func TestMainCameraPlaysWithItsAudio(t *testing.T) {
+	noLeaks(t)
+	h := hub.New(hub.Config{Logger: quiet()})
+	publishCam(t, h, "cam-m", true, simcam.Config{Main: true})
+	s := newServer(t, nil)
+	v := newViewer(t, true)
+	offer := offerOf(t, v)
+	ss, err := s.Negotiate(context.Background(), Offer{SDP: offer, Source: read(t, h, grant("cam-m", nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	offered, answered := h264Formats(offer), h264Formats(ss.Answer())
+	for pt, p := range answered {
+		if offered[pt] != p {
+			t.Errorf("the answer's payload type %s is profile %s, the offer's is %q", pt, p, offered[pt])
+		}
+	}
+	if err := v.Accept(ss.Answer()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitUnits(ctx, testGOP/2); err != nil {
+		t.Fatalf("%v; %d audio packets meanwhile", err, v.Stats().AudioPackets)
+	}
+	if err := v.Checker().Only("cam-m"); err != nil {
+		t.Fatalf("stamps %v: %v", v.Checker().Counts(), err)
+	}
 }
 
 // TestBFramesAreRefused: a camera whose GOP has a B frame is not sent over
