@@ -28,8 +28,9 @@ const minSegments = 3
 
 // startWait bounds how long a starting player waits for minSegments: with
 // 2-second GOPs the playlist fills in 2 to 4 s (the hub's previous GOP is
-// the first segment); a camera with longer GOPs gets what there is then,
-// rather than a player that waits for two of them.
+// the first segment); a camera with longer GOPs gets what there is when no
+// further segment can close before startWait (keyframeBefore), rather than
+// a player that waits for two of them.
 const startWait = 4 * time.Second
 
 // mediaPlaylist serves a media playlist of x: gohlslib's, without the
@@ -59,7 +60,7 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			return rw.finish(x)
 		}
 		body, segments := gapless(pw.body.Bytes())
-		if !starting || segments >= minSegments || !time.Now().Before(deadline) {
+		if !starting || segments >= minSegments || !x.keyframeBefore(deadline) {
 			copyHeader(w.Header(), pw.header)
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			w.WriteHeader(http.StatusOK)
@@ -88,6 +89,23 @@ func (x *muxer) waitKeyframe(ctx context.Context, key <-chan struct{}, deadline 
 		return fmt.Errorf("hls: waiting for a fuller playlist: %w", ctx.Err())
 	}
 	return nil
+}
+
+// keyframeBefore reports whether the camera's next keyframe, which may
+// close another segment, is due before deadline: the last one fed plus the
+// distance between the last two. A player is not made to wait for a
+// segment that cannot come in time (a camera with 4-second GOPs closes one
+// every 4 s); with the distance not yet known, it may.
+func (x *muxer) keyframeBefore(deadline time.Time) bool {
+	now := time.Now()
+	if !now.Before(deadline) {
+		return false
+	}
+	last, gap := x.last.Load(), time.Duration(x.keyGap.Load())
+	if last == nil || gap <= 0 {
+		return true
+	}
+	return last.Captured().Add(gap).Before(deadline)
 }
 
 // keyframes returns a channel closed when the muxer is next fed a video

@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 // TestNoGapSegments: a cold playlist, fetched with nothing but a token in
@@ -121,6 +125,47 @@ func TestGapless(t *testing.T) {
 			got, n := gapless([]byte(tt.in))
 			if string(got) != tt.want || n != tt.segments {
 				t.Errorf("got %d segments:\n%s\nwant %d:\n%s", n, got, tt.segments, tt.want)
+			}
+		})
+	}
+}
+
+// TestLongGOPNoWaitInVain: a starting player of a camera with 6-second
+// GOPs is not held for startWait waiting for a segment that cannot close
+// before it (the next keyframe is 6 s away): it gets the segment the hub's
+// cache closed at once. (With 1-second GOPs TestNoGapSegments shows the
+// wait for minSegments.)
+func TestLongGOPNoWaitInVain(t *testing.T) {
+	t.Parallel()
+	const longGOP = 6 * fps
+	for _, v := range []Variant{VariantLL, VariantTS} {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			gen, err := sim.NewGenerator(160, 96, fps, longGOP, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{simcam.H264Track()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Close)
+			for n := range longGOP + 3 { // a whole GOP, then a keyframe and two P frames
+				au, key := gen.Next()
+				if err := p.Write(0, hub.UnitData{PTS: time.Duration(n) * time.Second / fps, Key: key, Payload: au}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			pl, err := parseMedia(mustGet(t, f.url("/g/cam-a/main/"+string(v)+"/index.m3u8")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			if len(pl.segments) == 0 || took >= startWait/2 {
+				t.Errorf("first playlist after %v with %d segments; want the cached GOP's segment at once, not after startWait (%v)",
+					took.Round(time.Millisecond), len(pl.segments), startWait)
 			}
 		})
 	}
