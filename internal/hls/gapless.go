@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,9 +16,8 @@ import (
 // initialGaps-1; TestNoGapSegments fails if an upgrade changes that.
 const initialGaps = 7
 
-// minSegments is how many segments an LL-HLS or MPEG-TS media playlist has
-// before it is served to a player that is starting (a request without
-// _HLS_msn; gohlslib starts fMP4 with two, which we keep): RFC
+// minSegments is how many segments a media playlist has before it is
+// served to a player that is starting (a request without _HLS_msn): RFC
 // 8216 §6.3.3 has a client start no less than three target durations from
 // the end, and a shorter playlist leaves it nothing between its start and
 // the live edge. Shaka stalls there; Chromium's own player, having fetched
@@ -33,20 +33,23 @@ const minSegments = 3
 // a player that waits for two of them.
 const startWait = 4 * time.Second
 
-// mediaPlaylist serves a media playlist of x: gohlslib's, without the
-// EXT-X-GAP segments it pads a young LL-HLS playlist with (their URI,
-// "gap.mp4", carries no token and names no file; Chromium and GStreamer
-// fetch it and fail), and, for a player that is starting, only once it
-// lists minSegments segments or startWait has passed.
-func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer, name string) error {
+// mediaPlaylist serves a media playlist of x in variant v: gohlslib's,
+// without the EXT-X-GAP segments it pads a young LL-HLS playlist with
+// (their URI, "gap.mp4", carries no token and names no file; Chromium and
+// GStreamer fetch it and fail), without the LL-HLS tags for fMP4 (see
+// Variant.muxed), and, for a player that is starting, only once it lists
+// minSegments segments or no further segment can close before startWait.
+func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer, v Variant, name string) error {
 	deadline := time.Now().Add(startWait)
-	// gohlslib holds the fMP4 variant's first playlist for two segments
-	// already; a player of it is not made to wait for a third.
-	starting := r.URL.Query().Get("_HLS_msn") == "" && x.key.variant != VariantFMP4
+	starting := r.URL.Query().Get("_HLS_msn") == ""
+	req := rewrite(r, name)
+	if v != x.key.variant { // a plain fMP4 player: no LL-HLS directive applies
+		req.URL.RawQuery, starting = query(req.URL.RawQuery), true
+	}
 	for {
 		key := x.keyframes() // before rendering: a keyframe after it wakes us
 		pw := &playlistWriter{header: http.Header{}}
-		x.hm.Handle(pw, rewrite(r, name))
+		x.hm.Handle(pw, req)
 		if pw.code == 0 && pw.body.Len() > 0 {
 			pw.code = http.StatusOK
 		}
@@ -60,12 +63,15 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			return rw.finish(x)
 		}
 		body, segments := gapless(pw.body.Bytes())
+		if v != x.key.variant {
+			body = withoutLL(body)
+		}
 		if !starting || segments >= minSegments || !x.keyframeBefore(deadline) {
 			copyHeader(w.Header(), pw.header)
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			w.WriteHeader(http.StatusOK)
 			n, _ := w.Write(body)
-			m.Metrics.Bytes.WithLabelValues(string(x.key.variant)).Add(float64(n))
+			m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
 			return nil
 		}
 		if err := x.waitKeyframe(r.Context(), key, deadline); err != nil {
@@ -159,6 +165,24 @@ func gapless(pl []byte) ([]byte, int) {
 		b = replaceTag(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=", skipped, skipped-skippedGaps)
 	}
 	return b, segments + skipped - skippedGaps
+}
+
+// llTags are the tags of an LL-HLS media playlist (RFC 8216bis §4.4.3.7-8,
+// §4.4.4.9-10, §4.4.5.2) that a plain fMP4 playlist of the same segments
+// does not have.
+var llTags = [][]byte{[]byte("#EXT-X-PART:"), []byte("#EXT-X-PART-INF:"), []byte("#EXT-X-SERVER-CONTROL:"),
+	[]byte("#EXT-X-PRELOAD-HINT:"), []byte("#EXT-X-RENDITION-REPORT:"), []byte("#EXT-X-SKIP:")}
+
+// withoutLL removes the LL-HLS tags from an LL-HLS media playlist: what is
+// left lists the same fMP4 segments as a plain live playlist.
+func withoutLL(pl []byte) []byte {
+	var out bytes.Buffer
+	for line := range bytes.Lines(pl) {
+		if !slices.ContainsFunc(llTags, func(t []byte) bool { return bytes.HasPrefix(line, t) }) {
+			out.Write(line)
+		}
+	}
+	return out.Bytes()
 }
 
 // replaceTag rewrites the value of the line prefix+old.

@@ -115,7 +115,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	if !v.valid() || !validFile(file) {
 		return ErrNoFile
 	}
-	key := muxerKey{device: g.Device(), stream: stream, variant: v}
+	key := muxerKey{device: g.Device(), stream: stream, variant: v.muxed()}
 	x, err := m.muxer(g, key, isPlaylist(file))
 	if err != nil {
 		return err
@@ -146,7 +146,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 		name = x.layout.index
 	}
 	if isPlaylist(name) {
-		return m.mediaPlaylist(w, r, x, name)
+		return m.mediaPlaylist(w, r, x, v, name)
 	}
 	cw := &responseWriter{w: w}
 	x.hm.Handle(cw, rewrite(r, name))

@@ -56,7 +56,7 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 		return err
 	}
 	for _, e := range entries {
-		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v}, true)
+		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v.muxed()}, true)
 	}
 	body := multivariantPlaylist(entries, v, query(r.URL.RawQuery))
 	h := w.Header()
@@ -157,7 +157,7 @@ func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (stream
 			}
 		}
 	}
-	e.bandwidth, e.measured = m.bandwidth(g, muxerKey{device: g.Device(), stream: s, variant: v}, outs)
+	e.bandwidth, e.measured = m.bandwidth(g, muxerKey{device: g.Device(), stream: s, variant: v.muxed()}, outs)
 	return e, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +123,11 @@ func checkMedia(t *testing.T, v Variant, pl *mediaPlaylist, raw []byte) {
 		fail("EXT-X-MAP needs EXT-X-VERSION 6 or more, have %d", pl.version)
 	}
 	if v != VariantLL {
+		for name := range pl.tags {
+			if slices.ContainsFunc(llTags, func(t []byte) bool { return string(t) == "#"+name+":" }) {
+				fail("a plain fMP4 playlist with the LL-HLS tag %s", name)
+			}
+		}
 		return
 	}
 	once("EXT-X-PART-INF")
@@ -367,7 +373,7 @@ func TestLayoutMatchesGohlslib(t *testing.T) {
 
 			// gohlslib's own multivariant playlist names the same files.
 			f.m.mu.Lock()
-			x := f.m.muxers[muxerKey{device: "cam-a", stream: access.StreamMain, variant: v}]
+			x := f.m.muxers[muxerKey{device: "cam-a", stream: access.StreamMain, variant: v.muxed()}]
 			f.m.mu.Unlock()
 			rec := httptest.NewRecorder()
 			x.hm.Handle(rec, httptest.NewRequest(http.MethodGet, "/index.m3u8", nil))
