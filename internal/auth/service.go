@@ -67,6 +67,10 @@ type Directory interface {
 
 // Service authenticates cameras and viewers and mints grants.
 type Service struct {
+	// Failures counts refused RTSP Digest credentials and stream tokens;
+	// nil counts nothing. Set it before use.
+	Failures *Failures
+
 	dir    Directory
 	issuer *access.Issuer
 	tokens *Tokens // nil: stream tokens are refused

@@ -74,12 +74,19 @@ type SignIn struct {
 	// Hasher bounds the argon2id work of every sign-in, sign-up and
 	// password change.
 	Hasher *Hasher
+	// Failures counts failed sign-ins; nil counts nothing.
+	Failures *Failures
 }
 
 // SessionCaller is the caller of a session cookie, with its session (whose
 // CSRF token the caller checks: a header for the API, a form field for the
 // account-linking pages).
 func (si *SignIn) SessionCaller(ctx context.Context, cookie string) (Caller, Session, error) {
+	c, sess, err := si.sessionCaller(ctx, cookie)
+	return c, sess, si.Failures.count(err)
+}
+
+func (si *SignIn) sessionCaller(ctx context.Context, cookie string) (Caller, Session, error) {
 	if si.Sessions == nil {
 		return Caller{}, Session{}, ErrSessionEnded
 	}
@@ -105,6 +112,11 @@ func (si *SignIn) SessionCaller(ctx context.Context, cookie string) (Caller, Ses
 // checked (ErrHashBusy, the client gone). It returns *ThrottledError,
 // ErrHashBusy (or the context's error) or ErrWrongPassword.
 func (si *SignIn) Password(ctx context.Context, name, pass, addr string) (Caller, error) {
+	c, err := si.password(ctx, name, pass, addr)
+	return c, si.Failures.count(err)
+}
+
+func (si *SignIn) password(ctx context.Context, name, pass, addr string) (Caller, error) {
 	k := si.guessKeys(name, pass, addr)
 	if wait := si.try(k); wait > 0 {
 		return Caller{}, &ThrottledError{Wait: wait, Msg: "too many failed sign-ins from this address"}
@@ -126,7 +138,7 @@ func (si *SignIn) Password(ctx context.Context, name, pass, addr string) (Caller
 func (si *SignIn) AccountPassword(ctx context.Context, name, pass, addr string) (Caller, error) {
 	c, err := si.Password(ctx, name, pass, addr)
 	if err == nil && c.Scope != ScopeAccount {
-		return Caller{}, ErrNotPassword
+		return Caller{}, si.Failures.count(ErrNotPassword)
 	}
 	return c, err
 }

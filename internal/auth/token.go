@@ -196,6 +196,11 @@ func leaseBinding(b Binding) Binding {
 // checks the camera, stream and kind of client it was minted for, and the
 // store, on every use.
 func (s *Service) TokenCaller(ctx context.Context, raw string) (Caller, error) {
+	c, err := s.tokenCaller(ctx, raw)
+	return c, s.Failures.count(err)
+}
+
+func (s *Service) tokenCaller(ctx context.Context, raw string) (Caller, error) {
 	if s.tokens == nil {
 		return Caller{}, ErrBadToken
 	}
@@ -220,6 +225,11 @@ func (s *Service) TokenCaller(ctx context.Context, raw string) (Caller, error) {
 // returns ErrTokenMisused for another camera, stream or kind of client,
 // and ErrTokenRevoked for a token minted before its holder's current epoch.
 func (s *Service) tokenGrant(ctx context.Context, c Caller, use Use) (access.Grant, error) {
+	g, err := s.tokenGrantOf(ctx, c, use)
+	return g, s.Failures.count(err)
+}
+
+func (s *Service) tokenGrantOf(ctx context.Context, c Caller, use Use) (access.Grant, error) {
 	tok := c.Token
 	use.Device = tokenDevice(*tok, use.Device)
 	if tok.Device != use.Device || !tok.Opens(use.Stream) ||
