@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		st.Close()
 		return nil, err
 	}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	if a.generated, err = ensureAdmin(ctx, st, cfg.AdminPassword.Reveal()); err != nil {
 		st.Close()
 		return nil, err
@@ -133,6 +133,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Logger:           log,
 		Metrics:          hub.NewMetrics(a.reg),
 	})
+	a.reg.MustRegister(&hub.Cameras{Hub: a.hub, List: dir.cameraIDs})
 	rec := audit.New(st, log)
 	dropped := httpapi.NewDropped()
 	a.reg.MustRegister(dropped)

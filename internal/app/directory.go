@@ -128,3 +128,14 @@ func (l linkCameras) Cameras(ctx context.Context, user access.UserID) ([]oauth.C
 	}
 	return out, nil
 }
+
+// cameraIDs lists every provisioned camera, for the operators' per-camera
+// series (hub.Cameras).
+func (d directory) cameraIDs(ctx context.Context) ([]access.DeviceID, error) {
+	devs, err := d.st.Devices(ctx)
+	ids := make([]access.DeviceID, 0, len(devs))
+	for _, dev := range devs {
+		ids = append(ids, dev.ID)
+	}
+	return ids, err
+}
