@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	dir := newDirectory(st)
 	a.auth = auth.NewService(dir, access.NewIssuer(), tokens, grantTTL)
 	failures := auth.NewFailures(a.reg)
-	a.auth.Failures = failures
+	a.auth.Failures, a.auth.Audit = failures, log
 	a.hub = hub.New(hub.Config{
 		ReaderQueueUnits: cfg.ReaderQueueUnits,
 		ReaderQueueBytes: cfg.ReaderQueueBytes,
@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
 	signIn := &auth.SignIn{Users: dir, Sessions: dir.Directory, Accounts: auth.NewThrottle(auth.AccountFailures),
-		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures}
+		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log}
 	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{st}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn, SecureCookies: cfg.SecureCookies(),

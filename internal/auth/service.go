@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -70,6 +71,9 @@ type Service struct {
 	// Failures counts refused RTSP Digest credentials and stream tokens;
 	// nil counts nothing. Set it before use.
 	Failures *Failures
+	// Audit writes the audit lines of claims, releases and shares; nil
+	// writes none. Set it before use.
+	Audit *slog.Logger
 
 	dir    Directory
 	issuer *access.Issuer

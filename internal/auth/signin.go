@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"vigil/internal/access"
@@ -76,6 +77,9 @@ type SignIn struct {
 	Hasher *Hasher
 	// Failures counts failed sign-ins; nil counts nothing.
 	Failures *Failures
+	// Audit writes the audit lines of sessions started and ended; nil
+	// writes none.
+	Audit *slog.Logger
 }
 
 // SessionCaller is the caller of a session cookie, with its session (whose
@@ -236,6 +240,7 @@ func (si *SignIn) StartSession(ctx context.Context, user access.UserID) (string,
 	if err := si.Sessions.CreateSession(ctx, sess); err != nil {
 		return "", Session{}, err
 	}
+	audit(ctx, si.Audit, EventSignIn, "user", user, "session", sess.IDSHA256[:12])
 	return id, sess, nil
 }
 
@@ -244,7 +249,15 @@ func (si *SignIn) EndSession(ctx context.Context, cookie string) error {
 	if si.Sessions == nil {
 		return nil
 	}
-	return si.Sessions.DeleteSession(ctx, sha256Hex(cookie))
+	h := sha256Hex(cookie)
+	sess, lookupErr := si.Sessions.Session(ctx, h, time.Now()) // whose, for the audit line
+	if err := si.Sessions.DeleteSession(ctx, h); err != nil {
+		return err
+	}
+	if lookupErr == nil {
+		audit(ctx, si.Audit, EventSignOut, "user", sess.User, "session", h[:12])
+	}
+	return nil
 }
 
 func sha256Hex(s string) string {
