@@ -159,7 +159,16 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer m.outputs.Give(g.User())
-	rd, err := m.Hub.Read(g, stream)
+	// ?from=previous starts one GOP earlier, as LL-HLS does: a browser
+	// holds its first frame until it has buffered about a second past it,
+	// which the hub's current GOP, just begun, may not hold yet. The page
+	// asks for it and plays faster until it is at the live edge; other
+	// players, which play at 1x, start at the cached keyframe.
+	read := m.Hub.Read
+	if r.URL.Query().Get("from") == "previous" {
+		read = m.Hub.ReadBack
+	}
+	rd, err := read(g, stream)
 	if err != nil {
 		return notFoundUnless(err)
 	}
