@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vigil/internal/backup"
+	"vigil/internal/config"
 	"vigil/internal/datadir"
 	"vigil/internal/store/sqlite"
 )
@@ -64,6 +65,9 @@ func runBackup(ctx context.Context, c command, args []string) error {
 	}
 	cfg, err := c.config()
 	if err != nil {
+		return err
+	}
+	if err := sqliteOnly(cfg, "backup"); err != nil {
 		return err
 	}
 	dbPath := filepath.Join(cfg.DataDir, datadir.DBFile)
@@ -146,6 +150,9 @@ func runRestore(ctx context.Context, c command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := sqliteOnly(cfg, "restore"); err != nil {
+		return err
+	}
 	if err := datadir.CheckEmpty(cfg.DataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -175,7 +182,7 @@ func runRestore(ctx context.Context, c command, args []string) error {
 		}
 		return err
 	}
-	if err := checkRestored(ctx, cfg.DataDir); err != nil {
+	if err := checkRestored(ctx, cfg); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(c.out, "restored %s into %s; start it with: vigil serve --data-dir %s\n", a.file, cfg.DataDir, cfg.DataDir)
@@ -213,10 +220,20 @@ func isBackupFile(name string) bool {
 	return false
 }
 
+// sqliteOnly refuses a backup or restore of a Postgres store: they copy
+// the SQLite file.
+func sqliteOnly(cfg config.Config, what string) error {
+	if cfg.Store == config.StorePostgres {
+		return fmt.Errorf("%s: vigil %s copies the SQLite store; with store: postgres, back up the database with pg_dump and keep %s beside it",
+			what, what, filepath.Join(cfg.DataDir, datadir.MasterKeyFile))
+	}
+	return nil
+}
+
 // checkRestored opens the restored store with the restored key and reads
 // every device, so a key that does not match its database fails now.
-func checkRestored(ctx context.Context, dir string) error {
-	st, err := openStore(ctx, dir)
+func checkRestored(ctx context.Context, cfg config.Config) error {
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -20,7 +20,7 @@ import (
 	"vigil/internal/datadir"
 	"vigil/internal/seal"
 	"vigil/internal/store"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 )
 
 const deviceUsage = `usage:
@@ -41,7 +41,7 @@ func runDevice(ctx context.Context, c command, args []string) error {
 		return err
 	}
 	stdout := c.out
-	st, err := openStore(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -138,9 +138,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openStore opens the data directory's store with its secrets (a running
-// server may have it open too: admin commands work beside it).
-func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
+// openStore opens the store cfg names (SQLite in the data directory, or
+// Postgres) with the data directory's secrets (a running server may have
+// it open too: admin commands work beside it).
+func openStore(ctx context.Context, cfg config.Config) (backend.Store, error) {
+	dataDir := cfg.DataDir
 	if err := datadir.Prepare(dataDir); err != nil {
 		return nil, err
 	}
@@ -152,7 +154,7 @@ func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
+	return backend.Open(ctx, backend.Kind(cfg.Store), filepath.Join(dataDir, datadir.DBFile), cfg.StoreDSN.Reveal(), secrets)
 }
 
 func notFound(id access.DeviceID, err error) error {
@@ -192,7 +194,7 @@ func redactSource(s config.Secret) string {
 	return u.Scheme + "://***@" + strings.TrimPrefix(u.String(), u.Scheme+"://")
 }
 
-func addDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, name string, source config.Secret) error {
+func addDevice(ctx context.Context, st backend.Store, out deviceOutput, name string, source config.Secret) error {
 	password, err := auth.NewPassword()
 	if err != nil {
 		return err
@@ -211,7 +213,7 @@ func addDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, name str
 
 // createDevice stores a new device with a random id; ids are random, so the
 // rare collision is retried instead of failing.
-func createDevice(ctx context.Context, st *sqlite.Store, name string, source config.Secret, password, claimSHA256 string) (store.Device, error) {
+func createDevice(ctx context.Context, st backend.Store, name string, source config.Secret, password, claimSHA256 string) (store.Device, error) {
 	for range 3 {
 		id, err := store.NewDeviceID()
 		if err != nil {
@@ -226,7 +228,7 @@ func createDevice(ctx context.Context, st *sqlite.Store, name string, source con
 	return store.Device{}, errors.New("device add: could not find a free device id; try again")
 }
 
-func rotateDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, id access.DeviceID) error {
+func rotateDevice(ctx context.Context, st backend.Store, out deviceOutput, id access.DeviceID) error {
 	d, err := st.Device(ctx, id)
 	if err != nil {
 		return notFound(id, err)
@@ -242,7 +244,7 @@ func rotateDevice(ctx context.Context, st *sqlite.Store, out deviceOutput, id ac
 	return out.print([]store.Device{d}, password)
 }
 
-func listDevices(ctx context.Context, st *sqlite.Store, out deviceOutput) error {
+func listDevices(ctx context.Context, st backend.Store, out deviceOutput) error {
 	ds, err := st.Devices(ctx)
 	if err != nil {
 		return err

@@ -11,10 +11,11 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/config"
 	"vigil/internal/seal"
 	"vigil/internal/sim"
 	"vigil/internal/store"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 )
 
 // runSim provisions N simulated cameras in the data directory (named sim-1 …
@@ -62,7 +63,7 @@ func runSim(ctx context.Context, c command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("sim: stamp key: %w", err)
 	}
-	creds, err := provisionSim(ctx, cfg.DataDir, *n, *owner, *shareWith)
+	creds, err := provisionSim(ctx, cfg, *n, *owner, *shareWith)
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
 	}
@@ -91,8 +92,8 @@ type simCredential struct {
 	id, name, password string
 }
 
-func provisionSim(ctx context.Context, dataDir string, n int, owner, shareWith string) ([]simCredential, error) {
-	st, err := openStore(ctx, dataDir)
+func provisionSim(ctx context.Context, cfg config.Config, n int, owner, shareWith string) ([]simCredential, error) {
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +134,7 @@ func provisionSim(ctx context.Context, dataDir string, n int, owner, shareWith s
 
 // giveSim makes owner the owner of the simulated cameras (dropping any other
 // binding they had) and shares the first one with shareWith.
-func giveSim(ctx context.Context, st *sqlite.Store, cams []simCredential, owner, shareWith string) error {
+func giveSim(ctx context.Context, st backend.Store, cams []simCredential, owner, shareWith string) error {
 	o, err := st.UserByName(ctx, owner)
 	if err != nil {
 		return fmt.Errorf("--owner %s: %w; create it with `vigil user add --name %s`", owner, err, owner)

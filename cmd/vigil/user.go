@@ -14,7 +14,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/store"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 )
 
 // userUsage lists the user commands.
@@ -48,7 +48,7 @@ func runUser(ctx context.Context, c command, args []string) error {
 		return err
 	}
 	stdout := c.out
-	st, err := openStore(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runUser(ctx context.Context, c command, args []string) error {
 // password (ending the password the user chose and every sign-in session),
 // and prints the password once. Generated passwords are high-entropy, so
 // they can be stored as the digest hashes RTSP players need.
-func addUser(ctx context.Context, st *sqlite.Store, nameV string, adminV, asJSONV bool, stdout io.Writer) error {
+func addUser(ctx context.Context, st backend.Store, nameV string, adminV, asJSONV bool, stdout io.Writer) error {
 	name, admin, asJSON := &nameV, &adminV, &asJSONV
 	if !validName(*name) {
 		return fmt.Errorf("--name %q: use 1-64 letters, digits, '-', '_' or '.'", *name)
@@ -113,7 +113,7 @@ func addUser(ctx context.Context, st *sqlite.Store, nameV string, adminV, asJSON
 	return err
 }
 
-func listUsers(ctx context.Context, st *sqlite.Store, stdout io.Writer) error {
+func listUsers(ctx context.Context, st backend.Store, stdout io.Writer) error {
 	users, err := st.Users(ctx)
 	if err != nil {
 		return err

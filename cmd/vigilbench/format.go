@@ -6,55 +6,11 @@ import (
 	"time"
 )
 
-// ttffStats summarises the joins.
-type ttffStats struct {
-	p50, p95, max, handshakeP50 time.Duration
-	failed, notKey, noInband    int
-	sdp, partial                int
-}
-
-func (t ttffResult) stats() ttffStats {
-	var s ttffStats
-	var ttffs, hs []time.Duration
-	for _, j := range t.joins {
-		if j.err != nil {
-			s.failed++
-			continue
-		}
-		ttffs, hs = append(ttffs, j.ttff), append(hs, j.handshake)
-		s.max = max(s.max, j.ttff)
-		s.notKey += b2i(!j.firstKey)
-		s.noInband += b2i(!j.inband)
-		s.sdp += b2i(j.sdpParams)
-		s.partial += b2i(j.partial)
-	}
-	s.p50, s.p95, s.handshakeP50 = percentile(ttffs, 50), percentile(ttffs, 95), percentile(hs, 50)
-	return s
-}
-
 func b2i(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-func findFanout(rows []fanoutRow, readers int) (fanoutRow, bool) {
-	for _, f := range rows {
-		if f.rw.readers == readers {
-			return f, true
-		}
-	}
-	return fanoutRow{}, false
-}
-
-func findCameras(rows []cameraRow, n int) (cameraRow, bool) {
-	for _, c := range rows {
-		if c.cameras == n {
-			return c, true
-		}
-	}
-	return cameraRow{}, false
 }
 
 func gopDuration(c clip) time.Duration {

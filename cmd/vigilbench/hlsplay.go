@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+
+	"vigil/internal/fmp4read"
 )
 
 var errNoVariant = errors.New("hls: multivariant playlist lists no stream")
@@ -23,6 +25,37 @@ func firstVariant(body []byte) (string, error) {
 		return "", errNoVariant
 	}
 	return mv.Variants[0].URI, nil
+}
+
+// firstMedia fetches a multivariant playlist and returns the URL of its
+// first stream's media playlist.
+func firstMedia(ctx context.Context, c *webClient, mvURL string) (string, error) {
+	body, _, err := c.get(ctx, mvURL)
+	if err != nil {
+		return "", err
+	}
+	uri, err := firstVariant(body)
+	if err != nil {
+		return "", err
+	}
+	return resolve(mvURL, uri)
+}
+
+// fetchInit fetches and parses the init section (EXT-X-MAP) of the media
+// playlist pl at mURL.
+func fetchInit(ctx context.Context, c *webClient, mURL string, pl *playlist.Media) (fmp4read.Init, error) {
+	if pl.Map == nil {
+		return fmp4read.Init{}, errors.New("hls: media playlist has no EXT-X-MAP")
+	}
+	u, err := resolve(mURL, pl.Map.URI)
+	if err != nil {
+		return fmp4read.Init{}, err
+	}
+	b, _, err := c.get(ctx, u)
+	if err != nil {
+		return fmp4read.Init{}, err
+	}
+	return fmp4read.ParseInit(b)
 }
 
 // fetchMedia fetches and parses a media playlist.

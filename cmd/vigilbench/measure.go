@@ -36,7 +36,7 @@ func settle(ctx context.Context, rs []*reader, since time.Time, warmup time.Dura
 // measure samples Vigil, this process and the readers over d.
 func measure(ctx context.Context, v *vigil, rs []*reader, d time.Duration) (measurement, error) {
 	s0, serr0 := v.scrape(ctx)
-	p0, err := sampleProc(v.pid)
+	p0, err := sampleProc(v.PID())
 	if err != nil {
 		return measurement{}, fmt.Errorf("vigil process: %w", err)
 	}
@@ -47,7 +47,7 @@ func measure(ctx context.Context, v *vigil, rs []*reader, d time.Duration) (meas
 		return measurement{}, ctx.Err()
 	}
 	t1 := tally(rs)
-	p1, err := sampleProc(v.pid)
+	p1, err := sampleProc(v.PID())
 	if err != nil {
 		return measurement{}, fmt.Errorf("vigil process: %w", err)
 	}

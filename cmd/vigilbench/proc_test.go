@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"maps"
 	"math"
 	"os"
-	"strings"
 	"testing"
 	"time"
 )
@@ -157,35 +154,5 @@ func TestPercentile(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestSumMetrics(t *testing.T) {
-	text := `# HELP vigil_reader_skips_total Times a slow reader's queue overflowed.
-# TYPE vigil_reader_skips_total counter
-vigil_reader_skips_total{camera="cam-a",stream="main"} 3
-vigil_reader_skips_total{camera="cam-b",stream="main"} 4
-vigil_reader_skips_total_other 100
-vigil_readers{camera="cam-a",stream="main"} 50
-go_gc_duration_seconds{quantile="0.5"} 0.0001
-go_gc_duration_seconds_sum 0.5
-go_gc_duration_seconds_count 12
-go_memstats_alloc_bytes_total 1.5e+09
-`
-	got, err := sumMetrics(bufio.NewScanner(strings.NewReader(text)), metricSkips, metricGCs, metricAlloc, "absent")
-	want := map[string]float64{metricSkips: 7, metricGCs: 12, metricAlloc: 1.5e9}
-	if err != nil || !maps.Equal(got, want) {
-		t.Fatalf("sumMetrics = %v, %v; want %v", got, err, want)
-	}
-}
-
-func TestParseCounts(t *testing.T) {
-	if got, err := parseCounts("1, 50,200"); err != nil || len(got) != 3 || got[2] != 200 {
-		t.Fatalf("parseCounts = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "0", "5,5", "10,2", "x"} {
-		if _, err := parseCounts(bad); err == nil {
-			t.Errorf("parseCounts(%q): want an error", bad)
-		}
 	}
 }

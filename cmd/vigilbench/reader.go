@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
+	"golang.org/x/sync/errgroup"
 )
 
 // stallAfter is how long a reader may go without a frame before it counts
@@ -163,6 +164,27 @@ func window(rs []*reader, a, b readerTally) readerWindow {
 // dialAll opens one reader per URL, 16 at a time, each retrying for up to 30 s.
 func dialAll(ctx context.Context, urls []string) ([]*reader, error) {
 	return dialAllWith(ctx, urls, nil)
+}
+
+// dialAllWith is dialAll with a dialer for every reader.
+func dialAllWith(ctx context.Context, urls []string, dial dialFunc) ([]*reader, error) {
+	rs := make([]*reader, len(urls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, u := range urls {
+		g.Go(func() error {
+			dctx, cancel := context.WithTimeout(gctx, 30*time.Second)
+			defer cancel()
+			r, err := dialReader(dctx, u, dial)
+			rs[i] = r
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		closeAll(rs)
+		return nil, err
+	}
+	return rs, nil
 }
 
 // waitFrames waits until every reader has received a frame since since, or

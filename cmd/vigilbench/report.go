@@ -6,19 +6,12 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"vigil/internal/vigilproc"
 )
 
-// Peer figures from the issue, for the targets section.
-const (
-	peerGo2rtcFanoutCPU   = 9.5   // % of a core, 200 readers
-	peerMediaMTXFanoutCPU = 52.0  // % of a core, 200 readers
-	peerFanoutMbps        = 813.0 // delivered to 200 readers
-	peerGo2rtcCamsCPU     = 18.7  // % of a core, 150 cameras with one reader each
-	peerGo2rtcCamsRSS     = 39.0  // MiB, same
-	ttffTarget            = 100 * time.Millisecond
-)
-
-// report is everything the Markdown report shows.
+// report is everything the Markdown report shows: the run, the machine,
+// and each scenario run, which writes its own section and targets.
 type report struct {
 	opts        options
 	args        []string
@@ -27,16 +20,7 @@ type report struct {
 	machine     machine
 	ceilingGbps float64
 	big, small  clip
-	fanout      []fanoutRow
-	cameras     []cameraRow
-	ttff        ttffResult
-	slow        *slowResult
-	stills      *stillsResult
-	httpTTFF    *httpTTFFResult
-	g2g         *g2gResult
-	webrtc      *webrtcResult
-	webui       *webuiResult
-	tls         *tlsResult
+	ran         []entry
 	logs        []logSummary
 	failures    []string
 }
@@ -47,12 +31,10 @@ func (r *report) fail(scenario string, err error) {
 	r.failures = append(r.failures, fmt.Sprintf("%s: %v", scenario, err))
 }
 
-// logSummary counts the warnings in one Vigil process's log.
+// logSummary counts the warnings in one process's log.
 type logSummary struct {
-	name         string
-	warn, errors int
-	other        int // lines not written by slog (a library's log.Println)
-	sample       string
+	name string
+	vigilproc.Levels
 }
 
 func (r *report) markdown() string {
@@ -65,23 +47,14 @@ func (r *report) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	if r.opts.runs("fanout") {
-		r.fanoutTable(&b)
+	for _, e := range r.ran {
+		e.scenario.section(&b, r)
 	}
-	if r.opts.runs("cameras") {
-		r.camerasTable(&b)
+	b.WriteString("## Targets\n\n")
+	for _, e := range r.ran {
+		e.scenario.targets(&b, r)
 	}
-	if r.opts.runs("ttff") {
-		r.ttffTable(&b)
-	}
-	r.slowTable(&b)
-	r.stillsSection(&b)
-	r.httpTTFFSection(&b)
-	r.g2gSection(&b)
-	r.webrtcSection(&b)
-	r.tlsSection(&b)
-	r.webuiSection(&b)
-	r.targets(&b)
+	b.WriteString("\n")
 	r.logsSection(&b)
 	return b.String()
 }
@@ -108,137 +81,19 @@ func (r *report) header(b *strings.Builder) {
 		"/proc/stat is sampled at clock ticks, so small values are noise; negative ones show as 0).\n\n")
 }
 
-func (r *report) fanoutTable(b *strings.Builder) {
-	b.WriteString("## Fan-out: one 1080p camera to N readers\n\n")
-	b.WriteString("| readers | delivered Mbit/s | % of ideal | % of ceiling | fps/reader | Vigil CPU % | CPU %/Gbit/s | Vigil RSS MiB | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | bytes/write | alloc MiB/s | GC/s | generator CPU % | other CPU % |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, f := range r.fanout {
-		m := f.measurement
-		fmt.Fprintf(b, "| %d | %.1f | %.0f | %.1f | %.1f | %.1f | %s | %.0f | %s | %d (%d) | %d | %d | %s | %s | %s | %s | %.0f | %.0f |\n",
-			m.rw.readers, m.rw.mbps, pct(m.rw.mbps, f.idealMbps), pct(m.rw.mbps, r.ceilingGbps*1000),
-			m.rw.fpsPerReader, m.vigil.cpuPct, perGbit(m.vigil.cpuPct, m.rw.mbps), m.vigil.rssMiB,
-			num(m.skips, 0), m.rw.stalls, m.rw.stalledReaders, m.rw.lost, f.reconnects,
-			num(m.vigil.writesPerSec, 0), num(m.vigil.bytesPerWrite, 0), num(m.allocMBps, 0), num(m.gcPerSec, 1),
-			m.bench.cpuPct, max(0, m.otherCPU))
-	}
-	r.notes(b, fanoutNotes(r.fanout))
-}
-
-func (r *report) camerasTable(b *strings.Builder) {
-	b.WriteString("## Many cameras: N cameras, one reader each\n\n")
-	b.WriteString("| cameras | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU % per camera | Vigil RSS MiB | RSS MiB per camera | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | alloc MiB/s | GC/s | generator CPU % | other CPU % |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, c := range r.cameras {
-		m := c.measurement
-		n := float64(c.cameras)
-		fmt.Fprintf(b, "| %d | %.1f | %.0f | %.1f | %.1f | %.3f | %.0f | %.2f | %s | %d (%d) | %d | %d | %s | %s | %s | %.0f | %.0f |\n",
-			c.cameras, m.rw.mbps, pct(m.rw.mbps, c.idealMbps), m.rw.fpsPerReader, m.vigil.cpuPct, m.vigil.cpuPct/n,
-			m.vigil.rssMiB, m.vigil.rssMiB/n, num(m.skips, 0), m.rw.stalls, m.rw.stalledReaders, m.rw.lost,
-			c.reconnects, num(m.vigil.writesPerSec, 0), num(m.allocMBps, 0), num(m.gcPerSec, 1),
-			m.bench.cpuPct, max(0, m.otherCPU))
-	}
-	b.WriteString("\nRSS per camera is total RSS divided by cameras (it includes the process's fixed base).\n")
-	r.notes(b, cameraNotes(r.cameras))
-}
-
-func (r *report) ttffTable(b *strings.Builder) {
-	s := r.ttff.stats()
-	b.WriteString("## Time to first decodable frame\n\n")
-	fmt.Fprintf(b, "%d joins of the 1080p camera (GOP %s), one at a time, each after a random 0–2 s delay. "+
-		"Timed from before the TCP connection (so including DESCRIBE with its Digest challenge, SETUP and PLAY) "+
-		"to the first complete access unit holding an IDR.\n\n", len(r.ttff.joins), gopDuration(r.big))
-	b.WriteString("| joins | failed | TTFF p50 | p95 | max | handshake p50 | first unit not a keyframe | keyframe without in-band SPS/PPS | SPS/PPS in SDP | partial first packets |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s | %d | %d | %d/%d | %d |\n\n",
-		len(r.ttff.joins), s.failed, ms(s.p50), ms(s.p95), ms(s.max), ms(s.handshakeP50),
-		s.notKey, s.noInband, s.sdp, len(r.ttff.joins)-s.failed, s.partial)
-}
-
-func (r *report) slowTable(b *strings.Builder) {
-	if r.slow == nil {
-		return
-	}
-	s := r.slow
-	b.WriteString("## Slow reader\n\n")
-	fmt.Fprintf(b, "The 1080p camera (%.1f Mbit/s) with two readers: one at full speed, one whose socket is read at "+
-		"%.0f Mbit/s with a 64 KiB receive buffer. The policy is a bounded queue per reader that skips to the next "+
-		"keyframe: the slow reader should lose whole frames (skips > 0, fewer fps) with its RTP sequence unbroken "+
-		"(lost = 0), and the other reader should not notice.\n\n", r.big.mbps, slowReadBps/1e6)
-	b.WriteString("| reader | delivered Mbit/s | fps | lost pkts | stalls |\n|---|---:|---:|---:|---:|\n")
-	for _, row := range []struct {
-		name string
-		w    readerWindow
-	}{{"full speed", s.normal}, {"slow", s.slow}} {
-		fmt.Fprintf(b, "| %s | %.1f | %.1f | %d | %d |\n", row.name, row.w.mbps, row.w.fpsPerReader, row.w.lost, row.w.stalls)
-	}
-	fmt.Fprintf(b, "\nvigil_reader_skips_total rose by %s in the window; Vigil CPU %.1f%%.\n\n", num(s.skips, 0), s.vigil.cpuPct)
-}
-
-func (r *report) targets(b *strings.Builder) {
-	b.WriteString("## Targets\n\n")
-	if r.opts.runs("ttff") {
-		s := r.ttff.stats()
-		fmt.Fprintf(b, "- **TTFF p95 < 100 ms**: %s — p50 %s, p95 %s (MediaMTX and go2rtc wait for the next keyframe: p50 ~970 ms, p95 ~1.9 s at a 2 s GOP).\n",
-			verdict(s.failed == 0 && s.notKey == 0 && len(r.ttff.joins) > 0 && s.p95 < ttffTarget), ms(s.p50), ms(s.p95))
-	}
-	if r.opts.runs("fanout") {
-		b.WriteString(r.fanoutTarget())
-	}
-	if r.opts.runs("cameras") {
-		b.WriteString(r.camerasTarget())
-	}
-	b.WriteString(r.httpTargets())
-	b.WriteString(r.webrtcTarget())
-	b.WriteString(r.webuiTarget())
-	b.WriteString("\n")
-}
-
-func (r *report) fanoutTarget() string {
-	f, ok := findFanout(r.fanout, 200)
-	if !ok {
-		return "- **Fan-out, 200 readers**: not run at 200 readers.\n"
-	}
-	m := f.measurement
-	go2rtc := peerGo2rtcFanoutCPU / peerFanoutMbps * 1000
-	mtx := peerMediaMTXFanoutCPU / peerFanoutMbps * 1000
-	mine := m.vigil.cpuPct / m.rw.mbps * 1000
-	return fmt.Sprintf("- **Fan-out, 200 readers of a 4 Mbit/s camera, zero stalls**: %s — %d stalls, %s skips, %d lost packets, %.0f Mbit/s delivered.\n"+
-		"- **CPU per delivered Mbit ≤ go2rtc's**: %s — Vigil %.1f%% of a core for %.0f Mbit/s = %.1f%% per Gbit/s; go2rtc %.1f%% per Gbit/s (9.5%% for 813 Mbit/s), MediaMTX %.1f%% per Gbit/s (52%%). Vigil's figure is under contention with the generator (%.0f%% CPU).\n",
-		verdict(m.rw.stalls == 0 && m.rw.ended == 0 && f.reconnects == 0), m.rw.stalls, num(m.skips, 0), m.rw.lost, m.rw.mbps,
-		verdict(mine <= go2rtc), m.vigil.cpuPct, m.rw.mbps, mine, go2rtc, mtx, m.bench.cpuPct)
-}
-
-func (r *report) camerasTarget() string {
-	var out strings.Builder
-	if c, ok := findCameras(r.cameras, 500); ok {
-		fmt.Fprintf(&out, "- **500 cameras at 0.5 Mbit/s ingested**: %s — %.0f%% of the ideal %.0f Mbit/s delivered, %.1f fps per reader (of %d), %d stalls, %d camera reconnects; Vigil %.1f%% CPU (%.3f%% per camera), %.0f MiB RSS (%.2f MiB per camera).\n",
-			verdict(c.rw.stalls == 0 && c.reconnects == 0 && pct(c.rw.mbps, c.idealMbps) > 95),
-			pct(c.rw.mbps, c.idealMbps), c.idealMbps, c.rw.fpsPerReader, r.small.fps, c.rw.stalls, c.reconnects,
-			c.vigil.cpuPct, c.vigil.cpuPct/500, c.vigil.rssMiB, c.vigil.rssMiB/500)
-	}
-	if c, ok := findCameras(r.cameras, 150); ok {
-		fmt.Fprintf(&out, "- **150 cameras, one reader each, vs go2rtc (18.7%% CPU, 39 MiB)**: CPU %s, RSS %s — Vigil %.1f%% CPU, %.0f MiB RSS (%.3f%% and %.2f MiB per camera; go2rtc %.3f%% and %.2f MiB).\n",
-			verdict(c.vigil.cpuPct <= peerGo2rtcCamsCPU), verdict(c.vigil.rssMiB <= peerGo2rtcCamsRSS),
-			c.vigil.cpuPct, c.vigil.rssMiB, c.vigil.cpuPct/150, c.vigil.rssMiB/150, peerGo2rtcCamsCPU/150, peerGo2rtcCamsRSS/150)
-	}
-	if out.Len() == 0 {
-		return "- **Many cameras**: not run at 150 or 500 cameras.\n"
-	}
-	return out.String()
-}
-
 func (r *report) logsSection(b *strings.Builder) {
 	b.WriteString("## Vigil's log\n\n")
 	for _, l := range r.logs {
-		fmt.Fprintf(b, "- %s: %d WARN, %d ERROR, %d unstructured lines", l.name, l.warn, l.errors, l.other)
-		if l.sample != "" {
-			fmt.Fprintf(b, "; e.g. `%s`", truncate(l.sample, 300))
+		fmt.Fprintf(b, "- %s: %d WARN, %d ERROR, %d unstructured lines", l.name, l.Warn, l.Error, l.Other)
+		if l.Sample != "" {
+			fmt.Fprintf(b, "; e.g. `%s`", truncate(l.Sample, 300))
 		}
 		b.WriteString("\n")
 	}
 }
 
-func (r *report) notes(b *strings.Builder, notes []string) {
+// notes writes a list of remarks under a table.
+func notes(b *strings.Builder, notes []string) {
 	b.WriteString("\n")
 	for _, n := range notes {
 		fmt.Fprintf(b, "- %s\n", n)
@@ -246,22 +101,6 @@ func (r *report) notes(b *strings.Builder, notes []string) {
 	if len(notes) > 0 {
 		b.WriteString("\n")
 	}
-}
-
-func fanoutNotes(rows []fanoutRow) []string {
-	var out []string
-	for _, f := range rows {
-		out = append(out, rowNotes(fmt.Sprintf("%d readers", f.rw.readers), f.measurement)...)
-	}
-	return out
-}
-
-func cameraNotes(rows []cameraRow) []string {
-	var out []string
-	for _, c := range rows {
-		out = append(out, rowNotes(fmt.Sprintf("%d cameras", c.cameras), c.measurement)...)
-	}
-	return out
 }
 
 // rowNotes flags what a table row hides: readers that never started or ended.

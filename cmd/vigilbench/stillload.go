@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // stillWorkers is the client goroutines (and keep-alive connections) of
@@ -33,6 +38,63 @@ func (l stillLoad) achieved() float64 {
 		return 0
 	}
 	return float64(l.sent-l.errors) / l.elapsed.Seconds()
+}
+
+// kib is the mean still size in KiB.
+func (l stillLoad) kib() float64 {
+	if len(l.all) == 0 {
+		return 0
+	}
+	return float64(l.bytes) / float64(len(l.all)) / 1024
+}
+
+// summary is a one-line progress note.
+func (l stillLoad) summary() string {
+	return fmt.Sprintf("asked %.0f/s achieved %.0f/s errors=%d p50=%s p99=%s hits p99=%s waited=%d vigil_cpu=%.0f%%",
+		l.rate, l.achieved(), l.errors, ms(percentile(l.all, 50)), ms(percentile(l.all, 99)),
+		ms(percentile(l.hits, 99)), len(l.waited), l.vigil.cpuPct)
+}
+
+// measureStills primes Vigil's cache, then runs the cached-still load on
+// url at rate for d and samples Vigil's and this process's CPU over it.
+func measureStills(ctx context.Context, v *vigil, url string, rate float64, d time.Duration) (stillLoad, error) {
+	c := v.webClient(stillWorkers)
+	defer c.close()
+	primed, err := primeStills(ctx, c, url)
+	if err != nil {
+		return stillLoad{}, err
+	}
+	p0, err := sampleProc(v.PID())
+	if err != nil {
+		return stillLoad{}, err
+	}
+	b0, _ := sampleProc(os.Getpid())
+	l := loadStills(ctx, c, url, primed, rate, d)
+	p1, err := sampleProc(v.PID())
+	if err != nil {
+		return stillLoad{}, err
+	}
+	b1, _ := sampleProc(os.Getpid())
+	l.vigil, l.bench = usageBetween(p0, p1), usageBetween(b0, b1)
+	return l, ctx.Err()
+}
+
+// primeStills fills Vigil's cache and opens the client's connections with
+// stillWorkers concurrent requests; it returns the still's capture time.
+func primeStills(ctx context.Context, c *webClient, url string) (string, error) {
+	var g errgroup.Group
+	captured := make([]string, stillWorkers)
+	for i := range stillWorkers {
+		g.Go(func() error {
+			_, h, err := c.get(ctx, url)
+			if err == nil {
+				captured[i] = h.Get("X-Still-Captured")
+			}
+			return err
+		})
+	}
+	err := g.Wait()
+	return slices.Max(captured), err
 }
 
 // shot is one request of the load.

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -14,6 +16,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
+
+	"vigil/internal/vigilproc"
 )
 
 // ttffLimit bounds one join's wait for its first keyframe.
@@ -30,38 +34,91 @@ type join struct {
 	err       error
 }
 
-// ttffResult is the time-to-first-frame scenario.
-type ttffResult struct {
+// ttffTarget is the target for RTSP joins.
+const ttffTarget = 100 * time.Millisecond
+
+// ttff joins the 1080p camera over RTSP again and again, one at a time.
+type ttff struct {
+	oneCamera
+	n     int // joins
 	joins []join
 }
 
-// runTTFF publishes the 1080p clip (2 s GOP) and joins it opts.joins times,
-// one at a time, each after a random delay within one GOP.
-func (b *bench) runTTFF(ctx context.Context) (ttffResult, error) {
-	v, err := b.startVigil(ctx, "ttff")
+func (t *ttff) flags(fs *flag.FlagSet) {
+	fs.IntVar(&t.n, "joins", 0, "joins measured for time to first frame (default 50; quick 10)")
+}
+
+func (t *ttff) setDefaults(quick bool) error {
+	t.n = cmpOr(t.n, quickOr(quick, 10, 50))
+	return nil
+}
+
+// run publishes the 1080p clip (2 s GOP) and joins it t.n times, one at
+// a time, each after a random delay within one GOP.
+func (t *ttff) run(ctx context.Context, b *bench) error {
+	log.Printf("  %d joins", t.n)
+	v, d, stop, err := b.live(ctx, "ttff", b.big, vigilproc.Config{})
 	if err != nil {
-		return ttffResult{}, err
+		return err
 	}
-	defer v.stop()
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go b.camera(v, b.devs[0], b.big).Run(cctx)
-	url := v.readURL(b.devs[0])
-	if err := waitLive(ctx, url); err != nil {
-		return ttffResult{}, err
-	}
-	var res ttffResult
-	for range b.opts.joins {
+	defer stop()
+	url := v.readURL(d)
+	for range t.n {
 		if !sleep(ctx, rand.N(2*time.Second)) {
-			return res, ctx.Err()
+			return ctx.Err()
 		}
 		j := timeJoin(url)
 		if j.err != nil {
 			log.Printf("  join failed: %v", j.err)
 		}
-		res.joins = append(res.joins, j)
+		t.joins = append(t.joins, j)
 	}
-	return res, nil
+	return nil
+}
+
+func (t *ttff) section(b *strings.Builder, r *report) {
+	s := t.stats()
+	b.WriteString("## Time to first decodable frame\n\n")
+	fmt.Fprintf(b, "%d joins of the 1080p camera (GOP %s), one at a time, each after a random 0–2 s delay. "+
+		"Timed from before the TCP connection (so including DESCRIBE with its Digest challenge, SETUP and PLAY) "+
+		"to the first complete access unit holding an IDR.\n\n", len(t.joins), gopDuration(r.big))
+	b.WriteString("| joins | failed | TTFF p50 | p95 | max | handshake p50 | first unit not a keyframe | keyframe without in-band SPS/PPS | SPS/PPS in SDP | partial first packets |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s | %d | %d | %d/%d | %d |\n\n",
+		len(t.joins), s.failed, ms(s.p50), ms(s.p95), ms(s.max), ms(s.handshakeP50),
+		s.notKey, s.noInband, s.sdp, len(t.joins)-s.failed, s.partial)
+}
+
+func (t *ttff) targets(b *strings.Builder, _ *report) {
+	s := t.stats()
+	fmt.Fprintf(b, "- **TTFF p95 < 100 ms**: %s — p50 %s, p95 %s (MediaMTX and go2rtc wait for the next keyframe: p50 ~970 ms, p95 ~1.9 s at a 2 s GOP).\n",
+		verdict(s.failed == 0 && s.notKey == 0 && len(t.joins) > 0 && s.p95 < ttffTarget), ms(s.p50), ms(s.p95))
+}
+
+// ttffStats summarises the joins.
+type ttffStats struct {
+	p50, p95, max, handshakeP50 time.Duration
+	failed, notKey, noInband    int
+	sdp, partial                int
+}
+
+func (t *ttff) stats() ttffStats {
+	var s ttffStats
+	var ttffs, hs []time.Duration
+	for _, j := range t.joins {
+		if j.err != nil {
+			s.failed++
+			continue
+		}
+		ttffs, hs = append(ttffs, j.ttff), append(hs, j.handshake)
+		s.max = max(s.max, j.ttff)
+		s.notKey += b2i(!j.firstKey)
+		s.noInband += b2i(!j.inband)
+		s.sdp += b2i(j.sdpParams)
+		s.partial += b2i(j.partial)
+	}
+	s.p50, s.p95, s.handshakeP50 = percentile(ttffs, 50), percentile(ttffs, 95), percentile(hs, 50)
+	return s
 }
 
 // waitLive waits until the camera can be read and has sent a full GOP.

@@ -9,11 +9,6 @@ import (
 	"time"
 )
 
-// apiURL is the admin's URL of path under camera d's API, e.g. "still.jpg".
-func (v *vigil) apiURL(d device, path string) string {
-	return "http://" + v.http + "/api/cameras/" + url.PathEscape(d.ID) + "/" + path
-}
-
 // webClient is an HTTP client for Vigil's media outputs that logs in as the
 // admin. conns bounds its keep-alive connections; a fresh client has none
 // open, so its first request includes the TCP connection.
@@ -25,7 +20,7 @@ type webClient struct {
 func (v *vigil) webClient(conns int) *webClient {
 	tr := insecureTLS(&http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
 		IdleConnTimeout: time.Minute, DisableCompression: true})
-	return &webClient{hc: &http.Client{Transport: tr, Timeout: 15 * time.Second}, user: "admin", pw: v.adminPW}
+	return &webClient{hc: &http.Client{Transport: tr, Timeout: 15 * time.Second}, user: "admin", pw: v.AdminPassword()}
 }
 
 func (c *webClient) close() { c.hc.CloseIdleConnections() }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -11,16 +12,19 @@ import (
 	"time"
 
 	"vigil/internal/sim"
+	"vigil/internal/vigilproc"
 )
 
 // webrtcStallGap is the pause between two frames that counts as a stall
 // for a WebRTC viewer.
 const webrtcStallGap = 500 * time.Millisecond
 
-// webrtcResult is the WebRTC fan-out scenario: one camera, N viewers
-// joined over WHEP, measured over a steady-state window.
-type webrtcResult struct {
+// webrtcFanout joins N WHEP viewers to one 1080p camera and measures them
+// over a steady-state window.
+type webrtcFanout struct {
+	oneCamera
 	viewers   int
+	ran       bool
 	failed    int             // joins that got no first frame
 	ttff      []time.Duration // offer posted → first complete unit, per viewer
 	notKey    int             // first unit without an IDR and its SPS and PPS
@@ -37,21 +41,33 @@ type webrtcResult struct {
 	idealMbps float64
 }
 
-// runWebRTC publishes the 1080p clip from one camera and joins
-// opts.webrtcViewers pion viewers to it over WHEP, ten at a time.
-func (b *bench) runWebRTC(ctx context.Context) (webrtcResult, error) {
-	n := b.opts.webrtcViewers
-	res := webrtcResult{viewers: n, idealMbps: b.big.mbps * float64(n)}
-	v, d, stop, err := b.liveBig(ctx, "webrtc", fmt.Sprintf("VIGIL_WEBRTC_MAX_SESSIONS_PER_USER=%d", n))
+func (r *webrtcFanout) flags(fs *flag.FlagSet) {
+	fs.IntVar(&r.viewers, "webrtc-viewers", 0, "WHEP viewers of the WebRTC fan-out (default 50; quick 10)")
+}
+
+func (r *webrtcFanout) setDefaults(quick bool) error {
+	r.viewers = cmpOr(r.viewers, quickOr(quick, 10, 50))
+	return nil
+}
+
+// run publishes the 1080p clip from one camera and joins r.viewers pion
+// viewers to it over WHEP, ten at a time.
+func (r *webrtcFanout) run(ctx context.Context, b *bench) error {
+	n := r.viewers
+	log.Printf("  %d WHEP viewers", n)
+	r.idealMbps = b.big.mbps * float64(n)
+	v, d, stop, err := b.live(ctx, "webrtc", b.big,
+		vigilproc.Config{Env: []string{fmt.Sprintf("VIGIL_WEBRTC_MAX_SESSIONS_PER_USER=%d", n)}})
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer stop()
+	r.ran = true
 	sleep(ctx, b.opts.warmup)
-	if p, err := sampleProc(v.pid); err == nil {
-		res.baseRSS = float64(p.rssKiB) / 1024
+	if p, err := sampleProc(v.PID()); err == nil {
+		r.baseRSS = float64(p.rssKiB) / 1024
 	}
-	viewers := b.joinWebRTC(ctx, v, d, n, &res)
+	viewers := r.join(ctx, v, d, b.secret)
 	defer func() {
 		for _, w := range viewers {
 			w.Close()
@@ -61,43 +77,43 @@ func (b *bench) runWebRTC(ctx context.Context) (webrtcResult, error) {
 	t0 := webrtcTally(viewers)
 	m, err := measure(ctx, v, nil, b.opts.window)
 	if err != nil {
-		return res, err
+		return err
 	}
-	res.m = m
-	res.window(viewers, t0, webrtcTally(viewers))
+	r.m = m
+	r.window(viewers, t0, webrtcTally(viewers))
 	for _, w := range viewers {
 		if err := w.Checker().Only(d.ID); err != nil {
-			res.badStamps++
+			r.badStamps++
 		}
 	}
 	log.Printf("  viewers=%d failed=%d delivered=%.0f Mbit/s fps/viewer=%.1f stalls=%d vigil_cpu=%.0f%% rss=%.0f MiB bench_cpu=%.0f%%",
-		n, res.failed, res.mbps, res.fps, res.stalls, m.vigil.cpuPct, m.vigil.rssMiB, m.bench.cpuPct)
-	return res, nil
+		n, r.failed, r.mbps, r.fps, r.stalls, m.vigil.cpuPct, m.vigil.rssMiB, m.bench.cpuPct)
+	return nil
 }
 
-// joinWebRTC joins n viewers, ten at a time, recording their time to first
-// frame; it returns those that joined.
-func (b *bench) joinWebRTC(ctx context.Context, v *vigil, d device, n int, res *webrtcResult) []*sim.WebRTCViewer {
+// join joins r.viewers viewers, ten at a time, recording their time to
+// first frame; it returns those that joined.
+func (r *webrtcFanout) join(ctx context.Context, v *vigil, d device, secret []byte) []*sim.WebRTCViewer {
 	var mu sync.Mutex
 	var out []*sim.WebRTCViewer
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, 10)
-	for range n {
+	for range r.viewers {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			w, ttff, err := whepJoin(ctx, v, d, b.secret)
+			w, ttff, err := whepJoin(ctx, v, d, secret)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				log.Printf("  WHEP join failed: %v", err)
-				res.failed++
+				r.failed++
 				return
 			}
 			out = append(out, w)
-			res.ttff = append(res.ttff, ttff)
+			r.ttff = append(r.ttff, ttff)
 			if st := w.Stats(); !st.FirstKey || !st.FirstParams {
-				res.notKey++
+				r.notKey++
 			}
 		})
 	}
@@ -139,7 +155,7 @@ func postOffer(ctx context.Context, v *vigil, d device, w *sim.WebRTCViewer) (st
 		return "", time.Time{}, err
 	}
 	req.Header.Set("Content-Type", "application/sdp")
-	req.SetBasicAuth("admin", v.adminPW)
+	req.SetBasicAuth("admin", v.AdminPassword())
 	t0 := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -169,7 +185,7 @@ func webrtcTally(ws []*sim.WebRTCViewer) webrtcSnapshot {
 
 // window fills the viewers' figures between two snapshots; a stall still
 // open at the end counts.
-func (r *webrtcResult) window(ws []*sim.WebRTCViewer, a, b webrtcSnapshot) {
+func (r *webrtcFanout) window(ws []*sim.WebRTCViewer, a, b webrtcSnapshot) {
 	secs := b.at.Sub(a.at).Seconds()
 	var bytes int64
 	units := 0
@@ -193,4 +209,39 @@ func (r *webrtcResult) window(ws []*sim.WebRTCViewer, a, b webrtcSnapshot) {
 	if len(ws) > 0 {
 		r.fps = float64(units) / secs / float64(len(ws))
 	}
+}
+
+func (w *webrtcFanout) section(b *strings.Builder, r *report) {
+	if !w.ran {
+		return
+	}
+	m := w.m
+	b.WriteString("## WebRTC fan-out: one 1080p camera to N WHEP viewers\n\n")
+	fmt.Fprintf(b, "The 1080p camera (%.1f Mbit/s, GOP %s) with %d pion viewers in the generator, each joined over WHEP "+
+		"(`POST /api/cameras/{id}/whep` as the admin, a complete offer, loopback ICE candidates), ten joins at a time. "+
+		"TTFF runs from the POST to the viewer's first complete access unit (depacketized from SRTP). Viewers have a "+
+		"jitter buffer and send NACKs, as browsers do: lost counts packets missing on arrival, repaired those of them "+
+		"that a retransmission brought back. A stall is a pause of over %s between two frames of a viewer (ones still "+
+		"open at the end count); max gap is over the whole run, joins included. Every unit's stamp is checked. Vigil's "+
+		"RSS with the camera and no viewer was %.0f MiB. WebRTC is UDP: every packet is SRTP-encrypted for its "+
+		"viewer and sent with a syscall of its own (`sendto`, which `syscw` does not count), where RTSP over TCP "+
+		"writes a frame per syscall, so its CPU per Gbit/s is not comparable with the RTSP fan-out's.\n\n",
+		r.big.mbps, gopDuration(r.big), w.viewers, webrtcStallGap, w.baseRSS)
+	b.WriteString("| viewers | failed joins | TTFF p50 | p95 | max | first unit not a keyframe | delivered Mbit/s | % of ideal | fps/viewer | stalls (viewers) | max gap | lost pkts | repaired | bad stamps (viewers) | Vigil CPU % | CPU %/Gbit/s | Vigil RSS MiB | alloc MiB/s | GC/s | generator CPU % | other CPU % |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %d | %.1f | %.0f | %.1f | %d (%d) | %s | %d | %d | %d | %.1f | %s | %.0f | %s | %s | %.0f | %.0f |\n\n",
+		w.viewers, w.failed, ms(percentile(w.ttff, 50)), ms(percentile(w.ttff, 95)), ms(percentile(w.ttff, 100)), w.notKey,
+		w.mbps, pct(w.mbps, w.idealMbps), w.fps, w.stalls, w.stalled, ms(w.maxGap), w.lost, w.late, w.badStamps,
+		m.vigil.cpuPct, perGbit(m.vigil.cpuPct, w.mbps), m.vigil.rssMiB, num(m.allocMBps, 0), num(m.gcPerSec, 1), m.bench.cpuPct, max(0, m.otherCPU))
+}
+
+func (w *webrtcFanout) targets(b *strings.Builder, _ *report) {
+	if !w.ran {
+		return
+	}
+	ok := w.failed == 0 && w.stalls == 0 && w.badStamps == 0 && w.viewers >= 50
+	fmt.Fprintf(b, "- **50 concurrent WebRTC viewers of one camera with no stalls**: %s — %d viewers, %d failed joins, %d stalls, %.1f fps each, "+
+		"%.0f Mbit/s delivered (%.0f%% of ideal), TTFF p95 %s; Vigil %.1f%% CPU, %.0f MiB RSS (%.0f MiB without viewers).\n",
+		verdict(ok), w.viewers, w.failed, w.stalls, w.fps, w.mbps, pct(w.mbps, w.idealMbps), ms(percentile(w.ttff, 95)),
+		w.m.vigil.cpuPct, w.m.vigil.rssMiB, w.baseRSS)
 }

@@ -2,21 +2,22 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"vigil/internal/chromium"
+	"vigil/internal/vigilproc"
 )
+
+// webuiTTFFTarget is the issue's target for a click on the owner's page.
+const webuiTTFFTarget = 300 * time.Millisecond
 
 const (
 	// webuiFrameLimit is how long one click may wait for its first frame
@@ -32,9 +33,12 @@ const (
 	viaMP4    = "MP4"
 )
 
-// webuiResult is the web page scenario: clicks on a camera's card in
-// Chromium, timed to the first frame the live view presents.
-type webuiResult struct {
+// webUI clicks a camera's card on the owner's page in Chromium and times
+// each click to the first frame the live view presents.
+type webUI struct {
+	oneCamera
+	clicks   int // per path
+	ran      bool
 	chromium string      // Chromium's version
 	webrtc   webuiPath   // the page as it is
 	mp4      webuiPath   // with RTCPeerConnection taken away: the MP4 fallback
@@ -124,233 +128,87 @@ func (p webuiPath) over(limit time.Duration) webuiSlow {
 	return s
 }
 
-// runWebUI publishes the 1080p clip from one camera, signs in to Vigil's
-// page in Chromium as the admin and clicks the camera's card
-// opts.webuiClicks times over WebRTC, then as many times with WebRTC
-// taken from the page, over the MP4 fallback.
-func (b *bench) runWebUI(ctx context.Context) (webuiResult, error) {
-	res := webuiResult{webrtc: webuiPath{via: viaWebRTC}, mp4: webuiPath{via: viaMP4}}
-	v, d, stop, err := b.liveBig(ctx, "webui")
+func (w *webUI) flags(fs *flag.FlagSet) {
+	fs.IntVar(&w.clicks, "webui-clicks", 0, "clicks on the web page's camera card in Chromium, per path (default 30; quick 10)")
+}
+
+func (w *webUI) setDefaults(quick bool) error {
+	w.clicks = cmpOr(w.clicks, quickOr(quick, 10, 30))
+	return nil
+}
+
+// run publishes the 1080p clip from one camera, signs in to Vigil's page
+// in Chromium as the admin and clicks the camera's card w.clicks times
+// over WebRTC, then as many times with WebRTC taken from the page, over
+// the MP4 fallback.
+func (w *webUI) run(ctx context.Context, b *bench) error {
+	log.Printf("  %d clicks per path in Chromium", w.clicks)
+	w.webrtc, w.mp4 = webuiPath{via: viaWebRTC}, webuiPath{via: viaMP4}
+	v, d, stop, err := b.live(ctx, "webui", b.big, vigilproc.Config{})
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer stop()
 	lastKey, stopKeys, err := trackKeyframes(ctx, v.readURL(d))
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer stopKeys()
 	tab, closeTab, err := startChromium(ctx, b.tmp)
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer closeTab() // before stop: Vigil waits for the page's open streams
-	if err := signIn(tab, "http://"+v.http+"/", "admin", v.adminPW, d.ID); err != nil {
-		return res, err
+	if err := signIn(tab, "http://"+v.HTTP()+"/", "admin", v.AdminPassword(), d.ID); err != nil {
+		return err
 	}
-	if res.chromium, err = chromiumVersion(tab); err != nil {
-		return res, err
+	if w.chromium, err = chromiumVersion(tab); err != nil {
+		return err
 	}
-	log.Printf("  %s", res.chromium)
+	w.ran = true
+	log.Printf("  %s", w.chromium)
 	browser := 0
 	if p := chromedp.FromContext(tab).Browser.Process(); p != nil {
 		browser = p.Pid
 	}
-	gop := gopDuration(b.big)
-	for i, p := range []*webuiPath{&res.webrtc, &res.mp4} {
+	for i, p := range []*webuiPath{&w.webrtc, &w.mp4} {
 		if p.via == viaMP4 {
 			if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { window.RTCPeerConnection = undefined; return true; })()`)); err != nil {
-				return res, fmt.Errorf("take WebRTC from the page: %w", err)
+				return fmt.Errorf("take WebRTC from the page: %w", err)
 			}
 		}
-		cpu0 := sampleCPU(v.pid, browser)
-		for range b.opts.webuiClicks {
-			c, err := clickToFrame(tab, d.ID, lastKey)
-			if err != nil && ctx.Err() == nil {
-				log.Printf("  click failed (%s): %v", p.via, err)
-			}
-			p.clicks = append(p.clicks, c)
-			if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](closeViewerJS)); err != nil {
-				return res, fmt.Errorf("close the live view: %w", err)
-			}
-			// A random part of a GOP on top, so that clicks land at every
-			// point of it: a fixed pause would alias with the GOP.
-			if !sleep(ctx, webuiPause+rand.N(gop)) {
-				return res, ctx.Err()
-			}
+		cpu0 := sampleCPU(v.PID(), browser)
+		err := w.clickAll(ctx, tab, p, d.ID, lastKey, gopDuration(b.big))
+		w.cpus[i] = cpu0.until(sampleCPU(v.PID(), browser))
+		if err != nil {
+			return err
 		}
-		res.cpus[i] = cpu0.until(sampleCPU(v.pid, browser))
 		s := p.stats()
 		log.Printf("  %s: clicks=%d failed=%d other_path=%d p50=%s p95=%s max=%s",
 			p.via, s.clicks, s.failed, s.otherVia, ms(s.p50), ms(s.p95), ms(s.max))
 	}
-	return res, nil
-}
-
-// startChromium starts a headless Chromium with a fresh profile under dir
-// and its output in dir/chromium.log, and returns a tab in it; closeTab
-// closes the browser and waits for it.
-func startChromium(ctx context.Context, dir string) (tab context.Context, closeTab func(), err error) {
-	profile, err := os.MkdirTemp(dir, "chromium-")
-	if err != nil {
-		return nil, nil, err
-	}
-	logf, err := os.Create(filepath.Join(dir, "chromium.log"))
-	if err != nil {
-		return nil, nil, err
-	}
-	tab, stop, err := chromium.Start(ctx, profile, logf)
-	if err != nil {
-		logf.Close()
-		return nil, nil, fmt.Errorf("%w; log tail:\n%s", err, tail(logf.Name(), 20))
-	}
-	return tab, func() { stop(); logf.Close() }, nil
-}
-
-// chromiumVersionJS names the browser, e.g. "Chromium 156.0.8078.79"
-// (navigator.userAgentData is only there on a secure origin, such as
-// loopback).
-const chromiumVersionJS = `navigator.userAgentData.getHighEntropyValues(["fullVersionList"]).then((h) =>
-	h.fullVersionList.filter((b) => /Chrom/.test(b.brand)).map((b) => b.brand + " " + b.version).join(", "))`
-
-func chromiumVersion(tab context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](chromiumVersionJS, chromedp.EvalAwaitPromise))
-	if err != nil {
-		return "", fmt.Errorf("chromium version: %w", err)
-	}
-	return s, nil
-}
-
-// signIn signs in to the page and waits until the grid shows camera id.
-func signIn(tab context.Context, pageURL, user, pw, id string) error {
-	if err := chromium.SignIn(tab, pageURL, user, pw); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(cardSelector(id)))); err != nil {
-		return fmt.Errorf("the grid shows no camera %s: %w", id, err)
-	}
 	return nil
 }
 
-// cardSelector selects the button that opens camera id's live view.
-func cardSelector(id string) string { return `#grid li[data-id="` + id + `"] button.open` }
-
-// armClickJS resets #via and, at the next click event anywhere in the
-// page (a capture listener, so before the card's own handler), records the
-// time and asks the video for its next presented frame. The page keeps
-// one <video> for every view, so the callback is for this view's frames.
-const armClickJS = `(() => {
-	const v = document.getElementById("video");
-	const via = document.getElementById("via");
-	via.textContent = "";
-	let presented;
-	const c = window.click_ = {clicked: 0, first: 0, via: "", width: 0, height: 0,
-		frame: new Promise((ok) => { presented = ok; })};
-	document.addEventListener("click", () => {
-		c.clicked = performance.now();
-		v.requestVideoFrameCallback((now, m) => {
-			c.first = performance.now();
-			c.via = via.textContent;
-			c.width = m.width;
-			c.height = m.height;
-			presented();
-		});
-	}, {capture: true, once: true});
-	return true;
-})()`
-
-// closeViewerJS closes the live view with its Close button, if it is open.
-const closeViewerJS = `(() => {
-	const d = document.getElementById("viewer");
-	if (d.open) document.getElementById("viewer-close").click();
-	return !d.open;
-})()`
-
-// clickJS is what the armed click recorded, once the first frame came or
-// the limit passed (first is 0 then).
-var clickJS = fmt.Sprintf(`Promise.race([click_.frame, new Promise((ok) => setTimeout(ok, %d))]).then(() => ({
-	clicked: click_.clicked, first: click_.first, via: click_.via, width: click_.width, height: click_.height,
-	state: document.getElementById("state").textContent}))`, webuiFrameLimit.Milliseconds())
-
-type clickRecord struct {
-	Clicked float64 `json:"clicked"` // performance.now(), ms
-	First   float64 `json:"first"`
-	Via     string  `json:"via"`
-	Width   int     `json:"width"`
-	Height  int     `json:"height"`
-	State   string  `json:"state"` // the live view's state line
-}
-
-// clickToFrame clicks camera id's card and waits for the live view's first
-// presented frame; lastKey tells when the camera's last keyframe came.
-func clickToFrame(tab context.Context, id string, lastKey func() time.Time) (webuiClick, error) {
-	ctx, cancel := context.WithTimeout(tab, webuiFrameLimit+10*time.Second)
-	defer cancel()
-	var c webuiClick
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](armClickJS)); err != nil {
-		c.err = fmt.Errorf("arm: %w", err)
-		return c, c.err
-	}
-	c.phase = time.Since(lastKey())
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(cardSelector(id)))); err != nil {
-		c.err = fmt.Errorf("click: %w", err)
-		return c, c.err
-	}
-	r, err := chromedp.Run(ctx, chromedp.Evaluate[clickRecord](clickJS, chromedp.EvalAwaitPromise))
-	switch {
-	case err != nil:
-		c.err = fmt.Errorf("wait for the first frame: %w", err)
-	case r.Clicked == 0:
-		c.err = errors.New("the click never reached the page")
-	case r.First == 0:
-		c.err = fmt.Errorf("no frame in %s (via %q, state %q)", webuiFrameLimit, strings.TrimSpace(r.Via), r.State)
-	default:
-		c.ttff = time.Duration((r.First - r.Clicked) * float64(time.Millisecond))
-		c.via, c.width, c.height = r.Via, r.Width, r.Height
-	}
-	return c, c.err
-}
-
-// trackKeyframes watches rawURL over RTSP until the first new keyframe
-// arrives; from then on lastKey returns when the last one arrived.
-func trackKeyframes(ctx context.Context, rawURL string) (lastKey func() time.Time, stop func(), err error) {
-	keys, stopWatch, err := watchKeyframes(rawURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("watch keyframes: %w", err)
-	}
-	// The first keyframe is the GOP cache's replay: it is not new.
-	for range 2 {
-		select {
-		case <-ctx.Done():
-			stopWatch()
-			return nil, nil, ctx.Err()
-		case <-time.After(5 * time.Second):
-			stopWatch()
-			return nil, nil, errors.New("watch keyframes: none in 5 s")
-		case <-keys:
+// clickAll clicks camera id's card w.clicks times over path p, closing
+// the live view after each.
+func (w *webUI) clickAll(ctx, tab context.Context, p *webuiPath, id string, lastKey func() time.Time, gop time.Duration) error {
+	for range w.clicks {
+		c, err := clickToFrame(tab, id, lastKey)
+		if err != nil && ctx.Err() == nil {
+			log.Printf("  click failed (%s): %v", p.via, err)
+		}
+		p.clicks = append(p.clicks, c)
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](closeViewerJS)); err != nil {
+			return fmt.Errorf("close the live view: %w", err)
+		}
+		// A random part of a GOP on top, so that clicks land at every
+		// point of it: a fixed pause would alias with the GOP.
+		if !sleep(ctx, webuiPause+rand.N(gop)) {
+			return ctx.Err()
 		}
 	}
-	var last atomic.Int64 // unix nanos
-	last.Store(time.Now().UnixNano())
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-keys:
-				last.Store(time.Now().UnixNano())
-			}
-		}
-	}()
-	stop = func() { cancel(); <-done; stopWatch() }
-	return func() time.Time { return time.Unix(0, last.Load()) }, stop, nil
+	return nil
 }
 
 // cpuSample is Vigil's, Chromium's, this process's and the machine's CPU
@@ -386,4 +244,59 @@ func (s cpuSample) until(e cpuSample) webuiCPU {
 	bench := usageBetween(s.bench, e.bench).cpuPct
 	c.other = max(0, pct(s.busy, e.busy)-c.vigil-c.chromium-bench)
 	return c
+}
+
+func (w *webUI) section(b *strings.Builder, r *report) {
+	if !w.ran {
+		return
+	}
+	b.WriteString("## Web page: click to first frame in Chromium\n\n")
+	fmt.Fprintf(b, "%s (headless, `--disable-gpu`: software decoding) opens the owner's page that Vigil serves at `/` on loopback "+
+		"and signs in once as the admin. Then it clicks the 1080p camera's card (%.1f Mbit/s, GOP %s) %d times: each "+
+		"time is from the click event (`performance.now()` in a capture listener, before the card's own handler) to the "+
+		"first frame the live view's `<video>` presents (`requestVideoFrameCallback`), in the page's clock. Then it closes "+
+		"the live view and waits %s plus a random part of a GOP, so that clicks land at every point of the GOP (a fixed "+
+		"pause would alias with it). The time includes all the page does: over WebRTC, the peer connection, ICE gathering, "+
+		"the WHEP POST, ICE and DTLS, and decoding the cached keyframe; over MP4 (`window.RTCPeerConnection` taken away, "+
+		"so the page falls back to progressive MP4), the fetch of `live.mp4` and the media pipeline's start. A click fails "+
+		"when no frame comes within %s; other path counts clicks whose `#via` was not the path's. First click is the "+
+		"page's first live view over the path. A click's phase is the time since the camera's last keyframe reached an "+
+		"RTSP viewer of it, when the click came: how old the GOP cache's keyframe was. CPU is over the path's clicks, "+
+		"pauses included, in %% of one core: Chromium's is its browser, renderer and helper processes; other is the "+
+		"machine's busy time minus Vigil's, Chromium's and the generator's (other processes on the machine).\n\n",
+		w.chromium, r.big.mbps, gopDuration(r.big), w.clicks, webuiPause, webuiFrameLimit)
+	b.WriteString("| path | clicks | failed | other path | p50 | p95 | max | first click | frame | Vigil CPU % | Chromium CPU % | other CPU % |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	paths := []webuiPath{w.webrtc, w.mp4}
+	for i, p := range paths {
+		s := p.stats()
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %s | %s | %s | %s | %s | %.1f | %s | %s |\n",
+			p.via, s.clicks, s.failed, s.otherVia, ms(s.p50), ms(s.p95), ms(s.max), ms(s.first), s.size,
+			w.cpus[i].vigil, num(w.cpus[i].chromium, 0), num(w.cpus[i].other, 0))
+	}
+	var slow []string
+	for _, p := range paths {
+		o := p.over(webuiTTFFTarget)
+		if o.n == 0 {
+			continue
+		}
+		slow = append(slow, fmt.Sprintf("%s: %d of %d clicks took over %s; their phases were %s to %s, and their "+
+			"first frame came a median %s after the keyframe (time plus phase).", p.via, o.n, len(p.clicks),
+			webuiTTFFTarget, ms(o.phaseMin), ms(o.phaseMax), ms(o.sinceKey)))
+	}
+	notes(b, slow)
+}
+
+func (w *webUI) targets(b *strings.Builder, _ *report) {
+	if !w.ran {
+		return
+	}
+	line := func(name string, p webuiPath) string {
+		s := p.stats()
+		ok := s.clicks > 0 && s.failed == 0 && s.otherVia == 0 && s.p95 < webuiTTFFTarget
+		return fmt.Sprintf("%s %s — p50 %s, p95 %s, %d of %d clicks failed or played via the other path",
+			name, verdict(ok), ms(s.p50), ms(s.p95), s.failed+s.otherVia, s.clicks)
+	}
+	fmt.Fprintf(b, "- **Click to first decoded frame in Chromium on loopback p95 < 300 ms**: %s; %s (%s; peers wait for the next keyframe).\n",
+		line("WebRTC", w.webrtc), line("MP4 fallback", w.mp4), w.chromium)
 }

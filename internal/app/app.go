@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -34,9 +35,10 @@ import (
 	"vigil/internal/oauth"
 	"vigil/internal/rtsp"
 	"vigil/internal/seal"
+	"vigil/internal/smarthome/alexa"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 	"vigil/internal/webrtc"
 	"vigil/web"
 )
@@ -49,7 +51,7 @@ const grantTTL = 12 * time.Hour
 type App struct {
 	cfg    config.Config
 	log    *slog.Logger
-	store  *sqlite.Store
+	store  backend.Store
 	hub    *hub.Hub
 	auth   *auth.Service
 	rtsp   *rtsp.Server
@@ -66,6 +68,9 @@ type App struct {
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
+	// alexaEvents reports to Alexa's event gateway; nil without events
+	// credentials.
+	alexaEvents *alexa.Reporter
 	// lock keeps other servers off the data directory until Run returns.
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
@@ -79,9 +84,11 @@ type App struct {
 	redirectL net.Listener
 }
 
-// New locks and opens the data directory and builds every component.
-// Nothing listens yet. Until Run returns, no other server can use the
-// data directory.
+// New locks and opens the data directory and builds every component, one
+// after the other in the order they depend on each other. Nothing listens
+// yet (Start). If a step fails, what the earlier ones opened is closed on
+// one path (close): the store, then the data directory's lock. Until Run
+// returns, no other server can use the data directory.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return nil, err
@@ -90,111 +97,68 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), lock: lock}
 	defer func() {
 		if err != nil {
-			lock.Release()
+			a.close()
 		}
 	}()
-	master, err := seal.LoadOrCreateMasterKey(filepath.Join(cfg.DataDir, datadir.MasterKeyFile))
-	if err != nil {
-		return nil, err
-	}
-	tokens := auth.NewTokens(master)
-	sealer, err := seal.NewSealer(master)
-	if err != nil {
-		return nil, err
-	}
-	secrets, err := seal.NewSecrets(master)
-	if err != nil {
-		return nil, err
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, datadir.DBFile), sqlite.WithSecrets(secrets))
-	if err != nil {
-		return nil, err
-	}
-	a := &App{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), lock: lock}
-	if a.acmeRoots, err = loadACMERoots(cfg.ACMECARoot); err != nil {
-		st.Close()
-		return nil, err
-	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
-	if a.generated, err = ensureAdmin(ctx, st, cfg.AdminPassword.Reveal()); err != nil {
-		st.Close()
+	master, sealer, err := a.openData(ctx)
+	if err != nil {
 		return nil, err
 	}
-	dir := newDirectory(st)
-	a.auth = auth.NewService(dir, access.NewIssuer(), tokens, grantTTL)
+	a.auth = auth.NewService(a.store, access.NewIssuer(), auth.NewTokens(master), grantTTL)
 	failures := auth.NewFailures(a.reg)
 	a.auth.Failures, a.auth.Audit = failures, log
-	a.hub = hub.New(hub.Config{
-		ReaderQueueUnits: cfg.ReaderQueueUnits,
-		ReaderQueueBytes: cfg.ReaderQueueBytes,
-		GOPMaxBytes:      cfg.GOPCacheMaxBytes,
-		Logger:           log,
-		Metrics:          hub.NewMetrics(a.reg),
-	})
-	a.reg.MustRegister(&hub.Cameras{Hub: a.hub, List: dir.cameraIDs})
-	rec := audit.New(st, log)
+	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
+		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
+	a.reg.MustRegister(&hub.Cameras{Hub: a.hub, List: cameraIDs(a.store)})
+	rec := audit.New(a.store, log)
 	dropped := httpapi.NewDropped()
 	a.reg.MustRegister(dropped)
-	a.rtsp = &rtsp.Server{
-		Record:  rec,
-		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
-		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
-		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
-		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress), Dropped: dropped.WithLabelValues("rtsp"),
-		Hub: a.hub, Auth: a.auth, Logger: log,
+	if a.rtsp, err = rtsp.New(a.rtspConfig(rec, dropped.WithLabelValues("rtsp"))); err != nil {
+		return nil, err
 	}
-	a.hls = &hls.Manager{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}
-	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: st, Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
+	if a.hls, err = hls.New(hls.Config{Hub: a.hub, Logger: log, Metrics: hls.NewMetrics(a.reg)}); err != nil {
+		return nil, err
+	}
+	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: a.store,
+		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	if a.webrtc, err = webrtc.New(webrtcConfig(cfg, log, a.reg)); err != nil {
-		st.Close()
 		return nil, err
 	}
-	a.pulls = &ingest.Pulls{Hub: a.hub, Sources: dir.pullSources, ReadTimeout: cfg.ReadTimeout, Logger: log}
-	signIn := &auth.SignIn{Users: dir, Sessions: dir.Directory, Accounts: auth.NewThrottle(auth.AccountFailures),
+	a.pulls, err = ingest.NewPulls(ingest.PullsConfig{Hub: a.hub, Sources: pullSources(a.store), ReadTimeout: cfg.ReadTimeout, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	signIn := &auth.SignIn{Users: a.store, Sessions: a.store, Accounts: auth.NewThrottle(auth.AccountFailures),
 		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log}
 	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
-	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{st}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
-	a.oauth, err = oauth.New(oauth.Config{Store: st, Clients: cfg.OAuthClients, Master: master, SignIn: authn, SecureCookies: cfg.SecureCookies(),
-		Cameras: linkCameras{household.Views{Store: st}}, Users: dir, Logger: log, OnUnlink: a.unlinked})
+	a.oauth, err = oauth.New(oauth.Config{Store: a.store, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
+		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: a.store,
+		Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	fulfillment, err := a.newGoogle()
-	if err != nil {
-		st.Close()
+	if a.homegraph, err = a.newReporter(); err != nil {
 		return nil, err
 	}
-	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc, Logger: log,
-		WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
-	var signaling httpapi.Signaling
-	if a.webrtc != nil {
-		signaling = &google.Signaling{Grant: a.googleStreamGrant, Peers: media, Logger: log}
-	}
-	a.router = httpapi.Handler(httpapi.Config{
-		Registry:     a.reg,
-		Health:       func(r *http.Request) error { return st.Ping(r.Context()) },
-		Users:        dir,
-		CORSOrigins:  cfg.CORSOrigins,
-		UI:           web.Files,
-		Google:       fulfillment,
-		BodyTimeout:  cfg.HTTPBodyTimeout,
-		GoogleWebRTC: signaling,
-		Media:        media,
-		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
-			Links: a.oauth, Logger: log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
-			RTSPBase: a.rtspBase},
-		OAuth:          a.oauth,
-		TrustedProxies: cfg.TrustedProxyPrefixes(),
-	})
-	a.http = &http.Server{
-		Handler:           a.router,
+	media := &httpapi.Media{Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
+		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
+	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
+	a.router = httpapi.Handler(a.routes(authn, accounts, media))
+	a.http = httpServer(cfg, log, a.router)
+	return a, nil
+}
+
+// httpServer serves h with cfg's timeouts.
+func httpServer(cfg config.Config, log *slog.Logger, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
 		// No ReadTimeout or WriteTimeout: they would cut off live.mp4 and
@@ -202,7 +166,84 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		// (httpapi's BodyTimeout and Media.WriteTimeout).
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return a, nil
+}
+
+// openData opens what the data directory holds: the master key (returned
+// with the sealer made from it), the store (with the admin ensured) and
+// the test-only ACME root.
+func (a *App) openData(ctx context.Context) (master []byte, sealer *seal.Sealer, err error) {
+	if master, err = seal.LoadOrCreateMasterKey(filepath.Join(a.cfg.DataDir, datadir.MasterKeyFile)); err != nil {
+		return nil, nil, err
+	}
+	if sealer, err = seal.NewSealer(master); err != nil {
+		return nil, nil, err
+	}
+	secrets, err := seal.NewSecrets(master)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.store, err = backend.Open(ctx, backend.Kind(a.cfg.Store), filepath.Join(a.cfg.DataDir, datadir.DBFile), a.cfg.StoreDSN.Reveal(), secrets); err != nil {
+		return nil, nil, err
+	}
+	if a.acmeRoots, err = loadACMERoots(a.cfg.ACMECARoot); err != nil {
+		return nil, nil, err
+	}
+	a.generated, err = ensureAdmin(ctx, a.store, a.cfg.AdminPassword.Reveal())
+	return master, sealer, err
+}
+
+// close releases what New opened: the store, then the data directory's
+// lock, which lets another server in.
+func (a *App) close() {
+	if a.store != nil {
+		a.store.Close()
+	}
+	a.lock.Release()
+}
+
+// rtspConfig is the RTSP server's part of the config. With TLS on, RTSPS
+// takes the certificate from the manager Start makes.
+func (a *App) rtspConfig(rec *audit.Recorder, dropped prometheus.Counter) rtsp.Config {
+	cfg := a.cfg
+	c := rtsp.Config{
+		Address: cfg.RTSPAddr, UDPRTPAddress: cfg.RTSPUDPRTPAddr, UDPRTCPAddress: cfg.RTSPUDPRTCPAddr,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
+		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress), Dropped: dropped,
+		Hub: a.hub, Auth: a.auth, Record: rec, Logger: a.log,
+	}
+	if cfg.TLSOn() {
+		c.TLSConfig = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return a.certs.TLSConfig(), nil
+		}}
+		c.TLSAddress, c.DisablePlain = cfg.RTSPSAddr, !cfg.RTSPPlain
+	}
+	return c
+}
+
+// routes is the HTTP surface's part of the config.
+func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, media *httpapi.Media) httpapi.Config {
+	var signaling httpapi.Signaling
+	if a.webrtc != nil {
+		signaling = &google.Signaling{Grant: a.googleStreamGrant, Peers: media, Logger: a.log}
+	}
+	return httpapi.Config{
+		Registry:     a.reg,
+		Health:       func(r *http.Request) error { return a.store.Ping(r.Context()) },
+		Users:        a.store,
+		CORSOrigins:  a.cfg.CORSOrigins,
+		UI:           web.Files,
+		Google:       a.newFulfillment(),
+		Alexa:        a.newAlexa(media),
+		BodyTimeout:  a.cfg.HTTPBodyTimeout,
+		GoogleWebRTC: signaling,
+		Media:        media,
+		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
+			Links: a.oauth, Logger: a.log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
+			RTSPBase: a.rtspBase},
+		OAuth:          a.oauth,
+		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
+	}
 }
 
 // GeneratedAdminPassword is the password of the admin created at this
@@ -215,8 +256,7 @@ func (a *App) GeneratedAdminPassword() string { return a.generated }
 func (a *App) Start() (err error) {
 	defer func() {
 		if err != nil {
-			a.store.Close()
-			a.lock.Release()
+			a.close()
 		}
 	}()
 	if a.cfg.TLSOn() {
@@ -274,11 +314,28 @@ func (a *App) RTSPAddr() net.Addr { return a.rtsp.Addr() }
 // HTTPAddr is the bound HTTP address after Start.
 func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 
-// Run serves until ctx is done, then shuts down within ShutdownTimeout.
+// Run serves until ctx is done, then shuts down in this order:
+//
+//  1. At once, every component's Run returns: RTSP closes its connections
+//     (cameras' and players') and waits for its play loops, the pull
+//     cameras disconnect, WebRTC ends its sessions, and the revocation
+//     watcher, oauth's sweeper, HomeGraph reports, the certificate manager
+//     and the redirect server stop. A camera's hub stream ends with its
+//     connection, and with it the HTTP responses reading it.
+//  2. Together with 1, HTTP stops accepting and waits for the requests in
+//     flight, up to shutdown_timeout (http.Server.Shutdown); at that bound
+//     the connections still open are closed (http.Server.Close), and their
+//     handlers end at their next write, which is not waited for: their
+//     viewing records' ends may then fail to be written (and are logged).
+//  3. Once HTTP has returned, the HLS muxers stop: no playlist in flight
+//     loses its muxer.
+//  4. Once every component has returned, the store is closed, and last
+//     the data directory's lock is released.
 func (a *App) Run(ctx context.Context) error {
-	defer a.lock.Release()
-	defer a.store.Close()
+	defer a.close()
 	g, gctx := errgroup.WithContext(ctx)
+	drained, outputsDone := context.WithCancel(context.Background())
+	defer outputsDone()
 	g.Go(func() error { return a.rtsp.Run(gctx) })
 	g.Go(func() error { return a.pulls.Run(gctx) })
 	g.Go(func() error { return a.watchRevocations(gctx) })
@@ -287,35 +344,55 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.homegraph.Run(gctx) })
 	}
 	g.Go(func() error { return a.webrtc.Run(gctx) })
+	if a.alexaEvents != nil {
+		g.Go(func() error { return a.alexaEvents.Run(gctx) })
+	}
+	g.Go(func() error { return a.hls.Run(drained) })
 	if a.certs != nil {
 		g.Go(func() error { return a.certs.Run(gctx) })
-		g.Go(func() error {
-			if err := a.redirect.Serve(a.redirectL); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http redirect: %w", err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-gctx.Done()
-			return a.redirect.Close()
-		})
+		g.Go(func() error { return serveUntil(gctx, a.redirect, a.redirectL, "http redirect") })
 	}
 	g.Go(func() error {
-		if err := a.http.Serve(a.httpL); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		defer a.hls.Close()
-		sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownTimeout,
-			errors.New("shutdown took longer than shutdown_timeout"))
-		defer cancel()
-		return a.http.Shutdown(sctx)
+		defer outputsDone()
+		return a.serveHTTP(gctx)
 	})
 	err := g.Wait()
 	a.log.Info("vigil stopped")
+	return err
+}
+
+// serveHTTP serves the API until ctx is done, then shuts it down within
+// shutdown_timeout, closing what is still open at that bound.
+func (a *App) serveHTTP(ctx context.Context) error {
+	served := make(chan error, 1)
+	go func() { served <- a.http.Serve(a.httpL) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeoutCause(context.Background(), a.cfg.ShutdownTimeout,
+		errors.New("shutdown took longer than shutdown_timeout"))
+	defer cancel()
+	err := a.http.Shutdown(sctx)
+	if err != nil {
+		a.http.Close()
+	}
+	<-served // http.ErrServerClosed
+	return err
+}
+
+// serveUntil serves srv on l until ctx is done, then closes it.
+func serveUntil(ctx context.Context, srv *http.Server, l net.Listener, name string) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("%s: %w", name, err)
+	case <-ctx.Done():
+	}
+	err := srv.Close()
+	<-served
 	return err
 }
 

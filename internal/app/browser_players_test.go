@@ -109,7 +109,7 @@ func TestWebPlayersColdStart(t *testing.T) {
 		lib := run.lib
 		t.Run(lib+"-"+run.variant, func(t *testing.T) {
 			c := cams[lib+"-"+run.variant]
-			started := a.hls.Metrics.MuxersStarted.WithLabelValues(run.variant)
+			started := a.hls.Metrics().MuxersStarted.WithLabelValues(run.variant)
 			before := testutil.ToFloat64(started)
 			tok := a.mintWith(t, c.ID, nil, basicAuth(AdminName, adminPassword))
 			src := a.url(tok.URLs["hls"])

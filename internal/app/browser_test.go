@@ -284,7 +284,7 @@ func TestChromiumPlaysLiveMP4(t *testing.T) {
 	for _, c := range cams {
 		for _, kind := range []string{"ll", "ts"} {
 			t.Run(kind+"-"+c.ID, func(t *testing.T) {
-				started := a.hls.Metrics.MuxersStarted.WithLabelValues(kind)
+				started := a.hls.Metrics().MuxersStarted.WithLabelValues(kind)
 				before := testutil.ToFloat64(started)
 				tok := a.mintWith(t, c.ID, nil, basicAuth(AdminName, adminPassword))
 				u := a.url(tok.URLs["hls"])

@@ -11,45 +11,31 @@ import (
 	"vigil/internal/household"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
-	"vigil/internal/store/sqlite"
+	"vigil/internal/store/backend"
 )
 
 // AdminName is the admin principal's user name until accounts land.
 const AdminName = "admin"
 
-// directory is the store as auth reads it: household's Directory, plus
-// LinkHolder, which needs the account links.
-type directory struct {
-	household.Directory
-	st *sqlite.Store
-}
-
-var _ auth.Directory = directory{}
-
-func newDirectory(st *sqlite.Store) directory { return directory{household.NewDirectory(st), st} }
-
-// LinkHolder is the user of an account link and whether it is live.
-func (d directory) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
-	l, err := d.st.Link(ctx, id)
-	return l.User, l.Live(), err
-}
-
-func (d directory) pullSources(ctx context.Context) (map[access.DeviceID]string, error) {
-	devs, err := d.st.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[access.DeviceID]string{}
-	for _, dev := range devs {
-		if dev.Source != "" {
-			out[dev.ID] = dev.Source.Reveal()
+// pullSources lists the pull cameras of st and their source URLs.
+func pullSources(st backend.Store) func(ctx context.Context) (map[access.DeviceID]string, error) {
+	return func(ctx context.Context) (map[access.DeviceID]string, error) {
+		devs, err := st.Devices(ctx)
+		if err != nil {
+			return nil, err
 		}
+		out := map[access.DeviceID]string{}
+		for _, dev := range devs {
+			if dev.Source != "" {
+				out[dev.ID] = dev.Source.Reveal()
+			}
+		}
+		return out, nil
 	}
-	return out, nil
 }
 
 // accountStore is the store's side of changing accounts.
-type accountStore struct{ *sqlite.Store }
+type accountStore struct{ backend.Store }
 
 var _ auth.AccountStore = accountStore{}
 
@@ -87,7 +73,7 @@ func invitation(err error) error {
 // password is applied at every start; otherwise one is generated when the
 // admin is created and returned, for the caller to show once (never to
 // log).
-func ensureAdmin(ctx context.Context, st *sqlite.Store, password string) (generated string, err error) {
+func ensureAdmin(ctx context.Context, st backend.Store, password string) (generated string, err error) {
 	_, err = st.UserByName(ctx, AdminName)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -131,11 +117,13 @@ func (l linkCameras) Cameras(ctx context.Context, user access.UserID) ([]oauth.C
 
 // cameraIDs lists every provisioned camera, for the operators' per-camera
 // series (hub.Cameras).
-func (d directory) cameraIDs(ctx context.Context) ([]access.DeviceID, error) {
-	devs, err := d.st.Devices(ctx)
-	ids := make([]access.DeviceID, 0, len(devs))
-	for _, dev := range devs {
-		ids = append(ids, dev.ID)
+func cameraIDs(st backend.Store) func(ctx context.Context) ([]access.DeviceID, error) {
+	return func(ctx context.Context) ([]access.DeviceID, error) {
+		devs, err := st.Devices(ctx)
+		ids := make([]access.DeviceID, 0, len(devs))
+		for _, dev := range devs {
+			ids = append(ids, dev.ID)
+		}
+		return ids, err
 	}
-	return ids, err
 }

@@ -45,17 +45,25 @@ func toGoogle(l oauth.Link) google.Link {
 // Resolve accepts only access tokens of Google's clients: an Alexa token
 // opens nothing here.
 func (g googleSide) Resolve(ctx context.Context, bearer string) (google.Link, error) {
-	l, err := g.a.oauth.Resolve(ctx, bearer)
+	l, err := g.a.resolveLink(ctx, bearer, config.OAuthGoogle, google.ErrAuthExpired, google.ErrAuthFailure)
+	return toGoogle(l), err
+}
+
+// resolveLink returns the live link of an access token of a client of
+// kind: an expired token's error wraps expired, any other failure
+// (a token of another kind of client included) invalid.
+func (a *App) resolveLink(ctx context.Context, token string, kind config.OAuthKind, expired, invalid error) (oauth.Link, error) {
+	l, err := a.oauth.Resolve(ctx, token)
 	switch {
 	case errors.Is(err, oauth.ErrTokenExpired):
-		return google.Link{}, fmt.Errorf("%w: %w", google.ErrAuthExpired, err)
+		return oauth.Link{}, fmt.Errorf("%w: %w", expired, err)
 	case err != nil:
-		return google.Link{}, fmt.Errorf("%w: %w", google.ErrAuthFailure, err)
+		return oauth.Link{}, fmt.Errorf("%w: %w", invalid, err)
 	}
-	if c, ok := g.a.oauth.Client(l.Client); !ok || c.Kind != config.OAuthGoogle {
-		return google.Link{}, fmt.Errorf("%w: token of client %s, not a Google one", google.ErrAuthFailure, l.Client)
+	if c, ok := a.oauth.Client(l.Client); !ok || c.Kind != kind {
+		return oauth.Link{}, fmt.Errorf("%w: token of client %s, not a %s one", invalid, l.Client, kind)
 	}
-	return toGoogle(l), nil
+	return l, nil
 }
 
 // Disconnect unlinks; unlinked runs as the oauth server's OnUnlink.
@@ -73,13 +81,19 @@ func (a *App) unlinked(l oauth.Link) {
 }
 
 func (g googleSide) Cameras(ctx context.Context, user access.UserID) ([]google.Camera, error) {
-	cams, err := household.Views{Store: g.a.store}.Household(ctx, user)
+	return householdAs(ctx, g.a, user, func(c household.Camera) google.Camera { return google.Camera{ID: c.ID, Name: c.Name} })
+}
+
+// householdAs lists the cameras of user's household (what a link may
+// expose, auth.RightsOf's listing) as an assistant's package names them.
+func householdAs[T any](ctx context.Context, a *App, user access.UserID, as func(household.Camera) T) ([]T, error) {
+	cams, err := household.Views{Store: a.store}.Household(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]google.Camera, 0, len(cams))
+	out := make([]T, 0, len(cams))
 	for _, c := range cams {
-		out = append(out, google.Camera{ID: c.ID, Name: c.Name})
+		out = append(out, as(c))
 	}
 	return out, nil
 }
@@ -121,9 +135,9 @@ func (a *App) liveGoogleLinks(ctx context.Context) ([]google.Link, error) {
 	return out, nil
 }
 
-// newGoogle builds the fulfillment and the HomeGraph reporter (which runs
-// only when HomeGraph credentials are configured).
-func (a *App) newGoogle() (*google.Fulfillment, error) {
+// newReporter builds the HomeGraph reporter, which runs only when
+// HomeGraph credentials are configured (reportsToGoogle).
+func (a *App) newReporter() (*google.Reporter, error) {
 	token := a.cfg.HomeGraphToken
 	creds := func(context.Context) (string, error) { return token.Reveal(), nil }
 	if f := a.cfg.HomeGraphCredentialsFile; f != "" {
@@ -132,10 +146,15 @@ func (a *App) newGoogle() (*google.Fulfillment, error) {
 			return nil, err
 		}
 	}
-	a.homegraph = &google.Reporter{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks, Viewing: googleSide{a},
-		Logger: a.log, Token: creds}
+	return google.NewReporter(google.ReporterConfig{BaseURL: a.cfg.HomeGraphURL, Links: a.liveGoogleLinks,
+		Viewing: googleSide{a}, Logger: a.log, Token: creds})
+}
+
+// newFulfillment builds Google Home's fulfillment, which tells the
+// reporter of links that disconnect.
+func (a *App) newFulfillment() *google.Fulfillment {
 	return &google.Fulfillment{Links: googleSide{a}, Viewing: googleSide{a}, BaseURL: a.cfg.PublicURL,
-		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}, nil
+		Reports: a.homegraph, Logger: a.log, WebRTC: a.webrtc != nil, ICEServers: iceServersJSON(a.cfg)}
 }
 
 // reportsToGoogle reports whether HomeGraph credentials are configured.

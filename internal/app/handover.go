@@ -5,13 +5,14 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/household"
 	"vigil/internal/httpapi"
 )
 
 // households is the store's side of claiming, sharing and releasing, plus
 // the handover that drops what a camera leaves behind when it changes hands.
 type households struct {
-	directory
+	household.Directory
 	a *App
 }
 
@@ -37,5 +38,5 @@ func (h households) Handover(_ context.Context, device access.DeviceID) {
 
 // households returns the app's Households.
 func (a *App) households() households {
-	return households{newDirectory(a.store), a}
+	return households{household.NewDirectory(a.store), a}
 }

@@ -67,6 +67,11 @@ var layers = []struct {
 		never:    []string{"vigil/internal/certs/pebbletest"},
 	},
 	{
+		why:      "the Alexa Lambda only forwards: it links none of the server (its media, users or storage)",
+		packages: []string{"vigil/cmd/vigil-alexa-lambda"},
+		never:    []string{"vigil/internal/..."},
+	},
+	{
 		why:      "nothing but main imports the composition root",
 		packages: []string{"vigil/internal/..."},
 		never:    []string{"vigil/internal/app"},

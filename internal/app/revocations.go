@@ -8,11 +8,14 @@ import (
 )
 
 // Revocations are polled this often: a change made by another process (the
-// vigil admin commands) ends live viewing within about this long.
+// vigil admin commands, another node) ends live viewing within about this
+// long. A store that wakes its reader on each commit (Postgres) is polled
+// only as a safety net, since a wake-up is lost while its connection is.
 const (
-	revocationPoll   = 200 * time.Millisecond
-	revocationKeep   = time.Hour
-	revocationsBatch = 1000
+	revocationPoll      = 200 * time.Millisecond
+	revocationSafetyNet = time.Second
+	revocationKeep      = time.Hour
+	revocationsBatch    = 1000
 )
 
 // watchRevocations ends the live grants that the store's revocation log
@@ -21,10 +24,17 @@ const (
 // have already revoked in process, and revoking twice is harmless.
 func (a *App) watchRevocations(ctx context.Context) error {
 	last, err := a.store.LastRevocation(ctx)
+	if ctx.Err() != nil {
+		return nil // shut down before the first read: nothing to watch
+	}
 	if err != nil {
 		return err
 	}
-	tick := time.NewTicker(revocationPoll)
+	wake, poll := a.store.Wakeups(), revocationPoll
+	if wake != nil {
+		poll = revocationSafetyNet
+	}
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	pruned := time.Now()
 	for {
@@ -32,6 +42,7 @@ func (a *App) watchRevocations(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-wake:
 		}
 		rs, err := a.store.Revocations(ctx, last, revocationsBatch)
 		if err != nil {

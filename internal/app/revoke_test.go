@@ -237,7 +237,7 @@ func TestRevokedViewerDoesNotStopOthersHLS(t *testing.T) {
 	if chk.AnnexB(out); chk.Only(cam.ID) != nil {
 		t.Fatalf("stamps: %v", chk.Counts())
 	}
-	if started := testutil.ToFloat64(a.hls.Metrics.MuxersStarted.WithLabelValues("ll")); started != 1 {
+	if started := testutil.ToFloat64(a.hls.Metrics().MuxersStarted.WithLabelValues("ll")); started != 1 {
 		t.Fatalf("%v LL-HLS muxers started: the viewer's revocation restarted the owner's", started)
 	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // startTLS binds http_addr (redirect and ACME challenges) and https_addr,
-// prepares the certificate and gives the RTSP server its TLS settings.
+// and prepares the certificate, which RTSPS also serves (rtspConfig).
 // It returns the listener of HTTPS connections for the API's server.
 func (a *App) startTLS() (net.Listener, error) {
 	plainL, err := net.Listen("tcp", a.cfg.HTTPAddr)
@@ -47,7 +47,6 @@ func (a *App) startTLS() (net.Listener, error) {
 	a.redirect = &http.Server{Handler: a.certs.RedirectHandler(httpsPort), ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: a.cfg.HTTPIdleTimeout, ErrorLog: a.http.ErrorLog}
 	a.http.Handler = certs.HSTS(a.http.Handler)
-	a.rtsp.TLSConfig, a.rtsp.TLSAddress, a.rtsp.DisablePlain = a.certs.TLSConfig(), a.cfg.RTSPSAddr, !a.cfg.RTSPPlain
 	return newSplitListener(tls.NewListener(limit.NewListener(httpsL, caps), a.certs.TLSConfig()), a.rtsp.Serve, a.cfg.ReadTimeout), nil
 }
 

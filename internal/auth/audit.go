@@ -17,8 +17,8 @@ const (
 	EventUnshare = "unshare"
 )
 
-// audit writes one audit line of event with attrs.
-func audit(ctx context.Context, log *slog.Logger, event string, attrs ...any) {
+// auditLine writes one audit line of event with attrs.
+func auditLine(ctx context.Context, log *slog.Logger, event string, attrs ...any) {
 	if log != nil {
 		log.InfoContext(ctx, "audit", append([]any{"event", event}, attrs...)...)
 	}

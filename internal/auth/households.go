@@ -58,7 +58,7 @@ func (s *Service) Claim(ctx context.Context, c Caller, code string, h Households
 	}
 	s.RevokeDevice(device)
 	h.Handover(ctx, device)
-	audit(ctx, s.Audit, EventClaim, "user", c.ID, "camera", device)
+	auditLine(ctx, s.Audit, EventClaim, "user", c.ID, "camera", device)
 	return device, nil
 }
 
@@ -77,7 +77,7 @@ func (s *Service) Share(ctx context.Context, owner Caller, device access.DeviceI
 	if err := h.PutShare(ctx, device, v.ID, until); err != nil {
 		return err
 	}
-	audit(ctx, s.Audit, EventShare, "user", o.ID, "camera", device, "viewer", v.ID, "until", until)
+	auditLine(ctx, s.Audit, EventShare, "user", o.ID, "camera", device, "viewer", v.ID, "until", until)
 	return nil
 }
 
@@ -90,7 +90,7 @@ func (s *Service) Unshare(ctx context.Context, owner Caller, device access.Devic
 	err = h.DeleteShare(ctx, device, v.ID)
 	s.Revoke(v.ID, device) // also when the share was already gone: nothing may linger
 	if err == nil {
-		audit(ctx, s.Audit, EventUnshare, "user", owner.ID, "camera", device, "viewer", v.ID)
+		auditLine(ctx, s.Audit, EventUnshare, "user", owner.ID, "camera", device, "viewer", v.ID)
 	}
 	return err
 }
@@ -145,6 +145,6 @@ func (s *Service) Release(ctx context.Context, owner Caller, device access.Devic
 		return "", err
 	}
 	h.Handover(ctx, device)
-	audit(ctx, s.Audit, EventRelease, "user", owner.ID, "camera", device)
+	auditLine(ctx, s.Audit, EventRelease, "user", owner.ID, "camera", device)
 	return code, nil
 }

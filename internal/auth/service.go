@@ -57,6 +57,35 @@ type Standing struct {
 	Since time.Time
 }
 
+// Facts is what the store holds of a device and of one user's share of
+// it, from which StandingOf decides that user's standing.
+type Facts struct {
+	// Owner is "" while the device is unclaimed.
+	Owner    access.UserID
+	Disabled bool
+	// EpochStarted is when the device's current ownership began (its claim,
+	// or the release or reset before it).
+	EpochStarted time.Time
+	// Shared is set when the user holds a share of the device, which ends
+	// at ShareUntil (zero: none) and was made at ShareCreated.
+	Shared                   bool
+	ShareUntil, ShareCreated time.Time
+}
+
+// StandingOf is user's standing with the device of f. A sharee sees from
+// the later of the epoch's start and the share's creation (invariant 8).
+func (f Facts) StandingOf(user access.UserID) Standing {
+	st := Standing{DeviceDisabled: f.Disabled, Claimed: f.Owner != "", Owner: f.Owner != "" && f.Owner == user,
+		Since: f.EpochStarted}
+	if f.Shared {
+		st.Shared, st.ShareUntil = true, f.ShareUntil
+		if !st.Owner && f.ShareCreated.After(st.Since) {
+			st.Since = f.ShareCreated // a sharee sees from the share's creation on
+		}
+	}
+	return st
+}
+
 // Directory is the part of the store auth reads. Lookups of missing
 // entries return an error wrapping ErrUnknown.
 type Directory interface {

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"vigil/internal/access"
 )
 
@@ -80,7 +82,15 @@ type SignIn struct {
 	// Audit writes the audit lines of sessions started and ended; nil
 	// writes none.
 	Audit *slog.Logger
+
+	// flight joins concurrent attempts with the same user name, password
+	// and client address (see Password).
+	flight singleflight.Group
 }
+
+// checkTimeout bounds one shared password check, which runs apart from
+// the context of the request that started it.
+const checkTimeout = 30 * time.Second
 
 // SessionCaller is the caller of a session cookie, with its session (whose
 // CSRF token the caller checks: a header for the API, a form field for the
@@ -115,9 +125,30 @@ func (si *SignIn) sessionCaller(ctx context.Context, cookie string) (Caller, Ses
 // counted before any hashing and taken back if it succeeds or nothing was
 // checked (ErrHashBusy, the client gone). It returns *ThrottledError,
 // ErrHashBusy (or the context's error) or ErrWrongPassword.
+//
+// Concurrent attempts with the same user name, password and address (a
+// player or a dashboard opening several requests at once with Basic
+// credentials) share one check and count as one attempt: they are one
+// guess, and counting each before it is checked would lock out a person
+// whose password is right. The key holds only a digest of the password,
+// and the result is the Caller of that very name, so joining a flight
+// cannot hand anyone another person's sign-in.
 func (si *SignIn) Password(ctx context.Context, name, pass, addr string) (Caller, error) {
-	c, err := si.password(ctx, name, pass, addr)
-	return c, si.Failures.count(err)
+	key := name + "\x00" + AddressKey(addr) + "\x00" + sha256Hex(pass)
+	ch := si.flight.DoChan(key, func() (any, error) {
+		// Apart from ctx: one caller leaving must not fail the others.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+		defer cancel()
+		c, err := si.password(cctx, name, pass, addr)
+		return c, si.Failures.count(err) // once per check, however many joined it
+	})
+	select {
+	case r := <-ch:
+		c, _ := r.Val.(Caller)
+		return c, r.Err
+	case <-ctx.Done():
+		return Caller{}, ctx.Err()
+	}
 }
 
 func (si *SignIn) password(ctx context.Context, name, pass, addr string) (Caller, error) {
@@ -240,7 +271,7 @@ func (si *SignIn) StartSession(ctx context.Context, user access.UserID) (string,
 	if err := si.Sessions.CreateSession(ctx, sess); err != nil {
 		return "", Session{}, err
 	}
-	audit(ctx, si.Audit, EventSignIn, "user", user, "session", sess.IDSHA256[:12])
+	auditLine(ctx, si.Audit, EventSignIn, "user", user, "session", sess.IDSHA256[:12])
 	return id, sess, nil
 }
 
@@ -255,7 +286,7 @@ func (si *SignIn) EndSession(ctx context.Context, cookie string) error {
 		return err
 	}
 	if lookupErr == nil {
-		audit(ctx, si.Audit, EventSignOut, "user", sess.User, "session", h[:12])
+		auditLine(ctx, si.Audit, EventSignOut, "user", sess.User, "session", h[:12])
 	}
 	return nil
 }

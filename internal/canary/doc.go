@@ -15,7 +15,8 @@
 // per camera and upload); viewer clients keep opening every output through
 // the others — RTSP over TCP and UDP, progressive fMP4, HLS (fMP4 and
 // MPEG-TS), LL-HLS, MJPEG, JPEG stills and thumbnails, stream-token URLs,
-// WHEP and Google's WebRTC signaling (pion viewers), sub streams — for
+// WHEP, Google's WebRTC signaling and Alexa's directives (pion "Echo
+// Shows", and Alexa's HLS URLs), sub streams — for
 // cameras they may see and, as attackers, for cameras they may not.
 //
 // Meanwhile the world moves (world.go): owners release cameras and other

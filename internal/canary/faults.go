@@ -181,5 +181,5 @@ func (s *schedule) restartVigil(ctx context.Context, round int) error {
 	s.world.Lock()
 	defer s.world.Unlock()
 	s.add(FaultVigilRestart, 1)
-	return s.server.restart(ctx)
+	return s.server.Restart(ctx)
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
+
+	"vigil/internal/fmp4read"
 )
 
 // maxStill bounds a still read by a viewer.
@@ -41,7 +43,7 @@ func readFMP4(v *Visit, body io.Reader) error {
 		limit = 1 + v.rng.Int64N(64<<10)
 	}
 	for n := int64(0); limit < 0 || n < limit; {
-		frag, err := readFragment(body)
+		frag, err := fmp4read.ReadFragment(body)
 		if err != nil {
 			return ignoreEnd(err)
 		}

@@ -16,23 +16,29 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// The Google Home client the canary configures in Vigil; its users link
-// their accounts as Google's do, and their "displays" ask for streams with
-// EXECUTE.
+// The Google Home and Alexa clients the canary configures in Vigil; its
+// users link their accounts as Google's and Amazon's apps do, their
+// "displays" ask for streams with EXECUTE and Alexa's directives.
 const (
 	googleClient   = "canary-google"
 	googleRedirect = "https://oauth-redirect.googleusercontent.com/r/canary"
+	alexaClient    = "canary-alexa"
+	alexaVendor    = "M2CANARY"
+	alexaRedirect  = "https://layla.amazon.com/api/skill/link/" + alexaVendor
 )
 
-// googleClients is VIGIL_OAUTH_CLIENTS for a server whose secret is secret.
-func googleClients(secret string) string {
+// assistantClients is VIGIL_OAUTH_CLIENTS for a server whose clients'
+// secret is secret.
+func assistantClients(secret string) string {
 	b, _ := json.Marshal([]map[string]any{{"id": googleClient, "name": "Google Home", "kind": "google",
-		"secret": secret, "redirect_uris": []string{googleRedirect}}})
+		"secret": secret, "redirect_uris": []string{googleRedirect}},
+		{"id": alexaClient, "name": "Alexa", "kind": "alexa", "secret": secret, "vendor_id": alexaVendor}})
 	return string(b)
 }
 
-// linkAll links every user who may see a camera to Google, exposing every
-// camera the user may see, and keeps each user's access token.
+// linkAll links every user who may see a camera to Google and to Alexa,
+// exposing every camera the user may see, and keeps each user's access
+// tokens.
 func linkAll(ctx context.Context, s *server, l *Layout) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -45,13 +51,18 @@ func linkAll(ctx context.Context, s *server, l *Layout) error {
 			continue
 		}
 		g.Go(func() error {
-			tok, err := linkGoogle(gctx, "http://"+s.http, s.googleSecret, l.Users[i], cams)
+			base := "http://" + s.HTTP()
+			tok, err := linkAccount(gctx, base, googleClient, googleRedirect, s.googleSecret, l.Users[i], cams)
+			if err != nil {
+				return err
+			}
 			l.Users[i].GoogleToken = tok
+			l.Users[i].AlexaToken, err = linkAccount(gctx, base, alexaClient, alexaRedirect, s.googleSecret, l.Users[i], cams)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("canary: google linking: %w", err)
+		return fmt.Errorf("canary: account linking: %w", err)
 	}
 	return nil
 }
@@ -61,13 +72,14 @@ var (
 	formURL  = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
 )
 
-// linkGoogle goes through account linking as a person in Google's app
-// does: the authorize page, sign-in, consent to cams, the redirect with the
-// code, and the code exchange. It returns the access token.
-func linkGoogle(ctx context.Context, base, secret string, u User, cams []string) (string, error) {
+// linkAccount goes through account linking as a person in Google's or
+// Amazon's app does: the authorize page, sign-in, consent to cams, the
+// redirect with the code, and the code exchange. It returns the access
+// token.
+func linkAccount(ctx context.Context, base, client, redirect, secret string, u User, cams []string) (string, error) {
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	q := url.Values{"client_id": {googleClient}, "redirect_uri": {googleRedirect}, "state": {"canary-" + randomHex(8)}, "response_type": {"code"}}
+	q := url.Values{"client_id": {client}, "redirect_uri": {redirect}, "state": {"canary-" + randomHex(8)}, "response_type": {"code"}}
 	page, loc, err := fetchPage(ctx, browser, http.MethodGet, base+"/oauth/authorize?"+q.Encode(), nil)
 	if err != nil {
 		return "", err
@@ -90,11 +102,11 @@ func linkGoogle(ctx context.Context, base, secret string, u User, cams []string)
 		return "", fmt.Errorf("link %s: consent did not redirect", u.Name)
 	}
 	code := loc.Query().Get("code")
-	if !strings.HasPrefix(loc.String(), googleRedirect) || code == "" {
+	if !strings.HasPrefix(loc.String(), redirect) || code == "" {
 		return "", fmt.Errorf("link %s: no code in the redirect", u.Name)
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {googleRedirect},
-		"client_id": {googleClient}, "client_secret": {secret}}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+		"client_id": {client}, "client_secret": {secret}}
 	res, err := browser.PostForm(base+"/oauth/token", form)
 	if err != nil {
 		return "", err

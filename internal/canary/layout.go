@@ -22,6 +22,8 @@ type User struct {
 	// GoogleToken is the access token of the user's Google link ("" for a
 	// user who may see no camera).
 	GoogleToken string
+	// AlexaToken is the access token of the user's Alexa link.
+	AlexaToken string
 	// Changed is set once the user has chosen a password: the generated one
 	// that RTSP Digest also took is gone, and RTSP players use API tokens.
 	Changed bool

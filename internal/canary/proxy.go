@@ -100,10 +100,10 @@ func newProxies(s *server) (*proxies, error) {
 		}
 		return out
 	}
-	p.camera, p.rtsp, p.http = start("camera", s.rtsp), start("rtsp", s.rtsp), start("http", s.http)
-	p.cameraPoor = poor("camera", s.rtsp, cameraToxics())
-	p.rtspPoor = poor("rtsp", s.rtsp, viewerToxics())
-	p.httpPoor = poor("http", s.http, viewerToxics())
+	p.camera, p.rtsp, p.http = start("camera", s.RTSP()), start("rtsp", s.RTSP()), start("http", s.HTTP())
+	p.cameraPoor = poor("camera", s.RTSP(), cameraToxics())
+	p.rtspPoor = poor("rtsp", s.RTSP(), viewerToxics())
+	p.httpPoor = poor("http", s.HTTP(), viewerToxics())
 	if err != nil {
 		p.close()
 		return nil, err

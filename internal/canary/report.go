@@ -59,7 +59,7 @@ func (r *Report) fill(c *checker, s *schedule, f *fleet, srv *server, d time.Dur
 	r.FramesSent = f.frames()
 	r.Uploads, r.UploadErrors = f.uploads.Load(), f.uploadErrors.Load()
 	r.Violations, r.First, r.Detected = c.snapshot()
-	r.ServerLogLines = len(srv.logLines("isolation violation"))
+	r.ServerLogLines = len(srv.LogLines("isolation violation"))
 }
 
 // Passed reports zero violations of any kind.

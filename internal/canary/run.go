@@ -34,10 +34,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := provision(ctx, srv, l); err != nil {
 		return nil, err
 	}
-	if err := srv.start(ctx); err != nil {
+	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
-	defer srv.kill9()
+	defer srv.Kill9()
 	if err := checkMutant(srv, cfg.Mutant); err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func checkMutant(srv *server, name string) error {
 		return nil
 	}
 	for range 20 {
-		if lines := srv.logLines("canary mutant planted"); len(lines) > 0 && strings.Contains(lines[0], name) {
+		if lines := srv.LogLines("canary mutant planted"); len(lines) > 0 && strings.Contains(lines[0], name) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -130,7 +130,7 @@ func watchServer(ctx context.Context, srv *server, c *checker) {
 			}
 			for ; last < v; last++ {
 				detail := "vigil_isolation_violations_total rose"
-				if lines := srv.logLines("isolation violation"); len(lines) > 0 {
+				if lines := srv.LogLines("isolation violation"); len(lines) > 0 {
 					detail = lines[len(lines)-1]
 				}
 				c.violation(Violation{Kind: KindServer, Output: "server", Detail: detail})

@@ -22,7 +22,7 @@ func provision(ctx context.Context, s *server, l *Layout) error {
 			Password string `json:"password"`
 			Claim    string `json:"claim_code"`
 		}
-		if err := s.cli(ctx, &d, "device", "add", "--name", fmt.Sprintf("canary-cam-%03d", c.Index+1), "--json"); err != nil {
+		if err := s.CLI(ctx, &d, "device", "add", "--name", fmt.Sprintf("canary-cam-%03d", c.Index+1), "--json"); err != nil {
 			return err
 		}
 		c.ID, c.Password, c.Claim = d.ID, d.Password, d.Claim
@@ -40,7 +40,7 @@ func provision(ctx context.Context, s *server, l *Layout) error {
 	for i := range l.Users {
 		g.Go(func() error {
 			var u struct{ Password string }
-			if err := s.cli(gctx, &u, "user", "add", "--name", l.Users[i].Name, "--json"); err != nil {
+			if err := s.CLI(gctx, &u, "user", "add", "--name", l.Users[i].Name, "--json"); err != nil {
 				return err
 			}
 			l.Users[i].Password = u.Password
@@ -76,7 +76,7 @@ func household(ctx context.Context, s *server, l *Layout) error {
 	}
 	for i := range l.Users {
 		g.Go(func() error {
-			id, secret, err := newAPIToken(gctx, "http://"+s.http, l.Users[i])
+			id, secret, err := newAPIToken(gctx, "http://"+s.HTTP(), l.Users[i])
 			l.setToken(i, id, secret)
 			return err
 		})
@@ -123,7 +123,7 @@ func newAPIToken(ctx context.Context, base string, u User) (id, secret string, e
 // world's moves do not go through the proxies), and decodes the answer
 // into out if it is not nil.
 func apiCall(ctx context.Context, s *server, u User, method, path, body string, out any) error {
-	return apiCallTo(ctx, "http://"+s.http, u.Name, u.Password, householdAddr(u.Index), method, path, body, out)
+	return apiCallTo(ctx, "http://"+s.HTTP(), u.Name, u.Password, householdAddr(u.Index), method, path, body, out)
 }
 
 // errStatus is an API call answered with a status other than 2xx.

@@ -21,6 +21,7 @@ const (
 	OutThumbs = "thumbnails"
 	OutToken  = "token-url"
 	OutGoogle = "google"
+	OutAlexa  = "alexa"
 	OutStale  = "credential-attack"
 	// OutOldToken is a stream token minted under a share, played after the
 	// share was revoked and granted again (see world.oldToken).
@@ -43,6 +44,7 @@ func builtinFlows() []Flow {
 		{Name: OutThumbs, Weight: 2, Run: thumbsFlow},
 		{Name: OutToken, Weight: 2, Run: tokenFlow},
 		{Name: OutGoogle, Weight: 2, Video: true, Run: googleFlow},
+		{Name: OutAlexa, Weight: 2, Video: true, Run: alexaFlow},
 		{Name: OutStale, Weight: 2, Run: credFlow},
 		{Name: OutWHEP, Weight: 3, Video: true, Run: whepFlow},
 		{Name: OutRTSPU, Weight: 2, Video: true, Run: rtspUDPFlow},

@@ -223,7 +223,7 @@ func (w *world) reshare(ctx context.Context, rng *rand.Rand) (string, error) {
 	name := w.l.Users[sharee].Name
 	var old map[string]string // a stream token minted under the share that is revoked
 	if kind == MoveReshare {
-		old, _ = tokenURLs(ctx, w.hc, "http://"+w.srv.http, w.l.user(sharee), c.ID)
+		old, _ = tokenURLs(ctx, w.hc, "http://"+w.srv.HTTP(), w.l.user(sharee), c.ID)
 		w.l.beginRevoke(name, c.ID)
 		err := apiCall(ctx, w.srv, o, http.MethodDelete, "/api/cameras/"+c.ID+"/shares/"+name, "", nil)
 		w.l.endRevoke(name, c.ID, err == nil)
@@ -293,7 +293,7 @@ func (w *world) password(ctx context.Context, rng *rand.Rand) (string, error) {
 	if u.Token != "" {
 		w.l.addStale(i, u.Token)
 	}
-	id, secret, err := newAPIToken(ctx, "http://"+w.srv.http, w.l.user(i))
+	id, secret, err := newAPIToken(ctx, "http://"+w.srv.HTTP(), w.l.user(i))
 	w.l.setToken(i, id, secret) // none if that failed: no visit uses a deleted token
 	return MovePassword, err
 }
@@ -308,7 +308,7 @@ func (w *world) rotateToken(ctx context.Context, rng *rand.Rand) (string, error)
 	}
 	defer unlock()
 	u := w.l.user(i)
-	id, secret, err := newAPIToken(ctx, "http://"+w.srv.http, u)
+	id, secret, err := newAPIToken(ctx, "http://"+w.srv.HTTP(), u)
 	if err != nil {
 		return MoveTokenDeleted, err
 	}

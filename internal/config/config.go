@@ -22,6 +22,14 @@ type Config struct {
 	// DataDir holds the SQLite database and the master key.
 	// It defaults to "data".
 	DataDir string `yaml:"data_dir"`
+	// Store is where accounts, devices, shares and access history live:
+	// sqlite (a file in DataDir, for one node) or postgres (StoreDSN's
+	// database, which several nodes share). It defaults to sqlite.
+	Store StoreKind `yaml:"store"`
+	// StoreDSN is the Postgres database when Store is postgres, as a URL
+	// (postgres://user:password@host:5432/vigil) or key=value pairs. It
+	// defaults to empty.
+	StoreDSN Secret `yaml:"store_dsn"`
 
 	// RTSPAddr is the RTSP (TCP) listen address. It defaults to ":8554".
 	RTSPAddr string `yaml:"rtsp_addr"`
@@ -86,6 +94,25 @@ type Config struct {
 	// the printed console settings start with it. It defaults to http://
 	// and the address a request came to.
 	PublicURL string `yaml:"public_url"`
+	// AlexaLWAURL is Login with Amazon's token endpoint, where AcceptGrant's
+	// code is exchanged and Alexa event tokens are refreshed. It defaults
+	// to https://api.amazon.com/auth/o2/token.
+	AlexaLWAURL string `yaml:"alexa_lwa_url"`
+	// AlexaEventsURL, AlexaEventsURLEU and AlexaEventsURLFE are the Alexa
+	// event gateways of the skill's regions (North America; Europe and
+	// India; the Far East): a link's proactive reports go to the one of
+	// the region its Lambda named at AcceptGrant. They default to
+	// https://api.amazonalexa.com/v3/events, https://api.eu.amazonalexa.com/v3/events
+	// and https://api.fe.amazonalexa.com/v3/events.
+	AlexaEventsURL   string `yaml:"alexa_events_url"`
+	AlexaEventsURLEU string `yaml:"alexa_events_url_eu"`
+	AlexaEventsURLFE string `yaml:"alexa_events_url_fe"`
+	// AlexaProxySecret, when set, is required in X-Vigil-Proxy-Secret on
+	// every directive (vigil-alexa-lambda sends it), so that only the
+	// skill's Lambda reaches /alexa/directive. It authorizes nothing: the
+	// token inside each directive does. At least 16 characters. It
+	// defaults to none (not required).
+	AlexaProxySecret Secret `yaml:"alexa_proxy_secret"`
 	// HomeGraphURL is the origin of Google's HomeGraph API. It defaults to
 	// https://homegraph.googleapis.com.
 	HomeGraphURL string `yaml:"homegraph_url"`
@@ -204,6 +231,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		DataDir:          "data",
+		Store:            StoreSQLite,
 		RTSPAddr:         ":8554",
 		RTSPUDPRTPAddr:   ":8000",
 		RTSPUDPRTCPAddr:  ":8001",
@@ -217,6 +245,10 @@ func Default() Config {
 		WriteTimeout:     10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
 		HomeGraphURL:     "https://homegraph.googleapis.com",
+		AlexaLWAURL:      "https://api.amazon.com/auth/o2/token",
+		AlexaEventsURL:   "https://api.amazonalexa.com/v3/events",
+		AlexaEventsURLEU: "https://api.eu.amazonalexa.com/v3/events",
+		AlexaEventsURLFE: "https://api.fe.amazonalexa.com/v3/events",
 
 		WebRTCNegotiationTimeout:  15 * time.Second,
 		WebRTCDisconnectedTimeout: 10 * time.Second,

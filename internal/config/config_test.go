@@ -141,6 +141,7 @@ func TestValidate(t *testing.T) {
 			`rtsp_udp_rtp_addr ":8001": port must be even`,
 			`rtsp_udp_rtcp_addr ":9000": port must be the RTP port plus one; set rtsp_udp_rtcp_addr (or VIGIL_RTSP_UDP_RTCP_ADDR) to host:8002`,
 			`public_host "http://x:1": must be a bare host`,
+			`store: unknown store "": want sqlite or postgres; set store (or VIGIL_STORE)`,
 			`log_level: unknown log level "loud"`,
 			`log_format: unknown log format "xml"`,
 			`admin_password: must be at least 8 characters`,
@@ -171,6 +172,11 @@ func TestValidate(t *testing.T) {
 			c.WebRTCHostAddresses = []string{"203.0.113.7", "2001:db8::7"}
 			c.WebRTCUDPPortMin, c.WebRTCUDPPortMax = 50000, 50999
 		}, nil},
+		{"postgres", func(c *Config) { c.Store, c.StoreDSN = StorePostgres, "postgres://vigil:pw@db:5432/vigil" }, nil},
+		{"postgres without a dsn", func(c *Config) { c.Store = StorePostgres }, []string{
+			`store_dsn: must be set with store: postgres; set store_dsn (or VIGIL_STORE_DSN) to postgres://`}},
+		{"a dsn sqlite ignores", func(c *Config) { c.StoreDSN = "postgres://vigil:short@db/vigil" }, []string{
+			`store_dsn: is set but store is sqlite`}},
 		{"udp port 0 refused", func(c *Config) { c.RTSPUDPRTPAddr = ":0" }, []string{`rtsp_udp_rtp_addr ":0": port must be 1-65535`}},
 	}
 	for _, tt := range tests {
@@ -350,6 +356,12 @@ func TestOAuthClients(t *testing.T) {
 			`oauth_clients[1] (id "g"): redirect_uris must list at least one URI`,
 			`oauth_clients[2] (id ""): id must be non-empty`,
 		}},
+		{"alexa fields", `[{"id":"a","secret":"` + secret + `","kind":"alexa","vendor_id":"M2/../x","events_client_id":"amzn1.application-oa2-client.x"},
+			{"id":"g","secret":"` + secret + `","kind":"google","vendor_id":"M2ABC","redirect_uris":["https://ok.example/cb"]}]`, []string{
+			`oauth_clients[0] (id "a"): vendor_id must be letters and digits`,
+			`oauth_clients[0] (id "a"): events_client_id and events_client_secret go together`,
+			`oauth_clients[1] (id "g"): vendor_id, events_client_id and events_client_secret are for kind alexa only`,
+		}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -373,6 +385,35 @@ func TestOAuthClients(t *testing.T) {
 			t.Fatalf("%v", err)
 		}
 	})
+}
+
+// TestAlexaClient: a vendor id alone gives an Alexa client its three
+// regional redirect URIs (and stands for redirect_uris); the events
+// credentials load, the secret redacted.
+func TestAlexaClient(t *testing.T) {
+	secret := "alexa-client-secret-0123456789"
+	env := `[{"id":"alexa","secret":"` + secret + `","kind":"alexa","vendor_id":"M2ABCDEF12345",
+		"events_client_id":"amzn1.application-oa2-client.abc","events_client_secret":"events-secret-0123456789"}]`
+	cfg, _, err := Load(nil, []string{"VIGIL_OAUTH_CLIENTS=" + env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.OAuthClients[0]
+	want := []string{"https://pitangui.amazon.com/api/skill/link/M2ABCDEF12345",
+		"https://layla.amazon.com/api/skill/link/M2ABCDEF12345",
+		"https://alexa.amazon.co.jp/api/skill/link/M2ABCDEF12345"}
+	if !reflect.DeepEqual(c.Redirects(), want) || c.EventsClientID != "amzn1.application-oa2-client.abc" ||
+		c.EventsClientSecret.Reveal() != "events-secret-0123456789" || fmt.Sprint(c.EventsClientSecret) == "events-secret-0123456789" {
+		t.Fatalf("%+v: redirects %v", c, c.Redirects())
+	}
+	c.RedirectURIs = []string{"http://127.0.0.1:9/cb", want[1]}
+	if got := c.Redirects(); len(got) != 4 || got[0] != "http://127.0.0.1:9/cb" {
+		t.Fatalf("listed and derived redirects: %v", got)
+	}
+	c.Kind = OAuthGoogle
+	if got := c.Redirects(); len(got) != 2 {
+		t.Fatalf("a Google client derives nothing from a vendor id: %v", got)
+	}
 }
 
 func TestTrustedProxies(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -27,6 +28,40 @@ type OAuthClient struct {
 	Kind OAuthKind `yaml:"kind"`
 	// Name is shown to people on the consent page. It defaults to ID.
 	Name string `yaml:"name"`
+
+	// The rest is for kind alexa only.
+
+	// VendorID is the Alexa skill's vendor id (the Alexa developer
+	// console's "Alexa Redirect URLs" end with it): the three regional
+	// redirect URIs, https://{pitangui.amazon.com, layla.amazon.com,
+	// alexa.amazon.co.jp}/api/skill/link/<vendor id>, follow from it and
+	// join RedirectURIs. It defaults to none.
+	VendorID string `yaml:"vendor_id"`
+	// EventsClientID and EventsClientSecret are the skill's "Send Alexa
+	// Events" credentials (its permissions page): with them Vigil exchanges
+	// AcceptGrant's code at Login with Amazon. They default to none:
+	// AcceptGrant then fails and nothing is reported to Alexa.
+	EventsClientID     string `yaml:"events_client_id"`
+	EventsClientSecret Secret `yaml:"events_client_secret"`
+}
+
+// alexaLinkHosts are the hosts of Alexa's regional redirect URIs: North
+// America, Europe and India, the Far East.
+var alexaLinkHosts = []string{"pitangui.amazon.com", "layla.amazon.com", "alexa.amazon.co.jp"}
+
+// Redirects are the redirect URIs the client may use: RedirectURIs, then
+// for an Alexa client with a vendor id its three regional ones.
+func (c OAuthClient) Redirects() []string {
+	out := append([]string(nil), c.RedirectURIs...)
+	if c.Kind != OAuthAlexa || c.VendorID == "" {
+		return out
+	}
+	for _, h := range alexaLinkHosts {
+		if u := "https://" + h + "/api/skill/link/" + c.VendorID; !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // OAuthKind says which assistant an OAuth client is.
@@ -60,7 +95,7 @@ func oauthClients(field func(*Config) *[]OAuthClient) func(*Config, string) erro
 		dec := yaml.NewDecoder(bytes.NewReader([]byte(v)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&out); err != nil && !errors.Is(err, io.EOF) { // EOF: empty, no clients
-			return fmt.Errorf("want a list of {id, secret, redirect_uris, kind, name}: %s", yamlProblem(err))
+			return fmt.Errorf("want a list of {id, secret, redirect_uris, kind, name, vendor_id, events_client_id, events_client_secret}: %s", yamlProblem(err))
 		}
 		for i := range out {
 			if out[i].Kind == "" {
@@ -119,9 +154,10 @@ func (c Config) validateOAuthClients() []error {
 		if err := cl.Kind.Validate(); err != nil {
 			bad(i, cl.ID, err.Error())
 		}
-		if len(cl.RedirectURIs) == 0 {
-			bad(i, cl.ID, "redirect_uris must list at least one URI")
+		if len(cl.Redirects()) == 0 {
+			bad(i, cl.ID, "redirect_uris must list at least one URI (or, for alexa, set vendor_id)")
 		}
+		alexaProblems(cl, func(problem string) { bad(i, cl.ID, problem) })
 		for _, u := range cl.RedirectURIs {
 			if problem := redirectProblem(u); problem != "" {
 				bad(i, cl.ID, fmt.Sprintf("redirect URI %q %s", u, problem))
@@ -129,6 +165,25 @@ func (c Config) validateOAuthClients() []error {
 		}
 	}
 	return errs
+}
+
+// alexaProblems checks the Alexa-only fields: set only for kind alexa, a
+// vendor id of letters and digits, and both events credentials or none.
+func alexaProblems(cl OAuthClient, bad func(string)) {
+	if cl.Kind != OAuthAlexa {
+		if cl.VendorID != "" || cl.EventsClientID != "" || cl.EventsClientSecret != "" {
+			bad("vendor_id, events_client_id and events_client_secret are for kind alexa only")
+		}
+		return
+	}
+	if cl.VendorID != "" && strings.IndexFunc(cl.VendorID, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9')
+	}) >= 0 {
+		bad("vendor_id must be letters and digits, as the Alexa console shows it (M2ABCDEF12345)")
+	}
+	if (cl.EventsClientID == "") != (cl.EventsClientSecret == "") {
+		bad("events_client_id and events_client_secret go together (the skill's Send Alexa Events credentials)")
+	}
 }
 
 // redirectProblem checks a redirect URI (RFC 6749 §3.1.2): absolute, no

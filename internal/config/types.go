@@ -101,3 +101,21 @@ func (m TLSMode) Validate() error {
 	}
 	return fmt.Errorf("unknown tls mode %q: want acme, files or off", string(m))
 }
+
+// StoreKind is where Vigil keeps its records: sqlite or postgres.
+type StoreKind string
+
+// Store kinds.
+const (
+	StoreSQLite   StoreKind = "sqlite"
+	StorePostgres StoreKind = "postgres"
+)
+
+// Validate reports whether k is one of the known kinds.
+func (k StoreKind) Validate() error {
+	switch k {
+	case StoreSQLite, StorePostgres:
+		return nil
+	}
+	return fmt.Errorf("unknown store %q: want sqlite or postgres", string(k))
+}

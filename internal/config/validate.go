@@ -29,6 +29,19 @@ func (c Config) Validate() error {
 			bad(o.key, o.u, "is not an origin", "scheme://host[:port] with no path, e.g. https://vigil.example.com")
 		}
 	}
+	for _, o := range []struct{ key, u, want string }{
+		{"alexa_lwa_url", c.AlexaLWAURL, "Login with Amazon's token endpoint, https://api.amazon.com/auth/o2/token"},
+		{"alexa_events_url", c.AlexaEventsURL, "North America's event gateway, https://api.amazonalexa.com/v3/events"},
+		{"alexa_events_url_eu", c.AlexaEventsURLEU, "Europe's event gateway, https://api.eu.amazonalexa.com/v3/events"},
+		{"alexa_events_url_fe", c.AlexaEventsURLFE, "the Far East's event gateway, https://api.fe.amazonalexa.com/v3/events"},
+	} {
+		if u, err := url.Parse(o.u); o.u != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+			bad(o.key, o.u, "is not an http(s) URL", o.want)
+		}
+	}
+	if n := len(c.AlexaProxySecret.Reveal()); n > 0 && n < 16 {
+		bad("alexa_proxy_secret", "(redacted)", "is shorter than 16 characters", "a long random secret, the Lambda's VIGIL_PROXY_SECRET")
+	}
 	for _, o := range c.CORSOrigins {
 		if !isOrigin(o) {
 			bad("cors_origins", o, "is not an origin", "comma-separated origins such as https://cast.example.com")
@@ -68,6 +81,7 @@ func (c Config) Validate() error {
 	c.validateLimits(bad)
 	errs = append(errs, c.validateTLS(bad)...)
 
+	errs = append(errs, c.validateStore()...)
 	if err := c.LogLevel.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log_level: %w; set log_level (or %s) to one of them", err, envName("log_level")))
 	}
@@ -116,6 +130,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateStore checks that store names a kind and that store_dsn is set
+// exactly when it is used.
+func (c Config) validateStore() []error {
+	if err := c.Store.Validate(); err != nil {
+		return []error{fmt.Errorf("store: %w; set store (or %s) to one of them", err, envName("store"))}
+	}
+	dsn := strings.TrimSpace(c.StoreDSN.Reveal()) != ""
+	switch {
+	case c.Store == StorePostgres && !dsn:
+		return []error{fmt.Errorf("store_dsn: must be set with store: postgres; set store_dsn (or %s) to postgres://user:password@host:5432/vigil",
+			envName("store_dsn"))}
+	case c.Store == StoreSQLite && dsn:
+		return []error{fmt.Errorf("store_dsn: is set but store is sqlite, which keeps its file in data_dir; set store (or %s) to postgres, or clear store_dsn",
+			envName("store"))}
+	}
+	return nil
 }
 
 // checkAddr checks a host:port listen address and returns its port, or a

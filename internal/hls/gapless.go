@@ -71,7 +71,7 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			w.WriteHeader(http.StatusOK)
 			n, _ := w.Write(body)
-			m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
+			m.Metrics().Bytes.WithLabelValues(string(v)).Add(float64(n))
 			return nil
 		}
 		if err := x.waitKeyframe(r.Context(), key, deadline); err != nil {

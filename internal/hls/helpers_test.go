@@ -94,16 +94,20 @@ type fixture struct {
 //
 //	/g/{device}/{variant}.m3u8                  Multivariant with a grant for device
 //	/g/{device}/{stream}/{variant}/{file}       ServeFile with a grant for device
-func newFixture(t *testing.T, m *Manager) *fixture {
+func newFixture(t *testing.T, cfg *Config) *fixture {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	h := hub.New(hub.Config{Logger: testLogger(t), Metrics: hub.NewMetrics(reg)})
-	if m == nil {
-		m = &Manager{}
+	if cfg == nil {
+		cfg = &Config{}
 	}
-	m.Hub = h
-	if m.Logger == nil {
-		m.Logger = testLogger(t)
+	cfg.Hub = h
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	m, err := New(*cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /g/{device}/{mv}", func(w http.ResponseWriter, r *http.Request) {
@@ -488,5 +492,34 @@ func haveFFmpeg(t *testing.T) {
 	}
 	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
 		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+}
+
+// TestRunStopsTheMuxersWhenItsContextEnds: Run returns when its context
+// ends, and from then on the manager serves nothing (ErrClosed).
+func TestRunStopsTheMuxersWhenItsContextEnds(t *testing.T) {
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("New without a hub: no error")
+	}
+	m, err := New(Config{Hub: hub.New(hub.Config{}), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return when its context ended")
+	}
+	r := httptest.NewRequest("GET", "/index.m3u8", nil)
+	err = m.ServeFile(httptest.NewRecorder(), r, grant("cam-aaa"), access.StreamMain, VariantLL, "index.m3u8")
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("a request after Run returned: %v, want ErrClosed", err)
 	}
 }

@@ -146,14 +146,14 @@ func stopped(x *muxer) func() error {
 // and the next request makes a new one.
 func TestIdleMuxerStops(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, &Manager{IdleTimeout: 400 * time.Millisecond})
+	f := newFixture(t, &Config{IdleTimeout: 400 * time.Millisecond})
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
 	key := muxerKey{device: "cam-a", stream: access.StreamMain, variant: VariantTS}
 	base := f.url("/g/cam-a/main/ts/index.m3u8")
 	readers := f.h.Metrics().Readers.WithLabelValues("cam-a", "main")
 
 	mustGet(t, base)
-	muxers := f.m.Metrics.Muxers.WithLabelValues("ts")
+	muxers := f.m.cfg.Metrics.Muxers.WithLabelValues("ts")
 	x := muxerOf(f.m, key)
 	if x == nil || testutil.ToFloat64(readers) != 1 || testutil.ToFloat64(muxers) != 1 {
 		t.Fatalf("muxer %v, hub readers %v, muxers %v: want one running", x, testutil.ToFloat64(readers), testutil.ToFloat64(muxers))

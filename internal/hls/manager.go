@@ -40,10 +40,9 @@ const readyTimeout = 10 * time.Second
 // stallTimeout stops a muxer whose camera sent nothing for that long.
 const stallTimeout = 10 * time.Second
 
-// Manager runs the HLS muxers. Set the fields, then use it; the fields must
-// not change afterwards. The zero values of the optional fields take the
+// Config is what a Manager is built from. Zero optional fields take the
 // documented defaults.
-type Manager struct {
+type Config struct {
 	// Hub is where media comes from. Required.
 	Hub *hub.Hub
 	// IdleTimeout stops a muxer that had no request for that long.
@@ -59,36 +58,51 @@ type Manager struct {
 	Logger *slog.Logger
 	// Metrics defaults to a set registered nowhere.
 	Metrics *Metrics
+}
 
-	once   sync.Once
+// Manager runs the HLS muxers.
+type Manager struct {
+	cfg Config
+
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	muxers map[muxerKey]*muxer // guarded by mu
 	closed bool                // guarded by mu
 }
 
-func (m *Manager) init() {
-	m.once.Do(func() {
-		if m.IdleTimeout <= 0 {
-			m.IdleTimeout = 30 * time.Second
-		}
-		if m.SegmentDuration <= 0 {
-			m.SegmentDuration = time.Second
-		}
-		if m.PartDuration <= 0 {
-			m.PartDuration = 200 * time.Millisecond
-		}
-		if m.Logger == nil {
-			m.Logger = slog.Default()
-		}
-		if m.Metrics == nil {
-			m.Metrics = NewMetrics(prometheus.NewRegistry())
-		}
-		m.muxers = make(map[muxerKey]*muxer)
-	})
+// New returns a manager of cfg, its defaults applied. Run (or Close) stops
+// its muxers.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("hls: a manager needs a hub")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.SegmentDuration <= 0 {
+		cfg.SegmentDuration = time.Second
+	}
+	if cfg.PartDuration <= 0 {
+		cfg.PartDuration = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	return &Manager{cfg: cfg, muxers: make(map[muxerKey]*muxer)}, nil
 }
 
-func (m *Manager) metrics() *Metrics { return m.Metrics }
+// Run serves until ctx ends, then stops every muxer (Close) and returns.
+func (m *Manager) Run(ctx context.Context) error {
+	<-ctx.Done()
+	m.Close()
+	return nil
+}
+
+// Metrics is the manager's set of metrics.
+func (m *Manager) Metrics() *Metrics { return m.cfg.Metrics }
 
 // ServeFile serves one HLS file (playlist, init, segment, part) of the
 // grant's device's stream and variant. file is the last element of the
@@ -102,9 +116,8 @@ func (m *Manager) metrics() *Metrics { return m.Metrics }
 // ErrOffline, ErrNotReady, ErrIdle, ErrStalled, ErrClosed, ErrUnsupported,
 // ErrNoTracks, ErrBadRequest, r's context's.
 func (m *Manager) ServeFile(w http.ResponseWriter, r *http.Request, g access.Grant, stream access.StreamID, v Variant, file string) error {
-	m.init()
 	if v.valid() {
-		reqs := m.Metrics.Requests.WithLabelValues(string(v))
+		reqs := m.cfg.Metrics.Requests.WithLabelValues(string(v))
 		reqs.Inc()
 		defer reqs.Dec()
 	}
@@ -132,7 +145,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	if u == nil || x.last.Load() == nil {
 		return ErrNotReady
 	}
-	if err := m.Hub.Egress(g, u); err != nil {
+	if err := m.cfg.Hub.Egress(g, u); err != nil {
 		if !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrNoGrant) {
 			m.evict(x, err)
 		}
@@ -153,7 +166,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	if err := cw.finish(x); err != nil {
 		return err
 	}
-	m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(cw.n))
+	m.cfg.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(cw.n))
 	return nil
 }
 
@@ -184,7 +197,7 @@ func (m *Manager) muxer(g access.Grant, key muxerKey, create bool) (*muxer, erro
 	}
 	// From the previous GOP: gohlslib publishes no playlist before one whole
 	// segment, which the cached GOP alone closes only at the next keyframe.
-	r, err := m.Hub.ReadBack(g, key.stream)
+	r, err := m.cfg.Hub.ReadBack(g, key.stream)
 	if err != nil {
 		return nil, readError(err)
 	}
@@ -226,7 +239,6 @@ func (m *Manager) evict(x *muxer, err error) {
 // them at once, so that no request reaches a segment of the old epoch
 // (invariant 8); the hub ends their readers too.
 func (m *Manager) Handover(device access.DeviceID) {
-	m.init()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, x := range m.muxers {
@@ -239,7 +251,6 @@ func (m *Manager) Handover(device access.DeviceID) {
 
 // Close stops every muxer and waits for them; later requests get ErrClosed.
 func (m *Manager) Close() {
-	m.init()
 	m.mu.Lock()
 	m.closed = true
 	for _, x := range m.muxers {

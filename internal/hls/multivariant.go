@@ -47,7 +47,6 @@ type streamEntry struct {
 // an error nothing has been written to w: ErrNoFile (an invalid variant),
 // ErrRefused, ErrOffline, ErrNotReady, r's context's.
 func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) error {
-	m.init()
 	if !v.valid() {
 		return fmt.Errorf("%w: %w", ErrNoFile, ErrBadVariant)
 	}
@@ -64,7 +63,7 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 	h.Set("Cache-Control", "no-cache") // streams come and go
 	w.WriteHeader(http.StatusOK)
 	n, _ := w.Write(body)
-	m.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
+	m.cfg.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
 	return nil
 }
 
@@ -116,7 +115,7 @@ func (m *Manager) describeNow(g access.Grant, streams []access.StreamID, v Varia
 		case err == nil:
 			entries = append(entries, e)
 		case errors.Is(err, hub.ErrOffline):
-			if m.Hub.Online(g.Device(), s) {
+			if m.cfg.Hub.Online(g.Device(), s) {
 				waiting++
 			}
 		case errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
@@ -129,7 +128,7 @@ func (m *Manager) describeNow(g access.Grant, streams []access.StreamID, v Varia
 
 // describe measures one stream for the multivariant playlist.
 func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (streamEntry, error) {
-	kf, err := m.Hub.Keyframe(g, s) // runs the egress check
+	kf, err := m.cfg.Hub.Keyframe(g, s) // runs the egress check
 	if err != nil {
 		return streamEntry{}, err
 	}
@@ -170,7 +169,7 @@ func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int,
 	m.mu.Unlock()
 	bps, measured := m.estimate(g, key.stream, outs)
 	if x != nil {
-		muxed, ok := x.rate.peak(m.SegmentDuration)
+		muxed, ok := x.rate.peak(m.cfg.SegmentDuration)
 		bps, measured = max(bps, muxed), measured || ok
 	}
 	return max(int(float64(bps)*containerOverhead), 1000), measured
@@ -181,7 +180,7 @@ func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int,
 // the camera's measured rate; the current one alone, just begun, is mostly
 // its keyframe. It reports whether a whole window was measured.
 func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) (int, bool) {
-	r, err := m.Hub.ReadBack(g, s)
+	r, err := m.cfg.Hub.ReadBack(g, s)
 	if err != nil {
 		return 0, false
 	}
@@ -204,7 +203,7 @@ func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) (
 			rm.add(u, video && u.Key, hasVideo)
 		}
 	}
-	return rm.peak(m.SegmentDuration)
+	return rm.peak(m.cfg.SegmentDuration)
 }
 
 func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []byte {

@@ -80,7 +80,7 @@ type muxer struct {
 func newMuxer(mgr *Manager, key muxerKey, g access.Grant) *muxer {
 	x := &muxer{
 		key: key, mgr: mgr, floor: g.Epoch(),
-		log:   mgr.Logger.With("camera", key.device, "stream", key.stream, "variant", key.variant),
+		log:   mgr.cfg.Logger.With("camera", key.device, "stream", key.stream, "variant", key.variant),
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -157,7 +157,7 @@ func (x *muxer) run(ctx context.Context, r *hub.Reader) {
 	close(x.done)
 	if x.hm != nil {
 		x.hm.Close() // releases requests blocked in the muxer
-		x.mgr.metrics().Muxers.WithLabelValues(string(x.key.variant)).Dec()
+		x.mgr.Metrics().Muxers.WithLabelValues(string(x.key.variant)).Dec()
 	}
 	x.mgr.remove(x)
 	x.log.Info("hls muxer stopped", "reason", err)
@@ -168,7 +168,7 @@ func (x *muxer) run(ctx context.Context, r *hub.Reader) {
 // connected but silent would otherwise hold requests blocked in gohlslib,
 // which has no timeout of its own).
 func (x *muxer) watchIdle(ctx context.Context) {
-	idle := x.mgr.IdleTimeout
+	idle := x.mgr.cfg.IdleTimeout
 	check := min(idle, stallTimeout) / 2
 	t := time.NewTicker(check)
 	defer t.Stop()
@@ -250,7 +250,7 @@ func (x *muxer) reattach(ctx context.Context, r *hub.Reader) (*hub.Reader, error
 		}
 		g = x.grant.Load()
 	}
-	nr, err := x.mgr.Hub.Read(*g, x.key.stream)
+	nr, err := x.mgr.cfg.Hub.Read(*g, x.key.stream)
 	if err != nil {
 		return nil, fmt.Errorf("re-attach: %w", err)
 	}
@@ -279,10 +279,10 @@ func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
 	hm := &gohlslib.Muxer{
 		Tracks:             tracks,
 		Variant:            x.key.variant.muxerVariant(),
-		SegmentMinDuration: x.mgr.SegmentDuration,
-		PartMinDuration:    x.mgr.PartDuration,
+		SegmentMinDuration: x.mgr.cfg.SegmentDuration,
+		PartMinDuration:    x.mgr.cfg.PartDuration,
 		OnEncodeError: func(err error) {
-			x.mgr.metrics().EncodeErrors.WithLabelValues(v).Inc()
+			x.mgr.Metrics().EncodeErrors.WithLabelValues(v).Inc()
 			x.logEncodeError(err)
 		},
 	}
@@ -291,8 +291,8 @@ func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
 	}
 	x.hm, x.owner, x.first = hm, r.Owner(), first
 	x.last.Store(first)
-	x.mgr.metrics().Muxers.WithLabelValues(v).Inc()
-	x.mgr.metrics().MuxersStarted.WithLabelValues(v).Inc()
+	x.mgr.Metrics().Muxers.WithLabelValues(v).Inc()
+	x.mgr.Metrics().MuxersStarted.WithLabelValues(v).Inc()
 	close(x.ready)
 	x.log.Info("hls muxer started", "session", x.owner.Session, "tracks", len(tracks))
 	return nil
@@ -333,7 +333,7 @@ func (x *muxer) write(r *hub.Reader, u *media.Unit) {
 		err = x.hm.WriteOpus(t.hls, ntp, pts, u.Payload)
 	}
 	if err != nil {
-		x.mgr.metrics().EncodeErrors.WithLabelValues(string(x.key.variant)).Inc()
+		x.mgr.Metrics().EncodeErrors.WithLabelValues(string(x.key.variant)).Inc()
 		x.logEncodeError(err)
 	}
 	if video && u.Key {

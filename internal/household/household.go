@@ -1,10 +1,10 @@
 // Package household owns what the store says about people and cameras, as
-// the callers of the API see it: a user's standing with a camera, the
-// cameras a caller is shown, a camera's shares and its viewing history.
-// What a caller may do with a camera is auth.RightsOf; this package only
-// gathers the facts it decides from and lists what it allows. It changes
-// nothing: claims, shares and releases go through auth, which revokes
-// what they end.
+// the callers of the API see it: the cameras a caller is shown, a camera's
+// shares and its viewing history. What a caller may do with a camera is
+// auth.RightsOf, from the facts the store holds (auth.Facts); this package
+// lists what it allows. It changes nothing itself: claims, shares and
+// releases go through auth, which revokes what they end (Directory is the
+// store as auth changes it).
 package household
 
 import (
@@ -68,31 +68,16 @@ type AccessView struct {
 
 // standing is what dev and user's share of it (nil: none) say about user.
 func standing(dev store.Device, sh *store.Share, user access.UserID) auth.Standing {
-	st := auth.Standing{DeviceDisabled: dev.Disabled, Claimed: dev.Owner != "", Owner: dev.Owner != "" && dev.Owner == user,
-		Since: dev.EpochStarted}
-	if sh != nil {
-		st.Shared, st.ShareUntil = true, sh.Until
-		if !st.Owner && sh.CreatedAt.After(st.Since) {
-			st.Since = sh.CreatedAt // a sharee sees from the share's creation on
-		}
-	}
-	return st
+	return facts(dev, sh).StandingOf(user)
 }
 
-// Standing is what the store says about user and device (auth.Directory).
-func (v Views) Standing(ctx context.Context, user access.UserID, device access.DeviceID) (auth.Standing, error) {
-	dev, err := v.Store.Device(ctx, device)
-	if err != nil {
-		return auth.Standing{}, unknown(err)
+// facts is what auth decides a standing from.
+func facts(dev store.Device, sh *store.Share) auth.Facts {
+	f := auth.Facts{Owner: dev.Owner, Disabled: dev.Disabled, EpochStarted: dev.EpochStarted}
+	if sh != nil {
+		f.Shared, f.ShareUntil, f.ShareCreated = true, sh.Until, sh.CreatedAt
 	}
-	sh, err := v.Store.Share(ctx, device, user)
-	switch {
-	case err == nil:
-		return standing(dev, &sh, user), nil
-	case errors.Is(err, store.ErrNotFound):
-		return standing(dev, nil, user), nil
-	}
-	return auth.Standing{}, err
+	return f
 }
 
 // Cameras lists what auth.RightsOf lets c see at now: owned cameras, live

@@ -34,16 +34,27 @@ func viewerGrant(acc Accounts, r *http.Request, stream access.StreamID) (access.
 		return access.Grant{}, errNotFound
 	}
 	c := callerOf(r)
-	g, err := acc.Grant(r.Context(), c, auth.Use{Device: device, Stream: stream, Audiences: httpAudiences})
-	switch {
-	case err != nil && (c.Token != nil || errors.Is(err, auth.ErrDisabled)):
-		// A disabled camera is refused as such only to those it is
-		// listed to (auth.RightsOf); to anyone else it does not exist.
-		return access.Grant{}, notFoundUnless(err)
-	case err != nil:
-		return access.Grant{}, &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
+	g, err := acc.Grant(r.Context(), c, viewUse(device, stream))
+	if err != nil {
+		return access.Grant{}, refusedGrant(c, err)
 	}
 	return g, nil
+}
+
+// viewUse is what an HTTP output asks to read.
+func viewUse(device access.DeviceID, stream access.StreamID) auth.Use {
+	return auth.Use{Device: device, Stream: stream, Audiences: httpAudiences}
+}
+
+// refusedGrant is what c is told of a grant refused with err: a refused
+// token says why (through the table); a disabled camera is refused as such
+// only to those it is listed to (auth.RightsOf); to anyone else the camera
+// does not exist.
+func refusedGrant(c auth.Caller, err error) error {
+	if c.Token != nil || errors.Is(err, auth.ErrDisabled) {
+		return notFoundUnless(err)
+	}
+	return &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}
 }
 
 // camera authenticates a camera uploading for the device in the path: its

@@ -49,6 +49,9 @@ type Config struct {
 	// Google is the Google Home fulfillment (it authorizes each request by
 	// its bearer token); nil leaves it out.
 	Google http.Handler
+	// Alexa is the Alexa skill backend (it authorizes each directive by
+	// the token inside it); nil leaves it out.
+	Alexa http.Handler
 	// BodyTimeout bounds reading a request's body, from the end of its
 	// headers; 0 leaves it unbounded.
 	BodyTimeout time.Duration
@@ -101,6 +104,9 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.Google != nil {
 		mux.Handle("POST /google/fulfillment", cfg.Google)
+	}
+	if cfg.Alexa != nil {
+		mux.Handle("POST /alexa/directive", cfg.Alexa)
 	}
 	if cfg.GoogleWebRTC != nil {
 		mux.Handle("POST /api/cameras/{id}/google/webrtc", serve(log, cfg.GoogleWebRTC.Serve))

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 )
 
 // Defaults of the limits a Media or Config leaves zero.
@@ -113,11 +114,15 @@ func (m *Media) writeTimeout() time.Duration {
 // takeOutput counts one more long-lived output (live.mp4, MJPEG) against
 // g's user, as the WebRTC server counts sessions; the caller gives it back
 // with m.outputs.Give when the response ends. One past the cap is 429.
-func (m *Media) takeOutput(w http.ResponseWriter, g access.Grant) error {
+func (m *Media) takeOutput(g access.Grant) error {
 	if m.outputs.Take(g.User()) {
 		return nil
 	}
-	w.Header().Set("Retry-After", "5")
-	return httpError(http.StatusTooManyRequests,
-		"too many live views open for this user (at most "+strconv.Itoa(m.outputs.Max())+"); close one and retry", nil)
+	return m.tooManyOutputs(auth.ErrTooManyViews)
+}
+
+// tooManyOutputs is the 429 of a user at the cap of long-lived outputs.
+func (m *Media) tooManyOutputs(err error) error {
+	return &HTTPError{Code: http.StatusTooManyRequests, RetryAfter: 5 * time.Second, Err: err,
+		Msg: "too many live views open for this user (at most " + strconv.Itoa(m.outputs.Max()) + "); close one and retry"}
 }

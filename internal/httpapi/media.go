@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/audit"
+	"vigil/internal/auth"
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
@@ -48,6 +50,8 @@ type Media struct {
 	Dropped *prometheus.CounterVec
 	metrics *outputMetrics
 	outputs *limit.PerKey[access.UserID] // long-lived outputs open per user
+	mp4     *auth.Viewer[*hub.Reader]
+	mp4Back *auth.Viewer[*hub.Reader] // from the GOP before the cached one (Hub.ReadBack)
 }
 
 type outputMetrics struct {
@@ -89,6 +93,10 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 		perUser = defaultMaxOutputsPerUser
 	}
 	m.outputs = limit.NewPerKey[access.UserID](perUser)
+	m.mp4 = &auth.Viewer[*hub.Reader]{Auth: m.Accounts, Output: "mp4", Open: m.Hub.Read, Record: m.Record, PerUser: m.outputs}
+	back := *m.mp4
+	back.Open = m.Hub.ReadBack
+	m.mp4Back = &back
 	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.Authn.viewing(m.liveMP4))))
 	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.multivariant))))
 	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.hlsFile))))
@@ -150,34 +158,33 @@ func (m *Media) viewerStill(r *http.Request) (access.Grant, stills.Request, erro
 	return g, req, err
 }
 
+// liveMP4 serves a live progressive MP4: one call (auth.Viewer.View)
+// grants the caller resolved at the edge, takes its place under the
+// per-user cap, opens the hub reader and starts the viewing record; then
+// fmp4 writes.
 func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
-	g, stream, err := m.viewerStream(r)
+	device, err := access.ParseDeviceID(r.PathValue("id"))
+	if err != nil {
+		return errNotFound
+	}
+	stream, err := streamParam(r)
 	if err != nil {
 		return err
 	}
-	if err := m.takeOutput(w, g); err != nil {
-		return err
-	}
-	defer m.outputs.Give(g.User())
 	// ?from=previous starts one GOP earlier, as LL-HLS does: a browser
 	// holds its first frame until it has buffered about a second past it,
 	// which the hub's current GOP, just begun, may not hold yet. The page
 	// asks for it and plays faster until it is at the live edge; other
 	// players, which play at 1x, start at the cached keyframe.
-	read := m.Hub.Read
+	viewer := m.mp4
 	if r.URL.Query().Get("from") == "previous" {
-		read = m.Hub.ReadBack
+		viewer = m.mp4Back
 	}
-	rd, err := read(g, stream)
+	v, err := viewer.View(r.Context(), callerOf(r), viewUse(device, stream), r.RemoteAddr)
 	if err != nil {
-		return notFoundUnless(err)
+		return m.refusedView(callerOf(r), err)
 	}
-	defer rd.Close()
-	rec, err := m.Record.Start(g, "mp4", r.RemoteAddr)
-	if err != nil {
-		return err
-	}
-	defer rec.End()
+	defer v.Close()
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Cache-Control", "private, no-store")
@@ -185,10 +192,24 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	viewers.Inc()
 	defer viewers.Dec()
 	rc := http.NewResponseController(w)
-	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mp4"), rec}
-	err = fmp4.Stream(r.Context(), out, func() { rc.Flush() }, rd)
-	m.Logger.Debug("mp4 viewer ended", "camera", g.Device(), "user", g.User(), "reason", err)
+	out := countingWriter{w, m.metrics.bytes.WithLabelValues("mp4"), v.Record}
+	err = fmp4.Stream(r.Context(), out, func() { rc.Flush() }, v.Media)
+	m.Logger.Debug("mp4 viewer ended", "camera", device, "user", v.Grant.User(), "reason", err)
 	return nil // the response has started: nothing more to say to the client
+}
+
+// refusedView is what c is told of a refused View, by which of its steps
+// refused it.
+func (m *Media) refusedView(c auth.Caller, err error) error {
+	switch {
+	case errors.Is(err, auth.ErrNotGranted):
+		return refusedGrant(c, err)
+	case errors.Is(err, auth.ErrTooManyViews):
+		return m.tooManyOutputs(err)
+	case errors.Is(err, audit.ErrUnrecorded):
+		return err
+	}
+	return notFoundUnless(err)
 }
 
 func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
@@ -318,7 +339,7 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 			return httpError(http.StatusBadRequest, "fps must be between 0.1 and 30", nil)
 		}
 	}
-	if err := m.takeOutput(w, g); err != nil {
+	if err := m.takeOutput(g); err != nil {
 		return err
 	}
 	defer m.outputs.Give(g.User())

@@ -21,9 +21,9 @@ import (
 	"vigil/internal/hub"
 )
 
-// Puller keeps one pull camera connected: DESCRIBE, SETUP, PLAY, and on any
-// failure a reconnect after an exponential backoff with jitter.
-type Puller struct {
+// PullerConfig is what a Puller is built from.
+type PullerConfig struct {
+	// Hub is where the camera's media goes. Required.
 	Hub    *hub.Hub
 	Device access.DeviceID
 	Stream access.StreamID
@@ -37,22 +37,39 @@ type Puller struct {
 	Logger *slog.Logger
 }
 
+// Puller keeps one pull camera connected: DESCRIBE, SETUP, PLAY, and on any
+// failure a reconnect after an exponential backoff with jitter.
+type Puller struct {
+	cfg PullerConfig
+}
+
+// NewPuller returns a puller of cfg's camera, its defaults applied.
+func NewPuller(cfg PullerConfig) (*Puller, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("ingest: a puller needs a hub")
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Puller{cfg: cfg}, nil
+}
+
 // healthy is how long a session must last for the backoff to start over.
 const healthy = 30 * time.Second
 
 // Run pulls until ctx is done.
 func (p *Puller) Run(ctx context.Context) error {
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = 500 * time.Millisecond
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = 30 * time.Second
-	}
-	if p.Logger == nil {
-		p.Logger = slog.Default()
-	}
-	log := p.Logger.With("camera", p.Device, "stream", p.Stream, "source", RedactURL(p.Source))
-	backoff := p.MinBackoff
+	log := p.cfg.Logger.With("camera", p.cfg.Device, "stream", p.cfg.Stream, "source", RedactURL(p.cfg.Source))
+	backoff := p.cfg.MinBackoff
 	for {
 		began := time.Now()
 		err := p.once(ctx, log)
@@ -60,7 +77,7 @@ func (p *Puller) Run(ctx context.Context) error {
 			return nil
 		}
 		if time.Since(began) > healthy {
-			backoff = p.MinBackoff
+			backoff = p.cfg.MinBackoff
 		}
 		wait := jitter(backoff)
 		log.Warn("pull camera disconnected; reconnecting", "error", err, "retry_in", wait.Round(time.Millisecond))
@@ -69,7 +86,7 @@ func (p *Puller) Run(ctx context.Context) error {
 			return nil
 		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, p.MaxBackoff)
+		backoff = min(backoff*2, p.cfg.MaxBackoff)
 	}
 }
 
@@ -79,11 +96,11 @@ func jitter(d time.Duration) time.Duration {
 }
 
 func (p *Puller) once(ctx context.Context, log *slog.Logger) error {
-	u, err := base.ParseURL(p.Source)
+	u, err := base.ParseURL(p.cfg.Source)
 	if err != nil {
 		return fmt.Errorf("source URL: %w", err)
 	}
-	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: p.ReadTimeout}
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, ReadTimeout: p.cfg.ReadTimeout}
 	if err := c.Start(); err != nil {
 		return err
 	}
@@ -120,7 +137,7 @@ func (p *Puller) once(ctx context.Context, log *slog.Logger) error {
 	if err := c.SetupAll(desc.BaseURL, medias); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	pub, err := p.Hub.Publish(p.Device, p.Stream, tracks)
+	pub, err := p.cfg.Hub.Publish(p.cfg.Device, p.cfg.Stream, tracks)
 	if err != nil {
 		return err
 	}

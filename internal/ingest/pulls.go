@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,17 +11,38 @@ import (
 	"vigil/internal/hub"
 )
 
-// Pulls keeps a Puller running for every pull camera the store knows,
-// starting and stopping them as cameras are added, changed or removed.
-type Pulls struct {
+// PullsConfig is what Pulls is built from.
+type PullsConfig struct {
+	// Hub is where the cameras' media goes. Required.
 	Hub *hub.Hub
-	// Sources lists pull cameras and their source URLs.
+	// Sources lists pull cameras and their source URLs. Required.
 	Sources func(ctx context.Context) (map[access.DeviceID]string, error)
 	// Refresh is how often Sources is read again. It defaults to 10 s.
 	Refresh time.Duration
-	// ReadTimeout is handed to each Puller.
+	// ReadTimeout is handed to each Puller (which defaults it).
 	ReadTimeout time.Duration
-	Logger      *slog.Logger
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Pulls keeps a Puller running for every pull camera the store knows,
+// starting and stopping them as cameras are added, changed or removed.
+type Pulls struct {
+	cfg PullsConfig
+}
+
+// NewPulls returns the pull cameras' keeper, cfg's defaults applied.
+func NewPulls(cfg PullsConfig) (*Pulls, error) {
+	if cfg.Hub == nil || cfg.Sources == nil {
+		return nil, errors.New("ingest: pulls need a hub and a list of sources")
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Pulls{cfg: cfg}, nil
 }
 
 type running struct {
@@ -30,18 +52,15 @@ type running struct {
 
 // Run manages pullers until ctx is done.
 func (p *Pulls) Run(ctx context.Context) error {
-	if p.Refresh <= 0 {
-		p.Refresh = 10 * time.Second
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	live := map[access.DeviceID]running{}
-	t := time.NewTicker(p.Refresh)
+	t := time.NewTicker(p.cfg.Refresh)
 	defer t.Stop()
 	for {
-		sources, err := p.Sources(ctx)
+		sources, err := p.cfg.Sources(ctx)
 		if err != nil {
-			p.Logger.Warn("listing pull cameras failed; keeping the running ones", "error", err)
+			p.cfg.Logger.Warn("listing pull cameras failed; keeping the running ones", "error", err)
 		} else {
 			p.sync(ctx, &wg, live, sources)
 		}
@@ -67,10 +86,14 @@ func (p *Pulls) sync(ctx context.Context, wg *sync.WaitGroup, live map[access.De
 		if _, ok := live[id]; ok {
 			continue
 		}
+		pl, err := NewPuller(PullerConfig{Hub: p.cfg.Hub, Device: id, Stream: access.StreamMain, Source: src,
+			ReadTimeout: p.cfg.ReadTimeout, Logger: p.cfg.Logger})
+		if err != nil {
+			p.cfg.Logger.Error("pull camera not started", "camera", id, "error", err)
+			continue
+		}
 		cctx, cancel := context.WithCancel(ctx)
 		live[id] = running{source: src, cancel: cancel}
-		pl := &Puller{Hub: p.Hub, Device: id, Stream: access.StreamMain, Source: src,
-			ReadTimeout: p.ReadTimeout, Logger: p.Logger}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -4,13 +4,9 @@
 package loopback
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net"
-	"net/http"
 	"strconv"
-	"time"
 )
 
 // Addr is 127.0.0.1:port.
@@ -50,23 +46,4 @@ func UDPPair() (int, error) {
 		}
 	}
 	return 0, errors.New("no free even/odd UDP port pair")
-}
-
-// WaitOK polls url until it answers 200 OK, ctx ends or limit passes.
-func WaitOK(ctx context.Context, url string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(url); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not 200 OK after %s", url, limit)
 }

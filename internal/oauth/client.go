@@ -24,7 +24,7 @@ type Client struct {
 
 func newClient(c config.OAuthClient) *Client {
 	sum := sha256.Sum256([]byte(c.Secret.Reveal()))
-	return &Client{ID: c.ID, Name: c.Name, Kind: c.Kind, RedirectURIs: slices.Clone(c.RedirectURIs), secretSHA256: sum[:]}
+	return &Client{ID: c.ID, Name: c.Name, Kind: c.Kind, RedirectURIs: c.Redirects(), secretSHA256: sum[:]}
 }
 
 // allowsRedirect reports whether uri is registered, comparing whole

@@ -118,7 +118,7 @@ func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t 
 		err = verify(ctx, a.Username, func(c vauth.Credential) error { return verifyDigest(req, a, c, cs.nonce) })
 	}
 	if err != nil {
-		h.s.Logger.Warn("rtsp "+who+" refused", "camera", t.device, "user", a.Username,
+		h.s.cfg.Logger.Warn("rtsp "+who+" refused", "camera", t.device, "user", a.Username,
 			"remote", conn.NetConn().RemoteAddr().String(), "error", err)
 		// Our challenge with an error that is not ErrServerAuth: gortsplib
 		// sends it as is and closes the connection.
@@ -142,7 +142,7 @@ func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target
 	}
 	var c vauth.Caller
 	digest := func(ctx context.Context, user string, check func(vauth.Credential) error) (err error) {
-		c, err = h.s.Auth.DigestCaller(ctx, user, check)
+		c, err = h.s.cfg.Auth.DigestCaller(ctx, user, check)
 		return err
 	}
 	if res, err := h.authenticate(conn, req, t, "viewer", digest); res != nil || err != nil {
@@ -150,10 +150,10 @@ func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target
 	}
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
-	g, err := h.s.Auth.Grant(ctx, c, vauth.Use{Device: t.device, Audiences: []access.Audience{access.AudienceRTSP}})
+	g, err := h.s.cfg.Auth.Grant(ctx, c, vauth.Use{Device: t.device, Audiences: []access.Audience{access.AudienceRTSP}})
 	if err != nil {
 		// Same answer whether the camera exists or not: no probing.
-		h.s.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", c.Name, "error", err)
+		h.s.cfg.Logger.Warn("rtsp viewer has no grant", "camera", t.device, "user", c.Name, "error", err)
 		return access.Grant{}, status(base.StatusNotFound), nil
 	}
 	return g, nil, nil
@@ -166,11 +166,11 @@ func (h *handler) tokenViewer(conn *gortsplib.ServerConn, t target, tok string) 
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
 	use := vauth.Use{Device: t.device, Stream: t.stream, Audiences: []access.Audience{access.AudienceRTSP}}
-	g, _, err := h.s.Auth.TokenGrant(ctx, tok, use)
+	g, _, err := h.s.cfg.Auth.TokenGrant(ctx, tok, use)
 	if err == nil {
 		return g, nil, nil
 	}
-	h.s.Logger.Warn("rtsp viewer token refused", "camera", t.device,
+	h.s.cfg.Logger.Warn("rtsp viewer token refused", "camera", t.device,
 		"remote", conn.NetConn().RemoteAddr().String(), "error", err)
 	switch {
 	case errors.Is(err, vauth.ErrTokenMisused):
@@ -199,7 +199,7 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 	if res != nil || err != nil {
 		return res, nil, err
 	}
-	tracks, err := h.s.Hub.Tracks(g, t.stream)
+	tracks, err := h.s.cfg.Hub.Tracks(g, t.stream)
 	if err != nil {
 		return status(base.StatusNotFound), nil, nil
 	}
@@ -320,7 +320,7 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 		return status(base.StatusNotFound), nil
 	}
 	camera := func(ctx context.Context, _ string, check func(vauth.Credential) error) error {
-		c, err := h.s.Auth.CameraCredential(ctx, t.device)
+		c, err := h.s.cfg.Auth.CameraCredential(ctx, t.device)
 		if err != nil {
 			return err
 		}
@@ -331,10 +331,10 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	}
 	tracks := ingest.Tracks(ctx.Description)
 	if len(tracks) == 0 {
-		h.s.Logger.Warn("rtsp camera announced no supported track", "camera", t.device)
+		h.s.cfg.Logger.Warn("rtsp camera announced no supported track", "camera", t.device)
 		return status(base.StatusUnsupportedMediaType), nil
 	}
-	ctx.Session.SetUserData(&push{s: h.s, target: t, tracks: tracks, log: h.s.Logger.With("camera", t.device, "stream", t.stream)})
+	ctx.Session.SetUserData(&push{s: h.s, target: t, tracks: tracks, log: h.s.cfg.Logger.With("camera", t.device, "stream", t.stream)})
 	return status(base.StatusOK), nil
 }
 
@@ -363,7 +363,7 @@ type push struct {
 }
 
 func (p *push) start(ss *gortsplib.ServerSession) error {
-	pub, err := p.s.Hub.Publish(p.target.device, p.target.stream, p.tracks)
+	pub, err := p.s.cfg.Hub.Publish(p.target.device, p.target.stream, p.tracks)
 	if err != nil {
 		return err
 	}

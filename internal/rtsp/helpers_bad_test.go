@@ -142,10 +142,14 @@ func startLogged(t *testing.T, cameras ...access.DeviceID) (*env, *logCapture) {
 	var s *Server
 	for try := 0; ; try++ {
 		rtp := 20000 + 2*mrand.IntN(10000)
-		s = &Server{Address: "127.0.0.1:0", Hub: h, Auth: fakeAuth{known}, ReadTimeout: 5 * time.Second,
+		var err error
+		s, err = New(Config{Address: "127.0.0.1:0", Hub: h, Auth: fakeAuth{known}, ReadTimeout: 5 * time.Second,
 			UDPRTPAddress: fmt.Sprintf("127.0.0.1:%d", rtp), UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", rtp+1),
-			Logger: log}
-		err := s.Start()
+			Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Start()
 		if err == nil {
 			break
 		}

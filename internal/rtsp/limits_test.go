@@ -26,7 +26,7 @@ import (
 // alone waits for the first bytes forever, and then gives each request the
 // idle timeout); one that sends its first request in time is kept past it.
 func TestFirstRequestDeadline(t *testing.T) {
-	e := startWith(t, func(s *Server) { s.FirstRequestTimeout, s.IdleTimeout = 300*time.Millisecond, time.Hour })
+	e := startWith(t, func(c *Config) { c.FirstRequestTimeout, c.IdleTimeout = 300*time.Millisecond, time.Hour })
 	silent := dialRaw(t, e.addr)
 	partial := dialRaw(t, e.addr)
 	if err := partial.write([]byte("OPTIONS rtsp://" + e.addr + "/ RTSP/1.0\r\nCSe")); err != nil {
@@ -53,7 +53,7 @@ func TestPerAddressCap(t *testing.T) {
 	var refused atomic.Int64
 	caps := limit.NewAddresses(capacity)
 	caps.Refused = func() { refused.Add(1) }
-	e := startWith(t, func(s *Server) { s.PerAddress, s.FirstRequestTimeout = caps, time.Minute }, "cam-nat")
+	e := startWith(t, func(c *Config) { c.PerAddress, c.FirstRequestTimeout = caps, time.Minute }, "cam-nat")
 
 	conns := make([]*rawConn, dialled)
 	for i := range conns {
@@ -126,7 +126,7 @@ func (c *stallConn) Close() error {
 // dropped once a write has waited WriteTimeout, and counted.
 func TestNeverReadingViewerDropped(t *testing.T) {
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
-	e := startWith(t, func(s *Server) { s.WriteTimeout, s.Dropped = 500*time.Millisecond, dropped }, "cam-big")
+	e := startWith(t, func(c *Config) { c.WriteTimeout, c.Dropped = 500*time.Millisecond, dropped }, "cam-big")
 	pub := startPublisher(t, e.addr, "cam-big", "pw-cam-big")
 	pub.keyframe(t, "first")
 

@@ -57,7 +57,7 @@ func (c clock) rtp(pts time.Duration) uint32 {
 }
 
 func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
-	r, err := s.Hub.Read(g, t.stream)
+	r, err := s.cfg.Hub.Read(g, t.stream)
 	if err != nil {
 		return nil, err
 	}
@@ -82,22 +82,22 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 	if p.cancel != nil {
 		return // already running (a later response on the same connection)
 	}
-	rec, err := p.s.Record.Start(p.reader.Grant(), "rtsp", ss.Conns()[0].NetConn().RemoteAddr().String())
+	rec, err := p.s.cfg.Record.Start(p.reader.Grant(), "rtsp", ss.Conns()[0].NetConn().RemoteAddr().String())
 	if err != nil {
-		p.s.Logger.Error("rtsp viewer not served: access history unavailable", "camera", p.reader.Owner().Device, "error", err)
+		p.s.cfg.Logger.Error("rtsp viewer not served: access history unavailable", "camera", p.reader.Owner().Device, "error", err)
 		ss.Close()
 		return
 	}
 	p.rec = rec
 	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok && ss.Transport().Protocol == gortsplib.ProtocolTCP {
-		p.direct = &directWriter{conn: fc, timeout: p.s.WriteTimeout}
+		p.direct = &directWriter{conn: fc, timeout: p.s.cfg.WriteTimeout}
 		stats := p.stream.Stats()
 		for i, m := range p.medias {
 			p.direct.tracks = append(p.direct.tracks, directTrack{channel: p.channels[i],
 				ssrc: stats.Medias[m].Formats[m.Formats[0]].LocalSSRC, seq: uint16(p.clocks[i].base)})
 		}
 	}
-	p.s.Logger.Debug("rtsp viewer playing", "camera", p.reader.Owner().Device, "user", p.reader.Grant().User(),
+	p.s.cfg.Logger.Debug("rtsp viewer playing", "camera", p.reader.Owner().Device, "user", p.reader.Grant().User(),
 		"transport", ss.Transport().Protocol.String(), "direct", p.direct != nil, "channels", p.channels)
 	ctx, cancel := context.WithCancel(p.s.ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
@@ -106,7 +106,7 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 		defer p.s.wg.Done()
 		defer close(p.done)
 		err := p.run(ctx)
-		p.s.Logger.Debug("rtsp viewer ended", "camera", p.reader.Owner().Device,
+		p.s.cfg.Logger.Debug("rtsp viewer ended", "camera", p.reader.Owner().Device,
 			"user", p.reader.Grant().User(), "skips", p.reader.Skips(), "reason", err)
 		ss.Close()
 	}()
@@ -129,8 +129,8 @@ func (p *play) run(ctx context.Context) error {
 		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
 		if p.direct != nil {
 			err = p.direct.write(u.Track, pkts, ts, wall)
-			if errors.Is(err, os.ErrDeadlineExceeded) && p.s.Dropped != nil {
-				p.s.Dropped.Inc() // a viewer that took nothing for WriteTimeout
+			if errors.Is(err, os.ErrDeadlineExceeded) && p.s.cfg.Dropped != nil {
+				p.s.cfg.Dropped.Inc() // a viewer that took nothing for WriteTimeout
 			}
 		} else {
 			err = p.viaStream(ctx, u.Track, pkts, ts, wall)

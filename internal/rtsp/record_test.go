@@ -46,7 +46,7 @@ func (h *history) EndAccess(_ context.Context, id int64, _ time.Time, bytes int6
 // frame.
 func TestViewingIsRecorded(t *testing.T) {
 	h := &history{}
-	e := startWith(t, func(s *Server) { s.Record = audit.New(h, slog.Default()) }, "cam-aaa")
+	e := startWith(t, func(c *Config) { c.Record = audit.New(h, slog.Default()) }, "cam-aaa")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stderr := publishFFmpeg(ctx, t, "rtsp://cam-aaa:pw-cam-aaa@"+e.addr+"/cam-aaa", "tcp")

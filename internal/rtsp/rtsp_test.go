@@ -91,8 +91,8 @@ func start(t *testing.T, cameras ...access.DeviceID) *env {
 	return startWith(t, nil, cameras...)
 }
 
-// startWith is start with the server's fields edited before it starts.
-func startWith(t *testing.T, edit func(*Server), cameras ...access.DeviceID) *env {
+// startWith is start with the server's config edited before it is built.
+func startWith(t *testing.T, edit func(*Config), cameras ...access.DeviceID) *env {
 	t.Helper()
 	known := map[access.DeviceID]bool{}
 	for _, c := range cameras {
@@ -102,12 +102,16 @@ func startWith(t *testing.T, edit func(*Server), cameras ...access.DeviceID) *en
 	var s *Server
 	for try := 0; ; try++ {
 		rtp := 20000 + 2*mrand.IntN(10000)
-		s = &Server{Address: "127.0.0.1:0", Hub: h, Auth: fakeAuth{known}, ReadTimeout: 5 * time.Second,
+		cfg := Config{Address: "127.0.0.1:0", Hub: h, Auth: fakeAuth{known}, ReadTimeout: 5 * time.Second,
 			UDPRTPAddress: fmt.Sprintf("127.0.0.1:%d", rtp), UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", rtp+1)}
 		if edit != nil {
-			edit(s)
+			edit(&cfg)
 		}
-		err := s.Start()
+		var err error
+		if s, err = New(cfg); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Start()
 		if err == nil {
 			break
 		}

@@ -49,8 +49,9 @@ type Auth interface {
 	TokenGrant(ctx context.Context, raw string, use vauth.Use) (access.Grant, vauth.Token, error)
 }
 
-// Server is the RTSP endpoint for cameras and viewers.
-type Server struct {
+// Config is what a Server is built from. Zero fields take the documented
+// defaults.
+type Config struct {
 	// Address is the TCP listen address. It defaults to ":8554".
 	Address string
 	// UDPRTPAddress and UDPRTCPAddress enable UDP transport when both are set.
@@ -71,8 +72,9 @@ type Server struct {
 	// Dropped counts TCP viewers dropped because they took no data for
 	// WriteTimeout; nil counts nothing.
 	Dropped prometheus.Counter
-	Hub     *hub.Hub
-	Auth    Auth
+	// Hub and Auth are required.
+	Hub  *hub.Hub
+	Auth Auth
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -80,12 +82,18 @@ type Server struct {
 	Logger *slog.Logger
 
 	// TLSConfig, with TLSAddress, serves RTSPS on TLSAddress; Serve also
-	// needs it. It defaults to nil: no RTSPS.
+	// needs it. It defaults to nil: no RTSPS. A certificate that is not
+	// known yet is given through its GetConfigForClient.
 	TLSConfig  *tls.Config
 	TLSAddress string
 	// DisablePlain turns plain RTSP off (TCP on Address and UDP): only
 	// RTSPS is served. It defaults to false.
 	DisablePlain bool
+}
+
+// Server is the RTSP endpoint for cameras and viewers.
+type Server struct {
+	cfg Config
 
 	srv     *gortsplib.Server
 	mux     *muxListener
@@ -98,33 +106,41 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
+// New returns a server of cfg, its defaults applied; Start listens.
+func New(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Auth == nil {
+		return nil, errors.New("rtsp: a server needs a hub and auth")
+	}
+	if cfg.Address == "" {
+		cfg.Address = ":8554"
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.FirstRequestTimeout == 0 {
+		cfg.FirstRequestTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg}, nil
+}
+
 // Start listens. It returns when the server accepts connections.
 func (s *Server) Start() error {
-	if s.Address == "" {
-		s.Address = ":8554"
-	}
-	if s.ReadTimeout == 0 {
-		s.ReadTimeout = 10 * time.Second
-	}
-	if s.WriteTimeout == 0 {
-		s.WriteTimeout = 10 * time.Second
-	}
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = 60 * time.Second
-	}
-	if s.FirstRequestTimeout == 0 {
-		s.FirstRequestTimeout = 10 * time.Second
-	}
-	if s.Logger == nil {
-		s.Logger = slog.Default()
-	}
 	s.packets = newPacketCache()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.listen(); err != nil {
 		return err
 	}
-	udpRTP, udpRTCP := s.UDPRTPAddress, s.UDPRTCPAddress
-	if s.DisablePlain {
+	udpRTP, udpRTCP := s.cfg.UDPRTPAddress, s.cfg.UDPRTCPAddress
+	if s.cfg.DisablePlain {
 		udpRTP, udpRTCP = "", ""
 	}
 	s.srv = &gortsplib.Server{
@@ -132,16 +148,16 @@ func (s *Server) Start() error {
 		RTSPAddress:    s.mux.Addr().String(),
 		UDPRTPAddress:  udpRTP,
 		UDPRTCPAddress: udpRTCP,
-		ReadTimeout:    s.ReadTimeout,
-		WriteTimeout:   s.WriteTimeout,
-		IdleTimeout:    s.IdleTimeout,
+		ReadTimeout:    s.cfg.ReadTimeout,
+		WriteTimeout:   s.cfg.WriteTimeout,
+		IdleTimeout:    s.cfg.IdleTimeout,
 		// A reader's queue lives in the hub; this only absorbs one frame's packets.
 		WriteQueueSize: 1024,
 		Listen:         func(string, string) (net.Listener, error) { return s.mux, nil },
 	}
 	if err := s.srv.Start(); err != nil {
 		s.mux.Close()
-		return fmt.Errorf("rtsp: listen on %s: %w", s.Address, err)
+		return fmt.Errorf("rtsp: listen on %s: %w", s.cfg.Address, err)
 	}
 	return nil
 }
@@ -149,33 +165,33 @@ func (s *Server) Start() error {
 // listen opens the plain and the TLS listeners.
 func (s *Server) listen() error {
 	var ls []net.Listener
-	if !s.DisablePlain {
-		l, err := net.Listen("tcp", s.Address)
+	if !s.cfg.DisablePlain {
+		l, err := net.Listen("tcp", s.cfg.Address)
 		if err != nil {
-			return fmt.Errorf("rtsp: listen on %s: %w", s.Address, err)
+			return fmt.Errorf("rtsp: listen on %s: %w", s.cfg.Address, err)
 		}
 		s.plainL = l
 		ls = append(ls, l)
 	}
-	if s.TLSConfig != nil && s.TLSAddress != "" {
-		l, err := net.Listen("tcp", s.TLSAddress)
+	if s.cfg.TLSConfig != nil && s.cfg.TLSAddress != "" {
+		l, err := net.Listen("tcp", s.cfg.TLSAddress)
 		if err != nil {
 			for _, o := range ls {
 				o.Close()
 			}
-			return fmt.Errorf("rtsps: listen on %s: %w", s.TLSAddress, err)
+			return fmt.Errorf("rtsps: listen on %s: %w", s.cfg.TLSAddress, err)
 		}
 		s.tlsL = l
-		ls = append(ls, tls.NewListener(l, s.TLSConfig))
+		ls = append(ls, tls.NewListener(l, s.cfg.TLSConfig))
 	}
-	if len(ls) == 0 && s.TLSConfig == nil {
+	if len(ls) == 0 && s.cfg.TLSConfig == nil {
 		return errors.New("rtsp: plain RTSP is off and RTSPS has no certificate: nothing to serve")
 	}
 	addr := net.Addr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}) // only Serve feeds it
 	if len(ls) > 0 {
 		addr = ls[0].Addr()
 	}
-	s.mux = newMuxListener(addr, s.PerAddress, s.FirstRequestTimeout, ls...)
+	s.mux = newMuxListener(addr, s.cfg.PerAddress, s.cfg.FirstRequestTimeout, ls...)
 	return nil
 }
 

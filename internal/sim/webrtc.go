@@ -43,6 +43,9 @@ type WebRTCViewer struct {
 type WebRTCOptions struct {
 	// Audio offers to receive audio too (Opus, PCMU, PCMA).
 	Audio bool
+	// SendAudio makes the audio section sendrecv, as an Echo Show offers
+	// it (its microphone for two-way talk); it needs Audio.
+	SendAudio bool
 	// StallGap is the pause between two video access units that counts as
 	// a stall. It defaults to 500 ms.
 	StallGap time.Duration
@@ -133,7 +136,11 @@ func NewWebRTCViewer(keys Keys, opts WebRTCOptions) (*WebRTCViewer, error) {
 		kinds = append(kinds, webrtc.RTPCodecTypeAudio)
 	}
 	for _, k := range kinds {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		dir := webrtc.RTPTransceiverDirectionRecvonly
+		if k == webrtc.RTPCodecTypeAudio && opts.SendAudio {
+			dir = webrtc.RTPTransceiverDirectionSendrecv
+		}
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
 			pc.Close()
 			return nil, err
 		}

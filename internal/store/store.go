@@ -111,3 +111,17 @@ type Revocation struct {
 	// At is when the change was committed (to the millisecond).
 	At time.Time
 }
+
+// AlexaGrant is an Alexa account link's Login with Amazon tokens for the
+// event gateway (from AcceptGrant); stores keep both tokens sealed.
+type AlexaGrant struct {
+	Link            string
+	Access, Refresh config.Secret
+	Expires         time.Time
+	// Region is the event gateway's region: NA, EU or FE.
+	Region string
+}
+
+// AlexaGrantLabel is what a grant's column is sealed under: the column
+// and the link, so a token cannot be moved to another link or column.
+func AlexaGrantLabel(column, link string) string { return "alexa_grants." + column + "/" + link }

@@ -26,7 +26,7 @@ type serviceAccount struct {
 	TokenURI     string `json:"token_uri"`
 }
 
-// ServiceAccountToken returns a Reporter.Token that signs in as the
+// ServiceAccountToken returns a ReporterConfig.Token that signs in as the
 // service account in the key file at path (the OAuth 2.0 JWT-bearer
 // grant, RFC 7523) and reuses each access token until it nearly expires.
 func ServiceAccountToken(path string) (func(context.Context) (string, error), error) {

@@ -243,7 +243,11 @@ func TestBadTokensAndBodies(t *testing.T) {
 
 func TestDisconnectEndsTheLinkAndItsReports(t *testing.T) {
 	links, view := twoHouseholds()
-	rep := &Reporter{Logger: slog.New(slog.DiscardHandler)}
+	rep, err := NewReporter(ReporterConfig{Logger: slog.New(slog.DiscardHandler), Links: links.list, Viewing: view,
+		Token: func(context.Context) (string, error) { return "", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := newFulfillment(links, view)
 	f.Reports = rep
 	code, out := call(t, f, "tok-l-olga", fixture(t, "disconnect.json", "", ""))

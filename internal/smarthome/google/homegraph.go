@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -24,23 +25,48 @@ import (
 // unshared, or the exposure changed). It polls rather than hooking every
 // change, so it cannot miss one made by another process.
 type Reporter struct {
+	cfg ReporterConfig
+
+	mu   sync.Mutex
+	seen map[string]linkState // guarded by mu; by agentUserId
+	gone map[string]bool      // guarded by mu; disconnected agentUserIds
+}
+
+// ReporterConfig is what a Reporter is built from.
+type ReporterConfig struct {
 	// BaseURL is HomeGraph's origin (https://homegraph.googleapis.com);
 	// tests point it at a loopback recorder.
 	BaseURL string
-	// Token returns the bearer credential for HomeGraph calls.
+	// Token returns the bearer credential for HomeGraph calls. Required.
 	Token func(ctx context.Context) (string, error)
-	// Links lists the live Google links.
-	Links   func(ctx context.Context) ([]Link, error)
+	// Links lists the live Google links. Required.
+	Links func(ctx context.Context) ([]Link, error)
+	// Viewing lists a link's cameras and says which are online. Required.
 	Viewing Viewing
 	// Interval between polls. It defaults to 2 seconds.
 	Interval time.Duration
 	// Client defaults to an http.Client with a 10-second timeout.
 	Client *http.Client
+	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
 
-	mu   sync.Mutex
-	seen map[string]linkState // guarded by mu; by agentUserId
-	gone map[string]bool      // guarded by mu; disconnected agentUserIds
+// NewReporter returns a reporter of cfg, its defaults applied; Run starts
+// the reports.
+func NewReporter(cfg ReporterConfig) (*Reporter, error) {
+	if cfg.Token == nil || cfg.Links == nil || cfg.Viewing == nil {
+		return nil, errors.New("google: the HomeGraph reporter needs Token, Links and Viewing")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Reporter{cfg: cfg}, nil
 }
 
 // linkState is what was last reported for a link.
@@ -69,11 +95,7 @@ func (r *Reporter) forgotten(agentUserID string) bool {
 
 // Run polls until ctx ends.
 func (r *Reporter) Run(ctx context.Context) error {
-	interval := r.Interval
-	if interval <= 0 {
-		interval = 2 * time.Second
-	}
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(r.cfg.Interval)
 	defer tick.Stop()
 	for {
 		r.poll(ctx)
@@ -86,9 +108,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 }
 
 func (r *Reporter) poll(ctx context.Context) {
-	links, err := r.Links(ctx)
+	links, err := r.cfg.Links(ctx)
 	if err != nil {
-		r.Logger.Warn("homegraph: listing links failed", "error", err)
+		r.cfg.Logger.Warn("homegraph: listing links failed", "error", err)
 		return
 	}
 	r.prune(links)
@@ -96,16 +118,16 @@ func (r *Reporter) poll(ctx context.Context) {
 		if ctx.Err() != nil || r.forgotten(l.AgentUserID) {
 			continue
 		}
-		cams, err := r.Viewing.Cameras(ctx, l.User)
+		cams, err := r.cfg.Viewing.Cameras(ctx, l.User)
 		if err != nil {
-			r.Logger.Warn("homegraph: listing cameras failed", "link", l.ID, "error", err)
+			r.cfg.Logger.Warn("homegraph: listing cameras failed", "link", l.ID, "error", err)
 			continue
 		}
 		now := linkState{online: map[access.DeviceID]bool{}}
 		for _, c := range cams {
 			if slices.Contains(l.Devices, c.ID) {
 				now.devices = append(now.devices, c.ID)
-				now.online[c.ID] = r.Viewing.Online(c.ID)
+				now.online[c.ID] = r.cfg.Viewing.Online(c.ID)
 			}
 		}
 		slices.Sort(now.devices)
@@ -148,13 +170,13 @@ func (r *Reporter) update(ctx context.Context, agent string, now linkState) {
 	}
 	if known && !slices.Equal(before.devices, now.devices) {
 		if err := r.post(ctx, agent, "/v1/devices:requestSync", map[string]any{"agentUserId": agent, "async": true}); err != nil {
-			r.Logger.Warn("homegraph: request sync failed", "agent_user", agent, "error", err)
+			r.cfg.Logger.Warn("homegraph: request sync failed", "agent_user", agent, "error", err)
 			return // retried at the next poll: seen is not updated
 		}
 	}
 	if len(changed) > 0 {
 		if err := r.post(ctx, agent, "/v1/devices:reportStateAndNotification", reportBody(agent, changed)); err != nil {
-			r.Logger.Warn("homegraph: report state failed", "agent_user", agent, "error", err)
+			r.cfg.Logger.Warn("homegraph: report state failed", "agent_user", agent, "error", err)
 			return
 		}
 	}
@@ -210,21 +232,17 @@ func (r *Reporter) post(ctx context.Context, agent, path string, body any) error
 }
 
 func (r *Reporter) send(ctx context.Context, path string, body []byte) (retry bool, err error) {
-	tok, err := r.Token(ctx)
+	tok, err := r.cfg.Token(ctx)
 	if err != nil {
 		return true, fmt.Errorf("homegraph credentials: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(r.BaseURL, "/")+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(r.cfg.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	client := r.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	res, err := client.Do(req)
+	res, err := r.cfg.Client.Do(req)
 	if err != nil {
 		return true, err
 	}

@@ -51,8 +51,11 @@ func TestReporterReportsStateAndRequestsSync(t *testing.T) {
 	rc := &recorder{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	rep := &Reporter{BaseURL: srv.URL, Links: links.list, Viewing: view, Logger: slog.New(slog.DiscardHandler),
-		Token: func(context.Context) (string, error) { return "hg-token", nil }}
+	rep, err := NewReporter(ReporterConfig{BaseURL: srv.URL, Links: links.list, Viewing: view, Logger: slog.New(slog.DiscardHandler),
+		Token: func(context.Context) (string, error) { return "hg-token", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 
 	rep.poll(ctx)

@@ -8,6 +8,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/audit"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 var _ audit.Store = (*Store)(nil)
@@ -15,7 +16,7 @@ var _ audit.Store = (*Store)(nil)
 // StartAccess records the start of a viewing session and returns its id.
 func (s *Store) StartAccess(ctx context.Context, a audit.Viewing) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO access_log (viewer, device, output, audience, remote, started)
-		VALUES (?, ?, ?, ?, ?, ?)`, string(a.Viewer), string(a.Device), a.Output, string(a.Audience), a.Remote, nanos(a.Started))
+		VALUES (?, ?, ?, ?, ?, ?)`, string(a.Viewer), string(a.Device), a.Output, string(a.Audience), a.Remote, sqlrow.Nanos(a.Started))
 	if err != nil {
 		return 0, fmt.Errorf("record access to %s: %w", a.Device, err)
 	}
@@ -25,7 +26,7 @@ func (s *Store) StartAccess(ctx context.Context, a audit.Viewing) (int64, error)
 // EndAccess fills in a session's end and bytes, once.
 func (s *Store) EndAccess(ctx context.Context, id int64, ended time.Time, bytes int64) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE access_log SET ended = ?, bytes = ? WHERE id = ? AND ended = 0`,
-		nanos(ended), bytes, id)
+		sqlrow.Nanos(ended), bytes, id)
 	if err != nil {
 		return fmt.Errorf("end access %d: %w", id, err)
 	}
@@ -40,29 +41,16 @@ func (s *Store) AccessOf(ctx context.Context, device access.DeviceID, since time
 	if !since.IsZero() {
 		from = since.UnixNano()
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, viewer, device, output, audience, remote, started, ended, bytes
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.AccessColumns+`
 		FROM access_log WHERE device = ? AND started >= ? ORDER BY started DESC, id DESC LIMIT ?`,
 		string(device), from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("access history of %s: %w", device, err)
 	}
 	defer rows.Close()
-	var out []store.Access
-	for rows.Next() {
-		var (
-			a                    store.Access
-			viewer, dev, aud     string
-			started, ended, byts int64
-		)
-		if err := rows.Scan(&a.ID, &viewer, &dev, &a.Output, &aud, &a.Remote, &started, &ended, &byts); err != nil {
-			return nil, fmt.Errorf("access history of %s: %w", device, err)
-		}
-		a.Viewer, a.Device, a.Audience = access.UserID(viewer), access.DeviceID(dev), access.Audience(aud)
-		a.Started, a.Bytes = fromNanos(started), byts
-		if ended != 0 {
-			a.Ended = fromNanos(ended)
-		}
-		out = append(out, a)
+	out, err := sqlrow.Collect(rows, sqlrow.Access)
+	if err != nil {
+		return nil, fmt.Errorf("access history of %s: %w", device, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

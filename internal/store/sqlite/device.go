@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -10,30 +9,17 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
-
-const deviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at, owner, claim_sha256, enabled, epoch_started`
-
-// checkDeviceCredential keeps a device's credential bound to its id: a
-// camera signs in as its own id and nothing else.
-func checkDeviceCredential(id access.DeviceID, c auth.Credential) error {
-	if _, err := access.ParseDeviceID(string(id)); err != nil {
-		return err
-	}
-	if c.User != string(id) {
-		return fmt.Errorf("device %s: credential user %q must be the device id", id, c.User)
-	}
-	return nil
-}
 
 // CreateDevice stores a new device. A zero CreatedAt is stored as now; its
 // first epoch starts at CreatedAt, with a new epoch secret. It returns an
 // error wrapping store.ErrExists if the id is taken.
 func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
-	if err := checkDeviceCredential(d.ID, d.Credential); err != nil {
+	if err := store.CheckDeviceCredential(d.ID, d.Credential); err != nil {
 		return fmt.Errorf("create device: %w", err)
 	}
-	secret, err := newEpochSecret()
+	secret, err := store.NewEpochSecret()
 	if err != nil {
 		return fmt.Errorf("create device: %w", err)
 	}
@@ -42,8 +28,8 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 		return fmt.Errorf("create device: %w", err)
 	}
 	c := d.Credential
-	created := nanos(d.CreatedAt)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`, epoch_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	created := sqlrow.Nanos(d.CreatedAt)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (`+sqlrow.DeviceColumns+`, epoch_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(d.ID), d.Name, src, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, created,
 		string(d.Owner), d.ClaimSHA256, !d.Disabled, created, secret)
 	if isConstraint(err) {
@@ -57,7 +43,7 @@ func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
 
 // Device returns the device with id, or an error wrapping store.ErrNotFound.
 func (s *Store) Device(ctx context.Context, id access.DeviceID) (store.Device, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, string(id))
+	row := s.db.QueryRowContext(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices WHERE id = ?`, string(id))
 	d, err := s.scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, fmt.Errorf("device %s: %w", id, store.ErrNotFound)
@@ -75,20 +61,13 @@ func (s *Store) Devices(ctx context.Context) ([]store.Device, error) {
 
 // devices runs a query whose where clause is one of the constants of this package.
 func (s *Store) devices(ctx context.Context, where string, args ...any) ([]store.Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE `+where+` ORDER BY created_at, id`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	defer rows.Close()
-	var ds []store.Device
-	for rows.Next() {
-		d, err := s.scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list devices: %w", err)
-		}
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
+	ds, err := sqlrow.Collect(rows, s.scanDevice)
+	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	return ds, nil
@@ -104,7 +83,7 @@ func (s *Store) DeleteDevice(ctx context.Context, id access.DeviceID) error {
 // SetDeviceCredential replaces the device's credential, or returns an error
 // wrapping store.ErrNotFound.
 func (s *Store) SetDeviceCredential(ctx context.Context, id access.DeviceID, c auth.Credential) error {
-	if err := checkDeviceCredential(id, c); err != nil {
+	if err := store.CheckDeviceCredential(id, c); err != nil {
 		return fmt.Errorf("set device credential: %w", err)
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE devices SET cred_user = ?, ha1_md5 = ?, ha1_sha256 = ?, pass_sha256 = ? WHERE id = ?`,
@@ -126,37 +105,8 @@ func changedOne[ID ~string](res sql.Result, err error, what string, id ID) error
 	return nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func (s *Store) scanDevice(r scanner) (store.Device, error) {
-	var (
-		d              store.Device
-		id, src, owner string
-		created, epoch int64
-		enabled        bool
-	)
-	c := &d.Credential
-	if err := r.Scan(&id, &d.Name, &src, &c.User, &c.HA1MD5, &c.HA1SHA256, &c.PassSHA256, &created,
-		&owner, &d.ClaimSHA256, &enabled, &epoch); err != nil {
-		return store.Device{}, err
-	}
-	d.ID, d.CreatedAt, d.EpochStarted = access.DeviceID(id), fromNanos(created), fromNanos(epoch)
-	d.Owner, d.Disabled = access.UserID(owner), !enabled
-	var err error
-	d.Source, err = s.openSource(d.ID, src)
-	return d, err
-}
-
-// epochSecretSize is the length of an epoch secret in bytes.
-const epochSecretSize = 32
-
-// newEpochSecret returns a fresh epoch secret from crypto/rand.
-func newEpochSecret() ([]byte, error) {
-	b := make([]byte, epochSecretSize)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("new epoch secret: %w", err)
-	}
-	return b, nil
+func (s *Store) scanDevice(r sqlrow.Scanner) (store.Device, error) {
+	return sqlrow.Device(r, s.secrets)
 }
 
 // EpochSecret returns the secret of the device's current ownership epoch,
@@ -172,8 +122,8 @@ func (s *Store) EpochSecret(ctx context.Context, id access.DeviceID) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("epoch secret of device %s: %w", id, err)
 	}
-	if len(secret) != epochSecretSize {
-		return nil, fmt.Errorf("epoch secret of device %s is %d bytes, want %d", id, len(secret), epochSecretSize)
+	if len(secret) != store.EpochSecretSize {
+		return nil, fmt.Errorf("epoch secret of device %s is %d bytes, want %d", id, len(secret), store.EpochSecretSize)
 	}
 	return secret, nil
 }

@@ -1,7 +1,7 @@
 package sqlite
 
-import "errors"
+import "vigil/internal/store"
 
 // ErrNoSecrets means a secret was to be written or read through a Store
 // opened without WithSecrets. The store's other errors are store's.
-var ErrNoSecrets = errors.New("store opened without the master key's secrets; open it with sqlite.WithSecrets")
+var ErrNoSecrets = store.ErrNoSecrets

@@ -9,12 +9,13 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // CreateInvitation stores an invitation code's hash.
 func (s *Store) CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO invitations (code_sha256, created_by, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		codeSHA256, string(by), nanos(time.Now()), nanos(expires))
+		codeSHA256, string(by), sqlrow.Nanos(time.Now()), sqlrow.Nanos(expires))
 	if err != nil {
 		return fmt.Errorf("create invitation: %w", err)
 	}
@@ -27,7 +28,7 @@ func (s *Store) CreateInvitation(ctx context.Context, codeSHA256 string, by acce
 func (s *Store) Invitation(ctx context.Context, codeSHA256 string, now time.Time) error {
 	var one int
 	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM invitations WHERE code_sha256 = ? AND expires_at > ?`,
-		codeSHA256, nanos(now)).Scan(&one)
+		codeSHA256, sqlrow.Nanos(now)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("invitation: %w", store.ErrNotFound)
 	}
@@ -48,7 +49,7 @@ func (s *Store) SignUp(ctx context.Context, u store.User, phc, invitationSHA256 
 	}
 	defer tx.Rollback()
 	if invitationSHA256 != "" {
-		res, err := tx.ExecContext(ctx, `DELETE FROM invitations WHERE code_sha256 = ? AND expires_at > ?`, invitationSHA256, nanos(now))
+		res, err := tx.ExecContext(ctx, `DELETE FROM invitations WHERE code_sha256 = ? AND expires_at > ?`, invitationSHA256, sqlrow.Nanos(now))
 		if err != nil {
 			return fmt.Errorf("sign up: %w", err)
 		}
@@ -58,7 +59,7 @@ func (s *Store) SignUp(ctx context.Context, u store.User, phc, invitationSHA256 
 	}
 	c := u.Credential
 	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, password_argon2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, nanos(now), false, phc)
+		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, sqlrow.Nanos(now), false, phc)
 	if isConstraint(err) {
 		return fmt.Errorf("sign up %s: %w", u.Name, store.ErrExists)
 	}

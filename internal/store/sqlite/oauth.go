@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 var _ oauth.Store = (*Store)(nil)
@@ -86,7 +85,7 @@ func (s *Store) inTx(ctx context.Context, f func(q querier) error) error {
 func (s *Store) CreateLink(ctx context.Context, l oauth.Link) error {
 	err := s.inTx(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO oauth_links (id, user, client, agent_user_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-			l.ID, string(l.User), l.Client, l.AgentUserID, nanos(l.Created))
+			l.ID, string(l.User), l.Client, l.AgentUserID, sqlrow.Nanos(l.Created))
 		if err != nil {
 			return err
 		}
@@ -150,6 +149,13 @@ func (s *Store) Link(ctx context.Context, id string) (oauth.Link, error) {
 	return links[0], nil
 }
 
+// LinkHolder is the user of an account link and whether it is live
+// (auth.Bindings).
+func (s *Store) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
+	l, err := s.Link(ctx, id)
+	return l.User, l.Live(), err
+}
+
 // LinksOf returns the user's live links, oldest first.
 func (s *Store) LinksOf(ctx context.Context, user access.UserID) ([]oauth.Link, error) {
 	return s.links(ctx, `l.user = ? AND l.linked_at != 0 AND l.revoked_at = 0`, string(user))
@@ -162,33 +168,11 @@ func (s *Store) links(ctx context.Context, where string, args ...any) ([]oauth.L
 		return nil, fmt.Errorf("links: %w", err)
 	}
 	defer rows.Close()
-	var out []oauth.Link
-	for rows.Next() {
-		var (
-			l                        oauth.Link
-			user, devices            string
-			created, linked, revoked int64
-		)
-		if err := rows.Scan(&l.ID, &user, &l.UserName, &l.Client, &l.AgentUserID, &created, &linked, &revoked, &devices); err != nil {
-			return nil, fmt.Errorf("links: %w", err)
-		}
-		l.User, l.Created = access.UserID(user), fromNanos(created)
-		l.Linked, l.Revoked = optionalTime(linked), optionalTime(revoked)
-		for d := range strings.FieldsSeq(devices) {
-			l.Devices = append(l.Devices, access.DeviceID(d))
-		}
-		slices.Sort(l.Devices)
-		out = append(out, l)
+	out, err := sqlrow.Collect(rows, sqlrow.Link)
+	if err != nil {
+		return nil, fmt.Errorf("links: %w", err)
 	}
-	return out, rows.Err()
-}
-
-// optionalTime maps the 0 that stands for "not yet" to the zero time.
-func optionalTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return fromNanos(n)
+	return out, nil
 }
 
 // RevokeLink marks a link revoked and deletes its tokens in one
@@ -207,7 +191,7 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (bool, 
 		}
 		was = revoked == 0
 		if was {
-			if _, err := q.ExecContext(ctx, `UPDATE oauth_links SET revoked_at = ? WHERE id = ?`, nanos(at), id); err != nil {
+			if _, err := q.ExecContext(ctx, `UPDATE oauth_links SET revoked_at = ? WHERE id = ?`, sqlrow.Nanos(at), id); err != nil {
 				return err
 			}
 		}

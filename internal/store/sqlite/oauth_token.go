@@ -9,16 +9,17 @@ import (
 
 	"vigil/internal/oauth"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // CreateToken stores a token record. Its link must exist.
 func (s *Store) CreateToken(ctx context.Context, t oauth.Token) error {
 	var expires int64
 	if !t.Expires.IsZero() {
-		expires = nanos(t.Expires)
+		expires = sqlrow.Nanos(t.Expires)
 	}
 	_, err := s.q(ctx).ExecContext(ctx, `INSERT INTO oauth_tokens (kind, signature_sha256, link, active, created_at, expires_at, request)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, string(t.Kind), t.SignatureSHA256, t.Link, t.Active, nanos(t.Created), expires, t.Request)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, string(t.Kind), t.SignatureSHA256, t.Link, t.Active, sqlrow.Nanos(t.Created), expires, t.Request)
 	switch {
 	case isForeignKey(err):
 		return fmt.Errorf("create %s token: link %s: %w", t.Kind, t.Link, store.ErrNotFound)
@@ -43,7 +44,7 @@ func (s *Store) Token(ctx context.Context, kind oauth.TokenKind, signatureSHA256
 	if err != nil {
 		return oauth.Token{}, fmt.Errorf("%s token: %w", kind, err)
 	}
-	t.Created, t.Expires = fromNanos(created), optionalTime(expires)
+	t.Created, t.Expires = sqlrow.FromNanos(created), sqlrow.OptionalTime(expires)
 	return t, nil
 }
 
@@ -68,7 +69,7 @@ func (s *Store) SpendCode(ctx context.Context, signatureSHA256 string, at time.T
 		if err != nil {
 			return fmt.Errorf("spend code: %w", err)
 		}
-		if _, err := q.ExecContext(ctx, `UPDATE oauth_links SET linked_at = ? WHERE id = ? AND linked_at = 0`, nanos(at), link); err != nil {
+		if _, err := q.ExecContext(ctx, `UPDATE oauth_links SET linked_at = ? WHERE id = ? AND linked_at = 0`, sqlrow.Nanos(at), link); err != nil {
 			return fmt.Errorf("spend code: link %s: %w", link, err)
 		}
 		return nil
@@ -95,9 +96,9 @@ func (s *Store) PurgeOAuth(ctx context.Context, expired, retired time.Time) (int
 			stmt string
 			args []any
 		}{
-			{`DELETE FROM oauth_tokens WHERE expires_at != 0 AND expires_at < ?`, []any{nanos(expired)}},
-			{`DELETE FROM oauth_tokens WHERE kind = ? AND active = 0 AND created_at < ?`, []any{string(oauth.KindRefresh), nanos(retired)}},
-			{`DELETE FROM oauth_links WHERE linked_at = 0 AND created_at < ?`, []any{nanos(expired)}},
+			{`DELETE FROM oauth_tokens WHERE expires_at != 0 AND expires_at < ?`, []any{sqlrow.Nanos(expired)}},
+			{`DELETE FROM oauth_tokens WHERE kind = ? AND active = 0 AND created_at < ?`, []any{string(oauth.KindRefresh), sqlrow.Nanos(retired)}},
+			{`DELETE FROM oauth_links WHERE linked_at = 0 AND created_at < ?`, []any{sqlrow.Nanos(expired)}},
 		} {
 			res, err := q.ExecContext(ctx, d.stmt, d.args...)
 			if err != nil {

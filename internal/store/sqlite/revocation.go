@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"vigil/internal/access"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // Revocations returns the revocations recorded after id, oldest first, at
@@ -19,18 +19,11 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]stor
 		return nil, fmt.Errorf("revocations after %d: %w", after, err)
 	}
 	defer rows.Close()
-	var out []store.Revocation
-	for rows.Next() {
-		var r store.Revocation
-		var user, device string
-		var at int64
-		if err := rows.Scan(&r.ID, &user, &device, &at); err != nil {
-			return nil, fmt.Errorf("revocations after %d: %w", after, err)
-		}
-		r.User, r.Device, r.At = access.UserID(user), access.DeviceID(device), fromNanos(at)
-		out = append(out, r)
+	out, err := sqlrow.Collect(rows, sqlrow.Revocation)
+	if err != nil {
+		return nil, fmt.Errorf("revocations after %d: %w", after, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastRevocation returns the id of the newest revocation (0 when none).
@@ -45,8 +38,12 @@ func (s *Store) LastRevocation(ctx context.Context) (int64, error) {
 
 // PruneRevocations deletes revocations recorded before t.
 func (s *Store) PruneRevocations(ctx context.Context, t time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM revocations WHERE created_at < ?`, nanos(t)); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM revocations WHERE created_at < ?`, sqlrow.Nanos(t)); err != nil {
 		return fmt.Errorf("prune revocations: %w", err)
 	}
 	return nil
 }
+
+// Wakeups returns nil: SQLite tells no one of another process's commit, so
+// a reader polls Revocations.
+func (s *Store) Wakeups() <-chan struct{} { return nil }

@@ -2,23 +2,17 @@ package sqlite
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"vigil/internal/access"
 	"vigil/internal/config"
+	"vigil/internal/store"
 )
 
-// Secrets seals the secrets the database keeps (pull-source URLs with
-// camera passwords), so the file alone reveals none of them. seal.Secrets
-// implements it.
-type Secrets interface {
-	Seal(label string, plain []byte) ([]byte, error)
-	Open(label string, sealed []byte) ([]byte, error)
-}
+// Secrets seals the secrets the database keeps (see store.Secrets).
+type Secrets = store.Secrets
 
 // Option configures Open.
 type Option func(*Store)
@@ -27,44 +21,24 @@ type Option func(*Store)
 // secret an older Vigil stored in clear.
 func WithSecrets(s Secrets) Option { return func(st *Store) { st.secrets = s } }
 
-// sealedPrefix marks a sealed column value (base64 after it); anything
-// else non-empty was written in clear by a Vigil before sealing.
-const sealedPrefix = "sealed:v1:"
+const sealedPrefix = store.SealedPrefix
 
-func sourceLabel(id access.DeviceID) string { return "devices.source/" + string(id) }
-
-// sealSource returns what the source column holds for src.
 func (s *Store) sealSource(id access.DeviceID, src config.Secret) (string, error) {
-	if src == "" {
-		return "", nil
-	}
-	if s.secrets == nil {
-		return "", fmt.Errorf("device %s: source: %w", id, ErrNoSecrets)
-	}
-	b, err := s.secrets.Seal(sourceLabel(id), []byte(src.Reveal()))
-	if err != nil {
-		return "", fmt.Errorf("device %s: seal source: %w", id, err)
-	}
-	return sealedPrefix + base64.RawStdEncoding.EncodeToString(b), nil
+	return store.SealSource(s.secrets, id, src)
 }
 
-// openSource returns the source a column value holds.
 func (s *Store) openSource(id access.DeviceID, col string) (config.Secret, error) {
-	rest, sealed := strings.CutPrefix(col, sealedPrefix)
-	if !sealed {
-		return config.Secret(col), nil // empty, or in clear until Open seals it
-	}
-	if s.secrets == nil {
-		return "", fmt.Errorf("device %s: source: %w", id, ErrNoSecrets)
-	}
-	b, err := base64.RawStdEncoding.DecodeString(rest)
-	if err == nil {
-		b, err = s.secrets.Open(sourceLabel(id), b)
-	}
-	if err != nil {
-		return "", fmt.Errorf("device %s: open source: %w", id, err)
-	}
-	return config.Secret(b), nil
+	return store.OpenSource(s.secrets, id, col)
+}
+
+// sealText and openText seal the store's other secret columns (see
+// store.SealText).
+func (s *Store) sealText(label, plain string) (string, error) {
+	return store.SealText(s.secrets, label, plain)
+}
+
+func (s *Store) openText(label, col string) (string, error) {
+	return store.OpenText(s.secrets, label, col)
 }
 
 // sealClearSources seals every source stored in clear by an older Vigil,

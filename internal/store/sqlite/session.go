@@ -9,6 +9,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // SetPassword stores a user's argon2id password hash and, in one
@@ -45,7 +46,7 @@ func (s *Store) PasswordHash(ctx context.Context, user access.UserID) (string, e
 // CreateSession stores a session.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_sha256, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		sess.IDSHA256, string(sess.User), sess.CSRF, nanos(sess.Created), nanos(sess.Expires))
+		sess.IDSHA256, string(sess.User), sess.CSRF, sqlrow.Nanos(sess.Created), sqlrow.Nanos(sess.Expires))
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
@@ -60,14 +61,14 @@ func (s *Store) Session(ctx context.Context, idSHA256 string, now time.Time) (st
 		created, expires int64
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT id_sha256, user, csrf, created_at, expires_at FROM sessions
-		WHERE id_sha256 = ? AND expires_at > ?`, idSHA256, nanos(now)).Scan(&sess.IDSHA256, &user, &sess.CSRF, &created, &expires)
+		WHERE id_sha256 = ? AND expires_at > ?`, idSHA256, sqlrow.Nanos(now)).Scan(&sess.IDSHA256, &user, &sess.CSRF, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return store.Session{}, fmt.Errorf("session: %w", err)
 	}
-	sess.User, sess.Created, sess.Expires = access.UserID(user), fromNanos(created), fromNanos(expires)
+	sess.User, sess.Created, sess.Expires = access.UserID(user), sqlrow.FromNanos(created), sqlrow.FromNanos(expires)
 	return sess, nil
 }
 

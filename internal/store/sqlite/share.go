@@ -9,6 +9,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // ClaimDevice gives the unclaimed device whose claim code hashes to
@@ -19,12 +20,12 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 	if claimSHA256 == "" {
 		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
 	}
-	secret, err := newEpochSecret()
+	secret, err := store.NewEpochSecret()
 	if err != nil {
 		return store.Device{}, fmt.Errorf("claim: %w", err)
 	}
 	row := s.db.QueryRowContext(ctx, `UPDATE devices SET owner = ?, claim_sha256 = '', epoch_started = ?, epoch_secret = ?
-		WHERE claim_sha256 = ? AND owner = '' RETURNING `+deviceColumns, string(owner), nanos(time.Time{}), secret, claimSHA256)
+		WHERE claim_sha256 = ? AND owner = '' RETURNING `+sqlrow.DeviceColumns, string(owner), sqlrow.Nanos(time.Time{}), secret, claimSHA256)
 	d, err := s.scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
@@ -40,7 +41,7 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 // keeps nothing of its old household. It starts a new ownership epoch (now,
 // with a new epoch secret that overwrites the old one).
 func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
-	secret, err := newEpochSecret()
+	secret, err := store.NewEpochSecret()
 	if err != nil {
 		return fmt.Errorf("reset device %s: %w", id, err)
 	}
@@ -50,7 +51,7 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE devices SET owner = '', claim_sha256 = ?, epoch_started = ?, epoch_secret = ? WHERE id = ?`,
-		claimSHA256, nanos(time.Time{}), secret, string(id))
+		claimSHA256, sqlrow.Nanos(time.Time{}), secret, string(id))
 	if err := changedOne(res, err, "reset device", id); err != nil {
 		return err
 	}
@@ -68,13 +69,13 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 func (s *Store) PutShare(ctx context.Context, sh store.Share) error {
 	var until int64
 	if !sh.Until.IsZero() {
-		until = nanos(sh.Until)
+		until = sqlrow.Nanos(sh.Until)
 	}
-	created := nanos(sh.CreatedAt)
+	created := sqlrow.Nanos(sh.CreatedAt)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO shares (device, viewer, until, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until,
 			created_at = CASE WHEN shares.until != 0 AND shares.until <= ? THEN excluded.created_at ELSE shares.created_at END`,
-		string(sh.Device), string(sh.Viewer), until, created, nanos(time.Time{}))
+		string(sh.Device), string(sh.Viewer), until, created, sqlrow.Nanos(time.Time{}))
 	if isForeignKey(err) {
 		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, store.ErrNotFound)
 	}
@@ -89,8 +90,6 @@ func (s *Store) DeleteShare(ctx context.Context, device access.DeviceID, viewer 
 	res, err := s.db.ExecContext(ctx, `DELETE FROM shares WHERE device = ? AND viewer = ?`, string(device), string(viewer))
 	return changedOne(res, err, "unshare device", device)
 }
-
-const shareColumns = `device, viewer, until, created_at`
 
 // Share returns the share of device with viewer, or an error wrapping store.ErrNotFound.
 func (s *Store) Share(ctx context.Context, device access.DeviceID, viewer access.UserID) (store.Share, error) {
@@ -116,28 +115,16 @@ func (s *Store) SharesWith(ctx context.Context, viewer access.UserID) ([]store.S
 
 // shares runs a query whose where clause is one of the constants above.
 func (s *Store) shares(ctx context.Context, where string, args ...any) ([]store.Share, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+shareColumns+` FROM shares WHERE `+where+` ORDER BY created_at`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.ShareColumns+` FROM shares WHERE `+where+` ORDER BY created_at`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list shares: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Share
-	for rows.Next() {
-		var (
-			sh             store.Share
-			device, viewer string
-			until, created int64
-		)
-		if err := rows.Scan(&device, &viewer, &until, &created); err != nil {
-			return nil, fmt.Errorf("list shares: %w", err)
-		}
-		sh.Device, sh.Viewer, sh.CreatedAt = access.DeviceID(device), access.UserID(viewer), fromNanos(created)
-		if until != 0 {
-			sh.Until = fromNanos(until)
-		}
-		out = append(out, sh)
+	out, err := sqlrow.Collect(rows, sqlrow.Share)
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DevicesOwnedBy lists the devices a user owns.

@@ -9,6 +9,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 const userColumns = `id, name, cred_user, ha1_md5, ha1_sha256, pass_sha256, admin, created_at, disabled`
@@ -26,7 +27,7 @@ func (s *Store) UpsertUser(ctx context.Context, u store.User) error {
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, cred_user = excluded.cred_user,
 			ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256,
 			pass_sha256 = excluded.pass_sha256, admin = excluded.admin, disabled = excluded.disabled`,
-		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, nanos(u.CreatedAt), u.Disabled)
+		string(u.ID), u.Name, c.User, c.HA1MD5, c.HA1SHA256, c.PassSHA256, u.Admin, sqlrow.Nanos(u.CreatedAt), u.Disabled)
 	if isConstraint(err) {
 		return fmt.Errorf("upsert user %s: name %q: %w", u.ID, u.Name, store.ErrExists)
 	}
@@ -63,7 +64,7 @@ func (s *Store) user(ctx context.Context, column, value string) (store.User, err
 	if err != nil {
 		return store.User{}, fmt.Errorf("user %s %q: %w", column, value, err)
 	}
-	u.ID, u.CreatedAt = access.UserID(id), fromNanos(created)
+	u.ID, u.CreatedAt = access.UserID(id), sqlrow.FromNanos(created)
 	return u, nil
 }
 
@@ -81,7 +82,7 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 		if err := rows.Scan(&u.ID, &u.Name, &u.Admin, &created, &u.Disabled); err != nil {
 			return nil, fmt.Errorf("users: %w", err)
 		}
-		u.CreatedAt = fromNanos(created)
+		u.CreatedAt = sqlrow.FromNanos(created)
 		out = append(out, u)
 	}
 	return out, rows.Err()

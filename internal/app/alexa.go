@@ -1,0 +1,206 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"vigil/internal/access"
+	"vigil/internal/auth"
+	"vigil/internal/config"
+	"vigil/internal/household"
+	"vigil/internal/httpapi"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+	"vigil/internal/oauth"
+	"vigil/internal/smarthome/alexa"
+	"vigil/internal/store"
+)
+
+// alexaTokenTTL is how long an Alexa stream token opens new views; HLS
+// playback renews it by using it (auth.Service.TokenGrant).
+const alexaTokenTTL = 10 * time.Minute
+
+// alexaMaxSessions bounds the Alexa WebRTC session table (the WebRTC
+// server's own caps still apply to each session).
+const alexaMaxSessions = 256
+
+// alexaSide adapts oauth, auth, the hub and the store to the skill backend.
+type alexaSide struct{ a *App }
+
+var (
+	_ alexa.Links      = alexaSide{}
+	_ alexa.Viewing    = alexaSide{}
+	_ alexa.GrantStore = alexaSide{}
+)
+
+// newAlexa builds the skill backend for POST /alexa/directive and, when
+// an Alexa client has events credentials, the reporter to its event
+// gateway (a.alexaEvents, run by Run).
+func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
+	grants := &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
+		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
+	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
+		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal()}
+	if a.webrtc != nil {
+		x.Peers = alexaPeers{media}
+	}
+	for _, c := range a.cfg.OAuthClients {
+		if _, ok := alexaCredentials(a.cfg, c.ID); ok {
+			x.ProactiveReports = true
+			a.alexaEvents = &alexa.Reporter{Gateways: map[string]string{alexa.RegionNA: a.cfg.AlexaEventsURL,
+				alexa.RegionEU: a.cfg.AlexaEventsURLEU, alexa.RegionFE: a.cfg.AlexaEventsURLFE}, Grants: grants, Links: a.liveAlexaLinks,
+				Endpoints: x, End: alexaSide{a}.end, Logger: a.log}
+			break
+		}
+	}
+	return x
+}
+
+// liveAlexaLinks lists the live links of every Alexa client.
+func (a *App) liveAlexaLinks(ctx context.Context) ([]alexa.Link, error) {
+	var out []alexa.Link
+	for _, c := range a.cfg.OAuthClients {
+		if c.Kind != config.OAuthAlexa {
+			continue
+		}
+		links, err := a.store.LiveLinks(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			out = append(out, toAlexa(l))
+		}
+	}
+	return out, nil
+}
+
+func toAlexa(l oauth.Link) alexa.Link {
+	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices}
+}
+
+// end unlinks a link whose skill was disabled (Amazon tells only the event
+// gateway and LWA); unlinked then ends what it opened.
+func (x alexaSide) end(ctx context.Context, l alexa.Link) error {
+	return x.a.oauth.Unlink(ctx, l.User, l.ID)
+}
+
+// alexaCredentials are the Send Alexa Events credentials of an Alexa client.
+func alexaCredentials(cfg config.Config, client string) (alexa.Credentials, bool) {
+	for _, c := range cfg.OAuthClients {
+		if c.ID == client && c.Kind == config.OAuthAlexa && c.EventsClientID != "" {
+			return alexa.Credentials{ID: c.EventsClientID, Secret: c.EventsClientSecret.Reveal()}, true
+		}
+	}
+	return alexa.Credentials{}, false
+}
+
+// Resolve accepts only access tokens of Alexa's clients: a Google token
+// opens nothing here.
+func (x alexaSide) Resolve(ctx context.Context, token string) (alexa.Link, error) {
+	l, err := x.a.resolveLink(ctx, token, config.OAuthAlexa, alexa.ErrAuthExpired, alexa.ErrAuthFailure)
+	if err != nil {
+		return alexa.Link{}, err
+	}
+	return toAlexa(l), nil
+}
+
+func (x alexaSide) Cameras(ctx context.Context, user access.UserID) ([]alexa.Camera, error) {
+	return householdAs(ctx, x.a, user, func(c household.Camera) alexa.Camera { return alexa.Camera{ID: c.ID, Name: c.Name} })
+}
+
+func (x alexaSide) Online(d access.DeviceID) bool { return x.a.hub.Online(d, access.StreamMain) }
+
+// Grant is a main-stream grant for the link's user, audience alexa,
+// leased to the link.
+func (x alexaSide) Grant(ctx context.Context, l alexa.Link, d access.DeviceID) (access.Grant, error) {
+	c, err := x.a.auth.LinkCaller(ctx, l.UserName, l.ID)
+	if err != nil {
+		return access.Grant{}, err
+	}
+	return x.a.auth.Grant(ctx, c, auth.Use{Device: d, Stream: access.StreamMain, Audiences: []access.Audience{access.AudienceAlexa}})
+}
+
+func (x alexaSide) StreamToken(ctx context.Context, l alexa.Link, d access.DeviceID) (string, time.Time, error) {
+	c, err := x.a.auth.LinkCaller(ctx, l.UserName, l.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return x.a.auth.StreamToken(ctx, c, d, access.StreamMain, access.AudienceAlexa, alexaTokenTTL)
+}
+
+// Picture measures the main stream from its cached keyframe (read with
+// the link's grant, so the egress check runs): the codecs of its tracks
+// and the size its SPS says.
+func (x alexaSide) Picture(ctx context.Context, l alexa.Link, d access.DeviceID) (alexa.Picture, error) {
+	g, err := x.Grant(ctx, l, d)
+	if err != nil {
+		return alexa.Picture{}, err
+	}
+	kf, err := x.a.hub.Keyframe(g, access.StreamMain)
+	if err != nil {
+		return alexa.Picture{}, err
+	}
+	return picture(kf)
+}
+
+func picture(kf hub.Keyframe) (alexa.Picture, error) {
+	var p alexa.Picture
+	for _, t := range kf.Tracks {
+		switch t.Format.(type) {
+		case *format.H264:
+			var sps h264.SPS
+			if s, _ := media.H264Params(kf.Unit.Payload); sps.Unmarshal(s) == nil {
+				p.Video, p.Width, p.Height = "H264", sps.Width(), sps.Height()
+			}
+		case *format.H265:
+			var sps h265.SPS
+			if _, s, _ := media.H265Params(kf.Unit.Payload); sps.Unmarshal(s) == nil {
+				p.Video, p.Width, p.Height = "H265", sps.Width(), sps.Height()
+			}
+		case *format.MPEG4Audio:
+			p.Audio = "AAC"
+		case *format.G711:
+			p.Audio = "G711"
+		case *format.Opus:
+			p.Audio = "OPUS"
+		}
+	}
+	if p.Video == "" {
+		return p, errors.New("no H.264 or H.265 parameter sets in the keyframe")
+	}
+	return p, nil
+}
+
+func (x alexaSide) PutEventGrant(ctx context.Context, link string, g alexa.EventGrant) error {
+	return x.a.store.PutAlexaGrant(ctx, store.AlexaGrant{Link: link, Access: config.Secret(g.Access),
+		Refresh: config.Secret(g.Refresh), Expires: g.Expires, Region: g.Region})
+}
+
+func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGrant, error) {
+	g, err := x.a.store.AlexaGrant(ctx, link)
+	if errors.Is(err, store.ErrNotFound) {
+		return alexa.EventGrant{}, fmt.Errorf("%w: %w", alexa.ErrNoGrant, err)
+	}
+	if err != nil {
+		return alexa.EventGrant{}, err
+	}
+	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires, Region: g.Region}, nil
+}
+
+// alexaPeers answers Alexa's offers with the WHEP negotiation.
+type alexaPeers struct{ m *httpapi.Media }
+
+func (p alexaPeers) Watch(r *http.Request, g access.Grant, s access.StreamID, sdp string) (alexa.View, error) {
+	ss, err := p.m.Watch(r, g, s, sdp)
+	if err != nil {
+		return nil, err
+	}
+	return ss, nil
+}

@@ -1,0 +1,63 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"vigil/internal/config"
+	"vigil/internal/store"
+)
+
+// PutAlexaGrant stores a link's event tokens, sealed, replacing any it
+// had; store.ErrNotFound when the link is not live.
+func (s *Store) PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error {
+	access, err := store.SealText(s.secrets, store.AlexaGrantLabel("access", g.Link), g.Access.Reveal())
+	if err != nil {
+		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
+	}
+	refresh, err := store.SealText(s.secrets, store.AlexaGrantLabel("refresh", g.Link), g.Refresh.Reveal())
+	if err != nil {
+		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
+	}
+	tag, err := s.q(ctx).Exec(ctx, `INSERT INTO alexa_grants (link, access, refresh, expires_at, region, updated_at)
+		SELECT id, $1, $2, $3, $4, $5 FROM oauth_links WHERE id = $6 AND revoked_at = 0
+		ON CONFLICT (link) DO UPDATE SET access = excluded.access, refresh = excluded.refresh,
+			expires_at = excluded.expires_at, region = excluded.region, updated_at = excluded.updated_at`,
+		access, refresh, g.Expires.UnixNano(), g.Region, time.Now().UnixNano(), g.Link)
+	if err != nil {
+		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("alexa grant of %s: no live link: %w", g.Link, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AlexaGrant returns a link's event tokens; store.ErrNotFound when it has
+// none (never granted, or the link ended).
+func (s *Store) AlexaGrant(ctx context.Context, link string) (store.AlexaGrant, error) {
+	var access, refresh, region string
+	var expires int64
+	err := s.q(ctx).QueryRow(ctx, `SELECT access, refresh, expires_at, region FROM alexa_grants WHERE link = $1`, link).
+		Scan(&access, &refresh, &expires, &region)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, err)
+	}
+	a, err := store.OpenText(s.secrets, store.AlexaGrantLabel("access", link), access)
+	if err != nil {
+		return store.AlexaGrant{}, err
+	}
+	r, err := store.OpenText(s.secrets, store.AlexaGrantLabel("refresh", link), refresh)
+	if err != nil {
+		return store.AlexaGrant{}, err
+	}
+	return store.AlexaGrant{Link: link, Access: config.Secret(a), Refresh: config.Secret(r),
+		Expires: time.Unix(0, expires), Region: region}, nil
+}

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/jackc/pgx/v5"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
+)
+
+// ClaimDevice gives the unclaimed device whose claim code hashes to
+// claimSHA256 to owner, and spends the code. The claim starts a new
+// ownership epoch (now, with a new epoch secret). It returns an error
+// wrapping store.ErrNotFound for an unknown or spent code.
+func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (store.Device, error) {
+	if claimSHA256 == "" {
+		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
+	}
+	secret, err := store.NewEpochSecret()
+	if err != nil {
+		return store.Device{}, fmt.Errorf("claim: %w", err)
+	}
+	row := s.q(ctx).QueryRow(ctx, `UPDATE devices SET owner = $1, claim_sha256 = '', epoch_started = $2, epoch_secret = $3
+		WHERE claim_sha256 = $4 AND owner = '' RETURNING `+sqlrow.DeviceColumns, string(owner), sqlrow.Nanos(time.Time{}), secret, claimSHA256)
+	d, err := s.scanDevice(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Device{}, fmt.Errorf("claim: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Device{}, fmt.Errorf("claim: %w", err)
+	}
+	return d, nil
+}
+
+// ResetDevice drops every binding of a device — its owner, all its shares
+// and its place in linked assistants — and sets a new claim code, in one transaction: a resold camera
+// keeps nothing of its old household. It starts a new ownership epoch (now,
+// with a new epoch secret that overwrites the old one).
+func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
+	secret, err := store.NewEpochSecret()
+	if err != nil {
+		return fmt.Errorf("reset device %s: %w", id, err)
+	}
+	return s.inTx(ctx, func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE devices SET owner = '', claim_sha256 = $1, epoch_started = $2, epoch_secret = $3 WHERE id = $4`,
+			claimSHA256, sqlrow.Nanos(time.Time{}), secret, string(id))
+		if err := changedOne(tag, err, "reset device", id); err != nil {
+			return err
+		}
+		for _, stmt := range []string{`DELETE FROM shares WHERE device = $1`, `DELETE FROM oauth_link_devices WHERE device = $1`} {
+			if _, err := q.Exec(ctx, stmt, string(id)); err != nil {
+				return fmt.Errorf("reset device %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PutShare creates or replaces a share. Changing the end of a live share
+// keeps its creation time (its epoch); granting again a share that had
+// ended starts it anew, as one revoked and granted again does.
+func (s *Store) PutShare(ctx context.Context, sh store.Share) error {
+	var until int64
+	if !sh.Until.IsZero() {
+		until = sqlrow.Nanos(sh.Until)
+	}
+	created := sqlrow.Nanos(sh.CreatedAt)
+	_, err := s.q(ctx).Exec(ctx, `INSERT INTO shares (device, viewer, until, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (device, viewer) DO UPDATE SET until = excluded.until,
+			created_at = CASE WHEN shares.until != 0 AND shares.until <= $5 THEN excluded.created_at ELSE shares.created_at END`,
+		string(sh.Device), string(sh.Viewer), until, created, sqlrow.Nanos(time.Time{}))
+	if isForeignKey(err) {
+		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("share %s with %s: %w", sh.Device, sh.Viewer, err)
+	}
+	return nil
+}
+
+// DeleteShare revokes a share, or returns an error wrapping store.ErrNotFound.
+func (s *Store) DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error {
+	res, err := s.q(ctx).Exec(ctx, `DELETE FROM shares WHERE device = $1 AND viewer = $2`, string(device), string(viewer))
+	return changedOne(res, err, "unshare device", device)
+}
+
+// Share returns the share of device with viewer, or an error wrapping store.ErrNotFound.
+func (s *Store) Share(ctx context.Context, device access.DeviceID, viewer access.UserID) (store.Share, error) {
+	shares, err := s.shares(ctx, `device = $1 AND viewer = $2`, string(device), string(viewer))
+	if err == nil && len(shares) == 0 {
+		err = fmt.Errorf("share of %s with %s: %w", device, viewer, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Share{}, err
+	}
+	return shares[0], nil
+}
+
+// SharesOfDevice lists who a device is shared with.
+func (s *Store) SharesOfDevice(ctx context.Context, device access.DeviceID) ([]store.Share, error) {
+	return s.shares(ctx, `device = $1`, string(device))
+}
+
+// SharesWith lists the shares a viewer has.
+func (s *Store) SharesWith(ctx context.Context, viewer access.UserID) ([]store.Share, error) {
+	return s.shares(ctx, `viewer = $1`, string(viewer))
+}
+
+// shares runs a query whose where clause is one of the constants above.
+func (s *Store) shares(ctx context.Context, where string, args ...any) ([]store.Share, error) {
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+sqlrow.ShareColumns+` FROM shares WHERE `+where+` ORDER BY created_at`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.Collect(rows, sqlrow.Share)
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	return out, nil
+}
+
+// DevicesOwnedBy lists the devices a user owns.
+func (s *Store) DevicesOwnedBy(ctx context.Context, owner access.UserID) ([]store.Device, error) {
+	return s.devices(ctx, `owner = $1`, string(owner))
+}
