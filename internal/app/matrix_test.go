@@ -12,6 +12,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/config"
 	"vigil/internal/seal"
 	"vigil/internal/store"
 )
@@ -30,7 +31,13 @@ type principal struct {
 // with zero media bytes. The route list comes from the router itself: a
 // new route with an {id} that this table does not cover fails the test.
 func TestAccessMatrix(t *testing.T) {
-	a := startApp(t, "", withOAuthClients)
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		// The owner's WHEP session below is never connected and must
+		// outlive the whole matrix (media playlists wait for their first
+		// segments), even on a loaded machine.
+		c.WebRTCNegotiationTimeout = time.Minute
+	})
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
 	a.run(t, cam, other)
 	ctx := context.Background()
