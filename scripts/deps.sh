@@ -4,12 +4,13 @@
 # Chromium (the browser the web tests drive), Pebble (the ACME test CA the
 # certificate tests run on loopback), systemd-analyze (checks the unit
 # in dist/), PostgreSQL 15 (the Postgres store's tests start their own
-# throwaway server from its binaries: internal/testkit/pgtest), npm and
-# s3rver (an independent S3-compatible server the blob store's conformance
-# suite runs against) and, with VIGIL_WEED=1, SeaweedFS's weed built from
-# the Go module proxy (a second real S3; its build takes the better part of
-# an hour on a busy two-core machine, so it is not part of every
-# `make test`).
+# throwaway server from its binaries: internal/testkit/pgtest), GStreamer
+# (an RTSP client that resolves track URLs per RFC 3986), npm (the web
+# players the browser tests load) and s3rver (an independent S3-compatible
+# server the blob store's conformance suite runs against) and, with
+# VIGIL_WEED=1, SeaweedFS's weed built from the Go module proxy (a second
+# real S3; its build takes the better part of an hour on a busy two-core
+# machine, so it is not part of every `make test`).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
@@ -17,6 +18,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+command -v gst-launch-1.0 >/dev/null 2>&1 ||
+	need+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
@@ -31,6 +34,13 @@ if [ ${#need[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# The web players the browser tests run (hls.js, Shaka Player), pinned in
+# internal/app/testdata/players/package-lock.json; node_modules is not committed.
+players="$(dirname "$0")/../internal/app/testdata/players"
+if [ ! -d "$players/node_modules/hls.js" ] || [ ! -d "$players/node_modules/shaka-player" ]; then
+	(cd "$players" && npm ci --no-audit --no-fund --silent)
+fi
+
 
 # s3rver: an exact version, installed globally (as root here, as in CI).
 S3RVER_VERSION=3.7.1

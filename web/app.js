@@ -9,6 +9,9 @@ let csrf = "";
 let me = null;
 let cameras = [];
 let view = null; // the open live view
+// epoch counts sign-ins and sign-outs: an answer to a request made before
+// the latest one belongs to someone else's session and is dropped.
+let epoch = 0;
 
 async function api(method, path, body, type) {
   const headers = {};
@@ -32,11 +35,28 @@ async function errorText(res) {
 // --- signing in -----------------------------------------------------------
 
 function showLogin() {
-  me = null;
+  forget();
   $("home").hidden = true;
   $("who").hidden = true;
   $("login").hidden = false;
   $("login-name").focus();
+}
+
+// forget drops every piece of the signed-in person's state from the page:
+// whoever signs in next in this tab sees only their own.
+function forget() {
+  closeViewer();
+  epoch++;
+  me = null;
+  csrf = "";
+  cameras = [];
+  for (const id of ["grid", "links", "shares"]) $(id).replaceChildren();
+  $("history").tBodies[0].replaceChildren();
+  $("share-form").onsubmit = null;
+  $("owner-tools").hidden = true;
+  for (const id of ["share-user", "share-until", "claim-code", "login-name", "login-password"]) $(id).value = "";
+  for (const id of ["share-error", "claim-error", "login-error", "who-name"]) $(id).textContent = "";
+  $("claim-box").open = false;
 }
 
 async function start() {
@@ -47,6 +67,7 @@ async function start() {
 }
 
 function signedIn(user, token) {
+  epoch++;
   me = user;
   csrf = token;
   $("who-name").textContent = user;
@@ -80,9 +101,12 @@ $("logout").addEventListener("click", async () => {
 
 async function refresh() {
   if (!me) return;
+  const asked = epoch;
   const res = await api("GET", "/api/cameras");
   if (!res.ok) return;
-  cameras = await res.json();
+  const cams = await res.json();
+  if (asked !== epoch) return; // signed out (or in as someone else) meanwhile
+  cameras = cams;
   renderGrid();
   renderLinks();
   if (view && !cameras.some((c) => c.id === view.cam.id)) view.setState("no access");
@@ -158,8 +182,10 @@ $("claim-form").addEventListener("submit", async (e) => {
 // --- linked services ------------------------------------------------------
 
 async function renderLinks() {
+  const asked = epoch;
   const res = await api("GET", "/api/links");
   const links = res.ok ? await res.json() : [];
+  if (asked !== epoch) return;
   $("links").replaceChildren(...links.map((l) => {
     const li = document.createElement("li");
     const text = document.createElement("span");
@@ -226,17 +252,21 @@ class LiveView {
     if (this.stopped) return;
     this.setState(this.retries ? "reconnecting" : "connecting");
     const base = "/api/cameras/" + encodeURIComponent(this.cam.id);
+    let why = "";
     if (!this.forceMP4) {
       try {
         await this.webrtc(base);
+        $("why").textContent = "";
         return;
       } catch (err) {
         if (err.status === 404 || err.status === 401) return this.setState("no access");
         if (err.status === 503) return this.offline();
         console.warn("webrtc failed, falling back to mp4:", err.message);
+        why = err.message; // e.g. the server's 422: the camera has B-frames
       }
     }
     this.mp4(base);
+    $("why").textContent = why && " (WebRTC: " + why + ")";
   }
 
   async webrtc(base) {
@@ -275,12 +305,14 @@ class LiveView {
   mp4(base) {
     $("via").textContent = "MP4";
     this.video.srcObject = null;
-    this.video.src = base + "/live.mp4?t=" + Date.now();
+    // From the GOP before the cached keyframe: Chromium shows its first
+    // frame only once about a second past it is buffered.
+    this.video.src = base + "/live.mp4?from=previous&t=" + Date.now();
     this.video.onerror = () => this.lost();
     this.video.onended = () => this.lost();
     this.video.onloadeddata = () => this.video.play().catch(() => {});
-    // Stay at the live edge: the stream starts at the cached keyframe, up
-    // to a GOP behind, and a view that lags keeps showing buffered frames
+    // Stay at the live edge: the stream starts a GOP before the cached
+    // keyframe, up to two GOPs behind, and a view that lags keeps showing buffered frames
     // after the server has stopped (a revoked share must stop at once).
     // A progressive stream cannot be seeked, so the view catches up by
     // playing faster for a moment.
@@ -311,6 +343,7 @@ class LiveView {
 
   teardown() {
     clearInterval(this.edge);
+    $("why").textContent = "";
     if (this.pc) { this.pc.close(); this.pc = null; }
     if (this.whep) { api("DELETE", this.whep); this.whep = null; }
     this.video.onerror = this.video.onended = this.video.onloadeddata = null;
@@ -341,8 +374,11 @@ function gathered(pc) {
 
 async function loadOwnerTools(cam) {
   const base = "/api/cameras/" + encodeURIComponent(cam.id);
+  const asked = epoch;
   const [sres, hres] = await Promise.all([api("GET", base + "/shares"), api("GET", base + "/access")]);
   const shares = sres.ok ? await sres.json() : [];
+  const history = hres.ok ? await hres.json() : [];
+  if (asked !== epoch) return;
   $("shares").replaceChildren(...shares.map((s) => {
     const li = document.createElement("li");
     const text = document.createElement("span");
@@ -358,7 +394,6 @@ async function loadOwnerTools(cam) {
     li.append(text, b);
     return li;
   }));
-  const history = hres.ok ? await hres.json() : [];
   $("history").tBodies[0].replaceChildren(...history.map((h) => {
     const tr = document.createElement("tr");
     for (const v of [h.user, h.output + " (" + h.audience + ")", h.remote, fmt(h.started), h.ended ? fmt(h.ended) : "watching", h.bytes]) {

@@ -106,15 +106,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			a.close()
 		}
 	}()
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	master, sealer, err := a.openData(ctx)
 	if err != nil {
 		return nil, err
 	}
 	issuer := access.NewIssuer()
 	a.auth = auth.NewService(a.store, issuer, auth.NewTokens(master), grantTTL)
+	failures := auth.NewFailures(a.reg)
+	a.auth.Failures, a.auth.Audit = failures, log
 	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
 		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
+	a.reg.MustRegister(&hub.Cameras{Hub: a.hub, List: cameraIDs(a.store)})
 	rec := audit.New(a.store, log)
 	dropped := httpapi.NewDropped()
 	a.reg.MustRegister(dropped)
@@ -137,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	signIn := &auth.SignIn{Users: a.store, Sessions: a.store, Accounts: auth.NewThrottle(auth.AccountFailures),
-		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1)}
+		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log}
 	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
 	a.oauth, err = oauth.New(oauth.Config{Store: a.store, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
 		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: a.store,

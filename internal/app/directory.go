@@ -114,3 +114,16 @@ func (l linkCameras) Cameras(ctx context.Context, user access.UserID) ([]oauth.C
 	}
 	return out, nil
 }
+
+// cameraIDs lists every provisioned camera, for the operators' per-camera
+// series (hub.Cameras).
+func cameraIDs(st backend.Store) func(ctx context.Context) ([]access.DeviceID, error) {
+	return func(ctx context.Context) ([]access.DeviceID, error) {
+		devs, err := st.Devices(ctx)
+		ids := make([]access.DeviceID, 0, len(devs))
+		for _, dev := range devs {
+			ids = append(ids, dev.ID)
+		}
+		return ids, err
+	}
+}

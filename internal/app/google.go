@@ -100,14 +100,16 @@ func householdAs[T any](ctx context.Context, a *App, user access.UserID, as func
 
 func (g googleSide) Online(d access.DeviceID) bool { return g.a.hub.Online(d, access.StreamMain) }
 
-// StreamToken mints a main-stream token for audience google bound to the
-// link, after a grant says the user may still see the camera.
+// StreamToken mints a token for audience google bound to the link, after
+// a grant says the user may still see the camera. It opens the camera's
+// adaptive set, main and sub, so that a display on a poor network can step
+// down to sub.
 func (g googleSide) StreamToken(ctx context.Context, l google.Link, d access.DeviceID) (string, time.Time, error) {
 	c, err := g.a.auth.LinkCaller(ctx, l.UserName, l.ID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return g.a.auth.StreamToken(ctx, c, d, access.StreamMain, access.AudienceGoogle, googleTokenTTL)
+	return g.a.auth.StreamToken(ctx, c, d, "", access.AudienceGoogle, googleTokenTTL) // "": main and sub
 }
 
 // googleStreamGrant checks a display's stream token for device's main

@@ -50,6 +50,7 @@ func TestStreamTokensForPlayersWithoutHeaders(t *testing.T) {
 	}
 	urls := tok["urls"].(map[string]any)
 	token := tok["token"].(string)
+	_, mainTok := mint("vera", vera, cam.ID, map[string]any{"audience": "google", "stream": "main"})
 
 	// No credentials but the token: the still is the camera's own picture.
 	code, _, body := a.get(t, urls["still"].(string), "", "")
@@ -79,7 +80,7 @@ func TestStreamTokensForPlayersWithoutHeaders(t *testing.T) {
 		want       int
 	}{
 		{"token for another camera", "/api/cameras/" + other.ID + "/still.jpg?token=" + token, 403},
-		{"token for another stream", "/api/cameras/" + cam.ID + "/still.jpg?stream=sub&token=" + token, 403},
+		{"token for another stream", "/api/cameras/" + cam.ID + "/still.jpg?stream=sub&token=" + mainTok["token"].(string), 403},
 		{"forged token", "/api/cameras/" + cam.ID + "/still.jpg?token=" + token[:len(token)-4] + "AAAA", 401},
 		{"garbage token", "/api/cameras/" + cam.ID + "/live.mp4?token=x.y", 401},
 	}

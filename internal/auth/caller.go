@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -111,6 +112,11 @@ func (s *Service) LinkCaller(ctx context.Context, name, link string) (Caller, er
 // scope). The user is loaded once, and the Caller is the one the request's
 // grant is for. With no credential passing, it returns check's last error.
 func (s *Service) DigestCaller(ctx context.Context, name string, check func(Credential) error) (Caller, error) {
+	c, err := s.digestCaller(ctx, name, check)
+	return c, s.Failures.count(err)
+}
+
+func (s *Service) digestCaller(ctx context.Context, name string, check func(Credential) error) (Caller, error) {
 	p, err := s.active(ctx, name)
 	if err != nil {
 		return Caller{}, err
@@ -126,5 +132,5 @@ func (s *Service) DigestCaller(ctx context.Context, name string, check func(Cred
 			return callerOf(p, k.Scope, Binding{ViaAPIToken, k.ID}), nil
 		}
 	}
-	return Caller{}, err
+	return Caller{}, fmt.Errorf("%w: %w", ErrWrongPassword, err)
 }

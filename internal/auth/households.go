@@ -58,6 +58,7 @@ func (s *Service) Claim(ctx context.Context, c Caller, code string, h Households
 	}
 	s.RevokeDevice(device)
 	h.Handover(ctx, device)
+	auditLine(ctx, s.Audit, EventClaim, "user", c.ID, "camera", device)
 	return device, nil
 }
 
@@ -73,7 +74,11 @@ func (s *Service) Share(ctx context.Context, owner Caller, device access.DeviceI
 	if !until.IsZero() && !until.After(s.now()) {
 		return fmt.Errorf("%w: share until %s: that is in the past", ErrInvalid, until.Format(time.RFC3339))
 	}
-	return h.PutShare(ctx, device, v.ID, until)
+	if err := h.PutShare(ctx, device, v.ID, until); err != nil {
+		return err
+	}
+	auditLine(ctx, s.Audit, EventShare, "user", o.ID, "camera", device, "viewer", v.ID, "until", until)
+	return nil
 }
 
 // Unshare revokes viewer's share of the owner's device; viewing stops now.
@@ -84,6 +89,9 @@ func (s *Service) Unshare(ctx context.Context, owner Caller, device access.Devic
 	}
 	err = h.DeleteShare(ctx, device, v.ID)
 	s.Revoke(v.ID, device) // also when the share was already gone: nothing may linger
+	if err == nil {
+		auditLine(ctx, s.Audit, EventUnshare, "user", owner.ID, "camera", device, "viewer", v.ID)
+	}
 	return err
 }
 
@@ -137,5 +145,6 @@ func (s *Service) Release(ctx context.Context, owner Caller, device access.Devic
 		return "", err
 	}
 	h.Handover(ctx, device)
+	auditLine(ctx, s.Audit, EventRelease, "user", owner.ID, "camera", device)
 	return code, nil
 }

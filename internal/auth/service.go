@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -96,6 +97,13 @@ type Directory interface {
 
 // Service authenticates cameras and viewers and mints grants.
 type Service struct {
+	// Failures counts refused RTSP Digest credentials and stream tokens;
+	// nil counts nothing. Set it before use.
+	Failures *Failures
+	// Audit writes the audit lines of claims, releases and shares; nil
+	// writes none. Set it before use.
+	Audit *slog.Logger
+
 	dir    Directory
 	issuer *access.Issuer
 	tokens *Tokens // nil: stream tokens are refused
@@ -136,9 +144,10 @@ func (s *Service) CameraCredential(ctx context.Context, device access.DeviceID) 
 // Use is what a caller asks to read.
 type Use struct {
 	Device access.DeviceID
-	// Stream is the stream the output will serve, which must be a stream
-	// token's; "" only where the output serves no one stream (a
-	// multivariant playlist, which then lists the token's alone).
+	// Stream is the stream the output will serve, which a stream token
+	// must open (Token.Opens); "" only where the output serves no one
+	// stream (a multivariant playlist, which then lists the streams the
+	// token opens).
 	Stream access.StreamID
 	// Audiences are the kinds of client the output serves: a stream token
 	// must have been minted for one of them; a caller who signed in reads

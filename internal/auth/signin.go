@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -76,6 +77,11 @@ type SignIn struct {
 	// Hasher bounds the argon2id work of every sign-in, sign-up and
 	// password change.
 	Hasher *Hasher
+	// Failures counts failed sign-ins; nil counts nothing.
+	Failures *Failures
+	// Audit writes the audit lines of sessions started and ended; nil
+	// writes none.
+	Audit *slog.Logger
 
 	// flight joins concurrent attempts with the same user name, password
 	// and client address (see Password).
@@ -90,6 +96,11 @@ const checkTimeout = 30 * time.Second
 // CSRF token the caller checks: a header for the API, a form field for the
 // account-linking pages).
 func (si *SignIn) SessionCaller(ctx context.Context, cookie string) (Caller, Session, error) {
+	c, sess, err := si.sessionCaller(ctx, cookie)
+	return c, sess, si.Failures.count(err)
+}
+
+func (si *SignIn) sessionCaller(ctx context.Context, cookie string) (Caller, Session, error) {
 	if si.Sessions == nil {
 		return Caller{}, Session{}, ErrSessionEnded
 	}
@@ -128,7 +139,8 @@ func (si *SignIn) Password(ctx context.Context, name, pass, addr string) (Caller
 		// Apart from ctx: one caller leaving must not fail the others.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 		defer cancel()
-		return si.password(cctx, name, pass, addr)
+		c, err := si.password(cctx, name, pass, addr)
+		return c, si.Failures.count(err) // once per check, however many joined it
 	})
 	select {
 	case r := <-ch:
@@ -161,7 +173,7 @@ func (si *SignIn) password(ctx context.Context, name, pass, addr string) (Caller
 func (si *SignIn) AccountPassword(ctx context.Context, name, pass, addr string) (Caller, error) {
 	c, err := si.Password(ctx, name, pass, addr)
 	if err == nil && c.Scope != ScopeAccount {
-		return Caller{}, ErrNotPassword
+		return Caller{}, si.Failures.count(ErrNotPassword)
 	}
 	return c, err
 }
@@ -259,6 +271,7 @@ func (si *SignIn) StartSession(ctx context.Context, user access.UserID) (string,
 	if err := si.Sessions.CreateSession(ctx, sess); err != nil {
 		return "", Session{}, err
 	}
+	auditLine(ctx, si.Audit, EventSignIn, "user", user, "session", sess.IDSHA256[:12])
 	return id, sess, nil
 }
 
@@ -267,7 +280,15 @@ func (si *SignIn) EndSession(ctx context.Context, cookie string) error {
 	if si.Sessions == nil {
 		return nil
 	}
-	return si.Sessions.DeleteSession(ctx, sha256Hex(cookie))
+	h := sha256Hex(cookie)
+	sess, lookupErr := si.Sessions.Session(ctx, h, time.Now()) // whose, for the audit line
+	if err := si.Sessions.DeleteSession(ctx, h); err != nil {
+		return err
+	}
+	if lookupErr == nil {
+		auditLine(ctx, si.Audit, EventSignOut, "user", sess.User, "session", h[:12])
+	}
+	return nil
 }
 
 func sha256Hex(s string) string {

@@ -20,7 +20,7 @@ import (
 
 // Stream tokens let clients that cannot send headers (Cast receivers, HLS
 // and RTSP players) fetch one camera's media: short-lived, bound to user,
-// device, stream, audience and the session they were minted in, signed with HMAC-SHA256 under a key that
+// device, stream (or the camera's adaptive set of streams), audience and the session they were minted in, signed with HMAC-SHA256 under a key that
 // rotates every tokenKeyPeriod (the key's index travels in the token). A
 // token is a claim to ask for a grant, never a grant: every request with
 // one is checked against the store again, so a revoked share makes every
@@ -51,8 +51,11 @@ const renewGap = 30 * time.Second
 
 // Token is what a stream token says.
 type Token struct {
-	User     string
-	Device   access.DeviceID
+	User   string
+	Device access.DeviceID
+	// Stream is the one stream the token opens, or "" for every stream of
+	// the camera (main and sub, its adaptive set): a player on a poor
+	// network must be able to step down to the sub stream.
 	Stream   access.StreamID
 	Audience access.Audience
 	// Binding is what the token was minted in — a sign-in session, an API
@@ -136,7 +139,7 @@ func (t *Tokens) Verify(s string) (Token, error) {
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
-	stream, err := access.ParseStreamID(f[4])
+	stream, err := tokenStream(f[4])
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
@@ -150,6 +153,21 @@ func (t *Tokens) Verify(s string) (Token, error) {
 		return tok, ErrTokenExpired
 	}
 	return tok, nil
+}
+
+// tokenStream reads a token's stream field: "" is the adaptive set, not
+// (as access.ParseStreamID has it) the main stream.
+func tokenStream(s string) (access.StreamID, error) {
+	if s == "" {
+		return "", nil
+	}
+	return access.ParseStreamID(s)
+}
+
+// Opens reports whether the token opens stream ("" where the output
+// serves no one stream).
+func (t Token) Opens(stream access.StreamID) bool {
+	return t.Stream == "" || stream == "" || stream == t.Stream
 }
 
 // PasswordFingerprint names a stored password hash without revealing it:
@@ -178,6 +196,11 @@ func leaseBinding(b Binding) Binding {
 // checks the camera, stream and kind of client it was minted for, and the
 // store, on every use.
 func (s *Service) TokenCaller(ctx context.Context, raw string) (Caller, error) {
+	c, err := s.tokenCaller(ctx, raw)
+	return c, s.Failures.count(err)
+}
+
+func (s *Service) tokenCaller(ctx context.Context, raw string) (Caller, error) {
 	if s.tokens == nil {
 		return Caller{}, ErrBadToken
 	}
@@ -202,9 +225,14 @@ func (s *Service) TokenCaller(ctx context.Context, raw string) (Caller, error) {
 // returns ErrTokenMisused for another camera, stream or kind of client,
 // and ErrTokenRevoked for a token minted before its holder's current epoch.
 func (s *Service) tokenGrant(ctx context.Context, c Caller, use Use) (access.Grant, error) {
+	g, err := s.tokenGrantOf(ctx, c, use)
+	return g, s.Failures.count(err)
+}
+
+func (s *Service) tokenGrantOf(ctx context.Context, c Caller, use Use) (access.Grant, error) {
 	tok := c.Token
 	use.Device = tokenDevice(*tok, use.Device)
-	if tok.Device != use.Device || (use.Stream != "" && use.Stream != tok.Stream) ||
+	if tok.Device != use.Device || !tok.Opens(use.Stream) ||
 		!slices.Contains(use.Audiences, tok.Audience) {
 		return access.Grant{}, ErrTokenMisused
 	}

@@ -1,9 +1,11 @@
 package hls
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -75,5 +77,54 @@ func TestYoungEpochGetsItsOwnMuxer(t *testing.T) {
 	})
 	if _, err := f.m.muxer(grant("cam-a"), key, false); !errors.Is(err, ErrNoFile) {
 		t.Fatalf("segment request after handover: %v, want ErrNoFile (404)", err)
+	}
+}
+
+// TestYoungEpochMultivariantWaits: a holder whose epoch is younger than
+// every cached keyframe (a share made a moment ago) is not refused with a
+// 503 while the camera is online: its multivariant playlist waits for the
+// next keyframes and lists both streams, as the owner's does. A request
+// that gives up first ends the wait with its context's error, and an
+// offline camera answers ErrOffline without waiting.
+func TestYoungEpochMultivariantWaits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
+	publish(t, f.h, "cam-a", access.StreamSub, 160, 120, nil)
+	streams := []access.StreamID{access.StreamMain, access.StreamSub}
+	serve := func(ctx context.Context, g access.Grant) (*httptest.ResponseRecorder, error) {
+		rec := httptest.NewRecorder()
+		gw := &guard{ResponseWriter: rec}
+		err := f.m.Multivariant(gw, httptest.NewRequestWithContext(ctx, http.MethodGet, "/x?token=T", nil), g, streams, VariantFMP4)
+		if err != nil && !gw.untouched() {
+			t.Errorf("Multivariant wrote to the response and returned %v", err)
+		}
+		return rec, err
+	}
+
+	young := since(time.Now())
+	rec, err := serve(t.Context(), young)
+	if err != nil {
+		t.Fatalf("a new sharee's multivariant playlist: %v, want 200", err)
+	}
+	pl, err := parseMultivariant(rec.Body.Bytes())
+	if err != nil || len(pl.variants) != 2 {
+		t.Fatalf("a new sharee's multivariant playlist lists %d streams (%v), want main and sub:\n%s",
+			len(pl.variants), err, rec.Body.Bytes())
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := serve(ctx, since(time.Now())); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a request that gave up while waiting: %v, want its context's error", err)
+	}
+
+	start := time.Now()
+	if err := f.m.Multivariant(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil),
+		grant("cam-b"), streams, VariantFMP4); !errors.Is(err, ErrOffline) {
+		t.Errorf("an offline camera: %v, want ErrOffline", err)
+	}
+	if d := time.Since(start); d > describeWait/2 {
+		t.Errorf("an offline camera's playlist took %v: it must not wait", d)
 	}
 }

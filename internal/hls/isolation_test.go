@@ -232,7 +232,9 @@ func TestMuxerOutlivesCreatorsGrant(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
-	short := issuer.Mint("u1", "cam-a", access.AudienceWeb, 1500*time.Millisecond)
+	// Long enough for the first playlist, which waits for minSegments
+	// segments of a camera that has just started.
+	short := issuer.Mint("u1", "cam-a", access.AudienceWeb, 5*time.Second)
 	long := issuer.Mint("u2", "cam-a", access.AudienceWeb, time.Hour)
 	serve := func(g access.Grant) (*httptest.ResponseRecorder, *mediaPlaylist, error) {
 		rec, err := f.serveRecorded(t, g, access.StreamMain, VariantTS, "index.m3u8")

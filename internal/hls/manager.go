@@ -128,7 +128,7 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	if !v.valid() || !validFile(file) {
 		return ErrNoFile
 	}
-	key := muxerKey{device: g.Device(), stream: stream, variant: v}
+	key := muxerKey{device: g.Device(), stream: stream, variant: v.muxed()}
 	x, err := m.muxer(g, key, isPlaylist(file))
 	if err != nil {
 		return err
@@ -157,6 +157,9 @@ func (m *Manager) serveFile(w http.ResponseWriter, r *http.Request, g access.Gra
 	name := file
 	if file == "index.m3u8" {
 		name = x.layout.index
+	}
+	if isPlaylist(name) {
+		return m.mediaPlaylist(w, r, x, v, name)
 	}
 	cw := &responseWriter{w: w}
 	x.hm.Handle(cw, rewrite(r, name))

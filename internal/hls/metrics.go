@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	labels := []string{"variant"}
 	m := &Metrics{
 		Muxers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vigil_hls_muxers", Help: "Running HLS muxers, one per camera stream and variant.",
+			Name: "vigil_hls_muxers", Help: "Running HLS muxers, one per camera stream and muxer variant (ll also serves fmp4).",
 		}, labels),
 		MuxersStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_hls_muxers_started_total", Help: "HLS muxers started.",

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecparams"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
@@ -35,33 +36,26 @@ type streamEntry struct {
 
 // Multivariant writes our multivariant playlist (RFC 8216 §4.3.4) of the
 // grant's device's live streams among streams (in that order) in variant v: BANDWIDTH is
-// the peak segment bit rate measured by a running muxer or estimated from
-// the hub's GOP cache, RESOLUTION and FRAME-RATE come from the SPS, CODECS
+// the peak segment bit rate, the higher of what a running muxer measured
+// and the rate of the hub's GOP cache (never below the camera's measured
+// rate), RESOLUTION and FRAME-RATE come from the SPS, CODECS
 // are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
 // relative to the multivariant playlist, with the request's query (a stream
 // token) kept. It also starts the listed streams' muxers, so that the
-// player's next request finds them primed. On an error nothing has been
-// written to w: ErrNoFile (an invalid variant), ErrRefused, ErrOffline.
+// player's next request finds them primed. While the camera is online but
+// has no keyframe the grant may see yet, it waits for one (describeWait). On
+// an error nothing has been written to w: ErrNoFile (an invalid variant),
+// ErrRefused, ErrOffline, ErrNotReady, r's context's.
 func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.Grant, streams []access.StreamID, v Variant) error {
 	if !v.valid() {
 		return fmt.Errorf("%w: %w", ErrNoFile, ErrBadVariant)
 	}
-	var entries []streamEntry
-	for _, s := range streams {
-		e, err := m.describe(g, s, v)
-		switch {
-		case err == nil:
-			entries = append(entries, e)
-		case errors.Is(err, hub.ErrOffline), errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
-		default:
-			return readError(err)
-		}
-	}
-	if len(entries) == 0 {
-		return fmt.Errorf("%w: %w", ErrOffline, hub.ErrOffline)
+	entries, err := m.describeAll(r.Context(), g, streams, v)
+	if err != nil {
+		return err
 	}
 	for _, e := range entries {
-		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v}, true)
+		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v.muxed()}, true)
 	}
 	body := multivariantPlaylist(entries, v, query(r.URL.RawQuery))
 	h := w.Header()
@@ -71,6 +65,65 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 	n, _ := w.Write(body)
 	m.cfg.Metrics.Bytes.WithLabelValues(string(v)).Add(float64(n))
 	return nil
+}
+
+// describeWait bounds how long a multivariant request waits for the
+// camera's online streams to have a keyframe the grant may see: a holder
+// whose epoch (a new share, a claim) is younger than the cached keyframes has
+// nothing to be shown until each stream's next keyframe, at most a GOP away.
+const describeWait = 5 * time.Second
+
+// describePoll is how often describeAll looks again while it waits.
+const describePoll = 50 * time.Millisecond
+
+// describeAll describes the streams, waiting (up to describeWait, and no
+// longer than ctx) while a stream is online but has no keyframe the grant
+// may see, so that a new sharee's playlist lists what the owner's does. It
+// returns what it could describe then: ErrOffline when no stream is online,
+// ErrNotReady when none had a keyframe in time.
+func (m *Manager) describeAll(ctx context.Context, g access.Grant, streams []access.StreamID, v Variant) ([]streamEntry, error) {
+	deadline := time.Now().Add(describeWait)
+	for {
+		entries, waiting, err := m.describeNow(g, streams, v)
+		expired := time.Now().After(deadline)
+		switch {
+		case err != nil:
+			return nil, err
+		case waiting == 0 && len(entries) == 0:
+			return nil, fmt.Errorf("%w: %w", ErrOffline, hub.ErrOffline)
+		case waiting == 0 || expired && len(entries) > 0:
+			return entries, nil
+		case expired:
+			return nil, ErrNotReady
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(describePoll):
+		}
+	}
+}
+
+// describeNow describes the streams that have a keyframe the grant may see
+// and counts those that are online without one.
+func (m *Manager) describeNow(g access.Grant, streams []access.StreamID, v Variant) ([]streamEntry, int, error) {
+	var entries []streamEntry
+	waiting := 0
+	for _, s := range streams {
+		e, err := m.describe(g, s, v)
+		switch {
+		case err == nil:
+			entries = append(entries, e)
+		case errors.Is(err, hub.ErrOffline):
+			if m.cfg.Hub.Online(g.Device(), s) {
+				waiting++
+			}
+		case errors.Is(err, ErrUnsupported), errors.Is(err, ErrNoTracks):
+		default:
+			return nil, 0, readError(err)
+		}
+	}
+	return entries, waiting, nil
 }
 
 // describe measures one stream for the multivariant playlist.
@@ -103,32 +156,33 @@ func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (stream
 			}
 		}
 	}
-	e.bandwidth, e.measured = m.bandwidth(g, muxerKey{device: g.Device(), stream: s, variant: v}, outs)
+	e.bandwidth, e.measured = m.bandwidth(g, muxerKey{device: g.Device(), stream: s, variant: v.muxed()}, outs)
 	return e, nil
 }
 
-// bandwidth returns the peak bit rate measured by the key's muxer, or else
-// one estimated from the hub's GOP cache.
+// bandwidth returns the peak bit rate of the stream: the higher of what
+// the key's muxer measured and what the hub's GOP cache holds, so that a
+// player's first pick is not made on a guess below the camera's rate.
 func (m *Manager) bandwidth(g access.Grant, key muxerKey, outs []outTrack) (int, bool) {
 	m.mu.Lock()
 	x := m.muxers[key]
 	m.mu.Unlock()
-	bps, measured := 0, false
+	bps, measured := m.estimate(g, key.stream, outs)
 	if x != nil {
-		bps, measured = x.rate.peak(m.cfg.SegmentDuration)
-	}
-	if !measured {
-		bps = m.estimate(g, key.stream, outs)
+		muxed, ok := x.rate.peak(m.cfg.SegmentDuration)
+		bps, measured = max(bps, muxed), measured || ok
 	}
 	return max(int(float64(bps)*containerOverhead), 1000), measured
 }
 
-// estimate reads the hub's GOP cache (without waiting for live units) and
-// rates it, taking it to last at least one segment.
-func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) int {
-	r, err := m.cfg.Hub.Read(g, s)
+// estimate reads the hub's GOP cache from the previous keyframe (without
+// waiting for live units) and rates it: the previous GOP is a whole window,
+// the camera's measured rate; the current one alone, just begun, is mostly
+// its keyframe. It reports whether a whole window was measured.
+func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) (int, bool) {
+	r, err := m.cfg.Hub.ReadBack(g, s)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer r.Close()
 	carried := map[int]bool{}
@@ -149,8 +203,7 @@ func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) i
 			rm.add(u, video && u.Key, hasVideo)
 		}
 	}
-	bps, _ := rm.peak(m.cfg.SegmentDuration)
-	return bps
+	return rm.peak(m.cfg.SegmentDuration)
 }
 
 func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []byte {

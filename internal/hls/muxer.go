@@ -63,6 +63,14 @@ type muxer struct {
 	lastUnit atomic.Int64                 // unix nanoseconds of the last unit fed
 	grant    atomic.Pointer[access.Grant] // the freshest grant that passed the check
 	rate     rateMeter
+	nextKey  atomic.Pointer[chan struct{}] // closed when the next video keyframe is fed
+	// keyGap is the PTS distance between the last two video keyframes fed
+	// (nanoseconds; 0 until two were): when the camera's next one is due.
+	keyGap atomic.Int64
+	// keysFed and lastKeyPTS count and time the video keyframes fed; only
+	// the feeding goroutine touches them.
+	keysFed    int
+	lastKeyPTS time.Duration
 	// stopErr says why the muxer stopped; written before done is closed.
 	stopErr  error
 	errLog   atomic.Int64 // unix nanoseconds of the last encode error logged
@@ -77,6 +85,8 @@ func newMuxer(mgr *Manager, key muxerKey, g access.Grant) *muxer {
 		done:  make(chan struct{}),
 	}
 	x.grant.Store(&g)
+	next := make(chan struct{})
+	x.nextKey.Store(&next)
 	x.lastReq.Store(time.Now().UnixNano())
 	x.lastUnit.Store(time.Now().UnixNano())
 	return x
@@ -302,6 +312,10 @@ func (x *muxer) write(r *hub.Reader, u *media.Unit) {
 	}
 	video := t.hls.Codec.IsVideo()
 	if video && u.Key {
+		if x.keysFed > 0 {
+			x.keyGap.Store(int64(u.PTS - x.lastKeyPTS))
+		}
+		x.keysFed, x.lastKeyPTS = x.keysFed+1, u.PTS
 		x.last.Store(u)
 	}
 	x.rate.add(u, video && u.Key, x.hasVideo)
@@ -321,6 +335,9 @@ func (x *muxer) write(r *hub.Reader, u *media.Unit) {
 	if err != nil {
 		x.mgr.Metrics().EncodeErrors.WithLabelValues(string(x.key.variant)).Inc()
 		x.logEncodeError(err)
+	}
+	if video && u.Key {
+		x.fedKeyframe() // it may have closed a segment
 	}
 }
 

@@ -112,12 +112,12 @@ func decode(t *testing.T, b []byte) int {
 
 // TestTimeToFirstMedia measures, for each variant, the time from the first
 // playlist request of a camera nobody watches to holding a decodable first
-// part (LL-HLS) or segment. The muxer starts from the hub's GOP cache, so it
-// is bounded by the wait for the camera's next keyframe to close the first
-// segment (at most a GOP, 1 s here); gohlslib's fMP4 variant publishes its
-// playlist only with two segments, a GOP later. The time bounds are sanity
-// bounds, not targets; what shows the muxer was primed is that its first
-// segment starts at the cached keyframe, before the request.
+// part (LL-HLS) or segment. The muxer starts from the hub's GOP cache, and
+// a starting player's playlist waits until it lists minSegments segments,
+// each closed by one of the camera's next keyframes (1 s GOPs here, the
+// first of them cached in part). The time bounds are sanity bounds, not
+// targets; what shows the muxer was primed is that its first segment
+// starts at the cached keyframe, before the request.
 func TestTimeToFirstMedia(t *testing.T) {
 	t.Parallel()
 	haveFFmpeg(t)
@@ -163,24 +163,25 @@ func TestTimeToFirstMedia(t *testing.T) {
 			}
 			// Primed, not cold: the first segment begins with the GOP the hub
 			// cached before the request, half a second of it here.
-			first := pl.segments[len(pl.segments)-1]
+			// gohlslib dates the last two segments only: the first one's
+			// start is the first dated one's less the durations before it.
+			var start time.Time
+			var before time.Duration
 			for _, s := range pl.segments {
-				if !s.gap {
-					first = s
+				if !s.pdt.IsZero() {
+					start = s.pdt.Add(-before)
 					break
 				}
+				before += time.Duration(s.duration * float64(time.Second))
 			}
-			if first.pdt.IsZero() {
-				t.Errorf("first segment %d without EXT-X-PROGRAM-DATE-TIME", first.seq)
-			} else if lead := t0.Sub(first.pdt); lead < 300*time.Millisecond {
+			if start.IsZero() {
+				t.Errorf("no segment with EXT-X-PROGRAM-DATE-TIME")
+			} else if lead := t0.Sub(start); lead < 300*time.Millisecond {
 				t.Errorf("first segment starts %v before the first request; want the cached GOP (about 500 ms)", lead)
 			} else {
 				t.Logf("%s: first segment starts %v before the first request", v, lead.Round(time.Millisecond))
 			}
-			bound := 2 * time.Second
-			if v == VariantFMP4 {
-				bound = 3 * time.Second
-			}
+			bound := time.Duration(minSegments+1) * time.Second
 			if elapsed > bound {
 				t.Errorf("first decodable %s after %v, sanity bound %v", what, elapsed, bound)
 			}

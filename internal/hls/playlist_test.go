@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/media"
 	"vigil/internal/sim"
 )
 
@@ -120,6 +123,11 @@ func checkMedia(t *testing.T, v Variant, pl *mediaPlaylist, raw []byte) {
 		fail("EXT-X-MAP needs EXT-X-VERSION 6 or more, have %d", pl.version)
 	}
 	if v != VariantLL {
+		for name := range pl.tags {
+			if slices.ContainsFunc(llTags, func(t []byte) bool { return string(t) == "#"+name+":" }) {
+				fail("a plain fMP4 playlist with the LL-HLS tag %s", name)
+			}
+		}
 		return
 	}
 	once("EXT-X-PART-INF")
@@ -365,7 +373,7 @@ func TestLayoutMatchesGohlslib(t *testing.T) {
 
 			// gohlslib's own multivariant playlist names the same files.
 			f.m.mu.Lock()
-			x := f.m.muxers[muxerKey{device: "cam-a", stream: access.StreamMain, variant: v}]
+			x := f.m.muxers[muxerKey{device: "cam-a", stream: access.StreamMain, variant: v.muxed()}]
 			f.m.mu.Unlock()
 			rec := httptest.NewRecorder()
 			x.hm.Handle(rec, httptest.NewRequest(http.MethodGet, "/index.m3u8", nil))
@@ -384,5 +392,47 @@ func TestLayoutMatchesGohlslib(t *testing.T) {
 				t.Errorf("gohlslib's audio rendition is %q, we list %q", ownAudio, x.layout.audio)
 			}
 		})
+	}
+}
+
+// TestBandwidthFromMeasuredRate: before any muxer has measured a stream,
+// BANDWIDTH comes from the camera's measured rate, the whole previous GOP
+// in the hub's cache, not from the current GOP when it has only begun
+// (mostly its keyframe): a camera whose P frames carry most of its bytes
+// is not advertised below its rate.
+func TestBandwidthFromMeasuredRate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	gen, err := sim.NewGenerator(320, 240, fps, gop, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	const keyBytes, pBytes = 1000, 10000
+	unit := func(n int) hub.UnitData {
+		pts := time.Duration(n) * time.Second / fps
+		if n%gop == 0 {
+			idr := append([]byte{0x65}, make([]byte, keyBytes)...)
+			return hub.UnitData{PTS: pts, Key: true, Payload: [][]byte{gen.SPS(), gen.PPS(), idr}}
+		}
+		return hub.UnitData{PTS: pts, Payload: [][]byte{append([]byte{0x41}, make([]byte, pBytes)...)}}
+	}
+	for n := range gop + 2 { // a whole GOP, then a keyframe and one P frame
+		if err := p.Write(0, unit(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rate := (keyBytes + (gop-1)*pBytes) * 8 * fps / gop // bits/s of the whole GOP
+	pl, err := parseMultivariant(mustGet(t, f.url("/g/cam-a/ll.m3u8")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw, err := strconv.Atoi(pl.variants[0].attrs["BANDWIDTH"])
+	if err != nil || bw < rate || bw > 2*rate {
+		t.Errorf("BANDWIDTH %d (%v), want at least the measured %d and at most twice it", bw, err, rate)
 	}
 }

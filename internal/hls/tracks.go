@@ -11,7 +11,8 @@ import (
 	"vigil/internal/media"
 )
 
-// Variant is an HLS flavour. Each (device, stream, variant) has its own muxer.
+// Variant is an HLS flavour. Each (device, stream, variant) has its own
+// muxer, but for fMP4, which the LL-HLS muxer serves (Variant.muxed).
 type Variant string
 
 // The variants served.
@@ -38,6 +39,19 @@ func ParseVariant(s string) (Variant, error) {
 func (v Variant) valid() bool {
 	_, err := ParseVariant(string(v))
 	return err == nil
+}
+
+// muxed is the variant whose muxer serves v. fMP4 is the LL-HLS muxer's
+// playlist without its LL-HLS tags (llTags): gohlslib's own fMP4 muxer
+// publishes no playlist before two whole segments, a wait of up to two
+// GOPs (8 s for a camera with 4-second GOPs) after a camera's session
+// starts or a holder's epoch, and the LL-HLS muxer publishes after one;
+// the segments are the same fMP4, and one muxer serves both.
+func (v Variant) muxed() Variant {
+	if v == VariantFMP4 {
+		return VariantLL
+	}
+	return v
 }
 
 func (v Variant) muxerVariant() gohlslib.MuxerVariant {

@@ -136,7 +136,12 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	stream, err := access.ParseStreamID(body.Stream)
+	// Left out, the stream is the camera's adaptive set (main and sub): a
+	// player on a poor network steps down to sub.
+	var stream access.StreamID
+	if body.Stream != "" {
+		stream, err = access.ParseStreamID(body.Stream)
+	}
 	if err != nil || !audiences[body.Audience] || body.TTLSeconds < 0 {
 		return httpError(http.StatusBadRequest, "audience must be web, rtsp, google or alexa; stream main or sub; ttl_seconds positive", err)
 	}
@@ -152,22 +157,28 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		"token": tok, "expires": expires.UTC(), "urls": a.tokenURLs(r, device, stream, body.Audience, tok)})
 }
 
-// tokenURLs are the URLs a player of audience can open with tok.
+// tokenURLs are the URLs a player of audience can open with tok. The HLS
+// URL is the multivariant playlist: it lists the streams the token opens
+// and their audio, which a media playlist leaves out. Without a stream
+// (the adaptive set) the other URLs serve main.
 func (a *API) tokenURLs(r *http.Request, device access.DeviceID, stream access.StreamID, aud access.Audience, tok string) map[string]string {
 	if aud == access.AudienceRTSP {
 		if a.RTSPBase == nil {
 			return map[string]string{}
 		}
 		path := string(device)
-		if stream != access.StreamMain {
+		if stream == access.StreamSub {
 			path += "/" + string(stream)
 		}
 		return map[string]string{"rtsp": a.RTSPBase(r) + "/" + path + "?token=" + tok}
 	}
-	q := "?stream=" + string(stream) + "&token=" + tok
+	q := "?token=" + tok
+	if stream != "" {
+		q = "?stream=" + string(stream) + "&token=" + tok
+	}
 	base := "/api/cameras/" + string(device)
 	return map[string]string{
-		"hls":   base + "/hls/" + string(stream) + "/ll/index.m3u8?token=" + tok,
+		"hls":   base + "/hls/index.m3u8?token=" + tok,
 		"mp4":   base + "/live.mp4" + q,
 		"still": base + "/still.jpg" + q,
 	}

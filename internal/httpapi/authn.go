@@ -25,8 +25,8 @@ var errNotFound = httpError(http.StatusNotFound, "no such camera", nil)
 // middleware, Authenticator.viewing) to read the camera in the path. stream
 // is the stream the output will serve, which a stream token must have been
 // minted for; "" only where the output serves no one stream (the
-// multivariant playlist, which then lists the token's stream alone; hanging
-// up). The grant is minted from the store as for any request, so a revoked
+// multivariant playlist, which then lists the streams the token opens;
+// hanging up). The grant is minted from the store as for any request, so a revoked
 // share makes outstanding tokens useless.
 func viewerGrant(acc Accounts, r *http.Request, stream access.StreamID) (access.Grant, error) {
 	device, err := access.ParseDeviceID(r.PathValue("id"))

@@ -100,6 +100,8 @@ var clientErrors = []struct {
 	{webrtc.ErrBadOffer, http.StatusBadRequest, ownText},
 	{webrtc.ErrNoH264, http.StatusBadRequest, ownText},
 	{webrtc.ErrCodec, http.StatusUnprocessableEntity, "camera codec not supported by WebRTC; play live.mp4 or HLS instead"},
+	{webrtc.ErrBFrames, http.StatusUnprocessableEntity, "the camera's video has B-frames, which WebRTC players show as a slideshow; play live.mp4 or HLS instead"},
+	{webrtc.ErrProfile, http.StatusUnprocessableEntity, "this player cannot decode the camera's H.264 profile over WebRTC; play live.mp4 or HLS instead"},
 	{webrtc.ErrBusy, http.StatusServiceUnavailable, "too many WebRTC sessions; retry later"},
 	{google.ErrBadSignal, http.StatusBadRequest, ownText},
 	{google.ErrNoBearer, http.StatusUnauthorized, ownText},

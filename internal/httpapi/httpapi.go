@@ -82,7 +82,7 @@ type OAuth interface {
 // Handler returns the HTTP routes. /healthz is open (it reveals nothing but
 // "ok"); /metrics names cameras, so it needs the admin's credentials.
 func Handler(cfg Config) *Router {
-	mux := &Router{mux: http.NewServeMux(), proxies: cfg.TrustedProxies}
+	mux := &Router{mux: http.NewServeMux(), proxies: cfg.TrustedProxies, requests: newRequestMetrics(cfg.Registry)}
 	gatherer, health := cfg.Registry, cfg.Health
 	log := cfg.Logger
 	if log == nil {
@@ -143,12 +143,13 @@ type Router struct {
 	handler  http.Handler
 	patterns []string
 	proxies  []netip.Prefix
+	requests *requestMetrics // nil without a registry
 }
 
 // Handle registers a route.
 func (rt *Router) Handle(pattern string, h http.Handler) {
 	rt.patterns = append(rt.patterns, pattern)
-	rt.mux.Handle(pattern, h)
+	rt.mux.Handle(pattern, rt.requests.instrument(pattern, h))
 }
 
 // Patterns lists the registered routes.

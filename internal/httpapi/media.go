@@ -54,6 +54,7 @@ type Media struct {
 	metrics *outputMetrics
 	outputs *limit.PerKey[access.UserID] // long-lived outputs open per user
 	mp4     *auth.Viewer[*hub.Reader]
+	mp4Back *auth.Viewer[*hub.Reader] // from the GOP before the cached one (Hub.ReadBack)
 }
 
 type outputMetrics struct {
@@ -96,6 +97,9 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	}
 	m.outputs = limit.NewPerKey[access.UserID](perUser)
 	m.mp4 = &auth.Viewer[*hub.Reader]{Auth: m.Accounts, Output: "mp4", Open: m.Hub.Read, Record: m.Record, PerUser: m.outputs}
+	back := *m.mp4
+	back.Open = m.Hub.ReadBack
+	m.mp4Back = &back
 	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.Authn.viewing(m.liveMP4))))
 	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.multivariant))))
 	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.hlsFile))))
@@ -175,7 +179,16 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := m.mp4.View(r.Context(), callerOf(r), viewUse(device, stream), r.RemoteAddr)
+	// ?from=previous starts one GOP earlier, as LL-HLS does: a browser
+	// holds its first frame until it has buffered about a second past it,
+	// which the hub's current GOP, just begun, may not hold yet. The page
+	// asks for it and plays faster until it is at the live edge; other
+	// players, which play at 1x, start at the cached keyframe.
+	viewer := m.mp4
+	if r.URL.Query().Get("from") == "previous" {
+		viewer = m.mp4Back
+	}
+	v, err := viewer.View(r.Context(), callerOf(r), viewUse(device, stream), r.RemoteAddr)
 	if err != nil {
 		return m.refusedView(callerOf(r), err)
 	}
@@ -212,9 +225,12 @@ func (m *Media) multivariant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	streams := []access.StreamID{access.StreamMain, access.StreamSub}
-	if tok := callerOf(r).Token; tok != nil {
-		streams = []access.StreamID{tok.Stream} // a token opens its own stream only
+	var streams []access.StreamID
+	tok := callerOf(r).Token
+	for _, s := range []access.StreamID{access.StreamMain, access.StreamSub} {
+		if tok == nil || tok.Opens(s) { // a token for one stream opens that one only
+			streams = append(streams, s)
+		}
 	}
 	name := r.URL.Query().Get("variant")
 	if name == "" {

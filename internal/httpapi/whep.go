@@ -16,10 +16,11 @@ import (
 // maxOffer bounds a WHEP offer; browsers' offers are a few KiB.
 const maxOffer = 64 << 10
 
-// whepRoutes registers WebRTC playback (WHEP, RFC 9725): POST an SDP offer
-// for a camera, get the answer and the session's URL; DELETE that URL to
-// hang up. Trickle ICE (PATCH) is not supported: the mux answers 405 with
-// an Allow header, as the RFC lets a server do.
+// whepRoutes registers WebRTC playback (WHEP, draft-ietf-wish-whep; RFC
+// 9725 is WHIP, its publishing twin): POST an SDP offer for a camera, get
+// the answer and the session's URL; DELETE that URL to hang up. Trickle ICE
+// (PATCH) is not supported: the mux answers 405 with an Allow header, as
+// the draft lets a server do.
 func (m *Media) whepRoutes(mux *Router) {
 	mux.Handle("POST /api/cameras/{id}/whep", serve(m.Logger, m.Authn.viewing(m.whepOffer)))
 	mux.Handle("DELETE /api/cameras/{id}/whep/{session}", serve(m.Logger, m.Authn.viewing(m.whepEnd)))

@@ -48,6 +48,10 @@ type Hub struct {
 
 	mu      sync.Mutex
 	streams map[streamKey]*Stream // guarded by mu; only streams with a live publisher
+	// ended is when ingest received the last unit of each stream whose
+	// publisher has gone (unix nanoseconds); guarded by mu. It holds one
+	// entry per camera stream that ever published.
+	ended map[streamKey]int64
 }
 
 // streamKey is built from typed IDs only (invariant 5).
@@ -76,7 +80,7 @@ func New(cfg Config) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Hub{cfg: cfg, streams: make(map[streamKey]*Stream)}
+	return &Hub{cfg: cfg, streams: make(map[streamKey]*Stream), ended: make(map[streamKey]int64)}
 }
 
 // Publish starts a publisher session for a camera stream. The caller must
@@ -94,6 +98,9 @@ func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*
 	k := h.publishKey(streamKey{device, stream})
 	old := h.streams[k]
 	h.streams[k] = s
+	if old != nil {
+		h.noteEnded(k, old)
+	}
 	h.mu.Unlock()
 
 	if old != nil {
@@ -150,6 +157,28 @@ func (h *Hub) Online(device access.DeviceID, stream access.StreamID) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.streams[streamKey{device, stream}] != nil
+}
+
+// LastFrame returns when ingest last received a unit of a camera stream,
+// live or gone since this process started; false if it never published.
+// It reveals no media.
+func (h *Hub) LastFrame(device access.DeviceID, stream access.StreamID) (time.Time, bool) {
+	k := streamKey{device, stream}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := h.ended[k]
+	if s := h.streams[k]; s != nil {
+		last = max(last, s.lastUnit.Load())
+	}
+	return time.Unix(0, last), last != 0
+}
+
+// noteEnded keeps the last unit's time of s, whose publisher is gone.
+// Caller holds h.mu.
+func (h *Hub) noteEnded(k streamKey, s *Stream) {
+	if t := s.lastUnit.Load(); t > h.ended[k] {
+		h.ended[k] = t
+	}
 }
 
 // Tracks returns the tracks of a live stream, for describing it to a client
@@ -216,6 +245,7 @@ func (h *Hub) Handover(device access.DeviceID) {
 		if k.device == device || s.owner.Device == device {
 			delete(h.streams, k)
 			h.removed(k)
+			h.noteEnded(k, s)
 			ended = append(ended, s)
 		}
 	}
@@ -235,6 +265,7 @@ func (h *Hub) remove(s *Stream) {
 	if h.streams[k] == s {
 		delete(h.streams, k)
 		h.removed(k)
+		h.noteEnded(k, s)
 	}
 	h.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,9 @@ type Stream struct {
 	// gopDur is the interval between the last two keyframes; guarded by mu.
 	gopDur  time.Duration
 	readers map[*Reader]struct{} // guarded by mu
+	// lastUnit is when ingest received the last unit (unix nanoseconds),
+	// for operators (Hub.LastFrame); written under mu, read without it.
+	lastUnit atomic.Int64
 }
 
 func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
@@ -74,6 +78,7 @@ func (s *Stream) write(track int, d UnitData) error {
 	u := media.NewUnit(s.owner, s.seq, track, d.PTS, d.Key, s.hub.cfg.Now(), d.Payload)
 	s.ingestBytes.Add(float64(u.Size()))
 	s.ingestUnits.Inc()
+	s.lastUnit.Store(u.Captured().UnixNano())
 	s.cache(u)
 	for r := range s.readers {
 		r.offer(u)

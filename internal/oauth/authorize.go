@@ -265,7 +265,7 @@ func (s *Server) issue(ctx context.Context, w http.ResponseWriter, a authz, acct
 	if err := s.fs.Commit(tctx); err != nil {
 		return err
 	}
-	s.log.Info("oauth: consent given", "client", a.client.ID, "user", acct.ID, "link", l.ID, "cameras", len(devices))
+	s.log.Info("audit", "event", "link", "client", a.client.ID, "user", acct.ID, "link", l.ID, "cameras", len(devices))
 	s.provider.WriteAuthorizeResponse(ctx, w, a.ar, resp)
 	return nil
 }

@@ -321,7 +321,7 @@ func (s *Server) revoke(ctx context.Context, id string) error {
 	if was {
 		l.Revoked = s.now()
 		afterCommit(ctx, func() {
-			s.log.Info("oauth: link ended", "link", l.ID, "user", l.User, "client", l.Client)
+			s.log.Info("audit", "event", "unlink", "link", l.ID, "user", l.User, "client", l.Client)
 			if s.onUnlink != nil {
 				s.onUnlink(l)
 			}

@@ -132,8 +132,13 @@ func (h *handler) authenticate(conn *gortsplib.ServerConn, req *base.Request, t 
 // query, or Digest credentials — and mints its grant. The viewer is loaded
 // once: the Caller the Digest check makes is the one the grant is for.
 func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target, query string) (access.Grant, *base.Response, error) {
+	cs := conn.UserData().(*connState)
 	if tok := tokenParam(query); tok != "" {
+		cs.token = tok
 		return h.tokenViewer(conn, t, tok)
+	}
+	if _, ok := req.Header["Authorization"]; !ok && cs.token != "" {
+		return h.tokenViewer(conn, t, cs.token) // a later request on a token's connection
 	}
 	var c vauth.Caller
 	digest := func(ctx context.Context, user string, check func(vauth.Credential) error) (err error) {
@@ -202,6 +207,7 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 	if cs.describe != nil {
 		cs.describe.Close()
 	}
+	cs.contentBase = contentBase(ctx.Request.URL)
 	cs.describe = &gortsplib.ServerStream{Server: h.s.srv, Desc: h.s.tracksDesc(tracks)}
 	if err := cs.describe.Initialize(); err != nil {
 		cs.describe = nil
@@ -256,6 +262,12 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 // It also reads the interleaved channel a SETUP gave a track, which the
 // direct TCP writer needs and gortsplib does not expose.
 func (h *handler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
+	if cs, ok := sc.UserData().(*connState); ok && cs.contentBase != "" {
+		if _, ok := res.Header["Content-Base"]; ok {
+			res.Header["Content-Base"] = base.HeaderValue{cs.contentBase}
+		}
+		cs.contentBase = ""
+	}
 	ss := sc.Session()
 	if ss == nil || res.StatusCode != base.StatusOK {
 		return
@@ -274,6 +286,17 @@ func (h *handler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	if ss.State() == gortsplib.ServerSessionStatePlay {
 		p.start(ss)
 	}
+}
+
+// contentBase is the Content-Base of a DESCRIBE of u: u without its query
+// and with a trailing slash. gortsplib's (u + "/") keeps a stream token's
+// query, and RFC 3986 §5.2 resolves the SDP's "trackID=N" against
+// rtsp://host/{id}?token=T/ to rtsp://host/trackID=N, dropping the camera.
+// Against rtsp://host/{id}/ it is rtsp://host/{id}/trackID=N, which
+// gortsplib parses, and so is the naive concatenation some clients do.
+func contentBase(u *base.URL) string {
+	b := &base.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/") + "/"}
+	return b.String()
 }
 
 // setupTrack returns the track a SETUP URL names: .../trackID=N in the path

@@ -253,6 +253,13 @@ type connState struct {
 	setupTrack int
 	// describe serves the SDP of the last DESCRIBE on this connection.
 	describe *gortsplib.ServerStream
+	// contentBase is the Content-Base of the DESCRIBE being answered.
+	contentBase string
+	// token is the stream token a request on this connection last carried
+	// in its URL: the SETUPs that a DESCRIBE's relative track URLs resolve
+	// to (RFC 3986 drops the query) carry none, so they are the
+	// connection's. It is verified again on every use.
+	token string
 }
 
 func (s *Server) tracksDesc(tracks []*media.Track) *description.Session {

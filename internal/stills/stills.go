@@ -83,6 +83,7 @@ type Service struct {
 
 	ffmpegRuns atomic.Uint64 // ffmpeg processes started
 	scaleRuns  atomic.Uint64 // uploads rescaled
+	unopened   rateLimit     // warnings of uploads that do not open
 
 	mu      sync.Mutex
 	uploads map[streamKey]uploadMeta // guarded by mu; the latest upload known (seq 0: none on disk)

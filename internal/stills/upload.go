@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vigil/internal/access"
@@ -152,9 +153,14 @@ func (s *Service) latestUpload(ctx context.Context, g access.Grant, stream acces
 		s.remember(k, uploadMeta{})
 		return nil
 	case err != nil:
-		// Not remembered: a damaged or foreign file is reported each time
-		// and replaced by the camera's next upload.
-		s.log.Error("uploaded still does not open; ignored", "camera", g.Device(), "stream", stream, "error", err)
+		// Not remembered: a damaged or foreign file (one sealed in an epoch
+		// that ended) is tried again and replaced by the camera's next
+		// upload. An offline camera's page asks every few seconds: a
+		// warning, at most once per uploadWarnEvery.
+		if s.unopened.allow(time.Now()) {
+			s.log.Warn("uploaded still does not open; ignored (such warnings at most once a minute)",
+				"camera", g.Device(), "stream", stream, "error", err)
+		}
 		return nil
 	}
 	s.cache.put(stillKey{device: f.device, stream: stream, source: fromUpload, seq: m.seq}, f)
@@ -301,4 +307,17 @@ func writeAtomic(path string, data []byte) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// uploadWarnEvery bounds the warnings of uploads that do not open.
+const uploadWarnEvery = time.Minute
+
+// rateLimit allows one event per interval (the zero value: per
+// uploadWarnEvery), whoever asks.
+type rateLimit struct{ last atomic.Int64 } // unix nanoseconds of the last allowed
+
+// allow reports whether an event at now may happen, and if so counts it.
+func (r *rateLimit) allow(now time.Time) bool {
+	last := r.last.Load()
+	return now.UnixNano()-last >= int64(uploadWarnEvery) && r.last.CompareAndSwap(last, now.UnixNano())
 }

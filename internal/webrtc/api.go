@@ -10,15 +10,32 @@ import (
 )
 
 // h264Profiles are the profile-level-ids answered, all in packetization
-// mode 1 (RFC 6184 §8.1): Baseline, Constrained Baseline, Main, High and
-// Constrained High. pion matches them on profile_idc and the constraint
+// mode 1 (RFC 6184 §8.1): Baseline, Constrained Baseline, Main, High,
+// Constrained High and High 4:4:4 Predictive (Chromium's only offer whose
+// decoder takes High). pion matches them on profile_idc and the constraint
 // byte (the level is free), so these cover what browsers offer. The
-// camera's stream is passed through whatever its own profile.
-func h264Profiles() []string { return []string{"42001f", "42e01f", "4d001f", "64001f", "640c1f"} }
+// camera's stream is passed through as it is, so a session answers only
+// the offered profiles whose decoders decode it (video.carriers).
+func h264Profiles() []string {
+	return []string{"42001f", "42e01f", "4d001f", "64001f", "640c1f", "f4001f"}
+}
 
 // h264Fmtp is the fmtp line answered for one profile.
 func h264Fmtp(profile string) string {
 	return "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile
+}
+
+// answerCodecs are the H.264 payload formats answered, one per profile.
+func answerCodecs() []pion.RTPCodecParameters {
+	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	var out []pion.RTPCodecParameters
+	pt := pion.PayloadType(102)
+	for _, p := range h264Profiles() {
+		out = append(out, pion.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: pion.RTPCodecCapability{
+			MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp(p), RTCPFeedback: feedback}})
+		pt += 2
+	}
+	return out
 }
 
 // newAPI builds the pion API every session's PeerConnection comes from:
@@ -28,15 +45,10 @@ func h264Fmtp(profile string) string {
 // next one comes within a GOP.
 func newAPI(cfg Config) (*pion.API, error) {
 	me := &pion.MediaEngine{}
-	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-	pt := pion.PayloadType(102)
-	for _, p := range h264Profiles() {
-		c := pion.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: pion.RTPCodecCapability{
-			MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp(p), RTCPFeedback: feedback}}
+	for _, c := range answerCodecs() {
 		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
-			return nil, fmt.Errorf("webrtc: register H.264 %s: %w", p, err)
+			return nil, fmt.Errorf("webrtc: register H.264 %s: %w", c.SDPFmtpLine, err)
 		}
-		pt += 2
 	}
 	audio := []pion.RTPCodecParameters{
 		{PayloadType: 111, RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}},

@@ -23,15 +23,20 @@ type injecting struct {
 }
 
 func (s *injecting) Next(ctx context.Context) (*media.Unit, error) {
-	if s.n++; s.n == s.at {
+	if s.n+1 == s.at {
 		select {
 		case <-s.gate:
+			s.n++
 			return s.foreign, nil
-		case <-ctx.Done():
+		case <-ctx.Done(): // a session draining what is queued: not yet
 			return nil, ctx.Err()
 		}
 	}
-	return s.Reader.Next(ctx)
+	u, err := s.Reader.Next(ctx)
+	if err == nil {
+		s.n++
+	}
+	return u, err
 }
 
 // TestEgressRefusalWritesNothing: a unit of another camera, or of the

@@ -3,18 +3,26 @@ package webrtc
 import "errors"
 
 // Errors returned by Negotiate and End. ErrBadOffer and ErrNoH264 are the
-// peer's fault (an HTTP layer answers 400), ErrCodec the camera's, ErrBusy
-// the server's (503).
+// peer's fault (an HTTP layer answers 400), ErrCodec, ErrProfile and
+// ErrBFrames the camera's (422: play MP4 or HLS), ErrBusy the server's (503).
 var (
 	// ErrBadOffer means the offer is not an SDP offer this server can parse.
 	ErrBadOffer = errors.New("webrtc: offer is not a valid SDP offer")
 	// ErrNoH264 means the offer cannot receive H.264 in packetization mode 1
 	// with a profile this server answers (Constrained Baseline, Baseline,
-	// Main or High).
+	// Main, High or High 4:4:4 Predictive).
 	ErrNoH264 = errors.New("webrtc: offer cannot receive H.264 (packetization-mode=1)")
 	// ErrCodec means the camera's video is not H.264, so it cannot be
 	// passed through to a browser without transcoding.
 	ErrCodec = errors.New("webrtc: camera codec not supported by WebRTC")
+	// ErrProfile means none of the H.264 profiles the offer receives
+	// decodes the camera's (a High-profile camera, a peer that offers
+	// Constrained Baseline only): passed through, it would not play.
+	ErrProfile = errors.New("webrtc: the offer receives no H.264 profile that decodes the camera's")
+	// ErrBFrames means the camera's H.264 has B-frames (frames out of
+	// order). Browsers decode a WebRTC stream in arrival order and show
+	// such a stream as a slideshow of its keyframes; MP4 and HLS play it.
+	ErrBFrames = errors.New("webrtc: the camera's H.264 has B-frames, which WebRTC players cannot show")
 	// ErrBusy means the server or the user has as many sessions as allowed.
 	ErrBusy = errors.New("webrtc: too many WebRTC sessions")
 	// ErrNoSession means there is no live session of that id for that user

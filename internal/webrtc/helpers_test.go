@@ -45,7 +45,15 @@ func quiet() *slog.Logger {
 // simulated camera into a hub in real time, until the test ends.
 func publish(t *testing.T, h *hub.Hub, id string, audio bool) *simcam.Feed {
 	t.Helper()
-	cam := simcam.New(t, simcam.Config{ID: id, Secret: secret, Width: testW, Height: testH, FPS: testFPS, GOP: testGOP})
+	return publishCam(t, h, id, audio, simcam.Config{})
+}
+
+// publishCam is publish of a camera configured as cfg (its ID, secret,
+// size and timing are the tests').
+func publishCam(t *testing.T, h *hub.Hub, id string, audio bool, cfg simcam.Config) *simcam.Feed {
+	t.Helper()
+	cfg.ID, cfg.Secret, cfg.Width, cfg.Height, cfg.FPS, cfg.GOP = id, secret, testW, testH, testFPS, testGOP
+	cam := simcam.New(t, cfg)
 	var a *simcam.Audio
 	if audio {
 		a = &simcam.Audio{

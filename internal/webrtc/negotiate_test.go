@@ -37,7 +37,7 @@ func badOffers(good string) []offerCase {
 		{"no media", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", ErrBadOffer},
 		{"no H.264", h264.ReplaceAllString(good, "a=rtpmap:$1 XYZ/90000"), ErrNoH264},
 		{"packetization mode 0 only", strings.ReplaceAll(good, "packetization-mode=1", "packetization-mode=0"), ErrNoH264},
-		{"unanswerable profiles", regexp.MustCompile(`profile-level-id=\w+`).ReplaceAllString(good, "profile-level-id=f4001f"), ErrNoH264},
+		{"unanswerable profiles", regexp.MustCompile(`profile-level-id=\w+`).ReplaceAllString(good, "profile-level-id=6e001f"), ErrNoH264},
 		{"video inactive", strings.Replace(good, "a=recvonly", "a=inactive", 1), ErrNoH264},
 		{"video sendonly", strings.Replace(good, "a=recvonly", "a=sendonly", 1), ErrNoH264},
 		{"no ICE credentials", without(without(good, "a=ice-ufrag"), "a=ice-pwd"), ErrBadOffer},

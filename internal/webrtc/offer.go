@@ -14,6 +14,8 @@ type offer struct {
 	// h264 is true when a video section receives H.264 in packetization
 	// mode 1 with a profile this server answers.
 	h264 bool
+	// h264Profiles are the profile-level-ids of those formats, lower case.
+	h264Profiles []string
 	// audio holds the audio codecs (lower-case encoding names: opus, pcmu,
 	// pcma) of the first section that receives audio.
 	audio map[string]bool
@@ -37,7 +39,12 @@ func parseOffer(s string) (offer, error) {
 		codecs := sectionCodecs(m)
 		switch m.MediaName.Media {
 		case "video":
-			o.h264 = o.h264 || slices.ContainsFunc(codecs, answerableH264)
+			for _, c := range codecs {
+				if answerableH264(c) {
+					o.h264 = true
+					o.h264Profiles = append(o.h264Profiles, strings.ToLower(c.fmtp["profile-level-id"]))
+				}
+			}
 		case "audio":
 			if o.audio == nil {
 				o.audio = map[string]bool{}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"time"
 
+	pion "github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
 	"vigil/internal/access"
+	"vigil/internal/media"
 )
 
 // A session's packets are paced: paceRate (20 Mbit/s) is well above a
@@ -40,7 +42,7 @@ func (ss *Session) stream() error {
 	bytes := ss.srv.cfg.Metrics.Bytes
 	pace := rate.NewLimiter(paceRate, paceBurst)
 	for {
-		u, err := ss.src.Next(ss.ctx)
+		u, err := ss.next()
 		if err != nil {
 			if ss.ctx.Err() != nil {
 				return context.Cause(ss.ctx)
@@ -51,6 +53,9 @@ func (ss *Session) stream() error {
 			continue // a track not sent (AAC, a second video)
 		}
 		t := ss.tracks[u.Track]
+		if t.kind == pion.RTPCodecTypeVideo && hasBSlice(u.Payload) {
+			return ErrBFrames // the camera started sending them: the page falls back
+		}
 		// Invariant 3: right before the unit's bytes leave. On a refusal
 		// nothing of it is written and the session ends.
 		if err := ss.src.Egress(u); err != nil {
@@ -71,6 +76,17 @@ func (ss *Session) stream() error {
 			return err
 		}
 	}
+}
+
+// next returns the units drained while negotiating, then the source's.
+func (ss *Session) next() (*media.Unit, error) {
+	if len(ss.pending) > 0 {
+		u := ss.pending[0]
+		ss.pending[0] = nil
+		ss.pending = ss.pending[1:]
+		return u, nil
+	}
+	return ss.src.Next(ss.ctx)
 }
 
 // waitConnected waits until the peer has connected (ICE and DTLS, so SRTP

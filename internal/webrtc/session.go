@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type Session struct {
 	srv     *Server
 	pc      *pion.PeerConnection
 	src     Source
+	pending []*media.Unit   // units drained from src while negotiating, sent first
 	tracks  []*track        // by the source's track index; nil for tracks not sent
 	record  *audit.Recorder // with remote, the access history; nil records nothing
 	remote  string
@@ -88,7 +90,10 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tracks, err := pick(o.Source.Tracks(), off)
+	// The GOP the source replays first: its keyframe's SPS is the stream's
+	// profile as sent, and its frames show whether it has B-frames.
+	pending := drain(o.Source)
+	tracks, err := pick(o.Source.Tracks(), off, pending)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +103,7 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 	}
 	g := o.Source.Grant()
 	ss := &Session{id: newID(), user: g.User(), device: g.Device(), srv: s, pc: pc, src: o.Source,
-		tracks: tracks, record: o.Record, remote: o.Remote, created: time.Now(),
+		pending: pending, tracks: tracks, record: o.Record, remote: o.Remote, created: time.Now(),
 		connected: make(chan struct{}), done: make(chan struct{})}
 	ss.log = s.log.With("camera", ss.device, "user", ss.user, "session", ss.id)
 	ss.ctx, ss.cancel = context.WithCancelCause(s.ctx)
@@ -126,6 +131,11 @@ func (ss *Session) answerOffer(ctx context.Context, off offer) error {
 		if err != nil {
 			return fmt.Errorf("webrtc: add %s track: %w", t.mime, err)
 		}
+		if t.carriers != nil {
+			if err := preferCodecs(pc, sender, t.carriers); err != nil {
+				return fmt.Errorf("webrtc: H.264 profiles: %w", err)
+			}
+		}
 		ss.rtcp.Add(1)
 		go ss.readRTCP(sender)
 	}
@@ -149,10 +159,11 @@ func (ss *Session) answerOffer(ctx context.Context, off offer) error {
 }
 
 // pick chooses the camera tracks to send: the first video track, which
-// must be H.264, and the first audio track in a codec WebRTC carries
-// (Opus, G.711 at 8 kHz mono) that the offer receives. AAC is left out:
-// browsers do not take it over WebRTC.
-func pick(cam []*media.Track, off offer) ([]*track, error) {
+// must be H.264 without B-frames in a profile that one the offer receives
+// decodes (units are the GOP the source replays first), and the first
+// audio track in a codec WebRTC carries (Opus, G.711 at 8 kHz mono) that
+// the offer receives. AAC is left out: browsers do not take it over WebRTC.
+func pick(cam []*media.Track, off offer, units []*media.Unit) ([]*track, error) {
 	out := make([]*track, len(cam))
 	video, audio := false, false
 	for i, ct := range cam {
@@ -166,6 +177,14 @@ func pick(cam []*media.Track, off offer) ([]*track, error) {
 			if err != nil {
 				return nil, err
 			}
+			v := videoOf(ct, i, units)
+			if v.reorder {
+				return nil, ErrBFrames
+			}
+			if t.carriers = v.carriers(off); len(t.carriers) == 0 {
+				return nil, fmt.Errorf("%w: camera %s, offer %s", ErrProfile, v.plid, strings.Join(off.h264Profiles, " "))
+			}
+			t.profile = v.plid
 			out[i] = t
 		case ct.Kind == media.Audio && !audio:
 			t, err := newTrack(ct.Format)

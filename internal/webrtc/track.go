@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -30,8 +30,11 @@ type track struct {
 	base  uint32 // random RTP timestamp origin (RFC 3550 §5.1)
 	seq   uint16 // next sequence number; only the session's goroutine writes
 	// profile is the camera's H.264 profile_idc and constraint flags in
-	// hex ("640c"), when its SDP told them; "" otherwise.
+	// hex ("640c"), when its SPS told them; "" otherwise.
 	profile string
+	// carriers are the offered H.264 profile-level-ids whose decoders
+	// decode the camera's video (set for video by pick).
+	carriers []string
 
 	mu   sync.Mutex
 	w    pion.TrackLocalWriter // guarded by mu; nil when unbound
@@ -47,9 +50,6 @@ func newTrack(f format.Format) (*track, error) {
 	switch f := f.(type) {
 	case *format.H264:
 		t.kind, t.mime, t.codec = pion.RTPCodecTypeVideo, pion.MimeTypeH264, codecH264
-		if sps, _ := f.SafeParams(); len(sps) >= 3 {
-			t.profile = hex.EncodeToString(sps[1:3])
-		}
 	case *format.Opus:
 		t.kind, t.mime, t.codec = pion.RTPCodecTypeAudio, pion.MimeTypeOpus, codecOpus
 	case *format.G711:
@@ -79,14 +79,17 @@ func (t *track) codecName() string {
 }
 
 // Bind picks the negotiated payload format of the track's codec and keeps
-// the writer. For H.264 it prefers the camera's own profile and else takes
-// any answered one: the stream is passed through as the camera encoded it,
-// and browsers decode any profile they offer.
+// the writer. For H.264 it takes only a profile whose decoder decodes the
+// camera's (the stream is passed through as the camera encoded it),
+// preferring the camera's own.
 func (t *track) Bind(ctx pion.TrackLocalContext) (pion.RTPCodecParameters, error) {
 	var pick *pion.RTPCodecParameters
 	for _, c := range ctx.CodecParameters() {
 		if strings.ToLower(c.MimeType) != t.mime || int64(c.ClockRate) != t.rate ||
 			t.kind == pion.RTPCodecTypeVideo && !strings.Contains(c.SDPFmtpLine, "packetization-mode=1") {
+			continue
+		}
+		if t.kind == pion.RTPCodecTypeVideo && !slices.ContainsFunc(t.carriers, func(p string) bool { return sameProfile(c.SDPFmtpLine, p) }) {
 			continue
 		}
 		if pick == nil || t.profile != "" && strings.Contains(strings.ToLower(c.SDPFmtpLine), "profile-level-id="+t.profile) {

@@ -6,6 +6,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/interceptor"
 	pion "github.com/pion/webrtc/v4"
+
+	"vigil/internal/media"
 )
 
 // bindContext is a TrackLocalContext offering some payload formats.
@@ -22,7 +24,9 @@ func (c bindContext) RTCPReader() interceptor.RTCPReader                   { ret
 
 // TestBindPrefersTheCamerasProfile: of the negotiated H.264 formats, a
 // track takes the one of the camera's profile, else the first in
-// packetization mode 1; audio binds by MIME type and clock rate.
+// packetization mode 1 whose decoder decodes the camera's profile (never
+// Constrained Baseline for a Main or High camera); audio binds by MIME
+// type and clock rate.
 func TestBindPrefersTheCamerasProfile(t *testing.T) {
 	h264 := func(pt pion.PayloadType, fmtp string) pion.RTPCodecParameters {
 		return pion.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: pion.RTPCodecCapability{
@@ -35,12 +39,14 @@ func TestBindPrefersTheCamerasProfile(t *testing.T) {
 		{PayloadType: 0, RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}},
 	}
 	high := []byte{0x67, 0x64, 0x00, 0x1f}
+	main := []byte{0x67, 0x4d, 0x00, 0x1f}
 	cases := []struct {
 		name string
 		f    format.Format
 		want pion.PayloadType
 	}{
 		{"High camera", &format.H264{PacketizationMode: 1, SPS: high, PPS: []byte{0x68}}, 104},
+		{"Main camera", &format.H264{PacketizationMode: 1, SPS: main, PPS: []byte{0x68}}, 104},
 		{"camera profile unknown", &format.H264{PacketizationMode: 1}, 102},
 		{"G.711", &format.G711{MULaw: true, SampleRate: 8000, ChannelCount: 1}, 0},
 	}
@@ -49,6 +55,10 @@ func TestBindPrefersTheCamerasProfile(t *testing.T) {
 			tr, err := newTrack(tc.f)
 			if err != nil || tr == nil {
 				t.Fatalf("newTrack: %v, %v", tr, err)
+			}
+			if tr.kind == pion.RTPCodecTypeVideo { // as pick does
+				v := videoOf(&media.Track{Kind: media.Video, Format: tc.f}, 0, nil)
+				tr.carriers, tr.profile = v.carriers(offer{h264Profiles: []string{"42e01f", "64001f"}}), v.plid
 			}
 			c, err := tr.Bind(bindContext{offered})
 			if err != nil || c.PayloadType != tc.want || tr.pt != uint8(tc.want) || tr.ssrc != 1234 {

@@ -24,6 +24,7 @@ type Config struct {
 	Width, Height int
 	FPS, GOP      int
 	ParamsInTrack bool // the track announces SPS and PPS too, as an SDP may
+	Main          bool // H.264 Main profile in the SPS, as the canary's cameras may declare
 }
 
 // Camera makes the video of one simulated camera: H.264 access units of
@@ -43,6 +44,9 @@ func New(t testing.TB, cfg Config) *Camera {
 	g, err := sim.NewGenerator(cfg.Width, cfg.Height, cfg.FPS, cfg.GOP, sim.DrawPicture(cfg.ID, cfg.Width, cfg.Height))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Main {
+		g.SetMainProfile()
 	}
 	c := &Camera{cfg: cfg, gen: g}
 	if cfg.Secret != nil {

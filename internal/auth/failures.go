@@ -1,0 +1,77 @@
+package auth
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The kinds of failed authentication, the label of vigil_auth_failures_total.
+const (
+	FailWrongPassword = "wrong_password" // a password, API token or RTSP digest that matches nothing
+	FailThrottled     = "throttled"      // refused unchecked: too many failures from the address
+	FailSessionEnded  = "session_ended"  // a session cookie of no live session
+	FailNotPassword   = "not_password"   // an API token where only the password will do
+	FailBadToken      = "bad_token"      // a stream token malformed or forged
+	FailTokenExpired  = "token_expired"
+	FailTokenRevoked  = "token_revoked"
+	FailTokenMisused  = "token_misused" // a valid token for another camera, stream or client
+)
+
+// FailureKind names the kind of failed authentication err is, or "" when
+// err is something else (a camera the caller may not see, the store).
+func FailureKind(err error) string {
+	var throttled *ThrottledError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &throttled):
+		return FailThrottled
+	case errors.Is(err, ErrWrongPassword):
+		return FailWrongPassword
+	case errors.Is(err, ErrSessionEnded):
+		return FailSessionEnded
+	case errors.Is(err, ErrNotPassword):
+		return FailNotPassword
+	case errors.Is(err, ErrBadToken):
+		return FailBadToken
+	case errors.Is(err, ErrTokenExpired):
+		return FailTokenExpired
+	case errors.Is(err, ErrTokenRevoked):
+		return FailTokenRevoked
+	case errors.Is(err, ErrTokenMisused):
+		return FailTokenMisused
+	}
+	return ""
+}
+
+// Failures counts failed authentications by kind, whatever the protocol
+// (HTTP Basic, the sign-in form, session cookies, RTSP Digest, stream
+// tokens). A nil *Failures counts nothing.
+type Failures struct{ c *prometheus.CounterVec }
+
+// NewFailures registers vigil_auth_failures_total{kind} with reg, every
+// kind at zero so that a rate can be taken before the first failure.
+func NewFailures(reg prometheus.Registerer) *Failures {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_auth_failures_total",
+		Help: "Failed authentications by kind: wrong_password, throttled, session_ended, not_password, bad_token, token_expired, token_revoked, token_misused.",
+	}, []string{"kind"})
+	for _, k := range []string{FailWrongPassword, FailThrottled, FailSessionEnded, FailNotPassword,
+		FailBadToken, FailTokenExpired, FailTokenRevoked, FailTokenMisused} {
+		c.WithLabelValues(k)
+	}
+	reg.MustRegister(c)
+	return &Failures{c: c}
+}
+
+// count counts err if it is a failed authentication; it returns err.
+func (f *Failures) count(err error) error {
+	if f == nil {
+		return err
+	}
+	if k := FailureKind(err); k != "" {
+		f.c.WithLabelValues(k).Inc()
+	}
+	return err
+}

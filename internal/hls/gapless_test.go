@@ -1,0 +1,173 @@
+package hls
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
+)
+
+// TestNoGapSegments: a cold playlist, fetched with nothing but a token in
+// its query, lists no EXT-X-GAP segment, lists at least minSegments
+// segments, and every URI in it (init, segments, parts, preload hint)
+// carries the token and answers 200. Sequence numbers are gohlslib's, so
+// blocking reloads still name the right segments.
+func TestNoGapSegments(t *testing.T) {
+	t.Parallel()
+	for _, v := range []Variant{VariantLL, VariantFMP4, VariantTS} {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			publish(t, f.h, "cam-a", access.StreamMain, 320, 240, nil)
+			time.Sleep(1200 * time.Millisecond) // the hub holds a previous GOP: a warm camera, a cold muxer
+			base := f.url("/g/cam-a/main/" + string(v) + "/index.m3u8?token=t0k")
+			b := mustGet(t, base)
+			pl, err := parseMedia(b)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			checkMedia(t, v, pl, b)
+			want := minSegments
+			if strings.Contains(string(b), "GAP") || len(pl.segments) < want {
+				t.Fatalf("cold playlist: %d segments, want %d and no gap:\n%s", len(pl.segments), want, b)
+			}
+			uris := []string{}
+			if pl.mapURI != "" {
+				uris = append(uris, pl.mapURI)
+			}
+			for _, s := range pl.segments {
+				uris = append(uris, s.uri)
+				for _, p := range s.parts {
+					uris = append(uris, p.uri)
+				}
+			}
+			for _, p := range pl.tailParts {
+				uris = append(uris, p.uri)
+			}
+			if pl.hint != nil {
+				uris = append(uris, pl.hint.attrs["URI"])
+			}
+			for _, u := range uris {
+				if !strings.HasSuffix(u, "?token=t0k") {
+					t.Errorf("URI %q lost the token", u)
+				}
+				if code, body := get(t, resolve(base, u)); code != http.StatusOK || len(body) == 0 {
+					t.Errorf("%s: %d, %d bytes", u, code, len(body))
+				}
+			}
+
+			f.m.mu.Lock()
+			x := f.m.muxers[muxerKey{"cam-a", access.StreamMain, v.muxed(), 0}]
+			f.m.mu.Unlock()
+			rec := httptest.NewRecorder()
+			x.hm.Handle(rec, httptest.NewRequest(http.MethodGet, "/"+x.layout.index, nil))
+			own, err := parseMedia(rec.Body.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantGaps := 0
+			if v.muxed() == VariantLL {
+				wantGaps = initialGaps
+			}
+			gaps := 0
+			for _, s := range own.segments {
+				if s.gap {
+					gaps++
+					if s.seq >= initialGaps {
+						t.Errorf("gohlslib's gap at sequence %d, want below %d", s.seq, initialGaps)
+					}
+				}
+			}
+			if own.msn == 0 && gaps != wantGaps {
+				t.Errorf("gohlslib padded with %d gaps, want %d (initialGaps)", gaps, wantGaps)
+			}
+			if first := own.segments[gaps]; own.msn == 0 && first.seq != pl.segments[0].seq {
+				t.Errorf("first segment: gohlslib's sequence %d, ours %d", first.seq, pl.segments[0].seq)
+			}
+		})
+	}
+}
+
+// TestGapless covers the rewrite on the playlists gohlslib writes: full,
+// and delta updates that skip some or all of the gaps.
+func TestGapless(t *testing.T) {
+	const head = "#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-TARGETDURATION:1\n"
+	gap := "#EXT-X-GAP\n#EXTINF:1.00000,\ngap.mp4\n"
+	seg := func(n string) string {
+		return "#EXT-X-PART:DURATION=0.2,URI=\"p" + n + ".mp4?t=1\"\n#EXTINF:1.00000,\ns" + n + ".mp4?t=1\n"
+	}
+	tail := "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p9.mp4?t=1\"\n"
+	for _, tt := range []struct {
+		name, in, want string
+		segments       int
+	}{
+		{"full", head + "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + strings.Repeat(gap, 7) + seg("7") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + seg("7") + tail, 1},
+		{"rolling off", head + "#EXT-X-MEDIA-SEQUENCE:5\n" + strings.Repeat(gap, 2) + seg("7") + seg("8") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n" + seg("7") + seg("8") + tail, 2},
+		{"delta skips some gaps", head + "#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n" + strings.Repeat(gap, 2) + seg("7") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n" + seg("7") + tail, 1},
+		{"delta skips gaps and segments", head + "#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n" + seg("9") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n" + seg("9") + tail, 3},
+		{"no gaps", head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, n := gapless([]byte(tt.in))
+			if string(got) != tt.want || n != tt.segments {
+				t.Errorf("got %d segments:\n%s\nwant %d:\n%s", n, got, tt.segments, tt.want)
+			}
+		})
+	}
+}
+
+// TestLongGOPNoWaitInVain: a starting player of a camera with 6-second
+// GOPs is not held for startWait waiting for a segment that cannot close
+// before it (the next keyframe is 6 s away): it gets the segment the hub's
+// cache closed at once. (With 1-second GOPs TestNoGapSegments shows the
+// wait for minSegments.)
+//
+// fMP4 included: its playlist comes with the one segment there is, where
+// gohlslib's own fMP4 muxer waited for a second, another 6 s (here, where
+// the camera sends no further keyframe, until the muxer stalled).
+func TestLongGOPNoWaitInVain(t *testing.T) {
+	t.Parallel()
+	const longGOP = 6 * fps
+	for _, v := range []Variant{VariantLL, VariantFMP4, VariantTS} {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			gen, err := sim.NewGenerator(160, 96, fps, longGOP, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{simcam.H264Track()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Close)
+			for n := range longGOP + 3 { // a whole GOP, then a keyframe and two P frames
+				au, key := gen.Next()
+				if err := p.Write(0, hub.UnitData{PTS: time.Duration(n) * time.Second / fps, Key: key, Payload: au}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			pl, err := parseMedia(mustGet(t, f.url("/g/cam-a/main/"+string(v)+"/index.m3u8")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			if len(pl.segments) == 0 || took >= startWait/2 {
+				t.Errorf("first playlist after %v with %d segments; want the cached GOP's segment at once, not after startWait (%v)",
+					took.Round(time.Millisecond), len(pl.segments), startWait)
+			}
+		})
+	}
+}
