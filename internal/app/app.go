@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	issuer := access.NewIssuer()
 	a.auth = auth.NewService(a.store, issuer, auth.NewTokens(master), grantTTL)
-	failures := auth.NewFailures(a.reg)
+	failures := authFailures(a.reg)
 	a.auth.Failures, a.auth.Audit = failures, log
 	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
 		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
@@ -448,4 +449,19 @@ func webrtcConfig(cfg config.Config, log *slog.Logger, reg prometheus.Registerer
 			Username: cfg.WebRTCICEUsername, Credential: cfg.WebRTCICECredential.Reveal()}}
 	}
 	return c
+}
+
+// authFailures registers vigil_auth_failures_total{kind} with reg, every
+// kind at zero so that a rate can be taken before the first failure, and
+// returns auth's counter of it.
+func authFailures(reg prometheus.Registerer) *auth.Failures {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_auth_failures_total",
+		Help: "Failed authentications by kind: " + strings.Join(auth.FailureKinds(), ", ") + ".",
+	}, []string{"kind"})
+	for _, k := range auth.FailureKinds() {
+		c.WithLabelValues(k)
+	}
+	reg.MustRegister(c)
+	return &auth.Failures{Inc: func(k string) { c.WithLabelValues(k).Inc() }}
 }

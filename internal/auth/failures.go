@@ -1,10 +1,6 @@
 package auth
 
-import (
-	"errors"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "errors"
 
 // The kinds of failed authentication, the label of vigil_auth_failures_total.
 const (
@@ -45,33 +41,28 @@ func FailureKind(err error) string {
 	return ""
 }
 
+// FailureKinds lists every kind, so that a counter can start each at zero.
+func FailureKinds() []string {
+	return []string{FailWrongPassword, FailThrottled, FailSessionEnded, FailNotPassword,
+		FailBadToken, FailTokenExpired, FailTokenRevoked, FailTokenMisused}
+}
+
 // Failures counts failed authentications by kind, whatever the protocol
 // (HTTP Basic, the sign-in form, session cookies, RTSP Digest, stream
-// tokens). A nil *Failures counts nothing.
-type Failures struct{ c *prometheus.CounterVec }
-
-// NewFailures registers vigil_auth_failures_total{kind} with reg, every
-// kind at zero so that a rate can be taken before the first failure.
-func NewFailures(reg prometheus.Registerer) *Failures {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vigil_auth_failures_total",
-		Help: "Failed authentications by kind: wrong_password, throttled, session_ended, not_password, bad_token, token_expired, token_revoked, token_misused.",
-	}, []string{"kind"})
-	for _, k := range []string{FailWrongPassword, FailThrottled, FailSessionEnded, FailNotPassword,
-		FailBadToken, FailTokenExpired, FailTokenRevoked, FailTokenMisused} {
-		c.WithLabelValues(k)
-	}
-	reg.MustRegister(c)
-	return &Failures{c: c}
+// tokens), through Inc (app backs it with vigil_auth_failures_total{kind}:
+// auth itself knows no metrics library, which would reach net/http). A
+// nil *Failures counts nothing.
+type Failures struct {
+	Inc func(kind string)
 }
 
 // count counts err if it is a failed authentication; it returns err.
 func (f *Failures) count(err error) error {
-	if f == nil {
+	if f == nil || f.Inc == nil {
 		return err
 	}
 	if k := FailureKind(err); k != "" {
-		f.c.WithLabelValues(k).Inc()
+		f.Inc(k)
 	}
 	return err
 }
