@@ -143,9 +143,21 @@ func (vs *viewers) visit(rng *rand.Rand, hc *http.Client, video bool) *Visit {
 	}
 }
 
+// minVisits is how many visits every output gets before the weights
+// rule: a short run draws only a few of the lightly weighted outputs, and
+// a handover or a restart can fail all of them (the short canary's
+// coverage check then found an output that checked nothing).
+const minVisits = 8
+
 // pick draws a flow by weight; thumbnails weigh ten times more during a
-// reconnect storm.
+// reconnect storm. An output with fewer than minVisits visits is drawn
+// first, one time in two.
 func (vs *viewers) pick(rng *rand.Rand) Flow {
+	for _, f := range vs.flows {
+		if vs.c.out(f.Name).sessions.Load() < minVisits && rng.IntN(2) == 0 {
+			return f
+		}
+	}
 	storm := vs.sched.storming()
 	total := vs.total
 	if storm {
