@@ -125,9 +125,11 @@ func (v videoState) Error() string {
 // time from click to first frame.
 func play(t *testing.T, tab context.Context, id string) (uint32, time.Duration) {
 	t.Helper()
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#grid li[data-id="`+id+`"] button.open`))); err != nil {
-		t.Fatal(err)
-	}
+	// The grid may re-render between finding the button and clicking it
+	// (a refresh, a sign-in's data arriving): click again.
+	testkit.WaitFor(t, 10*time.Second, "a click on camera "+id, func() error {
+		return chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#grid li[data-id="`+id+`"] button.open`)))
+	})
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](frameWatchJS)); err != nil {
 		t.Fatal(err)
 	}
