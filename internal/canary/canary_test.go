@@ -74,8 +74,7 @@ func TestCanary(t *testing.T) {
 func checkCoverage(t *testing.T, rep *Report) {
 	t.Helper()
 	for _, o := range rep.Outputs {
-		attacks := o.Name == OutStale || o.Name == OutOldToken // judged by refusals alone
-		if o.Name == OutStale && o.Refusals == 0 || !attacks && o.Frames+o.Stills == 0 {
+		if !covered(o.Name, o.Frames+o.Stills, o.Refusals) {
 			t.Errorf("output %s checked nothing: %+v", o.Name, o)
 		}
 	}
