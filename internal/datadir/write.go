@@ -7,22 +7,31 @@ import (
 	"path/filepath"
 )
 
-// WriteFile replaces path with what r yields, so that a crash leaves the
-// old file or the new one, never a part: written to a temporary file
-// beside it (mode 0600), synced, renamed over path, and the rename synced.
-// A size of -1 takes whatever r yields; another size must match, or
-// nothing is replaced.
+// WriteFile replaces path with what r yields (see WriteFileFunc). A size
+// of -1 takes whatever r yields; another size must match, or nothing is
+// replaced.
 func WriteFile(path string, r io.Reader, size int64) error {
+	return WriteFileFunc(path, func(w io.Writer) error {
+		n, err := io.Copy(w, r)
+		if err == nil && size >= 0 && n != size {
+			err = fmt.Errorf("read %d bytes, want %d", n, size)
+		}
+		return err
+	})
+}
+
+// WriteFileFunc replaces path with what write writes, so that a crash or a
+// failed write leaves the old file or the new one, never a part: written
+// to a temporary file beside it (mode 0600), synced, renamed over path,
+// and the rename synced.
+func WriteFileFunc(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".write-*") // mode 0600
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // fails once renamed: nothing to remove
-	n, err := io.Copy(tmp, r)
-	if err == nil && size >= 0 && n != size {
-		err = fmt.Errorf("read %d bytes, want %d", n, size)
-	}
+	err = write(tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}
