@@ -66,8 +66,9 @@ func TestClaimMoveFencesOldHolder(t *testing.T) {
 }
 
 // TestClaimRenewedPastTTL: a held claim outlives its TTL by renewal; a
-// holder that stops renewing loses it to expiry, and when it renews again
-// it finds the claim gone and is fenced.
+// holder that stops renewing loses it to expiry, another node may then
+// claim the camera, and when the old holder renews again (it has no watch
+// running) it is fenced.
 func TestClaimRenewedPastTTL(t *testing.T) {
 	nodes := startNodes(t, 3)
 	cfg := RegistryConfig{Bucket: "homes_ttl", TTL: 1500 * time.Millisecond, Renew: 300 * time.Millisecond}
@@ -102,9 +103,13 @@ func TestClaimRenewedPastTTL(t *testing.T) {
 		}
 		return nil
 	})
-	// Home reads any replica; each expires the claim on its own timer, so
-	// give the stream's leader, which checks the renewal, a moment more.
-	time.Sleep(500 * time.Millisecond)
+	// Home reads any replica, and each expires the claim on its own timer:
+	// the stream's leader, which checks writes, has expired it once a
+	// create succeeds there.
+	testkit.WaitFor(t, 10*time.Second, "the leader expiring the claim", func() error {
+		_, err := regs[0].kv.Create(ctx, claimKey("cam-b", access.StreamMain), []byte(`{"node":"node1","claim":"probe"}`))
+		return err
+	})
 	lapsed.renew(ctx)
 	if !isFenced(lapsed) {
 		t.Fatal("renewing a lapsed claim did not fence it")
