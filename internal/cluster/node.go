@@ -35,12 +35,20 @@ type Config struct {
 	// node's own address too is harmless, so every node may get one list.
 	// JetStream needs at least one.
 	Routes []string
+	// RouteSecret, when set, is the password every node's routes present
+	// and require: a server that does not know it cannot join the cluster
+	// (read the bus's sealed units, write claims). Routes are plain TCP;
+	// run them on a private network. Empty means unauthenticated routes.
+	RouteSecret string
 	// StoreDir is where the embedded server keeps JetStream's files (the
 	// claims bucket). Required without URL.
 	StoreDir string
 	// ReadyTimeout bounds the embedded server's start. It defaults to 10 s.
 	ReadyTimeout time.Duration
 }
+
+// routeUser is the user name routes authenticate as; the secret is the password.
+const routeUser = "vigil"
 
 // Node is this process's place in the cluster: a NATS connection and, when
 // embedded, the server it connects to in process.
@@ -103,11 +111,19 @@ func startServer(cfg Config, token string, log *slog.Logger) (*server.Server, er
 		if _, _, err := splitHostPort(r); err != nil {
 			return nil, fmt.Errorf("%w: route %q: %v (want host:port)", ErrConfig, r, err)
 		}
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: r})
+		u := &url.URL{Scheme: "nats-route", Host: r}
+		if cfg.RouteSecret != "" {
+			u.User = url.UserPassword(routeUser, cfg.RouteSecret)
+		}
+		routes = append(routes, u)
 	}
 	name := cfg.ClusterName
 	if name == "" {
 		name = "vigil"
+	}
+	cluster := server.ClusterOpts{Name: name, Host: host, Port: port}
+	if cfg.RouteSecret != "" {
+		cluster.Username, cluster.Password = routeUser, cfg.RouteSecret
 	}
 	srv, err := server.NewServer(&server.Options{
 		ServerName:    cfg.Name,
@@ -117,7 +133,7 @@ func startServer(cfg Config, token string, log *slog.Logger) (*server.Server, er
 		JetStream:     true,
 		StoreDir:      cfg.StoreDir,
 		NoSigs:        true,
-		Cluster:       server.ClusterOpts{Name: name, Host: host, Port: port},
+		Cluster:       cluster,
 		Routes:        routes,
 	})
 	if err != nil {
