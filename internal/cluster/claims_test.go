@@ -35,12 +35,17 @@ func TestClaimMoveFencesOldHolder(t *testing.T) {
 	if home, err := regs[2].Home(ctx, "cam-a", access.StreamMain); err != nil || home != "node1" {
 		t.Fatalf("home seen from node3 = %q, %v; want node1", home, err)
 	}
+	moved := time.Now()
 	c2, err := regs[1].Claim(ctx, "cam-a", access.StreamMain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-c1.Fenced():
+		c2.mu.Lock()
+		written := c2.renewed.Sub(moved)
+		c2.mu.Unlock()
+		t.Logf("claim written in %v, old holder fenced %v after the claim began", written, time.Since(moved))
 	case <-time.After(3 * time.Second): // renewal comes after 5 s: only the watch is this quick
 		t.Fatal("node1's claim was not fenced within 3 s of node2 claiming the camera")
 	}

@@ -23,7 +23,9 @@ func bootstrap(t *testing.T, sub *Subscription) ([]*media.Unit, error) {
 	testkit.WaitFor(t, 20*time.Second, "an answer to the GOP request", func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
+		began := time.Now()
 		units, err = sub.Bootstrap(ctx)
+		t.Logf("GOP request answered in %v (%d units, %v)", time.Since(began), len(units), err)
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) {
 			return err
 		}
