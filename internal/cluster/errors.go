@@ -6,9 +6,6 @@ import "errors"
 var (
 	// ErrConfig means a Config cannot start a node; the message names the field.
 	ErrConfig = errors.New("cluster: config")
-	// ErrFenced means a claim was taken over by another node or session (or
-	// lapsed): the holder must end its publisher session.
-	ErrFenced = errors.New("cluster: claim moved to another node or session; end the session here")
 	// ErrContended means a claim could not be written after several tries
 	// because others kept writing it; the caller may retry.
 	ErrContended = errors.New("cluster: claim contended; try again")
