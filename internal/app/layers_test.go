@@ -30,6 +30,13 @@ var layers = []struct {
 			"vigil/internal/oauth", "vigil/internal/config"},
 	},
 	{
+		why: "the cluster moves sealed units and camera claims over NATS; epoch secrets come through the " +
+			"EpochSource it declares, so it knows no SQL, storage, users, routes or configuration",
+		packages: []string{"vigil/internal/cluster"},
+		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/auth", "vigil/internal/httpapi",
+			"vigil/internal/oauth", "vigil/internal/config"},
+	},
+	{
 		why:      "the RTSP server authenticates through auth's credentials and tokens but knows no storage",
 		packages: []string{"vigil/internal/rtsp"},
 		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/httpapi",

@@ -100,16 +100,10 @@ func (s *Sealer) Open(g access.Grant, epoch []byte, stream access.StreamID, seq 
 // HMACs, cheaper than a bounded cache of keys would be to get right (and a
 // cache would keep an old epoch's key alive).
 func (s *Sealer) aead(device access.DeviceID, epoch []byte) (cipher.AEAD, error) {
-	if device == "" {
-		return nil, fmt.Errorf("seal: %w", access.ErrBadDeviceID)
+	if err := keyInputs(device, epoch); err != nil {
+		return nil, err
 	}
-	if len(epoch) < minEpochSecret {
-		return nil, ErrEpochSecret
-	}
-	info := binary.BigEndian.AppendUint32(nil, uint32(len(device)))
-	info = append(info, device...)
-	info = binary.BigEndian.AppendUint32(info, uint32(len(epoch)))
-	info = append(info, epoch...)
+	info := lengthPrefixed("", []byte(device), epoch)
 	key, err := hkdf.Key(sha256.New, s.master, []byte(hkdfSalt), string(info), 32)
 	clear(info)
 	if err != nil {

@@ -1,11 +1,8 @@
 package seal
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,30 +82,13 @@ func plainLayout(size int64) (chunks, plain int64, err error) {
 // segmentAEAD derives the key of a segment of device's stream in the epoch
 // whose secret is epoch, with the header's salt.
 func (s *Sealer) segmentAEAD(device access.DeviceID, epoch []byte, seg Segment, salt []byte) (cipher.AEAD, error) {
-	if device == "" {
-		return nil, fmt.Errorf("seal: %w", access.ErrBadDeviceID)
+	if err := keyInputs(device, epoch); err != nil {
+		return nil, err
 	}
-	if len(epoch) < minEpochSecret {
-		return nil, ErrEpochSecret
-	}
-	info := []byte(segmentInfo)
-	for _, f := range [][]byte{[]byte(device), epoch, []byte(seg.Stream)} {
-		info = binary.BigEndian.AppendUint32(info, uint32(len(f)))
-		info = append(info, f...)
-	}
+	info := lengthPrefixed(segmentInfo, []byte(device), epoch, []byte(seg.Stream))
 	info = binary.BigEndian.AppendUint64(info, seg.ID)
 	info = binary.BigEndian.AppendUint64(info, uint64(seg.Start.UnixNano()))
-	key, err := hkdf.Key(sha256.New, s.master, salt, string(info), 32)
-	clear(info)
-	if err != nil {
-		return nil, fmt.Errorf("seal: derive segment key: %w", err)
-	}
-	block, err := aes.NewCipher(key)
-	clear(key)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	}
-	return cipher.NewGCM(block)
+	return s.derivedGCM(salt, info)
 }
 
 // chunkNonce is the STREAM nonce of chunk i.

@@ -1,0 +1,163 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/media"
+	"vigil/internal/sim"
+	"vigil/internal/testkit"
+)
+
+// sink is a fake Sink recording what it is given.
+type sink struct {
+	collector
+	mu     sync.Mutex
+	closed bool
+}
+
+func (s *sink) Write(u *media.Unit) { s.add(u) }
+func (s *sink) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+func (s *sink) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// TestFeedGOPThenLive: a reader on a node that does not home the camera
+// gets one feed; it starts with the home node's GOP, keyframe first, then
+// the live units, each once and in order, with only the camera's stamps.
+func TestFeedGOPThenLive(t *testing.T) {
+	home, viewer, _ := busPair(t)
+	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 3}
+	var mu sync.Mutex
+	var gop []*media.Unit
+	serve, err := home.ServeGOP("cam-a", access.StreamMain, func() []*media.Unit {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*media.Unit(nil), gop...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Unsubscribe()
+	snd, _ := home.Sender(t.Context(), owner)
+	var sinks []*sink
+	feeds := NewFeeds(viewer, func(access.DeviceID, access.StreamID) (Sink, error) {
+		s := &sink{}
+		sinks = append(sinks, s)
+		return s, nil
+	}, time.Minute)
+
+	// The camera streams: a GOP of 10 units is cached, then sent live as a
+	// feed starts (some units are in the GOP and live both).
+	seq := uint64(0)
+	next := func() *media.Unit {
+		seq++
+		u := stampedUnit(owner, seq, seq%10 == 1, 1000)
+		mu.Lock()
+		if u.Key {
+			gop = nil
+		}
+		gop = append(gop, u)
+		mu.Unlock()
+		return u
+	}
+	for range 5 {
+		next()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 40 {
+			if err := snd.Send(next()); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	testkit.WaitFor(t, 10*time.Second, "a feed (the home node's GOP service reachable)", func() error {
+		return feeds.Acquire(t.Context(), "cam-a", access.StreamMain)
+	})
+	if err := feeds.Acquire(t.Context(), "cam-a", access.StreamMain); err != nil { // a second reader
+		t.Fatal(err)
+	}
+	<-done
+	// Attempts made before the GOP service was reachable closed their sinks.
+	var open []*sink
+	for _, s := range sinks {
+		if !s.isClosed() {
+			open = append(open, s)
+		}
+	}
+	if len(open) != 1 || feeds.Active() != 1 {
+		t.Fatalf("two readers have %d open sinks, %d feeds; want one", len(open), feeds.Active())
+	}
+	sinks = open
+	testkit.WaitFor(t, 10*time.Second, "the last live unit", func() error {
+		if got := sinks[0].got(); len(got) == 0 || got[len(got)-1].Seq != seq {
+			return fmt.Errorf("%d units", len(got))
+		}
+		return nil
+	})
+	got := sinks[0].got()
+	if !got[0].Key {
+		t.Fatalf("the feed started with unit %d, not a keyframe", got[0].Seq)
+	}
+	checker := sim.NewChecker(sim.StaticKeys(stampSecret))
+	for i, u := range got {
+		if u.Owner() != owner || i > 0 && u.Seq != got[i-1].Seq+1 {
+			t.Fatalf("unit %d: %+v seq %d after seq %d", i, u.Owner(), u.Seq, got[max(i-1, 0)].Seq)
+		}
+		if err := checker.AccessUnit(u.Payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checker.Only("cam-a"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFeedLingers: a feed outlives its last reader by the linger, a reader
+// coming back within it finds the same feed, and it ends after.
+func TestFeedLingers(t *testing.T) {
+	home, viewer, _ := busPair(t)
+	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 1}
+	serve, _ := home.ServeGOP("cam-a", access.StreamMain, func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 10)} })
+	defer serve.Unsubscribe()
+	var sinks []*sink
+	feeds := NewFeeds(viewer, func(access.DeviceID, access.StreamID) (Sink, error) {
+		s := &sink{}
+		sinks = append(sinks, s)
+		return s, nil
+	}, 300*time.Millisecond)
+	testkit.WaitFor(t, 10*time.Second, "a feed", func() error {
+		return feeds.Acquire(t.Context(), "cam-a", access.StreamMain)
+	})
+	// Attempts before the GOP service was reachable closed their sinks;
+	// the feed's is the last made.
+	made, first := len(sinks), sinks[len(sinks)-1]
+	feeds.Release("cam-a", access.StreamMain)
+	if err := feeds.Acquire(t.Context(), "cam-a", access.StreamMain); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // past the linger: a held feed must not end
+	if len(sinks) != made || first.isClosed() {
+		t.Fatalf("a reader back within the linger: %d new sinks, the feed's closed %v; want the same one, open", len(sinks)-made, first.isClosed())
+	}
+	feeds.Release("cam-a", access.StreamMain)
+	testkit.WaitFor(t, 5*time.Second, "the idle feed ending", func() error {
+		if !first.isClosed() || feeds.Active() != 0 {
+			return errors.New("still open")
+		}
+		return nil
+	})
+}
