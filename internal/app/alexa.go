@@ -38,26 +38,30 @@ var (
 	_ alexa.Links      = alexaSide{}
 	_ alexa.Viewing    = alexaSide{}
 	_ alexa.GrantStore = alexaSide{}
+	_ alexa.Activity   = alexaSide{}
 )
 
 // newAlexa builds the skill backend for POST /alexa/directive and, when
-// an Alexa client has events credentials, the reporter to its event
-// gateway (a.alexaEvents, run by Run).
+// an Alexa client is configured, the reporter (a.alexaEvents, run by Run):
+// it ends silent links, and reports to the event gateway for links with
+// an event grant, which needs the client's events credentials.
 func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 	grants := &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
-		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal()}
+		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal(),
+		Activity: alexaSide{a}}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}
 	for _, c := range a.cfg.OAuthClients {
 		if _, ok := alexaCredentials(a.cfg, c.ID); ok {
 			x.ProactiveReports = true
+		}
+		if c.Kind == config.OAuthAlexa && a.alexaEvents == nil {
 			a.alexaEvents = &alexa.Reporter{Gateways: map[string]string{alexa.RegionNA: a.cfg.AlexaEventsURL,
 				alexa.RegionEU: a.cfg.AlexaEventsURLEU, alexa.RegionFE: a.cfg.AlexaEventsURLFE}, Grants: grants, Links: a.liveAlexaLinks,
-				Endpoints: x, End: alexaSide{a}.end, Logger: a.log}
-			break
+				Endpoints: x, End: alexaSide{a}.end, Activity: alexaSide{a}, Silence: a.cfg.AlexaSilence, Logger: a.log}
 		}
 	}
 	return x
@@ -82,7 +86,7 @@ func (a *App) liveAlexaLinks(ctx context.Context) ([]alexa.Link, error) {
 }
 
 func toAlexa(l oauth.Link) alexa.Link {
-	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices}
+	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices, Linked: l.Linked}
 }
 
 // end unlinks a link whose skill was disabled (Amazon tells only the event
@@ -180,7 +184,7 @@ func picture(kf hub.Keyframe) (alexa.Picture, error) {
 
 func (x alexaSide) PutEventGrant(ctx context.Context, link string, g alexa.EventGrant) error {
 	return x.a.store.PutAlexaGrant(ctx, store.AlexaGrant{Link: link, Access: config.Secret(g.Access),
-		Refresh: config.Secret(g.Refresh), Expires: g.Expires, Region: g.Region})
+		Refresh: config.Secret(g.Refresh), Expires: g.Expires, Region: g.Region, Relink: g.Relink})
 }
 
 func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGrant, error) {
@@ -191,7 +195,28 @@ func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGran
 	if err != nil {
 		return alexa.EventGrant{}, err
 	}
-	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires, Region: g.Region}, nil
+	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires, Region: g.Region,
+		Relink: g.Relink}, nil
+}
+
+// SeeLink notes a link's use; a link that ended meanwhile has nothing to
+// note.
+func (x alexaSide) SeeLink(ctx context.Context, link string, at time.Time) error {
+	if err := x.a.store.SeeAlexaLink(ctx, link, at); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (x alexaSide) LinkSeen(ctx context.Context, link string) (time.Time, error) {
+	return x.a.store.AlexaLinkSeen(ctx, link)
+}
+
+// NeedsRelink reports whether an Alexa link's event token was refused even
+// after a refresh (the page asks the person to relink).
+func (x alexaSide) NeedsRelink(ctx context.Context, link string) bool {
+	g, err := x.a.store.AlexaGrant(ctx, link)
+	return err == nil && !g.Relink.IsZero()
 }
 
 // alexaPeers answers Alexa's offers with the WHEP negotiation.

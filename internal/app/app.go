@@ -251,7 +251,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Media:        media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
-			RTSPBase: a.rtspBase},
+			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}

@@ -10,8 +10,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 )
 
 // maxBody bounds a directive; an offer with its candidates is a few KiB.
@@ -36,6 +38,9 @@ type Directives struct {
 	// ProxySecret, when set, must come in the X-Vigil-Proxy-Secret header
 	// (the skill's Lambda sends it); a request without it is 403.
 	ProxySecret string
+	// Activity, when set, notes every directive whose token resolves as a
+	// use of its link (see Reporter.Silence).
+	Activity Activity
 	// ProactiveReports says connectivity is reported to the event gateway
 	// (Discover declares proactivelyReported).
 	ProactiveReports bool
@@ -115,6 +120,11 @@ func (x *Directives) answer(r *http.Request, d *directive) *response {
 		}
 		return x.refuse(d, Link{}, fail(typ, "the access token is not valid", err))
 	}
+	if x.Activity != nil {
+		if err := x.Activity.SeeLink(r.Context(), link.ID, time.Now()); err != nil {
+			x.Logger.Warn("alexa links: noting a link's use failed", "link", link.ID, "error", err)
+		}
+	}
 	c := &call{r: r, d: d, link: link}
 	if onEndpoint {
 		if c.camera, err = x.camera(r.Context(), link, d); err != nil {
@@ -158,13 +168,7 @@ func (x *Directives) visible(ctx context.Context, link Link) ([]Camera, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Camera
-	for _, id := range link.Devices {
-		if i := slices.IndexFunc(cams, func(c Camera) bool { return c.ID == id }); i >= 0 {
-			out = append(out, cams[i])
-		}
-	}
-	return out, nil
+	return smarthome.Exposed(cams, link.Devices), nil
 }
 
 // camera is the link's camera that d names, or NO_SUCH_ENDPOINT.

@@ -47,17 +47,13 @@ func TestDiscoverListsExactlyTheLinksCameras(t *testing.T) {
 		t.Fatalf("bob's Discover: %v", eps)
 	}
 	// Offline, the porch is still advertised at the size last measured.
-	view.mu.Lock()
-	view.online["cam-porch"] = false
-	view.mu.Unlock()
+	view.SetOnline("cam-porch", false)
 	out = send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))
 	if b, _ := json.Marshal(payload(out)); !strings.Contains(string(b), `"resolutions":[{"height":480,"width":640}]`) {
 		t.Fatalf("offline porch: %s", b)
 	}
 	// A share revoked since linking: the camera leaves Discover.
-	view.mu.Lock()
-	view.cameras["u-olga"] = view.cameras["u-olga"][1:]
-	view.mu.Unlock()
+	view.SetCameras("u-olga", Camera{ID: "cam-yard", Name: "Yard"}, Camera{ID: "cam-shed", Name: "Shed"})
 	out = send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))
 	if n := len(payload(out)["endpoints"].([]any)); n != 1 {
 		t.Fatalf("after losing the porch: %d endpoints", n)
