@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/household"
@@ -20,6 +23,7 @@ import (
 	"vigil/internal/media"
 	"vigil/internal/oauth"
 	"vigil/internal/smarthome/alexa"
+	"vigil/internal/stills"
 	"vigil/internal/store"
 )
 
@@ -50,7 +54,7 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
 		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal(),
-		Activity: alexaSide{a}}
+		Activity: alexaSide{a}, Snapshots: a.alexaSnapshots}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}
@@ -65,6 +69,39 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 		}
 	}
 	return x
+}
+
+// newAlexaSnapshots serves Alexa's snapshot URLs, signed with a key
+// derived from the master key (so they outlive a restart, and end with a
+// new master key).
+func (a *App) newAlexaSnapshots(master []byte, rec *audit.Recorder) (*alexa.Snapshots, error) {
+	key, err := hkdf.Key(sha256.New, master, []byte("vigil alexa snapshot"), "snapshot url", 32)
+	if err != nil {
+		return nil, err
+	}
+	return &alexa.Snapshots{Links: alexaSide{a}, Viewing: alexaSide{a}, Stills: alexaStills{a, rec}, Key: key, Logger: a.log}, nil
+}
+
+// alexaStills serves a snapshot as every still is served: the still
+// cache's Get (whose egress check compares the still's device and capture
+// time with the grant's) and a record in the access history.
+type alexaStills struct {
+	a   *App
+	rec *audit.Recorder
+}
+
+func (s alexaStills) Still(ctx context.Context, g access.Grant, remote string) ([]byte, time.Time, error) {
+	st, err := s.a.stills.Get(ctx, g, stills.Request{Stream: access.StreamMain})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	view, err := s.rec.Start(g, "alexa-snapshot", remote)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer view.End()
+	view.Add(len(st.JPEG))
+	return st.JPEG, st.Captured, nil
 }
 
 // liveAlexaLinks lists the live links of every Alexa client.

@@ -33,6 +33,9 @@ type Directives struct {
 	// BaseURL is the public https origin stream URLs start with (an Echo
 	// fetches them from the internet); "" uses the request's host.
 	BaseURL string
+	// Snapshots serves the snapshot URLs GetSnapshot answers with; nil
+	// leaves the snapshot capability out of Discover.
+	Snapshots *Snapshots
 	// Sessions is the table of live WebRTC views; required with Peers.
 	Sessions *Sessions
 	// ProxySecret, when set, must come in the X-Vigil-Proxy-Secret header
@@ -79,6 +82,8 @@ func (x *Directives) route(key string) (handler, bool) {
 		return x.sessionDisconnected, true
 	case "Alexa.CameraStreamController/InitializeCameraStreams":
 		return x.initializeStreams, true
+	case snapshotInterface + "/GetSnapshot":
+		return x.getSnapshot, true
 	}
 	return nil, false
 }

@@ -41,7 +41,11 @@ func checkResponse(req, res []byte) []string {
 		return []string{"not JSON: " + err.Error()}
 	}
 	h := r.Event.Header
-	if h.Namespace == "" || h.Name == "" || h.PayloadVersion != "3" || !uuidV4.MatchString(h.MessageID) {
+	version := "3"
+	if h.Namespace == snapshotInterface {
+		version = snapshotVersion // the interface's own payload version
+	}
+	if h.Namespace == "" || h.Name == "" || h.PayloadVersion != version || !uuidV4.MatchString(h.MessageID) {
 		badf("header %+v: namespace, name, payloadVersion 3 and a UUID v4 messageId", h)
 	}
 	if d.Directive != nil {
@@ -91,6 +95,11 @@ func checkResponse(req, res []byte) []string {
 		}
 	case "Alexa.CameraStreamController/Response":
 		bad = append(bad, checkStreams(r.Event.Payload)...)
+	case snapshotInterface + "/" + snapshotEvent:
+		exp, err := time.Parse(time.RFC3339, fmt.Sprint(p["expirationTime"]))
+		if !strings.HasPrefix(fmt.Sprint(p["uri"]), "https://") || err != nil || time.Until(exp) > 10*time.Minute {
+			badf("snapshot %v: an https uri and an expirationTime at most 10 minutes ahead", p)
+		}
 	case "Alexa.Authorization/AcceptGrant.Response":
 	default:
 		badf("unexpected event %s/%s", h.Namespace, h.Name)
