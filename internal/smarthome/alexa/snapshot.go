@@ -121,7 +121,7 @@ func (s *Snapshots) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 	}
 	msg := map[int]string{http.StatusUnauthorized: "a live access token of the link is required",
-		http.StatusGone: "this snapshot URL has expired: ask for a new one (GetSnapshot)",
+		http.StatusGone:     "this snapshot URL has expired: ask for a new one (GetSnapshot)",
 		http.StatusNotFound: "no such snapshot"}[code]
 	if msg == "" {
 		msg = "the snapshot is not available now"
