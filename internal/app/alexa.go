@@ -54,7 +54,7 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
 		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal(),
-		Activity: alexaSide{a}, Snapshots: a.alexaSnapshots}
+		Activity: alexaSide{a}, Snapshots: a.alexaSnapshots, RTSPS: a.cfg.TLSOn()}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}

@@ -2,13 +2,18 @@ package app
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"image/jpeg"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"vigil/internal/config"
+	"vigil/internal/oauth/oauthtest"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
 )
@@ -96,5 +101,76 @@ func TestAlexaSnapshot(t *testing.T) {
 	}
 	if code, _ := fetchSnapshot(t, uri, olga); code != 404 {
 		t.Fatalf("the snapshot of a released camera: %d, want 404", code)
+	}
+}
+
+// TestAlexaRTSPS: with TLS on, InitializeCameraStreams also answers with
+// an rtsps:// URL on the HTTPS port carrying the link's stream token;
+// ffmpeg plays it over TLS, interleaved on TCP, and every frame carries
+// the porch's stamp. The token opens no other camera, and nothing once
+// the link ends.
+func TestAlexaRTSPS(t *testing.T) {
+	needFFmpeg(t)
+	certPath, keyPath, pool := selfSigned(t, t.TempDir())
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.TLS, c.TLSCertFile, c.TLSKeyFile = config.TLSFiles, certPath, keyPath
+		c.HTTPSAddr, c.RTSPSAddr = "127.0.0.1:0", "127.0.0.1:0"
+	})
+	olgaPW, porch, garage := a.household(t)
+	a.runClaimed(t, porch, garage)
+	base := "https://" + a.HTTPAddr().String()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c := oauthtest.New(t, base, "alexa", alexaSecret, alexaRedirect)
+	c.Browser.Transport = client.Transport
+	code, verifier := c.Link("olga", olgaPW, porch.ID)
+	tok := c.Exchange(code, verifier)
+	if tok.Status != 200 {
+		t.Fatalf("exchange: %+v", tok)
+	}
+
+	out := postDirective(t, client, base+"/alexa/directive", "discover.json", "", map[string]string{"token": tok.AccessToken})
+	if b := mustJSON(out); !bytes.Contains(b, []byte(`"protocols":["HLS","RTSP"]`)) {
+		t.Fatalf("Discover does not offer RTSP with RTSPS on: %s", b)
+	}
+	var rtsps string
+	testkit.WaitFor(t, 10*time.Second, "an rtsps URL for the porch", func() error {
+		_, typ, p := alexaEvent(postDirective(t, client, base+"/alexa/directive", "initialize_streams.json", "",
+			map[string]string{"token": tok.AccessToken, "camera": porch.ID}))
+		streams, _ := p["cameraStreams"].([]any)
+		for _, s := range streams {
+			if s := s.(map[string]any); s["protocol"] == "RTSP" {
+				rtsps, _ = s["uri"].(string)
+			}
+		}
+		if rtsps == "" {
+			return fmt.Errorf("no RTSP stream (%s): %v", typ, p)
+		}
+		return nil
+	})
+	if want := "rtsps://" + a.HTTPAddr().String() + "/" + porch.ID + "?token="; !strings.HasPrefix(rtsps, want) {
+		t.Fatalf("RTSP URL %s, want %s...", rtsps, want)
+	}
+	chk, err := readStamps(rtsps, "tcp", 20)
+	if err != nil {
+		t.Fatalf("ffmpeg over rtsps on the https port: %v", err)
+	}
+	if err := chk.Only(porch.ID); err != nil {
+		t.Fatalf("stamps: %v (%v)", err, chk.Counts())
+	}
+	// The token opens only the porch, and nothing once the link ends.
+	// (bob's household is tested through Discover and HLS elsewhere.)
+	if _, err := readStamps(strings.Replace(rtsps, porch.ID, garage.ID, 1), "tcp", 5); err == nil {
+		t.Fatal("the porch's token opened the garage")
+	}
+	links, err := a.store.LiveLinks(context.Background(), "alexa")
+	if err != nil || len(links) != 1 {
+		t.Fatalf("live links %v %v", links, err)
+	}
+	if err := a.oauth.Unlink(context.Background(), links[0].User, links[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readStamps(rtsps, "tcp", 5); err == nil {
+		t.Fatal("the rtsps URL played after the link ended")
 	}
 }

@@ -88,6 +88,12 @@ func (g *eventGateway) saw(line string) bool {
 // proxy that is not trusted: the token inside the directive decides).
 func (a *testApp) directive(t *testing.T, fixture, header string, vars map[string]string) map[string]any {
 	t.Helper()
+	return postDirective(t, http.DefaultClient, a.url("/alexa/directive"), fixture, header, vars)
+}
+
+// postDirective posts a directive fixture to url with client.
+func postDirective(t *testing.T, client *http.Client, url, fixture, header string, vars map[string]string) map[string]any {
+	t.Helper()
 	b, err := os.ReadFile("../smarthome/alexa/testdata/" + fixture)
 	if err != nil {
 		t.Fatal(err)
@@ -96,10 +102,10 @@ func (a *testApp) directive(t *testing.T, fixture, header string, vars map[strin
 	for k, v := range vars {
 		body = strings.ReplaceAll(body, "{{"+k+"}}", v)
 	}
-	req, _ := http.NewRequest("POST", a.url("/alexa/directive"), strings.NewReader(body))
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+header)
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

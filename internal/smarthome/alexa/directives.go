@@ -33,6 +33,10 @@ type Directives struct {
 	// BaseURL is the public https origin stream URLs start with (an Echo
 	// fetches them from the internet); "" uses the request's host.
 	BaseURL string
+	// RTSPS says RTSP over TLS is served on the HTTPS port of BaseURL (or
+	// the request's host): Discover and InitializeCameraStreams then offer
+	// RTSP beside HLS.
+	RTSPS bool
 	// Snapshots serves the snapshot URLs GetSnapshot answers with; nil
 	// leaves the snapshot capability out of Discover.
 	Snapshots *Snapshots

@@ -263,3 +263,32 @@ func TestProxySecret(t *testing.T) {
 		}
 	}
 }
+
+// TestRTSPSStreams: with RTSPS on the HTTPS port, Discover offers RTSP and
+// InitializeCameraStreams answers it with an rtsps:// URL on port 443 of
+// the public origin carrying the link's stream token, beside HLS; with it
+// off, HLS alone.
+func TestRTSPSStreams(t *testing.T) {
+	links, view := twoHouseholds()
+	for _, on := range []bool{false, true} {
+		x := newDirectives(links, view, nil)
+		x.RTSPS = on
+		out := send(t, x, fixture(t, "initialize_streams.json", map[string]string{"token": "tok-l-olga", "camera": "cam-porch"}))
+		var got []string
+		for _, s := range payload(out)["cameraStreams"].([]any) {
+			s := s.(map[string]any)
+			got = append(got, s["protocol"].(string)+" "+s["uri"].(string))
+		}
+		want := []string{"HLS https://vigil.example/api/cameras/cam-porch/hls/index.m3u8?token=st-l-olga-cam-porch"}
+		if on {
+			want = append(want, "RTSP rtsps://vigil.example:443/cam-porch?token=st-l-olga-cam-porch")
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("RTSPS %v: streams %v, want %v", on, got, want)
+		}
+		disc, _ := json.Marshal(payload(send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))))
+		if strings.Contains(string(disc), `"RTSP"`) != on {
+			t.Fatalf("RTSPS %v: Discover %s", on, disc)
+		}
+	}
+}

@@ -107,7 +107,11 @@ func (x *Directives) capabilities(pic Picture) []capability {
 	health.Properties = map[string]any{"supported": []map[string]string{{"name": "connectivity"}},
 		"proactivelyReported": x.ProactiveReports, "retrievable": true}
 	stream := iface("Alexa.CameraStreamController", "3")
-	stream.CameraStreamConfigurations = []streamConfig{{Protocols: []string{"HLS"},
+	protocols := []string{"HLS"}
+	if x.RTSPS {
+		protocols = append(protocols, "RTSP")
+	}
+	stream.CameraStreamConfigurations = []streamConfig{{Protocols: protocols,
 		Resolutions: []resolution{{pic.Width, pic.Height}}, AuthorizationTypes: []string{"NONE"},
 		VideoCodecs: []string{pic.Video}, AudioCodecs: []string{audioCodec(pic)}}}
 	caps := []capability{iface("Alexa", "3"), health, stream}

@@ -186,7 +186,8 @@ func checkStreams(raw json.RawMessage) []string {
 	}
 	for _, s := range p.CameraStreams {
 		_, err := time.Parse(time.RFC3339, s.ExpirationTime)
-		if !strings.HasPrefix(s.URI, "http") || err != nil || s.Protocol != "HLS" || s.Resolution.Width <= 0 ||
+		scheme := map[string]string{"HLS": "http", "RTSP": "rtsps://"}[s.Protocol] // RTSP only over TLS
+		if scheme == "" || !strings.HasPrefix(s.URI, scheme) || err != nil || s.Resolution.Width <= 0 ||
 			s.Resolution.Height <= 0 || s.VideoCodec != "H264" || s.AuthorizationType == "" || s.AudioCodec == "" ||
 			s.IdleTimeoutSeconds <= 0 {
 			bad = append(bad, fmt.Sprintf("camera stream %+v", s))
