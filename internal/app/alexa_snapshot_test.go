@@ -174,3 +174,38 @@ func TestAlexaRTSPS(t *testing.T) {
 		t.Fatal("the rtsps URL played after the link ended")
 	}
 }
+
+// TestAlexaSilentLinkEnds: with alexa_silence at 3 s, of two Alexa links of
+// one account, the one whose Echo keeps sending directives stays and the
+// one unused ends (its token stops resolving) — the store notes each
+// directive's use, and the reporter's sweep ends the silent link.
+func TestAlexaSilentLinkEnds(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.AlexaSilence = 3 * time.Second
+	})
+	pw, porch, _ := a.household(t)
+	link := func() string {
+		c := a.alexa(t)
+		code, verifier := c.Link("olga", pw, porch.ID)
+		tok := c.Exchange(code, verifier)
+		if tok.Status != 200 {
+			t.Fatalf("exchange: %+v", tok)
+		}
+		return tok.AccessToken
+	}
+	used, silent := link(), link()
+	deadline := time.Now().Add(15 * time.Second)
+	for a.resolves(t, silent) {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent link did not end within 15 s of a 3 s silence")
+		}
+		if name, _, _ := alexaEvent(a.directive(t, "discover.json", "", map[string]string{"token": used})); name != "Alexa.Discovery/Discover.Response" {
+			t.Fatalf("Discover on the used link: %s", name)
+		}
+		time.Sleep(500 * time.Millisecond) // the Echo's pace, not a wait for a condition
+	}
+	if !a.resolves(t, used) {
+		t.Fatal("the link in use ended with the silent one")
+	}
+}

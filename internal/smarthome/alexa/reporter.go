@@ -85,7 +85,8 @@ type Reporter struct {
 	swept time.Time                  // guarded by mu; the last silence sweep
 }
 
-// sweepEvery is how often links are checked for silence.
+// sweepEvery is how often links are checked for silence (or a quarter of
+// the silence, when that is shorter).
 const sweepEvery = time.Hour
 
 // Run polls until ctx ends.
@@ -127,19 +128,19 @@ func (r *Reporter) poll(ctx context.Context) {
 // sweep ends the links silent for longer than Silence (at most once every
 // sweepEvery) and returns the others.
 func (r *Reporter) sweep(ctx context.Context, links []Link) []Link {
+	silence := r.Silence
+	if silence <= 0 {
+		silence = DefaultSilence
+	}
 	now := r.now()
 	r.mu.Lock()
-	due := r.Activity != nil && now.Sub(r.swept) >= sweepEvery
+	due := r.Activity != nil && now.Sub(r.swept) >= min(sweepEvery, silence/4)
 	if due {
 		r.swept = now
 	}
 	r.mu.Unlock()
 	if !due {
 		return links
-	}
-	silence := r.Silence
-	if silence <= 0 {
-		silence = DefaultSilence
 	}
 	var kept []Link
 	for _, l := range links {
@@ -152,7 +153,7 @@ func (r *Reporter) sweep(ctx context.Context, links []Link) []Link {
 		if last.Before(l.Linked) {
 			last = l.Linked
 		}
-		if now.Sub(last) <= silence {
+		if last.IsZero() || now.Sub(last) <= silence { // zero: nothing to count from
 			kept = append(kept, l)
 			continue
 		}
