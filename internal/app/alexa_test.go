@@ -211,17 +211,8 @@ func TestEchoShowEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.runClaimed(t, porch, garage, shed)
-	link := func(user, pw string, cams ...string) string {
-		c := a.alexa(t)
-		code, verifier := c.Link(user, pw, cams...)
-		tok := c.Exchange(code, verifier)
-		if tok.Status != 200 {
-			t.Fatalf("exchange: %+v", tok)
-		}
-		return tok.AccessToken
-	}
-	olga := link("olga", olgaPW, porch.ID) // her garage stays private to this link
-	bob := link("bob", bobPW, shed.ID, garage.ID)
+	olga := linkWith(t, a.alexa(t), "olga", olgaPW, porch.ID) // her garage stays private to this link
+	bob := linkWith(t, a.alexa(t), "bob", bobPW, shed.ID, garage.ID)
 
 	if ids := discovered(t, a.directive(t, "discover.json", "", map[string]string{"token": olga})); len(ids) != 1 ||
 		ids[porch.ID] != "[map[height:240 width:320]]" {
@@ -434,4 +425,30 @@ func (a *testApp) unlinkAlexa(t *testing.T, token, pw string, porch *sim.Camera)
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// TestAlexaSilentLinkEnds: with alexa_silence at 3 s, of two Alexa links of
+// one account, the one whose Echo keeps sending directives stays and the
+// one unused ends (its token stops resolving) — the store notes each
+// directive's use, and the reporter's sweep ends the silent link.
+func TestAlexaSilentLinkEnds(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.AlexaSilence = 3 * time.Second
+	})
+	pw, porch, _ := a.household(t)
+	used, silent := linkWith(t, a.alexa(t), "olga", pw, porch.ID), linkWith(t, a.alexa(t), "olga", pw, porch.ID)
+	deadline := time.Now().Add(15 * time.Second)
+	for a.resolves(t, silent) {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent link did not end within 15 s of a 3 s silence")
+		}
+		if name, _, _ := alexaEvent(a.directive(t, "discover.json", "", map[string]string{"token": used})); name != "Alexa.Discovery/Discover.Response" {
+			t.Fatalf("Discover on the used link: %s", name)
+		}
+		time.Sleep(500 * time.Millisecond) // the Echo's pace, not a wait for a condition
+	}
+	if !a.resolves(t, used) {
+		t.Fatal("the link in use ended with the silent one")
+	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"vigil/internal/oauth/oauthtest"
 	"vigil/internal/store"
 	"vigil/internal/testkit"
 )
@@ -23,16 +22,8 @@ func TestWebPageLinks(t *testing.T) {
 	needChromium(t)
 	a := startApp(t, "", withOAuthClients)
 	pw, porch, garage := a.household(t)
-	link := func(c *oauthtest.Client, cams ...string) string {
-		code, verifier := c.Link("olga", pw, cams...)
-		tok := c.Exchange(code, verifier)
-		if tok.Status != 200 {
-			t.Fatalf("exchange: %+v", tok)
-		}
-		return tok.AccessToken
-	}
-	googleTok := link(a.google(t), porch.ID)
-	alexaTok := link(a.alexa(t), porch.ID, garage.ID)
+	googleTok := linkWith(t, a.google(t), "olga", pw, porch.ID)
+	alexaTok := linkWith(t, a.alexa(t), "olga", pw, porch.ID, garage.ID)
 	ctx := context.Background()
 	alexaLinks, err := a.store.LiveLinks(ctx, "alexa")
 	if err != nil || len(alexaLinks) != 1 {
