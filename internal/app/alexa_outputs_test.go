@@ -67,7 +67,12 @@ func TestAlexaSnapshot(t *testing.T) {
 		uri, _ = p["uri"].(string)
 		return nil
 	})
+	// A figure, not a goal checked here: GetSnapshot to the image's last
+	// byte, on loopback.
+	start := time.Now()
+	alexaEvent(a.directive(t, "get_snapshot.json", "", map[string]string{"token": olga, "camera": porch.ID}))
 	code, body := fetchSnapshot(t, uri, olga)
+	t.Logf("GetSnapshot and fetch: %v (%d bytes)", time.Since(start), len(body))
 	if code != 200 {
 		t.Fatalf("the snapshot with olga's token: %d %s", code, body)
 	}
@@ -138,6 +143,11 @@ func TestAlexaRTSPS(t *testing.T) {
 	if want := "rtsps://" + a.HTTPAddr().String() + "/" + porch.ID + "?token="; !strings.HasPrefix(rtsps, want) {
 		t.Fatalf("RTSP URL %s, want %s...", rtsps, want)
 	}
+	start := time.Now()
+	if _, err := readStamps(rtsps, "tcp", 1); err != nil {
+		t.Fatalf("ffmpeg over rtsps on the https port: %v", err)
+	}
+	t.Logf("rtsps URL to ffmpeg's first frame, ffmpeg's start included: %v", time.Since(start))
 	chk, err := readStamps(rtsps, "tcp", 20)
 	if err != nil {
 		t.Fatalf("ffmpeg over rtsps on the https port: %v", err)
