@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,7 +149,10 @@ func (s *Snapshots) serve(w http.ResponseWriter, r *http.Request) (int, error) {
 	case named != link.ID || string(device) != r.PathValue("id"):
 		return http.StatusNotFound, fmt.Errorf("snapshot URL of link %s camera %s, asked by link %s for %s", named, device, link.ID, r.PathValue("id"))
 	}
-	g, err := s.Viewing.Grant(r.Context(), link, device)
+	if !slices.Contains(link.Devices, device) {
+		return http.StatusNotFound, fmt.Errorf("link %s no longer exposes camera %s", link.ID, device)
+	}
+	g, err := s.Viewing.Grant(r.Context(), link, device) // the user may still see it
 	if err != nil {
 		return http.StatusNotFound, err
 	}

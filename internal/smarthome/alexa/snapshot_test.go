@@ -30,14 +30,14 @@ func (f *fakeStills) Still(context.Context, access.Grant, string) ([]byte, time.
 
 // snapshotRig is olga's and bob's links with snapshots on, at a clock the
 // test moves.
-func snapshotRig(t *testing.T) (*Directives, *fakeStills, *time.Time) {
+func snapshotRig(t *testing.T) (*Directives, *fakeLinks, *fakeStills, *time.Time) {
 	links, view := twoHouseholds()
 	x := newDirectives(links, view, nil)
 	now := time.Now()
 	st := &fakeStills{}
 	x.Snapshots = &Snapshots{Links: links, Viewing: view, Stills: st, Key: []byte(strings.Repeat("k", 32)),
 		Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)}
-	return x, st, &now
+	return x, links, st, &now
 }
 
 // fetch GETs a snapshot URL as Alexa does, with bearer as the token.
@@ -72,7 +72,7 @@ func snapshotURI(t *testing.T, x *Directives, token, camera string) (string, map
 // TestDiscoverDeclaresSnapshots: the snapshot capability is in Discover
 // when snapshots are served, at its interface version.
 func TestDiscoverDeclaresSnapshots(t *testing.T) {
-	x, _, _ := snapshotRig(t)
+	x, _, _, _ := snapshotRig(t)
 	out := send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))
 	b, _ := json.Marshal(payload(out)["endpoints"])
 	if !strings.Contains(string(b), `"interface":"Alexa.SmartVision.SnapshotProvider","type":"AlexaInterface","version":"1.1"`) {
@@ -85,7 +85,7 @@ func TestDiscoverDeclaresSnapshots(t *testing.T) {
 // no token, a forged URL or another camera's path open nothing, and
 // another household's camera is NO_SUCH_ENDPOINT.
 func TestSnapshotURL(t *testing.T) {
-	x, st, now := snapshotRig(t)
+	x, links, st, now := snapshotRig(t)
 	uri, out := snapshotURI(t, x, "tok-l-olga", "cam-porch")
 	if eventName(out) != "Alexa.SmartVision.SnapshotProvider/Snapshot" || !strings.HasPrefix(uri, "https://vigil.example/alexa/snapshot/cam-porch?s=") {
 		t.Fatalf("GetSnapshot: %v", out)
@@ -110,6 +110,13 @@ func TestSnapshotURL(t *testing.T) {
 	if st.served != 1 {
 		t.Fatalf("%d stills served, want 1", st.served)
 	}
+	// Olga takes the porch off the link: its URL opens nothing more.
+	l := links.links["l-olga"]
+	links.links["l-olga"] = Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: []access.DeviceID{"cam-yard"}}
+	if got := fetch(t, x.Snapshots, uri, "tok-l-olga"); got != http.StatusNotFound {
+		t.Fatalf("the snapshot of a camera the link no longer exposes: %d, want 404", got)
+	}
+	links.links["l-olga"] = l
 	*now = now.Add(snapshotTTL)
 	if got := fetch(t, x.Snapshots, uri, "tok-l-olga"); got != http.StatusGone {
 		t.Fatalf("an expired snapshot URL: %d, want 410", got)
