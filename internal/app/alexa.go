@@ -54,7 +54,7 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
 		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal(),
-		Activity: alexaSide{a}, Snapshots: a.alexaSnapshots, RTSPS: a.cfg.TLSOn()}
+		Activity: alexaSide{a}, Snapshots: a.alexaSnapshots, RTSPS: a.cfg.TLSOn(), Relinked: alexaSide{a}.relinked}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}
@@ -130,6 +130,23 @@ func toAlexa(l oauth.Link) alexa.Link {
 // gateway and LWA); unlinked then ends what it opened.
 func (x alexaSide) end(ctx context.Context, l alexa.Link) error {
 	return x.a.oauth.Unlink(ctx, l.User, l.ID)
+}
+
+// relinked ends the user's other links of the same skill that wait to be
+// relinked: the person has linked it again (a new link, and its
+// AcceptGrant), so the old ones would only linger on the page.
+func (x alexaSide) relinked(ctx context.Context, l alexa.Link) error {
+	links, err := x.a.oauth.Links(ctx, l.User)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range links {
+		if o.ID != l.ID && o.Client == l.Client && x.NeedsRelink(ctx, o.ID) {
+			errs = append(errs, x.a.oauth.Unlink(ctx, o.User, o.ID))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // alexaCredentials are the Send Alexa Events credentials of an Alexa client.

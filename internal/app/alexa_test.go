@@ -452,3 +452,51 @@ func TestAlexaSilentLinkEnds(t *testing.T) {
 		t.Fatal("the link in use ended with the silent one")
 	}
 }
+
+// TestAlexaRelinkReplacesTheOldLink: olga's Alexa link waits to be
+// relinked (the event gateway refused its token for good); she links the
+// skill again, and the new link's AcceptGrant ends the old one, which
+// leaves the page; a link of hers that does not wait stays.
+func TestAlexaRelinkReplacesTheOldLink(t *testing.T) {
+	lwa := fakeLWA(t)
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.OAuthClients[1].EventsClientID, c.OAuthClients[1].EventsClientSecret = "amzn1.events", "events-secret-for-tests"
+		c.AlexaLWAURL = lwa.URL
+	})
+	pw, porch, _ := a.household(t)
+	accept := func(tok, who string) {
+		t.Helper()
+		if name, _, _ := alexaEvent(a.directive(t, "accept_grant.json", "", map[string]string{"token": tok, "code": "lwa-code-" + who})); name != "Alexa.Authorization/AcceptGrant.Response" {
+			t.Fatalf("AcceptGrant: %s", name)
+		}
+	}
+	old, kitchen := linkWith(t, a.alexa(t), "olga", pw, porch.ID), linkWith(t, a.alexa(t), "olga", pw, porch.ID)
+	accept(old, "old")
+	accept(kitchen, "kitchen")
+	ctx := context.Background()
+	l, err := a.oauth.Resolve(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.store.AlexaGrant(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Relink = time.Now()
+	if err := a.store.PutAlexaGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if links := a.linksOf(t, "olga", pw); len(links) != 2 || links[0].Relink == links[1].Relink {
+		t.Fatalf("before relinking: %+v, want one of two links waiting", links)
+	}
+	accept(linkWith(t, a.alexa(t), "olga", pw, porch.ID), "new")
+	if a.resolves(t, old) || !a.resolves(t, kitchen) {
+		t.Fatalf("after relinking: the old link resolves %v, the kitchen's %v", a.resolves(t, old), a.resolves(t, kitchen))
+	}
+	for _, l := range a.linksOf(t, "olga", pw) {
+		if l.Relink {
+			t.Fatalf("a link still waits to be relinked: %+v", l)
+		}
+	}
+}

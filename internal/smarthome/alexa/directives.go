@@ -45,6 +45,10 @@ type Directives struct {
 	// ProxySecret, when set, must come in the X-Vigil-Proxy-Secret header
 	// (the skill's Lambda sends it); a request without it is 403.
 	ProxySecret string
+	// Relinked, when set, is told of a link whose AcceptGrant succeeded:
+	// the person linked the skill again, so that links of theirs waiting
+	// to be relinked can end.
+	Relinked func(ctx context.Context, link Link) error
 	// Activity, when set, notes every directive whose token resolves as a
 	// use of its link (see Reporter.Silence).
 	Activity Activity

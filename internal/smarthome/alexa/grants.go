@@ -207,5 +207,10 @@ func (x *Directives) acceptGrant(ctx context.Context, c *call) (*response, error
 	if err := x.Grants.Accept(ctx, c.link, p.Grant.Code, region); err != nil {
 		return nil, fail(errAcceptGrantFailed, "the grant code could not be exchanged", err)
 	}
+	if x.Relinked != nil {
+		if err := x.Relinked(ctx, c.link); err != nil {
+			x.Logger.Warn("alexa links: ending the links this one replaces failed", "link", c.link.ID, "error", err)
+		}
+	}
 	return reply(c.d, "Alexa.Authorization", "AcceptGrant.Response", struct{}{}), nil
 }

@@ -189,7 +189,8 @@ func TestRegions(t *testing.T) {
 
 // TestRelink: a link whose event token is refused even fresh is not ended
 // but waits to be relinked — nothing is sent for it, however its cameras
-// change — until a new AcceptGrant, after which its reports resume.
+// change — until a new AcceptGrant (of which Relinked is told), after
+// which its reports resume.
 func TestRelink(t *testing.T) {
 	rig := newReporter(t)
 	rig.gw.Fail(401, 401)
@@ -209,9 +210,11 @@ func TestRelink(t *testing.T) {
 
 	x := rig.r.Endpoints
 	x.Grants = rig.r.Grants
+	var relinked []string
+	x.Relinked = func(_ context.Context, l Link) error { relinked = append(relinked, l.ID); return nil }
 	out := send(t, x, fixture(t, "accept_grant.json", map[string]string{"token": "tok-l-olga", "code": "good-1"}))
-	if eventName(out) != "Alexa.Authorization/AcceptGrant.Response" {
-		t.Fatalf("relinking's AcceptGrant: %v", out)
+	if eventName(out) != "Alexa.Authorization/AcceptGrant.Response" || len(relinked) != 1 || relinked[0] != "l-olga" {
+		t.Fatalf("relinking's AcceptGrant: %v, relinked %v", out, relinked)
 	}
 	rig.view.SetOnline("cam-porch", false)
 	rig.r.poll(t.Context())
