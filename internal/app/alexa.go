@@ -84,7 +84,7 @@ func (a *App) newAlexaSnapshots(master []byte, rec *audit.Recorder) (*alexa.Snap
 
 // alexaStills serves a snapshot as every still is served: the still
 // cache's Get (whose egress check compares the still's device and capture
-// time with the grant's) and a record in the access history.
+// time with the grant's) and a sessionless record in the access history.
 type alexaStills struct {
 	a   *App
 	rec *audit.Recorder
@@ -95,12 +95,11 @@ func (s alexaStills) Still(ctx context.Context, g access.Grant, remote string) (
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	view, err := s.rec.Start(g, "alexa-snapshot", remote)
-	if err != nil {
+	// As still.jpg: a sessionless view, one history line per viewer per
+	// gap, and no still served unrecorded.
+	if err := s.rec.Seen(g, "alexa-snapshot", remote); err != nil {
 		return nil, time.Time{}, err
 	}
-	defer view.End()
-	view.Add(len(st.JPEG))
 	return st.JPEG, st.Captured, nil
 }
 
