@@ -50,11 +50,14 @@ var (
 // it ends silent links, and reports to the event gateway for links with
 // an event grant, which needs the client's events credentials.
 func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
+	// Uses are noted at most every tenth of the silence (an hour by
+	// default), not on every directive.
+	activity := alexa.Throttled(alexaSide{a}, min(time.Hour, a.cfg.AlexaSilence/10))
 	grants := &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
 		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal(),
-		Activity: alexaSide{a}, Snapshots: a.alexaSnapshots, RTSPS: a.cfg.TLSOn(), Relinked: alexaSide{a}.relinked}
+		Activity: activity, Snapshots: a.alexaSnapshots, RTSPS: a.cfg.TLSOn(), Relinked: alexaSide{a}.relinked}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}
@@ -65,7 +68,7 @@ func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
 		if c.Kind == config.OAuthAlexa && a.alexaEvents == nil {
 			a.alexaEvents = &alexa.Reporter{Gateways: map[string]string{alexa.RegionNA: a.cfg.AlexaEventsURL,
 				alexa.RegionEU: a.cfg.AlexaEventsURLEU, alexa.RegionFE: a.cfg.AlexaEventsURLFE}, Grants: grants, Links: a.liveAlexaLinks,
-				Endpoints: x, End: alexaSide{a}.end, Activity: alexaSide{a}, Silence: a.cfg.AlexaSilence, Logger: a.log}
+				Endpoints: x, End: alexaSide{a}.end, Activity: activity, Silence: a.cfg.AlexaSilence, Logger: a.log}
 		}
 	}
 	return x

@@ -382,3 +382,40 @@ func (r *Reporter) post(ctx context.Context, gateway, tok string, o *outbound) e
 	}
 	return statusError{res.StatusCode, ex.Payload.Code}
 }
+
+// Throttled notes a link's use in a at most once every every: a link's
+// silence is counted in days, and an Echo may send ReportState every few
+// seconds, each of which would otherwise be a store write.
+func Throttled(a Activity, every time.Duration) Activity {
+	return &throttled{Activity: a, every: every, noted: map[string]time.Time{}}
+}
+
+type throttled struct {
+	Activity
+	every time.Duration
+
+	mu    sync.Mutex
+	noted map[string]time.Time // guarded by mu; by link id, when last passed on
+}
+
+// maxNoted bounds throttled's table; past it, entries older than every
+// (which would pass on anyway) are dropped.
+const maxNoted = 4096
+
+func (t *throttled) SeeLink(ctx context.Context, link string, at time.Time) error {
+	t.mu.Lock()
+	if last, ok := t.noted[link]; ok && at.Sub(last) < t.every {
+		t.mu.Unlock()
+		return nil
+	}
+	if len(t.noted) >= maxNoted {
+		for id, last := range t.noted {
+			if at.Sub(last) >= t.every {
+				delete(t.noted, id)
+			}
+		}
+	}
+	t.noted[link] = at
+	t.mu.Unlock()
+	return t.Activity.SeeLink(ctx, link, at)
+}

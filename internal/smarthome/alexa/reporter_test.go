@@ -279,3 +279,35 @@ func TestSilentLinksEnd(t *testing.T) {
 		t.Fatalf("Discover did not note bob's link as used: %v", at)
 	}
 }
+
+// TestThrottledActivity: a link's uses within the period reach the store
+// once; one after it does again; links are throttled apart.
+func TestThrottledActivity(t *testing.T) {
+	act := &fakeActivity{seen: map[string]time.Time{}}
+	writes := 0
+	counting := activityFunc(func(ctx context.Context, link string, at time.Time) error {
+		writes++
+		return act.SeeLink(ctx, link, at)
+	})
+	th := Throttled(counting, time.Minute)
+	t0 := time.Now()
+	for i := range 10 {
+		th.SeeLink(t.Context(), "l-olga", t0.Add(time.Duration(i)*time.Second))
+	}
+	th.SeeLink(t.Context(), "l-bob", t0)
+	th.SeeLink(t.Context(), "l-olga", t0.Add(time.Minute))
+	if writes != 3 {
+		t.Fatalf("%d writes, want 3 (olga's first, bob's, olga's a minute later)", writes)
+	}
+	if at, _ := act.LinkSeen(t.Context(), "l-olga"); !at.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("olga last seen %v", at)
+	}
+}
+
+// activityFunc is an Activity whose SeeLink is f (LinkSeen reads nothing).
+type activityFunc func(ctx context.Context, link string, at time.Time) error
+
+func (f activityFunc) SeeLink(ctx context.Context, link string, at time.Time) error {
+	return f(ctx, link, at)
+}
+func (f activityFunc) LinkSeen(context.Context, string) (time.Time, error) { return time.Time{}, nil }
