@@ -191,6 +191,12 @@ async function renderLinks() {
     const text = document.createElement("span");
     const shown = (l.cameras || []).map((c) => c.name).join(", ") || "no cameras";
     text.textContent = (l.name || "Service") + " — sees " + shown;
+    if (l.relink) {
+      // The service refused this link's credentials for good: it hears
+      // nothing more from Vigil until the person links it again.
+      text.textContent += " — needs relinking: link it again from the service's app";
+      li.classList.add("relink");
+    }
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = "Unlink";

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/household"
@@ -20,6 +23,7 @@ import (
 	"vigil/internal/media"
 	"vigil/internal/oauth"
 	"vigil/internal/smarthome/alexa"
+	"vigil/internal/stills"
 	"vigil/internal/store"
 )
 
@@ -38,29 +42,68 @@ var (
 	_ alexa.Links      = alexaSide{}
 	_ alexa.Viewing    = alexaSide{}
 	_ alexa.GrantStore = alexaSide{}
+	_ alexa.Activity   = alexaSide{}
 )
 
 // newAlexa builds the skill backend for POST /alexa/directive and, when
-// an Alexa client has events credentials, the reporter to its event
-// gateway (a.alexaEvents, run by Run).
+// an Alexa client is configured, the reporter (a.alexaEvents, run by Run):
+// it ends silent links, and reports to the event gateway for links with
+// an event grant, which needs the client's events credentials.
 func (a *App) newAlexa(media *httpapi.Media) *alexa.Directives {
+	// Uses are noted at most every tenth of the silence (an hour by
+	// default), not on every directive.
+	activity := alexa.Throttled(alexaSide{a}, min(time.Hour, a.cfg.AlexaSilence/10))
 	grants := &alexa.Grants{TokenURL: a.cfg.AlexaLWAURL, Store: alexaSide{a},
 		Credentials: func(client string) (alexa.Credentials, bool) { return alexaCredentials(a.cfg, client) }}
 	x := &alexa.Directives{Links: alexaSide{a}, Viewing: alexaSide{a}, BaseURL: a.cfg.PublicURL, Logger: a.log,
-		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal()}
+		Sessions: alexa.NewSessions(alexaMaxSessions), Grants: grants, ProxySecret: a.cfg.AlexaProxySecret.Reveal(),
+		Activity: activity, Snapshots: a.alexaSnapshots, RTSPS: a.cfg.TLSOn(), Relinked: alexaSide{a}.relinked}
 	if a.webrtc != nil {
 		x.Peers = alexaPeers{media}
 	}
 	for _, c := range a.cfg.OAuthClients {
 		if _, ok := alexaCredentials(a.cfg, c.ID); ok {
 			x.ProactiveReports = true
+		}
+		if c.Kind == config.OAuthAlexa && a.alexaEvents == nil {
 			a.alexaEvents = &alexa.Reporter{Gateways: map[string]string{alexa.RegionNA: a.cfg.AlexaEventsURL,
 				alexa.RegionEU: a.cfg.AlexaEventsURLEU, alexa.RegionFE: a.cfg.AlexaEventsURLFE}, Grants: grants, Links: a.liveAlexaLinks,
-				Endpoints: x, End: alexaSide{a}.end, Logger: a.log}
-			break
+				Endpoints: x, End: alexaSide{a}.end, Activity: activity, Silence: a.cfg.AlexaSilence, Logger: a.log}
 		}
 	}
 	return x
+}
+
+// newAlexaSnapshots serves Alexa's snapshot URLs, signed with a key
+// derived from the master key (so they outlive a restart, and end with a
+// new master key).
+func (a *App) newAlexaSnapshots(master []byte, rec *audit.Recorder) (*alexa.Snapshots, error) {
+	key, err := hkdf.Key(sha256.New, master, []byte("vigil alexa snapshot"), "snapshot url", 32)
+	if err != nil {
+		return nil, err
+	}
+	return &alexa.Snapshots{Links: alexaSide{a}, Viewing: alexaSide{a}, Stills: alexaStills{a, rec}, Key: key, Logger: a.log}, nil
+}
+
+// alexaStills serves a snapshot as every still is served: the still
+// cache's Get (whose egress check compares the still's device and capture
+// time with the grant's) and a sessionless record in the access history.
+type alexaStills struct {
+	a   *App
+	rec *audit.Recorder
+}
+
+func (s alexaStills) Still(ctx context.Context, g access.Grant, remote string) ([]byte, time.Time, error) {
+	st, err := s.a.stills.Get(ctx, g, stills.Request{Stream: access.StreamMain})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	// As still.jpg: a sessionless view, one history line per viewer per
+	// gap, and no still served unrecorded.
+	if err := s.rec.Seen(g, "alexa-snapshot", remote); err != nil {
+		return nil, time.Time{}, err
+	}
+	return st.JPEG, st.Captured, nil
 }
 
 // liveAlexaLinks lists the live links of every Alexa client.
@@ -82,13 +125,30 @@ func (a *App) liveAlexaLinks(ctx context.Context) ([]alexa.Link, error) {
 }
 
 func toAlexa(l oauth.Link) alexa.Link {
-	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices}
+	return alexa.Link{ID: l.ID, User: l.User, UserName: l.UserName, Client: l.Client, Devices: l.Devices, Linked: l.Linked}
 }
 
 // end unlinks a link whose skill was disabled (Amazon tells only the event
 // gateway and LWA); unlinked then ends what it opened.
 func (x alexaSide) end(ctx context.Context, l alexa.Link) error {
 	return x.a.oauth.Unlink(ctx, l.User, l.ID)
+}
+
+// relinked ends the user's other links of the same skill that wait to be
+// relinked: the person has linked it again (a new link, and its
+// AcceptGrant), so the old ones would only linger on the page.
+func (x alexaSide) relinked(ctx context.Context, l alexa.Link) error {
+	links, err := x.a.oauth.Links(ctx, l.User)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range links {
+		if o.ID != l.ID && o.Client == l.Client && x.NeedsRelink(ctx, o.ID) {
+			errs = append(errs, x.a.oauth.Unlink(ctx, o.User, o.ID))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // alexaCredentials are the Send Alexa Events credentials of an Alexa client.
@@ -180,7 +240,7 @@ func picture(kf hub.Keyframe) (alexa.Picture, error) {
 
 func (x alexaSide) PutEventGrant(ctx context.Context, link string, g alexa.EventGrant) error {
 	return x.a.store.PutAlexaGrant(ctx, store.AlexaGrant{Link: link, Access: config.Secret(g.Access),
-		Refresh: config.Secret(g.Refresh), Expires: g.Expires, Region: g.Region})
+		Refresh: config.Secret(g.Refresh), Expires: g.Expires, Region: g.Region, Relink: g.Relink})
 }
 
 func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGrant, error) {
@@ -191,7 +251,28 @@ func (x alexaSide) EventGrant(ctx context.Context, link string) (alexa.EventGran
 	if err != nil {
 		return alexa.EventGrant{}, err
 	}
-	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires, Region: g.Region}, nil
+	return alexa.EventGrant{Access: g.Access.Reveal(), Refresh: g.Refresh.Reveal(), Expires: g.Expires, Region: g.Region,
+		Relink: g.Relink}, nil
+}
+
+// SeeLink notes a link's use; a link that ended meanwhile has nothing to
+// note.
+func (x alexaSide) SeeLink(ctx context.Context, link string, at time.Time) error {
+	if err := x.a.store.SeeAlexaLink(ctx, link, at); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (x alexaSide) LinkSeen(ctx context.Context, link string) (time.Time, error) {
+	return x.a.store.AlexaLinkSeen(ctx, link)
+}
+
+// NeedsRelink reports whether an Alexa link's event token was refused even
+// after a refresh (the page asks the person to relink).
+func (x alexaSide) NeedsRelink(ctx context.Context, link string) bool {
+	g, err := x.a.store.AlexaGrant(ctx, link)
+	return err == nil && !g.Relink.IsZero()
 }
 
 // alexaPeers answers Alexa's offers with the WHEP negotiation.

@@ -88,6 +88,12 @@ func (g *eventGateway) saw(line string) bool {
 // proxy that is not trusted: the token inside the directive decides).
 func (a *testApp) directive(t *testing.T, fixture, header string, vars map[string]string) map[string]any {
 	t.Helper()
+	return postDirective(t, http.DefaultClient, a.url("/alexa/directive"), fixture, header, vars)
+}
+
+// postDirective posts a directive fixture to url with client.
+func postDirective(t *testing.T, client *http.Client, url, fixture, header string, vars map[string]string) map[string]any {
+	t.Helper()
 	b, err := os.ReadFile("../smarthome/alexa/testdata/" + fixture)
 	if err != nil {
 		t.Fatal(err)
@@ -96,10 +102,10 @@ func (a *testApp) directive(t *testing.T, fixture, header string, vars map[strin
 	for k, v := range vars {
 		body = strings.ReplaceAll(body, "{{"+k+"}}", v)
 	}
-	req, _ := http.NewRequest("POST", a.url("/alexa/directive"), strings.NewReader(body))
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+header)
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,17 +211,8 @@ func TestEchoShowEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.runClaimed(t, porch, garage, shed)
-	link := func(user, pw string, cams ...string) string {
-		c := a.alexa(t)
-		code, verifier := c.Link(user, pw, cams...)
-		tok := c.Exchange(code, verifier)
-		if tok.Status != 200 {
-			t.Fatalf("exchange: %+v", tok)
-		}
-		return tok.AccessToken
-	}
-	olga := link("olga", olgaPW, porch.ID) // her garage stays private to this link
-	bob := link("bob", bobPW, shed.ID, garage.ID)
+	olga := linkWith(t, a.alexa(t), "olga", olgaPW, porch.ID) // her garage stays private to this link
+	bob := linkWith(t, a.alexa(t), "bob", bobPW, shed.ID, garage.ID)
 
 	if ids := discovered(t, a.directive(t, "discover.json", "", map[string]string{"token": olga})); len(ids) != 1 ||
 		ids[porch.ID] != "[map[height:240 width:320]]" {
@@ -428,4 +425,78 @@ func (a *testApp) unlinkAlexa(t *testing.T, token, pw string, porch *sim.Camera)
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// TestAlexaSilentLinkEnds: with alexa_silence at 3 s, of two Alexa links of
+// one account, the one whose Echo keeps sending directives stays and the
+// one unused ends (its token stops resolving) — the store notes each
+// directive's use, and the reporter's sweep ends the silent link.
+func TestAlexaSilentLinkEnds(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.AlexaSilence = 3 * time.Second
+	})
+	pw, porch, _ := a.household(t)
+	used, silent := linkWith(t, a.alexa(t), "olga", pw, porch.ID), linkWith(t, a.alexa(t), "olga", pw, porch.ID)
+	deadline := time.Now().Add(15 * time.Second)
+	for a.resolves(t, silent) {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent link did not end within 15 s of a 3 s silence")
+		}
+		if name, _, _ := alexaEvent(a.directive(t, "discover.json", "", map[string]string{"token": used})); name != "Alexa.Discovery/Discover.Response" {
+			t.Fatalf("Discover on the used link: %s", name)
+		}
+		time.Sleep(500 * time.Millisecond) // the Echo's pace, not a wait for a condition
+	}
+	if !a.resolves(t, used) {
+		t.Fatal("the link in use ended with the silent one")
+	}
+}
+
+// TestAlexaRelinkReplacesTheOldLink: olga's Alexa link waits to be
+// relinked (the event gateway refused its token for good); she links the
+// skill again, and the new link's AcceptGrant ends the old one, which
+// leaves the page; a link of hers that does not wait stays.
+func TestAlexaRelinkReplacesTheOldLink(t *testing.T) {
+	lwa := fakeLWA(t)
+	a := startApp(t, "", func(c *config.Config) {
+		withOAuthClients(c)
+		c.OAuthClients[1].EventsClientID, c.OAuthClients[1].EventsClientSecret = "amzn1.events", "events-secret-for-tests"
+		c.AlexaLWAURL = lwa.URL
+	})
+	pw, porch, _ := a.household(t)
+	accept := func(tok, who string) {
+		t.Helper()
+		if name, _, _ := alexaEvent(a.directive(t, "accept_grant.json", "", map[string]string{"token": tok, "code": "lwa-code-" + who})); name != "Alexa.Authorization/AcceptGrant.Response" {
+			t.Fatalf("AcceptGrant: %s", name)
+		}
+	}
+	old, kitchen := linkWith(t, a.alexa(t), "olga", pw, porch.ID), linkWith(t, a.alexa(t), "olga", pw, porch.ID)
+	accept(old, "old")
+	accept(kitchen, "kitchen")
+	ctx := context.Background()
+	l, err := a.oauth.Resolve(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.store.AlexaGrant(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Relink = time.Now()
+	if err := a.store.PutAlexaGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if links := a.linksOf(t, "olga", pw); len(links) != 2 || links[0].Relink == links[1].Relink {
+		t.Fatalf("before relinking: %+v, want one of two links waiting", links)
+	}
+	accept(linkWith(t, a.alexa(t), "olga", pw, porch.ID), "new")
+	if a.resolves(t, old) || !a.resolves(t, kitchen) {
+		t.Fatalf("after relinking: the old link resolves %v, the kitchen's %v", a.resolves(t, old), a.resolves(t, kitchen))
+	}
+	for _, l := range a.linksOf(t, "olga", pw) {
+		if l.Relink {
+			t.Fatalf("a link still waits to be relinked: %+v", l)
+		}
+	}
 }

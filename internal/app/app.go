@@ -75,6 +75,8 @@ type App struct {
 	// alexaEvents reports to Alexa's event gateway; nil without events
 	// credentials.
 	alexaEvents *alexa.Reporter
+	// alexaSnapshots serves the still URLs Alexa's GetSnapshot answers with.
+	alexaSnapshots *alexa.Snapshots
 	// lock keeps other servers off the data directory until Run returns.
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
@@ -131,6 +133,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: a.store,
 		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
 	if err != nil {
+		return nil, err
+	}
+	if a.alexaSnapshots, err = a.newAlexaSnapshots(master, rec); err != nil {
 		return nil, err
 	}
 	if a.webrtc, err = webrtc.New(webrtcConfig(cfg, log, a.reg)); err != nil {
@@ -239,19 +244,20 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		signaling = &google.Signaling{Grant: a.googleStreamGrant, Peers: media, Logger: a.log}
 	}
 	return httpapi.Config{
-		Registry:     a.reg,
-		Health:       func(r *http.Request) error { return a.store.Ping(r.Context()) },
-		Users:        a.store,
-		CORSOrigins:  a.cfg.CORSOrigins,
-		UI:           web.Files,
-		Google:       a.newFulfillment(),
-		Alexa:        a.newAlexa(media),
-		BodyTimeout:  a.cfg.HTTPBodyTimeout,
-		GoogleWebRTC: signaling,
-		Media:        media,
+		Registry:      a.reg,
+		Health:        func(r *http.Request) error { return a.store.Ping(r.Context()) },
+		Users:         a.store,
+		CORSOrigins:   a.cfg.CORSOrigins,
+		UI:            web.Files,
+		Google:        a.newFulfillment(),
+		Alexa:         a.newAlexa(media),
+		AlexaSnapshot: a.alexaSnapshots,
+		BodyTimeout:   a.cfg.HTTPBodyTimeout,
+		GoogleWebRTC:  signaling,
+		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
-			RTSPBase: a.rtspBase},
+			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}

@@ -145,7 +145,7 @@ func TestAccessMatrix(t *testing.T) {
 		bearerOnly[p.name], preflight[p.name] = 401, 204
 	}
 	routes := map[string]struct {
-		path   string // after /api/cameras/{id}, or from the root when it starts with /api/
+		path   string // after /api/cameras/{id}, or from the root when it starts with /api/ or /alexa/
 		expect map[string]int
 		media  bool
 	}{
@@ -171,6 +171,10 @@ func TestAccessMatrix(t *testing.T) {
 		"DELETE /api/cameras/{id}/whep/{session}": {strings.TrimPrefix(session, "/api/cameras/"+cam.ID), whepEnd, false},
 		"POST /api/cameras/{id}/google/webrtc":    {"/google/webrtc", bearerOnly, true},
 		"OPTIONS /api/cameras/{id}/google/webrtc": {"/google/webrtc", preflight, false},
+		// Alexa's snapshot URL opens only with the link's access token as
+		// a bearer and its signed parameter (TestAlexaSnapshot): sign-ins
+		// and ?token= open nothing.
+		"GET /alexa/snapshot/{id}": {"/alexa/snapshot/" + cam.ID, bearerOnly, true},
 	}
 	for _, pattern := range a.router.Patterns() {
 		if !strings.Contains(pattern, "{id}") {
@@ -189,7 +193,7 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			t.Run(pattern+"/"+p.name, func(t *testing.T) {
 				path := "/api/cameras/" + cam.ID + rt.path
-				if strings.HasPrefix(rt.path, "/api/") {
+				if strings.HasPrefix(rt.path, "/api/") || strings.HasPrefix(rt.path, "/alexa/") {
 					path = rt.path
 				}
 				sdp := ""

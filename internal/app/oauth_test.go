@@ -41,6 +41,19 @@ func (a *testApp) alexa(t *testing.T) *oauthtest.Client {
 	return oauthtest.New(t, a.url(""), "alexa", alexaSecret, alexaRedirect)
 }
 
+// linkWith links user's account through c (the sign-in and consent
+// pages, then the code exchange), exposing cams, and returns the access
+// token.
+func linkWith(t *testing.T, c *oauthtest.Client, user, pw string, cams ...string) string {
+	t.Helper()
+	code, verifier := c.Link(user, pw, cams...)
+	tok := c.Exchange(code, verifier)
+	if tok.Status != 200 {
+		t.Fatalf("exchange: %+v", tok)
+	}
+	return tok.AccessToken
+}
+
 // household makes olga the owner of two cameras and returns her password.
 func (a *testApp) household(t *testing.T) (string, *sim.Camera, *sim.Camera) {
 	t.Helper()

@@ -120,6 +120,11 @@ type Config struct {
 	AlexaEventsURL   string `yaml:"alexa_events_url"`
 	AlexaEventsURLEU string `yaml:"alexa_events_url_eu"`
 	AlexaEventsURLFE string `yaml:"alexa_events_url_fe"`
+	// AlexaSilence is how long an Alexa link may go unused (no directive
+	// with its token, no event accepted for it) before it ends: Amazon
+	// says nothing when a person disables the skill. It defaults to 60
+	// days (1440h).
+	AlexaSilence time.Duration `yaml:"alexa_silence"`
 	// AlexaProxySecret, when set, is required in X-Vigil-Proxy-Secret on
 	// every directive (vigil-alexa-lambda sends it), so that only the
 	// skill's Lambda reaches /alexa/directive. It authorizes nothing: the
@@ -263,6 +268,7 @@ func Default() Config {
 		AlexaEventsURL:   "https://api.amazonalexa.com/v3/events",
 		AlexaEventsURLEU: "https://api.eu.amazonalexa.com/v3/events",
 		AlexaEventsURLFE: "https://api.fe.amazonalexa.com/v3/events",
+		AlexaSilence:     60 * 24 * time.Hour,
 
 		WebRTCNegotiationTimeout:  15 * time.Second,
 		WebRTCDisconnectedTimeout: 10 * time.Second,

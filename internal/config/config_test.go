@@ -150,7 +150,7 @@ func TestValidate(t *testing.T) {
 			`gop_cache_max_bytes "0"`,
 			`read_timeout "-1s"`, `write_timeout "0s"`, `shutdown_timeout "0s"`,
 			`webrtc_negotiation_timeout "0s"`, `webrtc_disconnected_timeout "0s"`,
-			`webrtc_max_sessions "0"`, `webrtc_max_sessions_per_user "0"`,
+			`webrtc_max_sessions "0"`, `webrtc_max_sessions_per_user "0"`, `alexa_silence "0s"`,
 			`http_read_header_timeout "0s"`, `http_body_timeout "0s"`, `http_idle_timeout "0s"`,
 			`rtsp_first_request_timeout "0s"`, `rtsp_idle_timeout "0s"`,
 			`http_max_conns_per_address "0"`, `http_max_outputs_per_user "0"`, `rtsp_max_conns_per_address "0"`,

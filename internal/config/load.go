@@ -65,6 +65,7 @@ func settings() []setting {
 		{"alexa_lwa_url", "Login with Amazon token endpoint (Alexa's AcceptGrant and event tokens)", str(func(c *Config) *string { return &c.AlexaLWAURL })},
 		{"alexa_events_url", "Alexa event gateway of North America", str(func(c *Config) *string { return &c.AlexaEventsURL })},
 		{"alexa_events_url_eu", "Alexa event gateway of Europe and India", str(func(c *Config) *string { return &c.AlexaEventsURLEU })},
+		{"alexa_silence", "how long an unused Alexa link lasts", duration(func(c *Config) *time.Duration { return &c.AlexaSilence })},
 		{"alexa_events_url_fe", "Alexa event gateway of the Far East", str(func(c *Config) *string { return &c.AlexaEventsURLFE })},
 		{"alexa_proxy_secret", "secret the Alexa skill's Lambda (vigil-alexa-lambda) sends in X-Vigil-Proxy-Secret (default: none, not required)", str(func(c *Config) *Secret { return &c.AlexaProxySecret })},
 		{"homegraph_url", "Google HomeGraph API origin", str(func(c *Config) *string { return &c.HomeGraphURL })},

@@ -111,11 +111,13 @@ func (c Config) Validate() error {
 		{"webrtc_disconnected_timeout", int64(c.WebRTCDisconnectedTimeout), "a duration such as 10s"},
 		{"webrtc_max_sessions", int64(c.WebRTCMaxSessions), "a number of sessions such as 256"},
 		{"webrtc_max_sessions_per_user", int64(c.WebRTCMaxSessionsPerUser), "a number of sessions such as 16"},
+		{"alexa_silence", int64(c.AlexaSilence), "a duration such as 1440h (60 days)"},
 	}
 	shown := map[string]string{
 		"read_timeout":     c.ReadTimeout.String(),
 		"write_timeout":    c.WriteTimeout.String(),
 		"shutdown_timeout": c.ShutdownTimeout.String(),
+		"alexa_silence":    c.AlexaSilence.String(),
 
 		"webrtc_negotiation_timeout":  c.WebRTCNegotiationTimeout.String(),
 		"webrtc_disconnected_timeout": c.WebRTCDisconnectedTimeout.String(),

@@ -39,8 +39,11 @@ type API struct {
 	// people up.
 	Accounts *auth.Accounts
 	// Links lists and ends linked services; nil leaves /api/links out.
-	Links  Links
-	Logger *slog.Logger
+	Links Links
+	// NeedsRelink, when set, says which links wait to be relinked (an
+	// assistant refused their credentials for good).
+	NeedsRelink func(ctx context.Context, link string) bool
+	Logger      *slog.Logger
 }
 
 func (a *API) routes(mux *Router) {

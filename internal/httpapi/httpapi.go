@@ -52,6 +52,10 @@ type Config struct {
 	// Alexa is the Alexa skill backend (it authorizes each directive by
 	// the token inside it); nil leaves it out.
 	Alexa http.Handler
+	// AlexaSnapshot serves the snapshot URLs the Alexa skill answers
+	// GetSnapshot with (it authorizes each by the link's bearer token); nil
+	// leaves it out.
+	AlexaSnapshot http.Handler
 	// BodyTimeout bounds reading a request's body, from the end of its
 	// headers; 0 leaves it unbounded.
 	BodyTimeout time.Duration
@@ -107,6 +111,9 @@ func Handler(cfg Config) *Router {
 	}
 	if cfg.Alexa != nil {
 		mux.Handle("POST /alexa/directive", cfg.Alexa)
+	}
+	if cfg.AlexaSnapshot != nil {
+		mux.Handle("GET /alexa/snapshot/{id}", cfg.AlexaSnapshot)
 	}
 	if cfg.GoogleWebRTC != nil {
 		mux.Handle("POST /api/cameras/{id}/google/webrtc", serve(log, cfg.GoogleWebRTC.Serve))

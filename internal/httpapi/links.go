@@ -30,6 +30,9 @@ type LinkView struct {
 	// linking that the user can still see.
 	Cameras []LinkCamera `json:"cameras"`
 	Created time.Time    `json:"created"`
+	// Relink: the service refused this link's credentials for good and
+	// tells it nothing more until the person links it again.
+	Relink bool `json:"relink,omitempty"`
 }
 
 // LinkCamera is a camera a link exposes.
@@ -59,6 +62,7 @@ func (a *API) links(w http.ResponseWriter, r *http.Request) error {
 		if c, ok := a.Links.Client(l.Client); ok {
 			v.Name, v.Kind = c.Name, c.Kind
 		}
+		v.Relink = a.NeedsRelink != nil && a.NeedsRelink(r.Context(), l.ID)
 		for _, d := range l.Devices {
 			if name, ok := names[d]; ok {
 				v.Cameras = append(v.Cameras, LinkCamera{ID: d, Name: name})

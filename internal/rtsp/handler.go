@@ -160,12 +160,13 @@ func (h *handler) viewer(conn *gortsplib.ServerConn, req *base.Request, t target
 }
 
 // tokenViewer mints the grant of a player with a stream token made for
-// RTSP. A bad, expired or revoked token is 401 and the connection closes,
+// RTSP, or for Alexa (whose InitializeCameraStreams hands out rtsps://
+// URLs; the token stays bound to the link, whose end ends the view). A bad, expired or revoked token is 401 and the connection closes,
 // as for wrong credentials; a token for another camera is 403.
 func (h *handler) tokenViewer(conn *gortsplib.ServerConn, t target, tok string) (access.Grant, *base.Response, error) {
 	ctx, cancel := context.WithTimeout(h.s.ctx, authTimeout)
 	defer cancel()
-	use := vauth.Use{Device: t.device, Stream: t.stream, Audiences: []access.Audience{access.AudienceRTSP}}
+	use := vauth.Use{Device: t.device, Stream: t.stream, Audiences: []access.Audience{access.AudienceRTSP, access.AudienceAlexa}}
 	g, _, err := h.s.cfg.Auth.TokenGrant(ctx, tok, use)
 	if err == nil {
 		return g, nil, nil

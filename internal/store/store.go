@@ -120,6 +120,9 @@ type AlexaGrant struct {
 	Expires         time.Time
 	// Region is the event gateway's region: NA, EU or FE.
 	Region string
+	// Relink is when the gateway refused the event token even after a
+	// refresh (zero: it has not): the link waits to be relinked.
+	Relink time.Time
 }
 
 // AlexaGrantLabel is what a grant's column is sealed under: the column

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 	"vigil/internal/webrtc"
 )
 
@@ -49,6 +50,9 @@ type Link struct {
 	Client string
 	// Devices are the cameras the user chose to expose.
 	Devices []access.DeviceID
+	// Linked is when the link was made (its silence counts from then
+	// until it is first used).
+	Linked time.Time
 }
 
 // Links resolves the access tokens found in directives.
@@ -59,10 +63,7 @@ type Links interface {
 }
 
 // Camera is a camera the link's user may see.
-type Camera struct {
-	ID   access.DeviceID
-	Name string
-}
+type Camera = smarthome.Camera
 
 // Picture is what a camera's main stream sends now.
 type Picture struct {

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome/smarthometest"
 	"vigil/internal/webrtc"
 )
 
@@ -20,40 +20,18 @@ import (
 type fakeLinks struct{ links map[string]Link }
 
 func (f *fakeLinks) Resolve(_ context.Context, tok string) (Link, error) {
-	if tok == "expired" {
-		return Link{}, ErrAuthExpired
-	}
-	l, ok := f.links[strings.TrimPrefix(tok, "tok-")]
-	if !ok || !strings.HasPrefix(tok, "tok-") {
-		return Link{}, ErrAuthFailure
-	}
-	return l, nil
+	return smarthometest.Resolve(f.links, tok, ErrAuthExpired, ErrAuthFailure)
 }
 
+// fakeViewing is the two households with what their cameras send.
 type fakeViewing struct {
-	mu       sync.Mutex
-	cameras  map[access.UserID][]Camera
-	online   map[access.DeviceID]bool
+	*smarthometest.Homes
 	pictures map[access.DeviceID]Picture
 }
 
-func (f *fakeViewing) Cameras(_ context.Context, u access.UserID) ([]Camera, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Camera(nil), f.cameras[u]...), nil
-}
-
-func (f *fakeViewing) Online(d access.DeviceID) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.online[d]
-}
-
 func (f *fakeViewing) Picture(_ context.Context, _ Link, d access.DeviceID) (Picture, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	p, ok := f.pictures[d]
-	if !ok || !f.online[d] {
+	if !ok || !f.Online(d) {
 		return Picture{}, context.DeadlineExceeded
 	}
 	return p, nil
@@ -102,14 +80,8 @@ func twoHouseholds() (*fakeLinks, *fakeViewing) {
 		"l-olga": {ID: "l-olga", User: "u-olga", UserName: "olga", Client: "alexa", Devices: []access.DeviceID{"cam-porch", "cam-yard"}},
 		"l-bob":  {ID: "l-bob", User: "u-bob", UserName: "bob", Client: "alexa", Devices: []access.DeviceID{"cam-garage"}},
 	}}
-	view := &fakeViewing{
-		cameras: map[access.UserID][]Camera{
-			"u-olga": {{"cam-porch", "Porch"}, {"cam-yard", "Yard"}, {"cam-shed", "Shed"}},
-			"u-bob":  {{"cam-garage", "Garage"}},
-		},
-		online:   map[access.DeviceID]bool{"cam-porch": true, "cam-garage": true, "cam-shed": true},
-		pictures: map[access.DeviceID]Picture{"cam-porch": {"H264", "AAC", 640, 480}, "cam-garage": {"H264", "", 1920, 1080}},
-	}
+	view := &fakeViewing{Homes: smarthometest.TwoHouseholds(),
+		pictures: map[access.DeviceID]Picture{"cam-porch": {"H264", "AAC", 640, 480}, "cam-garage": {"H264", "", 1920, 1080}}}
 	return links, view
 }
 
@@ -120,16 +92,7 @@ func newDirectives(links Links, view Viewing, peers Peers) *Directives {
 
 // fixture reads a directive from testdata with its placeholders filled.
 func fixture(t testing.TB, name string, vars map[string]string) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	for k, v := range vars {
-		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
-	}
-	return s
+	return smarthometest.Fixture(t, name, vars)
 }
 
 // send posts a directive, holds the response to the field rules and

@@ -10,8 +10,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 )
 
 // maxBody bounds a directive; an offer with its candidates is a few KiB.
@@ -31,11 +33,25 @@ type Directives struct {
 	// BaseURL is the public https origin stream URLs start with (an Echo
 	// fetches them from the internet); "" uses the request's host.
 	BaseURL string
+	// RTSPS says RTSP over TLS is served on the HTTPS port of BaseURL (or
+	// the request's host): Discover and InitializeCameraStreams then offer
+	// RTSP beside HLS.
+	RTSPS bool
+	// Snapshots serves the snapshot URLs GetSnapshot answers with; nil
+	// leaves the snapshot capability out of Discover.
+	Snapshots *Snapshots
 	// Sessions is the table of live WebRTC views; required with Peers.
 	Sessions *Sessions
 	// ProxySecret, when set, must come in the X-Vigil-Proxy-Secret header
 	// (the skill's Lambda sends it); a request without it is 403.
 	ProxySecret string
+	// Relinked, when set, is told of a link whose AcceptGrant succeeded:
+	// the person linked the skill again, so that links of theirs waiting
+	// to be relinked can end.
+	Relinked func(ctx context.Context, link Link) error
+	// Activity, when set, notes every directive whose token resolves as a
+	// use of its link (see Reporter.Silence).
+	Activity Activity
 	// ProactiveReports says connectivity is reported to the event gateway
 	// (Discover declares proactivelyReported).
 	ProactiveReports bool
@@ -74,6 +90,8 @@ func (x *Directives) route(key string) (handler, bool) {
 		return x.sessionDisconnected, true
 	case "Alexa.CameraStreamController/InitializeCameraStreams":
 		return x.initializeStreams, true
+	case snapshotInterface + "/GetSnapshot":
+		return x.getSnapshot, true
 	}
 	return nil, false
 }
@@ -114,6 +132,11 @@ func (x *Directives) answer(r *http.Request, d *directive) *response {
 			typ = errExpiredCredential
 		}
 		return x.refuse(d, Link{}, fail(typ, "the access token is not valid", err))
+	}
+	if x.Activity != nil {
+		if err := x.Activity.SeeLink(r.Context(), link.ID, time.Now()); err != nil {
+			x.Logger.Warn("alexa links: noting a link's use failed", "link", link.ID, "error", err)
+		}
 	}
 	c := &call{r: r, d: d, link: link}
 	if onEndpoint {
@@ -158,13 +181,7 @@ func (x *Directives) visible(ctx context.Context, link Link) ([]Camera, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Camera
-	for _, id := range link.Devices {
-		if i := slices.IndexFunc(cams, func(c Camera) bool { return c.ID == id }); i >= 0 {
-			out = append(out, cams[i])
-		}
-	}
-	return out, nil
+	return smarthome.Exposed(cams, link.Devices), nil
 }
 
 // camera is the link's camera that d names, or NO_SUCH_ENDPOINT.

@@ -47,17 +47,13 @@ func TestDiscoverListsExactlyTheLinksCameras(t *testing.T) {
 		t.Fatalf("bob's Discover: %v", eps)
 	}
 	// Offline, the porch is still advertised at the size last measured.
-	view.mu.Lock()
-	view.online["cam-porch"] = false
-	view.mu.Unlock()
+	view.SetOnline("cam-porch", false)
 	out = send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))
 	if b, _ := json.Marshal(payload(out)); !strings.Contains(string(b), `"resolutions":[{"height":480,"width":640}]`) {
 		t.Fatalf("offline porch: %s", b)
 	}
 	// A share revoked since linking: the camera leaves Discover.
-	view.mu.Lock()
-	view.cameras["u-olga"] = view.cameras["u-olga"][1:]
-	view.mu.Unlock()
+	view.SetCameras("u-olga", Camera{ID: "cam-yard", Name: "Yard"}, Camera{ID: "cam-shed", Name: "Shed"})
 	out = send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))
 	if n := len(payload(out)["endpoints"].([]any)); n != 1 {
 		t.Fatalf("after losing the porch: %d endpoints", n)
@@ -264,6 +260,35 @@ func TestProxySecret(t *testing.T) {
 		x.ServeHTTP(rec, req)
 		if rec.Code != want || (want == 403 && strings.Contains(rec.Body.String(), "cam-porch")) {
 			t.Errorf("secret %q: %d %s", header, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestRTSPSStreams: with RTSPS on the HTTPS port, Discover offers RTSP and
+// InitializeCameraStreams answers it with an rtsps:// URL on port 443 of
+// the public origin carrying the link's stream token, beside HLS; with it
+// off, HLS alone.
+func TestRTSPSStreams(t *testing.T) {
+	links, view := twoHouseholds()
+	for _, on := range []bool{false, true} {
+		x := newDirectives(links, view, nil)
+		x.RTSPS = on
+		out := send(t, x, fixture(t, "initialize_streams.json", map[string]string{"token": "tok-l-olga", "camera": "cam-porch"}))
+		var got []string
+		for _, s := range payload(out)["cameraStreams"].([]any) {
+			s := s.(map[string]any)
+			got = append(got, s["protocol"].(string)+" "+s["uri"].(string))
+		}
+		want := []string{"HLS https://vigil.example/api/cameras/cam-porch/hls/index.m3u8?token=st-l-olga-cam-porch"}
+		if on {
+			want = append(want, "RTSP rtsps://vigil.example:443/cam-porch?token=st-l-olga-cam-porch")
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("RTSPS %v: streams %v, want %v", on, got, want)
+		}
+		disc, _ := json.Marshal(payload(send(t, x, fixture(t, "discover.json", map[string]string{"token": "tok-l-olga"}))))
+		if strings.Contains(string(disc), `"RTSP"`) != on {
+			t.Fatalf("RTSPS %v: Discover %s", on, disc)
 		}
 	}
 }

@@ -107,14 +107,17 @@ func (x *Directives) capabilities(pic Picture) []capability {
 	health.Properties = map[string]any{"supported": []map[string]string{{"name": "connectivity"}},
 		"proactivelyReported": x.ProactiveReports, "retrievable": true}
 	stream := iface("Alexa.CameraStreamController", "3")
-	stream.CameraStreamConfigurations = []streamConfig{{Protocols: []string{"HLS"},
+	protocols := []string{"HLS"}
+	if x.RTSPS {
+		protocols = append(protocols, "RTSP")
+	}
+	stream.CameraStreamConfigurations = []streamConfig{{Protocols: protocols,
 		Resolutions: []resolution{{pic.Width, pic.Height}}, AuthorizationTypes: []string{"NONE"},
 		VideoCodecs: []string{pic.Video}, AudioCodecs: []string{audioCodec(pic)}}}
-	// Alexa.SmartVision.SnapshotProvider is not declared yet: its
-	// GetSnapshot answer's field names are still to be checked against
-	// Amazon's page (PROTOCOLS.md), and declaring it unanswered would
-	// break the camera's tile in the Alexa app.
 	caps := []capability{iface("Alexa", "3"), health, stream}
+	if x.Snapshots != nil {
+		caps = append(caps, iface(snapshotInterface, snapshotVersion))
+	}
 	if x.Peers != nil {
 		rtc := iface("Alexa.RTCSessionController", "3")
 		rtc.Configuration = map[string]any{"isFullDuplexAudioSupported": false}

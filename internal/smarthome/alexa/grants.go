@@ -28,6 +28,9 @@ type EventGrant struct {
 	// Region is the skill region the link's events go to: NA, EU or FE
 	// ("" for NA).
 	Region string
+	// Relink is when the gateway refused the token even after a refresh
+	// (zero: it has not); a new AcceptGrant clears it.
+	Relink time.Time
 }
 
 // Regions of the event gateway, as the skill's Lambda names them in
@@ -106,7 +109,19 @@ func (g *Grants) Token(ctx context.Context, link Link) (token, region string, er
 	return cur.Access, cur.Region, err
 }
 
+// Expire makes the link's next Token refresh first (the gateway refused
+// the token it has).
 func (g *Grants) Expire(ctx context.Context, link Link) error {
+	return g.change(ctx, link, func(cur *EventGrant) { cur.Expires = time.Time{} })
+}
+
+// MarkRelink notes that the gateway refused the link's token even after a
+// refresh: nothing is sent for the link until a new AcceptGrant.
+func (g *Grants) MarkRelink(ctx context.Context, link Link) error {
+	return g.change(ctx, link, func(cur *EventGrant) { cur.Relink = g.now() })
+}
+
+func (g *Grants) change(ctx context.Context, link Link, f func(*EventGrant)) error {
 	mu := g.lock(link.ID)
 	mu.Lock()
 	defer mu.Unlock()
@@ -114,7 +129,7 @@ func (g *Grants) Expire(ctx context.Context, link Link) error {
 	if err != nil {
 		return err
 	}
-	cur.Expires = time.Time{}
+	f(&cur)
 	return g.Store.PutEventGrant(ctx, link.ID, cur)
 }
 
@@ -191,6 +206,11 @@ func (x *Directives) acceptGrant(ctx context.Context, c *call) (*response, error
 	}
 	if err := x.Grants.Accept(ctx, c.link, p.Grant.Code, region); err != nil {
 		return nil, fail(errAcceptGrantFailed, "the grant code could not be exchanged", err)
+	}
+	if x.Relinked != nil {
+		if err := x.Relinked(ctx, c.link); err != nil {
+			x.Logger.Warn("alexa links: ending the links this one replaces failed", "link", c.link.ID, "error", err)
+		}
 	}
 	return reply(c.d, "Alexa.Authorization", "AcceptGrant.Response", struct{}{}), nil
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 )
 
 // Event gateway answers that change what is done next.
@@ -23,14 +25,34 @@ var (
 	errTokenRefused = errors.New("alexa event gateway: the event token is refused after a refresh")
 )
 
+// DefaultSilence is how long a link may go unused — no directive with its
+// token, no event accepted for it — before it ends: Amazon says nothing
+// when a person disables the skill, and an enabled skill on an Echo that
+// is in use sends ReportState and Discover far more often than that (an
+// Echo Show asks for its cameras' state whenever the Alexa app or the
+// device's camera list is opened). Sixty days leaves room for a holiday
+// home that nobody looks at for a season's half.
+const DefaultSilence = 60 * 24 * time.Hour
+
+// Activity remembers when each link was last used.
+type Activity interface {
+	// SeeLink notes that the link was used at.
+	SeeLink(ctx context.Context, link string, at time.Time) error
+	// LinkSeen is when the link was last noted used (zero: never).
+	LinkSeen(ctx context.Context, link string) (time.Time, error)
+}
+
 // Reporter keeps Alexa up to date for every Alexa link with an event
 // grant: ChangeReport when a camera goes on- or offline, AddOrUpdateReport
 // and DeleteReport when the set of cameras the link shows changes (a
 // share, a claim, a release, the link's exposure). It polls, as Google's
 // reporter does, so it cannot miss a change made by another process.
+//
 // Amazon sends nothing when a person disables the skill: a
-// SKILL_DISABLED_EXCEPTION, or invalid_grant when refreshing, ends the
-// link (End).
+// SKILL_DISABLED_EXCEPTION, invalid_grant when refreshing, or Silence
+// without any use ends the link (End). An event token refused even after
+// a refresh marks the link for relinking (Grants.MarkRelink): its reports
+// stop until a new AcceptGrant, and the page asks the person to relink.
 type Reporter struct {
 	// Gateways are the event gateway's URLs by region (RegionNA:
 	// https://api.amazonalexa.com/v3/events, RegionEU:
@@ -42,24 +64,30 @@ type Reporter struct {
 	// Links lists the live Alexa links.
 	Links     func(ctx context.Context) ([]Link, error)
 	Endpoints *Directives // builds the endpoints of AddOrUpdateReport as Discover does
-	// End ends a link whose skill was disabled.
+	// End ends a link whose skill was disabled or that went silent.
 	End func(ctx context.Context, link Link) error
+	// Activity, when set, says when links were last used; links silent for
+	// Silence end. Accepted events count as use.
+	Activity Activity
+	// Silence defaults to DefaultSilence.
+	Silence time.Duration
 	// Interval between polls. It defaults to 1 second (a ChangeReport
 	// within 3 s of the change).
 	Interval time.Duration
 	// Client defaults to one with a 10-second timeout.
 	Client *http.Client
+	// Now defaults to time.Now.
+	Now    func() time.Time
 	Logger *slog.Logger
 
-	mu   sync.Mutex
-	seen map[string]linkState // guarded by mu; by link id
+	mu    sync.Mutex
+	seen  map[string]smarthome.State // guarded by mu; by link id
+	swept time.Time                  // guarded by mu; the last silence sweep
 }
 
-// linkState is what Alexa was last told of a link's cameras.
-type linkState struct {
-	cameras []access.DeviceID
-	online  map[access.DeviceID]bool
-}
+// sweepEvery is how often links are checked for silence (or a quarter of
+// the silence, when that is shorter).
+const sweepEvery = time.Hour
 
 // Run polls until ctx ends.
 func (r *Reporter) Run(ctx context.Context) error {
@@ -67,16 +95,8 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		r.poll(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	smarthome.Poll(ctx, interval, r.poll)
+	return nil
 }
 
 func (r *Reporter) poll(ctx context.Context) {
@@ -85,6 +105,7 @@ func (r *Reporter) poll(ctx context.Context) {
 		r.Logger.Warn("alexa events: listing links failed", "error", err)
 		return
 	}
+	links = r.sweep(ctx, links)
 	live := map[string]bool{}
 	for _, l := range links {
 		live[l.ID] = true
@@ -104,67 +125,102 @@ func (r *Reporter) poll(ctx context.Context) {
 	}
 }
 
+// sweep ends the links silent for longer than Silence (at most once every
+// sweepEvery) and returns the others.
+func (r *Reporter) sweep(ctx context.Context, links []Link) []Link {
+	silence := r.Silence
+	if silence <= 0 {
+		silence = DefaultSilence
+	}
+	now := r.now()
+	r.mu.Lock()
+	due := r.Activity != nil && now.Sub(r.swept) >= min(sweepEvery, silence/4)
+	if due {
+		r.swept = now
+	}
+	r.mu.Unlock()
+	if !due {
+		return links
+	}
+	var kept []Link
+	for _, l := range links {
+		last, err := r.Activity.LinkSeen(ctx, l.ID)
+		if err != nil {
+			r.Logger.Warn("alexa links: reading when a link was last used failed", "link", l.ID, "error", err)
+			kept = append(kept, l)
+			continue
+		}
+		if last.Before(l.Linked) {
+			last = l.Linked
+		}
+		if last.IsZero() || now.Sub(last) <= silence { // zero: nothing to count from
+			kept = append(kept, l)
+			continue
+		}
+		r.Logger.Info("alexa link silent: ending it", "link", l.ID, "last_used", last, "silence", silence)
+		if err := r.End(ctx, l); err != nil {
+			r.Logger.Warn("alexa links: ending a silent link failed", "link", l.ID, "error", err)
+		}
+	}
+	return kept
+}
+
+func (r *Reporter) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
 // update reports what changed for the link since the last poll; the first
-// poll of a link only takes note (Discover has just told Alexa).
+// poll of a link only takes note (Discover has just told Alexa). A link
+// waiting to be relinked is told nothing.
 func (r *Reporter) update(ctx context.Context, l Link) error {
-	if _, err := r.Grants.Store.EventGrant(ctx, l.ID); err != nil {
+	g, err := r.Grants.Store.EventGrant(ctx, l.ID)
+	if err != nil {
 		return err // no events for this link until AcceptGrant succeeds
+	}
+	if !g.Relink.IsZero() {
+		return nil
 	}
 	cams, err := r.Endpoints.visible(ctx, l)
 	if err != nil {
 		return err
 	}
-	now := linkState{online: map[access.DeviceID]bool{}}
-	for _, c := range cams {
-		now.cameras = append(now.cameras, c.ID)
-		now.online[c.ID] = r.Endpoints.Viewing.Online(c.ID)
-	}
+	now := smarthome.StateOf(cams, r.Endpoints.Viewing.Online)
 	r.mu.Lock()
 	before, known := r.seen[l.ID]
 	r.mu.Unlock()
 	if known {
-		if err := r.report(ctx, l, cams, before, now); err != nil {
+		if err := r.report(ctx, l, cams, now.Since(before)); err != nil {
 			return err // retried at the next poll: seen is not updated
 		}
 	}
 	r.mu.Lock()
 	if r.seen == nil {
-		r.seen = map[string]linkState{}
+		r.seen = map[string]smarthome.State{}
 	}
 	r.seen[l.ID] = now
 	r.mu.Unlock()
 	return nil
 }
 
-// report sends the events for the change from before to now.
-func (r *Reporter) report(ctx context.Context, l Link, cams []Camera, before, now linkState) error {
-	var added []Camera
-	for _, c := range cams {
-		if !slices.Contains(before.cameras, c.ID) {
-			added = append(added, c)
-		}
-	}
-	var gone []access.DeviceID
-	for _, id := range before.cameras {
-		if !slices.Contains(now.cameras, id) {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		if err := r.send(ctx, l, deleteReport(gone)); err != nil {
+// report sends the events for a change.
+func (r *Reporter) report(ctx context.Context, l Link, cams []Camera, c smarthome.Change) error {
+	if len(c.Gone) > 0 {
+		if err := r.send(ctx, l, deleteReport(c.Gone)); err != nil {
 			return err
 		}
 	}
-	if len(added) > 0 {
+	if len(c.Added) > 0 {
+		added := slices.DeleteFunc(slices.Clone(cams), func(cam Camera) bool { return !slices.Contains(c.Added, cam.ID) })
 		if err := r.send(ctx, l, r.addReport(ctx, l, added)); err != nil {
 			return err
 		}
 	}
-	for _, id := range now.cameras {
-		if was, ok := before.online[id]; ok && was != now.online[id] {
-			if err := r.send(ctx, l, changeReport(id, now.online[id])); err != nil {
-				return err
-			}
+	for _, id := range slices.Sorted(maps.Keys(c.Flipped)) {
+		if err := r.send(ctx, l, changeReport(id, c.Flipped[id])); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -226,43 +282,54 @@ func (r *Reporter) addReport(ctx context.Context, l Link, cams []Camera) *outbou
 }
 
 // send posts one event with the link's token, retrying transient failures
-// (network, 429, 5xx) with exponential backoff; a refused token is
-// refreshed once; SKILL_DISABLED_EXCEPTION ends the link, as does a
-// refresh answered invalid_grant.
+// (network, 429, 5xx) with exponential backoff. A refused token is
+// refreshed once; refused again, the link is marked for relinking.
+// SKILL_DISABLED_EXCEPTION ends the link, as does a refresh answered
+// invalid_grant.
 func (r *Reporter) send(ctx context.Context, l Link, o *outbound) error {
-	wait, refreshed := 250*time.Millisecond, false
-	for attempt := 1; ; attempt++ {
+	refreshed := false
+	err := smarthome.Retry(ctx, 5, 250*time.Millisecond, func() (bool, error) {
 		tok, region, err := r.Grants.Token(ctx, l)
-		if err == nil {
-			err = r.post(ctx, r.gateway(region), tok, o.withToken(tok))
+		if err != nil {
+			return false, err
 		}
+		err = r.post(ctx, r.gateway(region), tok, o.withToken(tok))
 		var st statusError
 		switch {
 		case err == nil:
-			return nil
-		case errors.Is(err, errSkillDisabled), errors.Is(err, ErrGrantRevoked):
-			r.Logger.Info("alexa skill disabled: ending the link", "link", l.ID, "error", err)
-			return errors.Join(err, r.End(ctx, l))
-		case errors.As(err, &st) && st.code == http.StatusUnauthorized && refreshed:
-			// Refused even fresh: only relinking (AcceptGrant) can mend it.
-			r.Logger.Warn("alexa event token refused after a refresh: ending the link for relinking", "link", l.ID)
-			return errors.Join(errTokenRefused, err, r.End(ctx, l))
-		case errors.As(err, &st) && st.code == http.StatusUnauthorized && !refreshed:
+			return false, nil
+		case !errors.As(err, &st):
+			return !errors.Is(err, errSkillDisabled), err // network failures are retried
+		case st.code == http.StatusUnauthorized && !refreshed:
 			refreshed = true
 			if err := r.Grants.Expire(ctx, l); err != nil {
-				return err
+				return false, err
 			}
-			continue
-		case errors.As(err, &st) && st.code != http.StatusTooManyRequests && st.code < 500, attempt == 5:
-			return err
+			return true, err
+		case st.code == http.StatusUnauthorized:
+			return false, errors.Join(errTokenRefused, err)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		return st.code == http.StatusTooManyRequests || st.code >= 500, err
+	})
+	return r.settle(ctx, l, err)
+}
+
+// settle acts on how sending an event for the link ended.
+func (r *Reporter) settle(ctx context.Context, l Link, err error) error {
+	switch {
+	case errors.Is(err, errSkillDisabled), errors.Is(err, ErrGrantRevoked):
+		r.Logger.Info("alexa skill disabled: ending the link", "link", l.ID, "error", err)
+		return errors.Join(err, r.End(ctx, l))
+	case errors.Is(err, errTokenRefused):
+		// Refused even fresh: only relinking (a new AcceptGrant) mends it.
+		r.Logger.Warn("alexa event token refused after a refresh: the link waits to be relinked", "link", l.ID)
+		return errors.Join(err, r.Grants.MarkRelink(ctx, l))
+	case err == nil && r.Activity != nil:
+		if err := r.Activity.SeeLink(ctx, l.ID, r.now()); err != nil {
+			r.Logger.Warn("alexa links: noting a link's use failed", "link", l.ID, "error", err)
 		}
-		wait *= 2
 	}
+	return err
 }
 
 // statusError is a gateway answer other than 202.
@@ -314,4 +381,41 @@ func (r *Reporter) post(ctx context.Context, gateway, tok string, o *outbound) e
 		return errSkillDisabled
 	}
 	return statusError{res.StatusCode, ex.Payload.Code}
+}
+
+// Throttled notes a link's use in a at most once every every: a link's
+// silence is counted in days, and an Echo may send ReportState every few
+// seconds, each of which would otherwise be a store write.
+func Throttled(a Activity, every time.Duration) Activity {
+	return &throttled{Activity: a, every: every, noted: map[string]time.Time{}}
+}
+
+type throttled struct {
+	Activity
+	every time.Duration
+
+	mu    sync.Mutex
+	noted map[string]time.Time // guarded by mu; by link id, when last passed on
+}
+
+// maxNoted bounds throttled's table; past it, entries older than every
+// (which would pass on anyway) are dropped.
+const maxNoted = 4096
+
+func (t *throttled) SeeLink(ctx context.Context, link string, at time.Time) error {
+	t.mu.Lock()
+	if last, ok := t.noted[link]; ok && at.Sub(last) < t.every {
+		t.mu.Unlock()
+		return nil
+	}
+	if len(t.noted) >= maxNoted {
+		for id, last := range t.noted {
+			if at.Sub(last) >= t.every {
+				delete(t.noted, id)
+			}
+		}
+	}
+	t.noted[link] = at
+	t.mu.Unlock()
+	return t.Activity.SeeLink(ctx, link, at)
 }

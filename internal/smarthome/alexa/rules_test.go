@@ -41,7 +41,11 @@ func checkResponse(req, res []byte) []string {
 		return []string{"not JSON: " + err.Error()}
 	}
 	h := r.Event.Header
-	if h.Namespace == "" || h.Name == "" || h.PayloadVersion != "3" || !uuidV4.MatchString(h.MessageID) {
+	version := "3"
+	if h.Namespace == snapshotInterface {
+		version = snapshotVersion // the interface's own payload version
+	}
+	if h.Namespace == "" || h.Name == "" || h.PayloadVersion != version || !uuidV4.MatchString(h.MessageID) {
 		badf("header %+v: namespace, name, payloadVersion 3 and a UUID v4 messageId", h)
 	}
 	if d.Directive != nil {
@@ -91,6 +95,11 @@ func checkResponse(req, res []byte) []string {
 		}
 	case "Alexa.CameraStreamController/Response":
 		bad = append(bad, checkStreams(r.Event.Payload)...)
+	case snapshotInterface + "/" + snapshotEvent:
+		exp, err := time.Parse(time.RFC3339, fmt.Sprint(p["expirationTime"]))
+		if !strings.HasPrefix(fmt.Sprint(p["uri"]), "https://") || err != nil || time.Until(exp) > 10*time.Minute {
+			badf("snapshot %v: an https uri and an expirationTime at most 10 minutes ahead", p)
+		}
 	case "Alexa.Authorization/AcceptGrant.Response":
 	default:
 		badf("unexpected event %s/%s", h.Namespace, h.Name)
@@ -177,7 +186,8 @@ func checkStreams(raw json.RawMessage) []string {
 	}
 	for _, s := range p.CameraStreams {
 		_, err := time.Parse(time.RFC3339, s.ExpirationTime)
-		if !strings.HasPrefix(s.URI, "http") || err != nil || s.Protocol != "HLS" || s.Resolution.Width <= 0 ||
+		scheme := map[string]string{"HLS": "http", "RTSP": "rtsps://"}[s.Protocol] // RTSP only over TLS
+		if scheme == "" || !strings.HasPrefix(s.URI, scheme) || err != nil || s.Resolution.Width <= 0 ||
 			s.Resolution.Height <= 0 || s.VideoCodec != "H264" || s.AuthorizationType == "" || s.AudioCodec == "" ||
 			s.IdleTimeoutSeconds <= 0 {
 			bad = append(bad, fmt.Sprintf("camera stream %+v", s))

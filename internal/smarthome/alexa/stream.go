@@ -3,9 +3,12 @@ package alexa
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/url"
 	"slices"
 	"time"
+
+	"vigil/internal/access"
 )
 
 // idleTimeout is how long an HLS stream may go unread before its token
@@ -23,9 +26,10 @@ type cameraStream struct {
 	AudioCodec         string     `json:"audioCodec"`
 }
 
-// initializeStreams answers with an HLS URL carrying a stream token bound
-// to the link, the stream's true resolution and codecs, and a still of
-// the camera as imageUri.
+// initializeStreams answers with the streams asked for that this server
+// serves — HLS always, RTSP when RTSPS is on the HTTPS port — each at a
+// URL carrying a stream token bound to the link, with the stream's true
+// resolution and codecs, and a still of the camera as imageUri.
 func (x *Directives) initializeStreams(ctx context.Context, c *call) (*response, error) {
 	var p struct {
 		CameraStreams []cameraStream `json:"cameraStreams"`
@@ -33,8 +37,12 @@ func (x *Directives) initializeStreams(ctx context.Context, c *call) (*response,
 	if err := json.Unmarshal(c.d.Payload, &p); err != nil || len(p.CameraStreams) == 0 {
 		return nil, fail(errInvalidDirective, "payload.cameraStreams is required", err)
 	}
-	if !slices.ContainsFunc(p.CameraStreams, func(s cameraStream) bool { return s.Protocol == "HLS" }) {
-		return nil, fail(errInvalidValue, "only HLS streams are offered", nil)
+	asked := func(protocol string) bool {
+		return slices.ContainsFunc(p.CameraStreams, func(s cameraStream) bool { return s.Protocol == protocol })
+	}
+	hls, rtsp := asked("HLS"), x.RTSPS && asked("RTSP")
+	if !hls && !rtsp {
+		return nil, fail(errInvalidValue, "only HLS streams, and RTSP when RTSPS is on, are offered", nil)
 	}
 	id := c.camera.ID
 	if !x.Viewing.Online(id) {
@@ -51,11 +59,34 @@ func (x *Directives) initializeStreams(ctx context.Context, c *call) (*response,
 	if err != nil {
 		return nil, noSuchEndpoint(err)
 	}
-	base := x.origin(c.r) + "/api/cameras/" + string(id)
+	origin := x.origin(c.r)
+	base := origin + "/api/cameras/" + string(id)
 	q := "?" + url.Values{"token": {tok}}.Encode()
-	s := cameraStream{URI: base + "/hls/index.m3u8" + q, ExpirationTime: expires.UTC().Format(time.RFC3339),
-		IdleTimeoutSeconds: idleTimeout, Protocol: "HLS", Resolution: resolution{pic.Width, pic.Height},
-		AuthorizationType: "NONE", VideoCodec: "H264", AudioCodec: audioCodec(pic)}
+	s := cameraStream{ExpirationTime: expires.UTC().Format(time.RFC3339), IdleTimeoutSeconds: idleTimeout,
+		Resolution: resolution{pic.Width, pic.Height}, AuthorizationType: "NONE", VideoCodec: "H264", AudioCodec: audioCodec(pic)}
+	var streams []cameraStream
+	if hls {
+		s.URI, s.Protocol = base+"/hls/index.m3u8"+q, "HLS"
+		streams = append(streams, s)
+	}
+	if rtsp {
+		s.URI, s.Protocol = rtspsURL(origin, id)+q, "RTSP"
+		streams = append(streams, s)
+	}
 	return reply(c.d, "Alexa.CameraStreamController", "Response", map[string]any{
-		"cameraStreams": []cameraStream{s}, "imageUri": base + "/still.jpg" + q}), nil
+		"cameraStreams": streams, "imageUri": base + "/still.jpg" + q}), nil
+}
+
+// rtspsURL is the camera's main stream over RTSP on TLS on the HTTPS port
+// of origin (Alexa takes RTSP only over TLS on 443, interleaved on TCP).
+func rtspsURL(origin string, id access.DeviceID) string {
+	u, err := url.Parse(origin)
+	host := ""
+	if err == nil {
+		host = u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		}
+	}
+	return "rtsps://" + host + "/" + url.PathEscape(string(id))
 }

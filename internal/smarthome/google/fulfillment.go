@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 )
 
 // maxBody bounds a fulfillment request; Google's are a few KiB.
@@ -92,10 +92,8 @@ func (f *Fulfillment) visible(ctx context.Context, link Link) (map[access.Device
 		return nil, err
 	}
 	out := map[access.DeviceID]Camera{}
-	for _, c := range cams {
-		if slices.Contains(link.Devices, c.ID) {
-			out[c.ID] = c
-		}
+	for _, c := range smarthome.Exposed(cams, link.Devices) {
+		out[c.ID] = c
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 )
 
 // Errors a Links implementation returns from Resolve.
@@ -55,10 +56,7 @@ type Links interface {
 }
 
 // Camera is a camera the link's user may see.
-type Camera struct {
-	ID   access.DeviceID
-	Name string
-}
+type Camera = smarthome.Camera
 
 // Viewing is what the fulfillment needs of the rest of Vigil.
 type Viewing interface {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome/smarthometest"
 )
 
 // fakeLinks: bearer "tok-<link id>"; "expired" is expired.
@@ -25,14 +26,7 @@ type fakeLinks struct {
 func (f *fakeLinks) Resolve(_ context.Context, bearer string) (Link, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if bearer == "expired" {
-		return Link{}, ErrAuthExpired
-	}
-	l, ok := f.links[strings.TrimPrefix(bearer, "tok-")]
-	if !ok || !strings.HasPrefix(bearer, "tok-") {
-		return Link{}, ErrAuthFailure
-	}
-	return l, nil
+	return smarthometest.Resolve(f.links, bearer, ErrAuthExpired, ErrAuthFailure)
 }
 
 func (f *fakeLinks) Disconnect(_ context.Context, l Link) error {
@@ -53,54 +47,28 @@ func (f *fakeLinks) list(context.Context) ([]Link, error) {
 	return out, nil
 }
 
-type fakeViewing struct {
-	mu      sync.Mutex
-	cameras map[access.UserID][]Camera
-	online  map[access.DeviceID]bool
-}
+type fakeViewing struct{ *smarthometest.Homes }
 
-func (f *fakeViewing) Cameras(_ context.Context, u access.UserID) ([]Camera, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Camera(nil), f.cameras[u]...), nil
-}
-
-func (f *fakeViewing) Online(d access.DeviceID) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.online[d]
-}
-
-func (f *fakeViewing) StreamToken(_ context.Context, l Link, d access.DeviceID) (string, time.Time, error) {
+func (f fakeViewing) StreamToken(_ context.Context, l Link, d access.DeviceID) (string, time.Time, error) {
 	return "st-" + l.ID + "-" + string(d), time.Now().Add(time.Minute), nil
 }
 
 // twoHouseholds: olga's link exposes porch and yard (not shed); bob's
 // exposes his garage.
-func twoHouseholds() (*fakeLinks, *fakeViewing) {
+func twoHouseholds() (*fakeLinks, fakeViewing) {
 	links := &fakeLinks{links: map[string]Link{
 		"l-olga": {ID: "l-olga", User: "u-olga", UserName: "olga", AgentUserID: "agent-olga",
 			Devices: []access.DeviceID{"cam-porch", "cam-yard"}},
 		"l-bob": {ID: "l-bob", User: "u-bob", UserName: "bob", AgentUserID: "agent-bob",
 			Devices: []access.DeviceID{"cam-garage"}},
 	}}
-	view := &fakeViewing{
-		cameras: map[access.UserID][]Camera{
-			"u-olga": {{"cam-porch", "Porch"}, {"cam-yard", "Yard"}, {"cam-shed", "Shed"}},
-			"u-bob":  {{"cam-garage", "Garage"}},
-		},
-		online: map[access.DeviceID]bool{"cam-porch": true, "cam-yard": false, "cam-garage": true, "cam-shed": true},
-	}
+	view := fakeViewing{smarthometest.TwoHouseholds()}
 	return links, view
 }
 
 func fixture(t *testing.T, name, camera, foreign string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.NewReplacer("{{camera}}", camera, "{{foreign}}", foreign).Replace(string(b))
+	return smarthometest.Fixture(t, name, map[string]string{"camera": camera, "foreign": foreign})
 }
 
 func call(t *testing.T, f http.Handler, bearer, body string) (int, map[string]any) {
@@ -148,9 +116,7 @@ func TestSyncListsExactlyTheLinksCameras(t *testing.T) {
 		t.Fatalf("SYNC listed %v, want the two exposed cameras (not the shed, not bob's garage)", ids)
 	}
 	// A share revoked since linking: the camera leaves SYNC.
-	view.mu.Lock()
-	view.cameras["u-olga"] = view.cameras["u-olga"][1:]
-	view.mu.Unlock()
+	view.SetCameras("u-olga", Camera{ID: "cam-yard", Name: "Yard"}, Camera{ID: "cam-shed", Name: "Shed"})
 	_, out = call(t, f, "tok-l-olga", fixture(t, "sync.json", "", ""))
 	if n := len(out["payload"].(map[string]any)["devices"].([]any)); n != 1 {
 		t.Fatalf("after losing the porch: %d devices", n)

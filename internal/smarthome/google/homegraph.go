@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/smarthome"
 )
 
 // Reporter keeps Google's HomeGraph up to date for every live link: Report
@@ -28,8 +29,8 @@ type Reporter struct {
 	cfg ReporterConfig
 
 	mu   sync.Mutex
-	seen map[string]linkState // guarded by mu; by agentUserId
-	gone map[string]bool      // guarded by mu; disconnected agentUserIds
+	seen map[string]smarthome.State // guarded by mu; by agentUserId
+	gone map[string]bool            // guarded by mu; disconnected agentUserIds
 }
 
 // ReporterConfig is what a Reporter is built from.
@@ -69,12 +70,6 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	return &Reporter{cfg: cfg}, nil
 }
 
-// linkState is what was last reported for a link.
-type linkState struct {
-	devices []access.DeviceID
-	online  map[access.DeviceID]bool
-}
-
 // Forget stops every report for the agent user (DISCONNECT, unlink),
 // including retries in flight.
 func (r *Reporter) Forget(agentUserID string) {
@@ -95,16 +90,8 @@ func (r *Reporter) forgotten(agentUserID string) bool {
 
 // Run polls until ctx ends.
 func (r *Reporter) Run(ctx context.Context) error {
-	tick := time.NewTicker(r.cfg.Interval)
-	defer tick.Stop()
-	for {
-		r.poll(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	smarthome.Poll(ctx, r.cfg.Interval, r.poll)
+	return nil
 }
 
 func (r *Reporter) poll(ctx context.Context) {
@@ -123,15 +110,7 @@ func (r *Reporter) poll(ctx context.Context) {
 			r.cfg.Logger.Warn("homegraph: listing cameras failed", "link", l.ID, "error", err)
 			continue
 		}
-		now := linkState{online: map[access.DeviceID]bool{}}
-		for _, c := range cams {
-			if slices.Contains(l.Devices, c.ID) {
-				now.devices = append(now.devices, c.ID)
-				now.online[c.ID] = r.cfg.Viewing.Online(c.ID)
-			}
-		}
-		slices.Sort(now.devices)
-		r.update(ctx, l.AgentUserID, now)
+		r.update(ctx, l.AgentUserID, smarthome.StateOf(smarthome.Exposed(cams, l.Devices), r.cfg.Viewing.Online))
 	}
 }
 
@@ -158,17 +137,16 @@ func (r *Reporter) prune(links []Link) {
 }
 
 // update sends what changed since the last poll of the link.
-func (r *Reporter) update(ctx context.Context, agent string, now linkState) {
+func (r *Reporter) update(ctx context.Context, agent string, now smarthome.State) {
 	r.mu.Lock()
 	before, known := r.seen[agent]
 	r.mu.Unlock()
-	changed := map[access.DeviceID]bool{}
-	for id, on := range now.online {
-		if was, ok := before.online[id]; !ok || was != on {
-			changed[id] = on
-		}
+	change := now.Since(before)
+	changed := change.Flipped
+	for _, id := range change.Added {
+		changed[id] = now.Online[id]
 	}
-	if known && !slices.Equal(before.devices, now.devices) {
+	if known && len(change.Added)+len(change.Gone) > 0 {
 		if err := r.post(ctx, agent, "/v1/devices:requestSync", map[string]any{"agentUserId": agent, "async": true}); err != nil {
 			r.cfg.Logger.Warn("homegraph: request sync failed", "agent_user", agent, "error", err)
 			return // retried at the next poll: seen is not updated
@@ -183,7 +161,7 @@ func (r *Reporter) update(ctx context.Context, agent string, now linkState) {
 	r.mu.Lock()
 	if !r.gone[agent] {
 		if r.seen == nil {
-			r.seen = map[string]linkState{}
+			r.seen = map[string]smarthome.State{}
 		}
 		r.seen[agent] = now
 	}
@@ -213,22 +191,12 @@ func (r *Reporter) post(ctx context.Context, agent, path string, body any) error
 	if err != nil {
 		return err
 	}
-	wait := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	return smarthome.Retry(ctx, 5, 250*time.Millisecond, func() (bool, error) {
 		if r.forgotten(agent) {
-			return fmt.Errorf("agent user disconnected")
+			return false, fmt.Errorf("agent user disconnected")
 		}
-		retry, err := r.send(ctx, path, b)
-		if err == nil || !retry || attempt == 5 {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
+		return r.send(ctx, path, b)
+	})
 }
 
 func (r *Reporter) send(ctx context.Context, path string, body []byte) (retry bool, err error) {

@@ -2,53 +2,16 @@ package google
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"vigil/internal/smarthome/smarthometest"
 )
-
-// recorder is a loopback HomeGraph: it keeps every call's path and body,
-// and fails the first `fail` calls with 503.
-type recorder struct {
-	mu    sync.Mutex
-	calls []recorded
-	fail  atomic.Int32
-}
-
-type recorded struct {
-	path, auth string
-	body       map[string]any
-}
-
-func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rc.fail.Add(-1) >= 0 {
-		http.Error(w, "try later", http.StatusServiceUnavailable)
-		return
-	}
-	b, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	json.Unmarshal(b, &body)
-	rc.mu.Lock()
-	rc.calls = append(rc.calls, recorded{r.URL.Path, r.Header.Get("Authorization"), body})
-	rc.mu.Unlock()
-}
-
-func (rc *recorder) take() []recorded {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	c := rc.calls
-	rc.calls = nil
-	return c
-}
 
 func TestReporterReportsStateAndRequestsSync(t *testing.T) {
 	links, view := twoHouseholds()
-	rc := &recorder{}
+	rc := &smarthometest.Recorder{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	rep, err := NewReporter(ReporterConfig{BaseURL: srv.URL, Links: links.list, Viewing: view, Logger: slog.New(slog.DiscardHandler),
@@ -59,50 +22,46 @@ func TestReporterReportsStateAndRequestsSync(t *testing.T) {
 	ctx := context.Background()
 
 	rep.poll(ctx)
-	first := rc.take()
+	first := rc.Take()
 	if len(first) != 2 {
 		t.Fatalf("first poll: %d calls, want a state report per link", len(first))
 	}
 	for _, c := range first {
-		if c.path != "/v1/devices:reportStateAndNotification" || c.auth != "Bearer hg-token" || c.body["requestId"] == "" {
+		if c.Path != "/v1/devices:reportStateAndNotification" || c.Token != "hg-token" || c.Body["requestId"] == "" {
 			t.Fatalf("call %+v", c)
 		}
-		states := c.body["payload"].(map[string]any)["devices"].(map[string]any)["states"].(map[string]any)
-		if c.body["agentUserId"] == "agent-olga" && (len(states) != 2 || states["cam-garage"] != nil) {
+		states := c.Body["payload"].(map[string]any)["devices"].(map[string]any)["states"].(map[string]any)
+		if c.Body["agentUserId"] == "agent-olga" && (len(states) != 2 || states["cam-garage"] != nil) {
 			t.Fatalf("olga's report: %v", states)
 		}
 	}
 	rep.poll(ctx)
-	if calls := rc.take(); len(calls) != 0 {
+	if calls := rc.Take(); len(calls) != 0 {
 		t.Fatalf("nothing changed, yet %d calls", len(calls))
 	}
 
 	// The yard comes online (after two 503s, retried); olga loses the porch.
-	rc.fail.Store(2)
-	view.mu.Lock()
-	view.online["cam-yard"] = true
-	view.cameras["u-olga"] = view.cameras["u-olga"][1:]
-	view.mu.Unlock()
+	rc.Fail(503, 503)
+	view.SetOnline("cam-yard", true)
+	view.SetCameras("u-olga", Camera{ID: "cam-yard", Name: "Yard"}, Camera{ID: "cam-shed", Name: "Shed"})
 	rep.poll(ctx)
-	calls := rc.take()
-	if len(calls) != 2 || calls[0].path != "/v1/devices:requestSync" || calls[0].body["agentUserId"] != "agent-olga" ||
-		calls[0].body["async"] != true {
+	calls := rc.Take()
+	if len(calls) != 2 || calls[0].Path != "/v1/devices:requestSync" || calls[0].Body["agentUserId"] != "agent-olga" ||
+		calls[0].Body["async"] != true {
 		t.Fatalf("calls after the change: %+v", calls)
 	}
-	states := calls[1].body["payload"].(map[string]any)["devices"].(map[string]any)["states"].(map[string]any)
+	states := calls[1].Body["payload"].(map[string]any)["devices"].(map[string]any)["states"].(map[string]any)
 	if len(states) != 1 || states["cam-yard"].(map[string]any)["online"] != true {
 		t.Fatalf("state report: %v", states)
 	}
 
 	// After DISCONNECT nothing is sent for olga, even when things change.
 	rep.Forget("agent-olga")
-	view.mu.Lock()
-	view.online["cam-yard"] = false
-	view.online["cam-garage"] = false
-	view.mu.Unlock()
+	view.SetOnline("cam-yard", false)
+	view.SetOnline("cam-garage", false)
 	rep.poll(ctx)
-	for _, c := range rc.take() {
-		if c.body["agentUserId"] == "agent-olga" {
+	for _, c := range rc.Take() {
+		if c.Body["agentUserId"] == "agent-olga" {
 			t.Fatalf("reported for a disconnected agent user: %+v", c)
 		}
 	}

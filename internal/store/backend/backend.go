@@ -38,6 +38,10 @@ type Store interface {
 	// PutAlexaGrant and AlexaGrant keep an Alexa link's event tokens.
 	PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error
 	AlexaGrant(ctx context.Context, link string) (store.AlexaGrant, error)
+	// SeeAlexaLink notes that a live link was used at; AlexaLinkSeen says
+	// when it last was (zero: never noted).
+	SeeAlexaLink(ctx context.Context, link string, at time.Time) error
+	AlexaLinkSeen(ctx context.Context, link string) (time.Time, error)
 	Ping(ctx context.Context) error
 	// TraceStatements calls f with every statement run from now on (nil:
 	// stop); for tests.

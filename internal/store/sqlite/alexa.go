@@ -9,6 +9,7 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/store"
+	"vigil/internal/store/sqlrow"
 )
 
 // PutAlexaGrant stores a link's event tokens, sealed, replacing any it
@@ -22,11 +23,12 @@ func (s *Store) PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error {
 	if err != nil {
 		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
 	}
-	res, err := s.q(ctx).ExecContext(ctx, `INSERT INTO alexa_grants (link, access, refresh, expires_at, region, updated_at)
-		SELECT id, ?, ?, ?, ?, ? FROM oauth_links WHERE id = ? AND revoked_at = 0
+	res, err := s.q(ctx).ExecContext(ctx, `INSERT INTO alexa_grants (link, access, refresh, expires_at, region, relink_at, updated_at)
+		SELECT id, ?, ?, ?, ?, ?, ? FROM oauth_links WHERE id = ? AND revoked_at = 0
 		ON CONFLICT (link) DO UPDATE SET access = excluded.access, refresh = excluded.refresh,
-			expires_at = excluded.expires_at, region = excluded.region, updated_at = excluded.updated_at`,
-		access, refresh, g.Expires.UnixNano(), g.Region, time.Now().UnixNano(), g.Link)
+			expires_at = excluded.expires_at, region = excluded.region, relink_at = excluded.relink_at,
+			updated_at = excluded.updated_at`,
+		access, refresh, g.Expires.UnixNano(), g.Region, sqlrow.OptionalNanos(g.Relink), time.Now().UnixNano(), g.Link)
 	if err != nil {
 		return fmt.Errorf("alexa grant of %s: %w", g.Link, err)
 	}
@@ -40,16 +42,16 @@ func (s *Store) PutAlexaGrant(ctx context.Context, g store.AlexaGrant) error {
 // none (never granted, or the link ended).
 func (s *Store) AlexaGrant(ctx context.Context, link string) (store.AlexaGrant, error) {
 	var access, refresh, region string
-	var expires int64
-	err := s.q(ctx).QueryRowContext(ctx, `SELECT access, refresh, expires_at, region FROM alexa_grants WHERE link = ?`, link).
-		Scan(&access, &refresh, &expires, &region)
+	var expires, relink int64
+	err := s.q(ctx).QueryRowContext(ctx, `SELECT access, refresh, expires_at, region, relink_at FROM alexa_grants WHERE link = ?`, link).
+		Scan(&access, &refresh, &expires, &region, &relink)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, store.ErrNotFound)
 	}
 	if err != nil {
 		return store.AlexaGrant{}, fmt.Errorf("alexa grant of %s: %w", link, err)
 	}
-	g := store.AlexaGrant{Link: link, Expires: time.Unix(0, expires), Region: region}
+	g := store.AlexaGrant{Link: link, Expires: time.Unix(0, expires), Region: region, Relink: sqlrow.OptionalTime(relink)}
 	a, err := s.openText(store.AlexaGrantLabel("access", link), access)
 	if err != nil {
 		return store.AlexaGrant{}, err
@@ -60,4 +62,33 @@ func (s *Store) AlexaGrant(ctx context.Context, link string) (store.AlexaGrant, 
 	}
 	g.Access, g.Refresh = config.Secret(a), config.Secret(r)
 	return g, nil
+}
+
+// SeeAlexaLink notes that a live link was used at at (never moving back);
+// store.ErrNotFound when the link is not live.
+func (s *Store) SeeAlexaLink(ctx context.Context, link string, at time.Time) error {
+	res, err := s.q(ctx).ExecContext(ctx, `INSERT INTO alexa_seen (link, seen_at)
+		SELECT id, ? FROM oauth_links WHERE id = ? AND revoked_at = 0
+		ON CONFLICT (link) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)`, at.UnixNano(), link)
+	if err != nil {
+		return fmt.Errorf("alexa link %s seen: %w", link, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("alexa link %s seen: no live link: %w", link, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AlexaLinkSeen returns when the link was last used; the zero time when
+// that was never noted.
+func (s *Store) AlexaLinkSeen(ctx context.Context, link string) (time.Time, error) {
+	var at int64
+	err := s.q(ctx).QueryRowContext(ctx, `SELECT seen_at FROM alexa_seen WHERE link = ?`, link).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("alexa link %s seen: %w", link, err)
+	}
+	return sqlrow.FromNanos(at), nil
 }

@@ -59,6 +59,15 @@ func OptionalTime(n int64) time.Time {
 	return FromNanos(n)
 }
 
+// OptionalNanos is what a column holds for a time that may not be yet:
+// 0 for the zero time.
+func OptionalNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // DeviceColumns are the columns Device scans, in order.
 const DeviceColumns = `id, name, source, cred_user, ha1_md5, ha1_sha256, pass_sha256, created_at, owner, claim_sha256, enabled, epoch_started`
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentWritersAllFinish", testConcurrentWritersAllFinish},
 		{"TraceStatementsSeesEveryStatement", testTraceStatements},
 		{"AlexaGrants", testAlexaGrants},
+		{"AlexaSeen", testAlexaSeen},
 		{"DirectoryAnswersAuth", testDirectoryAnswersAuth},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, b) })
