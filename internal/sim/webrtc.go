@@ -110,6 +110,11 @@ func NewWebRTCViewer(keys Keys, opts WebRTCOptions) (*WebRTCViewer, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}
+	// Transport-wide congestion control feedback (TWCC), as browsers
+	// send it: the server's bandwidth estimate comes from it.
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+		return nil, err
+	}
 	// The viewer is a test client: pion's own complaints (a socket closed
 	// under it on teardown) would only clutter test output.
 	quiet := logging.NewDefaultLoggerFactory()
