@@ -1,0 +1,93 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/sim"
+	"vigil/internal/testkit"
+	"vigil/internal/testkit/udppath"
+)
+
+// TestWHEPAdaptsToAPoorPath: a viewer behind 800 kbit/s + 150 ms, signed
+// in with a token for the camera's adaptive set, is moved to the sub
+// stream, and the session's URL says so; with a token minted for main
+// alone, the re-check at the switch refuses sub, and the session comes
+// down to main's keyframes instead.
+func TestWHEPAdaptsToAPoorPath(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam := a.addCamera(t, "porch")
+	// Main about 1.6 Mbit/s (I_PCM keyframes once a second), sub 0.2.
+	cam.Width, cam.Height, cam.FPS, cam.GOP = 480, 272, 25, 25
+	i := strings.LastIndex(cam.URL, "/")
+	sub := &sim.Camera{URL: cam.URL[:i] + "/" + cam.ID + "/sub", ID: cam.ID, Key: cam.Key,
+		Width: 160, Height: 96, FPS: 25, GOP: 25}
+	a.run(t, cam, sub)
+	pw := a.addUser(t, "olga")
+	claimFor(t, a, cam, "olga")
+	for _, tc := range []struct {
+		name  string
+		token map[string]any
+		want  string
+	}{
+		{"adaptive token", map[string]any{}, "sub"},
+		{"token for main", map[string]any{"stream": "main"}, "keyframes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := a.mintWith(t, cam.ID, tc.token, basicAuth("olga", pw)).Token
+			link, err := udppath.Listen(udppath.Shape{RateKB: 100, Latency: 150 * time.Millisecond, Queue: 48})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { link.Close() })
+			v, err := sim.NewWebRTCViewer(sim.StaticKeys(stampSecret), sim.WebRTCOptions{UDPConn: link})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { v.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			sdp, err := v.Offer(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			none := func(*http.Request) {}
+			loc, answer := a.whepAnswer(t, cam.ID, sdp, func(r *http.Request) { r.URL.RawQuery = "token=" + tok })
+			if err := v.Accept(answer); err != nil {
+				t.Fatal(err)
+			}
+			var seen []string
+			testkit.WaitFor(t, 20*time.Second, "the session in mode "+tc.want, func() error {
+				code, _, body := a.try(t, "GET", loc, "", none)
+				var m struct{ Mode string }
+				if code != 200 || json.Unmarshal(body, &m) != nil {
+					return fmt.Errorf("GET %s: %d %s", loc, code, body)
+				}
+				if len(seen) == 0 || seen[len(seen)-1] != m.Mode {
+					seen = append(seen, m.Mode)
+				}
+				if m.Mode != tc.want {
+					return fmt.Errorf("modes so far %v", seen)
+				}
+				return nil
+			})
+			if tc.want != "sub" && strings.Contains(strings.Join(seen, " "), "sub") {
+				t.Fatalf("a token for main got the sub stream: modes %v", seen)
+			}
+			wait, stop := context.WithTimeout(context.Background(), 15*time.Second)
+			defer stop()
+			if err := v.WaitUnits(wait, 3); err != nil {
+				t.Fatalf("units in mode %s: %v", tc.want, err)
+			}
+			if err := v.Checker().Only(cam.ID); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("modes %v; viewer got %d units", seen, v.Stats().Units)
+		})
+	}
+}
