@@ -14,6 +14,20 @@ import (
 	"vigil/internal/testkit/udppath"
 )
 
+// runPair adds a camera and runs its main stream, about 1.6 Mbit/s (I_PCM
+// keyframes once a second: more than 800 kbit/s carries), and its sub
+// stream, about 0.2 Mbit/s.
+func runPair(t *testing.T, a *testApp) *sim.Camera {
+	t.Helper()
+	cam := a.addCamera(t, "porch")
+	cam.Width, cam.Height, cam.FPS, cam.GOP = 480, 272, 25, 25
+	i := strings.LastIndex(cam.URL, "/")
+	sub := &sim.Camera{URL: cam.URL[:i] + "/" + cam.ID + "/sub", ID: cam.ID, Key: cam.Key,
+		Width: 160, Height: 96, FPS: 25, GOP: 25}
+	a.run(t, cam, sub)
+	return cam
+}
+
 // TestWHEPAdaptsToAPoorPath: a viewer behind 800 kbit/s + 150 ms, signed
 // in with a token for the camera's adaptive set, is moved to the sub
 // stream, and the session's URL says so; with a token minted for main
@@ -21,13 +35,7 @@ import (
 // down to main's keyframes instead.
 func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 	a := startApp(t, "", nil)
-	cam := a.addCamera(t, "porch")
-	// Main about 1.6 Mbit/s (I_PCM keyframes once a second), sub 0.2.
-	cam.Width, cam.Height, cam.FPS, cam.GOP = 480, 272, 25, 25
-	i := strings.LastIndex(cam.URL, "/")
-	sub := &sim.Camera{URL: cam.URL[:i] + "/" + cam.ID + "/sub", ID: cam.ID, Key: cam.Key,
-		Width: 160, Height: 96, FPS: 25, GOP: 25}
-	a.run(t, cam, sub)
+	cam := runPair(t, a)
 	pw := a.addUser(t, "olga")
 	claimFor(t, a, cam, "olga")
 	for _, tc := range []struct {
