@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +33,8 @@ func runPair(t *testing.T, a *testApp) *sim.Camera {
 // in with a token for the camera's adaptive set, is moved to the sub
 // stream, and the session's URL says so; with a token minted for main
 // alone, the re-check at the switch refuses sub, and the session comes
-// down to main's keyframes instead.
+// down to main's keyframes instead. On sub, the time until units come
+// smoothly and the stalls after are logged (issue 17's figures).
 func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 	a := startApp(t, "", nil)
 	cam := runPair(t, a)
@@ -53,7 +55,8 @@ func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { link.Close() })
-			v, err := sim.NewWebRTCViewer(sim.StaticKeys(stampSecret), sim.WebRTCOptions{UDPConn: link})
+			arrivals := &unitTimes{start: time.Now()}
+			v, err := sim.NewWebRTCViewer(sim.StaticKeys(stampSecret), sim.WebRTCOptions{UDPConn: link, OnUnit: arrivals.add})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,6 +99,48 @@ func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("modes %v; viewer got %d units", seen, v.Stats().Units)
+			if tc.want != "sub" {
+				return
+			}
+			time.Sleep(15 * time.Second) // on sub: any stall counts
+			p := arrivals.run(500 * time.Millisecond)
+			smooth, stalled := p.smooth(10 * time.Second)
+			after := time.Duration((p.Now - smooth) * float64(time.Millisecond))
+			t.Logf("WebRTC at 800 kbit/s + 150 ms: first unit %.0f ms after the offer, smooth from %.1f s, then %v of stall in %v; stalls (gaps over 500 ms, ms) %v",
+				p.FirstFrame, smooth/1000, stalled, after.Round(time.Second), p.StallLog)
+			if after < 10*time.Second || stalled.Seconds()/after.Minutes() >= 1 {
+				t.Fatalf("not smooth on sub: from %.1f s, %v of stall in %v", smooth/1000, stalled, after)
+			}
 		})
 	}
+}
+
+// unitTimes records when a viewer's units arrived.
+type unitTimes struct {
+	start time.Time
+	mu    sync.Mutex
+	at    []time.Duration
+}
+
+func (u *unitTimes) add([][]byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.at = append(u.at, time.Since(u.start))
+}
+
+// run describes the arrivals as a player's run: a pause over gap between
+// two units is a stall.
+func (u *unitTimes) run(gap time.Duration) playerRun {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	p := playerRun{Now: ms(time.Since(u.start))}
+	for i, at := range u.at {
+		if i == 0 {
+			p.FirstFrame = ms(at)
+		} else if at-u.at[i-1] > gap {
+			p.StallLog = append(p.StallLog, [2]float64{ms(u.at[i-1]), ms(at)})
+		}
+	}
+	return p
 }
