@@ -63,8 +63,8 @@ func TestControllerNeverAboveTop(t *testing.T) {
 	}
 }
 
-// TestResendBounded: a packet goes out again once, within resendAge; new
-// packets always go out.
+// TestResendBounded: a packet goes out again resendTimes times at most,
+// resendGap apart, within resendAge; new packets always go out.
 func TestResendBounded(t *testing.T) {
 	var s resendState
 	t0 := time.Unix(0, 0)
@@ -73,11 +73,18 @@ func TestResendBounded(t *testing.T) {
 			t.Fatalf("first sending of %d refused", seq)
 		}
 	}
-	if !s.allow(65533, t0.Add(100*time.Millisecond)) {
-		t.Fatal("first retransmission refused")
+	at := t0
+	for i := range resendTimes {
+		at = at.Add(resendGap)
+		if !s.allow(65533, at) {
+			t.Fatalf("retransmission %d refused", i+1)
+		}
+		if s.allow(65533, at.Add(resendGap/2)) {
+			t.Fatal("a retransmission sooner than resendGap after the last allowed")
+		}
 	}
-	if s.allow(65533, t0.Add(200*time.Millisecond)) {
-		t.Fatal("second retransmission allowed")
+	if s.allow(65533, at.Add(resendGap)) {
+		t.Fatal("one retransmission too many allowed")
 	}
 	if s.allow(5, t0.Add(resendAge+time.Millisecond)) {
 		t.Fatal("retransmission of a stale packet allowed")

@@ -8,14 +8,17 @@ import (
 	"github.com/pion/rtp"
 )
 
-// A lost packet is sent again at most resendTimes times, and only within
-// resendAge of its first sending: pion's NACK responder answers every
-// NACK, and a peer behind a congested link asks again every few tens of
-// milliseconds for each of hundreds of packets, so unbounded answers
-// would fill the link with stale retransmissions and starve what is sent
-// now (a switch to the sub stream then never gets through).
+// A lost packet is sent again at most resendTimes times, resendGap apart
+// at least, and only within resendAge of its first sending: pion's NACK
+// responder answers every NACK, and a peer behind a congested link asks
+// again every few tens of milliseconds for each of hundreds of packets,
+// so unbounded answers would fill the link with stale retransmissions and
+// starve what is sent now (a switch to the sub stream then never gets
+// through). More than one try, because a retransmission can be lost too
+// (the burst of a joining peer's first GOP overflows socket buffers).
 const (
-	resendTimes = 1
+	resendTimes = 3
+	resendGap   = 100 * time.Millisecond
 	resendAge   = time.Second
 	resendRing  = 4096
 )
@@ -51,9 +54,9 @@ type resendState struct {
 	started bool
 	highest uint16
 	sent    [resendRing]struct {
-		seq   uint16
-		at    time.Time
-		times int
+		seq      uint16
+		at, last time.Time // first sent, last sent
+		times    int
 	}
 }
 
@@ -65,12 +68,13 @@ func (s *resendState) allow(seq uint16, now time.Time) bool {
 	e := &s.sent[seq%resendRing]
 	if !s.started || int16(seq-s.highest) > 0 {
 		s.started, s.highest = true, seq
-		e.seq, e.at, e.times = seq, now, 0
+		e.seq, e.at, e.last, e.times = seq, now, now, 0
 		return true
 	}
-	if e.seq != seq || e.times >= resendTimes || now.Sub(e.at) > resendAge {
+	if e.seq != seq || e.times >= resendTimes || now.Sub(e.at) > resendAge || now.Sub(e.last) < resendGap {
 		return false
 	}
 	e.times++
+	e.last = now
 	return true
 }
