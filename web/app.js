@@ -9,6 +9,9 @@ let csrf = "";
 let me = null;
 let cameras = [];
 let view = null; // the open live view
+// slowPaths: when, by camera id, the MP4 fallback found main arriving
+// slower than it plays (performance.now()).
+const slowPaths = new Map();
 // epoch counts sign-ins and sign-outs: an answer to a request made before
 // the latest one belongs to someone else's session and is dropped.
 let epoch = 0;
@@ -50,6 +53,7 @@ function forget() {
   me = null;
   csrf = "";
   cameras = [];
+  slowPaths.clear();
   for (const id of ["grid", "links", "shares"]) $(id).replaceChildren();
   $("history").tBodies[0].replaceChildren();
   $("share-form").onsubmit = null;
@@ -245,7 +249,7 @@ class LiveView {
     this.stopped = false;
     this.retries = 0;
     this.forceMP4 = new URLSearchParams(location.search).get("webrtc") === "off";
-    video.addEventListener("playing", this.onPlaying = () => this.setState("live"));
+    video.addEventListener("playing", this.onPlaying = () => { this.played = true; this.setState("live"); });
   }
 
   setState(s) {
@@ -306,15 +310,38 @@ class LiveView {
     pc.addEventListener("connectionstatechange", () => {
       if (["failed", "closed", "disconnected"].includes(pc.connectionState)) this.lost();
     });
+    this.watchMode();
   }
 
-  mp4(base) {
+  // watchMode shows what the WebRTC session sends as it adapts to the
+  // network: the main or sub stream, keyframes only, or stills.
+  watchMode() {
+    const show = async () => {
+      const loc = this.whep;
+      if (!loc) return;
+      const res = await api("GET", loc);
+      if (res.ok && loc === this.whep) setMode((await res.json()).mode);
+    };
+    show();
+    this.modeTimer = setInterval(show, 2000);
+  }
+
+  mp4(base, stream) {
     $("via").textContent = "MP4";
     this.video.srcObject = null;
+    this.stream = stream || this.pickStream();
+    const t = throughput();
+    setMode(this.stream, this.stream === "sub" && (t ? "measured " + mbits(t) : "main came too slowly"));
     // From the GOP before the cached keyframe: Chromium shows its first
     // frame only once about a second past it is buffered.
-    this.video.src = base + "/live.mp4?from=previous&t=" + Date.now();
-    this.video.onerror = () => this.lost();
+    this.video.src = base + "/live.mp4?from=previous&stream=" + this.stream + "&t=" + Date.now();
+    this.played = false;
+    this.video.onerror = () => {
+      if (this.stream !== "sub" || this.played) return this.lost();
+      this.noSub = true; // the camera sends no sub stream: main it is
+      this.teardown();
+      this.mp4(base, "main");
+    };
     this.video.onended = () => this.lost();
     this.video.onloadeddata = () => this.video.play().catch(() => {});
     // Stay at the live edge: the stream starts a GOP before the cached
@@ -327,6 +354,37 @@ class LiveView {
       const lag = b.length ? b.end(b.length - 1) - v.currentTime : 0;
       v.playbackRate = lag > 0.4 ? 4 : 1;
     }, 100);
+    this.watchThroughput(base);
+  }
+
+  // pickStream chooses the MP4 fallback's stream by measured throughput:
+  // sub when main arrived slower than it plays in this tab in the last two
+  // minutes (watchThroughput), or when this page's stills downloaded at
+  // under 1 Mbit/s (less than a camera's main stream takes); else main.
+  pickStream() {
+    const t = throughput(), slowAt = slowPaths.get(this.cam.id);
+    if (this.noSub) return "main";
+    return (slowAt !== undefined && performance.now() - slowAt < 120000) || (t > 0 && t < 1e6) ? "sub" : "main";
+  }
+
+  // watchThroughput moves the MP4 fallback to the sub stream when main
+  // arrives slower than it plays (the buffer grows less than 0.8 s a
+  // second, three seconds running).
+  watchThroughput(base) {
+    let last = null, slow = 0;
+    this.rateTimer = setInterval(() => {
+      const b = this.video.buffered, end = b.length ? b.end(b.length - 1) : 0, now = performance.now();
+      if (last && end > 0) {
+        slow = (end - last.end) / ((now - last.at) / 1000) < 0.8 ? slow + 1 : 0;
+        if (slow >= 3 && this.stream === "main" && !this.noSub) {
+          slowPaths.set(this.cam.id, now);
+          this.teardown();
+          this.mp4(base, "sub");
+          return;
+        }
+      }
+      last = { end, at: now };
+    }, 1000);
   }
 
   async lost() {
@@ -349,6 +407,9 @@ class LiveView {
 
   teardown() {
     clearInterval(this.edge);
+    clearInterval(this.modeTimer);
+    clearInterval(this.rateTimer);
+    setMode("");
     $("why").textContent = "";
     if (this.pc) { this.pc.close(); this.pc = null; }
     if (this.whep) { api("DELETE", this.whep); this.whep = null; }
@@ -366,6 +427,30 @@ class LiveView {
 }
 
 // gathered waits for ICE gathering to finish (WHEP here has no trickle).
+// setMode shows what the live view plays, and why when it is less than
+// the main stream.
+function setMode(mode, why) {
+  const names = { main: "main stream", sub: "sub stream (slow network)",
+    keyframes: "keyframes only (slow network)", stills: "stills (very slow network)" };
+  $("mode").textContent = mode ? " · " + (names[mode] || mode) + (why ? ", " + why : "") : "";
+  $("mode").dataset.mode = mode;
+}
+
+// throughput is the rate, in bits/s, at which this page's latest stills
+// downloaded (Resource Timing), the median of the last five; 0 if none.
+function throughput() {
+  const rates = performance.getEntriesByType("resource")
+    .filter((e) => e.name.includes("/still.jpg") && e.transferSize > 0 && e.responseEnd > e.responseStart)
+    .slice(-5)
+    .map((e) => (e.transferSize * 8) / ((e.responseEnd - e.responseStart) / 1000))
+    .sort((a, b) => a - b);
+  return rates.length ? rates[rates.length >> 1] : 0;
+}
+
+function mbits(bps) {
+  return (bps / 1e6).toFixed(1) + " Mbit/s";
+}
+
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((ok) => {

@@ -34,15 +34,22 @@ var webPlayerPage = template.Must(template.New("webplayer").Parse(`<!doctype htm
 <script src="/players/{{.Lib}}.js"></script>
 <script>
 const v = document.getElementById("v");
-window.player = {errors: [], events: [], stalls: 0};
+window.player = {errors: [], events: [], stalls: 0, stallLog: [], heights: []};
 const at = (e) => e + "@" + Math.round(performance.now()) + "ms/" + v.currentTime.toFixed(2) + "s";
 for (const e of ["loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled"]) {
 	v.addEventListener(e, () => { player[e] ??= performance.now(); player.events.push(at(e)); });
 }
-v.addEventListener("waiting", () => { if (player.playing) { player.stalls++; player.stalledAt = performance.now(); } });
-v.addEventListener("playing", () => {
-	if (player.stalledAt) { player.stallMs = (player.stallMs || 0) + performance.now() - player.stalledAt; player.stalledAt = 0; }
+v.addEventListener("waiting", () => {
+	if (player.playing && !player.stalledAt) { player.stalls++; player.stalledAt = performance.now(); player.stallLog.push([player.stalledAt, 0]); }
 });
+v.addEventListener("playing", () => {
+	if (player.stalledAt) {
+		player.stallMs = (player.stallMs || 0) + performance.now() - player.stalledAt; player.stalledAt = 0;
+		player.stallLog[player.stallLog.length - 1][1] = performance.now();
+	}
+});
+// heights lists the picture heights played, as they change (a step between streams).
+v.addEventListener("resize", () => player.heights.push([Math.round(performance.now()), v.videoHeight]));
 v.addEventListener("error", () => { player.errors.push(v.error ? v.error.code + " " + v.error.message : "error"); });
 if ("requestVideoFrameCallback" in v) {
 	v.requestVideoFrameCallback(() => { player.firstFrame = performance.now(); });
@@ -72,15 +79,7 @@ const src = {{.Src}};
 // seconds of playback are logged.
 func TestWebPlayersColdStart(t *testing.T) {
 	needChromium(t)
-	dir, err := filepath.Abs("testdata/players")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for lib, file := range webPlayers {
-		if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
-			t.Fatalf("%s is not installed (%v): run `make deps`", lib, err)
-		}
-	}
+	pages := webPlayerServer(t)
 	a := startApp(t, "", nil)
 	cams := map[string]*sim.Camera{}
 	for _, name := range []string{"hls.js-ll", "hls.js-ts", "shaka-ll", "shaka-ts"} {
@@ -88,21 +87,6 @@ func TestWebPlayersColdStart(t *testing.T) {
 	}
 	a.run(t, cams["hls.js-ll"], cams["hls.js-ts"], cams["shaka-ll"], cams["shaka-ts"])
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /players/{lib}", func(w http.ResponseWriter, r *http.Request) {
-		file, ok := webPlayers[strings.TrimSuffix(r.PathValue("lib"), ".js")]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		http.ServeFile(w, r, filepath.Join(dir, file))
-	})
-	mux.HandleFunc("GET /play/{lib}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = webPlayerPage.Execute(w, map[string]string{"Lib": r.PathValue("lib"), "Src": r.URL.Query().Get("src")})
-	})
-	pages := httptest.NewServer(mux)
-	t.Cleanup(pages.Close)
 	tab := startChromium(t)
 
 	for _, run := range []struct{ lib, variant string }{{"hls.js", "ll"}, {"hls.js", "ts"}, {"shaka", "ll"}, {"shaka", "ts"}} {
@@ -116,7 +100,7 @@ func TestWebPlayersColdStart(t *testing.T) {
 			if run.variant != "ll" {
 				src += "&variant=" + run.variant
 			}
-			page := pages.URL + "/play/" + lib + "?src=" + url.QueryEscape(src)
+			page := pages + "/play/" + lib + "?src=" + url.QueryEscape(src)
 			if got := watch(t, tab, page); got != sim.CodeFor(c.ID) {
 				t.Fatalf("%s showed block code %x, want %x", lib, got, sim.CodeFor(c.ID))
 			}
@@ -136,4 +120,35 @@ func TestWebPlayersColdStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// webPlayerServer serves the web players and their test page; it returns
+// its URL.
+func webPlayerServer(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("testdata/players")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lib, file := range webPlayers {
+		if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+			t.Fatalf("%s is not installed (%v): run `make deps`", lib, err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /players/{lib}", func(w http.ResponseWriter, r *http.Request) {
+		file, ok := webPlayers[strings.TrimSuffix(r.PathValue("lib"), ".js")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dir, file))
+	})
+	mux.HandleFunc("GET /play/{lib}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = webPlayerPage.Execute(w, map[string]string{"Lib": r.PathValue("lib"), "Src": r.URL.Query().Get("src")})
+	})
+	pages := httptest.NewServer(mux)
+	t.Cleanup(pages.Close)
+	return pages.URL
 }

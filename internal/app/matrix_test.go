@@ -169,6 +169,10 @@ func TestAccessMatrix(t *testing.T) {
 		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},
 		"POST /api/cameras/{id}/whep":             {"/whep", whepPost, true},
 		"DELETE /api/cameras/{id}/whep/{session}": {strings.TrimPrefix(session, "/api/cameras/"+cam.ID), whepEnd, false},
+		// The session's mode: nobody else may learn of it (the owner's
+		// read is TestWHEPAdaptsToAPoorPath's; this session never
+		// connects, and may be gone by the owner's turn).
+		"GET /api/cameras/{id}/whep/{session}":    {strings.TrimPrefix(session, "/api/cameras/"+cam.ID), whepEnd, false},
 		"POST /api/cameras/{id}/google/webrtc":    {"/google/webrtc", bearerOnly, true},
 		"OPTIONS /api/cameras/{id}/google/webrtc": {"/google/webrtc", preflight, false},
 		// Alexa's snapshot URL opens only with the link's access token as

@@ -125,6 +125,27 @@ func (v videoState) Error() string {
 // time from click to first frame.
 func play(t *testing.T, tab context.Context, id string) (uint32, time.Duration) {
 	t.Helper()
+	f := clickAndWait(t, tab, id)
+	dataURL, err := chromedp.Run(tab, chromedp.Evaluate[string](pageFrameJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("frame: %v", err)
+	}
+	code, err := sim.ReadCode(img)
+	if err != nil {
+		t.Fatalf("block code: %v", err)
+	}
+	return code, time.Duration((f.First - f.Clicked) * float64(time.Millisecond))
+}
+
+// clickAndWait clicks the camera's card and waits until the live view
+// has shown ten frames.
+func clickAndWait(t *testing.T, tab context.Context, id string) pageFrames {
+	t.Helper()
 	// The grid may re-render between finding the button and clicking it
 	// (a refresh, a sign-in's data arriving): click again.
 	testkit.WaitFor(t, 10*time.Second, "a click on camera "+id, func() error {
@@ -140,20 +161,22 @@ func play(t *testing.T, tab context.Context, id string) (uint32, time.Duration) 
 		}
 		return nil
 	})
-	dataURL, err := chromedp.Run(tab, chromedp.Evaluate[string](pageFrameJS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("frame: %v", err)
-	}
-	code, err := sim.ReadCode(img)
-	if err != nil {
-		t.Fatalf("block code: %v", err)
-	}
-	return code, time.Duration((f.First - f.Clicked) * float64(time.Millisecond))
+	return f
+}
+
+// waitMode waits until the live view says it plays mode (#mode's data-mode).
+func waitMode(t *testing.T, tab context.Context, mode string) {
+	t.Helper()
+	testkit.WaitFor(t, 10*time.Second, "the live view in mode "+mode, func() error {
+		got, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("mode").dataset.mode`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != mode {
+			return fmt.Errorf("mode %q (%s)", got, pageText(t, tab, "#mode"))
+		}
+		return nil
+	})
 }
 
 func pageText(t *testing.T, tab context.Context, sel string) string {
@@ -219,6 +242,7 @@ func testWebPage(t *testing.T, mode string) {
 	if got := pageText(t, tab, "#via"); got != via {
 		t.Fatalf("played via %s, want %s", got, via)
 	}
+	waitMode(t, tab, "main") // a fast path: WebRTC's session says so, MP4 chose it
 	screenshot(t, tab, "live-"+mode+".jpg")
 
 	// Share with vera from the dialog's form.

@@ -32,8 +32,9 @@ func cors(origins []string, next http.Handler) http.Handler {
 				methods, headers := "GET, HEAD, OPTIONS", "Range, Authorization"
 				if isWHEP(r.URL.Path) {
 					// WHEP (draft-ietf-wish-whep): the offer is a POST of
-					// application/sdp, hanging up a DELETE.
-					methods, headers = "POST, DELETE, OPTIONS", "Authorization, Content-Type"
+					// application/sdp, hanging up a DELETE; a GET of the
+					// session tells its mode.
+					methods, headers = "GET, POST, DELETE, OPTIONS", "Authorization, Content-Type"
 				}
 				h.Set("Access-Control-Allow-Methods", methods)
 				h.Set("Access-Control-Allow-Headers", headers)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 	"vigil/internal/webrtc"
 )
 
@@ -24,6 +25,7 @@ const maxOffer = 64 << 10
 func (m *Media) whepRoutes(mux *Router) {
 	mux.Handle("POST /api/cameras/{id}/whep", serve(m.Logger, m.Authn.viewing(m.whepOffer)))
 	mux.Handle("DELETE /api/cameras/{id}/whep/{session}", serve(m.Logger, m.Authn.viewing(m.whepEnd)))
+	mux.Handle("GET /api/cameras/{id}/whep/{session}", serve(m.Logger, m.Authn.viewing(m.whepMode)))
 }
 
 // whepOffer authorizes the viewer exactly as the other outputs do, opens
@@ -66,7 +68,24 @@ func (m *Media) Watch(r *http.Request, g access.Grant, stream access.StreamID, o
 	if err != nil {
 		return nil, notFoundUnless(err)
 	}
-	return m.WebRTC.Negotiate(r.Context(), webrtc.Offer{SDP: offer, Source: rd, Record: m.Record, Remote: r.RemoteAddr})
+	return m.WebRTC.Negotiate(r.Context(), webrtc.Offer{SDP: offer, Source: rd, Record: m.Record, Remote: r.RemoteAddr,
+		Stream: stream, Open: m.opener(callerOf(r), g.Device())})
+}
+
+// opener opens another stream of device for the caller when a WebRTC
+// session adapts to its path. Every call mints the grant afresh, as for a
+// new request: a token minted for one stream opens no other, and a share
+// revoked meanwhile opens nothing.
+func (m *Media) opener(c auth.Caller, device access.DeviceID) webrtc.Opener {
+	return func(stream access.StreamID) (webrtc.Source, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g, err := m.Accounts.Grant(ctx, c, viewUse(device, stream))
+		if err != nil {
+			return nil, err
+		}
+		return m.Hub.Read(g, stream)
+	}
 }
 
 // EndWatch hangs up one of the grant's user's sessions of its camera.
@@ -105,4 +124,19 @@ func (m *Media) whepEnd(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// whepMode tells one of the caller's own sessions' mode, which the page
+// shows: {"mode": "main" | "sub" | "keyframes" | "stills"}.
+func (m *Media) whepMode(w http.ResponseWriter, r *http.Request) error {
+	g, err := viewerGrant(m.Accounts, r, "")
+	if err != nil {
+		return err
+	}
+	mode, err := m.WebRTC.Mode(g.User(), g.Device(), r.PathValue("session"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, map[string]string{"mode": mode.String()})
 }

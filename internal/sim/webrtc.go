@@ -110,6 +110,11 @@ func NewWebRTCViewer(keys Keys, opts WebRTCOptions) (*WebRTCViewer, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}
+	// Transport-wide congestion control feedback (TWCC), as browsers
+	// send it: the server's bandwidth estimate comes from it.
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+		return nil, err
+	}
 	// The viewer is a test client: pion's own complaints (a socket closed
 	// under it on teardown) would only clutter test output.
 	quiet := logging.NewDefaultLoggerFactory()
@@ -251,12 +256,15 @@ func (v *WebRTCViewer) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 
 // jitterBuffer puts one stream's RTP packets back in sequence order. It
 // waits for a missing packet until reorderPackets later ones are held or
-// reorderWait has passed, then gives up on it.
+// the earliest held one has waited reorderWait, then gives up on it: each
+// packet waits reorderWait at most, however many gaps are before it, as
+// in a browser's jitter buffer (a run of gaps that will never be repaired
+// costs one wait, not one each).
 type jitterBuffer struct {
 	pkts    map[uint16]*rtp.Packet
+	arrived map[uint16]time.Time // when each held packet arrived
 	next    uint16
 	started bool
-	since   time.Time // when the wait for next began
 	now     func() time.Time
 }
 
@@ -276,20 +284,20 @@ func (j *jitterBuffer) push(p *rtp.Packet) []*rtp.Packet {
 	if int16(p.SequenceNumber-j.next) < 0 {
 		return nil // a duplicate, or later than a gap given up on
 	}
-	if len(j.pkts) == 0 {
-		j.since = j.now()
+	if j.arrived == nil {
+		j.arrived = map[uint16]time.Time{}
 	}
-	j.pkts[p.SequenceNumber] = p
+	j.pkts[p.SequenceNumber], j.arrived[p.SequenceNumber] = p, j.now()
 	var out []*rtp.Packet
 	for {
 		if q, ok := j.pkts[j.next]; ok {
 			delete(j.pkts, j.next)
+			delete(j.arrived, j.next)
 			out = append(out, q)
 			j.next++
-			j.since = j.now()
 			continue
 		}
-		if len(j.pkts) == 0 || len(j.pkts) <= reorderPackets && j.now().Sub(j.since) < reorderWait {
+		if len(j.pkts) == 0 {
 			return out
 		}
 		lowest := j.next + 0x7fff
@@ -297,6 +305,9 @@ func (j *jitterBuffer) push(p *rtp.Packet) []*rtp.Packet {
 			if int16(seq-lowest) < 0 {
 				lowest = seq
 			}
+		}
+		if len(j.pkts) <= reorderPackets && j.now().Sub(j.arrived[lowest]) < reorderWait {
+			return out
 		}
 		j.next = lowest
 		out = append(out, nil)

@@ -2,9 +2,11 @@ package webrtc
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/nack"
 	pion "github.com/pion/webrtc/v4"
 )
@@ -27,7 +29,7 @@ func h264Fmtp(profile string) string {
 
 // answerCodecs are the H.264 payload formats answered, one per profile.
 func answerCodecs() []pion.RTPCodecParameters {
-	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	feedback := []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: pion.TypeRTCPFBTransportCC}}
 	var out []pion.RTPCodecParameters
 	pt := pion.PayloadType(102)
 	for _, p := range h264Profiles() {
@@ -39,11 +41,12 @@ func answerCodecs() []pion.RTPCodecParameters {
 }
 
 // newAPI builds the pion API every session's PeerConnection comes from:
-// the codecs passed through (H.264, Opus, G.711), NACK retransmission and
-// RTCP sender reports, and the ICE settings of cfg. A peer's PLIs and FIRs
-// are not answered: a camera's keyframes cannot be asked for, and the
-// next one comes within a GOP.
-func newAPI(cfg Config) (*pion.API, error) {
+// the codecs passed through (H.264, Opus, G.711), NACK retransmission,
+// RTCP sender reports, transport-wide congestion control feedback (TWCC)
+// feeding an estimate of each PeerConnection's path (kept in est), and the ICE settings of cfg. A peer's PLIs and FIRs are not
+// answered: a camera's keyframes cannot be asked for, and the next one
+// comes within a GOP.
+func newAPI(cfg Config, est *estimators) (*pion.API, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range answerCodecs() {
 		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
@@ -68,15 +71,65 @@ func newAPI(cfg Config) (*pion.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: NACK responder: %w", err)
 	}
+	ir.Add(resendFactory{}) // under the responder: bounds its answers
 	ir.Add(responder)
 	if err := pion.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("webrtc: RTCP report interceptors: %w", err)
+	}
+	if err := configureCongestion(me, ir, est); err != nil {
+		return nil, err
 	}
 	se, err := settings(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)), nil
+}
+
+// configureCongestion numbers every packet for transport-wide congestion
+// control feedback (TWCC) and gives each PeerConnection a pathEstimate
+// fed by the peer's reports, through pion's cc interceptor. Packets are
+// not paced to the estimate: the session's adaptation (adapt.go) chooses
+// what is sent, by stream and mode, at keyframes.
+func configureCongestion(me *pion.MediaEngine, ir *interceptor.Registry, est *estimators) error {
+	f, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return &pathEstimate{}, nil })
+	if err != nil {
+		return fmt.Errorf("webrtc: congestion control: %w", err)
+	}
+	f.OnNewPeerConnection(est.add)
+	ir.Add(f)
+	// Added after the estimator, so that it numbers packets before the
+	// estimator sees them (pion chains interceptors last-added outermost).
+	if err := pion.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+		return fmt.Errorf("webrtc: TWCC header extension: %w", err)
+	}
+	return nil
+}
+
+// estimators hands each PeerConnection's bandwidth estimator, which pion
+// makes inside NewPeerConnection, to the session that made it, by the
+// PeerConnection's id.
+type estimators struct {
+	mu   sync.Mutex
+	byPC map[string]cc.BandwidthEstimator // guarded by mu
+}
+
+func (e *estimators) add(pc string, b cc.BandwidthEstimator) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.byPC == nil {
+		e.byPC = map[string]cc.BandwidthEstimator{}
+	}
+	e.byPC[pc] = b
+}
+
+// take returns and forgets pc's estimator; nil if it has none.
+func (e *estimators) take(pc string) cc.BandwidthEstimator {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.byPC[pc]
+	delete(e.byPC, pc)
+	return b
 }
 
 // settings are the ICE and logging settings of cfg.

@@ -41,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics defaults to a set registered nowhere.
 	Metrics *Metrics
+
+	// adapt times the adaptation; zero: defaultAdapt. Tests shorten it.
+	adapt adaptConfig
 }
 
 // ICEServer is a STUN or TURN server (RFC 7064, RFC 7065 URLs such as
@@ -72,6 +75,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSessionsPerUser <= 0 {
 		c.MaxSessionsPerUser = defaultMaxSessionsPerUser
+	}
+	if c.adapt == (adaptConfig{}) {
+		c.adapt = defaultAdapt()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

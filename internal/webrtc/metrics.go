@@ -17,6 +17,9 @@ type Metrics struct {
 	Bytes prometheus.Counter
 	// Ended counts ended sessions by reason.
 	Ended *prometheus.CounterVec
+	// Switches counts sessions' changes of mode, by the mode changed to
+	// (main, sub, keyframes, stills).
+	Switches *prometheus.CounterVec
 }
 
 // NewMetrics registers the WebRTC series on reg.
@@ -31,8 +34,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_webrtc_sessions_ended_total", Help: "Ended WebRTC sessions by reason.",
 		}, []string{"reason"}),
+		Switches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_webrtc_mode_switches_total",
+			Help: "Changes of a WebRTC session's mode as its path allowed, by the mode changed to.",
+		}, []string{"to"}),
 	}
-	reg.MustRegister(m.Sessions, m.Bytes, m.Ended)
+	reg.MustRegister(m.Sessions, m.Bytes, m.Ended, m.Switches)
 	return m
 }
 

@@ -41,6 +41,7 @@ func (ss *Session) stream() error {
 	ss.log.Debug("webrtc peer connected", "after", time.Since(ss.created).Round(time.Millisecond))
 	bytes := ss.srv.cfg.Metrics.Bytes
 	pace := rate.NewLimiter(paceRate, paceBurst)
+	defer ss.ad.closePending()
 	for {
 		u, err := ss.next()
 		if err != nil {
@@ -48,6 +49,9 @@ func (ss *Session) stream() error {
 				return context.Cause(ss.ctx)
 			}
 			return err
+		}
+		if u = ss.adapt(u); u == nil {
+			continue // left out by the mode, or cut short by a switch
 		}
 		if u.Track >= len(ss.tracks) || ss.tracks[u.Track] == nil {
 			continue // a track not sent (AAC, a second video)
@@ -61,7 +65,13 @@ func (ss *Session) stream() error {
 		if err := ss.src.Egress(u); err != nil {
 			return fmt.Errorf("%w: %w", errEgress, err)
 		}
-		n, err := t.write(ss.ctx, u, ss.srv.packets, pace)
+		pts := u.PTS
+		if ss.ad != nil {
+			pts += ss.ad.shift
+			ss.ad.sent(u, pts, t.kind == pion.RTPCodecTypeVideo)
+			ss.ad.pace(pace)
+		}
+		n, err := t.write(ss.ctx, u, pts, ss.srv.packets, pace)
 		if n > 0 {
 			rec.Add(n)
 			bytes.Add(float64(n))

@@ -21,6 +21,7 @@ import (
 type Server struct {
 	cfg     Config
 	api     *pion.API
+	est     *estimators // each PeerConnection's bandwidth estimator until its session takes it
 	packets *packetizer
 	log     *slog.Logger
 	// ctx ends every session when the server closes.
@@ -43,7 +44,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAPI(cfg)
+	est := &estimators{}
+	api, err := newAPI(cfg, est)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +54,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Server{cfg: cfg, api: api, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
+	return &Server{cfg: cfg, api: api, est: est, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}, nil
 }
 
@@ -71,6 +73,21 @@ type Offer struct {
 	// if it fails, the session ends without sending any.
 	Record *audit.Recorder
 	Remote string
+	// Stream is the stream Source is of; "" is the main stream.
+	Stream access.StreamID
+	// Open, if set, opens the camera's other stream for the viewer, with
+	// a grant minted afresh: the session then moves between main and sub
+	// as its path allows. Nil keeps the session on Source's stream (it
+	// may still send keyframes only, or stills).
+	Open Opener
+}
+
+// streamOrMain is the offer's stream, main when unset.
+func (o Offer) streamOrMain() access.StreamID {
+	if o.Stream == "" {
+		return access.StreamMain
+	}
+	return o.Stream
 }
 
 // Negotiate answers an offer: it checks the offer and the camera's codecs,
@@ -163,6 +180,18 @@ func (s *Server) End(ctx context.Context, user access.UserID, device access.Devi
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Mode is what user's session id of device's stream sends now; a session
+// of another user or camera is ErrNoSession, as for End.
+func (s *Server) Mode(user access.UserID, device access.DeviceID, id string) (Mode, error) {
+	s.mu.Lock()
+	ss := s.sessions[id]
+	s.mu.Unlock()
+	if ss == nil || ss.user != user || ss.device != device {
+		return 0, ErrNoSession
+	}
+	return ss.Mode(), nil
 }
 
 // Sessions returns the number of live sessions, negotiating ones included.

@@ -44,8 +44,11 @@ type Session struct {
 	srv     *Server
 	pc      *pion.PeerConnection
 	src     Source
-	pending []*media.Unit   // units drained from src while negotiating, sent first
-	tracks  []*track        // by the source's track index; nil for tracks not sent
+	pending []*media.Unit // units drained from src while negotiating, sent first
+	tracks  []*track      // by the source's track index; nil for tracks not sent
+	// ad adapts what is sent to the path (nil: no estimate). src and
+	// tracks change when it switches streams, on the session's goroutine.
+	ad      *adapter
 	record  *audit.Recorder // with remote, the access history; nil records nothing
 	remote  string
 	log     *slog.Logger
@@ -80,6 +83,15 @@ func (ss *Session) Err() error {
 	}
 }
 
+// Mode is what the session sends now: the main or sub stream, keyframes
+// only or stills (ModeMain for a session that does not adapt).
+func (ss *Session) Mode() Mode {
+	if ss.ad == nil {
+		return ModeMain
+	}
+	return Mode(ss.ad.mode.Load())
+}
+
 // Close ends the session (ErrEnded) without waiting; see Done.
 func (ss *Session) Close() { ss.cancel(ErrEnded) }
 
@@ -105,6 +117,9 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 	ss := &Session{id: newID(), user: g.User(), device: g.Device(), srv: s, pc: pc, src: o.Source,
 		pending: pending, tracks: tracks, record: o.Record, remote: o.Remote, created: time.Now(),
 		connected: make(chan struct{}), done: make(chan struct{})}
+	if bwe, ok := s.est.take(pc.ID()).(*pathEstimate); ok {
+		ss.ad = newAdapter(s.cfg.adapt, bwe, o.Open, o.streamOrMain())
+	}
 	ss.log = s.log.With("camera", ss.device, "user", ss.user, "session", ss.id)
 	ss.ctx, ss.cancel = context.WithCancelCause(s.ctx)
 	pc.OnConnectionStateChange(ss.onState)

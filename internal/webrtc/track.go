@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
@@ -36,10 +37,11 @@ type track struct {
 	// decode the camera's video (set for video by pick).
 	carriers []string
 
-	mu   sync.Mutex
-	w    pion.TrackLocalWriter // guarded by mu; nil when unbound
-	ssrc uint32                // guarded by mu
-	pt   uint8                 // guarded by mu
+	mu    sync.Mutex
+	w     pion.TrackLocalWriter // guarded by mu; nil when unbound
+	ssrc  uint32                // guarded by mu
+	pt    uint8                 // guarded by mu
+	bound string                // guarded by mu; the negotiated fmtp line
 }
 
 var _ pion.TrackLocal = (*track)(nil)
@@ -100,9 +102,22 @@ func (t *track) Bind(ctx pion.TrackLocalContext) (pion.RTPCodecParameters, error
 		return pion.RTPCodecParameters{}, fmt.Errorf("webrtc: no negotiated %s payload format", t.mime)
 	}
 	t.mu.Lock()
-	t.w, t.ssrc, t.pt = ctx.WriteStream(), uint32(ctx.SSRC()), uint8(pick.PayloadType)
+	t.w, t.ssrc, t.pt, t.bound = ctx.WriteStream(), uint32(ctx.SSRC()), uint8(pick.PayloadType), pick.SDPFmtpLine
 	t.mu.Unlock()
 	return *pick, nil
+}
+
+// boundProfile is the negotiated H.264 profile-level-id ("42e01f"), or
+// "" before Bind.
+func (t *track) boundProfile() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	const key = "profile-level-id="
+	i := strings.Index(strings.ToLower(t.bound), key)
+	if i < 0 || len(t.bound) < i+len(key)+6 {
+		return ""
+	}
+	return strings.ToLower(t.bound[i+len(key) : i+len(key)+6])
 }
 
 // Unbind forgets the writer.
@@ -126,10 +141,11 @@ func (t *track) StreamID() string { return "camera" }
 func (t *track) Kind() pion.RTPCodecType { return t.kind }
 
 // write writes u's packets at pace, each with a header of the session's
-// own; it returns the RTP bytes (header and payload) written. Before the
-// peer's SRTP keys are agreed pion drops packets and reports nothing
-// written.
-func (t *track) write(ctx context.Context, u *media.Unit, pk *packetizer, pace *rate.Limiter) (int, error) {
+// own, timed at pts (u's PTS on the session's clock, which runs on across
+// switches of stream); it returns the RTP bytes (header and payload)
+// written. Before the peer's SRTP keys are agreed pion drops packets and
+// reports nothing written.
+func (t *track) write(ctx context.Context, u *media.Unit, pts time.Duration, pk *packetizer, pace *rate.Limiter) (int, error) {
 	pkts, err := pk.get(u, t.codec)
 	if err != nil {
 		return 0, err
@@ -140,7 +156,7 @@ func (t *track) write(ctx context.Context, u *media.Unit, pk *packetizer, pace *
 	if w == nil {
 		return 0, nil
 	}
-	ts := t.base + uint32(media.DurationToClock(u.PTS, t.rate))
+	ts := t.base + uint32(media.DurationToClock(pts, t.rate))
 	total := 0
 	for _, p := range pkts {
 		if err := pace.WaitN(ctx, p.MarshalSize()); err != nil {

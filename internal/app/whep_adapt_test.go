@@ -1,0 +1,146 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vigil/internal/sim"
+	"vigil/internal/testkit"
+	"vigil/internal/testkit/udppath"
+)
+
+// runPair adds a camera and runs its main stream, about 1.6 Mbit/s (I_PCM
+// keyframes once a second: more than 800 kbit/s carries), and its sub
+// stream, about 0.2 Mbit/s.
+func runPair(t *testing.T, a *testApp) *sim.Camera {
+	t.Helper()
+	cam := a.addCamera(t, "porch")
+	cam.Width, cam.Height, cam.FPS, cam.GOP = 480, 272, 25, 25
+	i := strings.LastIndex(cam.URL, "/")
+	sub := &sim.Camera{URL: cam.URL[:i] + "/" + cam.ID + "/sub", ID: cam.ID, Key: cam.Key,
+		Width: 160, Height: 96, FPS: 25, GOP: 25}
+	a.run(t, cam, sub)
+	return cam
+}
+
+// TestWHEPAdaptsToAPoorPath: a viewer behind 800 kbit/s + 150 ms, signed
+// in with a token for the camera's adaptive set, is moved to the sub
+// stream, and the session's URL says so; with a token minted for main
+// alone, the re-check at the switch refuses sub, and the session comes
+// down to main's keyframes instead. On sub, the time until units come
+// smoothly and the stalls after are logged (issue 17's figures).
+func TestWHEPAdaptsToAPoorPath(t *testing.T) {
+	a := startApp(t, "", nil)
+	cam := runPair(t, a)
+	pw := a.addUser(t, "olga")
+	claimFor(t, a, cam, "olga")
+	for _, tc := range []struct {
+		name  string
+		token map[string]any
+		want  string
+	}{
+		{"adaptive token", map[string]any{}, "sub"},
+		{"token for main", map[string]any{"stream": "main"}, "keyframes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := a.mintWith(t, cam.ID, tc.token, basicAuth("olga", pw)).Token
+			link, err := udppath.Listen(udppath.Shape{RateKB: 100, Latency: 150 * time.Millisecond, Queue: 48})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { link.Close() })
+			arrivals := &unitTimes{start: time.Now()}
+			v, err := sim.NewWebRTCViewer(sim.StaticKeys(stampSecret), sim.WebRTCOptions{UDPConn: link, OnUnit: arrivals.add})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { v.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			sdp, err := v.Offer(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			none := func(*http.Request) {}
+			loc, answer := a.whepAnswer(t, cam.ID, sdp, func(r *http.Request) { r.URL.RawQuery = "token=" + tok })
+			if err := v.Accept(answer); err != nil {
+				t.Fatal(err)
+			}
+			var seen []string
+			testkit.WaitFor(t, 20*time.Second, "the session in mode "+tc.want, func() error {
+				code, _, body := a.try(t, "GET", loc, "", none)
+				var m struct{ Mode string }
+				if code != 200 || json.Unmarshal(body, &m) != nil {
+					return fmt.Errorf("GET %s: %d %s", loc, code, body)
+				}
+				if len(seen) == 0 || seen[len(seen)-1] != m.Mode {
+					seen = append(seen, m.Mode)
+				}
+				if m.Mode != tc.want {
+					return fmt.Errorf("modes so far %v", seen)
+				}
+				return nil
+			})
+			if tc.want != "sub" && strings.Contains(strings.Join(seen, " "), "sub") {
+				t.Fatalf("a token for main got the sub stream: modes %v", seen)
+			}
+			wait, stop := context.WithTimeout(context.Background(), 15*time.Second)
+			defer stop()
+			if err := v.WaitUnits(wait, 3); err != nil {
+				t.Fatalf("units in mode %s: %v", tc.want, err)
+			}
+			if err := v.Checker().Only(cam.ID); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("modes %v; viewer got %d units", seen, v.Stats().Units)
+			if tc.want != "sub" {
+				return
+			}
+			time.Sleep(15 * time.Second) // on sub: any stall counts
+			p := arrivals.run(500 * time.Millisecond)
+			smooth, stalled := p.smooth(10 * time.Second)
+			after := time.Duration((p.Now - smooth) * float64(time.Millisecond))
+			t.Logf("WebRTC at 800 kbit/s + 150 ms: first unit %.0f ms after the offer, smooth from %.1f s, then %v of stall in %v; stalls (gaps over 500 ms, ms) %v",
+				p.FirstFrame, smooth/1000, stalled, after.Round(time.Second), p.StallLog)
+			if after < 10*time.Second || stalled.Seconds()/after.Minutes() >= 1 {
+				t.Fatalf("not smooth on sub: from %.1f s, %v of stall in %v", smooth/1000, stalled, after)
+			}
+		})
+	}
+}
+
+// unitTimes records when a viewer's units arrived.
+type unitTimes struct {
+	start time.Time
+	mu    sync.Mutex
+	at    []time.Duration
+}
+
+func (u *unitTimes) add([][]byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.at = append(u.at, time.Since(u.start))
+}
+
+// run describes the arrivals as a player's run: a pause over gap between
+// two units is a stall.
+func (u *unitTimes) run(gap time.Duration) playerRun {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	p := playerRun{Now: ms(time.Since(u.start))}
+	for i, at := range u.at {
+		if i == 0 {
+			p.FirstFrame = ms(at)
+		} else if at-u.at[i-1] > gap {
+			p.StallLog = append(p.StallLog, [2]float64{ms(u.at[i-1]), ms(at)})
+		}
+	}
+	return p
+}

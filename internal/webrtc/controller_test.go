@@ -1,0 +1,115 @@
+package webrtc
+
+import (
+	"testing"
+	"time"
+)
+
+// TestControllerMovesOneModeAtATime: down after downHold under the rate,
+// a probe up only above what the mode above took and after the backoff,
+// and a failed probe doubles the backoff.
+func TestControllerMovesOneModeAtATime(t *testing.T) {
+	cfg := defaultAdapt()
+	c := newController(cfg, ModeMain)
+	t0 := time.Unix(0, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	const main, sub = 1_600_000, 200_000
+	if m := c.decide(at(0), 700_000, main); m != ModeMain {
+		t.Fatalf("moved at once to %v", m)
+	}
+	if m := c.decide(at(cfg.downHold/2), 700_000, main); m != ModeMain {
+		t.Fatalf("moved before downHold to %v", m)
+	}
+	if m := c.decide(at(cfg.downHold), 700_000, main); m != ModeSub {
+		t.Fatalf("after downHold under the rate: %v, want sub", m)
+	}
+	c.moved(at(cfg.downHold), ModeSub)
+	// 800 kbit/s carries sub four times over but not main: no probe.
+	for d := time.Duration(0); d < time.Minute; d += time.Second {
+		if m := c.decide(at(cfg.downHold+d), 800_000, sub); m != ModeSub {
+			t.Fatalf("moved to %v on a path that cannot carry main", m)
+		}
+	}
+	// The cap is lifted: a probe after upHold.
+	now := at(2 * time.Minute)
+	c.decide(now, 20_000_000, sub)
+	if m := c.decide(now.Add(cfg.upHold), 20_000_000, sub); m != ModeMain {
+		t.Fatalf("no probe up: %v", m)
+	}
+	c.moved(now.Add(cfg.upHold), ModeMain)
+	// The probe fails at once: the backoff doubles.
+	fail := now.Add(cfg.upHold + time.Second)
+	c.moved(fail, ModeSub)
+	if c.backoff != 2*cfg.probeMin {
+		t.Fatalf("backoff %v after a failed probe, want %v", c.backoff, 2*cfg.probeMin)
+	}
+	c.decide(fail, 20_000_000, sub)
+	if m := c.decide(fail.Add(cfg.upHold), 20_000_000, sub); m != ModeSub {
+		t.Fatalf("probed again before the backoff: %v", m)
+	}
+	if m := c.decide(fail.Add(c.backoff), 20_000_000, sub); m != ModeMain {
+		t.Fatalf("no probe after the backoff: %v", m)
+	}
+}
+
+// TestControllerNeverAboveTop: a session that asked for sub never goes to main.
+func TestControllerNeverAboveTop(t *testing.T) {
+	c := newController(defaultAdapt(), ModeSub)
+	t0 := time.Unix(0, 0)
+	for d := time.Duration(0); d < time.Minute; d += time.Second {
+		if m := c.decide(t0.Add(d), 50_000_000, 200_000); m != ModeSub {
+			t.Fatalf("moved to %v", m)
+		}
+	}
+}
+
+// TestResendBounded: a packet goes out again resendTimes times at most,
+// resendGap apart, within resendAge; new packets always go out.
+func TestResendBounded(t *testing.T) {
+	var s resendState
+	t0 := time.Unix(0, 0)
+	for seq := uint16(65530); seq != 10; seq++ { // across the wrap
+		if !s.allow(seq, t0) {
+			t.Fatalf("first sending of %d refused", seq)
+		}
+	}
+	at := t0
+	for i := range resendTimes {
+		at = at.Add(resendGap)
+		if !s.allow(65533, at) {
+			t.Fatalf("retransmission %d refused", i+1)
+		}
+		if s.allow(65533, at.Add(resendGap/2)) {
+			t.Fatal("a retransmission sooner than resendGap after the last allowed")
+		}
+	}
+	if s.allow(65533, at.Add(resendGap)) {
+		t.Fatal("one retransmission too many allowed")
+	}
+	if s.allow(5, t0.Add(resendAge+time.Millisecond)) {
+		t.Fatal("retransmission of a stale packet allowed")
+	}
+}
+
+// TestTrainRate: a burst spread by an 800 kbit/s link measures 800 kbit/s,
+// however much of it the link's queue dropped (dropped packets take no
+// time on the link).
+func TestTrainRate(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	var rs []report
+	got := 0
+	for i := range 40 {
+		r := report{departed: t0.Add(time.Duration(i) * 100 * time.Microsecond), size: 1000, lost: i%3 == 2}
+		if !r.lost {
+			r.arrived = time.Duration(got) * 10 * time.Millisecond // 1000 B every 10 ms
+			got++
+		}
+		rs = append(rs, r)
+	}
+	if r := trainRate(rs); r < 790_000 || r > 810_000 {
+		t.Fatalf("train rate %d, want 800 kbit/s", r)
+	}
+	if trainRate(rs[:3]) != 0 {
+		t.Fatal("a rate from three packets")
+	}
+}
