@@ -42,6 +42,11 @@ type Camera struct {
 	// (unclaimed, admins).
 	Role   string `json:"role"`
 	Online bool   `json:"online"`
+	// Sub says the camera's sub stream is live too (the live grid plays it).
+	Sub bool `json:"sub,omitempty"`
+	// LastSeen is when the camera last sent video since Vigil started
+	// (zero: not since then); an offline card says how long ago.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 	// Disabled marks a camera nobody may view (auth.RightsOf): listed so
 	// that its owner can still manage it.
 	Disabled bool      `json:"disabled,omitempty"`

@@ -24,6 +24,7 @@ type Households interface {
 	Household(ctx context.Context, user access.UserID) ([]household.Camera, error)
 	Shares(ctx context.Context, device access.DeviceID) ([]household.ShareView, error)
 	History(ctx context.Context, device access.DeviceID, limit int) ([]household.AccessView, error)
+	Rename(ctx context.Context, device access.DeviceID, name string) error
 }
 
 // API is the JSON API for cameras, claiming and sharing.
@@ -31,7 +32,8 @@ type API struct {
 	Auth       *auth.Service
 	Authn      *Authenticator
 	Households Households
-	Online     func(access.DeviceID) bool
+	// Status says whether a camera is live and when it last sent video.
+	Status func(access.DeviceID) CameraStatus
 	// RTSPBase returns "rtsp://host:port" as the request's client reaches
 	// the RTSP server; nil leaves RTSP URLs out.
 	RTSPBase func(r *http.Request) string
@@ -53,6 +55,7 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("POST /api/cameras/{id}/tokens", view(a.token))
 	mux.Handle("GET /api/cameras/{id}/access", manage(a.history))
 	mux.Handle("DELETE /api/cameras/{id}", manage(a.release))
+	mux.Handle("PATCH /api/cameras/{id}", manage(a.rename))
 	mux.Handle("GET /api/openapi.json", view(a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
 	mux.Handle("POST /api/logout", view(a.logout))
@@ -213,9 +216,7 @@ func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for i := range cams {
-		cams[i].Online = a.Online(cams[i].ID)
-	}
+	a.withStatus(cams)
 	if cams == nil {
 		cams = []household.Camera{}
 	}
