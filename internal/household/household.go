@@ -69,6 +69,9 @@ type AccessView struct {
 	Started  time.Time       `json:"started"`
 	Ended    time.Time       `json:"ended,omitzero"`
 	Bytes    int64           `json:"bytes"`
+	// Count is how many sessions the line stands for (Grouped); 0 or 1
+	// for a single one.
+	Count int `json:"count,omitempty"`
 }
 
 // standing is what dev and user's share of it (nil: none) say about user.

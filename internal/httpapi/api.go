@@ -95,15 +95,26 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) error {
 // historyLimit bounds one history answer.
 const historyLimit = 500
 
-// history lists who watched the camera, newest first; owners only.
+// history lists who watched the camera, newest first; owners only. With
+// ?grouped=true, sessions of one viewer close together are one line
+// (household.Grouped), read from ten times as many sessions.
 func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
-	h, err := a.Households.History(r.Context(), device, historyLimit)
+	grouped := r.URL.Query().Get("grouped") == "true"
+	limit := historyLimit
+	if grouped {
+		limit *= 10
+	}
+	h, err := a.Households.History(r.Context(), device, limit)
 	if err != nil {
 		return err
+	}
+	if grouped {
+		h = household.Grouped(h, household.HistoryGap)
+		h = h[:min(len(h), historyLimit)]
 	}
 	if h == nil {
 		h = []household.AccessView{}
