@@ -15,14 +15,19 @@ function openAccount() {
 
 function closeAccount() {
   if ($("account").hidden) return;
-  forgetAccount();
+  clearAccountPage();
   if (me) $("home").hidden = false;
 }
 
-// forgetAccount drops everything the page showed or was typed here,
-// secrets shown once first.
+// forgetAccount forgets the signed-in person's account (sign-out).
 function forgetAccount() {
   admin = false;
+  clearAccountPage();
+}
+
+// clearAccountPage drops everything the page showed or was typed here:
+// a secret is shown once, not again when the page is reopened.
+function clearAccountPage() {
   $("account").hidden = true;
   $("tokens").replaceChildren();
   for (const id of ["token-new", "invite-new"]) $(id).hidden = true;

@@ -4,8 +4,7 @@
 "use strict";
 
 // ownerExtras fills the rename form and the history of cam.
-async function ownerExtras(cam, base) {
-  const asked = epoch;
+function ownerExtras(cam, base) {
   $("rename-name").value = cam.name;
   $("rename-error").textContent = "";
   $("rename-form").onsubmit = async (e) => {
@@ -18,11 +17,25 @@ async function ownerExtras(cam, base) {
     $("viewer-title").textContent = name;
     refresh();
   };
+  historyOf = base;
+  loadHistory();
+}
+
+let historyOf = ""; // the camera (API path) whose history the live view shows
+
+async function loadHistory() {
+  const asked = epoch, base = historyOf;
   const res = await api("GET", base + "/access?grouped=true");
   const history = res.ok ? await res.json() : [];
-  if (asked !== epoch) return;
+  if (asked !== epoch || base !== historyOf) return;
   renderHistory(history);
 }
+
+// Who is watching changes while the owner looks: read it again.
+setInterval(() => {
+  const $$ = (id) => document.getElementById(id);
+  if (historyOf && $$("viewer").open && !$$("owner-tools").hidden && !document.hidden) loadHistory();
+}, 5000);
 
 // renderHistory shows who is watching now (lines still open) and every
 // line of the history.
@@ -56,6 +69,7 @@ function bytes(n) {
 }
 
 function forgetOwnerExtras() {
+  historyOf = "";
   $("rename-form").onsubmit = null;
   $("rename-name").value = "";
   $("rename-error").textContent = "";

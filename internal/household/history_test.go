@@ -1,6 +1,7 @@
 package household
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -17,8 +18,8 @@ func TestGroupedHistory(t *testing.T) {
 	}
 	var rows []AccessView // newest first, as History returns them
 	rows = append(rows, AccessView{User: "olga", Output: "webrtc", Audience: "web", Remote: "a", Started: at(1000), Bytes: 9000})
-	for s := 990; s >= 700; s -= 10 { // olga's page, 30 refreshes
-		rows = append(rows, still("olga", "a", s))
+	for s := 990; s >= 700; s -= 10 { // olga's page, 30 refreshes, each from its own port
+		rows = append(rows, still("olga", fmt.Sprintf("a:%d", 40000+s), s))
 	}
 	rows = append(rows, still("vera", "b", 695))
 	for s := 300; s >= 200; s -= 10 { // olga again after a 6.7-minute pause

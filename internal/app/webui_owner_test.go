@@ -1,0 +1,87 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"vigil/internal/testkit"
+)
+
+// historyRowsJS lists the history table's lines as text.
+const historyRowsJS = `[...document.getElementById("history").tBodies[0].rows].map((r) => r.textContent)`
+
+// TestOwnerToolsInThePage: while olga watches her camera, "watching now"
+// names her; the history shows her many still fetches (the page's
+// thumbnail refreshes and a script's) as one line with a count; she
+// renames the camera from the live view and the grid follows.
+func TestOwnerToolsInThePage(t *testing.T) {
+	needChromium(t)
+	a := startApp(t, "", nil)
+	porch := a.addCamera(t, "Porch")
+	a.run(t, porch)
+	pw := a.addUser(t, "olga")
+	claimFor(t, a, porch, "olga")
+	for range 6 {
+		if code, _, _ := a.get(t, "/api/cameras/"+porch.ID+"/still.jpg", "olga", pw); code != 200 {
+			t.Fatalf("still: %d", code)
+		}
+	}
+	tab := startChromium(t)
+	signIn(t, tab, a.url("/"), "olga", pw)
+	gridIDs(t, tab, 1)
+	play(t, tab, porch.ID)
+	// Reopened, the history has the view just made, ongoing.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
+		t.Fatal(err)
+	}
+	play(t, tab, porch.ID)
+	var rows []string
+	testkit.WaitFor(t, 15*time.Second, "olga watching now, and her stills in one line", func() error {
+		if w := pageText(t, tab, "#watching"); !strings.Contains(w, "olga via") {
+			return fmt.Errorf("watching now: %q", w)
+		}
+		var err error
+		if rows, err = chromedp.Run(tab, chromedp.Evaluate[[]string](historyRowsJS)); err != nil {
+			t.Fatal(err)
+		}
+		var stills []string
+		for _, r := range rows {
+			if strings.Contains(r, "still") {
+				stills = append(stills, r)
+			}
+		}
+		if len(stills) != 1 || !strings.Contains(stills[0], " views") {
+			return fmt.Errorf("still lines: %q", stills)
+		}
+		return nil
+	})
+	t.Logf("history: %q", rows)
+	for _, scheme := range []string{"light", "dark"} {
+		look(t, tab, "owner-phone", 390, 844, scheme)
+		look(t, tab, "owner-desktop", 1280, 800, scheme)
+	}
+
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("rename-name").value = ""`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.ID("#rename-name"), "Front door"),
+		chromedp.Click(chromedp.CSS("#rename-form button[type=submit]")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the new name in the grid", func() error {
+		name := pageText(t, tab, `#grid li[data-id="`+porch.ID+`"] .name`)
+		if title := pageText(t, tab, "#viewer-title"); name != "Front door" || title != "Front door" {
+			return fmt.Errorf("grid %q, live view %q; rename error %q", name, title, pageText(t, tab, "#rename-error"))
+		}
+		return nil
+	})
+	if got := a.camerasOf(t, "olga", pw)[porch.ID].Name; got != "Front door" {
+		t.Errorf("the API lists %q", got)
+	}
+}
