@@ -23,6 +23,7 @@ function closeAccount() {
 function forgetAccount() {
   admin = false;
   clearAccountPage();
+  forgetAddCamera();
 }
 
 // clearAccountPage drops everything the page showed or was typed here:
@@ -95,3 +96,32 @@ document.getElementById("invite").addEventListener("click", async () => {
 
 document.getElementById("account-open").addEventListener("click", openAccount);
 document.getElementById("account-close").addEventListener("click", closeAccount);
+
+// --- adding a camera --------------------------------------------------------
+
+document.getElementById("add-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("add-new").hidden = true;
+  const body = { name: $("add-name").value };
+  if ($("add-source").value.trim()) body.source = $("add-source").value.trim();
+  const res = await api("POST", "/api/cameras", body);
+  $("add-error").textContent = res.ok ? "" : await errorText(res);
+  if (!res.ok) return;
+  const cam = await res.json();
+  $("add-name").value = $("add-source").value = "";
+  if (cam.password) {
+    $("add-url").textContent = cam.push_url || "";
+    $("add-user").textContent = cam.user;
+    $("add-password").textContent = cam.password;
+    $("add-new").hidden = false;
+  }
+  refresh();
+});
+
+// forgetAddCamera drops a new camera's password and what was typed.
+function forgetAddCamera() {
+  $("add-new").hidden = true;
+  for (const id of ["add-url", "add-user", "add-password", "add-error"]) $(id).textContent = "";
+  for (const id of ["add-name", "add-source"]) $(id).value = "";
+  $("add-box").open = false;
+}

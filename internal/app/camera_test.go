@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -98,8 +100,13 @@ func (a *testApp) runFor(t *testing.T, cams ...*sim.Camera) (stop func()) {
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
-	for _, c := range cams {
-		a.waitOnline(t, deviceID(c))
+	for _, c := range cams { // by the hub: an owned camera is no admin's to view
+		testkit.WaitFor(t, 15*time.Second, "camera "+c.ID+" live", func() error {
+			if !a.hub.Online(deviceID(c), access.StreamMain) {
+				return errors.New("not yet")
+			}
+			return nil
+		})
 	}
 	return stop
 }
@@ -113,4 +120,55 @@ func (a *testApp) waitOffline(t *testing.T, cam *sim.Camera) {
 		}
 		return nil
 	})
+}
+
+// TestAddCamera: olga adds a camera; it is hers at once, its password
+// (shown once) lets a camera push to the push URL, and her listing shows
+// it live; nobody else sees it. A pull source is for admins only, and
+// must be an rtsp URL.
+func TestAddCamera(t *testing.T) {
+	a := startApp(t, "", nil)
+	olga, vera := a.addUser(t, "olga"), a.addUser(t, "vera")
+	status, body := a.call(t, "POST", "/api/cameras", "olga", olga, map[string]string{"name": "Garage"})
+	var added struct{ ID, Name, User, Password, Push_URL string }
+	if err := json.Unmarshal(body, &added); status != 201 || err != nil || added.Password == "" || added.User != added.ID {
+		t.Fatalf("add: %d %s", status, body)
+	}
+	u, err := url.Parse(added.Push_URL)
+	if err != nil || u.Scheme != "rtsp" || u.Path != "/"+added.ID {
+		t.Fatalf("push URL %q", added.Push_URL)
+	}
+	u.User = url.UserPassword(added.User, added.Password)
+	cam := &sim.Camera{URL: u.String(), ID: added.ID, Key: sim.CameraKey(stampSecret, added.ID), FPS: 15}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sim.RunMany(ctx, []*sim.Camera{cam}); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testkit.WaitFor(t, 15*time.Second, "the added camera live in olga's listing", func() error {
+		if c, ok := a.camerasOf(t, "olga", olga)[added.ID]; !ok || !c.Online || c.Role != "owner" || c.Name != "Garage" {
+			return fmt.Errorf("olga's listing: %+v (listed %v)", c, ok)
+		}
+		return nil
+	})
+	if _, ok := a.camerasOf(t, "vera", vera)[added.ID]; ok {
+		t.Error("vera sees olga's new camera")
+	}
+	pull := map[string]string{"name": "Gate", "source": "rtsp://u:p@192.0.2.10:554/stream1"}
+	if status, _ := a.call(t, "POST", "/api/cameras", "olga", olga, pull); status != 403 {
+		t.Errorf("olga adding a pull camera: %d, want 403", status)
+	}
+	for _, bad := range []map[string]string{{"name": "Gate", "source": "http://192.0.2.10/"}, {"name": ""}} {
+		if status, _ := a.call(t, "POST", "/api/cameras", AdminName, adminPassword, bad); status != 400 {
+			t.Errorf("adding %v: %d, want 400", bad, status)
+		}
+	}
+	status, body = a.call(t, "POST", "/api/cameras", AdminName, adminPassword, pull)
+	var gate struct{ ID, Password string }
+	if err := json.Unmarshal(body, &gate); status != 201 || err != nil || gate.Password != "" {
+		t.Fatalf("admin adds a pull camera: %d %s (no password for a camera Vigil pulls)", status, body)
+	}
+	d, err := a.store.Device(context.Background(), access.DeviceID(gate.ID))
+	if err != nil || d.Source.Reveal() != pull["source"] || d.Owner == "" {
+		t.Fatalf("the pull camera as stored: %+v, %v", d, err)
+	}
 }

@@ -109,7 +109,8 @@ func TestOfflineCardShowsLastStill(t *testing.T) {
 	}
 }
 
-// TestAccountPage: olga changes her password, creates an API token (shown
+// TestAccountPage: olga adds a camera (its push credentials shown once),
+// changes her password, creates an API token (shown
 // once, then listed without it) that works as her password over HTTP
 // Basic, and deletes it; she sees no invitations. The admin makes an
 // invitation that signs someone up.
@@ -120,6 +121,23 @@ func TestAccountPage(t *testing.T) {
 	tab := startChromium(t)
 	signIn(t, tab, a.url("/"), "olga", pw)
 	text := func(sel string) string { return pageText(t, tab, sel) }
+	// She adds a camera: its push password is shown once, and it is hers.
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById("add-box").open = true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.ID("#add-name"), "Garage"),
+		chromedp.Click(chromedp.CSS("#add-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("#add-new")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	ids := gridIDs(t, tab, 1)
+	if text("#add-password") == "" || text("#add-user") != ids[0] || !strings.HasSuffix(text("#add-url"), "/"+ids[0]) {
+		t.Fatalf("added camera %s shown as url %q user %q password %q", ids[0], text("#add-url"), text("#add-user"), text("#add-password"))
+	}
+	look(t, tab, "add-camera-phone", 390, 844, "light")
+	chromedp.Do(tab, chromedp.EmulateViewport(1280, 800))
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#account-open")), chromedp.WaitVisible(chromedp.ID("#token-form"))); err != nil {
 		t.Fatal(err)
 	}

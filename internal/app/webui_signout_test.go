@@ -132,8 +132,8 @@ const pageState = `(() => {
   if (!$("owner-tools").hidden) left.push("owner tools shown");
   if ($("who-name").textContent && $("login").hidden === false) left.push("who: " + $("who-name").textContent);
   if ($("tokens").children.length) left.push("api tokens: " + $("tokens").textContent);
-  for (const id of ["token-secret", "invite-code", "watching"]) if ($(id).textContent) left.push(id + ": " + $(id).textContent);
-  for (const id of ["password-current", "password-new", "token-name", "rename-name"]) if ($(id).value) left.push(id + "=" + $(id).value);
+  for (const id of ["token-secret", "invite-code", "watching", "add-password"]) if ($(id).textContent) left.push(id + ": " + $(id).textContent);
+  for (const id of ["password-current", "password-new", "token-name", "rename-name", "add-name"]) if ($(id).value) left.push(id + "=" + $(id).value);
   if ($("tiles").children.length) left.push("live wall tiles: " + $("tiles").children.length);
   for (const id of ["account", "wall"]) if (!$(id).hidden) left.push(id + " shown");
   if (admin) left.push("admin");

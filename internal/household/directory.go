@@ -25,6 +25,7 @@ type DirectoryStore interface {
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
 	SetDeviceName(ctx context.Context, id access.DeviceID, name string) error
+	CreateDevice(ctx context.Context, d store.Device) error
 }
 
 // NewDirectory returns the directory of st.

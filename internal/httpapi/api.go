@@ -11,6 +11,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/config"
 	"vigil/internal/household"
 )
 
@@ -25,6 +26,7 @@ type Households interface {
 	Shares(ctx context.Context, device access.DeviceID) ([]household.ShareView, error)
 	History(ctx context.Context, device access.DeviceID, limit int) ([]household.AccessView, error)
 	Rename(ctx context.Context, device access.DeviceID, name string) error
+	AddCamera(ctx context.Context, owner access.UserID, name string, source config.Secret) (household.AddedCamera, error)
 }
 
 // API is the JSON API for cameras, claiming and sharing.
@@ -49,6 +51,7 @@ func (a *API) routes(mux *Router) {
 	view, manage, account := a.as(auth.ScopeView), a.as(auth.ScopeManage), a.as(auth.ScopeAccount)
 	mux.Handle("GET /api/cameras", view(a.cameras))
 	mux.Handle("POST /api/cameras/claim", manage(a.claim))
+	mux.Handle("POST /api/cameras", manage(a.addCamera))
 	mux.Handle("GET /api/cameras/{id}/shares", manage(a.shares))
 	mux.Handle("PUT /api/cameras/{id}/shares/{user}", manage(a.share))
 	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", manage(a.unshare))
