@@ -118,22 +118,7 @@ func snapshot(ctx context.Context, dbPath string) ([]byte, error) {
 // writeFileAtomic writes path (mode 0600) through a temporary file, so a
 // failed backup never leaves a partial file under the name given.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".vigil-backup-*")
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	defer os.Remove(f.Name())
-	err = write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
+	if err := datadir.WriteFileFunc(path, write); err != nil {
 		return fmt.Errorf("backup %s: %w", path, err)
 	}
 	return nil

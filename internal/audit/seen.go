@@ -27,8 +27,8 @@ type viewer struct {
 	host   string
 }
 
-// Seen records a viewing session of an output that has no sessions (HLS:
-// each playlist is a request of its own): a viewer — user, camera and
+// Seen records a viewing session of an output that has no sessions (HLS,
+// where each playlist is a request of its own; stills): a viewer — user, camera and
 // client host, under the same grant epoch — seen within SessionGap of its last request is the same
 // session and records nothing more. The session's bytes are not counted.
 // Like Start, it fails when the session cannot be recorded, and then the

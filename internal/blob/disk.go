@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"vigil/internal/datadir"
 )
 
 // Disk keeps objects as files under a directory, one file per key ('/'
@@ -48,27 +50,7 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader, size int64) err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("blob: put %s: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".put-*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
-	}
-	defer os.Remove(tmp.Name()) // fails once renamed: nothing to remove
-	n, err := io.Copy(tmp, ctxReader{ctx, r})
-	if err == nil && size >= 0 && n != size {
-		err = fmt.Errorf("read %d bytes, want %d", n, size)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
+	err = datadir.WriteFile(path, ctxReader{ctx, r}, size)
 	if err != nil {
 		return fmt.Errorf("blob: put %s: %w", key, err)
 	}
@@ -191,16 +173,6 @@ func notFound(key string, err error) error {
 		return fmt.Errorf("blob: %s: %w", key, ErrNotFound)
 	}
 	return fmt.Errorf("blob: %s: %w", key, err)
-}
-
-// syncDir makes a renamed entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ctxReader stops a copy when ctx ends.

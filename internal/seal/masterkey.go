@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"vigil/internal/datadir"
 )
 
 // MasterKeySize is the length of the master key in bytes.
@@ -92,17 +94,7 @@ func createMasterKey(path string) error {
 	if err := os.Link(tmp.Name(), path); err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
-	return syncDir(dir)
-}
-
-// syncDir makes a new directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("master key: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := datadir.SyncDir(dir); err != nil {
 		return fmt.Errorf("master key: sync %s: %w", dir, err)
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/datadir"
 )
 
 // uploadMeta describes the latest upload of a device+stream.
@@ -89,7 +90,7 @@ func (s *Service) Upload(ctx context.Context, device access.DeviceID, stream acc
 	}
 	file := make([]byte, 0, fileHeader+len(sealed))
 	file = binary.BigEndian.AppendUint64(append(file, fileMagic...), seq)
-	if err := writeAtomic(s.path(k), append(file, sealed...)); err != nil {
+	if err := datadir.WriteFile(s.path(k), bytes.NewReader(append(file, sealed...)), -1); err != nil {
 		return fmt.Errorf("stills: upload from %s: %w", device, err)
 	}
 
@@ -276,37 +277,6 @@ func checkJPEG(b []byte) (image.Config, error) {
 		return image.Config{}, fmt.Errorf("%w: %dx%d pixels, over %d", ErrTooLarge, cfg.Width, cfg.Height, maxPixels)
 	}
 	return cfg, nil
-}
-
-// writeAtomic replaces path with data: written and synced to a temporary
-// file in the same directory, renamed over path, directory synced. A reader
-// sees the old file or the new one, never a part.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".still-*") // mode 0600
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // uploadWarnEvery bounds the warnings of uploads that do not open.
