@@ -125,3 +125,8 @@ function forgetAddCamera() {
   for (const id of ["add-name", "add-source"]) $(id).value = "";
   $("add-box").open = false;
 }
+
+// showAdminParts shows what only admins may use: pull sources.
+function showAdminParts() {
+  for (const id of ["add-source", "add-source-label"]) $(id).hidden = !admin;
+}

@@ -73,6 +73,7 @@ function signedIn(user, token, isAdmin) {
   epoch++;
   me = user;
   admin = !!isAdmin;
+  showAdminParts();
   csrf = token;
   $("who-name").textContent = user;
   $("who").hidden = false;

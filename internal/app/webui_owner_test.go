@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"vigil/internal/access"
+	"vigil/internal/audit"
 	"vigil/internal/testkit"
 )
 
@@ -15,8 +18,9 @@ import (
 const historyRowsJS = `[...document.getElementById("history").tBodies[0].rows].map((r) => r.textContent)`
 
 // TestOwnerToolsInThePage: while olga watches her camera, "watching now"
-// names her; the history shows her many still fetches (the page's
-// thumbnail refreshes and a script's) as one line with a count; she
+// names her; the history shows her many still fetches (a script's, a
+// minute apart, and the page's thumbnail refreshes) as one line with a
+// count; she
 // renames the camera from the live view and the grid follows.
 func TestOwnerToolsInThePage(t *testing.T) {
 	needChromium(t)
@@ -25,9 +29,18 @@ func TestOwnerToolsInThePage(t *testing.T) {
 	a.run(t, porch)
 	pw := a.addUser(t, "olga")
 	claimFor(t, a, porch, "olga")
-	for range 6 {
-		if code, _, _ := a.get(t, "/api/cameras/"+porch.ID+"/still.jpg", "olga", pw); code != 200 {
-			t.Fatalf("still: %d", code)
+	// A script's still fetches a minute apart (the history keeps one line
+	// per viewer per minute); written ahead of now, as the epoch began now.
+	ctx := context.Background()
+	for m := 1; m <= 4; m++ {
+		at := time.Now().Add(time.Duration(m) * time.Minute)
+		id, err := a.store.StartAccess(ctx, audit.Viewing{Viewer: "u-olga", Device: deviceID(porch), Output: "still",
+			Audience: access.AudienceWeb, Remote: "127.0.0.1:4000" + fmt.Sprint(m), Started: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.store.EndAccess(ctx, id, at, 5000); err != nil {
+			t.Fatal(err)
 		}
 	}
 	tab := startChromium(t)
