@@ -44,14 +44,7 @@ func TestOwnerToolsInThePage(t *testing.T) {
 		}
 	}
 	tab := startChromium(t)
-	signIn(t, tab, a.url("/"), "olga", pw)
-	gridIDs(t, tab, 1)
-	play(t, tab, porch.ID)
-	// Reopened, the history has the view just made, ongoing.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
-		t.Fatal(err)
-	}
-	play(t, tab, porch.ID)
+	watchAgain(t, tab, a.url("/"), "olga", pw, porch.ID)
 	var rows []string
 	testkit.WaitFor(t, 15*time.Second, "olga watching now, and her stills in one line", func() error {
 		if w := pageText(t, tab, "#watching"); !strings.Contains(w, "olga via") {
@@ -97,4 +90,17 @@ func TestOwnerToolsInThePage(t *testing.T) {
 	if got := a.camerasOf(t, "olga", pw)[porch.ID].Name; got != "Front door" {
 		t.Errorf("the API lists %q", got)
 	}
+}
+
+// watchAgain signs user in, plays her only camera, closes the live view
+// and opens it again: its history then lists the first view.
+func watchAgain(t *testing.T, tab context.Context, pageURL, user, pw, id string) {
+	t.Helper()
+	signIn(t, tab, pageURL, user, pw)
+	gridIDs(t, tab, 1)
+	play(t, tab, id)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
+		t.Fatal(err)
+	}
+	play(t, tab, id)
 }

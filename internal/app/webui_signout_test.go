@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -31,14 +30,7 @@ func TestSignOutClearsThePage(t *testing.T) {
 		t.Fatalf("share: %d %s", status, body)
 	}
 	tab := startChromium(t)
-	signIn(t, tab, a.url("/"), "olga", olgaPW)
-	gridIDs(t, tab, 1)
-	play(t, tab, porch.ID)
-	// Reopened, the history lists the view just made.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
-		t.Fatal(err)
-	}
-	play(t, tab, porch.ID)
+	watchAgain(t, tab, a.url("/"), "olga", olgaPW, porch.ID)
 	testkit.WaitFor(t, 10*time.Second, "olga's shares and history", func() error {
 		if s, h := pageText(t, tab, "#shares"), pageText(t, tab, "#history tbody"); s == "" || h == "" {
 			return fmt.Errorf("shares %q, history %q", s, h)
@@ -78,12 +70,7 @@ func TestSignOutClearsThePage(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#logout"))); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 10*time.Second, "sign-in form after sign-out", func() error {
-		if shown, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("login").hidden`)); !shown {
-			return errors.New("the form is hidden")
-		}
-		return nil
-	})
+	waitSignedOut(t, tab)
 	left, err := chromedp.Run(tab, chromedp.Evaluate[string](pageState))
 	if err != nil {
 		t.Fatal(err)
