@@ -68,7 +68,7 @@ func TestRenameCamera(t *testing.T) {
 
 // TestCameraListingSaysWhenLastSeen: a live camera is listed online with
 // a recent last_seen; stopped, it is listed offline and keeps last_seen,
-// which the page's offline card shows.
+// which the page's offline card shows, to its owner at the time only.
 func TestCameraListingSaysWhenLastSeen(t *testing.T) {
 	a := startApp(t, "", nil)
 	porch, shed := a.addCamera(t, "Porch"), a.addCamera(t, "Shed")
@@ -88,6 +88,13 @@ func TestCameraListingSaysWhenLastSeen(t *testing.T) {
 	if c.Online || c.LastSeen.IsZero() || time.Since(c.LastSeen) > 30*time.Second {
 		t.Fatalf("a camera that stopped: %+v, want offline with the time it was last seen", c)
 	}
+	// The camera changes hands: when it last sent video is the old
+	// epoch's, not its new owner's to know.
+	vera := a.addUser(t, "vera")
+	claimFor(t, a, porch, "vera")
+	if c := a.camerasOf(t, "vera", vera)[porch.ID]; c.Online || !c.LastSeen.IsZero() {
+		t.Fatalf("the new owner's listing: %+v, want no last_seen from before her claim", c)
+	}
 }
 
 // runFor publishes cams until the returned stop is called (or the test
@@ -102,7 +109,8 @@ func (a *testApp) runFor(t *testing.T, cams ...*sim.Camera) (stop func()) {
 	t.Cleanup(stop)
 	for _, c := range cams { // by the hub: an owned camera is no admin's to view
 		testkit.WaitFor(t, 15*time.Second, "camera "+c.ID+" live", func() error {
-			if !a.hub.Online(deviceID(c), access.StreamMain) {
+			_, sent := a.hub.LastFrame(deviceID(c), access.StreamMain)
+			if !a.hub.Online(deviceID(c), access.StreamMain) || !sent {
 				return errors.New("not yet")
 			}
 			return nil

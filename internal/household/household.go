@@ -47,6 +47,9 @@ type Camera struct {
 	// LastSeen is when the camera last sent video since Vigil started
 	// (zero: not since then); an offline card says how long ago.
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Since is when the caller's view of the camera began (the claim, the
+	// share): nothing from before it is shown them, last_seen included.
+	Since time.Time `json:"-"`
 	// Disabled marks a camera nobody may view (auth.RightsOf): listed so
 	// that its owner can still manage it.
 	Disabled bool      `json:"disabled,omitempty"`
@@ -93,11 +96,12 @@ func facts(dev store.Device, sh *store.Share) auth.Facts {
 func (v Views) Cameras(ctx context.Context, c auth.Caller, now time.Time) ([]Camera, error) {
 	var out []Camera
 	add := func(dev store.Device, sh *store.Share) {
-		r := auth.RightsOf(c, standing(dev, sh, c.ID), now)
+		st := standing(dev, sh, c.ID)
+		r := auth.RightsOf(c, st, now)
 		if !r.Listed {
 			return
 		}
-		cam := Camera{ID: dev.ID, Name: dev.Name, Role: r.Role, Disabled: !r.View}
+		cam := Camera{ID: dev.ID, Name: dev.Name, Role: r.Role, Disabled: !r.View, Since: st.Since}
 		if sh != nil && r.Role == auth.RoleViewer {
 			cam.Until = sh.Until
 		}

@@ -26,7 +26,10 @@ type CameraStatus struct {
 func (a *API) withStatus(cams []household.Camera) {
 	for i := range cams {
 		st := a.Status(cams[i].ID)
-		cams[i].Online, cams[i].Sub, cams[i].LastSeen = st.Online, st.Sub, st.LastFrame.UTC()
+		cams[i].Online, cams[i].Sub = st.Online, st.Sub
+		if !st.LastFrame.Before(cams[i].Since) { // another epoch's is not the caller's to know
+			cams[i].LastSeen = st.LastFrame.UTC()
+		}
 	}
 }
 
