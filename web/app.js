@@ -49,6 +49,9 @@ function showLogin() {
 // whoever signs in next in this tab sees only their own.
 function forget() {
   closeViewer();
+  closeWall();
+  forgetAccount();
+  forgetOwnerExtras();
   epoch++;
   me = null;
   csrf = "";
@@ -67,12 +70,14 @@ async function start() {
   const res = await api("GET", "/api/session");
   if (!res.ok) return showLogin();
   const s = await res.json();
-  signedIn(s.user, s.csrf);
+  signedIn(s.user, s.csrf, s.admin);
 }
 
-function signedIn(user, token) {
+function signedIn(user, token, isAdmin) {
   epoch++;
   me = user;
+  admin = !!isAdmin;
+  showAdminParts();
   csrf = token;
   $("who-name").textContent = user;
   $("who").hidden = false;
@@ -92,7 +97,7 @@ $("login-form").addEventListener("submit", async (e) => {
   $("login-password").value = "";
   $("login-error").textContent = "";
   const s = await res.json();
-  signedIn(s.user, s.csrf);
+  signedIn(s.user, s.csrf, s.admin);
 });
 
 $("logout").addEventListener("click", async () => {
@@ -112,6 +117,7 @@ async function refresh() {
   if (asked !== epoch) return; // signed out (or in as someone else) meanwhile
   cameras = cams;
   renderGrid();
+  renderWall();
   renderLinks();
   if (view && !cameras.some((c) => c.id === view.cam.id)) view.setState("no access");
 }
@@ -125,11 +131,14 @@ function renderGrid() {
     badge.textContent = c.online ? "online" : "offline";
     badge.className = "badge " + (c.online ? "online" : "offline");
     li.querySelector(".role").textContent = c.role === "owner" ? "yours" : "shared with you";
+    li.querySelector(".name").textContent = c.name;
+    li.querySelector("button.open").setAttribute("aria-label", "Watch " + c.name + " live");
+    showCardState(li, c);
     return li;
   });
   grid.replaceChildren(...items);
   $("no-cameras").hidden = cameras.length > 0;
-  refreshStills();
+  loadStills();
 }
 
 function cameraCard(c) {
@@ -140,37 +149,21 @@ function cameraCard(c) {
   open.className = "open";
   open.type = "button";
   open.setAttribute("aria-label", "Watch " + c.name + " live");
-  const img = document.createElement("img");
-  img.className = "thumb";
-  img.alt = "Latest picture from " + c.name;
-  img.width = 320;
-  img.height = 180;
   const meta = document.createElement("span");
   meta.className = "meta";
   const name = document.createElement("strong");
+  name.className = "name";
   name.textContent = c.name;
   const role = document.createElement("span");
   role.className = "role small";
   const badge = document.createElement("span");
   badge.className = "badge";
   meta.append(name, role, badge);
-  open.append(img, meta);
-  open.addEventListener("click", () => openViewer(c));
+  open.append(cardPicture(c), meta);
+  // The camera as last listed (renamed, shared, offline since).
+  open.addEventListener("click", () => openViewer(cameras.find((x) => x.id === c.id) || c));
   li.append(open);
   return li;
-}
-
-// refreshStills reloads each online camera's still; a failed load keeps
-// the last picture (no layout jump: the box has a fixed aspect ratio).
-function refreshStills() {
-  for (const li of $("grid").children) {
-    const c = cameras.find((x) => x.id === li.dataset.id);
-    if (!c || !c.online) continue;
-    const img = li.querySelector("img");
-    const next = new Image();
-    next.onload = () => { img.src = next.src; };
-    next.src = "/api/cameras/" + encodeURIComponent(c.id) + "/still.jpg?width=640&t=" + Date.now();
-  }
 }
 
 $("claim-form").addEventListener("submit", async (e) => {
@@ -222,6 +215,7 @@ function openViewer(cam) {
   $("viewer-title").textContent = cam.name;
   $("owner-tools").hidden = cam.role !== "owner";
   $("viewer").showModal();
+  $("viewer-controls").replaceChildren(mediaControls($("frame"), $("video"), cam));
   view = new LiveView(cam, $("video"));
   view.start();
   if (cam.role === "owner") loadOwnerTools(cam);
@@ -466,9 +460,9 @@ function gathered(pc) {
 async function loadOwnerTools(cam) {
   const base = "/api/cameras/" + encodeURIComponent(cam.id);
   const asked = epoch;
-  const [sres, hres] = await Promise.all([api("GET", base + "/shares"), api("GET", base + "/access")]);
+  ownerExtras(cam, base);
+  const sres = await api("GET", base + "/shares");
   const shares = sres.ok ? await sres.json() : [];
-  const history = hres.ok ? await hres.json() : [];
   if (asked !== epoch) return;
   $("shares").replaceChildren(...shares.map((s) => {
     const li = document.createElement("li");
@@ -484,15 +478,6 @@ async function loadOwnerTools(cam) {
     });
     li.append(text, b);
     return li;
-  }));
-  $("history").tBodies[0].replaceChildren(...history.map((h) => {
-    const tr = document.createElement("tr");
-    for (const v of [h.user, h.output + " (" + h.audience + ")", h.remote, fmt(h.started), h.ended ? fmt(h.ended) : "watching", h.bytes]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.append(td);
-    }
-    return tr;
   }));
   $("share-form").onsubmit = async (e) => {
     e.preventDefault();

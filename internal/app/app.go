@@ -256,7 +256,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		GoogleWebRTC:  signaling,
 		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
-			Links: a.oauth, Logger: a.log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
+			Links: a.oauth, Logger: a.log, Status: a.cameraStatus,
 			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),

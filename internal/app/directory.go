@@ -9,6 +9,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/household"
+	"vigil/internal/httpapi"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
 	"vigil/internal/store/backend"
@@ -126,4 +127,13 @@ func cameraIDs(st backend.Store) func(ctx context.Context) ([]access.DeviceID, e
 		}
 		return ids, err
 	}
+}
+
+// cameraStatus is what the hub says of a camera for the API's listings.
+func (a *App) cameraStatus(d access.DeviceID) httpapi.CameraStatus {
+	last, seen := a.hub.LastFrame(d, access.StreamMain)
+	if !seen {
+		last = time.Time{}
+	}
+	return httpapi.CameraStatus{Online: a.hub.Online(d, access.StreamMain), Sub: a.hub.Online(d, access.StreamSub), LastFrame: last}
 }

@@ -164,6 +164,7 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/access":                        {"/access", ownerOnly, false},
 		"POST /api/cameras/{id}/tokens":                       {"/tokens", withTokens(read), false},
 		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
+		"PATCH /api/cameras/{id}":                             {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
 		// Only the owner unlinks her link (tested elsewhere); to anyone
 		// else signed in it does not exist.
 		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -13,8 +12,9 @@ import (
 )
 
 // TestSignOutClearsThePage: olga signs in, opens her camera's live view
-// with its shares and history, starts typing a share and a claim code,
-// and signs out; bob signs in in the same tab. Bob's page holds nothing of
+// with its shares and history, starts typing a share, opens the live wall,
+// creates an API token (shown once), starts typing a password and a claim
+// code, and signs out; bob signs in in the same tab. Bob's page holds nothing of
 // olga's: only his camera, no shares, history, typed text, open dialog or
 // open claim box.
 func TestSignOutClearsThePage(t *testing.T) {
@@ -30,14 +30,7 @@ func TestSignOutClearsThePage(t *testing.T) {
 		t.Fatalf("share: %d %s", status, body)
 	}
 	tab := startChromium(t)
-	signIn(t, tab, a.url("/"), "olga", olgaPW)
-	gridIDs(t, tab, 1)
-	play(t, tab, porch.ID)
-	// Reopened, the history lists the view just made.
-	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close"))); err != nil {
-		t.Fatal(err)
-	}
-	play(t, tab, porch.ID)
+	watchAgain(t, tab, a.url("/"), "olga", olgaPW, porch.ID)
 	testkit.WaitFor(t, 10*time.Second, "olga's shares and history", func() error {
 		if s, h := pageText(t, tab, "#shares"), pageText(t, tab, "#history tbody"); s == "" || h == "" {
 			return fmt.Errorf("shares %q, history %q", s, h)
@@ -51,18 +44,33 @@ func TestSignOutClearsThePage(t *testing.T) {
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById("claim-box").open = true`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(tab,
-		chromedp.SendKeys(chromedp.ID("#claim-code"), "ABCD"),
-		chromedp.Click(chromedp.ID("#logout")),
-	); err != nil {
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.ID("#claim-code"), "ABCD")); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 10*time.Second, "sign-in form after sign-out", func() error {
-		if shown, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("login").hidden`)); !shown {
-			return errors.New("the form is hidden")
+	// The live wall plays; then her account page shows a new token once,
+	// and she starts typing a password.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#wall-open"))); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "olga's wall tile", func() error {
+		if n, _ := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll("#tiles li").length`)); n != 1 {
+			return fmt.Errorf("%d tiles", n)
 		}
 		return nil
 	})
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.ID("#account-open")),
+		chromedp.SendKeys(chromedp.ID("#token-name"), "olgas script"),
+		chromedp.Click(chromedp.CSS("#token-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("#token-new")),
+		chromedp.SendKeys(chromedp.ID("#password-current"), "half typed"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#logout"))); err != nil {
+		t.Fatal(err)
+	}
+	waitSignedOut(t, tab)
 	left, err := chromedp.Run(tab, chromedp.Evaluate[string](pageState))
 	if err != nil {
 		t.Fatal(err)
@@ -110,5 +118,11 @@ const pageState = `(() => {
   if ($("viewer").open) left.push("live view open");
   if (!$("owner-tools").hidden) left.push("owner tools shown");
   if ($("who-name").textContent && $("login").hidden === false) left.push("who: " + $("who-name").textContent);
+  if ($("tokens").children.length) left.push("api tokens: " + $("tokens").textContent);
+  for (const id of ["token-secret", "invite-code", "watching", "add-password"]) if ($(id).textContent) left.push(id + ": " + $(id).textContent);
+  for (const id of ["password-current", "password-new", "token-name", "rename-name", "add-name"]) if ($(id).value) left.push(id + "=" + $(id).value);
+  if ($("tiles").children.length) left.push("live wall tiles: " + $("tiles").children.length);
+  for (const id of ["account", "wall"]) if (!$(id).hidden) left.push(id + " shown");
+  if (admin) left.push("admin");
   return left.join("; ");
 })()`

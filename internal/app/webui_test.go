@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"image/png"
 	"os"
@@ -272,12 +271,7 @@ func testWebPage(t *testing.T, mode string) {
 	chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")), chromedp.Click(chromedp.ID("#logout")))
 	// The sign-in below navigates away: wait for the logout request to
 	// finish first, or the navigation may cancel it and find olga signed in.
-	testkit.WaitFor(t, 10*time.Second, "sign-in form after logout", func() error {
-		if shown, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("login").hidden`)); !shown {
-			return errors.New("the form is hidden")
-		}
-		return nil
-	})
+	waitSignedOut(t, tab)
 
 	// Vera sees the shared camera, plays it, and loses it when olga revokes.
 	signIn(t, tab, a.url("/"), "vera", veraPW)

@@ -24,6 +24,8 @@ type DirectoryStore interface {
 	PutShare(ctx context.Context, sh store.Share) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
+	SetDeviceName(ctx context.Context, id access.DeviceID, name string) error
+	CreateDevice(ctx context.Context, d store.Device) error
 }
 
 // NewDirectory returns the directory of st.
@@ -48,4 +50,9 @@ func (d Directory) DeleteShare(ctx context.Context, device access.DeviceID, view
 // ResetDevice drops the device's owner and shares under a new claim code.
 func (d Directory) ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error {
 	return unknown(d.Store.ResetDevice(ctx, device, claimSHA256))
+}
+
+// Rename gives device a new name, shown wherever it is listed.
+func (d Directory) Rename(ctx context.Context, device access.DeviceID, name string) error {
+	return unknown(d.Store.SetDeviceName(ctx, device, name))
 }

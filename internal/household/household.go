@@ -42,6 +42,14 @@ type Camera struct {
 	// (unclaimed, admins).
 	Role   string `json:"role"`
 	Online bool   `json:"online"`
+	// Sub says the camera's sub stream is live too (the live grid plays it).
+	Sub bool `json:"sub,omitempty"`
+	// LastSeen is when the camera last sent video since Vigil started
+	// (zero: not since then); an offline card says how long ago.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Since is when the caller's view of the camera began (the claim, the
+	// share): nothing from before it is shown them, last_seen included.
+	Since time.Time `json:"-"`
 	// Disabled marks a camera nobody may view (auth.RightsOf): listed so
 	// that its owner can still manage it.
 	Disabled bool      `json:"disabled,omitempty"`
@@ -64,6 +72,9 @@ type AccessView struct {
 	Started  time.Time       `json:"started"`
 	Ended    time.Time       `json:"ended,omitzero"`
 	Bytes    int64           `json:"bytes"`
+	// Count is how many sessions the line stands for (Grouped); 0 or 1
+	// for a single one.
+	Count int `json:"count,omitempty"`
 }
 
 // standing is what dev and user's share of it (nil: none) say about user.
@@ -85,11 +96,12 @@ func facts(dev store.Device, sh *store.Share) auth.Facts {
 func (v Views) Cameras(ctx context.Context, c auth.Caller, now time.Time) ([]Camera, error) {
 	var out []Camera
 	add := func(dev store.Device, sh *store.Share) {
-		r := auth.RightsOf(c, standing(dev, sh, c.ID), now)
+		st := standing(dev, sh, c.ID)
+		r := auth.RightsOf(c, st, now)
 		if !r.Listed {
 			return
 		}
-		cam := Camera{ID: dev.ID, Name: dev.Name, Role: r.Role, Disabled: !r.View}
+		cam := Camera{ID: dev.ID, Name: dev.Name, Role: r.Role, Disabled: !r.View, Since: st.Since}
 		if sh != nil && r.Role == auth.RoleViewer {
 			cam.Until = sh.Until
 		}

@@ -11,6 +11,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/config"
 	"vigil/internal/household"
 )
 
@@ -24,6 +25,8 @@ type Households interface {
 	Household(ctx context.Context, user access.UserID) ([]household.Camera, error)
 	Shares(ctx context.Context, device access.DeviceID) ([]household.ShareView, error)
 	History(ctx context.Context, device access.DeviceID, limit int) ([]household.AccessView, error)
+	Rename(ctx context.Context, device access.DeviceID, name string) error
+	AddCamera(ctx context.Context, owner access.UserID, name string, source config.Secret) (household.AddedCamera, error)
 }
 
 // API is the JSON API for cameras, claiming and sharing.
@@ -31,7 +34,8 @@ type API struct {
 	Auth       *auth.Service
 	Authn      *Authenticator
 	Households Households
-	Online     func(access.DeviceID) bool
+	// Status says whether a camera is live and when it last sent video.
+	Status func(access.DeviceID) CameraStatus
 	// RTSPBase returns "rtsp://host:port" as the request's client reaches
 	// the RTSP server; nil leaves RTSP URLs out.
 	RTSPBase func(r *http.Request) string
@@ -50,12 +54,14 @@ func (a *API) routes(mux *Router) {
 	view, manage, account := a.as(auth.ScopeView), a.as(auth.ScopeManage), a.as(auth.ScopeAccount)
 	mux.Handle("GET /api/cameras", view(a.cameras))
 	mux.Handle("POST /api/cameras/claim", manage(a.claim))
+	mux.Handle("POST /api/cameras", manage(a.addCamera))
 	mux.Handle("GET /api/cameras/{id}/shares", manage(a.shares))
 	mux.Handle("PUT /api/cameras/{id}/shares/{user}", manage(a.share))
 	mux.Handle("DELETE /api/cameras/{id}/shares/{user}", manage(a.unshare))
 	mux.Handle("POST /api/cameras/{id}/tokens", view(a.token))
 	mux.Handle("GET /api/cameras/{id}/access", manage(a.history))
 	mux.Handle("DELETE /api/cameras/{id}", manage(a.release))
+	mux.Handle("PATCH /api/cameras/{id}", manage(a.rename))
 	mux.Handle("GET /api/openapi.json", view(a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
 	mux.Handle("POST /api/logout", view(a.logout))
@@ -95,15 +101,26 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) error {
 // historyLimit bounds one history answer.
 const historyLimit = 500
 
-// history lists who watched the camera, newest first; owners only.
+// history lists who watched the camera, newest first; owners only. With
+// ?grouped=true, sessions of one viewer close together are one line
+// (household.Grouped), read from ten times as many sessions.
 func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
-	h, err := a.Households.History(r.Context(), device, historyLimit)
+	grouped := r.URL.Query().Get("grouped") == "true"
+	limit := historyLimit
+	if grouped {
+		limit *= 10
+	}
+	h, err := a.Households.History(r.Context(), device, limit)
 	if err != nil {
 		return err
+	}
+	if grouped {
+		h = household.Grouped(h, household.HistoryGap)
+		h = h[:min(len(h), historyLimit)]
 	}
 	if h == nil {
 		h = []household.AccessView{}
@@ -216,9 +233,7 @@ func (a *API) cameras(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for i := range cams {
-		cams[i].Online = a.Online(cams[i].ID)
-	}
+	a.withStatus(cams)
 	if cams == nil {
 		cams = []household.Camera{}
 	}

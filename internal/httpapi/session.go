@@ -109,7 +109,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"user": body.Name, "csrf": csrf})
+	return writeJSON(w, http.StatusOK, map[string]any{"user": body.Name, "admin": c.Admin, "csrf": csrf})
 }
 
 // startSession starts a session for user, sets its cookie on w (HttpOnly,

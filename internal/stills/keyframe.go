@@ -201,3 +201,25 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	b.Buffer.Write(p)
 	return n, nil
 }
+
+// lastDecoded is the newest still decoded of the grant's stream in its
+// epoch, at req's width if there is one, else at any width: what an offline
+// camera's card shows. Handover drops these with the epoch.
+func (s *Service) lastDecoded(g access.Grant, req Request) *frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var best *frame
+	for _, w := range append([]int{req.Width, 0}, Widths[:]...) {
+		f := s.decoded[decodedKey{g.Device(), req.Stream, w}]
+		if f == nil || f.captured.Before(g.Epoch()) {
+			continue
+		}
+		if w == req.Width {
+			return f
+		}
+		if best == nil || f.captured.After(best.captured) {
+			best = f
+		}
+	}
+	return best
+}

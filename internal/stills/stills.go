@@ -314,6 +314,11 @@ func (s *Service) freshest(ctx context.Context, g access.Grant, req Request) (*f
 		kf = nil
 	}
 	if up == nil {
+		// Offline and nothing uploaded: the last keyframe decoded while
+		// the camera was live, so that its card shows its last picture.
+		if f := s.lastDecoded(g, req); f != nil && !tooOld(f.captured) {
+			return f, true, nil
+		}
 		return nil, false, ErrOffline
 	}
 	if tooOld(up.captured) {

@@ -57,6 +57,7 @@ type Devices interface {
 	DevicesOwnedBy(ctx context.Context, owner access.UserID) ([]store.Device, error)
 	DeleteDevice(ctx context.Context, id access.DeviceID) error
 	SetDeviceCredential(ctx context.Context, id access.DeviceID, c auth.Credential) error
+	SetDeviceName(ctx context.Context, id access.DeviceID, name string) error
 	EpochSecret(ctx context.Context, id access.DeviceID) ([]byte, error)
 	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (store.Device, error)
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error

@@ -80,6 +80,13 @@ func (s *Store) DeleteDevice(ctx context.Context, id access.DeviceID) error {
 	return changedOne(res, err, "delete device", id)
 }
 
+// SetDeviceName renames the device, or returns an error wrapping
+// store.ErrNotFound. The name is shown to people only: nothing keys on it.
+func (s *Store) SetDeviceName(ctx context.Context, id access.DeviceID, name string) error {
+	res, err := s.q(ctx).Exec(ctx, `UPDATE devices SET name = $1 WHERE id = $2`, name, string(id))
+	return changedOne(res, err, "rename device", id)
+}
+
 // SetDeviceCredential replaces the device's credential, or returns an error
 // wrapping store.ErrNotFound.
 func (s *Store) SetDeviceCredential(ctx context.Context, id access.DeviceID, c auth.Credential) error {

@@ -62,12 +62,23 @@ func testDevices(t *testing.T, b Backend) {
 		t.Fatal("SetDeviceCredential accepted another device's credential")
 	}
 
+	if err := s.SetDeviceName(ctx, "cam-aaaa", "Front door"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Device(ctx, "cam-aaaa"); d.Name != "Front door" || !d.Credential.CheckPassword("rotated") {
+		t.Fatalf("renamed device: %+v, want name Front door and the credential kept", d)
+	}
+	if d, _ := s.Device(ctx, "cam-bbbb"); d.Name != bb.Name {
+		t.Fatalf("renaming a changed b too: its name is %q", d.Name)
+	}
+
 	notFound := []struct {
 		name string
 		call func() error
 	}{
 		{"Device", func() error { _, err := s.Device(ctx, "cam-none"); return err }},
 		{"DeleteDevice", func() error { return s.DeleteDevice(ctx, "cam-none") }},
+		{"SetDeviceName", func() error { return s.SetDeviceName(ctx, "cam-none", "x") }},
 		{"SetDeviceCredential", func() error {
 			return s.SetDeviceCredential(ctx, "cam-none", auth.HashCredential("cam-none", "x"))
 		}},
