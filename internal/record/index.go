@@ -9,7 +9,7 @@ import (
 	"vigil/internal/access"
 )
 
-// Index files recordings (store/sqlite implements it). Rows are written
+// Index files recordings (store/sqlite and store/postgres implement it). Rows are written
 // once a segment's object is stored whole.
 type Index interface {
 	// Epoch returns when the device's current ownership epoch started and

@@ -12,7 +12,7 @@
 // started at or after the grant's epoch.
 //
 // It knows no HTTP routing, users or SQL: the Index it declares is
-// implemented by store/sqlite.
+// implemented by store/sqlite and store/postgres.
 package record
 
 import (

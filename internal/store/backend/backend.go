@@ -15,6 +15,7 @@ import (
 	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/oauth"
+	"vigil/internal/record"
 	"vigil/internal/store"
 	"vigil/internal/store/postgres"
 	"vigil/internal/store/sqlite"
@@ -33,6 +34,7 @@ type Store interface {
 	auth.Directory
 	auth.SessionStore
 	Revocations
+	Recordings
 	AccessOf(ctx context.Context, device access.DeviceID, since time.Time, limit int) ([]store.Access, error)
 	LiveLinks(ctx context.Context, client string) ([]oauth.Link, error)
 	// PutAlexaGrant and AlexaGrant keep an Alexa link's event tokens.
@@ -87,6 +89,17 @@ type Accounts interface {
 	CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error
 	Invitation(ctx context.Context, codeSHA256 string, now time.Time) error
 	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
+}
+
+// Recordings is the index of recorded segments: what the recorder and
+// playback ask (record.Index), and what retention and reconciliation after
+// a crash walk and delete.
+type Recordings interface {
+	record.Index
+	DeleteRecording(ctx context.Context, id int64) error
+	RecordingsAfter(ctx context.Context, after int64, limit int) ([]record.Recording, error)
+	OldestRecordings(ctx context.Context, device access.DeviceID, limit int) ([]record.Recording, error)
+	RecordingBytes(ctx context.Context, device access.DeviceID) (int64, error)
 }
 
 // Revocations is the log of changes that ended someone's right to view,

@@ -54,6 +54,7 @@ func Run(t *testing.T, b Backend) {
 		{"TraceStatementsSeesEveryStatement", testTraceStatements},
 		{"AlexaGrants", testAlexaGrants},
 		{"DirectoryAnswersAuth", testDirectoryAnswersAuth},
+		{"Recordings", testRecordings},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, b) })
 	}
