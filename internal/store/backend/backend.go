@@ -91,16 +91,10 @@ type Accounts interface {
 	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
 }
 
-// Recordings is the index of recorded segments: what the recorder and
-// playback ask (record.Index), and what retention and reconciliation after
-// a crash walk and delete.
-type Recordings interface {
-	record.Index
-	DeleteRecording(ctx context.Context, id int64) error
-	RecordingsAfter(ctx context.Context, after int64, limit int) ([]record.Recording, error)
-	OldestRecordings(ctx context.Context, device access.DeviceID, limit int) ([]record.Recording, error)
-	RecordingBytes(ctx context.Context, device access.DeviceID) (int64, error)
-}
+// Recordings is the index of recorded segments (record.Index): what the
+// recorder and playback ask, and what reconciliation after a crash and
+// retention walk and delete.
+type Recordings = record.Index
 
 // Revocations is the log of changes that ended someone's right to view,
 // written in each change's own transaction.
