@@ -63,11 +63,13 @@ type App struct {
 	hls    *hls.Manager
 	router *httpapi.Router
 	stills *stills.Service
-	// recorder records cameras when record is on; nil otherwise.
-	recorder *record.Recorder
-	oauth    *oauth.Server
-	webrtc   *webrtc.Server
-	reg      *prometheus.Registry
+	// recorder records cameras when record is on, and retention deletes
+	// what their rules no longer keep; nil otherwise.
+	recorder  *record.Recorder
+	retention *record.Retention
+	oauth     *oauth.Server
+	webrtc    *webrtc.Server
+	reg       *prometheus.Registry
 	// refused counts connections refused by the per-address caps.
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
@@ -157,6 +159,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, issuer, a.reg, log); err != nil {
 			return nil, err
 		}
+		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.reg, log)
 	}
 	media := &httpapi.Media{Recordings: recordings, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
@@ -357,6 +360,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.webrtc.Run(gctx) })
 	if a.recorder != nil {
 		g.Go(func() error { return a.recorder.Run(gctx) })
+		g.Go(func() error { return a.retention.Run(gctx) })
 	}
 	if a.alexaEvents != nil {
 		g.Go(func() error { return a.alexaEvents.Run(gctx) })

@@ -40,6 +40,7 @@ type env struct {
 	blobs      blob.Store
 	blobDir    string // where the disk blob store keeps its files
 	cfg        record.Config
+	stop       func() // stops the recorder once every segment is filed
 	sealer     *seal.Sealer
 	rec        *record.Recorder
 	lib        *record.Library
@@ -126,7 +127,8 @@ func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { e.rec.Run(runCtx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	e.stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(e.stop)
 	e.lib = &record.Library{Sealer: sealer, Blobs: e.blobs, Index: st, Violations: e.violations}
 	return e
 }

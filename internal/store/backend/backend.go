@@ -93,8 +93,12 @@ type Accounts interface {
 
 // Recordings is the index of recorded segments (record.Index): what the
 // recorder and playback ask, and what reconciliation after a crash and
-// retention walk and delete.
-type Recordings = record.Index
+// retention walk and delete; and each camera's retention rule.
+type Recordings interface {
+	record.Index
+	SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error
+	Retention(ctx context.Context, id access.DeviceID) (record.Rule, error)
+}
 
 // Revocations is the log of changes that ended someone's right to view,
 // written in each change's own transaction.

@@ -118,3 +118,24 @@ func (s *Store) recordings(ctx context.Context, where string, args ...any) ([]re
 	}
 	return out, nil
 }
+
+// SetRetention sets how long and how much of the device's footage is
+// kept (zero fields: the server's default).
+func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error {
+	tag, err := s.q(ctx).Exec(ctx, `UPDATE devices SET retain_age = $1, retain_bytes = $2 WHERE id = $3`,
+		int64(rule.Age), rule.Bytes, string(id))
+	return changedOne(tag, err, "set retention of device", id)
+}
+
+// Retention returns what SetRetention set for the device.
+func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Rule, error) {
+	var age, n int64
+	err := s.q(ctx).QueryRow(ctx, `SELECT retain_age, retain_bytes FROM devices WHERE id = $1`, string(id)).Scan(&age, &n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, err)
+	}
+	return record.Rule{Age: time.Duration(age), Bytes: n}, nil
+}

@@ -113,3 +113,24 @@ func (s *Store) recordings(ctx context.Context, where string, args ...any) ([]re
 	}
 	return out, nil
 }
+
+// SetRetention sets how long and how much of the device's footage is
+// kept (zero fields: the server's default).
+func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET retain_age = ?, retain_bytes = ? WHERE id = ?`,
+		int64(rule.Age), rule.Bytes, string(id))
+	return changedOne(res, err, "set retention of device", id)
+}
+
+// Retention returns what SetRetention set for the device.
+func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Rule, error) {
+	var age, n int64
+	err := s.db.QueryRowContext(ctx, `SELECT retain_age, retain_bytes FROM devices WHERE id = ?`, string(id)).Scan(&age, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, err)
+	}
+	return record.Rule{Age: time.Duration(age), Bytes: n}, nil
+}

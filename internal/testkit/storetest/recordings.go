@@ -96,3 +96,29 @@ func testRecordings(t *testing.T, b Backend) {
 		t.Errorf("RecordingBytes after a delete = %d", n)
 	}
 }
+
+// testRetentionRules: a camera's retention rule is zero (the server's
+// default) until set, reads back as set, and a missing camera has none.
+func testRetentionRules(t *testing.T, b Backend) {
+	ctx := t.Context()
+	s := b.open(t)
+	if err := s.CreateDevice(ctx, device("cam-one", "porch")); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Retention(ctx, "cam-one"); r != (record.Rule{}) || err != nil {
+		t.Fatalf("a new camera's rule = %+v, %v; want zero", r, err)
+	}
+	want := record.Rule{Age: 30 * 24 * time.Hour, Bytes: 5 << 30}
+	if err := s.SetRetention(ctx, "cam-one", want); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Retention(ctx, "cam-one"); r != want || err != nil {
+		t.Fatalf("rule = %+v, %v; want %+v", r, err, want)
+	}
+	if err := s.SetRetention(ctx, "cam-none", want); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetRetention of a missing camera: %v", err)
+	}
+	if _, err := s.Retention(ctx, "cam-none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Retention of a missing camera: %v", err)
+	}
+}
