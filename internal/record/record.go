@@ -212,5 +212,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // objectKey is where a segment is kept, built from typed values only.
 func objectKey(tg Target, start time.Time, id uint64) string {
+	if k, ok := pathKey(tg, start); ok {
+		return k
+	}
 	return fmt.Sprintf("rec/%s/%s/%d-%016x.seg", tg.Device, tg.Stream, start.UnixNano(), id)
 }
