@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"vigil/internal/config"
 	"vigil/internal/store/postgres"
+	"vigil/internal/testkit"
 	"vigil/internal/testkit/pgtest"
 )
 
@@ -52,4 +54,27 @@ func TestPostgresRevocationFromAnotherNode(t *testing.T) {
 			t.Errorf("%s still delivered %v after the revocation", d.name, after)
 		}
 	}
+}
+
+// TestPostgresRecording: with store: postgres and record on, a camera's
+// stream is recorded and indexed in Postgres; the timeline lists it and it
+// downloads, by Range too, with the camera's stamps only.
+func TestPostgresRecording(t *testing.T) {
+	needFFmpeg(t)
+	dsn := pgtest.NewDatabase(t)
+	a := startApp(t, "", func(c *config.Config) {
+		c.Store, c.StoreDSN = config.StorePostgres, config.Secret(dsn)
+		c.Record, c.RecordSegment = true, 2*time.Second
+	})
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	checkDownload(t, a, spans[0], cam.ID)
 }
