@@ -2,13 +2,11 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"vigil/internal/config"
 	"vigil/internal/store/postgres"
-	"vigil/internal/testkit"
 	"vigil/internal/testkit/pgtest"
 )
 
@@ -69,12 +67,6 @@ func TestPostgresRecording(t *testing.T) {
 	cam := a.addCamera(t, "porch")
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam)
-	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
-		}
-		return nil
-	})
+	spans := a.recordedSpans(t, cam.ID)
 	checkDownload(t, a, spans[0], cam.ID)
 }

@@ -60,13 +60,7 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "yard")
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam, other)
-	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
-		}
-		return nil
-	})
+	spans := a.recordedSpans(t, cam.ID)
 	whole := checkDownload(t, a, spans[0], cam.ID)
 	sp := spans[0]
 	// A cut: from the middle of the span to its end.
@@ -150,13 +144,7 @@ func TestRecordingToS3(t *testing.T) {
 	cam := a.addCamera(t, "porch")
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam)
-	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
-		}
-		return nil
-	})
+	spans := a.recordedSpans(t, cam.ID)
 	checkDownload(t, a, spans[0], cam.ID)
 	if entries, _ := os.ReadDir(filepath.Join(a.cfg.DataDir, "recordings")); len(entries) != 0 {
 		t.Fatalf("recordings went to the data directory too: %v", entries)
@@ -185,6 +173,19 @@ func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
 		t.Fatalf("stamps in the clip: %v (bad %d); want %s's only", counts, chk.Bad(), cam)
 	}
 	return stampTimes(t, sim.SplitAnnexB(out.Bytes()))
+}
+
+// recordedSpans waits until the admin's timeline of cam lists a span.
+func (a *testApp) recordedSpans(t *testing.T, cam string) []timelineSpan {
+	t.Helper()
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timelineOf(t, cam, AdminName, adminPassword); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	return spans
 }
 
 // timelineOf is the camera's timeline as user sees it.
