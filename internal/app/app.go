@@ -254,10 +254,19 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Media:        media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Online: func(d access.DeviceID) bool { return a.hub.Online(d, access.StreamMain) },
-			RTSPBase: a.rtspBase},
+			RTSPBase: a.rtspBase, Retention: a.retentionRules()},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}
+}
+
+// retentionRules is the store, where cameras' retention rules are kept,
+// when recording is on; nil otherwise.
+func (a *App) retentionRules() httpapi.RetentionRules {
+	if a.retention == nil {
+		return nil
+	}
+	return a.store
 }
 
 // GeneratedAdminPassword is the password of the admin created at this

@@ -39,8 +39,11 @@ type API struct {
 	// people up.
 	Accounts *auth.Accounts
 	// Links lists and ends linked services; nil leaves /api/links out.
-	Links  Links
-	Logger *slog.Logger
+	Links Links
+	// Retention keeps cameras' retention rules; nil (recording off)
+	// leaves /api/cameras/{id}/retention out.
+	Retention RetentionRules
+	Logger    *slog.Logger
 }
 
 func (a *API) routes(mux *Router) {
@@ -53,6 +56,10 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("POST /api/cameras/{id}/tokens", view(a.token))
 	mux.Handle("GET /api/cameras/{id}/access", manage(a.history))
 	mux.Handle("DELETE /api/cameras/{id}", manage(a.release))
+	if a.Retention != nil {
+		mux.Handle("GET /api/cameras/{id}/retention", manage(a.retention))
+		mux.Handle("PUT /api/cameras/{id}/retention", manage(a.setRetention))
+	}
 	mux.Handle("GET /api/openapi.json", view(a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
 	mux.Handle("POST /api/logout", view(a.logout))
