@@ -160,7 +160,9 @@ func (r *Recorder) salvage(ctx context.Context, key string, p *blob.Partial) (Re
 			return rec, err
 		}
 	}
-	_, err = r.cfg.Index.AddRecording(ctx, rec)
+	if _, err = r.cfg.Index.AddRecording(ctx, rec); errors.Is(err, ErrIndexed) {
+		err = nil // its recorder (another node's) filed it meanwhile
+	}
 	return rec, err
 }
 

@@ -1,6 +1,7 @@
 package record_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -167,4 +168,34 @@ func (e *env) read(g access.Grant, id int64) []byte {
 		e.t.Fatal(err)
 	}
 	return readAll(e.t, clip.File())
+}
+
+// indexedElsewhere is an index where another process (a node reconciling
+// a shared store at its start) files every segment just before its
+// recorder does.
+type indexedElsewhere struct{ record.Index }
+
+func (x indexedElsewhere) AddRecording(ctx context.Context, r record.Recording) (int64, error) {
+	if _, err := x.Index.AddRecording(ctx, r); err != nil {
+		return 0, err
+	}
+	return x.Index.AddRecording(ctx, r)
+}
+
+// TestSegmentIndexedElsewhereIsKept: a segment whose row another process
+// added first keeps its object (the recorder deletes an object only when
+// its row cannot be added), and plays.
+func TestSegmentIndexedElsewhereIsKept(t *testing.T) {
+	e := newEnvWith(t, func(c *record.Config) { c.Index = indexedElsewhere{c.Index} })
+	g, row := e.recorded("cam-a", "u-a", 2)
+	e.stop()
+	if _, err := e.blobs.Stat(t.Context(), row.Object); err != nil {
+		t.Fatalf("the object indexed elsewhere: %v", err)
+	}
+	if file := e.read(g, row.ID); int64(len(file)) != row.Size {
+		t.Fatalf("read %d bytes, row says %d", len(file), row.Size)
+	}
+	if got := e.metric("vigil_record_failed_segments_total"); got != 0 {
+		t.Errorf("%v segments counted lost", got)
+	}
 }

@@ -44,7 +44,7 @@ func (s *Store) AddRecording(ctx context.Context, r record.Recording) (int64, er
 	err := s.q(ctx).QueryRow(ctx, `INSERT INTO recordings (device, stream, epoch, seg_id, start, duration, size, object, fragments)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, sqlrow.RecordingArgs(r)...).Scan(&id)
 	if isConstraint(err) {
-		return 0, fmt.Errorf("add recording of %s: object %s: %w", r.Device, r.Object, store.ErrExists)
+		return 0, fmt.Errorf("add recording of %s: object %s: %w: %w", r.Device, r.Object, record.ErrIndexed, store.ErrExists)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("add recording of %s: %w", r.Device, err)

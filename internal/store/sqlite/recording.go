@@ -41,6 +41,9 @@ func (s *Store) Epoch(ctx context.Context, id access.DeviceID) (time.Time, []byt
 func (s *Store) AddRecording(ctx context.Context, r record.Recording) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO recordings (device, stream, epoch, seg_id, start, duration, size, object, fragments)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlrow.RecordingArgs(r)...)
+	if isConstraint(err) {
+		return 0, fmt.Errorf("add recording of %s: object %s: %w: %w", r.Device, r.Object, record.ErrIndexed, store.ErrExists)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("add recording of %s: %w", r.Device, err)
 	}

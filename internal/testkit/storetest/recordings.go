@@ -45,8 +45,9 @@ func testRecordings(t *testing.T, b Backend) {
 	c := add("cam-one", access.StreamSub, epoch, t0, "rec/c")
 	d := add("cam-one", access.StreamMain, epoch.Add(-time.Hour), t0.Add(-time.Hour), "rec/d") // an older epoch
 	other := add("cam-two", access.StreamMain, epoch, t0, "rec/e")
-	if _, err := s.AddRecording(ctx, record.Recording{Device: "cam-one", Object: "rec/a"}); err == nil {
-		t.Fatal("a second row for one object was accepted")
+	if _, err := s.AddRecording(ctx, record.Recording{Device: "cam-one", Object: "rec/a"}); !errors.Is(err, record.ErrIndexed) ||
+		!errors.Is(err, store.ErrExists) {
+		t.Fatalf("a second row for one object: %v, want record.ErrIndexed and store.ErrExists", err)
 	}
 	ids := func(rs []record.Recording, err error) []int64 {
 		t.Helper()
