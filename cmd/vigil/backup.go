@@ -118,7 +118,7 @@ func snapshot(ctx context.Context, dbPath string) ([]byte, error) {
 // writeFileAtomic writes path (mode 0600) through a temporary file, so a
 // failed backup never leaves a partial file under the name given.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	if err := datadir.WriteFileFunc(path, write); err != nil {
+	if err := datadir.WriteFileFunc(path, "", write); err != nil {
 		return fmt.Errorf("backup %s: %w", path, err)
 	}
 	return nil

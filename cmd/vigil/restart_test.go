@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,6 +43,19 @@ type server struct {
 	env              []string
 	args             []string // after "serve"
 	cmd              *exec.Cmd
+}
+
+// newServer is a server of a new binary on a new data directory and free
+// loopback ports, with env added; slot tells apart the RTP ports of
+// servers of one test run.
+func newServer(t *testing.T, slot int, env ...string) *server {
+	t.Helper()
+	s := &server{bin: buildVigil(t), dir: t.TempDir(), rtspPort: freePort(t), httpPt: freePort(t)}
+	udp := 30000 + 2*((os.Getpid()+slot)%5000)
+	s.env = append([]string{"VIGIL_DATA_DIR=" + s.dir,
+		fmt.Sprintf("VIGIL_RTSP_ADDR=127.0.0.1:%d", s.rtspPort), fmt.Sprintf("VIGIL_HTTP_ADDR=127.0.0.1:%d", s.httpPt),
+		fmt.Sprintf("VIGIL_RTSP_UDP_RTP_ADDR=127.0.0.1:%d", udp), fmt.Sprintf("VIGIL_RTSP_UDP_RTCP_ADDR=127.0.0.1:%d", udp+1)}, env...)
+	return s
 }
 
 func (s *server) start(t *testing.T) {
@@ -109,24 +121,11 @@ func TestDevicesSurviveKill9AndCamerasReconnect(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatal("ffmpeg is missing: run `make test`, which installs it")
 	}
-	s := &server{bin: buildVigil(t), dir: t.TempDir(), rtspPort: freePort(t), httpPt: freePort(t)}
-	udp := 30000 + 2*(os.Getpid()%5000)
-	s.env = []string{"VIGIL_DATA_DIR=" + s.dir, "VIGIL_ADMIN_PASSWORD=restart-admin",
-		fmt.Sprintf("VIGIL_RTSP_ADDR=127.0.0.1:%d", s.rtspPort), fmt.Sprintf("VIGIL_HTTP_ADDR=127.0.0.1:%d", s.httpPt),
-		fmt.Sprintf("VIGIL_RTSP_UDP_RTP_ADDR=127.0.0.1:%d", udp), fmt.Sprintf("VIGIL_RTSP_UDP_RTCP_ADDR=127.0.0.1:%d", udp+1)}
+	s := newServer(t, 0, "VIGIL_ADMIN_PASSWORD=restart-admin")
 	s.start(t)
 	defer s.kill9()
 
-	add := exec.Command(s.bin, "device", "add", "--name", "porch", "--json")
-	add.Env = append(os.Environ(), s.env...)
-	out, err := add.Output()
-	if err != nil {
-		t.Fatalf("device add: %v", err)
-	}
-	var dev struct{ ID, Password string }
-	if err := json.Unmarshal(out, &dev); err != nil {
-		t.Fatal(err)
-	}
+	dev := addTestDevice(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cam := &sim.Camera{ID: dev.ID, Key: sim.CameraKey([]byte("restart secret"), dev.ID), FPS: 15,

@@ -63,11 +63,13 @@ type App struct {
 	hls    *hls.Manager
 	router *httpapi.Router
 	stills *stills.Service
-	// recorder records cameras when record is on; nil otherwise.
-	recorder *record.Recorder
-	oauth    *oauth.Server
-	webrtc   *webrtc.Server
-	reg      *prometheus.Registry
+	// recorder records cameras when record is on, and retention deletes
+	// what their rules no longer keep; nil otherwise.
+	recorder  *record.Recorder
+	retention *record.Retention
+	oauth     *oauth.Server
+	webrtc    *webrtc.Server
+	reg       *prometheus.Registry
 	// refused counts connections refused by the per-address caps.
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
@@ -162,6 +164,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, issuer, a.reg, log); err != nil {
 			return nil, err
 		}
+		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.reg, log)
 	}
 	media := &httpapi.Media{Recordings: recordings, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
@@ -257,10 +260,19 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Status: a.cameraStatus,
-			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink},
+			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink, Retention: a.retentionRules()},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}
+}
+
+// retentionRules is the store, where cameras' retention rules are kept,
+// when recording is on; nil otherwise.
+func (a *App) retentionRules() httpapi.RetentionRules {
+	if a.retention == nil {
+		return nil
+	}
+	return a.store
 }
 
 // GeneratedAdminPassword is the password of the admin created at this
@@ -363,6 +375,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.webrtc.Run(gctx) })
 	if a.recorder != nil {
 		g.Go(func() error { return a.recorder.Run(gctx) })
+		g.Go(func() error { return a.retention.Run(gctx) })
 	}
 	if a.alexaEvents != nil {
 		g.Go(func() error { return a.alexaEvents.Run(gctx) })

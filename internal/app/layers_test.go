@@ -23,7 +23,7 @@ var layers = []struct {
 			"vigil/internal/oauth", "vigil/internal/config"},
 	},
 	{
-		why: "recordings keep media in blobs and rows through the Index record declares (store/sqlite implements it); " +
+		why: "recordings keep media in blobs and rows through the Index record declares (store/sqlite and store/postgres implement it); " +
 			"they know no SQL, routes, users or configuration",
 		packages: []string{"vigil/internal/record", "vigil/internal/blob/..."},
 		never: []string{"database/sql", "vigil/internal/store/...", "vigil/internal/auth", "vigil/internal/httpapi",

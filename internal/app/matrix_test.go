@@ -162,6 +162,8 @@ func TestAccessMatrix(t *testing.T) {
 		"PUT /api/cameras/{id}/shares/{user}":                 {"/shares/stranger", withOwner(ownerOnly, 204), false},
 		"DELETE /api/cameras/{id}/shares/{user}":              {"/shares/stranger", withOwner(ownerOnly, 204), false},
 		"GET /api/cameras/{id}/access":                        {"/access", ownerOnly, false},
+		"GET /api/cameras/{id}/retention":                     {"/retention", ownerOnly, false},
+		"PUT /api/cameras/{id}/retention":                     {"/retention", ownerOnly, false},
 		"POST /api/cameras/{id}/tokens":                       {"/tokens", withTokens(read), false},
 		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
 		"PATCH /api/cameras/{id}":                             {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera

@@ -53,3 +53,20 @@ func TestPostgresRevocationFromAnotherNode(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresRecording: with store: postgres and record on, a camera's
+// stream is recorded and indexed in Postgres; the timeline lists it and it
+// downloads, by Range too, with the camera's stamps only.
+func TestPostgresRecording(t *testing.T) {
+	needFFmpeg(t)
+	dsn := pgtest.NewDatabase(t)
+	a := startApp(t, "", func(c *config.Config) {
+		c.Store, c.StoreDSN = config.StorePostgres, config.Secret(dsn)
+		c.Record, c.RecordSegment = true, 2*time.Second
+	})
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	spans := a.recordedSpans(t, cam.ID)
+	checkDownload(t, a, spans[0], cam.ID)
+}

@@ -17,6 +17,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/blob/blobtest"
 	"vigil/internal/config"
+	"vigil/internal/record"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
 )
@@ -60,13 +61,7 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "yard")
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam, other)
-	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
-		}
-		return nil
-	})
+	spans := a.recordedSpans(t, cam.ID)
 	whole := checkDownload(t, a, spans[0], cam.ID)
 	sp := spans[0]
 	// A cut: from the middle of the span to its end.
@@ -150,13 +145,7 @@ func TestRecordingToS3(t *testing.T) {
 	cam := a.addCamera(t, "porch")
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam)
-	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
-		}
-		return nil
-	})
+	spans := a.recordedSpans(t, cam.ID)
 	checkDownload(t, a, spans[0], cam.ID)
 	if entries, _ := os.ReadDir(filepath.Join(a.cfg.DataDir, "recordings")); len(entries) != 0 {
 		t.Fatalf("recordings went to the data directory too: %v", entries)
@@ -185,6 +174,19 @@ func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
 		t.Fatalf("stamps in the clip: %v (bad %d); want %s's only", counts, chk.Bad(), cam)
 	}
 	return stampTimes(t, sim.SplitAnnexB(out.Bytes()))
+}
+
+// recordedSpans waits until the admin's timeline of cam lists a span.
+func (a *testApp) recordedSpans(t *testing.T, cam string) []timelineSpan {
+	t.Helper()
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
+		if spans = a.timelineOf(t, cam, AdminName, adminPassword); len(spans) == 0 {
+			return fmt.Errorf("no spans yet")
+		}
+		return nil
+	})
+	return spans
 }
 
 // timelineOf is the camera's timeline as user sees it.
@@ -267,5 +269,40 @@ func TestRecordingsStayWithTheirEpoch(t *testing.T) {
 	}
 	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
 		t.Fatalf("%v isolation violations", got)
+	}
+}
+
+// TestRetentionRuleThroughTheAPI: a camera's owner sets its retention
+// rule (days, bytes) and reads it back; retention then sweeps the camera
+// by it, and a camera without a rule by record_retain and
+// record_retain_bytes; out-of-range values are refused.
+func TestRetentionRuleThroughTheAPI(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordRetain, c.RecordRetainBytes = true, 48*time.Hour, 1<<30 })
+	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "yard")
+	olgaPW := a.addUser(t, "olga")
+	claimFor(t, a, cam, "olga")
+	path := "/api/cameras/" + cam.ID + "/retention"
+	if code, body := a.call(t, "PUT", path, "olga", olgaPW, map[string]int64{"days": 30, "bytes": 5 << 30}); code != 200 {
+		t.Fatalf("PUT retention: %d %s", code, body)
+	}
+	code, body := a.call(t, "GET", path, "olga", olgaPW, nil)
+	if code != 200 || strings.TrimSpace(string(body)) != `{"days":30,"bytes":5368709120}` {
+		t.Fatalf("GET retention: %d %s", code, body)
+	}
+	for _, bad := range []map[string]int64{{"days": -1}, {"days": 3651}, {"bytes": -5}} {
+		if code, body := a.call(t, "PUT", path, "olga", olgaPW, bad); code != 400 {
+			t.Errorf("PUT %v: %d %s, want 400", bad, code, body)
+		}
+	}
+	for _, c := range []struct {
+		cam  *sim.Camera
+		want record.Rule
+	}{
+		{cam, record.Rule{Age: 30 * 24 * time.Hour, Bytes: 5 << 30}},
+		{other, record.Rule{Age: 48 * time.Hour, Bytes: 1 << 30}},
+	} {
+		if rule, err := a.retention.Rule(t.Context(), deviceID(c.cam)); rule != c.want || err != nil {
+			t.Errorf("%s's rule in the sweep: %+v, %v; want %+v", c.cam.ID, rule, err, c.want)
+		}
 	}
 }

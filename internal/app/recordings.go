@@ -31,10 +31,7 @@ const recorderUser access.UserID = "vigil-recorder"
 // process's one Issuer, for the device's sessions only.
 func newRecordings(ctx context.Context, cfg config.Config, st backend.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
 	reg prometheus.Registerer, log *slog.Logger) (*record.Recorder, *record.Library, error) {
-	index, ok := st.(record.Index)
-	if !ok {
-		return nil, nil, fmt.Errorf("record: the %s store keeps no recordings yet; set store to sqlite to record", cfg.Store)
-	}
+	var index record.Index = st // SQLite and Postgres alike
 	blobs, err := recordStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err

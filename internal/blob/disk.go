@@ -17,7 +17,9 @@ import (
 // Disk keeps objects as files under a directory, one file per key ('/'
 // separates directories). A Put writes a temporary file beside the
 // object's, syncs it, renames it over the object and syncs the directory,
-// so after a crash the object is the old one or the whole new one.
+// so after a crash the object is the old one or the whole new one; what
+// a Put killed midway had written stays in its temporary file, which
+// Partials finds.
 type Disk struct {
 	root string
 }
@@ -50,7 +52,8 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader, size int64) err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("blob: put %s: %w", key, err)
 	}
-	err = datadir.WriteFile(path, ctxReader{ctx, r}, size)
+	// The temporary file is named after its object: see Partials.
+	err = datadir.WriteFile(path, partialPrefix+filepath.Base(path)+"-*", ctxReader{ctx, r}, size)
 	if err != nil {
 		return fmt.Errorf("blob: put %s: %w", key, err)
 	}

@@ -29,7 +29,10 @@ func newServer(bin, dir, mutant string) (*server, error) {
 			// strangers (HTTP requests name their household in
 			// X-Forwarded-For, and a trusted proxy's connections are not
 			// capped).
-			"VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000"}})
+			"VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000",
+			// Recordings are a flow too: short segments, so that a run
+			// reads some of every camera's.
+			"VIGIL_RECORD=true", "VIGIL_RECORD_SEGMENT=4s"}})
 	if err != nil {
 		return nil, err
 	}

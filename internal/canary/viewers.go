@@ -29,6 +29,8 @@ const (
 	OutWHEP     = "whep"
 	OutRTSPU    = "rtsp-udp"
 	OutSub      = "sub-stream"
+	// OutRecording is a Range read of a recorded span's MP4.
+	OutRecording = "recording"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -49,6 +51,7 @@ func builtinFlows() []Flow {
 		{Name: OutWHEP, Weight: 3, Video: true, Run: whepFlow},
 		{Name: OutRTSPU, Weight: 2, Video: true, Run: rtspUDPFlow},
 		{Name: OutSub, Weight: 2, Video: true, Run: subFlow},
+		{Name: OutRecording, Weight: 2, Video: true, Run: recordingFlow},
 	}
 }
 

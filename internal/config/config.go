@@ -79,8 +79,7 @@ type Config struct {
 	Signup bool `yaml:"signup"`
 
 	// Record records the main stream of every enabled camera continuously,
-	// sealed, into data_dir/recordings (issue 15's first steps: no
-	// retention yet, so footage is kept until deleted). It defaults to false.
+	// sealed, into data_dir/recordings. It defaults to false.
 	Record bool `yaml:"record"`
 	// RecordSegment is the length recordings are cut into (at the first
 	// keyframe past it). It defaults to 1m.
@@ -90,6 +89,14 @@ type Config struct {
 	// s3://ACCESS:SECRET@host:port/bucket (s3+http:// without TLS). It
 	// defaults to empty.
 	RecordStore Secret `yaml:"record_store"`
+	// RecordRetain is how long a camera's footage is kept, unless the
+	// camera has its own rule; 0 keeps it whatever its age. It defaults to
+	// 168h (7 days).
+	RecordRetain time.Duration `yaml:"record_retain"`
+	// RecordRetainBytes caps a camera's footage (plaintext), the oldest
+	// deleted first, unless the camera has its own rule; 0 caps nothing.
+	// It defaults to 0.
+	RecordRetainBytes int64 `yaml:"record_retain_bytes"`
 
 	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
 	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.
@@ -263,6 +270,7 @@ func Default() Config {
 		WriteTimeout:     10 * time.Second,
 		ShutdownTimeout:  10 * time.Second,
 		RecordSegment:    time.Minute,
+		RecordRetain:     7 * 24 * time.Hour,
 		HomeGraphURL:     "https://homegraph.googleapis.com",
 		AlexaLWAURL:      "https://api.amazon.com/auth/o2/token",
 		AlexaEventsURL:   "https://api.amazonalexa.com/v3/events",

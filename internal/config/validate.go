@@ -125,6 +125,9 @@ func (c Config) Validate() error {
 	if rs := c.RecordStore.Reveal(); rs != "" && !strings.HasPrefix(rs, "s3://") && !strings.HasPrefix(rs, "s3+http://") {
 		bad("record_store", "(hidden)", "must be empty or an s3:// or s3+http:// URL", "s3://ACCESS:SECRET@host:port/bucket")
 	}
+	if c.RecordRetain < 0 || c.RecordRetainBytes < 0 {
+		bad("record_retain", c.RecordRetain.String(), "record_retain and record_retain_bytes cannot be negative", "0 (keep), 168h, 50GiB")
+	}
 	if c.Record && c.RecordSegment <= 0 {
 		bad("record_segment", c.RecordSegment.String(), "must be greater than zero when record is on", "a duration such as 1m")
 	}

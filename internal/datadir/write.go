@@ -10,8 +10,8 @@ import (
 // WriteFile replaces path with what r yields (see WriteFileFunc). A size
 // of -1 takes whatever r yields; another size must match, or nothing is
 // replaced.
-func WriteFile(path string, r io.Reader, size int64) error {
-	return WriteFileFunc(path, func(w io.Writer) error {
+func WriteFile(path, pattern string, r io.Reader, size int64) error {
+	return WriteFileFunc(path, pattern, func(w io.Writer) error {
 		n, err := io.Copy(w, r)
 		if err == nil && size >= 0 && n != size {
 			err = fmt.Errorf("read %d bytes, want %d", n, size)
@@ -23,10 +23,14 @@ func WriteFile(path string, r io.Reader, size int64) error {
 // WriteFileFunc replaces path with what write writes, so that a crash or a
 // failed write leaves the old file or the new one, never a part: written
 // to a temporary file beside it (mode 0600), synced, renamed over path,
-// and the rename synced.
-func WriteFileFunc(path string, write func(io.Writer) error) error {
+// and the rename synced. The temporary file's name follows pattern (as
+// os.CreateTemp's); "" is ".write-*".
+func WriteFileFunc(path, pattern string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".write-*") // mode 0600
+	if pattern == "" {
+		pattern = ".write-*"
+	}
+	tmp, err := os.CreateTemp(dir, pattern) // mode 0600
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,10 @@ type API struct {
 	// NeedsRelink, when set, says which links wait to be relinked (an
 	// assistant refused their credentials for good).
 	NeedsRelink func(ctx context.Context, link string) bool
-	Logger      *slog.Logger
+	// Retention keeps cameras' retention rules; nil (recording off)
+	// leaves /api/cameras/{id}/retention out.
+	Retention RetentionRules
+	Logger    *slog.Logger
 }
 
 func (a *API) routes(mux *Router) {
@@ -62,6 +65,10 @@ func (a *API) routes(mux *Router) {
 	mux.Handle("GET /api/cameras/{id}/access", manage(a.history))
 	mux.Handle("DELETE /api/cameras/{id}", manage(a.release))
 	mux.Handle("PATCH /api/cameras/{id}", manage(a.rename))
+	if a.Retention != nil {
+		mux.Handle("GET /api/cameras/{id}/retention", manage(a.retention))
+		mux.Handle("PUT /api/cameras/{id}/retention", manage(a.setRetention))
+	}
 	mux.Handle("GET /api/openapi.json", view(a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
 	mux.Handle("POST /api/logout", view(a.logout))

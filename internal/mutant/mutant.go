@@ -58,12 +58,21 @@ const (
 	// minted before a re-share) let through what was captured before the
 	// holder's claim or share.
 	EpochUnchecked Name = "epoch-unchecked"
+	// RecordIndexNoEpoch makes playback look recordings up by device
+	// alone: the timeline lists, and clips open, footage of earlier
+	// ownership epochs and from before a sharee's share.
+	RecordIndexNoEpoch Name = "record-index-no-epoch"
+	// RecordKeyPath keys a recorded segment's object by a path string (its
+	// stream and the second it started) instead of its device, epoch and
+	// segment: cameras that start segments in the same second overwrite
+	// each other's objects, and their rows name another camera's.
+	RecordKeyPath Name = "record-key-path"
 )
 
 // Names lists every planted bug.
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
-		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked}
+		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath}
 }
 
 // EnvVar is the environment variable Activate reads.

@@ -16,4 +16,8 @@ var (
 	// ErrDamaged means a recording's object is missing or not the length
 	// its row says (cut short): it is not served.
 	ErrDamaged = errors.New("record: recording's object is missing or damaged")
+	// ErrIndexed means a recording's object already has a row (another
+	// process indexed it: a node reconciling at start); the Index's
+	// AddRecording wraps it.
+	ErrIndexed = errors.New("record: the recording's object already has a row")
 )

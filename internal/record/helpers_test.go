@@ -38,6 +38,9 @@ type env struct {
 	hub        *hub.Hub
 	st         *sqlite.Store
 	blobs      blob.Store
+	blobDir    string // where the disk blob store keeps its files
+	cfg        record.Config
+	stop       func() // stops the recorder once every segment is filed
 	sealer     *seal.Sealer
 	rec        *record.Recorder
 	lib        *record.Library
@@ -90,7 +93,8 @@ func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 			t.Fatal(err)
 		}
 	}
-	blobs, err := blob.NewDisk(t.TempDir())
+	blobDir := t.TempDir()
+	blobs, err := blob.NewDisk(blobDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +102,7 @@ func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, hub: hub.New(hub.Config{}), st: st, blobs: blobs, sealer: sealer,
+	e := &env{t: t, hub: hub.New(hub.Config{}), st: st, blobs: blobs, blobDir: blobDir, sealer: sealer,
 		violations: prometheus.NewCounter(prometheus.CounterOpts{Name: "v"}), reg: prometheus.NewRegistry()}
 	cfg := record.Config{
 		Hub: e.hub, Sealer: sealer, Blobs: blobs, Index: st,
@@ -115,6 +119,7 @@ func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	e.cfg = cfg
 	e.rec, err = record.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +127,8 @@ func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { e.rec.Run(runCtx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	e.stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(e.stop)
 	e.lib = &record.Library{Sealer: sealer, Blobs: e.blobs, Index: st, Violations: e.violations}
 	return e
 }

@@ -9,7 +9,7 @@ import (
 	"vigil/internal/access"
 )
 
-// Index files recordings (store/sqlite implements it). Rows are written
+// Index files recordings (store/sqlite and store/postgres implement it). Rows are written
 // once a segment's object is stored whole.
 type Index interface {
 	// Epoch returns when the device's current ownership epoch started and
@@ -22,6 +22,16 @@ type Index interface {
 	// Recording returns one recording by id, or an error wrapping a
 	// not-found error.
 	Recording(ctx context.Context, id int64) (Recording, error)
+	// DeleteRecording removes a row (its object is the caller's).
+	DeleteRecording(ctx context.Context, id int64) error
+	// RecordingsAfter lists up to limit rows of every device with ids
+	// above after, by id (reconciliation walks them).
+	RecordingsAfter(ctx context.Context, after int64, limit int) ([]Recording, error)
+	// OldestRecordings lists up to limit of the device's rows of every
+	// stream and epoch, oldest first (retention deletes from there).
+	OldestRecordings(ctx context.Context, device access.DeviceID, limit int) ([]Recording, error)
+	// RecordingBytes is the plaintext size of the device's recordings.
+	RecordingBytes(ctx context.Context, device access.DeviceID) (int64, error)
 }
 
 // Recording is one recorded segment of a camera stream: a self-contained

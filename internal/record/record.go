@@ -12,7 +12,7 @@
 // started at or after the grant's epoch.
 //
 // It knows no HTTP routing, users or SQL: the Index it declares is
-// implemented by store/sqlite.
+// implemented by store/sqlite and store/postgres.
 package record
 
 import (
@@ -111,9 +111,16 @@ func New(cfg Config) (*Recorder, error) {
 		running: make(map[Target]bool)}, nil
 }
 
-// Run joins every target that comes online until ctx ends, then waits for
-// the streams being recorded to store their last segments.
+// Run reconciles the index and the store after a crash (Reconcile), then
+// joins every target that comes online until ctx ends, and waits for the
+// streams being recorded to store their last segments.
 func (r *Recorder) Run(ctx context.Context) error {
+	if n, err := r.Reconcile(ctx); err != nil {
+		r.log.Error("recorder: reconciling recordings with the index failed; recording anyway", "error", err)
+	} else if n != (Reconciled{}) {
+		r.log.Warn("recorder: reconciled recordings after a crash", "rows_dropped", n.RowsDropped, "indexed", n.Indexed,
+			"salvaged", n.Salvaged, "deleted", n.Deleted)
+	}
 	t := time.NewTicker(r.cfg.Poll)
 	defer t.Stop()
 	defer r.wg.Wait()
@@ -181,6 +188,7 @@ type metrics struct {
 	dropped    prometheus.Counter
 	failed     prometheus.Counter
 	recordings prometheus.Gauge
+	reconciled prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -195,12 +203,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Segments lost: the store or the index refused them, or the stream's session broke."}),
 		recordings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_recording_streams",
 			Help: "Camera streams being recorded."}),
+		reconciled: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_reconciled_total",
+			Help: "Segments and rows repaired at start after a crash: rows without objects dropped, objects indexed, partial objects salvaged or deleted."}),
 	}
-	reg.MustRegister(m.segments, m.bytes, m.dropped, m.failed, m.recordings)
+	reg.MustRegister(m.segments, m.bytes, m.dropped, m.failed, m.recordings, m.reconciled)
 	return m
 }
 
 // objectKey is where a segment is kept, built from typed values only.
 func objectKey(tg Target, start time.Time, id uint64) string {
+	if k, ok := pathKey(tg, start); ok {
+		return k
+	}
 	return fmt.Sprintf("rec/%s/%s/%d-%016x.seg", tg.Device, tg.Stream, start.UnixNano(), id)
 }

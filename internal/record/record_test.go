@@ -155,6 +155,21 @@ func TestSwappedObjectIsAViolation(t *testing.T) {
 	if got := testutil.ToFloat64(e.violations); got != 1 {
 		t.Fatalf("violations = %v, want 1", got)
 	}
+	// A's row pointing at B's object of another size than the row says,
+	// as a key that two cameras share leaves it: not mere damage.
+	mixed := rowA
+	mixed.Object = "rec/cam-a/main/mixed.seg"
+	mixed.Size = rowB.Size + 1000
+	copyObject(t, e, rowB.Object, mixed.Object, 0)
+	if id, err = e.st.AddRecording(ctx, mixed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.lib.Open(ctx, ga, id); !errors.Is(err, record.ErrIsolation) {
+		t.Fatalf("opening A's row naming B's object of another size: %v, want ErrIsolation", err)
+	}
+	if got := testutil.ToFloat64(e.violations); got != 2 {
+		t.Fatalf("violations = %v, want 2", got)
+	}
 	if _, err := e.lib.Open(ctx, gb, rowA.ID); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("B's owner opening A's recording: %v, want ErrNotFound", err)
 	}
@@ -162,7 +177,8 @@ func TestSwappedObjectIsAViolation(t *testing.T) {
 
 // TestTruncatedObjectIsNotServed: an object cut short (inside its last
 // chunk, or at a chunk boundary) is not served, whether its row says the
-// old length or one made to match the cut.
+// old length or one made to match the cut; it is damage (its first chunk
+// opens under the row's key), not another camera's object.
 func TestTruncatedObjectIsNotServed(t *testing.T) {
 	e := newEnv(t)
 	g, row := e.recorded("cam-a", "u-a", 3)
@@ -186,8 +202,8 @@ func TestTruncatedObjectIsNotServed(t *testing.T) {
 			}
 			if _, err := e.lib.Open(t.Context(), g, id); err == nil {
 				t.Errorf("object cut by %d bytes, row saying %d bytes: opened", c.cut, size)
-			} else if j == 0 && !errors.Is(err, record.ErrDamaged) {
-				t.Errorf("object cut by %d bytes: %v, want ErrDamaged", c.cut, err)
+			} else if !errors.Is(err, record.ErrDamaged) {
+				t.Errorf("object cut by %d bytes, row saying %d bytes: %v, want ErrDamaged", c.cut, size, err)
 			}
 		}
 	}

@@ -114,14 +114,15 @@ func (r *Recorder) finish(s *segment, next *media.Unit) {
 }
 
 // file waits for the segment's object and adds its row; an object that
-// cannot be filed is deleted.
+// cannot be filed is deleted, unless another process indexed it meanwhile
+// (a node reconciling a shared store at its start).
 func (r *Recorder) file(s *segment) error {
 	if err := <-s.stored; err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if _, err := r.cfg.Index.AddRecording(ctx, s.rec); err != nil {
+	if _, err := r.cfg.Index.AddRecording(ctx, s.rec); err != nil && !errors.Is(err, ErrIndexed) {
 		if derr := r.cfg.Blobs.Delete(ctx, s.rec.Object); derr != nil {
 			err = errors.Join(err, derr)
 		}

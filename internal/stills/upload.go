@@ -90,7 +90,7 @@ func (s *Service) Upload(ctx context.Context, device access.DeviceID, stream acc
 	}
 	file := make([]byte, 0, fileHeader+len(sealed))
 	file = binary.BigEndian.AppendUint64(append(file, fileMagic...), seq)
-	if err := datadir.WriteFile(s.path(k), bytes.NewReader(append(file, sealed...)), -1); err != nil {
+	if err := datadir.WriteFile(s.path(k), "", bytes.NewReader(append(file, sealed...)), -1); err != nil {
 		return fmt.Errorf("stills: upload from %s: %w", device, err)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"vigil/internal/audit"
 	"vigil/internal/auth"
 	"vigil/internal/oauth"
+	"vigil/internal/record"
 	"vigil/internal/store"
 	"vigil/internal/store/postgres"
 	"vigil/internal/store/sqlite"
@@ -33,6 +34,7 @@ type Store interface {
 	auth.Directory
 	auth.SessionStore
 	Revocations
+	Recordings
 	AccessOf(ctx context.Context, device access.DeviceID, since time.Time, limit int) ([]store.Access, error)
 	LiveLinks(ctx context.Context, client string) ([]oauth.Link, error)
 	// PutAlexaGrant and AlexaGrant keep an Alexa link's event tokens.
@@ -92,6 +94,15 @@ type Accounts interface {
 	CreateInvitation(ctx context.Context, codeSHA256 string, by access.UserID, expires time.Time) error
 	Invitation(ctx context.Context, codeSHA256 string, now time.Time) error
 	SignUp(ctx context.Context, u store.User, phc, invitationSHA256 string, now time.Time) error
+}
+
+// Recordings is the index of recorded segments (record.Index): what the
+// recorder and playback ask, and what reconciliation after a crash and
+// retention walk and delete; and each camera's retention rule.
+type Recordings interface {
+	record.Index
+	SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error
+	Retention(ctx context.Context, id access.DeviceID) (record.Rule, error)
 }
 
 // Revocations is the log of changes that ended someone's right to view,

@@ -14,10 +14,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -134,8 +135,18 @@ func (s *Store) applyNext(ctx context.Context, ms []store.Migration) (done bool,
 	if last := ms[len(ms)-1].Version; newest > last {
 		return false, fmt.Errorf("database schema version %d is newer than this binary's %d; run a newer vigil", newest, last)
 	}
-	i := sort.Search(len(ms), func(i int) bool { return ms[i].Version > newest })
-	if i == len(ms) {
+	// Every migration the database lacks, not only those past its newest:
+	// one ported from SQLite may come after a later-numbered one.
+	rows, err := tx.Query(ctx, `SELECT version FROM migrations`)
+	if err != nil {
+		return false, fmt.Errorf("read migrations: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return false, fmt.Errorf("read migrations: %w", err)
+	}
+	i := slices.IndexFunc(ms, func(m store.Migration) bool { return !slices.Contains(applied, m.Version) })
+	if i < 0 {
 		return true, tx.Commit(ctx)
 	}
 	m := ms[i]

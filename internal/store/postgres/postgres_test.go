@@ -184,3 +184,22 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal("Open of a newer schema succeeded")
 	}
 }
+
+// TestMigrationBelowNewestApplied: a migration numbered below the newest
+// applied one (0010, ported from SQLite after 0011) is applied to a
+// database that lacks it.
+func TestMigrationBelowNewestApplied(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	open(t, dsn).Close()
+	c := connect(t, dsn)
+	if _, err := c.Exec(t.Context(), `DROP TABLE recordings; DELETE FROM migrations WHERE version = 10`); err != nil {
+		t.Fatal(err)
+	}
+	open(t, dsn).Close()
+	if n := count(t, c, `SELECT COUNT(*) FROM migrations WHERE version = 10`); n != 1 {
+		t.Fatalf("migration 10 recorded %d times after reopening", n)
+	}
+	if n := count(t, c, `SELECT COUNT(*) FROM recordings`); n != 0 {
+		t.Fatalf("%d recordings in a new table", n)
+	}
+}

@@ -36,14 +36,14 @@ func (s *Store) Epoch(ctx context.Context, id access.DeviceID) (time.Time, []byt
 	return sqlrow.FromNanos(started), secret, nil
 }
 
-const recordingColumns = `id, device, stream, epoch, seg_id, start, duration, size, object, fragments`
-
 // AddRecording files a recorded segment whose object is stored, and returns
 // its id.
 func (s *Store) AddRecording(ctx context.Context, r record.Recording) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO recordings (device, stream, epoch, seg_id, start, duration, size, object, fragments)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, string(r.Device), string(r.Stream), r.Epoch.UnixNano(), int64(r.SegmentID),
-		r.Start.UnixNano(), int64(r.Duration), r.Size, r.Object, record.EncodeFragments(r.Fragments))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, sqlrow.RecordingArgs(r)...)
+	if isConstraint(err) {
+		return 0, fmt.Errorf("add recording of %s: object %s: %w: %w", r.Device, r.Object, record.ErrIndexed, store.ErrExists)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("add recording of %s: %w", r.Device, err)
 	}
@@ -53,27 +53,17 @@ func (s *Store) AddRecording(ctx context.Context, r record.Recording) (int64, er
 // Recordings lists the device's recordings of stream made in the epoch
 // that started at epoch and overlapping [from, to), by start.
 func (s *Store) Recordings(ctx context.Context, device access.DeviceID, stream access.StreamID, epoch, from, to time.Time) ([]record.Recording, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+recordingColumns+` FROM recordings
-		WHERE device = ? AND epoch = ? AND stream = ? AND start < ? AND start + duration > ? ORDER BY start, id`,
+	out, err := s.recordings(ctx, `device = ? AND epoch = ? AND stream = ? AND start < ? AND start + duration > ? ORDER BY start, id`,
 		string(device), epoch.UnixNano(), string(stream), to.UnixNano(), from.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("recordings of %s: %w", device, err)
 	}
-	defer rows.Close()
-	var out []record.Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, fmt.Errorf("recordings of %s: %w", device, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Recording returns one recording by id.
 func (s *Store) Recording(ctx context.Context, id int64) (record.Recording, error) {
-	r, err := scanRecording(s.db.QueryRowContext(ctx, `SELECT `+recordingColumns+` FROM recordings WHERE id = ?`, id))
+	r, err := sqlrow.Recording(s.db.QueryRowContext(ctx, `SELECT `+sqlrow.RecordingColumns+` FROM recordings WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("recording %d: %w", id, store.ErrNotFound)
 	}
@@ -91,21 +81,59 @@ func (s *Store) DeleteRecording(ctx context.Context, id int64) error {
 	return nil
 }
 
-func scanRecording(r sqlrow.Scanner) (record.Recording, error) {
-	var (
-		rec                      record.Recording
-		device, stream           string
-		epoch, segID, start, dur int64
-		frags                    []byte
-	)
-	if err := r.Scan(&rec.ID, &device, &stream, &epoch, &segID, &start, &dur, &rec.Size, &rec.Object, &frags); err != nil {
-		return rec, err
-	}
-	fs, err := record.DecodeFragments(frags)
+// RecordingsAfter lists up to limit recordings of every device with ids
+// above after, by id.
+func (s *Store) RecordingsAfter(ctx context.Context, after int64, limit int) ([]record.Recording, error) {
+	return s.recordings(ctx, `id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+// OldestRecordings lists up to limit of the device's recordings of every
+// stream and epoch, oldest first.
+func (s *Store) OldestRecordings(ctx context.Context, device access.DeviceID, limit int) ([]record.Recording, error) {
+	return s.recordings(ctx, `device = ? ORDER BY start, id LIMIT ?`, string(device), limit)
+}
+
+// RecordingBytes is the plaintext size of the device's recordings.
+func (s *Store) RecordingBytes(ctx context.Context, device access.DeviceID) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM recordings WHERE device = ?`, string(device)).Scan(&n)
 	if err != nil {
-		return rec, err
+		return 0, fmt.Errorf("recording bytes of %s: %w", device, err)
 	}
-	rec.Device, rec.Stream, rec.Epoch, rec.SegmentID = access.DeviceID(device), access.StreamID(stream), sqlrow.FromNanos(epoch), uint64(segID)
-	rec.Start, rec.Duration, rec.Fragments = sqlrow.FromNanos(start), time.Duration(dur), fs
-	return rec, nil
+	return n, nil
+}
+
+// recordings runs a query whose where clause is one of this file's constants.
+func (s *Store) recordings(ctx context.Context, where string, args ...any) ([]record.Recording, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.RecordingColumns+` FROM recordings WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list recordings: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.Collect(rows, sqlrow.Recording)
+	if err != nil {
+		return nil, fmt.Errorf("list recordings: %w", err)
+	}
+	return out, nil
+}
+
+// SetRetention sets how long and how much of the device's footage is
+// kept (zero fields: the server's default).
+func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET retain_age = ?, retain_bytes = ? WHERE id = ?`,
+		int64(rule.Age), rule.Bytes, string(id))
+	return changedOne(res, err, "set retention of device", id)
+}
+
+// Retention returns what SetRetention set for the device.
+func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Rule, error) {
+	var age, n int64
+	err := s.db.QueryRowContext(ctx, `SELECT retain_age, retain_bytes FROM devices WHERE id = ?`, string(id)).Scan(&age, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, err)
+	}
+	return record.Rule{Age: time.Duration(age), Bytes: n}, nil
 }

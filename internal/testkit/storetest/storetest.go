@@ -55,6 +55,8 @@ func Run(t *testing.T, b Backend) {
 		{"AlexaGrants", testAlexaGrants},
 		{"AlexaSeen", testAlexaSeen},
 		{"DirectoryAnswersAuth", testDirectoryAnswersAuth},
+		{"Recordings", testRecordings},
+		{"RetentionRules", testRetentionRules},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, b) })
 	}
