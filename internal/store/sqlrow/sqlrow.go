@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
 )
@@ -107,6 +108,28 @@ func Share(r Scanner) (store.Share, error) {
 	sh.Device, sh.Viewer, sh.CreatedAt = access.DeviceID(device), access.UserID(viewer), FromNanos(created)
 	sh.Until = OptionalTime(until)
 	return sh, nil
+}
+
+// FactsColumns are the columns Facts scans, in order: a device d and the
+// share s of one user, left-joined (no share: s's columns are null).
+const FactsColumns = `d.owner, d.enabled, d.epoch_started, COALESCE(s.viewer, ''), COALESCE(s.until, 0), COALESCE(s.created_at, 0)`
+
+// Facts scans FactsColumns.
+func Facts(r Scanner) (auth.Facts, error) {
+	var (
+		f                     auth.Facts
+		owner, viewer         string
+		enabled               bool
+		epoch, until, created int64
+	)
+	if err := r.Scan(&owner, &enabled, &epoch, &viewer, &until, &created); err != nil {
+		return auth.Facts{}, err
+	}
+	f.Owner, f.Disabled, f.EpochStarted = access.UserID(owner), !enabled, FromNanos(epoch)
+	if f.Shared = viewer != ""; f.Shared {
+		f.ShareUntil, f.ShareCreated = OptionalTime(until), FromNanos(created)
+	}
+	return f, nil
 }
 
 // AccessColumns are the columns Access scans, in order.
