@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	var recordings *record.Library
 	if cfg.Record {
-		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, issuer, a.reg, log); err != nil {
+		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, a.auth, a.reg, log); err != nil {
 			return nil, err
 		}
 	}
