@@ -147,8 +147,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	signIn := &auth.SignIn{Users: dir, Sessions: dir, Accounts: auth.NewThrottle(auth.AccountFailures),
-		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log}
-	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
+		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log, Tokens: a.auth}
+	authn := &httpapi.Authenticator{Credentials: signIn, SecureCookies: cfg.SecureCookies()}
 	a.oauth, err = oauth.New(oauth.Config{Store: a.store, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
 		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: dir,
 		Logger: log, OnUnlink: a.unlinked})
