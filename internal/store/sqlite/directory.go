@@ -8,7 +8,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
-	"vigil/internal/store"
 	"vigil/internal/store/sqlrow"
 )
 
@@ -21,7 +20,7 @@ var _ auth.Records = (*Store)(nil)
 // DeviceCredential is what device publishes with.
 func (s *Store) DeviceCredential(ctx context.Context, id access.DeviceID) (auth.Credential, error) {
 	dev, err := s.Device(ctx, id)
-	return dev.Credential, unknown(err)
+	return dev.Credential, sqlrow.Unknown(err)
 }
 
 // Facts is the device's owner, state and epoch with user's share of it,
@@ -38,22 +37,10 @@ func (s *Store) Facts(ctx context.Context, user access.UserID, device access.Dev
 
 // PrincipalRecord is the user name, without tokens.
 func (s *Store) PrincipalRecord(ctx context.Context, name string) (auth.Principal, error) {
-	return principal(s.UserByName(ctx, name))
+	return sqlrow.Principal(s.UserByName(ctx, name))
 }
 
 // PrincipalRecordOf is the user id, without tokens.
 func (s *Store) PrincipalRecordOf(ctx context.Context, id access.UserID) (auth.Principal, error) {
-	return principal(s.User(ctx, id))
-}
-
-func principal(u store.User, err error) (auth.Principal, error) {
-	return auth.Principal{ID: u.ID, Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}, unknown(err)
-}
-
-// unknown is err, a missing entry told as auth.ErrUnknown.
-func unknown(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
-	}
-	return err
+	return sqlrow.Principal(s.User(ctx, id))
 }

@@ -1,12 +1,14 @@
 // Package sqlrow turns the rows of the store's tables into store values,
-// for both implementations (sqlite, postgres): their drivers differ, their
-// tables and column orders do not. Times are Unix nanoseconds, UTC, with 0
+// and into the records auth reads (auth.Records), for both implementations
+// (sqlite, postgres): their drivers differ, their tables and column orders
+// do not. Times are Unix nanoseconds, UTC, with 0
 // for "not yet" where a column allows it.
 //
 // It runs no SQL: each implementation queries, then scans here.
 package sqlrow
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,6 +132,21 @@ func Facts(r Scanner) (auth.Facts, error) {
 		f.ShareUntil, f.ShareCreated = OptionalTime(until), FromNanos(created)
 	}
 	return f, nil
+}
+
+// Principal is a user as auth reads it of a store (auth.Records): without
+// tokens, which auth adds, and a missing one told as auth.ErrUnknown.
+func Principal(u store.User, err error) (auth.Principal, error) {
+	return auth.Principal{ID: u.ID, Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}, Unknown(err)
+}
+
+// Unknown is err with a missing entry (store.ErrNotFound) told as
+// auth.ErrUnknown, as auth reads it.
+func Unknown(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
+	}
+	return err
 }
 
 // AccessColumns are the columns Access scans, in order.
