@@ -118,6 +118,10 @@ def main():
     returns = short[:-1].count("httpapi") - 1
     print("sequence (%d hops): %s" % (len(short) - 1, " > ".join(short)))
     print("packages (%d): %s" % (len(pkgs), ", ".join(pkgs)))
+    # A package's parent owns its subpackages (store/sqlite and store/sqlrow
+    # are the store): the owners are what the invariants name.
+    owners = sorted(set(p.split("/")[0] for p in short))
+    print("owners (%d): %s" % (len(owners), ", ".join(owners)))
     print("returns to httpapi before the first write: %d" % returns)
     bad = (a.max_packages and len(pkgs) > a.max_packages) or (a.max_returns >= 0 and returns > a.max_returns)
     sys.exit(1 if bad else 0)

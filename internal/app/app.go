@@ -117,7 +117,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	issuer := access.NewIssuer()
-	a.auth = auth.NewService(a.store, issuer, auth.NewTokens(master), grantTTL)
+	dir := auth.StoreDirectory{Records: a.store}
+	a.auth = auth.NewService(dir, issuer, auth.NewTokens(master), grantTTL)
 	failures := authFailures(a.reg)
 	a.auth.Failures, a.auth.Audit = failures, log
 	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
@@ -147,11 +148,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	signIn := &auth.SignIn{Users: a.store, Sessions: a.store, Accounts: auth.NewThrottle(auth.AccountFailures),
-		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log}
-	authn := &httpapi.Authenticator{Credentials: signIn, Tokens: a.auth, SecureCookies: cfg.SecureCookies()}
+	signIn := &auth.SignIn{Users: dir, Sessions: dir, Accounts: auth.NewThrottle(auth.AccountFailures),
+		Addresses: auth.NewThrottle(auth.AddressFailures), Hasher: auth.NewHasher(0, -1), Failures: failures, Audit: log, Tokens: a.auth}
+	authn := &httpapi.Authenticator{Credentials: signIn, SecureCookies: cfg.SecureCookies()}
 	a.oauth, err = oauth.New(oauth.Config{Store: a.store, Clients: cfg.OAuthClients, Master: master, SignIn: authn,
-		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: a.store,
+		SecureCookies: cfg.SecureCookies(), Cameras: linkCameras{household.Views{Store: a.store}}, Users: dir,
 		Logger: log, OnUnlink: a.unlinked})
 	if err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	var recordings *record.Library
 	if cfg.Record {
-		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, issuer, a.reg, log); err != nil {
+		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, a.auth, a.reg, log); err != nil {
 			return nil, err
 		}
 		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.reg, log)
@@ -249,7 +250,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 	return httpapi.Config{
 		Registry:      a.reg,
 		Health:        func(r *http.Request) error { return a.store.Ping(r.Context()) },
-		Users:         a.store,
+		Users:         auth.StoreDirectory{Records: a.store},
 		CORSOrigins:   a.cfg.CORSOrigins,
 		UI:            web.Files,
 		Google:        a.newFulfillment(),

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 	"vigil/internal/blob"
 	"vigil/internal/config"
 	"vigil/internal/datadir"
@@ -19,17 +20,15 @@ import (
 	"vigil/internal/store/backend"
 )
 
-// recorderGrantTTL is how long the recorder's grant for one camera session
-// lasts; a session that outlives it is rejoined at the next poll.
-const recorderGrantTTL = 24 * time.Hour
-
-// recorderUser is who the recorder reads streams as, in logs.
-const recorderUser access.UserID = "vigil-recorder"
+// grantTimeout bounds the store read of one recorder grant.
+const grantTimeout = 5 * time.Second
 
 // newRecordings builds the recorder and the library over
-// data_dir/recordings. The recorder reads with grants minted by the
-// process's one Issuer, for the device's sessions only.
-func newRecordings(ctx context.Context, cfg config.Config, st backend.Store, h *hub.Hub, sealer *seal.Sealer, issuer *access.Issuer,
+// data_dir/recordings. The recorder reads with grants auth mints for the
+// device's current epoch (auth.Service.RecorderGrant); one auth cannot
+// mint is the zero grant, which the hub refuses, and the recorder tries
+// again at its next poll.
+func newRecordings(ctx context.Context, cfg config.Config, st backend.Store, h *hub.Hub, sealer *seal.Sealer, grants *auth.Service,
 	reg prometheus.Registerer, log *slog.Logger) (*record.Recorder, *record.Library, error) {
 	var index record.Index = st // SQLite and Postgres alike
 	blobs, err := recordStore(ctx, cfg)
@@ -40,7 +39,13 @@ func newRecordings(ctx context.Context, cfg config.Config, st backend.Store, h *
 		Hub: h, Sealer: sealer, Blobs: blobs, Index: index,
 		Targets: func(ctx context.Context) ([]record.Target, error) { return recordTargets(ctx, st) },
 		Grant: func(d access.DeviceID) access.Grant {
-			return issuer.Mint(recorderUser, d, access.AudienceWeb, recorderGrantTTL)
+			ctx, cancel := context.WithTimeout(context.Background(), grantTimeout)
+			defer cancel()
+			g, err := grants.RecorderGrant(ctx, d)
+			if err != nil {
+				log.Warn("recorder: no grant for the camera; retrying at the next poll", "camera", d, "error", err)
+			}
+			return g
 		},
 		SegmentDuration: cfg.RecordSegment, Registerer: reg, Logger: log,
 	})

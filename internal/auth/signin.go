@@ -71,6 +71,8 @@ type SignIn struct {
 	// Sessions keeps sessions and chosen passwords; nil: neither (HTTP
 	// Basic with generated passwords and API tokens only).
 	Sessions SessionStore
+	// Tokens resolves stream tokens (Service); nil refuses them.
+	Tokens TokenCallers
 	// Accounts and Addresses throttle failed passwords per (user name,
 	// client address) and per client address.
 	Accounts, Addresses *Throttle

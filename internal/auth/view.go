@@ -17,6 +17,9 @@ var (
 	// ErrTooManyViews is a viewing refused because its user already has
 	// as many of the output's viewings open as its Cap allows.
 	ErrTooManyViews = errors.New("too many live views open for this user")
+	// ErrUnauthenticated wraps the refusal of the credentials a viewing
+	// was asked with (SignIn.Caller's errors).
+	ErrUnauthenticated = errors.New("credentials refused")
 )
 
 // Media is what a viewing opens with its grant, such as a hub reader.
@@ -29,18 +32,20 @@ type Granter interface {
 
 var _ Granter = (*Service)(nil)
 
-// Cap bounds how many viewings each user holds open at once
-// (limit.PerKey).
-type Cap interface {
-	Take(user access.UserID) bool
-	Give(user access.UserID)
+// Callers resolves who presented a request's credentials (SignIn).
+type Callers interface {
+	Caller(ctx context.Context, pr Presented, need Scope) (Caller, error)
 }
 
-// Viewer opens the viewing sessions of one output: the one call between a
-// caller resolved at the edge and the output's first byte. It is declared
-// over M, what the output reads, so that auth opens media without knowing
-// the hub.
+var _ Callers = (*SignIn)(nil)
+
+// Viewer opens the viewing sessions of one output: the one call between
+// what a request presents and the output's first byte. It is declared over
+// M, what the output reads, so that auth opens media without knowing the
+// hub.
 type Viewer[M Media] struct {
+	// Callers resolves the caller (SignIn).
+	Callers Callers
 	// Auth mints the grants (Service).
 	Auth Granter
 	// Output names the output in the access history: mp4, mjpeg, ...
@@ -50,12 +55,13 @@ type Viewer[M Media] struct {
 	// Record writes the access history; nil records nothing.
 	Record *audit.Recorder
 	// PerUser caps each user's open viewings; nil caps nothing.
-	PerUser Cap
+	PerUser *Cap
 }
 
-// View is one open viewing session: its grant, what it opened and its
-// record (whose Add counts the bytes delivered).
+// View is one open viewing session: its caller and grant, what it opened
+// and its record (whose Add counts the bytes delivered).
 type View[M Media] struct {
+	Caller Caller
 	Grant  access.Grant
 	Media  M
 	Record *audit.Session
@@ -70,34 +76,46 @@ func (v *View[M]) Close() {
 	v.undo = nil
 }
 
-// View grants c the use (Grant: RightsOf, from the store), takes a place
-// under the cap, opens the media with the grant and starts the session's
-// record, in that order, so that a refusal says the first thing wrong: the
-// camera (ErrNotGranted wrapping Grant's error), ErrTooManyViews, Open's error, or
+// View resolves the caller who presented pr (Callers, with ScopeView),
+// grants it the use (Grant: RightsOf, from the store), takes a place under
+// the cap, opens the media with the grant and starts the session's record,
+// in that order, so that a refusal says the first thing wrong: the
+// credentials (ErrUnauthenticated wrapping the Caller's error), the camera
+// (ErrNotGranted wrapping Grant's), ErrTooManyViews, Open's error, or
 // audit.ErrUnrecorded — a viewing that cannot be recorded is not served.
 // On an error nothing stays open; otherwise Close the View when it ends.
-func (vr *Viewer[M]) View(ctx context.Context, c Caller, use Use, remote string) (_ *View[M], err error) {
+//
+// The caller is resolved here, not before: resolving it, granting and
+// recording are all auth's and audit's, and an edge that resolved it first
+// would take control back to the output between two calls into auth for
+// no decision of its own.
+func (vr *Viewer[M]) View(ctx context.Context, pr Presented, use Use) (_ *View[M], err error) {
+	c, err := vr.Callers.Caller(ctx, pr, ScopeView)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
 	g, err := vr.Auth.Grant(ctx, c, use)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotGranted, err)
 	}
-	v := &View[M]{Grant: g}
+	v := &View[M]{Caller: c, Grant: g}
 	defer func() {
 		if err != nil {
 			v.Close()
 		}
 	}()
 	if vr.PerUser != nil {
-		if !vr.PerUser.Take(g.User()) {
+		release, ok := vr.PerUser.Take(g.User())
+		if !ok {
 			return nil, fmt.Errorf("%w: %s", ErrTooManyViews, g.User())
 		}
-		v.undo = append(v.undo, func() { vr.PerUser.Give(g.User()) })
+		v.undo = append(v.undo, release)
 	}
 	if v.Media, err = vr.Open(g, use.Stream); err != nil {
 		return nil, err
 	}
 	v.undo = append(v.undo, v.Media.Close)
-	if v.Record, err = vr.Record.Start(g, vr.Output, remote); err != nil {
+	if v.Record, err = vr.Record.Start(g, vr.Output, pr.Remote); err != nil {
 		return nil, err
 	}
 	v.undo = append(v.undo, v.Record.End)

@@ -36,7 +36,7 @@ func viewerGrant(acc Accounts, r *http.Request, stream access.StreamID) (access.
 	c := callerOf(r)
 	g, err := acc.Grant(r.Context(), c, viewUse(device, stream))
 	if err != nil {
-		return access.Grant{}, refusedGrant(c, err)
+		return access.Grant{}, refusedGrant(c.Token != nil, err)
 	}
 	return g, nil
 }
@@ -46,12 +46,12 @@ func viewUse(device access.DeviceID, stream access.StreamID) auth.Use {
 	return auth.Use{Device: device, Stream: stream, Audiences: httpAudiences}
 }
 
-// refusedGrant is what c is told of a grant refused with err: a refused
-// token says why (through the table); a disabled camera is refused as such
-// only to those it is listed to (auth.RightsOf); to anyone else the camera
-// does not exist.
-func refusedGrant(c auth.Caller, err error) error {
-	if c.Token != nil || errors.Is(err, auth.ErrDisabled) {
+// refusedGrant is what a caller (byToken: with a stream token) is told of
+// a grant refused with err: a refused token says why (through the table);
+// a disabled camera is refused as such only to those it is listed to
+// (auth.RightsOf); to anyone else the camera does not exist.
+func refusedGrant(byToken bool, err error) error {
+	if byToken || errors.Is(err, auth.ErrDisabled) {
 		return notFoundUnless(err)
 	}
 	return &HTTPError{Code: errNotFound.Code, Msg: errNotFound.Msg, Err: err}

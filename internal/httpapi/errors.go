@@ -67,6 +67,8 @@ var clientErrors = []struct {
 	{auth.ErrWrongPassword, http.StatusUnauthorized, "wrong user or password"},
 	{auth.ErrSessionEnded, http.StatusUnauthorized, "session ended; sign in again"},
 	{auth.ErrNotPassword, http.StatusUnauthorized, "sign in with the password, not an API token"},
+	{auth.ErrNoCredentials, http.StatusUnauthorized, "credentials required"},
+	{auth.ErrCSRF, http.StatusForbidden, "missing or wrong " + csrfHeader},
 	{access.ErrBadDeviceID, http.StatusNotFound, "no such camera"},
 	{auth.ErrUnknown, http.StatusNotFound, "no such camera, user or code"},
 	{auth.ErrForbidden, http.StatusNotFound, "no such camera, user or code"}, // no probing for ids

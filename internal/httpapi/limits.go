@@ -111,14 +111,15 @@ func (m *Media) writeTimeout() time.Duration {
 	return defaultWriteTimeout
 }
 
-// takeOutput counts one more long-lived output (live.mp4, MJPEG) against
-// g's user, as the WebRTC server counts sessions; the caller gives it back
-// with m.outputs.Give when the response ends. One past the cap is 429.
-func (m *Media) takeOutput(g access.Grant) error {
-	if m.outputs.Take(g.User()) {
-		return nil
+// takeOutput counts one more long-lived output (MJPEG; live.mp4's View
+// takes its own) against g's user, as the WebRTC server counts sessions,
+// and returns what gives it back when the response ends. One past the cap
+// is 429.
+func (m *Media) takeOutput(g access.Grant) (release func(), err error) {
+	if release, ok := m.outputs.Take(g.User()); ok {
+		return release, nil
 	}
-	return m.tooManyOutputs(auth.ErrTooManyViews)
+	return nil, m.tooManyOutputs(auth.ErrTooManyViews)
 }
 
 // tooManyOutputs is the 429 of a user at the cap of long-lived outputs.

@@ -18,7 +18,6 @@ import (
 	"vigil/internal/fmp4"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
-	"vigil/internal/limit"
 	"vigil/internal/record"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
@@ -52,7 +51,7 @@ type Media struct {
 	// nil registers vigil_viewers_dropped_total on the routes' registry.
 	Dropped *prometheus.CounterVec
 	metrics *outputMetrics
-	outputs *limit.PerKey[access.UserID] // long-lived outputs open per user
+	outputs *auth.Cap // long-lived outputs open per user
 	mp4     *auth.Viewer[*hub.Reader]
 	mp4Back *auth.Viewer[*hub.Reader] // from the GOP before the cached one (Hub.ReadBack)
 }
@@ -95,12 +94,14 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	if perUser <= 0 {
 		perUser = defaultMaxOutputsPerUser
 	}
-	m.outputs = limit.NewPerKey[access.UserID](perUser)
-	m.mp4 = &auth.Viewer[*hub.Reader]{Auth: m.Accounts, Output: "mp4", Open: m.Hub.Read, Record: m.Record, PerUser: m.outputs}
+	m.outputs = auth.NewCap(perUser)
+	m.mp4 = &auth.Viewer[*hub.Reader]{Callers: m.Authn.Credentials, Auth: m.Accounts, Output: "mp4", Open: m.Hub.Read,
+		Record: m.Record, PerUser: m.outputs}
 	back := *m.mp4
 	back.Open = m.Hub.ReadBack
 	m.mp4Back = &back
-	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.Authn.viewing(m.liveMP4))))
+	// live.mp4 is its own edge: View resolves the caller (see liveMP4).
+	mux.Handle("GET /api/cameras/{id}/live.mp4", m.writeDeadlines("mp4", serve(m.Logger, m.liveMP4)))
 	mux.Handle("GET /api/cameras/{id}/hls/index.m3u8", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.multivariant))))
 	mux.Handle("GET /api/cameras/{id}/hls/{stream}/{variant}/{file}", m.writeDeadlines("hls", serve(m.Logger, m.Authn.viewing(m.hlsFile))))
 	mux.Handle("GET /api/cameras/{id}/still.jpg", m.writeDeadlines("still", serve(m.Logger, m.Authn.viewing(m.still))))
@@ -167,9 +168,10 @@ func (m *Media) viewerStill(r *http.Request) (access.Grant, stills.Request, erro
 }
 
 // liveMP4 serves a live progressive MP4: one call (auth.Viewer.View)
-// grants the caller resolved at the edge, takes its place under the
-// per-user cap, opens the hub reader and starts the viewing record; then
-// fmp4 writes.
+// resolves the caller from what the request presents (as the viewing
+// middleware would), grants it, takes its place under the per-user cap,
+// opens the hub reader and starts the viewing record; then fmp4 writes.
+// Control leaves httpapi once before the first byte.
 func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	device, err := access.ParseDeviceID(r.PathValue("id"))
 	if err != nil {
@@ -188,9 +190,10 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("from") == "previous" {
 		viewer = m.mp4Back
 	}
-	v, err := viewer.View(r.Context(), callerOf(r), viewUse(device, stream), r.RemoteAddr)
+	pr := presented(r, true)
+	v, err := viewer.View(r.Context(), pr, viewUse(device, stream))
 	if err != nil {
-		return m.refusedView(callerOf(r), err)
+		return m.refusedView(pr, err)
 	}
 	defer v.Close()
 	h := w.Header()
@@ -206,12 +209,14 @@ func (m *Media) liveMP4(w http.ResponseWriter, r *http.Request) error {
 	return nil // the response has started: nothing more to say to the client
 }
 
-// refusedView is what c is told of a refused View, by which of its steps
-// refused it.
-func (m *Media) refusedView(c auth.Caller, err error) error {
+// refusedView is what the presenter of pr is told of a refused View, by
+// which of its steps refused it.
+func (m *Media) refusedView(pr auth.Presented, err error) error {
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return refusedCaller(pr, err)
 	case errors.Is(err, auth.ErrNotGranted):
-		return refusedGrant(c, err)
+		return refusedGrant(pr.Token != "", err)
 	case errors.Is(err, auth.ErrTooManyViews):
 		return m.tooManyOutputs(err)
 	case errors.Is(err, audit.ErrUnrecorded):
@@ -348,10 +353,11 @@ func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
 			return httpError(http.StatusBadRequest, "fps must be between 0.1 and 30", nil)
 		}
 	}
-	if err := m.takeOutput(g); err != nil {
+	release, err := m.takeOutput(g)
+	if err != nil {
 		return err
 	}
-	defer m.outputs.Give(g.User())
+	defer release()
 	// The first frame is fetched before any header is written, so an
 	// offline or forbidden camera still gets a proper status.
 	if _, err := m.Stills.Get(r.Context(), g, req); err != nil {

@@ -11,12 +11,11 @@ import (
 
 // Authenticator reads credentials off requests — a session cookie (with a
 // CSRF header on every state-changing request), HTTP Basic, a stream token
-// — and asks auth who they are.
+// — and asks auth who they are (auth.SignIn.Caller), once per request.
 type Authenticator struct {
-	// Credentials checks passwords and sessions.
+	// Credentials checks passwords, sessions and (with its Tokens) stream
+	// tokens.
 	Credentials *auth.SignIn
-	// Tokens resolves stream tokens on media routes; nil refuses them.
-	Tokens TokenCallers
 	// SecureCookies marks cookies Secure also on plain connections: people
 	// reach Vigil over https through a proxy. It defaults to false: Secure
 	// only on TLS connections.
@@ -28,47 +27,8 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 )
 
-// user authenticates r and checks that its credential allows need.
-func (au *Authenticator) user(r *http.Request, need auth.Scope) (auth.Caller, error) {
-	c, err := au.authenticate(r)
-	if err == nil && !c.Allows(need) {
-		err = httpError(http.StatusForbidden, "this API token's scope does not allow that; use a token with scope "+
-			string(need)+" or sign in", nil)
-	}
-	return c, err
-}
-
-func (au *Authenticator) authenticate(r *http.Request) (auth.Caller, error) {
-	if c, err := r.Cookie(sessionCookie); err == nil && au.Credentials.Sessions != nil {
-		return au.sessionUser(r, c.Value)
-	}
-	name, pass, ok := r.BasicAuth()
-	if !ok {
-		return auth.Caller{}, httpError(http.StatusUnauthorized, "credentials required", nil)
-	}
-	return au.checkPassword(r, name, pass)
-}
-
-func (au *Authenticator) sessionUser(r *http.Request, cookie string) (auth.Caller, error) {
-	c, sess, err := au.Credentials.SessionCaller(r.Context(), cookie)
-	if err != nil {
-		return auth.Caller{}, err
-	}
-	if !safeMethod(r.Method) && r.Header.Get(csrfHeader) != sess.CSRF {
-		return auth.Caller{}, httpError(http.StatusForbidden, "missing or wrong "+csrfHeader, nil)
-	}
-	return c, nil
-}
-
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
-// checkPassword has auth check a password from the request's client (see
-// auth.SignIn.Password).
-func (au *Authenticator) checkPassword(r *http.Request, name, pass string) (auth.Caller, error) {
-	c, err := au.Credentials.Password(r.Context(), name, pass, r.RemoteAddr)
-	return c, signInError(err)
 }
 
 // signInError is what a client is told of a refused sign-in or password

@@ -1,6 +1,6 @@
 // Package limit owns Vigil's caps on what one party may hold at once: open
 // connections per client address (Listener, Addresses) and concurrent
-// sessions per key (PerKey), such as one user's long-lived outputs.
+// sessions per key (PerKey), such as one user's WebRTC sessions.
 //
 // It knows nothing of users, HTTP or RTSP: callers choose the keys and say
 // what a refusal means to their clients.

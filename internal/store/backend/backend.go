@@ -29,10 +29,9 @@ type Store interface {
 	Accounts
 	oauth.Store
 	audit.Store
-	// auth.Directory and auth.SessionStore: the store answers auth's reads
-	// in auth's types, without a layer in between.
-	auth.Directory
-	auth.SessionStore
+	// auth.Records: the store answers auth's reads as rows in auth's
+	// types; auth.StoreDirectory decides from them, for every store.
+	auth.Records
 	Revocations
 	Recordings
 	AccessOf(ctx context.Context, device access.DeviceID, since time.Time, limit int) ([]store.Access, error)

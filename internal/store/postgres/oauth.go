@@ -83,6 +83,13 @@ func (s *Store) Link(ctx context.Context, id string) (oauth.Link, error) {
 	return links[0], nil
 }
 
+// LinkHolder is the user of an account link and whether it is live
+// (auth.Bindings).
+func (s *Store) LinkHolder(ctx context.Context, id string) (access.UserID, bool, error) {
+	l, err := s.Link(ctx, id)
+	return l.User, l.Live(), err
+}
+
 // LinksOf returns the user's live links, oldest first.
 func (s *Store) LinksOf(ctx context.Context, user access.UserID) ([]oauth.Link, error) {
 	return s.links(ctx, `l.user_id = $1 AND l.linked_at != 0 AND l.revoked_at = 0`, string(user))

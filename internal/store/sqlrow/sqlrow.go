@@ -1,18 +1,21 @@
 // Package sqlrow turns the rows of the store's tables into store values,
-// for both implementations (sqlite, postgres): their drivers differ, their
-// tables and column orders do not. Times are Unix nanoseconds, UTC, with 0
+// and into the records auth reads (auth.Records), for both implementations
+// (sqlite, postgres): their drivers differ, their tables and column orders
+// do not. Times are Unix nanoseconds, UTC, with 0
 // for "not yet" where a column allows it.
 //
 // It runs no SQL: each implementation queries, then scans here.
 package sqlrow
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/auth"
 	"vigil/internal/oauth"
 	"vigil/internal/store"
 )
@@ -107,6 +110,43 @@ func Share(r Scanner) (store.Share, error) {
 	sh.Device, sh.Viewer, sh.CreatedAt = access.DeviceID(device), access.UserID(viewer), FromNanos(created)
 	sh.Until = OptionalTime(until)
 	return sh, nil
+}
+
+// FactsColumns are the columns Facts scans, in order: a device d and the
+// share s of one user, left-joined (no share: s's columns are null).
+const FactsColumns = `d.owner, d.enabled, d.epoch_started, COALESCE(s.viewer, ''), COALESCE(s.until, 0), COALESCE(s.created_at, 0)`
+
+// Facts scans FactsColumns.
+func Facts(r Scanner) (auth.Facts, error) {
+	var (
+		f                     auth.Facts
+		owner, viewer         string
+		enabled               bool
+		epoch, until, created int64
+	)
+	if err := r.Scan(&owner, &enabled, &epoch, &viewer, &until, &created); err != nil {
+		return auth.Facts{}, err
+	}
+	f.Owner, f.Disabled, f.EpochStarted = access.UserID(owner), !enabled, FromNanos(epoch)
+	if f.Shared = viewer != ""; f.Shared {
+		f.ShareUntil, f.ShareCreated = OptionalTime(until), FromNanos(created)
+	}
+	return f, nil
+}
+
+// Principal is a user as auth reads it of a store (auth.Records): without
+// tokens, which auth adds, and a missing one told as auth.ErrUnknown.
+func Principal(u store.User, err error) (auth.Principal, error) {
+	return auth.Principal{ID: u.ID, Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Credential: u.Credential}, Unknown(err)
+}
+
+// Unknown is err with a missing entry (store.ErrNotFound) told as
+// auth.ErrUnknown, as auth reads it.
+func Unknown(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", auth.ErrUnknown, err)
+	}
+	return err
 }
 
 // AccessColumns are the columns Access scans, in order.
