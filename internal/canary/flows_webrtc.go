@@ -26,6 +26,7 @@ type rtcPeer struct {
 
 func newRTCPeer(v *Visit) (*rtcPeer, error) {
 	p := &rtcPeer{v: v, bad: make(chan struct{})}
+	v.Adaptive = true
 	w, err := sim.NewWebRTCViewer(v.c.keys, sim.WebRTCOptions{Audio: v.Camera.Audio, OnUnit: p.unit, OnAudio: p.audio})
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("canary: %w", err)
 	}
-	srv, err := newServer(cfg.Bin, cfg.Dir, cfg.Mutant)
+	srv, err := newServer(cfg.Bin, cfg.Dir, cfg.Mutant, cfg.Cameras)
 	if err != nil {
 		return nil, err
 	}

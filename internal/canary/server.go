@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"vigil/internal/vigilproc"
 )
@@ -19,7 +20,7 @@ type server struct {
 	googleSecret string // of the Google and Alexa clients configured in Vigil
 }
 
-func newServer(bin, dir, mutant string) (*server, error) {
+func newServer(bin, dir, mutant string, cameras int) (*server, error) {
 	s := &server{googleSecret: randomHex(16)}
 	p, err := vigilproc.New(vigilproc.Config{Bin: bin, Data: filepath.Join(dir, "data"), Log: filepath.Join(dir, "vigil.log"),
 		Env: []string{"VIGIL_TRUSTED_PROXIES=127.0.0.1/32", "VIGIL_MUTANT=" + mutant,
@@ -32,7 +33,7 @@ func newServer(bin, dir, mutant string) (*server, error) {
 			"VIGIL_RTSP_MAX_CONNS_PER_ADDRESS=1000000",
 			// Recordings are a flow too: short segments, so that a run
 			// reads some of every camera's.
-			"VIGIL_RECORD=true", "VIGIL_RECORD_SEGMENT=4s"}})
+			"VIGIL_RECORD=true", "VIGIL_RECORD_SEGMENT=" + recordSegment(cameras).String()}})
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +64,15 @@ func (s *server) violations(ctx context.Context) (float64, error) {
 // an address of its own, and a credential attacker another. Otherwise one
 // address would carry everybody's failed sign-ins, and the attacks the
 // canary makes would lock its own households out.
+// recordSegment is the canary's segment length: 4 s, longer with many
+// cameras so that the store sees about ten segments a second, as an
+// operator's 600 cameras would at one-minute segments (at 4 s, 200 cameras
+// closed 50 a second, each fsynced and indexed, and starved the store's
+// other writes).
+func recordSegment(cameras int) time.Duration {
+	return max(4*time.Second, time.Duration(cameras)*time.Second/10)
+}
+
 func householdAddr(user int) string { return fmt.Sprintf("10.0.%d.%d", user/250, user%250+1) }
 
 func attackerAddr(n int) string { return fmt.Sprintf("198.51.100.%d", n%254+1) }

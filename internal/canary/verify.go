@@ -135,6 +135,16 @@ func (c *checker) identity(output, user, requested, got, detail string) bool {
 	return false
 }
 
+// stampedBy returns the camera of an access unit's first valid stamp, or "".
+func (c *checker) stampedBy(nalus [][]byte) string {
+	for _, n := range nalus {
+		if st, ok, err := sim.ParseStamp(n, c.keys); ok && err == nil {
+			return st.Camera
+		}
+	}
+	return ""
+}
+
 // accessUnit checks one access unit's stamps: the camera asked for,
 // captured no earlier than nb (zero: no epoch). It returns false on a
 // violation.

@@ -41,6 +41,10 @@ type Visit struct {
 	Addr string
 	// Sub asks for the camera's sub stream.
 	Sub bool
+	// Adaptive accepts the camera's sub stream as well as the stream asked
+	// for: WebRTC steps a viewer whose grant covers both down to sub on a
+	// poor path (issue 17), and every WebRTC visit's credentials do.
+	Adaptive bool
 	// Attack is set when the user may not see the camera: the request must
 	// be refused (401, 403 or 404) with no media.
 	Attack bool
@@ -88,7 +92,7 @@ func (v *Visit) retarget(c *Camera) bool {
 // its stamps must be the visit's camera's. It returns false on a violation.
 func (v *Visit) Frame(nalus [][]byte) bool {
 	want := v.Camera.ID
-	if v.Sub {
+	if v.Sub || v.Adaptive && v.c.stampedBy(nalus) == subID(want) {
 		want = subID(want)
 	}
 	if !v.c.accessUnit(v.output, v.User.Name, want, v.notBefore, nalus) {
