@@ -32,7 +32,7 @@ func TestWebPageMP4ChoosesByThroughput(t *testing.T) {
 	gridIDs(t, tab, 1)
 	// The stills the page shows, fetched through the throttled link.
 	for range 3 {
-		if _, err := chromedp.Run(tab, chromedp.Evaluate[any](`refreshStills()`)); err != nil {
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[any](`loadStills()`)); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(700 * time.Millisecond)
