@@ -25,7 +25,7 @@ func TestUnexpectedErrorsAnswer500WithoutDetail(t *testing.T) {
 	if s, b := a.call(t, "POST", "/api/cameras/claim", "olga", olga, map[string]string{"code": code}); s != 200 {
 		t.Fatalf("claim: %d %s", s, b)
 	}
-	db, err := sql.Open("sqlite", filepath.Join(a.cfg.DataDir, "vigil.db"))
+	db, err := sql.Open("sqlite", filepath.Join(a.cfg.DataDir, "vigil.db")+"?_pragma=busy_timeout(10000)") // the server writes too
 	if err != nil {
 		t.Fatal(err)
 	}
