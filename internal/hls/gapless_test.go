@@ -171,3 +171,50 @@ func TestLongGOPNoWaitInVain(t *testing.T) {
 		})
 	}
 }
+
+// TestStartingPlayerGetsAWholeSegment: a starting player is not served a
+// playlist of parts alone when startWait passes before the first segment
+// closes (a loaded machine, a camera with long GOPs): gohlslib holds the
+// request until that segment closes, and mediaPlaylist relies on it (Shaka,
+// not in low-latency mode, drops parts and has nothing to play from a
+// playlist without a whole segment).
+func TestStartingPlayerGetsAWholeSegment(t *testing.T) {
+	t.Parallel()
+	const gop = 5 * fps
+	for _, v := range []Variant{VariantLL, VariantFMP4} {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			gen, err := sim.NewGenerator(160, 96, fps, gop, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{simcam.H264Track()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Close)
+			n := 0
+			write := func(until int) {
+				for ; n < until; n++ {
+					au, key := gen.Next()
+					if err := p.Write(0, hub.UnitData{PTS: time.Duration(n) * time.Second / fps, Key: key, Payload: au}); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			write(5) // a keyframe and four P frames: no segment closed yet
+			go func() {
+				time.Sleep(startWait + time.Second)
+				write(gop + 2) // the next keyframe closes the first segment
+			}()
+			pl, err := parseMedia(mustGet(t, f.url("/g/cam-a/main/"+string(v)+"/index.m3u8")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pl.segments) == 0 {
+				t.Errorf("a starting player got a playlist with no whole segment")
+			}
+		})
+	}
+}
