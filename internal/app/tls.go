@@ -18,6 +18,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/datadir"
 	"vigil/internal/limit"
+	"vigil/internal/rtsp"
 )
 
 // startTLS binds http_addr (redirect and ACME challenges) and https_addr,
@@ -47,7 +48,7 @@ func (a *App) startTLS() (net.Listener, error) {
 	a.redirect = &http.Server{Handler: a.certs.RedirectHandler(httpsPort), ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: a.cfg.HTTPIdleTimeout, ErrorLog: a.http.ErrorLog}
 	a.http.Handler = certs.HSTS(a.http.Handler)
-	return newSplitListener(tls.NewListener(limit.NewListener(httpsL, caps), a.certs.TLSConfig()), a.rtsp.Serve, a.cfg.ReadTimeout), nil
+	return newSplitListener(rtsp.TLSListener(limit.NewListener(httpsL, caps), a.certs.TLSConfig()), a.rtsp.Serve, a.cfg.ReadTimeout), nil
 }
 
 // certsConfig is the certificate manager's part of cfg; ports are where
@@ -195,6 +196,10 @@ func (p *peekedConn) Read(b []byte) (int, error) {
 	}
 	return p.Conn.Read(b)
 }
+
+// NetConn is the TLS connection under p: RTSP finds its record batcher
+// through it.
+func (p *peekedConn) NetConn() net.Conn { return p.Conn }
 
 // RedirectAddr is http_addr's bound address after Start when TLS is on
 // (it redirects to https), else nil.
