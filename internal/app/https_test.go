@@ -27,23 +27,14 @@ import (
 // http/1.1 or nothing at all (sorted by its first line, so net/http sees
 // a wrapped connection, not a *tls.Conn), and h2 is served as HTTP/2.
 func TestHTTPSClientsWithAndWithoutALPNSeeTLS(t *testing.T) {
-	certPath, keyPath, pool := selfSigned(t, t.TempDir())
-	m, err := certs.New(certs.Config{CertFile: certPath, KeyFile: keyPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tl, addr, pool := httpsPort(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s tls=%v", r.Proto, r.TLS != nil && r.TLS.HandshakeComplete)
 	})}
 	keepTLSState(srv)
-	l := newSplitListener(rtsp.TLSListener(raw, m.TLSConfig()), func(c net.Conn) { c.Close() }, 5*time.Second)
+	l := newSplitListener(tl, func(c net.Conn) { c.Close() }, 5*time.Second)
 	go srv.Serve(l)
 	defer srv.Close()
-	addr := raw.Addr().String()
 
 	for _, tc := range []struct {
 		alpn []string
@@ -78,6 +69,23 @@ func startHTTPSApp(t *testing.T) (*testApp, string) {
 		c.HTTPSAddr, c.RTSPSAddr = "127.0.0.1:0", "127.0.0.1:0"
 	})
 	return a, certPath
+}
+
+// httpsPort is a TLS listener on loopback as the app builds its HTTPS
+// port's (the certificate manager's configuration over a self-signed
+// certificate, the record batcher), its address and a pool trusting it.
+func httpsPort(t *testing.T) (net.Listener, string, *x509.CertPool) {
+	t.Helper()
+	certPath, keyPath, pool := selfSigned(t, t.TempDir())
+	m, err := certs.New(certs.Config{CertFile: certPath, KeyFile: keyPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rtsp.TLSListener(raw, m.TLSConfig()), raw.Addr().String(), pool
 }
 
 // rawHTTPSGet sends one HTTP/1.1 GET over TLS offering alpn and returns
@@ -139,5 +147,31 @@ func TestLiveMP4OverHTTP2WithCurl(t *testing.T) {
 	}
 	if got, err := curl(os.DevNull, "--no-alpn", base+"/healthz"); err != nil || !strings.HasPrefix(got, "1.1 ") {
 		t.Fatalf("curl --no-alpn: %q, %v; want HTTP/1.1", got, err)
+	}
+}
+
+// TestRTSPOnTheHTTPSPortFramesInOneWrite: an RTSP client sorted on the
+// HTTPS port by its first line reaches the RTSP server as a peekedConn;
+// the RTSP server's frames still leave in one write through the record
+// batcher under its TLS (rtsp finds it through NetConn).
+func TestRTSPOnTheHTTPSPortFramesInOneWrite(t *testing.T) {
+	tl, addr, pool := httpsPort(t)
+	sorted := make(chan net.Conn, 1)
+	l := newSplitListener(tl, func(c net.Conn) { sorted <- c }, 5*time.Second)
+	defer l.Close()
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "OPTIONS rtsp://127.0.0.1/ RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+	select {
+	case sc := <-sorted:
+		defer sc.Close()
+		if !rtsp.Batched(sc) {
+			t.Fatal("the RTSP connection sorted on the HTTPS port has no record batcher under its TLS")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the RTSP request line was not sorted to RTSP")
 	}
 }
