@@ -147,3 +147,12 @@ func (b *bench) live(ctx context.Context, name string, c clip, cfg vigilproc.Con
 	}
 	return v, d, stop, nil
 }
+
+// profilePath is where a CPU profile named name goes with -profile, or ""
+// without it.
+func (b *bench) profilePath(name string) string {
+	if b.opts.profile == "" {
+		return ""
+	}
+	return filepath.Join(b.opts.profile, name+".pprof")
+}

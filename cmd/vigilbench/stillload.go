@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"time"
@@ -57,12 +59,17 @@ func (l stillLoad) summary() string {
 
 // measureStills primes Vigil's cache, then runs the cached-still load on
 // url at rate for d and samples Vigil's and this process's CPU over it.
-func measureStills(ctx context.Context, v *vigil, url string, rate float64, d time.Duration) (stillLoad, error) {
+// With profile set, Vigil's CPU profile over the load is written there.
+func measureStills(ctx context.Context, v *vigil, url string, rate float64, d time.Duration, profile string) (stillLoad, error) {
 	c := v.webClient(stillWorkers)
 	defer c.close()
 	primed, err := primeStills(ctx, c, url)
 	if err != nil {
 		return stillLoad{}, err
+	}
+	if profile != "" {
+		done := profileDuring(ctx, c, url, d, profile)
+		defer func() { <-done }()
 	}
 	p0, err := sampleProc(v.PID())
 	if err != nil {
@@ -77,6 +84,37 @@ func measureStills(ctx context.Context, v *vigil, url string, rate float64, d ti
 	b1, _ := sampleProc(os.Getpid())
 	l.vigil, l.bench = usageBetween(p0, p1), usageBetween(b0, b1)
 	return l, ctx.Err()
+}
+
+// profileDuring fetches Vigil's CPU profile over the next d (from the
+// origin of url, as the admin) into path, on its own connection; the
+// channel closes when it is written. A failure is logged, not fatal.
+func profileDuring(ctx context.Context, c *webClient, rawURL string, d time.Duration, path string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			log.Printf("  profile: %v", err)
+			return
+		}
+		u.Path, u.RawQuery = "/debug/pprof/profile", fmt.Sprintf("seconds=%d", max(1, int(d.Seconds())))
+		pc := &webClient{hc: &http.Client{Transport: c.hc.Transport.(*http.Transport).Clone()}, user: c.user, pw: c.pw}
+		res, err := pc.open(ctx, u.String())
+		if err != nil {
+			log.Printf("  profile: %v", err)
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			log.Printf("  profile: %v", err)
+		}
+	}()
+	return done
 }
 
 // primeStills fills Vigil's cache and opens the client's connections with

@@ -56,7 +56,7 @@ func (s *stills) run(ctx context.Context, b *bench) error {
 	fd := b.devs[1]
 	go b.camera(v, fd, gop1s).Run(cctx)
 	log.Printf("  cached: %.0f req/s for %s", b.opts.stillRate, b.opts.stillWindow)
-	if s.load, err = measureStills(ctx, v, v.apiURL(d, "still.jpg"), b.opts.stillRate, b.opts.stillWindow); err != nil {
+	if s.load, err = measureStills(ctx, v, v.apiURL(d, "still.jpg"), b.opts.stillRate, b.opts.stillWindow, b.profilePath("stills")); err != nil {
 		return err
 	}
 	log.Printf("  %s", s.load.summary())

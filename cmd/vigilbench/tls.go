@@ -83,7 +83,7 @@ func (t *tlsCost) run(ctx context.Context, b *bench) error {
 		log.Printf("  %s: %s", half.name, m.summary())
 	}
 	url := strings.Replace(v.apiURL(d, "still.jpg"), "http://"+v.HTTP(), "https://"+https, 1)
-	if t.stills, err = measureStills(ctx, v, url, b.opts.stillRate, b.opts.stillWindow); err != nil {
+	if t.stills, err = measureStills(ctx, v, url, b.opts.stillRate, b.opts.stillWindow, b.profilePath("tls-stills")); err != nil {
 		return fmt.Errorf("https stills: %w", err)
 	}
 	log.Printf("  https stills: %s", t.stills.summary())

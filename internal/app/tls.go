@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/datadir"
 	"vigil/internal/limit"
+	"vigil/internal/rtsp"
 )
 
 // startTLS binds http_addr (redirect and ACME challenges) and https_addr,
@@ -47,7 +49,8 @@ func (a *App) startTLS() (net.Listener, error) {
 	a.redirect = &http.Server{Handler: a.certs.RedirectHandler(httpsPort), ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: a.cfg.HTTPIdleTimeout, ErrorLog: a.http.ErrorLog}
 	a.http.Handler = certs.HSTS(a.http.Handler)
-	return newSplitListener(tls.NewListener(limit.NewListener(httpsL, caps), a.certs.TLSConfig()), a.rtsp.Serve, a.cfg.ReadTimeout), nil
+	keepTLSState(a.http)
+	return newSplitListener(rtsp.TLSListener(limit.NewListener(httpsL, caps), a.certs.TLSConfig()), a.rtsp.Serve, a.cfg.ReadTimeout), nil
 }
 
 // certsConfig is the certificate manager's part of cfg; ports are where
@@ -81,8 +84,9 @@ func loadACMERoots(path string) (*x509.CertPool, error) {
 }
 
 // splitListener accepts TLS connections on the HTTPS port and sorts them
-// after the handshake: a client that negotiated http/1.1 is HTTP; one
-// that negotiated nothing is read until its first line, and a request
+// after the handshake: a client that negotiated h2 or http/1.1 is HTTP
+// (net/http serves h2 on a *tls.Conn that negotiated it); one that
+// negotiated nothing is read until its first line, and a request
 // line ending in RTSP/1.0 goes to the RTSP server (cameras behind strict
 // firewalls, Alexa's RTSP on 443), anything else to HTTP. Handshakes and
 // sniffing run per connection, so a slow client delays nobody.
@@ -195,6 +199,42 @@ func (p *peekedConn) Read(b []byte) (int, error) {
 	}
 	return p.Conn.Read(b)
 }
+
+// NetConn is the TLS connection under p: RTSP finds its record batcher
+// through it.
+func (p *peekedConn) NetConn() net.Conn { return p.Conn }
+
+// keepTLSState gives HTTP requests that came through sorting their TLS
+// state back: net/http sets r.TLS only for a *tls.Conn, and a connection
+// read until its first line reaches it as a peekedConn. Without it a
+// client that negotiated no ALPN protocol looked like plain http (origin()
+// built http:// URLs for it).
+func keepTLSState(srv *http.Server) {
+	next, h := srv.ConnContext, srv.Handler
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if next != nil {
+			ctx = next(ctx, c)
+		}
+		if p, ok := c.(*peekedConn); ok {
+			if tc, ok := p.Conn.(*tls.Conn); ok {
+				st := tc.ConnectionState()
+				ctx = context.WithValue(ctx, tlsStateKey{}, &st)
+			}
+		}
+		return ctx
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+			r = r.WithContext(r.Context()) // a shallow copy: the server's request stays as it was
+			r.TLS = st
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// tlsStateKey holds a sorted connection's *tls.ConnectionState in its
+// requests' context.
+type tlsStateKey struct{}
 
 // RedirectAddr is http_addr's bound address after Start when TLS is on
 // (it redirects to https), else nil.

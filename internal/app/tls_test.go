@@ -213,11 +213,7 @@ func TestSecureCookiesBehindHTTPSProxy(t *testing.T) {
 // plays the camera over WebRTC (its block code checked).
 func TestWebPageOverHTTPS(t *testing.T) {
 	needChromium(t)
-	certPath, keyPath, _ := selfSigned(t, t.TempDir())
-	a := startApp(t, "", func(c *config.Config) {
-		c.TLS, c.TLSCertFile, c.TLSKeyFile = config.TLSFiles, certPath, keyPath
-		c.HTTPSAddr, c.RTSPSAddr = "127.0.0.1:0", "127.0.0.1:0"
-	})
+	a, _ := startHTTPSApp(t)
 	porch := a.addCamera(t, "Porch")
 	a.run(t, porch)
 	pw := a.addUser(t, "olga")

@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"vigil/internal/access"
 )
 
@@ -87,7 +85,7 @@ type SignIn struct {
 
 	// flight joins concurrent attempts with the same user name, password
 	// and client address (see Password).
-	flight singleflight.Group
+	flight checkFlight
 }
 
 // checkTimeout bounds one shared password check, which runs apart from
@@ -137,20 +135,13 @@ func (si *SignIn) sessionCaller(ctx context.Context, cookie string) (Caller, Ses
 // cannot hand anyone another person's sign-in.
 func (si *SignIn) Password(ctx context.Context, name, pass, addr string) (Caller, error) {
 	key := name + "\x00" + AddressKey(addr) + "\x00" + sha256Hex(pass)
-	ch := si.flight.DoChan(key, func() (any, error) {
+	return si.flight.do(ctx, key, func() (Caller, error) {
 		// Apart from ctx: one caller leaving must not fail the others.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 		defer cancel()
 		c, err := si.password(cctx, name, pass, addr)
 		return c, si.Failures.count(err) // once per check, however many joined it
 	})
-	select {
-	case r := <-ch:
-		c, _ := r.Val.(Caller)
-		return c, r.Err
-	case <-ctx.Done():
-		return Caller{}, ctx.Err()
-	}
 }
 
 func (si *SignIn) password(ctx context.Context, name, pass, addr string) (Caller, error) {

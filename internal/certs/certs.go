@@ -80,7 +80,7 @@ func New(cfg Config) (*Manager, error) {
 			return nil, err
 		}
 		m.files = f
-		m.tlsCfg = &tls.Config{GetCertificate: f.get, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+		m.tlsCfg = &tls.Config{GetCertificate: f.get, MinVersion: tls.VersionTLS12, NextProtos: httpProtos()}
 		return m, nil
 	}
 	if len(cfg.Domains) == 0 {
@@ -109,10 +109,16 @@ func New(cfg Config) (*Manager, error) {
 	t := m.magic.TLSConfig()
 	t.MinVersion = tls.VersionTLS12
 	// acme-tls/1 (already listed by certmagic) answers TLS-ALPN-01.
-	t.NextProtos = append([]string{"http/1.1"}, t.NextProtos...)
+	t.NextProtos = append(httpProtos(), t.NextProtos...)
 	m.tlsCfg = t
 	return m, nil
 }
+
+// httpProtos are the protocols offered by ALPN before acme-tls/1, in the
+// server's order of preference: HTTP/2, then HTTP/1.1. A client that
+// offers neither (an RTSPS camera or player, an HTTP client without ALPN)
+// negotiates nothing and is sorted by its first line.
+func httpProtos() []string { return []string{"h2", "http/1.1"} }
 
 // event logs certmagic's events through slog (its own zap logs are off).
 func (m *Manager) event(_ context.Context, event string, data map[string]any) error {

@@ -1,7 +1,6 @@
 package rtsp
 
 import (
-	"bytes"
 	"net"
 	"sync"
 	"time"
@@ -23,11 +22,14 @@ import (
 // closed (see limit.Addresses).
 type framedConn struct {
 	net.Conn
-	// secure is set for TLS connections (RTSPS).
-	secure bool
+	// secure is set for TLS connections (RTSPS); records is the batcher
+	// under their TLS, nil if they have none.
+	secure  bool
+	records *recordBatcher
 
-	mu  sync.Mutex
-	err error // guarded by mu; first write error, returned to every later write
+	mu     sync.Mutex
+	err    error  // guarded by mu; first write error, returned to every later write
+	joined []byte // guarded by mu; a secure frame's packets joined, reused up to maxBatchKeep
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
@@ -50,6 +52,9 @@ func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Dur
 	}
 	f := newFramedConn(c)
 	f.secure, f.release = secure, release
+	if secure {
+		f.records = batcherOf(c)
+	}
 	if firstRequest > 0 {
 		f.firstBy = time.Now().Add(firstRequest)
 		c.SetReadDeadline(f.firstBy)
@@ -106,10 +111,20 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
 	f.Conn.SetWriteDeadline(deadline)
 	var err error
 	if f.secure {
-		// tls.Conn has no writev: join the frame so it leaves in one TLS
-		// write, not one record per packet.
-		_, err = f.Conn.Write(bytes.Join(*bufs, nil))
+		// tls.Conn has no writev: join the frame so it is sealed in one
+		// TLS write, not one record per packet, and batch that write's
+		// records so they leave in one syscall.
+		for _, b := range *bufs {
+			f.joined = append(f.joined, b...)
+		}
 		*bufs = (*bufs)[:0]
+		write := func() error { _, err := f.Conn.Write(f.joined); return err }
+		if f.records != nil {
+			err = f.records.batch(write)
+		} else {
+			err = write()
+		}
+		f.joined = reuse(f.joined)
 	} else {
 		_, err = bufs.WriteTo(f.Conn)
 	}

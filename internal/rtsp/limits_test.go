@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -124,9 +125,18 @@ func (c *stallConn) Close() error {
 
 // TestNeverReadingViewerDropped: a TCP viewer that stops reading is
 // dropped once a write has waited WriteTimeout, and counted.
-func TestNeverReadingViewerDropped(t *testing.T) {
+func TestNeverReadingViewerDropped(t *testing.T) { neverReadingViewerDropped(t, false) }
+
+// neverReadingViewerDropped plays to a viewer (over RTSPS when secure)
+// that stops reading, and waits until it is dropped for WriteTimeout.
+func neverReadingViewerDropped(t *testing.T, secure bool) {
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
-	e := startWith(t, func(c *Config) { c.WriteTimeout, c.Dropped = 500*time.Millisecond, dropped }, "cam-big")
+	e := startWith(t, func(c *Config) {
+		c.WriteTimeout, c.Dropped = 500*time.Millisecond, dropped
+		if secure {
+			c.TLSConfig, c.TLSAddress = testTLS(t), "127.0.0.1:0"
+		}
+	}, "cam-big")
 	pub := startPublisher(t, e.addr, "cam-big", "pw-cam-big")
 	pub.keyframe(t, "first")
 
@@ -134,17 +144,24 @@ func TestNeverReadingViewerDropped(t *testing.T) {
 	small := func(_, _ string, c syscall.RawConn) error {
 		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 	}
+	host := e.addr
+	if secure {
+		host = e.srv.TLSAddr().String()
+	}
 	tcp := gortsplib.ProtocolTCP
-	c := &gortsplib.Client{Scheme: "rtsp", Host: e.addr, Protocol: &tcp, ReadTimeout: time.Minute,
+	c := &gortsplib.Client{Scheme: "rtsp", Host: host, Protocol: &tcp, ReadTimeout: time.Minute,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			nc, err := (&net.Dialer{Control: small}).DialContext(ctx, network, address)
 			if err != nil {
 				return nil, err
 			}
 			viewer = &stallConn{Conn: nc, closed: make(chan struct{})}
+			if secure { // the stall is under TLS: records stop being read
+				return tls.Client(viewer, &tls.Config{InsecureSkipVerify: true}), nil
+			}
 			return viewer, nil
 		}}
-	u, _ := base.ParseURL("rtsp://admin:secret@" + e.addr + "/cam-big")
+	u, _ := base.ParseURL("rtsp://admin:secret@" + host + "/cam-big")
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +182,7 @@ func TestNeverReadingViewerDropped(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for testutil.ToFloat64(dropped) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("a viewer that reads nothing was not dropped")
+			t.Fatalf("a viewer that reads nothing was not dropped (secure: %v)", secure)
 		}
 		for range 20 { // IDR slices; a full client queue only loses some
 			pub.c.WritePacketRTP(pub.video(), pub.packet(pub.video(), append([]byte{0x65, 0x88, 0x84}, big...), true))

@@ -182,7 +182,7 @@ func (s *Server) listen() error {
 			return fmt.Errorf("rtsps: listen on %s: %w", s.cfg.TLSAddress, err)
 		}
 		s.tlsL = l
-		ls = append(ls, tls.NewListener(l, s.cfg.TLSConfig))
+		ls = append(ls, TLSListener(l, s.cfg.TLSConfig))
 	}
 	if len(ls) == 0 && s.cfg.TLSConfig == nil {
 		return errors.New("rtsp: plain RTSP is off and RTSPS has no certificate: nothing to serve")

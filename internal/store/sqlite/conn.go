@@ -71,7 +71,8 @@ func (c connector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{sqliteConn: cn.(sqliteConn), t: c.t, gate: c.gate}, nil
+	sc := cn.(sqliteConn)
+	return &conn{sqliteConn: sc, t: c.t, gate: c.gate, stmts: stmtCache{prep: sc}}, nil
 }
 
 func (c connector) Driver() driver.Driver { return c.drv }
@@ -89,13 +90,14 @@ type sqliteConn interface {
 }
 
 // conn is one connection. database/sql uses a connection from one
-// goroutine at a time, so inTx needs no lock.
+// goroutine at a time, so inTx and stmts need no lock.
 type conn struct {
 	sqliteConn
 	t     *tracer
 	gate  writeGate
 	inTx  bool   // a transaction holds the gate
 	txEnd func() // gives the gate back once, at the transaction's end or the connection's close
+	stmts stmtCache
 }
 
 // BeginTx holds the gate until the transaction ends: with _txlock=immediate
@@ -119,6 +121,7 @@ func (c *conn) Close() error {
 	if c.inTx {
 		c.txEnd()
 	}
+	c.stmts.closeAll()
 	return c.sqliteConn.Close()
 }
 
@@ -135,7 +138,12 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		}
 		defer c.gate.leave()
 	}
-	return c.sqliteConn.ExecContext(ctx, query, args)
+	return c.stmts.exec(ctx, query, args, func() (driver.Result, error) { return c.sqliteConn.ExecContext(ctx, query, args) })
+}
+
+// query runs query on its cached statement, or uncached.
+func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.stmts.query(ctx, query, args, func() (driver.Rows, error) { return c.sqliteConn.QueryContext(ctx, query, args) })
 }
 
 // QueryContext gates a writing query (INSERT … RETURNING) until its rows
@@ -143,12 +151,12 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	c.t.saw(query)
 	if c.inTx || !writes(query) {
-		return c.sqliteConn.QueryContext(ctx, query, args)
+		return c.query(ctx, query, args)
 	}
 	if err := c.gate.enter(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := c.sqliteConn.QueryContext(ctx, query, args)
+	rows, err := c.query(ctx, query, args)
 	if err != nil {
 		c.gate.leave()
 		return nil, err
