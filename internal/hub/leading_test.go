@@ -186,3 +186,28 @@ func TestReadBackKeepsTheRASLPicturesOfTheSecondGOP(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestUnitWithoutAPictureKeepsLeavingOutRASL: a unit that holds no picture
+// (parameter sets and an SEI, sent apart) between a CRA and its RASL
+// pictures is not a trailing picture: the RASL pictures are still left out.
+func TestUnitWithoutAPictureKeepsLeavingOutRASL(t *testing.T) {
+	h := New(Config{})
+	p, _ := h.Publish("cam-a", access.StreamMain, hevcTracks())
+	r, _ := h.Read(grant("cam-a"), access.StreamMain)
+	write := func(key bool, typ byte, n int) {
+		t.Helper()
+		if err := p.Write(0, UnitData{PTS: time.Duration(n) * 40 * time.Millisecond, Key: key,
+			Payload: [][]byte{{typ << 1, 1, byte(n)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(true, hevcCRA, 0)
+	write(false, 34, 1) // PPS
+	write(false, 39, 2) // SEI
+	write(false, hevcRASL, 3)
+	write(false, hevcTrail, 4)
+	write(false, hevcRASL, 5) // not after a CRA this reader started at: kept
+	if got, want := pictures(t, r), []int{0, 1, 2, 4, 5}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}

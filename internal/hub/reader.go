@@ -104,7 +104,7 @@ func (r *Reader) refersBeforeStart(u *media.Unit) bool {
 		return false
 	}
 	t := r.s.tracks[u.Track]
-	if !t.Leading(u) {
+	if t.Trailing(u) {
 		r.fromKey = false
 		return false
 	}

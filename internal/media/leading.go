@@ -5,16 +5,20 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 )
 
-// Leading reports whether u is a leading picture of its GOP: one that
-// follows the GOP's key picture in decoding order but precedes it in
-// output order (H.265 RADL or RASL). H.265 §7.4.2.2: every leading picture
-// of a key picture precedes all its trailing pictures in decoding order, so
-// once a trailing picture has passed, no leading picture of that key
-// follows. H.264 keys are IDR pictures, which have no leading pictures: it
-// is false for every unit of another codec.
-func (t *Track) Leading(u *Unit) bool {
-	typ, ok := t.h265Picture(u)
-	return ok && typ >= h265.NALUType_RADL_N && typ <= h265.NALUType_RASL_R
+// Trailing reports whether u is a trailing picture: one that follows its
+// GOP's key picture in output order as well as in decoding order. H.265
+// §7.4.2.2: every leading picture (RADL, RASL) of a key picture precedes
+// all its trailing pictures in decoding order, so once a trailing picture
+// has passed, no leading picture of that key follows. An H.265 unit
+// without a picture (parameter sets, SEI) is not one. For other codecs,
+// whose keys have no leading pictures (H.264 keys are IDR pictures), every
+// unit is.
+func (t *Track) Trailing(u *Unit) bool {
+	if !t.isH265() {
+		return true
+	}
+	typ, ok := h265Picture(u)
+	return ok && typ < h265.NALUType_RADL_N
 }
 
 // RefersBeforeKey reports whether u may refer to pictures before its GOP's
@@ -25,16 +29,21 @@ func (t *Track) Leading(u *Unit) bool {
 // must therefore drop the RASL pictures that follow it; a reader that was
 // already reading has their references and keeps them.
 func (t *Track) RefersBeforeKey(u *Unit) bool {
-	typ, ok := t.h265Picture(u)
+	if !t.isH265() {
+		return false
+	}
+	typ, ok := h265Picture(u)
 	return ok && (typ == h265.NALUType_RASL_N || typ == h265.NALUType_RASL_R)
 }
 
-// h265Picture returns the type of u's first VCL NAL unit (every slice of a
-// picture has the same type), when t is H.265 video and u holds a picture.
-func (t *Track) h265Picture(u *Unit) (h265.NALUType, bool) {
-	if _, ok := t.Format.(*format.H265); !ok || t.Kind != Video {
-		return 0, false
-	}
+func (t *Track) isH265() bool {
+	_, ok := t.Format.(*format.H265)
+	return ok && t.Kind == Video
+}
+
+// h265Picture returns the type of the first VCL NAL unit of u (every slice
+// of a picture has the same type), if u holds a picture.
+func h265Picture(u *Unit) (h265.NALUType, bool) {
 	for _, n := range u.Payload {
 		if len(n) < 2 {
 			continue
