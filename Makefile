@@ -19,8 +19,11 @@ test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# The bench, with go2rtc (built from the module proxy) measured beside Vigil
+# in the RTSP fan-out.
 bench: deps build
-	$(GO) run ./cmd/vigilbench -vigil $(BIN) -out BENCHMARKS.md
+	@scripts/go2rtc.sh bin/go2rtc
+	$(GO) run ./cmd/vigilbench -vigil $(BIN) -go2rtc bin/go2rtc -out BENCHMARKS.md
 
 clips:
 	scripts/make-clips.sh

@@ -1,6 +1,7 @@
 // The owner's tools in the live view beside shares: rename the camera,
-// who is watching now, and the access history grouped so that one
-// person's page refreshing its thumbnail is one line, not six a minute.
+// how long its recordings are kept, who is watching now, and the access
+// history grouped so that one person's page refreshing its thumbnail is
+// one line, not six a minute.
 "use strict";
 
 // ownerExtras fills the rename form and the history of cam.
@@ -19,6 +20,40 @@ function ownerExtras(cam, base) {
   };
   historyOf = base;
   loadHistory();
+  loadRetention(base);
+}
+
+const GiB = 1024 * 1024 * 1024;
+
+// loadRetention shows the camera's retention rule: days and GiB of footage
+// kept, 0 for the server's default. Without recording the server has no
+// rule to show (404) and the form stays hidden.
+async function loadRetention(base) {
+  const asked = epoch;
+  $("retention-box").hidden = true;
+  $("retention-form").onsubmit = null;
+  for (const id of ["retention-error", "retention-done"]) $(id).textContent = "";
+  const res = await api("GET", base + "/retention");
+  const rule = res.ok ? await res.json() : null;
+  if (asked !== epoch || base !== historyOf || !rule) return;
+  $("retention-days").value = rule.days;
+  $("retention-gib").value = +(rule.bytes / GiB).toFixed(1);
+  $("retention-box").hidden = false;
+  $("retention-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const body = { days: Number($("retention-days").value), bytes: Math.round(Number($("retention-gib").value) * GiB) };
+    const r = await api("PUT", base + "/retention", body);
+    if (asked !== epoch) return;
+    $("retention-error").textContent = r.ok ? "" : await errorText(r);
+    $("retention-done").textContent = r.ok ? "Saved: " + retentionText(await r.json()) : "";
+  };
+}
+
+// retentionText says what a rule keeps.
+function retentionText(rule) {
+  const days = rule.days ? rule.days + (rule.days === 1 ? " day" : " days") : "the default time";
+  const size = rule.bytes ? +(rule.bytes / GiB).toFixed(1) + " GiB" : "the default size";
+  return "footage is kept for " + days + ", at most " + size + ".";
 }
 
 let historyOf = ""; // the camera (API path) whose history the live view shows
@@ -75,4 +110,8 @@ function forgetOwnerExtras() {
   $("rename-error").textContent = "";
   $("watching").replaceChildren();
   $("watching-none").hidden = false;
+  $("retention-box").hidden = true;
+  $("retention-form").onsubmit = null;
+  for (const id of ["retention-days", "retention-gib"]) $(id).value = "";
+  for (const id of ["retention-error", "retention-done"]) $(id).textContent = "";
 }

@@ -6,6 +6,7 @@
 //
 //	go build -o bin/vigil ./cmd/vigil
 //	go run ./cmd/vigilbench -vigil bin/vigil -out BENCHMARKS.md
+//	scripts/go2rtc.sh bin/go2rtc && go run ./cmd/vigilbench -run fanout -go2rtc bin/go2rtc -out /tmp/bench.md
 //	go run ./cmd/vigilbench -quick -run ttff -out /tmp/bench.md
 //
 // The generator shares the machine's cores with Vigil; the report gives the

@@ -11,7 +11,7 @@ import (
 // measurement is one steady-state window of a scenario step.
 type measurement struct {
 	rw    readerWindow
-	vigil usage   // the Vigil process
+	vigil usage   // the server process: Vigil, or go2rtc in its rows
 	bench usage   // this process (cameras and readers)
 	skips float64 // delta of vigil_reader_skips_total; NaN if unreadable
 	// allocMBps and gcPerSec are Vigil's heap allocation rate and GC
@@ -33,12 +33,21 @@ func settle(ctx context.Context, rs []*reader, since time.Time, warmup time.Dura
 	return missing
 }
 
-// measure samples Vigil, this process and the readers over d.
-func measure(ctx context.Context, v *vigil, rs []*reader, d time.Duration) (measurement, error) {
+// measured is the server a window measures: Vigil, or a peer (go2rtc)
+// beside it, whose scrape fails.
+type measured interface {
+	PID() int
+	scrape(ctx context.Context) (map[string]float64, error)
+}
+
+var _ measured = (*vigil)(nil)
+
+// measure samples the server v, this process and the readers over d.
+func measure(ctx context.Context, v measured, rs []*reader, d time.Duration) (measurement, error) {
 	s0, serr0 := v.scrape(ctx)
 	p0, err := sampleProc(v.PID())
 	if err != nil {
-		return measurement{}, fmt.Errorf("vigil process: %w", err)
+		return measurement{}, fmt.Errorf("server process: %w", err)
 	}
 	b0, _ := sampleProc(os.Getpid())
 	busy0, steal0 := machineBusy()
@@ -49,7 +58,7 @@ func measure(ctx context.Context, v *vigil, rs []*reader, d time.Duration) (meas
 	t1 := tally(rs)
 	p1, err := sampleProc(v.PID())
 	if err != nil {
-		return measurement{}, fmt.Errorf("vigil process: %w", err)
+		return measurement{}, fmt.Errorf("server process: %w", err)
 	}
 	b1, _ := sampleProc(os.Getpid())
 	busy1, steal1 := machineBusy()

@@ -1,76 +1,18 @@
 package app
 
 import (
-	"html/template"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"vigil/internal/chromium"
 	"vigil/internal/sim"
 )
-
-// webPlayers are the JavaScript players the test pages load, from the npm
-// packages scripts/deps.sh installs into testdata/players (pinned there).
-var webPlayers = map[string]string{
-	"hls.js": "node_modules/hls.js/dist/hls.min.js",
-	"shaka":  "node_modules/shaka-player/dist/shaka-player.compiled.js",
-}
-
-// webPlayerPage plays Src with a JavaScript player (MSE) and reports as
-// playerPage does: the same v and player globals, so watch reads it; fatal
-// player errors go to player.errors, player.stalls counts "waiting" events
-// once playback has begun and player.stallMs their duration.
-var webPlayerPage = template.Must(template.New("webplayer").Parse(`<!doctype html>
-<meta charset="utf-8"><title>vigil {{.Lib}}</title>
-<video id="v" autoplay muted playsinline></video>
-<script src="/players/{{.Lib}}.js"></script>
-<script>
-const v = document.getElementById("v");
-window.player = {errors: [], events: [], stalls: 0, stallLog: [], heights: []};
-const at = (e) => e + "@" + Math.round(performance.now()) + "ms/" + v.currentTime.toFixed(2) + "s";
-for (const e of ["loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled"]) {
-	v.addEventListener(e, () => { player[e] ??= performance.now(); player.events.push(at(e)); });
-}
-v.addEventListener("waiting", () => {
-	if (player.playing && !player.stalledAt) { player.stalls++; player.stalledAt = performance.now(); player.stallLog.push([player.stalledAt, 0]); }
-});
-v.addEventListener("playing", () => {
-	if (player.stalledAt) {
-		player.stallMs = (player.stallMs || 0) + performance.now() - player.stalledAt; player.stalledAt = 0;
-		player.stallLog[player.stallLog.length - 1][1] = performance.now();
-	}
-});
-// heights lists the picture heights played, as they change (a step between streams).
-v.addEventListener("resize", () => player.heights.push([Math.round(performance.now()), v.videoHeight]));
-v.addEventListener("error", () => { player.errors.push(v.error ? v.error.code + " " + v.error.message : "error"); });
-if ("requestVideoFrameCallback" in v) {
-	v.requestVideoFrameCallback(() => { player.firstFrame = performance.now(); });
-}
-const src = {{.Src}};
-(async () => {
-	if ({{.Lib}} === "hls.js") {
-		const hls = new Hls();
-		hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) player.errors.push("hls.js " + d.type + " " + d.details); });
-		hls.loadSource(src);
-		hls.attachMedia(v);
-		return;
-	}
-	shaka.polyfill.installAll();
-	const p = new shaka.Player();
-	p.addEventListener("error", (e) => player.errors.push("shaka " + e.detail.code));
-	await p.attach(v);
-	await p.load(src);
-})().catch((e) => player.errors.push(String(e.code || e)));
-</script>
-`))
 
 // TestWebPlayersColdStart: Shaka Player (what Cast receivers are built on)
 // and hls.js, in Chromium, start cold — the muxer made for them — on a
@@ -122,33 +64,19 @@ func TestWebPlayersColdStart(t *testing.T) {
 	}
 }
 
-// webPlayerServer serves the web players and their test page; it returns
-// its URL.
+// webPlayerServer serves the web players and their test page
+// (chromium.PlayerServer); it returns its URL.
 func webPlayerServer(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs("testdata/players")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for lib, file := range webPlayers {
-		if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
-			t.Fatalf("%s is not installed (%v): run `make deps`", lib, err)
-		}
+	h, err := chromium.PlayerServer(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /players/{lib}", func(w http.ResponseWriter, r *http.Request) {
-		file, ok := webPlayers[strings.TrimSuffix(r.PathValue("lib"), ".js")]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		http.ServeFile(w, r, filepath.Join(dir, file))
-	})
-	mux.HandleFunc("GET /play/{lib}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = webPlayerPage.Execute(w, map[string]string{"Lib": r.PathValue("lib"), "Src": r.URL.Query().Get("src")})
-	})
-	pages := httptest.NewServer(mux)
+	pages := httptest.NewServer(h)
 	t.Cleanup(pages.Close)
 	return pages.URL
 }

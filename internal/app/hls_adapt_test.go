@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"vigil/internal/chromium"
 	"vigil/internal/testkit"
 )
 
@@ -58,13 +59,11 @@ func TestHLSPlayersStepDownOnAPoorLink(t *testing.T) {
 				return nil
 			})
 			time.Sleep(15 * time.Second) // played on sub: any stall counts
-			p, err := chromedp.Run(tab, chromedp.Evaluate[playerRun](`({now: performance.now(), firstFrame: player.firstFrame,
-				stallLog: player.stallLog, heights: player.heights, errors: player.errors,
-				buffered: v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : -1, events: player.events.slice(-8)})`))
+			p, err := chromedp.Run(tab, chromedp.Evaluate[playerRun](chromium.PlayerRunJS))
 			if err != nil {
 				t.Fatal(err)
 			}
-			smooth, stalled := p.smooth(10 * time.Second)
+			smooth, stalled := p.Smooth(10 * time.Second)
 			after := time.Duration((p.Now - smooth) * float64(time.Millisecond))
 			t.Logf("%s stalls (start, end ms): %v", lib, p.StallLog)
 			if after < 10*time.Second {
@@ -83,48 +82,6 @@ func TestHLSPlayersStepDownOnAPoorLink(t *testing.T) {
 	}
 }
 
-// playerRun is what the web player page reports, in its clock (ms).
-type playerRun struct {
-	Now        float64      `json:"now"`
-	FirstFrame float64      `json:"firstFrame"`
-	StallLog   [][2]float64 `json:"stallLog"` // start, end (0: still stalled)
-	Heights    [][2]float64 `json:"heights"`
-	Errors     []string     `json:"errors"`
-	Buffered   float64      `json:"buffered"` // seconds ahead of the play position
-	Events     []string     `json:"events"`   // the latest media events
-}
-
-// minStall is the shortest "waiting" counted as a stall: Chromium fires
-// some for a fraction of a millisecond, which nobody sees.
-const minStall = 100 // ms
-
-// smooth returns when playback became smooth — the start of the first
-// stretch of span without a stall — and the stall time after that.
-func (p playerRun) smooth(span time.Duration) (float64, time.Duration) {
-	var stalls [][2]float64
-	for _, s := range p.StallLog {
-		if s[1] == 0 || s[1]-s[0] >= minStall {
-			stalls = append(stalls, s)
-		}
-	}
-	p.StallLog = stalls
-	from := p.FirstFrame
-	i := 0
-	for ; i < len(p.StallLog); i++ {
-		if p.StallLog[i][0]-from >= float64(span.Milliseconds()) {
-			break
-		}
-		if from = p.StallLog[i][1]; from == 0 {
-			return p.Now, 0 // stalled still
-		}
-	}
-	var stalled float64
-	for _, s := range p.StallLog[i:] {
-		end := s[1]
-		if end == 0 {
-			end = p.Now
-		}
-		stalled += end - s[0]
-	}
-	return from, time.Duration(stalled * float64(time.Millisecond))
-}
+// playerRun is what a player reports: the web player page's report, or
+// a WebRTC viewer's arrivals described alike (unitTimes.run).
+type playerRun = chromium.PlayerRun

@@ -20,8 +20,8 @@ const historyRowsJS = `[...document.getElementById("history").tBodies[0].rows].m
 // TestOwnerToolsInThePage: while olga watches her camera, "watching now"
 // names her; the history shows her many still fetches (a script's, a
 // minute apart, and the page's thumbnail refreshes) as one line with a
-// count; she
-// renames the camera from the live view and the grid follows.
+// count; with recording off there is no retention form; she renames the
+// camera from the live view and the grid follows.
 func TestOwnerToolsInThePage(t *testing.T) {
 	needChromium(t)
 	a := startApp(t, "", nil)
@@ -66,6 +66,10 @@ func TestOwnerToolsInThePage(t *testing.T) {
 		return nil
 	})
 	t.Logf("history: %q", rows)
+	// Recording is off: no retention rule to set.
+	if hidden, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById("retention-box").hidden`)); err != nil || !hidden {
+		t.Errorf("the retention form shows without recording (%v)", err)
+	}
 	for _, scheme := range []string{"light", "dark"} {
 		look(t, tab, "owner-phone", 390, 844, scheme)
 		look(t, tab, "owner-desktop", 1280, 800, scheme)

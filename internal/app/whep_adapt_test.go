@@ -104,7 +104,7 @@ func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 			}
 			time.Sleep(15 * time.Second) // on sub: any stall counts
 			p := arrivals.run(500 * time.Millisecond)
-			smooth, stalled := p.smooth(10 * time.Second)
+			smooth, stalled := p.Smooth(10 * time.Second)
 			after := time.Duration((p.Now - smooth) * float64(time.Millisecond))
 			t.Logf("WebRTC at 800 kbit/s + 150 ms: first unit %.0f ms after the offer, smooth from %.1f s, then %v of stall in %v; stalls (gaps over 500 ms, ms) %v",
 				p.FirstFrame, smooth/1000, stalled, after.Round(time.Second), p.StallLog)

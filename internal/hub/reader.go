@@ -32,6 +32,10 @@ type Reader struct {
 	waitKey bool          // guarded by mu; dropping until the next keyframe
 	skips   uint64        // guarded by mu
 	err     error         // guarded by mu; set when the reader ends
+	// fromKey is set while the reader has started (or resumed) at a key
+	// picture and no trailing picture has followed; guarded by mu. Pictures
+	// that refer before that key (H.265 RASL after a CRA) are dropped then.
+	fromKey bool
 }
 
 func newReader(s *Stream, g access.Grant) *Reader {
@@ -71,7 +75,7 @@ func (r *Reader) offer(u *media.Unit) {
 		if !isKey {
 			return
 		}
-		r.waitKey = false
+		r.waitKey, r.fromKey = false, true
 	}
 	cfg := r.s.hub.cfg
 	if len(r.q) >= cfg.ReaderQueueUnits || r.qBytes+int64(u.Size()) > cfg.ReaderQueueBytes ||
@@ -80,11 +84,31 @@ func (r *Reader) offer(u *media.Unit) {
 		if !isKey {
 			return
 		}
-		r.waitKey = false
+		r.waitKey, r.fromKey = false, true
+	}
+	if r.refersBeforeStart(u) {
+		return
 	}
 	r.q = append(r.q, u)
 	r.qBytes += int64(u.Size())
 	r.signal()
+}
+
+// refersBeforeStart reports whether u is a picture the reader could not
+// decode because it refers to pictures before the key picture the reader
+// started or resumed at (an H.265 RASL picture after a CRA; H.265 §8.1.3).
+// The first trailing picture ends that state: no leading picture of the key
+// follows it (§7.4.2.2). Caller holds r.mu.
+func (r *Reader) refersBeforeStart(u *media.Unit) bool {
+	if !r.fromKey || u.Track != r.s.keyTrack || u.Key {
+		return false
+	}
+	t := r.s.tracks[u.Track]
+	if t.Trailing(u) {
+		r.fromKey = false
+		return false
+	}
+	return t.RefersBeforeKey(u)
 }
 
 // Skip drops the reader's queue and what follows until the next keyframe.

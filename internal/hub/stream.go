@@ -145,21 +145,30 @@ func (s *Stream) addReader(g access.Grant, back bool) (*Reader, error) {
 	// first picture captured after its epoch, as a reader that joins an
 	// empty cache does. Units within a GOP arrive in capture order, so its
 	// keyframe's time bounds them all.
+	// The replay starts at a key picture: what follows it that refers
+	// before it is left out (refersBeforeStart).
 	gop := sinceEpoch(s.gop, g)
+	r.fromKey = true
 	if back && len(gop) > 0 {
-		for _, u := range sinceEpoch(s.prevGop, g) {
-			r.q = append(r.q, u)
-			r.qBytes += int64(u.Size())
-		}
+		r.replay(sinceEpoch(s.prevGop, g))
 	}
-	for _, u := range gop {
-		r.q = append(r.q, u)
-		r.qBytes += int64(u.Size())
-	}
+	r.replay(gop)
 	r.waitKey = len(gop) == 0 && s.keyTrack >= 0
 	s.readers[r] = struct{}{}
 	s.readersG.Inc()
 	return r, nil
+}
+
+// replay queues cached units for a reader that is not yet attached.
+// Caller holds s.mu.
+func (r *Reader) replay(units []*media.Unit) {
+	for _, u := range units {
+		if r.refersBeforeStart(u) {
+			continue
+		}
+		r.q = append(r.q, u)
+		r.qBytes += int64(u.Size())
+	}
 }
 
 // sinceEpoch returns gop, or nothing when its first unit was captured

@@ -39,7 +39,9 @@ func TestCodecsPassThrough(t *testing.T) {
 				"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=" + rate,
 				"-c:v", tt.video, "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p"}
 			if tt.video == "libx265" {
-				args = append(args, "-x265-params", "log-level=error:open-gop=0") // no RASL pictures that reach before a keyframe a skipped reader resumes at
+				// Open GOPs with RASL pictures after each CRA: a reader that joins or
+				// resumes at a CRA must not get them (the hub leaves them out).
+				args = append(args, "-x265-params", "log-level=error:bframes=4:b-adapt=0:scenecut=0:keyint=25:min-keyint=25")
 			}
 			args = append(args, "-c:a", tt.audio, "-f", "rtsp", "-rtsp_transport", "tcp",
 				"rtsp://"+dev+":pw-"+dev+"@"+e.addr+"/"+tt.path)

@@ -1,0 +1,413 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/collectors"
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"vigil/internal/chromium"
+	"vigil/internal/vigilproc"
+)
+
+// The poor link of issue 17: what a smart display on a weak Wi-Fi gets.
+const (
+	poorLinkKBps    = 100 // toxiproxy's bandwidth toxic, KB/s (1000 bytes): 800 kbit/s
+	poorLinkLatency = 150 * time.Millisecond
+)
+
+// Issue 17's aims for an HLS player on the poor link.
+const (
+	playersReadyTarget = 5 * time.Second // until playback is smooth on the sub stream
+	playersStallTarget = 1.0             // seconds of stall per minute after that
+	// playersSmoothSpan is how long playback must go without a stall to
+	// count as smooth.
+	playersSmoothSpan = 10 * time.Second
+)
+
+// players plays a camera's stream-token multivariant playlist with hls.js
+// in Chromium behind a toxiproxy that holds Vigil's responses to 800 kbit/s
+// and 150 ms: the player should step down to the sub stream and play it
+// without stalls.
+type players struct {
+	oneCamera
+	runs     int
+	play     time.Duration // per run
+	dir      string        // the npm directory of the web players
+	ran      bool
+	chromium string
+	mainH    int // picture heights of the main and sub clips
+	subH     int
+	results  []playersRun
+	variants string // the multivariant playlist's streams, as listed
+	cpu      webuiCPU
+	load     [2]string // /proc/loadavg before and after
+}
+
+// playersRun is one run of the player, in the page's clock.
+type playersRun struct {
+	p       chromium.PlayerRun
+	onSub   float64       // ms: first picture of the sub stream's height; 0 if none
+	smooth  float64       // ms: start of the first playersSmoothSpan without a stall
+	stalled time.Duration // stall time after smooth
+	after   time.Duration // played after smooth
+	err     error
+}
+
+// ready is when playback was smooth and on the sub stream, in ms since
+// the page's navigation; 0 if it never was.
+func (r playersRun) ready() float64 {
+	if r.err != nil || r.onSub == 0 || r.after < playersSmoothSpan {
+		return 0
+	}
+	return max(r.smooth, r.onSub)
+}
+
+// stallRate is the stall seconds per minute after playback was smooth.
+func (r playersRun) stallRate() float64 {
+	if r.after <= 0 {
+		return 0
+	}
+	return r.stalled.Seconds() / r.after.Minutes()
+}
+
+func (s *players) flags(fs *flag.FlagSet) {
+	fs.IntVar(&s.runs, "players-runs", 0, "runs of hls.js behind the poor link (default 5; quick 2)")
+	fs.DurationVar(&s.play, "players-play", 0, "how long each run plays (default 40s; quick 25s)")
+	fs.StringVar(&s.dir, "players-dir", "internal/app/testdata/players", "`DIR` of the npm web players (scripts/deps.sh installs them)")
+}
+
+func (s *players) setDefaults(quick bool) error {
+	s.runs = cmpOr(s.runs, quickOr(quick, 2, 5))
+	s.play = cmpOr(s.play, quickOr(quick, 25*time.Second, 40*time.Second))
+	if s.play < playersSmoothSpan+5*time.Second {
+		return fmt.Errorf("-players-play %s: at least %s", s.play, playersSmoothSpan+5*time.Second)
+	}
+	return nil
+}
+
+// run publishes the 1080p clip as the first camera's main stream and the
+// small clip as its sub stream, puts a toxiproxy in front of Vigil's HTTP
+// and plays a fresh stream token's multivariant URL through it s.runs
+// times.
+func (s *players) run(ctx context.Context, b *bench) error {
+	log.Printf("  %d runs of hls.js, %s each, at %d kbit/s + %s", s.runs, s.play, poorLinkKBps*8, poorLinkLatency)
+	pages, err := chromium.PlayerServer(s.dir)
+	if err != nil {
+		return err
+	}
+	if s.mainH, err = clipHeight(b.big); err != nil {
+		return err
+	}
+	if s.subH, err = clipHeight(b.small); err != nil {
+		return err
+	}
+	v, d, stop, err := b.live(ctx, "players", b.big, vigilproc.Config{})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan struct{})
+	defer func() { stopSub(); <-subDone }()
+	sub := b.camera(v, d, b.small)
+	sub.URL += "/sub"
+	go func() { sub.Run(subCtx); close(subDone) }()
+	if err := waitLive(ctx, v.readURL(d)+"/sub"); err != nil {
+		return fmt.Errorf("sub stream: %w", err)
+	}
+	link, err := poorLink(v.HTTP())
+	if err != nil {
+		return err
+	}
+	defer link.Stop()
+	pageURL, stopPages, err := serve(pages)
+	if err != nil {
+		return err
+	}
+	defer stopPages()
+	tab, closeTab, err := startChromium(ctx, b.tmp)
+	if err != nil {
+		return err
+	}
+	defer closeTab()
+	// The version needs a secure origin, as loopback is.
+	if err := chromedp.Do(tab, chromedp.Navigate(pageURL+"/players/hls.js")); err != nil {
+		return err
+	}
+	if s.chromium, err = chromiumVersion(tab); err != nil {
+		return err
+	}
+	s.ran = true
+	browser := 0
+	if p := chromedp.FromContext(tab).Browser.Process(); p != nil {
+		browser = p.Pid
+	}
+	if s.variants, err = listVariants(ctx, v, d); err != nil {
+		return err
+	}
+	s.load[0] = loadAvg()
+	cpu0 := sampleCPU(v.PID(), browser)
+	for i := range s.runs {
+		r := s.once(ctx, tab, v, d, pageURL, link.Listen)
+		s.results = append(s.results, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Printf("  run %d: first frame %.0f ms, on sub %.0f ms, smooth %.0f ms, %.2f s/min of stall after; heights %v; err %v",
+			i+1, r.p.FirstFrame, r.onSub, r.smooth, r.stallRate(), r.p.Heights, r.err)
+	}
+	s.cpu = cpu0.until(sampleCPU(v.PID(), browser))
+	s.load[1] = loadAvg()
+	return nil
+}
+
+// once plays a fresh token's HLS URL through the poor link for s.play.
+func (s *players) once(ctx context.Context, tab context.Context, v *vigil, d device, pageURL, linkAddr string) playersRun {
+	var r playersRun
+	// A blank page first: the previous run's requests end and leave the
+	// link empty.
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+		r.err = err
+		return r
+	}
+	sleep(ctx, 2*time.Second)
+	hlsPath, err := mintHLS(ctx, v, d)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	src := "http://" + linkAddr + hlsPath
+	if err := chromedp.Do(tab, chromedp.Navigate(pageURL+"/play/hls.js?src="+url.QueryEscape(src))); err != nil {
+		r.err = err
+		return r
+	}
+	if !sleep(ctx, s.play) {
+		r.err = ctx.Err()
+		return r
+	}
+	if r.p, err = chromedp.Run(tab, chromedp.Evaluate[chromium.PlayerRun](chromium.PlayerRunJS)); err != nil {
+		r.err = err
+		return r
+	}
+	if len(r.p.Errors) > 0 {
+		r.err = fmt.Errorf("player errors: %v", r.p.Errors)
+	}
+	for _, h := range r.p.Heights {
+		if int(h[1]) == s.subH {
+			r.onSub = h[0]
+			break
+		}
+	}
+	r.smooth, r.stalled = r.p.Smooth(playersSmoothSpan)
+	r.after = time.Duration((r.p.Now - r.smooth) * float64(time.Millisecond))
+	return r
+}
+
+// mintHLS mints a stream token for camera d's adaptive set as the admin
+// and returns its HLS URL's path (the multivariant playlist).
+func mintHLS(ctx context.Context, v *vigil, d device) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.apiURL(d, "tokens"), nil)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth("admin", v.AdminPassword())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	var tok struct {
+		URLs map[string]string `json:"urls"`
+	}
+	if err := json.Unmarshal(body, &tok); res.StatusCode != http.StatusOK || err != nil || tok.URLs["hls"] == "" {
+		return "", fmt.Errorf("mint a stream token: %s %q", res.Status, truncate(string(body), 200))
+	}
+	return tok.URLs["hls"], nil
+}
+
+// listVariants describes the streams of camera d's multivariant playlist
+// in the order it lists them (what a player picks from).
+func listVariants(ctx context.Context, v *vigil, d device) (string, error) {
+	hlsPath, err := mintHLS(ctx, v, d)
+	if err != nil {
+		return "", err
+	}
+	c := v.webClient(1)
+	defer c.close()
+	body, _, err := c.get(ctx, "http://"+v.HTTP()+hlsPath)
+	if err != nil {
+		return "", err
+	}
+	var mv playlist.Multivariant
+	if err := mv.Unmarshal(body); err != nil {
+		return "", fmt.Errorf("multivariant playlist: %w", err)
+	}
+	var out []string
+	for _, vr := range mv.Variants {
+		out = append(out, fmt.Sprintf("%s BANDWIDTH=%d", vr.Resolution, vr.Bandwidth))
+	}
+	return strings.Join(out, ", then "), nil
+}
+
+// poorLink is a toxiproxy in front of addr that holds what flows towards
+// the client to poorLinkKBps and delays it by poorLinkLatency.
+func poorLink(addr string) (*toxiproxy.Proxy, error) {
+	zerolog.SetGlobalLevel(zerolog.Disabled) // toxics log at trace level through zerolog's global logger
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
+	p := toxiproxy.NewProxy(srv, "poor-link", "127.0.0.1:0", addr)
+	if err := p.Start(); err != nil {
+		return nil, fmt.Errorf("toxiproxy: %w", err)
+	}
+	for _, toxic := range []string{
+		fmt.Sprintf(`{"name":"rate","type":"bandwidth","stream":"downstream","attributes":{"rate":%d}}`, poorLinkKBps),
+		fmt.Sprintf(`{"name":"delay","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, poorLinkLatency.Milliseconds()),
+	} {
+		if _, err := p.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("toxiproxy: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// serve serves h on a loopback port and returns its URL.
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// clipHeight is the picture height in the SPS of c's first unit.
+func clipHeight(c clip) (int, error) {
+	for _, n := range c.units[0].NALUs {
+		if len(n) > 0 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeSPS {
+			var sps h264.SPS
+			if err := sps.Unmarshal(n); err != nil {
+				return 0, fmt.Errorf("%s: SPS: %w", c.name, err)
+			}
+			return sps.Height(), nil
+		}
+	}
+	return 0, errors.New(c.name + ": no SPS in the first unit")
+}
+
+// loadAvg is the machine's /proc/loadavg load averages (1, 5, 15 min).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "n/a"
+}
+
+// stats are the runs' readiness times (runs that never got ready count as
+// missing) and the worst stall rate.
+func (s *players) stats() (ready []time.Duration, missing int, worstStall float64) {
+	for _, r := range s.results {
+		t := r.ready()
+		if t == 0 {
+			missing++
+			continue
+		}
+		ready = append(ready, time.Duration(t*float64(time.Millisecond)))
+		worstStall = max(worstStall, r.stallRate())
+	}
+	return ready, missing, worstStall
+}
+
+func (s *players) section(b *strings.Builder, r *report) {
+	if !s.ran {
+		return
+	}
+	b.WriteString("## HLS on a poor network: hls.js in Chromium at 800 kbit/s + 150 ms\n\n")
+	fmt.Fprintf(b, "%s (headless, software decoding) opens a page served on loopback that plays, with hls.js %s, the "+
+		"multivariant HLS URL of a fresh stream token for the camera's adaptive set (`POST /api/cameras/{id}/tokens` "+
+		"as the admin, no stream named: main and sub). Main is the 1080p clip (%.1f Mbit/s, %d lines), sub the small "+
+		"clip (%.2f Mbit/s, %d lines), both GOP %s; the multivariant playlist lists %s. Every request to Vigil passes a toxiproxy whose downstream (Vigil to "+
+		"the player) is held to %d kbit/s (bandwidth toxic, %d KB/s) and delayed %s (latency toxic); the player's own "+
+		"script comes straight from the page's server. Each run starts from a blank page, plays %s and reads the page's "+
+		"report: first frame, the picture heights as they change, and every `waiting` from the start of playback to "+
+		"the next `playing` (a stall; under %d ms not counted). Smooth from is the start of the first %s without a "+
+		"stall; ready is when playback was smooth and on the sub stream (the later of smooth from and the first "+
+		"picture of sub's height), in the page's clock from navigation; stall after is the stall seconds per minute "+
+		"from then to the end. CPU is over all runs, pauses included, in %% of one core; the machine's load average "+
+		"was %s before and %s after (1, 5, 15 min; 2 cores shared with other work).\n\n",
+		s.chromium, playersHLSVersion(s.dir), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
+		poorLinkKBps*8, poorLinkKBps, poorLinkLatency, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
+	b.WriteString("| run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	sec := func(t float64) string {
+		if t == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f s", t/1000)
+	}
+	for i, run := range s.results {
+		var hs []string
+		for _, h := range run.p.Heights {
+			hs = append(hs, fmt.Sprintf("%.0f: %.0f", h[0], h[1]))
+		}
+		errText := ""
+		if run.err != nil {
+			errText = truncate(run.err.Error(), 120)
+		}
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %.2f | %s | %s | %s |\n", i+1, sec(run.p.FirstFrame), sec(run.onSub),
+			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "), errText)
+	}
+	ready, missing, worst := s.stats()
+	fmt.Fprintf(b, "\nReady p50 %s, p95 %s, max %s over %d of %d runs (%d never smooth on sub); worst stall after ready %.2f s/min. "+
+		"CPU: Vigil %.1f%%, Chromium %s%%, other %s%%.\n\n",
+		sec(float64(percentile(ready, 50).Milliseconds())), sec(float64(percentile(ready, 95).Milliseconds())),
+		sec(float64(percentile(ready, 100).Milliseconds())), len(ready), len(s.results), missing, worst,
+		s.cpu.vigil, num(s.cpu.chromium, 0), num(s.cpu.other, 0))
+}
+
+func (s *players) targets(b *strings.Builder, _ *report) {
+	if !s.ran {
+		return
+	}
+	ready, missing, worst := s.stats()
+	p95 := percentile(ready, 95)
+	ok := missing == 0 && len(ready) > 0 && p95 < playersReadyTarget && worst < playersStallTarget
+	fmt.Fprintf(b, "- **HLS player at 800 kbit/s + 150 ms: smooth on the sub stream within 5 s, < 1 s of stall per minute after**: "+
+		"%s — hls.js ready p50 %.1f s, p95 %.1f s over %d runs (%d never), worst %.2f s/min of stall after.\n",
+		verdict(ok), percentile(ready, 50).Seconds(), p95.Seconds(), len(s.results), missing, worst)
+}
+
+// playersHLSVersion is the hls.js version installed in dir, from its
+// package.json.
+func playersHLSVersion(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "hls.js", "package.json"))
+	var pkg struct {
+		Version string `json:"version"`
+	}
+	if err != nil || json.Unmarshal(b, &pkg) != nil || pkg.Version == "" {
+		return "(version unknown)"
+	}
+	return pkg.Version
+}

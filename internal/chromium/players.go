@@ -1,0 +1,158 @@
+package chromium
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Web players: a page that plays a URL with a JavaScript player (MSE) in
+// Chromium, as Cast receivers and web apps do, and reports how it went.
+
+// PlayerLibs are the players PlayerServer serves, by the name the page's
+// URL takes.
+func PlayerLibs() []string { return []string{"hls.js", "shaka"} }
+
+// playerScript is lib's script under the npm directory (scripts/deps.sh
+// installs the packages, pinned in its package-lock.json).
+func playerScript(lib string) (string, bool) {
+	switch lib {
+	case "hls.js":
+		return "node_modules/hls.js/dist/hls.min.js", true
+	case "shaka":
+		return "node_modules/shaka-player/dist/shaka-player.compiled.js", true
+	}
+	return "", false
+}
+
+// PlayerServer returns a handler that serves the players installed in dir
+// at /players/{lib}.js and a page that plays src with one of them at
+// /play/{lib}?src=URL. It fails when a player is not installed.
+func PlayerServer(dir string) (http.Handler, error) {
+	for _, lib := range PlayerLibs() {
+		file, _ := playerScript(lib)
+		if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+			return nil, fmt.Errorf("%s is not installed (%w): run scripts/deps.sh", lib, err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /players/{lib}", func(w http.ResponseWriter, r *http.Request) {
+		file, ok := playerScript(strings.TrimSuffix(r.PathValue("lib"), ".js"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dir, file))
+	})
+	mux.HandleFunc("GET /play/{lib}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = playerPage.Execute(w, map[string]string{"Lib": r.PathValue("lib"), "Src": r.URL.Query().Get("src")})
+	})
+	return mux, nil
+}
+
+// playerPage plays Src with a JavaScript player (MSE) and keeps its report
+// in the globals v (the video element) and player: fatal player errors go
+// to player.errors, player.stalls counts "waiting" events once playback
+// has begun and player.stallMs their duration, player.stallLog their
+// start and end, player.heights the picture heights as they change.
+var playerPage = template.Must(template.New("webplayer").Parse(`<!doctype html>
+<meta charset="utf-8"><title>vigil {{.Lib}}</title>
+<video id="v" autoplay muted playsinline></video>
+<script src="/players/{{.Lib}}.js"></script>
+<script>
+const v = document.getElementById("v");
+window.player = {errors: [], events: [], stalls: 0, stallLog: [], heights: []};
+const at = (e) => e + "@" + Math.round(performance.now()) + "ms/" + v.currentTime.toFixed(2) + "s";
+for (const e of ["loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled"]) {
+	v.addEventListener(e, () => { player[e] ??= performance.now(); player.events.push(at(e)); });
+}
+v.addEventListener("waiting", () => {
+	if (player.playing && !player.stalledAt) { player.stalls++; player.stalledAt = performance.now(); player.stallLog.push([player.stalledAt, 0]); }
+});
+v.addEventListener("playing", () => {
+	if (player.stalledAt) {
+		player.stallMs = (player.stallMs || 0) + performance.now() - player.stalledAt; player.stalledAt = 0;
+		player.stallLog[player.stallLog.length - 1][1] = performance.now();
+	}
+});
+// heights lists the picture heights played, as they change (a step between streams).
+v.addEventListener("resize", () => player.heights.push([Math.round(performance.now()), v.videoHeight]));
+v.addEventListener("error", () => { player.errors.push(v.error ? v.error.code + " " + v.error.message : "error"); });
+if ("requestVideoFrameCallback" in v) {
+	v.requestVideoFrameCallback(() => { player.firstFrame = performance.now(); });
+}
+const src = {{.Src}};
+(async () => {
+	if ({{.Lib}} === "hls.js") {
+		const hls = new Hls();
+		hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) player.errors.push("hls.js " + d.type + " " + d.details); });
+		hls.loadSource(src);
+		hls.attachMedia(v);
+		return;
+	}
+	shaka.polyfill.installAll();
+	const p = new shaka.Player();
+	p.addEventListener("error", (e) => player.errors.push("shaka " + e.detail.code));
+	await p.attach(v);
+	await p.load(src);
+})().catch((e) => player.errors.push(String(e.code || e) + (e.stack ? " at " + e.stack : "")));
+</script>
+`))
+
+// PlayerRun is what the player page reports, in its clock: milliseconds
+// since the page's navigation began.
+type PlayerRun struct {
+	Now        float64      `json:"now"`
+	FirstFrame float64      `json:"firstFrame"`
+	StallLog   [][2]float64 `json:"stallLog"` // start, end (0: still stalled)
+	Heights    [][2]float64 `json:"heights"`  // when, picture height
+	Errors     []string     `json:"errors"`
+	Buffered   float64      `json:"buffered"` // seconds ahead of the play position
+	Events     []string     `json:"events"`   // the latest media events
+}
+
+// PlayerRunJS evaluates to a PlayerRun on the player page.
+const PlayerRunJS = `({now: performance.now(), firstFrame: player.firstFrame,
+	stallLog: player.stallLog, heights: player.heights, errors: player.errors,
+	buffered: v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : -1, events: player.events.slice(-8)})`
+
+// MinStall is the shortest "waiting" counted as a stall: Chromium fires
+// some for a fraction of a millisecond, which nobody sees.
+const MinStall = 100 // ms
+
+// Smooth returns when playback became smooth — the start of the first
+// stretch of span without a stall (from the first frame or a stall's end)
+// — and the stall time after that.
+func (p PlayerRun) Smooth(span time.Duration) (float64, time.Duration) {
+	var stalls [][2]float64
+	for _, s := range p.StallLog {
+		if s[1] == 0 || s[1]-s[0] >= MinStall {
+			stalls = append(stalls, s)
+		}
+	}
+	p.StallLog = stalls
+	from := p.FirstFrame
+	i := 0
+	for ; i < len(p.StallLog); i++ {
+		if p.StallLog[i][0]-from >= float64(span.Milliseconds()) {
+			break
+		}
+		if from = p.StallLog[i][1]; from == 0 {
+			return p.Now, 0 // stalled still
+		}
+	}
+	var stalled float64
+	for _, s := range p.StallLog[i:] {
+		end := s[1]
+		if end == 0 {
+			end = p.Now
+		}
+		stalled += end - s[0]
+	}
+	return from, time.Duration(stalled * float64(time.Millisecond))
+}
