@@ -89,6 +89,38 @@ func (s *Sender) Send(u *media.Unit) error {
 	if err != nil {
 		return err
 	}
+	return s.publish(frames)
+}
+
+// SendEnd publishes the sealed end of the sender's publisher session:
+// remote feeds of it end at once.
+func (s *Sender) SendEnd() error {
+	return s.sendPlain(0, []byte{kindEnd})
+}
+
+// sendDescription publishes the session's sealed track description.
+func (s *Sender) sendDescription(tracks []*media.Track, start time.Time) error {
+	plain, err := encodeDescription(tracks, start)
+	if err != nil {
+		return err
+	}
+	return s.sendPlain(0, plain)
+}
+
+// sendPlain seals an encoded message of the sender's session and publishes it.
+func (s *Sender) sendPlain(seq uint64, plain []byte) error {
+	sealed, err := s.sealer.Seal(s.owner.Session, seq, plain)
+	if err != nil {
+		return err
+	}
+	frames, err := chunks(s.id, s.msgs.Add(1), sealed, int(s.b.nc.MaxPayload()))
+	if err != nil {
+		return err
+	}
+	return s.publish(frames)
+}
+
+func (s *Sender) publish(frames [][]byte) error {
 	for _, f := range frames {
 		if err := s.b.nc.Publish(s.subject, f); err != nil {
 			return fmt.Errorf("cluster: publish %s: %w", s.subject, err)
@@ -119,6 +151,7 @@ type Subscription struct {
 	device  access.DeviceID
 	stream  access.StreamID
 	deliver func(*media.Unit)
+	end     func(media.Owner) // may be nil
 	sub     *nats.Subscription
 	asm     assembler // used by the subscription's one delivery goroutine only
 
@@ -133,7 +166,13 @@ type Subscription struct {
 // messages for this subscription). Every unit delivered is owned by device:
 // it opened under device's key.
 func (b *Bus) Subscribe(ctx context.Context, device access.DeviceID, stream access.StreamID, deliver func(*media.Unit)) (*Subscription, error) {
-	s := &Subscription{b: b, device: device, stream: stream, deliver: deliver}
+	return b.subscribe(ctx, device, stream, deliver, nil)
+}
+
+// subscribe is Subscribe that also calls end (when not nil) with the
+// session of each sealed end message.
+func (b *Bus) subscribe(ctx context.Context, device access.DeviceID, stream access.StreamID, deliver func(*media.Unit), end func(media.Owner)) (*Subscription, error) {
+	s := &Subscription{b: b, device: device, stream: stream, deliver: deliver, end: end}
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -178,24 +217,37 @@ func (s *Subscription) handle(m *nats.Msg) {
 	if err == nil && sealed == nil {
 		return // more chunks to come
 	}
-	var u *media.Unit
+	var msg message
 	if err == nil {
-		u, err = s.open(sealed)
+		msg, err = s.open(sealed)
+	}
+	if err == nil && msg.desc != nil {
+		err = fmt.Errorf("%w: a description on the live subject", errFrame)
 	}
 	if err != nil {
-		if s.b.refused.Add(1)%100 == 1 { // a flood is counted, not logged per message
-			s.b.log.Warn("bus message refused", "camera", s.device, "stream", s.stream, "refused_total", s.b.refused.Load(), "error", err)
-		}
+		s.refuse(err)
 		return
 	}
-	s.deliver(u)
+	switch {
+	case msg.unit != nil:
+		s.deliver(msg.unit)
+	case s.end != nil:
+		s.end(msg.end)
+	}
 }
 
-// open opens a sealed message and decodes its unit, owned by the
+// refuse counts a refused message; a flood is counted, not logged per message.
+func (s *Subscription) refuse(err error) {
+	if s.b.refused.Add(1)%100 == 1 {
+		s.b.log.Warn("bus message refused", "camera", s.device, "stream", s.stream, "refused_total", s.b.refused.Load(), "error", err)
+	}
+}
+
+// open opens a sealed message and decodes it, owned by the
 // subscription's device. When it fails to open, the camera may have changed
 // hands: the epoch secret is read again (at most once a second) and the
 // message tried once more.
-func (s *Subscription) open(sealed []byte) (*media.Unit, error) {
+func (s *Subscription) open(sealed []byte) (message, error) {
 	s.mu.Lock()
 	o, stale := s.opener, time.Since(s.refreshed) > time.Second
 	s.mu.Unlock()
@@ -212,8 +264,8 @@ func (s *Subscription) open(sealed []byte) (*media.Unit, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return message{}, err
 	}
 	owner := media.Owner{Device: o.Device(), Stream: s.stream, Session: session}
-	return decodeUnit(owner, seq, plain)
+	return decodeMessage(owner, seq, plain)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/nats-io/nats.go"
 
 	"vigil/internal/access"
@@ -24,14 +25,19 @@ func bootstrap(t *testing.T, sub *Subscription) ([]*media.Unit, error) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
 		began := time.Now()
-		units, err = sub.Bootstrap(ctx)
+		_, units, err = sub.Bootstrap(ctx)
 		t.Logf("GOP request answered in %v (%d units, %v)", time.Since(began), len(units), err)
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNoHome) {
 			return err
 		}
 		return nil
 	})
 	return units, err
+}
+
+// describe is a description of owner's session with one H.264 track.
+func describe(owner media.Owner) Description {
+	return Description{Owner: owner, Start: time.Now(), Tracks: []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}}
 }
 
 // TestBootstrapKeyframeFirst: a viewer's node asks the home node for the
@@ -41,7 +47,7 @@ func TestBootstrapKeyframeFirst(t *testing.T) {
 	home, viewer, _ := busPair(t)
 	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 2}
 	gop := []*media.Unit{stampedUnit(owner, 7, true, 2<<20), stampedUnit(owner, 8, false, 900), stampedUnit(owner, 9, false, 900)}
-	serve, err := home.ServeGOP("cam-a", access.StreamMain, func() []*media.Unit { return gop })
+	serve, err := home.ServeGOP(describe(owner), func() []*media.Unit { return gop })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +113,7 @@ func TestBootstrapFromWrongCache(t *testing.T) {
 		t.Fatalf("a GOP from cam-b's cache for cam-a: %d units, error %v, %d refused; want none, an error, counted", len(units), err, viewer.Refused())
 	}
 	// The real answerer refuses to send another camera's GOP at all.
-	if err := home.answerGOP("_INBOX.x", "cam-a", access.StreamMain, []*media.Unit{stampedUnit(ownerB, 1, true, 10)}); !errors.Is(err, ErrNotOwner) {
+	if err := home.answerGOP("_INBOX.x", describe(media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 1}), []*media.Unit{stampedUnit(ownerB, 1, true, 10)}); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("answerGOP of cam-b's units for cam-a = %v, want ErrNotOwner", err)
 	}
 }
