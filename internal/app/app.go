@@ -79,6 +79,8 @@ type App struct {
 	alexaEvents *alexa.Reporter
 	// alexaSnapshots serves the still URLs Alexa's GetSnapshot answers with.
 	alexaSnapshots *alexa.Snapshots
+	// cluster is this node's part of a cluster; nil on one node.
+	cluster *clusterSide
 	// lock keeps other servers off the data directory until Run returns.
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
@@ -121,8 +123,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.auth = auth.NewService(dir, issuer, auth.NewTokens(master), grantTTL)
 	failures := authFailures(a.reg)
 	a.auth.Failures, a.auth.Audit = failures, log
-	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
-		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
+	if cfg.Clustered() {
+		if a.cluster, err = a.joinCluster(ctx, sealer, a.feed); err != nil {
+			return nil, err
+		}
+	}
+	a.hub = hub.New(a.cluster.hubConfig(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
+		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)}))
 	a.reg.MustRegister(&hub.Cameras{Hub: a.hub, List: cameraIDs(a.store)})
 	rec := audit.New(a.store, log)
 	dropped := httpapi.NewDropped()
@@ -215,6 +222,7 @@ func (a *App) openData(ctx context.Context) (master []byte, sealer *seal.Sealer,
 // close releases what New opened: the store, then the data directory's
 // lock, which lets another server in.
 func (a *App) close() {
+	a.cluster.close()
 	if a.store != nil {
 		a.store.Close()
 	}
@@ -369,6 +377,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.rtsp.Run(gctx) })
 	g.Go(func() error { return a.pulls.Run(gctx) })
 	g.Go(func() error { return a.watchRevocations(gctx) })
+	if a.cluster != nil {
+		g.Go(func() error { return a.cluster.run(gctx) })
+	}
 	g.Go(func() error { return a.oauth.Run(gctx) })
 	if a.reportsToGoogle() {
 		g.Go(func() error { return a.homegraph.Run(gctx) })

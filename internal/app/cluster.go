@@ -1,0 +1,120 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"vigil/internal/access"
+	"vigil/internal/cluster"
+	"vigil/internal/hub"
+	"vigil/internal/media"
+	"vigil/internal/seal"
+)
+
+// clusterJoin bounds how long a node waits at start for enough of its
+// peers to keep the claims bucket.
+const clusterJoin = 2 * time.Minute
+
+// clusterSide is the app's part of a cluster (cluster_node set): the NATS
+// node, the registry of which node is each camera's home, the sealed bus,
+// and the feeds of cameras homed on other nodes. nil on one node.
+type clusterSide struct {
+	node  *cluster.Node
+	reg   *cluster.Registry
+	bus   *cluster.Bus
+	feeds *cluster.Feeds
+	home  *cluster.Home
+}
+
+// joinCluster starts the node's NATS (embedded and routed to its peers, or
+// an external cluster) and opens the claims registry, waiting for enough
+// peers to keep it. sink makes the hub stream of a remote camera.
+func (a *App) joinCluster(ctx context.Context, sealer *seal.Sealer, sink cluster.SinkFactory) (*clusterSide, error) {
+	cfg := a.cfg
+	node, err := cluster.Start(ctx, cluster.Config{Name: cfg.ClusterNode, URL: cfg.NATSURL.Reveal(),
+		RouteListen: cfg.ClusterListen, Routes: cfg.ClusterRoutes, RouteSecret: cfg.ClusterSecret.Reveal(),
+		StoreDir: filepath.Join(cfg.DataDir, "nats")}, a.log)
+	if err != nil {
+		return nil, err
+	}
+	jctx, cancel := context.WithTimeoutCause(ctx, clusterJoin,
+		fmt.Errorf("cluster: fewer than cluster_replicas (%d) nodes joined within %v", cfg.ClusterReplicas, clusterJoin))
+	defer cancel()
+	reg, err := cluster.OpenRegistry(jctx, node.JetStream(), cluster.RegistryConfig{Node: cfg.ClusterNode, Replicas: cfg.ClusterReplicas}, a.log)
+	if err != nil {
+		node.Close()
+		return nil, err
+	}
+	bus := cluster.NewBus(node.Conn(), sealer, a.store, a.log)
+	a.log.Info("cluster joined", "node", cfg.ClusterNode, "replicas", cfg.ClusterReplicas)
+	return &clusterSide{node: node, reg: reg, bus: bus, feeds: cluster.NewFeeds(bus, sink, 0),
+		home: &cluster.Home{Registry: reg, Bus: bus, Log: a.log}}, nil
+}
+
+// hubConfig adds the cluster's hooks to the hub's config.
+func (c *clusterSide) hubConfig(hc hub.Config) hub.Config {
+	if c == nil {
+		return hc
+	}
+	hc.Home, hc.Remote, hc.FirstSession = clusterHome{c.home}, clusterRemote{c}, firstSession()
+	return hc
+}
+
+// firstSession is a random base for this node's publisher session
+// numbers, so that two nodes' sessions of a camera never share a number.
+// It stays below 2^52 (exact in JSON numbers) with 2^20 sessions of room.
+func firstSession() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) >> 12 &^ (1<<20 - 1)
+}
+
+// run processes claims (fencing, renewal) until ctx ends.
+func (c *clusterSide) run(ctx context.Context) error { return c.reg.Run(ctx) }
+
+// close leaves the cluster as a node that dies would; claims lapse.
+func (c *clusterSide) close() {
+	if c != nil {
+		c.node.Close()
+	}
+}
+
+// clusterHome is the hub's Home on the cluster's.
+type clusterHome struct{ h *cluster.Home }
+
+func (x clusterHome) Claim(owner media.Owner, tracks []*media.Track, start time.Time, gop func() []*media.Unit) (hub.HomeSession, error) {
+	return x.h.Claim(context.Background(), cluster.Description{Owner: owner, Tracks: tracks, Start: start}, gop)
+}
+
+// clusterRemote is the hub's Remote: the feeds, and the registry for
+// whether another node is a camera's home.
+type clusterRemote struct{ c *clusterSide }
+
+func (x clusterRemote) Acquire(ctx context.Context, device access.DeviceID, stream access.StreamID) (func(), error) {
+	return x.c.feeds.Acquire(ctx, device, stream)
+}
+
+func (x clusterRemote) Online(device access.DeviceID, stream access.StreamID) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	home, err := x.c.reg.Home(ctx, device, stream)
+	return err == nil && home != "" && home != x.c.node.Name()
+}
+
+// feed makes the hub stream of a camera homed on another node.
+func (a *App) feed(d cluster.Description) (cluster.Sink, error) {
+	f, err := a.hub.Feed(d.Owner, d.Tracks, d.Start)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+var (
+	_ hub.Home   = clusterHome{}
+	_ hub.Remote = clusterRemote{}
+)
