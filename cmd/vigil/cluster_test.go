@@ -179,7 +179,7 @@ func ffmpegStamps(t *testing.T, url, camera string) {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return fmt.Errorf("%v: %s", err, stderr.Bytes())
+			return fmt.Errorf("%v: %s", err, strings.ReplaceAll(stderr.String(), url, redactURL(url)))
 		}
 		chk := sim.NewChecker(sim.StaticKeys([]byte(clusterSecret)))
 		if err := chk.AnnexB(out); err != nil {
