@@ -65,7 +65,7 @@ func TestCluster(t *testing.T) {
 	admin := "admin:" + b.AdminPassword()
 	ffmpegStamps(t, fmt.Sprintf("rtsp://%s@%s/%s", admin, b.RTSP(), dev.ID), dev.ID)
 	var tok struct{ URLs map[string]string }
-	if err := clusterAPI(b, "admin", b.AdminPassword(), "POST", "/api/cameras/"+dev.ID+"/tokens", &tok); err != nil {
+	if err := clusterAPI(b, "admin", b.AdminPassword(), "POST", "/api/cameras/"+dev.ID+"/tokens", nil, &tok); err != nil {
 		t.Fatal(err)
 	}
 	ffmpegStamps(t, b.Base()+tok.URLs["hls"], dev.ID)
@@ -75,11 +75,11 @@ func TestCluster(t *testing.T) {
 
 	// Another household, on the node that serves the camera's stream.
 	var cams []json.RawMessage
-	if err := clusterAPI(b, "olga", olga.Password, "GET", "/api/cameras", &cams); err != nil || len(cams) != 0 {
+	if err := clusterAPI(b, "olga", olga.Password, "GET", "/api/cameras", nil, &cams); err != nil || len(cams) != 0 {
 		t.Fatalf("olga's cameras on B: %s, %v; want none", cams, err)
 	}
 	for _, path := range []string{"/still.jpg", "/mjpeg", "/live.mp4"} {
-		if err := clusterAPI(b, "olga", olga.Password, "GET", "/api/cameras/"+dev.ID+path, nil); err == nil {
+		if err := clusterAPI(b, "olga", olga.Password, "GET", "/api/cameras/"+dev.ID+path, nil, nil); err == nil {
 			t.Fatalf("olga read %s of the porch camera on B", path)
 		}
 	}
@@ -87,6 +87,44 @@ func TestCluster(t *testing.T) {
 		fmt.Sprintf("rtsp://olga:%s@%s/%s", olga.Password, b.RTSP(), dev.ID), "-frames:v", "1", "-f", "h264", "pipe:1").Output()
 	if err == nil || len(out) > 0 {
 		t.Fatalf("olga played the porch camera over RTSP on B: %d bytes, %v", len(out), err)
+	}
+
+	// Owen claims the camera through B while it is homed on A: A learns of
+	// the change of hands from the revocation log and ends the camera's
+	// session there (invariant 8); the camera reconnects in the new epoch,
+	// whose keys seal what crosses to B.
+	var owen struct{ Password string }
+	if err := a.CLI(ctx, &owen, "user", "add", "--name", "owen", "--json"); err != nil {
+		t.Fatal(err)
+	}
+	before := camA.Sessions()
+	if err := clusterAPI(b, "owen", owen.Password, "POST", "/api/cameras/claim", map[string]string{"code": dev.Claim}, nil); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "A ending the camera's session of the old epoch", func() error {
+		if camA.Sessions() <= before || len(a.LogLines("camera changed hands")) == 0 {
+			return fmt.Errorf("%d sessions, A's log silent", camA.Sessions())
+		}
+		return nil
+	})
+	ffmpegStamps(t, fmt.Sprintf("rtsp://owen:%s@%s/%s", owen.Password, b.RTSP(), dev.ID), dev.ID)
+
+	// Owen shares the camera with Olga through A; she watches on B; the
+	// unshare through A ends her session on B.
+	share := "/api/cameras/" + dev.ID + "/shares/olga"
+	if err := clusterAPI(a, "owen", owen.Password, "PUT", share, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	olgaURL := fmt.Sprintf("rtsp://olga:%s@%s/%s", olga.Password, b.RTSP(), dev.ID)
+	ffmpegStamps(t, olgaURL, dev.ID)
+	ended := watchUntilEnded(t, olgaURL, func() {
+		if err := clusterAPI(a, "owen", owen.Password, "DELETE", share, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("an unshare through A ended the viewer's RTSP session on B in %v", ended)
+	if ended > 3*time.Second {
+		t.Fatalf("the unshare through A ended the session on B after %v", ended)
 	}
 
 	// The camera connects to B while its session on A is still open: B's
@@ -103,7 +141,7 @@ func TestCluster(t *testing.T) {
 		return nil
 	})
 	stopA() // the old connection would claim again on reconnecting
-	ffmpegStamps(t, fmt.Sprintf("rtsp://%s@%s/%s", "admin:"+a.AdminPassword(), a.RTSP(), dev.ID), dev.ID)
+	ffmpegStamps(t, fmt.Sprintf("rtsp://owen:%s@%s/%s", owen.Password, a.RTSP(), dev.ID), dev.ID)
 	if camB.Sessions() == 0 {
 		t.Fatal("the camera never published to B")
 	}
@@ -201,12 +239,21 @@ func redactURL(u string) string {
 	return u
 }
 
-// clusterAPI calls the API of p as user; out, when not nil, takes the
-// JSON answer. An answer other than 200 is an error.
-func clusterAPI(p *vigilproc.Proc, user, password, method, path string, out any) error {
+// clusterAPI calls the API of p as user with in, when not nil, as the
+// JSON body; out, when not nil, takes the JSON answer. An answer other
+// than 2xx is an error.
+func clusterAPI(p *vigilproc.Proc, user, password, method, path string, in, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := clusterDo(ctx, p, user, password, method, path)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	res, err := clusterDo(ctx, p, user, password, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -217,18 +264,21 @@ func clusterAPI(p *vigilproc.Proc, user, password, method, path string, out any)
 	return json.NewDecoder(res.Body).Decode(out)
 }
 
-// clusterDo sends a request to p as user; an answer other than 200 is an error.
-func clusterDo(ctx context.Context, p *vigilproc.Proc, user, password, method, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, p.Base()+path, nil)
+// clusterDo sends a request to p as user; an answer other than 2xx is an error.
+func clusterDo(ctx context.Context, p *vigilproc.Proc, user, password, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.Base()+path, body)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.SetBasicAuth(user, password)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	if res.StatusCode != http.StatusOK {
+	if res.StatusCode/100 != 2 {
 		res.Body.Close()
 		return nil, fmt.Errorf("%s %s: %s", method, path, res.Status)
 	}
@@ -243,7 +293,7 @@ func picture(t *testing.T, p *vigilproc.Proc, user, password, path, camera strin
 	testkit.WaitFor(t, 20*time.Second, "a picture of "+camera+" from "+path, func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		res, err := clusterDo(ctx, p, user, password, "GET", path)
+		res, err := clusterDo(ctx, p, user, password, "GET", path, nil)
 		if err != nil {
 			return err
 		}
@@ -265,4 +315,35 @@ func picture(t *testing.T, p *vigilproc.Proc, user, password, path, camera strin
 		}
 		return nil
 	})
+}
+
+// watchUntilEnded has ffmpeg play url until the server ends the session;
+// once media flows it calls revoke, and returns how long after that the
+// stream ended.
+func watchUntilEnded(t *testing.T, url string, revoke func()) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", url,
+		"-map", "0:v", "-c", "copy", "-f", "h264", "pipe:1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
+		t.Fatalf("%s: no media before the revocation: %v", redactURL(url), err)
+	}
+	began := time.Now()
+	revoke()
+	if _, err := io.Copy(io.Discard, out); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("%s: the session outlived the revocation by 30 s", redactURL(url))
+	}
+	return time.Since(began)
 }

@@ -59,6 +59,7 @@ type Sender struct {
 	owner   media.Owner
 	subject string
 	sealer  *seal.BusSealer
+	epoch   []byte // the epoch secret sealer was made with, for replies in the same epoch
 	id      uint64 // tells this sender's chunks apart from others' on the subject
 	msgs    atomic.Uint64
 }
@@ -71,15 +72,25 @@ func (b *Bus) Sender(ctx context.Context, owner media.Owner) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: sender for %s/%s: epoch: %w", owner.Device, owner.Stream, err)
 	}
+	return b.sender(owner, epoch, subject(owner.Device, owner.Stream))
+}
+
+// sender returns a sender of owner's units to subj, sealing in epoch.
+func (b *Bus) sender(owner media.Owner, epoch []byte, subj string) (*Sender, error) {
 	sealer, err := b.sealer.NewBusSealer(owner.Device, epoch, owner.Stream)
-	clear(epoch)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: sender for %s/%s: %w", owner.Device, owner.Stream, err)
 	}
 	var id [8]byte
 	rand.Read(id[:])
-	return &Sender{b: b, owner: owner, subject: subject(owner.Device, owner.Stream), sealer: sealer,
-		id: binary.BigEndian.Uint64(id[:])}, nil
+	return &Sender{b: b, owner: owner, subject: subj, sealer: sealer, epoch: epoch, id: binary.BigEndian.Uint64(id[:])}, nil
+}
+
+// reply returns a sender to inbox in s's epoch, with a key and counters
+// of its own: a GOP bootstrap answer of s's session is sealed in the
+// epoch its units were captured in, never in a newer owner's.
+func (s *Sender) reply(inbox string) (*Sender, error) {
+	return s.b.sender(s.owner, s.epoch, inbox)
 }
 
 // Send seals u and publishes it. A unit of any other camera session is

@@ -33,12 +33,30 @@ type GOPSource func() []*media.Unit
 // tracks and start desc gives, from gop until the returned subscription is
 // closed. The home node serves while it holds the stream's claim.
 func (b *Bus) ServeGOP(desc Description, gop GOPSource) (*nats.Subscription, error) {
+	return b.serveGOP(desc, gop, func(inbox string) (*Sender, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		snd, err := b.Sender(ctx, desc.Owner)
+		if err != nil {
+			return nil, err
+		}
+		snd.subject = inbox
+		return snd, nil
+	})
+}
+
+// serveGOP is ServeGOP with answers sealed by the senders newReply makes.
+func (b *Bus) serveGOP(desc Description, gop GOPSource, newReply func(inbox string) (*Sender, error)) (*nats.Subscription, error) {
 	device, stream := desc.Owner.Device, desc.Owner.Stream
 	sub, err := b.nc.Subscribe(gopSubject(device, stream), func(m *nats.Msg) {
 		if m.Reply == "" {
 			return
 		}
-		if err := b.answerGOP(m.Reply, desc, gop()); err != nil {
+		snd, err := newReply(m.Reply)
+		if err == nil {
+			err = b.answerGOP(snd, desc, gop())
+		}
+		if err != nil {
 			b.log.Warn("GOP request not answered", "camera", device, "stream", stream, "error", err)
 		}
 	})
@@ -48,16 +66,10 @@ func (b *Bus) ServeGOP(desc Description, gop GOPSource) (*nats.Subscription, err
 	return sub, nil
 }
 
-// answerGOP seals the description and units for the inbox with a sender of
-// their own: a reply never shares a key, or counters, with the live sender.
-func (b *Bus) answerGOP(inbox string, desc Description, units []*media.Unit) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	snd, err := b.Sender(ctx, desc.Owner)
-	cancel()
-	if err != nil {
-		return err
-	}
-	snd.subject = inbox
+// answerGOP seals the description and units for the inbox with snd, a
+// sender of their own: a reply never shares a key, or counters, with the
+// live sender.
+func (b *Bus) answerGOP(snd *Sender, desc Description, units []*media.Unit) error {
 	if err := snd.sendDescription(desc.Tracks, desc.Start); err != nil {
 		return err
 	}
@@ -66,7 +78,7 @@ func (b *Bus) answerGOP(inbox string, desc Description, units []*media.Unit) err
 			return err
 		}
 	}
-	return b.nc.Publish(inbox, nil)
+	return b.nc.Publish(snd.subject, nil)
 }
 
 // Bootstrap asks the home node for the stream's description and cached

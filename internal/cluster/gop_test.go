@@ -113,7 +113,9 @@ func TestBootstrapFromWrongCache(t *testing.T) {
 		t.Fatalf("a GOP from cam-b's cache for cam-a: %d units, error %v, %d refused; want none, an error, counted", len(units), err, viewer.Refused())
 	}
 	// The real answerer refuses to send another camera's GOP at all.
-	if err := home.answerGOP("_INBOX.x", describe(media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 1}), []*media.Unit{stampedUnit(ownerB, 1, true, 10)}); !errors.Is(err, ErrNotOwner) {
+	ownerA := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 1}
+	sndA, _ := home.Sender(t.Context(), ownerA)
+	if err := home.answerGOP(sndA, describe(ownerA), []*media.Unit{stampedUnit(ownerB, 1, true, 10)}); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("answerGOP of cam-b's units for cam-a = %v, want ErrNotOwner", err)
 	}
 }

@@ -53,7 +53,7 @@ func (h *Home) Claim(ctx context.Context, desc Description, gop GOPSource) (*Hom
 	if err != nil {
 		return nil, err
 	}
-	serve, err := h.Bus.ServeGOP(desc, gop)
+	serve, err := h.Bus.serveGOP(desc, gop, snd.reply)
 	if err != nil {
 		claim.Release(ctx)
 		return nil, fmt.Errorf("cluster: home of %s/%s: %w", o.Device, o.Stream, err)
