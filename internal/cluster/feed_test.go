@@ -163,3 +163,69 @@ func TestFeedLingers(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFeedEnds: a feed ends — its sink closed, readers gone with it — at
+// the home node's sealed end of the session, at a unit of a newer session
+// (readers come back to a feed of that session and its tracks), and after
+// Silence without a unit (the home node died).
+func TestFeedEnds(t *testing.T) {
+	home, viewer, _ := busPair(t)
+	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 5}
+	serve, _ := home.ServeGOP(describe(owner), func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 10)} })
+	defer serve.Unsubscribe()
+	snd, _ := home.Sender(t.Context(), owner)
+	newer, _ := home.Sender(t.Context(), media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 6})
+	var mu sync.Mutex
+	var sinks []*sink
+	feeds := NewFeeds(viewer, func(Description) (Sink, error) {
+		s := &sink{}
+		mu.Lock()
+		sinks = append(sinks, s)
+		mu.Unlock()
+		return s, nil
+	}, time.Minute)
+	feeds.Silence = 400 * time.Millisecond
+	seq := uint64(1)
+	for _, tc := range []struct {
+		name   string
+		end    func() error
+		silent bool // no unit after the end
+	}{
+		{"end message", snd.SendEnd, false},
+		{"newer session", func() error { return newer.Send(stampedUnit(newer.owner, 1, true, 10)) }, false},
+		{"silence", func() error { return nil }, true},
+	} {
+		acquire(t, feeds)
+		mu.Lock()
+		s := sinks[len(sinks)-1]
+		mu.Unlock()
+		// Live units keep the feed from falling silent until the end comes
+		// (and after it, but for the silence case).
+		for range 4 {
+			seq++
+			snd.Send(stampedUnit(owner, seq, false, 10))
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s.isClosed() {
+			t.Fatalf("%s: the feed ended before", tc.name)
+		}
+		if err := tc.end(); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 5*time.Second, tc.name+" ending the feed", func() error {
+			if !tc.silent {
+				seq++
+				snd.Send(stampedUnit(owner, seq, false, 10))
+			}
+			if !s.isClosed() || feeds.Active() != 0 {
+				return errors.New("still open")
+			}
+			return nil
+		})
+		for _, u := range s.got() {
+			if u.Owner() != owner {
+				t.Fatalf("%s: a unit of %+v reached the sink of %+v", tc.name, u.Owner(), owner)
+			}
+		}
+	}
+}
