@@ -145,11 +145,20 @@ func TestCluster(t *testing.T) {
 	if camB.Sessions() == 0 {
 		t.Fatal("the camera never published to B")
 	}
-	for _, n := range nodes {
-		m, err := n.Metrics(ctx, "vigil_isolation_violations_total")
-		if err != nil || m["vigil_isolation_violations_total"] != 0 {
-			t.Fatalf("isolation violations: %v, %v", m, err)
+	series := []string{"vigil_isolation_violations_total", "vigil_cluster_bus_refused_total", "vigil_cluster_claim_moves_total",
+		"vigil_cluster_bus_received_bytes_total", "vigil_cluster_streams_homed"}
+	var m [2]map[string]float64
+	for i, n := range nodes {
+		var err error
+		if m[i], err = n.Metrics(ctx, series...); err != nil {
+			t.Fatal(err)
 		}
+		if m[i]["vigil_isolation_violations_total"] != 0 || m[i]["vigil_cluster_bus_refused_total"] != 0 {
+			t.Fatalf("node-%d: %v", i, m[i])
+		}
+	}
+	if m[0]["vigil_cluster_claim_moves_total"] < 1 || m[1]["vigil_cluster_bus_received_bytes_total"] == 0 || m[1]["vigil_cluster_streams_homed"] != 1 {
+		t.Fatalf("A (fenced, then fed): %v; B (fed, then home): %v", m[0], m[1])
 	}
 }
 

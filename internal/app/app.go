@@ -127,6 +127,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.cluster, err = a.joinCluster(ctx, sealer, a.feed); err != nil {
 			return nil, err
 		}
+		a.cluster.metrics(a.reg)
 	}
 	a.hub = hub.New(a.cluster.hubConfig(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
 		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)}))

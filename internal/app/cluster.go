@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"vigil/internal/access"
 	"vigil/internal/cluster"
 	"vigil/internal/hub"
@@ -53,6 +55,25 @@ func (a *App) joinCluster(ctx context.Context, sealer *seal.Sealer, sink cluster
 	a.log.Info("cluster joined", "node", cfg.ClusterNode, "replicas", cfg.ClusterReplicas)
 	return &clusterSide{node: node, reg: reg, bus: bus, feeds: cluster.NewFeeds(bus, sink, 0),
 		home: &cluster.Home{Registry: reg, Bus: bus, Log: a.log}}, nil
+}
+
+// metrics registers the node's vigil_cluster_* series with reg.
+func (c *clusterSide) metrics(reg prometheus.Registerer) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	reg.MustRegister(
+		gauge("vigil_cluster_streams_homed", "Camera streams this node is home to (claims it holds).", func() float64 { return float64(c.reg.Held()) }),
+		gauge("vigil_cluster_remote_streams", "Camera streams homed on other nodes that this node is fed for its readers.",
+			func() float64 { return float64(c.feeds.Active()) }),
+		counter("vigil_cluster_claim_moves_total", "Claims of this node taken over by a newer session (here or on another node), which fenced their sessions.", c.reg.Moves),
+		counter("vigil_cluster_bus_sent_bytes_total", "Bytes this node published on the bus (sealed, chunked).", c.bus.BytesSent),
+		counter("vigil_cluster_bus_received_bytes_total", "Bytes this node's remote feeds received from the bus.", c.bus.BytesReceived),
+		counter("vigil_cluster_bus_refused_total", "Bus messages dropped because they were malformed or did not open for the device subscribed to.", c.bus.Refused),
+	)
 }
 
 // hubConfig adds the cluster's hooks to the hub's config.

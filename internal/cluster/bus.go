@@ -36,12 +36,20 @@ type Bus struct {
 	epochs  EpochSource
 	log     *slog.Logger
 	refused atomic.Uint64 // bus messages dropped: malformed, or not opening for the subscription's device
+	sent    atomic.Uint64 // bytes published (chunk frames)
+	got     atomic.Uint64 // bytes received on subscriptions (chunk frames)
 }
 
 // NewBus returns a bus over nc sealing with sealer.
 func NewBus(nc *nats.Conn, sealer *seal.Sealer, epochs EpochSource, log *slog.Logger) *Bus {
 	return &Bus{nc: nc, sealer: sealer, epochs: epochs, log: log}
 }
+
+// BytesSent counts the bytes this node published on the bus.
+func (b *Bus) BytesSent() uint64 { return b.sent.Load() }
+
+// BytesReceived counts the bytes this node's subscriptions received.
+func (b *Bus) BytesReceived() uint64 { return b.got.Load() }
 
 // Refused counts bus messages dropped because they were malformed or did
 // not open for the device they were received for.
@@ -133,6 +141,7 @@ func (s *Sender) sendPlain(seq uint64, plain []byte) error {
 
 func (s *Sender) publish(frames [][]byte) error {
 	for _, f := range frames {
+		s.b.sent.Add(uint64(len(f)))
 		if err := s.b.nc.Publish(s.subject, f); err != nil {
 			return fmt.Errorf("cluster: publish %s: %w", s.subject, err)
 		}
@@ -224,6 +233,7 @@ func (s *Subscription) refresh(ctx context.Context) error {
 
 // handle reassembles, opens and delivers one bus message.
 func (s *Subscription) handle(m *nats.Msg) {
+	s.b.got.Add(uint64(len(m.Data)))
 	sealed, err := s.asm.add(m.Data)
 	if err == nil && sealed == nil {
 		return // more chunks to come
