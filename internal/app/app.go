@@ -152,8 +152,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.webrtc, err = webrtc.New(webrtcConfig(cfg, log, a.reg)); err != nil {
 		return nil, err
 	}
-	a.pulls, err = ingest.NewPulls(ingest.PullsConfig{Hub: a.hub, Sources: pullSources(a.store), ReadTimeout: cfg.ReadTimeout, Logger: log})
-	if err != nil {
+	pulls := ingest.PullsConfig{Hub: a.hub, Sources: a.cluster.pulls(pullSources(a.store)), ReadTimeout: cfg.ReadTimeout, Logger: log}
+	if a.cluster != nil {
+		pulls.Refresh = pullRefresh
+	}
+	if a.pulls, err = ingest.NewPulls(pulls); err != nil {
 		return nil, err
 	}
 	signIn := &auth.SignIn{Users: dir, Sessions: dir, Accounts: auth.NewThrottle(auth.AccountFailures),

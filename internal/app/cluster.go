@@ -94,6 +94,34 @@ func firstSession() uint64 {
 	return binary.BigEndian.Uint64(b[:]) >> 12 &^ (1<<20 - 1)
 }
 
+// pulls keeps of sources the pull cameras this node reserves: nodes that
+// all list the same pull cameras pull each once (a node claiming a pulled
+// camera's stream would fence another node's pull of it, and that node's
+// reconnect fence this one's). Without a cluster, all of them. The
+// reservation is renewed at every listing: list more often than the
+// claims' TTL (pullRefresh).
+func (c *clusterSide) pulls(sources func(context.Context) (map[access.DeviceID]string, error)) func(context.Context) (map[access.DeviceID]string, error) {
+	if c == nil {
+		return sources
+	}
+	return func(ctx context.Context) (map[access.DeviceID]string, error) {
+		all, err := sources(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for id := range all {
+			if here, err := c.reg.Reserve(ctx, id); err != nil || !here {
+				delete(all, id) // a failure to reserve stops the pull: another node may hold it
+			}
+		}
+		return all, nil
+	}
+}
+
+// pullRefresh is how often pull cameras are listed (and reserved) in a
+// cluster, well within the claims' 15 s TTL.
+const pullRefresh = 5 * time.Second
+
 // run processes claims (fencing, renewal) until ctx ends.
 func (c *clusterSide) run(ctx context.Context) error { return c.reg.Run(ctx) }
 

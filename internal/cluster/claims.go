@@ -202,3 +202,30 @@ func (r *Registry) fence(c *Claim, why string) {
 		r.log.Info("camera claim fenced", "camera", c.device, "stream", c.stream, "why", why)
 	}
 }
+
+// Reserve reports whether this node is the one to pull a camera (a
+// camera Vigil connects to, rather than one that connects to a node):
+// the first node to reserve it keeps it while it renews the reservation
+// (each call renews it) and within TTL after; another node gets it once
+// it lapses. Unlike a claim, a reservation never takes over: nodes that
+// all list the same pull cameras do not fence each other's pulls.
+func (r *Registry) Reserve(ctx context.Context, device access.DeviceID) (bool, error) {
+	key := "pull." + string(device)
+	e, err := r.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		_, err = r.kv.Create(ctx, key, []byte(r.cfg.Node))
+	case err != nil:
+	case string(e.Value()) != r.cfg.Node:
+		return false, nil
+	default:
+		_, err = r.kv.Update(ctx, key, []byte(r.cfg.Node), e.Revision())
+	}
+	if casLost(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: reserve pull of %s: %w", device, err)
+	}
+	return true, nil
+}

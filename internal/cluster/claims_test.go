@@ -214,3 +214,51 @@ func oneHome(ctx context.Context, r *Registry, dev access.DeviceID, claims []*Cl
 	}
 	return nil
 }
+
+// TestReservePullsOnce: of nodes that all list the same pull camera and
+// reserve it at once, exactly one gets it and keeps it while it renews;
+// the others get it only after the reservation lapses.
+func TestReservePullsOnce(t *testing.T) {
+	regs := openRegistries(t, startNodes(t, 3), RegistryConfig{Bucket: "homes_reserve", TTL: 1500 * time.Millisecond, Renew: 500 * time.Millisecond})
+	ctx := t.Context()
+	got := make([]bool, len(regs))
+	var wg sync.WaitGroup
+	for i, r := range regs {
+		wg.Go(func() {
+			ok, err := r.Reserve(ctx, "cam-p")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = ok
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, ok := range got {
+		if ok {
+			if winner >= 0 {
+				t.Fatalf("nodes %d and %d both pull cam-p", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no node pulls cam-p")
+	}
+	other := regs[(winner+1)%len(regs)]
+	for range 4 { // the winner renews within the TTL: it keeps the camera
+		time.Sleep(500 * time.Millisecond)
+		if ok, err := regs[winner].Reserve(ctx, "cam-p"); !ok || err != nil {
+			t.Fatalf("the pulling node lost its reservation: %v, %v", ok, err)
+		}
+		if ok, _ := other.Reserve(ctx, "cam-p"); ok {
+			t.Fatal("another node took a renewed reservation over")
+		}
+	}
+	testkit.WaitFor(t, 10*time.Second, "the unrenewed reservation lapsing to another node", func() error {
+		if ok, err := other.Reserve(ctx, "cam-p"); !ok {
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		return nil
+	})
+}
