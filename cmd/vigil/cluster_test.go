@@ -34,7 +34,8 @@ const clusterSecret = "cluster stamp secret"
 
 // TestCluster runs two real nodes on one Postgres, routed to each other
 // over embedded NATS. A stamped camera pushes to node A; every output read
-// from node B (RTSP, HLS, live.mp4 through ffmpeg; a still and MJPEG)
+// from node B (RTSP, HLS, live.mp4 through ffmpeg; WHEP through pion; a
+// still and MJPEG)
 // carries that camera's stamps or picture only. Another household signed
 // in on B sees nothing of it. When the camera then connects to B, its
 // session on A, still open, is fenced, and A serves it from B.
@@ -42,8 +43,11 @@ func TestCluster(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatal("ffmpeg is missing: run `make test`, which installs it")
 	}
+	began := time.Now()
+	phase := func(what string) { t.Logf("%s done at %v", what, time.Since(began).Round(time.Millisecond)) }
 	dsn := pgtest.NewDatabase(t)
 	nodes := startCluster(t, dsn, 2)
+	phase("two nodes up")
 	a, b := nodes[0], nodes[1]
 	ctx := t.Context()
 
@@ -64,6 +68,7 @@ func TestCluster(t *testing.T) {
 
 	admin := "admin:" + b.AdminPassword()
 	ffmpegStamps(t, fmt.Sprintf("rtsp://%s@%s/%s", admin, b.RTSP(), dev.ID), dev.ID)
+	phase("RTSP on B")
 	var tok struct{ URLs map[string]string }
 	if err := clusterAPI(b, "admin", b.AdminPassword(), "POST", "/api/cameras/"+dev.ID+"/tokens", nil, &tok); err != nil {
 		t.Fatal(err)
@@ -72,6 +77,8 @@ func TestCluster(t *testing.T) {
 	ffmpegStamps(t, b.Base()+tok.URLs["mp4"], dev.ID)
 	picture(t, b, "admin", b.AdminPassword(), "/api/cameras/"+dev.ID+"/still.jpg", dev.ID)
 	picture(t, b, "admin", b.AdminPassword(), "/api/cameras/"+dev.ID+"/mjpeg", dev.ID)
+	whepStamps(t, b, "admin", b.AdminPassword(), dev.ID)
+	phase("outputs on B")
 
 	// Another household, on the node that serves the camera's stream.
 	var cams []json.RawMessage
@@ -123,6 +130,7 @@ func TestCluster(t *testing.T) {
 		}
 	})
 	t.Logf("an unshare through A ended the viewer's RTSP session on B in %v", ended)
+	phase("claim and unshare")
 	if ended > 3*time.Second {
 		t.Fatalf("the unshare through A ended the session on B after %v", ended)
 	}
@@ -140,6 +148,7 @@ func TestCluster(t *testing.T) {
 		}
 		return nil
 	})
+	phase("fence")
 	stopA() // the old connection would claim again on reconnecting
 	ffmpegStamps(t, fmt.Sprintf("rtsp://owen:%s@%s/%s", owen.Password, a.RTSP(), dev.ID), dev.ID)
 	if camB.Sessions() == 0 {
@@ -355,4 +364,48 @@ func watchUntilEnded(t *testing.T, url string, revoke func()) time.Duration {
 		t.Fatalf("%s: the session outlived the revocation by 30 s", redactURL(url))
 	}
 	return time.Since(began)
+}
+
+// whepStamps plays camera over WHEP on p as user with a pion viewer and
+// checks that its video carries camera's stamps only.
+func whepStamps(t *testing.T, p *vigilproc.Proc, user, password, camera string) {
+	t.Helper()
+	v, err := sim.NewWebRTCViewer(sim.StaticKeys([]byte(clusterSecret)), sim.WebRTCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	offer, err := v.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", p.Base()+"/api/cameras/"+camera+"/whep", strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.SetBasicAuth(user, password)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("WHEP offer on %s: %s %s", p.Base(), res.Status, answer)
+	}
+	if err := v.Accept(string(answer)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 15*time.Second, "10 WHEP video units of "+camera, func() error {
+		if n := v.Stats().Units; n < 10 {
+			return fmt.Errorf("%d units", n)
+		}
+		return nil
+	})
+	if st := v.Stats(); !st.FirstKey {
+		t.Fatalf("WHEP's first unit was no keyframe: %+v", st)
+	}
+	if err := v.Checker().Only(camera); err != nil {
+		t.Fatalf("WHEP stamps %v: %v", v.Checker().Counts(), err)
+	}
 }
