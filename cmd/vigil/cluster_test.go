@@ -37,8 +37,11 @@ const clusterSecret = "cluster stamp secret"
 // from node B (RTSP, HLS, live.mp4 through ffmpeg; WHEP through pion; a
 // still and MJPEG)
 // carries that camera's stamps or picture only. Another household signed
-// in on B sees nothing of it. When the camera then connects to B, its
-// session on A, still open, is fenced, and A serves it from B.
+// in on B sees nothing of it. A claim through B ends the camera's session
+// of the old epoch on A; an unshare through A ends a viewer's session on
+// B. When the camera then connects to B, its session on A, still open, is
+// fenced, and A serves it from B. Offline, it uploads a still to A, and B
+// serves that.
 func TestCluster(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatal("ffmpeg is missing: run `make test`, which installs it")
@@ -154,8 +157,41 @@ func TestCluster(t *testing.T) {
 	if camB.Sessions() == 0 {
 		t.Fatal("the camera never published to B")
 	}
+	// The camera goes offline and uploads a still to A: B serves it.
+	stopB()
+	var upload bytes.Buffer
+	if err := jpeg.Encode(&upload, sim.DrawPicture(dev.ID, 320, 240), nil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "PUT", a.Base()+"/api/cameras/"+dev.ID+"/still.jpg", bytes.NewReader(upload.Bytes()))
+	req.SetBasicAuth(dev.ID, dev.Password)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("still upload to A: %v, %v", res, err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the still uploaded to A served by B", func() error {
+		res, err := clusterDo(ctx, b, "owen", owen.Password, "GET", "/api/cameras/"+dev.ID+"/still.jpg", nil)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if src := res.Header.Get("X-Still-Source"); src != "upload" || !bytes.Equal(body, upload.Bytes()) {
+			return fmt.Errorf("a still from %s of %d bytes", src, len(body))
+		}
+		return nil
+	})
+	phase("still upload")
+
 	series := []string{"vigil_isolation_violations_total", "vigil_cluster_bus_refused_total", "vigil_cluster_claim_moves_total",
 		"vigil_cluster_bus_received_bytes_total", "vigil_cluster_streams_homed"}
+	testkit.WaitFor(t, 5*time.Second, "the offline camera's claims released", func() error {
+		for _, n := range nodes {
+			if m, err := n.Metrics(ctx, "vigil_cluster_streams_homed"); err != nil || m["vigil_cluster_streams_homed"] != 0 {
+				return fmt.Errorf("%v, %v", m, err)
+			}
+		}
+		return nil
+	})
 	var m [2]map[string]float64
 	for i, n := range nodes {
 		var err error
@@ -166,8 +202,9 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("node-%d: %v", i, m[i])
 		}
 	}
-	if m[0]["vigil_cluster_claim_moves_total"] < 1 || m[1]["vigil_cluster_bus_received_bytes_total"] == 0 || m[1]["vigil_cluster_streams_homed"] != 1 {
-		t.Fatalf("A (fenced, then fed): %v; B (fed, then home): %v", m[0], m[1])
+	if m[0]["vigil_cluster_claim_moves_total"] < 1 || m[0]["vigil_cluster_bus_received_bytes_total"] == 0 ||
+		m[1]["vigil_cluster_bus_received_bytes_total"] == 0 || m[0]["vigil_cluster_streams_homed"]+m[1]["vigil_cluster_streams_homed"] != 0 {
+		t.Fatalf("A (home, fenced, then fed; the camera now offline): %v; B (fed, then home): %v", m[0], m[1])
 	}
 }
 

@@ -142,8 +142,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: a.store,
-		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
+		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log, Replicate: a.cluster.stillSharer()})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.cluster.receiveStills(a.stills); err != nil {
 		return nil, err
 	}
 	if a.alexaSnapshots, err = a.newAlexaSnapshots(master, rec); err != nil {

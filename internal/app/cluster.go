@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/seal"
+	"vigil/internal/stills"
 )
 
 // clusterJoin bounds how long a node waits at start for enough of its
@@ -30,6 +32,7 @@ type clusterSide struct {
 	bus   *cluster.Bus
 	feeds *cluster.Feeds
 	home  *cluster.Home
+	log   *slog.Logger
 }
 
 // joinCluster starts the node's NATS (embedded and routed to its peers, or
@@ -54,7 +57,7 @@ func (a *App) joinCluster(ctx context.Context, sealer *seal.Sealer, sink cluster
 	bus := cluster.NewBus(node.Conn(), sealer, a.store, a.log)
 	a.log.Info("cluster joined", "node", cfg.ClusterNode, "replicas", cfg.ClusterReplicas)
 	return &clusterSide{node: node, reg: reg, bus: bus, feeds: cluster.NewFeeds(bus, sink, 0),
-		home: &cluster.Home{Registry: reg, Bus: bus, Log: a.log}}, nil
+		home: &cluster.Home{Registry: reg, Bus: bus, Log: a.log}, log: a.log}, nil
 }
 
 // metrics registers the node's vigil_cluster_* series with reg.
@@ -121,6 +124,28 @@ func (c *clusterSide) pulls(sources func(context.Context) (map[access.DeviceID]s
 // pullRefresh is how often pull cameras are listed (and reserved) in a
 // cluster, well within the claims' 15 s TTL.
 const pullRefresh = 5 * time.Second
+
+// stillSharer gives the stills uploaded here to the other nodes; nil
+// without a cluster.
+func (c *clusterSide) stillSharer() func(access.DeviceID, access.StreamID, []byte) {
+	if c == nil {
+		return nil
+	}
+	return func(device access.DeviceID, stream access.StreamID, file []byte) {
+		if err := c.bus.ShareStill(device, stream, file); err != nil {
+			c.log.Warn("uploaded still not shared with the other nodes", "camera", device, "error", err)
+		}
+	}
+}
+
+// receiveStills stores the stills uploaded on other nodes in s.
+func (c *clusterSide) receiveStills(s *stills.Service) error {
+	if c == nil {
+		return nil
+	}
+	_, err := c.bus.SubscribeStills(s.Replica)
+	return err
+}
 
 // run processes claims (fencing, renewal) until ctx ends.
 func (c *clusterSide) run(ctx context.Context) error { return c.reg.Run(ctx) }
