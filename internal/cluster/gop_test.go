@@ -119,3 +119,32 @@ func TestBootstrapFromWrongCache(t *testing.T) {
 		t.Fatalf("answerGOP of cam-b's units for cam-a = %v, want ErrNotOwner", err)
 	}
 }
+
+// TestGOPAnswerKeepsItsEpoch: the home node answers GOP requests of a
+// publisher session in the epoch the session started in, even after the
+// camera changed hands: a viewer's node subscribing in the new epoch
+// refuses the answer (invariant 8), where an answer sealed in the current
+// epoch would have opened.
+func TestGOPAnswerKeepsItsEpoch(t *testing.T) {
+	home, viewer, ep := busPair(t)
+	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 9}
+	snd, err := home.Sender(t.Context(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.set("cam-a", 0xc) // the camera changed hands; the old session lives on
+	serve, err := home.serveGOP(describe(owner), func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 100)} }, snd.reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Unsubscribe()
+	sub, err := viewer.Subscribe(t.Context(), "cam-a", access.StreamMain, func(*media.Unit) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	units, err := bootstrap(t, sub)
+	if err == nil || len(units) != 0 || viewer.Refused() == 0 {
+		t.Fatalf("the old epoch's GOP for a new-epoch viewer: %d units, %v, %d refused; want none, an error, counted", len(units), err, viewer.Refused())
+	}
+}
