@@ -8,7 +8,10 @@
 // the unit's device against the grant's, its capture time against the
 // grant's epoch). A reader never starts from cached units captured before
 // its grant's epoch, and Handover drops everything of a camera that changes
-// hands (invariant 8). The hub knows access but not HTTP, users or storage.
+// hands (invariant 8). In a cluster (Config.Home, Config.Remote) a stream
+// published here is claimed and carried to the other nodes, and a stream
+// published elsewhere is fed into this hub (Feed) with the owner each unit
+// came with. The hub knows access but not HTTP, users or storage.
 package hub
 
 import (
