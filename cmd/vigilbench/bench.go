@@ -51,6 +51,7 @@ func newBench(ctx context.Context, o options, tmp string, cameras int) (*bench, 
 type device struct {
 	ID       string `json:"id"`
 	Password string `json:"password"`
+	Claim    string `json:"claim_code"`
 }
 
 // provision adds n cameras with `vigil device add` before Vigil starts.

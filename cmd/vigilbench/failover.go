@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,15 +40,21 @@ type failover struct {
 	// cold (the first viewer there: the feed starts, with the GOP
 	// bootstrap), then warm (the feed runs).
 	cold, warm []join
-	elapsed    time.Duration // of the whole scenario
+	// revoked: unshares through node 1 of a camera homed on node 1, each
+	// timed until node 2 ended the share's RTSP view.
+	revoked []time.Duration
+	nRevoke int
+	elapsed time.Duration // of the whole scenario
 }
 
 func (f *failover) flags(fs *flag.FlagSet) {
 	fs.IntVar(&f.n, "failover-cameras", 0, "cameras spread over the three nodes of the failover scenario (default 30; quick 6)")
+	fs.IntVar(&f.nRevoke, "failover-revocations", 0, "unshares through one node timed until another ends the view (default 50; quick 10)")
 }
 
 func (f *failover) setDefaults(quick bool) error {
 	f.n = cmpOr(f.n, quickOr(quick, 6, 30))
+	f.nRevoke = cmpOr(f.nRevoke, quickOr(quick, 10, 50))
 	if f.n < 3 {
 		return errors.New("-failover-cameras must be at least 3")
 	}
@@ -131,6 +138,10 @@ func (f *failover) run(ctx context.Context, b *bench) error {
 		url := viewer.readURL(devs[j])
 		f.cold = append(f.cold, timeJoin(url))
 		f.warm = append(f.warm, timeJoin(url))
+	}
+	log.Printf("  %d revocations through node 1 of views on node 2", f.nRevoke)
+	if f.revoked, err = revocations(ctx, nodes[1], viewer, devs[1], f.nRevoke); err != nil {
+		return err
 	}
 	for i, r := range readers {
 		if r.frames.Load() == 0 {
@@ -291,6 +302,10 @@ func (f *failover) section(w *strings.Builder, _ *report) {
 			len(row.joins)-js.failed-js.notKey, len(row.joins)-js.failed)
 	}
 	w.WriteString("\n")
+	fmt.Fprintf(w, "Then a user claims a camera homed on node 1 through node 1 and, %d times, shares it with another user, who plays it over RTSP on node 2; "+
+		"the share is deleted through node 1 and timed until node 2 ends the view (the revocation log's commit, its pg_notify wake-up on node 2, the grant's end).\n\n", f.nRevoke)
+	w.WriteString("| revocations through node 1 | views ended on node 2 p50 | p99 | max |\n|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| %d | %s | %s | %s |\n\n", len(f.revoked), ms(percentile(f.revoked, 50)), ms(percentile(f.revoked, 99)), ms(slices.Max(append([]time.Duration{0}, f.revoked...))))
 	w.WriteString("| cameras on the killed node | viewers back | failover p50 | p95 | max | scenario wall time |\n|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(w, "| %d | %d | %s | %s | %s | %s |\n\n", f.homed, len(f.times), ms(s.p50), ms(s.p95), ms(s.max), f.elapsed.Round(time.Second))
 }
@@ -300,6 +315,8 @@ func (f *failover) targets(w *strings.Builder, _ *report) {
 	cold := rtspJoinStats(f.cold)
 	fmt.Fprintf(w, "- **TTFF p95 < 150 ms on a node that does not home the camera (GOP bootstrap included)**: %s — cold p50 %s, p95 %s over %d joins.\n",
 		verdict(cold.failed == 0 && cold.notKey == 0 && len(f.cold) > 0 && cold.p95 < 150*time.Millisecond), ms(cold.p50), ms(cold.p95), len(f.cold))
+	fmt.Fprintf(w, "- **A revocation through one node ends live views on another, p99 < 1 s**: %s — p99 %s over %d revocations.\n",
+		verdict(len(f.revoked) >= f.nRevoke && percentile(f.revoked, 99) < revokeTarget), ms(percentile(f.revoked, 99)), len(f.revoked))
 	fmt.Fprintf(w, "- **Camera failover p95 < 15 s after a node kill**: %s — p95 %s over %d cameras (%d never came back).\n",
 		verdict(f.failed == 0 && len(f.times) > 0 && s.p95 < failoverTarget), ms(s.p95), f.homed, f.failed)
 }

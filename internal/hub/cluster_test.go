@@ -130,13 +130,23 @@ func TestRemoteStreamIsReadLikeALocalOne(t *testing.T) {
 	if got := testutil.ToFloat64(h.Metrics().Violations); got != 1 {
 		t.Fatalf("violations = %v, want the foreign unit counted", got)
 	}
-	if remote.readers != 1 {
-		t.Fatalf("feed readers = %d with one hub reader", remote.readers)
+	// A second reader, and a still's keyframe, find the fed stream here
+	// but count at the feed too: the feed must outlive every reader.
+	r2, err := h.Read(grant("cam-a"), access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Keyframe(grant("cam-a"), access.StreamMain); err != nil {
+		t.Fatal(err)
+	}
+	if remote.readers != 2 {
+		t.Fatalf("feed readers = %d with two hub readers", remote.readers)
 	}
 	r.Close()
 	r.Close()
+	r2.Close()
 	if remote.readers != 0 {
-		t.Fatalf("feed readers = %d after the reader closed (twice)", remote.readers)
+		t.Fatalf("feed readers = %d after the readers closed (one twice)", remote.readers)
 	}
 	if _, err := h.Feed(remote.owner, tracks(), time.Now()); err != nil {
 		t.Fatal(err)

@@ -177,10 +177,14 @@ func (h *Hub) granted(g access.Grant, stream access.StreamID) (*Stream, func(), 
 	s := h.streams[streamKey{g.Device(), stream}]
 	h.mu.Unlock()
 	release := func() {}
-	if s == nil {
-		var r func()
-		if s, r = h.remote(g.Device(), stream); r != nil {
-			release = r
+	if s == nil || s.fed {
+		// A fed stream counts its readers at its feed, so that the feed
+		// outlives none of them: every reader acquires it.
+		if rs, r := h.remote(g.Device(), stream); rs != nil {
+			s = rs
+			if r != nil {
+				release = r
+			}
 		}
 	}
 	if s == nil {
