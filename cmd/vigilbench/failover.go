@@ -18,8 +18,8 @@ import (
 
 	"vigil/internal/datadir"
 	"vigil/internal/loopback"
+	"vigil/internal/pgproc"
 	"vigil/internal/seal"
-	"vigil/internal/testkit/pgtest"
 	"vigil/internal/vigilproc"
 )
 
@@ -67,7 +67,7 @@ func (f *failover) cameras() int { return 0 }
 func (f *failover) run(ctx context.Context, b *bench) error {
 	began := time.Now()
 	defer func() { f.elapsed = time.Since(began) }()
-	pg, err := pgtest.Start()
+	pg, err := pgproc.Start()
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
