@@ -219,7 +219,7 @@ func oneHome(ctx context.Context, r *Registry, dev access.DeviceID, claims []*Cl
 // reserve it at once, exactly one gets it and keeps it while it renews;
 // the others get it only after the reservation lapses.
 func TestReservePullsOnce(t *testing.T) {
-	regs := openRegistries(t, startNodes(t, 3), RegistryConfig{Bucket: "homes_reserve", TTL: 1500 * time.Millisecond, Renew: 500 * time.Millisecond})
+	regs := openRegistries(t, startNodes(t, 3), RegistryConfig{Bucket: "homes_reserve", TTL: 3 * time.Second, Renew: time.Second})
 	ctx := t.Context()
 	got := make([]bool, len(regs))
 	var wg sync.WaitGroup
@@ -255,7 +255,7 @@ func TestReservePullsOnce(t *testing.T) {
 			t.Fatal("another node took a renewed reservation over")
 		}
 	}
-	testkit.WaitFor(t, 10*time.Second, "the unrenewed reservation lapsing to another node", func() error {
+	testkit.WaitFor(t, 15*time.Second, "the unrenewed reservation lapsing to another node", func() error {
 		if ok, err := other.Reserve(ctx, "cam-p"); !ok {
 			return fmt.Errorf("not yet (%v)", err)
 		}
