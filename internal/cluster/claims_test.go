@@ -262,3 +262,44 @@ func TestReservePullsOnce(t *testing.T) {
 		return nil
 	})
 }
+
+// TestHomeFollowsTheWatch: a node's answer to "which node is home to this
+// camera" follows claims made elsewhere — a move, a release — and a claim
+// not renewed for TTL (its node died) is no one's.
+func TestHomeFollowsTheWatch(t *testing.T) {
+	regs := openRegistries(t, startNodes(t, 3), RegistryConfig{Bucket: "homes_watch", TTL: 2 * time.Second, Renew: 500 * time.Millisecond})
+	ctx := t.Context()
+	homeIs := func(want string) {
+		t.Helper()
+		testkit.WaitFor(t, 10*time.Second, "node3 seeing home "+want, func() error {
+			if got, err := regs[2].Home(ctx, "cam-w", access.StreamMain); err != nil || got != want {
+				return fmt.Errorf("%q, %v", got, err)
+			}
+			return nil
+		})
+	}
+	homeIs("")
+	if _, err := regs[0].Claim(ctx, "cam-w", access.StreamMain); err != nil {
+		t.Fatal(err)
+	}
+	homeIs("node1")
+	c2, err := regs[1].Claim(ctx, "cam-w", access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	homeIs("node2")
+	if err := c2.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	homeIs("")
+	// A claim whose renewals stop (the node is gone) lapses after TTL.
+	c3, err := regs[0].Claim(ctx, "cam-w", access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	homeIs("node1")
+	regs[0].mu.Lock()
+	delete(regs[0].held, c3.key) // node1 stops renewing, as a dead node does
+	regs[0].mu.Unlock()
+	homeIs("")
+}
