@@ -226,8 +226,9 @@ func (a *App) openData(ctx context.Context) (master []byte, sealer *seal.Sealer,
 	return master, sealer, err
 }
 
-// close releases what New opened: the store, then the data directory's
-// lock, which lets another server in.
+// close releases what New opened: the cluster's NATS connection and
+// embedded server (its claims lapse), the store, then the data
+// directory's lock, which lets another server in.
 func (a *App) close() {
 	a.cluster.close()
 	if a.store != nil {
@@ -364,8 +365,10 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 //  1. At once, every component's Run returns: RTSP closes its connections
 //     (cameras' and players') and waits for its play loops, the pull
 //     cameras disconnect, WebRTC ends its sessions, and the revocation
-//     watcher, oauth's sweeper, HomeGraph reports, the certificate manager
-//     and the redirect server stop. A camera's hub stream ends with its
+//     watcher, the cluster's claims (a camera session that ends releases
+//     its claim, so the camera's reconnect lands on another node at once),
+//     oauth's sweeper, HomeGraph reports, the certificate manager and the
+//     redirect server stop. A camera's hub stream ends with its
 //     connection, and with it the HTTP responses reading it.
 //  2. Together with 1, HTTP stops accepting and waits for the requests in
 //     flight, up to shutdown_timeout (http.Server.Shutdown); at that bound
