@@ -51,6 +51,7 @@ func newBench(ctx context.Context, o options, tmp string, cameras int) (*bench, 
 type device struct {
 	ID       string `json:"id"`
 	Password string `json:"password"`
+	Claim    string `json:"claim_code"`
 }
 
 // provision adds n cameras with `vigil device add` before Vigil starts.
@@ -79,7 +80,13 @@ type vigil struct{ *vigilproc.Proc }
 // cfg adds settings (Env, Base) to the bench's.
 func (b *bench) startVigil(ctx context.Context, name string, cfg vigilproc.Config) (*vigil, error) {
 	b.logs = append(b.logs, name)
-	cfg.Bin, cfg.Data, cfg.Log = b.opts.vigil, b.data, filepath.Join(b.tmp, name+".log")
+	return b.spawn(ctx, name, cfg)
+}
+
+// spawn is startVigil without adding name to the bench's logs, on
+// cfg.Data if set: the caller adds it (spawn may run concurrently).
+func (b *bench) spawn(ctx context.Context, name string, cfg vigilproc.Config) (*vigil, error) {
+	cfg.Bin, cfg.Data, cfg.Log = b.opts.vigil, cmpOr(cfg.Data, b.data), filepath.Join(b.tmp, name+".log")
 	// Every simulated camera and reader connects from 127.0.0.1, and the
 	// readers are all the admin: the per-address and per-user caps would
 	// cap the bench, not measure Vigil.

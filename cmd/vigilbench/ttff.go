@@ -102,10 +102,13 @@ type ttffStats struct {
 	sdp, partial                int
 }
 
-func (t *ttff) stats() ttffStats {
+func (t *ttff) stats() ttffStats { return rtspJoinStats(t.joins) }
+
+// rtspJoinStats summarises RTSP joins.
+func rtspJoinStats(joins []join) ttffStats {
 	var s ttffStats
 	var ttffs, hs []time.Duration
-	for _, j := range t.joins {
+	for _, j := range joins {
 		if j.err != nil {
 			s.failed++
 			continue

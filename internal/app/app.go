@@ -79,6 +79,8 @@ type App struct {
 	alexaEvents *alexa.Reporter
 	// alexaSnapshots serves the still URLs Alexa's GetSnapshot answers with.
 	alexaSnapshots *alexa.Snapshots
+	// cluster is this node's part of a cluster; nil on one node.
+	cluster *clusterSide
 	// lock keeps other servers off the data directory until Run returns.
 	lock *datadir.Lock
 	// generated is the admin password made at this start, if one was.
@@ -121,8 +123,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.auth = auth.NewService(dir, issuer, auth.NewTokens(master), grantTTL)
 	failures := authFailures(a.reg)
 	a.auth.Failures, a.auth.Audit = failures, log
-	a.hub = hub.New(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
-		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)})
+	if cfg.Clustered() {
+		if a.cluster, err = a.joinCluster(ctx, sealer, a.feed); err != nil {
+			return nil, err
+		}
+		a.cluster.metrics(a.reg)
+	}
+	a.hub = hub.New(a.cluster.hubConfig(hub.Config{ReaderQueueUnits: cfg.ReaderQueueUnits, ReaderQueueBytes: cfg.ReaderQueueBytes,
+		GOPMaxBytes: cfg.GOPCacheMaxBytes, Logger: log, Metrics: hub.NewMetrics(a.reg)}))
 	a.reg.MustRegister(&hub.Cameras{Hub: a.hub, List: cameraIDs(a.store)})
 	rec := audit.New(a.store, log)
 	dropped := httpapi.NewDropped()
@@ -134,8 +142,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: a.store,
-		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log})
+		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log, Replicate: a.cluster.stillSharer()})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.cluster.receiveStills(a.stills); err != nil {
 		return nil, err
 	}
 	if a.alexaSnapshots, err = a.newAlexaSnapshots(master, rec); err != nil {
@@ -144,8 +155,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.webrtc, err = webrtc.New(webrtcConfig(cfg, log, a.reg)); err != nil {
 		return nil, err
 	}
-	a.pulls, err = ingest.NewPulls(ingest.PullsConfig{Hub: a.hub, Sources: pullSources(a.store), ReadTimeout: cfg.ReadTimeout, Logger: log})
-	if err != nil {
+	pulls := ingest.PullsConfig{Hub: a.hub, Sources: a.cluster.pulls(pullSources(a.store)), ReadTimeout: cfg.ReadTimeout, Logger: log}
+	if a.cluster != nil {
+		pulls.Refresh = pullRefresh
+	}
+	if a.pulls, err = ingest.NewPulls(pulls); err != nil {
 		return nil, err
 	}
 	signIn := &auth.SignIn{Users: dir, Sessions: dir, Accounts: auth.NewThrottle(auth.AccountFailures),
@@ -212,9 +226,11 @@ func (a *App) openData(ctx context.Context) (master []byte, sealer *seal.Sealer,
 	return master, sealer, err
 }
 
-// close releases what New opened: the store, then the data directory's
-// lock, which lets another server in.
+// close releases what New opened: the cluster's NATS connection and
+// embedded server (its claims lapse), the store, then the data
+// directory's lock, which lets another server in.
 func (a *App) close() {
+	a.cluster.close()
 	if a.store != nil {
 		a.store.Close()
 	}
@@ -349,8 +365,10 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 //  1. At once, every component's Run returns: RTSP closes its connections
 //     (cameras' and players') and waits for its play loops, the pull
 //     cameras disconnect, WebRTC ends its sessions, and the revocation
-//     watcher, oauth's sweeper, HomeGraph reports, the certificate manager
-//     and the redirect server stop. A camera's hub stream ends with its
+//     watcher, the cluster's claims (a camera session that ends releases
+//     its claim, so the camera's reconnect lands on another node at once),
+//     oauth's sweeper, HomeGraph reports, the certificate manager and the
+//     redirect server stop. A camera's hub stream ends with its
 //     connection, and with it the HTTP responses reading it.
 //  2. Together with 1, HTTP stops accepting and waits for the requests in
 //     flight, up to shutdown_timeout (http.Server.Shutdown); at that bound
@@ -369,6 +387,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.rtsp.Run(gctx) })
 	g.Go(func() error { return a.pulls.Run(gctx) })
 	g.Go(func() error { return a.watchRevocations(gctx) })
+	if a.cluster != nil {
+		g.Go(func() error { return a.cluster.run(gctx) })
+	}
 	g.Go(func() error { return a.oauth.Run(gctx) })
 	if a.reportsToGoogle() {
 		g.Go(func() error { return a.homegraph.Run(gctx) })

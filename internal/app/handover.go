@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
@@ -28,10 +29,16 @@ var (
 // old epoch's secret, which the store has already replaced, so it no
 // longer opens.
 func (h households) Handover(_ context.Context, device access.DeviceID) {
-	h.a.hub.Handover(device)
-	h.a.hls.Handover(device)
-	if err := h.a.stills.Handover(device); err != nil {
-		h.a.log.Warn("camera changed hands but its old still could not be deleted (it no longer opens)",
+	h.a.handover(device, time.Time{})
+}
+
+// handover is Handover for the camera's publisher sessions (and remote
+// feeds) that started before t, or all of them when t is zero.
+func (a *App) handover(device access.DeviceID, t time.Time) {
+	a.hub.HandoverBefore(device, t)
+	a.hls.Handover(device)
+	if err := a.stills.Handover(device); err != nil {
+		a.log.Warn("camera changed hands but its old still could not be deleted (it no longer opens)",
 			"camera", device, "error", err)
 	}
 }

@@ -81,6 +81,11 @@ var layers = []struct {
 		never:    []string{"vigil/internal/certs/pebbletest"},
 	},
 	{
+		why:      "the throwaway Postgres runner is for the tests and the bench; the binary never links it",
+		packages: []string{"vigil/cmd/vigil"},
+		never:    []string{"vigil/internal/pgproc"},
+	},
+	{
 		why:      "the Alexa Lambda only forwards: it links none of the server (its media, users or storage)",
 		packages: []string{"vigil/cmd/vigil-alexa-lambda"},
 		never:    []string{"vigil/internal/..."},

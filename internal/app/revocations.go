@@ -65,6 +65,16 @@ func (a *App) watchRevocations(ctx context.Context) error {
 // revoke ends the grants a revocation names whose leases were made before
 // it was committed (plus the millisecond the store's clock truncates):
 // grants minted since were minted from the changed store.
+//
+// In a cluster, a camera's revocation for everyone (it changed hands, was
+// disabled or got a new password) may have been made through another
+// node: this one drops what the camera left here too — its publisher
+// sessions and remote feeds that started before the change, their GOP
+// caches, muxers and stills (invariant 8) — as the node that made the
+// change did at once. Sessions that started since are the new epoch's.
 func (a *App) revoke(r store.Revocation) {
 	a.auth.RevokeMadeBefore(r.User, r.Device, r.At.Add(time.Millisecond))
+	if a.cluster != nil && r.User == "" && r.Device != "" {
+		a.handover(r.Device, r.At.Add(time.Millisecond))
+	}
 }

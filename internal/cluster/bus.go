@@ -36,12 +36,20 @@ type Bus struct {
 	epochs  EpochSource
 	log     *slog.Logger
 	refused atomic.Uint64 // bus messages dropped: malformed, or not opening for the subscription's device
+	sent    atomic.Uint64 // bytes published (chunk frames)
+	got     atomic.Uint64 // bytes received on subscriptions (chunk frames)
 }
 
 // NewBus returns a bus over nc sealing with sealer.
 func NewBus(nc *nats.Conn, sealer *seal.Sealer, epochs EpochSource, log *slog.Logger) *Bus {
 	return &Bus{nc: nc, sealer: sealer, epochs: epochs, log: log}
 }
+
+// BytesSent counts the bytes this node published on the bus.
+func (b *Bus) BytesSent() uint64 { return b.sent.Load() }
+
+// BytesReceived counts the bytes this node's subscriptions received.
+func (b *Bus) BytesReceived() uint64 { return b.got.Load() }
 
 // Refused counts bus messages dropped because they were malformed or did
 // not open for the device they were received for.
@@ -59,6 +67,7 @@ type Sender struct {
 	owner   media.Owner
 	subject string
 	sealer  *seal.BusSealer
+	epoch   []byte // the epoch secret sealer was made with, for replies in the same epoch
 	id      uint64 // tells this sender's chunks apart from others' on the subject
 	msgs    atomic.Uint64
 }
@@ -71,15 +80,25 @@ func (b *Bus) Sender(ctx context.Context, owner media.Owner) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: sender for %s/%s: epoch: %w", owner.Device, owner.Stream, err)
 	}
+	return b.sender(owner, epoch, subject(owner.Device, owner.Stream))
+}
+
+// sender returns a sender of owner's units to subj, sealing in epoch.
+func (b *Bus) sender(owner media.Owner, epoch []byte, subj string) (*Sender, error) {
 	sealer, err := b.sealer.NewBusSealer(owner.Device, epoch, owner.Stream)
-	clear(epoch)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: sender for %s/%s: %w", owner.Device, owner.Stream, err)
 	}
 	var id [8]byte
 	rand.Read(id[:])
-	return &Sender{b: b, owner: owner, subject: subject(owner.Device, owner.Stream), sealer: sealer,
-		id: binary.BigEndian.Uint64(id[:])}, nil
+	return &Sender{b: b, owner: owner, subject: subj, sealer: sealer, epoch: epoch, id: binary.BigEndian.Uint64(id[:])}, nil
+}
+
+// reply returns a sender to inbox in s's epoch, with a key and counters
+// of its own: a GOP bootstrap answer of s's session is sealed in the
+// epoch its units were captured in, never in a newer owner's.
+func (s *Sender) reply(inbox string) (*Sender, error) {
+	return s.b.sender(s.owner, s.epoch, inbox)
 }
 
 // Send seals u and publishes it. A unit of any other camera session is
@@ -89,7 +108,40 @@ func (s *Sender) Send(u *media.Unit) error {
 	if err != nil {
 		return err
 	}
+	return s.publish(frames)
+}
+
+// SendEnd publishes the sealed end of the sender's publisher session:
+// remote feeds of it end at once.
+func (s *Sender) SendEnd() error {
+	return s.sendPlain(0, []byte{kindEnd})
+}
+
+// sendDescription publishes the session's sealed track description.
+func (s *Sender) sendDescription(tracks []*media.Track, start time.Time) error {
+	plain, err := encodeDescription(tracks, start)
+	if err != nil {
+		return err
+	}
+	return s.sendPlain(0, plain)
+}
+
+// sendPlain seals an encoded message of the sender's session and publishes it.
+func (s *Sender) sendPlain(seq uint64, plain []byte) error {
+	sealed, err := s.sealer.Seal(s.owner.Session, seq, plain)
+	if err != nil {
+		return err
+	}
+	frames, err := chunks(s.id, s.msgs.Add(1), sealed, int(s.b.nc.MaxPayload()))
+	if err != nil {
+		return err
+	}
+	return s.publish(frames)
+}
+
+func (s *Sender) publish(frames [][]byte) error {
 	for _, f := range frames {
+		s.b.sent.Add(uint64(len(f)))
 		if err := s.b.nc.Publish(s.subject, f); err != nil {
 			return fmt.Errorf("cluster: publish %s: %w", s.subject, err)
 		}
@@ -119,6 +171,7 @@ type Subscription struct {
 	device  access.DeviceID
 	stream  access.StreamID
 	deliver func(*media.Unit)
+	end     func(media.Owner) // may be nil
 	sub     *nats.Subscription
 	asm     assembler // used by the subscription's one delivery goroutine only
 
@@ -133,7 +186,13 @@ type Subscription struct {
 // messages for this subscription). Every unit delivered is owned by device:
 // it opened under device's key.
 func (b *Bus) Subscribe(ctx context.Context, device access.DeviceID, stream access.StreamID, deliver func(*media.Unit)) (*Subscription, error) {
-	s := &Subscription{b: b, device: device, stream: stream, deliver: deliver}
+	return b.subscribe(ctx, device, stream, deliver, nil)
+}
+
+// subscribe is Subscribe that also calls end (when not nil) with the
+// session of each sealed end message.
+func (b *Bus) subscribe(ctx context.Context, device access.DeviceID, stream access.StreamID, deliver func(*media.Unit), end func(media.Owner)) (*Subscription, error) {
+	s := &Subscription{b: b, device: device, stream: stream, deliver: deliver, end: end}
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -174,28 +233,42 @@ func (s *Subscription) refresh(ctx context.Context) error {
 
 // handle reassembles, opens and delivers one bus message.
 func (s *Subscription) handle(m *nats.Msg) {
+	s.b.got.Add(uint64(len(m.Data)))
 	sealed, err := s.asm.add(m.Data)
 	if err == nil && sealed == nil {
 		return // more chunks to come
 	}
-	var u *media.Unit
+	var msg message
 	if err == nil {
-		u, err = s.open(sealed)
+		msg, err = s.open(sealed)
+	}
+	if err == nil && msg.desc != nil {
+		err = fmt.Errorf("%w: a description on the live subject", errFrame)
 	}
 	if err != nil {
-		if s.b.refused.Add(1)%100 == 1 { // a flood is counted, not logged per message
-			s.b.log.Warn("bus message refused", "camera", s.device, "stream", s.stream, "refused_total", s.b.refused.Load(), "error", err)
-		}
+		s.refuse(err)
 		return
 	}
-	s.deliver(u)
+	switch {
+	case msg.unit != nil:
+		s.deliver(msg.unit)
+	case s.end != nil:
+		s.end(msg.end)
+	}
 }
 
-// open opens a sealed message and decodes its unit, owned by the
+// refuse counts a refused message; a flood is counted, not logged per message.
+func (s *Subscription) refuse(err error) {
+	if s.b.refused.Add(1)%100 == 1 {
+		s.b.log.Warn("bus message refused", "camera", s.device, "stream", s.stream, "refused_total", s.b.refused.Load(), "error", err)
+	}
+}
+
+// open opens a sealed message and decodes it, owned by the
 // subscription's device. When it fails to open, the camera may have changed
 // hands: the epoch secret is read again (at most once a second) and the
 // message tried once more.
-func (s *Subscription) open(sealed []byte) (*media.Unit, error) {
+func (s *Subscription) open(sealed []byte) (message, error) {
 	s.mu.Lock()
 	o, stale := s.opener, time.Since(s.refreshed) > time.Second
 	s.mu.Unlock()
@@ -212,8 +285,8 @@ func (s *Subscription) open(sealed []byte) (*media.Unit, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return message{}, err
 	}
 	owner := media.Owner{Device: o.Device(), Stream: s.stream, Session: session}
-	return decodeUnit(owner, seq, plain)
+	return decodeMessage(owner, seq, plain)
 }

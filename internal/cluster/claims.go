@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +66,19 @@ type Registry struct {
 	log     *slog.Logger
 	moves   atomic.Uint64 // claims of this node fenced by a newer claim
 
-	mu   sync.Mutex        // guards held
+	mu   sync.Mutex        // guards held, seen
 	held map[string]*Claim // key → this node's live claim
+	// seen is each claim key's last write the watch delivered (or Home
+	// read): Home answers from it without a round trip while it is
+	// younger than TTL. Bounded by the camera streams claimed.
+	seen map[string]seenHome
+}
+
+// seenHome is a claim key's last write: the node it names ("" for a
+// deletion) and when it was written.
+type seenHome struct {
+	node string
+	at   time.Time
 }
 
 // home is a claim's value in the bucket.
@@ -98,7 +110,8 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, cfg RegistryConfi
 	if err != nil {
 		return nil, fmt.Errorf("cluster: watch claims bucket %s: %w", cfg.Bucket, err)
 	}
-	return &Registry{cfg: cfg, kv: kv, watcher: w, log: log.With("node", cfg.Node), held: map[string]*Claim{}}, nil
+	return &Registry{cfg: cfg, kv: kv, watcher: w, log: log.With("node", cfg.Node), held: map[string]*Claim{},
+		seen: map[string]seenHome{}}, nil
 }
 
 // retry calls f until it succeeds or ctx ends, pausing a little longer
@@ -155,20 +168,56 @@ func (r *Registry) Held() int {
 }
 
 // Home returns the node that holds the claim on a camera stream, or ""
-// if none does.
+// if none does. It answers from the claims the watch delivered within TTL
+// (a holder rewrites its claim every Renew), and reads the bucket for a
+// stream not seen so recently.
 func (r *Registry) Home(ctx context.Context, device access.DeviceID, stream access.StreamID) (string, error) {
-	e, err := r.kv.Get(ctx, claimKey(device, stream))
+	key := claimKey(device, stream)
+	r.mu.Lock()
+	s, ok := r.seen[key]
+	r.mu.Unlock()
+	if ok && time.Since(s.at) <= r.cfg.TTL {
+		return s.node, nil
+	}
+	e, err := r.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		r.note(key, seenHome{at: time.Now()})
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("cluster: home of %s/%s: %w", device, stream, err)
 	}
+	r.noteEntry(e)
 	var h home
 	if err := json.Unmarshal(e.Value(), &h); err != nil {
 		return "", fmt.Errorf("cluster: home of %s/%s: bad claim value: %w", device, stream, err)
 	}
 	return h.Node, nil
+}
+
+// noteEntry keeps a claim key's write for Home.
+func (r *Registry) noteEntry(e jetstream.KeyValueEntry) {
+	if !strings.Contains(e.Key(), ".") || strings.HasPrefix(e.Key(), "pull.") {
+		return
+	}
+	s := seenHome{at: e.Created()}
+	if e.Operation() == jetstream.KeyValuePut {
+		var h home
+		if json.Unmarshal(e.Value(), &h) != nil {
+			return
+		}
+		s.node = h.Node
+	}
+	r.note(e.Key(), s)
+}
+
+// note keeps s as key's write unless a later one is kept.
+func (r *Registry) note(key string, s seenHome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.seen[key]; !ok || !s.at.Before(old.at) {
+		r.seen[key] = s
+	}
 }
 
 // claimKey is the bucket key of a camera stream. Device and stream ids
@@ -181,6 +230,7 @@ func claimKey(device access.DeviceID, stream access.StreamID) string {
 // observe fences the local claim on e's key if e is a newer write by
 // someone else (a claim, a deletion).
 func (r *Registry) observe(e jetstream.KeyValueEntry) {
+	r.noteEntry(e)
 	r.mu.Lock()
 	c := r.held[e.Key()]
 	r.mu.Unlock()
@@ -201,4 +251,31 @@ func (r *Registry) fence(c *Claim, why string) {
 	if c.end() {
 		r.log.Info("camera claim fenced", "camera", c.device, "stream", c.stream, "why", why)
 	}
+}
+
+// Reserve reports whether this node is the one to pull a camera (a
+// camera Vigil connects to, rather than one that connects to a node):
+// the first node to reserve it keeps it while it renews the reservation
+// (each call renews it) and within TTL after; another node gets it once
+// it lapses. Unlike a claim, a reservation never takes over: nodes that
+// all list the same pull cameras do not fence each other's pulls.
+func (r *Registry) Reserve(ctx context.Context, device access.DeviceID) (bool, error) {
+	key := "pull." + string(device)
+	e, err := r.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		_, err = r.kv.Create(ctx, key, []byte(r.cfg.Node))
+	case err != nil:
+	case string(e.Value()) != r.cfg.Node:
+		return false, nil
+	default:
+		_, err = r.kv.Update(ctx, key, []byte(r.cfg.Node), e.Revision())
+	}
+	if casLost(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: reserve pull of %s: %w", device, err)
+	}
+	return true, nil
 }

@@ -214,3 +214,92 @@ func oneHome(ctx context.Context, r *Registry, dev access.DeviceID, claims []*Cl
 	}
 	return nil
 }
+
+// TestReservePullsOnce: of nodes that all list the same pull camera and
+// reserve it at once, exactly one gets it and keeps it while it renews;
+// the others get it only after the reservation lapses.
+func TestReservePullsOnce(t *testing.T) {
+	regs := openRegistries(t, startNodes(t, 3), RegistryConfig{Bucket: "homes_reserve", TTL: 3 * time.Second, Renew: time.Second})
+	ctx := t.Context()
+	got := make([]bool, len(regs))
+	var wg sync.WaitGroup
+	for i, r := range regs {
+		wg.Go(func() {
+			ok, err := r.Reserve(ctx, "cam-p")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = ok
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, ok := range got {
+		if ok {
+			if winner >= 0 {
+				t.Fatalf("nodes %d and %d both pull cam-p", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no node pulls cam-p")
+	}
+	other := regs[(winner+1)%len(regs)]
+	for range 4 { // the winner renews within the TTL: it keeps the camera
+		time.Sleep(500 * time.Millisecond)
+		if ok, err := regs[winner].Reserve(ctx, "cam-p"); !ok || err != nil {
+			t.Fatalf("the pulling node lost its reservation: %v, %v", ok, err)
+		}
+		if ok, _ := other.Reserve(ctx, "cam-p"); ok {
+			t.Fatal("another node took a renewed reservation over")
+		}
+	}
+	testkit.WaitFor(t, 15*time.Second, "the unrenewed reservation lapsing to another node", func() error {
+		if ok, err := other.Reserve(ctx, "cam-p"); !ok {
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		return nil
+	})
+}
+
+// TestHomeFollowsTheWatch: a node's answer to "which node is home to this
+// camera" follows claims made elsewhere — a move, a release — and a claim
+// not renewed for TTL (its node died) is no one's.
+func TestHomeFollowsTheWatch(t *testing.T) {
+	regs := openRegistries(t, startNodes(t, 3), RegistryConfig{Bucket: "homes_watch", TTL: 2 * time.Second, Renew: 500 * time.Millisecond})
+	ctx := t.Context()
+	homeIs := func(want string) {
+		t.Helper()
+		testkit.WaitFor(t, 10*time.Second, "node3 seeing home "+want, func() error {
+			if got, err := regs[2].Home(ctx, "cam-w", access.StreamMain); err != nil || got != want {
+				return fmt.Errorf("%q, %v", got, err)
+			}
+			return nil
+		})
+	}
+	homeIs("")
+	if _, err := regs[0].Claim(ctx, "cam-w", access.StreamMain); err != nil {
+		t.Fatal(err)
+	}
+	homeIs("node1")
+	c2, err := regs[1].Claim(ctx, "cam-w", access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	homeIs("node2")
+	if err := c2.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	homeIs("")
+	// A claim whose renewals stop (the node is gone) lapses after TTL.
+	c3, err := regs[0].Claim(ctx, "cam-w", access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	homeIs("node1")
+	regs[0].mu.Lock()
+	delete(regs[0].held, c3.key) // node1 stops renewing, as a dead node does
+	regs[0].mu.Unlock()
+	homeIs("")
+}

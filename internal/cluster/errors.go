@@ -12,4 +12,6 @@ var (
 	// ErrNotOwner means a unit handed to a Sender belongs to another camera
 	// session than the sender's: it is not sent.
 	ErrNotOwner = errors.New("cluster: unit belongs to another camera session than the sender")
+	// ErrNoHome means no node serves a camera stream: it is offline.
+	ErrNoHome = errors.New("cluster: no node is home to the camera stream")
 )

@@ -20,7 +20,10 @@ type sink struct {
 	closed bool
 }
 
-func (s *sink) Write(u *media.Unit) { s.add(u) }
+func (s *sink) Write(u *media.Unit) error {
+	s.add(u)
+	return nil
+}
 func (s *sink) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -32,6 +35,17 @@ func (s *sink) isClosed() bool {
 	return s.closed
 }
 
+// acquire acquires cam-a's main stream once the home node's GOP service
+// is reachable (its interest crosses the route a moment after it subscribes).
+func acquire(t *testing.T, feeds *Feeds) (release func()) {
+	t.Helper()
+	testkit.WaitFor(t, 10*time.Second, "a feed (the home node's GOP service reachable)", func() (err error) {
+		release, err = feeds.Acquire(t.Context(), "cam-a", access.StreamMain)
+		return err
+	})
+	return release
+}
+
 // TestFeedGOPThenLive: a reader on a node that does not home the camera
 // gets one feed; it starts with the home node's GOP, keyframe first, then
 // the live units, each once and in order, with only the camera's stamps.
@@ -40,7 +54,7 @@ func TestFeedGOPThenLive(t *testing.T) {
 	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 3}
 	var mu sync.Mutex
 	var gop []*media.Unit
-	serve, err := home.ServeGOP("cam-a", access.StreamMain, func() []*media.Unit {
+	serve, err := home.ServeGOP(describe(owner), func() []*media.Unit {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]*media.Unit(nil), gop...)
@@ -51,7 +65,7 @@ func TestFeedGOPThenLive(t *testing.T) {
 	defer serve.Unsubscribe()
 	snd, _ := home.Sender(t.Context(), owner)
 	var sinks []*sink
-	feeds := NewFeeds(viewer, func(access.DeviceID, access.StreamID) (Sink, error) {
+	feeds := NewFeeds(viewer, func(Description) (Sink, error) {
 		s := &sink{}
 		sinks = append(sinks, s)
 		return s, nil
@@ -84,24 +98,14 @@ func TestFeedGOPThenLive(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	testkit.WaitFor(t, 10*time.Second, "a feed (the home node's GOP service reachable)", func() error {
-		return feeds.Acquire(t.Context(), "cam-a", access.StreamMain)
-	})
-	if err := feeds.Acquire(t.Context(), "cam-a", access.StreamMain); err != nil { // a second reader
+	acquire(t, feeds)
+	if _, err := feeds.Acquire(t.Context(), "cam-a", access.StreamMain); err != nil { // a second reader
 		t.Fatal(err)
 	}
 	<-done
-	// Attempts made before the GOP service was reachable closed their sinks.
-	var open []*sink
-	for _, s := range sinks {
-		if !s.isClosed() {
-			open = append(open, s)
-		}
+	if len(sinks) != 1 || sinks[0].isClosed() || feeds.Active() != 1 {
+		t.Fatalf("two readers have %d sinks, %d feeds; want one, open", len(sinks), feeds.Active())
 	}
-	if len(open) != 1 || feeds.Active() != 1 {
-		t.Fatalf("two readers have %d open sinks, %d feeds; want one", len(open), feeds.Active())
-	}
-	sinks = open
 	testkit.WaitFor(t, 10*time.Second, "the last live unit", func() error {
 		if got := sinks[0].got(); len(got) == 0 || got[len(got)-1].Seq != seq {
 			return fmt.Errorf("%d units", len(got))
@@ -131,33 +135,97 @@ func TestFeedGOPThenLive(t *testing.T) {
 func TestFeedLingers(t *testing.T) {
 	home, viewer, _ := busPair(t)
 	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 1}
-	serve, _ := home.ServeGOP("cam-a", access.StreamMain, func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 10)} })
+	serve, _ := home.ServeGOP(describe(owner), func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 10)} })
 	defer serve.Unsubscribe()
 	var sinks []*sink
-	feeds := NewFeeds(viewer, func(access.DeviceID, access.StreamID) (Sink, error) {
+	feeds := NewFeeds(viewer, func(Description) (Sink, error) {
 		s := &sink{}
 		sinks = append(sinks, s)
 		return s, nil
 	}, 300*time.Millisecond)
-	testkit.WaitFor(t, 10*time.Second, "a feed", func() error {
-		return feeds.Acquire(t.Context(), "cam-a", access.StreamMain)
-	})
-	// Attempts before the GOP service was reachable closed their sinks;
-	// the feed's is the last made.
+	release := acquire(t, feeds)
 	made, first := len(sinks), sinks[len(sinks)-1]
-	feeds.Release("cam-a", access.StreamMain)
-	if err := feeds.Acquire(t.Context(), "cam-a", access.StreamMain); err != nil {
+	release()
+	release() // twice is harmless
+	release, err := feeds.Acquire(t.Context(), "cam-a", access.StreamMain)
+	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond) // past the linger: a held feed must not end
 	if len(sinks) != made || first.isClosed() {
 		t.Fatalf("a reader back within the linger: %d new sinks, the feed's closed %v; want the same one, open", len(sinks)-made, first.isClosed())
 	}
-	feeds.Release("cam-a", access.StreamMain)
+	release()
 	testkit.WaitFor(t, 5*time.Second, "the idle feed ending", func() error {
 		if !first.isClosed() || feeds.Active() != 0 {
 			return errors.New("still open")
 		}
 		return nil
 	})
+}
+
+// TestFeedEnds: a feed ends — its sink closed, readers gone with it — at
+// the home node's sealed end of the session, at a unit of a newer session
+// (readers come back to a feed of that session and its tracks), and after
+// Silence without a unit (the home node died).
+func TestFeedEnds(t *testing.T) {
+	home, viewer, _ := busPair(t)
+	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 5}
+	serve, _ := home.ServeGOP(describe(owner), func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 10)} })
+	defer serve.Unsubscribe()
+	snd, _ := home.Sender(t.Context(), owner)
+	newer, _ := home.Sender(t.Context(), media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 6})
+	var mu sync.Mutex
+	var sinks []*sink
+	feeds := NewFeeds(viewer, func(Description) (Sink, error) {
+		s := &sink{}
+		mu.Lock()
+		sinks = append(sinks, s)
+		mu.Unlock()
+		return s, nil
+	}, time.Minute)
+	feeds.Silence = 400 * time.Millisecond
+	seq := uint64(1)
+	for _, tc := range []struct {
+		name   string
+		end    func() error
+		silent bool // no unit after the end
+	}{
+		{"end message", snd.SendEnd, false},
+		{"newer session", func() error { return newer.Send(stampedUnit(newer.owner, 1, true, 10)) }, false},
+		{"silence", func() error { return nil }, true},
+	} {
+		acquire(t, feeds)
+		mu.Lock()
+		s := sinks[len(sinks)-1]
+		mu.Unlock()
+		// Live units keep the feed from falling silent until the end comes
+		// (and after it, but for the silence case).
+		for range 4 {
+			seq++
+			snd.Send(stampedUnit(owner, seq, false, 10))
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s.isClosed() {
+			t.Fatalf("%s: the feed ended before", tc.name)
+		}
+		if err := tc.end(); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 5*time.Second, tc.name+" ending the feed", func() error {
+			if !tc.silent {
+				seq++
+				snd.Send(stampedUnit(owner, seq, false, 10))
+			}
+			if !s.isClosed() || feeds.Active() != 0 {
+				return errors.New("still open")
+			}
+			return nil
+		})
+		for _, u := range s.got() {
+			if u.Owner() != owner {
+				t.Fatalf("%s: a unit of %+v reached the sink of %+v", tc.name, u.Owner(), owner)
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -71,7 +72,8 @@ type partial struct {
 // consumer's drops): the partial message is dropped. Not safe for
 // concurrent use (a NATS subscription delivers one message at a time).
 type assembler struct {
-	partials []*partial // at most maxPartials, oldest first
+	partials []*partial // at most max (maxPartials if 0), oldest first
+	max      int
 }
 
 // add takes one chunk frame and returns a whole sealed message when f
@@ -122,7 +124,7 @@ func (a *assembler) take(sender uint64) *partial {
 
 // keep stores p as the newest partial, dropping the oldest past the bound.
 func (a *assembler) keep(p *partial) {
-	if len(a.partials) == maxPartials {
+	if len(a.partials) == cmp.Or(a.max, maxPartials) {
 		a.partials = a.partials[1:]
 	}
 	a.partials = append(a.partials, p)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/nats-io/nats.go"
 
 	"vigil/internal/access"
@@ -24,14 +25,19 @@ func bootstrap(t *testing.T, sub *Subscription) ([]*media.Unit, error) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
 		began := time.Now()
-		units, err = sub.Bootstrap(ctx)
+		_, units, err = sub.Bootstrap(ctx)
 		t.Logf("GOP request answered in %v (%d units, %v)", time.Since(began), len(units), err)
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNoHome) {
 			return err
 		}
 		return nil
 	})
 	return units, err
+}
+
+// describe is a description of owner's session with one H.264 track.
+func describe(owner media.Owner) Description {
+	return Description{Owner: owner, Start: time.Now(), Tracks: []*media.Track{{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1}}}}
 }
 
 // TestBootstrapKeyframeFirst: a viewer's node asks the home node for the
@@ -41,7 +47,7 @@ func TestBootstrapKeyframeFirst(t *testing.T) {
 	home, viewer, _ := busPair(t)
 	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 2}
 	gop := []*media.Unit{stampedUnit(owner, 7, true, 2<<20), stampedUnit(owner, 8, false, 900), stampedUnit(owner, 9, false, 900)}
-	serve, err := home.ServeGOP("cam-a", access.StreamMain, func() []*media.Unit { return gop })
+	serve, err := home.ServeGOP(describe(owner), func() []*media.Unit { return gop })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +113,38 @@ func TestBootstrapFromWrongCache(t *testing.T) {
 		t.Fatalf("a GOP from cam-b's cache for cam-a: %d units, error %v, %d refused; want none, an error, counted", len(units), err, viewer.Refused())
 	}
 	// The real answerer refuses to send another camera's GOP at all.
-	if err := home.answerGOP("_INBOX.x", "cam-a", access.StreamMain, []*media.Unit{stampedUnit(ownerB, 1, true, 10)}); !errors.Is(err, ErrNotOwner) {
+	ownerA := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 1}
+	sndA, _ := home.Sender(t.Context(), ownerA)
+	if err := home.answerGOP(sndA, describe(ownerA), []*media.Unit{stampedUnit(ownerB, 1, true, 10)}); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("answerGOP of cam-b's units for cam-a = %v, want ErrNotOwner", err)
+	}
+}
+
+// TestGOPAnswerKeepsItsEpoch: the home node answers GOP requests of a
+// publisher session in the epoch the session started in, even after the
+// camera changed hands: a viewer's node subscribing in the new epoch
+// refuses the answer (invariant 8), where an answer sealed in the current
+// epoch would have opened.
+func TestGOPAnswerKeepsItsEpoch(t *testing.T) {
+	home, viewer, ep := busPair(t)
+	owner := media.Owner{Device: "cam-a", Stream: access.StreamMain, Session: 9}
+	snd, err := home.Sender(t.Context(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.set("cam-a", 0xc) // the camera changed hands; the old session lives on
+	serve, err := home.serveGOP(describe(owner), func() []*media.Unit { return []*media.Unit{stampedUnit(owner, 1, true, 100)} }, snd.reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Unsubscribe()
+	sub, err := viewer.Subscribe(t.Context(), "cam-a", access.StreamMain, func(*media.Unit) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	units, err := bootstrap(t, sub)
+	if err == nil || len(units) != 0 || viewer.Refused() == 0 {
+		t.Fatalf("the old epoch's GOP for a new-epoch viewer: %d units, %v, %d refused; want none, an error, counted", len(units), err, viewer.Refused())
 	}
 }

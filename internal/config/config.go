@@ -31,6 +31,31 @@ type Config struct {
 	// defaults to empty.
 	StoreDSN Secret `yaml:"store_dsn"`
 
+	// ClusterNode names this node in a cluster of Vigil nodes (unique,
+	// such as node-1). With it set, store must be postgres and every node
+	// needs the same master key (data_dir/master.key). It defaults to
+	// empty: one node alone, without NATS.
+	ClusterNode string `yaml:"cluster_node"`
+	// ClusterListen is where the embedded NATS server accepts its peers'
+	// routes, on the nodes' private network. Required with cluster_node
+	// unless nats_url is set. It defaults to empty.
+	ClusterListen string `yaml:"cluster_listen"`
+	// ClusterRoutes are the cluster_listen addresses of the nodes (this
+	// node's own may be listed too, so every node can share one list). It
+	// defaults to none.
+	ClusterRoutes []string `yaml:"cluster_routes"`
+	// ClusterSecret, when set, is the password the nodes' routes present
+	// and require. It defaults to empty: unauthenticated routes.
+	ClusterSecret Secret `yaml:"cluster_secret"`
+	// NATSURL, when set, is an external NATS cluster with JetStream
+	// (nats://host:4222, comma-separated) used instead of an embedded
+	// server. It defaults to empty.
+	NATSURL Secret `yaml:"nats_url"`
+	// ClusterReplicas is how many NATS servers keep the claims of which
+	// node is each camera's home. It defaults to 3 (a quorum survives one
+	// node's loss); a cluster of fewer nodes needs fewer.
+	ClusterReplicas int `yaml:"cluster_replicas"`
+
 	// RTSPAddr is the RTSP (TCP) listen address. It defaults to ":8554".
 	RTSPAddr string `yaml:"rtsp_addr"`
 	// RTSPUDPRTPAddr is the UDP address for RTP; its port must be even.
@@ -257,6 +282,7 @@ func Default() Config {
 	return Config{
 		DataDir:          "data",
 		Store:            StoreSQLite,
+		ClusterReplicas:  3,
 		RTSPAddr:         ":8554",
 		RTSPUDPRTPAddr:   ":8000",
 		RTSPUDPRTCPAddr:  ":8001",

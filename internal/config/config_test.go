@@ -177,6 +177,22 @@ func TestValidate(t *testing.T) {
 			`store_dsn: must be set with store: postgres; set store_dsn (or VIGIL_STORE_DSN) to postgres://`}},
 		{"a dsn sqlite ignores", func(c *Config) { c.StoreDSN = "postgres://vigil:short@db/vigil" }, []string{
 			`store_dsn: is set but store is sqlite`}},
+		{"cluster", func(c *Config) {
+			c.Store, c.StoreDSN = StorePostgres, "postgres://vigil:pw@db:5432/vigil"
+			c.ClusterNode, c.ClusterListen, c.ClusterRoutes = "node-1", "10.0.0.1:6222", []string{"10.0.0.1:6222", "10.0.0.2:6222"}
+		}, nil},
+		{"cluster on an external nats", func(c *Config) {
+			c.Store, c.StoreDSN = StorePostgres, "postgres://vigil:pw@db:5432/vigil"
+			c.ClusterNode, c.NATSURL = "node-1", "nats://nats:4222"
+		}, nil},
+		{"cluster on sqlite, without routes", func(c *Config) { c.ClusterNode, c.ClusterReplicas = "Node 1", 0 }, []string{
+			`cluster_node "Node 1": is not a node name`,
+			`store "sqlite": must be postgres in a cluster`,
+			`cluster_replicas "0": must be 1 to 5`,
+			`cluster_listen "": not a host:port address`,
+			`cluster_routes "": must list the nodes' cluster_listen addresses`}},
+		{"cluster keys without a node", func(c *Config) { c.ClusterRoutes, c.NATSURL = []string{"a:1"}, "nats://x:4222" }, []string{
+			`cluster_routes "(set)": is set but cluster_node is not`, `nats_url "(set)": is set but cluster_node is not`}},
 		{"udp port 0 refused", func(c *Config) { c.RTSPUDPRTPAddr = ":0" }, []string{`rtsp_udp_rtp_addr ":0": port must be 1-65535`}},
 	}
 	for _, tt := range tests {

@@ -76,6 +76,7 @@ func (c Config) Validate() error {
 		bad("public_host", h, "must be a bare host name or IP address, without scheme or port", "a host such as cams.example.com")
 	}
 
+	c.validateCluster(bad)
 	c.validateWebRTC(bad)
 	c.validateTrustedProxies(bad)
 	c.validateLimits(bad)

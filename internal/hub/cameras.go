@@ -12,7 +12,7 @@ import (
 
 // Cameras is a Prometheus collector of every provisioned camera's main
 // stream, whether or not it ever connected: vigil_camera_up{camera} (1
-// while a publisher is live) and vigil_camera_last_frame_age_seconds
+// while a publisher is live on this node) and vigil_camera_last_frame_age_seconds
 // {camera} (since ingest last received a unit; +Inf if it never did since
 // this process started). The series of the streams that published
 // (vigil_ingest_*) leave out a camera that never connected; these do not.
@@ -58,7 +58,7 @@ func (c *Cameras) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, id := range ids {
 		up := 0.0
-		if c.Hub.Online(id, access.StreamMain) {
+		if c.Hub.Publishing(id, access.StreamMain) { // this node's: in a cluster, its home node reports it
 			up = 1
 		}
 		age := math.Inf(1)

@@ -8,7 +8,10 @@
 // the unit's device against the grant's, its capture time against the
 // grant's epoch). A reader never starts from cached units captured before
 // its grant's epoch, and Handover drops everything of a camera that changes
-// hands (invariant 8). The hub knows access but not HTTP, users or storage.
+// hands (invariant 8). In a cluster (Config.Home, Config.Remote) a stream
+// published here is claimed and carried to the other nodes, and a stream
+// published elsewhere is fed into this hub (Feed) with the owner each unit
+// came with. The hub knows access but not HTTP, users or storage.
 package hub
 
 import (
@@ -39,6 +42,17 @@ type Config struct {
 	Metrics *Metrics
 	// Now defaults to time.Now; tests replace it.
 	Now func() time.Time
+	// Home, in a cluster, claims every stream published here and carries
+	// its units to the other nodes. It defaults to none (one node).
+	Home Home
+	// Remote, in a cluster, feeds readers here the streams published on
+	// other nodes. It defaults to none (one node).
+	Remote Remote
+	// FirstSession is the number after which publisher sessions are
+	// numbered. In a cluster each node takes a random one, so that
+	// sessions of one camera on two nodes never share a number. It
+	// defaults to 0.
+	FirstSession uint64
 }
 
 // Hub is the set of live streams.
@@ -80,13 +94,18 @@ func New(cfg Config) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Hub{cfg: cfg, streams: make(map[streamKey]*Stream), ended: make(map[streamKey]int64)}
+	h := &Hub{cfg: cfg, streams: make(map[streamKey]*Stream), ended: make(map[streamKey]int64)}
+	h.sessions.Store(cfg.FirstSession)
+	return h
 }
 
 // Publish starts a publisher session for a camera stream. The caller must
 // have authenticated the camera as device. A previous publisher of the same
 // stream is replaced atomically: its readers are ended and its later writes
-// fail with ErrReplaced, so the two sessions' data never mix.
+// fail with ErrReplaced, so the two sessions' data never mix. In a cluster
+// the session claims the stream (failing if it cannot), which ends the
+// session holding it on another node; when a later session anywhere takes
+// it over, this one ends with ErrFenced.
 func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*media.Track) (*Publisher, error) {
 	if len(tracks) == 0 {
 		return nil, ErrNoTracks
@@ -108,6 +127,11 @@ func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*
 		h.cfg.Logger.Info("publisher replaced", "camera", device, "stream", stream,
 			"old_session", old.owner.Session, "session", owner.Session)
 	}
+	if err := h.claimHome(s); err != nil {
+		h.remove(s)
+		s.close(ErrOffline)
+		return nil, err
+	}
 	return &Publisher{s: s}, nil
 }
 
@@ -117,46 +141,77 @@ func (h *Hub) Publish(device access.DeviceID, stream access.StreamID, tracks []*
 // epoch (a share or claim younger than the GOP) is not replayed: the reader
 // starts at the next keyframe, the first captured after its epoch.
 func (h *Hub) Read(g access.Grant, stream access.StreamID) (*Reader, error) {
-	s, err := h.granted(g, stream)
+	return h.read(g, stream, false)
+}
+
+func (h *Hub) read(g access.Grant, stream access.StreamID, back bool) (*Reader, error) {
+	s, release, err := h.granted(g, stream)
 	if err != nil {
 		return nil, err
 	}
-	return s.addReader(g, false)
+	r, err := s.addReader(g, back)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	r.release = release
+	return r, nil
 }
 
 // ReadBack is Read starting one GOP earlier, at the keyframe before the
 // cached one: a segmenting muxer (LL-HLS) then has a complete segment at
 // once instead of waiting for the camera's next keyframe.
 func (h *Hub) ReadBack(g access.Grant, stream access.StreamID) (*Reader, error) {
-	s, err := h.granted(g, stream)
-	if err != nil {
-		return nil, err
-	}
-	return s.addReader(g, true)
+	return h.read(g, stream, true)
 }
 
-// granted returns the live stream the grant allows reading.
-func (h *Hub) granted(g access.Grant, stream access.StreamID) (*Stream, error) {
+// granted returns the live stream the grant allows reading, published
+// here or fed from another node, with the release of the remote feed's
+// reader it counts (a no-op for a stream published here). The caller
+// calls release once done with the stream.
+func (h *Hub) granted(g access.Grant, stream access.StreamID) (*Stream, func(), error) {
 	if err := g.Live(h.cfg.Now()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h.mu.Lock()
 	s := h.streams[streamKey{g.Device(), stream}]
 	h.mu.Unlock()
-	if s == nil {
-		return nil, ErrOffline
+	release := func() {}
+	if s == nil || s.fed {
+		// A fed stream counts its readers at its feed, so that the feed
+		// outlives none of them: every reader acquires it.
+		if rs, r := h.remote(g.Device(), stream); rs != nil {
+			s = rs
+			if r != nil {
+				release = r
+			}
+		}
 	}
-	return s, nil
+	if s == nil {
+		return nil, nil, ErrOffline
+	}
+	return s, release, nil
 }
 
 // Metrics are the hub's Prometheus series.
 func (h *Hub) Metrics() *Metrics { return h.cfg.Metrics }
 
-// Online reports whether a camera stream has a live publisher. It reveals no media.
+// Online reports whether a camera stream has a live publisher, here or
+// (in a cluster) on another node. It reveals no media.
 func (h *Hub) Online(device access.DeviceID, stream access.StreamID) bool {
 	h.mu.Lock()
+	s := h.streams[streamKey{device, stream}]
+	h.mu.Unlock()
+	return s != nil || h.cfg.Remote != nil && h.cfg.Remote.Online(device, stream)
+}
+
+// Publishing reports whether a camera stream has a live publisher on this
+// node (not one fed from another). It reveals no media.
+func (h *Hub) Publishing(device access.DeviceID, stream access.StreamID) bool {
+	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.streams[streamKey{device, stream}] != nil
+	s := h.streams[streamKey{device, stream}]
+	return s != nil && !s.fed
 }
 
 // LastFrame returns when ingest last received a unit of a camera stream,
@@ -184,10 +239,11 @@ func (h *Hub) noteEnded(k streamKey, s *Stream) {
 // Tracks returns the tracks of a live stream, for describing it to a client
 // before it reads. It needs a grant for the device.
 func (h *Hub) Tracks(g access.Grant, stream access.StreamID) ([]*media.Track, error) {
-	s, err := h.granted(g, stream)
+	s, release, err := h.granted(g, stream)
 	if err != nil {
 		return nil, err
 	}
+	release()
 	return s.tracks, nil
 }
 
@@ -203,10 +259,11 @@ type Keyframe struct {
 // the egress check; ErrOffline when the camera is offline or no keyframe is
 // cached yet, or none captured since the grant's epoch.
 func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (Keyframe, error) {
-	s, err := h.granted(g, stream)
+	s, release, err := h.granted(g, stream)
 	if err != nil {
 		return Keyframe{}, err
 	}
+	release()
 	u := s.keyframe()
 	if u == nil || !handoverKeepsStreams() && u.Captured().Before(g.Epoch()) {
 		return Keyframe{}, ErrOffline
@@ -236,13 +293,20 @@ func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
 // ErrHandover and its publishers' writes fail with it, so the camera
 // reconnects into a new session.
 func (h *Hub) Handover(device access.DeviceID) {
+	h.HandoverBefore(device, time.Time{})
+}
+
+// HandoverBefore is Handover for the camera's sessions that started before
+// t (all of them when t is zero): another node changed the camera's hands
+// at t, and sessions that started since are already the new holder's.
+func (h *Hub) HandoverBefore(device access.DeviceID, t time.Time) {
 	if handoverKeepsStreams() {
 		return
 	}
 	var ended []*Stream
 	h.mu.Lock()
 	for k, s := range h.streams {
-		if k.device == device || s.owner.Device == device {
+		if (k.device == device || s.owner.Device == device) && (t.IsZero() || s.start.Before(t)) {
 			delete(h.streams, k)
 			h.removed(k)
 			h.noteEnded(k, s)

@@ -25,6 +25,10 @@ type Reader struct {
 	s      *Stream
 	grant  access.Grant
 	notify chan struct{} // capacity 1: "the queue changed"
+	// release uncounts the reader of a remote feed (nil for a stream
+	// published here); set before the reader is returned, called once.
+	release     func()
+	releaseOnce sync.Once
 
 	mu      sync.Mutex
 	q       []*media.Unit // guarded by mu
@@ -203,6 +207,9 @@ func (r *Reader) Egress(u *media.Unit) error {
 // Close detaches the reader. It is safe to call more than once.
 func (r *Reader) Close() {
 	r.s.removeReader(r)
+	if r.release != nil {
+		r.releaseOnce.Do(r.release)
+	}
 	r.mu.Lock()
 	if r.err == nil {
 		r.err = ErrClosed

@@ -41,6 +41,15 @@ type Stream struct {
 	// lastUnit is when ingest received the last unit (unix nanoseconds),
 	// for operators (Hub.LastFrame); written under mu, read without it.
 	lastUnit atomic.Int64
+
+	// fed is true for a stream fed from another node (Hub.Feed); set
+	// before the stream is shared.
+	fed bool
+	// home is the session's hold on its stream in a cluster; nil on one
+	// node and for fed streams. Set before the first write.
+	home HomeSession
+	// done is closed when the stream closes.
+	done chan struct{}
 }
 
 func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
@@ -55,6 +64,7 @@ func newStream(h *Hub, owner media.Owner, tracks []*media.Track) *Stream {
 		gopG:        m.GOPBytes.WithLabelValues(lv...),
 		rejected:    m.Rejected.WithLabelValues(lv...),
 		readers:     make(map[*Reader]struct{}),
+		done:        make(chan struct{}),
 	}
 	for i, t := range tracks {
 		if t.Kind == media.Video {
@@ -75,7 +85,13 @@ func (s *Stream) write(track int, d UnitData) error {
 		return s.closed
 	}
 	s.seq++
-	u := media.NewUnit(s.owner, s.seq, track, d.PTS, d.Key, s.hub.cfg.Now(), d.Payload)
+	s.publish(media.NewUnit(s.owner, s.seq, track, d.PTS, d.Key, s.hub.cfg.Now(), d.Payload))
+	return nil
+}
+
+// publish caches u and offers it to every reader and, in a cluster, to
+// the other nodes. Caller holds s.mu.
+func (s *Stream) publish(u *media.Unit) {
 	s.ingestBytes.Add(float64(u.Size()))
 	s.ingestUnits.Inc()
 	s.lastUnit.Store(u.Captured().UnixNano())
@@ -83,7 +99,9 @@ func (s *Stream) write(track int, d UnitData) error {
 	for r := range s.readers {
 		r.offer(u)
 	}
-	return nil
+	if s.home != nil {
+		s.home.Send(u)
+	}
 }
 
 // cache keeps the units since the last keyframe of the key track.
@@ -197,6 +215,7 @@ func (s *Stream) close(err error) {
 		return
 	}
 	s.closed = err
+	close(s.done)
 	for r := range s.readers {
 		r.end(err)
 		s.readersG.Dec()

@@ -143,7 +143,7 @@ func (r *Recorder) poll(ctx context.Context) {
 		return
 	}
 	for _, tg := range targets {
-		if !r.cfg.Hub.Online(tg.Device, tg.Stream) {
+		if !r.cfg.Hub.Publishing(tg.Device, tg.Stream) { // recorded on its home node only
 			continue
 		}
 		r.mu.Lock()

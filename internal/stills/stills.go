@@ -54,6 +54,11 @@ type Config struct {
 	CacheBytes int64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Replicate, when set, is given the file of every upload as it is
+	// stored (sealed under the device's key in its current epoch), for the
+	// other nodes of a cluster (Replica). It must not block for long. It
+	// defaults to nil: one node.
+	Replicate func(device access.DeviceID, stream access.StreamID, file []byte)
 	// Violations counts stills withheld at egress because the grant was
 	// for another device. It defaults to the hub's
 	// vigil_isolation_violations_total.

@@ -89,14 +89,52 @@ func (s *Service) Upload(ctx context.Context, device access.DeviceID, stream acc
 		return fmt.Errorf("stills: upload from %s: %w", device, err)
 	}
 	file := make([]byte, 0, fileHeader+len(sealed))
-	file = binary.BigEndian.AppendUint64(append(file, fileMagic...), seq)
-	if err := datadir.WriteFile(s.path(k), "", bytes.NewReader(append(file, sealed...)), -1); err != nil {
+	file = append(binary.BigEndian.AppendUint64(append(file, fileMagic...), seq), sealed...)
+	if err := datadir.WriteFile(s.path(k), "", bytes.NewReader(file), -1); err != nil {
 		return fmt.Errorf("stills: upload from %s: %w", device, err)
+	}
+	if s.cfg.Replicate != nil {
+		s.cfg.Replicate(device, stream, file)
 	}
 
 	f := &frame{jpeg: data, device: device, stream: stream, captured: now, source: SourceUpload, width: cfg.Width}
 	s.cache.put(stillKey{device: device, stream: stream, source: fromUpload, seq: seq}, f)
 	s.remember(k, uploadMeta{seq: seq, captured: now})
+	return nil
+}
+
+// Replica stores the file of a still uploaded on another node of the
+// cluster, as that node stored it, unless the one stored here is as new.
+// It is not opened here: like every upload it opens only with the key of
+// the device a reader's grant names, in that device's current epoch, so a
+// file sealed for another device or an ended epoch is never served.
+func (s *Service) Replica(device access.DeviceID, stream access.StreamID, file []byte) error {
+	if _, err := access.ParseDeviceID(string(device)); err != nil {
+		return fmt.Errorf("stills: replica: %w", err)
+	}
+	stream, err := access.ParseStreamID(string(stream))
+	if err != nil {
+		return fmt.Errorf("stills: replica: %w", err)
+	}
+	if len(file) < fileHeader || !bytes.Equal(file[:4], fileMagic) || int64(len(file)) > fileHeader+8+s.cfg.MaxUpload+1024 {
+		return fmt.Errorf("stills: replica of %s: not a still file", device)
+	}
+	seq := binary.BigEndian.Uint64(file[4:fileHeader])
+	k := streamKey{device, stream}
+	mu := s.uploadLock(k)
+	mu.Lock()
+	defer mu.Unlock()
+	if seq <= s.knownSeq(k) {
+		return nil
+	}
+	if err := datadir.WriteFile(s.path(k), "", bytes.NewReader(file), -1); err != nil {
+		return fmt.Errorf("stills: replica of %s: %w", device, err)
+	}
+	// Forget what was known of the stream's upload: the next read opens
+	// the new file with the reader's grant.
+	s.mu.Lock()
+	delete(s.uploads, k)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -245,3 +245,47 @@ func TestRevokedGrantIsNoViolation(t *testing.T) {
 		t.Errorf("violations = %v, want 0", v)
 	}
 }
+
+// TestReplicaFromAnotherNode: a still uploaded on one node, handed as its
+// stored file to another node's Service (as a cluster shares it), comes
+// back byte for byte there to a grant for its camera, replaces an older
+// upload but not a newer one, and the same file filed under another
+// camera opens for no one.
+func TestReplicaFromAnotherNode(t *testing.T) {
+	var files [][]byte
+	origin := newEnv(t, func(c *Config) {
+		c.Replicate = func(d access.DeviceID, s access.StreamID, file []byte) {
+			if d == camA && s == access.StreamMain {
+				files = append(files, file)
+			}
+		}
+	})
+	other := newEnv(t, func(c *Config) { c.Epochs = origin.cfg.Epochs }) // the store the nodes share
+	old, jpgA := cameraJPEG(t, camA), cameraJPEG(t, camA)
+	upload(t, other.svc, camA, old)
+	upload(t, origin.svc, camA, jpgA)
+	if len(files) != 1 {
+		t.Fatalf("%d files shared for one upload", len(files))
+	}
+	if err := other.svc.Replica(camA, access.StreamMain, files[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.svc.Replica(camB, access.StreamMain, files[0]); err != nil {
+		t.Fatal(err)
+	}
+	st, err := other.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil || !bytes.Equal(st.JPEG, jpgA) || st.Device != camA {
+		t.Fatalf("the replica on the other node: %d bytes (the upload's: %v), %v", len(st.JPEG), bytes.Equal(st.JPEG, jpgA), err)
+	}
+	if st, err := other.svc.Get(context.Background(), grant(camB), Request{}); err == nil || st.JPEG != nil {
+		t.Fatalf("camera A's file filed under B: %d bytes, %v", len(st.JPEG), err)
+	}
+	newer := cameraJPEG(t, camA)
+	upload(t, other.svc, camA, newer)
+	if err := other.svc.Replica(camA, access.StreamMain, files[0]); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := other.svc.Get(context.Background(), grant(camA), Request{}); !bytes.Equal(st.JPEG, newer) {
+		t.Fatal("an older replica replaced a newer upload")
+	}
+}

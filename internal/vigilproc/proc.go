@@ -9,6 +9,7 @@
 package vigilproc
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -45,6 +46,10 @@ type Config struct {
 	// turns TLS on (plain HTTP then only redirects). It defaults to
 	// http://HTTP().
 	Base string
+	// AdminPassword is the admin's password (VIGIL_ADMIN_PASSWORD). It
+	// defaults to a random one; nodes of a cluster, which share one
+	// store, need the same.
+	AdminPassword string
 }
 
 // Proc is one vigil binary on its data directory: not running until
@@ -70,7 +75,7 @@ func New(cfg Config) (*Proc, error) {
 	if cfg.Bin == "" || cfg.Data == "" {
 		return nil, errors.New("vigilproc: Config needs Bin and Data")
 	}
-	p := &Proc{cfg: cfg, adminPW: randomHex(16),
+	p := &Proc{cfg: cfg, adminPW: cmp.Or(cfg.AdminPassword, randomHex(16)),
 		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 	if err := p.newPorts(); err != nil {
 		return nil, err

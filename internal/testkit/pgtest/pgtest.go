@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"vigil/internal/pgproc"
 )
 
 // EnvDSN names an existing server to use instead of starting one.
@@ -31,8 +33,8 @@ const EnvDSN = "VIGIL_TEST_POSTGRES"
 
 var (
 	mu     sync.Mutex
-	server *Server // started on first use, stopped by Main
-	admin  string  // DSN of the server's postgres database
+	server *pgproc.Server // started on first use, stopped by Main
+	admin  string         // DSN of the server's postgres database
 )
 
 // Main runs the tests and stops the server if one was started.
@@ -94,7 +96,7 @@ func adminDSN() (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if server == nil {
-		s, err := Start()
+		s, err := pgproc.Start()
 		if err != nil {
 			return "", err
 		}

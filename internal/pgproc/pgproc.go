@@ -1,4 +1,10 @@
-package pgtest
+// Package pgproc runs a throwaway Postgres server as its own process: a
+// new cluster of Debian's binaries (postgresql-15, which make test
+// installs) in a temporary directory, listening on a Unix socket only,
+// with fsync off. The tests get theirs through testkit/pgtest, the bench
+// uses it directly. initdb refuses to run as root: as root the server runs
+// as the postgres user (or nobody). Server code never imports it.
+package pgproc
 
 import (
 	"context"
