@@ -17,6 +17,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/blob/blobtest"
 	"vigil/internal/config"
+	"vigil/internal/household"
 	"vigil/internal/record"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
@@ -304,5 +305,53 @@ func TestRetentionRuleThroughTheAPI(t *testing.T) {
 		if rule, err := a.retention.Rule(t.Context(), deviceID(c.cam)); rule != c.want || err != nil {
 			t.Errorf("%s's rule in the sweep: %+v, %v; want %+v", c.cam.ID, rule, err, c.want)
 		}
+	}
+}
+
+// TestRangedReadsAreOneViewingSession: a player reads a recording in many
+// ranged requests (seeking, HLS byte ranges); the owner's access history
+// shows one viewing session of it, not a line per request.
+func TestRangedReadsAreOneViewingSession(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	olga := a.addUser(t, "olga")
+	claimFor(t, a, cam, "olga")
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recording of olga's", func() error {
+		if spans = a.timelineOf(t, cam.ID, "olga", olga); len(spans) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	sp := spans[0]
+	for i := range 6 {
+		req, _ := http.NewRequest("GET", a.url(sp.URL), nil)
+		req.SetBasicAuth("olga", olga)
+		off := sp.Size * int64(i) / 6
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+99))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusPartialContent {
+			t.Fatalf("ranged read %d: %d", i, res.StatusCode)
+		}
+	}
+	s, b := a.call(t, "GET", "/api/cameras/"+cam.ID+"/access", "olga", olga, nil)
+	var h []household.AccessView
+	if s != 200 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("history: %d %s", s, b)
+	}
+	n := 0
+	for _, v := range h {
+		if v.Output == "recording" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("six ranged reads of one recording: %d history lines of output recording, want 1: %+v", n, h)
 	}
 }

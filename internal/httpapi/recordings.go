@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"vigil/internal/access"
-	"vigil/internal/audit"
 	"vigil/internal/record"
 )
 
@@ -111,16 +110,16 @@ func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	session, err := m.Record.Start(g, "recording", r.RemoteAddr)
-	if err != nil {
+	// A player reads a recording in many ranged requests (seeking, HLS
+	// byte ranges): one viewing session, not a history line per request.
+	if err := m.Record.Seen(g, "recording", r.RemoteAddr); err != nil {
 		return err
 	}
-	defer session.End()
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("X-Recording-Start", rec.Start.UTC().Format(time.RFC3339Nano))
-	out := &egressWriter{ResponseWriter: w, clip: clip, rec: session, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
+	out := &egressWriter{ResponseWriter: w, clip: clip, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
 	http.ServeContent(out, r, "", rec.Start, body)
 	return nil
 }
@@ -156,7 +155,6 @@ func clipBody(r *http.Request, clip *record.Clip) (io.ReadSeeker, error) {
 type egressWriter struct {
 	http.ResponseWriter
 	clip  *record.Clip
-	rec   *audit.Session
 	bytes func(float64)
 	err   error
 }
@@ -169,7 +167,6 @@ func (e *egressWriter) Write(p []byte) (int, error) {
 		return 0, e.err
 	}
 	n, err := e.ResponseWriter.Write(p)
-	e.rec.Add(n)
 	e.bytes(float64(n))
 	return n, err
 }
