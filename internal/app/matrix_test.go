@@ -77,6 +77,11 @@ func TestAccessMatrix(t *testing.T) {
 		rec = out.Spans[0].ID
 		return nil
 	})
+	// An event of the camera's, with a thumbnail.
+	s, ev := a.markEvent(t, cam.ID, "owner", pw["owner"], map[string]any{"kind": "motion", "thumbnail": []byte{0xff, 0xd8, 0xff, 0xd9}})
+	if s != 201 {
+		t.Fatalf("the owner marks an event: %d", s)
+	}
 	// The owner links Google Home to the camera.
 	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
 	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
@@ -164,9 +169,18 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/access":                        {"/access", ownerOnly, false},
 		"GET /api/cameras/{id}/retention":                     {"/retention", ownerOnly, false},
 		"PUT /api/cameras/{id}/retention":                     {"/retention", ownerOnly, false},
-		"POST /api/cameras/{id}/tokens":                       {"/tokens", withTokens(read), false},
-		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
-		"PATCH /api/cameras/{id}":                             {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
+		"GET /api/cameras/{id}/continuous":                    {"/continuous", ownerOnly, false},
+		// The table's PUT turns continuous recording off: the recording
+		// above is kept, and nothing reads the camera's recording after.
+		"PUT /api/cameras/{id}/continuous": {"/continuous", ownerOnly, false},
+		"GET /api/cameras/{id}/events":     {"/events", read, false},
+		// The table's body marks no kind: the owner gets past the edge
+		// (TestEventsStayWithTheirEpoch marks events).
+		"POST /api/cameras/{id}/events":                  {"/events", withOwner(ownerOnly, 400), false},
+		"GET /api/cameras/{id}/events/{event}/thumb.jpg": {fmt.Sprintf("/events/%d/thumb.jpg", ev.ID), read, true},
+		"POST /api/cameras/{id}/tokens":                  {"/tokens", withTokens(read), false},
+		"DELETE /api/cameras/{id}":                       {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
+		"PATCH /api/cameras/{id}":                        {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
 		// Only the owner unlinks her link (tested elsewhere); to anyone
 		// else signed in it does not exist.
 		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},

@@ -193,15 +193,46 @@ func (a *testApp) recordedSpans(t *testing.T, cam string) []timelineSpan {
 // timelineOf is the camera's timeline as user sees it.
 func (a *testApp) timelineOf(t *testing.T, cam, user, pass string) []timelineSpan {
 	t.Helper()
-	s, _, body := a.get(t, "/api/cameras/"+cam+"/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", user, pass)
-	if s != 200 {
-		t.Fatalf("timeline of %s for %s: %d %s", cam, user, s, body)
-	}
 	var out struct{ Spans []timelineSpan }
-	if err := json.Unmarshal(body, &out); err != nil {
+	a.listOf(t, "/api/cameras/"+cam+"/recordings", user, pass, &out)
+	return out.Spans
+}
+
+// listOf GETs path's listing of all time as user into out.
+func (a *testApp) listOf(t *testing.T, path, user, pass string, out any) {
+	t.Helper()
+	s, _, body := a.get(t, path+"?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", user, pass)
+	if s != 200 {
+		t.Fatalf("%s for %s: %d %s", path, user, s, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
 		t.Fatal(err)
 	}
-	return out.Spans
+}
+
+// claimFresh gives cam a new claim code, which user claims through the
+// API; it returns when the claim was asked for.
+func (a *testApp) claimFresh(t *testing.T, cam *sim.Camera, user, pass string) time.Time {
+	t.Helper()
+	code, _ := auth.NewClaimCode()
+	if err := a.store.ResetDevice(t.Context(), deviceID(cam), auth.ClaimHash(code)); err != nil {
+		t.Fatal(err)
+	}
+	return a.claimAPI(t, cam, user, pass, code)
+}
+
+// releaseAPI has user release cam through the API and returns the new
+// claim code.
+func (a *testApp) releaseAPI(t *testing.T, cam *sim.Camera, user, pass string) string {
+	t.Helper()
+	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, user, pass, nil)
+	var rel struct {
+		Code string `json:"claim_code"`
+	}
+	if s != 200 || json.Unmarshal(b, &rel) != nil {
+		t.Fatalf("release: %d %s", s, b)
+	}
+	return rel.Code
 }
 
 // TestRecordingsStayWithTheirEpoch: olga's camera is recorded; she
@@ -216,11 +247,7 @@ func TestRecordingsStayWithTheirEpoch(t *testing.T) {
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam)
 	olga, sam := a.addUser(t, "olga"), a.addUser(t, "sam")
-	code, _ := auth.NewClaimCode()
-	if err := a.store.ResetDevice(t.Context(), deviceID(cam), auth.ClaimHash(code)); err != nil {
-		t.Fatal(err)
-	}
-	a.claimAPI(t, cam, "olga", olga, code)
+	a.claimFresh(t, cam, "olga", olga)
 	var olgas []timelineSpan
 	testkit.WaitFor(t, 20*time.Second, "a recording of olga's", func() error {
 		if olgas = a.timelineOf(t, cam.ID, "olga", olga); len(olgas) == 0 {
@@ -231,14 +258,7 @@ func TestRecordingsStayWithTheirEpoch(t *testing.T) {
 	if s, _, _ := a.get(t, olgas[0].URL, "olga", olga); s != 200 {
 		t.Fatalf("olga's own recording: %d", s)
 	}
-	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, "olga", olga, nil)
-	var rel struct {
-		Code string `json:"claim_code"`
-	}
-	if s != 200 || json.Unmarshal(b, &rel) != nil {
-		t.Fatalf("release: %d %s", s, b)
-	}
-	claimed := a.claimAPI(t, cam, "sam", sam, rel.Code)
+	claimed := a.claimAPI(t, cam, "sam", sam, a.releaseAPI(t, cam, "olga", olga))
 	for _, sp := range a.timelineOf(t, cam.ID, "sam", sam) {
 		if sp.Start.Before(claimed) {
 			t.Fatalf("sam lists a recording from %v, before his claim at %v", sp.Start, claimed)

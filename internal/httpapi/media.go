@@ -37,6 +37,9 @@ type Media struct {
 	WebRTC *webrtc.Server
 	// Recordings serves the timeline and recorded MP4s; nil leaves them out.
 	Recordings *record.Library
+	// Events lists cameras' events and serves their thumbnails; nil leaves
+	// them out.
+	Events *record.Events
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -114,6 +117,10 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 		mux.Handle("GET /api/cameras/{id}/recordings", serve(m.Logger, m.Authn.viewing(m.timeline)))
 		mux.Handle("GET /api/cameras/{id}/recordings/vod.m3u8", serve(m.Logger, m.Authn.viewing(m.vod)))
 		mux.Handle("GET /api/cameras/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.recordingMP4))))
+	}
+	if m.Events != nil {
+		mux.Handle("GET /api/cameras/{id}/events", serve(m.Logger, m.Authn.viewing(m.events)))
+		mux.Handle("GET /api/cameras/{id}/events/{event}/thumb.jpg", m.writeDeadlines("still", serve(m.Logger, m.Authn.viewing(m.eventThumb))))
 	}
 }
 

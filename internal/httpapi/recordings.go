@@ -77,11 +77,16 @@ func (m *Media) timeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]span, 0, len(spans))
 	for _, s := range spans {
-		out = append(out, span{ID: s.ID, Stream: string(s.Stream), Start: s.Start, End: s.Start.Add(s.Duration),
-			DurationMS: s.Duration.Milliseconds(), Size: s.Size,
-			URL: fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=%s", g.Device(), s.ID, s.Stream)})
+		out = append(out, spanOf(g.Device(), s))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"spans": out})
+}
+
+// spanOf is the device's recorded span s as the API shows it.
+func spanOf(device access.DeviceID, s record.Span) span {
+	return span{ID: s.ID, Stream: string(s.Stream), Start: s.Start, End: s.Start.Add(s.Duration),
+		DurationMS: s.Duration.Milliseconds(), Size: s.Size,
+		URL: fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=%s", device, s.ID, s.Stream)}
 }
 
 // recordingMP4 serves a recording, or the part of it between ?start and

@@ -66,4 +66,6 @@ type EventIndex interface {
 	Event(ctx context.Context, id int64) (Event, error)
 	SetContinuous(ctx context.Context, device access.DeviceID, c Continuous) error
 	Continuous(ctx context.Context, device access.DeviceID) (Continuous, error)
+	// AllContinuous is every device's flags (the recorder's targets).
+	AllContinuous(ctx context.Context) (map[access.DeviceID]Continuous, error)
 }

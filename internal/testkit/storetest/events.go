@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
+	"vigil/internal/access"
 	"vigil/internal/record"
 	"vigil/internal/store"
 )
@@ -92,6 +94,13 @@ func testContinuous(t *testing.T, b Backend) {
 		if c, err := s.Continuous(ctx, "cam-one"); c != want || err != nil {
 			t.Fatalf("flags = %+v, %v; want %+v", c, err, want)
 		}
+	}
+	if err := s.CreateDevice(ctx, device("cam-two", "yard")); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.AllContinuous(ctx)
+	if want := map[access.DeviceID]record.Continuous{"cam-one": {}, "cam-two": {Main: true}}; err != nil || !maps.Equal(all, want) {
+		t.Fatalf("AllContinuous = %v, %v; want %v", all, err, want)
 	}
 	if err := s.SetContinuous(ctx, "cam-none", record.Continuous{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SetContinuous of a missing camera: %v", err)
