@@ -1,0 +1,169 @@
+// The live view's past: a scrollable day timeline of the camera's
+// recordings and events under the live video. A click on the timeline
+// plays the recording from that moment (the browser seeks in the
+// recording's MP4 with Range requests); an event plays its clip; "Back to
+// live" returns to the live view. Everything goes through the same
+// session as the rest of the page.
+"use strict";
+
+const dayMs = 24 * 3600 * 1000;
+// pxPerHour is the timeline's scale: a day is 24 times this wide, a
+// pixel three seconds.
+const pxPerHour = 1200;
+
+let shown = null; // {cam, base, day, spans, events}: what the timeline shows
+
+// loadTimeline shows cam's timeline for the day picked (today at first);
+// it hides itself when recording is off.
+async function loadTimeline(cam, day) {
+  const base = "/api/cameras/" + encodeURIComponent(cam.id);
+  const asked = epoch;
+  if (!day) day = startOfDay(new Date());
+  $("timeline-day").value = isoDay(day);
+  const range = "from=" + encodeURIComponent(day.toISOString()) + "&to=" + encodeURIComponent(new Date(day.getTime() + dayMs).toISOString());
+  const [sres, eres] = await Promise.all([api("GET", base + "/recordings?" + range), api("GET", base + "/events?" + range)]);
+  const current = view ? view.cam.id === cam.id : playingPast(cam);
+  if (asked !== epoch || !current) return;
+  if (!sres.ok) { $("timeline-box").hidden = true; return; }
+  const spans = (await sres.json()).spans;
+  const events = eres.ok ? (await eres.json()).events : [];
+  shown = { cam, base, day, spans, events };
+  $("timeline-box").hidden = false;
+  renderTimeline();
+}
+
+function playingPast(cam) { return shown && shown.cam.id === cam.id && !$("timeline-live").hidden; }
+
+function startOfDay(d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()); }
+
+function isoDay(d) {
+  const p = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+}
+
+// x is where instant t falls on the shown day's track, in pixels.
+function xOf(t) { return ((new Date(t).getTime() - shown.day.getTime()) / 3600e3) * pxPerHour; }
+
+function renderTimeline() {
+  const track = $("timeline-track");
+  track.style.width = 24 * pxPerHour + "px";
+  const hours = [];
+  for (let h = 0; h < 24; h += 0.25) {
+    const m = document.createElement("span");
+    m.className = "hour";
+    m.style.left = h * pxPerHour + "px";
+    m.textContent = String(Math.floor(h)).padStart(2, "0") + ":" + String((h % 1) * 60).padStart(2, "0");
+    hours.push(m);
+  }
+  const spans = shown.spans.map((s) => {
+    const d = document.createElement("span");
+    d.className = "span";
+    d.style.left = xOf(s.start) + "px";
+    d.style.width = Math.max(2, xOf(s.end) - xOf(s.start)) + "px";
+    d.title = fmt(s.start) + " – " + fmt(s.end);
+    return d;
+  });
+  const marks = shown.events.map((e) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "mark";
+    b.dataset.kind = e.kind;
+    b.style.left = xOf(e.start) + "px";
+    b.setAttribute("aria-label", e.kind + " at " + fmt(e.start));
+    b.addEventListener("click", (ev) => { ev.stopPropagation(); playEvent(e); });
+    return b;
+  });
+  track.replaceChildren(...hours, ...spans, ...marks);
+  $("timeline-none").hidden = shown.spans.length > 0;
+  $("events").replaceChildren(...shown.events.map(eventRow));
+  $("events-none").hidden = shown.events.length > 0;
+  // Scroll to the latest recording, or the start of the day.
+  const last = shown.spans[shown.spans.length - 1];
+  $("timeline").scrollLeft = last ? Math.max(0, xOf(last.end) - $("timeline").clientWidth + 40) : 0;
+}
+
+function eventRow(e) {
+  const li = document.createElement("li");
+  li.dataset.id = e.id;
+  if (e.thumb) {
+    const img = document.createElement("img");
+    img.className = "event-thumb";
+    img.src = e.thumb;
+    img.alt = e.kind + " at " + fmt(e.start);
+    li.append(img);
+  }
+  const text = document.createElement("span");
+  text.textContent = e.kind + " · " + fmt(e.start) + (e.score ? " · " + Math.round(e.score * 100) + "%" : "");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = "Play";
+  b.disabled = e.clips.length === 0;
+  b.setAttribute("aria-label", "Play the " + e.kind + " at " + fmt(e.start));
+  b.addEventListener("click", () => playEvent(e));
+  li.append(text, b);
+  return li;
+}
+
+// The track: a click plays the recording at that moment.
+$("timeline-track").addEventListener("click", (ev) => {
+  if (!shown) return;
+  const x = ev.clientX - $("timeline-track").getBoundingClientRect().left;
+  playAt(new Date(shown.day.getTime() + (x / pxPerHour) * 3600e3));
+});
+
+// playAt plays the recording that holds t (or the next one after it) from t.
+function playAt(t) {
+  const ms = t.getTime();
+  const s = shown.spans.find((s) => new Date(s.end).getTime() > ms);
+  if (!s) return;
+  playPast(s.url, Math.max(0, (ms - new Date(s.start).getTime()) / 1000), new Date(Math.max(ms, new Date(s.start).getTime())));
+}
+
+function playEvent(e) {
+  if (e.clips.length) playPast(e.clips[0].url, 0, new Date(e.start));
+}
+
+// playPast stops the live view and plays url (a recording's MP4) from
+// offset seconds; the browser fetches the part it needs with Range.
+function playPast(url, offset, at) {
+  if (view) { view.stop(); view = null; }
+  const v = $("video");
+  v.srcObject = null;
+  v.onloadedmetadata = () => { v.onloadedmetadata = null; if (offset > 0) v.currentTime = offset; v.play().catch(() => {}); };
+  v.src = url;
+  $("state").textContent = "recorded " + fmt(at);
+  $("state").dataset.state = "recorded";
+  $("via").textContent = "recording";
+  $("timeline-live").hidden = false;
+}
+
+$("timeline-live").addEventListener("click", () => {
+  if (!shown) return;
+  backToLive(shown.cam);
+});
+
+function backToLive(cam) {
+  const v = $("video");
+  v.onloadedmetadata = null;
+  v.removeAttribute("src");
+  v.load();
+  $("timeline-live").hidden = true;
+  view = new LiveView(cam, v);
+  view.start();
+}
+
+$("timeline-day").addEventListener("change", () => {
+  if (!shown || !$("timeline-day").value) return;
+  const [y, m, d] = $("timeline-day").value.split("-").map(Number);
+  loadTimeline(shown.cam, new Date(y, m - 1, d));
+});
+
+// hideTimeline forgets the timeline, and stops a recording playing, when
+// the live view closes.
+function hideTimeline() {
+  const v = $("video");
+  if (!$("timeline-live").hidden) { v.onloadedmetadata = null; v.removeAttribute("src"); v.load(); }
+  shown = null;
+  $("timeline-box").hidden = true;
+  $("timeline-live").hidden = true;
+}
