@@ -66,6 +66,11 @@ type EventIndex interface {
 	Event(ctx context.Context, id int64) (Event, error)
 	SetContinuous(ctx context.Context, device access.DeviceID, c Continuous) error
 	Continuous(ctx context.Context, device access.DeviceID) (Continuous, error)
+	// OldestEvents lists up to limit of the device's events of every
+	// epoch, oldest first (retention deletes from there).
+	OldestEvents(ctx context.Context, device access.DeviceID, limit int) ([]Event, error)
+	// DeleteEvent removes an event's row (its thumbnail is the caller's).
+	DeleteEvent(ctx context.Context, id int64) error
 	// AllContinuous is every device's flags (the recorder's targets).
 	AllContinuous(ctx context.Context) (map[access.DeviceID]Continuous, error)
 }

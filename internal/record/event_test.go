@@ -1,6 +1,7 @@
 package record_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -71,4 +72,62 @@ func TestEventRecordsPreAndPostRoll(t *testing.T) {
 	if n := ffprobeFrames(t, readAll(t, clip.File())); n < want-1 || n > want+1 {
 		t.Fatalf("ffprobe reads %d frames of a %v recording; want about %d", n, sp.Duration, want)
 	}
+}
+
+// TestRetentionOfEvents, on a fake clock: an event stays while its
+// camera's rule keeps it; past the rule's age, or once the camera changed
+// hands, its row and its sealed thumbnail are deleted.
+func TestRetentionOfEvents(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	ev := &record.Events{Index: e.st, Sealer: e.sealer, Blobs: e.blobs, Violations: e.violations}
+	jpeg := []byte{0xff, 0xd8, 0xff, 0xd9}
+	mark := func(dev access.DeviceID) record.Event {
+		t.Helper()
+		m, err := ev.Mark(ctx, dev, record.Event{Kind: record.EventMotion, Start: time.Now()}, jpeg)
+		if err != nil || m.Thumb == "" {
+			t.Fatalf("mark: %+v, %v", m, err)
+		}
+		return m
+	}
+	a, b := mark("cam-a"), mark("cam-b")
+	now := time.Now()
+	rules := map[access.DeviceID]record.Rule{"cam-a": {Age: time.Hour}, "cam-b": {Age: time.Hour}}
+	ret := &record.Retention{Index: e.st, Events: e.st, Blobs: e.blobs,
+		Devices: func(context.Context) ([]access.DeviceID, error) { return []access.DeviceID{"cam-a", "cam-b"}, nil },
+		Rule:    func(_ context.Context, d access.DeviceID) (record.Rule, error) { return rules[d], nil },
+		Now:     func() time.Time { return now },
+	}
+	kept := func(m record.Event, want bool) {
+		t.Helper()
+		_, rowErr := e.st.Event(ctx, m.ID)
+		_, objErr := e.blobs.Stat(ctx, m.Thumb)
+		if (rowErr == nil) != want || (objErr == nil) != want {
+			t.Fatalf("event %d of %s: row %v, thumbnail %v; want kept %v", m.ID, m.Device, rowErr, objErr, want)
+		}
+	}
+	if _, err := ret.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept(a, true)
+	kept(b, true)
+	if got, err := ev.Thumbnail(ctx, e.owner("cam-a", "u-a"), a.ID); err != nil || !bytes.Equal(got, jpeg) {
+		t.Fatalf("a kept event's thumbnail: %v", err)
+	}
+	if err := e.st.ResetDevice(ctx, "cam-b", "code-again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.ClaimDevice(ctx, "code-again", "u-c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ret.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept(a, true)
+	kept(b, false) // an earlier epoch's
+	now = now.Add(2 * time.Hour)
+	if _, err := ret.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept(a, false) // past the age
 }

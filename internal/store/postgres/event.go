@@ -30,16 +30,34 @@ func (s *Store) AddEvent(ctx context.Context, e record.Event) (int64, error) {
 // Events lists up to limit of the device's events of the epoch that
 // started at epoch with a start in [from, to), by start.
 func (s *Store) Events(ctx context.Context, device access.DeviceID, epoch, from, to time.Time, limit int) ([]record.Event, error) {
-	rows, err := s.q(ctx).Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM events
-		WHERE device = $1 AND epoch = $2 AND start >= $3 AND start < $4 ORDER BY start, id LIMIT $5`,
+	return s.events(ctx, `device = $1 AND epoch = $2 AND start >= $3 AND start < $4 ORDER BY start, id LIMIT $5`,
 		string(device), epoch.UnixNano(), from.UnixNano(), to.UnixNano(), limit)
+}
+
+// OldestEvents lists up to limit of the device's events of every epoch,
+// oldest first.
+func (s *Store) OldestEvents(ctx context.Context, device access.DeviceID, limit int) ([]record.Event, error) {
+	return s.events(ctx, `device = $1 ORDER BY start, id LIMIT $2`, string(device), limit)
+}
+
+// DeleteEvent removes an event's row (its thumbnail is the caller's).
+func (s *Store) DeleteEvent(ctx context.Context, id int64) error {
+	if _, err := s.q(ctx).Exec(ctx, `DELETE FROM events WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete event %d: %w", id, err)
+	}
+	return nil
+}
+
+// events runs a query whose where clause is one of this file's constants.
+func (s *Store) events(ctx context.Context, where string, args ...any) ([]record.Event, error) {
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM events WHERE `+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("events of %s: %w", device, err)
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	defer rows.Close()
 	out, err := sqlrow.Collect(rows, sqlrow.Event)
 	if err != nil {
-		return nil, fmt.Errorf("events of %s: %w", device, err)
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil
 }

@@ -28,16 +28,34 @@ func (s *Store) AddEvent(ctx context.Context, e record.Event) (int64, error) {
 // Events lists up to limit of the device's events of the epoch that
 // started at epoch with a start in [from, to), by start.
 func (s *Store) Events(ctx context.Context, device access.DeviceID, epoch, from, to time.Time, limit int) ([]record.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM events
-		WHERE device = ? AND epoch = ? AND start >= ? AND start < ? ORDER BY start, id LIMIT ?`,
+	return s.events(ctx, `device = ? AND epoch = ? AND start >= ? AND start < ? ORDER BY start, id LIMIT ?`,
 		string(device), epoch.UnixNano(), from.UnixNano(), to.UnixNano(), limit)
+}
+
+// OldestEvents lists up to limit of the device's events of every epoch,
+// oldest first.
+func (s *Store) OldestEvents(ctx context.Context, device access.DeviceID, limit int) ([]record.Event, error) {
+	return s.events(ctx, `device = ? ORDER BY start, id LIMIT ?`, string(device), limit)
+}
+
+// DeleteEvent removes an event's row (its thumbnail is the caller's).
+func (s *Store) DeleteEvent(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete event %d: %w", id, err)
+	}
+	return nil
+}
+
+// events runs a query whose where clause is one of this file's constants.
+func (s *Store) events(ctx context.Context, where string, args ...any) ([]record.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM events WHERE `+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("events of %s: %w", device, err)
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	defer rows.Close()
 	out, err := sqlrow.Collect(rows, sqlrow.Event)
 	if err != nil {
-		return nil, fmt.Errorf("events of %s: %w", device, err)
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil
 }

@@ -64,6 +64,16 @@ func testEvents(t *testing.T, b Backend) {
 			t.Errorf("Events(%v, %v, %d) = %v, want %v", c.from, c.to, c.limit, got, c.want)
 		}
 	}
+	if got := ids(s.OldestEvents(ctx, "cam-one", 3)); len(got) != 3 || got[2] != a {
+		t.Errorf("OldestEvents = %v, want the older epoch's, %d and %d", got, bare, a)
+	}
+	if err := s.DeleteEvent(ctx, bare); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Event(ctx, bare); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Event after delete: %v", err)
+	}
+	bare = add(record.Event{Device: "cam-one", Epoch: epoch, Kind: record.EventMotion, Start: t0})
 	whole.ID = a
 	if e, err := s.Event(ctx, a); err != nil || e != whole {
 		t.Fatalf("Event = %+v, %v; want %+v", e, err, whole)
