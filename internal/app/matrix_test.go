@@ -68,13 +68,14 @@ func TestAccessMatrix(t *testing.T) {
 	a.store.UpsertUser(ctx, u)
 	// A recording the viewer may see: one that started after the share.
 	var rec int64
+	var recStart time.Time
 	testkit.WaitFor(t, 20*time.Second, "a recording after the share", func() error {
 		s, _, body := a.get(t, "/api/cameras/"+cam.ID+"/recordings", "viewer", pw["viewer"])
 		var out struct{ Spans []timelineSpan }
 		if err := json.Unmarshal(body, &out); s != 200 || err != nil || len(out.Spans) == 0 {
 			return fmt.Errorf("timeline: %d %s", s, body)
 		}
-		rec = out.Spans[0].ID
+		rec, recStart = out.Spans[0].ID, out.Spans[0].Start
 		return nil
 	})
 	// An event of the camera's, with a thumbnail.
@@ -162,6 +163,7 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/mjpeg":                         {"/mjpeg", read, true},
 		"GET /api/cameras/{id}/recordings":                    {"/recordings", read, false},
 		"GET /api/cameras/{id}/recordings/vod.m3u8":           {"/recordings/vod.m3u8", read, false},
+		"GET /api/cameras/{id}/recordings/clip.mp4":           {"/recordings/clip.mp4?from=" + recStart.UTC().Format(time.RFC3339Nano) + "&to=" + recStart.Add(time.Second).UTC().Format(time.RFC3339Nano), read, true},
 		"GET /api/cameras/{id}/recordings/{rec}/video.mp4":    {fmt.Sprintf("/recordings/%d/video.mp4", rec), read, true},
 		"GET /api/cameras/{id}/shares":                        {"/shares", ownerOnly, false},
 		"PUT /api/cameras/{id}/shares/{user}":                 {"/shares/stranger", withOwner(ownerOnly, 204), false},

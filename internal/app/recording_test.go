@@ -375,3 +375,35 @@ func TestRangedReadsAreOneViewingSession(t *testing.T) {
 		t.Fatalf("six ranged reads of one recording: %d history lines of output recording, want 1: %+v", n, h)
 	}
 }
+
+// TestClipAcrossSegments: clip.mp4 over a span that crosses recordings'
+// boundaries is one MP4 file: it downloads whole and by Range (the exact
+// bytes in the middle, 416 past the end), ffmpeg reads the camera's
+// stamps only, captured within the span, and it lasts the span (not one
+// recording's length).
+func TestClipAcrossSegments(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "three recordings", func() error {
+		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) < 3 {
+			return fmt.Errorf("%d", len(spans))
+		}
+		return nil
+	})
+	from, to := spans[0].Start, spans[2].End
+	path := "/api/cameras/" + cam.ID + "/recordings/clip.mp4?from=" + from.Format(time.RFC3339Nano) + "&to=" + to.Format(time.RFC3339Nano)
+	path = strings.ReplaceAll(path, "+", "%2B")
+	status, whole := a.getRange(t, path, "")
+	if status != 200 {
+		t.Fatalf("clip.mp4: %d %s", status, whole)
+	}
+	whole = checkDownload(t, a, timelineSpan{URL: path, Size: int64(len(whole)), Start: from, End: to}, cam.ID)
+	times := checkClip(t, whole, cam.ID)
+	if lasts, want := times[len(times)-1].Sub(times[0]), to.Sub(from)-time.Second; lasts < want {
+		t.Fatalf("the clip's stamps span %v; the three recordings %v", lasts, to.Sub(from))
+	}
+}

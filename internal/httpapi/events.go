@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -187,10 +186,7 @@ func (m *Media) eventThumb(w http.ResponseWriter, r *http.Request) error {
 	}
 	jpeg, err := m.Events.Thumbnail(r.Context(), g, id)
 	if err != nil {
-		if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
-			return &HTTPError{Code: errNoEvent.Code, Msg: errNoEvent.Msg, Err: err}
-		}
-		return notFoundUnless(err)
+		return unopened(err, errNoEvent)
 	}
 	if err := m.Record.Seen(g, "events", r.RemoteAddr); err != nil {
 		return err

@@ -116,6 +116,7 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	if m.Recordings != nil {
 		mux.Handle("GET /api/cameras/{id}/recordings", serve(m.Logger, m.Authn.viewing(m.timeline)))
 		mux.Handle("GET /api/cameras/{id}/recordings/vod.m3u8", serve(m.Logger, m.Authn.viewing(m.vod)))
+		mux.Handle("GET /api/cameras/{id}/recordings/clip.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.joinedMP4))))
 		mux.Handle("GET /api/cameras/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.recordingMP4))))
 	}
 	if m.Events != nil {

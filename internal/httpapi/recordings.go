@@ -102,10 +102,7 @@ func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
 	}
 	clip, err := m.Recordings.Open(r.Context(), g, id)
 	if err != nil {
-		if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
-			return &HTTPError{Code: errNoRecording.Code, Msg: errNoRecording.Msg, Err: err}
-		}
-		return notFoundUnless(err)
+		return unopened(err, errNoRecording)
 	}
 	rec := clip.Recording()
 	if rec.Stream != stream {
@@ -115,18 +112,54 @@ func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A player reads a recording in many ranged requests (seeking, HLS
-	// byte ranges): one viewing session, not a history line per request.
+	return m.serveRecording(w, r, g, clip, rec.Start, body)
+}
+
+// unopened is what a client is told of a recording or thumbnail that did
+// not open: answer (404), whether it does not exist, is another camera's
+// or epoch's, or is damaged.
+func unopened(err error, answer *HTTPError) error {
+	if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
+		return &HTTPError{Code: answer.Code, Msg: answer.Msg, Err: err}
+	}
+	return notFoundUnless(err)
+}
+
+// serveRecording serves body, recorded from start, with Range support and
+// src's egress check before every write. A player reads a recording in
+// many ranged requests (seeking, HLS byte ranges): one viewing session,
+// not a history line per request.
+func (m *Media) serveRecording(w http.ResponseWriter, r *http.Request, g access.Grant, src interface{ Egress(time.Time) error },
+	start time.Time, body io.ReadSeeker) error {
 	if err := m.Record.Seen(g, "recording", r.RemoteAddr); err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Cache-Control", "private, no-store")
-	h.Set("X-Recording-Start", rec.Start.UTC().Format(time.RFC3339Nano))
-	out := &egressWriter{ResponseWriter: w, clip: clip, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
-	http.ServeContent(out, r, "", rec.Start, body)
+	h.Set("X-Recording-Start", start.UTC().Format(time.RFC3339Nano))
+	out := &egressWriter{ResponseWriter: w, clip: src, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
+	http.ServeContent(out, r, "", start, body)
 	return nil
+}
+
+// joinedMP4 serves the camera's recordings of ?stream over [?from, ?to)
+// as one MP4 file across their boundaries (record.Library.Join), with
+// Range support: a player seeks anywhere in the span.
+func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		return err
+	}
+	j, err := m.Recordings.Join(r.Context(), g, stream, from, to)
+	if err != nil {
+		return unopened(err, errNoRecording)
+	}
+	return m.serveRecording(w, r, g, j, j.Start, j.File())
 }
 
 // clipBody is the clip cut to ?start and ?end, or the whole of it.
@@ -159,7 +192,7 @@ func clipBody(r *http.Request, clip *record.Clip) (io.ReadSeeker, error) {
 // its bytes (invariant 3); on a refusal nothing more is written.
 type egressWriter struct {
 	http.ResponseWriter
-	clip  *record.Clip
+	clip  interface{ Egress(time.Time) error } // *record.Clip, *record.Joined
 	bytes func(float64)
 	err   error
 }
