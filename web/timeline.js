@@ -111,12 +111,17 @@ $("timeline-track").addEventListener("click", (ev) => {
   playAt(new Date(shown.day.getTime() + (x / pxPerHour) * 3600e3));
 });
 
-// playAt plays the recording that holds t (or the next one after it) from t.
+// playAt plays from t: the recording that holds t (or the next one after
+// it) and those after it, joined into one file (clip.mp4, an hour at
+// most), so that playing on crosses the recordings' boundaries.
 function playAt(t) {
   const ms = t.getTime();
   const s = shown.spans.find((s) => new Date(s.end).getTime() > ms);
   if (!s) return;
-  playPast(s.url, Math.max(0, (ms - new Date(s.start).getTime()) / 1000), new Date(Math.max(ms, new Date(s.start).getTime())));
+  const start = new Date(s.start).getTime();
+  const url = shown.base + "/recordings/clip.mp4?stream=" + encodeURIComponent(s.stream) +
+    "&from=" + encodeURIComponent(s.start) + "&to=" + encodeURIComponent(new Date(start + 3600e3).toISOString());
+  playPast(url, Math.max(0, (ms - start) / 1000), new Date(Math.max(ms, start)));
 }
 
 function playEvent(e) {

@@ -35,7 +35,7 @@ func (l *rangeLog) proxy(t *testing.T, a *testApp) *httptest.Server {
 	target, _ := url.Parse(a.url("/"))
 	p := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/video.mp4") {
+		if strings.Contains(r.URL.Path, "/recordings/") && strings.HasSuffix(r.URL.Path, ".mp4") {
 			l.mu.Lock()
 			l.ranges = append(l.ranges, r.Header.Get("Range"))
 			l.mu.Unlock()
@@ -90,8 +90,8 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 		t.Fatalf("event: %d", s)
 	}
 	var spans []timelineSpan
-	testkit.WaitFor(t, 30*time.Second, "a recording of olga's", func() error {
-		if spans = a.timelineOf(t, cam.ID, "olga", pw); len(spans) < 1 {
+	testkit.WaitFor(t, 30*time.Second, "two recordings of olga's", func() error {
+		if spans = a.timelineOf(t, cam.ID, "olga", pw); len(spans) < 2 {
 			return fmt.Errorf("%d spans", len(spans))
 		}
 		return nil
@@ -111,7 +111,7 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 		return s
 	}
 	testkit.WaitFor(t, 10*time.Second, "the timeline", func() error {
-		if s := state(); !s.Rendered || s.Spans < 1 || s.Marks != 1 || s.ThumbW == 0 {
+		if s := state(); !s.Rendered || s.Spans < 2 || s.Marks != 1 || s.ThumbW == 0 {
 			return fmt.Errorf("%+v", s)
 		}
 		return nil
@@ -119,10 +119,10 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 	look(t, tab, "timeline-desktop", 1280, 900, "light")
 	look(t, tab, "timeline-phone", 390, 844, "dark")
 
-	// A click 60 % into the first recording, at a whole pixel (of three
-	// seconds): the page says the instant it stands for.
+	// A click near the end of the first recording, at a whole pixel (of
+	// three seconds): the page says the instant it stands for.
 	sp := spans[0]
-	at := sp.Start.Add(time.Duration(sp.DurationMS) * time.Millisecond * 6 / 10)
+	at := sp.End.Add(-time.Second)
 	click := fmt.Sprintf(`(() => { const tr = document.getElementById("timeline-track"); const r = tr.getBoundingClientRect();
 		const x = Math.trunc(r.left + xOf(%q));
 		tr.dispatchEvent(new MouseEvent("click", {bubbles: true, clientX: x, clientY: r.top + 20}));
@@ -135,15 +135,23 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 	var s pastState
 	testkit.WaitFor(t, 15*time.Second, "the recording playing from the click", func() error {
 		s = state()
-		if !strings.Contains(s.Src, fmt.Sprintf("/recordings/%d/video.mp4", sp.ID)) || s.State != "recorded" || s.Ready < 2 || s.Paused ||
-			s.Time < offset-0.1 {
-			return fmt.Errorf("%+v, want recording %d from %.2f s", s, sp.ID, offset)
+		if !strings.Contains(s.Src, "/recordings/clip.mp4?") || !strings.Contains(s.Src, url.QueryEscape(sp.Start.Format(time.RFC3339Nano))) ||
+			s.State != "recorded" || s.Ready < 2 || s.Paused || s.Time < offset-0.1 {
+			return fmt.Errorf("%+v, want recordings from %d, at %.2f s", s, sp.ID, offset)
 		}
 		return nil
 	})
 	if s.Time > offset+3 {
 		t.Errorf("plays from %.2f s, clicked at %.2f s", s.Time, offset)
 	}
+	// Playing on crosses into the next recording.
+	first := float64(sp.DurationMS) / 1000
+	testkit.WaitFor(t, 10*time.Second, "playback past the first recording's end", func() error {
+		if s = state(); s.Time < first+1 || s.Paused {
+			return fmt.Errorf("%+v; the first recording lasts %.2f s", s, first)
+		}
+		return nil
+	})
 	ranged := 0
 	for _, r := range log.seen() {
 		if strings.HasPrefix(r, "bytes=") {
