@@ -23,6 +23,7 @@ func scenarios() []entry {
 		{"webrtc", "WebRTC fan-out: N WHEP viewers of one 1080p camera", &webrtcFanout{}},
 		{"tls", "TLS costs: RTSPS against plain RTSP, HTTPS stills", &tlsCost{}},
 		{"webui", "click to first frame on the owner's web page in Chromium", &webUI{}},
+		{"seek", "seeks in sealed recordings: a clip from a random point to its first fragment", &seek{}},
 	}
 }
 
