@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -161,5 +162,42 @@ func TestEventFloodIsBounded(t *testing.T) {
 	}
 	if got := a.eventsOf(t, cam.ID, AdminName, adminPassword); len(got) != kept {
 		t.Fatalf("%d events listed, %d kept", len(got), kept)
+	}
+}
+
+// TestStillUploadMarksAnEvent: a camera's still upload with ?event=ring
+// keeps the still and marks an event with it as the thumbnail; a kind
+// that is not one is refused before anything is kept.
+func TestStillUploadMarksAnEvent(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) { c.Record = true })
+	cam := a.addCamera(t, "door")
+	put := func(query string, jpg []byte) int {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", a.url("/api/cameras/"+cam.ID+"/still.jpg"+query), bytes.NewReader(jpg))
+		req.SetBasicAuth(cam.ID, cameraPassword(cam))
+		req.Header.Set("Content-Type", "image/jpeg")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	jpg := plainJPEG(t, color.RGBA{R: 250, G: 200, A: 255})
+	if s := put("?event=party", jpg); s != 400 {
+		t.Fatalf("an upload marking no kind of event: %d, want 400", s)
+	}
+	if s := put("?event=ring", jpg); s != 201 {
+		t.Fatalf("an upload marking a ring: %d, want 201", s)
+	}
+	evs := a.eventsOf(t, cam.ID, AdminName, adminPassword)
+	if len(evs) != 1 || evs[0].Kind != "ring" || evs[0].Thumb == "" {
+		t.Fatalf("events: %+v", evs)
+	}
+	if s, _, b := a.get(t, evs[0].Thumb, AdminName, adminPassword); s != 200 || !bytes.Equal(b, jpg) {
+		t.Fatalf("the event's thumbnail: %d, %d bytes", s, len(b))
+	}
+	if s, _, b := a.get(t, "/api/cameras/"+cam.ID+"/still.jpg", AdminName, adminPassword); s != 200 || !bytes.Equal(b, jpg) {
+		t.Fatalf("the still: %d, %d bytes", s, len(b))
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -333,6 +334,9 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// upload keeps a camera's still. With ?event=KIND (motion, sound, person,
+// ring) it also marks an event of the camera now, the still its thumbnail
+// (when it is small enough for one), and answers with the event.
 func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 	device, err := camera(m.Accounts, r)
 	if err != nil {
@@ -342,12 +346,33 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, maxUploadBody)
+	kind := record.EventKind(r.URL.Query().Get("event"))
+	if kind != "" && (m.Events == nil || !kind.Valid()) {
+		return httpError(http.StatusBadRequest, "event must be motion, sound, person or ring, with recording on", nil)
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, maxUploadBody)
+	var data []byte
+	if kind != "" {
+		if data, err = io.ReadAll(body); err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
 	if err := m.Stills.Upload(r.Context(), device, stream, body); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	if kind == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if len(data) > record.MaxThumb {
+		data = nil // the camera's still is taken instead
+	}
+	e, err := m.Events.Mark(r.Context(), device, record.Event{Kind: kind, Start: time.Now()}, data)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, viewOf(e, nil))
 }
 
 func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {
