@@ -196,12 +196,28 @@ func (ev *Events) List(ctx context.Context, g access.Grant, from, to time.Time) 
 		return nil, err
 	}
 	clear(secret)
+	if eventsIgnoreEpoch() {
+		return ev.anyEpoch(ctx, g.Device(), from, to)
+	}
 	if e := g.Epoch(); from.Before(e) {
 		from = e
 	}
 	out, err := ev.Index.Events(ctx, g.Device(), epoch, from, to, maxEventsListed)
 	if out == nil {
 		out = []Event{}
+	}
+	return out, err
+}
+
+// anyEpoch is the planted bug mutant.EventListNoEpoch: the device's
+// events in [from, to) whatever their epoch.
+func (ev *Events) anyEpoch(ctx context.Context, device access.DeviceID, from, to time.Time) ([]Event, error) {
+	all, err := ev.Index.OldestEvents(ctx, device, maxEventsListed)
+	out := []Event{}
+	for _, e := range all {
+		if !e.Start.Before(from) && e.Start.Before(to) {
+			out = append(out, e)
+		}
 	}
 	return out, err
 }
