@@ -55,7 +55,7 @@ func TestEventRecordsPreAndPostRoll(t *testing.T) {
 		t.Fatalf("%d spans, want 1: %+v", len(spans), spans)
 	}
 	sp := spans[0]
-	const slack = 300 * time.Millisecond
+	const slack = 700 * time.Millisecond // the recorder may lag a loaded machine's camera
 	gop := time.Second * testGOP / testFPS
 	if lo, hi := mark.Add(-preRoll-gop-slack), mark.Add(-preRoll+slack); sp.Start.Before(lo) || sp.Start.After(hi) {
 		t.Errorf("the recording starts %v before the mark; want the pre-roll, %v to %v", mark.Sub(sp.Start), preRoll, preRoll+gop)
