@@ -97,7 +97,7 @@ function eventRow(e) {
   const b = document.createElement("button");
   b.type = "button";
   b.textContent = "Play";
-  b.disabled = e.clips.length === 0;
+  b.disabled = !e.clip;
   b.setAttribute("aria-label", "Play the " + e.kind + " at " + fmt(e.start));
   b.addEventListener("click", () => playEvent(e));
   li.append(text, b);
@@ -112,20 +112,23 @@ $("timeline-track").addEventListener("click", (ev) => {
 });
 
 // playAt plays from t: the recording that holds t (or the next one after
-// it) and those after it, joined into one file (clip.mp4, an hour at
-// most), so that playing on crosses the recordings' boundaries.
+// it) and those after it, joined into one file (clip.mp4), so that
+// playing on crosses the recordings' boundaries.
 function playAt(t) {
   const ms = t.getTime();
   const s = shown.spans.find((s) => new Date(s.end).getTime() > ms);
   if (!s) return;
   const start = new Date(s.start).getTime();
+  // Ten minutes on: each recording joined is opened for the request.
   const url = shown.base + "/recordings/clip.mp4?stream=" + encodeURIComponent(s.stream) +
-    "&from=" + encodeURIComponent(s.start) + "&to=" + encodeURIComponent(new Date(start + 3600e3).toISOString());
+    "&from=" + encodeURIComponent(s.start) + "&to=" + encodeURIComponent(new Date(start + 600e3).toISOString());
   playPast(url, Math.max(0, (ms - start) / 1000), new Date(Math.max(ms, start)));
 }
 
+// playEvent plays the event's clip: its pre-roll to its post-roll, one
+// file across the recordings it spans.
 function playEvent(e) {
-  if (e.clips.length) playPast(e.clips[0].url, 0, new Date(e.start));
+  if (e.clip) playPast(e.clip, 0, new Date(e.start));
 }
 
 // playPast stops the live view and plays url (a recording's MP4) from

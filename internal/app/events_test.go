@@ -21,6 +21,7 @@ type eventOut struct {
 	Start time.Time      `json:"start"`
 	Score float64        `json:"score"`
 	Thumb string         `json:"thumb"`
+	Clip  string         `json:"clip"`
 	Clips []timelineSpan `json:"clips"`
 }
 
@@ -115,15 +116,22 @@ func TestEventsStayWithTheirEpoch(t *testing.T) {
 	}
 	s, _, body := a.get(t, clip.URL, "olga", olga)
 	if s != 200 {
-		t.Fatalf("the event's clip: %d", s)
+		t.Fatalf("the event's first recording: %d", s)
 	}
 	checkClip(t, body, cam.ID)
+	s, _, body = a.get(t, evs[0].Clip, "olga", olga)
+	if s != 200 {
+		t.Fatalf("the event's clip: %d", s)
+	}
+	if times := checkClip(t, body, cam.ID); evs[0].Start.Sub(times[0]) < 4*time.Second {
+		t.Errorf("the event's clip starts %v before it; want its pre-roll", evs[0].Start.Sub(times[0]))
+	}
 
 	a.claimAPI(t, cam, "sam", sam, a.releaseAPI(t, cam, "olga", olga))
 	if got := a.eventsOf(t, cam.ID, "sam", sam); len(got) != 0 {
 		t.Fatalf("sam lists %d events of olga's", len(got))
 	}
-	for _, p := range []string{byCam.Thumb, byOlga.Thumb, clip.URL} {
+	for _, p := range []string{byCam.Thumb, byOlga.Thumb, clip.URL, evs[0].Clip} {
 		for _, u := range []struct{ name, pw string }{{"sam", sam}, {"olga", olga}} {
 			if s, _, b := a.get(t, p, u.name, u.pw); s != 404 || bytes.HasPrefix(b, []byte{0xff, 0xd8}) {
 				t.Errorf("%s fetches %s after the handover: %d, want 404", u.name, p, s)

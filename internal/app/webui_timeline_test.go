@@ -166,11 +166,12 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 	}
 
 	// The event's Play plays its clip.
+	before := s.Src
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#events li button"))); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 15*time.Second, "the event's clip playing", func() error {
-		if s = state(); !strings.Contains(s.Src, "&start=") || s.Ready < 2 || s.Paused {
+		if s = state(); s.Src == before || !strings.Contains(s.Src, "/recordings/clip.mp4?") || s.Ready < 2 || s.Paused {
 			return fmt.Errorf("%+v", s)
 		}
 		return nil

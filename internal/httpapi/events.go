@@ -43,7 +43,10 @@ type eventView struct {
 	End   time.Time `json:"end,omitzero"`
 	Score float64   `json:"score"`
 	Thumb string    `json:"thumb,omitempty"`
-	Clips []span    `json:"clips"`
+	// Clip is the event's pre-roll to post-roll as one MP4 (clip.mp4),
+	// when anything of it is recorded; Clips are the recordings it joins.
+	Clip  string `json:"clip,omitempty"`
+	Clips []span `json:"clips"`
 }
 
 // maxEventBody bounds an event's JSON: a thumbnail in base64 and the rest.
@@ -152,12 +155,16 @@ func (m *Media) events(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range evs {
 		wf, wt := m.Events.Window(e)
 		v := viewOf(e, []span{})
+		q := url.Values{"stream": {string(access.StreamMain)}, "from": {wf.UTC().Format(time.RFC3339Nano)}, "to": {wt.UTC().Format(time.RFC3339Nano)}}
 		for _, s := range spans {
 			if end := s.Start.Add(s.Duration); s.Start.Before(wt) && end.After(wf) {
 				sp := spanOf(g.Device(), s)
 				sp.URL += "&start=" + url.QueryEscape(wf.UTC().Format(time.RFC3339Nano)) + "&end=" + url.QueryEscape(wt.UTC().Format(time.RFC3339Nano))
 				v.Clips = append(v.Clips, sp)
 			}
+		}
+		if len(v.Clips) > 0 {
+			v.Clip = fmt.Sprintf("/api/cameras/%s/recordings/clip.mp4?%s", g.Device(), q.Encode())
 		}
 		out = append(out, v)
 	}
