@@ -137,7 +137,10 @@ func (ev *Events) Mark(ctx context.Context, device access.DeviceID, e Event, jpe
 	}
 	if e.ID, err = ev.Index.AddEvent(ctx, e); err != nil {
 		if e.Thumb != "" {
-			ev.Blobs.Delete(context.WithoutCancel(ctx), e.Thumb)
+			if derr := ev.Blobs.Delete(context.WithoutCancel(ctx), e.Thumb); derr != nil {
+				ev.logger().Warn("events: a thumbnail without its row is left; retention does not see it", "camera", device,
+					"object", e.Thumb, "error", derr)
+			}
 		}
 		return e, err
 	}
@@ -264,7 +267,7 @@ func (ev *Events) Thumbnail(ctx context.Context, g access.Grant, id int64) ([]by
 // Window is the span an event's recording covers: from PreRoll before its
 // start to PostRoll past its end (its start when it has none).
 func (ev *Events) Window(e Event) (from, to time.Time) {
-	pre, post := 5*time.Second, 10*time.Second
+	pre, post := defaultPreRoll, defaultPostRoll
 	if ev.Recorder != nil {
 		pre, post = ev.Recorder.cfg.PreRoll, ev.Recorder.cfg.PostRoll
 	}

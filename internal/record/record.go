@@ -85,6 +85,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// The recorder's pre- and post-roll unless its Config says otherwise.
+const (
+	defaultPreRoll  = 5 * time.Second
+	defaultPostRoll = 10 * time.Second
+)
+
 // Recorder records the Targets that are online.
 type Recorder struct {
 	cfg     Config
@@ -118,9 +124,9 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Poll == 0 {
 		cfg.Poll = time.Second
 	}
-	cfg.PreRoll = cmp.Or(cfg.PreRoll, 5*time.Second)
+	cfg.PreRoll = cmp.Or(cfg.PreRoll, defaultPreRoll)
 	cfg.PreRollBytes = cmp.Or(cfg.PreRollBytes, 4<<20)
-	cfg.PostRoll = cmp.Or(cfg.PostRoll, 10*time.Second)
+	cfg.PostRoll = cmp.Or(cfg.PostRoll, defaultPostRoll)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
