@@ -180,10 +180,16 @@ func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
 // recordedSpans waits until the admin's timeline of cam lists a span.
 func (a *testApp) recordedSpans(t *testing.T, cam string) []timelineSpan {
 	t.Helper()
+	return a.recordedN(t, cam, 1)
+}
+
+// recordedN waits until the admin's timeline of cam lists n spans.
+func (a *testApp) recordedN(t *testing.T, cam string, n int) []timelineSpan {
+	t.Helper()
 	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
+	testkit.WaitFor(t, 30*time.Second, fmt.Sprintf("%d recorded spans", n), func() error {
+		if spans = a.timelineOf(t, cam, AdminName, adminPassword); len(spans) < n {
+			return fmt.Errorf("%d spans", len(spans))
 		}
 		return nil
 	})
@@ -387,13 +393,7 @@ func TestClipAcrossSegments(t *testing.T) {
 	cam := a.addCamera(t, "porch")
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam)
-	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "three recordings", func() error {
-		if spans = a.timelineOf(t, cam.ID, AdminName, adminPassword); len(spans) < 3 {
-			return fmt.Errorf("%d", len(spans))
-		}
-		return nil
-	})
+	spans := a.recordedN(t, cam.ID, 3)
 	from, to := spans[0].Start, spans[2].End
 	path := "/api/cameras/" + cam.ID + "/recordings/clip.mp4?from=" + from.Format(time.RFC3339Nano) + "&to=" + to.Format(time.RFC3339Nano)
 	path = strings.ReplaceAll(path, "+", "%2B")

@@ -1,12 +1,9 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"image/color"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,7 +16,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"vigil/internal/config"
-	"vigil/internal/sim"
 	"vigil/internal/testkit"
 )
 
@@ -192,18 +188,5 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 // pageCode reads the block code of the frame the live view's video shows.
 func pageCode(t *testing.T, tab context.Context) uint32 {
 	t.Helper()
-	dataURL, err := chromedp.Run(tab, chromedp.Evaluate[string](pageFrameJS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("frame: %v", err)
-	}
-	code, err := sim.ReadCode(img)
-	if err != nil {
-		t.Fatalf("block code: %v", err)
-	}
-	return code
+	return videoCode(t, tab, pageFrameJS)
 }
