@@ -30,6 +30,25 @@ async function loadTimeline(cam, day) {
   shown = { cam, base, day, spans, events };
   $("timeline-box").hidden = false;
   renderTimeline();
+  loadContinuous(cam, base);
+}
+
+// loadContinuous shows the owner whether the camera's main stream is
+// recorded all the time, and switches it.
+async function loadContinuous(cam, base) {
+  $("continuous-box").hidden = true;
+  if (cam.role !== "owner") return;
+  const asked = epoch;
+  const res = await api("GET", base + "/continuous");
+  if (!res.ok || asked !== epoch || !shown || shown.cam.id !== cam.id) return;
+  const flags = await res.json();
+  $("continuous-main").checked = flags.main;
+  $("continuous-main").onchange = async () => {
+    const r = await api("PUT", base + "/continuous", { main: $("continuous-main").checked, sub: flags.sub });
+    if (r.ok) Object.assign(flags, await r.json());
+    else $("continuous-main").checked = flags.main;
+  };
+  $("continuous-box").hidden = false;
 }
 
 function playingPast(cam) { return shown && shown.cam.id === cam.id && !$("timeline-live").hidden; }

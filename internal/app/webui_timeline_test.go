@@ -173,6 +173,17 @@ func TestTimelinePlaysFromAClick(t *testing.T) {
 		return nil
 	})
 
+	// The owner switches continuous recording of the main stream off.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#continuous-main"))); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, "continuous recording off", func() error {
+		if c, err := a.store.Continuous(t.Context(), deviceID(cam)); err != nil || c.Main {
+			return fmt.Errorf("%+v, %v", c, err)
+		}
+		return nil
+	})
+
 	// Back to live.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#timeline-live"))); err != nil {
 		t.Fatal(err)
