@@ -218,12 +218,14 @@ function openViewer(cam) {
   $("viewer-controls").replaceChildren(mediaControls($("frame"), $("video"), cam));
   view = new LiveView(cam, $("video"));
   view.start();
+  loadTimeline(cam);
   if (cam.role === "owner") loadOwnerTools(cam);
 }
 
 function closeViewer() {
   if (view) view.stop();
   view = null;
+  hideTimeline();
   if ($("viewer").open) $("viewer").close();
 }
 
@@ -231,7 +233,9 @@ $("viewer-close").addEventListener("click", closeViewer);
 // Esc closes the dialog without our button; the event comes a task later,
 // when a new view may already be open.
 $("viewer").addEventListener("close", () => {
-  if (view && !$("viewer").open) { view.stop(); view = null; }
+  if ($("viewer").open) return;
+  if (view) { view.stop(); view = null; }
+  hideTimeline();
 });
 
 // LiveView plays one camera: WebRTC (WHEP) first, progressive MP4 when

@@ -19,6 +19,8 @@ func scenarios() []entry {
 		{"slow", "a slow RTSP reader beside a full-speed one: skips, not stalls", &slow{}},
 		{"stills", "cached stills under an open-loop load, and stills of fresh keyframes", &stills{}},
 		{"httpttff", "time to first frame over progressive MP4 and LL-HLS, warm and cold", &httpTTFF{}},
+		{"seek", "seeks in sealed recordings: a clip from a random point to its first fragment", &seek{}},
+		{"recording", "N cameras recorded, sealed to disk, against live only: CPU, RSS, writes, fsyncs", &recordCost{}},
 		{"llhls", "LL-HLS glass-to-glass latency of a player-like loop", &llhls{}},
 		{"webrtc", "WebRTC fan-out: N WHEP viewers of one 1080p camera", &webrtcFanout{}},
 		{"tls", "TLS costs: RTSPS against plain RTSP, HTTPS stills", &tlsCost{}},

@@ -67,6 +67,7 @@ type App struct {
 	// what their rules no longer keep; nil otherwise.
 	recorder  *record.Recorder
 	retention *record.Retention
+	events    *record.Events
 	oauth     *oauth.Server
 	webrtc    *webrtc.Server
 	reg       *prometheus.Registry
@@ -180,8 +181,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			return nil, err
 		}
 		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.reg, log)
+		a.events = newEvents(a.store, a.recorder, recordings, sealer, a.stills, a.auth, a.reg, log)
 	}
-	media := &httpapi.Media{Recordings: recordings, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
+	media := &httpapi.Media{Recordings: recordings, Events: a.events, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.router = httpapi.Handler(a.routes(authn, accounts, media))
@@ -277,7 +279,8 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Status: a.cameraStatus,
-			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink, Retention: a.retentionRules()},
+			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink, Retention: a.retentionRules(),
+			Events: a.events, Continuous: a.continuousFlags()},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}
@@ -286,6 +289,15 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 // retentionRules is the store, where cameras' retention rules are kept,
 // when recording is on; nil otherwise.
 func (a *App) retentionRules() httpapi.RetentionRules {
+	if a.retention == nil {
+		return nil
+	}
+	return a.store
+}
+
+// continuousFlags is the store, where cameras' continuous-recording flags
+// are kept, when recording is on; nil otherwise.
+func (a *App) continuousFlags() httpapi.ContinuousFlags {
 	if a.retention == nil {
 		return nil
 	}

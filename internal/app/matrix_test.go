@@ -68,15 +68,21 @@ func TestAccessMatrix(t *testing.T) {
 	a.store.UpsertUser(ctx, u)
 	// A recording the viewer may see: one that started after the share.
 	var rec int64
+	var recStart time.Time
 	testkit.WaitFor(t, 20*time.Second, "a recording after the share", func() error {
 		s, _, body := a.get(t, "/api/cameras/"+cam.ID+"/recordings", "viewer", pw["viewer"])
 		var out struct{ Spans []timelineSpan }
 		if err := json.Unmarshal(body, &out); s != 200 || err != nil || len(out.Spans) == 0 {
 			return fmt.Errorf("timeline: %d %s", s, body)
 		}
-		rec = out.Spans[0].ID
+		rec, recStart = out.Spans[0].ID, out.Spans[0].Start
 		return nil
 	})
+	// An event of the camera's, with a thumbnail.
+	s, ev := a.markEvent(t, cam.ID, "owner", pw["owner"], map[string]any{"kind": "motion", "thumbnail": []byte{0xff, 0xd8, 0xff, 0xd9}})
+	if s != 201 {
+		t.Fatalf("the owner marks an event: %d", s)
+	}
 	// The owner links Google Home to the camera.
 	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
 	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
@@ -157,6 +163,7 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/mjpeg":                         {"/mjpeg", read, true},
 		"GET /api/cameras/{id}/recordings":                    {"/recordings", read, false},
 		"GET /api/cameras/{id}/recordings/vod.m3u8":           {"/recordings/vod.m3u8", read, false},
+		"GET /api/cameras/{id}/recordings/clip.mp4":           {"/recordings/clip.mp4?from=" + recStart.UTC().Format(time.RFC3339Nano) + "&to=" + recStart.Add(time.Second).UTC().Format(time.RFC3339Nano), read, true},
 		"GET /api/cameras/{id}/recordings/{rec}/video.mp4":    {fmt.Sprintf("/recordings/%d/video.mp4", rec), read, true},
 		"GET /api/cameras/{id}/shares":                        {"/shares", ownerOnly, false},
 		"PUT /api/cameras/{id}/shares/{user}":                 {"/shares/stranger", withOwner(ownerOnly, 204), false},
@@ -164,9 +171,18 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/access":                        {"/access", ownerOnly, false},
 		"GET /api/cameras/{id}/retention":                     {"/retention", ownerOnly, false},
 		"PUT /api/cameras/{id}/retention":                     {"/retention", ownerOnly, false},
-		"POST /api/cameras/{id}/tokens":                       {"/tokens", withTokens(read), false},
-		"DELETE /api/cameras/{id}":                            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
-		"PATCH /api/cameras/{id}":                             {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
+		"GET /api/cameras/{id}/continuous":                    {"/continuous", ownerOnly, false},
+		// The table's PUT turns continuous recording off: the recording
+		// above is kept, and nothing reads the camera's recording after.
+		"PUT /api/cameras/{id}/continuous": {"/continuous", ownerOnly, false},
+		"GET /api/cameras/{id}/events":     {"/events", read, false},
+		// The table's body marks no kind: the owner gets past the edge
+		// (TestEventsStayWithTheirEpoch marks events).
+		"POST /api/cameras/{id}/events":                  {"/events", withOwner(ownerOnly, 400), false},
+		"GET /api/cameras/{id}/events/{event}/thumb.jpg": {fmt.Sprintf("/events/%d/thumb.jpg", ev.ID), read, true},
+		"POST /api/cameras/{id}/tokens":                  {"/tokens", withTokens(read), false},
+		"DELETE /api/cameras/{id}":                       {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
+		"PATCH /api/cameras/{id}":                        {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
 		// Only the owner unlinks her link (tested elsewhere); to anyone
 		// else signed in it does not exist.
 		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},

@@ -17,6 +17,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/blob/blobtest"
 	"vigil/internal/config"
+	"vigil/internal/household"
 	"vigil/internal/record"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
@@ -179,10 +180,16 @@ func checkClip(t *testing.T, mp4 []byte, cam string) []time.Time {
 // recordedSpans waits until the admin's timeline of cam lists a span.
 func (a *testApp) recordedSpans(t *testing.T, cam string) []timelineSpan {
 	t.Helper()
+	return a.recordedN(t, cam, 1)
+}
+
+// recordedN waits until the admin's timeline of cam lists n spans.
+func (a *testApp) recordedN(t *testing.T, cam string, n int) []timelineSpan {
+	t.Helper()
 	var spans []timelineSpan
-	testkit.WaitFor(t, 20*time.Second, "a recorded span", func() error {
-		if spans = a.timelineOf(t, cam, AdminName, adminPassword); len(spans) == 0 {
-			return fmt.Errorf("no spans yet")
+	testkit.WaitFor(t, 30*time.Second, fmt.Sprintf("%d recorded spans", n), func() error {
+		if spans = a.timelineOf(t, cam, AdminName, adminPassword); len(spans) < n {
+			return fmt.Errorf("%d spans", len(spans))
 		}
 		return nil
 	})
@@ -192,15 +199,46 @@ func (a *testApp) recordedSpans(t *testing.T, cam string) []timelineSpan {
 // timelineOf is the camera's timeline as user sees it.
 func (a *testApp) timelineOf(t *testing.T, cam, user, pass string) []timelineSpan {
 	t.Helper()
-	s, _, body := a.get(t, "/api/cameras/"+cam+"/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", user, pass)
-	if s != 200 {
-		t.Fatalf("timeline of %s for %s: %d %s", cam, user, s, body)
-	}
 	var out struct{ Spans []timelineSpan }
-	if err := json.Unmarshal(body, &out); err != nil {
+	a.listOf(t, "/api/cameras/"+cam+"/recordings", user, pass, &out)
+	return out.Spans
+}
+
+// listOf GETs path's listing of all time as user into out.
+func (a *testApp) listOf(t *testing.T, path, user, pass string, out any) {
+	t.Helper()
+	s, _, body := a.get(t, path+"?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", user, pass)
+	if s != 200 {
+		t.Fatalf("%s for %s: %d %s", path, user, s, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
 		t.Fatal(err)
 	}
-	return out.Spans
+}
+
+// claimFresh gives cam a new claim code, which user claims through the
+// API; it returns when the claim was asked for.
+func (a *testApp) claimFresh(t *testing.T, cam *sim.Camera, user, pass string) time.Time {
+	t.Helper()
+	code, _ := auth.NewClaimCode()
+	if err := a.store.ResetDevice(t.Context(), deviceID(cam), auth.ClaimHash(code)); err != nil {
+		t.Fatal(err)
+	}
+	return a.claimAPI(t, cam, user, pass, code)
+}
+
+// releaseAPI has user release cam through the API and returns the new
+// claim code.
+func (a *testApp) releaseAPI(t *testing.T, cam *sim.Camera, user, pass string) string {
+	t.Helper()
+	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, user, pass, nil)
+	var rel struct {
+		Code string `json:"claim_code"`
+	}
+	if s != 200 || json.Unmarshal(b, &rel) != nil {
+		t.Fatalf("release: %d %s", s, b)
+	}
+	return rel.Code
 }
 
 // TestRecordingsStayWithTheirEpoch: olga's camera is recorded; she
@@ -215,11 +253,7 @@ func TestRecordingsStayWithTheirEpoch(t *testing.T) {
 	cam.GOP = cam.FPS / 2
 	a.run(t, cam)
 	olga, sam := a.addUser(t, "olga"), a.addUser(t, "sam")
-	code, _ := auth.NewClaimCode()
-	if err := a.store.ResetDevice(t.Context(), deviceID(cam), auth.ClaimHash(code)); err != nil {
-		t.Fatal(err)
-	}
-	a.claimAPI(t, cam, "olga", olga, code)
+	a.claimFresh(t, cam, "olga", olga)
 	var olgas []timelineSpan
 	testkit.WaitFor(t, 20*time.Second, "a recording of olga's", func() error {
 		if olgas = a.timelineOf(t, cam.ID, "olga", olga); len(olgas) == 0 {
@@ -230,14 +264,7 @@ func TestRecordingsStayWithTheirEpoch(t *testing.T) {
 	if s, _, _ := a.get(t, olgas[0].URL, "olga", olga); s != 200 {
 		t.Fatalf("olga's own recording: %d", s)
 	}
-	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID, "olga", olga, nil)
-	var rel struct {
-		Code string `json:"claim_code"`
-	}
-	if s != 200 || json.Unmarshal(b, &rel) != nil {
-		t.Fatalf("release: %d %s", s, b)
-	}
-	claimed := a.claimAPI(t, cam, "sam", sam, rel.Code)
+	claimed := a.claimAPI(t, cam, "sam", sam, a.releaseAPI(t, cam, "olga", olga))
 	for _, sp := range a.timelineOf(t, cam.ID, "sam", sam) {
 		if sp.Start.Before(claimed) {
 			t.Fatalf("sam lists a recording from %v, before his claim at %v", sp.Start, claimed)
@@ -304,5 +331,79 @@ func TestRetentionRuleThroughTheAPI(t *testing.T) {
 		if rule, err := a.retention.Rule(t.Context(), deviceID(c.cam)); rule != c.want || err != nil {
 			t.Errorf("%s's rule in the sweep: %+v, %v; want %+v", c.cam.ID, rule, err, c.want)
 		}
+	}
+}
+
+// TestRangedReadsAreOneViewingSession: a player reads a recording in many
+// ranged requests (seeking, HLS byte ranges); the owner's access history
+// shows one viewing session of it, not a line per request.
+func TestRangedReadsAreOneViewingSession(t *testing.T) {
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	olga := a.addUser(t, "olga")
+	claimFor(t, a, cam, "olga")
+	var spans []timelineSpan
+	testkit.WaitFor(t, 20*time.Second, "a recording of olga's", func() error {
+		if spans = a.timelineOf(t, cam.ID, "olga", olga); len(spans) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	sp := spans[0]
+	for i := range 6 {
+		req, _ := http.NewRequest("GET", a.url(sp.URL), nil)
+		req.SetBasicAuth("olga", olga)
+		off := sp.Size * int64(i) / 6
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+99))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusPartialContent {
+			t.Fatalf("ranged read %d: %d", i, res.StatusCode)
+		}
+	}
+	s, b := a.call(t, "GET", "/api/cameras/"+cam.ID+"/access", "olga", olga, nil)
+	var h []household.AccessView
+	if s != 200 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("history: %d %s", s, b)
+	}
+	n := 0
+	for _, v := range h {
+		if v.Output == "recording" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("six ranged reads of one recording: %d history lines of output recording, want 1: %+v", n, h)
+	}
+}
+
+// TestClipAcrossSegments: clip.mp4 over a span that crosses recordings'
+// boundaries is one MP4 file: it downloads whole and by Range (the exact
+// bytes in the middle, 416 past the end), ffmpeg reads the camera's
+// stamps only, captured within the span, and it lasts the span (not one
+// recording's length).
+func TestClipAcrossSegments(t *testing.T) {
+	needFFmpeg(t)
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	spans := a.recordedN(t, cam.ID, 3)
+	from, to := spans[0].Start, spans[2].End
+	path := "/api/cameras/" + cam.ID + "/recordings/clip.mp4?from=" + from.Format(time.RFC3339Nano) + "&to=" + to.Format(time.RFC3339Nano)
+	path = strings.ReplaceAll(path, "+", "%2B")
+	status, whole := a.getRange(t, path, "")
+	if status != 200 {
+		t.Fatalf("clip.mp4: %d %s", status, whole)
+	}
+	whole = checkDownload(t, a, timelineSpan{URL: path, Size: int64(len(whole)), Start: from, End: to}, cam.ID)
+	times := checkClip(t, whole, cam.ID)
+	if lasts, want := times[len(times)-1].Sub(times[0]), to.Sub(from)-time.Second; lasts < want {
+		t.Fatalf("the clip's stamps span %v; the three recordings %v", lasts, to.Sub(from))
 	}
 }

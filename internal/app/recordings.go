@@ -17,6 +17,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/record"
 	"vigil/internal/seal"
+	"vigil/internal/stills"
 	"vigil/internal/store/backend"
 )
 
@@ -71,17 +72,56 @@ func recordStore(ctx context.Context, cfg config.Config) (blob.Store, error) {
 	return blob.NewS3(ctx, s3)
 }
 
-// recordTargets are the main streams of the enabled cameras.
+// recordTargets are the streams of the enabled cameras that are recorded:
+// each main stream, all the time or around events only by its camera's
+// record_main flag; each sub stream whose camera's record_sub is on.
 func recordTargets(ctx context.Context, st backend.Store) ([]record.Target, error) {
 	devs, err := st.Devices(ctx)
 	if err != nil {
 		return nil, err
 	}
+	flags, err := st.AllContinuous(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []record.Target
 	for _, d := range devs {
-		if !d.Disabled {
-			out = append(out, record.Target{Device: d.ID, Stream: access.StreamMain})
+		if d.Disabled {
+			continue
+		}
+		c, ok := flags[d.ID]
+		if !ok {
+			c = record.Continuous{Main: true}
+		}
+		out = append(out, record.Target{Device: d.ID, Stream: access.StreamMain, EventsOnly: !c.Main})
+		if c.Sub {
+			out = append(out, record.Target{Device: d.ID, Stream: access.StreamSub})
 		}
 	}
 	return out, nil
+}
+
+// eventThumbMaxAge and eventThumbWidth are what an event marked without
+// a thumbnail gets: the camera's still, this fresh, this wide.
+const (
+	eventThumbMaxAge = 30 * time.Second
+	eventThumbWidth  = 320
+)
+
+// newEvents marks and serves cameras' events, recorded around by rec and
+// sealed into lib's blob store. An event marked without a thumbnail gets
+// the camera's current still, read with the recorder's grant.
+func newEvents(st backend.Store, rec *record.Recorder, lib *record.Library, sealer *seal.Sealer, still *stills.Service,
+	grants *auth.Service, reg prometheus.Registerer, log *slog.Logger) *record.Events {
+	ev := &record.Events{Index: st, Sealer: sealer, Blobs: lib.Blobs, Recorder: rec, Violations: lib.Violations, Logger: log,
+		Thumb: func(ctx context.Context, d access.DeviceID) ([]byte, error) {
+			g, err := grants.RecorderGrant(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			s, err := still.Get(ctx, g, stills.Request{MaxAge: eventThumbMaxAge, Width: eventThumbWidth})
+			return s.JPEG, err
+		}}
+	ev.Register(reg)
+	return ev
 }

@@ -20,7 +20,7 @@ func newRetention(cfg config.Config, st backend.Store, blobs blob.Store, reg pro
 		Help: "Recordings deleted by retention: past their camera's age or bytes, or of an earlier ownership epoch."})
 	reg.MustRegister(deleted)
 	return &record.Retention{
-		Index: st, Blobs: blobs, Deleted: deleted, Logger: log,
+		Index: st, Events: st, Blobs: blobs, Deleted: deleted, Logger: log,
 		Devices: func(ctx context.Context) ([]access.DeviceID, error) {
 			devs, err := st.Devices(ctx)
 			ids := make([]access.DeviceID, 0, len(devs))

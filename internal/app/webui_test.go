@@ -1,11 +1,8 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,19 +122,7 @@ func (v videoState) Error() string {
 func play(t *testing.T, tab context.Context, id string) (uint32, time.Duration) {
 	t.Helper()
 	f := clickAndWait(t, tab, id)
-	dataURL, err := chromedp.Run(tab, chromedp.Evaluate[string](pageFrameJS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(dataURL, "data:image/png;base64,"))
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("frame: %v", err)
-	}
-	code, err := sim.ReadCode(img)
-	if err != nil {
-		t.Fatalf("block code: %v", err)
-	}
+	code := pageCode(t, tab)
 	return code, time.Duration((f.First - f.Clicked) * float64(time.Millisecond))
 }
 

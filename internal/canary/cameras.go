@@ -199,7 +199,8 @@ func (f *fleet) uploadLoop(ctx context.Context, seed int64) {
 }
 
 // upload PUTs a still of c whose bytes no other upload has: the camera's
-// picture with a JPEG comment naming the camera and the upload.
+// picture with a JPEG comment naming the camera and the upload. One in
+// three marks an event (?event=motion), the still its thumbnail.
 // The upload holds the camera's generation (genMu) from drawing to Vigil's
 // answer, so that a handover closes the generation after it.
 func (f *fleet) upload(ctx context.Context, c *Camera, rng *rand.Rand) {
@@ -215,7 +216,11 @@ func (f *fleet) upload(ctx context.Context, c *Camera, rng *rand.Rand) {
 	body := append(append(append([]byte{}, b[:2]...), append(seg, comment...)...), b[2:]...)
 	up := c.recordUpload(sha256.Sum256(body))
 	defer c.uploadDone(up)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, f.uploadURL+"/api/cameras/"+c.ID+"/still.jpg", bytes.NewReader(body))
+	path, want := "/api/cameras/"+c.ID+"/still.jpg", http.StatusNoContent
+	if rng.IntN(3) == 0 {
+		path, want = path+"?event=motion", http.StatusCreated
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, f.uploadURL+path, bytes.NewReader(body))
 	if err != nil {
 		return
 	}
@@ -227,7 +232,7 @@ func (f *fleet) upload(ctx context.Context, c *Camera, rng *rand.Rand) {
 		return
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusNoContent {
+	if res.StatusCode != want {
 		f.uploadErrors.Add(1)
 		return
 	}

@@ -31,6 +31,8 @@ const (
 	OutSub      = "sub-stream"
 	// OutRecording is a Range read of a recorded span's MP4.
 	OutRecording = "recording"
+	// OutEvents is a camera's event list and one event's thumbnail.
+	OutEvents = "events"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -52,6 +54,7 @@ func builtinFlows() []Flow {
 		{Name: OutRTSPU, Weight: 2, Video: true, Run: rtspUDPFlow},
 		{Name: OutSub, Weight: 2, Video: true, Run: subFlow},
 		{Name: OutRecording, Weight: 2, Video: true, Run: recordingFlow},
+		{Name: OutEvents, Weight: 2, Run: eventFlow},
 	}
 }
 

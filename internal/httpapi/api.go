@@ -13,6 +13,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/config"
 	"vigil/internal/household"
+	"vigil/internal/record"
 )
 
 // Households lists cameras and shares; changes go through auth, which
@@ -50,7 +51,13 @@ type API struct {
 	// Retention keeps cameras' retention rules; nil (recording off)
 	// leaves /api/cameras/{id}/retention out.
 	Retention RetentionRules
-	Logger    *slog.Logger
+	// Events marks cameras' events; nil (recording off) leaves POST
+	// /api/cameras/{id}/events out.
+	Events *record.Events
+	// Continuous keeps which camera streams are recorded all the time;
+	// nil (recording off) leaves /api/cameras/{id}/continuous out.
+	Continuous ContinuousFlags
+	Logger     *slog.Logger
 }
 
 func (a *API) routes(mux *Router) {
@@ -68,6 +75,13 @@ func (a *API) routes(mux *Router) {
 	if a.Retention != nil {
 		mux.Handle("GET /api/cameras/{id}/retention", manage(a.retention))
 		mux.Handle("PUT /api/cameras/{id}/retention", manage(a.setRetention))
+	}
+	if a.Events != nil {
+		mux.Handle("POST /api/cameras/{id}/events", serve(a.Logger, a.markEvent)) // its own edge: a camera or its owner
+	}
+	if a.Continuous != nil {
+		mux.Handle("GET /api/cameras/{id}/continuous", manage(a.continuous))
+		mux.Handle("PUT /api/cameras/{id}/continuous", manage(a.setContinuous))
 	}
 	mux.Handle("GET /api/openapi.json", view(a.openAPI))
 	mux.Handle("POST /api/login", serve(a.Logger, a.login))
@@ -224,10 +238,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 // visitor's name (a sign-in that binds the visitor to the attacker's
 // account, login CSRF, included).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeJSON(w, r, v, 64<<10)
+}
+
+// decodeJSON is readJSON with a body of at most limit bytes.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return httpError(http.StatusUnsupportedMediaType, "the body must be JSON, sent with Content-Type: application/json", err)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return httpError(http.StatusBadRequest, "malformed JSON body: "+err.Error(), err)

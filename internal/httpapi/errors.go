@@ -14,6 +14,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/hls"
 	"vigil/internal/hub"
+	"vigil/internal/record"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
 	"vigil/internal/webrtc"
@@ -108,6 +109,8 @@ var clientErrors = []struct {
 	{google.ErrBadSignal, http.StatusBadRequest, ownText},
 	{google.ErrNoBearer, http.StatusUnauthorized, ownText},
 	{webrtc.ErrNoSession, http.StatusNotFound, "no such session"},
+	{record.ErrTooManyEvents, http.StatusTooManyRequests, ownText},
+	{record.ErrBadEvent, http.StatusBadRequest, ownText},
 	{context.Canceled, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 	{context.DeadlineExceeded, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 }
@@ -115,7 +118,7 @@ var clientErrors = []struct {
 // retryWhen is when to try again after a refusal that passes.
 var retryWhen = map[error]time.Duration{webrtc.ErrBusy: 5 * time.Second, auth.ErrHashBusy: time.Second,
 	stills.ErrBusy: 2 * time.Second, stills.ErrDecode: 2 * time.Second,
-	hls.ErrNotReady: time.Second, hls.ErrIdle: time.Second, hls.ErrStalled: time.Second}
+	hls.ErrNotReady: time.Second, record.ErrTooManyEvents: time.Second, hls.ErrIdle: time.Second, hls.ErrStalled: time.Second}
 
 // clientError is what the client is told of err.
 func clientError(err error) *HTTPError {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,9 @@ type Media struct {
 	WebRTC *webrtc.Server
 	// Recordings serves the timeline and recorded MP4s; nil leaves them out.
 	Recordings *record.Library
+	// Events lists cameras' events and serves their thumbnails; nil leaves
+	// them out.
+	Events *record.Events
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -113,7 +117,12 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	if m.Recordings != nil {
 		mux.Handle("GET /api/cameras/{id}/recordings", serve(m.Logger, m.Authn.viewing(m.timeline)))
 		mux.Handle("GET /api/cameras/{id}/recordings/vod.m3u8", serve(m.Logger, m.Authn.viewing(m.vod)))
+		mux.Handle("GET /api/cameras/{id}/recordings/clip.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.joinedMP4))))
 		mux.Handle("GET /api/cameras/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", serve(m.Logger, m.Authn.viewing(m.recordingMP4))))
+	}
+	if m.Events != nil {
+		mux.Handle("GET /api/cameras/{id}/events", serve(m.Logger, m.Authn.viewing(m.events)))
+		mux.Handle("GET /api/cameras/{id}/events/{event}/thumb.jpg", m.writeDeadlines("still", serve(m.Logger, m.Authn.viewing(m.eventThumb))))
 	}
 }
 
@@ -325,6 +334,9 @@ func (m *Media) still(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// upload keeps a camera's still. With ?event=KIND (motion, sound, person,
+// ring) it also marks an event of the camera now, the still its thumbnail
+// (when it is small enough for one), and answers with the event.
 func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 	device, err := camera(m.Accounts, r)
 	if err != nil {
@@ -334,12 +346,33 @@ func (m *Media) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, maxUploadBody)
+	kind := record.EventKind(r.URL.Query().Get("event"))
+	if kind != "" && (m.Events == nil || !kind.Valid()) {
+		return httpError(http.StatusBadRequest, "event must be motion, sound, person or ring, with recording on", nil)
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, maxUploadBody)
+	var data []byte
+	if kind != "" {
+		if data, err = io.ReadAll(body); err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
 	if err := m.Stills.Upload(r.Context(), device, stream, body); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	if kind == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if len(data) > record.MaxThumb {
+		data = nil // the camera's still is taken instead
+	}
+	e, err := m.Events.Mark(r.Context(), device, record.Event{Kind: kind, Start: time.Now()}, data)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, viewOf(e, nil))
 }
 
 func (m *Media) mjpeg(w http.ResponseWriter, r *http.Request) error {

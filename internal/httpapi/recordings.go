@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"vigil/internal/access"
-	"vigil/internal/audit"
 	"vigil/internal/record"
 )
 
@@ -78,11 +77,16 @@ func (m *Media) timeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]span, 0, len(spans))
 	for _, s := range spans {
-		out = append(out, span{ID: s.ID, Stream: string(s.Stream), Start: s.Start, End: s.Start.Add(s.Duration),
-			DurationMS: s.Duration.Milliseconds(), Size: s.Size,
-			URL: fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=%s", g.Device(), s.ID, s.Stream)})
+		out = append(out, spanOf(g.Device(), s))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"spans": out})
+}
+
+// spanOf is the device's recorded span s as the API shows it.
+func spanOf(device access.DeviceID, s record.Span) span {
+	return span{ID: s.ID, Stream: string(s.Stream), Start: s.Start, End: s.Start.Add(s.Duration),
+		DurationMS: s.Duration.Milliseconds(), Size: s.Size,
+		URL: fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=%s", device, s.ID, s.Stream)}
 }
 
 // recordingMP4 serves a recording, or the part of it between ?start and
@@ -98,10 +102,7 @@ func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
 	}
 	clip, err := m.Recordings.Open(r.Context(), g, id)
 	if err != nil {
-		if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
-			return &HTTPError{Code: errNoRecording.Code, Msg: errNoRecording.Msg, Err: err}
-		}
-		return notFoundUnless(err)
+		return unopened(err, errNoRecording)
 	}
 	rec := clip.Recording()
 	if rec.Stream != stream {
@@ -111,18 +112,54 @@ func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	session, err := m.Record.Start(g, "recording", r.RemoteAddr)
-	if err != nil {
+	return m.serveRecording(w, r, g, clip, rec.Start, body)
+}
+
+// unopened is what a client is told of a recording or thumbnail that did
+// not open: answer (404), whether it does not exist, is another camera's
+// or epoch's, or is damaged.
+func unopened(err error, answer *HTTPError) error {
+	if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrIsolation) || errors.Is(err, record.ErrDamaged) {
+		return &HTTPError{Code: answer.Code, Msg: answer.Msg, Err: err}
+	}
+	return notFoundUnless(err)
+}
+
+// serveRecording serves body, recorded from start, with Range support and
+// src's egress check before every write. A player reads a recording in
+// many ranged requests (seeking, HLS byte ranges): one viewing session,
+// not a history line per request.
+func (m *Media) serveRecording(w http.ResponseWriter, r *http.Request, g access.Grant, src interface{ Egress(time.Time) error },
+	start time.Time, body io.ReadSeeker) error {
+	if err := m.Record.Seen(g, "recording", r.RemoteAddr); err != nil {
 		return err
 	}
-	defer session.End()
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Cache-Control", "private, no-store")
-	h.Set("X-Recording-Start", rec.Start.UTC().Format(time.RFC3339Nano))
-	out := &egressWriter{ResponseWriter: w, clip: clip, rec: session, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
-	http.ServeContent(out, r, "", rec.Start, body)
+	h.Set("X-Recording-Start", start.UTC().Format(time.RFC3339Nano))
+	out := &egressWriter{ResponseWriter: w, clip: src, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
+	http.ServeContent(out, r, "", start, body)
 	return nil
+}
+
+// joinedMP4 serves the camera's recordings of ?stream over [?from, ?to)
+// as one MP4 file across their boundaries (record.Library.Join), with
+// Range support: a player seeks anywhere in the span.
+func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
+	g, stream, err := m.viewerStream(r)
+	if err != nil {
+		return err
+	}
+	from, to, err := timeRange(r)
+	if err != nil {
+		return err
+	}
+	j, err := m.Recordings.Join(r.Context(), g, stream, from, to)
+	if err != nil {
+		return unopened(err, errNoRecording)
+	}
+	return m.serveRecording(w, r, g, j, j.Start, j.File())
 }
 
 // clipBody is the clip cut to ?start and ?end, or the whole of it.
@@ -155,8 +192,7 @@ func clipBody(r *http.Request, clip *record.Clip) (io.ReadSeeker, error) {
 // its bytes (invariant 3); on a refusal nothing more is written.
 type egressWriter struct {
 	http.ResponseWriter
-	clip  *record.Clip
-	rec   *audit.Session
+	clip  interface{ Egress(time.Time) error } // *record.Clip, *record.Joined
 	bytes func(float64)
 	err   error
 }
@@ -169,7 +205,6 @@ func (e *egressWriter) Write(p []byte) (int, error) {
 		return 0, e.err
 	}
 	n, err := e.ResponseWriter.Write(p)
-	e.rec.Add(n)
 	e.bytes(float64(n))
 	return n, err
 }

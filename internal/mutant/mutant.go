@@ -67,12 +67,16 @@ const (
 	// segment: cameras that start segments in the same second overwrite
 	// each other's objects, and their rows name another camera's.
 	RecordKeyPath Name = "record-key-path"
+	// EventListNoEpoch makes the event listing look a camera's events up
+	// by device alone: a new owner lists the old owner's events (their
+	// kinds and times), and a sharee those from before the share.
+	EventListNoEpoch Name = "event-list-no-epoch"
 )
 
 // Names lists every planted bug.
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
-		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath}
+		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch}
 }
 
 // EnvVar is the environment variable Activate reads.

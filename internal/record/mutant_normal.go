@@ -8,4 +8,6 @@ import "time"
 
 func indexIgnoresEpoch() bool { return false }
 
+func eventsIgnoreEpoch() bool { return false }
+
 func pathKey(Target, time.Time) (string, bool) { return "", false }

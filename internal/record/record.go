@@ -16,6 +16,7 @@
 package record
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +37,14 @@ import (
 type Target struct {
 	Device access.DeviceID
 	Stream access.StreamID
+	// EventsOnly records the stream around its camera's events only (see
+	// Recorder.Event): a pre-roll kept in memory, then until the event's
+	// post-roll ends. Otherwise it is recorded all the time.
+	EventsOnly bool
 }
+
+// stream names a recorded stream whatever its mode.
+func (tg Target) stream() Target { return Target{Device: tg.Device, Stream: tg.Stream} }
 
 // Config is what a Recorder is built from.
 type Config struct {
@@ -61,11 +69,27 @@ type Config struct {
 	// Poll is how often Targets is asked and streams that came online are
 	// joined. It defaults to one second.
 	Poll time.Duration
+	// PreRoll is how much of an EventsOnly stream is kept in memory to
+	// start an event's recording with (from the keyframe at or before it).
+	// It defaults to 5 seconds.
+	PreRoll time.Duration
+	// PreRollBytes bounds that memory per stream; the oldest GOPs go
+	// first. It defaults to 4 MiB.
+	PreRollBytes int64
+	// PostRoll is how long an EventsOnly stream is recorded past an
+	// event's end (or its mark, when later). It defaults to 10 seconds.
+	PostRoll time.Duration
 	// Registerer takes the recorder's metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
+
+// The recorder's pre- and post-roll unless its Config says otherwise.
+const (
+	defaultPreRoll  = 5 * time.Second
+	defaultPostRoll = 10 * time.Second
+)
 
 // Recorder records the Targets that are online.
 type Recorder struct {
@@ -75,7 +99,7 @@ type Recorder struct {
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	running map[Target]bool // guarded by mu
+	running map[Target]*mode // guarded by mu; by Target.stream()
 	wg      sync.WaitGroup
 }
 
@@ -85,8 +109,8 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Hub == nil || cfg.Sealer == nil || cfg.Blobs == nil || cfg.Index == nil || cfg.Targets == nil || cfg.Grant == nil {
 		errs = append(errs, errors.New("record: Config needs Hub, Sealer, Blobs, Index, Targets and Grant"))
 	}
-	if cfg.SegmentDuration < 0 || cfg.QueueBytes < 0 || cfg.Poll < 0 {
-		errs = append(errs, errors.New("record: SegmentDuration, QueueBytes and Poll cannot be negative"))
+	if cfg.SegmentDuration < 0 || cfg.QueueBytes < 0 || cfg.Poll < 0 || cfg.PreRoll < 0 || cfg.PreRollBytes < 0 || cfg.PostRoll < 0 {
+		errs = append(errs, errors.New("record: SegmentDuration, QueueBytes, Poll, PreRoll, PreRollBytes and PostRoll cannot be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -100,6 +124,9 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Poll == 0 {
 		cfg.Poll = time.Second
 	}
+	cfg.PreRoll = cmp.Or(cfg.PreRoll, defaultPreRoll)
+	cfg.PreRollBytes = cmp.Or(cfg.PreRollBytes, 4<<20)
+	cfg.PostRoll = cmp.Or(cfg.PostRoll, defaultPostRoll)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -108,7 +135,7 @@ func New(cfg Config) (*Recorder, error) {
 		reg = prometheus.NewRegistry()
 	}
 	return &Recorder{cfg: cfg, metrics: newMetrics(reg), seed: maphash.MakeSeed(), log: cfg.Logger,
-		running: make(map[Target]bool)}, nil
+		running: make(map[Target]*mode)}, nil
 }
 
 // Run reconciles the index and the store after a crash (Reconcile), then
@@ -147,8 +174,12 @@ func (r *Recorder) poll(ctx context.Context) {
 			continue
 		}
 		r.mu.Lock()
-		busy := r.running[tg]
-		r.running[tg] = true
+		m, busy := r.running[tg.stream()]
+		if !busy {
+			m = &mode{}
+			r.running[tg.stream()] = m
+		}
+		m.eventsOnly.Store(tg.EventsOnly)
 		r.mu.Unlock()
 		if busy {
 			continue
@@ -158,10 +189,10 @@ func (r *Recorder) poll(ctx context.Context) {
 			defer r.wg.Done()
 			defer func() {
 				r.mu.Lock()
-				delete(r.running, tg)
+				delete(r.running, tg.stream())
 				r.mu.Unlock()
 			}()
-			err := r.record(ctx, tg)
+			err := r.record(ctx, tg.stream(), m)
 			r.log.Debug("recorder: stream ended", "camera", tg.Device, "stream", tg.Stream, "reason", err)
 		}()
 	}
@@ -177,7 +208,7 @@ func (r *Recorder) Streams() int {
 // stagger is how far into its first segment a stream cuts: between half
 // and one and a half SegmentDuration, fixed per stream.
 func (r *Recorder) stagger(tg Target) time.Duration {
-	h := maphash.Comparable(r.seed, tg)
+	h := maphash.Comparable(r.seed, tg.stream())
 	d := r.cfg.SegmentDuration
 	return d/2 + time.Duration(h%uint64(d))
 }

@@ -29,6 +29,9 @@ type Rule struct {
 type Retention struct {
 	Index Index
 	Blobs blob.Store
+	// Events, when set, is swept too: events (rows and thumbnails) of an
+	// earlier epoch, and those that ended longer than the rule's Age ago.
+	Events EventIndex
 	// Devices lists the cameras whose footage is swept.
 	Devices func(ctx context.Context) ([]access.DeviceID, error)
 	// Rule is a camera's rule (its own, or the server's default).
@@ -107,6 +110,11 @@ func (r *Retention) sweep(ctx context.Context, device access.DeviceID) (int, err
 		now = r.Now
 	}
 	cutoff := now().Add(-rule.Age)
+	if r.Events != nil {
+		if err := r.sweepEvents(ctx, device, epoch, rule, cutoff); err != nil {
+			return 0, err
+		}
+	}
 	deleted := 0
 	for {
 		rows, err := r.Index.OldestRecordings(ctx, device, sweepPage)
@@ -127,6 +135,36 @@ func (r *Retention) sweep(ctx context.Context, device access.DeviceID) (int, err
 		}
 		if len(rows) < sweepPage {
 			return deleted, nil
+		}
+	}
+}
+
+// sweepEvents deletes the device's events of an earlier epoch and those
+// that ended before cutoff (with an Age rule), oldest first: the
+// thumbnail's object, then the row.
+func (r *Retention) sweepEvents(ctx context.Context, device access.DeviceID, epoch time.Time, rule Rule, cutoff time.Time) error {
+	for {
+		evs, err := r.Events.OldestEvents(ctx, device, sweepPage)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			old := !e.Epoch.Equal(epoch)
+			expired := rule.Age > 0 && latest(e.Start, e.End).Before(cutoff)
+			if !old && !expired {
+				return nil
+			}
+			if e.Thumb != "" {
+				if err := r.Blobs.Delete(ctx, e.Thumb); err != nil {
+					return err
+				}
+			}
+			if err := r.Events.DeleteEvent(ctx, e.ID); err != nil {
+				return err
+			}
+		}
+		if len(evs) < sweepPage {
+			return nil
 		}
 	}
 }

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"time"
 
+	"vigil/internal/hub"
 	"vigil/internal/media"
 )
 
 // record reads one camera stream until its session ends or ctx does,
-// cutting it into segments at keyframes.
-func (r *Recorder) record(ctx context.Context, tg Target) error {
+// cutting it into segments at keyframes. A stream recorded around events
+// only keeps its pre-roll while no event wants it, starts a segment with
+// it when one does, and ends the segment at the first keyframe past the
+// event's post-roll.
+func (r *Recorder) record(ctx context.Context, tg Target, m *mode) error {
 	rd, err := r.cfg.Hub.Read(r.cfg.Grant(tg.Device), tg.Stream)
 	if err != nil {
 		return err
@@ -19,6 +23,7 @@ func (r *Recorder) record(ctx context.Context, tg Target) error {
 	r.metrics.recordings.Inc()
 	defer r.metrics.recordings.Dec()
 	cut := r.stagger(tg)
+	pre := &preRoll{max: r.cfg.PreRoll, limit: r.cfg.PreRollBytes}
 	var cur *segment
 	for {
 		u, err := rd.Next(ctx)
@@ -28,32 +33,54 @@ func (r *Recorder) record(ctx context.Context, tg Target) error {
 			}
 			return err
 		}
-		if cur != nil && u.Key && u.PTS-cur.startPTS >= cut {
+		want := m.wants(u)
+		if cur != nil && u.Key && (!want || u.PTS-cur.startPTS >= cut) {
 			r.finish(cur, u)
 			cur, cut = nil, r.cfg.SegmentDuration
 		}
-		if cur == nil {
-			if !u.Key {
-				continue // a segment starts at a keyframe
-			}
-			if cur, err = r.start(ctx, tg, rd.Tracks(), rd.Egress, u); err != nil {
-				if !errors.Is(err, errBeforeEpoch) {
-					r.log.Warn("recorder: cannot start a segment; trying at the next keyframe", "camera", tg.Device,
-						"stream", tg.Stream, "error", err)
-				}
-				continue
-			}
+		if cur == nil && !want {
+			pre.add(u)
+			continue
 		}
-		if err := cur.push(u); err != nil {
-			cur.abort(err)
-			r.metrics.failed.Inc()
-			cur = nil
-			if isEgress(err) {
-				return err // the reader has ended
+		units := []*media.Unit{u}
+		if cur == nil {
+			units = append(pre.take(), u)
+		}
+		for _, u := range units {
+			if cur, err = r.step(ctx, tg, rd, cur, u); err != nil {
+				return err
 			}
-			r.log.Warn("recorder: segment abandoned", "camera", tg.Device, "stream", tg.Stream, "error", err)
 		}
 	}
+}
+
+// step records u in cur, or in a new segment when cur is nil and u is a
+// keyframe (a segment starts at a keyframe). It returns the segment being
+// recorded (nil: none), or an error when the reader has ended.
+func (r *Recorder) step(ctx context.Context, tg Target, rd *hub.Reader, cur *segment, u *media.Unit) (*segment, error) {
+	if cur == nil {
+		if !u.Key {
+			return nil, nil
+		}
+		var err error
+		if cur, err = r.start(ctx, tg, rd.Tracks(), rd.Egress, u); err != nil {
+			if !errors.Is(err, errBeforeEpoch) {
+				r.log.Warn("recorder: cannot start a segment; trying at the next keyframe", "camera", tg.Device,
+					"stream", tg.Stream, "error", err)
+			}
+			return nil, nil
+		}
+	}
+	if err := cur.push(u); err != nil {
+		cur.abort(err)
+		r.metrics.failed.Inc()
+		if isEgress(err) {
+			return nil, err // the reader has ended
+		}
+		r.log.Warn("recorder: segment abandoned", "camera", tg.Device, "stream", tg.Stream, "error", err)
+		return nil, nil
+	}
+	return cur, nil
 }
 
 // errBeforeEpoch: a keyframe captured before the device's current epoch

@@ -97,9 +97,11 @@ type Accounts interface {
 
 // Recordings is the index of recorded segments (record.Index): what the
 // recorder and playback ask, and what reconciliation after a crash and
-// retention walk and delete; and each camera's retention rule.
+// retention walk and delete; each camera's retention rule; and events
+// with each camera's continuous-recording flags.
 type Recordings interface {
 	record.Index
+	record.EventIndex
 	SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error
 	Retention(ctx context.Context, id access.DeviceID) (record.Rule, error)
 }

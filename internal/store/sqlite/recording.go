@@ -63,14 +63,19 @@ func (s *Store) Recordings(ctx context.Context, device access.DeviceID, stream a
 
 // Recording returns one recording by id.
 func (s *Store) Recording(ctx context.Context, id int64) (record.Recording, error) {
-	r, err := sqlrow.Recording(s.db.QueryRowContext(ctx, `SELECT `+sqlrow.RecordingColumns+` FROM recordings WHERE id = ?`, id))
+	return byID(s.db.QueryRowContext(ctx, `SELECT `+sqlrow.RecordingColumns+` FROM recordings WHERE id = ?`, id), sqlrow.Recording, "recording", id)
+}
+
+// byID scans the row of one thing looked up by id: none is store.ErrNotFound.
+func byID[T any](row *sql.Row, scan func(sqlrow.Scanner) (T, error), what string, id int64) (T, error) {
+	v, err := scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("recording %d: %w", id, store.ErrNotFound)
+		return v, fmt.Errorf("%s %d: %w", what, id, store.ErrNotFound)
 	}
 	if err != nil {
-		return r, fmt.Errorf("recording %d: %w", id, err)
+		return v, fmt.Errorf("%s %d: %w", what, id, err)
 	}
-	return r, nil
+	return v, nil
 }
 
 // DeleteRecording removes a recording's row (its object is the caller's).

@@ -57,6 +57,8 @@ func Run(t *testing.T, b Backend) {
 		{"DirectoryAnswersAuth", testDirectoryAnswersAuth},
 		{"Recordings", testRecordings},
 		{"RetentionRules", testRetentionRules},
+		{"Events", testEvents},
+		{"Continuous", testContinuous},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, b) })
 	}
