@@ -128,8 +128,9 @@ func apiCall(ctx context.Context, s *server, u User, method, path, body string, 
 
 // errStatus is an API call answered with a status other than 2xx.
 type errStatus struct {
-	code int
-	msg  string
+	code         int
+	msg          string
+	status, body string // the status line's text and the start of the body
 }
 
 func (e *errStatus) Error() string { return e.msg }
@@ -141,6 +142,12 @@ func statusOf(err error) int {
 		return e.code
 	}
 	return 0
+}
+
+// newErrStatus is the error of res, answered to what with body b.
+func newErrStatus(res *http.Response, what string, b []byte) *errStatus {
+	body := string(bytes.TrimSpace(b))
+	return &errStatus{code: res.StatusCode, msg: fmt.Sprintf("%s: %s: %s", what, res.Status, body), status: res.Status, body: body}
 }
 
 func apiCallTo(ctx context.Context, base, user, password, addr, method, path, body string, out any) error {
@@ -162,7 +169,7 @@ func apiCallTo(ctx context.Context, base, user, password, addr, method, path, bo
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
 	if res.StatusCode/100 != 2 {
-		return &errStatus{res.StatusCode, fmt.Sprintf("%s %s: %s: %s", method, path, res.Status, bytes.TrimSpace(b))}
+		return newErrStatus(res, method+" "+path, b)
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)

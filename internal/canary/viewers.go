@@ -108,6 +108,7 @@ func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
 	err := f.Run(vctx, v)
 	cancel()
 	if err != nil && ctx.Err() == nil {
+		vs.c.fail(f.Name, err)
 		if t.errors.Add(1) <= 5 {
 			vs.log.Info("canary visit failed", "output", f.Name, "camera", v.Camera.ID, "user", v.User.Name, "error", err)
 		}
