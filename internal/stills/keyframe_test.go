@@ -54,15 +54,17 @@ func TestKeyframeDecodedOncePerWidth(t *testing.T) {
 	if n := e.svc.ffmpegRuns.Load(); n != 1 {
 		t.Fatalf("ffmpeg ran %d times for one keyframe, want 1", n)
 	}
+	// Other widths are the one decode scaled, once per width.
 	get(160)
 	get(160)
-	if n := e.svc.ffmpegRuns.Load(); n != 2 {
-		t.Fatalf("ffmpeg ran %d times for one keyframe at two widths, want 2", n)
+	get(640) // no wider than the picture: the picture itself
+	if n, m := e.svc.ffmpegRuns.Load(), e.svc.scaleRuns.Load(); n != 1 || m != 1 {
+		t.Fatalf("ffmpeg ran %d times and scaling %d times for one keyframe at three widths, want 1 and 1", n, m)
 	}
 	// A new keyframe is a new still, decoded for the first request after it.
 	writeKeyframe(t, pub, camA, time.Second)
-	if get(0); e.svc.ffmpegRuns.Load() != 3 {
-		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", e.svc.ffmpegRuns.Load())
+	if get(0); e.svc.ffmpegRuns.Load() != 2 {
+		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 2", e.svc.ffmpegRuns.Load())
 	}
 	// A max_age the previous still cannot meet waits for the new decode.
 	// (Captured is when the hub received the keyframe, so the decode's own
@@ -217,10 +219,11 @@ func TestFreshestWins(t *testing.T) {
 }
 
 // TestCrowdAfterAKeyframeGetsThePreviousStill: the first request after a
-// keyframe waits for its decode; those arriving meanwhile get the previous
-// keyframe's still at once.
+// keyframe waits for its decode up to freshWait, then gets the previous
+// keyframe's still, as those arriving meanwhile do at once; the decode
+// runs on, and the next request after it gets the new still.
 func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
-	slow, _ := slowFFmpeg(t, "0.5")
+	slow, _ := slowFFmpeg(t, "0.8")
 	e := newEnv(t, func(c *Config) { c.FFmpeg = slow })
 	pub := publish(t, e.hub, camA)
 	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
@@ -229,6 +232,7 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 	}
 	writeKeyframe(t, pub, camA, time.Second)
 	fresh := make(chan Still, 1)
+	decodeBegan := time.Now()
 	go func() {
 		st, _ := e.svc.Get(context.Background(), grant(camA), Request{})
 		fresh <- st
@@ -239,14 +243,27 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 	if err != nil || !crowd.Captured.Equal(first.Captured) || time.Since(began) > 200*time.Millisecond {
 		t.Fatalf("crowd request: %v, captured %v (previous %v), took %v", err, crowd.Captured, first.Captured, time.Since(began))
 	}
-	if st := <-fresh; !st.Captured.After(first.Captured) {
-		t.Fatal("the first request after the keyframe did not get the new still")
+	if st := <-fresh; !st.Captured.Equal(first.Captured) || time.Since(decodeBegan) > 700*time.Millisecond {
+		t.Fatalf("the first request after the keyframe: captured %v (previous %v) after %v, want the previous after freshWait",
+			st.Captured, first.Captured, time.Since(decodeBegan))
+	}
+	var st Still
+	for deadline := time.Now().Add(5 * time.Second); !st.Captured.After(first.Captured); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the decode the first request began was not kept: no new still")
+		}
+		if st, err = e.svc.Get(context.Background(), grant(camA), Request{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs := e.svc.ffmpegRuns.Load(); runs != 2 {
+		t.Errorf("ffmpeg ran %d times for two keyframes, want 2", runs)
 	}
 	// A max_age the previous still cannot meet waits instead.
 	writeKeyframe(t, pub, camA, 2*time.Second)
 	go e.svc.Get(context.Background(), grant(camA), Request{})
 	time.Sleep(100 * time.Millisecond)
-	st, err := e.svc.Get(context.Background(), grant(camA), Request{MaxAge: time.Millisecond})
+	st, err = e.svc.Get(context.Background(), grant(camA), Request{MaxAge: time.Millisecond})
 	if err == nil && !st.Captured.After(first.Captured.Add(time.Second)) {
 		t.Fatalf("max_age 1ms got the previous still (captured %v)", st.Captured)
 	}
