@@ -27,6 +27,7 @@ type flightCall[V any] struct {
 	val     V
 	err     error
 	waiters int  // guarded by flight.mu
+	nested  int  // guarded by flight.mu; the waiters that are other calls (see nestedCall)
 	keep    bool // guarded by flight.mu; run to the end with no caller left
 	cancel  context.CancelFunc
 }
@@ -57,6 +58,10 @@ func (f *flight[K, V]) do(ctx context.Context, key K, timeout time.Duration, kee
 		}()
 	}
 	c.waiters++
+	nested := ctx.Value(nestedCall{}) != nil
+	if nested {
+		c.nested++
+	}
 	c.keep = c.keep || keep
 	f.mu.Unlock()
 
@@ -66,6 +71,9 @@ func (f *flight[K, V]) do(ctx context.Context, key K, timeout time.Duration, kee
 	case <-ctx.Done():
 		f.mu.Lock()
 		c.waiters--
+		if nested {
+			c.nested--
+		}
 		if c.waiters == 0 && !c.keep {
 			c.cancel()
 			if f.calls[key] == c {
@@ -76,6 +84,23 @@ func (f *flight[K, V]) do(ctx context.Context, key K, timeout time.Duration, kee
 		var zero V
 		return zero, context.Cause(ctx)
 	}
+}
+
+// nestedCall marks the context of a call waiting for another's result
+// (a scaled still for its keyframe's decode): it is no request of its own.
+type nestedCall struct{}
+
+// waiting reports whether a request (not a nested call) waits for the call
+// of any of keys.
+func (f *flight[K, V]) waiting(keys ...K) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range keys {
+		if c := f.calls[k]; c != nil && c.waiters > c.nested {
+			return true
+		}
+	}
+	return false
 }
 
 // busy reports whether a call for key is running.

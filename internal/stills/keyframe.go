@@ -24,6 +24,9 @@ type keyframe struct {
 	captured time.Time
 	// since is the grant's epoch: an older still is not the viewer's.
 	since time.Time
+	// latest reports whether the unit is still the stream's latest
+	// keyframe (see decodeFunc).
+	latest func() bool
 }
 
 // keyframe returns the grant's device's latest keyframe, or nil when there
@@ -44,7 +47,10 @@ func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, e
 	if u.Track < 0 || u.Track >= len(tracks) {
 		return nil, nil
 	}
-	kf := &keyframe{unit: u, captured: hk.Captured, since: g.Epoch()}
+	kf := &keyframe{unit: u, captured: hk.Captured, since: g.Epoch(), latest: func() bool {
+		now, err := s.cfg.Hub.Keyframe(g, stream)
+		return err == nil && now.Unit.Owner() == u.Owner() && now.Unit.Seq == u.Seq
+	}}
 	switch f := tracks[u.Track].Format.(type) {
 	case *format.H264:
 		kf.codec, kf.params = "h264", [][]byte{f.SPS, f.PPS}
@@ -103,7 +109,11 @@ func (s *Service) keyframeStill(ctx context.Context, user access.UserID, kf *key
 // under key and becomes the stream's newest decoded still. ffmpeg decodes
 // the keyframe once, at its own size; a smaller width is that picture
 // scaled (see scaled), so a keyframe asked for at several widths costs one
-// ffmpeg run, not one per width.
+// ffmpeg run, not one per width. A decode that nobody waits for any more (a
+// viewer was shown the previous still) and whose keyframe a newer one has
+// replaced while it waited for a worker is dropped: the next request wants
+// the newer one, and with every worker busy, decoding keyframes already
+// replaced would keep the queue behind the cameras for good.
 func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey) func(context.Context) (*frame, error) {
 	o := kf.unit.Owner()
 	return func(ctx context.Context) (*frame, error) {
@@ -114,7 +124,8 @@ func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey) fun
 		if key.width > 0 {
 			full := key
 			full.width = 0
-			orig, err := s.flights.do(ctx, flightKey(full), s.cfg.DecodeTimeout, false, s.decodeFunc(user, kf, full))
+			orig, err := s.flights.do(context.WithValue(ctx, nestedCall{}, true), flightKey(full), s.cfg.DecodeTimeout, false,
+				s.decodeFunc(user, kf, full))
 			if err != nil {
 				return nil, err
 			}
@@ -124,6 +135,10 @@ func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey) fun
 		} else {
 			if err := s.acquire(ctx, user); err != nil {
 				return nil, err
+			}
+			if !s.wanted(key) && !kf.latest() {
+				s.release()
+				return nil, fmt.Errorf("%w: camera %s stream %s: a newer keyframe replaced it", ErrDecode, o.Device, o.Stream)
 			}
 			jpg, err := s.decode(ctx, kf)
 			s.release()
@@ -150,6 +165,17 @@ func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey) fun
 		s.mu.Unlock()
 		return f, nil
 	}
+}
+
+// wanted reports whether a request waits for key's keyframe at any width.
+func (s *Service) wanted(key stillKey) bool {
+	keys := make([]stillKey, 0, 1+len(Widths))
+	for _, w := range append([]int{0}, Widths[:]...) {
+		k := key
+		k.width = w
+		keys = append(keys, flightKey(k))
+	}
+	return s.flights.waiting(keys...)
 }
 
 // maxFFmpegOutput bounds what one decode may write: far above any JPEG of

@@ -247,15 +247,7 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 		t.Fatalf("the first request after the keyframe: captured %v (previous %v) after %v, want the previous after freshWait",
 			st.Captured, first.Captured, time.Since(decodeBegan))
 	}
-	var st Still
-	for deadline := time.Now().Add(5 * time.Second); !st.Captured.After(first.Captured); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the decode the first request began was not kept: no new still")
-		}
-		if st, err = e.svc.Get(context.Background(), grant(camA), Request{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	awaitStill(t, e, first.Captured.Add(time.Nanosecond), "the new still (the decode the first request began was kept)")
 	if runs := e.svc.ffmpegRuns.Load(); runs != 2 {
 		t.Errorf("ffmpeg ran %d times for two keyframes, want 2", runs)
 	}
@@ -263,8 +255,57 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 	writeKeyframe(t, pub, camA, 2*time.Second)
 	go e.svc.Get(context.Background(), grant(camA), Request{})
 	time.Sleep(100 * time.Millisecond)
-	st, err = e.svc.Get(context.Background(), grant(camA), Request{MaxAge: time.Millisecond})
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{MaxAge: time.Millisecond})
 	if err == nil && !st.Captured.After(first.Captured.Add(time.Second)) {
 		t.Fatalf("max_age 1ms got the previous still (captured %v)", st.Captured)
+	}
+}
+
+// TestReplacedKeyframeNotDecoded: a decode that nobody waits for any more
+// (its request was shown the previous still) and whose keyframe a newer one
+// replaced while it waited for the worker is dropped, not run: decoding
+// replaced keyframes would keep a busy queue behind the cameras for good.
+func TestReplacedKeyframeNotDecoded(t *testing.T) {
+	slow, _ := slowFFmpeg(t, "0.8")
+	e := newEnv(t, func(c *Config) { c.FFmpeg, c.Workers = slow, 1 })
+	pub := publish(t, e.hub, camA)
+	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) {
+		t.Helper()
+		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
+		if err != nil || !st.Captured.Equal(first.Captured) {
+			t.Fatalf("%s: %v, captured %v, want the previous still (%v)", name, err, st.Captured, first.Captured)
+		}
+	}
+	writeKeyframe(t, pub, camA, time.Second)
+	get("request after keyframe 2") // its decode holds the worker 0.8 s
+	writeKeyframe(t, pub, camA, 2*time.Second)
+	get("request after keyframe 3") // its decode waits for the worker
+	written := time.Now()
+	writeKeyframe(t, pub, camA, 3*time.Second)
+	awaitStill(t, e, written, "keyframe 4")
+	if runs := e.svc.ffmpegRuns.Load(); runs != 3 {
+		t.Errorf("ffmpeg ran %d times, want 3: keyframes 1, 2 and 4 (3 was replaced before a worker was free)", runs)
+	}
+}
+
+// awaitStill asks for camA's still until one captured at or after since
+// comes, for up to 10 s.
+func awaitStill(t *testing.T, e *testEnv, since time.Time, what string) Still {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Captured.Before(since) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never decoded", what)
+		}
 	}
 }
