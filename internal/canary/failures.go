@@ -74,6 +74,10 @@ func (c *checker) fail(output string, err error) {
 	f[class]++
 }
 
+// moveOutput prefixes a move's kind where its failures are counted beside
+// the outputs' (see checker.fail).
+const moveOutput = "move: "
+
 // FailClass is a class of failed visits and how many.
 type FailClass struct {
 	Class string

@@ -32,6 +32,9 @@ type Report struct {
 	// Violations counts violations per kind; First lists the first ones.
 	Violations map[string]int
 	First      []Violation
+	// MoveFailures are the classes of failed moves of the world (a class
+	// names its move), most first.
+	MoveFailures []FailClass
 	// Detected is the time from the start of the load to the first
 	// violation, -1 if there was none.
 	Detected time.Duration
@@ -48,7 +51,15 @@ func (r *Report) fill(c *checker, s *schedule, f *fleet, srv *server, d time.Dur
 			Unreadable: t.unreadable.Load(), Overtaken: t.overtaken.Load(), Audio: t.audio.Load(),
 			Failures: topFailures(c.failed[name])})
 	}
+	for name, m := range c.failed {
+		if kind, ok := strings.CutPrefix(name, moveOutput); ok {
+			for _, f := range topFailures(m) {
+				r.MoveFailures = append(r.MoveFailures, FailClass{Class: kind + ": " + f.Class, N: f.N})
+			}
+		}
+	}
 	c.mu.Unlock()
+	sort.Slice(r.MoveFailures, func(i, j int) bool { return r.MoveFailures[i].N > r.MoveFailures[j].N })
 	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Name < r.Outputs[j].Name })
 	r.Faults = s.counts()
 	var cancels int64
@@ -136,6 +147,15 @@ func (r *Report) failureTable() string {
 			}
 			fmt.Fprintf(&b, "| %s | %d | %s |\n", o.Name, f.N, strings.ReplaceAll(f.Class, "|", "/"))
 		}
+	}
+	for i, f := range r.MoveFailures {
+		if i == 5 {
+			break
+		}
+		if i == 0 {
+			b.WriteString("\n| failed moves of the world | count |\n|---|---:|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %d |\n", strings.ReplaceAll(f.Class, "|", "/"), f.N)
 	}
 	return b.String()
 }

@@ -89,6 +89,7 @@ func (w *world) mover(ctx context.Context, rng *rand.Rand) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			w.sched.add(MoveFailed, 1)
+			w.vs.c.fail(moveOutput+kind, err)
 			w.log.Info("canary move failed", "move", kind, "error", err)
 		case err == nil && kind != "":
 			w.sched.add(kind, 1)
