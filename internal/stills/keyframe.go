@@ -84,12 +84,7 @@ func (s *Service) keyframeStill(ctx context.Context, user access.UserID, kf *key
 	if f := s.cache.get(key); f != nil {
 		return f, nil
 	}
-	s.mu.Lock()
-	prev := s.decoded[prevKey(decodedKey{o.Device, o.Stream, width})]
-	s.mu.Unlock()
-	if prev != nil && (prev.captured.Before(kf.since) || maxAge > 0 && time.Since(prev.captured) > maxAge) {
-		prev = nil
-	}
+	prev := s.previous(ctx, user, kf, width, maxAge)
 	if prev == nil {
 		return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, false, s.decodeFunc(user, kf, key))
 	}
@@ -103,6 +98,47 @@ func (s *Service) keyframeStill(ctx context.Context, user access.UserID, kf *key
 		return prev, nil // the decode runs on (or failed): the previous still
 	}
 	return f, err
+}
+
+// previous is the stream's newest still decoded before kf at width, or
+// else its newest at full size scaled to width (a camera's card asked for
+// at a width nobody asked for since its last keyframe: a scaling, not a
+// wait for a decode), if it is in the grant's epoch and young enough for
+// maxAge; nil if there is none.
+func (s *Service) previous(ctx context.Context, user access.UserID, kf *keyframe, width int, maxAge time.Duration) *frame {
+	o := kf.unit.Owner()
+	usable := func(f *frame) bool {
+		return f != nil && !f.captured.Before(kf.since) && (maxAge == 0 || time.Since(f.captured) <= maxAge)
+	}
+	s.mu.Lock()
+	prev := s.decoded[prevKey(decodedKey{o.Device, o.Stream, width})]
+	full := s.decoded[prevKey(decodedKey{o.Device, o.Stream, 0})]
+	s.mu.Unlock()
+	if usable(prev) {
+		return prev
+	}
+	if width == 0 || !usable(full) || !full.captured.Before(kf.captured) {
+		return nil // none, or kf's own: scaled at once on the way to a fresh still
+	}
+	if cfg, err := checkJPEG(full.jpeg); err != nil || cfg.Width*cfg.Height > smallPicture {
+		return nil // its scaling would wait for a worker too
+	}
+	f, err := s.scaled(ctx, user, full, width)
+	if err != nil {
+		return nil
+	}
+	s.noteDecoded(prevKey(decodedKey{o.Device, o.Stream, width}), f)
+	return f
+}
+
+// noteDecoded makes f the newest still decoded under dk, unless one
+// captured later is there.
+func (s *Service) noteDecoded(dk decodedKey, f *frame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.decoded[dk]; old == nil || f.captured.After(old.captured) {
+		s.decoded[dk] = f
+	}
 }
 
 // decodeFunc makes kf's still at key's width once; the result is cached
@@ -157,12 +193,7 @@ func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey) fun
 			f = &frame{jpeg: jpg, device: o.Device, stream: o.Stream, captured: kf.captured, source: SourceKeyframe, width: cfg.Width}
 		}
 		s.cache.put(key, f)
-		s.mu.Lock()
-		dk := prevKey(decodedKey{o.Device, o.Stream, key.width})
-		if old := s.decoded[dk]; old == nil || f.captured.After(old.captured) {
-			s.decoded[dk] = f
-		}
-		s.mu.Unlock()
+		s.noteDecoded(prevKey(decodedKey{o.Device, o.Stream, key.width}), f)
 		return f, nil
 	}
 }

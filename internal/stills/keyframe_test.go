@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/hub"
 )
 
 func TestKeyframeStillShowsItsCamera(t *testing.T) {
@@ -223,13 +224,7 @@ func TestFreshestWins(t *testing.T) {
 // keyframe's still, as those arriving meanwhile do at once; the decode
 // runs on, and the next request after it gets the new still.
 func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
-	slow, _ := slowFFmpeg(t, "0.8")
-	e := newEnv(t, func(c *Config) { c.FFmpeg = slow })
-	pub := publish(t, e.hub, camA)
-	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, pub, first := slowStart(t)
 	writeKeyframe(t, pub, camA, time.Second)
 	fresh := make(chan Still, 1)
 	decodeBegan := time.Now()
@@ -266,13 +261,7 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 // replaced while it waited for the worker is dropped, not run: decoding
 // replaced keyframes would keep a busy queue behind the cameras for good.
 func TestReplacedKeyframeNotDecoded(t *testing.T) {
-	slow, _ := slowFFmpeg(t, "0.8")
-	e := newEnv(t, func(c *Config) { c.FFmpeg, c.Workers = slow, 1 })
-	pub := publish(t, e.hub, camA)
-	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, pub, first := slowStart(t, func(c *Config) { c.Workers = 1 })
 	get := func(name string) {
 		t.Helper()
 		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
@@ -308,4 +297,32 @@ func awaitStill(t *testing.T, e *testEnv, since time.Time, what string) Still {
 			t.Fatalf("%s never decoded", what)
 		}
 	}
+}
+
+// TestNewWidthGetsThePreviousStillScaled: a width nobody asked for before
+// a new keyframe, while its decode runs, gets the previous full-size still
+// scaled, not a wait for the decode.
+func TestNewWidthGetsThePreviousStillScaled(t *testing.T) {
+	e, pub, first := slowStart(t)
+	writeKeyframe(t, pub, camA, time.Second)
+	began := time.Now()
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{Width: 160})
+	if err != nil || !st.Captured.Equal(first.Captured) || time.Since(began) > 600*time.Millisecond {
+		t.Fatalf("width 160 after a new keyframe: %v, captured %v (previous %v), took %v", err, st.Captured, first.Captured, time.Since(began))
+	}
+	checkPicture(t, st.JPEG, camA, 160, 120)
+}
+
+// slowStart is camA publishing to a service whose ffmpeg takes 0.8 s more,
+// and camA's first still.
+func slowStart(t *testing.T, edit ...func(*Config)) (*testEnv, *hub.Publisher, Still) {
+	t.Helper()
+	slow, _ := slowFFmpeg(t, "0.8")
+	e := newEnv(t, append([]func(*Config){func(c *Config) { c.FFmpeg = slow }}, edit...)...)
+	pub := publish(t, e.hub, camA)
+	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, pub, first
 }
