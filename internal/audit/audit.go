@@ -44,8 +44,9 @@ type Recorder struct {
 	st  Store
 	log *slog.Logger
 
-	mu   sync.Mutex
-	seen map[viewer]time.Time // guarded by mu; when each sessionless viewer was last seen
+	mu    sync.Mutex
+	seen  map[viewer]time.Time // guarded by mu; when each sessionless viewer was last seen
+	batch batch                // guarded by mu; writes grouped for a Batcher store
 }
 
 // New returns a recorder writing to st.
@@ -68,10 +69,16 @@ func (r *Recorder) Start(g access.Grant, output, remote string) (*Session, error
 	if r == nil {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	id, err := r.st.StartAccess(ctx, Viewing{Viewer: g.User(), Device: g.Device(), Output: output,
-		Audience: g.Audience(), Remote: remote, Started: time.Now()})
+	v := Viewing{Viewer: g.User(), Device: g.Device(), Output: output, Audience: g.Audience(), Remote: remote, Started: time.Now()}
+	var id int64
+	var err error
+	if b, ok := r.st.(Batcher); ok {
+		id, err = r.grouped(b, &write{start: &v})
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		id, err = r.st.StartAccess(ctx, v)
+		cancel()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnrecorded, err)
 	}
@@ -90,9 +97,16 @@ func (s *Session) End() {
 	if s == nil || s.ended.Swap(true) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	if err := s.r.st.EndAccess(ctx, s.id, time.Now(), s.bytes.Load()); err != nil {
+	e := Ended{ID: s.id, At: time.Now(), Bytes: s.bytes.Load()}
+	var err error
+	if b, ok := s.r.st.(Batcher); ok {
+		_, err = s.r.grouped(b, &write{end: e})
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		err = s.r.st.EndAccess(ctx, e.ID, e.At, e.Bytes)
+		cancel()
+	}
+	if err != nil {
 		s.r.log.Error("could not record the end of a viewing session", "session", s.id, "error", err)
 	}
 }

@@ -2,8 +2,10 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,11 +17,7 @@ import (
 // TestSessionsAreRecordedAtStartAndEnd writes through store/sqlite, which
 // implements audit.Store.
 func TestSessionsAreRecordedAtStartAndEnd(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	r := audit.New(st, slog.Default())
 	g := access.NewIssuer().Mint("u-vera", "cam-abc", access.AudienceGoogle, time.Hour)
 	s, err := r.Start(g, "hls", "192.0.2.7:5000")
@@ -43,4 +41,45 @@ func TestSessionsAreRecordedAtStartAndEnd(t *testing.T) {
 	if other, _ := st.AccessOf(context.Background(), "cam-zzz", time.Time{}, 10); len(other) != 0 {
 		t.Fatalf("another camera's history holds %d rows", len(other))
 	}
+}
+
+// TestCrowdIsRecordedThroughSQLite: 64 viewers starting and ending at once
+// (grouped into a few transactions, see audit.Batcher) each get their own
+// history row with their bytes, within the write timeout.
+func TestCrowdIsRecordedThroughSQLite(t *testing.T) {
+	st := openSQLite(t)
+	r := audit.New(st, slog.Default())
+	iss := access.NewIssuer()
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			cam := access.DeviceID(fmt.Sprintf("cam-%03d", i))
+			s, err := r.Start(iss.Mint("u-vera", cam, access.AudienceWeb, time.Hour), "mp4", "192.0.2.7:5000")
+			if err != nil {
+				t.Errorf("Start %s: %v", cam, err)
+				return
+			}
+			s.Add(i + 1)
+			s.End()
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		cam := access.DeviceID(fmt.Sprintf("cam-%03d", i))
+		rows, err := st.AccessOf(context.Background(), cam, time.Time{}, 10)
+		if err != nil || len(rows) != 1 || rows[0].Bytes != int64(i+1) || rows[0].Ended.IsZero() {
+			t.Fatalf("history of %s: %+v, %v; want one ended row of %d bytes", cam, rows, err, i+1)
+		}
+	}
+}
+
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -25,21 +25,27 @@ type alexaEvent struct {
 			CameraStreams []struct {
 				URI string `json:"uri"`
 			} `json:"cameraStreams"`
+			// URI is a snapshot's (GetSnapshot).
+			URI string `json:"uri"`
 		} `json:"payload"`
 	} `json:"event"`
 }
 
 // alexaFlow is an Echo Show: the directive its skill's Lambda forwards
 // for the visit's camera with the user's link token inside — WebRTC
-// (InitiateSessionWithOffer, a pion viewer, SessionDisconnected) or HLS
-// (InitializeCameraStreams, the URL played). An attacker's directive must
-// get NO_SUCH_ENDPOINT with no answer and no stream.
+// (InitiateSessionWithOffer, a pion viewer, SessionDisconnected), HLS
+// (InitializeCameraStreams, the URL played) or a snapshot (GetSnapshot,
+// the URL fetched). An attacker's directive must get NO_SUCH_ENDPOINT with
+// no answer, no stream and no snapshot.
 func alexaFlow(ctx context.Context, v *Visit) error {
 	if v.User.AlexaToken == "" {
 		return nil
 	}
-	if v.rng.IntN(2) == 0 {
+	switch v.rng.IntN(5) {
+	case 0, 1:
 		return alexaHLS(ctx, v)
+	case 2:
+		return alexaSnapshot(ctx, v)
 	}
 	p, err := newRTCPeer(v)
 	if err != nil {
@@ -97,23 +103,77 @@ func alexaHLS(ctx context.Context, v *Visit) error {
 	}
 	// The Echo Show's stream token, on the URL of a camera the user may
 	// not see: it must open nothing there.
+	return v.alexaSwap(ctx, strings.Replace(u.RequestURI(), "/api/cameras/"+v.Camera.ID+"/", "/api/cameras/{id}/", 1), false)
+}
+
+// alexaSnapshot asks for the camera's snapshot and fetches its URL as
+// Alexa does, with the link's token as a bearer: the picture's block code
+// is checked as a still's. The URL, put on the path of a camera the user
+// may not see, must open nothing there.
+func alexaSnapshot(ctx context.Context, v *Visit) error {
+	ev, err := v.directive(ctx, "Alexa.SmartVision.SnapshotProvider", "GetSnapshot", map[string]any{"preferOnDemandSnapshot": true})
+	if err != nil {
+		return err
+	}
+	uri := ev.Event.Payload.URI
+	if v.Attack {
+		v.judgeAlexa(ev, uri != "")
+		return nil
+	}
+	if uri == "" {
+		return fmt.Errorf("GetSnapshot: %s %s", ev.Event.Header.Name, ev.Event.Payload.Type)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return err
+	}
+	res, err := v.alexaGet(ctx, u.RequestURI(), true)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxStill))
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return newErrStatus(res, "GET "+u.Path, b)
+	}
+	if err != nil {
+		return ignoreEnd(err)
+	}
+	if !v.jpegPicture(b) {
+		return nil
+	}
+	return v.alexaSwap(ctx, strings.Replace(u.RequestURI(), "/alexa/snapshot/"+v.Camera.ID, "/alexa/snapshot/{id}", 1), true)
+}
+
+// alexaSwap requests uri, an Alexa URL for the visit's camera with the
+// camera's id replaced by "{id}", for a camera drawn at random, when the
+// user may not see it: it must be refused with nothing served.
+func (v *Visit) alexaSwap(ctx context.Context, uri string, bearer bool) error {
 	swap := *v
 	if !swap.retarget(v.c.layout.Cameras[v.rng.IntN(len(v.c.layout.Cameras))]) || !swap.Attack {
 		return nil
 	}
-	path := strings.Replace(u.RequestURI(), "/api/cameras/"+v.Camera.ID+"/", "/api/cameras/"+swap.Camera.ID+"/", 1)
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, v.Base+path, nil)
-	if err != nil {
-		return err
-	}
-	swap.forwarded(req)
-	res, err := v.HTTP.Do(req)
+	res, err := swap.alexaGet(context.WithoutCancel(ctx), strings.Replace(uri, "{id}", swap.Camera.ID, 1), bearer)
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
 	swap.judgeAttack(res)
 	return nil
+}
+
+// alexaGet GETs uri as Alexa would: with the link's token as a bearer, or
+// with none (a URL that carries its own token).
+func (v *Visit) alexaGet(ctx context.Context, uri string, bearer bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.Base+uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	if bearer {
+		req.Header.Set("Authorization", "Bearer "+v.User.AlexaToken)
+	}
+	v.forwarded(req)
+	return v.HTTP.Do(req)
 }
 
 // judgeAlexa holds an attacker's answer to NO_SUCH_ENDPOINT with nothing

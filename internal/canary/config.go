@@ -28,7 +28,7 @@ type Config struct {
 	Cycle time.Duration
 	// Movers is the number of goroutines moving the world (handovers,
 	// re-shares, password changes, API token deletions; see world), each
-	// making a move every second or two. It defaults to Cameras/25, at
+	// making a move every second or two. It defaults to Cameras/20, at
 	// least 1; -1 keeps the world still.
 	Movers int
 	// Seed draws the layout, the camera parameters, the schedule's choices
@@ -76,7 +76,7 @@ func (c *Config) setDefaults() error {
 		c.Cycle = max(30*time.Second, c.Duration/10)
 	}
 	if c.Movers == 0 {
-		c.Movers = max(1, c.Cameras/25)
+		c.Movers = max(1, c.Cameras/20)
 	}
 	if c.Seed == 0 {
 		c.Seed = time.Now().UnixNano()

@@ -15,6 +15,8 @@ type OutputStats struct {
 	// Overtaken counts attacks a grant overtook (no verdict); Audio the
 	// audio packets or samples received.
 	Overtaken, Audio int64
+	// Failures are the classes of failed visits (Errors), most first.
+	Failures []FailClass
 }
 
 // Report is the outcome of a run.
@@ -30,6 +32,9 @@ type Report struct {
 	// Violations counts violations per kind; First lists the first ones.
 	Violations map[string]int
 	First      []Violation
+	// MoveFailures are the classes of failed moves of the world (a class
+	// names its move), most first.
+	MoveFailures []FailClass
 	// Detected is the time from the start of the load to the first
 	// violation, -1 if there was none.
 	Detected time.Duration
@@ -43,9 +48,18 @@ func (r *Report) fill(c *checker, s *schedule, f *fleet, srv *server, d time.Dur
 	for name, t := range c.outputs {
 		r.Outputs = append(r.Outputs, OutputStats{Name: name, Sessions: t.sessions.Load(), Frames: t.frames.Load(),
 			Stills: t.stills.Load(), Refusals: t.refusals.Load(), Errors: t.errors.Load(), Cancels: t.cancels.Load(),
-			Unreadable: t.unreadable.Load(), Overtaken: t.overtaken.Load(), Audio: t.audio.Load()})
+			Unreadable: t.unreadable.Load(), Overtaken: t.overtaken.Load(), Audio: t.audio.Load(),
+			Failures: topFailures(c.failed[name])})
+	}
+	for name, m := range c.failed {
+		if kind, ok := strings.CutPrefix(name, moveOutput); ok {
+			for _, f := range topFailures(m) {
+				r.MoveFailures = append(r.MoveFailures, FailClass{Class: kind + ": " + f.Class, N: f.N})
+			}
+		}
 	}
 	c.mu.Unlock()
+	sort.Slice(r.MoveFailures, func(i, j int) bool { return r.MoveFailures[i].N > r.MoveFailures[j].N })
 	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Name < r.Outputs[j].Name })
 	r.Faults = s.counts()
 	var cancels int64
@@ -98,6 +112,7 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", o.Name, o.Sessions, o.Frames, o.Stills, o.Audio,
 			o.Refusals, o.Overtaken, o.Cancels, o.Errors, o.Unreadable)
 	}
+	b.WriteString(r.failureTable())
 	b.WriteString("\n| fault injected, or move of the world | count |\n|---|---:|\n")
 	kinds := make([]string, 0, len(r.Faults))
 	for k := range r.Faults {
@@ -114,6 +129,33 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "- %s\n", v)
 		}
 		shown[v.Kind] = true
+	}
+	return b.String()
+}
+
+// failureTable lists each output's most common classes of failed visits:
+// a failed visit checked nothing, so they say where the checks were lost.
+func (r *Report) failureTable() string {
+	var b strings.Builder
+	for _, o := range r.Outputs {
+		for i, f := range o.Failures {
+			if i == 3 {
+				break
+			}
+			if b.Len() == 0 {
+				b.WriteString("\n| output | failed visits of this class | class (ids and numbers blanked) |\n|---|---:|---|\n")
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s |\n", o.Name, f.N, strings.ReplaceAll(f.Class, "|", "/"))
+		}
+	}
+	for i, f := range r.MoveFailures {
+		if i == 5 {
+			break
+		}
+		if i == 0 {
+			b.WriteString("\n| failed moves of the world | count |\n|---|---:|\n")
+		}
+		fmt.Fprintf(&b, "| %s | %d |\n", strings.ReplaceAll(f.Class, "|", "/"), f.N)
 	}
 	return b.String()
 }

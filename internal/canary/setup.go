@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -128,8 +129,10 @@ func apiCall(ctx context.Context, s *server, u User, method, path, body string, 
 
 // errStatus is an API call answered with a status other than 2xx.
 type errStatus struct {
-	code int
-	msg  string
+	code         int
+	msg          string
+	status, body string        // the status line's text and the start of the body
+	retryAfter   time.Duration // Retry-After, if the answer had one
 }
 
 func (e *errStatus) Error() string { return e.msg }
@@ -143,9 +146,36 @@ func statusOf(err error) int {
 	return 0
 }
 
+// newErrStatus is the error of res, answered to what with body b.
+func newErrStatus(res *http.Response, what string, b []byte) *errStatus {
+	body := string(bytes.TrimSpace(b))
+	e := &errStatus{code: res.StatusCode, msg: fmt.Sprintf("%s: %s: %s", what, res.Status, body), status: res.Status, body: body}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
+		e.retryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
+// busyTries is how many times an API call answered 503 with Retry-After
+// (every argon2id slot busy: nothing was done) is made, as a client that
+// heeds Retry-After does; a 200-camera run left a hundred moves of the
+// world unmade on such answers.
+const busyTries = 4
+
 func apiCallTo(ctx context.Context, base, user, password, addr, method, path, body string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	for try := 1; ; try++ {
+		err := apiCallOnce(ctx, base, user, password, addr, method, path, body, out)
+		var se *errStatus
+		if try == busyTries || !errors.As(err, &se) || se.code != http.StatusServiceUnavailable || se.retryAfter <= 0 {
+			return err
+		}
+		sleep(ctx, min(se.retryAfter, 2*time.Second))
+	}
+}
+
+func apiCallOnce(ctx context.Context, base, user, password, addr, method, path, body string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewBufferString(body))
 	if err != nil {
 		return err
@@ -162,7 +192,7 @@ func apiCallTo(ctx context.Context, base, user, password, addr, method, path, bo
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
 	if res.StatusCode/100 != 2 {
-		return &errStatus{res.StatusCode, fmt.Sprintf("%s %s: %s: %s", method, path, res.Status, bytes.TrimSpace(b))}
+		return newErrStatus(res, method+" "+path, b)
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)

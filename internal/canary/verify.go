@@ -85,15 +85,16 @@ type checker struct {
 	found  chan struct{} // closed at the first violation
 
 	mu         sync.Mutex
-	outputs    map[string]*tally // guarded by mu (the tallies are atomic)
-	violations []Violation       // guarded by mu; the first 100
-	count      map[string]int    // guarded by mu; violations per kind
-	first      time.Duration     // guarded by mu; time to the first violation, -1 if none
+	outputs    map[string]*tally           // guarded by mu (the tallies are atomic)
+	violations []Violation                 // guarded by mu; the first 100
+	count      map[string]int              // guarded by mu; violations per kind
+	failed     map[string]map[string]int64 // guarded by mu; failed visits per output and class (see failClass)
+	first      time.Duration               // guarded by mu; time to the first violation, -1 if none
 }
 
 func newChecker(l *Layout, keys sim.Keys) *checker {
 	return &checker{layout: l, keys: keys, found: make(chan struct{}), outputs: map[string]*tally{},
-		count: map[string]int{}, first: -1, start: time.Now()}
+		count: map[string]int{}, failed: map[string]map[string]int64{}, first: -1, start: time.Now()}
 }
 
 func (c *checker) out(name string) *tally {

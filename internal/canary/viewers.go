@@ -103,14 +103,23 @@ func (vs *viewers) client(ctx context.Context, id int, rng *rand.Rand) {
 	}
 }
 
-// once makes one visit, bounded to 2 to 8 seconds.
+// once makes one visit, bounded to 2 to 8 seconds, or 3 to 12 for video
+// once its output has its coverage (see owed): a video visit spends its
+// first second or two joining (a handshake, a playlist, a keyframe), so a
+// longer one checks more frames for each join, while short visits keep
+// opening every output in a short run.
 func (vs *viewers) once(ctx context.Context, f Flow, v *Visit, rng *rand.Rand) {
 	t := vs.c.out(f.Name)
 	t.sessions.Add(1)
-	vctx, cancel := context.WithTimeout(ctx, time.Duration(2000+rng.IntN(6000))*time.Millisecond)
+	bound := time.Duration(2000+rng.IntN(6000)) * time.Millisecond
+	if f.Video && !vs.owed(f.Name) {
+		bound = time.Duration(3000+rng.IntN(9000)) * time.Millisecond
+	}
+	vctx, cancel := context.WithTimeout(ctx, bound)
 	err := f.Run(vctx, v)
 	cancel()
 	if err != nil && ctx.Err() == nil {
+		vs.c.fail(f.Name, err)
 		if t.errors.Add(1) <= 5 {
 			vs.log.Info("canary visit failed", "output", f.Name, "camera", v.Camera.ID, "user", v.User.Name, "error", err)
 		}

@@ -184,9 +184,9 @@ func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http
 		return nil, nil
 	}
 	if res.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		res.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s", redactToken(pathAndQuery), res.Status)
+		return nil, newErrStatus(res, "GET "+redactToken(pathAndQuery), b)
 	}
 	return res, nil
 }

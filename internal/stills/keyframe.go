@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"strconv"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
@@ -25,6 +24,9 @@ type keyframe struct {
 	captured time.Time
 	// since is the grant's epoch: an older still is not the viewer's.
 	since time.Time
+	// latest reports whether the unit is still the stream's latest
+	// keyframe (see decodeFunc).
+	latest func() bool
 }
 
 // keyframe returns the grant's device's latest keyframe, or nil when there
@@ -45,7 +47,10 @@ func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, e
 	if u.Track < 0 || u.Track >= len(tracks) {
 		return nil, nil
 	}
-	kf := &keyframe{unit: u, captured: hk.Captured, since: g.Epoch()}
+	kf := &keyframe{unit: u, captured: hk.Captured, since: g.Epoch(), latest: func() bool {
+		now, err := s.cfg.Hub.Keyframe(g, stream)
+		return err == nil && now.Unit.Owner() == u.Owner() && now.Unit.Seq == u.Seq
+	}}
 	switch f := tracks[u.Track].Format.(type) {
 	case *format.H264:
 		kf.codec, kf.params = "h264", [][]byte{f.SPS, f.PPS}
@@ -57,12 +62,21 @@ func (s *Service) keyframe(g access.Grant, stream access.StreamID) (*keyframe, e
 	return kf, nil
 }
 
+// freshWait is how long a request waits for a new keyframe's decode when
+// the stream's previous still can be shown instead. Beyond it the request
+// gets the previous still (no older than the grant's epoch, young enough
+// for maxAge) and the decode runs on to be cached for the next request:
+// with every worker busy, a viewer is not kept waiting seconds for a
+// picture one keyframe newer than one at hand (a 200-camera canary's still
+// and MJPEG visits mostly timed out in the decode queue).
+const freshWait = 300 * time.Millisecond
+
 // keyframeStill returns the keyframe decoded at width: from the cache, or
 // decoded once however many ask at the same time. Requests that arrive while
 // another request's decode of a new keyframe runs get the stream's previous
 // keyframe still at once instead, when it is young enough for maxAge (zero:
-// any age): the first request after a keyframe waits for the fresh picture,
-// the crowd behind it does not pay the decode time.
+// any age); the first request after a keyframe waits for the fresh picture
+// up to freshWait, then gets the previous one too.
 // The decode takes a worker in user's turn.
 func (s *Service) keyframeStill(ctx context.Context, user access.UserID, kf *keyframe, width int, maxAge time.Duration) (*frame, error) {
 	o := kf.unit.Owner()
@@ -70,68 +84,141 @@ func (s *Service) keyframeStill(ctx context.Context, user access.UserID, kf *key
 	if f := s.cache.get(key); f != nil {
 		return f, nil
 	}
-	if s.flights.busy(key) {
-		s.mu.Lock()
-		prev := s.decoded[prevKey(decodedKey{o.Device, o.Stream, width})]
-		s.mu.Unlock()
-		if prev != nil && !prev.captured.Before(kf.since) && (maxAge == 0 || time.Since(prev.captured) <= maxAge) {
-			return prev, nil
-		}
+	prev := s.previous(ctx, user, kf, width, maxAge)
+	if prev == nil {
+		return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, false, s.decodeFunc(user, kf, key))
 	}
-	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, s.decodeFunc(user, kf, key, width))
+	if s.flights.busy(flightKey(key)) {
+		return prev, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, freshWait)
+	defer cancel()
+	f, err := s.flights.do(wctx, flightKey(key), s.cfg.DecodeTimeout, true, s.decodeFunc(user, kf, key))
+	if err != nil && ctx.Err() == nil {
+		return prev, nil // the decode runs on (or failed): the previous still
+	}
+	return f, err
 }
 
-// decodeFunc decodes kf at width once; the result is cached under key and
-// becomes the stream's newest decoded still.
-func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey, width int) func(context.Context) (*frame, error) {
+// previous is the stream's newest still decoded before kf at width, or
+// else its newest at full size scaled to width (a camera's card asked for
+// at a width nobody asked for since its last keyframe: a scaling, not a
+// wait for a decode), if it is in the grant's epoch and young enough for
+// maxAge; nil if there is none.
+func (s *Service) previous(ctx context.Context, user access.UserID, kf *keyframe, width int, maxAge time.Duration) *frame {
+	o := kf.unit.Owner()
+	usable := func(f *frame) bool {
+		return f != nil && !f.captured.Before(kf.since) && (maxAge == 0 || time.Since(f.captured) <= maxAge)
+	}
+	s.mu.Lock()
+	prev := s.decoded[prevKey(decodedKey{o.Device, o.Stream, width})]
+	full := s.decoded[prevKey(decodedKey{o.Device, o.Stream, 0})]
+	s.mu.Unlock()
+	if usable(prev) {
+		return prev
+	}
+	if width == 0 || !usable(full) || !full.captured.Before(kf.captured) {
+		return nil // none, or kf's own: scaled at once on the way to a fresh still
+	}
+	if cfg, err := checkJPEG(full.jpeg); err != nil || cfg.Width*cfg.Height > smallPicture {
+		return nil // its scaling would wait for a worker too
+	}
+	f, err := s.scaled(ctx, user, full, width)
+	if err != nil {
+		return nil
+	}
+	s.noteDecoded(prevKey(decodedKey{o.Device, o.Stream, width}), f)
+	return f
+}
+
+// noteDecoded makes f the newest still decoded under dk, unless one
+// captured later is there.
+func (s *Service) noteDecoded(dk decodedKey, f *frame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.decoded[dk]; old == nil || f.captured.After(old.captured) {
+		s.decoded[dk] = f
+	}
+}
+
+// decodeFunc makes kf's still at key's width once; the result is cached
+// under key and becomes the stream's newest decoded still. ffmpeg decodes
+// the keyframe once, at its own size; a smaller width is that picture
+// scaled (see scaled), so a keyframe asked for at several widths costs one
+// ffmpeg run, not one per width. A decode that nobody waits for any more (a
+// viewer was shown the previous still) and whose keyframe a newer one has
+// replaced while it waited for a worker is dropped: the next request wants
+// the newer one, and with every worker busy, decoding keyframes already
+// replaced would keep the queue behind the cameras for good.
+func (s *Service) decodeFunc(user access.UserID, kf *keyframe, key stillKey) func(context.Context) (*frame, error) {
 	o := kf.unit.Owner()
 	return func(ctx context.Context) (*frame, error) {
 		if f := s.cache.get(key); f != nil {
 			return f, nil // a call that ended just before this one began
 		}
-		if err := s.acquire(ctx, user); err != nil {
-			return nil, err
+		var f *frame
+		if key.width > 0 {
+			full := key
+			full.width = 0
+			orig, err := s.flights.do(context.WithValue(ctx, nestedCall{}, true), flightKey(full), s.cfg.DecodeTimeout, false,
+				s.decodeFunc(user, kf, full))
+			if err != nil {
+				return nil, err
+			}
+			if f, err = s.scaled(ctx, user, orig, key.width); err != nil {
+				return nil, err
+			}
+		} else {
+			if err := s.acquire(ctx, user); err != nil {
+				return nil, err
+			}
+			if !s.wanted(key) && !kf.latest() {
+				s.release()
+				return nil, fmt.Errorf("%w: camera %s stream %s: a newer keyframe replaced it", ErrDecode, o.Device, o.Stream)
+			}
+			jpg, err := s.decode(ctx, kf)
+			s.release()
+			if err == nil && ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
+			if err != nil {
+				// Invariant 6: whatever a cancelled or failed decode
+				// produced is dropped here, never cached.
+				return nil, fmt.Errorf("%w: camera %s stream %s: %v", ErrDecode, o.Device, o.Stream, err)
+			}
+			cfg, err := checkJPEG(jpg)
+			if err != nil {
+				return nil, fmt.Errorf("%w: ffmpeg output: %v", ErrDecode, err)
+			}
+			f = &frame{jpeg: jpg, device: o.Device, stream: o.Stream, captured: kf.captured, source: SourceKeyframe, width: cfg.Width}
 		}
-		defer s.release()
-		jpg, err := s.decode(ctx, kf, width)
-		if err == nil && ctx.Err() != nil {
-			err = context.Cause(ctx)
-		}
-		if err != nil {
-			// Invariant 6: whatever a cancelled or failed decode produced
-			// is dropped here, never cached.
-			return nil, fmt.Errorf("%w: camera %s stream %s: %v", ErrDecode, o.Device, o.Stream, err)
-		}
-		cfg, err := checkJPEG(jpg)
-		if err != nil {
-			return nil, fmt.Errorf("%w: ffmpeg output: %v", ErrDecode, err)
-		}
-		f := &frame{jpeg: jpg, device: o.Device, stream: o.Stream, captured: kf.captured, source: SourceKeyframe, width: cfg.Width}
 		s.cache.put(key, f)
-		s.mu.Lock()
-		dk := prevKey(decodedKey{o.Device, o.Stream, width})
-		if old := s.decoded[dk]; old == nil || f.captured.After(old.captured) {
-			s.decoded[dk] = f
-		}
-		s.mu.Unlock()
+		s.noteDecoded(prevKey(decodedKey{o.Device, o.Stream, key.width}), f)
 		return f, nil
 	}
+}
+
+// wanted reports whether a request waits for key's keyframe at any width.
+func (s *Service) wanted(key stillKey) bool {
+	keys := make([]stillKey, 0, 1+len(Widths))
+	for _, w := range append([]int{0}, Widths[:]...) {
+		k := key
+		k.width = w
+		keys = append(keys, flightKey(k))
+	}
+	return s.flights.waiting(keys...)
 }
 
 // maxFFmpegOutput bounds what one decode may write: far above any JPEG of
 // a 4K picture at -q:v 4.
 const maxFFmpegOutput = 32 << 20
 
-// decode runs ffmpeg on the keyframe, in Annex-B, and returns one JPEG.
-func (s *Service) decode(ctx context.Context, kf *keyframe, width int) ([]byte, error) {
+// decode runs ffmpeg on the keyframe, in Annex-B, and returns one JPEG of
+// its own size.
+func (s *Service) decode(ctx context.Context, kf *keyframe) ([]byte, error) {
 	args := []string{"-nostdin", "-hide_banner", "-v", "error",
-		"-f", kf.codec, "-i", "pipe:0", "-frames:v", "1"}
-	vf := "format=yuvj420p"
-	if width > 0 {
-		// Never enlarge; -2 keeps the aspect with an even height.
-		vf = "scale='min(" + strconv.Itoa(width) + ",iw)':-2," + vf
-	}
-	args = append(args, "-vf", vf, "-f", "image2", "-c:v", "mjpeg", "-q:v", "4", "pipe:1")
+		"-f", kf.codec, "-i", "pipe:0", "-frames:v", "1",
+		"-vf", "format=yuvj420p", "-f", "image2", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"}
 
 	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg, args...)
 	cmd.Stdin = bytes.NewReader(annexB(kf.codec, kf.unit.Payload, kf.params))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/hub"
 )
 
 func TestKeyframeStillShowsItsCamera(t *testing.T) {
@@ -54,15 +55,17 @@ func TestKeyframeDecodedOncePerWidth(t *testing.T) {
 	if n := e.svc.ffmpegRuns.Load(); n != 1 {
 		t.Fatalf("ffmpeg ran %d times for one keyframe, want 1", n)
 	}
+	// Other widths are the one decode scaled, once per width.
 	get(160)
 	get(160)
-	if n := e.svc.ffmpegRuns.Load(); n != 2 {
-		t.Fatalf("ffmpeg ran %d times for one keyframe at two widths, want 2", n)
+	get(640) // no wider than the picture: the picture itself
+	if n, m := e.svc.ffmpegRuns.Load(), e.svc.scaleRuns.Load(); n != 1 || m != 1 {
+		t.Fatalf("ffmpeg ran %d times and scaling %d times for one keyframe at three widths, want 1 and 1", n, m)
 	}
 	// A new keyframe is a new still, decoded for the first request after it.
 	writeKeyframe(t, pub, camA, time.Second)
-	if get(0); e.svc.ffmpegRuns.Load() != 3 {
-		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 3", e.svc.ffmpegRuns.Load())
+	if get(0); e.svc.ffmpegRuns.Load() != 2 {
+		t.Fatalf("ffmpeg ran %d times after a new keyframe, want 2", e.svc.ffmpegRuns.Load())
 	}
 	// A max_age the previous still cannot meet waits for the new decode.
 	// (Captured is when the hub received the keyframe, so the decode's own
@@ -217,18 +220,14 @@ func TestFreshestWins(t *testing.T) {
 }
 
 // TestCrowdAfterAKeyframeGetsThePreviousStill: the first request after a
-// keyframe waits for its decode; those arriving meanwhile get the previous
-// keyframe's still at once.
+// keyframe waits for its decode up to freshWait, then gets the previous
+// keyframe's still, as those arriving meanwhile do at once; the decode
+// runs on, and the next request after it gets the new still.
 func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
-	slow, _ := slowFFmpeg(t, "0.5")
-	e := newEnv(t, func(c *Config) { c.FFmpeg = slow })
-	pub := publish(t, e.hub, camA)
-	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, pub, first := slowStart(t)
 	writeKeyframe(t, pub, camA, time.Second)
 	fresh := make(chan Still, 1)
+	decodeBegan := time.Now()
 	go func() {
 		st, _ := e.svc.Get(context.Background(), grant(camA), Request{})
 		fresh <- st
@@ -239,8 +238,13 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 	if err != nil || !crowd.Captured.Equal(first.Captured) || time.Since(began) > 200*time.Millisecond {
 		t.Fatalf("crowd request: %v, captured %v (previous %v), took %v", err, crowd.Captured, first.Captured, time.Since(began))
 	}
-	if st := <-fresh; !st.Captured.After(first.Captured) {
-		t.Fatal("the first request after the keyframe did not get the new still")
+	if st := <-fresh; !st.Captured.Equal(first.Captured) || time.Since(decodeBegan) > 700*time.Millisecond {
+		t.Fatalf("the first request after the keyframe: captured %v (previous %v) after %v, want the previous after freshWait",
+			st.Captured, first.Captured, time.Since(decodeBegan))
+	}
+	awaitStill(t, e, first.Captured.Add(time.Nanosecond), "the new still (the decode the first request began was kept)")
+	if runs := e.svc.ffmpegRuns.Load(); runs != 2 {
+		t.Errorf("ffmpeg ran %d times for two keyframes, want 2", runs)
 	}
 	// A max_age the previous still cannot meet waits instead.
 	writeKeyframe(t, pub, camA, 2*time.Second)
@@ -250,4 +254,75 @@ func TestCrowdAfterAKeyframeGetsThePreviousStill(t *testing.T) {
 	if err == nil && !st.Captured.After(first.Captured.Add(time.Second)) {
 		t.Fatalf("max_age 1ms got the previous still (captured %v)", st.Captured)
 	}
+}
+
+// TestReplacedKeyframeNotDecoded: a decode that nobody waits for any more
+// (its request was shown the previous still) and whose keyframe a newer one
+// replaced while it waited for the worker is dropped, not run: decoding
+// replaced keyframes would keep a busy queue behind the cameras for good.
+func TestReplacedKeyframeNotDecoded(t *testing.T) {
+	e, pub, first := slowStart(t, func(c *Config) { c.Workers = 1 })
+	get := func(name string) {
+		t.Helper()
+		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
+		if err != nil || !st.Captured.Equal(first.Captured) {
+			t.Fatalf("%s: %v, captured %v, want the previous still (%v)", name, err, st.Captured, first.Captured)
+		}
+	}
+	writeKeyframe(t, pub, camA, time.Second)
+	get("request after keyframe 2") // its decode holds the worker 0.8 s
+	writeKeyframe(t, pub, camA, 2*time.Second)
+	get("request after keyframe 3") // its decode waits for the worker
+	written := time.Now()
+	writeKeyframe(t, pub, camA, 3*time.Second)
+	awaitStill(t, e, written, "keyframe 4")
+	if runs := e.svc.ffmpegRuns.Load(); runs != 3 {
+		t.Errorf("ffmpeg ran %d times, want 3: keyframes 1, 2 and 4 (3 was replaced before a worker was free)", runs)
+	}
+}
+
+// awaitStill asks for camA's still until one captured at or after since
+// comes, for up to 10 s.
+func awaitStill(t *testing.T, e *testEnv, since time.Time, what string) Still {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st, err := e.svc.Get(context.Background(), grant(camA), Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Captured.Before(since) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never decoded", what)
+		}
+	}
+}
+
+// TestNewWidthGetsThePreviousStillScaled: a width nobody asked for before
+// a new keyframe, while its decode runs, gets the previous full-size still
+// scaled, not a wait for the decode.
+func TestNewWidthGetsThePreviousStillScaled(t *testing.T) {
+	e, pub, first := slowStart(t)
+	writeKeyframe(t, pub, camA, time.Second)
+	began := time.Now()
+	st, err := e.svc.Get(context.Background(), grant(camA), Request{Width: 160})
+	if err != nil || !st.Captured.Equal(first.Captured) || time.Since(began) > 600*time.Millisecond {
+		t.Fatalf("width 160 after a new keyframe: %v, captured %v (previous %v), took %v", err, st.Captured, first.Captured, time.Since(began))
+	}
+	checkPicture(t, st.JPEG, camA, 160, 120)
+}
+
+// slowStart is camA publishing to a service whose ffmpeg takes 0.8 s more,
+// and camA's first still.
+func slowStart(t *testing.T, edit ...func(*Config)) (*testEnv, *hub.Publisher, Still) {
+	t.Helper()
+	slow, _ := slowFFmpeg(t, "0.8")
+	e := newEnv(t, append([]func(*Config){func(c *Config) { c.FFmpeg = slow }}, edit...)...)
+	pub := publish(t, e.hub, camA)
+	first, err := e.svc.Get(context.Background(), grant(camA), Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, pub, first
 }

@@ -86,12 +86,14 @@ func TestQueueGivesUp(t *testing.T) {
 
 // TestWidthFloodDoesNotFailAnotherHousehold: one household asks for sixty
 // widths of its camera at once; another household's still, asked for
-// while that flood waits, is still served within the decode timeout.
+// while that flood waits, is still served within the decode timeout. The
+// flood costs one ffmpeg run: every width is scaled from the keyframe's
+// one decode.
 func TestWidthFloodDoesNotFailAnotherHousehold(t *testing.T) {
-	// Each decode takes over 1.5 s. Taking turns, the other household's
-	// still waits for the flood's running decode and one turn of the
-	// flood (about 4.5 s with its own, within the 7 s timeout); behind
-	// the flood's queue of four it would need over 9 s.
+	// Each decode takes over 1.5 s. Were each width a decode of its own,
+	// the other household's still would wait for the flood's running
+	// decode and one turn of the flood (about 4.5 s with its own, within
+	// the 7 s timeout), and behind the flood's queue of four over 9 s.
 	ffmpeg, _ := slowFFmpeg(t, "1.5")
 	e := newEnv(t, func(c *Config) { c.FFmpeg, c.Workers, c.QueuePerUser, c.DecodeTimeout = ffmpeg, 1, 4, 7*time.Second })
 	publish(t, e.hub, camA)
@@ -109,7 +111,10 @@ func TestWidthFloodDoesNotFailAnotherHousehold(t *testing.T) {
 		})
 	}
 	defer wg.Wait()
-	for e.svc.workers.waiters() < e.cfg.QueuePerUser { // the flood holds the worker and a full queue
+	for deadline := time.Now().Add(5 * time.Second); e.svc.ffmpegRuns.Load() == 0; { // the flood holds the worker
+		if time.Now().After(deadline) {
+			t.Fatal("the flood started no decode")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	st, err := e.svc.Get(context.Background(), neighbour, Request{})
@@ -117,6 +122,10 @@ func TestWidthFloodDoesNotFailAnotherHousehold(t *testing.T) {
 		t.Fatalf("the other household's still failed during the flood: %v", err)
 	}
 	checkPicture(t, st.JPEG, camB, picW, picH)
+	wg.Wait()
+	if runs := e.svc.ffmpegRuns.Load(); runs != 2 {
+		t.Errorf("ffmpeg ran %d times for sixty widths of one camera and one still of another, want 2", runs)
+	}
 }
 
 func TestWidthsSnapUp(t *testing.T) {

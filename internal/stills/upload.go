@@ -270,26 +270,50 @@ func (s *Service) uploadStill(ctx context.Context, g access.Grant, stream access
 	if f := s.cache.get(key); f != nil {
 		return f, nil
 	}
-	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, func(ctx context.Context) (*frame, error) {
+	return s.flights.do(ctx, flightKey(key), s.cfg.DecodeTimeout, false, func(ctx context.Context) (*frame, error) {
 		if f := s.cache.get(key); f != nil {
 			return f, nil
 		}
-		if err := s.acquire(ctx, g.User()); err != nil {
+		f, err := s.scaled(ctx, g.User(), orig, width)
+		if err != nil {
 			return nil, err
 		}
-		defer s.release()
-		s.scaleRuns.Add(1)
-		jpg, w, err := scaleJPEG(orig.jpeg, width)
-		if err == nil && ctx.Err() != nil {
-			err = context.Cause(ctx)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: rescale upload of %s: %v", ErrDecode, orig.device, err)
-		}
-		f := &frame{jpeg: jpg, device: orig.device, stream: orig.stream, captured: orig.captured, source: SourceUpload, width: w}
 		s.cache.put(key, f)
 		return f, nil
 	})
+}
+
+// smallPicture is the most pixels a still may have to be rescaled at once,
+// outside the decode workers: a few milliseconds of work, less than the
+// wait for a worker behind ffmpeg runs.
+const smallPicture = 640 * 480
+
+// scaled is orig rescaled to width (orig itself if it is no wider): a
+// picture larger than smallPicture takes a decode worker in user's turn.
+// A failure is ErrDecode, or the worker queue's ErrBusy.
+func (s *Service) scaled(ctx context.Context, user access.UserID, orig *frame, width int) (*frame, error) {
+	if width == 0 || width >= orig.width {
+		return orig, nil
+	}
+	cfg, err := checkJPEG(orig.jpeg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: rescale %s's still: %v", ErrDecode, orig.device, err)
+	}
+	if cfg.Width*cfg.Height > smallPicture {
+		if err := s.acquire(ctx, user); err != nil {
+			return nil, err
+		}
+		defer s.release()
+	}
+	s.scaleRuns.Add(1)
+	jpg, w, err := scaleJPEG(orig.jpeg, width)
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: rescale %s's still: %v", ErrDecode, orig.device, err)
+	}
+	return &frame{jpeg: jpg, device: orig.device, stream: orig.stream, captured: orig.captured, source: orig.source, width: w}, nil
 }
 
 // path is the file of a device+stream's upload. Device ids are validated
