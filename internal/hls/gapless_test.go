@@ -143,21 +143,7 @@ func TestLongGOPNoWaitInVain(t *testing.T) {
 		t.Run(string(v), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, nil)
-			gen, err := sim.NewGenerator(160, 96, fps, longGOP, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{simcam.H264Track()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Close)
-			for n := range longGOP + 3 { // a whole GOP, then a keyframe and two P frames
-				au, key := gen.Next()
-				if err := p.Write(0, hub.UnitData{PTS: time.Duration(n) * time.Second / fps, Key: key, Payload: au}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			publishFrames(t, f, longGOP)(longGOP + 3) // a whole GOP, then a keyframe and two P frames
 			start := time.Now()
 			pl, err := parseMedia(mustGet(t, f.url("/g/cam-a/main/"+string(v)+"/index.m3u8")))
 			if err != nil {
@@ -185,24 +171,7 @@ func TestStartingPlayerGetsAWholeSegment(t *testing.T) {
 		t.Run(string(v), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, nil)
-			gen, err := sim.NewGenerator(160, 96, fps, gop, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{simcam.H264Track()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Close)
-			n := 0
-			write := func(until int) {
-				for ; n < until; n++ {
-					au, key := gen.Next()
-					if err := p.Write(0, hub.UnitData{PTS: time.Duration(n) * time.Second / fps, Key: key, Payload: au}); err != nil {
-						t.Error(err)
-					}
-				}
-			}
+			write := publishFrames(t, f, gop)
 			write(5) // a keyframe and four P frames: no segment closed yet
 			go func() {
 				time.Sleep(startWait + time.Second)
@@ -216,5 +185,30 @@ func TestStartingPlayerGetsAWholeSegment(t *testing.T) {
 				t.Errorf("a starting player got a playlist with no whole segment")
 			}
 		})
+	}
+}
+
+// publishFrames publishes cam-a's main stream of generated H.264 with a
+// keyframe every gop frames; the function it returns writes frames up to
+// (not including) frame number until, timed by their number.
+func publishFrames(t *testing.T, f *fixture, gop int) func(until int) {
+	t.Helper()
+	gen, err := sim.NewGenerator(160, 96, fps, gop, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.h.Publish("cam-a", access.StreamMain, []*media.Track{simcam.H264Track()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	n := 0
+	return func(until int) {
+		for ; n < until; n++ {
+			au, key := gen.Next()
+			if err := p.Write(0, hub.UnitData{PTS: time.Duration(n) * time.Second / fps, Key: key, Payload: au}); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
