@@ -87,23 +87,13 @@ func (s *Store) Continuous(ctx context.Context, id access.DeviceID) (record.Cont
 
 // AllContinuous is every device's continuous-recording flags.
 func (s *Store) AllContinuous(ctx context.Context) (map[access.DeviceID]record.Continuous, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, record_main, record_sub FROM devices`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.ContinuousColumns+` FROM devices`)
 	if err != nil {
 		return nil, fmt.Errorf("continuous recording of devices: %w", err)
 	}
 	defer rows.Close()
-	out := map[access.DeviceID]record.Continuous{}
-	for rows.Next() {
-		var (
-			id string
-			c  record.Continuous
-		)
-		if err := rows.Scan(&id, &c.Main, &c.Sub); err != nil {
-			return nil, fmt.Errorf("continuous recording of devices: %w", err)
-		}
-		out[access.DeviceID(id)] = c
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.AllContinuous(rows)
+	if err != nil {
 		return nil, fmt.Errorf("continuous recording of devices: %w", err)
 	}
 	return out, nil

@@ -36,3 +36,23 @@ func Event(r Scanner) (record.Event, error) {
 	e.ThumbID = uint64(thumbID)
 	return e, nil
 }
+
+// ContinuousColumns are the columns AllContinuous scans, in order.
+const ContinuousColumns = `id, record_main, record_sub`
+
+// AllContinuous collects rows of ContinuousColumns into each device's
+// continuous-recording flags.
+func AllContinuous(rows Rows) (map[access.DeviceID]record.Continuous, error) {
+	out := map[access.DeviceID]record.Continuous{}
+	for rows.Next() {
+		var (
+			id string
+			c  record.Continuous
+		)
+		if err := rows.Scan(&id, &c.Main, &c.Sub); err != nil {
+			return nil, err
+		}
+		out[access.DeviceID(id)] = c
+	}
+	return out, rows.Err()
+}
