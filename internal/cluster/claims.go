@@ -66,8 +66,9 @@ type Registry struct {
 	log     *slog.Logger
 	moves   atomic.Uint64 // claims of this node fenced by a newer claim
 
-	mu   sync.Mutex        // guards held, seen
-	held map[string]*Claim // key → this node's live claim
+	mu       sync.Mutex        // guards held, seen, draining
+	held     map[string]*Claim // key → this node's live claim
+	draining bool              // Drain was called: no new claims
 	// seen is each claim key's last write the watch delivered (or Home
 	// read): Home answers from it without a round trip while it is
 	// younger than TTL. Bounded by the camera streams claimed.
