@@ -192,3 +192,48 @@ var (
 	_ hub.Home   = clusterHome{}
 	_ hub.Remote = clusterRemote{}
 )
+
+// draining reports whether the node is leaving the cluster (drain began):
+// /healthz then answers 503 "draining". Never on one node.
+func (c *clusterSide) draining() bool { return c != nil && c.reg.Draining() }
+
+// drain hands the node's cameras to the other nodes before it stops:
+// /healthz answers "draining" from now on, so the load balancer sends new
+// connections elsewhere; cameras reconnecting here are refused a claim;
+// the claims held are released spread over window, each closing its
+// camera's session so that the camera reconnects through the balancer to
+// another node, and ending the feeds of the other nodes' viewers, which
+// follow the camera to its new home. It returns within window plus one
+// claim write's bound (release timeout).
+func (c *clusterSide) drain(window time.Duration) {
+	began, held := time.Now(), c.reg.Held()
+	c.log.Info("draining: /healthz answers 503, cameras handed to other nodes", "cameras", held, "window", window)
+	ctx, cancel := context.WithTimeout(context.Background(), window+drainSlack)
+	defer cancel()
+	n := c.reg.Drain(ctx, window)
+	c.log.Info("drained", "released", n, "of", held, "took", time.Since(began).Round(time.Millisecond))
+}
+
+// drainSlack is how far past cluster_drain a drain may run: the last
+// release's write.
+const drainSlack = 5 * time.Second
+
+// untilDrained returns a context that ends once ctx has ended and the
+// cluster side has drained; without a cluster, ctx itself. done, closed
+// when Run returns, stops the wait.
+func (c *clusterSide) untilDrained(ctx context.Context, window time.Duration, done <-chan struct{}) context.Context {
+	if c == nil {
+		return ctx
+	}
+	run, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.drain(window)
+			stop(context.Cause(ctx))
+		case <-done:
+			stop(context.Canceled)
+		}
+	}()
+	return run
+}

@@ -261,6 +261,9 @@ func (r *Registry) fence(c *Claim, why string) {
 // it lapses. Unlike a claim, a reservation never takes over: nodes that
 // all list the same pull cameras do not fence each other's pulls.
 func (r *Registry) Reserve(ctx context.Context, device access.DeviceID) (bool, error) {
+	if r.Draining() {
+		return false, nil // a node leaving pulls nothing more
+	}
 	key := "pull." + string(device)
 	e, err := r.kv.Get(ctx, key)
 	switch {
