@@ -203,15 +203,18 @@ func (c *clusterSide) draining() bool { return c != nil && c.reg.Draining() }
 // the claims held are released spread over window, each closing its
 // camera's session so that the camera reconnects through the balancer to
 // another node, and ending the feeds of the other nodes' viewers, which
-// follow the camera to its new home. It returns within window plus one
-// claim write's bound (release timeout).
+// follow the camera to its new home. It answers "draining" for the whole
+// window, even with no camera to hand off, so that a balancer polling
+// /healthz sees it before the node stops listening; it returns after
+// window, or up to drainSlack later if the last release's write is slow.
 func (c *clusterSide) drain(window time.Duration) {
 	began, held := time.Now(), c.reg.Held()
 	c.log.Info("draining: /healthz answers 503, cameras handed to other nodes", "cameras", held, "window", window)
 	ctx, cancel := context.WithTimeout(context.Background(), window+drainSlack)
 	defer cancel()
 	n := c.reg.Drain(ctx, window)
-	c.log.Info("drained", "released", n, "of", held, "took", time.Since(began).Round(time.Millisecond))
+	c.log.Info("cameras handed off", "released", n, "of", held, "took", time.Since(began).Round(time.Millisecond))
+	time.Sleep(time.Until(began.Add(window)))
 }
 
 // drainSlack is how far past cluster_drain a drain may run: the last
