@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/loopback"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
 	"vigil/internal/testkit/pgtest"
@@ -117,31 +118,14 @@ func healthBalancer(t *testing.T, nodes ...*vigilproc.Proc) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
+	go loopback.Balance(l, func() []string {
+		var up []string
+		for _, p := range nodes {
+			if code, _, err := healthz(context.Background(), p); err == nil && code == http.StatusOK {
+				up = append(up, p.RTSP())
 			}
-			go func() {
-				defer c.Close()
-				for _, p := range nodes {
-					if code, _, err := healthz(context.Background(), p); err != nil || code != http.StatusOK {
-						continue
-					}
-					up, err := net.DialTimeout("tcp", p.RTSP(), time.Second)
-					if err != nil {
-						continue
-					}
-					defer up.Close()
-					done := make(chan struct{}, 2)
-					go func() { io.Copy(up, c); done <- struct{}{} }()
-					go func() { io.Copy(c, up); done <- struct{}{} }()
-					<-done
-					return
-				}
-			}()
 		}
-	}()
+		return up
+	})
 	return l.Addr().String()
 }
