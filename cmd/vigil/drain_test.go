@@ -25,7 +25,8 @@ const clusterDrain = time.Second
 // gets SIGTERM. A's /healthz answers 503 "draining" at once, so the
 // test's health-checking balancer in front of the nodes' RTSP ports sends
 // the camera's reconnect to B once A hands the camera off; a viewer on B
-// sees the camera's frames again, stamped as its own; A exits 0 within
+// whose session ended with the hand-off reconnects and sees the camera's
+// frames again, stamped as its own; A exits 0 within
 // cluster_drain plus shutdown_timeout.
 func TestClusterDrain(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
@@ -53,17 +54,23 @@ func TestClusterDrain(t *testing.T) {
 		err  error
 	}
 	exited := make(chan exit, 1)
-	go func() {
-		took, err := a.Term(bound + 5*time.Second)
-		exited <- exit{took, err}
-	}()
-	testkit.WaitFor(t, clusterDrain, "A's /healthz answering 503 draining", func() error {
-		code, body, err := healthz(ctx, a)
-		if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"draining"`) {
-			return fmt.Errorf("%d %q, %v", code, body, err)
-		}
-		return nil
+	// A viewer on B, fed from A, watches through the drain: its session
+	// ends when A hands the camera off (the feed's sealed end), rather than
+	// hanging without frames.
+	ended := watchUntilEnded(t, onB, func() {
+		go func() {
+			took, err := a.Term(bound + 5*time.Second)
+			exited <- exit{took, err}
+		}()
+		testkit.WaitFor(t, clusterDrain, "A's /healthz answering 503 draining", func() error {
+			code, body, err := healthz(ctx, a)
+			if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"draining"`) {
+				return fmt.Errorf("%d %q, %v", code, body, err)
+			}
+			return nil
+		})
 	})
+	t.Logf("the viewer on B fed from A ended %v after A's SIGTERM", ended.Round(time.Millisecond))
 	testkit.WaitFor(t, 15*time.Second, "the camera reconnecting", func() error {
 		if cam.Sessions() <= sessions {
 			return fmt.Errorf("%d sessions", cam.Sessions())
