@@ -69,6 +69,9 @@ func TestClusterDrain(t *testing.T) {
 			}
 			return nil
 		})
+		if m, err := a.Metrics(ctx, "vigil_cluster_draining"); err != nil || m["vigil_cluster_draining"] != 1 {
+			t.Errorf("A's vigil_cluster_draining while draining: %v, %v; want 1", m, err)
+		}
 	})
 	t.Logf("the viewer on B fed from A ended %v after A's SIGTERM", ended.Round(time.Millisecond))
 	testkit.WaitFor(t, 15*time.Second, "the camera reconnecting", func() error {

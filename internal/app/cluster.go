@@ -72,6 +72,12 @@ func (c *clusterSide) metrics(reg prometheus.Registerer) {
 		gauge("vigil_cluster_streams_homed", "Camera streams this node is home to (claims it holds).", func() float64 { return float64(c.reg.Held()) }),
 		gauge("vigil_cluster_remote_streams", "Camera streams homed on other nodes that this node is fed for its readers.",
 			func() float64 { return float64(c.feeds.Active()) }),
+		gauge("vigil_cluster_draining", "1 while this node drains before it stops (its /healthz answers 503 draining), else 0.", func() float64 {
+			if c.draining() {
+				return 1
+			}
+			return 0
+		}),
 		counter("vigil_cluster_claim_moves_total", "Claims of this node taken over by a newer session (here or on another node), which fenced their sessions.", c.reg.Moves),
 		counter("vigil_cluster_bus_sent_bytes_total", "Bytes this node published on the bus (sealed, chunked).", c.bus.BytesSent),
 		counter("vigil_cluster_bus_received_bytes_total", "Bytes this node's remote feeds received from the bus.", c.bus.BytesReceived),
