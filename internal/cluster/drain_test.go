@@ -13,7 +13,8 @@ import (
 
 // TestDrainReleasesStaggered: a draining node refuses new claims and
 // releases the ones it holds spread over the window, not all at once;
-// another node claims the cameras as they are released.
+// another node claims the cameras as they are released, and takes over
+// the draining node's pulls at once.
 func TestDrainReleasesStaggered(t *testing.T) {
 	regs := openRegistries(t, startNodes(t, 2), RegistryConfig{Bucket: "homes_drain"})
 	ctx := t.Context()
@@ -25,6 +26,12 @@ func TestDrainReleasesStaggered(t *testing.T) {
 			t.Fatal(err)
 		}
 		claims = append(claims, c)
+	}
+	if here, err := regs[0].Reserve(ctx, "cam-p"); err != nil || !here {
+		t.Fatalf("node1 reserving the pull of cam-p: %v, %v", here, err)
+	}
+	if here, err := regs[1].Reserve(ctx, "cam-p"); err != nil || here {
+		t.Fatalf("node2 reserving cam-p's pull, held by node1: %v, %v; want false", here, err)
 	}
 	fencedAt := make(chan time.Time, len(claims))
 	for _, c := range claims {
@@ -40,6 +47,12 @@ func TestDrainReleasesStaggered(t *testing.T) {
 	}
 	if _, err := regs[0].Claim(ctx, "cam-d", access.StreamMain); !errors.Is(err, ErrDraining) {
 		t.Fatalf("a draining node's claim: %v, want ErrDraining", err)
+	}
+	if here, err := regs[0].Reserve(ctx, "cam-p"); err != nil || here {
+		t.Fatalf("a draining node reserving a pull: %v, %v; want false", here, err)
+	}
+	if here, err := regs[1].Reserve(ctx, "cam-p"); err != nil || !here {
+		t.Fatalf("node2 reserving cam-p's pull after node1 drained: %v, %v; want true at once", here, err)
 	}
 	var at []time.Duration
 	for range claims {
