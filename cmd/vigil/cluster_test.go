@@ -229,7 +229,8 @@ func startCluster(t *testing.T, dsn string, n int) []*vigilproc.Proc {
 		p, err := vigilproc.New(vigilproc.Config{Bin: bin, Data: data, Log: filepath.Join(t.TempDir(), "vigil.log"),
 			AdminPassword: admin, Env: []string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
 				fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + routes[i],
-				"VIGIL_CLUSTER_ROUTES=" + strings.Join(routes, ","), "VIGIL_CLUSTER_REPLICAS=1"}})
+				"VIGIL_CLUSTER_ROUTES=" + strings.Join(routes, ","), "VIGIL_CLUSTER_REPLICAS=1",
+				"VIGIL_CLUSTER_DRAIN=" + clusterDrain.String()}})
 		if err != nil {
 			t.Fatal(err)
 		}

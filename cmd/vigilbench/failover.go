@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -245,37 +244,11 @@ func newBalancer(backends []string) (*balancer, error) {
 		return nil, err
 	}
 	lb := &balancer{l: l, backends: backends}
-	lb.wg.Go(lb.accept)
+	lb.wg.Go(func() { loopback.Balance(l, func() []string { return backends }) })
 	return lb, nil
 }
 
 func (lb *balancer) addr() string { return lb.l.Addr().String() }
-
-func (lb *balancer) accept() {
-	for {
-		c, err := lb.l.Accept()
-		if err != nil {
-			return
-		}
-		go lb.serve(c)
-	}
-}
-
-func (lb *balancer) serve(c net.Conn) {
-	defer c.Close()
-	for _, be := range lb.backends {
-		up, err := net.DialTimeout("tcp", be, time.Second)
-		if err != nil {
-			continue
-		}
-		defer up.Close()
-		done := make(chan struct{}, 2)
-		go func() { io.Copy(up, c); done <- struct{}{} }()
-		go func() { io.Copy(c, up); done <- struct{}{} }()
-		<-done
-		return
-	}
-}
 
 func (lb *balancer) close() {
 	lb.l.Close()

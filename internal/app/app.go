@@ -267,7 +267,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 	}
 	return httpapi.Config{
 		Registry:      a.reg,
-		Health:        func(r *http.Request) error { return a.store.Ping(r.Context()) },
+		Health:        a.health,
 		Users:         auth.StoreDirectory{Records: a.store},
 		CORSOrigins:   a.cfg.CORSOrigins,
 		UI:            web.Files,
@@ -284,6 +284,15 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}
+}
+
+// health is /healthz's answer: draining in a cluster node that is
+// leaving, else whether the store answers.
+func (a *App) health(r *http.Request) error {
+	if a.cluster.draining() {
+		return httpapi.ErrDraining
+	}
+	return a.store.Ping(r.Context())
 }
 
 // retentionRules is the store, where cameras' retention rules are kept,
@@ -374,6 +383,10 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 
 // Run serves until ctx is done, then shuts down in this order:
 //
+//  0. In a cluster, the node drains first (clusterSide.drain): /healthz
+//     answers 503 "draining" and the cameras homed here are handed to the
+//     other nodes, spread over cluster_drain, while everything else still
+//     serves. Then:
 //  1. At once, every component's Run returns: RTSP closes its connections
 //     (cameras' and players') and waits for its play loops, the pull
 //     cameras disconnect, WebRTC ends its sessions, and the revocation
@@ -393,6 +406,9 @@ func (a *App) HTTPAddr() net.Addr { return a.httpL.Addr() }
 //     the data directory's lock is released.
 func (a *App) Run(ctx context.Context) error {
 	defer a.close()
+	ran := make(chan struct{})
+	defer close(ran)
+	ctx = a.cluster.untilDrained(ctx, a.cfg.ClusterDrain, ran)
 	g, gctx := errgroup.WithContext(ctx)
 	drained, outputsDone := context.WithCancel(context.Background())
 	defer outputsDone()

@@ -72,6 +72,12 @@ func (c *clusterSide) metrics(reg prometheus.Registerer) {
 		gauge("vigil_cluster_streams_homed", "Camera streams this node is home to (claims it holds).", func() float64 { return float64(c.reg.Held()) }),
 		gauge("vigil_cluster_remote_streams", "Camera streams homed on other nodes that this node is fed for its readers.",
 			func() float64 { return float64(c.feeds.Active()) }),
+		gauge("vigil_cluster_draining", "1 while this node drains before it stops (its /healthz answers 503 draining), else 0.", func() float64 {
+			if c.draining() {
+				return 1
+			}
+			return 0
+		}),
 		counter("vigil_cluster_claim_moves_total", "Claims of this node taken over by a newer session (here or on another node), which fenced their sessions.", c.reg.Moves),
 		counter("vigil_cluster_bus_sent_bytes_total", "Bytes this node published on the bus (sealed, chunked).", c.bus.BytesSent),
 		counter("vigil_cluster_bus_received_bytes_total", "Bytes this node's remote feeds received from the bus.", c.bus.BytesReceived),
@@ -192,3 +198,51 @@ var (
 	_ hub.Home   = clusterHome{}
 	_ hub.Remote = clusterRemote{}
 )
+
+// draining reports whether the node is leaving the cluster (drain began):
+// /healthz then answers 503 "draining". Never on one node.
+func (c *clusterSide) draining() bool { return c != nil && c.reg.Draining() }
+
+// drain hands the node's cameras to the other nodes before it stops:
+// /healthz answers "draining" from now on, so the load balancer sends new
+// connections elsewhere; cameras reconnecting here are refused a claim;
+// the claims held are released spread over window, each closing its
+// camera's session so that the camera reconnects through the balancer to
+// another node, and ending the feeds of the other nodes' viewers, which
+// follow the camera to its new home. It answers "draining" for the whole
+// window, even with no camera to hand off, so that a balancer polling
+// /healthz sees it before the node stops listening; it returns after
+// window, or up to drainSlack later if the last release's write is slow.
+func (c *clusterSide) drain(window time.Duration) {
+	began, held := time.Now(), c.reg.Held()
+	c.log.Info("draining: /healthz answers 503, cameras handed to other nodes", "cameras", held, "window", window)
+	ctx, cancel := context.WithTimeout(context.Background(), window+drainSlack)
+	defer cancel()
+	n := c.reg.Drain(ctx, window)
+	c.log.Info("cameras handed off", "released", n, "of", held, "took", time.Since(began).Round(time.Millisecond))
+	time.Sleep(time.Until(began.Add(window)))
+}
+
+// drainSlack is how far past cluster_drain a drain may run: the last
+// release's write.
+const drainSlack = 5 * time.Second
+
+// untilDrained returns a context that ends once ctx has ended and the
+// cluster side has drained; without a cluster, ctx itself. done, closed
+// when Run returns, stops the wait.
+func (c *clusterSide) untilDrained(ctx context.Context, window time.Duration, done <-chan struct{}) context.Context {
+	if c == nil {
+		return ctx
+	}
+	run, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.drain(window)
+			stop(context.Cause(ctx))
+		case <-done:
+			stop(context.Canceled)
+		}
+	}()
+	return run
+}

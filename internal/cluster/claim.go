@@ -42,6 +42,9 @@ type Claim struct {
 // caller must have authenticated the camera. It ends the publisher
 // session when Fenced closes.
 func (r *Registry) Claim(ctx context.Context, device access.DeviceID, stream access.StreamID) (*Claim, error) {
+	if r.Draining() {
+		return nil, fmt.Errorf("cluster: claim %s/%s: %w", device, stream, ErrDraining)
+	}
 	id := rand.Text()
 	value, err := json.Marshal(home{Node: r.cfg.Node, Claim: id})
 	if err != nil {

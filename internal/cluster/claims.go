@@ -66,8 +66,12 @@ type Registry struct {
 	log     *slog.Logger
 	moves   atomic.Uint64 // claims of this node fenced by a newer claim
 
-	mu   sync.Mutex        // guards held, seen
-	held map[string]*Claim // key → this node's live claim
+	mu       sync.Mutex        // guards held, seen, draining, reserved
+	held     map[string]*Claim // key → this node's live claim
+	draining bool              // Drain was called: no new claims
+	// reserved is each pull reservation this node last wrote (key →
+	// revision), for Drain to hand over. Bounded by the pull cameras.
+	reserved map[string]uint64
 	// seen is each claim key's last write the watch delivered (or Home
 	// read): Home answers from it without a round trip while it is
 	// younger than TTL. Bounded by the camera streams claimed.
@@ -111,7 +115,7 @@ func OpenRegistry(ctx context.Context, js jetstream.JetStream, cfg RegistryConfi
 		return nil, fmt.Errorf("cluster: watch claims bucket %s: %w", cfg.Bucket, err)
 	}
 	return &Registry{cfg: cfg, kv: kv, watcher: w, log: log.With("node", cfg.Node), held: map[string]*Claim{},
-		seen: map[string]seenHome{}}, nil
+		seen: map[string]seenHome{}, reserved: map[string]uint64{}}, nil
 }
 
 // retry calls f until it succeeds or ctx ends, pausing a little longer
@@ -260,16 +264,20 @@ func (r *Registry) fence(c *Claim, why string) {
 // it lapses. Unlike a claim, a reservation never takes over: nodes that
 // all list the same pull cameras do not fence each other's pulls.
 func (r *Registry) Reserve(ctx context.Context, device access.DeviceID) (bool, error) {
+	if r.Draining() {
+		return false, nil // a node leaving pulls nothing more
+	}
 	key := "pull." + string(device)
 	e, err := r.kv.Get(ctx, key)
+	var rev uint64
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		_, err = r.kv.Create(ctx, key, []byte(r.cfg.Node))
+		rev, err = r.kv.Create(ctx, key, []byte(r.cfg.Node))
 	case err != nil:
 	case string(e.Value()) != r.cfg.Node:
 		return false, nil
 	default:
-		_, err = r.kv.Update(ctx, key, []byte(r.cfg.Node), e.Revision())
+		rev, err = r.kv.Update(ctx, key, []byte(r.cfg.Node), e.Revision())
 	}
 	if casLost(err) {
 		return false, nil
@@ -277,5 +285,8 @@ func (r *Registry) Reserve(ctx context.Context, device access.DeviceID) (bool, e
 	if err != nil {
 		return false, fmt.Errorf("cluster: reserve pull of %s: %w", device, err)
 	}
+	r.mu.Lock()
+	r.reserved[key] = rev
+	r.mu.Unlock()
 	return true, nil
 }

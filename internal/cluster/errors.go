@@ -12,6 +12,9 @@ var (
 	// ErrNotOwner means a unit handed to a Sender belongs to another camera
 	// session than the sender's: it is not sent.
 	ErrNotOwner = errors.New("cluster: unit belongs to another camera session than the sender")
+	// ErrDraining means the node is draining (Registry.Drain): it claims
+	// no camera, which should connect to another node.
+	ErrDraining = errors.New("cluster: node is draining; connect to another node")
 	// ErrNoHome means no node serves a camera stream: it is offline.
 	ErrNoHome = errors.New("cluster: no node is home to the camera stream")
 )

@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"strconv"
+	"time"
 )
 
 // Clustered reports whether this node is one of a cluster (cluster_node is set).
@@ -40,6 +41,9 @@ func (c Config) validateCluster(bad func(key, value, problem, want string)) {
 	if c.ClusterReplicas < 1 || c.ClusterReplicas > 5 {
 		bad("cluster_replicas", strconv.Itoa(c.ClusterReplicas), "must be 1 to 5 and at most the number of nodes",
 			"3 (a quorum survives one node's loss), or 1 for two nodes")
+	}
+	if c.ClusterDrain < 0 || c.ClusterDrain > 10*time.Minute {
+		bad("cluster_drain", c.ClusterDrain.String(), "must be 0 to 10m", "a duration such as 10s (0 hands every camera off at once)")
 	}
 	if c.NATSURL.Reveal() != "" {
 		return

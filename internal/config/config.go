@@ -55,6 +55,12 @@ type Config struct {
 	// node is each camera's home. It defaults to 3 (a quorum survives one
 	// node's loss); a cluster of fewer nodes needs fewer.
 	ClusterReplicas int `yaml:"cluster_replicas"`
+	// ClusterDrain is how long a clustered node takes to leave on SIGTERM:
+	// /healthz answers 503 "draining" at once, and the node's cameras are
+	// handed off (their claims released, their sessions closed) spread
+	// over this window, before the shutdown proper (shutdown_timeout). 0
+	// hands them all off at once. It defaults to 10s.
+	ClusterDrain time.Duration `yaml:"cluster_drain"`
 
 	// RTSPAddr is the RTSP (TCP) listen address. It defaults to ":8554".
 	RTSPAddr string `yaml:"rtsp_addr"`
@@ -283,6 +289,7 @@ func Default() Config {
 		DataDir:          "data",
 		Store:            StoreSQLite,
 		ClusterReplicas:  3,
+		ClusterDrain:     10 * time.Second,
 		RTSPAddr:         ":8554",
 		RTSPUDPRTPAddr:   ":8000",
 		RTSPUDPRTCPAddr:  ":8001",

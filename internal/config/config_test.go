@@ -185,10 +185,11 @@ func TestValidate(t *testing.T) {
 			c.Store, c.StoreDSN = StorePostgres, "postgres://vigil:pw@db:5432/vigil"
 			c.ClusterNode, c.NATSURL = "node-1", "nats://nats:4222"
 		}, nil},
-		{"cluster on sqlite, without routes", func(c *Config) { c.ClusterNode, c.ClusterReplicas = "Node 1", 0 }, []string{
+		{"cluster on sqlite, without routes", func(c *Config) { c.ClusterNode, c.ClusterReplicas, c.ClusterDrain = "Node 1", 0, -time.Second }, []string{
 			`cluster_node "Node 1": is not a node name`,
 			`store "sqlite": must be postgres in a cluster`,
 			`cluster_replicas "0": must be 1 to 5`,
+			`cluster_drain "-1s": must be 0 to 10m`,
 			`cluster_listen "": not a host:port address`,
 			`cluster_routes "": must list the nodes' cluster_listen addresses`}},
 		{"cluster keys without a node", func(c *Config) { c.ClusterRoutes, c.NATSURL = []string{"a:1"}, "nats://x:4222" }, []string{

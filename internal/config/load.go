@@ -45,6 +45,7 @@ func settings() []setting {
 		{"cluster_secret", "password of the nodes' NATS routes (default: none)", str(func(c *Config) *Secret { return &c.ClusterSecret })},
 		{"nats_url", "external NATS cluster with JetStream instead of an embedded server (nats://host:4222)", str(func(c *Config) *Secret { return &c.NATSURL })},
 		{"cluster_replicas", "NATS servers keeping each camera's home claim (at most the nodes)", integer(func(c *Config) *int { return &c.ClusterReplicas })},
+		{"cluster_drain", "on SIGTERM, the window over which a node hands its cameras to the others", duration(func(c *Config) *time.Duration { return &c.ClusterDrain })},
 		{"rtsp_addr", "RTSP TCP listen address", str(func(c *Config) *string { return &c.RTSPAddr })},
 		{"rtsp_udp_rtp_addr", "RTSP UDP address for RTP (even port)", str(func(c *Config) *string { return &c.RTSPUDPRTPAddr })},
 		{"rtsp_udp_rtcp_addr", "RTSP UDP address for RTCP (RTP port + 1)", str(func(c *Config) *string { return &c.RTSPUDPRTCPAddr })},

@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,13 @@ import (
 )
 
 // Health reports whether a dependency is usable; nil means healthy.
+// ErrDraining (wrapped or not) means the node is leaving.
 type Health func(r *http.Request) error
+
+// ErrDraining is what Health returns while the node drains before it
+// stops: /healthz answers 503 with the status "draining", so a load
+// balancer sends new connections elsewhere.
+var ErrDraining = errors.New("draining")
 
 // Principals looks users up by name.
 type Principals interface {
@@ -129,8 +136,12 @@ func Handler(cfg Config) *Router {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if err := health(r); err != nil {
+			status := "unhealthy"
+			if errors.Is(err, ErrDraining) {
+				status = "draining"
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]string{"status": "unhealthy"})
+			json.NewEncoder(w).Encode(map[string]string{"status": status})
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})

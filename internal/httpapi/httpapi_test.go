@@ -31,8 +31,11 @@ func TestHealthAndMetricsAccess(t *testing.T) {
 		"admin": {ID: "u-admin", Admin: true, Credential: auth.HashCredential("admin", "right")},
 		"bob":   {ID: "u-bob", Credential: auth.HashCredential("bob", "bobpw")},
 	}
-	healthy := true
+	healthy, draining := true, false
 	h := Handler(Config{Registry: reg, Health: func(*http.Request) error {
+		if draining {
+			return ErrDraining
+		}
 		if !healthy {
 			return errors.New("db down")
 		}
@@ -71,5 +74,11 @@ func TestHealthAndMetricsAccess(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != 503 || strings.Contains(rec.Body.String(), "db down") {
 		t.Fatalf("unhealthy: %d %q (internal errors must not reach the response)", rec.Code, rec.Body.String())
+	}
+	draining = true
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"draining"`) {
+		t.Fatalf("draining: %d %q, want 503 draining", rec.Code, rec.Body.String())
 	}
 }

@@ -292,6 +292,31 @@ func (p *Proc) Stop() {
 	}
 }
 
+// Term asks the process to shut down (SIGTERM) and waits up to within
+// for it to exit. It returns how long that took and the exit's error (nil
+// for status 0); a process still running at within is killed, and that
+// is an error too.
+func (p *Proc) Term(within time.Duration) (time.Duration, error) {
+	cmd, exited := p.take()
+	if cmd == nil {
+		return 0, errors.New("vigil is not running")
+	}
+	began := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(within):
+		cmd.Process.Kill()
+		<-exited
+		return time.Since(began), fmt.Errorf("vigil still running %v after SIGTERM; killed", within)
+	}
+	took := time.Since(began)
+	if !cmd.ProcessState.Success() {
+		return took, fmt.Errorf("vigil exited after SIGTERM: %v", cmd.ProcessState)
+	}
+	return took, nil
+}
+
 // Build compiles the vigil binary of the module at src into dir, with the
 // race detector if race and with the build tags given; the binary's name
 // says both (vigil-race-canarymutant).
