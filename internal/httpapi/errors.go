@@ -17,6 +17,7 @@ import (
 	"vigil/internal/record"
 	"vigil/internal/smarthome/google"
 	"vigil/internal/stills"
+	"vigil/internal/store"
 	"vigil/internal/webrtc"
 )
 
@@ -99,6 +100,7 @@ var clientErrors = []struct {
 	{hls.ErrBadRequest, http.StatusBadRequest, ownText},
 	{hub.ErrOffline, http.StatusServiceUnavailable, "camera is offline"},
 	{audit.ErrUnrecorded, http.StatusServiceUnavailable, "viewing is not possible right now"},
+	{store.ErrBusy, http.StatusServiceUnavailable, "busy for a moment; nothing was changed, retry shortly"},
 	{hub.ErrReplaced, http.StatusServiceUnavailable, "camera reconnected; retry"},
 	{webrtc.ErrBadOffer, http.StatusBadRequest, ownText},
 	{webrtc.ErrNoH264, http.StatusBadRequest, ownText},
@@ -118,7 +120,7 @@ var clientErrors = []struct {
 // retryWhen is when to try again after a refusal that passes.
 var retryWhen = map[error]time.Duration{webrtc.ErrBusy: 5 * time.Second, auth.ErrHashBusy: time.Second,
 	stills.ErrBusy: 2 * time.Second, stills.ErrDecode: 2 * time.Second,
-	hls.ErrNotReady: time.Second, record.ErrTooManyEvents: time.Second, hls.ErrIdle: time.Second, hls.ErrStalled: time.Second}
+	hls.ErrNotReady: time.Second, record.ErrTooManyEvents: time.Second, store.ErrBusy: time.Second, audit.ErrUnrecorded: time.Second, hls.ErrIdle: time.Second, hls.ErrStalled: time.Second}
 
 // clientError is what the client is told of err.
 func clientError(err error) *HTTPError {

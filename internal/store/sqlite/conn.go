@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	sqlite3 "modernc.org/sqlite"
+
+	"vigil/internal/store"
 )
 
 // writeGate lets one write of this process at a time reach SQLite. SQLite
@@ -24,7 +26,7 @@ type writeGate chan struct{}
 
 // errGateTimeout is a write that waited busyTimeout for its turn, as
 // SQLite's busy timeout would have failed it.
-var errGateTimeout = errors.New("sqlite: database is busy: a write waited too long for its turn")
+var errGateTimeout = fmt.Errorf("sqlite: %w", store.ErrBusy)
 
 func (g writeGate) enter(ctx context.Context) error {
 	select {
