@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,5 +198,38 @@ func TestSegmentIndexedElsewhereIsKept(t *testing.T) {
 	}
 	if got := e.metric("vigil_record_failed_segments_total"); got != 0 {
 		t.Errorf("%v segments counted lost", got)
+	}
+}
+
+// busyIndex refuses a segment's row the first times it is added, as a
+// store whose write slot stays taken under load does.
+type busyIndex struct {
+	record.Index
+	refusals *atomic.Int32
+}
+
+func (x busyIndex) AddRecording(ctx context.Context, r record.Recording) (int64, error) {
+	if x.refusals.Add(-1) >= 0 {
+		return 0, errors.New("store busy: a write waited too long for its turn")
+	}
+	return x.Index.AddRecording(ctx, r)
+}
+
+// TestBusyIndexLosesNoSegment: a segment whose row the index refuses for a
+// moment is filed once it takes it, not deleted as lost.
+func TestBusyIndexLosesNoSegment(t *testing.T) {
+	refusals := new(atomic.Int32)
+	refusals.Store(3)
+	e := newEnvWith(t, func(c *record.Config) { c.Index = busyIndex{c.Index, refusals} })
+	g, row := e.recorded("cam-a", "u-a", 2)
+	if file := e.read(g, row.ID); int64(len(file)) != row.Size {
+		t.Fatalf("read %d bytes, row says %d", len(file), row.Size)
+	}
+	e.stop()
+	if got := e.metric("vigil_record_failed_segments_total"); got != 0 {
+		t.Errorf("%v segments counted lost", got)
+	}
+	if got := e.metric("vigil_record_index_retries_total"); got < 3 {
+		t.Errorf("%v index retries counted, want at least 3", got)
 	}
 }

@@ -218,6 +218,7 @@ type metrics struct {
 	bytes      prometheus.Counter
 	dropped    prometheus.Counter
 	failed     prometheus.Counter
+	retries    prometheus.Counter
 	recordings prometheus.Gauge
 	reconciled prometheus.Counter
 }
@@ -232,12 +233,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Recorded fragments dropped because the store fell behind (the writer queue was full)."}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_failed_segments_total",
 			Help: "Segments lost: the store or the index refused them, or the stream's session broke."}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_index_retries_total",
+			Help: "Tries again to add a stored segment's row after the index refused it (a busy store)."}),
 		recordings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_recording_streams",
 			Help: "Camera streams being recorded."}),
 		reconciled: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_reconciled_total",
 			Help: "Segments and rows repaired at start after a crash: rows without objects dropped, objects indexed, partial objects salvaged or deleted."}),
 	}
-	reg.MustRegister(m.segments, m.bytes, m.dropped, m.failed, m.recordings, m.reconciled)
+	reg.MustRegister(m.segments, m.bytes, m.dropped, m.failed, m.retries, m.recordings, m.reconciled)
 	return m
 }
 

@@ -122,7 +122,7 @@ func (r *Recorder) file(s *segment) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if _, err := r.cfg.Index.AddRecording(ctx, s.rec); err != nil && !errors.Is(err, ErrIndexed) {
+	if err := r.addRow(ctx, s.rec); err != nil {
 		if derr := r.cfg.Blobs.Delete(ctx, s.rec.Object); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -131,6 +131,27 @@ func (r *Recorder) file(s *segment) error {
 	r.metrics.segments.Inc()
 	r.metrics.bytes.Add(float64(s.rec.Size))
 	return nil
+}
+
+// addRow adds a stored segment's row, trying again until ctx ends: the
+// segment is already stored, and a store that is busy for a moment (its
+// write slot taken under load) must not cost a minute of footage. Adding
+// a row twice is harmless (ErrIndexed).
+func (r *Recorder) addRow(ctx context.Context, rec Recording) error {
+	wait := 50 * time.Millisecond
+	for {
+		_, err := r.cfg.Index.AddRecording(ctx, rec)
+		if err == nil || errors.Is(err, ErrIndexed) {
+			return nil
+		}
+		r.metrics.retries.Inc()
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // store seals what the queue yields into the blob store: the put reads the
