@@ -42,9 +42,12 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
-	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
+		ar.GetGrantTypes().ExactOne("authorization_code") && errors.Is(err, fosite.ErrNotFound) {
 		// Two exchanges of one code raced and the other won: a replay all
-		// the same (RFC 6749 §4.1.2), so what the winner got goes too.
+		// the same (RFC 6749 §4.1.2), so what the winner got goes too. The
+		// code's session may also be gone already, removed by a third
+		// racer's revocation (not found): the same replay, not a 500.
 		if rerr := s.revoke(ctx, ar.GetID()); rerr != nil {
 			s.log.Error("oauth: revoking a raced code's tokens failed", "link", ar.GetID(), "error", rerr)
 		}
