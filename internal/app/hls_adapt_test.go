@@ -54,7 +54,8 @@ func TestHLSPlayersStepDownOnAPoorLink(t *testing.T) {
 					t.Fatal(err)
 				}
 				if h != 96 {
-					return fmt.Errorf("playing %d lines", h)
+					errs, _ := chromedp.Run(tab, chromedp.Evaluate[[]string](`player.errors`))
+					return fmt.Errorf("playing %d lines; player errors %v", h, errs)
 				}
 				return nil
 			})

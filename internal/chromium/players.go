@@ -100,7 +100,7 @@ const src = {{.Src}};
 	p.addEventListener("error", (e) => player.errors.push("shaka " + e.detail.code));
 	await p.attach(v);
 	await p.load(src);
-})().catch((e) => player.errors.push(String(e.code || e) + (e.stack ? " at " + e.stack : "")));
+})().catch((e) => player.errors.push(String(e.code || e) + (e.data ? " " + JSON.stringify(e.data).slice(0, 300) : "") + (e.stack ? " at " + e.stack : "")));
 </script>
 `))
 
