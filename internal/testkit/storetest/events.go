@@ -17,11 +17,7 @@ import (
 func testEvents(t *testing.T, b Backend) {
 	ctx := t.Context()
 	s := b.open(t)
-	for _, d := range []struct{ id, name string }{{"cam-one", "porch"}, {"cam-two", "yard"}} {
-		if err := s.CreateDevice(ctx, device(d.id, d.name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createDevices(t, s, "cam-one", "porch", "cam-two", "yard")
 	epoch := device("cam-one", "").EpochStarted
 	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	add := func(e record.Event) int64 {
@@ -105,9 +101,7 @@ func testContinuous(t *testing.T, b Backend) {
 			t.Fatalf("flags = %+v, %v; want %+v", c, err, want)
 		}
 	}
-	if err := s.CreateDevice(ctx, device("cam-two", "yard")); err != nil {
-		t.Fatal(err)
-	}
+	createDevices(t, s, "cam-two", "yard")
 	all, err := s.AllContinuous(ctx)
 	if want := map[access.DeviceID]record.Continuous{"cam-one": {}, "cam-two": {Main: true}}; err != nil || !maps.Equal(all, want) {
 		t.Fatalf("AllContinuous = %v, %v; want %v", all, err, want)

@@ -17,12 +17,7 @@ import (
 func testRecordings(t *testing.T, b Backend) {
 	ctx := t.Context()
 	s := b.open(t)
-	if err := s.CreateDevice(ctx, device("cam-one", "porch")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateDevice(ctx, device("cam-two", "yard")); err != nil {
-		t.Fatal(err)
-	}
+	createDevices(t, s, "cam-one", "porch", "cam-two", "yard")
 	epoch, secret, err := s.Epoch(ctx, "cam-one")
 	if err != nil || len(secret) != store.EpochSecretSize || !epoch.Equal(device("cam-one", "").EpochStarted) {
 		t.Fatalf("Epoch = %v, %d bytes, %v", epoch, len(secret), err)

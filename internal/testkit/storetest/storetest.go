@@ -92,6 +92,16 @@ func device(id, name string) store.Device {
 	}
 }
 
+// createDevices creates device(id, name) for each pair of ids and names.
+func createDevices(t *testing.T, s backend.Store, idNames ...string) {
+	t.Helper()
+	for i := 0; i+1 < len(idNames); i += 2 {
+		if err := s.CreateDevice(t.Context(), device(idNames[i], idNames[i+1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Secrets returns the secrets of a master key of fill bytes.
 func Secrets(t testing.TB, fill byte) *seal.Secrets {
 	t.Helper()
