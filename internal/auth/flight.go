@@ -19,9 +19,10 @@ type checkFlight struct {
 }
 
 type checkCall struct {
-	done chan struct{} // closed when c and err are set
-	c    Caller
-	err  error
+	done   chan struct{} // closed when c and err are set
+	c      Caller
+	err    error
+	joined int // callers that joined the first; guarded by checkFlight.mu
 }
 
 // errCheckPanicked is what joined callers get if the check panicked.
@@ -34,6 +35,7 @@ var errCheckPanicked = errors.New("auth: password check panicked")
 func (f *checkFlight) do(ctx context.Context, key string, check func() (Caller, error)) (Caller, error) {
 	f.mu.Lock()
 	if c, ok := f.calls[key]; ok {
+		c.joined++
 		f.mu.Unlock()
 		select {
 		case <-c.done:

@@ -37,6 +37,11 @@ func TestCheckFlightJoinsAndLetsFollowersLeave(t *testing.T) {
 	for i := 1; i < len(results); i++ {
 		wg.Go(func() { results[i], _ = f.do(context.Background(), "k", check) })
 	}
+	waitFor("the other callers did not join the check", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.calls["k"].joined == len(results)-1
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	left := make(chan error, 1)
 	go func() { _, err := f.do(ctx, "k", check); left <- err }()
