@@ -143,7 +143,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	a.stills, err = stills.New(stills.Config{Hub: a.hub, Sealer: sealer, Epochs: a.store,
-		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log, Replicate: a.cluster.stillSharer()})
+		Dir: filepath.Join(cfg.DataDir, datadir.StillsDir), Logger: log, Replicate: a.cluster.stillSharer(),
+		ReplicaGrant: a.auth.RecorderGrant})
 	if err != nil {
 		return nil, err
 	}

@@ -144,12 +144,20 @@ func (c *clusterSide) stillSharer() func(access.DeviceID, access.StreamID, []byt
 	}
 }
 
+// replicaTimeout bounds opening and keeping one still shared by another
+// node (a store read for the grant and the epoch, a file write).
+const replicaTimeout = 5 * time.Second
+
 // receiveStills stores the stills uploaded on other nodes in s.
 func (c *clusterSide) receiveStills(s *stills.Service) error {
 	if c == nil {
 		return nil
 	}
-	_, err := c.bus.SubscribeStills(s.Replica)
+	_, err := c.bus.SubscribeStills(func(device access.DeviceID, stream access.StreamID, file []byte) error {
+		ctx, cancel := context.WithTimeout(context.Background(), replicaTimeout)
+		defer cancel()
+		return s.Replica(ctx, device, stream, file)
+	})
 	return err
 }
 

@@ -59,6 +59,11 @@ type Config struct {
 	// other nodes of a cluster (Replica). It must not block for long. It
 	// defaults to nil: one node.
 	Replicate func(device access.DeviceID, stream access.StreamID, file []byte)
+	// ReplicaGrant mints the grant under which Replica opens a file from
+	// another node before keeping it: the device is the one the seal
+	// names, never only the one its subject names. Replica refuses every
+	// file without it.
+	ReplicaGrant func(ctx context.Context, device access.DeviceID) (access.Grant, error)
 	// Violations counts stills withheld at egress because the grant was
 	// for another device. It defaults to the hub's
 	// vigil_isolation_violations_total.

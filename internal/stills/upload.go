@@ -105,10 +105,12 @@ func (s *Service) Upload(ctx context.Context, device access.DeviceID, stream acc
 
 // Replica stores the file of a still uploaded on another node of the
 // cluster, as that node stored it, unless the one stored here is as new.
-// It is not opened here: like every upload it opens only with the key of
-// the device a reader's grant names, in that device's current epoch, so a
-// file sealed for another device or an ended epoch is never served.
-func (s *Service) Replica(device access.DeviceID, stream access.StreamID, file []byte) error {
+// It opens the file first, with ReplicaGrant's grant for device and the
+// device's current epoch: a file sealed for another device, an ended epoch
+// or with another sequence number (the associated data) is refused, so a
+// misrouted file never replaces the camera's still and a forged sequence
+// number never holds back later ones.
+func (s *Service) Replica(ctx context.Context, device access.DeviceID, stream access.StreamID, file []byte) error {
 	if _, err := access.ParseDeviceID(string(device)); err != nil {
 		return fmt.Errorf("stills: replica: %w", err)
 	}
@@ -119,6 +121,9 @@ func (s *Service) Replica(device access.DeviceID, stream access.StreamID, file [
 	if len(file) < fileHeader || !bytes.Equal(file[:4], fileMagic) || int64(len(file)) > fileHeader+8+s.cfg.MaxUpload+1024 {
 		return fmt.Errorf("stills: replica of %s: not a still file", device)
 	}
+	if s.cfg.ReplicaGrant == nil {
+		return fmt.Errorf("stills: replica of %s: no ReplicaGrant to open it with", device)
+	}
 	seq := binary.BigEndian.Uint64(file[4:fileHeader])
 	k := streamKey{device, stream}
 	mu := s.uploadLock(k)
@@ -126,6 +131,9 @@ func (s *Service) Replica(device access.DeviceID, stream access.StreamID, file [
 	defer mu.Unlock()
 	if seq <= s.knownSeq(k) {
 		return nil
+	}
+	if err := s.openReplica(ctx, device, stream, seq, file[fileHeader:]); err != nil {
+		return fmt.Errorf("stills: replica of %s refused: %w", device, err)
 	}
 	if err := datadir.WriteFile(s.path(k), "", bytes.NewReader(file), -1); err != nil {
 		return fmt.Errorf("stills: replica of %s: %w", device, err)
@@ -136,6 +144,23 @@ func (s *Service) Replica(device access.DeviceID, stream access.StreamID, file [
 	delete(s.uploads, k)
 	s.mu.Unlock()
 	return nil
+}
+
+// openReplica opens a replica's sealed part as device's, in its current
+// epoch (read under the upload lock, as Upload reads it).
+func (s *Service) openReplica(ctx context.Context, device access.DeviceID, stream access.StreamID, seq uint64, sealed []byte) error {
+	g, err := s.cfg.ReplicaGrant(ctx, device)
+	if err != nil {
+		return err
+	}
+	epoch, err := s.cfg.Epochs.EpochSecret(ctx, device)
+	if err != nil {
+		return err
+	}
+	defer clear(epoch)
+	plain, err := s.cfg.Sealer.Open(g, epoch, stream, seq, sealed)
+	clear(plain)
+	return err
 }
 
 // uploadLock returns the stripe lock of a device+stream.

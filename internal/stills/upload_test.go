@@ -250,7 +250,8 @@ func TestRevokedGrantIsNoViolation(t *testing.T) {
 // stored file to another node's Service (as a cluster shares it), comes
 // back byte for byte there to a grant for its camera, replaces an older
 // upload but not a newer one, and the same file filed under another
-// camera opens for no one.
+// camera is refused (it does not open as that camera's) and opens for no
+// one.
 func TestReplicaFromAnotherNode(t *testing.T) {
 	var files [][]byte
 	origin := newEnv(t, func(c *Config) {
@@ -260,18 +261,21 @@ func TestReplicaFromAnotherNode(t *testing.T) {
 			}
 		}
 	})
-	other := newEnv(t, func(c *Config) { c.Epochs = origin.cfg.Epochs }) // the store the nodes share
+	other := newEnv(t, func(c *Config) {
+		c.Epochs = origin.cfg.Epochs // the store the nodes share
+		c.ReplicaGrant = func(_ context.Context, d access.DeviceID) (access.Grant, error) { return grant(d), nil }
+	})
 	old, jpgA := cameraJPEG(t, camA), cameraJPEG(t, camA)
 	upload(t, other.svc, camA, old)
 	upload(t, origin.svc, camA, jpgA)
 	if len(files) != 1 {
 		t.Fatalf("%d files shared for one upload", len(files))
 	}
-	if err := other.svc.Replica(camA, access.StreamMain, files[0]); err != nil {
+	if err := other.svc.Replica(t.Context(), camA, access.StreamMain, files[0]); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.svc.Replica(camB, access.StreamMain, files[0]); err != nil {
-		t.Fatal(err)
+	if err := other.svc.Replica(t.Context(), camB, access.StreamMain, files[0]); err == nil {
+		t.Fatal("camera A's file was kept as camera B's still")
 	}
 	st, err := other.svc.Get(context.Background(), grant(camA), Request{})
 	if err != nil || !bytes.Equal(st.JPEG, jpgA) || st.Device != camA {
@@ -282,7 +286,7 @@ func TestReplicaFromAnotherNode(t *testing.T) {
 	}
 	newer := cameraJPEG(t, camA)
 	upload(t, other.svc, camA, newer)
-	if err := other.svc.Replica(camA, access.StreamMain, files[0]); err != nil {
+	if err := other.svc.Replica(t.Context(), camA, access.StreamMain, files[0]); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := other.svc.Get(context.Background(), grant(camA), Request{}); !bytes.Equal(st.JPEG, newer) {
