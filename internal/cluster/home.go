@@ -82,6 +82,10 @@ func (s *Homed) Fenced() <-chan struct{} { return s.claim.Fenced() }
 func (s *Homed) Close() {
 	s.snd.SendEnd()
 	s.serve.Unsubscribe()
+	// The epoch secret goes with the session (invariant 4): kept, it would
+	// re-derive the old epoch's keys after a handover. A GOP reply still
+	// being sealed fails to open, which a viewer sees as the camera offline.
+	clear(s.snd.epoch)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.claim.Release(ctx); err != nil {
