@@ -101,6 +101,11 @@ func TestEventsStayWithTheirEpoch(t *testing.T) {
 		}
 		return nil
 	})
+	// Listed by start: olga's starts when its thumbnail, the camera's
+	// still, was taken, which may be before the camera's own mark.
+	if evs[0].ID == byOlga.ID {
+		evs[0], evs[1] = evs[1], evs[0]
+	}
 	if evs[0].ID != byCam.ID || evs[0].Kind != "person" || evs[0].Score != 0.9 || evs[1].ID != byOlga.ID {
 		t.Fatalf("olga's events: %+v", evs)
 	}

@@ -114,13 +114,13 @@ const (
 func newEvents(st backend.Store, rec *record.Recorder, lib *record.Library, sealer *seal.Sealer, still *stills.Service,
 	grants *auth.Service, reg prometheus.Registerer, log *slog.Logger) *record.Events {
 	ev := &record.Events{Index: st, Sealer: sealer, Blobs: lib.Blobs, Recorder: rec, Violations: lib.Violations, Logger: log,
-		Thumb: func(ctx context.Context, d access.DeviceID) ([]byte, error) {
+		Thumb: func(ctx context.Context, d access.DeviceID) ([]byte, time.Time, error) {
 			g, err := grants.RecorderGrant(ctx, d)
 			if err != nil {
-				return nil, err
+				return nil, time.Time{}, err
 			}
 			s, err := still.Get(ctx, g, stills.Request{MaxAge: eventThumbMaxAge, Width: eventThumbWidth})
-			return s.JPEG, err
+			return s.JPEG, s.Captured, err
 		}}
 	ev.Register(reg)
 	return ev

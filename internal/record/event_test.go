@@ -131,3 +131,37 @@ func TestRetentionOfEvents(t *testing.T) {
 	}
 	kept(a, false) // past the age
 }
+
+// TestEventStartsAtItsThumbnail: an event marked now whose thumbnail the
+// camera took earlier starts when the thumbnail was taken, so a
+// sharee whose share began between the two is not shown that picture —
+// the thumbnail's egress check is by the event's start (invariant 8).
+// And an event marked for a moment ahead starts when it was marked.
+func TestEventStartsAtItsThumbnail(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	jpeg := []byte{0xff, 0xd8, 0xff, 0xd9}
+	taken := time.Now() // after the claim: the current owner's picture
+	time.Sleep(300 * time.Millisecond)
+	ev := &record.Events{Index: e.st, Sealer: e.sealer, Blobs: e.blobs, Violations: e.violations,
+		Thumb: func(context.Context, access.DeviceID) ([]byte, time.Time, error) { return jpeg, taken, nil }}
+	m, err := ev.Mark(ctx, "cam-a", record.Event{Kind: record.EventMotion, Start: time.Now()}, nil)
+	if err != nil || m.Thumb == "" {
+		t.Fatalf("mark: %+v, %v", m, err)
+	}
+	if !m.Start.Equal(taken) {
+		t.Errorf("the event starts %v after its thumbnail was taken; want at it", m.Start.Sub(taken))
+	}
+	sharee := issuer.MintLeased("u-b", "cam-a", access.AudienceWeb, time.Hour, nil, taken.Add(150*time.Millisecond))
+	if got, err := ev.Thumbnail(ctx, sharee, m.ID); err == nil || got != nil {
+		t.Fatalf("a sharee from after the picture was taken got its %d bytes", len(got))
+	}
+	if got, err := ev.Thumbnail(ctx, e.owner("cam-a", "u-a"), m.ID); err != nil || !bytes.Equal(got, jpeg) {
+		t.Fatalf("the owner's thumbnail: %d bytes, %v", len(got), err)
+	}
+	ahead, err := ev.Mark(ctx, "cam-a", record.Event{Kind: record.EventRing, Start: time.Now().Add(30 * time.Second)}, jpeg)
+	if err != nil || ahead.Start.After(time.Now()) {
+		t.Fatalf("an event marked for 30 s ahead with an uploaded thumbnail starts %v from now, %v; want no later than now",
+			time.Until(ahead.Start).Round(time.Second), err)
+	}
+}

@@ -33,8 +33,9 @@ type Events struct {
 	// Recorder records around events; nil records nothing for them.
 	Recorder *Recorder
 	// Thumb takes a thumbnail (a JPEG still of the camera's main stream)
-	// for an event marked without one; nil leaves such an event without.
-	Thumb func(ctx context.Context, device access.DeviceID) ([]byte, error)
+	// for an event marked without one, and says when it was captured; nil
+	// leaves such an event without.
+	Thumb func(ctx context.Context, device access.DeviceID) ([]byte, time.Time, error)
 	// Rate and Burst bound the events one camera marks: Burst at once,
 	// then Rate a second. They default to 1 and 10; a flood beyond is
 	// refused (ErrTooManyEvents) and counted.
@@ -121,13 +122,24 @@ func (ev *Events) Mark(ctx context.Context, device access.DeviceID, e Event, jpe
 		return e, fmt.Errorf("%w: it starts before the camera's current owner claimed it", ErrBadEvent)
 	}
 	e.ID, e.Device, e.Epoch, e.Thumb = 0, device, epoch, ""
+	// An event's thumbnail is checked at egress by the event's start
+	// (invariant 8): it starts no later than its thumbnail was captured —
+	// an uploaded one now, a taken one when the camera took it.
+	e.Start = earliest(e.Start, now)
 	if ev.Recorder != nil {
 		ev.Recorder.Event(device, latest(e.Start, e.End, now))
 	}
 	if jpeg == nil && ev.Thumb != nil {
-		if jpeg, err = ev.Thumb(ctx, device); err != nil {
+		var taken time.Time
+		jpeg, taken, err = ev.Thumb(ctx, device)
+		switch {
+		case err != nil:
 			ev.logger().Warn("events: no thumbnail for an event", "camera", device, "error", err)
 			jpeg = nil
+		case taken.Before(epoch):
+			jpeg = nil // the previous owner's picture
+		default:
+			e.Start = earliest(e.Start, taken)
 		}
 	}
 	if jpeg != nil {
@@ -324,6 +336,14 @@ func (b *bucket) level(now time.Time, rate, burst float64) float64 {
 }
 
 // latest is the latest of ts.
+// earliest is the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 func latest(ts ...time.Time) time.Time {
 	var l time.Time
 	for _, t := range ts {
