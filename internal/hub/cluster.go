@@ -116,8 +116,10 @@ func (f *Fed) Close() {
 }
 
 // remote returns the stream another node feeds for the camera stream,
-// with the release of the reader it counts; nil without a remote or when
-// no node serves the stream.
+// with the release of the reader it counts at the feed (a no-op when the
+// stream turned out to be published here meanwhile); nil without a remote
+// or when the feed cannot be acquired — a fed stream still in the map but
+// not acquired is never handed out, or its feed could end under a reader.
 func (h *Hub) remote(device access.DeviceID, stream access.StreamID) (*Stream, func()) {
 	if h.cfg.Remote == nil {
 		return nil, nil
@@ -134,7 +136,7 @@ func (h *Hub) remote(device access.DeviceID, stream access.StreamID) (*Stream, f
 	h.mu.Unlock()
 	if s == nil || !s.fed {
 		release()
-		return s, nil
+		return s, func() {}
 	}
 	return s, release
 }

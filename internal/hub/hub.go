@@ -180,12 +180,7 @@ func (h *Hub) granted(g access.Grant, stream access.StreamID) (*Stream, func(), 
 	if s == nil || s.fed {
 		// A fed stream counts its readers at its feed, so that the feed
 		// outlives none of them: every reader acquires it.
-		if rs, r := h.remote(g.Device(), stream); rs != nil {
-			s = rs
-			if r != nil {
-				release = r
-			}
-		}
+		s, release = h.remote(g.Device(), stream)
 	}
 	if s == nil {
 		return nil, nil, ErrOffline
