@@ -18,6 +18,7 @@ type recordBatcher struct {
 	mu  sync.Mutex
 	on  bool   // guarded by mu; a batch is open
 	buf []byte // guarded by mu; the open batch's records, reused up to maxBatchKeep
+	err error  // guarded by mu; a failed flush: the connection is done (invariant 6)
 }
 
 // maxBatchKeep bounds each buffer a connection keeps between frames (the
@@ -33,6 +34,9 @@ const maxBatchKeep = 64 << 10
 func (b *recordBatcher) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
 	if b.on {
 		b.buf = append(b.buf, p...)
 		return len(p), nil
@@ -55,8 +59,15 @@ func (b *recordBatcher) batch(write func() error) error {
 	if len(b.buf) > 0 && err == nil {
 		_, err = b.Conn.Write(b.buf)
 	}
+	if err != nil {
+		// The records the tls.Conn sealed are lost, and their sequence
+		// numbers with them: nothing more is written on this connection,
+		// not even close_notify, and its buffer is not kept.
+		b.err, b.buf = err, nil
+		return err
+	}
 	b.buf = reuse(b.buf)
-	return err
+	return nil
 }
 
 // reuse empties buf for the next frame, or drops it when it grew past
