@@ -32,6 +32,15 @@ import (
 const (
 	poorLinkKBps    = 100 // toxiproxy's bandwidth toxic, KB/s (1000 bytes): 800 kbit/s
 	poorLinkLatency = 150 * time.Millisecond
+	// poorLinkPacket is the size of the slices the link carries: a link
+	// delivers a response a packet at a time at its rate, but the bandwidth
+	// toxic holds each write it is given (up to 10 KB) for its whole transfer
+	// time and then hands it over at once. With that (and the latency toxic
+	// after it, see poorLink) a small response (an LL-HLS part of the sub
+	// stream, ~12 KB) arrived within 2 ms of its first byte, and hls.js,
+	// which rates a load from its first byte to its last, estimated
+	// 6–15 Mbit/s on this link and stepped up to main.
+	poorLinkPacket = 1460
 )
 
 // Issue 17's aims for an HLS player on the poor link.
@@ -269,8 +278,9 @@ func listVariants(ctx context.Context, v *vigil, d device) (string, error) {
 	return strings.Join(out, ", then "), nil
 }
 
-// poorLink is a toxiproxy in front of addr that holds what flows towards
-// the client to poorLinkKBps and delays it by poorLinkLatency.
+// poorLink is a toxiproxy in front of addr that delays what flows towards
+// the client by poorLinkLatency and then holds it to poorLinkKBps, paced a
+// poorLinkPacket at a time.
 func poorLink(addr string) (*toxiproxy.Proxy, error) {
 	zerolog.SetGlobalLevel(zerolog.Disabled) // toxics log at trace level through zerolog's global logger
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
@@ -279,9 +289,16 @@ func poorLink(addr string) (*toxiproxy.Proxy, error) {
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("toxiproxy: %w", err)
 	}
+	// Toxics run in the order added. The latency toxic holds a chunk until
+	// poorLinkLatency after it was read from Vigil, so it comes first: after
+	// the bandwidth toxic it would count the chunk's time in the rate's queue
+	// as part of the delay and release the chunks of a response read at once
+	// together again, and the bandwidth toxic comes last, so that what leaves
+	// the link is paced.
 	for _, toxic := range []string{
-		fmt.Sprintf(`{"name":"rate","type":"bandwidth","stream":"downstream","attributes":{"rate":%d}}`, poorLinkKBps),
 		fmt.Sprintf(`{"name":"delay","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, poorLinkLatency.Milliseconds()),
+		fmt.Sprintf(`{"name":"packets","type":"slicer","stream":"downstream","attributes":{"average_size":%d}}`, poorLinkPacket),
+		fmt.Sprintf(`{"name":"rate","type":"bandwidth","stream":"downstream","attributes":{"rate":%d}}`, poorLinkKBps),
 	} {
 		if _, err := p.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
 			p.Stop()
@@ -349,7 +366,8 @@ func (s *players) section(b *strings.Builder, r *report) {
 		"multivariant HLS URL of a fresh stream token for the camera's adaptive set (`POST /api/cameras/{id}/tokens` "+
 		"as the admin, no stream named: main and sub). Main is the 1080p clip (%.1f Mbit/s, %d lines), sub the small "+
 		"clip (%.2f Mbit/s, %d lines), both GOP %s; the multivariant playlist lists %s. Every request to Vigil passes a toxiproxy whose downstream (Vigil to "+
-		"the player) is held to %d kbit/s (bandwidth toxic, %d KB/s) and delayed %s (latency toxic); the player's own "+
+		"the player) is delayed %s (latency toxic), cut into slices of at most %d bytes (slicer toxic, as packets) and held to %d kbit/s "+
+		"(bandwidth toxic, %d KB/s, a slice at a time: a response's bytes arrive spread over its transfer time, after the delay); the player's own "+
 		"script comes straight from the page's server. Each run starts from a blank page, plays %s and reads the page's "+
 		"report: first frame, the picture heights as they change, and every `waiting` from the start of playback to "+
 		"the next `playing` (a stall; under %d ms not counted). Smooth from is the start of the first %s without a "+
@@ -358,7 +376,7 @@ func (s *players) section(b *strings.Builder, r *report) {
 		"from then to the end. CPU is over all runs, pauses included, in %% of one core; the machine's load average "+
 		"was %s before and %s after (1, 5, 15 min; 2 cores shared with other work).\n\n",
 		s.chromium, playersHLSVersion(s.dir), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
-		poorLinkKBps*8, poorLinkKBps, poorLinkLatency, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
+		poorLinkLatency, poorLinkPacket, poorLinkKBps*8, poorLinkKBps, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
 	b.WriteString("| run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	sec := func(t float64) string {
