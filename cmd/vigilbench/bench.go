@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -86,7 +87,7 @@ func (b *bench) startVigil(ctx context.Context, name string, cfg vigilproc.Confi
 // spawn is startVigil without adding name to the bench's logs, on
 // cfg.Data if set: the caller adds it (spawn may run concurrently).
 func (b *bench) spawn(ctx context.Context, name string, cfg vigilproc.Config) (*vigil, error) {
-	cfg.Bin, cfg.Data, cfg.Log = b.opts.vigil, cmpOr(cfg.Data, b.data), filepath.Join(b.tmp, name+".log")
+	cfg.Bin, cfg.Data, cfg.Log = b.opts.vigil, cmp.Or(cfg.Data, b.data), filepath.Join(b.tmp, name+".log")
 	// Every simulated camera and reader connects from 127.0.0.1, and the
 	// readers are all the admin: the per-address and per-user caps would
 	// cap the bench, not measure Vigil.

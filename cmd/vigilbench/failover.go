@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -52,8 +53,8 @@ func (f *failover) flags(fs *flag.FlagSet) {
 }
 
 func (f *failover) setDefaults(quick bool) error {
-	f.n = cmpOr(f.n, quickOr(quick, 6, 30))
-	f.nRevoke = cmpOr(f.nRevoke, quickOr(quick, 10, 50))
+	f.n = cmp.Or(f.n, quickOr(quick, 6, 30))
+	f.nRevoke = cmp.Or(f.nRevoke, quickOr(quick, 10, 50))
 	if f.n < 3 {
 		return errors.New("-failover-cameras must be at least 3")
 	}
@@ -198,14 +199,13 @@ func frameAgain(ctx context.Context, old *reader, url string, killed time.Time) 
 func startNodes(ctx context.Context, b *bench, dsn string, n int) ([]*vigil, error) {
 	master := make([]byte, seal.MasterKeySize)
 	rand.Read(master)
+	ports, err := loopback.TCPPorts(n) // held until all are chosen: no two nodes share a route port
+	if err != nil {
+		return nil, err
+	}
 	var routes []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		routes = append(routes, loopback.Addr(l.Addr().(*net.TCPAddr).Port))
-		l.Close()
+	for _, p := range ports {
+		routes = append(routes, loopback.Addr(p))
 	}
 	admin := rand.Text()
 	nodes := make([]*vigil, n)

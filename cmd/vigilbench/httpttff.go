@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -48,8 +49,8 @@ func (h *httpTTFF) flags(fs *flag.FlagSet) {
 }
 
 func (h *httpTTFF) setDefaults(quick bool) error {
-	h.joins = cmpOr(h.joins, quickOr(quick, 10, 30))
-	h.cold = cmpOr(h.cold, quickOr(quick, 3, 10))
+	h.joins = cmp.Or(h.joins, quickOr(quick, 10, 30))
+	h.cold = cmp.Or(h.cold, quickOr(quick, 3, 10))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -39,7 +40,7 @@ func (l *llhls) flags(fs *flag.FlagSet) {
 }
 
 func (l *llhls) setDefaults(quick bool) error {
-	l.playFor = cmpOr(l.playFor, quickOr(quick, 8*time.Second, 20*time.Second))
+	l.playFor = cmp.Or(l.playFor, quickOr(quick, 8*time.Second, 20*time.Second))
 	return nil
 }
 

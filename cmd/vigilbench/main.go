@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -64,9 +65,9 @@ func (o *options) flags(fs *flag.FlagSet) {
 }
 
 func (o *options) setDefaults() error {
-	o.window = cmpOr(o.window, quickOr(o.quick, 5*time.Second, 15*time.Second))
-	o.warmup = cmpOr(o.warmup, quickOr(o.quick, 2*time.Second, 3*time.Second))
-	o.stillWindow = cmpOr(o.stillWindow, quickOr(o.quick, 5*time.Second, 10*time.Second))
+	o.window = cmp.Or(o.window, quickOr(o.quick, 5*time.Second, 15*time.Second))
+	o.warmup = cmp.Or(o.warmup, quickOr(o.quick, 2*time.Second, 3*time.Second))
+	o.stillWindow = cmp.Or(o.stillWindow, quickOr(o.quick, 5*time.Second, 10*time.Second))
 	if o.stillRate <= 0 {
 		return errors.New("-still-rate must be positive")
 	}
@@ -110,14 +111,6 @@ func printUsage(fs *flag.FlagSet, all []entry) {
 	for _, e := range all {
 		fmt.Fprintf(fs.Output(), "  %-9s %s\n", e.name, e.measures)
 	}
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // quickOr is q for a quick run, else full.

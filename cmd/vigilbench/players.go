@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,8 +106,8 @@ func (s *players) flags(fs *flag.FlagSet) {
 }
 
 func (s *players) setDefaults(quick bool) error {
-	s.runs = cmpOr(s.runs, quickOr(quick, 2, 5))
-	s.play = cmpOr(s.play, quickOr(quick, 25*time.Second, 40*time.Second))
+	s.runs = cmp.Or(s.runs, quickOr(quick, 2, 5))
+	s.play = cmp.Or(s.play, quickOr(quick, 25*time.Second, 40*time.Second))
 	if s.play < playersSmoothSpan+5*time.Second {
 		return fmt.Errorf("-players-play %s: at least %s", s.play, playersSmoothSpan+5*time.Second)
 	}

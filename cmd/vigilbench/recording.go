@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -41,8 +42,8 @@ func (c *recordCost) flags(fs *flag.FlagSet) {
 }
 
 func (c *recordCost) setDefaults(quick bool) error {
-	c.cams = cmpOr(c.cams, quickOr(quick, 20, 500))
-	c.segment = cmpOr(c.segment, 20*time.Second)
+	c.cams = cmp.Or(c.cams, quickOr(quick, 20, 500))
+	c.segment = cmp.Or(c.segment, 20*time.Second)
 	return nil
 }
 

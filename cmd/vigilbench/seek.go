@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,8 +48,8 @@ func (s *seek) flags(fs *flag.FlagSet) {
 }
 
 func (s *seek) setDefaults(quick bool) error {
-	s.record = cmpOr(s.record, quickOr(quick, 30*time.Second, 2*time.Minute))
-	s.seeks = cmpOr(s.seeks, quickOr(quick, 40, 200))
+	s.record = cmp.Or(s.record, quickOr(quick, 30*time.Second, 2*time.Minute))
+	s.seeks = cmp.Or(s.seeks, quickOr(quick, 40, 200))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -32,7 +33,7 @@ func (s *stills) flags(fs *flag.FlagSet) {
 }
 
 func (s *stills) setDefaults(quick bool) error {
-	s.n = cmpOr(s.n, quickOr(quick, 8, 30))
+	s.n = cmp.Or(s.n, quickOr(quick, 8, 30))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -49,7 +50,7 @@ func (t *ttff) flags(fs *flag.FlagSet) {
 }
 
 func (t *ttff) setDefaults(quick bool) error {
-	t.n = cmpOr(t.n, quickOr(quick, 10, 50))
+	t.n = cmp.Or(t.n, quickOr(quick, 10, 50))
 	return nil
 }
 

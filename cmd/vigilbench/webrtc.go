@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -46,7 +47,7 @@ func (r *webrtcFanout) flags(fs *flag.FlagSet) {
 }
 
 func (r *webrtcFanout) setDefaults(quick bool) error {
-	r.viewers = cmpOr(r.viewers, quickOr(quick, 10, 50))
+	r.viewers = cmp.Or(r.viewers, quickOr(quick, 10, 50))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -133,7 +134,7 @@ func (w *webUI) flags(fs *flag.FlagSet) {
 }
 
 func (w *webUI) setDefaults(quick bool) error {
-	w.clicks = cmpOr(w.clicks, quickOr(quick, 10, 30))
+	w.clicks = cmp.Or(w.clicks, quickOr(quick, 10, 30))
 	return nil
 }
 
