@@ -38,7 +38,7 @@ type alexaEvent struct {
 // the URL fetched). An attacker's directive must get NO_SUCH_ENDPOINT with
 // no answer, no stream and no snapshot.
 func alexaFlow(ctx context.Context, v *Visit) error {
-	if v.User.AlexaToken == "" {
+	if v.User.AlexaToken == "" || !v.onLinked() {
 		return nil
 	}
 	switch v.rng.IntN(5) {

@@ -58,6 +58,9 @@ func linkAll(ctx context.Context, s *server, l *Layout) error {
 			}
 			l.Users[i].GoogleToken = tok
 			l.Users[i].AlexaToken, err = linkAccount(gctx, base, alexaClient, alexaRedirect, s.googleSecret, l.Users[i], cams)
+			for _, id := range cams {
+				l.setLinked(l.Users[i].Name, id, err == nil)
+			}
 			return err
 		})
 	}
@@ -161,7 +164,7 @@ func submit(ctx context.Context, c *http.Client, base, page string, form url.Val
 // progressive MP4, as the display asked). An attacker's EXECUTE must be
 // deviceNotFound, with no stream.
 func googleFlow(ctx context.Context, v *Visit) error {
-	if v.User.GoogleToken == "" {
+	if v.User.GoogleToken == "" || !v.onLinked() {
 		return nil
 	}
 	proto := [...]string{"hls", "progressive_mp4", "webrtc"}[v.rng.IntN(3)]

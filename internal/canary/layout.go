@@ -99,6 +99,10 @@ type standing struct {
 	// request was sent); share marks a sharee's epoch.
 	epoch time.Time
 	share bool
+	// linked is set while the user's Google and Alexa links expose the
+	// camera: chosen when linking, gone with a release (Vigil's reset takes
+	// the camera out of every link), never added by a later share.
+	linked bool
 }
 
 // Layout is who owns and shares what, drawn from the seed, and how it
@@ -214,6 +218,34 @@ func (l *Layout) visible(user string) []*Camera {
 		}
 	}
 	return out
+}
+
+// linkedVisible returns the cameras user may see that their assistant
+// links expose.
+func (l *Layout) linkedVisible(user string) []*Camera {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var out []*Camera
+	for _, c := range l.Cameras {
+		if s := l.pairs[pairKey{user, c.ID}]; s != nil && s.allowed && !s.pending && s.linked {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// setLinked records whether user's assistant links expose camera.
+func (l *Layout) setLinked(user, camera string, on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pair(user, camera).linked = on
+}
+
+// unlinkAll records a release: no link exposes camera any more.
+func (l *Layout) unlinkAll(camera string) {
+	for i := range l.Users {
+		l.setLinked(l.Users[i].Name, camera, false) // Name alone: the rest changes under mu
+	}
 }
 
 // beginGrant records that a claim (share false) or a share of camera for

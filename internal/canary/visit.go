@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,23 @@ func (v *Visit) retarget(c *Camera) bool {
 		v.notBefore = l.notBefore(v.User.Name, c.ID)
 	}
 	return true
+}
+
+// onLinked points a visit to a camera its user may see at one the user's
+// assistant links expose: for the others deviceNotFound and
+// NO_SUCH_ENDPOINT are the right answers, which a full run counted as
+// 2,000 failed visits. Attacks keep their camera. It returns false when no
+// such camera can be drawn now.
+func (v *Visit) onLinked() bool {
+	l := v.c.layout
+	if v.Attack {
+		return true
+	}
+	linked := l.linkedVisible(v.User.Name)
+	if slices.Contains(linked, v.Camera) {
+		return true
+	}
+	return len(linked) > 0 && v.retarget(linked[v.rng.IntN(len(linked))])
 }
 
 // Frame checks one access unit (NAL units without start codes) received:

@@ -160,6 +160,7 @@ func (w *world) handover(ctx context.Context, rng *rand.Rand) (string, error) {
 			Claim string `json:"claim_code"`
 		}
 		err := apiCall(ctx, w.srv, w.l.user(owner), http.MethodDelete, "/api/cameras/"+c.ID, "", &out)
+		w.l.unlinkAll(c.ID) // the release may have happened even if its answer was lost
 		if err != nil || out.Claim == "" {
 			// No claim code: the camera stays out of the moves, its
 			// parties in flight for good.

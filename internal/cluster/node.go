@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -140,7 +141,7 @@ func startServer(cfg Config, token string, log *slog.Logger) (*server.Server, er
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS server: %w", err)
 	}
-	srv.SetLoggerV2(natsLog{log}, false, false, false)
+	srv.SetLoggerV2(newNATSLog(log), false, false, false)
 	srv.Start()
 	ready := cfg.ReadyTimeout
 	if ready <= 0 {
@@ -187,20 +188,83 @@ func (n *Node) Close() {
 }
 
 // natsLog passes the embedded server's warnings and errors to slog; its
-// notices (routes up and down, elections) go to debug.
-type natsLog struct{ log *slog.Logger }
+// notices (routes up and down, elections) go to debug. A dead peer makes
+// the server retry its route about once a second, each attempt an error:
+// those lines are rate-limited (routeLog).
+type natsLog struct {
+	log    *slog.Logger
+	routes *logLimit
+}
+
+func newNATSLog(log *slog.Logger) natsLog {
+	return natsLog{log: log, routes: &logLimit{every: routeLogEvery, last: map[string]limited{}}}
+}
+
+// routeLogEvery is how often a failing route to one peer is logged.
+const routeLogEvery = 30 * time.Second
 
 func (l natsLog) Noticef(format string, v ...any) { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
 func (l natsLog) Warnf(format string, v ...any)   { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
 func (l natsLog) Fatalf(format string, v ...any)  { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
 func (l natsLog) Errorf(format string, v ...any) {
 	msg := "nats: " + fmt.Sprintf(format, v...)
-	if strings.Contains(msg, "trying to connect to route") {
+	if strings.Contains(format, "trying to connect to route") {
 		// A peer not up yet, or down: expected while nodes start and die.
-		l.log.Warn(msg)
+		// Logged once per routeLogEvery per failure (the error names the
+		// peer's address; the attempt number is left out of the key).
+		key := format
+		if len(v) > 0 {
+			key += fmt.Sprint(v[len(v)-1])
+		}
+		if ok, suppressed := l.routes.allow(key); ok {
+			l.log.Warn(msg, "suppressed", suppressed)
+		}
 		return
 	}
 	l.log.Error(msg)
 }
 func (l natsLog) Debugf(string, ...any) {}
 func (l natsLog) Tracef(string, ...any) {}
+
+// logLimit lets a line of one key through at most once per every, and
+// counts the ones it held back meanwhile.
+type logLimit struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  map[string]limited // guarded by mu; bounded by maxLimited
+}
+
+type limited struct {
+	at         time.Time
+	suppressed int
+}
+
+// maxLimited bounds the keys a logLimit remembers; past it, keys older
+// than every are forgotten.
+const maxLimited = 64
+
+// allow reports whether a line of key may be logged now, and how many of
+// key's lines were held back since the last one logged.
+func (l *logLimit) allow(key string) (bool, int) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, seen := l.last[key]
+	if seen && now.Sub(e.at) < l.every {
+		e.suppressed++
+		l.last[key] = e
+		return false, 0
+	}
+	if !seen && len(l.last) >= maxLimited {
+		for k, e := range l.last {
+			if now.Sub(e.at) >= l.every {
+				delete(l.last, k)
+			}
+		}
+		if len(l.last) >= maxLimited {
+			return true, 0 // too many at once to remember: let it through
+		}
+	}
+	l.last[key] = limited{at: now}
+	return true, e.suppressed
+}
