@@ -59,6 +59,7 @@ type webuiClick struct {
 	via           string        // #via when the first frame was presented
 	width, height int           // of that frame
 	err           error         // no frame within webuiFrameLimit, or the page failed
+	detail        string        // where the time went (WebRTC), for the log
 }
 
 // webuiCPU is what the machine did while one path's clicks ran, each in %
@@ -198,6 +199,9 @@ func (w *webUI) clickAll(ctx, tab context.Context, p *webuiPath, id string, last
 		c, err := clickToFrame(tab, id, lastKey)
 		if err != nil && ctx.Err() == nil {
 			log.Printf("  click failed (%s): %v", p.via, err)
+		}
+		if err == nil && c.detail != "" {
+			log.Printf("  click %d: %s, phase %s: %s", len(p.clicks)+1, ms(c.ttff), ms(c.phase), c.detail)
 		}
 		p.clicks = append(p.clicks, c)
 		if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](closeViewerJS)); err != nil {
