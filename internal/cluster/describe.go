@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/sdpunmarshaler"
 
 	"vigil/internal/media"
@@ -39,14 +38,7 @@ type Description struct {
 
 // encodeDescription encodes tracks and start; owner travels in the seal.
 func encodeDescription(tracks []*media.Track, start time.Time) ([]byte, error) {
-	d := description.Session{}
-	for _, t := range tracks {
-		typ := description.MediaTypeVideo
-		if t.Kind == media.Audio {
-			typ = description.MediaTypeAudio
-		}
-		d.Medias = append(d.Medias, &description.Media{Type: typ, Formats: []format.Format{t.Format}})
-	}
+	d := media.Describe(tracks)
 	text, err := d.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("cluster: describe tracks: %w", err)
@@ -71,19 +63,12 @@ func decodeDescription(owner media.Owner, b []byte) (*Description, error) {
 	if err := d.Unmarshal2(s); err != nil {
 		return nil, fmt.Errorf("%w: description: %v", errFrame, err)
 	}
-	desc := &Description{Owner: owner, Start: start}
-	for _, m := range d.Medias {
-		if len(m.Formats) == 0 {
-			continue
-		}
-		kind := media.Video
-		if m.Type == description.MediaTypeAudio {
-			kind = media.Audio
-		}
-		desc.Tracks = append(desc.Tracks, &media.Track{Kind: kind, Format: m.Formats[0]})
-	}
-	if len(desc.Tracks) == 0 {
-		return nil, fmt.Errorf("%w: description without tracks", errFrame)
+	// The receiving node applies the codec allow-list too: a description
+	// naming any other format is refused whole (leaving its media out would
+	// shift the track numbers the units carry).
+	desc := &Description{Owner: owner, Start: start, Tracks: media.TracksOf(&d)}
+	if len(desc.Tracks) == 0 || len(desc.Tracks) != len(d.Medias) {
+		return nil, fmt.Errorf("%w: description of %d medias, %d of them of an allowed codec", errFrame, len(d.Medias), len(desc.Tracks))
 	}
 	return desc, nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
@@ -19,26 +18,6 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 )
-
-// Tracks picks the formats of an announced session that Vigil passes
-// through: H.264 and H.265 video; AAC, Opus and G.711 audio. Others are left out.
-func Tracks(desc *description.Session) []*media.Track {
-	var out []*media.Track
-	for _, m := range desc.Medias {
-		for _, f := range m.Formats {
-			switch f.(type) {
-			case *format.H264, *format.H265:
-				out = append(out, &media.Track{Kind: media.Video, Format: f})
-			case *format.MPEG4Audio, *format.Opus, *format.G711:
-				out = append(out, &media.Track{Kind: media.Audio, Format: f})
-			default:
-				continue
-			}
-			break // one format per media
-		}
-	}
-	return out
-}
 
 // Decoder turns one camera session's RTP packets into hub units.
 type Decoder struct {
@@ -55,7 +34,7 @@ type trackDecoder struct {
 	video     *videoParams // nil for audio
 }
 
-// NewDecoder returns a decoder writing to pub; pub's tracks must come from Tracks.
+// NewDecoder returns a decoder writing to pub; pub's tracks must come from media.TracksOf.
 func NewDecoder(pub *hub.Publisher) (*Decoder, error) {
 	d := &Decoder{pub: pub, tracks: make(map[format.Format]*trackDecoder)}
 	for i, t := range pub.Tracks() {

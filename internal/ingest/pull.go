@@ -19,6 +19,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/hub"
+	"vigil/internal/media"
 )
 
 // PullerConfig is what a Puller is built from.
@@ -121,7 +122,7 @@ func (p *Puller) once(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("describe: %w", err)
 	}
-	tracks := Tracks(desc)
+	tracks := media.TracksOf(desc)
 	if len(tracks) == 0 {
 		return errors.New("camera offers no supported track (H.264, H.265, AAC, Opus, G.711)")
 	}

@@ -61,7 +61,7 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc := s.tracksDesc(r.Tracks())
+	desc := media.Describe(r.Tracks())
 	n := len(desc.Medias)
 	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, n), channels: make([]int, n)}
 	for i, tr := range r.Tracks() {

@@ -22,8 +22,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/auth"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,7 +30,6 @@ import (
 	vauth "vigil/internal/auth"
 	"vigil/internal/hub"
 	"vigil/internal/limit"
-	"vigil/internal/media"
 )
 
 // Auth is what the server needs from the accounts side.
@@ -260,18 +257,6 @@ type connState struct {
 	// to (RFC 3986 drops the query) carry none, so they are the
 	// connection's. It is verified again on every use.
 	token string
-}
-
-func (s *Server) tracksDesc(tracks []*media.Track) *description.Session {
-	d := &description.Session{}
-	for _, t := range tracks {
-		typ := description.MediaTypeVideo
-		if t.Kind == media.Audio {
-			typ = description.MediaTypeAudio
-		}
-		d.Medias = append(d.Medias, &description.Media{Type: typ, Formats: []format.Format{t.Format}})
-	}
-	return d
 }
 
 // unauthorized answers 401. Without credentials the client is challenged
