@@ -45,7 +45,7 @@ type running struct {
 }
 
 func newFleet(l *Layout, secret []byte, px *proxies, fps int, log *slog.Logger) *fleet {
-	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.addr(px.http), fps: fps, log: log,
+	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.addr(px.upload), fps: fps, log: log,
 		httpc: &http.Client{Timeout: 20 * time.Second}, running: map[int]*running{}, ended: map[string]uint64{}}
 }
 
