@@ -141,7 +141,11 @@ func TestCanaryAllMutants(t *testing.T) {
 	b := newBuilds(t)
 	for i, n := range mutant.Names() {
 		t.Run(string(n), func(t *testing.T) {
-			replay(t, b, regression{seed: int64(100 + i), cameras: 20, users: 10, mutant: string(n)})
+			r := regression{seed: int64(100 + i), cameras: 20, users: 10, mutant: string(n)}
+			if mutant.Cluster(n) {
+				r.nodes, r.postgres = 3, pgtest.NewDatabase(t)
+			}
+			replay(t, b, r)
 		})
 	}
 }
@@ -151,6 +155,8 @@ type regression struct {
 	seed           int64
 	cameras, users int
 	mutant         string // "" for a clean build
+	nodes          int    // a cluster's nodes, 0 for one
+	postgres       string // a cluster's database
 }
 
 func (r regression) name() string {
@@ -196,7 +202,8 @@ func regressions(t *testing.T) []regression {
 // replay runs a regression: a clean seed must pass, a planted bug must be
 // caught within a minute.
 func replay(t *testing.T, b *builds, r regression) {
-	cfg := Config{Cameras: r.cameras, Users: r.users, Seed: r.seed, FPS: 10, Duration: 40 * time.Second, Cycle: 30 * time.Second}
+	cfg := Config{Cameras: r.cameras, Users: r.users, Seed: r.seed, FPS: 10, Duration: 40 * time.Second, Cycle: 30 * time.Second,
+		Nodes: r.nodes, Postgres: r.postgres}
 	if r.mutant == "" {
 		cfg.Bin = b.get(t, true, false)
 		if rep := run(t, cfg); !rep.Passed() {

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/Shopify/toxiproxy/v2"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -22,7 +25,8 @@ import (
 // The cluster mode (Config.Nodes > 1): the nodes share one Postgres (a
 // throwaway one unless Config.Postgres names a server) and one master key,
 // and their embedded NATS servers are routed to each other through
-// toxiproxy, so that the schedule can cut the routes. Cameras publish, and
+// toxiproxy, so that the schedule can cut the routes, and record to one
+// S3-compatible bucket (gofakes3, in memory). Cameras publish, and
 // upload stills, through loopback L4 balancers that send each connection
 // to a node that is up, at random, as an operator's balancer would;
 // viewers and the world's moves pick a node at random.
@@ -39,6 +43,7 @@ type clusterNet struct {
 	// cut are the route proxies, one per node (node i's peers reach its
 	// route port through cut[i]).
 	cut      []*toxiproxy.Proxy
+	s3       *http.Server // the recordings' bucket (gofakes3, in memory)
 	cameraLB net.Listener // RTSP, to any node up
 	uploadLB net.Listener // HTTP, to any node up
 	wg       sync.WaitGroup
@@ -76,6 +81,12 @@ func (s *server) newCluster(cfg Config, env []string) (err error) {
 		cn.cut = append(cn.cut, x)
 		via = append(via, addr)
 	}
+	// Recordings go to one object store, as a cluster's must: a node
+	// reads what another recorded.
+	store, err := cn.startS3()
+	if err != nil {
+		return err
+	}
 	master := make([]byte, 32)
 	rand.Read(master)
 	admin := randomHex(16)
@@ -90,9 +101,7 @@ func (s *server) newCluster(cfg Config, env []string) (err error) {
 		nodeEnv := append(append([]string(nil), env...), "VIGIL_STORE=postgres", "VIGIL_STORE_DSN="+dsn,
 			fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN="+loopback.Addr(ports[i]),
 			"VIGIL_CLUSTER_ROUTES="+strings.Join(via, ","), fmt.Sprintf("VIGIL_CLUSTER_REPLICAS=%d", min(3, cfg.Nodes)),
-			// Recordings stay on the node's disk: another node's
-			// timeline lists them but cannot read them.
-			"VIGIL_RECORD=false")
+			"VIGIL_RECORD_STORE="+store)
 		p, err := vigilproc.New(vigilproc.Config{Bin: cfg.Bin, Data: data, Log: filepath.Join(cfg.Dir, fmt.Sprintf("vigil-%d.log", i)),
 			Env: nodeEnv, AdminPassword: admin})
 		if err != nil {
@@ -141,7 +150,27 @@ func (s *server) upstreams() (cameraRTSP, upload string, rtsp, http []string) {
 	return s.cluster.cameraLB.Addr().String(), s.cluster.uploadLB.Addr().String(), rtsp, http
 }
 
+// startS3 serves an in-memory S3-compatible bucket on loopback and
+// returns its record_store URL.
+func (cn *clusterNet) startS3() (string, error) {
+	const bucket = "canary-recordings"
+	be := s3mem.New()
+	if err := be.CreateBucket(bucket); err != nil {
+		return "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	cn.s3 = &http.Server{Handler: gofakes3.New(be).Server()}
+	cn.wg.Go(func() { cn.s3.Serve(l) })
+	return fmt.Sprintf("s3+http://canary:%s@%s/%s", randomHex(8), l.Addr(), bucket), nil
+}
+
 func (cn *clusterNet) close() {
+	if cn.s3 != nil {
+		cn.s3.Close()
+	}
 	for _, l := range []net.Listener{cn.cameraLB, cn.uploadLB} {
 		if l != nil {
 			l.Close()
