@@ -89,7 +89,7 @@ func testCluster(t *testing.T, b *builds) {
 	if !rep.Passed() {
 		t.Fatalf("violations: %v", rep.Violations)
 	}
-	for _, k := range []string{FaultNodeKill, FaultRouteCut, FaultCameraDrop, MoveHandover} {
+	for _, k := range []string{FaultNodeKill, FaultRouteCut, FaultLinger, FaultCameraDrop, MoveHandover} {
 		if rep.Faults[k] == 0 {
 			t.Errorf("fault or move %q never made", k)
 		}

@@ -49,6 +49,7 @@ type schedule struct {
 	proxies *proxies
 	server  *server
 	fleet   *fleet
+	check   *checker // for what the schedule itself sees (see linger)
 	rng     *rand.Rand
 	log     *slog.Logger
 
@@ -109,10 +110,12 @@ func (s *schedule) run(ctx context.Context) error {
 		{phaseVigil, 0.20, s.restartVigil},
 	}
 	if len(s.server.nodes) > 1 {
-		// A cluster: a node killed every round (the cameras it homed
-		// reconnect to the others through the balancer), and the NATS
-		// routes cut, taken from the poor network's time.
-		steps[1].frac, steps[5].do = 0.20, s.killNode
+		// A cluster: cameras whose old connections linger while they
+		// connect again (the calm lets nothing else end a session), a
+		// node killed every round (the cameras it homed reconnect to
+		// the others through the balancer), and the NATS routes cut,
+		// taken from the poor network's time.
+		steps[0].do, steps[1].frac, steps[5].do = s.lingerCameras, 0.20, s.killNode
 		steps = append(steps, step{phaseRoutes, 0.10, s.cutRoutes})
 	}
 	for round := 0; ctx.Err() == nil; round++ {

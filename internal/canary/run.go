@@ -80,7 +80,7 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 	rand.Read(secret)
 	c := newChecker(l, sim.StaticKeys(secret))
 	fl := newFleet(l, secret, px, cfg.FPS, cfg.Logger)
-	sched := &schedule{cycle: cfg.Cycle, proxies: px, server: srv, fleet: fl, rng: newRand(uint64(cfg.Seed) + 1),
+	sched := &schedule{cycle: cfg.Cycle, proxies: px, server: srv, fleet: fl, check: c, rng: newRand(uint64(cfg.Seed) + 1),
 		log: cfg.Logger, count: map[string]int64{}}
 	vs := &viewers{c: c, flows: append(builtinFlows(), cfg.Flows...), sched: sched, log: cfg.Logger}
 
