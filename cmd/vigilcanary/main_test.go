@@ -8,7 +8,8 @@ import (
 )
 
 // TestWriteSection: the canary's section is appended once, then replaced
-// in place; a part not run again is kept; what surrounds it is kept.
+// in place; a part not run again is kept (a cluster run keeps the single
+// node's, and the other way round); what surrounds it is kept.
 func TestWriteSection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	if err := os.WriteFile(path, []byte("# Benchmarks\n\nfan-out\n"), 0o644); err != nil {
@@ -17,6 +18,7 @@ func TestWriteSection(t *testing.T) {
 	for _, parts := range []map[string]string{
 		{"clean": "first clean\n", "mutants": "first mutants\n"},
 		{"mutants": "second mutants\n"},
+		{"cluster": "cluster clean\n"}, // a cluster run keeps the single node's parts
 	} {
 		if err := writeSection(path, parts); err != nil {
 			t.Fatal(err)
@@ -25,7 +27,7 @@ func TestWriteSection(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	s := string(b)
 	if !strings.HasPrefix(s, "# Benchmarks\n\nfan-out\n") || strings.Contains(s, "first mutants") ||
-		!strings.Contains(s, "first clean") || !strings.Contains(s, "second mutants") ||
+		!strings.Contains(s, "first clean") || !strings.Contains(s, "second mutants") || !strings.Contains(s, "cluster clean") ||
 		strings.Count(s, beginMarker) != 1 || strings.Count(s, endMarker) != 1 {
 		t.Errorf("file:\n%s", s)
 	}

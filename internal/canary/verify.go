@@ -62,6 +62,9 @@ func (v Violation) String() string {
 		}
 		return fmt.Sprintf("%s at %s: %s", v.Kind, at, d)
 	}
+	if v.User == "" { // seen from the cameras' side (see linger)
+		return fmt.Sprintf("%s at %s: camera %s: %s", v.Kind, at, v.Requested, v.Detail)
+	}
 	got := ""
 	if v.Got != "" {
 		got = " got " + v.Got

@@ -258,7 +258,7 @@ func (f *feed) write(u *media.Unit) {
 	if f.closed {
 		return
 	}
-	if u.Owner() != f.owner {
+	if u.Owner() != f.owner && !anyOwner() {
 		f.closed = true
 		go f.fs.drop(f)
 		return
