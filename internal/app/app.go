@@ -186,7 +186,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		a.rules = newRules(cfg, a.store)
 		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.rules, a.events, a.reg, log)
 	}
-	media := &httpapi.Media{Recordings: recordings, Events: a.events, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
+	var pins *record.Pins
+	if a.events != nil {
+		pins = &record.Pins{Index: a.store, Events: a.events}
+	}
+	media := &httpapi.Media{Recordings: recordings, Events: a.events, Pins: pins, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.router = httpapi.Handler(a.routes(authn, accounts, media))

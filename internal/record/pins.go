@@ -80,7 +80,7 @@ func (ps *Pins) now() time.Time {
 }
 
 // Pin pins [start, end) of the grant's device for the grant's user, or
-// the window of event (when not 0). The span must start at or after the
+// the window of event (when not 0). The span is cut to start at the
 // grant's epoch (nobody pins what they may not see).
 func (ps *Pins) Pin(ctx context.Context, g access.Grant, event int64, start, end time.Time) (Pin, error) {
 	now := ps.now()
@@ -102,11 +102,13 @@ func (ps *Pins) Pin(ctx context.Context, g access.Grant, event int64, start, end
 		}
 		start, end = ps.Events.Window(e)
 	}
-	switch {
-	case !start.Before(end) || end.Sub(start) > MaxPinSpan:
+	if !start.Before(end) || end.Sub(start) > MaxPinSpan {
 		return Pin{}, fmt.Errorf("%w: the span must end after it starts, within a day", ErrBadPin)
-	case start.Before(g.Epoch()) || start.Before(epoch):
-		return Pin{}, fmt.Errorf("%w: the span starts before you may see this camera", ErrBadPin)
+	}
+	// Nobody pins what they may not see: the span starts no earlier than
+	// the grant's epoch (an event's pre-roll may reach before it).
+	if start = latest(start, g.Epoch(), epoch); !start.Before(end) {
+		return Pin{}, fmt.Errorf("%w: the span ends before you may see this camera", ErrBadPin)
 	}
 	pins, err := ps.Index.Pins(ctx, g.Device())
 	if err != nil {
