@@ -39,10 +39,11 @@ function renderFeed() {
   $("feed-none").hidden = shown.length > 0;
 }
 
-function feedRow({ cam, event: e }) {
+// eventItem is a list item for event e with its thumbnail (here and in
+// the live view's event list).
+function eventItem(e) {
   const li = document.createElement("li");
   li.dataset.id = e.id;
-  li.dataset.camera = cam.id;
   if (e.thumb) {
     const img = document.createElement("img");
     img.className = "event-thumb";
@@ -50,6 +51,12 @@ function feedRow({ cam, event: e }) {
     img.alt = e.kind + " at " + fmt(e.start);
     li.append(img);
   }
+  return li;
+}
+
+function feedRow({ cam, event: e }) {
+  const li = eventItem(e);
+  li.dataset.camera = cam.id;
   const text = document.createElement("span");
   text.textContent = cam.name + " · " + e.kind + " · " + fmt(e.start);
   const play = document.createElement("button");
