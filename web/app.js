@@ -52,6 +52,7 @@ function forget() {
   closeWall();
   forgetAccount();
   forgetOwnerExtras();
+  forgetFeed();
   epoch++;
   me = null;
   csrf = "";
@@ -119,6 +120,7 @@ async function refresh() {
   renderGrid();
   renderWall();
   renderLinks();
+  loadFeed();
   if (view && !cameras.some((c) => c.id === view.cam.id)) view.setState("no access");
 }
 

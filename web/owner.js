@@ -41,7 +41,9 @@ async function loadRetention(base) {
   $("retention-box").hidden = false;
   $("retention-form").onsubmit = async (e) => {
     e.preventDefault();
-    const body = { days: Number($("retention-days").value), bytes: Math.round(Number($("retention-gib").value) * GiB) };
+    // The form has no field for event footage: its days are kept as set.
+    const body = { days: Number($("retention-days").value), event_days: rule.event_days || 0,
+      bytes: Math.round(Number($("retention-gib").value) * GiB) };
     const r = await api("PUT", base + "/retention", body);
     if (asked !== epoch) return;
     $("retention-error").textContent = r.ok ? "" : await errorText(r);

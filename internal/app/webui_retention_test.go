@@ -40,10 +40,10 @@ func TestOwnerSetsRetentionInThePage(t *testing.T) {
 		return nil
 	})
 	path := "/api/cameras/" + porch.ID + "/retention"
-	if code, body := a.call(t, "GET", path, "olga", pw, nil); code != 200 || strings.TrimSpace(string(body)) != `{"days":14,"bytes":2684354560}` {
+	if code, body := a.call(t, "GET", path, "olga", pw, nil); code != 200 || !strings.HasPrefix(strings.TrimSpace(string(body)), `{"days":14,"event_days":0,"bytes":2684354560,"in_force":{"days":14,"event_days":30,"bytes":2684354560}`) {
 		t.Fatalf("GET retention: %d %s", code, body)
 	}
-	want := record.Rule{Age: 14 * 24 * time.Hour, Bytes: 2684354560}
+	want := record.Rule{Age: 14 * 24 * time.Hour, EventAge: 30 * 24 * time.Hour, Bytes: 2684354560} // record_retain_events' default
 	if rule, err := a.retention.Rule(t.Context(), deviceID(porch)); rule != want || err != nil {
 		t.Fatalf("the sweep's rule: %+v, %v; want %+v", rule, err, want)
 	}
