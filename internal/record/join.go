@@ -64,6 +64,7 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 	if err != nil {
 		return nil, err
 	}
+	spans = l.joinSpans(ctx, g, stream, spans, from, to)
 	var j Joined
 	var init []byte
 	var scales map[uint32]uint32
@@ -74,7 +75,7 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 		if len(s.Fragments) == 0 {
 			continue
 		}
-		c, err := l.Open(ctx, g, s.ID)
+		c, err := l.joinOpen(ctx, g, s.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +151,10 @@ func (j *Joined) Size() int64 { return j.size }
 
 // Egress is the egress check (Clip.Egress) of every recording joined.
 func (j *Joined) Egress(now time.Time) error {
-	for _, c := range j.clips {
+	for i, c := range j.clips {
+		if i > 0 && joinEgressFirstClip() {
+			break
+		}
 		if err := c.Egress(now); err != nil {
 			return err
 		}
