@@ -26,6 +26,8 @@ type Library struct {
 	Violations prometheus.Counter
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+
+	heads heads // init segments' digests, for joins
 }
 
 // Span is a recorded stretch of a stream on a timeline.
