@@ -159,6 +159,26 @@ func (b *bench) live(ctx context.Context, name string, c clip, cfg vigilproc.Con
 	return v, d, stop, nil
 }
 
+// livePair is live with the 1080p clip as the first camera's main stream
+// and the small clip as its sub stream.
+func (b *bench) livePair(ctx context.Context, name string) (*vigil, device, func(), error) {
+	v, d, stop, err := b.live(ctx, name, b.big, vigilproc.Config{})
+	if err != nil {
+		return nil, d, nil, err
+	}
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan struct{})
+	sub := b.camera(v, d, b.small)
+	sub.URL += "/sub"
+	go func() { sub.Run(subCtx); close(subDone) }()
+	stopBoth := func() { stopSub(); <-subDone; stop() }
+	if err := waitLive(ctx, v.readURL(d)+"/sub"); err != nil {
+		stopBoth()
+		return nil, d, nil, fmt.Errorf("sub stream: %w", err)
+	}
+	return v, d, stopBoth, nil
+}
+
 // profilePath is where a CPU profile named name goes with -profile, or ""
 // without it.
 func (b *bench) profilePath(name string) string {
