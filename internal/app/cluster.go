@@ -81,6 +81,7 @@ func (c *clusterSide) metrics(reg prometheus.Registerer) {
 		counter("vigil_cluster_claim_moves_total", "Claims of this node taken over by a newer session (here or on another node), which fenced their sessions.", c.reg.Moves),
 		counter("vigil_cluster_bus_sent_bytes_total", "Bytes this node published on the bus (sealed, chunked).", c.bus.BytesSent),
 		counter("vigil_cluster_bus_received_bytes_total", "Bytes this node's remote feeds received from the bus.", c.bus.BytesReceived),
+		counter("vigil_cluster_bus_dropped_total", "Camera units this node's home sessions dropped (up to the next keyframe) because the bus fell behind their send queue.", c.bus.Dropped),
 		counter("vigil_cluster_bus_refused_total", "Bus messages dropped because they were malformed or did not open for the device subscribed to.", c.bus.Refused),
 	)
 }

@@ -36,6 +36,7 @@ type Bus struct {
 	epochs  EpochSource
 	log     *slog.Logger
 	refused atomic.Uint64 // bus messages dropped: malformed, or not opening for the subscription's device
+	dropped atomic.Uint64 // units a home node's full send queue dropped (Homed.Send)
 	sent    atomic.Uint64 // bytes published (chunk frames)
 	got     atomic.Uint64 // bytes received on subscriptions (chunk frames)
 }
@@ -50,6 +51,10 @@ func (b *Bus) BytesSent() uint64 { return b.sent.Load() }
 
 // BytesReceived counts the bytes this node's subscriptions received.
 func (b *Bus) BytesReceived() uint64 { return b.got.Load() }
+
+// Dropped counts the units this node's home sessions dropped because
+// their send queue was full (the bus too slow for them).
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
 
 // Refused counts bus messages dropped because they were malformed or did
 // not open for the device they were received for.
@@ -175,8 +180,9 @@ type Subscription struct {
 	sub     *nats.Subscription
 	asm     assembler // used by the subscription's one delivery goroutine only
 
-	mu        sync.Mutex // guards opener, refreshed
+	mu        sync.Mutex // guards opener, wants, refreshed
 	opener    *seal.BusOpener
+	wants     *seal.BusSealer // seals the subscription's wants, in the same epoch
 	refreshed time.Time // last time the epoch secret was read
 }
 
@@ -221,12 +227,16 @@ func (s *Subscription) refresh(ctx context.Context) error {
 		return fmt.Errorf("cluster: subscribe %s/%s: epoch: %w", s.device, s.stream, err)
 	}
 	o, err := s.b.sealer.NewBusOpener(s.device, epoch, s.stream)
+	var w *seal.BusSealer
+	if err == nil {
+		w, err = s.b.sealer.NewBusSealer(s.device, epoch, s.stream)
+	}
 	clear(epoch)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe %s/%s: %w", s.device, s.stream, err)
 	}
 	s.mu.Lock()
-	s.opener, s.refreshed = o, time.Now()
+	s.opener, s.wants, s.refreshed = o, w, time.Now()
 	s.mu.Unlock()
 	return nil
 }
