@@ -196,7 +196,7 @@ func (x clusterRemote) Online(device access.DeviceID, stream access.StreamID) bo
 
 // feed makes the hub stream of a camera homed on another node.
 func (a *App) feed(d cluster.Description) (cluster.Sink, error) {
-	f, err := a.hub.Feed(d.Owner, d.Tracks, d.Start)
+	f, err := a.hub.Feed(d.Owner, d.Tracks, d.Start, d.Epoch)
 	if err != nil {
 		return nil, err
 	}

@@ -180,10 +180,11 @@ type Subscription struct {
 	sub     *nats.Subscription
 	asm     assembler // used by the subscription's one delivery goroutine only
 
-	mu        sync.Mutex // guards opener, wants, refreshed
+	mu        sync.Mutex // guards opener, epoch, wants, refreshed
 	opener    *seal.BusOpener
+	epoch     []byte          // identity of opener's epoch (seal.EpochID)
 	wants     *seal.BusSealer // seals the subscription's wants, in the same epoch
-	refreshed time.Time // last time the epoch secret was read
+	refreshed time.Time       // last time the epoch secret was read
 }
 
 // Subscribe delivers the units of device's stream published on the bus,
@@ -227,6 +228,7 @@ func (s *Subscription) refresh(ctx context.Context) error {
 		return fmt.Errorf("cluster: subscribe %s/%s: epoch: %w", s.device, s.stream, err)
 	}
 	o, err := s.b.sealer.NewBusOpener(s.device, epoch, s.stream)
+	id := seal.EpochID(epoch)
 	var w *seal.BusSealer
 	if err == nil {
 		w, err = s.b.sealer.NewBusSealer(s.device, epoch, s.stream)
@@ -236,7 +238,7 @@ func (s *Subscription) refresh(ctx context.Context) error {
 		return fmt.Errorf("cluster: subscribe %s/%s: %w", s.device, s.stream, err)
 	}
 	s.mu.Lock()
-	s.opener, s.wants, s.refreshed = o, w, time.Now()
+	s.opener, s.epoch, s.wants, s.refreshed = o, id, w, time.Now()
 	s.mu.Unlock()
 	return nil
 }
@@ -280,7 +282,7 @@ func (s *Subscription) refuse(err error) {
 // message tried once more.
 func (s *Subscription) open(sealed []byte) (message, error) {
 	s.mu.Lock()
-	o, stale := s.opener, time.Since(s.refreshed) > time.Second
+	o, epoch, stale := s.opener, s.epoch, time.Since(s.refreshed) > time.Second
 	s.mu.Unlock()
 	session, seq, plain, err := o.Open(sealed)
 	if errors.Is(err, seal.ErrOpen) && stale {
@@ -289,7 +291,7 @@ func (s *Subscription) open(sealed []byte) (message, error) {
 		cancel()
 		if rerr == nil {
 			s.mu.Lock()
-			o = s.opener
+			o, epoch = s.opener, s.epoch
 			s.mu.Unlock()
 			session, seq, plain, err = o.Open(sealed)
 		}
@@ -298,5 +300,9 @@ func (s *Subscription) open(sealed []byte) (message, error) {
 		return message{}, err
 	}
 	owner := media.Owner{Device: o.Device(), Stream: s.stream, Session: session}
-	return decodeMessage(owner, seq, plain)
+	msg, err := decodeMessage(owner, seq, plain)
+	if msg.desc != nil {
+		msg.desc.Epoch = epoch // the epoch whose key opened it
+	}
+	return msg, err
 }

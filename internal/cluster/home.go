@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"vigil/internal/media"
+	"vigil/internal/seal"
 )
 
 // Home is the home-node side of the camera streams published on this
@@ -35,6 +36,7 @@ type Home struct {
 type Homed struct {
 	h      *Home
 	claim  *Claim
+	epoch  []byte // identity of the epoch the session is sealed in (seal.EpochID)
 	snd    *Sender
 	serve  *nats.Subscription
 	want   *nats.Subscription
@@ -71,7 +73,7 @@ func (h *Home) Claim(ctx context.Context, desc Description, gop GOPSource) (*Hom
 	if err != nil {
 		return nil, err
 	}
-	hd := &Homed{h: h, claim: claim, snd: snd, q: make(chan *media.Unit, homeQueue), done: make(chan struct{}), exited: make(chan struct{})}
+	hd := &Homed{h: h, claim: claim, snd: snd, epoch: seal.EpochID(snd.epoch), q: make(chan *media.Unit, homeQueue), done: make(chan struct{}), exited: make(chan struct{})}
 	// A GOP request is a want too, marked before the GOP is read: every
 	// unit published after the snapshot goes to the bus, so the requester
 	// misses none between its GOP and the live units.
@@ -156,6 +158,9 @@ func (s *Homed) send(u *media.Unit) {
 		}
 	}
 }
+
+// Epoch identifies the ownership epoch the session's units are sealed in.
+func (s *Homed) Epoch() []byte { return s.epoch }
 
 // Fenced is closed when another session, here or on another node, took
 // the stream over, or the claim lapsed: the session must end.
