@@ -45,6 +45,10 @@ type Stream struct {
 	// fed is true for a stream fed from another node (Hub.Feed); set
 	// before the stream is shared.
 	fed bool
+	// epoch identifies the camera's ownership epoch of the session in a
+	// cluster (its home's, or the one a fed stream's units opened in);
+	// nil on one node and until the claim is made. Guarded by hub.mu.
+	epoch []byte
 	// home is the session's hold on its stream in a cluster; nil on one
 	// node and for fed streams. Set before the first write.
 	home HomeSession
