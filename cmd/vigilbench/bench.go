@@ -125,11 +125,14 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	// A cluster node's bus bytes, sealed and chunked; absent on one node.
+	metricBusSent     = "vigil_cluster_bus_sent_bytes_total"
+	metricBusReceived = "vigil_cluster_bus_received_bytes_total"
 )
 
-// scrape returns the sums of the skips, allocation and GC counters.
+// scrape returns the sums of the skips, allocation, GC and bus counters.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricBusSent, metricBusReceived)
 }
 
 // camera returns a simulated camera publishing c as d to v.

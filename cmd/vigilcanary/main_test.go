@@ -33,6 +33,26 @@ func TestWriteSection(t *testing.T) {
 	}
 }
 
+// TestWriteSectionKeepsOtherMutants: a run of one mutant replaces its
+// own row of the table and keeps the other mutants' rows in place.
+func TestWriteSectionKeepsOtherMutants(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	const head = "### Planted bugs\n\n| mutant | verdict |\n|---|---|\n"
+	for _, parts := range []map[string]string{
+		{"clean": "clean\n", "mutants": head + "| a | old a |\n| b | old b |\n| c | old c |\n"},
+		{"mutants": head + "| b | new b |\n| d | new d |\n"},
+	} {
+		if err := writeSection(path, parts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	want := head + "| a | old a |\n| b | new b |\n| c | old c |\n| d | new d |\n"
+	if s := string(b); !strings.Contains(s, "<!-- canary:mutants -->\n"+want+"<!-- /canary:mutants -->") || !strings.Contains(s, "clean\n") {
+		t.Errorf("file:\n%s", s)
+	}
+}
+
 // TestFlags: -src must be the module; the defaults are the documented ones.
 func TestFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-src", "../.."}, os.Stderr)

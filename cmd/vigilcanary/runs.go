@@ -185,11 +185,16 @@ func writeSection(path string, parts map[string]string) error {
 	b.WriteString(beginMarker + "\n" + sectionHeader)
 	for _, name := range []string{"clean", "mutants", "cluster", "cluster-mutants"} {
 		open, end := "<!-- canary:"+name+" -->\n", "<!-- /canary:"+name+" -->\n"
+		var prev string
+		if k, l := strings.Index(section, open), strings.Index(section, end); k >= 0 && l > k {
+			prev = section[k+len(open) : l]
+		}
 		body, ok := parts[name]
-		if !ok {
-			if k, l := strings.Index(section, open), strings.Index(section, end); k >= 0 && l > k {
-				body, ok = section[k+len(open):l], true
-			}
+		switch {
+		case !ok && prev != "":
+			body, ok = prev, true
+		case ok && name == "mutants":
+			body = mergeRows(prev, body)
 		}
 		if ok {
 			b.WriteString(open + body + end)
@@ -197,4 +202,46 @@ func writeSection(path string, parts map[string]string) error {
 	}
 	b.WriteString(endMarker)
 	return os.WriteFile(path, []byte(before+b.String()+after), 0o644)
+}
+
+// mergeRows is the table next with the rows of prev whose first cell (a
+// mutant's name) next has no row for kept in their places, and next's
+// other rows after them: a run of one mutant replaces that mutant's row
+// and leaves the others'. The text around the table is next's.
+func mergeRows(prev, next string) string {
+	key := func(line string) (string, bool) {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| mutant |") {
+			return "", false
+		}
+		cell, _, _ := strings.Cut(line[2:], " |")
+		return cell, true
+	}
+	fresh := map[string]string{}
+	var head, tail []string
+	for _, line := range strings.Split(strings.TrimSuffix(next, "\n"), "\n") {
+		if k, ok := key(line); ok {
+			fresh[k] = line
+			tail = append(tail, k)
+		} else if len(tail) == 0 {
+			head = append(head, line)
+		}
+	}
+	rows := head
+	for _, line := range strings.Split(prev, "\n") {
+		k, ok := key(line)
+		if !ok {
+			continue
+		}
+		if l, ok := fresh[k]; ok {
+			line = l
+			delete(fresh, k)
+		}
+		rows = append(rows, line)
+	}
+	for _, k := range tail {
+		if l, ok := fresh[k]; ok {
+			rows = append(rows, l)
+		}
+	}
+	return strings.Join(rows, "\n") + "\n"
 }

@@ -71,6 +71,20 @@ const (
 	// by device alone: a new owner lists the old owner's events (their
 	// kinds and times), and a sharee those from before the share.
 	EventListNoEpoch Name = "event-list-no-epoch"
+	// JoinEgressFirstClip makes a joined clip (clip.mp4 across segments)
+	// check only its first recording at egress, and fetch the recordings
+	// after the first as a join that trusted its first lookup would: the
+	// device's recordings of its current epoch over the span, the grant's
+	// epoch not applied (a sharee gets footage from before the share
+	// after the first recording). Either alone is invisible from outside:
+	// the lookup alone is caught by the egress check of every recording.
+	JoinEgressFirstClip Name = "join-egress-first-clip"
+	// EventThumbNoEpoch serves an event's thumbnail to a grant of its
+	// device without the epoch checks (the event's epoch against the
+	// device's, its start against the grant's): a sharee gets thumbnails
+	// from before the share, a new owner asks for the old owner's (whose
+	// seal no longer opens: counted at egress).
+	EventThumbNoEpoch Name = "event-thumb-no-epoch"
 
 	// The cluster's planted bugs, where nodes meet; only a cluster (the
 	// canary's -nodes 3) can show them.
@@ -96,7 +110,7 @@ const (
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
 		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch,
-		RemoteKeySubject, GOPWrongCache, ClaimNoFence}
+		JoinEgressFirstClip, EventThumbNoEpoch, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
 }
 
 // Cluster reports whether bug n lives where nodes meet, so that only a
