@@ -71,6 +71,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if o.postgres != "" && o.mutant == "all" {
+		return o, errors.New("-postgres names one empty database, for one run: not with -mutant all (leave -postgres empty for a throwaway server per run)")
+	}
 	if _, err := os.Stat(filepath.Join(o.src, "cmd", "vigil")); err != nil {
 		return o, fmt.Errorf("-src %s is not the Vigil module: %w", o.src, err)
 	}

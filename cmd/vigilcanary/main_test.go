@@ -65,4 +65,7 @@ func TestFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-src", t.TempDir()}, os.Stderr); err == nil {
 		t.Error("-src of a directory without cmd/vigil accepted")
 	}
+	if _, err := parseFlags([]string{"-src", "../..", "-nodes", "3", "-postgres", "host=/tmp", "-mutant", "all"}, os.Stderr); err == nil {
+		t.Error("one -postgres database accepted for every run of -mutant all")
+	}
 }

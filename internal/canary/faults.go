@@ -111,11 +111,12 @@ func (s *schedule) run(ctx context.Context) error {
 	}
 	if len(s.server.nodes) > 1 {
 		// A cluster: cameras whose old connections linger while they
-		// connect again (the calm lets nothing else end a session), a
-		// node killed every round (the cameras it homed reconnect to
-		// the others through the balancer), and the NATS routes cut,
-		// taken from the poor network's time.
-		steps[0].do, steps[1].frac, steps[5].do = s.lingerCameras, 0.20, s.killNode
+		// connect again (while viewers cancel: no camera fault ends a
+		// session then, and the routes were cut half a round before),
+		// a node killed every round (the cameras it homed reconnect
+		// to the others through the balancer), and the NATS routes
+		// cut, taken from the poor network's time.
+		steps[3].do, steps[1].frac, steps[5].do = s.lingerCameras, 0.20, s.killNode
 		steps = append(steps, step{phaseRoutes, 0.10, s.cutRoutes})
 	}
 	for round := 0; ctx.Err() == nil; round++ {
