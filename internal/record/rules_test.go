@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -506,4 +507,41 @@ func TestPinsForGrants(t *testing.T) {
 	if got, err := ps.List(ctx, e.grant("cam-a", "u-a")); err != nil || len(got) != 0 {
 		t.Errorf("the previous owner's pins listed after the handover: %+v, %v", got, err)
 	}
+}
+
+// TestRetentionRunGuardsBetweenSweeps, in a synctest bubble: Run checks
+// the free space every GuardEvery and deletes when it is low, without
+// waiting for the next sweep (Every).
+func TestRetentionRunGuardsBetweenSweeps(t *testing.T) {
+	e := newRetEnv(t)
+	old := e.add("cam-a", time.Hour, 100)
+	var mu sync.Mutex
+	free, asked := int64(1<<40), 0
+	e.ret.Free = func(context.Context) (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		return free, nil
+	}
+	e.ret.MinFree, e.ret.Every, e.ret.GuardEvery = 1<<30, time.Hour, 30*time.Second
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- e.ret.Run(ctx) }()
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		if asked != 2 {
+			t.Errorf("free space asked %d times in a minute, want 2", asked)
+		}
+		free = 0
+		mu.Unlock()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.kept(false, old)
 }
