@@ -70,7 +70,6 @@ type cameraPlan struct {
 	push, read func(j int) *vigil // where camera j publishes, where its reader reads it
 	srv        measured           // measured at each step
 	also       []measured         // sampled beside srv (a cluster's other nodes)
-	stopUnfit  bool               // end after a step whose cameras do not fit
 }
 
 // cameraSteps adds cameras of the small clip step by step, each with one
@@ -104,10 +103,6 @@ func (b *bench) cameraSteps(ctx context.Context, p cameraPlan, rows *[]cameraRow
 		*rows = append(*rows, cameraRow{measurement: m, cameras: n, idealMbps: b.small.mbps * float64(n),
 			reconnects: reconnects(cams) - reconnects0})
 		log.Printf("  cameras=%d %s", n, m.summary())
-		if last := (*rows)[len(*rows)-1]; p.stopUnfit && !last.fits() {
-			log.Printf("  %d cameras do not fit: the larger steps are left out", n)
-			break
-		}
 	}
 	return nil
 }
