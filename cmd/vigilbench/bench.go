@@ -164,3 +164,25 @@ func (b *bench) profilePath(name string) string {
 	}
 	return filepath.Join(b.opts.profile, name+".pprof")
 }
+
+// profileWindow fetches, with -profile, Vigil's CPU profile over the next
+// measurement window into name.pprof and its heap profile at the window's
+// end into name-heap.pprof; the channel closes when both are written (at
+// once without -profile).
+func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan struct{} {
+	done := make(chan struct{})
+	if b.opts.profile == "" {
+		close(done)
+		return done
+	}
+	c := v.webClient(1)
+	origin := "http://" + v.HTTP()
+	cpu := profileDuring(ctx, c, origin, b.opts.window, b.profilePath(name))
+	go func() {
+		defer close(done)
+		defer c.close()
+		<-cpu
+		fetchProfile(ctx, c, origin+"/debug/pprof/heap", b.profilePath(name+"-heap"))
+	}()
+	return done
+}

@@ -78,7 +78,9 @@ func (c *manyCameras) run(ctx context.Context, b *bench) error {
 		}
 		rs = append(rs, more...)
 		missing := settle(ctx, rs, since, b.opts.warmup)
+		done := b.profileWindow(ctx, v, fmt.Sprintf("cameras-%d", n))
 		m, err := measure(ctx, v, rs, b.opts.window)
+		<-done
 		if err != nil {
 			return err
 		}

@@ -41,8 +41,8 @@ type options struct {
 	window time.Duration
 	warmup time.Duration
 	keep   bool
-	// profile is a directory for CPU profiles of Vigil during the
-	// cached-still loads; empty takes none.
+	// profile is a directory for profiles of Vigil (the cached-still
+	// loads, the many-cameras windows); empty takes none.
 	profile string
 
 	// The cached-still load, of the stills and TLS scenarios.
@@ -59,7 +59,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.window, "window", 0, "steady-state window per step (default 15s; quick 5s)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "settling time before each window (default 3s; quick 2s)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Vigil's logs and data)")
-	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of Vigil during the cached-still loads into `DIR` (stills.pprof, tls-stills.pprof)")
+	fs.StringVar(&o.profile, "profile", "", "write profiles of Vigil into `DIR`: CPU during the cached-still loads (stills.pprof, tls-stills.pprof), CPU and heap during each many-cameras window (cameras-N.pprof, cameras-N-heap.pprof)")
 	fs.Float64Var(&o.stillRate, "still-rate", 1000, "cached still requests per second")
 	fs.DurationVar(&o.stillWindow, "still-window", 0, "how long the cached still load runs (default 10s; quick 5s)")
 }
