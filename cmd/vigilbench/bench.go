@@ -125,11 +125,13 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	metricGOP   = "vigil_gop_cache_bytes"
 )
 
-// scrape returns the sums of the skips, allocation and GC counters.
+// scrape returns the sums of the skips, allocation and GC counters and
+// of the GOP caches' bytes.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP)
 }
 
 // camera returns a simulated camera publishing c as d to v.
@@ -170,11 +172,10 @@ func (b *bench) profilePath(name string) string {
 // end into name-heap.pprof; the channel closes when both are written (at
 // once without -profile).
 func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan struct{} {
-	done := make(chan struct{})
 	if b.opts.profile == "" {
-		close(done)
-		return done
+		return closedChan()
 	}
+	done := make(chan struct{})
 	c := v.webClient(1)
 	origin := "http://" + v.HTTP()
 	cpu := profileDuring(ctx, c, origin, b.opts.window, b.profilePath(name))

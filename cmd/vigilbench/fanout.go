@@ -26,7 +26,7 @@ type fanout struct {
 	oneCamera
 	steps      []int // reader counts
 	rows       []fanoutRow
-	go2rtc     string      // go2rtc binary; empty leaves the comparison out
+	go2rtc     string      // go2rtc binary (-go2rtc); empty leaves the comparison out
 	go2rtcVer  string      // what it says its version is
 	go2rtcRows []fanoutRow // the same steps through go2rtc
 }
@@ -40,7 +40,6 @@ type fanoutRow struct {
 
 func (f *fanout) flags(fs *flag.FlagSet) {
 	countsVar(fs, &f.steps, "fanout", "reader counts of the fan-out steps (default 1,50,200,500; quick 1,10)")
-	fs.StringVar(&f.go2rtc, "go2rtc", "", "go2rtc `binary` (scripts/go2rtc.sh builds it) to run the fan-out's steps through after Vigil's; empty leaves it out")
 }
 
 func (f *fanout) setDefaults(quick bool) error {
@@ -54,6 +53,7 @@ func (f *fanout) setDefaults(quick bool) error {
 // one server at a time on the same machine.
 func (f *fanout) run(ctx context.Context, b *bench) error {
 	log.Printf("  %v readers", f.steps)
+	f.go2rtc = b.opts.go2rtc
 	if err := f.runVigil(ctx, b); err != nil || f.go2rtc == "" {
 		return err
 	}
