@@ -126,12 +126,13 @@ const (
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
 	metricGOP   = "vigil_gop_cache_bytes"
+	metricIn    = "vigil_ingest_bytes_total"
 )
 
-// scrape returns the sums of the skips, allocation and GC counters and
-// of the GOP caches' bytes.
+// scrape returns the sums of the skips, allocation, GC and ingest
+// counters and of the GOP caches' bytes.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP, metricIn)
 }
 
 // camera returns a simulated camera publishing c as d to v.

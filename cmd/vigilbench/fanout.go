@@ -218,6 +218,6 @@ func (f *fanout) targets(b *strings.Builder, _ *report) {
 
 // summary is a one-line progress note.
 func (m measurement) summary() string {
-	return fmt.Sprintf("readers=%d delivered=%.0f Mbit/s fps/reader=%.1f vigil_cpu=%.0f%% rss=%.0f MiB skips=%.0f stalls=%d lost=%d bench_cpu=%.0f%% other_cpu=%.0f%% steal=%.0f%%",
-		m.rw.readers, m.rw.mbps, m.rw.fpsPerReader, m.vigil.cpuPct, m.vigil.rssMiB, m.skips, m.rw.stalls, m.rw.lost, m.bench.cpuPct, m.otherCPU, m.steal)
+	return fmt.Sprintf("readers=%d ingested=%.0f Mbit/s delivered=%.0f Mbit/s fps/reader=%.1f vigil_cpu=%.0f%% rss=%.0f MiB skips=%.0f stalls=%d lost=%d bench_cpu=%.0f%% other_cpu=%.0f%% steal=%.0f%%",
+		m.rw.readers, m.ingestMbps, m.rw.mbps, m.rw.fpsPerReader, m.vigil.cpuPct, m.vigil.rssMiB, m.skips, m.rw.stalls, m.rw.lost, m.bench.cpuPct, m.otherCPU, m.steal)
 }

@@ -20,6 +20,9 @@ type measurement struct {
 	// cacheMiB is what Vigil's GOP caches hold at the window's end
 	// (vigil_gop_cache_bytes summed); NaN if unreadable.
 	cacheMiB float64
+	// ingestMbps is the cameras' payload rate into Vigil
+	// (vigil_ingest_bytes_total); NaN if unreadable.
+	ingestMbps float64
 	// otherCPU is the machine's busy CPU (% of one core) not spent by
 	// Vigil or the generator: other processes on the machine. steal is
 	// the hypervisor's steal time, likewise.
@@ -68,12 +71,13 @@ func measure(ctx context.Context, v measured, rs []*reader, d time.Duration) (me
 	s1, serr1 := v.scrape(ctx)
 	m := measurement{rw: window(rs, t0, t1), vigil: usageBetween(p0, p1), bench: usageBetween(b0, b1)}
 	secs := p1.at.Sub(p0.at).Seconds()
-	m.skips, m.allocMBps, m.gcPerSec, m.cacheMiB = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	m.skips, m.allocMBps, m.gcPerSec, m.cacheMiB, m.ingestMbps = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if serr0 == nil && serr1 == nil {
 		m.skips = s1[metricSkips] - s0[metricSkips]
 		m.allocMBps = (s1[metricAlloc] - s0[metricAlloc]) / secs / (1 << 20)
 		m.gcPerSec = (s1[metricGCs] - s0[metricGCs]) / secs
 		m.cacheMiB = s1[metricGOP] / (1 << 20)
+		m.ingestMbps = (s1[metricIn] - s0[metricIn]) * 8 / secs / 1e6
 	}
 	m.otherCPU = 100*float64(busy1-busy0)/clockTicks/secs - m.vigil.cpuPct - m.bench.cpuPct
 	m.steal = 100 * float64(steal1-steal0) / clockTicks / secs
