@@ -217,6 +217,12 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 	notes(b, rowNote)
 }
 
+// clean reports whether a window ran steadily: every reader near the
+// ideal rate, no stall, no camera reconnect.
+func (row cameraRow) clean() bool {
+	return row.rw.stalls == 0 && row.reconnects == 0 && (row.readers == 0 || pct(row.rw.mbps, row.idealMbps) > 95)
+}
+
 // cameraRowAt is the window of rows with n cameras and r readers.
 func cameraRowAt(rows []cameraRow, n, r int) (cameraRow, bool) {
 	i := slices.IndexFunc(rows, func(row cameraRow) bool { return row.cameras == n && row.readers == r })
@@ -242,7 +248,13 @@ func (c *manyCameras) targets(b *strings.Builder, _ *report) {
 			what = fmt.Sprintf("%d cameras, no readers", w.n)
 		}
 		cpu := "not judged (no go2rtc run: -go2rtc)"
-		if g, ok := cameraRowAt(c.go2rtcRows, w.n, w.r); ok && g.vigil.cpuPct > 0 {
+		g, okG := cameraRowAt(c.go2rtcRows, w.n, w.r)
+		switch {
+		case okG && (!v.clean() || !g.clean()):
+			cpu = fmt.Sprintf("not judged — a window was not clean (Vigil %.0f%% delivered, %d stalls, %d reconnects; "+
+				"go2rtc %.0f%%, %d, %d): the figures are not of a steady load", pct(v.rw.mbps, v.idealMbps), v.rw.stalls,
+				v.reconnects, pct(g.rw.mbps, g.idealMbps), g.rw.stalls, g.reconnects)
+		case okG && g.vigil.cpuPct > 0:
 			cpu = fmt.Sprintf("%s — Vigil %.1f%%, go2rtc %.1f%% (%.2f×; go2rtc RSS %.0f MiB)",
 				verdict(v.vigil.cpuPct <= g.vigil.cpuPct), v.vigil.cpuPct, g.vigil.cpuPct, v.vigil.cpuPct/g.vigil.cpuPct, g.vigil.rssMiB)
 		}
