@@ -199,7 +199,7 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 	fmt.Fprintf(b, "`%s` (scripts/go2rtc.sh), started after Vigil's steps ended, one stream per camera without a source; the same "+
 		"simulated cameras push to it and the same readers read it, without authentication. The last columns divide Vigil's "+
 		"window with the same cameras and readers by go2rtc's.\n\n", c.go2rtcVer)
-	b.WriteString("| cameras | readers | ingested Mbit/s | delivered Mbit/s | fps/reader | go2rtc CPU % | go2rtc RSS MiB | stalls (readers) | camera reconnects | writes/s | generator CPU % | other CPU % | Vigil ÷ go2rtc CPU | Vigil ÷ go2rtc RSS |\n")
+	b.WriteString("| cameras | readers | delivered Mbit/s | fps/reader | go2rtc CPU % | go2rtc RSS MiB | stalls (readers) | camera reconnects | writes/s | generator CPU % | other CPU % | Vigil ÷ go2rtc CPU | Vigil ÷ go2rtc RSS |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rowNote = nil
 	for _, row := range c.go2rtcRows {
