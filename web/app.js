@@ -516,4 +516,7 @@ async function loadOwnerTools(cam) {
 function fmt(t) { return new Date(t).toLocaleString(); }
 
 setInterval(() => { if (me && !document.hidden) refresh(); }, 10000);
-start();
+// After every deferred script has run (timeline.js, after this one, is
+// needed by forget): a fast answer to start's first request may otherwise
+// arrive before it has.
+document.addEventListener("DOMContentLoaded", start);

@@ -125,14 +125,17 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	metricGOP   = "vigil_gop_cache_bytes"
+	metricIn    = "vigil_ingest_bytes_total"
 	// A cluster node's bus bytes, sealed and chunked; absent on one node.
 	metricBusSent     = "vigil_cluster_bus_sent_bytes_total"
 	metricBusReceived = "vigil_cluster_bus_received_bytes_total"
 )
 
-// scrape returns the sums of the skips, allocation, GC and bus counters.
+// scrape returns the sums of the skips, allocation, GC, ingest and bus
+// counters and of the GOP caches' bytes.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricBusSent, metricBusReceived)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP, metricIn, metricBusSent, metricBusReceived)
 }
 
 // camera returns a simulated camera publishing c as d to v.
@@ -186,4 +189,25 @@ func (b *bench) profilePath(name string) string {
 		return ""
 	}
 	return filepath.Join(b.opts.profile, name+".pprof")
+}
+
+// profileWindow fetches, with -profile, Vigil's CPU profile over the next
+// measurement window into name.pprof and its heap profile at the window's
+// end into name-heap.pprof; the channel closes when both are written (at
+// once without -profile).
+func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan struct{} {
+	if b.opts.profile == "" {
+		return closedChan()
+	}
+	done := make(chan struct{})
+	c := v.webClient(1)
+	origin := "http://" + v.HTTP()
+	cpu := profileDuring(ctx, c, origin, b.opts.window, b.profilePath(name))
+	go func() {
+		defer close(done)
+		defer c.close()
+		<-cpu
+		fetchProfile(ctx, c, origin+"/debug/pprof/heap", b.profilePath(name+"-heap"))
+	}()
+	return done
 }

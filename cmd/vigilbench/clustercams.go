@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"strings"
+
+	"vigil/internal/sim"
 )
 
 // clusterCameras is many cameras over a cluster: camera j publishes to
@@ -48,9 +50,9 @@ func (c *clusterCameras) run(ctx context.Context, b *bench) error {
 	log.Printf("  %v cameras", c.steps)
 	nodes := cl.nodes
 	return b.cameraSteps(ctx, cameraPlan{steps: c.steps, devs: devs,
-		push: func(j int) *vigil { return nodes[j%len(nodes)] },
-		read: func(j int) *vigil { return nodes[(j+1)%len(nodes)] },
-		srv:  nodes[0], also: cl.others(0)}, &c.rows)
+		camera:  func(j int, d device) *sim.Camera { return b.camera(nodes[j%len(nodes)], d, b.small) },
+		readURL: func(j int, d device) string { return nodes[(j+1)%len(nodes)].readURL(d) },
+		srv:     nodes[0], also: cl.others(0)}, &c.rows)
 }
 
 func (c *clusterCameras) section(w *strings.Builder, _ *report) {

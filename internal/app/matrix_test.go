@@ -15,6 +15,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/config"
+	"vigil/internal/record"
 	"vigil/internal/seal"
 	"vigil/internal/store"
 	"vigil/internal/testkit"
@@ -83,6 +84,17 @@ func TestAccessMatrix(t *testing.T) {
 	if s != 201 {
 		t.Fatalf("the owner marks an event: %d", s)
 	}
+	// A pin of the owner's, which only she removes.
+	epochStart, secret, err := a.store.Epoch(ctx, deviceID(cam))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(secret)
+	pinID, err := a.store.AddPin(ctx, record.Pin{Device: deviceID(cam), Epoch: epochStart, User: a.callerNamed(ctx, "owner").ID,
+		Start: ev.Start, End: ev.Start.Add(time.Second), Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The owner links Google Home to the camera.
 	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
 	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
@@ -132,6 +144,17 @@ func TestAccessMatrix(t *testing.T) {
 	ownerOnly := map[string]int{"owner": 200, "viewer": 404, "token-viewer": 401, "revoked": 404, "expired": 404,
 		"stranger": 404, "disabled": 401, "anonymous": 401, "token-other-camera": 401, "token-expired": 401, "token-forged": 401,
 		"token-other-audience": 401, "token-revoked-share": 401, "token-session-ended": 401}
+	// Pins are a signed-in person's: like reads, but no stream token
+	// opens them.
+	people := map[string]int{}
+	for k, v := range read {
+		if strings.HasPrefix(k, "token-") {
+			v = 401
+		}
+		people[k] = v
+	}
+	unpin := withStatus(people, 404) // not the viewer's pin
+	unpin["owner"] = 204
 	camerasOnly := map[string]int{} // uploads: people are refused whoever they are
 	for _, p := range principals {
 		camerasOnly[p.name] = 401
@@ -181,8 +204,14 @@ func TestAccessMatrix(t *testing.T) {
 		"POST /api/cameras/{id}/events":                  {"/events", withOwner(ownerOnly, 400), false},
 		"GET /api/cameras/{id}/events/{event}/thumb.jpg": {fmt.Sprintf("/events/%d/thumb.jpg", ev.ID), read, true},
 		"POST /api/cameras/{id}/tokens":                  {"/tokens", withTokens(read), false},
-		"DELETE /api/cameras/{id}":                       {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
-		"PATCH /api/cameras/{id}":                        {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
+		"GET /api/cameras/{id}/review":                   {"/review", read, false},
+		"GET /api/cameras/{id}/usage":                    {"/usage", ownerOnly, false},
+		"GET /api/cameras/{id}/pins":                     {"/pins", people, false},
+		// The table's body pins nothing: who gets past the edge is told 400.
+		"POST /api/cameras/{id}/pins":         {"/pins", withStatus(people, 400), false},
+		"DELETE /api/cameras/{id}/pins/{pin}": {fmt.Sprintf("/pins/%d", pinID), unpin, false},
+		"DELETE /api/cameras/{id}":            {"", withOwner(ownerOnly, 0), false}, // the owner's release is tested elsewhere
+		"PATCH /api/cameras/{id}":             {"", withOwner(ownerOnly, 0), false}, // the owner's rename: TestRenameCamera
 		// Only the owner unlinks her link (tested elsewhere); to anyone
 		// else signed in it does not exist.
 		"DELETE /api/links/{id}":                  {"/api/links/" + link.ID, withOwner(ownerOnly, 0), false},

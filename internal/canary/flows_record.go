@@ -28,12 +28,14 @@ type timelineSpan struct {
 	URL   string    `json:"url"`
 }
 
-// recordingFlow lists the camera's recorded spans (every span since the
+// recordingFlow (one visit in two to the camera the user was let see
+// last, see freshest) lists the camera's recorded spans (every span since the
 // epoch's start: the server must keep earlier footage to itself) and plays
 // some of it, checking every sample's stamp and capture time: one span's
 // MP4 from its start through a Range, or clip.mp4 over a stretch that
-// starts up to ten minutes before a listed span (across segments; for a
-// sharee often from before the share, which the server must leave out),
+// starts up to ten minutes before a listed span, or up to two before the
+// viewer's epoch (across segments; from before the claim or share, which
+// the server must leave out),
 // whose frames must also lie in the stretch asked for. A frame recorded
 // before the viewer's claim or share is a violation. Then it asks for
 // recordings it must not get (see probeRecorded). An attacker's listing,
@@ -41,6 +43,9 @@ type timelineSpan struct {
 func recordingFlow(ctx context.Context, v *Visit) error {
 	if v.Attack {
 		return attackRecorded(ctx, v, "/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", kindRecording)
+	}
+	if v.rng.IntN(2) == 0 {
+		v.freshest()
 	}
 	res, err := v.get(ctx, v.camPath("/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), true)
 	if res == nil {
@@ -69,6 +74,12 @@ func recordingFlow(ctx context.Context, v *Visit) error {
 	}
 	from := sp.Start.Add(-time.Duration(v.rng.Int64N(int64(10 * time.Minute))))
 	to := sp.Start.Add(30*time.Second + time.Duration(v.rng.Int64N(int64(3*time.Minute))))
+	if recent := time.Since(v.notBefore) < 10*time.Minute; !v.notBefore.IsZero() && (recent || v.rng.IntN(2) == 0) {
+		// Scrolled back to where the timeline begins (a new claim or share
+		// always), and a little past.
+		from = v.notBefore.Add(-time.Duration(v.rng.Int64N(int64(2 * time.Minute))))
+		to = from.Add(time.Minute + time.Duration(v.rng.Int64N(int64(3*time.Minute))))
+	}
 	q := url.Values{"stream": {"main"}, "from": {from.UTC().Format(time.RFC3339Nano)}, "to": {to.UTC().Format(time.RFC3339Nano)}}
 	return v.playRecording(ctx, v.camPath("/recordings/clip.mp4?"+q.Encode()), 8<<20, from, to)
 }
@@ -106,4 +117,21 @@ func (v *Visit) playRecording(ctx context.Context, path string, size int64, from
 		defer func() { v.spanFrom, v.spanTo = time.Time{}, time.Time{} }()
 	}
 	return readFMP4(v, res.Body)
+}
+
+// freshest retargets the visit to the camera the user was let see last
+// (a claim or share just made: people look at what was just shared with
+// them), whose timeline begins at the newest epoch: footage from just
+// before it is what a lookup that forgets the epoch would add.
+func (v *Visit) freshest() {
+	var best *Camera
+	var at time.Time
+	for _, c := range v.c.layout.visible(v.User.Name) {
+		if nb := v.c.layout.notBefore(v.User.Name, c.ID); !c.StillOnly && nb.After(at) {
+			best, at = c, nb
+		}
+	}
+	if best != nil && best != v.Camera {
+		v.retarget(best)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/sdpunmarshaler"
 
+	"vigil/internal/ingest"
 	"vigil/internal/media"
 )
 
@@ -41,7 +42,7 @@ type Description struct {
 
 // encodeDescription encodes tracks and start; owner travels in the seal.
 func encodeDescription(tracks []*media.Track, start time.Time) ([]byte, error) {
-	d := media.Describe(tracks)
+	d := ingest.Describe(tracks)
 	text, err := d.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("cluster: describe tracks: %w", err)
@@ -69,7 +70,7 @@ func decodeDescription(owner media.Owner, b []byte) (*Description, error) {
 	// The receiving node applies the codec allow-list too: a description
 	// naming any other format is refused whole (leaving its media out would
 	// shift the track numbers the units carry).
-	desc := &Description{Owner: owner, Start: start, Tracks: media.TracksOf(&d)}
+	desc := &Description{Owner: owner, Start: start, Tracks: ingest.TracksOf(&d)}
 	if len(desc.Tracks) == 0 || len(desc.Tracks) != len(d.Medias) {
 		return nil, fmt.Errorf("%w: description of %d medias, %d of them of an allowed codec", errFrame, len(d.Medias), len(desc.Tracks))
 	}

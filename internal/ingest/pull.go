@@ -19,7 +19,6 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/hub"
-	"vigil/internal/media"
 )
 
 // PullerConfig is what a Puller is built from.
@@ -122,7 +121,7 @@ func (p *Puller) once(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("describe: %w", err)
 	}
-	tracks := media.TracksOf(desc)
+	tracks := TracksOf(desc)
 	if len(tracks) == 0 {
 		return errors.New("camera offers no supported track (H.264, H.265, AAC, Opus, G.711)")
 	}

@@ -209,7 +209,7 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 		cs.describe.Close()
 	}
 	cs.contentBase = contentBase(ctx.Request.URL)
-	cs.describe = &gortsplib.ServerStream{Server: h.s.srv, Desc: media.Describe(tracks)}
+	cs.describe = &gortsplib.ServerStream{Server: h.s.srv, Desc: ingest.Describe(tracks)}
 	if err := cs.describe.Initialize(); err != nil {
 		cs.describe = nil
 		return status(base.StatusInternalServerError), nil, nil
@@ -330,7 +330,7 @@ func (h *handler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.R
 	if res, err := h.authenticate(ctx.Conn, ctx.Request, t, "camera", camera); res != nil || err != nil {
 		return res, err
 	}
-	tracks := media.TracksOf(ctx.Description)
+	tracks := ingest.TracksOf(ctx.Description)
 	if len(tracks) == 0 {
 		h.s.cfg.Logger.Warn("rtsp camera announced no supported track", "camera", t.device)
 		return status(base.StatusUnsupportedMediaType), nil

@@ -17,6 +17,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/audit"
 	"vigil/internal/hub"
+	"vigil/internal/ingest"
 	"vigil/internal/media"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc := media.Describe(r.Tracks())
+	desc := ingest.Describe(r.Tracks())
 	n := len(desc.Medias)
 	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, n), channels: make([]int, n)}
 	for i, tr := range r.Tracks() {

@@ -53,6 +53,21 @@ func TestControllerMovesOneModeAtATime(t *testing.T) {
 	}
 }
 
+// TestControllerLeavesFastWhenFarBelow: an estimate under half the
+// threshold (800 kbit/s against main's 4.5 Mbit/s, the poor link of
+// issue 17) moves down after a third of downHold, not the whole.
+func TestControllerLeavesFastWhenFarBelow(t *testing.T) {
+	cfg := defaultAdapt()
+	c := newController(cfg, ModeMain)
+	t0 := time.Unix(0, 0)
+	if m := c.decide(t0, 800_000, 4_500_000); m != ModeMain {
+		t.Fatalf("moved at once to %v", m)
+	}
+	if m := c.decide(t0.Add(cfg.downHold/3), 800_000, 4_500_000); m != ModeSub {
+		t.Fatalf("after a third of downHold far below: %v, want sub", m)
+	}
+}
+
 // TestControllerNeverAboveTop: a session that asked for sub never goes to main.
 func TestControllerNeverAboveTop(t *testing.T) {
 	c := newController(defaultAdapt(), ModeSub)
