@@ -212,12 +212,24 @@ func TestCluster(t *testing.T) {
 // and an admin password, with embedded NATS servers routed to each other.
 func startCluster(t *testing.T, dsn string, n int) []*vigilproc.Proc {
 	t.Helper()
+	return startClusterVia(t, dsn, n, nil)
+}
+
+// startClusterVia is startCluster whose nodes dial each other's routes at
+// the addresses via gives for their route listen addresses (a proxy in
+// front of each, say); nil dials them directly.
+func startClusterVia(t *testing.T, dsn string, n int, via func(listen []string) []string) []*vigilproc.Proc {
+	t.Helper()
 	bin := buildVigil(t)
 	master := make([]byte, seal.MasterKeySize)
 	rand.Read(master)
-	var routes []string
+	var listen []string
 	for range n {
-		routes = append(routes, loopback.Addr(freePort(t)))
+		listen = append(listen, loopback.Addr(freePort(t)))
+	}
+	routes := listen
+	if via != nil {
+		routes = via(listen)
 	}
 	admin := rand.Text()
 	nodes := make([]*vigilproc.Proc, n)
@@ -228,7 +240,7 @@ func startCluster(t *testing.T, dsn string, n int) []*vigilproc.Proc {
 		}
 		p, err := vigilproc.New(vigilproc.Config{Bin: bin, Data: data, Log: filepath.Join(t.TempDir(), "vigil.log"),
 			AdminPassword: admin, Env: []string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
-				fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + routes[i],
+				fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + listen[i],
 				"VIGIL_CLUSTER_ROUTES=" + strings.Join(routes, ","), "VIGIL_CLUSTER_REPLICAS=1",
 				"VIGIL_CLUSTER_DRAIN=" + clusterDrain.String()}})
 		if err != nil {
