@@ -13,6 +13,7 @@ import (
 
 	"vigil/internal/sim"
 	"vigil/internal/testkit/pgtest"
+	"vigil/internal/vigilproc"
 )
 
 // routeCut is how long TestClusterRouteCut keeps the routes cut: longer
@@ -50,13 +51,7 @@ func TestClusterRouteCut(t *testing.T) {
 	if err := a.CLI(ctx, &dev, "device", "add", "--name", "porch", "--json"); err != nil {
 		t.Fatal(err)
 	}
-	cam := &sim.Camera{ID: dev.ID, Key: sim.CameraKey([]byte(clusterSecret), dev.ID), FPS: 15, GOP: 15,
-		URL: fmt.Sprintf("rtsp://%s:%s@%s/%s", dev.ID, dev.Password, a.RTSP(), dev.ID)}
-	camCtx, stopCam := context.WithCancel(ctx)
-	defer stopCam()
-	go cam.Run(camCtx)
-	onB := fmt.Sprintf("rtsp://admin:%s@%s/%s", b.AdminPassword(), b.RTSP(), dev.ID)
-	ffmpegStamps(t, onB, dev.ID)
+	onB := pushAndView(t, dev, a, b)
 
 	routeLines := len(a.LogLines("trying to connect to route")) + len(b.LogLines("trying to connect to route"))
 	for _, x := range proxies {
@@ -85,4 +80,19 @@ func TestClusterRouteCut(t *testing.T) {
 			t.Errorf("%s counted %v isolation violations", p.Base(), v)
 		}
 	}
+}
+
+// pushAndView starts a stamped camera pushing dev to node home until the
+// test ends, and returns the admin's RTSP URL of it on node viewer once
+// that shows the camera's own stamps.
+func pushAndView(t *testing.T, dev deviceJSON, home, viewer *vigilproc.Proc) string {
+	t.Helper()
+	cam := &sim.Camera{ID: dev.ID, Key: sim.CameraKey([]byte(clusterSecret), dev.ID), FPS: 15, GOP: 15,
+		URL: fmt.Sprintf("rtsp://%s:%s@%s/%s", dev.ID, dev.Password, home.RTSP(), dev.ID)}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go cam.Run(ctx)
+	url := fmt.Sprintf("rtsp://admin:%s@%s/%s", viewer.AdminPassword(), viewer.RTSP(), dev.ID)
+	ffmpegStamps(t, url, dev.ID)
+	return url
 }

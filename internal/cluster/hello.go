@@ -143,4 +143,3 @@ func (h *Hellos) Mismatched() int {
 	}
 	return n
 }
-
