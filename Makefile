@@ -29,8 +29,12 @@ clips:
 	scripts/make-clips.sh
 
 # The leak canary: 200 cameras, 100 users, 12 minutes of recreated incidents,
-# then each planted bug (-tags canarymutant) until caught; rewrites the canary
-# section of BENCHMARKS.md. CANARY_FLAGS adds flags (e.g. -seed N, -duration 2m).
+# then each planted bug (-tags canarymutant) until caught; then the cluster
+# mode: 3 nodes on one Postgres, 60 cameras, 5 minutes with node kills and
+# route cuts, then the cluster's planted bugs. Rewrites the canary section of
+# BENCHMARKS.md. CANARY_FLAGS adds flags (e.g. -seed N, -duration 2m),
+# CANARY_CLUSTER_FLAGS to the cluster's run.
 canary: deps
 	$(GO) vet -tags canarymutant ./...
 	$(GO) run ./cmd/vigilcanary -mutant all -out BENCHMARKS.md $(CANARY_FLAGS)
+	$(GO) run ./cmd/vigilcanary -nodes 3 -cameras 60 -users 30 -duration 5m -mutant all -out BENCHMARKS.md $(CANARY_CLUSTER_FLAGS)

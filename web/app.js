@@ -52,6 +52,7 @@ function forget() {
   closeWall();
   forgetAccount();
   forgetOwnerExtras();
+  forgetFeed();
   epoch++;
   me = null;
   csrf = "";
@@ -119,6 +120,7 @@ async function refresh() {
   renderGrid();
   renderWall();
   renderLinks();
+  loadFeed();
   if (view && !cameras.some((c) => c.id === view.cam.id)) view.setState("no access");
 }
 
@@ -285,8 +287,9 @@ class LiveView {
     pc.ontrack = (e) => {
       if (!this.video.srcObject) this.video.srcObject = e.streams[0] || new MediaStream([e.track]);
     };
+    const candidates = gathered(pc); // listening before the first candidate
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
+    await candidates;
     const res = await api("POST", base + "/whep", pc.localDescription.sdp, "application/sdp");
     if (!res.ok) {
       pc.close();
@@ -424,7 +427,6 @@ class LiveView {
   }
 }
 
-// gathered waits for ICE gathering to finish (WHEP here has no trickle).
 // setMode shows what the live view plays, and why when it is less than
 // the main stream.
 function setMode(mode, why) {
@@ -449,12 +451,30 @@ function mbits(bps) {
   return (bps / 1e6).toFixed(1) + " Mbit/s";
 }
 
+// gathered waits until the offer carries the page's ICE candidates (WHEP
+// here has no trickle). It ends at the end of gathering, or once no candidate has come for
+// candidateQuiet: Chromium reports its host candidates within a few ms
+// but gathering complete only ~120 ms later (its allocator's later phases,
+// which find nothing without STUN or TURN servers), and that wait was
+// half of a click's time to first frame. A candidate that comes later
+// costs nothing: the server learns the page's address from its
+// connectivity checks anyway (a peer-reflexive candidate; the host
+// candidates are often mDNS names it does not resolve).
+const candidateQuiet = 20;
+
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((ok) => {
-    const t = setTimeout(ok, 2000);
+    let quiet;
+    const cap = setTimeout(ok, 2000);
+    const done = () => { clearTimeout(cap); clearTimeout(quiet); ok(); };
     pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") { clearTimeout(t); ok(); }
+      if (pc.iceGatheringState === "complete") done();
+    });
+    pc.addEventListener("icecandidate", (e) => {
+      if (!e.candidate) return done();
+      clearTimeout(quiet);
+      quiet = setTimeout(done, candidateQuiet);
     });
   });
 }

@@ -102,15 +102,7 @@ function renderTimeline() {
 }
 
 function eventRow(e) {
-  const li = document.createElement("li");
-  li.dataset.id = e.id;
-  if (e.thumb) {
-    const img = document.createElement("img");
-    img.className = "event-thumb";
-    img.src = e.thumb;
-    img.alt = e.kind + " at " + fmt(e.start);
-    li.append(img);
-  }
+  const li = eventItem(e);
   const text = document.createElement("span");
   text.textContent = e.kind + " · " + fmt(e.start) + (e.score ? " · " + Math.round(e.score * 100) + "%" : "");
   const b = document.createElement("button");

@@ -125,11 +125,14 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	// A cluster node's bus bytes, sealed and chunked; absent on one node.
+	metricBusSent     = "vigil_cluster_bus_sent_bytes_total"
+	metricBusReceived = "vigil_cluster_bus_received_bytes_total"
 )
 
-// scrape returns the sums of the skips, allocation and GC counters.
+// scrape returns the sums of the skips, allocation, GC and bus counters.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricBusSent, metricBusReceived)
 }
 
 // camera returns a simulated camera publishing c as d to v.
@@ -154,6 +157,26 @@ func (b *bench) live(ctx context.Context, name string, c clip, cfg vigilproc.Con
 		return nil, d, nil, err
 	}
 	return v, d, stop, nil
+}
+
+// livePair is live with the 1080p clip as the first camera's main stream
+// and the small clip as its sub stream.
+func (b *bench) livePair(ctx context.Context, name string) (*vigil, device, func(), error) {
+	v, d, stop, err := b.live(ctx, name, b.big, vigilproc.Config{})
+	if err != nil {
+		return nil, d, nil, err
+	}
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan struct{})
+	sub := b.camera(v, d, b.small)
+	sub.URL += "/sub"
+	go func() { sub.Run(subCtx); close(subDone) }()
+	stopBoth := func() { stopSub(); <-subDone; stop() }
+	if err := waitLive(ctx, v.readURL(d)+"/sub"); err != nil {
+		stopBoth()
+		return nil, d, nil, fmt.Errorf("sub stream: %w", err)
+	}
+	return v, d, stopBoth, nil
 }
 
 // profilePath is where a CPU profile named name goes with -profile, or ""

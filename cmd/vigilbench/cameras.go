@@ -50,8 +50,7 @@ func (c *manyCameras) setDefaults(quick bool) error {
 func (c *manyCameras) cameras() int { return 1 + c.steps[len(c.steps)-1] }
 
 // run adds cameras step by step, each with one reader, keeping the
-// earlier ones, and measures a window at each step. Camera starts are
-// spread over one GOP so that their keyframes do not all coincide.
+// earlier ones, and measures a window at each step.
 func (c *manyCameras) run(ctx context.Context, b *bench) error {
 	log.Printf("  %v cameras", c.steps)
 	v, err := b.startVigil(ctx, "cameras", vigilproc.Config{})
@@ -59,18 +58,36 @@ func (c *manyCameras) run(ctx context.Context, b *bench) error {
 		return err
 	}
 	defer v.Stop()
+	on := func(int) *vigil { return v }
+	return b.cameraSteps(ctx, cameraPlan{steps: c.steps, devs: b.devs[1:], push: on, read: on, srv: v}, &c.rows)
+}
+
+// cameraPlan is where the many-cameras steps run: on one server, or over
+// a cluster's nodes.
+type cameraPlan struct {
+	steps      []int
+	devs       []device           // at least the last step's
+	push, read func(j int) *vigil // where camera j publishes, where its reader reads it
+	srv        measured           // measured at each step
+	also       []measured         // sampled beside srv (a cluster's other nodes)
+}
+
+// cameraSteps adds cameras of the small clip step by step, each with one
+// RTSP reader, keeping the earlier ones, and appends a window at each
+// step to rows. Camera starts are spread over one GOP so that their
+// keyframes do not all coincide.
+func (b *bench) cameraSteps(ctx context.Context, p cameraPlan, rows *[]cameraRow) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	devs := b.devs[1:]
 	var cams []*sim.Camera
 	var rs []*reader
 	defer func() { closeAll(rs) }()
-	for _, n := range c.steps {
+	for _, n := range p.steps {
 		since, reconnects0 := time.Now(), reconnects(cams)
-		cams = append(cams, b.startCameras(cctx, v, devs[len(cams):n])...)
 		var urls []string
-		for _, d := range devs[len(rs):n] {
-			urls = append(urls, v.readURL(d))
+		for j := len(cams); j < n; j++ {
+			cams = append(cams, b.startCameras(cctx, p.push(j), p.devs[j:j+1])...)
+			urls = append(urls, p.read(j).readURL(p.devs[j]))
 		}
 		more, err := dialAll(ctx, urls)
 		if err != nil {
@@ -78,12 +95,12 @@ func (c *manyCameras) run(ctx context.Context, b *bench) error {
 		}
 		rs = append(rs, more...)
 		missing := settle(ctx, rs, since, b.opts.warmup)
-		m, err := measure(ctx, v, rs, b.opts.window)
+		m, err := measure(ctx, p.srv, rs, b.opts.window, p.also...)
 		if err != nil {
 			return err
 		}
 		m.missing = missing
-		c.rows = append(c.rows, cameraRow{measurement: m, cameras: n, idealMbps: b.small.mbps * float64(n),
+		*rows = append(*rows, cameraRow{measurement: m, cameras: n, idealMbps: b.small.mbps * float64(n),
 			reconnects: reconnects(cams) - reconnects0})
 		log.Printf("  cameras=%d %s", n, m.summary())
 	}
@@ -105,6 +122,12 @@ func (b *bench) startCameras(ctx context.Context, v *vigil, devs []device) []*si
 		}()
 	}
 	return cams
+}
+
+// fits reports whether the step's cameras were all ingested and delivered:
+// no stall, no camera reconnect, over 95% of the ideal rate delivered.
+func (row cameraRow) fits() bool {
+	return row.rw.stalls == 0 && row.reconnects == 0 && pct(row.rw.mbps, row.idealMbps) > 95
 }
 
 func reconnects(cams []*sim.Camera) uint64 {
@@ -145,7 +168,7 @@ func (c *manyCameras) targets(b *strings.Builder, r *report) {
 	row500, ok500 := find(500)
 	if ok500 {
 		fmt.Fprintf(b, "- **500 cameras at 0.5 Mbit/s ingested**: %s — %.0f%% of the ideal %.0f Mbit/s delivered, %.1f fps per reader (of %d), %d stalls, %d camera reconnects; Vigil %.1f%% CPU (%.3f%% per camera), %.0f MiB RSS (%.2f MiB per camera).\n",
-			verdict(row500.rw.stalls == 0 && row500.reconnects == 0 && pct(row500.rw.mbps, row500.idealMbps) > 95),
+			verdict(row500.fits()),
 			pct(row500.rw.mbps, row500.idealMbps), row500.idealMbps, row500.rw.fpsPerReader, r.small.fps, row500.rw.stalls, row500.reconnects,
 			row500.vigil.cpuPct, row500.vigil.cpuPct/500, row500.vigil.rssMiB, row500.vigil.rssMiB/500)
 	}

@@ -3,24 +3,17 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"vigil/internal/datadir"
 	"vigil/internal/loopback"
-	"vigil/internal/pgproc"
-	"vigil/internal/seal"
-	"vigil/internal/vigilproc"
 )
 
 // failoverTarget is the aim for a camera's failover after its
@@ -67,29 +60,15 @@ func (f *failover) cameras() int { return 0 }
 func (f *failover) run(ctx context.Context, b *bench) error {
 	began := time.Now()
 	defer func() { f.elapsed = time.Since(began) }()
-	pg, err := pgproc.Start()
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	defer pg.Stop()
-	nodes, err := startNodes(ctx, b, pg.DSN("postgres"), 3)
-	defer func() {
-		for _, n := range nodes {
-			if n != nil {
-				n.Stop()
-			}
-		}
-	}()
+	c, err := startCluster(ctx, b, "failover", 3)
+	defer c.stop()
 	if err != nil {
 		return err
 	}
-	var devs []device
-	for i := range f.n {
-		var d device
-		if err := nodes[0].CLI(ctx, &d, "device", "add", "--name", fmt.Sprintf("failover-%d", i+1), "--json"); err != nil {
-			return err
-		}
-		devs = append(devs, d)
+	nodes := c.nodes
+	devs, err := c.addDevices(ctx, "failover", f.n)
+	if err != nil {
+		return err
 	}
 	// Balancer i sends to node i while it is up, else to the next one up:
 	// camera j lands on node j%3 and moves on when it dies.
@@ -192,42 +171,6 @@ func frameAgain(ctx context.Context, old *reader, url string, killed time.Time) 
 		time.Sleep(5 * time.Millisecond)
 	}
 	return -1
-}
-
-// startNodes starts n cluster nodes on the database dsn with a shared
-// master key, their embedded NATS servers routed to each other.
-func startNodes(ctx context.Context, b *bench, dsn string, n int) ([]*vigil, error) {
-	master := make([]byte, seal.MasterKeySize)
-	rand.Read(master)
-	ports, err := loopback.TCPPorts(n) // held until all are chosen: no two nodes share a route port
-	if err != nil {
-		return nil, err
-	}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, loopback.Addr(p))
-	}
-	admin := rand.Text()
-	nodes := make([]*vigil, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		data := filepath.Join(b.tmp, fmt.Sprintf("failover-node-%d", i))
-		if err := os.MkdirAll(data, 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(data, datadir.MasterKeyFile), master, 0o600); err != nil {
-			return nil, err
-		}
-		cfg := vigilproc.Config{Data: data, AdminPassword: admin, Env: []string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
-			fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + routes[i],
-			"VIGIL_CLUSTER_ROUTES=" + strings.Join(routes, ","), "VIGIL_CLUSTER_REPLICAS=3"}}
-		name := fmt.Sprintf("failover-node-%d", i)
-		b.logs = append(b.logs, name)
-		wg.Go(func() { nodes[i], errs[i] = b.spawn(ctx, name, cfg) })
-	}
-	wg.Wait()
-	return nodes, errors.Join(errs...)
 }
 
 // balancer is a TCP load balancer in front of the nodes' RTSP ports: each

@@ -74,7 +74,7 @@ func (f *fanout) runVigil(ctx context.Context, b *bench) error {
 	defer cancel()
 	cam := b.camera(v, b.devs[0], b.big)
 	go cam.Run(cctx)
-	return f.measureSteps(ctx, b, v, v.readURL(b.devs[0]), cam, &f.rows)
+	return measureSteps(ctx, b, f.steps, v, v.readURL(b.devs[0]), cam, &f.rows)
 }
 
 // runGo2rtc does the same with go2rtc in Vigil's place.
@@ -88,15 +88,17 @@ func (f *fanout) runGo2rtc(ctx context.Context, b *bench) error {
 	defer cancel()
 	cam := g.camera(b, b.big)
 	go cam.Run(cctx)
-	return f.measureSteps(ctx, b, g, g.url(), cam, &f.go2rtcRows)
+	return measureSteps(ctx, b, f.steps, g, g.url(), cam, &f.go2rtcRows)
 }
 
-// measureSteps adds readers of url step by step, keeping the earlier ones,
-// and appends a window of srv at each step to rows.
-func (f *fanout) measureSteps(ctx context.Context, b *bench, srv measured, url string, cam *sim.Camera, rows *[]fanoutRow) error {
+// measureSteps adds readers of url (cam's camera, the 1080p clip) step by
+// step up to each of steps, keeping the earlier ones, and appends a window
+// of srv, and of also beside it, at each step to rows. The readers are
+// closed when it returns.
+func measureSteps(ctx context.Context, b *bench, steps []int, srv measured, url string, cam *sim.Camera, rows *[]fanoutRow, also ...measured) error {
 	var rs []*reader
 	defer func() { closeAll(rs) }()
-	for _, n := range f.steps {
+	for _, n := range steps {
 		since, reconnects0 := time.Now(), cam.Reconnects()
 		more, err := dialAll(ctx, slices.Repeat([]string{url}, n-len(rs)))
 		if err != nil {
@@ -104,7 +106,7 @@ func (f *fanout) measureSteps(ctx context.Context, b *bench, srv measured, url s
 		}
 		rs = append(rs, more...)
 		missing := settle(ctx, rs, since, b.opts.warmup)
-		m, err := measure(ctx, srv, rs, b.opts.window)
+		m, err := measure(ctx, srv, rs, b.opts.window, also...)
 		if err != nil {
 			return err
 		}

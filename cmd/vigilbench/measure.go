@@ -23,6 +23,11 @@ type measurement struct {
 	otherCPU, steal float64
 	// missing is how many readers had no frame when the window started.
 	missing int
+	// bus is the server's bus traffic, when it is a cluster node.
+	bus busRates
+	// also is the other servers sampled in the same window (a cluster's
+	// other nodes), in the order measure was given them.
+	also []serverWindow
 }
 
 // settle waits for every reader to get a frame (up to 15 s), then lets the
@@ -42,12 +47,13 @@ type measured interface {
 
 var _ measured = (*vigil)(nil)
 
-// measure samples the server v, this process and the readers over d.
-func measure(ctx context.Context, v measured, rs []*reader, d time.Duration) (measurement, error) {
-	s0, serr0 := v.scrape(ctx)
-	p0, err := sampleProc(v.PID())
+// measure samples the server v, this process and the readers over d, and
+// the servers also (a cluster's other nodes) in the same window.
+func measure(ctx context.Context, v measured, rs []*reader, d time.Duration, also ...measured) (measurement, error) {
+	servers := append([]measured{v}, also...)
+	s0, err := sampleServers(ctx, servers, false)
 	if err != nil {
-		return measurement{}, fmt.Errorf("server process: %w", err)
+		return measurement{}, err
 	}
 	b0, _ := sampleProc(os.Getpid())
 	busy0, steal0 := machineBusy()
@@ -56,24 +62,87 @@ func measure(ctx context.Context, v measured, rs []*reader, d time.Duration) (me
 		return measurement{}, ctx.Err()
 	}
 	t1 := tally(rs)
-	p1, err := sampleProc(v.PID())
+	s1, err := sampleServers(ctx, servers, true)
 	if err != nil {
-		return measurement{}, fmt.Errorf("server process: %w", err)
+		return measurement{}, err
 	}
 	b1, _ := sampleProc(os.Getpid())
 	busy1, steal1 := machineBusy()
-	s1, serr1 := v.scrape(ctx)
-	m := measurement{rw: window(rs, t0, t1), vigil: usageBetween(p0, p1), bench: usageBetween(b0, b1)}
-	secs := p1.at.Sub(p0.at).Seconds()
-	m.skips, m.allocMBps, m.gcPerSec = math.NaN(), math.NaN(), math.NaN()
-	if serr0 == nil && serr1 == nil {
-		m.skips = s1[metricSkips] - s0[metricSkips]
-		m.allocMBps = (s1[metricAlloc] - s0[metricAlloc]) / secs / (1 << 20)
-		m.gcPerSec = (s1[metricGCs] - s0[metricGCs]) / secs
+	m := measurement{rw: window(rs, t0, t1), bench: usageBetween(b0, b1)}
+	serversCPU := 0.0
+	for i := range servers {
+		w := s0[i].until(s1[i])
+		serversCPU += w.cpuPct
+		if i == 0 {
+			m.vigil, m.bus = w.usage, w.bus
+		} else {
+			m.also = append(m.also, w)
+		}
 	}
-	m.otherCPU = 100*float64(busy1-busy0)/clockTicks/secs - m.vigil.cpuPct - m.bench.cpuPct
+	first, last := s0[0], s1[0]
+	secs := last.proc.at.Sub(first.proc.at).Seconds()
+	m.skips, m.allocMBps, m.gcPerSec = math.NaN(), math.NaN(), math.NaN()
+	if first.metrics != nil && last.metrics != nil {
+		m.skips = last.metrics[metricSkips] - first.metrics[metricSkips]
+		m.allocMBps = (last.metrics[metricAlloc] - first.metrics[metricAlloc]) / secs / (1 << 20)
+		m.gcPerSec = (last.metrics[metricGCs] - first.metrics[metricGCs]) / secs
+	}
+	m.otherCPU = 100*float64(busy1-busy0)/clockTicks/secs - serversCPU - m.bench.cpuPct
 	m.steal = 100 * float64(steal1-steal0) / clockTicks / secs
 	return m, nil
+}
+
+// serverSample is one reading of a server: its process and its metrics
+// (nil if its scrape failed: go2rtc has none).
+type serverSample struct {
+	proc    procSample
+	metrics map[string]float64
+}
+
+// sampleServers reads each server's metrics and its process: the process
+// last at a window's start and first at its end, so that the window's CPU
+// leaves the scrapes out.
+func sampleServers(ctx context.Context, servers []measured, end bool) ([]serverSample, error) {
+	out := make([]serverSample, len(servers))
+	for i, s := range servers {
+		if !end {
+			out[i].metrics, _ = s.scrape(ctx)
+		}
+		var err error
+		if out[i].proc, err = sampleProc(s.PID()); err != nil {
+			return nil, fmt.Errorf("server process %d: %w", s.PID(), err)
+		}
+		if end {
+			out[i].metrics, _ = s.scrape(ctx)
+		}
+	}
+	return out, nil
+}
+
+// busRates is a cluster node's bus traffic over a window, NaN when
+// unknown (not a cluster node, or no metrics).
+type busRates struct{ sentMbps, recvMbps float64 }
+
+// serverWindow is what one server did between two samples.
+type serverWindow struct {
+	usage
+	bus busRates
+}
+
+// until is the window from a to b.
+func (a serverSample) until(b serverSample) serverWindow {
+	w := serverWindow{usage: usageBetween(a.proc, b.proc), bus: busRates{math.NaN(), math.NaN()}}
+	secs := b.proc.at.Sub(a.proc.at).Seconds()
+	rate := func(name string) float64 {
+		x, okA := a.metrics[name]
+		y, okB := b.metrics[name]
+		if !okA || !okB || secs <= 0 {
+			return math.NaN()
+		}
+		return (y - x) * 8 / secs / 1e6
+	}
+	w.bus.sentMbps, w.bus.recvMbps = rate(metricBusSent), rate(metricBusReceived)
+	return w
 }
 
 // sleep waits d or until ctx ends; it reports whether d passed.

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,15 +83,51 @@ const armClickJS = `(() => {
 	const via = document.getElementById("via");
 	via.textContent = "";
 	let presented;
-	const c = window.click_ = {clicked: 0, first: 0, via: "", width: 0, height: 0,
+	const c = window.click_ = {clicked: 0, first: 0, via: "", width: 0, height: 0, steps: {}, rtp: {},
 		frame: new Promise((ok) => { presented = ok; })};
+	const PC = window.RTCPeerConnection;
+	if (!window.fetch.timed_) { // the WHEP POST: sent and answered
+		const f = window.fetch;
+		window.fetch = Object.assign(async (url, o) => {
+			const whep = o && o.method === "POST" && String(url).endsWith("/whep");
+			const s = window.click_.steps;
+			if (whep) s.posted = performance.now();
+			const res = await f(url, o);
+			if (whep) s.response = performance.now();
+			return res;
+		}, {timed_: true});
+	}
+	if (PC && !PC.timed_) {
+		// The page's peer connections, timed: when the offer is made, ICE
+		// gathering completes, the answer comes and the peer connects.
+		window.RTCPeerConnection = class extends PC {
+			static timed_ = true;
+			constructor(...args) {
+				super(...args);
+				const s = window.click_.steps, at = (k) => { if (!s[k]) s[k] = performance.now(); };
+				window.click_.pc = this;
+				this.addEventListener("icegatheringstatechange", () => { if (this.iceGatheringState === "complete") at("gathered"); });
+				this.addEventListener("connectionstatechange", () => { if (this.connectionState === "connected") at("connected"); });
+				this.at_ = at;
+			}
+			setLocalDescription(...a) { this.at_("offered"); return super.setLocalDescription(...a); }
+			setRemoteDescription(...a) { this.at_("answered"); return super.setRemoteDescription(...a); }
+		};
+	}
 	document.addEventListener("click", () => {
 		c.clicked = performance.now();
-		v.requestVideoFrameCallback((now, m) => {
+		v.requestVideoFrameCallback(async (now, m) => {
 			c.first = performance.now();
 			c.via = via.textContent;
 			c.width = m.width;
 			c.height = m.height;
+			if (c.pc) { // the receiver's counters at the first frame
+				try {
+					(await c.pc.getStats()).forEach((r) => {
+						if (r.type === "inbound-rtp" && r.kind === "video") c.rtp = r;
+					});
+				} catch (e) {}
+			}
 			presented();
 		});
 	}, {capture: true, once: true});
@@ -106,7 +145,10 @@ const closeViewerJS = `(() => {
 // the limit passed (first is 0 then).
 var clickJS = fmt.Sprintf(`Promise.race([click_.frame, new Promise((ok) => setTimeout(ok, %d))]).then(() => ({
 	clicked: click_.clicked, first: click_.first, via: click_.via, width: click_.width, height: click_.height,
-	state: document.getElementById("state").textContent}))`, webuiFrameLimit.Milliseconds())
+	state: document.getElementById("state").textContent, steps: click_.steps,
+	rtp: {framesDecoded: click_.rtp.framesDecoded || 0, keyFramesDecoded: click_.rtp.keyFramesDecoded || 0,
+		pliCount: click_.rtp.pliCount || 0, nackCount: click_.rtp.nackCount || 0, packetsLost: click_.rtp.packetsLost || 0,
+		packetsReceived: click_.rtp.packetsReceived || 0}}))`, webuiFrameLimit.Milliseconds())
 
 type clickRecord struct {
 	Clicked float64 `json:"clicked"` // performance.now(), ms
@@ -115,6 +157,12 @@ type clickRecord struct {
 	Width   int     `json:"width"`
 	Height  int     `json:"height"`
 	State   string  `json:"state"` // the live view's state line
+	// Steps are when the page's peer connection made its offer, posted
+	// it, had the response, set the answer, finished ICE gathering and
+	// connected (performance.now(), ms; WebRTC only).
+	Steps map[string]float64 `json:"steps"`
+	// RTP is the video receiver's counters at the first frame (WebRTC only).
+	RTP map[string]int `json:"rtp"`
 }
 
 // clickToFrame clicks camera id's card and waits for the live view's first
@@ -143,6 +191,24 @@ func clickToFrame(tab context.Context, id string, lastKey func() time.Time) (web
 	default:
 		c.ttff = time.Duration((r.First - r.Clicked) * float64(time.Millisecond))
 		c.via, c.width, c.height = r.Via, r.Width, r.Height
+		c.detail = r.detail()
 	}
 	return c, c.err
+}
+
+// detail is the click's steps from the click, and the receiver's counters,
+// for the log: where a slow click's time went.
+func (r clickRecord) detail() string {
+	if len(r.Steps) == 0 {
+		return ""
+	}
+	steps := slices.SortedFunc(maps.Keys(r.Steps), func(a, b string) int { return cmp.Compare(r.Steps[a], r.Steps[b]) })
+	var b strings.Builder
+	for _, k := range steps {
+		fmt.Fprintf(&b, "%s +%.0f ms, ", k, r.Steps[k]-r.Clicked)
+	}
+	fmt.Fprintf(&b, "frame +%.0f ms; at the first frame: %d packets, %d lost, %d NACKs, %d PLIs, %d frames decoded (%d key)",
+		r.First-r.Clicked, r.RTP["packetsReceived"], r.RTP["packetsLost"], r.RTP["nackCount"], r.RTP["pliCount"],
+		r.RTP["framesDecoded"], r.RTP["keyFramesDecoded"])
+	return b.String()
 }

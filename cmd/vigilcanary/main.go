@@ -32,6 +32,8 @@ func main() {
 // options are the command line.
 type options struct {
 	cameras, users, viewers, fps int
+	nodes                        int    // more than 1: the cluster mode
+	postgres                     string // the cluster's database; "" for a throwaway server
 	mutCameras, mutUsers         int
 	duration, cycle, mutLimit    time.Duration
 	seed                         int64
@@ -48,6 +50,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.users, "users", 100, "users who own and share them")
 	fs.IntVar(&o.viewers, "viewers", 0, "concurrent viewer clients (0: as many as -cameras)")
 	fs.IntVar(&o.fps, "fps", 15, "camera frame rate")
+	fs.IntVar(&o.nodes, "nodes", 1, "Vigil nodes; more is the cluster mode (one Postgres, NATS routes, node kills and route cuts), whose figures and planted bugs are parts of their own")
+	fs.StringVar(&o.postgres, "postgres", "", "with -nodes > 1: DSN of an empty Postgres database per run (default: a throwaway server from Debian's postgresql, started per run)")
 	fs.DurationVar(&o.duration, "duration", 12*time.Minute, "load duration of the clean run")
 	fs.DurationVar(&o.cycle, "cycle", 0, "length of one round of the fault schedule (0: duration/10, at least 30s)")
 	fs.Int64Var(&o.seed, "seed", 0, "layout and schedule seed (0: from the clock)")
@@ -66,6 +70,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.postgres != "" && o.mutant == "all" {
+		return o, errors.New("-postgres names one empty database, for one run: not with -mutant all (leave -postgres empty for a throwaway server per run)")
 	}
 	if _, err := os.Stat(filepath.Join(o.src, "cmd", "vigil")); err != nil {
 		return o, fmt.Errorf("-src %s is not the Vigil module: %w", o.src, err)

@@ -17,6 +17,7 @@ import (
 
 // results are the runs of one invocation.
 type results struct {
+	nodes              int
 	clean              *canary.Report
 	mutants            []mutantResult
 	mutCameras, mutUse int // size of each mutant run
@@ -42,12 +43,18 @@ func (r results) ok() bool {
 
 // runAll runs the clean canary and the mutant runs asked for.
 func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout io.Writer) (results, error) {
-	var res results
-	names := mutant.Names()
+	res := results{nodes: o.nodes}
+	var names []mutant.Name
 	switch o.mutant {
 	case "":
-		names = nil
 	case "all":
+		// Each mode plants the bugs it can show: the cluster's live
+		// where nodes meet.
+		for _, n := range mutant.Names() {
+			if mutant.Cluster(n) == (o.nodes > 1) {
+				names = append(names, n)
+			}
+		}
 	default:
 		names = []mutant.Name{mutant.Name(o.mutant)}
 	}
@@ -56,7 +63,7 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 		if err != nil {
 			return res, err
 		}
-		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, "clean"), Cameras: o.cameras, Users: o.users,
+		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, "clean"), Nodes: o.nodes, Postgres: o.postgres, Cameras: o.cameras, Users: o.users,
 			Viewers: o.viewers, Duration: o.duration, Cycle: o.cycle, Seed: o.seed, FPS: o.fps, Logger: log}
 		if res.clean, err = canary.Run(ctx, cfg); err != nil {
 			return res, err
@@ -77,7 +84,7 @@ func runAll(ctx context.Context, o options, dir string, log *slog.Logger, stdout
 	}
 	res.mutCameras, res.mutUse = o.mutCameras, o.mutUsers
 	for i, n := range names {
-		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, string(n)), Cameras: o.mutCameras, Users: o.mutUsers,
+		cfg := canary.Config{Bin: bin, Dir: filepath.Join(dir, string(n)), Nodes: o.nodes, Postgres: o.postgres, Cameras: o.mutCameras, Users: o.mutUsers,
 			Duration: o.mutLimit, Cycle: 30 * time.Second, Seed: o.seed + int64(i) + 1, FPS: o.fps, Mutant: string(n),
 			StopOnViolation: true, Linger: 10 * time.Second, Logger: log}
 		rep, err := canary.Run(ctx, cfg)
@@ -127,18 +134,24 @@ func truncate(s string, n int) string {
 func (r results) parts() map[string]string {
 	parts := map[string]string{}
 	day := time.Now().UTC().Format("2006-01-02")
+	clean, mutants, where := "clean", "mutants", ""
+	if r.nodes > 1 {
+		// The cluster's parts are its own: a cluster run keeps the
+		// single node's figures, and the other way round.
+		clean, mutants, where = "cluster", "cluster-mutants", fmt.Sprintf(" on a cluster of %d nodes", r.nodes)
+	}
 	if r.clean != nil {
-		parts["clean"] = fmt.Sprintf("### Clean run (measured %s)\n\n%s", day, r.clean.Markdown())
+		parts[clean] = fmt.Sprintf("### Clean run%s (measured %s)\n\n%s", where, day, r.clean.Markdown())
 	}
 	if len(r.mutants) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "### Planted bugs (`-tags canarymutant`, one per run of %d cameras and %d users; measured %s)\n\n",
-			r.mutCameras, r.mutUse, day)
+		fmt.Fprintf(&b, "### Planted bugs%s (`-tags canarymutant`, one per run of %d cameras and %d users; measured %s)\n\n",
+			where, r.mutCameras, r.mutUse, day)
 		b.WriteString("| mutant | verdict | caught as | reached viewers (run on 10 s after detection) | first violation |\n|---|---|---|---|---|\n")
 		for _, m := range r.mutants {
 			b.WriteString(m.line() + "\n")
 		}
-		parts["mutants"] = b.String()
+		parts[mutants] = b.String()
 	}
 	return parts
 }
@@ -170,13 +183,18 @@ func writeSection(path string, parts map[string]string) error {
 	}
 	var b strings.Builder
 	b.WriteString(beginMarker + "\n" + sectionHeader)
-	for _, name := range []string{"clean", "mutants"} {
+	for _, name := range []string{"clean", "mutants", "cluster", "cluster-mutants"} {
 		open, end := "<!-- canary:"+name+" -->\n", "<!-- /canary:"+name+" -->\n"
+		var prev string
+		if k, l := strings.Index(section, open), strings.Index(section, end); k >= 0 && l > k {
+			prev = section[k+len(open) : l]
+		}
 		body, ok := parts[name]
-		if !ok {
-			if k, l := strings.Index(section, open), strings.Index(section, end); k >= 0 && l > k {
-				body, ok = section[k+len(open):l], true
-			}
+		switch {
+		case !ok && prev != "":
+			body, ok = prev, true
+		case ok && name == "mutants":
+			body = mergeRows(prev, body)
 		}
 		if ok {
 			b.WriteString(open + body + end)
@@ -184,4 +202,46 @@ func writeSection(path string, parts map[string]string) error {
 	}
 	b.WriteString(endMarker)
 	return os.WriteFile(path, []byte(before+b.String()+after), 0o644)
+}
+
+// mergeRows is the table next with the rows of prev whose first cell (a
+// mutant's name) next has no row for kept in their places, and next's
+// other rows after them: a run of one mutant replaces that mutant's row
+// and leaves the others'. The text around the table is next's.
+func mergeRows(prev, next string) string {
+	key := func(line string) (string, bool) {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| mutant |") {
+			return "", false
+		}
+		cell, _, _ := strings.Cut(line[2:], " |")
+		return cell, true
+	}
+	fresh := map[string]string{}
+	var head, tail []string
+	for _, line := range strings.Split(strings.TrimSuffix(next, "\n"), "\n") {
+		if k, ok := key(line); ok {
+			fresh[k] = line
+			tail = append(tail, k)
+		} else if len(tail) == 0 {
+			head = append(head, line)
+		}
+	}
+	rows := head
+	for _, line := range strings.Split(prev, "\n") {
+		k, ok := key(line)
+		if !ok {
+			continue
+		}
+		if l, ok := fresh[k]; ok {
+			line = l
+			delete(fresh, k)
+		}
+		rows = append(rows, line)
+	}
+	for _, k := range tail {
+		if l, ok := fresh[k]; ok {
+			rows = append(rows, l)
+		}
+	}
+	return strings.Join(rows, "\n") + "\n"
 }

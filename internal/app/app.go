@@ -67,6 +67,7 @@ type App struct {
 	// what their rules no longer keep; nil otherwise.
 	recorder  *record.Recorder
 	retention *record.Retention
+	rules     *record.Rules
 	events    *record.Events
 	oauth     *oauth.Server
 	webrtc    *webrtc.Server
@@ -181,10 +182,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.recorder, recordings, err = newRecordings(ctx, cfg, a.store, a.hub, sealer, a.auth, a.reg, log); err != nil {
 			return nil, err
 		}
-		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.reg, log)
 		a.events = newEvents(a.store, a.recorder, recordings, sealer, a.stills, a.auth, a.reg, log)
+		a.rules = newRules(cfg, a.store)
+		a.retention = newRetention(cfg, a.store, recordings.Blobs, a.rules, a.events, a.reg, log)
 	}
-	media := &httpapi.Media{Recordings: recordings, Events: a.events, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
+	var pins *record.Pins
+	if a.events != nil {
+		pins = &record.Pins{Index: a.store, Events: a.events}
+	}
+	media := &httpapi.Media{Recordings: recordings, Events: a.events, Pins: pins, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.router = httpapi.Handler(a.routes(authn, accounts, media))
@@ -280,7 +286,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Status: a.cameraStatus,
-			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink, Retention: a.retentionRules(),
+			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink, Retention: a.retentionRules(), Usage: a.usage(), Quota: a.quota(),
 			Events: a.events, Continuous: a.continuousFlags()},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
@@ -298,11 +304,27 @@ func (a *App) health(r *http.Request) error {
 
 // retentionRules is the store, where cameras' retention rules are kept,
 // when recording is on; nil otherwise.
-func (a *App) retentionRules() httpapi.RetentionRules {
+func (a *App) retentionRules() *record.Rules {
 	if a.retention == nil {
 		return nil
 	}
-	return a.store
+	return a.rules
+}
+
+// usage is what a camera's footage takes, when recording is on.
+func (a *App) usage() httpapi.Usage {
+	if a.retention == nil {
+		return nil
+	}
+	return a.retention.Usage
+}
+
+// quota is a household's quota in force, when recording is on.
+func (a *App) quota() httpapi.Quota {
+	if a.retention == nil {
+		return nil
+	}
+	return a.retention.Quota
 }
 
 // continuousFlags is the store, where cameras' continuous-recording flags

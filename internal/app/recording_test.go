@@ -300,23 +300,30 @@ func TestRecordingsStayWithTheirEpoch(t *testing.T) {
 }
 
 // TestRetentionRuleThroughTheAPI: a camera's owner sets its retention
-// rule (days, bytes) and reads it back; retention then sweeps the camera
-// by it, and a camera without a rule by record_retain and
-// record_retain_bytes; out-of-range values are refused.
+// rule (days, event days, bytes) and reads it back with the rule in
+// force; retention then sweeps the camera by it, and a camera without a
+// rule by record_retain, record_retain_events and record_retain_bytes; a
+// lowered rule is shown waiting its grace period while the higher one
+// stays in force; out-of-range values are refused; the camera's and the
+// household's storage use are the owner's to read.
 func TestRetentionRuleThroughTheAPI(t *testing.T) {
-	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordRetain, c.RecordRetainBytes = true, 48*time.Hour, 1<<30 })
+	a := startApp(t, "", func(c *config.Config) {
+		c.Record, c.RecordRetain, c.RecordRetainBytes, c.RecordRetainEvents, c.RecordQuota = true, 48*time.Hour, 1<<30, 96*time.Hour, 7<<30
+	})
 	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "yard")
 	olgaPW := a.addUser(t, "olga")
+	petePW := a.addUser(t, "pete")
 	claimFor(t, a, cam, "olga")
 	path := "/api/cameras/" + cam.ID + "/retention"
-	if code, body := a.call(t, "PUT", path, "olga", olgaPW, map[string]int64{"days": 30, "bytes": 5 << 30}); code != 200 {
+	if code, body := a.call(t, "PUT", path, "olga", olgaPW, map[string]int64{"days": 30, "event_days": 60, "bytes": 5 << 30}); code != 200 {
 		t.Fatalf("PUT retention: %d %s", code, body)
 	}
 	code, body := a.call(t, "GET", path, "olga", olgaPW, nil)
-	if code != 200 || strings.TrimSpace(string(body)) != `{"days":30,"bytes":5368709120}` {
-		t.Fatalf("GET retention: %d %s", code, body)
+	want := `{"days":30,"event_days":60,"bytes":5368709120,"in_force":{"days":30,"event_days":60,"bytes":5368709120}}`
+	if code != 200 || strings.TrimSpace(string(body)) != want {
+		t.Fatalf("GET retention: %d %s, want %s", code, body, want)
 	}
-	for _, bad := range []map[string]int64{{"days": -1}, {"days": 3651}, {"bytes": -5}} {
+	for _, bad := range []map[string]int64{{"days": -1}, {"days": 3651}, {"bytes": -5}, {"event_days": 4000}} {
 		if code, body := a.call(t, "PUT", path, "olga", olgaPW, bad); code != 400 {
 			t.Errorf("PUT %v: %d %s, want 400", bad, code, body)
 		}
@@ -325,12 +332,35 @@ func TestRetentionRuleThroughTheAPI(t *testing.T) {
 		cam  *sim.Camera
 		want record.Rule
 	}{
-		{cam, record.Rule{Age: 30 * 24 * time.Hour, Bytes: 5 << 30}},
-		{other, record.Rule{Age: 48 * time.Hour, Bytes: 1 << 30}},
+		{cam, record.Rule{Age: 30 * 24 * time.Hour, EventAge: 60 * 24 * time.Hour, Bytes: 5 << 30}},
+		{other, record.Rule{Age: 48 * time.Hour, EventAge: 96 * time.Hour, Bytes: 1 << 30}},
 	} {
 		if rule, err := a.retention.Rule(t.Context(), deviceID(c.cam)); rule != c.want || err != nil {
 			t.Errorf("%s's rule in the sweep: %+v, %v; want %+v", c.cam.ID, rule, err, c.want)
 		}
+	}
+
+	code, body = a.call(t, "PUT", path, "olga", olgaPW, map[string]int64{"days": 3})
+	if code != 200 || !strings.Contains(string(body), `"in_force":{"days":30,"event_days":60,"bytes":5368709120},"grace_until":"`) {
+		t.Fatalf("a lowered rule: %d %s; want the rule before in force, with the grace period's end", code, body)
+	}
+	if rule, _ := a.retention.Rule(t.Context(), deviceID(cam)); rule.Age != 30*24*time.Hour {
+		t.Errorf("the sweep's rule within the grace period: %+v; want 30 days", rule)
+	}
+
+	code, body = a.call(t, "GET", "/api/cameras/"+cam.ID+"/usage", "olga", olgaPW, nil)
+	if want := `{"id":"` + cam.ID + `","bytes":0,"pinned_bytes":0}`; code != 200 || strings.TrimSpace(string(body)) != want {
+		t.Errorf("camera usage: %d %s, want %s", code, body, want)
+	}
+	if code, _ := a.call(t, "GET", "/api/cameras/"+cam.ID+"/usage", "pete", petePW, nil); code != 404 {
+		t.Errorf("another's camera usage: %d, want 404", code)
+	}
+	code, body = a.call(t, "GET", "/api/usage", "olga", olgaPW, nil)
+	if want := `{"bytes":0,"pinned_bytes":0,"quota_bytes":7516192768,"cameras":[{"id":"` + cam.ID + `","name":"porch","bytes":0,"pinned_bytes":0}]}`; code != 200 || strings.TrimSpace(string(body)) != want {
+		t.Errorf("household usage: %d %s, want %s", code, body, want)
+	}
+	if code, body := a.call(t, "GET", "/api/usage", "pete", petePW, nil); code != 200 || !strings.Contains(string(body), `"cameras":[]`) {
+		t.Errorf("a household without cameras: %d %s", code, body)
 	}
 }
 

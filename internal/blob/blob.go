@@ -68,3 +68,11 @@ func checkPrefix(prefix string) error {
 	}
 	return CheckKey(p)
 }
+
+// Spacer is a Store that knows the free space where it keeps objects
+// (Disk; an S3-compatible store does not say).
+type Spacer interface {
+	Free(ctx context.Context) (int64, error)
+}
+
+var _ Spacer = (*Disk)(nil)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"vigil/internal/datadir"
 )
@@ -189,4 +190,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Free is the space left for unprivileged writers on the file system that
+// holds the store (statfs(2): available blocks times block size).
+func (d *Disk) Free(ctx context.Context) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.root, &st); err != nil {
+		return 0, fmt.Errorf("blob: free space of %s: %w", d.root, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
 }

@@ -100,3 +100,24 @@ func TestDiskPartials(t *testing.T) {
 		t.Fatalf("partials left: %v", ps)
 	}
 }
+
+// TestDiskFree: a disk store reports a free space that shrinks when a
+// file takes room on its file system.
+func TestDiskFree(t *testing.T) {
+	d, err := blob.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := d.Free(t.Context())
+	if err != nil || before <= 0 {
+		t.Fatalf("Free = %d, %v", before, err)
+	}
+	const size = 64 << 20
+	if err := d.Put(t.Context(), "big", bytes.NewReader(make([]byte, size)), size); err != nil {
+		t.Fatal(err)
+	}
+	after, err := d.Free(t.Context())
+	if err != nil || after > before-size/2 {
+		t.Fatalf("Free after writing %d bytes = %d (before %d), %v", size, after, before, err)
+	}
+}

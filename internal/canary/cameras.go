@@ -45,7 +45,7 @@ type running struct {
 }
 
 func newFleet(l *Layout, secret []byte, px *proxies, fps int, log *slog.Logger) *fleet {
-	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.addr(px.http), fps: fps, log: log,
+	return &fleet{layout: l, secret: secret, proxies: px, uploadURL: "http://" + px.addr(px.upload), fps: fps, log: log,
 		httpc: &http.Client{Timeout: 20 * time.Second}, running: map[int]*running{}, ended: map[string]uint64{}}
 }
 
@@ -103,13 +103,7 @@ func runKey(c *Camera, sub bool) int {
 // camera "<id>/sub" (see subID), so that a viewer tells the streams apart.
 func (f *fleet) runStream(ctx context.Context, c *Camera, sub bool) {
 	host, kind := f.path(c)
-	path, id, w, h, audio := "/"+c.ID, c.ID, c.Width, c.Height, c.Audio
-	if sub {
-		path, id, w, h, audio = "/"+c.ID+"/sub", subID(c.ID), 128, 96, false
-	}
-	u := url.URL{Scheme: "rtsp", Host: host, Path: path, User: url.UserPassword(c.ID, c.Password)}
-	cam := &sim.Camera{URL: u.String(), ID: id, Label: f.layout.label(c), Key: sim.CameraKey(f.secret, id),
-		Width: w, Height: h, Main: c.Main, Audio: audio, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
+	cam := f.camera(c, sub, host)
 	cctx, cancel := context.WithCancel(ctx)
 	r := &running{kind: kind, cam: cam, cancel: cancel, done: make(chan struct{})}
 	f.mu.Lock()
@@ -123,6 +117,18 @@ func (f *fleet) runStream(ctx context.Context, c *Camera, sub bool) {
 		defer close(r.done)
 		cam.Run(cctx)
 	}()
+}
+
+// camera is the simulated camera of one stream of c, publishing to host
+// with c's current parameters.
+func (f *fleet) camera(c *Camera, sub bool, host string) *sim.Camera {
+	path, id, w, h, audio := "/"+c.ID, c.ID, c.Width, c.Height, c.Audio
+	if sub {
+		path, id, w, h, audio = "/"+c.ID+"/sub", subID(c.ID), 128, 96, false
+	}
+	u := url.URL{Scheme: "rtsp", Host: host, Path: path, User: url.UserPassword(c.ID, c.Password)}
+	return &sim.Camera{URL: u.String(), ID: id, Label: f.layout.label(c), Key: sim.CameraKey(f.secret, id),
+		Width: w, Height: h, Main: c.Main, Audio: audio, FPS: f.fps, GOP: 4 * f.fps, Logger: f.log}
 }
 
 // subID is what a camera's sub stream stamps as its camera.

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"vigil/internal/mutant"
+	"vigil/internal/testkit/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // builds compiles each kind of vigil binary once per test run.
 type builds struct {
@@ -61,11 +64,40 @@ func TestCanary(t *testing.T) {
 		}
 		checkCoverage(t, rep)
 	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		testCluster(t, b)
+	})
 	for _, r := range regressions(t) {
 		t.Run("regression/"+r.name(), func(t *testing.T) {
 			t.Parallel()
 			replay(t, b, r)
 		})
+	}
+}
+
+// testCluster is the short form of the canary's cluster mode: three nodes
+// on one Postgres (the test's; it fails without one, never skips), cameras
+// and viewers spread over them at random, the world moving through random
+// nodes, a node killed and restarted and the NATS routes cut while it
+// runs: zero violations.
+func testCluster(t *testing.T, b *builds) {
+	dsn := pgtest.NewDatabase(t)
+	rep := run(t, Config{Bin: b.get(t, false, false), Nodes: 3, Postgres: dsn, Cameras: 9, Users: 6, Viewers: 9,
+		Duration: 40 * time.Second, Cycle: 40 * time.Second, FPS: 10, Seed: 1})
+	t.Logf("\n%s", rep.Markdown())
+	if !rep.Passed() {
+		t.Fatalf("violations: %v", rep.Violations)
+	}
+	for _, k := range []string{FaultNodeKill, FaultRouteCut, FaultLinger, FaultCameraDrop, MoveHandover} {
+		if rep.Faults[k] == 0 {
+			t.Errorf("fault or move %q never made", k)
+		}
+	}
+	for _, o := range rep.Outputs {
+		if o.Name == OutRTSP && o.Frames == 0 || o.Name == OutStill && o.Stills == 0 {
+			t.Errorf("output %s checked nothing: %+v", o.Name, o)
+		}
 	}
 }
 
@@ -109,7 +141,11 @@ func TestCanaryAllMutants(t *testing.T) {
 	b := newBuilds(t)
 	for i, n := range mutant.Names() {
 		t.Run(string(n), func(t *testing.T) {
-			replay(t, b, regression{seed: int64(100 + i), cameras: 20, users: 10, mutant: string(n)})
+			r := regression{seed: int64(100 + i), cameras: 20, users: 10, mutant: string(n)}
+			if mutant.Cluster(n) {
+				r.nodes, r.postgres = 3, pgtest.NewDatabase(t)
+			}
+			replay(t, b, r)
 		})
 	}
 }
@@ -119,6 +155,8 @@ type regression struct {
 	seed           int64
 	cameras, users int
 	mutant         string // "" for a clean build
+	nodes          int    // a cluster's nodes, 0 for one
+	postgres       string // a cluster's database
 }
 
 func (r regression) name() string {
@@ -164,7 +202,8 @@ func regressions(t *testing.T) []regression {
 // replay runs a regression: a clean seed must pass, a planted bug must be
 // caught within a minute.
 func replay(t *testing.T, b *builds, r regression) {
-	cfg := Config{Cameras: r.cameras, Users: r.users, Seed: r.seed, FPS: 10, Duration: 40 * time.Second, Cycle: 30 * time.Second}
+	cfg := Config{Cameras: r.cameras, Users: r.users, Seed: r.seed, FPS: 10, Duration: 40 * time.Second, Cycle: 30 * time.Second,
+		Nodes: r.nodes, Postgres: r.postgres}
 	if r.mutant == "" {
 		cfg.Bin = b.get(t, true, false)
 		if rep := run(t, cfg); !rep.Passed() {

@@ -13,6 +13,14 @@ type Config struct {
 	Bin string
 	// Dir is a scratch directory for the data directory and logs. Required.
 	Dir string
+	// Nodes is the number of Vigil nodes. It defaults to 1; more is a
+	// cluster on one Postgres with embedded NATS routed node to node, whose
+	// fault schedule kills nodes and cuts the routes (see cluster.go).
+	Nodes int
+	// Postgres is the DSN of a Postgres database for a cluster's store
+	// (each run needs an empty one). It defaults to a throwaway server
+	// (package pgproc) that the run starts and stops.
+	Postgres string
 	// Cameras is the number of simulated cameras. It defaults to 200.
 	Cameras int
 	// Users is the number of users. It defaults to 100.
@@ -56,6 +64,9 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Bin == "" || c.Dir == "" {
 		return errors.New("canary: Config.Bin and Config.Dir are required")
+	}
+	if c.Nodes == 0 {
+		c.Nodes = 1
 	}
 	if c.Cameras == 0 {
 		c.Cameras = 200

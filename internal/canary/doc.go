@@ -30,6 +30,16 @@
 // Credentials a user no longer has, and a Digest answer computed from an
 // empty HA1, are attacks that must be refused.
 //
+// In cluster mode (Config.Nodes > 1, cluster.go) the same load runs over
+// Vigil nodes on one Postgres, their embedded NATS servers routed through
+// toxiproxy and their recordings in one S3-compatible bucket: cameras and
+// uploads reach a random node that is up through loopback balancers,
+// viewers and the world's moves pick a random node, and the schedule also
+// kills a node with SIGKILL (its cameras reconnect elsewhere) and restarts
+// it, cuts the routes, and has cameras connect again while their old
+// connections linger (linger.go): a camera still homed on two nodes after
+// that is a violation too, seen from the cameras' side.
+//
 // Every frame a viewer receives is checked on the viewer's side: the SEI
 // stamp of each access unit, the block code of each decoded still, the
 // bytes of each uploaded still. A violation is a frame or still of a camera

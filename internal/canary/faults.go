@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
 )
 
 // Fault kinds, as reported.
@@ -21,6 +23,9 @@ const (
 	FaultCancel        = "viewer cancel+retry"
 	FaultCameraRestart = "camera restart, new parameters"
 	FaultVigilRestart  = "vigil kill -9 + restart"
+	// The cluster's (Config.Nodes > 1).
+	FaultNodeKill = "node kill -9 + restart"
+	FaultRouteCut = "NATS routes cut"
 )
 
 // Phases of a cycle.
@@ -31,6 +36,7 @@ const (
 	phaseRedis   = "cancellations"
 	phaseRestart = "camera restarts"
 	phaseVigil   = "vigil restart"
+	phaseRoutes  = "routes cut"
 )
 
 // schedule recreates the incidents, round after round: calm, a poor
@@ -43,6 +49,7 @@ type schedule struct {
 	proxies *proxies
 	server  *server
 	fleet   *fleet
+	check   *checker // for what the schedule itself sees (see linger)
 	rng     *rand.Rand
 	log     *slog.Logger
 
@@ -102,6 +109,16 @@ func (s *schedule) run(ctx context.Context) error {
 		{phaseRestart, 0.10, s.restartCameras},
 		{phaseVigil, 0.20, s.restartVigil},
 	}
+	if len(s.server.nodes) > 1 {
+		// A cluster: cameras whose old connections linger while they
+		// connect again (while viewers cancel: no camera fault ends a
+		// session then, and the routes were cut half a round before),
+		// a node killed every round (the cameras it homed reconnect
+		// to the others through the balancer), and the NATS routes
+		// cut, taken from the poor network's time.
+		steps[3].do, steps[1].frac, steps[5].do = s.lingerCameras, 0.20, s.killNode
+		steps = append(steps, step{phaseRoutes, 0.10, s.cutRoutes})
+	}
 	for round := 0; ctx.Err() == nil; round++ {
 		for _, st := range steps {
 			name := st.name
@@ -125,13 +142,34 @@ func (s *schedule) run(ctx context.Context) error {
 // paths picks the paths of a visit: during the poor-network phase four
 // visits in five take one of the poor paths, counted as a fault of its kind.
 func (s *schedule) paths(rng *rand.Rand) (httpBase, rtspHost string) {
-	p := s.proxies
+	p, v := s.proxies, s.node(rng)
 	if s.now() != phaseXiaomi || rng.IntN(5) == 0 {
-		return "http://" + p.addr(p.http), p.addr(p.rtsp)
+		return "http://" + p.addr(v.http), p.addr(v.rtsp)
 	}
-	i := rng.IntN(len(p.httpPoor))
-	s.add(p.httpPoor[i].kind, 1)
-	return "http://" + p.addr(p.httpPoor[i].proxy), p.addr(p.rtspPoor[i].proxy)
+	i := rng.IntN(len(v.httpPoor))
+	s.add(v.httpPoor[i].kind, 1)
+	return "http://" + p.addr(v.httpPoor[i].proxy), p.addr(v.rtspPoor[i].proxy)
+}
+
+// cleanPaths are the clean paths to a node chosen as for a visit.
+func (s *schedule) cleanPaths(rng *rand.Rand) (httpBase, rtspHost string) {
+	v := s.node(rng)
+	return "http://" + s.proxies.addr(v.http), s.proxies.addr(v.rtsp)
+}
+
+// node picks the node of a visit: one that is up, at random.
+func (s *schedule) node(rng *rand.Rand) viewPaths {
+	v := s.proxies.view
+	if len(v) == 1 {
+		return v[0]
+	}
+	i := rng.IntN(len(v))
+	for k := range v {
+		if j := (i + k) % len(v); !s.server.down[j].Load() {
+			return v[j]
+		}
+	}
+	return v[i]
 }
 
 // storm drops every camera at once and lets them all reconnect together.
@@ -142,7 +180,12 @@ func (s *schedule) storm(context.Context, int) error {
 	}
 	s.add(FaultCameraDrop, int64(n))
 	time.Sleep(1500 * time.Millisecond)
-	for _, x := range s.proxies.cameraPaths() {
+	return restartProxies(s.proxies.cameraPaths())
+}
+
+// restartProxies starts stopped proxies again on their ports.
+func restartProxies(xs []*toxiproxy.Proxy) error {
+	for _, x := range xs {
 		var err error
 		for try := 0; try < 25; try++ { // the port may be in TIME_WAIT's hands a moment
 			if err = x.Start(); err == nil {
@@ -181,5 +224,33 @@ func (s *schedule) restartVigil(ctx context.Context, round int) error {
 	s.world.Lock()
 	defer s.world.Unlock()
 	s.add(FaultVigilRestart, 1)
-	return s.server.Restart(ctx)
+	return s.server.nodes[0].Restart(ctx)
+}
+
+// killNode kills one node of a cluster with SIGKILL and starts it again
+// some seconds later: its cameras reconnect to the others through the
+// balancer meanwhile, and the world moves through the others (a move under
+// way when the node is chosen ends first, so its outcome is known).
+func (s *schedule) killNode(ctx context.Context, _ int) error {
+	i := s.rng.IntN(len(s.server.nodes))
+	s.world.Lock()
+	s.server.down[i].Store(true)
+	s.world.Unlock()
+	defer s.server.down[i].Store(false)
+	s.server.nodes[i].Kill9()
+	s.add(FaultNodeKill, 1)
+	sleep(ctx, 3*time.Second)
+	return s.server.nodes[i].Start(ctx)
+}
+
+// cutRoutes cuts every NATS route (their proxies stop, closing the
+// connections through them) for some seconds, then lets them reconnect.
+func (s *schedule) cutRoutes(ctx context.Context, _ int) error {
+	cut := s.server.cluster.cut
+	for _, x := range cut {
+		x.Stop()
+	}
+	s.add(FaultRouteCut, 1)
+	sleep(ctx, 3*time.Second)
+	return restartProxies(cut)
 }

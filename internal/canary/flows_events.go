@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -11,17 +14,27 @@ import (
 // start: the server must keep earlier ones to itself) and fetches one's
 // thumbnail, an upload the camera marked as an event: it must be that
 // camera's, uploaded in the viewer's epoch. An event listed from before
-// the viewer's claim or share is a violation. An attacker's listing must
-// be refused.
+// the viewer's claim or share is a violation. Now and then it plays an
+// event's clip (clip.mp4 over its pre- to post-roll: every frame the
+// camera's, in the viewer's epoch and in that window) instead, and asks
+// for thumbnails it must not get (see probeRecorded). An attacker's
+// listing, and a thumbnail of the camera that a viewer was shown, must be
+// refused.
 func eventFlow(ctx context.Context, v *Visit) error {
-	res, err := v.get(ctx, v.camPath("/events?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), true)
+	const listing = "/events?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+	if v.Attack {
+		return attackRecorded(ctx, v, listing, kindEvent)
+	}
+	res, err := v.get(ctx, v.camPath(listing), true)
 	if res == nil {
 		return err
 	}
 	var list struct {
 		Events []struct {
+			ID    int64     `json:"id"`
 			Start time.Time `json:"start"`
 			Thumb string    `json:"thumb"`
+			Clip  string    `json:"clip"`
 		} `json:"events"`
 	}
 	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list)
@@ -29,7 +42,7 @@ func eventFlow(ctx context.Context, v *Visit) error {
 	if err != nil {
 		return err
 	}
-	var thumbs []string
+	var thumbs, clips []string
 	for _, e := range list.Events {
 		if !v.c.inEpoch(v.output, v.User.Name, v.Camera.ID, e.Start, v.notBefore, "an event listed") {
 			v.bad = true
@@ -37,7 +50,17 @@ func eventFlow(ctx context.Context, v *Visit) error {
 		}
 		if e.Thumb != "" {
 			thumbs = append(thumbs, e.Thumb)
+			v.c.recorded.add(recItem{camera: v.Camera.ID, kind: kindEvent, id: e.ID, start: e.Start})
 		}
+		if e.Clip != "" {
+			clips = append(clips, e.Clip)
+		}
+	}
+	if err := probeRecorded(ctx, v, kindEvent); err != nil || v.bad {
+		return err
+	}
+	if len(clips) > 0 && v.rng.IntN(3) == 0 {
+		return playEventClip(ctx, v, clips[v.rng.IntN(len(clips))])
 	}
 	if len(thumbs) == 0 {
 		return nil // no event yet: nothing more checked
@@ -53,4 +76,23 @@ func eventFlow(ctx context.Context, v *Visit) error {
 	}
 	v.Upload(b)
 	return nil
+}
+
+// playEventClip plays an event's clip.mp4, whose window (?from, ?to) the
+// listing set: every frame must lie in it.
+func playEventClip(ctx context.Context, v *Visit, clip string) error {
+	_, query, _ := strings.Cut(clip, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return err
+	}
+	from, err1 := time.Parse(time.RFC3339Nano, q.Get("from"))
+	to, err2 := time.Parse(time.RFC3339Nano, q.Get("to"))
+	if err1 != nil || err2 != nil || !strings.HasPrefix(clip, v.camPath("/")) {
+		v.bad = true
+		v.c.violation(Violation{Kind: KindWrongCamera, Output: v.output, User: v.User.Name, Requested: v.Camera.ID,
+			Detail: "an event's clip URL that is not a window of this camera: " + strconv.Quote(redactToken(clip))})
+		return nil
+	}
+	return v.playRecording(ctx, clip, 8<<20, from, to)
 }

@@ -2,7 +2,6 @@ package canary
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/Shopify/toxiproxy/v2"
@@ -21,17 +20,23 @@ type poorPath struct {
 }
 
 // proxies are the toxiproxies every byte of the run passes through: the
-// cameras' RTSP, the viewers' RTSP and the HTTP of viewers and uploads,
+// cameras' RTSP and uploads, and each node's RTSP and HTTP for viewers,
 // each with a clean path and poor ones.
 type proxies struct {
-	camera, rtsp, http *toxiproxy.Proxy // clean paths
-	cameraPoor         []poorPath
-	rtspPoor, httpPoor []poorPath
-	all                []*toxiproxy.Proxy
+	camera, upload *toxiproxy.Proxy // clean paths
+	cameraPoor     []poorPath
+	view           []viewPaths // by node
+	all            []*toxiproxy.Proxy
 	// addrs are the proxies' listen addresses, kept apart because
 	// toxiproxy rewrites Proxy.Listen on every Start (a storm's restart
 	// would race with a visit reading it).
 	addrs map[*toxiproxy.Proxy]string
+}
+
+// viewPaths are the viewers' paths to one node.
+type viewPaths struct {
+	rtsp, http         *toxiproxy.Proxy // clean paths
+	rtspPoor, httpPoor []poorPath
 }
 
 // toxicSpec is one poor path's toxic.
@@ -67,23 +72,14 @@ func newProxies(s *server) (*proxies, error) {
 		if err != nil {
 			return nil
 		}
-		// A port below Linux's ephemeral range (32768 on): a storm stops
-		// and starts the camera proxies, and a port the kernel hands out
-		// to outgoing connections may meanwhile be some connection's own
-		// (a run failed so: "bind: address already in use").
-		for try := 0; ; try++ {
-			addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-			x := toxiproxy.NewProxy(srv, name, addr, upstream)
-			if err = x.Start(); err == nil {
-				p.all = append(p.all, x)
-				p.addrs[x] = addr
-				return x
-			}
-			if try == 20 {
-				err = fmt.Errorf("canary: proxy %s: %w", name, err)
-				return nil
-			}
+		var x *toxiproxy.Proxy
+		var addr string
+		if x, addr, err = startProxy(srv, name, upstream); err != nil {
+			return nil
 		}
+		p.all = append(p.all, x)
+		p.addrs[x] = addr
+		return x
 	}
 	poor := func(name, upstream string, specs []toxicSpec) []poorPath {
 		var out []poorPath
@@ -100,10 +96,14 @@ func newProxies(s *server) (*proxies, error) {
 		}
 		return out
 	}
-	p.camera, p.rtsp, p.http = start("camera", s.RTSP()), start("rtsp", s.RTSP()), start("http", s.HTTP())
-	p.cameraPoor = poor("camera", s.RTSP(), cameraToxics())
-	p.rtspPoor = poor("rtsp", s.RTSP(), viewerToxics())
-	p.httpPoor = poor("http", s.HTTP(), viewerToxics())
+	cameraRTSP, upload, rtsp, http := s.upstreams()
+	p.camera, p.upload = start("camera", cameraRTSP), start("upload", upload)
+	p.cameraPoor = poor("camera", cameraRTSP, cameraToxics())
+	for i := range rtsp {
+		n := fmt.Sprintf("-%d", i)
+		p.view = append(p.view, viewPaths{rtsp: start("rtsp"+n, rtsp[i]), http: start("http"+n, http[i]),
+			rtspPoor: poor("rtsp"+n, rtsp[i], viewerToxics()), httpPoor: poor("http"+n, http[i], viewerToxics())})
+	}
 	if err != nil {
 		p.close()
 		return nil, err

@@ -22,6 +22,7 @@ type OutputStats struct {
 // Report is the outcome of a run.
 type Report struct {
 	Seed                            int64
+	Nodes                           int // Vigil nodes: more than 1 is a cluster
 	Cameras, Users, Viewers, Shares int
 	Mutant                          string
 	Setup, Duration                 time.Duration
@@ -103,6 +104,9 @@ func (r *Report) Markdown() string {
 		verdict = fmt.Sprintf("FAIL: first violation after %s", r.Detected.Round(time.Millisecond))
 	}
 	frames, stills, refusals := r.Totals()
+	if r.Nodes > 1 {
+		fmt.Fprintf(&b, "Cluster of %d nodes on one Postgres, NATS routed through toxiproxy; cameras and viewers spread over them at random. ", r.Nodes)
+	}
 	fmt.Fprintf(&b, "Seed %d; %d cameras, %d users (%d shares), %d viewer clients; mutant: %s.\n",
 		r.Seed, r.Cameras, r.Users, r.Shares, r.Viewers, orNone(r.Mutant))
 	fmt.Fprintf(&b, "Setup %s, load %s. **%s.** Frames checked: %d (of %d sent); stills checked: %d; attacks refused: %d; uploads: %d (%d failed).\n\n",

@@ -26,7 +26,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("canary: %w", err)
 	}
-	srv, err := newServer(cfg.Bin, cfg.Dir, cfg.Mutant, cfg.Cameras)
+	srv, err := newServer(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer px.close()
-	rep := &Report{Seed: cfg.Seed, Cameras: cfg.Cameras, Users: cfg.Users, Viewers: cfg.Viewers, Shares: l.Shares(),
+	rep := &Report{Seed: cfg.Seed, Nodes: cfg.Nodes, Cameras: cfg.Cameras, Users: cfg.Users, Viewers: cfg.Viewers, Shares: l.Shares(),
 		Mutant: cfg.Mutant, Setup: time.Since(t0)}
 	cfg.Logger.Info("canary setup done", "seed", cfg.Seed, "cameras", cfg.Cameras, "users", cfg.Users, "setup", rep.Setup)
 	err = load(ctx, cfg, srv, px, l, rep)
@@ -80,7 +80,7 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 	rand.Read(secret)
 	c := newChecker(l, sim.StaticKeys(secret))
 	fl := newFleet(l, secret, px, cfg.FPS, cfg.Logger)
-	sched := &schedule{cycle: cfg.Cycle, proxies: px, server: srv, fleet: fl, rng: newRand(uint64(cfg.Seed) + 1),
+	sched := &schedule{cycle: cfg.Cycle, proxies: px, server: srv, fleet: fl, check: c, rng: newRand(uint64(cfg.Seed) + 1),
 		log: cfg.Logger, count: map[string]int64{}}
 	vs := &viewers{c: c, flows: append(builtinFlows(), cfg.Flows...), sched: sched, log: cfg.Logger}
 
@@ -119,16 +119,20 @@ func load(ctx context.Context, cfg Config, srv *server, px *proxies, l *Layout, 
 	return err
 }
 
-// watchServer polls Vigil's vigil_isolation_violations_total and reports
-// every increase as a violation caught at the server's egress check.
+// watchServer polls every node's vigil_isolation_violations_total and
+// reports every increase as a violation caught at the server's egress check.
 func watchServer(ctx context.Context, srv *server, c *checker) {
-	var last float64
+	last := make([]float64, len(srv.nodes))
 	for ctx.Err() == nil {
-		if v, err := srv.violations(ctx); err == nil {
-			if v < last { // a restarted process counts from zero
-				last = 0
+		for i := range srv.nodes {
+			v, err := srv.violations(ctx, i)
+			if err != nil {
+				continue
 			}
-			for ; last < v; last++ {
+			if v < last[i] { // a restarted process counts from zero
+				last[i] = 0
+			}
+			for ; last[i] < v; last[i]++ {
 				detail := "vigil_isolation_violations_total rose"
 				if lines := srv.LogLines("isolation violation"); len(lines) > 0 {
 					detail = lines[len(lines)-1]

@@ -35,6 +35,9 @@ const (
 	// KindAudioAlone is audio served in a visit with no checked video
 	// frame beside it (see Visit.AudioDone).
 	KindAudioAlone = "audio-without-video"
+	// KindOutOfSpan is a recorded frame of the camera asked for, captured
+	// outside the stretch of time the clip was asked for.
+	KindOutOfSpan = "out-of-span"
 	// KindServer is an isolation violation Vigil itself counted at egress
 	// (vigil_isolation_violations_total): it withheld the object and
 	// ended the session, and the canary counts it as caught.
@@ -62,6 +65,9 @@ func (v Violation) String() string {
 		}
 		return fmt.Sprintf("%s at %s: %s", v.Kind, at, d)
 	}
+	if v.User == "" { // seen from the cameras' side (see linger)
+		return fmt.Sprintf("%s at %s: camera %s: %s", v.Kind, at, v.Requested, v.Detail)
+	}
 	got := ""
 	if v.Got != "" {
 		got = " got " + v.Got
@@ -83,6 +89,8 @@ type checker struct {
 	keys   sim.Keys
 	start  time.Time
 	found  chan struct{} // closed at the first violation
+	// recorded remembers recordings and events viewers were shown.
+	recorded recorded
 
 	mu         sync.Mutex
 	outputs    map[string]*tally           // guarded by mu (the tallies are atomic)
@@ -171,6 +179,22 @@ func (c *checker) accessUnit(output, user, requested string, nb time.Time, nalus
 	}
 	if stamped {
 		c.out(output).frames.Add(1)
+	}
+	return true
+}
+
+// inSpan judges an access unit of a recorded clip by its stamps' capture
+// times: inside [from, to]. It returns false on a violation.
+func (c *checker) inSpan(output, user, requested string, from, to time.Time, nalus [][]byte) bool {
+	for _, n := range nalus {
+		st, ok, err := sim.ParseStamp(n, c.keys)
+		if !ok || err != nil || !st.Time.Before(from) && !st.Time.After(to) {
+			continue
+		}
+		c.violation(Violation{Kind: KindOutOfSpan, Output: output, User: user, Requested: requested, Got: st.Camera,
+			Detail: fmt.Sprintf("stamp seq %d captured %s, outside the clip's span %s to %s (slack included)", st.Seq,
+				st.Time.UTC().Format(time.RFC3339Nano), from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))})
+		return false
 	}
 	return true
 }

@@ -64,6 +64,9 @@ type Visit struct {
 	// notBefore is the earliest capture time the viewer may be shown (their
 	// epoch for the camera, see Layout.notBefore); zero for an attack.
 	notBefore time.Time
+	// spanFrom and spanTo, when set, bound the capture times of the frames
+	// the visit may receive: a recorded clip of that stretch.
+	spanFrom, spanTo time.Time
 	// version is the pair's standing version when the visit was drawn: an
 	// attack that a grant overtook is no verdict.
 	version uint64
@@ -113,7 +116,8 @@ func (v *Visit) Frame(nalus [][]byte) bool {
 	if v.Sub || v.Adaptive && v.c.stampedBy(nalus) == subID(want) {
 		want = subID(want)
 	}
-	if !v.c.accessUnit(v.output, v.User.Name, want, v.notBefore, nalus) {
+	if !v.c.accessUnit(v.output, v.User.Name, want, v.notBefore, nalus) ||
+		!v.spanFrom.IsZero() && !v.c.inSpan(v.output, v.User.Name, want, v.spanFrom, v.spanTo, nalus) {
 		v.bad = true
 	} else {
 		atomic.AddInt64(&v.frames, 1)

@@ -255,7 +255,8 @@ func (w *world) reshare(ctx context.Context, rng *rand.Rand) (string, error) {
 func (w *world) oldToken(ctx context.Context, rng *rand.Rand, u int, c *Camera, urls map[string]string) {
 	vr := newRand(rng.Uint64())
 	w.looks.Go(func() {
-		v := &Visit{User: w.l.user(u), HTTP: w.hc, Base: "http://" + w.sched.proxies.addr(w.sched.proxies.http), rng: vr, c: w.vs.c, output: OutOldToken}
+		base, _ := w.sched.cleanPaths(vr)
+		v := &Visit{User: w.l.user(u), HTTP: w.hc, Base: base, rng: vr, c: w.vs.c, output: OutOldToken}
 		if !v.retarget(c) {
 			return
 		}
@@ -337,8 +338,8 @@ func (w *world) look(ctx context.Context, rng *rand.Rand, u int, c *Camera) {
 	}
 	vr := newRand(rng.Uint64())
 	w.looks.Go(func() {
-		v := &Visit{User: w.l.user(u), HTTP: w.hc, Base: "http://" + w.sched.proxies.addr(w.sched.proxies.http),
-			RTSPHost: w.sched.proxies.addr(w.sched.proxies.rtsp), rng: vr, c: w.vs.c, output: f.Name}
+		base, rtspHost := w.sched.cleanPaths(vr)
+		v := &Visit{User: w.l.user(u), HTTP: w.hc, Base: base, RTSPHost: rtspHost, rng: vr, c: w.vs.c, output: f.Name}
 		v.Secret, v.Addr = v.User.Password, householdAddr(u)
 		if !v.retarget(c) || v.Attack {
 			return

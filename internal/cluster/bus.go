@@ -203,7 +203,7 @@ func (b *Bus) subscribe(ctx context.Context, device access.DeviceID, stream acce
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
 	}
-	sub, err := b.nc.Subscribe(subject(device, stream), s.handle)
+	sub, err := b.nc.Subscribe(listenOn(subject(device, stream), stream), s.handle)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: subscribe %s/%s: %w", device, stream, err)
 	}
@@ -252,7 +252,7 @@ func (s *Subscription) handle(m *nats.Msg) {
 	}
 	var msg message
 	if err == nil {
-		msg, err = s.open(sealed)
+		msg, err = s.openFrom(m.Subject, sealed)
 	}
 	if err == nil && msg.desc != nil {
 		err = fmt.Errorf("%w: a description on the live subject", errFrame)

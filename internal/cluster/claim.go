@@ -100,7 +100,7 @@ func (r *Registry) install(ctx context.Context, c *Claim) {
 	if old != nil {
 		r.fence(old, "new session on this node")
 	}
-	if e, err := r.kv.Get(ctx, c.key); err == nil && c.supersededBy(e) {
+	if e, err := r.kv.Get(ctx, c.key); err == nil && c.supersededBy(e) && fenceFromElsewhere() {
 		r.moves.Add(1)
 		r.fence(c, "claimed elsewhere while claiming")
 	}
@@ -190,6 +190,8 @@ func (c *Claim) renew(ctx context.Context) {
 		c.mu.Lock()
 		c.rev, c.renewed = next, time.Now()
 		c.mu.Unlock()
+	case (casLost(err) || errors.Is(err, jetstream.ErrKeyNotFound)) && !fenceFromElsewhere():
+		// the canary's planted bug keeps the claim (see package mutant)
 	case casLost(err) || errors.Is(err, jetstream.ErrKeyNotFound):
 		c.r.moves.Add(1)
 		c.r.fence(c, "renewal lost: claimed elsewhere or lapsed")

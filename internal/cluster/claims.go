@@ -238,7 +238,7 @@ func (r *Registry) observe(e jetstream.KeyValueEntry) {
 	r.mu.Lock()
 	c := r.held[e.Key()]
 	r.mu.Unlock()
-	if c == nil || !c.supersededBy(e) {
+	if c == nil || !c.supersededBy(e) || !fenceFromElsewhere() {
 		return
 	}
 	r.moves.Add(1)

@@ -261,7 +261,7 @@ func (f *feed) write(u *media.Unit) {
 	if f.closed {
 		return
 	}
-	if u.Owner() != f.owner {
+	if u.Owner() != f.owner && !anyOwner() {
 		f.closed = true
 		go f.fs.drop(f)
 		return

@@ -54,7 +54,7 @@ func (b *Bus) serveGOP(desc Description, gop GOPSource, newReply func(inbox stri
 		}
 		snd, err := newReply(m.Reply)
 		if err == nil {
-			err = b.answerGOP(snd, desc, gop())
+			err = b.answerGOP(snd, desc, gopAnswer(desc, gop))
 		}
 		if err != nil {
 			b.log.Warn("GOP request not answered", "camera", device, "stream", stream, "error", err)

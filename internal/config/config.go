@@ -128,6 +128,25 @@ type Config struct {
 	// deleted first, unless the camera has its own rule; 0 caps nothing.
 	// It defaults to 0.
 	RecordRetainBytes int64 `yaml:"record_retain_bytes"`
+	// RecordRetainEvents is how long footage an event touches is kept
+	// (the larger of it and the camera's record_retain wins), unless the
+	// camera has its own rule; 0 keeps it no longer than other footage. It
+	// defaults to 720h (30 days).
+	RecordRetainEvents time.Duration `yaml:"record_retain_events"`
+	// RecordGrace is how long a lowered retention rule waits before it
+	// deletes anything, so that a mistaken change can be undone. It
+	// defaults to 24h.
+	RecordGrace time.Duration `yaml:"record_grace"`
+	// RecordQuota caps a household's footage over all its cameras
+	// (plaintext), the oldest unpinned deleted first, unless the household
+	// has its own; 0 caps nothing. It defaults to 0.
+	RecordQuota int64 `yaml:"record_quota"`
+	// RecordMinFree is the least free space the disk holding recordings
+	// may fall to: below it retention deletes the oldest unpinned footage
+	// of every household. It applies to local disk only (an S3-compatible
+	// store does not say its free space); 0 turns the guard off. It
+	// defaults to 1GiB.
+	RecordMinFree int64 `yaml:"record_min_free"`
 
 	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
 	// fetch playlists, segments, MP4 and stills, e.g. a Cast receiver's.
@@ -286,30 +305,33 @@ type Config struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		DataDir:          "data",
-		Store:            StoreSQLite,
-		ClusterReplicas:  3,
-		ClusterDrain:     10 * time.Second,
-		RTSPAddr:         ":8554",
-		RTSPUDPRTPAddr:   ":8000",
-		RTSPUDPRTCPAddr:  ":8001",
-		HTTPAddr:         ":8080",
-		LogLevel:         LevelInfo,
-		LogFormat:        FormatText,
-		ReaderQueueUnits: 512,
-		ReaderQueueBytes: 16 << 20,
-		GOPCacheMaxBytes: 32 << 20,
-		ReadTimeout:      10 * time.Second,
-		WriteTimeout:     10 * time.Second,
-		ShutdownTimeout:  10 * time.Second,
-		RecordSegment:    time.Minute,
-		RecordRetain:     7 * 24 * time.Hour,
-		HomeGraphURL:     "https://homegraph.googleapis.com",
-		AlexaLWAURL:      "https://api.amazon.com/auth/o2/token",
-		AlexaEventsURL:   "https://api.amazonalexa.com/v3/events",
-		AlexaEventsURLEU: "https://api.eu.amazonalexa.com/v3/events",
-		AlexaEventsURLFE: "https://api.fe.amazonalexa.com/v3/events",
-		AlexaSilence:     60 * 24 * time.Hour,
+		DataDir:            "data",
+		Store:              StoreSQLite,
+		ClusterReplicas:    3,
+		ClusterDrain:       10 * time.Second,
+		RTSPAddr:           ":8554",
+		RTSPUDPRTPAddr:     ":8000",
+		RTSPUDPRTCPAddr:    ":8001",
+		HTTPAddr:           ":8080",
+		LogLevel:           LevelInfo,
+		LogFormat:          FormatText,
+		ReaderQueueUnits:   512,
+		ReaderQueueBytes:   16 << 20,
+		GOPCacheMaxBytes:   32 << 20,
+		ReadTimeout:        10 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		ShutdownTimeout:    10 * time.Second,
+		RecordSegment:      time.Minute,
+		RecordRetain:       7 * 24 * time.Hour,
+		RecordRetainEvents: 30 * 24 * time.Hour,
+		RecordGrace:        24 * time.Hour,
+		RecordMinFree:      1 << 30,
+		HomeGraphURL:       "https://homegraph.googleapis.com",
+		AlexaLWAURL:        "https://api.amazon.com/auth/o2/token",
+		AlexaEventsURL:     "https://api.amazonalexa.com/v3/events",
+		AlexaEventsURLEU:   "https://api.eu.amazonalexa.com/v3/events",
+		AlexaEventsURLFE:   "https://api.fe.amazonalexa.com/v3/events",
+		AlexaSilence:       60 * 24 * time.Hour,
 
 		WebRTCNegotiationTimeout:  15 * time.Second,
 		WebRTCDisconnectedTimeout: 10 * time.Second,

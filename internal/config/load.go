@@ -69,6 +69,13 @@ func settings() []setting {
 			duration(func(c *Config) *time.Duration { return &c.RecordRetain })},
 		{"record_retain_bytes", "footage kept per camera, oldest deleted first, unless the camera has its own rule (e.g. 50GiB; 0: no cap)",
 			size(func(c *Config) *int64 { return &c.RecordRetainBytes })},
+		{"record_retain_events", "how long footage an event touches is kept unless the camera has its own rule (the larger of it and record_retain wins)",
+			duration(func(c *Config) *time.Duration { return &c.RecordRetainEvents })},
+		{"record_grace", "how long a lowered retention rule waits before it deletes anything", duration(func(c *Config) *time.Duration { return &c.RecordGrace })},
+		{"record_quota", "footage kept per household over all its cameras, oldest unpinned deleted first, unless the household has its own (e.g. 200GiB; 0: no cap)",
+			size(func(c *Config) *int64 { return &c.RecordQuota })},
+		{"record_min_free", "free disk space below which the oldest unpinned footage of every household is deleted (local disk only; 0: off)",
+			size(func(c *Config) *int64 { return &c.RecordMinFree })},
 		{"cors_origins", "comma-separated origins allowed to fetch media (Cast receivers)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
 		{"oauth_clients", "services that may link accounts: a YAML or JSON list of {id, secret, redirect_uris, kind, name; for alexa vendor_id, events_client_id, events_client_secret}",
 			oauthClients(func(c *Config) *[]OAuthClient { return &c.OAuthClients })},
@@ -157,23 +164,33 @@ func integer(field func(*Config) *int) func(*Config, string) error {
 	}
 }
 
-// size parses a byte count: a whole number with an optional KiB, MiB or GiB suffix.
+// size parses a byte count (ParseSize).
 func size(field func(*Config) *int64) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		s, mul := strings.TrimSpace(v), int64(1)
-		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
-			if rest, ok := strings.CutSuffix(s, suffix); ok {
-				s, mul = strings.TrimSpace(rest), m
-				break
-			}
+		n, err := ParseSize(v)
+		if err != nil {
+			return err
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n > (1<<62)/mul {
-			return errors.New("want a byte count such as 16777216 or 16MiB")
-		}
-		*field(c) = n * mul
+		*field(c) = n
 		return nil
 	}
+}
+
+// ParseSize parses a byte count: a whole number with an optional KiB, MiB
+// or GiB suffix.
+func ParseSize(v string) (int64, error) {
+	s, mul := strings.TrimSpace(v), int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if rest, ok := strings.CutSuffix(s, suffix); ok {
+			s, mul = strings.TrimSpace(rest), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return 0, errors.New("want a byte count such as 16777216 or 16MiB")
+	}
+	return n * mul, nil
 }
 
 func duration(field func(*Config) *time.Duration) func(*Config, string) error {

@@ -129,6 +129,12 @@ func (c Config) Validate() error {
 	if c.RecordRetain < 0 || c.RecordRetainBytes < 0 {
 		bad("record_retain", c.RecordRetain.String(), "record_retain and record_retain_bytes cannot be negative", "0 (keep), 168h, 50GiB")
 	}
+	if c.RecordRetainEvents < 0 || c.RecordGrace < 0 {
+		bad("record_retain_events", c.RecordRetainEvents.String(), "record_retain_events and record_grace cannot be negative", "720h, 24h")
+	}
+	if c.RecordQuota < 0 || c.RecordMinFree < 0 {
+		bad("record_quota", fmt.Sprint(c.RecordQuota), "record_quota and record_min_free cannot be negative", "0 (no cap), 200GiB, 1GiB")
+	}
 	if c.Record && c.RecordSegment <= 0 {
 		bad("record_segment", c.RecordSegment.String(), "must be greater than zero when record is on", "a duration such as 1m")
 	}

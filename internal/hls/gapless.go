@@ -33,10 +33,11 @@ const minSegments = 3
 // a player that waits for two of them.
 const startWait = 4 * time.Second
 
-// mediaPlaylist serves a media playlist of x in variant v: gohlslib's,
-// without the EXT-X-GAP segments it pads a young LL-HLS playlist with
-// (their URI, "gap.mp4", carries no token and names no file; Chromium and
-// GStreamer fetch it and fail), without the LL-HLS tags for fMP4 (see
+// mediaPlaylist serves a media playlist of x in variant v: gohlslib's
+// newest playlistSegments segments (windowed; the muxer keeps more, see
+// muxerSegments), without the EXT-X-GAP segments it pads a young LL-HLS
+// playlist with (their URI, "gap.mp4", carries no token and names no file;
+// Chromium and GStreamer fetch it and fail), without the LL-HLS tags for fMP4 (see
 // Variant.muxed), and, for a player that is starting, only once it lists
 // minSegments segments or no further segment can close before startWait.
 func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer, v Variant, name string) error {
@@ -62,7 +63,7 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			}
 			return rw.finish(x)
 		}
-		body, segments := gapless(pw.body.Bytes())
+		body, segments := windowed(pw.body.Bytes(), playlistSegments)
 		if v != x.key.variant {
 			body = withoutLL(body)
 		}
@@ -124,47 +125,107 @@ func (x *muxer) fedKeyframe() {
 	close(*x.nextKey.Swap(&next))
 }
 
-// gapless removes gohlslib's EXT-X-GAP segments from a media playlist and
-// moves EXT-X-MEDIA-SEQUENCE (and a delta update's SKIPPED-SEGMENTS) past
-// them, so that every other segment keeps its sequence number (blocking
-// reloads name segments by it). It returns the playlist and the number of
-// segments it lists (skipped ones included).
-func gapless(pl []byte) ([]byte, int) {
-	var msn, skipped int
-	var out bytes.Buffer
-	gaps, segments, inGap := 0, 0, false
+// playlistSegments is how many segments a media playlist lists at most
+// (gohlslib's default window, the least it takes for LL-HLS).
+const playlistSegments = 7
+
+// muxerSegments is how many segments the gohlslib muxer keeps: the
+// playlistSegments a playlist lists and as many again and two, which stay
+// fetchable after they leave the playlist. RFC 8216 §6.2.2: a segment
+// removed from a live playlist must remain available for its duration plus
+// that of the longest playlist that listed it; gohlslib deletes a segment
+// as it leaves its playlist, and Shaka, which loads a segment from the
+// middle of the playlist before it plays, got a 404 (its error 1001) for
+// one that had left by the time it asked on a poor link. A segment leaves
+// our playlist as the eighth newest and is deleted as the seventeenth,
+// nine segments later: the playlist's duration and its own, with segments
+// of about one GOP each, and one more for the camera's clock (eight alone
+// were a few milliseconds short in TestRemovedSegmentStaysFetchable). The retained segments are the muxer's, behind the
+// same egress check (the muxer's first unit), and go when it stops.
+const muxerSegments = 2*playlistSegments + 2
+
+// windowed returns the media playlist pl as gohlslib wrote it without its
+// EXT-X-GAP segments and without any but the newest keep segments (all of
+// them for keep 0), and the number of segments it lists (skipped ones
+// included). EXT-X-MEDIA-SEQUENCE (and a delta update's SKIPPED-SEGMENTS)
+// moves past what it removes, so that every other segment keeps its
+// sequence number (blocking reloads name segments by it); a delta update
+// loses its skipped segments first, as they are the oldest.
+func windowed(pl []byte, keep int) ([]byte, int) {
+	var msn, skipped, gaps, listed int
+	inGap := false
 	for line := range bytes.Lines(pl) {
 		l := bytes.TrimRight(line, "\r\n")
 		switch {
 		case bytes.Equal(l, []byte("#EXT-X-GAP")):
 			inGap = true
-			continue
 		case len(l) > 0 && l[0] != '#': // a segment's URI ends it
 			if inGap {
-				inGap, gaps = false, gaps+1
-				continue
+				gaps++
+			} else {
+				listed++
 			}
-			segments++
-		case inGap:
-			continue
+			inGap = false
 		case bytes.HasPrefix(l, []byte("#EXT-X-MEDIA-SEQUENCE:")):
 			msn, _ = strconv.Atoi(string(l[len("#EXT-X-MEDIA-SEQUENCE:"):]))
 		case bytes.HasPrefix(l, []byte("#EXT-X-SKIP:SKIPPED-SEGMENTS=")):
 			skipped, _ = strconv.Atoi(string(l[len("#EXT-X-SKIP:SKIPPED-SEGMENTS="):]))
 		}
-		out.Write(line)
 	}
 	// Skipped gaps are those of the skipped sequence numbers below initialGaps.
 	skippedGaps := max(0, min(msn+skipped, initialGaps)-msn)
-	if gaps+skippedGaps == 0 {
-		return pl, segments + skipped
+	realSkipped := skipped - skippedGaps
+	drop := 0
+	if keep > 0 {
+		drop = max(0, realSkipped+listed-keep)
 	}
+	dropSkipped := min(drop, realSkipped)
+	dropListed := drop - dropSkipped
+	if gaps+skippedGaps+drop == 0 {
+		return pl, realSkipped + listed
+	}
+
+	var out, seg bytes.Buffer // seg: the lines of the segment being read
+	inSeg, inGap, dropped := false, false, 0
+	for line := range bytes.Lines(pl) {
+		l := bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(l) > 0 && l[0] != '#':
+			if !inGap && dropped >= dropListed {
+				out.Write(seg.Bytes())
+				out.Write(line)
+			} else if !inGap {
+				dropped++
+			}
+			seg.Reset()
+			inSeg, inGap = false, false
+			continue
+		case bytes.Equal(l, []byte("#EXT-X-GAP")):
+			inGap = true
+		}
+		if inSeg = inSeg || segmentTag(l); inSeg {
+			seg.Write(line)
+		} else {
+			out.Write(line)
+		}
+	}
+	out.Write(seg.Bytes()) // the parts of the segment in progress, the preload hint
 	b := out.Bytes()
-	b = replaceTag(b, "#EXT-X-MEDIA-SEQUENCE:", msn, msn+gaps+skippedGaps)
+	b = replaceTag(b, "#EXT-X-MEDIA-SEQUENCE:", msn, msn+gaps+skippedGaps+drop)
 	if skipped > 0 {
-		b = replaceTag(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=", skipped, skipped-skippedGaps)
+		b = replaceTag(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=", skipped, realSkipped-dropSkipped)
 	}
-	return b, segments + skipped - skippedGaps
+	return b, realSkipped + listed - drop
+}
+
+// segmentTags open a media segment's lines (RFC 8216bis §4.4.4): tags
+// that apply to the segment whose URI follows, not to the playlist.
+var segmentTags = [][]byte{[]byte("#EXTINF:"), []byte("#EXT-X-PROGRAM-DATE-TIME:"), []byte("#EXT-X-PART:"),
+	[]byte("#EXT-X-BYTERANGE:"), []byte("#EXT-X-BITRATE:"), []byte("#EXT-X-DATERANGE:")}
+
+func segmentTag(l []byte) bool {
+	return string(l) == "#EXT-X-GAP" || string(l) == "#EXT-X-DISCONTINUITY" ||
+		slices.ContainsFunc(segmentTags, func(t []byte) bool { return bytes.HasPrefix(l, t) })
 }
 
 // llTags are the tags of an LL-HLS media playlist (RFC 8216bis §4.4.3.7-8,

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 	"vigil/internal/testkit/simcam"
 )
 
@@ -95,31 +97,45 @@ func TestNoGapSegments(t *testing.T) {
 	}
 }
 
-// TestGapless covers the rewrite on the playlists gohlslib writes: full,
-// and delta updates that skip some or all of the gaps.
-func TestGapless(t *testing.T) {
+// TestWindowed covers the rewrite on the playlists gohlslib writes: full,
+// and delta updates that skip some or all of the gaps; with a window, the
+// oldest segments beyond it go, skipped ones first, each with its tags,
+// and the parts of the segment in progress stay.
+func TestWindowed(t *testing.T) {
 	const head = "#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-TARGETDURATION:1\n"
 	gap := "#EXT-X-GAP\n#EXTINF:1.00000,\ngap.mp4\n"
 	seg := func(n string) string {
 		return "#EXT-X-PART:DURATION=0.2,URI=\"p" + n + ".mp4?t=1\"\n#EXTINF:1.00000,\ns" + n + ".mp4?t=1\n"
 	}
 	tail := "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p9.mp4?t=1\"\n"
+	pdt := func(n string) string { return "#EXT-X-PROGRAM-DATE-TIME:2026-12-03T11:00:0" + n + "Z\n" + seg(n) }
+	tailParts := "#EXT-X-PART:DURATION=0.2,URI=\"q.mp4?t=1\"\n" + tail
 	for _, tt := range []struct {
 		name, in, want string
-		segments       int
+		keep, segments int
 	}{
 		{"full", head + "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + strings.Repeat(gap, 7) + seg("7") + tail,
-			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + seg("7") + tail, 1},
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + seg("7") + tail, 0, 1},
 		{"rolling off", head + "#EXT-X-MEDIA-SEQUENCE:5\n" + strings.Repeat(gap, 2) + seg("7") + seg("8") + tail,
-			head + "#EXT-X-MEDIA-SEQUENCE:7\n" + seg("7") + seg("8") + tail, 2},
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n" + seg("7") + seg("8") + tail, 0, 2},
 		{"delta skips some gaps", head + "#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n" + strings.Repeat(gap, 2) + seg("7") + tail,
-			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n" + seg("7") + tail, 1},
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n" + seg("7") + tail, 0, 1},
 		{"delta skips gaps and segments", head + "#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n" + seg("9") + tail,
-			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n" + seg("9") + tail, 3},
-		{"no gaps", head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), 2},
+			head + "#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n" + seg("9") + tail, 0, 3},
+		{"no gaps", head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), 0, 2},
+		{"window", head + "#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + strings.Repeat(gap, 2) +
+			seg("7") + seg("8") + seg("9") + pdt("10") + pdt("11") + tailParts,
+			head + "#EXT-X-MEDIA-SEQUENCE:9\n#EXT-X-MAP:URI=\"i.mp4?t=1\"\n" + seg("9") + pdt("10") + pdt("11") + tailParts, 3, 3},
+		{"window within", head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), head + "#EXT-X-MEDIA-SEQUENCE:12\n" + seg("12") + seg("13"), 7, 2},
+		{"window from skipped", head + "#EXT-X-MEDIA-SEQUENCE:20\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n" + seg("25") + seg("26") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:24\n#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n" + seg("25") + seg("26") + tail, 3, 3},
+		{"window past skipped", head + "#EXT-X-MEDIA-SEQUENCE:20\n#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n" + seg("21") + seg("22") + seg("23") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:22\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n" + seg("22") + seg("23") + tail, 2, 2},
+		{"window and skipped gaps", head + "#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n" + seg("9") + seg("10") + tail,
+			head + "#EXT-X-MEDIA-SEQUENCE:9\n#EXT-X-SKIP:SKIPPED-SEGMENTS=0\n" + seg("9") + seg("10") + tail, 2, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, n := gapless([]byte(tt.in))
+			got, n := windowed([]byte(tt.in), tt.keep)
 			if string(got) != tt.want || n != tt.segments {
 				t.Errorf("got %d segments:\n%s\nwant %d:\n%s", n, got, tt.segments, tt.want)
 			}
@@ -210,5 +226,63 @@ func publishFrames(t *testing.T, f *fixture, gop int) func(until int) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// TestRemovedSegmentStaysFetchable: a media playlist lists at most
+// playlistSegments segments, and a segment that has left it answers 200
+// for at least its duration plus that of the playlist that last listed
+// it (RFC 8216 §6.2.2). gohlslib deleted it as it left: Shaka, which
+// loads a segment from the middle of the playlist before playing, got a
+// 404 on a poor link.
+func TestRemovedSegmentStaysFetchable(t *testing.T) {
+	t.Parallel()
+	for _, v := range []Variant{VariantLL, VariantTS} {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			// Segments of a third of a second: the window fills in ~2.5 s.
+			f := newFixture(t, &Config{SegmentDuration: 300 * time.Millisecond, PartDuration: 100 * time.Millisecond})
+			cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: 160, Height: 96, FPS: fps, GOP: 5})
+			feed := simcam.Publish(t, f.h, "cam-a", access.StreamMain, cam, nil)
+			if err := feed.Frame(); err != nil {
+				t.Fatal(err)
+			}
+			feed.Live(t)
+			base := f.url("/g/cam-a/main/" + string(v) + "/index.m3u8")
+			playlist := func() *mediaPlaylist {
+				b := mustGet(t, base)
+				pl, err := parseMedia(b)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, b)
+				}
+				if len(pl.segments) > playlistSegments {
+					t.Fatalf("%d segments listed, want at most %d:\n%s", len(pl.segments), playlistSegments, b)
+				}
+				return pl
+			}
+			var full *mediaPlaylist
+			testkit.WaitFor(t, 10*time.Second, "a full playlist", func() error {
+				if full = playlist(); len(full.segments) < playlistSegments {
+					return fmt.Errorf("%d segments", len(full.segments))
+				}
+				return nil
+			})
+			old := full.segments[0]
+			keep := time.Duration(old.duration * float64(time.Second))
+			for _, s := range full.segments {
+				keep += time.Duration(s.duration * float64(time.Second))
+			}
+			testkit.WaitFor(t, 5*time.Second, old.uri+" leaving the playlist", func() error {
+				if pl := playlist(); pl.segments[0].seq <= old.seq {
+					return fmt.Errorf("first segment %d", pl.segments[0].seq)
+				}
+				return nil
+			})
+			for left := time.Now(); time.Since(left) < keep; time.Sleep(100 * time.Millisecond) {
+				if code, body := get(t, resolve(base, old.uri)); code != http.StatusOK || len(body) == 0 {
+					t.Fatalf("%s, %v after it left a playlist of %v: %d, %d bytes", old.uri, time.Since(left).Round(time.Millisecond), keep, code, len(body))
+				}
+			}
+		})
 	}
 }

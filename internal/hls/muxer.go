@@ -279,6 +279,7 @@ func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
 	hm := &gohlslib.Muxer{
 		Tracks:             tracks,
 		Variant:            x.key.variant.muxerVariant(),
+		SegmentCount:       muxerSegments,
 		SegmentMinDuration: x.mgr.cfg.SegmentDuration,
 		PartMinDuration:    x.mgr.cfg.PartDuration,
 		OnEncodeError: func(err error) {

@@ -49,8 +49,12 @@ type API struct {
 	// assistant refused their credentials for good).
 	NeedsRelink func(ctx context.Context, link string) bool
 	// Retention keeps cameras' retention rules; nil (recording off)
-	// leaves /api/cameras/{id}/retention out.
-	Retention RetentionRules
+	// leaves /api/cameras/{id}/retention, the usage routes out.
+	Retention *record.Rules
+	// Usage and Quota say what footage takes and may take (required with
+	// Retention).
+	Usage Usage
+	Quota Quota
 	// Events marks cameras' events; nil (recording off) leaves POST
 	// /api/cameras/{id}/events out.
 	Events *record.Events
@@ -75,6 +79,8 @@ func (a *API) routes(mux *Router) {
 	if a.Retention != nil {
 		mux.Handle("GET /api/cameras/{id}/retention", manage(a.retention))
 		mux.Handle("PUT /api/cameras/{id}/retention", manage(a.setRetention))
+		mux.Handle("GET /api/cameras/{id}/usage", manage(a.usage))
+		mux.Handle("GET /api/usage", view(a.householdUsage))
 	}
 	if a.Events != nil {
 		mux.Handle("POST /api/cameras/{id}/events", serve(a.Logger, a.markEvent)) // its own edge: a camera or its owner

@@ -113,6 +113,9 @@ var clientErrors = []struct {
 	{webrtc.ErrNoSession, http.StatusNotFound, "no such session"},
 	{record.ErrTooManyEvents, http.StatusTooManyRequests, ownText},
 	{record.ErrBadEvent, http.StatusBadRequest, ownText},
+	{record.ErrBadPin, http.StatusBadRequest, ownText},
+	{record.ErrTooManyPins, http.StatusConflict, ownText},
+	{record.ErrNoPin, http.StatusNotFound, ownText},
 	{context.Canceled, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 	{context.DeadlineExceeded, http.StatusRequestTimeout, "the request ended before the answer was ready"},
 }

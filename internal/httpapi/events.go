@@ -47,6 +47,9 @@ type eventView struct {
 	// when anything of it is recorded; Clips are the recordings it joins.
 	Clip  string `json:"clip,omitempty"`
 	Clips []span `json:"clips"`
+	// Pin is the viewer's pin of the event (DELETE .../pins/{pin}), 0 when
+	// they have none.
+	Pin int64 `json:"pin,omitempty"`
 }
 
 // maxEventBody bounds an event's JSON: a thumbnail in base64 and the rest.
@@ -122,21 +125,85 @@ func (a *API) setContinuous(w http.ResponseWriter, r *http.Request) error {
 
 // events lists the camera's events with a start in [?from, ?to) that the
 // viewer may see (the current epoch's, from the viewer's epoch on), each
-// with its thumbnail's URL and the recordings around it.
+// with its thumbnail's URL, the recordings around it and the viewer's pin
+// of it.
 func (m *Media) events(w http.ResponseWriter, r *http.Request) error {
-	g, err := viewerGrant(m.Accounts, r, access.StreamMain)
+	g, evs, err := m.listEvents(r)
 	if err != nil {
 		return err
+	}
+	out, err := m.eventViews(r, g, evs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
+// reviewItem is a record.ReviewItem as the API shows it: its events and
+// one clip over all of them.
+type reviewItem struct {
+	Start  time.Time   `json:"start"`
+	End    time.Time   `json:"end"`
+	Kinds  []string    `json:"kinds"`
+	Clip   string      `json:"clip,omitempty"`
+	Events []eventView `json:"events"`
+}
+
+// review lists the camera's events as review items (record.Review): those
+// that overlap or follow within a few seconds merged, items never
+// overlapping, each with its events and a clip over them.
+func (m *Media) review(w http.ResponseWriter, r *http.Request) error {
+	g, evs, err := m.listEvents(r)
+	if err != nil {
+		return err
+	}
+	views, err := m.eventViews(r, g, evs)
+	if err != nil {
+		return err
+	}
+	out := []reviewItem{}
+	i := 0
+	for _, it := range record.Review(evs, record.ReviewGap) {
+		ri := reviewItem{Start: it.Start, End: it.End, Events: views[i : i+len(it.Events)]}
+		i += len(it.Events)
+		for _, k := range it.Kinds {
+			ri.Kinds = append(ri.Kinds, string(k))
+		}
+		wf, _ := m.Events.Window(it.Events[0])
+		_, wt := m.Events.Window(record.Event{Start: it.Start, End: it.End})
+		for _, v := range ri.Events {
+			if v.Clip != "" {
+				ri.Clip = clipURL(g.Device(), wf, wt)
+			}
+		}
+		out = append(out, ri)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+// listEvents authorizes the request's viewer of the camera in the path
+// and lists its events in [?from, ?to) that the viewer may see.
+func (m *Media) listEvents(r *http.Request) (access.Grant, []record.Event, error) {
+	g, err := viewerGrant(m.Accounts, r, access.StreamMain)
+	if err != nil {
+		return g, nil, err
 	}
 	from, to, err := timeRange(r)
 	if err != nil {
-		return err
+		return g, nil, err
 	}
 	evs, err := m.Events.List(r.Context(), g, from, to)
 	if err != nil {
-		return notFoundUnless(err)
+		return g, nil, notFoundUnless(err)
 	}
+	return g, evs, nil
+}
+
+// eventViews are evs as the API shows them, with the recordings around
+// each and the viewer's pins, noting the viewing in the access history.
+func (m *Media) eventViews(r *http.Request, g access.Grant, evs []record.Event) ([]eventView, error) {
 	var spans []record.Span
+	var err error
 	if len(evs) > 0 && m.Recordings != nil {
 		from, to := m.Events.Window(evs[0])
 		for _, e := range evs {
@@ -145,17 +212,29 @@ func (m *Media) events(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if spans, err = m.Recordings.Timeline(r.Context(), g, access.StreamMain, from, to); err != nil {
-			return notFoundUnless(err)
+			return nil, notFoundUnless(err)
+		}
+	}
+	pins := map[int64]int64{} // event to the viewer's pin of it
+	if m.Pins != nil && callerOf(r).Token == nil {
+		mine, err := m.Pins.List(r.Context(), g)
+		if err != nil {
+			return nil, notFoundUnless(err)
+		}
+		for _, p := range mine {
+			if p.Event != 0 {
+				pins[p.Event] = p.ID
+			}
 		}
 	}
 	if err := m.Record.Seen(g, "events", r.RemoteAddr); err != nil {
-		return err
+		return nil, err
 	}
 	out := make([]eventView, 0, len(evs))
 	for _, e := range evs {
 		wf, wt := m.Events.Window(e)
 		v := viewOf(e, []span{})
-		q := url.Values{"stream": {string(access.StreamMain)}, "from": {wf.UTC().Format(time.RFC3339Nano)}, "to": {wt.UTC().Format(time.RFC3339Nano)}}
+		v.Pin = pins[e.ID]
 		for _, s := range spans {
 			if end := s.Start.Add(s.Duration); s.Start.Before(wt) && end.After(wf) {
 				sp := spanOf(g.Device(), s)
@@ -164,11 +243,18 @@ func (m *Media) events(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if len(v.Clips) > 0 {
-			v.Clip = fmt.Sprintf("/api/cameras/%s/recordings/clip.mp4?%s", g.Device(), q.Encode())
+			v.Clip = clipURL(g.Device(), wf, wt)
 		}
 		out = append(out, v)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	return out, nil
+}
+
+// clipURL is the URL of the device's main stream over [from, to) as one
+// MP4 file.
+func clipURL(device access.DeviceID, from, to time.Time) string {
+	q := url.Values{"stream": {string(access.StreamMain)}, "from": {from.UTC().Format(time.RFC3339Nano)}, "to": {to.UTC().Format(time.RFC3339Nano)}}
+	return fmt.Sprintf("/api/cameras/%s/recordings/clip.mp4?%s", device, q.Encode())
 }
 
 // viewOf is e as the API shows it, with clips.

@@ -41,6 +41,8 @@ type Media struct {
 	// Events lists cameras' events and serves their thumbnails; nil leaves
 	// them out.
 	Events *record.Events
+	// Pins pins and unpins footage; nil leaves the pins routes out.
+	Pins *record.Pins
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -123,6 +125,13 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 	if m.Events != nil {
 		mux.Handle("GET /api/cameras/{id}/events", serve(m.Logger, m.Authn.viewing(m.events)))
 		mux.Handle("GET /api/cameras/{id}/events/{event}/thumb.jpg", m.writeDeadlines("still", serve(m.Logger, m.Authn.viewing(m.eventThumb))))
+		mux.Handle("GET /api/cameras/{id}/review", serve(m.Logger, m.Authn.viewing(m.review)))
+	}
+	if m.Pins != nil { // a person's, signed in: a stream token pins nothing
+		person := func(h handlerFunc) http.Handler { return serve(m.Logger, m.Authn.signedIn(auth.ScopeView, h)) }
+		mux.Handle("GET /api/cameras/{id}/pins", person(m.pins))
+		mux.Handle("POST /api/cameras/{id}/pins", person(m.pin))
+		mux.Handle("DELETE /api/cameras/{id}/pins/{pin}", person(m.unpin))
 	}
 }
 

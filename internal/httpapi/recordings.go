@@ -159,6 +159,9 @@ func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return unopened(err, errNoRecording)
 	}
+	if r.URL.Query().Get("download") == "1" { // a name of typed values only
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.mp4"`, g.Device(), j.Start.UTC().Format("20060102T150405Z")))
+	}
 	return m.serveRecording(w, r, g, j, j.Start, j.File())
 }
 

@@ -71,12 +71,52 @@ const (
 	// by device alone: a new owner lists the old owner's events (their
 	// kinds and times), and a sharee those from before the share.
 	EventListNoEpoch Name = "event-list-no-epoch"
+	// JoinEgressFirstClip makes a joined clip (clip.mp4 across segments)
+	// check only its first recording at egress, and fetch the recordings
+	// after the first as a join that trusted its first lookup would: the
+	// device's recordings of its current epoch over the span, the grant's
+	// epoch not applied (a sharee gets footage from before the share
+	// after the first recording). Either alone is invisible from outside:
+	// the lookup alone is caught by the egress check of every recording.
+	JoinEgressFirstClip Name = "join-egress-first-clip"
+	// EventThumbNoEpoch serves an event's thumbnail to a grant of its
+	// device without the epoch checks (the event's epoch against the
+	// device's, its start against the grant's): a sharee gets thumbnails
+	// from before the share, a new owner asks for the old owner's (whose
+	// seal no longer opens: counted at egress).
+	EventThumbNoEpoch Name = "event-thumb-no-epoch"
+
+	// The cluster's planted bugs, where nodes meet; only a cluster (the
+	// canary's -nodes 3) can show them.
+
+	// RemoteKeySubject takes a remote unit's camera from the bus subject
+	// it came on instead of from the key that opened its seal: a node
+	// subscribed to one camera's stream delivers units of another camera
+	// published on that subject as the first camera's.
+	RemoteKeySubject Name = "remote-key-subject"
+	// GOPWrongCache answers a GOP bootstrap request from the cache of the
+	// camera stream the home node claimed before the one asked for,
+	// sealed as the one asked for: a viewer on another node joins to
+	// another camera's keyframe.
+	GOPWrongCache Name = "gop-wrong-cache"
+	// ClaimNoFence makes a node deaf to claims taken over by other nodes:
+	// neither the watch nor a lost renewal fences the old home's session,
+	// so a camera that reconnects elsewhere while its old connection
+	// lingers is homed twice.
+	ClaimNoFence Name = "claim-no-fence"
 )
 
 // Names lists every planted bug.
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
-		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch}
+		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch,
+		JoinEgressFirstClip, EventThumbNoEpoch, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
+}
+
+// Cluster reports whether bug n lives where nodes meet, so that only a
+// cluster of nodes can show it.
+func Cluster(n Name) bool {
+	return n == RemoteKeySubject || n == GOPWrongCache || n == ClaimNoFence
 }
 
 // EnvVar is the environment variable Activate reads.

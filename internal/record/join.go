@@ -1,13 +1,14 @@
 package record
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vigil/internal/access"
@@ -33,7 +34,7 @@ const contiguous = 500 * time.Millisecond
 // recordings with the first one's init segment (one publisher session's
 // tracks) are joined: the file ends before the first that differs.
 type Joined struct {
-	clips []*Clip
+	clips []*joinClip
 	size  int64
 	parts []joinPart
 	// Start is the capture time of the file's first frame.
@@ -42,9 +43,31 @@ type Joined struct {
 	Duration time.Duration
 }
 
+// joinClip is a recording of a join, opened at its first read: a join of
+// an hour holds some sixty recordings, and each Range request a player
+// makes (it seeks, it reads ahead) is a join of its own that touches one
+// or two of them. A recording's init segment is read to build the join
+// only when the Library has not seen it (see heads).
+type joinClip struct {
+	open  func() (*Clip, error) // opens it under the request's grant
+	once  sync.Once
+	clip  *Clip // set by once
+	err   error // set by once
+	ready atomic.Bool
+}
+
+// opened returns the clip, opening it on the first call.
+func (jc *joinClip) opened() (*Clip, error) {
+	jc.once.Do(func() {
+		jc.clip, jc.err = jc.open()
+		jc.ready.Store(jc.err == nil)
+	})
+	return jc.clip, jc.err
+}
+
 // joinPart is a byte range of a clip in the joined file.
 type joinPart struct {
-	clip       *Clip
+	clip       *joinClip
 	start, end int64 // in the clip's file
 	moof       bool  // the range is one fragment: its moof is rebased
 	seq        uint32
@@ -55,7 +78,8 @@ type joinPart struct {
 }
 
 // Join opens the grant's device's recordings of stream that overlap
-// [from, to) as one file. See ErrNotFound (none), ErrIsolation, ErrDamaged.
+// [from, to) as one file. See ErrNotFound (none), ErrIsolation, ErrDamaged:
+// the first recording is opened here, the others at their first read.
 func (l *Library) Join(ctx context.Context, g access.Grant, stream access.StreamID, from, to time.Time) (*Joined, error) {
 	if to.Sub(from) > MaxJoin {
 		to = from.Add(MaxJoin)
@@ -64,8 +88,10 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 	if err != nil {
 		return nil, err
 	}
+	spans = l.joinSpans(ctx, g, stream, spans, from, to)
 	var j Joined
 	var init []byte
+	var initSum [sha256.Size]byte
 	var scales map[uint32]uint32
 	var origin time.Duration // decode time, in the file, of the current clip's start
 	var prevEnd time.Time
@@ -74,28 +100,34 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 		if len(s.Fragments) == 0 {
 			continue
 		}
-		c, err := l.Open(ctx, g, s.ID)
-		if err != nil {
-			return nil, err
-		}
-		head := make([]byte, s.Fragments[0].Offset)
-		if _, err := c.sr.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("record: join: %w", err)
+		jc := &joinClip{open: func() (*Clip, error) { return l.joinOpen(ctx, g, s.ID) }}
+		key := headKey{device: g.Device(), id: s.ID, start: s.Start.UnixNano()}
+		sum, known := l.heads.get(key)
+		if init == nil || !known {
+			head, err := jc.head(s.Fragments[0].Offset)
+			if err != nil {
+				return nil, err
+			}
+			sum = sha256.Sum256(head)
+			l.heads.put(key, sum)
+			if init == nil {
+				init, initSum = head, sum
+			}
 		}
 		first, last := fragmentRange(s.Fragments, s.Start, from, to, i == 0, i == len(spans)-1)
-		if init == nil {
-			init, j.Start = head, s.Start.Add(s.Fragments[first].Time)
+		if len(j.clips) == 0 {
+			j.Start = s.Start.Add(s.Fragments[first].Time)
 			if scales, err = fmp4.Timescales(init); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 			}
-			j.parts = append(j.parts, joinPart{clip: c, start: 0, end: int64(len(init))})
+			j.parts = append(j.parts, joinPart{clip: jc, start: 0, end: int64(len(init))})
 			origin = -s.Fragments[first].Time
-		} else if !bytes.Equal(head, init) {
+		} else if sum != initSum {
 			break // another session's tracks: the file ends here
 		} else if s.Start.Sub(prevEnd) > contiguous {
 			origin = max(origin, s.Start.Sub(j.Start)) // a gap: placed by the wall clock
 		}
-		j.clips = append(j.clips, c)
+		j.clips = append(j.clips, jc)
 		shift := make(map[uint32]int64, len(scales))
 		for id, scale := range scales {
 			shift[id] = media.DurationToClock(origin, int64(scale))
@@ -106,7 +138,7 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 				end = s.Fragments[k+1].Offset
 			}
 			seq++
-			j.parts = append(j.parts, joinPart{clip: c, start: s.Fragments[k].Offset, end: end, moof: true, seq: seq, shift: shift})
+			j.parts = append(j.parts, joinPart{clip: jc, start: s.Fragments[k].Offset, end: end, moof: true, seq: seq, shift: shift})
 		}
 		lastEnd := s.Duration
 		if last+1 < len(s.Fragments) {
@@ -123,6 +155,56 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 		j.size += j.parts[i].end - j.parts[i].start
 	}
 	return &j, nil
+}
+
+// head opens the clip and reads its first n bytes, its init segment.
+func (jc *joinClip) head(n int64) ([]byte, error) {
+	c, err := jc.opened()
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, n)
+	if _, err := c.sr.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("record: join: %w", err)
+	}
+	return head, nil
+}
+
+// heads remembers the digests of recordings' init segments, read through
+// the seal, so that a join compares a recording's tracks with the first's
+// without opening it. A recording's init segment never changes; the key
+// holds its start as well as its row id, so a reused id is not mistaken.
+// The digest decides only where a joined file ends: every byte served is
+// still read through the seal under the request's grant. Bounded: past
+// maxHeads the digests are all forgotten at once.
+type heads struct {
+	mu sync.Mutex
+	m  map[headKey][sha256.Size]byte // guarded by mu
+}
+
+type headKey struct {
+	device access.DeviceID
+	id     int64
+	start  int64 // the recording's start, Unix nanoseconds
+}
+
+// maxHeads bounds the digests remembered (some 60 bytes each).
+const maxHeads = 1 << 14
+
+func (h *heads) get(k headKey) ([sha256.Size]byte, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sum, ok := h.m[k]
+	return sum, ok
+}
+
+func (h *heads) put(k headKey, sum [sha256.Size]byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxHeads {
+		h.m = make(map[headKey][sha256.Size]byte)
+	}
+	h.m[k] = sum
 }
 
 // fragmentRange is the fragments of a recording that started at start to
@@ -148,10 +230,17 @@ func fragmentRange(fs []Fragment, start, from, to time.Time, isFirst, isLast boo
 // Size is the joined file's length.
 func (j *Joined) Size() int64 { return j.size }
 
-// Egress is the egress check (Clip.Egress) of every recording joined.
+// Egress is the egress check (Clip.Egress) of every recording joined
+// that has been opened (read from).
 func (j *Joined) Egress(now time.Time) error {
-	for _, c := range j.clips {
-		if err := c.Egress(now); err != nil {
+	for i, jc := range j.clips {
+		if i > 0 && joinEgressFirstClip() {
+			break
+		}
+		if !jc.ready.Load() {
+			continue // not opened: nothing of it has been read
+		}
+		if err := jc.clip.Egress(now); err != nil {
 			return err
 		}
 	}
@@ -187,7 +276,11 @@ func (j *Joined) ReadAt(p []byte, off int64) (int, error) {
 
 // read fills p from the part's bytes at off, the moof rebased.
 func (pt *joinPart) read(p []byte, off int64) error {
-	if _, err := pt.clip.sr.ReadAt(p, pt.start+off); err != nil && !errors.Is(err, io.EOF) {
+	c, err := pt.clip.opened()
+	if err != nil {
+		return err
+	}
+	if _, err := c.sr.ReadAt(p, pt.start+off); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	if !pt.moof {
@@ -210,8 +303,12 @@ func (pt *joinPart) moofBytes() ([]byte, error) {
 	if pt.rebased != nil {
 		return pt.rebased, nil
 	}
+	c, err := pt.clip.opened()
+	if err != nil {
+		return nil, err
+	}
 	head := make([]byte, 8)
-	if _, err := pt.clip.sr.ReadAt(head, pt.start); err != nil {
+	if _, err := c.sr.ReadAt(head, pt.start); err != nil {
 		return nil, err
 	}
 	n, err := fmp4.MoofSize(head)
@@ -219,7 +316,7 @@ func (pt *joinPart) moofBytes() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrDamaged, errors.Join(err, fmp4.ErrBadFragment))
 	}
 	moof := make([]byte, n)
-	if _, err := pt.clip.sr.ReadAt(moof, pt.start); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := c.sr.ReadAt(moof, pt.start); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	if err := fmp4.Rebase(moof, pt.seq, func(track uint32) int64 { return pt.shift[track] }); err != nil {

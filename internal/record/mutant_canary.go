@@ -3,9 +3,12 @@
 package record
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"time"
 
+	"vigil/internal/access"
 	"vigil/internal/mutant"
 )
 
@@ -28,3 +31,47 @@ func pathKey(tg Target, start time.Time) (string, bool) {
 	}
 	return fmt.Sprintf("rec/%s/%d.seg", tg.Stream, start.Unix()), true
 }
+
+// joinEgressFirstClip is true when mutant.JoinEgressFirstClip is planted:
+// Joined.Egress checks the first recording only.
+func joinEgressFirstClip() bool { return mutant.On(mutant.JoinEgressFirstClip) }
+
+// joinSpans, when mutant.JoinEgressFirstClip is planted, is the join's
+// first span followed by every other recording of the device's current
+// epoch over [from, to): the grant's epoch is not applied after the first.
+func (l *Library) joinSpans(ctx context.Context, g access.Grant, stream access.StreamID, spans []Span, from, to time.Time) []Span {
+	if !joinEgressFirstClip() || len(spans) == 0 {
+		return spans
+	}
+	epoch, secret, err := l.Index.Epoch(ctx, g.Device())
+	clear(secret)
+	if err != nil {
+		return spans
+	}
+	rows, err := l.Index.Recordings(ctx, g.Device(), stream, epoch, from, to)
+	if err != nil {
+		return spans
+	}
+	out := spans[:1:1]
+	for _, r := range rows {
+		if !slices.ContainsFunc(spans, func(s Span) bool { return s.ID == r.ID }) {
+			out = append(out, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size, Fragments: r.Fragments})
+		}
+	}
+	return append(out, spans[1:]...)
+}
+
+// joinOpen opens a joined recording; when mutant.JoinEgressFirstClip is
+// planted, any of the device's current epoch, from any time.
+func (l *Library) joinOpen(ctx context.Context, g access.Grant, id int64) (*Clip, error) {
+	if !joinEgressFirstClip() {
+		return l.Open(ctx, g, id)
+	}
+	return l.openIf(ctx, g, id, func(g access.Grant, rec Recording, epoch, _ time.Time) bool {
+		return rec.Device == g.Device() && rec.Epoch.Equal(epoch)
+	})
+}
+
+// thumbIgnoresEpoch is true when mutant.EventThumbNoEpoch is planted: an
+// event's thumbnail is served to any grant of its device.
+func thumbIgnoresEpoch() bool { return mutant.On(mutant.EventThumbNoEpoch) }

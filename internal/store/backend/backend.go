@@ -102,8 +102,13 @@ type Accounts interface {
 type Recordings interface {
 	record.Index
 	record.EventIndex
-	SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error
-	Retention(ctx context.Context, id access.DeviceID) (record.Rule, error)
+	record.PinIndex
+	record.RuleStore
+	OldestRecordingsAfter(ctx context.Context, device access.DeviceID, start time.Time, id int64, limit int) ([]record.Recording, error)
+	// SetQuota and Quota keep a household's quota of footage (plaintext
+	// bytes, 0: the server's default); a household is its owner's account.
+	SetQuota(ctx context.Context, user access.UserID, bytes int64) error
+	Quota(ctx context.Context, user access.UserID) (int64, error)
 }
 
 // Revocations is the log of changes that ended someone's right to view,

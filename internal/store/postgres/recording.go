@@ -124,23 +124,31 @@ func (s *Store) recordings(ctx context.Context, where string, args ...any) ([]re
 	return out, nil
 }
 
-// SetRetention sets how long and how much of the device's footage is
-// kept (zero fields: the server's default).
-func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error {
-	tag, err := s.q(ctx).Exec(ctx, `UPDATE devices SET retain_age = $1, retain_bytes = $2 WHERE id = $3`,
-		int64(rule.Age), rule.Bytes, string(id))
+// OldestRecordingsAfter lists up to limit of the device's recordings of
+// every stream and epoch after (start, id), oldest first; id 0 starts at
+// the oldest.
+func (s *Store) OldestRecordingsAfter(ctx context.Context, device access.DeviceID, start time.Time, id int64, limit int) ([]record.Recording, error) {
+	at, after := sqlrow.After(start, id)
+	return s.recordings(ctx, `device = $1 AND (start > $2 OR start = $2 AND id > $3) ORDER BY start, id LIMIT $4`,
+		string(device), at, after, limit)
+}
+
+// SetRetention sets the device's retention rule (zero fields: the
+// server's default) with the rule in force before and when it changed.
+func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, r record.Retain) error {
+	tag, err := s.q(ctx).Exec(ctx, `UPDATE devices SET (`+sqlrow.RetainColumns+`) = ($1, $2, $3, $4, $5, $6, $7) WHERE id = $8`,
+		append(sqlrow.RetainArgs(r), string(id))...)
 	return changedOne(tag, err, "set retention of device", id)
 }
 
 // Retention returns what SetRetention set for the device.
-func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Rule, error) {
-	var age, n int64
-	err := s.q(ctx).QueryRow(ctx, `SELECT retain_age, retain_bytes FROM devices WHERE id = $1`, string(id)).Scan(&age, &n)
+func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Retain, error) {
+	r, err := sqlrow.ScanRetain(s.q(ctx).QueryRow(ctx, `SELECT `+sqlrow.RetainColumns+` FROM devices WHERE id = $1`, string(id)))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
+		return r, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, err)
+		return r, fmt.Errorf("retention of device %s: %w", id, err)
 	}
-	return record.Rule{Age: time.Duration(age), Bytes: n}, nil
+	return r, nil
 }

@@ -122,23 +122,31 @@ func (s *Store) recordings(ctx context.Context, where string, args ...any) ([]re
 	return out, nil
 }
 
-// SetRetention sets how long and how much of the device's footage is
-// kept (zero fields: the server's default).
-func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, rule record.Rule) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE devices SET retain_age = ?, retain_bytes = ? WHERE id = ?`,
-		int64(rule.Age), rule.Bytes, string(id))
+// OldestRecordingsAfter lists up to limit of the device's recordings of
+// every stream and epoch after (start, id), oldest first; id 0 starts at
+// the oldest.
+func (s *Store) OldestRecordingsAfter(ctx context.Context, device access.DeviceID, start time.Time, id int64, limit int) ([]record.Recording, error) {
+	at, after := sqlrow.After(start, id)
+	return s.recordings(ctx, `device = ? AND (start > ? OR start = ? AND id > ?) ORDER BY start, id LIMIT ?`,
+		string(device), at, at, after, limit)
+}
+
+// SetRetention sets the device's retention rule (zero fields: the
+// server's default) with the rule in force before and when it changed.
+func (s *Store) SetRetention(ctx context.Context, id access.DeviceID, r record.Retain) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET (`+sqlrow.RetainColumns+`) = (?, ?, ?, ?, ?, ?, ?) WHERE id = ?`,
+		append(sqlrow.RetainArgs(r), string(id))...)
 	return changedOne(res, err, "set retention of device", id)
 }
 
 // Retention returns what SetRetention set for the device.
-func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Rule, error) {
-	var age, n int64
-	err := s.db.QueryRowContext(ctx, `SELECT retain_age, retain_bytes FROM devices WHERE id = ?`, string(id)).Scan(&age, &n)
+func (s *Store) Retention(ctx context.Context, id access.DeviceID) (record.Retain, error) {
+	r, err := sqlrow.ScanRetain(s.db.QueryRowContext(ctx, `SELECT `+sqlrow.RetainColumns+` FROM devices WHERE id = ?`, string(id)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
+		return r, fmt.Errorf("retention of device %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return record.Rule{}, fmt.Errorf("retention of device %s: %w", id, err)
+		return r, fmt.Errorf("retention of device %s: %w", id, err)
 	}
-	return record.Rule{Age: time.Duration(age), Bytes: n}, nil
+	return r, nil
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, b Backend) {
 		{"DirectoryAnswersAuth", testDirectoryAnswersAuth},
 		{"Recordings", testRecordings},
 		{"RetentionRules", testRetentionRules},
+		{"PinsAndQuota", testPinsAndQuota},
 		{"Events", testEvents},
 		{"Continuous", testContinuous},
 	} {
