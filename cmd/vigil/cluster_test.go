@@ -215,10 +215,17 @@ func startCluster(t *testing.T, dsn string, n int) []*vigilproc.Proc {
 	return startClusterVia(t, dsn, n, nil)
 }
 
+// startClusterEnv is startCluster with env added to every node's
+// environment (a later setting of a variable wins).
+func startClusterEnv(t *testing.T, dsn string, n int, env ...string) []*vigilproc.Proc {
+	t.Helper()
+	return startClusterVia(t, dsn, n, nil, env...)
+}
+
 // startClusterVia is startCluster whose nodes dial each other's routes at
 // the addresses via gives for their route listen addresses (a proxy in
 // front of each, say); nil dials them directly.
-func startClusterVia(t *testing.T, dsn string, n int, via func(listen []string) []string) []*vigilproc.Proc {
+func startClusterVia(t *testing.T, dsn string, n int, via func(listen []string) []string, env ...string) []*vigilproc.Proc {
 	t.Helper()
 	bin := buildVigil(t)
 	master := make([]byte, seal.MasterKeySize)
@@ -239,10 +246,10 @@ func startClusterVia(t *testing.T, dsn string, n int, via func(listen []string) 
 			t.Fatal(err)
 		}
 		p, err := vigilproc.New(vigilproc.Config{Bin: bin, Data: data, Log: filepath.Join(t.TempDir(), "vigil.log"),
-			AdminPassword: admin, Env: []string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
+			AdminPassword: admin, Env: append([]string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
 				fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + listen[i],
 				"VIGIL_CLUSTER_ROUTES=" + strings.Join(routes, ","), "VIGIL_CLUSTER_REPLICAS=1",
-				"VIGIL_CLUSTER_DRAIN=" + clusterDrain.String()}})
+				"VIGIL_CLUSTER_DRAIN=" + clusterDrain.String()}, env...)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,8 @@ func TestClusterReconnectStorm(t *testing.T) {
 	phase := func(what string) { t.Logf("%s done at %v", what, time.Since(began).Round(time.Millisecond)) }
 	n := stormCameras(t)
 	dsn := pgtest.NewDatabase(t)
-	nodes := startCluster(t, dsn, 3)
+	// The claims bucket on every node: it must outlive node 0.
+	nodes := startClusterEnv(t, dsn, 3, "VIGIL_CLUSTER_REPLICAS=3")
 	phase("three nodes up")
 	ctx := t.Context()
 
