@@ -212,12 +212,31 @@ func TestCluster(t *testing.T) {
 // and an admin password, with embedded NATS servers routed to each other.
 func startCluster(t *testing.T, dsn string, n int) []*vigilproc.Proc {
 	t.Helper()
+	return startClusterVia(t, dsn, n, nil)
+}
+
+// startClusterEnv is startCluster with env added to every node's
+// environment (a later setting of a variable wins).
+func startClusterEnv(t *testing.T, dsn string, n int, env ...string) []*vigilproc.Proc {
+	t.Helper()
+	return startClusterVia(t, dsn, n, nil, env...)
+}
+
+// startClusterVia is startCluster whose nodes dial each other's routes at
+// the addresses via gives for their route listen addresses (a proxy in
+// front of each, say); nil dials them directly.
+func startClusterVia(t *testing.T, dsn string, n int, via func(listen []string) []string, env ...string) []*vigilproc.Proc {
+	t.Helper()
 	bin := buildVigil(t)
 	master := make([]byte, seal.MasterKeySize)
 	rand.Read(master)
-	var routes []string
+	var listen []string
 	for range n {
-		routes = append(routes, loopback.Addr(freePort(t)))
+		listen = append(listen, loopback.Addr(freePort(t)))
+	}
+	routes := listen
+	if via != nil {
+		routes = via(listen)
 	}
 	admin := rand.Text()
 	nodes := make([]*vigilproc.Proc, n)
@@ -227,10 +246,10 @@ func startCluster(t *testing.T, dsn string, n int) []*vigilproc.Proc {
 			t.Fatal(err)
 		}
 		p, err := vigilproc.New(vigilproc.Config{Bin: bin, Data: data, Log: filepath.Join(t.TempDir(), "vigil.log"),
-			AdminPassword: admin, Env: []string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
-				fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + routes[i],
+			AdminPassword: admin, Env: append([]string{"VIGIL_STORE=postgres", "VIGIL_STORE_DSN=" + dsn,
+				fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN=" + listen[i],
 				"VIGIL_CLUSTER_ROUTES=" + strings.Join(routes, ","), "VIGIL_CLUSTER_REPLICAS=1",
-				"VIGIL_CLUSTER_DRAIN=" + clusterDrain.String()}})
+				"VIGIL_CLUSTER_DRAIN=" + clusterDrain.String()}, env...)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,8 @@ const superuser = "vigil"
 // Server is a Postgres server in a temporary directory.
 type Server struct {
 	dir  string // data/ and the socket
+	bin  string // the Postgres binaries' directory
+	cred *syscall.Credential
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 }
@@ -48,7 +50,7 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{dir: dir}
+	s := &Server{dir: dir, bin: bin, cred: cred}
 	if err := s.start(bin, cred); err != nil {
 		s.Stop()
 		return nil, err
@@ -84,7 +86,28 @@ func (s *Server) start(bin string, cred *syscall.Credential) error {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %w: %s", err, out)
 	}
-	log, err := os.Create(filepath.Join(s.dir, "server.log"))
+	return s.run()
+}
+
+// Restart stops the server as an operator's restart does (SIGINT: fast
+// shutdown, which checkpoints: every committed transaction stays) and
+// starts it again on the same data and socket.
+func (s *Server) Restart() error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			return errors.New("postgres did not stop within 30 s of SIGINT")
+		}
+	}
+	return s.run()
+}
+
+// run starts the server on the cluster in s.dir and waits until it is ready.
+func (s *Server) run() error {
+	bin, cred, data := s.bin, s.cred, filepath.Join(s.dir, "data")
+	log, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
