@@ -34,7 +34,7 @@ type trackDecoder struct {
 	video     *videoParams                        // nil for audio
 }
 
-// NewDecoder returns a decoder writing to pub; pub's tracks must come from media.TracksOf.
+// NewDecoder returns a decoder writing to pub; pub's tracks must come from TracksOf.
 func NewDecoder(pub *hub.Publisher) (*Decoder, error) {
 	d := &Decoder{pub: pub, tracks: make(map[format.Format]*trackDecoder)}
 	for i, t := range pub.Tracks() {
