@@ -100,6 +100,10 @@ func (s *server) newCluster(cfg Config, env []string) (err error) {
 		}
 		nodeEnv := append(append([]string(nil), env...), "VIGIL_STORE=postgres", "VIGIL_STORE_DSN="+dsn,
 			fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN="+loopback.Addr(ports[i]),
+			// The peers learn of one another by gossip too: without
+			// this a cut's reconnects came back as direct routes that
+			// the next cut left standing.
+			"VIGIL_CLUSTER_ADVERTISE="+via[i],
 			"VIGIL_CLUSTER_ROUTES="+strings.Join(via, ","), fmt.Sprintf("VIGIL_CLUSTER_REPLICAS=%d", min(3, cfg.Nodes)),
 			"VIGIL_RECORD_STORE="+store)
 		p, err := vigilproc.New(vigilproc.Config{Bin: cfg.Bin, Data: data, Log: filepath.Join(cfg.Dir, fmt.Sprintf("vigil-%d.log", i)),
