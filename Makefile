@@ -20,7 +20,7 @@ test: deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # The bench, with go2rtc (built from the module proxy) measured beside Vigil
-# in the RTSP fan-out.
+# in the RTSP fan-out and the many-cameras steps (issue 17 item 6).
 bench: deps build
 	@scripts/go2rtc.sh bin/go2rtc
 	$(GO) run ./cmd/vigilbench -vigil $(BIN) -go2rtc bin/go2rtc -out BENCHMARKS.md

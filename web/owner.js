@@ -37,12 +37,12 @@ async function loadRetention(base) {
   const rule = res.ok ? await res.json() : null;
   if (asked !== epoch || base !== historyOf || !rule) return;
   $("retention-days").value = rule.days;
+  $("retention-event-days").value = rule.event_days;
   $("retention-gib").value = +(rule.bytes / GiB).toFixed(1);
   $("retention-box").hidden = false;
   $("retention-form").onsubmit = async (e) => {
     e.preventDefault();
-    // The form has no field for event footage: its days are kept as set.
-    const body = { days: Number($("retention-days").value), event_days: rule.event_days || 0,
+    const body = { days: Number($("retention-days").value), event_days: Number($("retention-event-days").value),
       bytes: Math.round(Number($("retention-gib").value) * GiB) };
     const r = await api("PUT", base + "/retention", body);
     if (asked !== epoch) return;
@@ -55,7 +55,10 @@ async function loadRetention(base) {
 function retentionText(rule) {
   const days = rule.days ? rule.days + (rule.days === 1 ? " day" : " days") : "the default time";
   const size = rule.bytes ? +(rule.bytes / GiB).toFixed(1) + " GiB" : "the default size";
-  return "footage is kept for " + days + ", at most " + size + ".";
+  const events = rule.in_force && rule.in_force.event_days > rule.in_force.days ? " (around events " + rule.in_force.event_days + " days)" : "";
+  // A lowered rule deletes nothing until its grace period is over.
+  const grace = rule.grace_until ? " Until " + fmt(rule.grace_until) + " the rule before stays in force: change it back to keep that footage." : "";
+  return "footage is kept for " + days + events + ", at most " + size + "." + grace;
 }
 
 let historyOf = ""; // the camera (API path) whose history the live view shows
@@ -114,6 +117,6 @@ function forgetOwnerExtras() {
   $("watching-none").hidden = false;
   $("retention-box").hidden = true;
   $("retention-form").onsubmit = null;
-  for (const id of ["retention-days", "retention-gib"]) $(id).value = "";
+  for (const id of ["retention-days", "retention-event-days", "retention-gib"]) $(id).value = "";
   for (const id of ["retention-error", "retention-done"]) $(id).textContent = "";
 }

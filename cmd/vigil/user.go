@@ -13,6 +13,7 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
+	"vigil/internal/config"
 	"vigil/internal/store"
 	"vigil/internal/store/backend"
 )
@@ -22,7 +23,9 @@ const userUsage = `usage:
   vigil user add --name NAME [--admin] [--json]   create a user, or give one a new password (printed once)
   vigil user list                                 list users
   vigil user disable NAME                         stop a user signing in and viewing (live views end within a second)
-  vigil user enable NAME                          let a disabled user back in`
+  vigil user enable NAME                          let a disabled user back in
+  vigil user quota NAME [BYTES]                   show or set the footage NAME's household keeps over all its cameras
+                                                  (e.g. 200GiB; 0: the server's record_quota); the oldest unpinned goes first`
 
 // runUser handles the user admin commands. They work on the data directory
 // directly; a running server learns of disabling and password resets from
@@ -74,6 +77,11 @@ func runUser(ctx context.Context, c command, args []string) error {
 		}
 		_, err = fmt.Fprintf(stdout, "user %s %sd\n", u.Name, args[0])
 		return err
+	case "quota":
+		if len(pos) != 1 && len(pos) != 2 {
+			return errors.New(userUsage)
+		}
+		return userQuota(ctx, st, pos, stdout)
 	}
 	return errors.New(userUsage)
 }
@@ -131,4 +139,32 @@ func validName(s string) bool {
 		return false
 	}
 	return strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == ""
+}
+
+// userQuota shows the quota of the household of user pos[0], or sets it
+// to pos[1]; the next retention sweep applies it.
+func userQuota(ctx context.Context, st backend.Store, pos []string, stdout io.Writer) error {
+	u, err := st.UserByName(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("user %q: %w", pos[0], err)
+	}
+	if len(pos) == 2 {
+		n, err := config.ParseSize(pos[1])
+		if err != nil {
+			return fmt.Errorf("quota %q: %w", pos[1], err)
+		}
+		if err := st.SetQuota(ctx, u.ID, n); err != nil {
+			return err
+		}
+	}
+	n, err := st.Quota(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		_, err = fmt.Fprintf(stdout, "user %s: the server's record_quota\n", u.Name)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "user %s: %d bytes\n", u.Name, n)
+	return err
 }

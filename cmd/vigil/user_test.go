@@ -36,6 +36,15 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("list after disable:\n%s", out)
 	}
 	user("enable", "olga")
+	if out := user("quota", "olga"); out != "user olga: the server's record_quota\n" {
+		t.Fatalf("a new household's quota: %q", out)
+	}
+	if out := user("quota", "olga", "200GiB"); out != "user olga: 214748364800 bytes\n" {
+		t.Fatalf("quota set: %q", out)
+	}
+	if err := runUser(t.Context(), cmdFor(cfg, &bytes.Buffer{}), []string{"quota", "olga", "-5"}); err == nil {
+		t.Error("a negative quota was taken")
+	}
 
 	st, err := sqlite.Open(t.Context(), cfg.DataDir+"/vigil.db")
 	if err != nil {

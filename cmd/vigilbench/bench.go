@@ -125,14 +125,17 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	metricGOP   = "vigil_gop_cache_bytes"
+	metricIn    = "vigil_ingest_bytes_total"
 	// A cluster node's bus bytes, sealed and chunked; absent on one node.
 	metricBusSent     = "vigil_cluster_bus_sent_bytes_total"
 	metricBusReceived = "vigil_cluster_bus_received_bytes_total"
 )
 
-// scrape returns the sums of the skips, allocation, GC and bus counters.
+// scrape returns the sums of the skips, allocation, GC, ingest and bus
+// counters and of the GOP caches' bytes.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricBusSent, metricBusReceived)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP, metricIn, metricBusSent, metricBusReceived)
 }
 
 // camera returns a simulated camera publishing c as d to v.
@@ -159,6 +162,26 @@ func (b *bench) live(ctx context.Context, name string, c clip, cfg vigilproc.Con
 	return v, d, stop, nil
 }
 
+// livePair is live with the 1080p clip as the first camera's main stream
+// and the small clip as its sub stream.
+func (b *bench) livePair(ctx context.Context, name string) (*vigil, device, func(), error) {
+	v, d, stop, err := b.live(ctx, name, b.big, vigilproc.Config{})
+	if err != nil {
+		return nil, d, nil, err
+	}
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan struct{})
+	sub := b.camera(v, d, b.small)
+	sub.URL += "/sub"
+	go func() { sub.Run(subCtx); close(subDone) }()
+	stopBoth := func() { stopSub(); <-subDone; stop() }
+	if err := waitLive(ctx, v.readURL(d)+"/sub"); err != nil {
+		stopBoth()
+		return nil, d, nil, fmt.Errorf("sub stream: %w", err)
+	}
+	return v, d, stopBoth, nil
+}
+
 // profilePath is where a CPU profile named name goes with -profile, or ""
 // without it.
 func (b *bench) profilePath(name string) string {
@@ -166,4 +189,25 @@ func (b *bench) profilePath(name string) string {
 		return ""
 	}
 	return filepath.Join(b.opts.profile, name+".pprof")
+}
+
+// profileWindow fetches, with -profile, Vigil's CPU profile over the next
+// measurement window into name.pprof and its heap profile at the window's
+// end into name-heap.pprof; the channel closes when both are written (at
+// once without -profile).
+func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan struct{} {
+	if b.opts.profile == "" {
+		return closedChan()
+	}
+	done := make(chan struct{})
+	c := v.webClient(1)
+	origin := "http://" + v.HTTP()
+	cpu := profileDuring(ctx, c, origin, b.opts.window, b.profilePath(name))
+	go func() {
+		defer close(done)
+		defer c.close()
+		<-cpu
+		fetchProfile(ctx, c, origin+"/debug/pprof/heap", b.profilePath(name+"-heap"))
+	}()
+	return done
 }

@@ -48,3 +48,27 @@ func TestSteady(t *testing.T) {
 		}
 	}
 }
+
+func TestCameraRowFits(t *testing.T) {
+	row := func(mbps float64, stalls, reconnects uint64) cameraRow {
+		return cameraRow{measurement: measurement{rw: readerWindow{mbps: mbps, stalls: stalls}}, cameras: 100, readers: 100,
+			idealMbps: 100, reconnects: reconnects}
+	}
+	for _, tc := range []struct {
+		name string
+		row  cameraRow
+		want bool
+	}{
+		{"all delivered", row(104, 0, 0), true},
+		{"a stall", row(104, 1, 0), false},
+		{"a camera reconnect", row(104, 0, 1), false},
+		{"95% delivered", row(95, 0, 0), false},
+		{"nothing measured", cameraRow{}, false},
+		{"cameras alone, steady", cameraRow{cameras: 5}, true},
+		{"cameras alone, one reconnected", cameraRow{cameras: 5, reconnects: 1}, false},
+	} {
+		if got := tc.row.fits(); got != tc.want {
+			t.Errorf("%s: fits = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -26,7 +26,7 @@ type fanout struct {
 	oneCamera
 	steps      []int // reader counts
 	rows       []fanoutRow
-	go2rtc     string      // go2rtc binary; empty leaves the comparison out
+	go2rtc     string      // go2rtc binary (-go2rtc); empty leaves the comparison out
 	go2rtcVer  string      // what it says its version is
 	go2rtcRows []fanoutRow // the same steps through go2rtc
 }
@@ -40,7 +40,6 @@ type fanoutRow struct {
 
 func (f *fanout) flags(fs *flag.FlagSet) {
 	countsVar(fs, &f.steps, "fanout", "reader counts of the fan-out steps (default 1,50,200,500; quick 1,10)")
-	fs.StringVar(&f.go2rtc, "go2rtc", "", "go2rtc `binary` (scripts/go2rtc.sh builds it) to run the fan-out's steps through after Vigil's; empty leaves it out")
 }
 
 func (f *fanout) setDefaults(quick bool) error {
@@ -54,6 +53,7 @@ func (f *fanout) setDefaults(quick bool) error {
 // one server at a time on the same machine.
 func (f *fanout) run(ctx context.Context, b *bench) error {
 	log.Printf("  %v readers", f.steps)
+	f.go2rtc = b.opts.go2rtc
 	if err := f.runVigil(ctx, b); err != nil || f.go2rtc == "" {
 		return err
 	}
@@ -220,6 +220,6 @@ func (f *fanout) targets(b *strings.Builder, _ *report) {
 
 // summary is a one-line progress note.
 func (m measurement) summary() string {
-	return fmt.Sprintf("readers=%d delivered=%.0f Mbit/s fps/reader=%.1f vigil_cpu=%.0f%% rss=%.0f MiB skips=%.0f stalls=%d lost=%d bench_cpu=%.0f%% other_cpu=%.0f%% steal=%.0f%%",
-		m.rw.readers, m.rw.mbps, m.rw.fpsPerReader, m.vigil.cpuPct, m.vigil.rssMiB, m.skips, m.rw.stalls, m.rw.lost, m.bench.cpuPct, m.otherCPU, m.steal)
+	return fmt.Sprintf("readers=%d ingested=%.0f Mbit/s delivered=%.0f Mbit/s fps/reader=%.1f vigil_cpu=%.0f%% rss=%.0f MiB skips=%.0f stalls=%d lost=%d bench_cpu=%.0f%% other_cpu=%.0f%% steal=%.0f%%",
+		m.rw.readers, m.ingestMbps, m.rw.mbps, m.rw.fpsPerReader, m.vigil.cpuPct, m.vigil.rssMiB, m.skips, m.rw.stalls, m.rw.lost, m.bench.cpuPct, m.otherCPU, m.steal)
 }

@@ -35,7 +35,7 @@ type go2rtcProc struct {
 
 var _ measured = (*go2rtcProc)(nil)
 
-func startGo2rtc(ctx context.Context, bin, dir string) (*go2rtcProc, error) {
+func startGo2rtc(ctx context.Context, bin, dir string, streams ...string) (*go2rtcProc, error) {
 	ports, err := loopback.TCPPorts(1)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,10 @@ func startGo2rtc(ctx context.Context, bin, dir string) (*go2rtcProc, error) {
 	g := &go2rtcProc{rtsp: loopback.Addr(ports[0]), log: filepath.Join(dir, "go2rtc.log"), done: make(chan struct{})}
 	conf := filepath.Join(dir, "go2rtc.yaml")
 	yaml := fmt.Sprintf("api:\n  listen: \"\"\nwebrtc:\n  listen: \"\"\nsrtp:\n  listen: \"\"\n"+
-		"rtsp:\n  listen: %q\nlog:\n  level: warn\nstreams:\n  %s:\n", g.rtsp, go2rtcStream)
+		"rtsp:\n  listen: %q\nlog:\n  level: warn\nstreams:\n", g.rtsp)
+	for _, name := range append([]string{go2rtcStream}, streams...) {
+		yaml += fmt.Sprintf("  %s:\n", name)
+	}
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
@@ -86,7 +89,10 @@ func (g *go2rtcProc) PID() int { return g.cmd.Process.Pid }
 func (g *go2rtcProc) scrape(context.Context) (map[string]float64, error) { return nil, errNoMetrics }
 
 // url is the stream's RTSP URL, for the camera and the readers alike.
-func (g *go2rtcProc) url() string { return "rtsp://" + g.rtsp + "/" + go2rtcStream }
+func (g *go2rtcProc) url() string { return g.streamURL(go2rtcStream) }
+
+// streamURL is the RTSP URL of a stream named by startGo2rtc.
+func (g *go2rtcProc) streamURL(name string) string { return "rtsp://" + g.rtsp + "/" + name }
 
 // camera returns a simulated camera publishing c to the stream.
 func (g *go2rtcProc) camera(b *bench, c clip) *sim.Camera {

@@ -41,8 +41,11 @@ type options struct {
 	window time.Duration
 	warmup time.Duration
 	keep   bool
-	// profile is a directory for CPU profiles of Vigil during the
-	// cached-still loads; empty takes none.
+	// go2rtc is the go2rtc binary that the fan-out and many-cameras
+	// steps also run through, after Vigil's; empty leaves it out.
+	go2rtc string
+	// profile is a directory for profiles of Vigil (the cached-still
+	// loads, the many-cameras windows); empty takes none.
 	profile string
 
 	// The cached-still load, of the stills and TLS scenarios.
@@ -58,8 +61,9 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.run, "run", "", "comma-separated `scenarios` to run (default all; listed below)")
 	fs.DurationVar(&o.window, "window", 0, "steady-state window per step (default 15s; quick 5s)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "settling time before each window (default 3s; quick 2s)")
+	fs.StringVar(&o.go2rtc, "go2rtc", "", "go2rtc `binary` (scripts/go2rtc.sh builds it) to run the fan-out's and many-cameras' steps through after Vigil's; empty leaves it out")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Vigil's logs and data)")
-	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of Vigil during the cached-still loads into `DIR` (stills.pprof, tls-stills.pprof)")
+	fs.StringVar(&o.profile, "profile", "", "write profiles of Vigil into `DIR`: CPU during the cached-still loads (stills.pprof, tls-stills.pprof), CPU and heap during each many-cameras window (cameras-N-readers-R.pprof, cameras-N-readers-R-heap.pprof)")
 	fs.Float64Var(&o.stillRate, "still-rate", 1000, "cached still requests per second")
 	fs.DurationVar(&o.stillWindow, "still-window", 0, "how long the cached still load runs (default 10s; quick 5s)")
 }
@@ -68,6 +72,15 @@ func (o *options) setDefaults() error {
 	o.window = cmp.Or(o.window, quickOr(o.quick, 5*time.Second, 15*time.Second))
 	o.warmup = cmp.Or(o.warmup, quickOr(o.quick, 2*time.Second, 3*time.Second))
 	o.stillWindow = cmp.Or(o.stillWindow, quickOr(o.quick, 5*time.Second, 10*time.Second))
+	if o.go2rtc != "" {
+		// go2rtc runs in the bench's temporary directory: a relative
+		// path (the Makefile's bin/go2rtc) would not be found from there.
+		abs, err := filepath.Abs(o.go2rtc)
+		if err != nil {
+			return err
+		}
+		o.go2rtc = abs
+	}
 	if o.stillRate <= 0 {
 		return errors.New("-still-rate must be positive")
 	}

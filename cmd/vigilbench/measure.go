@@ -17,6 +17,12 @@ type measurement struct {
 	// allocMBps and gcPerSec are Vigil's heap allocation rate and GC
 	// cycles per second, from the Go collector; NaN if unreadable.
 	allocMBps, gcPerSec float64
+	// cacheMiB is what Vigil's GOP caches hold at the window's end
+	// (vigil_gop_cache_bytes summed); NaN if unreadable.
+	cacheMiB float64
+	// ingestMbps is the cameras' payload rate into Vigil
+	// (vigil_ingest_bytes_total); NaN if unreadable.
+	ingestMbps float64
 	// otherCPU is the machine's busy CPU (% of one core) not spent by
 	// Vigil or the generator: other processes on the machine. steal is
 	// the hypervisor's steal time, likewise.
@@ -81,11 +87,13 @@ func measure(ctx context.Context, v measured, rs []*reader, d time.Duration, als
 	}
 	first, last := s0[0], s1[0]
 	secs := last.proc.at.Sub(first.proc.at).Seconds()
-	m.skips, m.allocMBps, m.gcPerSec = math.NaN(), math.NaN(), math.NaN()
+	m.skips, m.allocMBps, m.gcPerSec, m.cacheMiB, m.ingestMbps = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if first.metrics != nil && last.metrics != nil {
 		m.skips = last.metrics[metricSkips] - first.metrics[metricSkips]
 		m.allocMBps = (last.metrics[metricAlloc] - first.metrics[metricAlloc]) / secs / (1 << 20)
 		m.gcPerSec = (last.metrics[metricGCs] - first.metrics[metricGCs]) / secs
+		m.cacheMiB = last.metrics[metricGOP] / (1 << 20)
+		m.ingestMbps = (last.metrics[metricIn] - first.metrics[metricIn]) * 8 / secs / 1e6
 	}
 	m.otherCPU = 100*float64(busy1-busy0)/clockTicks/secs - serversCPU - m.bench.cpuPct
 	m.steal = 100 * float64(steal1-steal0) / clockTicks / secs

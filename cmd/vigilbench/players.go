@@ -26,7 +26,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"vigil/internal/chromium"
-	"vigil/internal/vigilproc"
 )
 
 // The poor link of issue 17: what a smart display on a weak Wi-Fi gets.
@@ -74,17 +73,22 @@ type players struct {
 
 // playersRun is one run of the player, in the page's clock.
 type playersRun struct {
-	p       chromium.PlayerRun
-	onSub   float64       // ms: first picture of the sub stream's height; 0 if none
-	smooth  float64       // ms: start of the first playersSmoothSpan without a stall
+	p chromium.PlayerRun
+	poorRun
+}
+
+// poorRun is how one run behind the poor link went, in ms from its start.
+type poorRun struct {
+	onSub   float64       // first picture of the sub stream; 0 if none
+	smooth  float64       // start of the first playersSmoothSpan without a stall
 	stalled time.Duration // stall time after smooth
 	after   time.Duration // played after smooth
 	err     error
 }
 
-// ready is when playback was smooth and on the sub stream, in ms since
-// the page's navigation; 0 if it never was.
-func (r playersRun) ready() float64 {
+// ready is when playback was smooth and on the sub stream, in ms; 0 if
+// it never was.
+func (r poorRun) ready() float64 {
 	if r.err != nil || r.onSub == 0 || r.after < playersSmoothSpan {
 		return 0
 	}
@@ -92,11 +96,34 @@ func (r playersRun) ready() float64 {
 }
 
 // stallRate is the stall seconds per minute after playback was smooth.
-func (r playersRun) stallRate() float64 {
+func (r poorRun) stallRate() float64 {
 	if r.after <= 0 {
 		return 0
 	}
 	return r.stalled.Seconds() / r.after.Minutes()
+}
+
+// poorStats are runs' readiness times (runs that never got ready count
+// as missing) and the worst stall rate.
+func poorStats(runs []poorRun) (ready []time.Duration, missing int, worstStall float64) {
+	for _, r := range runs {
+		t := r.ready()
+		if t == 0 {
+			missing++
+			continue
+		}
+		ready = append(ready, time.Duration(t*float64(time.Millisecond)))
+		worstStall = max(worstStall, r.stallRate())
+	}
+	return ready, missing, worstStall
+}
+
+// secs writes ms as seconds, "–" for 0.
+func secs(ms float64) string {
+	if ms == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f s", ms/1000)
 }
 
 func (s *players) flags(fs *flag.FlagSet) {
@@ -130,20 +157,11 @@ func (s *players) run(ctx context.Context, b *bench) error {
 	if s.subH, err = clipHeight(b.small); err != nil {
 		return err
 	}
-	v, d, stop, err := b.live(ctx, "players", b.big, vigilproc.Config{})
+	v, d, stop, err := b.livePair(ctx, "players")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	subCtx, stopSub := context.WithCancel(ctx)
-	subDone := make(chan struct{})
-	defer func() { stopSub(); <-subDone }()
-	sub := b.camera(v, d, b.small)
-	sub.URL += "/sub"
-	go func() { sub.Run(subCtx); close(subDone) }()
-	if err := waitLive(ctx, v.readURL(d)+"/sub"); err != nil {
-		return fmt.Errorf("sub stream: %w", err)
-	}
 	link, err := poorLink(v.HTTP())
 	if err != nil {
 		return err
@@ -343,19 +361,13 @@ func loadAvg() string {
 	return "n/a"
 }
 
-// stats are the runs' readiness times (runs that never got ready count as
-// missing) and the worst stall rate.
+// stats are poorStats of the runs.
 func (s *players) stats() (ready []time.Duration, missing int, worstStall float64) {
-	for _, r := range s.results {
-		t := r.ready()
-		if t == 0 {
-			missing++
-			continue
-		}
-		ready = append(ready, time.Duration(t*float64(time.Millisecond)))
-		worstStall = max(worstStall, r.stallRate())
+	runs := make([]poorRun, len(s.results))
+	for i, r := range s.results {
+		runs[i] = r.poorRun
 	}
-	return ready, missing, worstStall
+	return poorStats(runs)
 }
 
 func (s *players) section(b *strings.Builder, r *report) {
@@ -380,12 +392,7 @@ func (s *players) section(b *strings.Builder, r *report) {
 		poorLinkLatency, poorLinkPacket, poorLinkKBps*8, poorLinkKBps, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
 	b.WriteString("| run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
-	sec := func(t float64) string {
-		if t == 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%.1f s", t/1000)
-	}
+	sec := secs
 	for i, run := range s.results {
 		var hs []string
 		for _, h := range run.p.Heights {

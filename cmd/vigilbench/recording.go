@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"vigil/internal/sim"
 	"vigil/internal/vigilproc"
 )
 
@@ -78,7 +79,7 @@ func (c *recordCost) one(ctx context.Context, b *bench, rec bool) (recordRow, er
 	defer v.Stop()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b.startCameras(cctx, v, b.devs[1:1+c.cams])
+	b.startCameras(cctx, func(d device) *sim.Camera { return b.camera(v, d, b.small) }, b.devs[1:1+c.cams])
 	if err := waitLive(ctx, v.readURL(b.devs[1])); err != nil {
 		return recordRow{}, err
 	}

@@ -28,6 +28,7 @@ func scenarios() []entry {
 		{"players", "hls.js in Chromium behind 800 kbit/s + 150 ms: time until smooth on the sub stream", &players{}},
 		{"clusterfanout", "three cluster nodes: one 1080p camera's readers on its home node, then on another fed over the bus", &clusterFanout{}},
 		{"clustercams", "many cameras over three cluster nodes, each viewer on another node: CPU and RSS per node", &clusterCameras{}},
+		{"webrtc-poor", "a WHEP viewer behind 800 kbit/s + 150 ms: time until smooth on the sub stream, back to main when lifted", &webrtcPoor{}},
 		{"failover", "three cluster nodes, one killed: time until its cameras are seen again from another node", &failover{}},
 	}
 }

@@ -100,21 +100,27 @@ func profileDuring(ctx context.Context, c *webClient, rawURL string, d time.Dura
 		}
 		u.Path, u.RawQuery = "/debug/pprof/profile", fmt.Sprintf("seconds=%d", max(1, int(d.Seconds())))
 		pc := &webClient{hc: &http.Client{Transport: c.hc.Transport.(*http.Transport).Clone()}, user: c.user, pw: c.pw}
-		res, err := pc.open(ctx, u.String())
-		if err != nil {
-			log.Printf("  profile: %v", err)
-			return
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err == nil {
-			err = os.WriteFile(path, b, 0o644)
-		}
-		if err != nil {
-			log.Printf("  profile: %v", err)
-		}
+		fetchProfile(ctx, pc, u.String(), path)
 	}()
 	return done
+}
+
+// fetchProfile writes the profile at rawURL (as c's user) into path. A
+// failure is logged, not fatal.
+func fetchProfile(ctx context.Context, c *webClient, rawURL, path string) {
+	res, err := c.open(ctx, rawURL)
+	if err != nil {
+		log.Printf("  profile: %v", err)
+		return
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		log.Printf("  profile: %v", err)
+	}
 }
 
 // primeStills fills Vigil's cache and opens the client's connections with

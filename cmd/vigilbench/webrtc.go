@@ -131,7 +131,7 @@ func whepJoin(ctx context.Context, v *vigil, d device, secret []byte) (*sim.WebR
 	if err != nil {
 		return nil, 0, err
 	}
-	answer, t0, err := postOffer(ctx, v, d, w)
+	answer, _, t0, err := postOffer(ctx, v, d, w)
 	if err == nil {
 		err = w.Accept(answer)
 	}
@@ -145,29 +145,30 @@ func whepJoin(ctx context.Context, v *vigil, d device, secret []byte) (*sim.WebR
 	return w, w.Stats().FirstUnit.Sub(t0), nil
 }
 
-// postOffer posts w's offer and returns the answer and when the POST began.
-func postOffer(ctx context.Context, v *vigil, d device, w *sim.WebRTCViewer) (string, time.Time, error) {
+// postOffer posts w's offer and returns the answer, the session's URL path
+// (Location) and when the POST began.
+func postOffer(ctx context.Context, v *vigil, d device, w *sim.WebRTCViewer) (answer, loc string, t0 time.Time, err error) {
 	offer, err := w.Offer(ctx)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", "", time.Time{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.apiURL(d, "whep"), strings.NewReader(offer))
 	if err != nil {
-		return "", time.Time{}, err
+		return "", "", time.Time{}, err
 	}
 	req.Header.Set("Content-Type", "application/sdp")
 	req.SetBasicAuth("admin", v.AdminPassword())
-	t0 := time.Now()
+	t0 = time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", t0, err
+		return "", "", t0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err == nil && resp.StatusCode != http.StatusCreated {
 		err = fmt.Errorf("WHEP: %s %q", resp.Status, body)
 	}
-	return string(body), t0, err
+	return string(body), resp.Header.Get("Location"), t0, err
 }
 
 // webrtcSnapshot is every viewer's figures at one moment.

@@ -261,7 +261,7 @@ func (w *webUI) section(b *strings.Builder, r *report) {
 		"time is from the click event (`performance.now()` in a capture listener, before the card's own handler) to the "+
 		"first frame the live view's `<video>` presents (`requestVideoFrameCallback`), in the page's clock. Then it closes "+
 		"the live view and waits %s plus a random part of a GOP, so that clicks land at every point of the GOP (a fixed "+
-		"pause would alias with it). The time includes all the page does: over WebRTC, the peer connection, ICE gathering, "+
+		"pause would alias with it). The time includes all the page does: over WebRTC, the peer connection, its host candidates (the page posts its offer 20 ms after the last, not at the end of ICE gathering), "+
 		"the WHEP POST, ICE and DTLS, and decoding the cached keyframe; over MP4 (`window.RTCPeerConnection` taken away, "+
 		"so the page falls back to progressive MP4), the fetch of `live.mp4` and the media pipeline's start. A click fails "+
 		"when no frame comes within %s; other path counts clicks whose `#via` was not the path's. First click is the "+
@@ -302,6 +302,6 @@ func (w *webUI) targets(b *strings.Builder, _ *report) {
 		return fmt.Sprintf("%s %s — p50 %s, p95 %s, %d of %d clicks failed or played via the other path",
 			name, verdict(ok), ms(s.p50), ms(s.p95), s.failed+s.otherVia, s.clicks)
 	}
-	fmt.Fprintf(b, "- **Click to first decoded frame in Chromium on loopback p95 < 300 ms**: %s; %s (%s; peers wait for the next keyframe).\n",
+	fmt.Fprintf(b, "- **Click to first decoded frame in Chromium on loopback p95 < 300 ms**: %s; %s (%s).\n",
 		line("WebRTC", w.webrtc), line("MP4 fallback", w.mp4), w.chromium)
 }

@@ -32,7 +32,10 @@ type clusterSide struct {
 	bus   *cluster.Bus
 	feeds *cluster.Feeds
 	home  *cluster.Home
-	log   *slog.Logger
+	// hellos finds nodes with another master.key; stopHellos ends them.
+	hellos     *cluster.Hellos
+	stopHellos context.CancelFunc
+	log        *slog.Logger
 }
 
 // joinCluster starts the node's NATS (embedded and routed to its peers, or
@@ -55,9 +58,16 @@ func (a *App) joinCluster(ctx context.Context, sealer *seal.Sealer, sink cluster
 		return nil, err
 	}
 	bus := cluster.NewBus(node.Conn(), sealer, a.store, a.log)
+	hctx, stopHellos := context.WithCancel(context.WithoutCancel(ctx))
+	hellos, err := bus.Hello(hctx, cfg.ClusterNode, 0)
+	if err != nil {
+		stopHellos()
+		node.Close()
+		return nil, err
+	}
 	a.log.Info("cluster joined", "node", cfg.ClusterNode, "replicas", cfg.ClusterReplicas)
 	return &clusterSide{node: node, reg: reg, bus: bus, feeds: cluster.NewFeeds(bus, sink, 0),
-		home: &cluster.Home{Registry: reg, Bus: bus, Log: a.log}, log: a.log}, nil
+		home: &cluster.Home{Registry: reg, Bus: bus, Log: a.log}, hellos: hellos, stopHellos: stopHellos, log: a.log}, nil
 }
 
 // metrics registers the node's vigil_cluster_* series with reg.
@@ -81,6 +91,9 @@ func (c *clusterSide) metrics(reg prometheus.Registerer) {
 		counter("vigil_cluster_claim_moves_total", "Claims of this node taken over by a newer session (here or on another node), which fenced their sessions.", c.reg.Moves),
 		counter("vigil_cluster_bus_sent_bytes_total", "Bytes this node published on the bus (sealed, chunked).", c.bus.BytesSent),
 		counter("vigil_cluster_bus_received_bytes_total", "Bytes this node's remote feeds received from the bus.", c.bus.BytesReceived),
+		gauge("vigil_cluster_key_mismatch_nodes", "Nodes whose sealed hello did not open here lately: their master.key differs from this node's (each is named in an ERROR log line).",
+			func() float64 { return float64(c.hellos.Mismatched()) }),
+		counter("vigil_cluster_bus_dropped_total", "Camera units this node's home sessions dropped (up to the next keyframe) because the bus fell behind their send queue.", c.bus.Dropped),
 		counter("vigil_cluster_bus_refused_total", "Bus messages dropped because they were malformed or did not open for the device subscribed to.", c.bus.Refused),
 	)
 }
@@ -167,6 +180,7 @@ func (c *clusterSide) run(ctx context.Context) error { return c.reg.Run(ctx) }
 // close leaves the cluster as a node that dies would; claims lapse.
 func (c *clusterSide) close() {
 	if c != nil {
+		c.stopHellos()
 		c.node.Close()
 	}
 }
@@ -195,7 +209,7 @@ func (x clusterRemote) Online(device access.DeviceID, stream access.StreamID) bo
 
 // feed makes the hub stream of a camera homed on another node.
 func (a *App) feed(d cluster.Description) (cluster.Sink, error) {
-	f, err := a.hub.Feed(d.Owner, d.Tracks, d.Start)
+	f, err := a.hub.Feed(d.Owner, d.Tracks, d.Start, d.Epoch)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"time"
 
 	"vigil/internal/access"
 	"vigil/internal/auth"
@@ -29,13 +28,14 @@ var (
 // old epoch's secret, which the store has already replaced, so it no
 // longer opens.
 func (h households) Handover(_ context.Context, device access.DeviceID) {
-	h.a.handover(device, time.Time{})
+	h.a.handover(device, nil)
 }
 
 // handover is Handover for the camera's publisher sessions (and remote
-// feeds) that started before t, or all of them when t is zero.
-func (a *App) handover(device access.DeviceID, t time.Time) {
-	a.hub.HandoverBefore(device, t)
+// feeds) of any ownership epoch but current (seal.EpochID), or all of
+// them when current is nil.
+func (a *App) handover(device access.DeviceID, current []byte) {
+	a.hub.HandoverStale(device, current)
 	a.hls.Handover(device)
 	if err := a.stills.Handover(device); err != nil {
 		a.log.Warn("camera changed hands but its old still could not be deleted (it no longer opens)",

@@ -28,8 +28,9 @@ type reviewOut struct {
 // its footage then counts as pinned in the camera's usage, and the event
 // list shows her pin. Vera, a sharee, pins a span of her own and cannot
 // see or remove olga's pin; nobody pins footage from before they could
-// see the camera; a stranger pins nothing; unpinned, the footage is no
-// longer counted as pinned.
+// see the camera; a stranger pins nothing. Olga unpins; when vera's share
+// ends, the next sweep drops her pin (auth's rule, through the app's
+// PinHeld), and no footage is counted as pinned.
 func TestPinsAndReviewThroughTheAPI(t *testing.T) {
 	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
 	cam := a.addCamera(t, "porch")
@@ -128,8 +129,15 @@ func TestPinsAndReviewThroughTheAPI(t *testing.T) {
 	if s, b := a.call(t, "DELETE", path, "olga", olga, nil); s != 204 {
 		t.Fatalf("olga unpins: %d %s", s, b)
 	}
-	if s, b := a.call(t, "DELETE", fmt.Sprintf("%s/%d", pins, veraPin.ID), "vera", vera, nil); s != 204 {
-		t.Fatalf("vera unpins: %d %s", s, b)
+	// The share ends: at the next sweep vera's pin holds nothing and goes.
+	if s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID+"/shares/vera", "olga", olga, nil); s != 204 {
+		t.Fatalf("unshare: %d %s", s, b)
+	}
+	if _, err := a.retention.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := a.store.Pins(t.Context(), deviceID(cam)); err != nil || len(left) != 0 {
+		t.Fatalf("pins after olga unpinned and vera's share ended: %+v, %v; want none", left, err)
 	}
 	if _, p := usage(); p != 0 {
 		t.Errorf("%d bytes pinned after every pin was removed", p)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"vigil/internal/access"
+	"vigil/internal/seal"
 	"vigil/internal/store"
 )
 
@@ -50,7 +52,7 @@ func (a *App) watchRevocations(ctx context.Context) error {
 			continue
 		}
 		for _, r := range rs {
-			a.revoke(r)
+			a.revoke(ctx, r)
 			last = r.ID
 		}
 		if time.Since(pruned) > revocationKeep {
@@ -71,10 +73,31 @@ func (a *App) watchRevocations(ctx context.Context) error {
 // node: this one drops what the camera left here too — its publisher
 // sessions and remote feeds that started before the change, their GOP
 // caches, muxers and stills (invariant 8) — as the node that made the
-// change did at once. Sessions that started since are the new epoch's.
-func (a *App) revoke(r store.Revocation) {
+// change did at once. Sessions of the camera's current epoch, read from
+// the store now, are the new holder's and stay: epochs are compared by
+// identity, never by time (the nodes' clocks and the store's differ). A
+// camera disabled or deleted, or whose epoch cannot be read, has every
+// session end (it reconnects).
+func (a *App) revoke(ctx context.Context, r store.Revocation) {
 	a.auth.RevokeMadeBefore(r.User, r.Device, r.At.Add(time.Millisecond))
 	if a.cluster != nil && r.User == "" && r.Device != "" {
-		a.handover(r.Device, r.At.Add(time.Millisecond))
+		a.handover(r.Device, a.currentEpoch(ctx, r.Device))
 	}
+}
+
+// currentEpoch identifies the camera's current ownership epoch
+// (seal.EpochID), or is nil when the camera is disabled or gone, or the
+// store cannot say.
+func (a *App) currentEpoch(ctx context.Context, device access.DeviceID) []byte {
+	d, err := a.store.Device(ctx, device)
+	if err != nil || d.Disabled {
+		return nil
+	}
+	secret, err := a.store.EpochSecret(ctx, device)
+	if err != nil {
+		a.log.Warn("camera changed hands but its epoch could not be read: all its sessions end", "camera", device, "error", err)
+		return nil
+	}
+	defer clear(secret)
+	return seal.EpochID(secret)
 }

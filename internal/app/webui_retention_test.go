@@ -18,7 +18,9 @@ import (
 // retention rule (the server's default: 0 and 0), keeps 14 days and
 // 2.5 GiB, and the API and the retention sweep then use that rule; a value
 // the server refuses shows its reason; reopened, the view shows the saved
-// rule; and signing out empties the form.
+// rule; keeping 40 days around events and lowering footage to 3 days,
+// the page says the rule before stays in force until the grace period
+// ends (and the sweep uses it); and signing out empties the form.
 func TestOwnerSetsRetentionInThePage(t *testing.T) {
 	needChromium(t)
 	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordRetain, c.RecordRetainBytes = true, 48*time.Hour, 1<<30 })
@@ -34,7 +36,7 @@ func TestOwnerSetsRetentionInThePage(t *testing.T) {
 
 	setRetention(t, tab, "14", "2.5")
 	testkit.WaitFor(t, 10*time.Second, "the rule saved", func() error {
-		if got := pageText(t, tab, "#retention-done"); got != "Saved: footage is kept for 14 days, at most 2.5 GiB." {
+		if got := pageText(t, tab, "#retention-done"); got != "Saved: footage is kept for 14 days (around events 30 days), at most 2.5 GiB." {
 			return fmt.Errorf("saved %q, error %q", got, pageText(t, tab, "#retention-error"))
 		}
 		return nil
@@ -70,11 +72,27 @@ func TestOwnerSetsRetentionInThePage(t *testing.T) {
 	clickAndWait(t, tab, porch.ID)
 	waitRetentionForm(t, tab, "14", "2.5")
 
+	// Event footage for 40 days, and footage lowered to 3 days: the page
+	// says the 14 days stay in force through the grace period.
+	if err := chromedp.Do(tab, chromedp.SetValue(chromedp.ID("#retention-event-days"), "40")); err != nil {
+		t.Fatal(err)
+	}
+	setRetention(t, tab, "3", "2.5")
+	testkit.WaitFor(t, 10*time.Second, "the lowered rule saved", func() error {
+		if got := pageText(t, tab, "#retention-done"); !strings.HasPrefix(got, "Saved: footage is kept for 3 days (around events 40 days), at most 2.5 GiB. Until ") {
+			return fmt.Errorf("saved %q, error %q", got, pageText(t, tab, "#retention-error"))
+		}
+		return nil
+	})
+	if rule, err := a.retention.Rule(t.Context(), deviceID(porch)); rule.Age != 14*24*time.Hour || rule.EventAge != 40*24*time.Hour || err != nil {
+		t.Fatalf("the sweep's rule within the grace period: %+v, %v; want 14 days, 40 around events", rule, err)
+	}
+
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("#viewer-close")), chromedp.Click(chromedp.ID("#logout"))); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 10*time.Second, "an empty form after signing out", func() error {
-		left, err := chromedp.Run(tab, chromedp.Evaluate[string](`["retention-days", "retention-gib", "retention-done", "retention-error"]
+		left, err := chromedp.Run(tab, chromedp.Evaluate[string](`["retention-days", "retention-event-days", "retention-gib", "retention-done", "retention-error"]
 			.map((id) => { const el = document.getElementById(id); return el.value ?? el.textContent }).join("") +
 			(document.getElementById("retention-box").hidden ? "" : "shown")`))
 		if err != nil {

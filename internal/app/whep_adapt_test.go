@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,9 @@ func runPair(t *testing.T, a *testApp) *sim.Camera {
 // stream, and the session's URL says so; with a token minted for main
 // alone, the re-check at the switch refuses sub, and the session comes
 // down to main's keyframes instead. On sub, the time until units come
-// smoothly and the stalls after are logged (issue 17's figures).
+// smoothly and the stalls after are logged (issue 17's figures); the
+// switch is counted in /metrics, and once the cap is lifted the session
+// returns to main.
 func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 	a := startApp(t, "", nil)
 	cam := runPair(t, a)
@@ -110,6 +113,33 @@ func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 				p.FirstFrame, smooth/1000, stalled, after.Round(time.Second), p.StallLog)
 			if after < 10*time.Second || stalled.Seconds()/after.Minutes() >= 1 {
 				t.Fatalf("not smooth on sub: from %.1f s, %v of stall in %v", smooth/1000, stalled, after)
+			}
+			// The switch is counted, and once the cap is lifted (the
+			// latency stays) the session probes its way back to main.
+			code, _, metrics := a.get(t, "/metrics", AdminName, adminPassword)
+			if !regexp.MustCompile(`(?m)^vigil_webrtc_mode_switches_total\{to="sub"\} [1-9]`).Match(metrics) {
+				t.Fatalf("/metrics (%d) counts no switch to sub: %q", code,
+					regexp.MustCompile(`(?m)^vigil_webrtc_mode_switches.*$`).FindAll(metrics, -1))
+			}
+			link.Lift()
+			lifted := time.Now()
+			units0 := v.Stats().Units
+			testkit.WaitFor(t, 30*time.Second, "the session back on main after the cap was lifted", func() error {
+				code, _, body := a.try(t, "GET", loc, "", none)
+				var m struct{ Mode string }
+				if code != 200 || json.Unmarshal(body, &m) != nil || m.Mode != "main" {
+					return fmt.Errorf("GET %s: %d %s", loc, code, body)
+				}
+				return nil
+			})
+			t.Logf("back on main %v after the cap was lifted", time.Since(lifted).Round(100*time.Millisecond))
+			onMain, stopMain := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stopMain()
+			if err := v.WaitUnits(onMain, units0+25); err != nil {
+				t.Fatalf("units on main after the lift: %v", err)
+			}
+			if err := v.Checker().Only(cam.ID); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -36,6 +36,7 @@ type Bus struct {
 	epochs  EpochSource
 	log     *slog.Logger
 	refused atomic.Uint64 // bus messages dropped: malformed, or not opening for the subscription's device
+	dropped atomic.Uint64 // units a home node's full send queue dropped (Homed.Send)
 	sent    atomic.Uint64 // bytes published (chunk frames)
 	got     atomic.Uint64 // bytes received on subscriptions (chunk frames)
 }
@@ -50,6 +51,10 @@ func (b *Bus) BytesSent() uint64 { return b.sent.Load() }
 
 // BytesReceived counts the bytes this node's subscriptions received.
 func (b *Bus) BytesReceived() uint64 { return b.got.Load() }
+
+// Dropped counts the units this node's home sessions dropped because
+// their send queue was full (the bus too slow for them).
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
 
 // Refused counts bus messages dropped because they were malformed or did
 // not open for the device they were received for.
@@ -175,9 +180,11 @@ type Subscription struct {
 	sub     *nats.Subscription
 	asm     assembler // used by the subscription's one delivery goroutine only
 
-	mu        sync.Mutex // guards opener, refreshed
+	mu        sync.Mutex // guards opener, epoch, wants, refreshed
 	opener    *seal.BusOpener
-	refreshed time.Time // last time the epoch secret was read
+	epoch     []byte          // identity of opener's epoch (seal.EpochID)
+	wants     *seal.BusSealer // seals the subscription's wants, in the same epoch
+	refreshed time.Time       // last time the epoch secret was read
 }
 
 // Subscribe delivers the units of device's stream published on the bus,
@@ -221,12 +228,17 @@ func (s *Subscription) refresh(ctx context.Context) error {
 		return fmt.Errorf("cluster: subscribe %s/%s: epoch: %w", s.device, s.stream, err)
 	}
 	o, err := s.b.sealer.NewBusOpener(s.device, epoch, s.stream)
+	id := seal.EpochID(epoch)
+	var w *seal.BusSealer
+	if err == nil {
+		w, err = s.b.sealer.NewBusSealer(s.device, epoch, s.stream)
+	}
 	clear(epoch)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe %s/%s: %w", s.device, s.stream, err)
 	}
 	s.mu.Lock()
-	s.opener, s.refreshed = o, time.Now()
+	s.opener, s.epoch, s.wants, s.refreshed = o, id, w, time.Now()
 	s.mu.Unlock()
 	return nil
 }
@@ -270,7 +282,7 @@ func (s *Subscription) refuse(err error) {
 // message tried once more.
 func (s *Subscription) open(sealed []byte) (message, error) {
 	s.mu.Lock()
-	o, stale := s.opener, time.Since(s.refreshed) > time.Second
+	o, epoch, stale := s.opener, s.epoch, time.Since(s.refreshed) > time.Second
 	s.mu.Unlock()
 	session, seq, plain, err := o.Open(sealed)
 	if errors.Is(err, seal.ErrOpen) && stale {
@@ -279,7 +291,7 @@ func (s *Subscription) open(sealed []byte) (message, error) {
 		cancel()
 		if rerr == nil {
 			s.mu.Lock()
-			o = s.opener
+			o, epoch = s.opener, s.epoch
 			s.mu.Unlock()
 			session, seq, plain, err = o.Open(sealed)
 		}
@@ -288,5 +300,9 @@ func (s *Subscription) open(sealed []byte) (message, error) {
 		return message{}, err
 	}
 	owner := media.Owner{Device: o.Device(), Stream: s.stream, Session: session}
-	return decodeMessage(owner, seq, plain)
+	msg, err := decodeMessage(owner, seq, plain)
+	if msg.desc != nil {
+		msg.desc.Epoch = epoch // the epoch whose key opened it
+	}
+	return msg, err
 }

@@ -34,6 +34,9 @@ type Description struct {
 	Tracks []*media.Track
 	// Start is the wall-clock time of PTS zero of the session.
 	Start time.Time
+	// Epoch identifies the ownership epoch whose key opened the
+	// description (seal.EpochID), on the node that received it.
+	Epoch []byte
 }
 
 // encodeDescription encodes tracks and start; owner travels in the seal.

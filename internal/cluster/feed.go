@@ -208,6 +208,9 @@ func (fs *Feeds) start(ctx context.Context, f *feed) (err error) {
 	}
 	f.last.Store(time.Now().UnixNano())
 	f.goLive(gop)
+	// The GOP request made the home node publish for wantTTL; the feed
+	// keeps it publishing until it stops.
+	go f.sub.wantLoop(f.done)
 	return nil
 }
 

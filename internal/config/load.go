@@ -165,23 +165,33 @@ func integer(field func(*Config) *int) func(*Config, string) error {
 	}
 }
 
-// size parses a byte count: a whole number with an optional KiB, MiB or GiB suffix.
+// size parses a byte count (ParseSize).
 func size(field func(*Config) *int64) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		s, mul := strings.TrimSpace(v), int64(1)
-		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
-			if rest, ok := strings.CutSuffix(s, suffix); ok {
-				s, mul = strings.TrimSpace(rest), m
-				break
-			}
+		n, err := ParseSize(v)
+		if err != nil {
+			return err
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n > (1<<62)/mul {
-			return errors.New("want a byte count such as 16777216 or 16MiB")
-		}
-		*field(c) = n * mul
+		*field(c) = n
 		return nil
 	}
+}
+
+// ParseSize parses a byte count: a whole number with an optional KiB, MiB
+// or GiB suffix.
+func ParseSize(v string) (int64, error) {
+	s, mul := strings.TrimSpace(v), int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if rest, ok := strings.CutSuffix(s, suffix); ok {
+			s, mul = strings.TrimSpace(rest), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return 0, errors.New("want a byte count such as 16777216 or 16MiB")
+	}
+	return n * mul, nil
 }
 
 func duration(field func(*Config) *time.Duration) func(*Config, string) error {

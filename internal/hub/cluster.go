@@ -31,6 +31,9 @@ type HomeSession interface {
 	Send(u *media.Unit)
 	// Fenced is closed when another session took the stream over.
 	Fenced() <-chan struct{}
+	// Epoch identifies the camera's ownership epoch the session is
+	// sealed in (HandoverStale compares it).
+	Epoch() []byte
 	// Close ends the hold.
 	Close()
 }
@@ -57,14 +60,15 @@ type Fed struct {
 
 // Feed starts a stream fed from another node for the publisher session
 // owner, whose tracks and session start (the wall-clock time of PTS zero)
-// are given. It replaces a fed stream of the camera stream, never a
+// are given, and whose units open in the ownership epoch epoch identifies.
+// It replaces a fed stream of the camera stream, never a
 // stream published here: a camera publishing here is read here.
-func (h *Hub) Feed(owner media.Owner, tracks []*media.Track, start time.Time) (*Fed, error) {
+func (h *Hub) Feed(owner media.Owner, tracks []*media.Track, start time.Time, epoch []byte) (*Fed, error) {
 	if len(tracks) == 0 {
 		return nil, ErrNoTracks
 	}
 	s := newStream(h, owner, tracks)
-	s.fed, s.start = true, start
+	s.fed, s.start, s.epoch = true, start, epoch
 	k := streamKey{owner.Device, owner.Stream}
 	h.mu.Lock()
 	old := h.streams[k]
@@ -152,6 +156,9 @@ func (h *Hub) claimHome(s *Stream) error {
 		return fmt.Errorf("hub: claim %s/%s: %w", s.owner.Device, s.owner.Stream, err)
 	}
 	s.home = hs
+	h.mu.Lock()
+	s.epoch = hs.Epoch()
+	h.mu.Unlock()
 	go func() {
 		select {
 		case <-hs.Fenced():

@@ -17,11 +17,13 @@ import (
 type fakeHome struct {
 	mu    sync.Mutex
 	holds []*fakeHold
+	epoch []byte // of the holds it makes
 }
 
 type fakeHold struct {
 	owner  media.Owner
 	gop    func() []*media.Unit
+	epoch  []byte
 	fenced chan struct{}
 	sent   []*media.Unit
 	closed bool
@@ -30,7 +32,7 @@ type fakeHold struct {
 func (h *fakeHome) Claim(owner media.Owner, _ []*media.Track, _ time.Time, gop func() []*media.Unit) (HomeSession, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := &fakeHold{owner: owner, gop: gop, fenced: make(chan struct{})}
+	s := &fakeHold{owner: owner, gop: gop, epoch: h.epoch, fenced: make(chan struct{})}
 	h.holds = append(h.holds, s)
 	return s, nil
 }
@@ -38,6 +40,7 @@ func (h *fakeHome) Claim(owner media.Owner, _ []*media.Track, _ time.Time, gop f
 func (s *fakeHold) Send(u *media.Unit)      { s.sent = append(s.sent, u) }
 func (s *fakeHold) Fenced() <-chan struct{} { return s.fenced }
 func (s *fakeHold) Close()                  { s.closed = true }
+func (s *fakeHold) Epoch() []byte           { return s.epoch }
 
 // TestFencedSessionEnds: a session whose claim another node takes over
 // ends with ErrFenced — its readers and its camera's next write — and
@@ -88,7 +91,7 @@ type fakeRemote struct {
 func (f *fakeRemote) Acquire(context.Context, access.DeviceID, access.StreamID) (func(), error) {
 	f.acquires++
 	if f.readers == 0 && f.acquires == 1 {
-		fed, err := f.h.Feed(f.owner, tracks(), time.Now())
+		fed, err := f.h.Feed(f.owner, tracks(), time.Now(), []byte("e1"))
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +151,7 @@ func TestRemoteStreamIsReadLikeALocalOne(t *testing.T) {
 	if remote.readers != 0 {
 		t.Fatalf("feed readers = %d after the readers closed (one twice)", remote.readers)
 	}
-	if _, err := h.Feed(remote.owner, tracks(), time.Now()); err != nil {
+	if _, err := h.Feed(remote.owner, tracks(), time.Now(), []byte("e1")); err != nil {
 		t.Fatal(err)
 	}
 	p, err := h.Publish("cam-a", access.StreamMain, tracks())
@@ -156,10 +159,45 @@ func TestRemoteStreamIsReadLikeALocalOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if _, err := h.Feed(remote.owner, tracks(), time.Now()); !errors.Is(err, ErrPublishedHere) {
+	if _, err := h.Feed(remote.owner, tracks(), time.Now(), []byte("e1")); !errors.Is(err, ErrPublishedHere) {
 		t.Fatalf("a feed over a camera publishing here = %v, want ErrPublishedHere", err)
 	}
 	if !h.Publishing("cam-a", access.StreamMain) {
 		t.Fatal("the camera publishing here lost its stream to a feed")
+	}
+}
+
+// TestHandoverStaleByEpoch: a camera that changed hands through another
+// node ends the sessions here of any epoch but the current one, told by
+// epoch identity, never by start time: a session of the old epoch that
+// started after the change by this node's clock (clocks differ) ends, a
+// fed session of the current epoch that started long before is kept.
+func TestHandoverStaleByEpoch(t *testing.T) {
+	home := &fakeHome{epoch: []byte("old epoch")}
+	h := New(Config{Home: home})
+	p, err := h.Publish("cam-a", access.StreamMain, tracks()) // started now, old epoch
+	if err != nil {
+		t.Fatal(err)
+	}
+	fedOwner := media.Owner{Device: "cam-a", Stream: access.StreamSub, Session: 77}
+	if _, err := h.Feed(fedOwner, tracks(), time.Now().Add(-time.Hour), []byte("new epoch")); err != nil {
+		t.Fatal(err)
+	}
+	fed := func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		s := h.streams[streamKey{"cam-a", access.StreamSub}]
+		return s != nil && s.fed
+	}
+	h.HandoverStale("cam-a", []byte("new epoch"))
+	if err := p.Write(0, UnitData{Key: true, Payload: [][]byte{{1}}}); !errors.Is(err, ErrHandover) {
+		t.Fatalf("the old epoch's session after the handover: write = %v, want ErrHandover", err)
+	}
+	if !fed() {
+		t.Fatal("the current epoch's fed session was ended")
+	}
+	h.HandoverStale("cam-a", []byte("newer epoch"))
+	if fed() {
+		t.Fatal("a fed session of a past epoch was kept")
 	}
 }

@@ -15,6 +15,7 @@
 package hub
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"sync"
@@ -288,20 +289,23 @@ func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
 // ErrHandover and its publishers' writes fail with it, so the camera
 // reconnects into a new session.
 func (h *Hub) Handover(device access.DeviceID) {
-	h.HandoverBefore(device, time.Time{})
+	h.HandoverStale(device, nil)
 }
 
-// HandoverBefore is Handover for the camera's sessions that started before
-// t (all of them when t is zero): another node changed the camera's hands
-// at t, and sessions that started since are already the new holder's.
-func (h *Hub) HandoverBefore(device access.DeviceID, t time.Time) {
+// HandoverStale is Handover for the camera's sessions of any ownership
+// epoch but current (all of them when current is nil): another node
+// changed the camera's hands, and sessions of the current epoch — by
+// identity (HomeSession.Epoch, Feed's epoch), never by when they started:
+// nodes' clocks differ — are already the new holder's. A session whose
+// epoch is not known yet (its claim under way) ends too.
+func (h *Hub) HandoverStale(device access.DeviceID, current []byte) {
 	if handoverKeepsStreams() {
 		return
 	}
 	var ended []*Stream
 	h.mu.Lock()
 	for k, s := range h.streams {
-		if (k.device == device || s.owner.Device == device) && (t.IsZero() || s.start.Before(t)) {
+		if (k.device == device || s.owner.Device == device) && (current == nil || !bytes.Equal(s.epoch, current)) {
 			delete(h.streams, k)
 			h.removed(k)
 			h.noteEnded(k, s)

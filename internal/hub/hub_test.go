@@ -312,3 +312,21 @@ func TestReadBackStartsOneGOPEarlier(t *testing.T) {
 		t.Fatal("Read no longer starts at the latest keyframe")
 	}
 }
+
+// TestGOPCacheGaugeCountsBothGOPs: vigil_gop_cache_bytes reports what the
+// cache holds, the previous GOP (kept for ReadBack) with the current one.
+func TestGOPCacheGaugeCountsBothGOPs(t *testing.T) {
+	h := New(Config{})
+	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
+	for n := range 15 {
+		frame(t, p, n, 10) // one byte of video and one of audio each
+	}
+	g := h.Metrics().GOPBytes.WithLabelValues("cam-a", string(access.StreamMain))
+	if got := testutil.ToFloat64(g); got != 20+10 {
+		t.Fatalf("vigil_gop_cache_bytes = %v, want 30 (previous GOP 20, current 10)", got)
+	}
+	p.Close()
+	if got := testutil.ToFloat64(g); got != 0 {
+		t.Fatalf("vigil_gop_cache_bytes = %v after the camera left, want 0", got)
+	}
+}

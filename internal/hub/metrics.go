@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vigil_reader_skips_total", Help: "Times a slow reader's queue overflowed and it skipped to the next keyframe.",
 		}, labels),
 		GOPBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vigil_gop_cache_bytes", Help: "Bytes held in a stream's keyframe (GOP) cache.",
+			Name: "vigil_gop_cache_bytes", Help: "Payload bytes held in a stream's keyframe (GOP) cache: the GOP since the last keyframe and the one before it.",
 		}, labels),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_ingest_rejected_units_total", Help: "Units dropped at ingest (stale publisher session, unknown track).",

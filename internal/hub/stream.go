@@ -33,8 +33,9 @@ type Stream struct {
 	gop    []*media.Unit // guarded by mu; units since the last keyframe, in arrival order
 	// prevGop is the complete GOP before gop; guarded by mu. Only muxers
 	// that must cut a whole segment at once read it (ReadBack).
-	prevGop  []*media.Unit
-	gopBytes int64 // guarded by mu
+	prevGop   []*media.Unit
+	gopBytes  int64 // guarded by mu; payload bytes of gop
+	prevBytes int64 // guarded by mu; payload bytes of prevGop
 	// gopDur is the interval between the last two keyframes; guarded by mu.
 	gopDur  time.Duration
 	readers map[*Reader]struct{} // guarded by mu
@@ -45,6 +46,10 @@ type Stream struct {
 	// fed is true for a stream fed from another node (Hub.Feed); set
 	// before the stream is shared.
 	fed bool
+	// epoch identifies the camera's ownership epoch of the session in a
+	// cluster (its home's, or the one a fed stream's units opened in);
+	// nil on one node and until the claim is made. Guarded by hub.mu.
+	epoch []byte
 	// home is the session's hold on its stream in a cluster; nil on one
 	// node and for fed streams. Set before the first write.
 	home HomeSession
@@ -115,16 +120,18 @@ func (s *Stream) cache(u *media.Unit) {
 		// The finished GOP becomes the previous one; a new slice for the
 		// next, since the old backing array now belongs to prevGop.
 		s.prevGop, s.gop = s.gop, append(make([]*media.Unit, 0, cap(s.gop)), u)
-		s.gopBytes = int64(u.Size())
+		s.prevBytes, s.gopBytes = s.gopBytes, int64(u.Size())
 	case len(s.gop) > 0:
 		if s.gopBytes+int64(u.Size()) > s.hub.cfg.GOPMaxBytes {
-			s.gop, s.prevGop, s.gopBytes = nil, nil, 0
+			s.gop, s.prevGop, s.gopBytes, s.prevBytes = nil, nil, 0, 0
 			break
 		}
 		s.gop = append(s.gop, u)
 		s.gopBytes += int64(u.Size())
 	}
-	s.gopG.Set(float64(s.gopBytes))
+	// The gauge counts both GOPs: the previous one is held as long
+	// (until the next keyframe), and both are what the cache costs.
+	s.gopG.Set(float64(s.gopBytes + s.prevBytes))
 }
 
 // keyframe returns the cached GOP's keyframe, or nil.
@@ -221,7 +228,7 @@ func (s *Stream) close(err error) {
 		s.readersG.Dec()
 	}
 	clear(s.readers)
-	s.gop, s.prevGop, s.gopBytes = nil, nil, 0
+	s.gop, s.prevGop, s.gopBytes, s.prevBytes = nil, nil, 0, 0
 	s.gopG.Set(0)
 }
 

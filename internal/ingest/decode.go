@@ -7,10 +7,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
@@ -30,8 +29,9 @@ type Decoder struct {
 type trackDecoder struct {
 	index     int
 	clockRate int64
-	decode    func(*rtp.Packet) ([][]byte, error)
-	video     *videoParams // nil for audio
+	decode    func(*rtp.Packet) ([][]byte, error) // audio
+	dep       *depacketizer                       // video
+	video     *videoParams                        // nil for audio
 }
 
 // NewDecoder returns a decoder writing to pub; pub's tracks must come from media.TracksOf.
@@ -52,13 +52,14 @@ func NewDecoder(pub *hub.Publisher) (*Decoder, error) {
 func newTrackDecoder(f format.Format) (*trackDecoder, error) {
 	switch f := f.(type) {
 	case *format.H264:
-		dec, err := f.CreateDecoder()
+		if f.PacketizationMode != 0 && f.PacketizationMode != 1 {
+			return nil, fmt.Errorf("unsupported packetization mode %d", f.PacketizationMode)
+		}
 		sps, pps := f.SafeParams()
-		return &trackDecoder{decode: dec.Decode, video: &videoParams{h265: false, sps: sps, pps: pps}}, err
+		return &trackDecoder{dep: newDepacketizer(false), video: &videoParams{h265: false, sps: sps, pps: pps}}, nil
 	case *format.H265:
-		dec, err := f.CreateDecoder()
 		vps, sps, pps := f.SafeParams()
-		return &trackDecoder{decode: dec.Decode, video: &videoParams{h265: true, vps: vps, sps: sps, pps: pps}}, err
+		return &trackDecoder{dep: newDepacketizer(true), video: &videoParams{h265: true, vps: vps, sps: sps, pps: pps}}, nil
 	case *format.MPEG4Audio:
 		dec, err := f.CreateDecoder()
 		return &trackDecoder{decode: dec.Decode}, err
@@ -91,23 +92,36 @@ func (d *Decoder) Packet(f format.Format, pkt *rtp.Packet, pts int64) error {
 	if td == nil {
 		return nil
 	}
-	payload, err := td.decode(pkt)
-	if err != nil {
-		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrMorePacketsNeeded) &&
-			!errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
+	if td.dep != nil {
+		var werr error // the hub's answer, returned as it is
+		err := td.dep.decode(pkt, pts, func(nalus [][]byte, pts int64) error {
+			payload, key := td.video.unit(nalus)
+			if payload == nil {
+				return nil
+			}
+			werr = d.write(td, pts, key, payload)
+			return werr
+		})
+		if werr != nil {
+			return werr
+		}
+		if err != nil && !errors.Is(err, errMorePackets) && !errors.Is(err, errNoStart) {
 			d.Errors++
 		}
 		return nil
 	}
-	key := false
-	if td.video != nil {
-		payload, key = td.video.unit(payload)
-		if payload == nil {
-			return nil
-		}
+	payload, err := td.decode(pkt)
+	if err != nil {
+		d.Errors++
+		return nil
 	}
+	return d.write(td, pts, false, own(payload))
+}
+
+// write publishes an owned payload.
+func (d *Decoder) write(td *trackDecoder, pts int64, key bool, payload [][]byte) error {
 	ts := media.ClockToDuration(pts, td.clockRate)
-	return d.pub.Write(td.index, hub.UnitData{PTS: ts, Key: key, Payload: ownPayload(payload)})
+	return d.pub.Write(td.index, hub.UnitData{PTS: ts, Key: key, Payload: payload})
 }
 
 // own copies payload into one fresh allocation: decoders may reuse their
@@ -117,7 +131,7 @@ func own(payload [][]byte) [][]byte {
 	for _, p := range payload {
 		n += len(p)
 	}
-	buf := make([]byte, 0, n)
+	buf := newUnitBuffer(n)[:0]
 	out := make([][]byte, len(payload))
 	for i, p := range payload {
 		buf = append(buf, p...)
@@ -135,12 +149,11 @@ type videoParams struct {
 
 func (v *videoParams) unit(nalus [][]byte) ([][]byte, bool) {
 	var haveVPS, haveSPS, havePPS bool
-	valid := nalus[:0:0]
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		valid = append(valid, n)
+	valid := nalus
+	if slices.ContainsFunc(nalus, func(n []byte) bool { return len(n) == 0 }) {
+		valid = slices.DeleteFunc(slices.Clone(nalus), func(n []byte) bool { return len(n) == 0 })
+	}
+	for _, n := range valid {
 		switch v.kind(n) {
 		case kindVPS:
 			v.vps, haveVPS = keep(v.vps, n), true

@@ -22,30 +22,27 @@ var payloadPool struct {
 	reused uint64
 }
 
-// ownPayload copies payload into a buffer from the shared pool when
+// newUnitBuffer returns a buffer from the shared pool when
 // mutant.PoolReuse is planted, and returns the buffer lent poolLag units
 // ago to the pool: nobody checks whether a reader still holds it.
-func ownPayload(payload [][]byte) [][]byte {
+func newUnitBuffer(n int) []byte {
 	if !mutant.On(mutant.PoolReuse) {
-		return own(payload)
-	}
-	n := 0
-	for _, p := range payload {
-		n += len(p)
+		return make([]byte, n)
 	}
 	p := &payloadPool
 	p.Lock()
+	defer p.Unlock()
 	var buf []byte
 	for i, b := range p.free {
 		if cap(b) >= n {
-			buf = b[:0]
+			buf = b[:n]
 			p.free = append(p.free[:i], p.free[i+1:]...)
 			p.reused++
 			break
 		}
 	}
 	if buf == nil {
-		buf = make([]byte, 0, n)
+		buf = make([]byte, n)
 	}
 	p.inUse = append(p.inUse, buf[:0:cap(buf)])
 	if len(p.inUse) > poolLag {
@@ -55,11 +52,5 @@ func ownPayload(payload [][]byte) [][]byte {
 			p.free = p.free[1:]
 		}
 	}
-	p.Unlock()
-	out := make([][]byte, len(payload))
-	for i, b := range payload {
-		buf = append(buf, b...)
-		out[i] = buf[len(buf)-len(b) : len(buf) : len(buf)]
-	}
-	return out
+	return buf
 }

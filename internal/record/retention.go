@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,10 @@ type Retention struct {
 	MinFree int64
 	// Every is how often Run sweeps. It defaults to ten minutes.
 	Every time.Duration
+	// GuardEvery is how often Run checks the free space between sweeps
+	// (Guard): cameras fill a disk faster than a sweep comes round. It
+	// defaults to 30 seconds.
+	GuardEvery time.Duration
 	// Now defaults to time.Now; tests set a fake clock.
 	Now func() time.Time
 	// Deleted counts recordings deleted (vigil_record_deleted_total); nil
@@ -137,16 +142,44 @@ func (r *Retention) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	guard := time.NewTicker(cmp.Or(r.GuardEvery, 30*time.Second))
+	defer guard.Stop()
 	for {
+		sweep := r.Sweep
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-guard.C:
+			sweep = r.Guard
 		}
-		if n, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+		if n, err := sweep(ctx); err != nil && ctx.Err() == nil {
 			r.logger().Error("retention: sweep failed; trying again later", "deleted", n, "error", err)
 		}
 	}
+}
+
+// Guard runs the low-disk guard alone: when the free space is below
+// MinFree it deletes the oldest unpinned footage of every camera.
+func (r *Retention) Guard(ctx context.Context) (int, error) {
+	r.init()
+	if r.Free == nil || r.MinFree <= 0 {
+		return 0, nil
+	}
+	if free, err := r.Free(ctx); err != nil || free >= r.MinFree {
+		return 0, err
+	}
+	devs, err := r.Devices(ctx)
+	if err != nil {
+		return 0, err
+	}
+	pins := map[access.DeviceID][]Pin{}
+	for _, d := range devs {
+		if pins[d], _, err = r.pins(ctx, d); err != nil {
+			return 0, err
+		}
+	}
+	return r.lowDisk(ctx, devs, pins)
 }
 
 // Sweep applies every camera's rule, then the households' quotas, then

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -448,4 +449,99 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) prometheus.Colle
 	}
 	t.Fatalf("no %s", name)
 	return nil
+}
+
+// grant is a grant of dev for user from the device's current epoch on.
+func (e *retEnv) grant(dev access.DeviceID, user access.UserID) access.Grant {
+	e.t.Helper()
+	return issuer.MintLeased(user, dev, access.AudienceWeb, time.Hour, nil, e.epoch(dev))
+}
+
+// TestPinsForGrants: a person pins an event of the grant's camera (its
+// window, cut to the grant's epoch) or a span; not another camera's event,
+// nor one of an earlier epoch, nor a span wholly before the grant's
+// epoch; they list and unpin only their own pins of the current epoch.
+func TestPinsForGrants(t *testing.T) {
+	e := newRetEnv(t)
+	e.now = time.Now() // grants are live in real time
+	ctx := t.Context()
+	ev := &record.Events{Index: e.st}
+	ps := &record.Pins{Index: e.st, Events: ev, Now: func() time.Time { return e.now }}
+	// Recorded just after the claims (the epochs started when the cameras
+	// were claimed, moments ago).
+	rec := e.add("cam-a", -2*time.Minute, 100)
+	mine := e.event(rec)
+	theirs := e.event(e.add("cam-c", -2*time.Minute, 100))
+	ga := e.grant("cam-a", "u-a")
+	p, err := ps.Pin(ctx, ga, mine.ID, time.Time{}, time.Time{})
+	if from, to := ev.Window(mine); err != nil || !p.Start.Equal(from) || !p.End.Equal(to) || p.Event != mine.ID {
+		t.Fatalf("pin an event: %+v, %v; want its window %v-%v", p, err, from, to)
+	}
+	if _, err := ps.Pin(ctx, ga, theirs.ID, time.Time{}, time.Time{}); !errors.Is(err, record.ErrNotFound) {
+		t.Errorf("pin another camera's event: %v, want not found", err)
+	}
+	if _, err := ps.Pin(ctx, ga, 0, e.epoch("cam-a").Add(-time.Hour), e.epoch("cam-a").Add(-time.Second)); !errors.Is(err, record.ErrBadPin) {
+		t.Errorf("pin a span before the epoch: %v, want ErrBadPin", err)
+	}
+	if _, err := ps.Pin(ctx, ga, 0, e.now, e.now.Add(25*time.Hour)); !errors.Is(err, record.ErrBadPin) {
+		t.Errorf("pin more than a day: %v, want ErrBadPin", err)
+	}
+	other := e.grant("cam-a", "u-c") // a sharee
+	if mine, err := ps.List(ctx, other); err != nil || len(mine) != 0 {
+		t.Errorf("a sharee lists the owner's pins: %+v, %v", mine, err)
+	}
+	if err := ps.Unpin(ctx, other, p.ID); !errors.Is(err, record.ErrNoPin) {
+		t.Errorf("a sharee unpins the owner's pin: %v, want ErrNoPin", err)
+	}
+
+	if err := e.st.ResetDevice(ctx, "cam-a", "code-again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.ClaimDevice(ctx, "code-again", "u-b"); err != nil {
+		t.Fatal(err)
+	}
+	gb := e.grant("cam-a", "u-b")
+	if _, err := ps.Pin(ctx, gb, mine.ID, time.Time{}, time.Time{}); !errors.Is(err, record.ErrNotFound) {
+		t.Errorf("the next owner pins the previous owner's event: %v, want not found", err)
+	}
+	if got, err := ps.List(ctx, e.grant("cam-a", "u-a")); err != nil || len(got) != 0 {
+		t.Errorf("the previous owner's pins listed after the handover: %+v, %v", got, err)
+	}
+}
+
+// TestRetentionRunGuardsBetweenSweeps, in a synctest bubble: Run checks
+// the free space every GuardEvery and deletes when it is low, without
+// waiting for the next sweep (Every).
+func TestRetentionRunGuardsBetweenSweeps(t *testing.T) {
+	e := newRetEnv(t)
+	old := e.add("cam-a", time.Hour, 100)
+	var mu sync.Mutex
+	free, asked := int64(1<<40), 0
+	e.ret.Free = func(context.Context) (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		return free, nil
+	}
+	e.ret.MinFree, e.ret.Every, e.ret.GuardEvery = 1<<30, time.Hour, 30*time.Second
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- e.ret.Run(ctx) }()
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		if asked != 2 {
+			t.Errorf("free space asked %d times in a minute, want 2", asked)
+		}
+		free = 0
+		mu.Unlock()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	e.kept(false, old)
 }

@@ -238,3 +238,13 @@ func busAD(device access.DeviceID, stream access.StreamID, header []byte) []byte
 	ad = append(ad, stream...)
 	return append(ad, header...)
 }
+
+// EpochID identifies the ownership epoch whose secret is epoch, without
+// revealing the secret: nodes compare epochs by it (the same camera's
+// sessions of one epoch, everywhere), never by time.
+func EpochID(epoch []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("vigil epoch id v1\x00"))
+	h.Write(epoch)
+	return h.Sum(nil)[:16]
+}

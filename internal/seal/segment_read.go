@@ -25,7 +25,19 @@ type SegmentReader struct {
 	mu    sync.Mutex
 	cur   int64  // guarded by mu; index of the chunk in plain, -1 if none
 	plain []byte // guarded by mu; the last chunk opened, owned by this reader
+	// ahead holds the sealed bytes of chunks [aheadFrom, aheadTo), read
+	// at once when reads run on from one chunk to the next (see
+	// readAhead); last is the chunk opened last, -1 if none. Guarded by mu.
+	ahead              []byte
+	aheadFrom, aheadTo int64
+	last               int64
 }
+
+// readAhead is how many chunks are read from the store at once when reads
+// run on from one chunk to the next (a download, a player reading on): a
+// quarter of the ranged gets, each of which costs the store a request (an
+// open and a close of the file on disk). Only the chunks read are opened.
+const readAhead = 4
 
 // OpenSegment opens the sealed segment of the grant's device's stream that
 // r holds (sealedSize bytes), with the key of the epoch whose secret is
@@ -53,7 +65,7 @@ func (s *Sealer) OpenSegment(g access.Grant, epoch []byte, seg Segment, r io.Rea
 	if err != nil {
 		return nil, err
 	}
-	sr := &SegmentReader{r: r, aead: aead, prefix: header[4+segmentSalt:], chunks: chunks, size: size, cur: -1}
+	sr := &SegmentReader{r: r, aead: aead, prefix: header[4+segmentSalt:], chunks: chunks, size: size, cur: -1, last: -1}
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	if err := sr.load(chunks - 1); err != nil {
@@ -96,20 +108,48 @@ func (sr *SegmentReader) load(i int64) error {
 		return nil
 	}
 	sr.cur = -1
-	start := SegmentHeader + i*sealedChunk
-	length := int64(sealedChunk)
-	if i == sr.chunks-1 {
-		length = SegmentHeader + sr.size + sr.chunks*segmentTag - start
-	}
-	sealed := make([]byte, length)
-	if n, err := sr.r.ReadAt(sealed, start); n < len(sealed) {
-		return fmt.Errorf("seal: read segment chunk %d: %w", i, err)
+	sealed, err := sr.sealedChunk(i)
+	if err != nil {
+		return err
 	}
 	plain, err := sr.aead.Open(sr.plain[:0], chunkNonce(sr.prefix, uint32(i), i == sr.chunks-1), sealed, nil)
 	if err != nil {
 		return ErrOpen
 	}
-	sr.plain, sr.cur = plain, i
+	sr.plain, sr.cur, sr.last = plain, i, i
 	sr.opened.Add(1)
 	return nil
+}
+
+// chunkLen is the sealed length of chunk i.
+func (sr *SegmentReader) chunkLen(i int64) int64 {
+	if i == sr.chunks-1 {
+		return SegmentHeader + sr.size + sr.chunks*segmentTag - (SegmentHeader + i*sealedChunk)
+	}
+	return sealedChunk
+}
+
+// sealedChunk returns chunk i's sealed bytes: from ahead, or read from the
+// store with the readAhead chunks after it when it follows the chunk
+// opened last. Caller holds sr.mu; the bytes are valid until the next call.
+func (sr *SegmentReader) sealedChunk(i int64) ([]byte, error) {
+	if i >= sr.aheadFrom && i < sr.aheadTo {
+		off := (i - sr.aheadFrom) * sealedChunk
+		return sr.ahead[off : off+sr.chunkLen(i)], nil
+	}
+	n := int64(1)
+	if i == sr.last+1 {
+		n = min(readAhead, sr.chunks-i)
+	}
+	length := (n-1)*sealedChunk + sr.chunkLen(i+n-1)
+	if int64(cap(sr.ahead)) < length {
+		sr.ahead = make([]byte, length)
+	}
+	buf := sr.ahead[:length]
+	sr.aheadFrom, sr.aheadTo = 0, 0
+	if m, err := sr.r.ReadAt(buf, SegmentHeader+i*sealedChunk); m < len(buf) {
+		return nil, fmt.Errorf("seal: read segment chunk %d: %w", i, err)
+	}
+	sr.ahead, sr.aheadFrom, sr.aheadTo = buf, i, i+n
+	return buf[:sr.chunkLen(i)], nil
 }

@@ -156,3 +156,57 @@ func TestSealedSizeLayout(t *testing.T) {
 		}
 	}
 }
+
+// readCounter counts the ranged reads of a sealed segment.
+type readCounter struct {
+	r     io.ReaderAt
+	reads int
+}
+
+func (c *readCounter) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	return c.r.ReadAt(p, off)
+}
+
+// TestSegmentReadsAheadWhenReadOn: a segment read from start to end, in
+// ServeContent's 32 KiB reads, fetches readAhead chunks per ranged read
+// of the store (each a request to it), not one, and returns the exact
+// plaintext; a read that jumps fetches only its chunk, and each chunk is
+// opened once.
+func TestSegmentReadsAheadWhenReadOn(t *testing.T) {
+	s := testSealer(t, 1)
+	g := access.NewIssuer().Mint("u1", "cam-a", access.AudienceWeb, time.Hour)
+	seg := Segment{Stream: access.StreamMain, ID: 1, Start: segStart}
+	plain := make([]byte, 10*SegmentChunk+500) // 11 chunks
+	rand.Read(plain)
+	sealed := sealSegment(t, s, "cam-a", epochA, seg, plain)
+	rc := &readCounter{r: bytes.NewReader(sealed)}
+	sr, err := s.OpenSegment(g, epochA, seg, rc, int64(len(sealed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.reads = 0
+	var got bytes.Buffer
+	if _, err := io.CopyBuffer(&got, io.NewSectionReader(sr, 0, sr.Size()), make([]byte, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), plain) {
+		t.Fatal("the plaintext read on differs")
+	}
+	// Chunk 0 alone (the last was opened before), then 1-4, 5-8, and 9-10
+	// with the last read again: 4 reads, not 11.
+	if rc.reads != 4 {
+		t.Errorf("reading on through 11 chunks made %d ranged reads, want 4", rc.reads)
+	}
+	if n := sr.ChunksOpened(); n != 12 {
+		t.Errorf("%d chunks opened, want 12 (11, and the last at open)", n)
+	}
+	rc.reads = 0
+	buf := make([]byte, 100)
+	if _, err := sr.ReadAt(buf, 3*SegmentChunk); err != nil || !bytes.Equal(buf, plain[3*SegmentChunk:3*SegmentChunk+100]) {
+		t.Fatalf("a read that jumps back: %v, or wrong bytes", err)
+	}
+	if rc.reads != 1 {
+		t.Errorf("a read that jumps made %d ranged reads, want 1", rc.reads)
+	}
+}

@@ -41,7 +41,8 @@ func (m Mode) String() string {
 // adaptConfig times the adaptation. Tests shorten it.
 type adaptConfig struct {
 	// A mode is left for the next one down when the estimate has stayed
-	// under downBelow × its measured rate for downHold.
+	// under downBelow × its measured rate for downHold, or under half
+	// that for a third of downHold.
 	downBelow float64
 	downHold  time.Duration
 	// A probe up is tried when the estimate has stayed over upAbove × the
@@ -98,7 +99,14 @@ func (c *controller) decide(now time.Time, estimate, rate int) Mode {
 		if c.below.IsZero() {
 			c.below = now
 		}
-		if now.Sub(c.below) >= c.cfg.downHold {
+		// Far below (under half the threshold), the path's queue fills
+		// fast and every moment on this mode costs a stall later: a
+		// third of the hold suffices.
+		hold := c.cfg.downHold
+		if float64(estimate) < c.cfg.downBelow/2*float64(rate) {
+			hold /= 3
+		}
+		if now.Sub(c.below) >= hold {
 			return c.mode + 1
 		}
 	case float64(estimate) >= c.cfg.upAbove*float64(up) && c.mode > c.top:

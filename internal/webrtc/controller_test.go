@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -49,6 +50,21 @@ func TestControllerMovesOneModeAtATime(t *testing.T) {
 	}
 	if m := c.decide(fail.Add(c.backoff), 20_000_000, sub); m != ModeMain {
 		t.Fatalf("no probe after the backoff: %v", m)
+	}
+}
+
+// TestControllerLeavesFastWhenFarBelow: an estimate under half the
+// threshold (800 kbit/s against main's 4.5 Mbit/s, the poor link of
+// issue 17) moves down after a third of downHold, not the whole.
+func TestControllerLeavesFastWhenFarBelow(t *testing.T) {
+	cfg := defaultAdapt()
+	c := newController(cfg, ModeMain)
+	t0 := time.Unix(0, 0)
+	if m := c.decide(t0, 800_000, 4_500_000); m != ModeMain {
+		t.Fatalf("moved at once to %v", m)
+	}
+	if m := c.decide(t0.Add(cfg.downHold/3), 800_000, 4_500_000); m != ModeSub {
+		t.Fatalf("after a third of downHold far below: %v, want sub", m)
 	}
 }
 
@@ -106,10 +122,40 @@ func TestTrainRate(t *testing.T) {
 		}
 		rs = append(rs, r)
 	}
-	if r := trainRate(rs); r < 790_000 || r > 810_000 {
+	if r, _ := trainRate(rs); r < 790_000 || r > 810_000 {
 		t.Fatalf("train rate %d, want 800 kbit/s", r)
 	}
-	if trainRate(rs[:3]) != 0 {
+	if r, _ := trainRate(rs[:3]); r != 0 {
 		t.Fatal("a rate from three packets")
+	}
+}
+
+// TestEstimateNotUnderCleanDelivery: a window of a sub stream's traffic,
+// 580 kbit/s delivered without loss or queuing, whose only packet train
+// (its keyframe) arrived spread as if at 390 kbit/s (the receiver paused
+// while it came): the estimate is at least what was delivered, so the
+// session does not fall from sub to keyframes. It read the train alone.
+func TestEstimateNotUnderCleanDelivery(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	const delay = 150 * time.Millisecond
+	e := &pathEstimate{base: []delaySample{{at: t0, delay: delay}}}
+	at := func(d time.Time) time.Duration { return time.Duration(d.UnixNano()) + delay }
+	for f := range 50 { // a P-frame of two packets every 40 ms
+		for p := range 2 {
+			dep := t0.Add(time.Duration(f)*40*time.Millisecond + time.Duration(p)*5*time.Millisecond)
+			e.reports = append(e.reports, report{got: t0, departed: dep, arrived: at(dep), size: 1250})
+		}
+	}
+	key := t0.Add(time.Second)
+	for i := range 20 { // the keyframe: 20 packets back to back, spread on arrival
+		dep := key.Add(time.Duration(i) * 100 * time.Microsecond)
+		e.reports = append(e.reports, report{got: t0, departed: dep, arrived: at(key) + time.Duration(i)*20500*time.Microsecond, size: 1000})
+	}
+	slices.SortFunc(e.reports, func(a, b report) int { return a.departed.Compare(b.departed) })
+	if train, n := trainRate(e.reports); n != 1 || train > 420_000 {
+		t.Fatalf("the window's trains: %d at %d bit/s, want one at about 400 kbit/s", n, train)
+	}
+	if got := e.estimate(); got < 550_000 {
+		t.Fatalf("estimate %d bit/s (basis %+v), want at least the 580 kbit/s delivered", got, e.basis)
 	}
 }

@@ -1,6 +1,8 @@
 package webrtc
 
 import (
+	"cmp"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -22,7 +24,8 @@ import (
 // last two seconds of reports (a camera sends most of its bits in one
 // keyframe a GOP), it is the rate at which the path spread the packet
 // trains sent (trainRate): the rate of the path's slowest link, measured
-// without filling it. Without trains, it falls back to what was
+// without filling it, but never under what the path delivered without
+// loss or queuing. Without trains, it falls back to what was
 // delivered: when more than 5 % of packets were lost, or the queuing
 // delay (one-way delay above the lowest seen in ten seconds) exceeds
 // 300 ms, the path carries what it delivered; otherwise at least twice
@@ -35,6 +38,23 @@ type pathEstimate struct {
 	reports []report             // guarded by mu; the last second's, oldest first
 	base    []delaySample        // guarded by mu; lowest delays, for the baseline
 	rate    int                  // guarded by mu; bits/s; 0 until a report came
+	basis   basis                // guarded by mu; what rate came from
+}
+
+// basis is what an estimate came from, for the log line of a change of
+// mode: the packet trains' median rate, or what was delivered, with the
+// window's loss and median queuing delay.
+type basis struct {
+	trains    int
+	lossPct   float64
+	queued    time.Duration
+	delivered int
+}
+
+// LogValue lets slog print the basis as a group.
+func (b basis) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int("trains", b.trains), slog.Float64("loss_pct", b.lossPct),
+		slog.Duration("queued", b.queued), slog.Int("delivered", b.delivered))
 }
 
 // sentRing is how many packets sent are remembered for their reports:
@@ -174,10 +194,16 @@ func (e *pathEstimate) sample(now time.Time, d time.Duration) {
 }
 
 // estimate is the path's rate from the window's reports. Caller holds mu.
+//
+// A path that delivered what was sent without loss or queuing carries at
+// least that: a train that arrived spread wider than the link's rate (the
+// receiver paused while it came, a shaper's timer ran late) does not
+// bring the estimate under it. Before, one such train, the only one in
+// the window of a sub stream with a keyframe every two seconds, read
+// 390 kbit/s on an 800 kbit/s link carrying the sub stream's 520 kbit/s
+// cleanly, and the session fell to keyframes only.
 func (e *pathEstimate) estimate() int {
-	if c := trainRate(e.reports); c > 0 {
-		return c
-	}
+	train, trains := trainRate(e.reports)
 	var lost, bytes int
 	var first, last time.Duration
 	var queued []time.Duration
@@ -194,11 +220,19 @@ func (e *pathEstimate) estimate() int {
 		queued = append(queued, r.arrived-time.Duration(r.departed.UnixNano())-e.base[0].delay)
 	}
 	if bytes == 0 {
-		return e.rate
+		e.basis = basis{trains: trains}
+		return cmp.Or(train, e.rate)
 	}
 	span := max(last-first, reportWindow/2) // a window just begun (forget) is not a rate
 	delivered := int(float64(bytes*8) / span.Seconds())
-	if float64(lost) > congestedLoss*float64(len(e.reports)) || median(queued) > congestedDelay {
+	e.basis = basis{trains: trains, lossPct: 100 * float64(lost) / float64(len(e.reports)), queued: median(queued), delivered: delivered}
+	congested := float64(lost) > congestedLoss*float64(len(e.reports)) || e.basis.queued > congestedDelay
+	switch {
+	case train > 0 && congested:
+		return train
+	case train > 0:
+		return max(train, delivered)
+	case congested:
 		return delivered
 	}
 	return 2 * delivered
@@ -214,9 +248,9 @@ const (
 	trainMin = 5
 )
 
-// trainRate is the median rate of the trains among reports, in bits/s;
-// 0 when there are none.
-func trainRate(reports []report) int {
+// trainRate is the median rate of the trains among reports, in bits/s,
+// and how many there were; 0 when there are none.
+func trainRate(reports []report) (int, int) {
 	var rates []int
 	start := 0
 	for i := 1; i <= len(reports); i++ {
@@ -229,10 +263,10 @@ func trainRate(reports []report) int {
 		start = i
 	}
 	if len(rates) == 0 {
-		return 0
+		return 0, 0
 	}
 	slices.Sort(rates)
-	return rates[len(rates)/2]
+	return rates[len(rates)/2], len(rates)
 }
 
 // oneTrain is the rate one train arrived at; 0 if too few of it arrived.
@@ -273,6 +307,13 @@ func (e *pathEstimate) forget() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.reports, e.rate = e.reports[:0], 0
+}
+
+// why is what the estimate came from, for the log.
+func (e *pathEstimate) why() basis {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.basis
 }
 
 // GetTargetBitrate is the estimate in bits/s; 0 until the peer reported.

@@ -227,8 +227,12 @@ func (ss *Session) change(now time.Time, want Mode) {
 // moved records the new mode.
 func (ss *Session) moved(now time.Time, m Mode) {
 	a := ss.ad
+	var why any
+	if e, ok := a.bwe.(interface{ why() basis }); ok {
+		why = e.why()
+	}
 	ss.log.Info("webrtc adaptation", "mode", m, "stream", a.stream, "estimate", a.bwe.GetTargetBitrate(),
-		"rate", a.meter.rate)
+		"rate", a.meter.rate, "basis", why)
 	a.ctl.moved(now, m)
 	a.meter.reset()
 	a.bwe.forget()
