@@ -44,7 +44,7 @@ type clusterSide struct {
 func (a *App) joinCluster(ctx context.Context, sealer *seal.Sealer, sink cluster.SinkFactory) (*clusterSide, error) {
 	cfg := a.cfg
 	node, err := cluster.Start(ctx, cluster.Config{Name: cfg.ClusterNode, URL: cfg.NATSURL.Reveal(),
-		RouteListen: cfg.ClusterListen, Routes: cfg.ClusterRoutes, RouteSecret: cfg.ClusterSecret.Reveal(),
+		RouteListen: cfg.ClusterListen, RouteAdvertise: cfg.ClusterAdvertise, Routes: cfg.ClusterRoutes, RouteSecret: cfg.ClusterSecret.Reveal(),
 		StoreDir: filepath.Join(cfg.DataDir, "nats")}, a.log)
 	if err != nil {
 		return nil, err

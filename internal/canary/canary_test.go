@@ -83,8 +83,10 @@ func TestCanary(t *testing.T) {
 // runs: zero violations.
 func testCluster(t *testing.T, b *builds) {
 	dsn := pgtest.NewDatabase(t)
+	// Two rounds: a second route cut finds the routes the first one's
+	// reconnects made, gossip's among them.
 	rep := run(t, Config{Bin: b.get(t, false, false), Nodes: 3, Postgres: dsn, Cameras: 9, Users: 6, Viewers: 9,
-		Duration: 40 * time.Second, Cycle: 40 * time.Second, FPS: 10, Seed: 1})
+		Duration: 40 * time.Second, Cycle: 20 * time.Second, FPS: 10, Seed: 1})
 	t.Logf("\n%s", rep.Markdown())
 	if !rep.Passed() {
 		t.Fatalf("violations: %v", rep.Violations)
@@ -93,6 +95,9 @@ func testCluster(t *testing.T, b *builds) {
 		if rep.Faults[k] == 0 {
 			t.Errorf("fault or move %q never made", k)
 		}
+	}
+	if n := rep.Faults[FaultRouteBypass]; n > 0 {
+		t.Errorf("%d route connections bypassed the cut's proxies", n)
 	}
 	for _, o := range rep.Outputs {
 		if o.Name == OutRTSP && o.Frames == 0 || o.Name == OutStill && o.Stills == 0 {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -43,6 +45,7 @@ type clusterNet struct {
 	// cut are the route proxies, one per node (node i's peers reach its
 	// route port through cut[i]).
 	cut      []*toxiproxy.Proxy
+	listen   []int        // the nodes' route ports, behind cut
 	s3       *http.Server // the recordings' bucket (gofakes3, in memory)
 	cameraLB net.Listener // RTSP, to any node up
 	uploadLB net.Listener // HTTP, to any node up
@@ -79,6 +82,7 @@ func (s *server) newCluster(cfg Config, env []string) (err error) {
 			return err
 		}
 		cn.cut = append(cn.cut, x)
+		cn.listen = append(cn.listen, p)
 		via = append(via, addr)
 	}
 	// Recordings go to one object store, as a cluster's must: a node
@@ -100,6 +104,10 @@ func (s *server) newCluster(cfg Config, env []string) (err error) {
 		}
 		nodeEnv := append(append([]string(nil), env...), "VIGIL_STORE=postgres", "VIGIL_STORE_DSN="+dsn,
 			fmt.Sprintf("VIGIL_CLUSTER_NODE=node-%d", i), "VIGIL_CLUSTER_LISTEN="+loopback.Addr(ports[i]),
+			// The peers learn of one another by gossip too: without
+			// this a cut's reconnects came back as direct routes that
+			// the next cut left standing.
+			"VIGIL_CLUSTER_ADVERTISE="+via[i],
 			"VIGIL_CLUSTER_ROUTES="+strings.Join(via, ","), fmt.Sprintf("VIGIL_CLUSTER_REPLICAS=%d", min(3, cfg.Nodes)),
 			"VIGIL_RECORD_STORE="+store)
 		p, err := vigilproc.New(vigilproc.Config{Bin: cfg.Bin, Data: data, Log: filepath.Join(cfg.Dir, fmt.Sprintf("vigil-%d.log", i)),
@@ -199,4 +207,30 @@ func startProxy(srv *toxiproxy.ApiServer, name, upstream string) (*toxiproxy.Pro
 		}
 	}
 	return nil, "", fmt.Errorf("canary: proxy %s: %w", name, err)
+}
+
+// bypassing counts the TCP connections established to the nodes' route
+// ports on loopback (Linux's /proc/net/tcp): while the route proxies are
+// stopped there must be none, or a cut cut nothing.
+func (cn *clusterNet) bypassing() (int, error) {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "01" { // ESTABLISHED
+			continue
+		}
+		host, port, ok := strings.Cut(f[2], ":")
+		p, err := strconv.ParseUint(port, 16, 16)
+		if !ok || err != nil || host != "0100007F" { // 127.0.0.1, little-endian
+			continue
+		}
+		if slices.Contains(cn.listen, int(p)) {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -26,6 +26,9 @@ const (
 	// The cluster's (Config.Nodes > 1).
 	FaultNodeKill = "node kill -9 + restart"
 	FaultRouteCut = "NATS routes cut"
+	// FaultRouteBypass counts route connections a cut left standing
+	// (must stay 0: each node advertises its route proxy).
+	FaultRouteBypass = "route connections left standing by a cut"
 )
 
 // Phases of a cycle.
@@ -252,5 +255,8 @@ func (s *schedule) cutRoutes(ctx context.Context, _ int) error {
 	}
 	s.add(FaultRouteCut, 1)
 	sleep(ctx, 3*time.Second)
+	if n, err := s.server.cluster.bypassing(); err == nil {
+		s.add(FaultRouteBypass, int64(n))
+	}
 	return restartProxies(cut)
 }

@@ -33,6 +33,10 @@ type Config struct {
 	// RouteListen is the host:port on which the embedded server accepts
 	// routes from its peers. Required without URL.
 	RouteListen string
+	// RouteAdvertise, when set, is the host:port the peers reach
+	// RouteListen at (a proxy or NAT between them); the server gossips it
+	// to its peers instead of RouteListen. It defaults to RouteListen.
+	RouteAdvertise string
 	// Routes are the route addresses (host:port) of the peers; listing the
 	// node's own address too is harmless, so every node may get one list.
 	// JetStream needs at least one.
@@ -123,7 +127,7 @@ func startServer(cfg Config, token string, log *slog.Logger) (*server.Server, er
 	if name == "" {
 		name = "vigil"
 	}
-	cluster := server.ClusterOpts{Name: name, Host: host, Port: port}
+	cluster := server.ClusterOpts{Name: name, Host: host, Port: port, Advertise: cfg.RouteAdvertise}
 	if cfg.RouteSecret != "" {
 		cluster.Username, cluster.Password = routeUser, cfg.RouteSecret
 	}

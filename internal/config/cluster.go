@@ -52,6 +52,11 @@ func (c Config) validateCluster(bad func(key, value, problem, want string)) {
 		bad("cluster_listen", c.ClusterListen, problem+" (where the embedded NATS server takes its peers' routes)",
 			"host:port on the nodes' private network, such as 10.0.0.1:6222, or set nats_url to an external NATS cluster")
 	}
+	if c.ClusterAdvertise != "" {
+		if _, problem := checkAddr(c.ClusterAdvertise, 1); problem != "" {
+			bad("cluster_advertise", c.ClusterAdvertise, problem, "host:port the other nodes reach this node's routes at, or empty for cluster_listen")
+		}
+	}
 	if len(c.ClusterRoutes) == 0 {
 		bad("cluster_routes", "", "must list the nodes' cluster_listen addresses", "comma-separated host:port, such as 10.0.0.1:6222,10.0.0.2:6222")
 	}

@@ -44,6 +44,12 @@ type Config struct {
 	// node's own may be listed too, so every node can share one list). It
 	// defaults to none.
 	ClusterRoutes []string `yaml:"cluster_routes"`
+	// ClusterAdvertise, when set, is the host:port the other nodes reach
+	// this node's routes at, when that is not cluster_listen (a proxy or
+	// NAT between them): the embedded NATS server tells its peers this
+	// address, so the routes they find by gossip go the same way as the
+	// configured ones. It defaults to empty: cluster_listen.
+	ClusterAdvertise string `yaml:"cluster_advertise"`
 	// ClusterSecret, when set, is the password the nodes' routes present
 	// and require. It defaults to empty: unauthenticated routes.
 	ClusterSecret Secret `yaml:"cluster_secret"`

@@ -42,6 +42,7 @@ func settings() []setting {
 		{"cluster_node", "this node's name in a cluster (default: none, one node alone)", str(func(c *Config) *string { return &c.ClusterNode })},
 		{"cluster_listen", "host:port the embedded NATS server takes the other nodes' routes on", str(func(c *Config) *string { return &c.ClusterListen })},
 		{"cluster_routes", "comma-separated cluster_listen addresses of the nodes", list(func(c *Config) *[]string { return &c.ClusterRoutes })},
+		{"cluster_advertise", "host:port the other nodes reach this node's routes at, if not cluster_listen", str(func(c *Config) *string { return &c.ClusterAdvertise })},
 		{"cluster_secret", "password of the nodes' NATS routes (default: none)", str(func(c *Config) *Secret { return &c.ClusterSecret })},
 		{"nats_url", "external NATS cluster with JetStream instead of an embedded server (nats://host:4222)", str(func(c *Config) *Secret { return &c.NATSURL })},
 		{"cluster_replicas", "NATS servers keeping each camera's home claim (at most the nodes)", integer(func(c *Config) *int { return &c.ClusterReplicas })},
