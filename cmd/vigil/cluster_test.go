@@ -49,7 +49,7 @@ func TestCluster(t *testing.T) {
 	began := time.Now()
 	phase := func(what string) { t.Logf("%s done at %v", what, time.Since(began).Round(time.Millisecond)) }
 	dsn := pgtest.NewDatabase(t)
-	nodes := startCluster(t, dsn, 2)
+	nodes := startClusterEnv(t, dsn, 2, "VIGIL_OAUTH_CLIENTS="+googleClients)
 	phase("two nodes up")
 	a, b := nodes[0], nodes[1]
 	ctx := t.Context()
@@ -118,6 +118,31 @@ func TestCluster(t *testing.T) {
 		return nil
 	})
 	ffmpegStamps(t, fmt.Sprintf("rtsp://owen:%s@%s/%s", owen.Password, b.RTSP(), dev.ID), dev.ID)
+	phase("claim")
+
+	// Owen links Google through B; his display asks B for the camera homed
+	// on A, and plays what B answers: an MP4 URL, and Google's WebRTC
+	// signaling. Olga's link, on the same node, finds no such device.
+	owenTok := googleLink(t, b, "owen", owen.Password, dev.ID)
+	states, code := googleExecute(t, b, owenTok, dev.ID, "progressive_mp4")
+	if code != "" {
+		t.Fatalf("EXECUTE progressive_mp4 on B: %s", code)
+	}
+	ffmpegStamps(t, fmt.Sprint(states["cameraStreamAccessUrl"]), dev.ID)
+	states, code = googleExecute(t, b, owenTok, dev.ID, "webrtc")
+	if code != "" {
+		t.Fatalf("EXECUTE webrtc on B: %s", code)
+	}
+	rtcStamps(t, dev.ID, func(ctx context.Context, offer string) (string, error) {
+		return googleOffer(ctx, fmt.Sprint(states["cameraStreamSignalingUrl"]), fmt.Sprint(states["cameraStreamAuthToken"]), dev.ID, offer)
+	})
+	olgaTok := googleLink(t, b, "olga", olga.Password)
+	for _, proto := range []string{"progressive_mp4", "webrtc"} {
+		if states, code := googleExecute(t, b, olgaTok, dev.ID, proto); code != "deviceNotFound" || states != nil {
+			t.Fatalf("olga's EXECUTE %s of the porch camera on B: %q %v", proto, code, states)
+		}
+	}
+	phase("Google on B")
 
 	// Owen shares the camera with Olga through A; she watches on B; the
 	// unshare through A ends her session on B.
@@ -427,6 +452,28 @@ func watchUntilEnded(t *testing.T, url string, revoke func()) time.Duration {
 // checks that its video carries camera's stamps only.
 func whepStamps(t *testing.T, p *vigilproc.Proc, user, password, camera string) {
 	t.Helper()
+	rtcStamps(t, camera, func(ctx context.Context, offer string) (string, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", p.Base()+"/api/cameras/"+camera+"/whep", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.SetBasicAuth(user, password)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		answer, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			return "", fmt.Errorf("WHEP offer on %s: %s %s", p.Base(), res.Status, answer)
+		}
+		return string(answer), nil
+	})
+}
+
+// rtcStamps plays camera with a pion viewer whose offer answer answers
+// (WHEP, an assistant's signaling) and checks that its video carries
+// camera's stamps only, a keyframe first.
+func rtcStamps(t *testing.T, camera string, answer func(ctx context.Context, offer string) (string, error)) {
+	t.Helper()
 	v, err := sim.NewWebRTCViewer(sim.StaticKeys([]byte(clusterSecret)), sim.WebRTCOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -438,31 +485,23 @@ func whepStamps(t *testing.T, p *vigilproc.Proc, user, password, camera string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "POST", p.Base()+"/api/cameras/"+camera+"/whep", strings.NewReader(offer))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.SetBasicAuth(user, password)
-	res, err := http.DefaultClient.Do(req)
+	ans, err := answer(ctx, offer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	answer, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("WHEP offer on %s: %s %s", p.Base(), res.Status, answer)
-	}
-	if err := v.Accept(string(answer)); err != nil {
+	if err := v.Accept(ans); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 15*time.Second, "10 WHEP video units of "+camera, func() error {
+	testkit.WaitFor(t, 15*time.Second, "10 WebRTC video units of "+camera, func() error {
 		if n := v.Stats().Units; n < 10 {
 			return fmt.Errorf("%d units", n)
 		}
 		return nil
 	})
 	if st := v.Stats(); !st.FirstKey {
-		t.Fatalf("WHEP's first unit was no keyframe: %+v", st)
+		t.Fatalf("WebRTC's first unit was no keyframe: %+v", st)
 	}
 	if err := v.Checker().Only(camera); err != nil {
-		t.Fatalf("WHEP stamps %v: %v", v.Checker().Counts(), err)
+		t.Fatalf("WebRTC stamps %v: %v", v.Checker().Counts(), err)
 	}
 }
