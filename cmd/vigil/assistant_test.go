@@ -14,24 +14,30 @@ import (
 	"vigil/internal/vigilproc"
 )
 
-// The Google Home client TestCluster's nodes know (VIGIL_OAUTH_CLIENTS).
+// The Google Home and Alexa clients TestCluster's nodes know
+// (VIGIL_OAUTH_CLIENTS), with one secret.
 const (
 	googleClient   = "google"
-	googleSecret   = "google secret of the cluster tests"
 	googleRedirect = "https://oauth-redirect.googleusercontent.com/r/vigil-cluster"
+	alexaClient    = "alexa"
+	alexaVendor    = "M2CLUSTER"
+	alexaRedirect  = "https://layla.amazon.com/api/skill/link/" + alexaVendor
+	assistSecret   = "assistant secret of the cluster tests"
 )
 
-var googleClients = func() string {
+var assistantClients = func() string {
 	b, _ := json.Marshal([]map[string]any{{"id": googleClient, "name": "Google Home", "kind": "google",
-		"secret": googleSecret, "redirect_uris": []string{googleRedirect}}})
+		"secret": assistSecret, "redirect_uris": []string{googleRedirect}},
+		{"id": alexaClient, "name": "Alexa", "kind": "alexa", "secret": assistSecret, "vendor_id": alexaVendor}})
 	return string(b)
 }()
 
-// googleLink links user's account to Google through p's pages, exposing
-// cams, and returns the access token.
-func googleLink(t *testing.T, p *vigilproc.Proc, user, password string, cams ...string) string {
+// assistantLink links user's account to the client (googleClient with
+// googleRedirect, or alexaClient with alexaRedirect) through p's pages,
+// exposing cams, and returns the access token.
+func assistantLink(t *testing.T, p *vigilproc.Proc, client, redirect, user, password string, cams ...string) string {
 	t.Helper()
-	g := oauthtest.New(t, p.Base(), googleClient, googleSecret, googleRedirect)
+	g := oauthtest.New(t, p.Base(), client, assistSecret, redirect)
 	code, verifier := g.Link(user, password, cams...)
 	tok := g.Exchange(code, verifier)
 	if tok.Status != http.StatusOK || tok.AccessToken == "" {
@@ -99,4 +105,43 @@ func googleOffer(ctx context.Context, url, token, camera, offer string) (string,
 		return "", fmt.Errorf("Google's signaling %s: %s %v %v", redactURL(url), res.Status, ans, err)
 	}
 	return ans["sdp"], nil
+}
+
+// alexaEvent is what Vigil answers a directive: an event, or an
+// ErrorResponse whose payload has a type.
+type alexaEvent struct {
+	Event struct {
+		Header struct {
+			Name string `json:"name"`
+		} `json:"header"`
+		Payload struct {
+			Type   string `json:"type"`
+			Answer *struct {
+				Value string `json:"value"`
+			} `json:"answer"`
+		} `json:"payload"`
+	} `json:"event"`
+}
+
+// alexaOffer sends the InitiateSessionWithOffer directive an Echo Show's
+// skill forwards, with the link's token inside, to p for camera.
+func alexaOffer(ctx context.Context, p *vigilproc.Proc, token, camera, offer string) (alexaEvent, error) {
+	b, _ := json.Marshal(map[string]any{"directive": map[string]any{
+		"header": map[string]string{"namespace": "Alexa.RTCSessionController", "name": "InitiateSessionWithOffer",
+			"payloadVersion": "3", "messageId": "cluster-message", "correlationToken": "cluster-correlation"},
+		"endpoint": map[string]any{"scope": map[string]string{"type": "BearerToken", "token": token},
+			"endpointId": camera, "cookie": map[string]string{}},
+		"payload": map[string]any{"sessionId": "cluster-session", "offer": map[string]string{"format": "SDP", "value": offer}}}})
+	req, _ := http.NewRequestWithContext(ctx, "POST", p.Base()+"/alexa/directive", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return alexaEvent{}, err
+	}
+	defer res.Body.Close()
+	var ev alexaEvent
+	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&ev); err != nil || res.StatusCode != http.StatusOK {
+		return alexaEvent{}, fmt.Errorf("InitiateSessionWithOffer on %s: %s, %v", p.Base(), res.Status, err)
+	}
+	return ev, nil
 }

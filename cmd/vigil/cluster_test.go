@@ -49,7 +49,7 @@ func TestCluster(t *testing.T) {
 	began := time.Now()
 	phase := func(what string) { t.Logf("%s done at %v", what, time.Since(began).Round(time.Millisecond)) }
 	dsn := pgtest.NewDatabase(t)
-	nodes := startClusterEnv(t, dsn, 2, "VIGIL_OAUTH_CLIENTS="+googleClients)
+	nodes := startClusterEnv(t, dsn, 2, "VIGIL_OAUTH_CLIENTS="+assistantClients)
 	phase("two nodes up")
 	a, b := nodes[0], nodes[1]
 	ctx := t.Context()
@@ -117,32 +117,55 @@ func TestCluster(t *testing.T) {
 		}
 		return nil
 	})
-	ffmpegStamps(t, fmt.Sprintf("rtsp://owen:%s@%s/%s", owen.Password, b.RTSP(), dev.ID), dev.ID)
 	phase("claim")
 
-	// Owen links Google through B; his display asks B for the camera homed
-	// on A, and plays what B answers: an MP4 URL, and Google's WebRTC
-	// signaling. Olga's link, on the same node, finds no such device.
-	owenTok := googleLink(t, b, "owen", owen.Password, dev.ID)
-	states, code := googleExecute(t, b, owenTok, dev.ID, "progressive_mp4")
-	if code != "" {
-		t.Fatalf("EXECUTE progressive_mp4 on B: %s", code)
-	}
+	// Owen links Google and Alexa through B; his display asks B for the
+	// camera homed on A, and plays what B answers: an MP4 URL, Google's
+	// WebRTC signaling, Alexa's offer. Olga's links, on the same node, find
+	// no such device.
+	// B asks the claims registry whether the camera is online: nothing on
+	// B reads it in the new epoch yet (deviceOffline while it reconnects
+	// to A).
+	owenTok := assistantLink(t, b, googleClient, googleRedirect, "owen", owen.Password, dev.ID)
+	var states map[string]any
+	testkit.WaitFor(t, 10*time.Second, "EXECUTE progressive_mp4 on B", func() error {
+		var code string
+		if states, code = googleExecute(t, b, owenTok, dev.ID, "progressive_mp4"); code != "" {
+			return errors.New(code)
+		}
+		return nil
+	})
 	ffmpegStamps(t, fmt.Sprint(states["cameraStreamAccessUrl"]), dev.ID)
-	states, code = googleExecute(t, b, owenTok, dev.ID, "webrtc")
+	states, code := googleExecute(t, b, owenTok, dev.ID, "webrtc")
 	if code != "" {
 		t.Fatalf("EXECUTE webrtc on B: %s", code)
 	}
 	rtcStamps(t, dev.ID, func(ctx context.Context, offer string) (string, error) {
 		return googleOffer(ctx, fmt.Sprint(states["cameraStreamSignalingUrl"]), fmt.Sprint(states["cameraStreamAuthToken"]), dev.ID, offer)
 	})
-	olgaTok := googleLink(t, b, "olga", olga.Password)
+	owenAlexa := assistantLink(t, b, alexaClient, alexaRedirect, "owen", owen.Password, dev.ID)
+	rtcStamps(t, dev.ID, func(ctx context.Context, offer string) (string, error) {
+		ev, err := alexaOffer(ctx, b, owenAlexa, dev.ID, offer)
+		if err == nil && ev.Event.Payload.Answer == nil {
+			err = fmt.Errorf("InitiateSessionWithOffer on B: %s %s", ev.Event.Header.Name, ev.Event.Payload.Type)
+		}
+		if err != nil {
+			return "", err
+		}
+		return ev.Event.Payload.Answer.Value, nil
+	})
+	olgaTok := assistantLink(t, b, googleClient, googleRedirect, "olga", olga.Password)
 	for _, proto := range []string{"progressive_mp4", "webrtc"} {
 		if states, code := googleExecute(t, b, olgaTok, dev.ID, proto); code != "deviceNotFound" || states != nil {
 			t.Fatalf("olga's EXECUTE %s of the porch camera on B: %q %v", proto, code, states)
 		}
 	}
-	phase("Google on B")
+	olgaAlexa := assistantLink(t, b, alexaClient, alexaRedirect, "olga", olga.Password)
+	if ev, err := alexaOffer(ctx, b, olgaAlexa, dev.ID, viewerOffer(t)); err != nil || ev.Event.Payload.Type != "NO_SUCH_ENDPOINT" || ev.Event.Payload.Answer != nil {
+		t.Fatalf("olga's Alexa offer for the porch camera on B: %+v, %v", ev, err)
+	}
+	phase("Google and Alexa on B")
+	ffmpegStamps(t, fmt.Sprintf("rtsp://owen:%s@%s/%s", owen.Password, b.RTSP(), dev.ID), dev.ID)
 
 	// Owen shares the camera with Olga through A; she watches on B; the
 	// unshare through A ends her session on B.
@@ -467,6 +490,22 @@ func whepStamps(t *testing.T, p *vigilproc.Proc, user, password, camera string) 
 		}
 		return string(answer), nil
 	})
+}
+
+// viewerOffer is a fresh pion viewer's offer, for signaling that must be
+// refused.
+func viewerOffer(t *testing.T) string {
+	t.Helper()
+	v, err := sim.NewWebRTCViewer(sim.StaticKeys([]byte(clusterSecret)), sim.WebRTCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	offer, err := v.Offer(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offer
 }
 
 // rtcStamps plays camera with a pion viewer whose offer answer answers
