@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,14 +60,6 @@ func googleExecute(t *testing.T, p *vigilproc.Proc, token, camera, proto string)
 		}}}}}})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", p.Base()+"/google/fulfillment", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	var out struct {
 		Payload struct {
 			Commands []struct {
@@ -76,8 +69,8 @@ func googleExecute(t *testing.T, p *vigilproc.Proc, token, camera, proto string)
 			} `json:"commands"`
 		} `json:"payload"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusOK || len(out.Payload.Commands) != 1 {
-		t.Fatalf("EXECUTE %s on %s: %s, %v", proto, p.Base(), res.Status, err)
+	if err := postJSON(ctx, p.Base()+"/google/fulfillment", map[string]string{"Authorization": "Bearer " + token}, body, &out); err != nil || len(out.Payload.Commands) != 1 {
+		t.Fatalf("EXECUTE %s on %s: %d commands, %v", proto, p.Base(), len(out.Payload.Commands), err)
 	}
 	c := out.Payload.Commands[0]
 	if c.Status != "SUCCESS" && c.ErrorCode == "" {
@@ -90,19 +83,9 @@ func googleExecute(t *testing.T, p *vigilproc.Proc, token, camera, proto string)
 // stream token, as Google does, and returns the answer's SDP.
 func googleOffer(ctx context.Context, url, token, camera, offer string) (string, error) {
 	b, _ := json.Marshal(map[string]string{"action": "offer", "deviceId": camera, "sdp": offer})
-	req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b))
-	req.Header.Set("Authentication", "Bearer "+token)
-	req.Header.Set("Origin", "https://www.gstatic.com")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
 	var ans map[string]string
-	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&ans); err != nil || res.StatusCode != http.StatusOK ||
-		ans["action"] != "answer" || ans["sdp"] == "" {
-		return "", fmt.Errorf("Google's signaling %s: %s %v %v", redactURL(url), res.Status, ans, err)
+	if err := postJSON(ctx, url, map[string]string{"Authentication": "Bearer " + token, "Origin": "https://www.gstatic.com"}, b, &ans); err != nil || ans["action"] != "answer" || ans["sdp"] == "" {
+		return "", fmt.Errorf("Google's signaling %s: %v %v", redactURL(url), ans, err)
 	}
 	return ans["sdp"], nil
 }
@@ -132,16 +115,31 @@ func alexaOffer(ctx context.Context, p *vigilproc.Proc, token, camera, offer str
 		"endpoint": map[string]any{"scope": map[string]string{"type": "BearerToken", "token": token},
 			"endpointId": camera, "cookie": map[string]string{}},
 		"payload": map[string]any{"sessionId": "cluster-session", "offer": map[string]string{"format": "SDP", "value": offer}}}})
-	req, _ := http.NewRequestWithContext(ctx, "POST", p.Base()+"/alexa/directive", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return alexaEvent{}, err
-	}
-	defer res.Body.Close()
 	var ev alexaEvent
-	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&ev); err != nil || res.StatusCode != http.StatusOK {
-		return alexaEvent{}, fmt.Errorf("InitiateSessionWithOffer on %s: %s, %v", p.Base(), res.Status, err)
+	if err := postJSON(ctx, p.Base()+"/alexa/directive", nil, b, &ev); err != nil {
+		return alexaEvent{}, fmt.Errorf("InitiateSessionWithOffer on %s: %w", p.Base(), err)
 	}
 	return ev, nil
+}
+
+// postJSON posts body to url with header added, as an assistant's cloud
+// does, and decodes the 200 answer into out.
+func postJSON(ctx context.Context, url string, header map[string]string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return errors.New(res.Status)
+	}
+	return json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(out)
 }
