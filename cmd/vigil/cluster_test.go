@@ -38,8 +38,11 @@ const clusterSecret = "cluster stamp secret"
 // still and MJPEG)
 // carries that camera's stamps or picture only. Another household signed
 // in on B sees nothing of it. A claim through B ends the camera's session
-// of the old epoch on A; an unshare through A ends a viewer's session on
-// B. When the camera then connects to B, its session on A, still open, is
+// of the old epoch on A; the new owner's Google and Alexa links made
+// through B get the camera from B (an MP4 URL, Google's WebRTC signaling,
+// Alexa's offer: its stamps only), the other household's links
+// deviceNotFound and NO_SUCH_ENDPOINT. An unshare through A ends a
+// viewer's session on B. When the camera then connects to B, its session on A, still open, is
 // fenced, and A serves it from B. Offline, it uploads a still to A, and B
 // serves that.
 func TestCluster(t *testing.T) {
