@@ -9,9 +9,9 @@ import (
 
 // partSegments is how many of a Low-Latency playlist's newest segments
 // list their parts. gohlslib lists the parts of its last two segments
-// only; RFC 8216bis §6.2.2 has parts stay listed until they are more than
-// three target durations from the end of the playlist (no segment is
-// longer than one). With the sub stream's one-second parts and segments,
+// only, where RFC 8216bis has a server remove a part's tag once it is
+// more than three target durations from the end of the playlist (three
+// segments are no longer than that). With the sub stream's one-second parts and segments,
 // two segments were two seconds: Shaka (low-latency mode, its default)
 // that had loaded a segment's part and reloaded a little over two
 // seconds later found the segment listed without it, lost its place and
