@@ -25,7 +25,7 @@ func scenarios() []entry {
 		{"webrtc", "WebRTC fan-out: N WHEP viewers of one 1080p camera", &webrtcFanout{}},
 		{"tls", "TLS costs: RTSPS against plain RTSP, HTTPS stills", &tlsCost{}},
 		{"webui", "click to first frame on the owner's web page in Chromium", &webUI{}},
-		{"players", "hls.js in Chromium behind 800 kbit/s + 150 ms: time until smooth on the sub stream", &players{}},
+		{"players", "hls.js and Shaka Player in Chromium behind 800 kbit/s + 150 ms: time until smooth on the sub stream", &players{}},
 		{"failover", "three cluster nodes, one killed: time until its cameras are seen again from another node", &failover{}},
 	}
 }
