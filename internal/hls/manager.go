@@ -54,13 +54,6 @@ type Config struct {
 	// PartDuration is the minimum Low-Latency HLS part duration.
 	// It defaults to 200 milliseconds.
 	PartDuration time.Duration
-	// SubPartDuration is the minimum part duration of the sub stream, the
-	// adaptive set's rung for poor links. It defaults to 1 second: a player
-	// fetches parts one at a time, each costing a round trip, and behind
-	// 800 kbit/s + 150 ms hls.js fell behind real time on 200 ms parts of a
-	// 0.6 Mbit/s sub stream (~270 ms a part) and stalled every second, while
-	// 1 s parts played without a stall from 3.3 s.
-	SubPartDuration time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Metrics defaults to a set registered nowhere.
@@ -91,9 +84,6 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.PartDuration <= 0 {
 		cfg.PartDuration = 200 * time.Millisecond
-	}
-	if cfg.SubPartDuration <= 0 {
-		cfg.SubPartDuration = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
