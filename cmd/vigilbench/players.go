@@ -53,7 +53,7 @@ const (
 )
 
 // players plays a camera's stream-token multivariant playlist with hls.js
-// in Chromium behind a toxiproxy that holds Vigil's responses to 800 kbit/s
+// and Shaka Player in Chromium behind a toxiproxy that holds Vigil's responses to 800 kbit/s
 // and 150 ms: the player should step down to the sub stream and play it
 // without stalls.
 type players struct {
@@ -73,13 +73,14 @@ type players struct {
 
 // playersRun is one run of the player, in the page's clock.
 type playersRun struct {
-	p chromium.PlayerRun
+	lib string // the player (chromium.PlayerLibs)
+	p   chromium.PlayerRun
 	poorRun
 }
 
 // poorRun is how one run behind the poor link went, in ms from its start.
 type poorRun struct {
-	onSub   float64       // first picture of the sub stream; 0 if none
+	onSub   float64       // first picture of the sub stream's height; 0 if none
 	smooth  float64       // start of the first playersSmoothSpan without a stall
 	stalled time.Duration // stall time after smooth
 	after   time.Duration // played after smooth
@@ -127,7 +128,7 @@ func secs(ms float64) string {
 }
 
 func (s *players) flags(fs *flag.FlagSet) {
-	fs.IntVar(&s.runs, "players-runs", 0, "runs of hls.js behind the poor link (default 5; quick 2)")
+	fs.IntVar(&s.runs, "players-runs", 0, "runs of each player behind the poor link (default 5; quick 2)")
 	fs.DurationVar(&s.play, "players-play", 0, "how long each run plays (default 40s; quick 25s)")
 	fs.StringVar(&s.dir, "players-dir", "internal/app/testdata/players", "`DIR` of the npm web players (scripts/deps.sh installs them)")
 }
@@ -146,7 +147,7 @@ func (s *players) setDefaults(quick bool) error {
 // and plays a fresh stream token's multivariant URL through it s.runs
 // times.
 func (s *players) run(ctx context.Context, b *bench) error {
-	log.Printf("  %d runs of hls.js, %s each, at %d kbit/s + %s", s.runs, s.play, poorLinkKBps*8, poorLinkLatency)
+	log.Printf("  %d runs of each of %v, %s each, at %d kbit/s + %s", s.runs, chromium.PlayerLibs(), s.play, poorLinkKBps*8, poorLinkLatency)
 	pages, err := chromium.PlayerServer(s.dir)
 	if err != nil {
 		return err
@@ -194,14 +195,16 @@ func (s *players) run(ctx context.Context, b *bench) error {
 	}
 	s.load[0] = loadAvg()
 	cpu0 := sampleCPU(v.PID(), browser)
-	for i := range s.runs {
-		r := s.once(ctx, tab, v, d, pageURL, link.Listen)
-		s.results = append(s.results, r)
-		if ctx.Err() != nil {
-			return ctx.Err()
+	for _, lib := range chromium.PlayerLibs() {
+		for i := range s.runs {
+			r := s.once(ctx, tab, v, d, pageURL, link.Listen, lib)
+			s.results = append(s.results, r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Printf("  %s run %d: first frame %.0f ms, on sub %.0f ms, smooth %.0f ms, %.2f s/min of stall after; heights %v; err %v",
+				lib, i+1, r.p.FirstFrame, r.onSub, r.smooth, r.stallRate(), r.p.Heights, r.err)
 		}
-		log.Printf("  run %d: first frame %.0f ms, on sub %.0f ms, smooth %.0f ms, %.2f s/min of stall after; heights %v; err %v",
-			i+1, r.p.FirstFrame, r.onSub, r.smooth, r.stallRate(), r.p.Heights, r.err)
 	}
 	s.cpu = cpu0.until(sampleCPU(v.PID(), browser))
 	s.load[1] = loadAvg()
@@ -209,8 +212,8 @@ func (s *players) run(ctx context.Context, b *bench) error {
 }
 
 // once plays a fresh token's HLS URL through the poor link for s.play.
-func (s *players) once(ctx context.Context, tab context.Context, v *vigil, d device, pageURL, linkAddr string) playersRun {
-	var r playersRun
+func (s *players) once(ctx context.Context, tab context.Context, v *vigil, d device, pageURL, linkAddr, lib string) playersRun {
+	r := playersRun{lib: lib}
 	// A blank page first: the previous run's requests end and leave the
 	// link empty.
 	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
@@ -224,7 +227,7 @@ func (s *players) once(ctx context.Context, tab context.Context, v *vigil, d dev
 		return r
 	}
 	src := "http://" + linkAddr + hlsPath
-	if err := chromedp.Do(tab, chromedp.Navigate(pageURL+"/play/hls.js?src="+url.QueryEscape(src))); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(pageURL+"/play/"+lib+"?src="+url.QueryEscape(src))); err != nil {
 		r.err = err
 		return r
 	}
@@ -361,11 +364,13 @@ func loadAvg() string {
 	return "n/a"
 }
 
-// stats are poorStats of the runs.
-func (s *players) stats() (ready []time.Duration, missing int, worstStall float64) {
-	runs := make([]poorRun, len(s.results))
-	for i, r := range s.results {
-		runs[i] = r.poorRun
+// stats are poorStats of lib's runs.
+func (s *players) stats(lib string) (ready []time.Duration, missing int, worstStall float64) {
+	var runs []poorRun
+	for _, r := range s.results {
+		if r.lib == lib {
+			runs = append(runs, r.poorRun)
+		}
 	}
 	return poorStats(runs)
 }
@@ -374,8 +379,8 @@ func (s *players) section(b *strings.Builder, r *report) {
 	if !s.ran {
 		return
 	}
-	b.WriteString("## HLS on a poor network: hls.js in Chromium at 800 kbit/s + 150 ms\n\n")
-	fmt.Fprintf(b, "%s (headless, software decoding) opens a page served on loopback that plays, with hls.js %s, the "+
+	b.WriteString("## HLS on a poor network: hls.js and Shaka Player in Chromium at 800 kbit/s + 150 ms\n\n")
+	fmt.Fprintf(b, "%s (headless, software decoding) opens a page served on loopback that plays, with hls.js %s and then Shaka Player %s, the "+
 		"multivariant HLS URL of a fresh stream token for the camera's adaptive set (`POST /api/cameras/{id}/tokens` "+
 		"as the admin, no stream named: main and sub). Main is the 1080p clip (%.1f Mbit/s, %d lines), sub the small "+
 		"clip (%.2f Mbit/s, %d lines), both GOP %s; the multivariant playlist lists %s. Every request to Vigil passes a toxiproxy whose downstream (Vigil to "+
@@ -388,12 +393,14 @@ func (s *players) section(b *strings.Builder, r *report) {
 		"picture of sub's height), in the page's clock from navigation; stall after is the stall seconds per minute "+
 		"from then to the end. CPU is over all runs, pauses included, in %% of one core; the machine's load average "+
 		"was %s before and %s after (1, 5, 15 min; 2 cores shared with other work).\n\n",
-		s.chromium, playersHLSVersion(s.dir), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
+		s.chromium, playerVersion(s.dir, "hls.js"), playerVersion(s.dir, "shaka-player"), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
 		poorLinkLatency, poorLinkPacket, poorLinkKBps*8, poorLinkKBps, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
-	b.WriteString("| run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	sec := secs
-	for i, run := range s.results {
+	runNo := map[string]int{}
+	for _, run := range s.results {
+		runNo[run.lib]++
 		var hs []string
 		for _, h := range run.p.Heights {
 			hs = append(hs, fmt.Sprintf("%.0f: %.0f", h[0], h[1]))
@@ -402,38 +409,42 @@ func (s *players) section(b *strings.Builder, r *report) {
 		if run.err != nil {
 			errText = truncate(run.err.Error(), 120)
 		}
-		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %.2f | %s | %s | %s |\n", i+1, sec(run.p.FirstFrame), sec(run.onSub),
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
 			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "), errText)
 	}
-	ready, missing, worst := s.stats()
-	fmt.Fprintf(b, "\nReady p50 %s, p95 %s, max %s over %d of %d runs (%d never smooth on sub); worst stall after ready %.2f s/min. "+
-		"CPU: Vigil %.1f%%, Chromium %s%%, other %s%%.\n\n",
-		sec(float64(percentile(ready, 50).Milliseconds())), sec(float64(percentile(ready, 95).Milliseconds())),
-		sec(float64(percentile(ready, 100).Milliseconds())), len(ready), len(s.results), missing, worst,
-		s.cpu.vigil, num(s.cpu.chromium, 0), num(s.cpu.other, 0))
+	b.WriteString("\n")
+	for _, lib := range chromium.PlayerLibs() {
+		ready, missing, worst := s.stats(lib)
+		fmt.Fprintf(b, "%s: ready p50 %s, p95 %s, max %s over %d of %d runs (%d never smooth on sub); worst stall after ready %.2f s/min. ",
+			lib, sec(float64(percentile(ready, 50).Milliseconds())), sec(float64(percentile(ready, 95).Milliseconds())),
+			sec(float64(percentile(ready, 100).Milliseconds())), len(ready), len(ready)+missing, missing, worst)
+	}
+	fmt.Fprintf(b, "CPU: Vigil %.1f%%, Chromium %s%%, other %s%%.\n\n", s.cpu.vigil, num(s.cpu.chromium, 0), num(s.cpu.other, 0))
 }
 
 func (s *players) targets(b *strings.Builder, _ *report) {
 	if !s.ran {
 		return
 	}
-	ready, missing, worst := s.stats()
-	p95 := percentile(ready, 95)
-	ok := missing == 0 && len(ready) > 0 && p95 < playersReadyTarget && worst < playersStallTarget
-	fmt.Fprintf(b, "- **HLS player at 800 kbit/s + 150 ms: smooth on the sub stream within 5 s, < 1 s of stall per minute after**: "+
-		"%s — hls.js ready p50 %.1f s, p95 %.1f s over %d runs (%d never), worst %.2f s/min of stall after.\n",
-		verdict(ok), percentile(ready, 50).Seconds(), p95.Seconds(), len(s.results), missing, worst)
+	for _, lib := range chromium.PlayerLibs() {
+		ready, missing, worst := s.stats(lib)
+		p95 := percentile(ready, 95)
+		ok := missing == 0 && len(ready) > 0 && p95 < playersReadyTarget && worst < playersStallTarget
+		fmt.Fprintf(b, "- **HLS player at 800 kbit/s + 150 ms: smooth on the sub stream within 5 s, < 1 s of stall per minute after**: "+
+			"%s — %s ready p50 %.1f s, p95 %.1f s over %d runs (%d never), worst %.2f s/min of stall after.\n",
+			verdict(ok), lib, percentile(ready, 50).Seconds(), p95.Seconds(), len(ready)+missing, missing, worst)
+	}
 }
 
-// playersHLSVersion is the hls.js version installed in dir, from its
-// package.json.
-func playersHLSVersion(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "hls.js", "package.json"))
-	var pkg struct {
+// playerVersion is the version of the npm package pkg installed in dir,
+// from its package.json.
+func playerVersion(dir, pkg string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", pkg, "package.json"))
+	var meta struct {
 		Version string `json:"version"`
 	}
-	if err != nil || json.Unmarshal(b, &pkg) != nil || pkg.Version == "" {
+	if err != nil || json.Unmarshal(b, &meta) != nil || meta.Version == "" {
 		return "(version unknown)"
 	}
-	return pkg.Version
+	return meta.Version
 }

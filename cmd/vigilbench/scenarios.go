@@ -25,7 +25,7 @@ func scenarios() []entry {
 		{"webrtc", "WebRTC fan-out: N WHEP viewers of one 1080p camera", &webrtcFanout{}},
 		{"tls", "TLS costs: RTSPS against plain RTSP, HTTPS stills", &tlsCost{}},
 		{"webui", "click to first frame on the owner's web page in Chromium", &webUI{}},
-		{"players", "hls.js in Chromium behind 800 kbit/s + 150 ms: time until smooth on the sub stream", &players{}},
+		{"players", "hls.js and Shaka Player in Chromium behind 800 kbit/s + 150 ms: time until smooth on the sub stream", &players{}},
 		{"clusterfanout", "three cluster nodes: one 1080p camera's readers on its home node, then on another fed over the bus", &clusterFanout{}},
 		{"clustercams", "many cameras over three cluster nodes, each viewer on another node: CPU and RSS per node", &clusterCameras{}},
 		{"webrtc-poor", "a WHEP viewer behind 800 kbit/s + 150 ms: time until smooth on the sub stream, back to main when lifted", &webrtcPoor{}},

@@ -64,8 +64,11 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			return rw.finish(x)
 		}
 		body, segments := windowed(pw.body.Bytes(), playlistSegments)
-		if v != x.key.variant {
+		switch {
+		case v != x.key.variant:
 			body = withoutLL(body)
+		case v == VariantLL:
+			body = x.parts.relist(body)
 		}
 		if !starting || segments >= minSegments || !x.keyframeBefore(deadline) {
 			copyHeader(w.Header(), pw.header)

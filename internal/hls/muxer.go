@@ -63,6 +63,8 @@ type muxer struct {
 	lastUnit atomic.Int64                 // unix nanoseconds of the last unit fed
 	grant    atomic.Pointer[access.Grant] // the freshest grant that passed the check
 	rate     rateMeter
+	parts    partMemo                      // the parts of recent segments, for playlists (relist)
+	noting   atomic.Bool                   // noteParts is rendering a playlist
 	nextKey  atomic.Pointer[chan struct{}] // closed when the next video keyframe is fed
 	// keyGap is the PTS distance between the last two video keyframes fed
 	// (nanoseconds; 0 until two were): when the camera's next one is due.
@@ -339,6 +341,7 @@ func (x *muxer) write(r *hub.Reader, u *media.Unit) {
 	}
 	if video && u.Key {
 		x.fedKeyframe() // it may have closed a segment
+		x.noteParts()
 	}
 }
 
