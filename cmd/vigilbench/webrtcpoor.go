@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"vigil/internal/chromium"
+	"vigil/internal/loopback/udppath"
 	"vigil/internal/sim"
-	"vigil/internal/testkit/udppath"
 )
 
 // poorLinkQueue is how many datagrams the WebRTC viewer's poor link

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"vigil/internal/loopback/udppath"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
-	"vigil/internal/testkit/udppath"
 )
 
 // runPair adds a camera and runs its main stream, about 1.6 Mbit/s (I_PCM

@@ -11,10 +11,10 @@ import (
 
 	"vigil/internal/access"
 	"vigil/internal/hub"
+	"vigil/internal/loopback/udppath"
 	"vigil/internal/sim"
 	"vigil/internal/testkit"
 	"vigil/internal/testkit/simcam"
-	"vigil/internal/testkit/udppath"
 )
 
 // The link of issue 17: 800 kbit/s and 150 ms, with a queue of about 0.7 s.
