@@ -95,9 +95,10 @@ const (
 )
 
 type retentionMetrics struct {
-	deleted *prometheus.CounterVec
-	stored  prometheus.Gauge
-	pinned  prometheus.Gauge
+	deleted   *prometheus.CounterVec
+	stored    *prometheus.GaugeVec // by camera
+	pinned    *prometheus.GaugeVec // by camera
+	household *prometheus.GaugeVec // stored, by household
 }
 
 func (r *Retention) init() {
@@ -106,10 +107,14 @@ func (r *Retention) init() {
 			deleted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_record_retention_deleted_total",
 				Help: "Recordings deleted, by reason: epoch (the camera changed hands), age, camera_bytes, quota (the household's), low_disk (the guard)."},
 				[]string{"reason"}),
-			stored: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_record_stored_bytes",
-				Help: "Recorded bytes (plaintext) of every camera at the last retention sweep; per household and camera in the API."}),
-			pinned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_record_pinned_bytes",
-				Help: "Recorded bytes kept by pins at the last retention sweep (counted in vigil_record_stored_bytes)."}),
+			stored: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_record_stored_bytes",
+				Help: "Recorded bytes (plaintext) of each camera at the last retention sweep."}, []string{"camera"}),
+			pinned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_record_pinned_bytes",
+				Help: "Recorded bytes of each camera kept by pins at the last retention sweep (counted in vigil_record_stored_bytes)."},
+				[]string{"camera"}),
+			household: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_record_household_stored_bytes",
+				Help: "Recorded bytes (plaintext) of each household's cameras at the last retention sweep (its quota's measure)."},
+				[]string{"household"}),
 		}
 		for _, why := range []string{reasonEpoch, reasonAge, reasonBytes, reasonQuota, reasonLowDisk} {
 			r.metrics.deleted.WithLabelValues(why)
@@ -120,7 +125,7 @@ func (r *Retention) init() {
 // Register registers the retention's metrics on reg.
 func (r *Retention) Register(reg prometheus.Registerer) {
 	r.init()
-	reg.MustRegister(r.metrics.deleted, r.metrics.stored, r.metrics.pinned)
+	reg.MustRegister(r.metrics.deleted, r.metrics.stored, r.metrics.pinned, r.metrics.household)
 }
 
 // sweepPage bounds the rows of a camera read at once; guardPage those of

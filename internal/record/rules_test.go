@@ -313,6 +313,11 @@ func TestRetentionQuota(t *testing.T) {
 	if got := e.deleted("quota"); got != 2 {
 		t.Errorf("quota deletions counted %v, want 2", got)
 	}
+	for h, want := range map[string]float64{"u-a": 400, "u-b": 1000} { // after the sweep's deletions
+		if v := gauge(t, e.reg, "vigil_record_household_stored_bytes", h); v != want {
+			t.Errorf("vigil_record_household_stored_bytes{household=%s} = %v, want %v", h, v, want)
+		}
+	}
 	quotas["u-a"] = 250 // b2 and a3 go: a1 (pinned) and b3 fit
 	e.sweep(2)
 	e.kept(true, a1, b3)
@@ -345,8 +350,11 @@ func TestRetentionPins(t *testing.T) {
 	if u, err := e.ret.Usage(ctx, "cam-a"); u != (record.Usage{Bytes: 200, Pinned: 200}) || err != nil {
 		t.Errorf("usage = %+v, %v; want 200 bytes, all pinned", u, err)
 	}
-	if testutil.ToFloat64(gauge(t, e.reg, "vigil_record_pinned_bytes")) != 200 {
-		t.Errorf("vigil_record_pinned_bytes is not 200")
+	if v := gauge(t, e.reg, "vigil_record_pinned_bytes", "cam-a"); v != 200 {
+		t.Errorf("vigil_record_pinned_bytes{camera=cam-a} = %v, want 200", v)
+	}
+	if v := gauge(t, e.reg, "vigil_record_stored_bytes", "cam-a"); v != 200 {
+		t.Errorf("vigil_record_stored_bytes{camera=cam-a} = %v, want 200", v)
 	}
 
 	held["u-c"] = false // the share ended
@@ -435,20 +443,24 @@ func (c countingDeletes) Delete(ctx context.Context, key string) error {
 	return c.Store.Delete(ctx, key)
 }
 
-func gauge(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+func gauge(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			v := mf.GetMetric()[0].GetGauge().GetValue()
-			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x"}, func() float64 { return v })
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetGauge().GetValue()
+			}
 		}
 	}
-	t.Fatalf("no %s", name)
-	return nil
+	t.Fatalf("no %s{%s}", name, label)
+	return 0
 }
 
 // grant is a grant of dev for user from the device's current epoch on.

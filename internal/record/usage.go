@@ -52,25 +52,46 @@ func (r *Retention) pinnedBytes(ctx context.Context, device access.DeviceID, pin
 	return n, nil
 }
 
-// gauge sets the stored and pinned bytes of every camera.
+// gauge sets the stored and pinned bytes of every camera, and the stored
+// bytes of every household. Cameras and households gone since the last
+// sweep leave the gauges.
 func (r *Retention) gauge(ctx context.Context, devs []access.DeviceID, pins map[access.DeviceID][]Pin) error {
-	var stored, held int64
+	stored := make(map[access.DeviceID]int64, len(devs))
+	held := make(map[access.DeviceID]int64, len(devs))
 	for _, d := range devs {
 		n, err := r.Index.RecordingBytes(ctx, d)
 		if err != nil {
 			return err
 		}
-		stored += n
+		stored[d] = n
 		if len(pins[d]) > 0 {
-			p, err := r.pinnedBytes(ctx, d, pins[d])
-			if err != nil {
+			if held[d], err = r.pinnedBytes(ctx, d, pins[d]); err != nil {
 				return err
 			}
-			held += p
 		}
 	}
-	r.metrics.stored.Set(float64(stored))
-	r.metrics.pinned.Set(float64(held))
+	var households map[access.UserID][]access.DeviceID
+	if r.Households != nil {
+		var err error
+		if households, err = r.Households(ctx); err != nil {
+			return err
+		}
+	}
+	m := r.metrics
+	m.stored.Reset()
+	m.pinned.Reset()
+	m.household.Reset()
+	for _, d := range devs {
+		m.stored.WithLabelValues(string(d)).Set(float64(stored[d]))
+		m.pinned.WithLabelValues(string(d)).Set(float64(held[d]))
+	}
+	for h, cams := range households {
+		var n int64
+		for _, d := range cams {
+			n += stored[d]
+		}
+		m.household.WithLabelValues(string(h)).Set(float64(n))
+	}
 	return nil
 }
 
