@@ -33,6 +33,9 @@ const (
 	OutRecording = "recording"
 	// OutEvents is a camera's event list and one event's thumbnail.
 	OutEvents = "events"
+	// OutPins is a camera's review items and the viewer's pins: listed,
+	// pinned and unpinned.
+	OutPins = "pins"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -55,6 +58,7 @@ func builtinFlows() []Flow {
 		{Name: OutSub, Weight: 2, Video: true, Run: subFlow},
 		{Name: OutRecording, Weight: 2, Video: true, Run: recordingFlow},
 		{Name: OutEvents, Weight: 2, Run: eventFlow},
+		{Name: OutPins, Weight: 1, Run: pinFlow},
 	}
 }
 
