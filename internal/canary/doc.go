@@ -16,8 +16,9 @@
 // the others — RTSP over TCP and UDP, progressive fMP4, HLS (fMP4 and
 // MPEG-TS), LL-HLS, MJPEG, JPEG stills and thumbnails, stream-token URLs,
 // WHEP, Google's WebRTC signaling and Alexa's directives (pion "Echo
-// Shows", and Alexa's HLS URLs), sub streams — for
-// cameras they may see and, as attackers, for cameras they may not.
+// Shows", and Alexa's HLS URLs), sub streams, recorded clips, events,
+// review items and pins — for cameras they may see and, as attackers, for
+// cameras they may not.
 //
 // Meanwhile the world moves (world.go): owners release cameras and other
 // households claim them, shares are revoked and granted again, passwords

@@ -13,6 +13,7 @@ import (
 const (
 	kindRecording = "recording"
 	kindEvent     = "event"
+	kindPin       = "pin"
 )
 
 // recordedKeep bounds the objects remembered per camera and kind.
@@ -36,8 +37,11 @@ type recItem struct {
 // path is the item's URL under camera's path (any camera's: a probe asks
 // for one camera's object under another's).
 func (it recItem) path(camera string) string {
-	if it.kind == kindEvent {
+	switch it.kind {
+	case kindEvent:
 		return fmt.Sprintf("/api/cameras/%s/events/%d/thumb.jpg", camera, it.id)
+	case kindPin:
+		return fmt.Sprintf("/api/cameras/%s/pins/%d", camera, it.id)
 	}
 	return fmt.Sprintf("/api/cameras/%s/recordings/%d/video.mp4?stream=main", camera, it.id)
 }
@@ -68,6 +72,24 @@ func (r *recorded) add(it recItem) {
 		s = s[len(s)-recordedKeep:]
 	}
 	r.items[k] = s
+}
+
+// camera returns the camera of the remembered item of kind with id, or
+// "" (ids are unique per kind across cameras).
+func (r *recorded) camera(kind string, id int64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, s := range r.items {
+		if k[1] != kind {
+			continue
+		}
+		for _, it := range s {
+			if it.id == id {
+				return it.camera
+			}
+		}
+	}
+	return ""
 }
 
 // pick returns a remembered item of kind that keep accepts, chosen by n

@@ -33,6 +33,9 @@ const (
 	OutRecording = "recording"
 	// OutEvents is a camera's event list and one event's thumbnail.
 	OutEvents = "events"
+	// OutPins is a camera's review items and the viewer's pins: listed,
+	// pinned and unpinned.
+	OutPins = "pins"
 )
 
 // builtinFlows are the outputs Vigil has today.
@@ -55,6 +58,7 @@ func builtinFlows() []Flow {
 		{Name: OutSub, Weight: 2, Video: true, Run: subFlow},
 		{Name: OutRecording, Weight: 2, Video: true, Run: recordingFlow},
 		{Name: OutEvents, Weight: 2, Run: eventFlow},
+		{Name: OutPins, Weight: 2, Run: pinFlow},
 	}
 }
 
@@ -201,10 +205,12 @@ func (vs *viewers) owed(name string) bool {
 
 // covered reports whether an output has checked something: attack outputs
 // are judged by refusals (an old token's may all be overtaken by a new
-// grant, so it needs none), the rest by frames or stills checked.
+// grant, so it needs none), and so are pins, whose listings carry no
+// media (a viewer's probe is refused only once pins of another camera
+// were listed and made), the rest by frames or stills checked.
 func covered(name string, checked, refusals int64) bool {
 	switch name {
-	case OutStale:
+	case OutStale, OutPins:
 		return refusals > 0
 	case OutOldToken:
 		return true

@@ -188,15 +188,14 @@ func (v *Visit) Cancelled() { v.c.out(v.output).cancels.Add(1) }
 // a token) and returns the response; for an attack it judges the status
 // and returns a nil response.
 func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.Base+pathAndQuery, nil)
-	if err != nil {
-		return nil, err
-	}
-	if basic {
-		req.SetBasicAuth(v.User.Name, v.Secret)
-	}
-	v.forwarded(req)
-	res, err := v.HTTP.Do(req)
+	return v.call(ctx, http.MethodGet, pathAndQuery, "", basic, http.StatusOK)
+}
+
+// call makes a request as the visit's user with a JSON body (none if
+// empty), as get does: for an attack it judges the status and returns a
+// nil response; else a status other than want is an error.
+func (v *Visit) call(ctx context.Context, method, pathAndQuery, body string, basic bool, want int) (*http.Response, error) {
+	res, err := v.send(ctx, method, pathAndQuery, body, basic)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +204,33 @@ func (v *Visit) get(ctx context.Context, pathAndQuery string, basic bool) (*http
 		res.Body.Close()
 		return nil, nil
 	}
-	if res.StatusCode != http.StatusOK {
+	if res.StatusCode != want {
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		res.Body.Close()
-		return nil, newErrStatus(res, "GET "+redactToken(pathAndQuery), b)
+		return nil, newErrStatus(res, method+" "+redactToken(pathAndQuery), b)
 	}
 	return res, nil
+}
+
+// send makes a request as the visit's user with a JSON body (none if
+// empty) and returns the response, whatever its status.
+func (v *Visit) send(ctx context.Context, method, pathAndQuery, body string, basic bool) (*http.Response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, v.Base+pathAndQuery, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if basic {
+		req.SetBasicAuth(v.User.Name, v.Secret)
+	}
+	v.forwarded(req)
+	return v.HTTP.Do(req)
 }
 
 // forwarded names the visit's client address on req.
@@ -226,16 +246,24 @@ func (v *Visit) forwarded(req *http.Request) {
 // 503 with Retry-After and no media: every argon2id slot was busy, so the
 // guess was not even checked.
 func (v *Visit) judgeAttack(res *http.Response) {
+	if refused(res) {
+		v.Refused()
+		return
+	}
+	n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	v.Served(fmt.Sprintf("not refused: status %d, %d body bytes", res.StatusCode, n))
+}
+
+// refused reports whether res refuses as an attack must be (see
+// judgeAttack).
+func refused(res *http.Response) bool {
 	busy := res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") != "" &&
 		!strings.HasPrefix(res.Header.Get("Content-Type"), "image/") && !strings.HasPrefix(res.Header.Get("Content-Type"), "video/")
-	switch {
-	case busy, res.StatusCode == http.StatusUnauthorized, res.StatusCode == http.StatusForbidden,
-		res.StatusCode == http.StatusNotFound, res.StatusCode == http.StatusTooManyRequests:
-		v.Refused()
-	default:
-		n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-		v.Served(fmt.Sprintf("not refused: status %d, %d body bytes", res.StatusCode, n))
+	switch res.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
+		return true
 	}
+	return busy
 }
 
 // redactToken drops a ?token= from a path for error messages.

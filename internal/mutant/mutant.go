@@ -85,6 +85,16 @@ const (
 	// from before the share, a new owner asks for the old owner's (whose
 	// seal no longer opens: counted at egress).
 	EventThumbNoEpoch Name = "event-thumb-no-epoch"
+	// PinListNoEpoch makes the pin listing look a camera's pins up by
+	// device alone, as if the index had no epoch (nor pinner) column: a
+	// new owner lists the old owner's pins (their spans), and a sharee
+	// the owner's from before the share.
+	PinListNoEpoch Name = "pin-list-no-epoch"
+	// PinDeleteIDOnly makes an unpin check only the pin's id, not that
+	// it is a pin of the camera in the path made by the caller: a viewer
+	// of one camera deletes another camera's pins (whose footage
+	// retention then takes).
+	PinDeleteIDOnly Name = "pin-delete-id-only"
 
 	// The cluster's planted bugs, where nodes meet; only a cluster (the
 	// canary's -nodes 3) can show them.
@@ -110,7 +120,7 @@ const (
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
 		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch,
-		JoinEgressFirstClip, EventThumbNoEpoch, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
+		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
 }
 
 // Cluster reports whether bug n lives where nodes meet, so that only a

@@ -75,3 +75,11 @@ func (l *Library) joinOpen(ctx context.Context, g access.Grant, id int64) (*Clip
 // thumbIgnoresEpoch is true when mutant.EventThumbNoEpoch is planted: an
 // event's thumbnail is served to any grant of its device.
 func thumbIgnoresEpoch() bool { return mutant.On(mutant.EventThumbNoEpoch) }
+
+// pinsIgnoreEpoch is true when mutant.PinListNoEpoch is planted: the pin
+// listing finds a camera's pins by device alone.
+func pinsIgnoreEpoch() bool { return mutant.On(mutant.PinListNoEpoch) }
+
+// unpinByIDOnly is true when mutant.PinDeleteIDOnly is planted: an unpin
+// deletes the pin with the id, whatever its camera and pinner.
+func unpinByIDOnly() bool { return mutant.On(mutant.PinDeleteIDOnly) }

@@ -21,6 +21,10 @@ func joinEgressFirstClip() bool { return false }
 
 func thumbIgnoresEpoch() bool { return false }
 
+func pinsIgnoreEpoch() bool { return false }
+
+func unpinByIDOnly() bool { return false }
+
 func (l *Library) joinSpans(_ context.Context, _ access.Grant, _ access.StreamID, spans []Span, _, _ time.Time) []Span {
 	return spans
 }

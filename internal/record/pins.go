@@ -136,7 +136,7 @@ func (ps *Pins) List(ctx context.Context, g access.Grant) ([]Pin, error) {
 	all, err := ps.Index.Pins(ctx, g.Device())
 	out := []Pin{}
 	for _, p := range all {
-		if p.Epoch.Equal(epoch) && p.User == g.User() && !p.Created.Before(g.Epoch()) {
+		if pinsIgnoreEpoch() || p.Epoch.Equal(epoch) && p.User == g.User() && !p.Created.Before(g.Epoch()) {
 			out = append(out, p)
 		}
 	}
@@ -145,6 +145,9 @@ func (ps *Pins) List(ctx context.Context, g access.Grant) ([]Pin, error) {
 
 // Unpin removes pin id, which the grant's user made on its device.
 func (ps *Pins) Unpin(ctx context.Context, g access.Grant, id int64) error {
+	if unpinByIDOnly() {
+		return ps.Index.DeletePin(ctx, id)
+	}
 	mine, err := ps.List(ctx, g)
 	if err != nil {
 		return err
