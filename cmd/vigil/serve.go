@@ -12,7 +12,6 @@ import (
 
 	"vigil/internal/app"
 	"vigil/internal/config"
-	"vigil/internal/memtune"
 	"vigil/internal/mutant"
 )
 
@@ -58,9 +57,6 @@ func (c command) serve(ctx context.Context, args []string) error {
 		log.Warn("admin created with a generated password, shown once outside the log (set admin_password to choose one)",
 			"user", app.AdminName)
 	}
-	// The GC's headroom is bounded (memtune); GOMEMLIMIT, even "off",
-	// leaves the runtime's own policy.
-	go (&memtune.Tuner{}).Run(ctx)
 	return a.Run(ctx)
 }
 
