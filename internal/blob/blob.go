@@ -6,6 +6,7 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -76,3 +77,28 @@ type Spacer interface {
 }
 
 var _ Spacer = (*Disk)(nil)
+
+// ReaderAt reads the object key of s by ranged gets, one per ReadAt: the
+// sealed-segment reader opens only the chunks a read touches.
+func ReaderAt(ctx context.Context, s Store, key string) io.ReaderAt {
+	return &readerAt{ctx: ctx, s: s, key: key}
+}
+
+type readerAt struct {
+	ctx context.Context
+	s   Store
+	key string
+}
+
+func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := r.s.Get(r.ctx, r.key, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}

@@ -150,7 +150,7 @@ func (l *Library) open(ctx context.Context, g access.Grant, secret []byte, rec R
 		return nil, ErrDamaged
 	}
 	name := seal.Segment{Stream: rec.Stream, ID: rec.SegmentID, Start: rec.Start}
-	ra := &blobReaderAt{ctx: ctx, blobs: l.Blobs, key: rec.Object}
+	ra := blob.ReaderAt(ctx, l.Blobs, rec.Object)
 	var sr *seal.SegmentReader
 	if fi.Size == seal.SealedSize(rec.Size) {
 		if sr, err = l.Sealer.OpenSegment(g, secret, name, ra, fi.Size); err == nil && sr.Size() == rec.Size {
@@ -227,26 +227,6 @@ func (c *Clip) Span(from, to time.Duration) io.ReadSeeker {
 		end = fs[j].Offset
 	}
 	return newConcat(c.sr, [][2]int64{{0, fs[0].Offset}, {fs[first].Offset, end}})
-}
-
-// blobReaderAt reads an object by ranged gets.
-type blobReaderAt struct {
-	ctx   context.Context
-	blobs blob.Store
-	key   string
-}
-
-func (b *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := b.blobs.Get(b.ctx, b.key, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
 }
 
 // concat is byte ranges of one io.ReaderAt read as one file.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"syscall"
@@ -88,7 +87,7 @@ func BenchmarkSealCost(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		sr, err := sealer.OpenSegment(g, secret, seg, &getReaderAt{ctx: ctx, store: store, key: key}, fi.Size)
+		sr, err := sealer.OpenSegment(g, secret, seg, blob.ReaderAt(ctx, store, key), fi.Size)
 		if err != nil {
 			return err
 		}
@@ -131,24 +130,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// getReaderAt reads an object by ranged gets, as playback does.
-type getReaderAt struct {
-	ctx   context.Context
-	store blob.Store
-	key   string
-}
-
-func (r *getReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := r.store.Get(r.ctx, r.key, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
 }
