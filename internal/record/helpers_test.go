@@ -72,27 +72,7 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // newEnvWith is newEnv with the recorder's config changed by mutate.
 func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, u := range []access.UserID{"u-a", "u-b", "u-c"} {
-		if err := st.UpsertUser(ctx, store.User{ID: u, Name: string(u)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []struct{ dev, owner string }{{"cam-a", "u-a"}, {"cam-b", "u-b"}} {
-		d := store.Device{ID: access.DeviceID(c.dev), Name: c.dev, Credential: auth.HashCredential(c.dev, "pw"),
-			CreatedAt: time.Now(), ClaimSHA256: "code-" + c.dev}
-		if err := st.CreateDevice(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ClaimDevice(ctx, "code-"+c.dev, access.UserID(c.owner)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := openStore(t, [][2]string{{"cam-a", "u-a"}, {"cam-b", "u-b"}})
 	blobDir := t.TempDir()
 	blobs, err := blob.NewDisk(blobDir)
 	if err != nil {
@@ -201,4 +181,57 @@ func (e *env) recorded(dev access.DeviceID, owner access.UserID, gops int) (acce
 		e.t.Fatal(err)
 	}
 	return g, row
+}
+
+// openStore opens a SQLite store in a temporary directory with users u-a,
+// u-b and u-c and the cameras cams ({device, owner}) claimed by their
+// owners.
+func openStore(t *testing.T, cams [][2]string) *sqlite.Store {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, u := range []access.UserID{"u-a", "u-b", "u-c"} {
+		if err := st.UpsertUser(ctx, store.User{ID: u, Name: string(u)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cams {
+		d := store.Device{ID: access.DeviceID(c[0]), Name: c[0], Credential: auth.HashCredential(c[0], "pw"),
+			CreatedAt: time.Now(), ClaimSHA256: "code-" + c[0]}
+		if err := st.CreateDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.ClaimDevice(ctx, "code-"+c[0], access.UserID(c[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// metric is the value of the gauge or counter name whose label is value;
+// the test fails if there is none.
+func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{%s=%q}", name, label, value)
+	return 0
 }

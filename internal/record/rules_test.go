@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,10 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/access"
-	"vigil/internal/auth"
 	"vigil/internal/blob"
 	"vigil/internal/record"
 	"vigil/internal/store"
@@ -41,27 +38,7 @@ type retEnv struct {
 
 func newRetEnv(t *testing.T) *retEnv {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	for _, u := range []access.UserID{"u-a", "u-b", "u-c"} {
-		if err := st.UpsertUser(ctx, store.User{ID: u, Name: string(u)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []struct{ dev, owner string }{{"cam-a", "u-a"}, {"cam-b", "u-a"}, {"cam-c", "u-b"}} {
-		d := store.Device{ID: access.DeviceID(c.dev), Name: c.dev, Credential: auth.HashCredential(c.dev, "pw"),
-			CreatedAt: time.Now(), ClaimSHA256: "code-" + c.dev}
-		if err := st.CreateDevice(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ClaimDevice(ctx, "code-"+c.dev, access.UserID(c.owner)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := openStore(t, [][2]string{{"cam-a", "u-a"}, {"cam-b", "u-a"}, {"cam-c", "u-b"}})
 	blobs, err := blob.NewDisk(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -177,29 +154,7 @@ func (e *retEnv) kept(want bool, rs ...record.Recording) {
 // deleted is the retention's deletions for why.
 func (e *retEnv) deleted(why string) float64 {
 	e.t.Helper()
-	return testutil.ToFloat64(metricVec(e.t, e.reg, "vigil_record_retention_deleted_total", why))
-}
-
-func metricVec(t *testing.T, reg *prometheus.Registry, name, reason string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x"}, func() float64 { return m.GetCounter().GetValue() })
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{reason=%q}", name, reason)
-	return nil
+	return metric(e.t, e.reg, "vigil_record_retention_deleted_total", "reason", why)
 }
 
 const days = 24 * time.Hour
@@ -314,7 +269,7 @@ func TestRetentionQuota(t *testing.T) {
 		t.Errorf("quota deletions counted %v, want 2", got)
 	}
 	for h, want := range map[string]float64{"u-a": 400, "u-b": 1000} { // after the sweep's deletions
-		if v := gauge(t, e.reg, "vigil_record_household_stored_bytes", h); v != want {
+		if v := metric(t, e.reg, "vigil_record_household_stored_bytes", "household", h); v != want {
 			t.Errorf("vigil_record_household_stored_bytes{household=%s} = %v, want %v", h, v, want)
 		}
 	}
@@ -350,10 +305,10 @@ func TestRetentionPins(t *testing.T) {
 	if u, err := e.ret.Usage(ctx, "cam-a"); u != (record.Usage{Bytes: 200, Pinned: 200}) || err != nil {
 		t.Errorf("usage = %+v, %v; want 200 bytes, all pinned", u, err)
 	}
-	if v := gauge(t, e.reg, "vigil_record_pinned_bytes", "cam-a"); v != 200 {
+	if v := metric(t, e.reg, "vigil_record_pinned_bytes", "camera", "cam-a"); v != 200 {
 		t.Errorf("vigil_record_pinned_bytes{camera=cam-a} = %v, want 200", v)
 	}
-	if v := gauge(t, e.reg, "vigil_record_stored_bytes", "cam-a"); v != 200 {
+	if v := metric(t, e.reg, "vigil_record_stored_bytes", "camera", "cam-a"); v != 200 {
 		t.Errorf("vigil_record_stored_bytes{camera=cam-a} = %v, want 200", v)
 	}
 
@@ -441,26 +396,6 @@ func (c countingDeletes) Delete(ctx context.Context, key string) error {
 		c.freed()
 	}
 	return c.Store.Delete(ctx, key)
-}
-
-func gauge(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no %s{%s}", name, label)
-	return 0
 }
 
 // grant is a grant of dev for user from the device's current epoch on.
