@@ -240,14 +240,7 @@ func TestRemovedSegmentStaysFetchable(t *testing.T) {
 	for _, v := range []Variant{VariantLL, VariantTS} {
 		t.Run(string(v), func(t *testing.T) {
 			t.Parallel()
-			// Segments of a third of a second: the window fills in ~2.5 s.
-			f := newFixture(t, &Config{SegmentDuration: 300 * time.Millisecond, PartDuration: 100 * time.Millisecond})
-			cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: 160, Height: 96, FPS: fps, GOP: 5})
-			feed := simcam.Publish(t, f.h, "cam-a", access.StreamMain, cam, nil)
-			if err := feed.Frame(); err != nil {
-				t.Fatal(err)
-			}
-			feed.Live(t)
+			f := fastLive(t)
 			base := f.url("/g/cam-a/main/" + string(v) + "/index.m3u8")
 			playlist := func() *mediaPlaylist {
 				b := mustGet(t, base)

@@ -67,13 +67,7 @@ func TestRelistedParts(t *testing.T) {
 // nobody fetched a playlist (the muxer notes them as it cuts them).
 func TestPartsListedForThreeSegments(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, &Config{SegmentDuration: 300 * time.Millisecond, PartDuration: 100 * time.Millisecond})
-	cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: 160, Height: 96, FPS: fps, GOP: 5})
-	feed := simcam.Publish(t, f.h, "cam-a", access.StreamMain, cam, nil)
-	if err := feed.Frame(); err != nil {
-		t.Fatal(err)
-	}
-	feed.Live(t)
+	f := fastLive(t)
 	base := f.url("/g/cam-a/main/ll/index.m3u8")
 	mustGet(t, base)
 	time.Sleep(1500 * time.Millisecond) // four or five segments of a third of a second, unseen
@@ -90,4 +84,19 @@ func TestPartsListedForThreeSegments(t *testing.T) {
 			t.Errorf("segment %d (newest but %d) lists %d parts; want parts for the newest %d only:\n%s", s.seq, newest-1, len(s.parts), partSegments, b)
 		}
 	}
+}
+
+// fastLive is a fixture whose camera cam-a publishes live on main with
+// segments of a third of a second (parts of 100 ms): a playlist's window
+// fills in ~2.5 s.
+func fastLive(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, &Config{SegmentDuration: 300 * time.Millisecond, PartDuration: 100 * time.Millisecond})
+	cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: 160, Height: 96, FPS: fps, GOP: 5})
+	feed := simcam.Publish(t, f.h, "cam-a", access.StreamMain, cam, nil)
+	if err := feed.Frame(); err != nil {
+		t.Fatal(err)
+	}
+	feed.Live(t)
+	return f
 }
