@@ -34,11 +34,13 @@ func (r *Recorder) record(ctx context.Context, tg Target, m *mode) error {
 			}
 			return err
 		}
+		want := m.wants(u)
 		if n := rd.Skips(); n != skips {
-			r.lost(lossReaderBehind, int(n-skips), tg, nil)
+			if cur != nil || want { // not while an events-only stream keeps its pre-roll only
+				r.lost(lossReaderBehind, int(n-skips), tg, nil)
+			}
 			skips = n
 		}
-		want := m.wants(u)
 		if cur != nil && u.Key && (!want || u.PTS-cur.startPTS >= cut) {
 			r.finish(ctx, cur, u)
 			cur, cut = nil, r.cfg.SegmentDuration
