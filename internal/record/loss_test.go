@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,13 +199,16 @@ func (x slowEpochIndex) Epoch(ctx context.Context, d access.DeviceID) (time.Time
 // TestLostGOPsAreCounted: a segment that cannot start (the epoch read
 // fails) costs its GOP, counted as no_start; a recorder held up past its
 // hub queue is skipped to the next keyframe, counted as reader_behind.
-// Recording goes on at the next keyframe.
+// Each reason is logged once however often it happens (rate-limited),
+// with the camera and what to do. Recording goes on at the next keyframe.
 func TestLostGOPsAreCounted(t *testing.T) {
 	fail := new(atomic.Int32)
 	fail.Store(2)
+	logs := new(testkit.Buffer)
 	e := newEnvWith(t, func(c *record.Config) {
 		c.Index = slowEpochIndex{Index: c.Index, fail: fail, pause: 300 * time.Millisecond, once: new(sync.Once)}
 		c.Hub = hub.New(hub.Config{ReaderQueueUnits: 10})
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
 	f := e.publish("cam-a")
 	e.frames(f, 3*testGOP)
@@ -217,5 +222,14 @@ func TestLostGOPsAreCounted(t *testing.T) {
 	}
 	if n := metric(t, e.reg, "vigil_record_dropped_fragments_total", "reason", "reader_behind"); n < 1 {
 		t.Errorf("reader_behind = %v: the hub's skips of the recorder were not counted", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "reason=no_start"); n != 1 {
+		t.Errorf("no_start logged %d times for 2 losses, want once (rate-limited):\n%s", n, out)
+	}
+	for _, want := range []string{"camera=cam-a", "fix=", "reason=reader_behind"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the loss lines lack %q:\n%s", want, out)
+		}
 	}
 }
