@@ -19,7 +19,22 @@ const (
 	metricRecBytes    = "vigil_record_bytes_total"
 	metricRecDropped  = "vigil_record_dropped_fragments_total"
 	metricRecFailed   = "vigil_record_failed_segments_total"
+	metricRecUnindex  = "vigil_record_unindexed_segments_total"
 )
+
+// lossSeries are the recorder's loss counters by reason (internal/record's
+// lossReasons), scraped one series each so that a window with losses says
+// why.
+var lossSeries = func() []string {
+	var out []string
+	for _, r := range []string{"queue_full", "reader_behind", "no_start"} {
+		out = append(out, metricRecDropped+`{reason="`+r+`"}`)
+	}
+	for _, r := range []string{"first_fragment", "mux", "egress", "store", "store_stalled"} {
+		out = append(out, metricRecFailed+`{reason="`+r+`"}`)
+	}
+	return append(out, metricRecUnindex)
+}()
 
 // recordCost publishes N cameras of the small clip to a Vigil that only
 // relays them, then to one that also records them all, and compares.
@@ -34,7 +49,8 @@ type recordCost struct {
 type recordRow struct {
 	recording bool
 	measurement
-	segmentsPerSec, mbps, dropped, failed float64 // from the recorder's metrics
+	segmentsPerSec, mbps, dropped, failed float64            // from the recorder's metrics
+	losses                                map[string]float64 // by lossSeries, the nonzero ones
 }
 
 func (c *recordCost) flags(fs *flag.FlagSet) {
@@ -86,7 +102,7 @@ func (c *recordCost) one(ctx context.Context, b *bench, rec bool) (recordRow, er
 	if !sleep(ctx, max(b.opts.warmup, c.segment+2*time.Second)) {
 		return recordRow{}, ctx.Err()
 	}
-	names := []string{metricRecSegments, metricRecBytes, metricRecDropped, metricRecFailed}
+	names := append([]string{metricRecSegments, metricRecBytes, metricRecDropped, metricRecFailed}, lossSeries...)
 	m0, err := v.Metrics(ctx, names...)
 	if err != nil {
 		return recordRow{}, err
@@ -100,9 +116,15 @@ func (c *recordCost) one(ctx context.Context, b *bench, rec bool) (recordRow, er
 		return recordRow{}, err
 	}
 	secs := c.window.Seconds()
+	losses := map[string]float64{}
+	for _, n := range lossSeries {
+		if d := m1[n] - m0[n]; d != 0 {
+			losses[n] = d
+		}
+	}
 	return recordRow{recording: rec, measurement: m, segmentsPerSec: (m1[metricRecSegments] - m0[metricRecSegments]) / secs,
 		mbps: (m1[metricRecBytes] - m0[metricRecBytes]) * 8 / secs / 1e6, dropped: m1[metricRecDropped] - m0[metricRecDropped],
-		failed: m1[metricRecFailed] - m0[metricRecFailed]}, nil
+		failed: m1[metricRecFailed] - m0[metricRecFailed], losses: losses}, nil
 }
 
 func (c *recordCost) section(b *strings.Builder, _ *report) {
@@ -127,6 +149,15 @@ func (c *recordCost) section(b *strings.Builder, _ *report) {
 			r.bench.cpuPct, max(0, r.otherCPU))
 	}
 	off, on := c.rows[0], c.rows[1]
+	if len(on.losses) > 0 {
+		b.WriteString("\nLosses in the recording window, by reason:")
+		for _, n := range lossSeries {
+			if d, ok := on.losses[n]; ok {
+				fmt.Fprintf(b, " `%s` %.0f;", n, d)
+			}
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(b, "\nRecording adds **%.1f%%** of a core (%.3f%% per camera) and **%.0f MiB** RSS (%.2f MiB per camera).\n\n",
 		on.vigil.cpuPct-off.vigil.cpuPct, (on.vigil.cpuPct-off.vigil.cpuPct)/float64(c.cams), on.vigil.rssMiB-off.vigil.rssMiB,
 		(on.vigil.rssMiB-off.vigil.rssMiB)/float64(c.cams))

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"vigil/internal/chromium"
 	"vigil/internal/sim"
+	"vigil/internal/testkit"
 )
 
 // playTimeout bounds how long one page may take to show moving video.
@@ -121,24 +121,6 @@ func needChromium(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects Chromium's output, which a goroutine of chromedp writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startChromium starts a headless Chromium with a fresh profile and returns
 // a tab in it. The browser is closed, and waited for, when the test ends;
 // start it after the servers it talks to, so that it goes first (cleanups
@@ -147,7 +129,7 @@ func (b *lockedBuffer) String() string {
 func startChromium(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	needChromium(t)
-	var out lockedBuffer
+	var out testkit.Buffer
 	tab, stop, err := chromium.Start(context.Background(), t.TempDir(), &out, extra...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

@@ -17,6 +17,7 @@ import (
 	"vigil/internal/auth"
 	"vigil/internal/blob/blobtest"
 	"vigil/internal/config"
+	"vigil/internal/datadir"
 	"vigil/internal/household"
 	"vigil/internal/record"
 	"vigil/internal/sim"
@@ -412,6 +413,20 @@ func TestRangedReadsAreOneViewingSession(t *testing.T) {
 	}
 }
 
+// clipOfThree runs a Vigil recording in 1 s segments and a camera of
+// half-second GOPs until three recordings are made, and returns the path
+// of clip.mp4 over them.
+func clipOfThree(t *testing.T) (*testApp, *sim.Camera, []timelineSpan, string) {
+	t.Helper()
+	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
+	cam := a.addCamera(t, "porch")
+	cam.GOP = cam.FPS / 2
+	a.run(t, cam)
+	spans := a.recordedN(t, cam.ID, 3)
+	path := "/api/cameras/" + cam.ID + "/recordings/clip.mp4?from=" + spans[0].Start.Format(time.RFC3339Nano) + "&to=" + spans[2].End.Format(time.RFC3339Nano)
+	return a, cam, spans, strings.ReplaceAll(path, "+", "%2B")
+}
+
 // TestClipAcrossSegments: clip.mp4 over a span that crosses recordings'
 // boundaries is one MP4 file: it downloads whole and by Range (the exact
 // bytes in the middle, 416 past the end), ffmpeg reads the camera's
@@ -419,14 +434,8 @@ func TestRangedReadsAreOneViewingSession(t *testing.T) {
 // recording's length).
 func TestClipAcrossSegments(t *testing.T) {
 	needFFmpeg(t)
-	a := startApp(t, "", func(c *config.Config) { c.Record, c.RecordSegment = true, time.Second })
-	cam := a.addCamera(t, "porch")
-	cam.GOP = cam.FPS / 2
-	a.run(t, cam)
-	spans := a.recordedN(t, cam.ID, 3)
+	a, cam, spans, path := clipOfThree(t)
 	from, to := spans[0].Start, spans[2].End
-	path := "/api/cameras/" + cam.ID + "/recordings/clip.mp4?from=" + from.Format(time.RFC3339Nano) + "&to=" + to.Format(time.RFC3339Nano)
-	path = strings.ReplaceAll(path, "+", "%2B")
 	status, whole := a.getRange(t, path, "")
 	if status != 200 {
 		t.Fatalf("clip.mp4: %d %s", status, whole)
@@ -435,5 +444,29 @@ func TestClipAcrossSegments(t *testing.T) {
 	times := checkClip(t, whole, cam.ID)
 	if lasts, want := times[len(times)-1].Sub(times[0]), to.Sub(from)-time.Second; lasts < want {
 		t.Fatalf("the clip's stamps span %v; the three recordings %v", lasts, to.Sub(from))
+	}
+}
+
+// TestClipOverAMissingRecordingIsRefused: clip.mp4 over three recordings,
+// once served (the recordings' init segments remembered, so a join opens
+// only what it reads), is refused with a clean 404 and a clear message
+// when the middle recording's object has gone — not answered 200 and cut
+// short where that recording's bytes should be.
+func TestClipOverAMissingRecordingIsRefused(t *testing.T) {
+	a, cam, spans, path := clipOfThree(t)
+	if status, body := a.getRange(t, path, ""); status != 200 {
+		t.Fatalf("clip.mp4: %d %s", status, body)
+	}
+	objs, err := filepath.Glob(filepath.Join(a.cfg.DataDir, datadir.RecordingsDir, "rec", cam.ID, "main",
+		fmt.Sprintf("%d-*.seg", spans[1].Start.UnixNano())))
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("the middle recording's object: %v, %v", objs, err)
+	}
+	if err := os.Remove(objs[0]); err != nil {
+		t.Fatal(err)
+	}
+	status, body := a.getRange(t, path, "")
+	if status != http.StatusNotFound || !strings.Contains(string(body), "missing or damaged") {
+		t.Fatalf("clip.mp4 over a missing recording: %d, %d bytes (%.80q); want 404 saying it is missing or damaged", status, len(body), body)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,30 +12,12 @@ import (
 	"vigil/internal/testkit"
 )
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestHelloFindsOtherMasterKey: three nodes, one started with another
 // master key. Each side names the other in an ERROR with the fix and
 // counts it; the two nodes that share a key count nothing.
 func TestHelloFindsOtherMasterKey(t *testing.T) {
 	nodes := startNodes(t, 3)
-	var logs [3]*syncBuffer
+	var logs [3]*testkit.Buffer
 	var hellos [3]*Hellos
 	for i, n := range nodes {
 		key := byte(7)
@@ -47,7 +28,7 @@ func TestHelloFindsOtherMasterKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs[i] = &syncBuffer{}
+		logs[i] = &testkit.Buffer{}
 		bus := NewBus(n.Conn(), sealer, nil, slog.New(slog.NewTextHandler(logs[i], nil)))
 		if hellos[i], err = bus.Hello(t.Context(), n.Name(), 200*time.Millisecond); err != nil {
 			t.Fatal(err)

@@ -19,6 +19,10 @@ import (
 // another camera's or epoch's, or did not open: no probing for ids.
 var errNoRecording = httpError(http.StatusNotFound, "no such recording", nil)
 
+// errSpanDamaged answers a clip whose span needs a recording that is
+// missing or damaged: none of it is served, rather than a file cut short.
+var errSpanDamaged = httpError(http.StatusNotFound, "a recording this span needs is missing or damaged; ask for a span around it", nil)
+
 // span is a recorded stretch on the timeline, as the API shows it.
 type span struct {
 	ID         int64     `json:"id"`
@@ -156,6 +160,9 @@ func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	j, err := m.Recordings.Join(r.Context(), g, stream, from, to)
+	if errors.Is(err, record.ErrDamaged) { // checked before the first byte: a clean answer, not a file cut short
+		return &HTTPError{Code: errSpanDamaged.Code, Msg: errSpanDamaged.Msg, Err: err}
+	}
 	if err != nil {
 		return unopened(err, errNoRecording)
 	}

@@ -1,7 +1,6 @@
 package oauth_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"vigil/internal/oauth/oauthtest"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlite"
+	"vigil/internal/testkit"
 )
 
 const (
@@ -38,7 +38,7 @@ type harness struct {
 	cameras []oauth.Camera
 	master  []byte
 	dir     string // the database's directory
-	logs    *lockedBuffer
+	logs    *testkit.Buffer
 
 	mu       sync.Mutex
 	unlinked []oauth.Link // guarded by mu
@@ -52,7 +52,7 @@ func newHarness(t *testing.T, mutate func(*oauth.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{st: st, people: &people{disabled: map[string]bool{}}, master: make([]byte, 32), dir: dir, logs: &lockedBuffer{}}
+	h := &harness{st: st, people: &people{disabled: map[string]bool{}}, master: make([]byte, 32), dir: dir, logs: &testkit.Buffer{}}
 	ctx := context.Background()
 	for _, name := range []string{"olga", "vera"} {
 		if err := st.UpsertUser(ctx, store.User{ID: access.UserID("u-" + name), Name: name}); err != nil {
@@ -133,22 +133,4 @@ func (p *people) Principal(_ context.Context, name string) (auth.Principal, erro
 		return auth.Principal{}, fmt.Errorf("%w: %s", auth.ErrUnknown, name)
 	}
 	return auth.Principal{ID: access.UserID("u-" + name), Disabled: p.disabled[name]}, nil
-}
-
-// lockedBuffer collects log lines from concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer // guarded by mu
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -99,7 +99,7 @@ func newEnvWith(t *testing.T, mutate func(*record.Config)) *env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	e.cfg = cfg
+	e.hub, e.cfg = cfg.Hub, cfg
 	e.rec, err = record.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"vigil/internal/access"
 	"vigil/internal/fmp4"
 	"vigil/internal/media"
+	"vigil/internal/seal"
 )
 
 // MaxJoin bounds the span one joined file covers.
@@ -79,7 +82,10 @@ type joinPart struct {
 
 // Join opens the grant's device's recordings of stream that overlap
 // [from, to) as one file. See ErrNotFound (none), ErrIsolation, ErrDamaged:
-// the first recording is opened here, the others at their first read.
+// the first recording is opened here, the others at their first read;
+// but every recording is checked to be there, at the size its row says,
+// before Join returns (see check), so that a file that cannot be served
+// whole is refused before its first byte rather than cut short.
 func (l *Library) Join(ctx context.Context, g access.Grant, stream access.StreamID, from, to time.Time) (*Joined, error) {
 	if to.Sub(from) > MaxJoin {
 		to = from.Add(MaxJoin)
@@ -95,6 +101,8 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 	var scales map[uint32]uint32
 	var origin time.Duration // decode time, in the file, of the current clip's start
 	var prevEnd time.Time
+	var unchecked []Span // recordings not opened here, by clip
+	var uncheckedClips []*joinClip
 	seq := uint32(0)
 	for i, s := range spans {
 		if len(s.Fragments) == 0 {
@@ -103,7 +111,8 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 		jc := &joinClip{open: func() (*Clip, error) { return l.joinOpen(ctx, g, s.ID) }}
 		key := headKey{device: g.Device(), id: s.ID, start: s.Start.UnixNano()}
 		sum, known := l.heads.get(key)
-		if init == nil || !known {
+		opened := init == nil || !known
+		if opened {
 			head, err := jc.head(s.Fragments[0].Offset)
 			if err != nil {
 				return nil, err
@@ -128,6 +137,9 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 			origin = max(origin, s.Start.Sub(j.Start)) // a gap: placed by the wall clock
 		}
 		j.clips = append(j.clips, jc)
+		if !opened {
+			unchecked, uncheckedClips = append(unchecked, s), append(uncheckedClips, jc)
+		}
 		shift := make(map[uint32]int64, len(scales))
 		for id, scale := range scales {
 			shift[id] = media.DurationToClock(origin, int64(scale))
@@ -151,10 +163,44 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 	if len(j.clips) == 0 {
 		return nil, ErrNotFound
 	}
+	if err := l.check(ctx, unchecked, uncheckedClips); err != nil {
+		return nil, err
+	}
 	for i := range j.parts {
 		j.size += j.parts[i].end - j.parts[i].start
 	}
 	return &j, nil
+}
+
+// checkers bounds the object stats one join runs at once (an S3 store
+// answers each in a round trip).
+const checkers = 8
+
+// check makes sure the recordings of a join that it did not open are there
+// to be served: each object exists at the sealed size of its row's length
+// (a stat, no data read; run in parallel). One that is not is opened,
+// which tells a damaged or missing object (ErrDamaged, logged) from
+// another camera's (ErrIsolation, counted), and the join is refused. The
+// objects' keys are proved only when a read opens them (an object swapped
+// for another of the same size still fails there, fail closed), and one
+// deleted after this check (retention, meanwhile) still cuts the file
+// short.
+func (l *Library) check(ctx context.Context, spans []Span, clips []*joinClip) error {
+	var g errgroup.Group
+	g.SetLimit(checkers)
+	for i, s := range spans {
+		g.Go(func() error {
+			if s.object != "" {
+				fi, err := l.Blobs.Stat(ctx, s.object)
+				if err == nil && fi.Size == seal.SealedSize(s.Size) {
+					return nil
+				}
+			}
+			_, err := clips[i].opened()
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // head opens the clip and reads its first n bytes, its init segment.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/blob"
 	"vigil/internal/record"
+	"vigil/internal/seal"
 )
 
 // ffprobeDTS lists the video packets' decode times ffprobe reads in an MP4.
@@ -93,10 +95,13 @@ func TestJoinPlaysAcrossSegments(t *testing.T) {
 	}
 }
 
-// statCounter counts the objects stat'ed (one per recording opened).
+// statCounter counts the objects stat'ed and the objects read (opened:
+// their header, last chunk or data read).
 type statCounter struct {
 	blob.Store
 	stats atomic.Int64
+	mu    sync.Mutex
+	read  map[string]bool // guarded by mu
 }
 
 func (s *statCounter) Stat(ctx context.Context, key string) (blob.Info, error) {
@@ -104,11 +109,37 @@ func (s *statCounter) Stat(ctx context.Context, key string) (blob.Info, error) {
 	return s.Store.Stat(ctx, key)
 }
 
+func (s *statCounter) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	s.mu.Lock()
+	if s.read == nil {
+		s.read = map[string]bool{}
+	}
+	s.read[key] = true
+	s.mu.Unlock()
+	return s.Store.Get(ctx, key, off, n)
+}
+
+// reset forgets what was counted.
+func (s *statCounter) reset() {
+	s.stats.Store(0)
+	s.mu.Lock()
+	s.read = nil
+	s.mu.Unlock()
+}
+
+// opened is the number of objects read since the last reset.
+func (s *statCounter) opened() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.read)
+}
+
 // TestJoinRangeOpensWhatItTouches: a player reads a joined clip in many
 // Range requests, each a Join of its own; once the span was joined, a
-// request opens the first recording (its init segment) and the ones its
-// range touches, not every recording of the span — and reads the same
-// bytes as the whole. With -v it logs what such a request costs.
+// request opens (reads from) the first recording (its init segment) and
+// the ones its range touches, not every recording of the span — it only
+// stats the others, to check they are there — and reads the same bytes as
+// the whole. With -v it logs what such a request costs.
 func TestJoinRangeOpensWhatItTouches(t *testing.T) {
 	e := newEnv(t)
 	g, _ := e.recorded("cam-a", "u-a", 10)
@@ -126,7 +157,7 @@ func TestJoinRangeOpensWhatItTouches(t *testing.T) {
 		return j
 	}
 	file := readAll(t, join().File())
-	counted.stats.Store(0)
+	counted.reset()
 	j := join()
 	mid := make([]byte, 4096)
 	at := int64(len(file) / 2)
@@ -136,8 +167,11 @@ func TestJoinRangeOpensWhatItTouches(t *testing.T) {
 	if err := j.Egress(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if n := counted.stats.Load(); n > 3 {
+	if n := counted.opened(); n > 3 {
 		t.Errorf("a 4 KiB range of a join of %d recordings opened %d of them; want the first and the one or two it touches", len(spans), n)
+	}
+	if n := counted.stats.Load(); n < int64(len(spans)) {
+		t.Errorf("a join of %d recordings stat'ed %d objects: not every recording was checked before serving", len(spans), n)
 	}
 	if testing.Verbose() {
 		r := testing.Benchmark(func(b *testing.B) {
@@ -158,37 +192,137 @@ func TestJoinRangeOpensWhatItTouches(t *testing.T) {
 // TestJoinOpensLaterRecordingsUnderTheSeal: a recording of a join opened
 // at its first read (its init segment remembered from an earlier join)
 // is opened under the grant's key all the same: when its object was
-// replaced by another camera's, the read fails, is counted as an
-// isolation violation, and yields none of its bytes.
+// replaced by another camera's of the same size (which the join's check
+// of sizes lets by), the read fails, is counted as an isolation violation,
+// and yields none of its bytes.
 func TestJoinOpensLaterRecordingsUnderTheSeal(t *testing.T) {
-	e := newEnv(t)
-	g, _ := e.recorded("cam-a", "u-a", 6)
-	_, rowB := e.recorded("cam-b", "u-b", 2)
-	e.stop()
-	spans := e.spans(g, 4)
-	last := spans[len(spans)-1]
-	from, to := spans[0].Start, last.Start.Add(last.Duration)
-	j, err := e.lib.Join(t.Context(), g, access.StreamMain, from, to)
+	e, jf := newJoinFixture(t)
+	mid, err := e.st.Recording(t.Context(), jf.spans[2].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole := readAll(t, j.File())
-	mid, err := e.st.Recording(t.Context(), spans[2].ID)
+	swapObject(t, e, jf.rowB.Object, mid.Object, 0)
+	j, err := e.lib.Join(t.Context(), jf.g, access.StreamMain, jf.from, jf.to)
 	if err != nil {
-		t.Fatal(err)
-	}
-	copyObject(t, e, rowB.Object, mid.Object, 0)
-	if j, err = e.lib.Join(t.Context(), g, access.StreamMain, from, to); err != nil {
 		t.Fatalf("the join, before reading the replaced recording: %v", err)
 	}
 	got, err := io.ReadAll(j.File())
 	if !errors.Is(err, record.ErrIsolation) {
 		t.Fatalf("reading the join across the replaced recording: %v, want ErrIsolation", err)
 	}
-	if len(got) >= len(whole) || !bytes.Equal(got, whole[:len(got)]) {
-		t.Errorf("read %d bytes of %d, not the join's bytes up to the replaced recording", len(got), len(whole))
+	if len(got) >= len(jf.whole) || !bytes.Equal(got, jf.whole[:len(got)]) {
+		t.Errorf("read %d bytes of %d, not the join's bytes up to the replaced recording", len(got), len(jf.whole))
 	}
 	if v := testutil.ToFloat64(e.violations); v != 1 {
 		t.Errorf("violations = %v, want 1", v)
+	}
+}
+
+// joinFixture is cam-a's recordings of 6 GOPs (4 or more), joined once
+// over their whole span (whole), and the first recording of cam-b's.
+type joinFixture struct {
+	g        access.Grant
+	spans    []record.Span
+	from, to time.Time
+	rowB     record.Recording
+	whole    []byte
+}
+
+func newJoinFixture(t *testing.T) (*env, joinFixture) {
+	t.Helper()
+	e := newEnv(t)
+	var jf joinFixture
+	jf.g, _ = e.recorded("cam-a", "u-a", 6)
+	_, jf.rowB = e.recorded("cam-b", "u-b", 2)
+	e.stop()
+	jf.spans = e.spans(jf.g, 4)
+	last := jf.spans[len(jf.spans)-1]
+	jf.from, jf.to = jf.spans[0].Start, last.Start.Add(last.Duration)
+	j, err := e.lib.Join(t.Context(), jf.g, access.StreamMain, jf.from, jf.to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jf.whole = readAll(t, j.File())
+	return e, jf
+}
+
+// swapObject replaces the object at to with the one at from, cut or padded
+// with zeros to the size of the one it replaces plus extra.
+func swapObject(t *testing.T, e *env, from, to string, extra int64) {
+	t.Helper()
+	fi, err := e.blobs.Stat(t.Context(), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := fi.Size + extra
+	b := e.sealedObject(from)
+	b = append(b, make([]byte, max(0, size-int64(len(b))))...)[:size]
+	if err := e.blobs.Put(t.Context(), to, bytes.NewReader(b), size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJoinRefusedBeforeItsFirstByte: once a span was joined (the
+// recordings' init segments remembered, so later joins open only what
+// they read), a later recording whose object went missing, was cut short
+// or was replaced by another camera's of another size makes the next join
+// of the span fail at once — ErrDamaged, or ErrIsolation counted as a
+// violation — instead of serving a file that is cut short where the
+// recording should be.
+func TestJoinRefusedBeforeItsFirstByte(t *testing.T) {
+	e, jf := newJoinFixture(t)
+	spans, rowB, whole := jf.spans, jf.rowB, jf.whole
+	join := func() (*record.Joined, error) {
+		return e.lib.Join(t.Context(), jf.g, access.StreamMain, jf.from, jf.to)
+	}
+	var err error
+	rows := make([]record.Recording, len(spans))
+	for i, s := range spans {
+		if rows[i], err = e.st.Recording(t.Context(), s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func(i int) func() {
+		b := e.sealedObject(rows[i].Object)
+		return func() {
+			if err := e.blobs.Put(t.Context(), rows[i].Object, bytes.NewReader(b), int64(len(b))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		spoil   func(obj string)
+		want    error
+		counted float64
+	}{
+		{"missing", func(obj string) {
+			if err := e.blobs.Delete(t.Context(), obj); err != nil {
+				t.Fatal(err)
+			}
+		}, record.ErrDamaged, 0},
+		{"cut short", func(obj string) { copyObject(t, e, obj, obj, 100) }, record.ErrDamaged, 0},
+		{"another camera's", func(obj string) { swapObject(t, e, rowB.Object, obj, seal.SegmentChunk) }, record.ErrIsolation, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			i := len(spans) - 2
+			undo := restore(i)
+			defer undo()
+			before := testutil.ToFloat64(e.violations)
+			c.spoil(rows[i].Object)
+			if _, err := join(); !errors.Is(err, c.want) {
+				t.Fatalf("join over a recording %s: %v, want %v before any byte", c.name, err, c.want)
+			}
+			if v := testutil.ToFloat64(e.violations) - before; v != c.counted {
+				t.Errorf("violations counted: %v, want %v", v, c.counted)
+			}
+		})
+	}
+	j, err := join()
+	if err != nil {
+		t.Fatalf("the join once every object is back: %v", err)
+	}
+	if got := readAll(t, j.File()); !bytes.Equal(got, whole) {
+		t.Errorf("the join once every object is back reads %d bytes, not the %d it read before", len(got), len(whole))
 	}
 }

@@ -55,7 +55,7 @@ func (l *Library) joinSpans(ctx context.Context, g access.Grant, stream access.S
 	out := spans[:1:1]
 	for _, r := range rows {
 		if !slices.ContainsFunc(spans, func(s Span) bool { return s.ID == r.ID }) {
-			out = append(out, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size, Fragments: r.Fragments})
+			out = append(out, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size, Fragments: r.Fragments, object: r.Object})
 		}
 	}
 	return append(out, spans[1:]...)

@@ -39,6 +39,8 @@ type Span struct {
 	Size     int64
 	// Fragments are where the recording's GOPs start (for HLS byte ranges).
 	Fragments []Fragment
+
+	object string // the recording's blob key, for joins to check it is there
 }
 
 // Timeline lists the grant's device's recordings of stream that overlap
@@ -64,7 +66,7 @@ func (l *Library) Timeline(ctx context.Context, g access.Grant, stream access.St
 			continue
 		}
 		spans = append(spans, Span{ID: r.ID, Stream: r.Stream, Start: r.Start, Duration: r.Duration, Size: r.Size,
-			Fragments: r.Fragments})
+			Fragments: r.Fragments, object: r.Object})
 	}
 	return spans, nil
 }

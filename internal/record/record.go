@@ -66,6 +66,13 @@ type Config struct {
 	// stored; a fragment that does not fit is dropped (counted), so a slow
 	// store never holds up the hub. It defaults to 8 MiB.
 	QueueBytes int64
+	// StoreTimeout is how long the blob store may take none of a
+	// segment's bytes while some wait for it before the segment is given up
+	// (counted, reason store_stalled). A store that is slow but takes bytes,
+	// or slow to finish a put (an fsync, an upload's completion), is waited
+	// for. It also bounds how long rows are retried once the recorder is
+	// asked to stop. It defaults to 30 seconds.
+	StoreTimeout time.Duration
 	// Poll is how often Targets is asked and streams that came online are
 	// joined. It defaults to one second.
 	Poll time.Duration
@@ -97,6 +104,7 @@ type Recorder struct {
 	metrics *metrics
 	seed    maphash.Seed
 	log     *slog.Logger
+	losses  lossLog
 
 	mu      sync.Mutex
 	running map[Target]*mode // guarded by mu; by Target.stream()
@@ -109,8 +117,8 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Hub == nil || cfg.Sealer == nil || cfg.Blobs == nil || cfg.Index == nil || cfg.Targets == nil || cfg.Grant == nil {
 		errs = append(errs, errors.New("record: Config needs Hub, Sealer, Blobs, Index, Targets and Grant"))
 	}
-	if cfg.SegmentDuration < 0 || cfg.QueueBytes < 0 || cfg.Poll < 0 || cfg.PreRoll < 0 || cfg.PreRollBytes < 0 || cfg.PostRoll < 0 {
-		errs = append(errs, errors.New("record: SegmentDuration, QueueBytes, Poll, PreRoll, PreRollBytes and PostRoll cannot be negative"))
+	if cfg.SegmentDuration < 0 || cfg.QueueBytes < 0 || cfg.Poll < 0 || cfg.PreRoll < 0 || cfg.PreRollBytes < 0 || cfg.PostRoll < 0 || cfg.StoreTimeout < 0 {
+		errs = append(errs, errors.New("record: SegmentDuration, QueueBytes, Poll, PreRoll, PreRollBytes, PostRoll and StoreTimeout cannot be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -127,6 +135,7 @@ func New(cfg Config) (*Recorder, error) {
 	cfg.PreRoll = cmp.Or(cfg.PreRoll, defaultPreRoll)
 	cfg.PreRollBytes = cmp.Or(cfg.PreRollBytes, 4<<20)
 	cfg.PostRoll = cmp.Or(cfg.PostRoll, defaultPostRoll)
+	cfg.StoreTimeout = cmp.Or(cfg.StoreTimeout, defaultStoreTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -216,8 +225,9 @@ func (r *Recorder) stagger(tg Target) time.Duration {
 type metrics struct {
 	segments   prometheus.Counter
 	bytes      prometheus.Counter
-	dropped    prometheus.Counter
-	failed     prometheus.Counter
+	dropped    *prometheus.CounterVec // by lossReason
+	failed     *prometheus.CounterVec // by lossReason
+	unindexed  prometheus.Counter
 	retries    prometheus.Counter
 	recordings prometheus.Gauge
 	reconciled prometheus.Counter
@@ -229,10 +239,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Recorded segments stored and indexed."}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_bytes_total",
 			Help: "Bytes of recorded fMP4 stored (before sealing)."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_dropped_fragments_total",
-			Help: "Recorded fragments dropped because the store fell behind (the writer queue was full)."}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_failed_segments_total",
-			Help: "Segments lost: the store or the index refused them, or the stream's session broke."}),
+		unindexed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_unindexed_segments_total",
+			Help: "Segments stored whose row the index did not take in time: kept, and indexed by the next start's reconciliation."}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_index_retries_total",
 			Help: "Tries again to add a stored segment's row after the index refused it (a busy store)."}),
 		recordings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_recording_streams",
@@ -240,7 +248,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reconciled: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_reconciled_total",
 			Help: "Segments and rows repaired at start after a crash: rows without objects dropped, objects indexed, partial objects salvaged or deleted."}),
 	}
-	reg.MustRegister(m.segments, m.bytes, m.dropped, m.failed, m.retries, m.recordings, m.reconciled)
+	m.dropped, m.failed = newLossCounters(reg)
+	reg.MustRegister(m.segments, m.bytes, m.unindexed, m.retries, m.recordings, m.reconciled)
 	return m
 }
 

@@ -50,11 +50,14 @@ func (r *Recorder) start(ctx context.Context, tg Target, tracks []*media.Track, 
 	}
 	pr, pw := io.Pipe()
 	s.pw = pw
-	sw, err := r.cfg.Sealer.NewSegmentWriter(pw, tg.Device, secret, s.name())
+	putCtx, cancel := context.WithCancel(context.Background())
+	watch := &stallWatch{w: pw, limit: r.cfg.StoreTimeout, cancel: cancel}
+	sw, err := r.cfg.Sealer.NewSegmentWriter(watch, tg.Device, secret, s.name())
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	go s.store(pr, pw, sw)
+	go s.store(putCtx, cancel, pr, sw, watch)
 	return s, nil
 }
 
@@ -62,15 +65,14 @@ func (s *segment) name() seal.Segment {
 	return seal.Segment{Stream: s.rec.Stream, ID: s.rec.SegmentID, Start: s.rec.Start}
 }
 
-// push muxes a unit; a fragment the queue has no room for is dropped.
+// push muxes a unit; a fragment the queue has no room for is dropped. It
+// fails once the segment is lost: its first fragment was dropped, or its
+// writer failed.
 func (s *segment) push(u *media.Unit) error {
 	if err := s.mux.Push(u); err != nil {
 		return err
 	}
-	if s.q.broken.Load() {
-		return errFirstDropped
-	}
-	return nil
+	return s.q.err()
 }
 
 // abort ends the segment without storing it, at once: the put's input is
@@ -82,55 +84,58 @@ func (s *segment) abort(err error) {
 }
 
 // finish ends the segment before next (nil: the stream ended) and files it
-// once stored, without holding up the stream.
-func (r *Recorder) finish(s *segment, next *media.Unit) {
+// once stored, without holding up the stream. ctx is the recorder's run.
+func (r *Recorder) finish(ctx context.Context, s *segment, next *media.Unit) {
 	var err error
 	if next != nil {
 		err = s.mux.Cut(next)
 	} else {
 		err = s.mux.Close()
 	}
-	if err == nil && s.q.broken.Load() {
-		err = errFirstDropped
+	if err == nil {
+		err = s.q.err()
 	}
 	if err != nil {
 		s.abort(err)
-		r.metrics.failed.Inc()
-		r.log.Warn("recorder: segment abandoned", "camera", s.tg.Device, "stream", s.tg.Stream, "error", err)
+		r.lost(segmentLoss(err), 1, s.tg, err)
 		return
 	}
 	s.q.close()
 	s.rec.Duration = s.mux.Duration()
 	s.rec.Fragments, s.rec.Size = s.q.kept(s.mux.Fragments())
-	r.metrics.dropped.Add(float64(s.q.dropped))
+	r.lost(lossQueueFull, s.q.dropped, s.tg, nil)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		if err := r.file(s); err != nil {
-			r.metrics.failed.Inc()
-			r.log.Error("recorder: segment lost", "camera", s.tg.Device, "stream", s.tg.Stream, "object", s.rec.Object, "error", err)
-		}
+		r.file(ctx, s)
 	}()
 }
 
-// file waits for the segment's object and adds its row; an object that
-// cannot be filed is deleted, unless another process indexed it meanwhile
-// (a node reconciling a shared store at its start).
-func (r *Recorder) file(s *segment) error {
+// file waits for the segment's object and adds its row. A row the index
+// does not take in time (indexPatience, or StoreTimeout once the recorder
+// stops) leaves the object whole and without a row: the next start's
+// Reconcile indexes it. It is never deleted for a slow index.
+func (r *Recorder) file(ctx context.Context, s *segment) {
 	if err := <-s.stored; err != nil {
-		return err
+		r.lost(segmentLoss(err), 1, s.tg, err)
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	rctx, cancel := r.rowContext(ctx)
 	defer cancel()
-	if err := r.addRow(ctx, s.rec); err != nil {
-		if derr := r.cfg.Blobs.Delete(ctx, s.rec.Object); derr != nil {
-			err = errors.Join(err, derr)
-		}
-		return fmt.Errorf("index: %w", err)
+	if err := r.addRow(rctx, s.rec); err != nil {
+		r.lost(lossUnindexed, 1, s.tg, fmt.Errorf("object %s: %w", s.rec.Object, err))
+		return
 	}
 	r.metrics.segments.Inc()
 	r.metrics.bytes.Add(float64(s.rec.Size))
-	return nil
+}
+
+// rowContext bounds the tries at a segment's row: indexPatience, and
+// StoreTimeout once ctx (the recorder's run) has ended.
+func (r *Recorder) rowContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), indexPatience)
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(r.cfg.StoreTimeout, cancel) })
+	return rctx, func() { stop(); cancel() }
 }
 
 // addRow adds a stored segment's row, trying again until ctx ends: the
@@ -150,17 +155,18 @@ func (r *Recorder) addRow(ctx context.Context, rec Recording) error {
 			return err
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, time.Second)
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 
 // store seals what the queue yields into the blob store: the put reads the
 // pipe while this goroutine fills it. A put that fails closes the pipe, so
-// the sealing stops too. The put has no deadline while the segment is
-// being recorded (a camera's keyframes may be far apart); once it is
-// closed, storing the rest must take under storeTimeout.
-func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWriter) {
-	ctx, cancel := context.WithCancel(context.Background())
+// the sealing stops too, and the queue fails (the recording goroutine
+// gives the segment up at its next unit). The put has no deadline: a
+// store that is slow, or slow to finish (an fsync, an upload's
+// completion), is waited for; only one that takes none of the bytes
+// waiting for it for StoreTimeout (watch) is cancelled.
+func (s *segment) store(ctx context.Context, cancel context.CancelFunc, pr *io.PipeReader, sw *seal.SegmentWriter, watch *stallWatch) {
 	defer cancel()
 	put := make(chan error, 1)
 	go func() {
@@ -172,11 +178,11 @@ func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWr
 	for p := range s.q.ch {
 		s.q.size.Add(-int64(len(p)))
 		if err == nil {
-			_, err = sw.Write(p)
+			if _, err = sw.Write(p); err != nil {
+				s.q.fail(watch.storeError(err))
+			}
 		}
 	}
-	deadline := time.AfterFunc(storeTimeout, cancel)
-	defer deadline.Stop()
 	if err == nil {
 		err = s.q.err()
 	}
@@ -184,12 +190,51 @@ func (s *segment) store(pr *io.PipeReader, pw *io.PipeWriter, sw *seal.SegmentWr
 		err = sw.Close()
 	}
 	if err != nil {
-		pw.CloseWithError(err) // the put fails: nothing half-written is kept
+		s.pw.CloseWithError(err) // the put fails: nothing half-written is kept
 	} else {
-		pw.Close()
+		s.pw.Close()
 	}
-	s.stored <- errors.Join(err, <-put)
+	if err = errors.Join(err, <-put); err != nil {
+		err = watch.storeError(err)
+	}
+	s.stored <- err
 }
+
+// stallWatch is the put's input: a write the store takes none of within
+// limit cancels the put (a stalled store).
+type stallWatch struct {
+	w      io.Writer
+	limit  time.Duration
+	cancel context.CancelFunc
+	fired  atomic.Bool
+}
+
+func (w *stallWatch) Write(p []byte) (int, error) {
+	t := time.AfterFunc(w.limit, func() {
+		w.fired.Store(true)
+		w.cancel()
+	})
+	defer t.Stop()
+	return w.w.Write(p)
+}
+
+// storeError marks err, a put's or its input's, as the store's: stalled if
+// the watch cancelled it.
+func (w *stallWatch) storeError(err error) error {
+	if errors.Is(err, errFirstDropped) || isEgress(err) {
+		return err
+	}
+	if w.fired.Load() {
+		return fmt.Errorf("%w (%v): %w", errStoreStalled, w.limit, err)
+	}
+	return fmt.Errorf("%w: %w", errStore, err)
+}
+
+// Why a segment's store failed.
+var (
+	errStore        = errors.New("record: the blob store refused the segment")
+	errStoreStalled = errors.New("record: the blob store took none of the segment's bytes for the store timeout")
+)
 
 // errFirstDropped: a segment is lost when its first write (the init
 // segment with the first fragment) does not fit the queue.
@@ -211,12 +256,12 @@ type queue struct {
 	dropped int
 	broken  atomic.Bool // the first write was dropped: the segment is lost
 	closed  bool
-	failure atomic.Pointer[error]
+	failure atomic.Pointer[error] // the segment is lost: aborted, or its writer failed
 }
 
 // Write queues p, which the muxer does not touch again.
 func (q *queue) Write(p []byte) (int, error) {
-	if q.closed || q.broken.Load() {
+	if q.closed || q.broken.Load() || q.failure.Load() != nil {
 		return len(p), nil
 	}
 	keep := q.size.Load()+int64(len(p)) <= q.limit
@@ -247,9 +292,13 @@ func (q *queue) close() {
 
 // abort closes the queue so that the writer stores nothing.
 func (q *queue) abort(err error) {
-	q.failure.Store(&err)
+	q.fail(err)
 	q.close()
 }
+
+// fail makes the queue fail with err unless it failed already: the
+// segment is lost. The writer calls it too.
+func (q *queue) fail(err error) { q.failure.CompareAndSwap(nil, &err) }
 
 func (q *queue) err() error {
 	if p := q.failure.Load(); p != nil {

@@ -25,17 +25,24 @@ func (r *Recorder) record(ctx context.Context, tg Target, m *mode) error {
 	cut := r.stagger(tg)
 	pre := &preRoll{max: r.cfg.PreRoll, limit: r.cfg.PreRollBytes}
 	var cur *segment
+	var skips uint64
 	for {
 		u, err := rd.Next(ctx)
 		if err != nil {
 			if cur != nil {
-				r.finish(cur, nil)
+				r.finish(ctx, cur, nil)
 			}
 			return err
 		}
 		want := m.wants(u)
+		if n := rd.Skips(); n != skips {
+			if cur != nil || want { // not while an events-only stream keeps its pre-roll only
+				r.lost(lossReaderBehind, int(n-skips), tg, nil)
+			}
+			skips = n
+		}
 		if cur != nil && u.Key && (!want || u.PTS-cur.startPTS >= cut) {
-			r.finish(cur, u)
+			r.finish(ctx, cur, u)
 			cur, cut = nil, r.cfg.SegmentDuration
 		}
 		if cur == nil && !want {
@@ -64,23 +71,36 @@ func (r *Recorder) step(ctx context.Context, tg Target, rd *hub.Reader, cur *seg
 		}
 		var err error
 		if cur, err = r.start(ctx, tg, rd.Tracks(), rd.Egress, u); err != nil {
-			if !errors.Is(err, errBeforeEpoch) {
-				r.log.Warn("recorder: cannot start a segment; trying at the next keyframe", "camera", tg.Device,
-					"stream", tg.Stream, "error", err)
+			if !errors.Is(err, errBeforeEpoch) && ctx.Err() == nil {
+				r.lost(lossNoStart, 1, tg, err)
 			}
 			return nil, nil
 		}
 	}
 	if err := cur.push(u); err != nil {
 		cur.abort(err)
-		r.metrics.failed.Inc()
+		r.lost(segmentLoss(err), 1, tg, err)
 		if isEgress(err) {
 			return nil, err // the reader has ended
 		}
-		r.log.Warn("recorder: segment abandoned", "camera", tg.Device, "stream", tg.Stream, "error", err)
 		return nil, nil
 	}
 	return cur, nil
+}
+
+// segmentLoss is why a segment that failed with err is lost.
+func segmentLoss(err error) lossReason {
+	switch {
+	case isEgress(err):
+		return lossEgress
+	case errors.Is(err, errFirstDropped):
+		return lossFirstFragment
+	case errors.Is(err, errStoreStalled):
+		return lossStoreStalled
+	case errors.Is(err, errStore):
+		return lossStore
+	}
+	return lossMux
 }
 
 // errBeforeEpoch: a keyframe captured before the device's current epoch
@@ -111,6 +131,10 @@ func checked(egress func(*media.Unit) error) func(*media.Unit) error {
 	}
 }
 
-// storeTimeout bounds storing a segment's last bytes and its row, which
-// goes on after the recorder is asked to stop.
-const storeTimeout = 30 * time.Second
+// defaultStoreTimeout is Config.StoreTimeout's default.
+const defaultStoreTimeout = 30 * time.Second
+
+// indexPatience bounds how long a stored segment's row is retried while
+// the recorder runs; past it the object is left for the next start's
+// reconciliation (Reconcile indexes objects without rows).
+const indexPatience = 10 * time.Minute
