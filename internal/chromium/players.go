@@ -90,11 +90,15 @@ const src = {{.Src}};
 // samples are the bandwidth samples the player's estimator was given (ms
 // from the page's start, the sample's duration in ms, its bytes, the file),
 // estimates the player's estimate every half second (ms, bits/s, the
-// height it plays or loads). Observation only: the players keep their
+// height it plays or loads, the video's dropped and total frames: Shaka
+// bans a stream for 30 s when it drops 15 % of its frames in 2 s). Observation only: the players keep their
 // default configuration.
 player.samples = []; player.estimates = [];
 const sample = (ms, bytes, uri) => { if (player.samples.length < 2000) player.samples.push([Math.round(performance.now()), Math.round(ms), bytes, String(uri || "").replace(/\?.*$/, "").split("/").slice(-2).join("/")]); };
-const estimate = (bps, h) => { if (player.estimates.length < 2000) player.estimates.push([Math.round(performance.now()), Math.round(bps || 0), h || 0]); };
+const estimate = (bps, h) => {
+	const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : {};
+	if (player.estimates.length < 2000) player.estimates.push([Math.round(performance.now()), Math.round(bps || 0), h || 0, q.droppedVideoFrames || 0, q.totalVideoFrames || 0]);
+};
 (async () => {
 	if ({{.Lib}} === "hls.js") {
 		const hls = new Hls();
@@ -140,8 +144,9 @@ type PlayerRun struct {
 	// two path elements.
 	Samples [][4]any `json:"samples"`
 	// Estimates are the player's bandwidth estimate every half second:
-	// when (ms), bits/s, the height of the variant it plays or loads.
-	Estimates [][3]float64 `json:"estimates"`
+	// when (ms), bits/s, the height of the variant it plays or loads, and
+	// the video's dropped and total frames.
+	Estimates [][5]float64 `json:"estimates"`
 }
 
 // PlayerRunJS evaluates to a PlayerRun on the player page.

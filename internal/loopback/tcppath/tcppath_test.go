@@ -91,7 +91,7 @@ func TestLinkDelaysAndPaces(t *testing.T) {
 	if !bytes.Equal(got, body) {
 		t.Fatalf("got %d bytes, not the %d sent", len(got), len(body))
 	}
-	if first < 150*time.Millisecond || first > 400*time.Millisecond {
+	if first < 145*time.Millisecond || first > 400*time.Millisecond {
 		t.Errorf("first byte after %v, want the latency (150 ms) and a packet", first)
 	}
 	if last < 600*time.Millisecond || last > 1200*time.Millisecond {
