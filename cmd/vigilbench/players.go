@@ -387,8 +387,8 @@ func (s *players) section(b *strings.Builder, r *report) {
 		"was %s before and %s after (1, 5, 15 min; 2 cores shared with other work).\n\n",
 		s.chromium, playerVersion(s.dir, "hls.js"), playerVersion(s.dir, "shaka-player"), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
 		poorLinkPacket, poorLinkKBps*8, poorLinkKBps, poorLinkLatency, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
-	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | estimate at 10 s, 20 s, end (kbit/s) | dropped frames | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n")
 	sec := secs
 	runNo := map[string]int{}
 	for _, run := range s.results {
@@ -401,8 +401,9 @@ func (s *players) section(b *strings.Builder, r *report) {
 		if run.err != nil {
 			errText = truncate(run.err.Error(), 120)
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
-			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "), errText)
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
+			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "),
+			estimatesAt(run.p, 10_000, 20_000, run.p.Now), droppedFrames(run.p), errText)
 	}
 	b.WriteString("\n")
 	for _, lib := range chromium.PlayerLibs() {
@@ -426,6 +427,45 @@ func (s *players) targets(b *strings.Builder, _ *report) {
 			"%s — %s ready p50 %.1f s, p95 %.1f s over %d runs (%d never), worst %.2f s/min of stall after.\n",
 			verdict(ok), lib, percentile(ready, 50).Seconds(), p95.Seconds(), len(ready)+missing, missing, worst)
 	}
+}
+
+// estimatesAt is the player's bandwidth estimate at each of the times (ms),
+// in kbit/s: the last the page recorded by then.
+func estimatesAt(p chromium.PlayerRun, at ...float64) string {
+	var out []string
+	for _, t := range at {
+		e := "–"
+		for _, x := range p.Estimates {
+			if x[0] <= t && x[1] > 0 {
+				e = fmt.Sprintf("%.0f", x[1]/1000)
+			}
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, ", ")
+}
+
+// droppedFrames is the video's dropped frames of its total at the end, and
+// the worst share dropped in a 2 s window: what Shaka's ABR checks (it
+// bans the stream it plays for 30 s at 15 %, and the only other is main).
+func droppedFrames(p chromium.PlayerRun) string {
+	es := p.Estimates
+	if len(es) == 0 {
+		return "–"
+	}
+	worst := 0.0
+	for i, e := range es {
+		for j := i + 1; j < len(es); j++ {
+			if es[j][0]-e[0] >= 2000 {
+				if total := es[j][4] - e[4]; total > 0 {
+					worst = max(worst, (es[j][3]-e[3])/total)
+				}
+				break
+			}
+		}
+	}
+	last := es[len(es)-1]
+	return fmt.Sprintf("%.0f of %.0f (worst 2 s: %.0f %%)", last[3], last[4], worst*100)
 }
 
 // playerVersion is the version of the npm package pkg installed in dir,

@@ -94,6 +94,7 @@ const src = {{.Src}};
 // bans a stream for 30 s when it drops 15 % of its frames in 2 s). Observation only: the players keep their
 // default configuration.
 player.samples = []; player.estimates = [];
+performance.setResourceTimingBufferSize(5000);
 const sample = (ms, bytes, uri) => { if (player.samples.length < 2000) player.samples.push([Math.round(performance.now()), Math.round(ms), bytes, String(uri || "").replace(/\?.*$/, "").split("/").slice(-2).join("/")]); };
 const estimate = (bps, h) => {
 	const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : {};
@@ -147,13 +148,18 @@ type PlayerRun struct {
 	// when (ms), bits/s, the height of the variant it plays or loads, and
 	// the video's dropped and total frames.
 	Estimates [][5]float64 `json:"estimates"`
+	// Resources are the page's requests (Resource Timing): start and end
+	// (ms), the URL's last three path elements.
+	Resources [][3]any `json:"resources"`
 }
 
 // PlayerRunJS evaluates to a PlayerRun on the player page.
 const PlayerRunJS = `({now: performance.now(), firstFrame: player.firstFrame,
 	stallLog: player.stallLog, heights: player.heights, errors: player.errors,
 	buffered: v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : -1, events: player.events.slice(-8),
-	samples: player.samples, estimates: player.estimates})`
+	samples: player.samples, estimates: player.estimates,
+	resources: performance.getEntriesByType("resource").map((e) => [Math.round(e.startTime), Math.round(e.responseEnd),
+		e.name.replace(/\?.*$/, "").split("/").slice(-3).join("/")])})`
 
 // MinStall is the shortest "waiting" counted as a stall: Chromium fires
 // some for a fraction of a millisecond, which nobody sees.
