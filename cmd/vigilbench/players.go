@@ -387,8 +387,8 @@ func (s *players) section(b *strings.Builder, r *report) {
 		"was %s before and %s after (1, 5, 15 min; 2 cores shared with other work).\n\n",
 		s.chromium, playerVersion(s.dir, "hls.js"), playerVersion(s.dir, "shaka-player"), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
 		poorLinkPacket, poorLinkKBps*8, poorLinkKBps, poorLinkLatency, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
-	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | estimate at 10 s, 20 s, end (kbit/s) | dropped frames | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|\n")
+	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | variant loaded (ms: lines) | estimate at 10 s, 20 s, end (kbit/s) | dropped frames | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|\n")
 	sec := secs
 	runNo := map[string]int{}
 	for _, run := range s.results {
@@ -401,8 +401,8 @@ func (s *players) section(b *strings.Builder, r *report) {
 		if run.err != nil {
 			errText = truncate(run.err.Error(), 120)
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
-			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "),
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
+			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "), variantsLoaded(run.p),
 			estimatesAt(run.p, 10_000, 20_000, run.p.Now), droppedFrames(run.p), errText)
 	}
 	b.WriteString("\n")
@@ -441,6 +441,21 @@ func estimatesAt(p chromium.PlayerRun, at ...float64) string {
 			}
 		}
 		out = append(out, e)
+	}
+	return strings.Join(out, ", ")
+}
+
+// variantsLoaded lists the heights of the variant the player loads, as it
+// changes: a switch shows here before its pictures do, and a switch whose
+// pictures never come (Shaka's to main on this link) only here.
+func variantsLoaded(p chromium.PlayerRun) string {
+	var out []string
+	last := 0.0
+	for _, e := range p.Estimates {
+		if e[2] > 0 && e[2] != last {
+			out = append(out, fmt.Sprintf("%.0f: %.0f", e[0], e[2]))
+			last = e[2]
+		}
 	}
 	return strings.Join(out, ", ")
 }
