@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
@@ -14,8 +15,9 @@ import (
 
 var errNoVariant = errors.New("hls: multivariant playlist lists no stream")
 
-// firstVariant returns the URI of the first stream of a multivariant
-// playlist (Vigil lists the main stream first).
+// firstVariant returns the URI of the main stream of a multivariant
+// playlist, or of its first stream if none is main (Vigil lists the
+// lowest BANDWIDTH first: sub before main).
 func firstVariant(body []byte) (string, error) {
 	var mv playlist.Multivariant
 	if err := mv.Unmarshal(body); err != nil {
@@ -23,6 +25,11 @@ func firstVariant(body []byte) (string, error) {
 	}
 	if len(mv.Variants) == 0 {
 		return "", errNoVariant
+	}
+	for _, v := range mv.Variants {
+		if strings.HasPrefix(v.URI, "main/") {
+			return v.URI, nil
+		}
 	}
 	return mv.Variants[0].URI, nil
 }

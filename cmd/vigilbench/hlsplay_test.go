@@ -71,6 +71,7 @@ func TestBlockingURL(t *testing.T) {
 
 func TestFirstVariant(t *testing.T) {
 	mv := "#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-INDEPENDENT-SEGMENTS\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=620000,CODECS=\"avc1.42c01e\",RESOLUTION=640x360,FRAME-RATE=25.000\nsub/ll/index.m3u8\n" +
 		"#EXT-X-STREAM-INF:BANDWIDTH=4600000,CODECS=\"avc1.42c028\",RESOLUTION=1920x1080,FRAME-RATE=25.000\nmain/ll/index.m3u8\n"
 	if u, err := firstVariant([]byte(mv)); err != nil || u != "main/ll/index.m3u8" {
 		t.Fatalf("firstVariant = %q, %v", u, err)

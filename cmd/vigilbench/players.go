@@ -17,29 +17,25 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/collectors"
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"vigil/internal/chromium"
+	"vigil/internal/loopback/tcppath"
 )
 
 // The poor link of issue 17: what a smart display on a weak Wi-Fi gets.
 const (
-	poorLinkKBps    = 100 // toxiproxy's bandwidth toxic, KB/s (1000 bytes): 800 kbit/s
+	poorLinkKBps    = 100 // KB/s (1000 bytes), shared by the player's connections: 800 kbit/s
 	poorLinkLatency = 150 * time.Millisecond
-	// poorLinkPacket is the size of the slices the link carries: a link
-	// delivers a response a packet at a time at its rate, but the bandwidth
-	// toxic holds each write it is given (up to 10 KB) for its whole transfer
-	// time and then hands it over at once. With that (and the latency toxic
-	// after it, see poorLink) a small response (an LL-HLS part of the sub
-	// stream, ~12 KB) arrived within 2 ms of its first byte, and hls.js,
-	// which rates a load from its first byte to its last, estimated
-	// 6–15 Mbit/s on this link and stepped up to main.
+	// poorLinkPacket is the size of the pieces the link sends: a link
+	// delivers a response a packet at a time at its rate. toxiproxy's
+	// bandwidth toxic, before the slicer was put in front of it, held each
+	// write it was given (up to 10 KB) for its whole transfer time and then
+	// handed it over at once: a small LL-HLS part arrived within 2 ms of its
+	// first byte, and hls.js, which rates a load from its first byte to its
+	// last, estimated 6–15 Mbit/s on this link.
 	poorLinkPacket = 1460
 )
 
@@ -53,14 +49,15 @@ const (
 )
 
 // players plays a camera's stream-token multivariant playlist with hls.js
-// and Shaka Player in Chromium behind a toxiproxy that holds Vigil's responses to 800 kbit/s
-// and 150 ms: the player should step down to the sub stream and play it
+// and Shaka Player in Chromium behind a link (tcppath) that holds Vigil's
+// responses to 800 kbit/s shared by all the player's connections and 150 ms: the player should step down to the sub stream and play it
 // without stalls.
 type players struct {
 	oneCamera
 	runs     int
 	play     time.Duration // per run
 	dir      string        // the npm directory of the web players
+	trace    string        // a directory for each run's report as JSON, or ""
 	ran      bool
 	chromium string
 	mainH    int // picture heights of the main and sub clips
@@ -130,6 +127,7 @@ func secs(ms float64) string {
 func (s *players) flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.runs, "players-runs", 0, "runs of each player behind the poor link (default 5; quick 2)")
 	fs.DurationVar(&s.play, "players-play", 0, "how long each run plays (default 40s; quick 25s)")
+	fs.StringVar(&s.trace, "players-trace", "", "write each run's page report (the players' bandwidth samples and estimates) as JSON into `DIR`")
 	fs.StringVar(&s.dir, "players-dir", "internal/app/testdata/players", "`DIR` of the npm web players (scripts/deps.sh installs them)")
 }
 
@@ -143,7 +141,7 @@ func (s *players) setDefaults(quick bool) error {
 }
 
 // run publishes the 1080p clip as the first camera's main stream and the
-// small clip as its sub stream, puts a toxiproxy in front of Vigil's HTTP
+// small clip as its sub stream, puts the poor link in front of Vigil's HTTP
 // and plays a fresh stream token's multivariant URL through it s.runs
 // times.
 func (s *players) run(ctx context.Context, b *bench) error {
@@ -167,7 +165,7 @@ func (s *players) run(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	defer link.Stop()
+	defer link.Close()
 	pageURL, stopPages, err := serve(pages)
 	if err != nil {
 		return err
@@ -197,11 +195,12 @@ func (s *players) run(ctx context.Context, b *bench) error {
 	cpu0 := sampleCPU(v.PID(), browser)
 	for _, lib := range chromium.PlayerLibs() {
 		for i := range s.runs {
-			r := s.once(ctx, tab, v, d, pageURL, link.Listen, lib)
+			r := s.once(ctx, tab, v, d, pageURL, link.Addr(), lib)
 			s.results = append(s.results, r)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			s.writeTrace(lib, i+1, r.p)
 			log.Printf("  %s run %d: first frame %.0f ms, on sub %.0f ms, smooth %.0f ms, %.2f s/min of stall after; heights %v; err %v",
 				lib, i+1, r.p.FirstFrame, r.onSub, r.smooth, r.stallRate(), r.p.Heights, r.err)
 		}
@@ -253,6 +252,20 @@ func (s *players) once(ctx context.Context, tab context.Context, v *vigil, d dev
 	return r
 }
 
+// writeTrace writes a run's page report into s.trace, with -players-trace.
+func (s *players) writeTrace(lib string, run int, p chromium.PlayerRun) {
+	if s.trace == "" {
+		return
+	}
+	b, err := json.Marshal(p)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(s.trace, fmt.Sprintf("%s-%d.json", lib, run)), b, 0o644)
+	}
+	if err != nil {
+		log.Printf("  players trace: %v", err)
+	}
+}
+
 // mintHLS mints a stream token for camera d's adaptive set as the admin
 // and returns its HLS URL's path (the multivariant playlist).
 func mintHLS(ctx context.Context, v *vigil, d device) (string, error) {
@@ -300,34 +313,11 @@ func listVariants(ctx context.Context, v *vigil, d device) (string, error) {
 	return strings.Join(out, ", then "), nil
 }
 
-// poorLink is a toxiproxy in front of addr that delays what flows towards
-// the client by poorLinkLatency and then holds it to poorLinkKBps, paced a
-// poorLinkPacket at a time.
-func poorLink(addr string) (*toxiproxy.Proxy, error) {
-	zerolog.SetGlobalLevel(zerolog.Disabled) // toxics log at trace level through zerolog's global logger
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	p := toxiproxy.NewProxy(srv, "poor-link", "127.0.0.1:0", addr)
-	if err := p.Start(); err != nil {
-		return nil, fmt.Errorf("toxiproxy: %w", err)
-	}
-	// Toxics run in the order added. The latency toxic holds a chunk until
-	// poorLinkLatency after it was read from Vigil, so it comes first: after
-	// the bandwidth toxic it would count the chunk's time in the rate's queue
-	// as part of the delay and release the chunks of a response read at once
-	// together again, and the bandwidth toxic comes last, so that what leaves
-	// the link is paced.
-	for _, toxic := range []string{
-		fmt.Sprintf(`{"name":"delay","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, poorLinkLatency.Milliseconds()),
-		fmt.Sprintf(`{"name":"packets","type":"slicer","stream":"downstream","attributes":{"average_size":%d}}`, poorLinkPacket),
-		fmt.Sprintf(`{"name":"rate","type":"bandwidth","stream":"downstream","attributes":{"rate":%d}}`, poorLinkKBps),
-	} {
-		if _, err := p.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
-			p.Stop()
-			return nil, fmt.Errorf("toxiproxy: %w", err)
-		}
-	}
-	return p, nil
+// poorLink is a link in front of addr whose downstream (towards the
+// client) shares poorLinkKBps among all its connections, a poorLinkPacket
+// at a time, then is delayed by poorLinkLatency.
+func poorLink(addr string) (*tcppath.Link, error) {
+	return tcppath.Listen(addr, tcppath.Shape{RateKB: poorLinkKBps, Latency: poorLinkLatency, Packet: poorLinkPacket})
 }
 
 // serve serves h on a loopback port and returns its URL.
@@ -383,9 +373,11 @@ func (s *players) section(b *strings.Builder, r *report) {
 	fmt.Fprintf(b, "%s (headless, software decoding) opens a page served on loopback that plays, with hls.js %s and then Shaka Player %s, the "+
 		"multivariant HLS URL of a fresh stream token for the camera's adaptive set (`POST /api/cameras/{id}/tokens` "+
 		"as the admin, no stream named: main and sub). Main is the 1080p clip (%.1f Mbit/s, %d lines), sub the small "+
-		"clip (%.2f Mbit/s, %d lines), both GOP %s; the multivariant playlist lists %s. Every request to Vigil passes a toxiproxy whose downstream (Vigil to "+
-		"the player) is delayed %s (latency toxic), cut into slices of at most %d bytes (slicer toxic, as packets) and held to %d kbit/s "+
-		"(bandwidth toxic, %d KB/s, a slice at a time: a response's bytes arrive spread over its transfer time, after the delay); the player's own "+
+		"clip (%.2f Mbit/s, %d lines), both GOP %s; the multivariant playlist lists %s. Every request to Vigil passes a link (`tcppath`, a proxy in the bench) whose downstream (Vigil to "+
+		"the player) is cut into packets of at most %d bytes that take turns, packet by packet, on one %d kbit/s rate (%d KB/s) shared by all the "+
+		"player's connections, as a home link's air time is, and then are delayed %s (a response's bytes arrive spread over its transfer time); "+
+		"before, a toxiproxy capped each connection on its own, so that a player loading three parts at once on three connections got three times "+
+		"the rate. The player's own "+
 		"script comes straight from the page's server. Each run starts from a blank page, plays %s and reads the page's "+
 		"report: first frame, the picture heights as they change, and every `waiting` from the start of playback to "+
 		"the next `playing` (a stall; under %d ms not counted). Smooth from is the start of the first %s without a "+
@@ -394,9 +386,9 @@ func (s *players) section(b *strings.Builder, r *report) {
 		"from then to the end. CPU is over all runs, pauses included, in %% of one core; the machine's load average "+
 		"was %s before and %s after (1, 5, 15 min; 2 cores shared with other work).\n\n",
 		s.chromium, playerVersion(s.dir, "hls.js"), playerVersion(s.dir, "shaka-player"), r.big.mbps, s.mainH, r.small.mbps, s.subH, gopDuration(r.big), s.variants,
-		poorLinkLatency, poorLinkPacket, poorLinkKBps*8, poorLinkKBps, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
-	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		poorLinkPacket, poorLinkKBps*8, poorLinkKBps, poorLinkLatency, s.play, chromium.MinStall, playersSmoothSpan, s.load[0], s.load[1])
+	b.WriteString("| player | run | first frame | on sub from | smooth from | ready | stall after (s/min) | played after ready | heights (ms: lines) | variant loaded (ms: lines) | estimate at 10 s, 20 s, end (kbit/s) | dropped frames | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|\n")
 	sec := secs
 	runNo := map[string]int{}
 	for _, run := range s.results {
@@ -409,8 +401,9 @@ func (s *players) section(b *strings.Builder, r *report) {
 		if run.err != nil {
 			errText = truncate(run.err.Error(), 120)
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
-			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "), errText)
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s | %s |\n", run.lib, runNo[run.lib], sec(run.p.FirstFrame), sec(run.onSub),
+			sec(run.smooth), sec(run.ready()), run.stallRate(), run.after.Round(time.Second), strings.Join(hs, ", "), variantsLoaded(run.p),
+			estimatesAt(run.p, 10_000, 20_000, run.p.Now), droppedFrames(run.p), errText)
 	}
 	b.WriteString("\n")
 	for _, lib := range chromium.PlayerLibs() {
@@ -434,6 +427,60 @@ func (s *players) targets(b *strings.Builder, _ *report) {
 			"%s — %s ready p50 %.1f s, p95 %.1f s over %d runs (%d never), worst %.2f s/min of stall after.\n",
 			verdict(ok), lib, percentile(ready, 50).Seconds(), p95.Seconds(), len(ready)+missing, missing, worst)
 	}
+}
+
+// estimatesAt is the player's bandwidth estimate at each of the times (ms),
+// in kbit/s: the last the page recorded by then.
+func estimatesAt(p chromium.PlayerRun, at ...float64) string {
+	var out []string
+	for _, t := range at {
+		e := "–"
+		for _, x := range p.Estimates {
+			if x[0] <= t && x[1] > 0 {
+				e = fmt.Sprintf("%.0f", x[1]/1000)
+			}
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, ", ")
+}
+
+// variantsLoaded lists the heights of the variant the player loads, as it
+// changes: a switch shows here before its pictures do, and a switch whose
+// pictures never come (Shaka's to main on this link) only here.
+func variantsLoaded(p chromium.PlayerRun) string {
+	var out []string
+	last := 0.0
+	for _, e := range p.Estimates {
+		if e[2] > 0 && e[2] != last {
+			out = append(out, fmt.Sprintf("%.0f: %.0f", e[0], e[2]))
+			last = e[2]
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// droppedFrames is the video's dropped frames of its total at the end, and
+// the worst share dropped in a 2 s window: what Shaka's ABR checks (it
+// bans the stream it plays for 30 s at 15 %, and the only other is main).
+func droppedFrames(p chromium.PlayerRun) string {
+	es := p.Estimates
+	if len(es) == 0 {
+		return "–"
+	}
+	worst := 0.0
+	for i, e := range es {
+		for j := i + 1; j < len(es); j++ {
+			if es[j][0]-e[0] >= 2000 {
+				if total := es[j][4] - e[4]; total > 0 {
+					worst = max(worst, (es[j][3]-e[3])/total)
+				}
+				break
+			}
+		}
+	}
+	last := es[len(es)-1]
+	return fmt.Sprintf("%.0f of %.0f (worst 2 s: %.0f %%)", last[3], last[4], worst*100)
 }
 
 // playerVersion is the version of the npm package pkg installed in dir,

@@ -18,7 +18,8 @@ func subOf(cam *sim.Camera) *sim.Camera {
 }
 
 // waitStreams waits until the playlist at path, fetched with no
-// credentials but its token, lists want's streams and no others.
+// credentials but its token, lists want's streams, in that order (the
+// lowest BANDWIDTH first), and no others.
 func waitStreams(t *testing.T, a *testApp, path string, want ...string) string {
 	t.Helper()
 	var body []byte
@@ -60,7 +61,7 @@ func TestTokenCoversAdaptiveSet(t *testing.T) {
 		if !strings.HasPrefix(m.URLs["hls"], "/api/cameras/"+cam.ID+"/hls/index.m3u8?") {
 			t.Fatalf("%s token: urls.hls %s, want the multivariant playlist", aud, m.URLs["hls"])
 		}
-		waitStreams(t, a, m.URLs["hls"], "main", "sub")
+		waitStreams(t, a, m.URLs["hls"], "sub", "main") // the lightest first
 		for _, s := range []string{"main", "sub"} {
 			p := "/api/cameras/" + cam.ID + "/hls/" + s + "/ll/index.m3u8?token=" + url.QueryEscape(m.Token)
 			if code, _, body := a.get(t, p, "", ""); code != 200 {
@@ -90,5 +91,5 @@ func TestTokenCoversAdaptiveSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitStreams(t, a, u.RequestURI(), "main", "sub")
+	waitStreams(t, a, u.RequestURI(), "sub", "main")
 }

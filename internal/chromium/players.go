@@ -87,16 +87,42 @@ if ("requestVideoFrameCallback" in v) {
 	v.requestVideoFrameCallback(() => { player.firstFrame = performance.now(); });
 }
 const src = {{.Src}};
+// samples are the bandwidth samples the player's estimator was given (ms
+// from the page's start, the sample's duration in ms, its bytes, the file),
+// estimates the player's estimate every half second (ms, bits/s, the
+// height it plays or loads, the video's dropped and total frames: Shaka
+// bans a stream for 30 s when it drops 15 % of its frames in 2 s). Observation only: the players keep their
+// default configuration.
+player.samples = []; player.estimates = [];
+performance.setResourceTimingBufferSize(5000);
+const sample = (ms, bytes, uri) => { if (player.samples.length < 2000) player.samples.push([Math.round(performance.now()), Math.round(ms), bytes, String(uri || "").replace(/\?.*$/, "").split("/").slice(-2).join("/")]); };
+const estimate = (bps, h) => {
+	const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : {};
+	if (player.estimates.length < 2000) player.estimates.push([Math.round(performance.now()), Math.round(bps || 0), h || 0, q.droppedVideoFrames || 0, q.totalVideoFrames || 0]);
+};
 (async () => {
 	if ({{.Lib}} === "hls.js") {
 		const hls = new Hls();
 		hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) player.errors.push("hls.js " + d.type + " " + d.details); });
+		// hls.js rates a load from its first byte to its last (less any
+		// time to first byte beyond its estimate of it).
+		const loaded = (_, d) => { const s = (d.part || d.frag).stats; sample(s.loading.end - s.loading.first, s.loaded, (d.part || d.frag).url); };
+		hls.on(Hls.Events.FRAG_LOADED, loaded);
+		setInterval(() => { const l = hls.levels && hls.levels[hls.nextLoadLevel]; estimate(hls.bandwidthEstimate, l && l.height); }, 500);
 		hls.loadSource(src);
 		hls.attachMedia(v);
 		return;
 	}
 	shaka.polyfill.installAll();
+	// Shaka's ABR manager is given each progress report of a segment
+	// load (at least 16 kB and 100 ms apart, or the last of a load).
+	const downloaded = shaka.abr.SimpleAbrManager.prototype.segmentDownloaded;
+	shaka.abr.SimpleAbrManager.prototype.segmentDownloaded = function (ms, bytes, allow, req) {
+		sample(ms, bytes, req && req.uris && req.uris[0]);
+		return downloaded.apply(this, arguments);
+	};
 	const p = new shaka.Player();
+	setInterval(() => { const t = p.getVariantTracks().find((t) => t.active); estimate(p.getStats().estimatedBandwidth, t && t.height); }, 500);
 	p.addEventListener("error", (e) => player.errors.push("shaka " + e.detail.code));
 	await p.attach(v);
 	await p.load(src);
@@ -114,12 +140,26 @@ type PlayerRun struct {
 	Errors     []string     `json:"errors"`
 	Buffered   float64      `json:"buffered"` // seconds ahead of the play position
 	Events     []string     `json:"events"`   // the latest media events
+	// Samples are the bandwidth samples the player's estimator was given:
+	// when (ms), the sample's duration (ms), its bytes, the file's last
+	// two path elements.
+	Samples [][4]any `json:"samples"`
+	// Estimates are the player's bandwidth estimate every half second:
+	// when (ms), bits/s, the height of the variant it plays or loads, and
+	// the video's dropped and total frames.
+	Estimates [][5]float64 `json:"estimates"`
+	// Resources are the page's requests (Resource Timing): start and end
+	// (ms), the URL's last three path elements.
+	Resources [][3]any `json:"resources"`
 }
 
 // PlayerRunJS evaluates to a PlayerRun on the player page.
 const PlayerRunJS = `({now: performance.now(), firstFrame: player.firstFrame,
 	stallLog: player.stallLog, heights: player.heights, errors: player.errors,
-	buffered: v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : -1, events: player.events.slice(-8)})`
+	buffered: v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : -1, events: player.events.slice(-8),
+	samples: player.samples, estimates: player.estimates,
+	resources: performance.getEntriesByType("resource").map((e) => [Math.round(e.startTime), Math.round(e.responseEnd),
+		e.name.replace(/\?.*$/, "").split("/").slice(-3).join("/")])})`
 
 // MinStall is the shortest "waiting" counted as a stall: Chromium fires
 // some for a fraction of a millisecond, which nobody sees.

@@ -1,11 +1,13 @@
 package hls
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +37,8 @@ type streamEntry struct {
 }
 
 // Multivariant writes our multivariant playlist (RFC 8216 §4.3.4) of the
-// grant's device's live streams among streams (in that order) in variant v: BANDWIDTH is
+// grant's device's live streams among streams in variant v, the lowest
+// BANDWIDTH first (sortByBandwidth): BANDWIDTH is
 // the peak segment bit rate, the higher of what a running muxer measured
 // and the rate of the hub's GOP cache (never below the camera's measured
 // rate), RESOLUTION and FRAME-RATE come from the SPS, CODECS
@@ -57,6 +60,7 @@ func (m *Manager) Multivariant(w http.ResponseWriter, r *http.Request, g access.
 	for _, e := range entries {
 		_, _ = m.muxer(g, muxerKey{device: g.Device(), stream: e.stream, variant: v.muxed()}, true)
 	}
+	sortByBandwidth(entries)
 	body := multivariantPlaylist(entries, v, query(r.URL.RawQuery))
 	h := w.Header()
 	h.Set("Content-Type", "application/vnd.apple.mpegurl")
@@ -204,6 +208,17 @@ func (m *Manager) estimate(g access.Grant, s access.StreamID, outs []outTrack) (
 		}
 	}
 	return rm.peak(m.cfg.SegmentDuration)
+}
+
+// sortByBandwidth orders the variants from the lowest BANDWIDTH up (a
+// stable sort: equal rates keep the streams' order). The first variant
+// listed is a player's start variant when it has no estimate of its link
+// yet (hls.js falls back to it when none fits its default 500 kbit/s
+// estimate; AVPlayer starts on it): on a poor network the lightest one
+// plays at once, and a player on a good link steps up after a segment or
+// two.
+func sortByBandwidth(entries []streamEntry) {
+	slices.SortStableFunc(entries, func(a, b streamEntry) int { return cmp.Compare(a.bandwidth, b.bandwidth) })
 }
 
 func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []byte {

@@ -278,12 +278,16 @@ func (x *muxer) start(r *hub.Reader, first *media.Unit) error {
 		x.hasVideo = x.hasVideo || t.hls.Codec.IsVideo()
 	}
 	v := string(x.key.variant)
+	part := x.mgr.cfg.PartDuration
+	if x.key.stream == access.StreamSub {
+		part = x.mgr.cfg.SubPartDuration
+	}
 	hm := &gohlslib.Muxer{
 		Tracks:             tracks,
 		Variant:            x.key.variant.muxerVariant(),
 		SegmentCount:       muxerSegments,
 		SegmentMinDuration: x.mgr.cfg.SegmentDuration,
-		PartMinDuration:    x.mgr.cfg.PartDuration,
+		PartMinDuration:    part,
 		OnEncodeError: func(err error) {
 			x.mgr.Metrics().EncodeErrors.WithLabelValues(v).Inc()
 			x.logEncodeError(err)

@@ -257,7 +257,8 @@ func TestBlockingReload(t *testing.T) {
 	}
 }
 
-// TestMultivariant parses our multivariant playlist: main then sub, the
+// TestMultivariant parses our multivariant playlist: sub then main (the
+// lowest BANDWIDTH first, a player's start variant), the
 // RESOLUTION of each stream's SPS, RFC 6381 CODECS, a plausible BANDWIDTH,
 // the request's query carried into the URIs, and URIs that resolve to media
 // playlists.
@@ -290,8 +291,8 @@ func TestMultivariant(t *testing.T) {
 			if len(pl.variants) != 2 {
 				t.Fatalf("%d variant streams, want main and sub:\n%s", len(pl.variants), b)
 			}
-			var bw [2]int
-			for i, name := range []string{"main", "sub"} {
+			var bw [2]int // sub, main
+			for i, name := range []string{"sub", "main"} {
 				vs := pl.variants[i]
 				wantURI := name + "/" + string(v) + "/index.m3u8?token=t0k%22en"
 				if vs.uri != wantURI {
@@ -308,16 +309,23 @@ func TestMultivariant(t *testing.T) {
 					t.Errorf("%s: BANDWIDTH %q", name, vs.attrs["BANDWIDTH"])
 				}
 				media := mustGet(t, resolve(u, vs.uri))
-				if _, err := parseMedia(media); err != nil {
+				mp, err := parseMedia(media)
+				if err != nil {
 					t.Errorf("%s: %s is not a media playlist: %v\n%s", name, vs.uri, err, media)
+				}
+				// Sub, the rung for poor links, has parts of a second:
+				// one a round trip does not fall behind real time there.
+				if want := map[string][2]float64{"sub": {1, 2}, "main": {0.2, 0.5}}[name]; v == VariantLL && mp != nil &&
+					(mp.partTgt < want[0] || mp.partTgt >= want[1]) {
+					t.Errorf("%s: PART-TARGET %v, want within [%v, %v)", name, mp.partTgt, want[0], want[1])
 				}
 			}
 			// The I_PCM keyframe dominates: about 8 × 1.5 bytes a pixel each second.
-			if lo, hi := 320*240*12*8/10, 320*240*12*3; bw[0] < lo || bw[0] > hi {
-				t.Errorf("main BANDWIDTH %d, want within [%d, %d]", bw[0], lo, hi)
+			if lo, hi := 320*240*12*8/10, 320*240*12*3; bw[1] < lo || bw[1] > hi {
+				t.Errorf("main BANDWIDTH %d, want within [%d, %d]", bw[1], lo, hi)
 			}
-			if bw[1] >= bw[0] {
-				t.Errorf("sub BANDWIDTH %d not below main's %d", bw[1], bw[0])
+			if bw[0] >= bw[1] {
+				t.Errorf("sub BANDWIDTH %d not below main's %d", bw[0], bw[1])
 			}
 			t.Logf("%s", b)
 		})
@@ -434,5 +442,40 @@ func TestBandwidthFromMeasuredRate(t *testing.T) {
 	bw, err := strconv.Atoi(pl.variants[0].attrs["BANDWIDTH"])
 	if err != nil || bw < rate || bw > 2*rate {
 		t.Errorf("BANDWIDTH %d (%v), want at least the measured %d and at most twice it", bw, err, rate)
+	}
+}
+
+// TestMultivariantOrder: the variants are listed from the lowest BANDWIDTH
+// up, whatever order the streams were asked in, equal rates in the asked
+// order. The first listed is where a player without an estimate of its link
+// starts (hls.js when none fits its default 500 kbit/s estimate): main first
+// sent hls.js behind an 800 kbit/s link to a 1 MB segment before it could
+// step down.
+func TestMultivariantOrder(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		in   []streamEntry
+		want []access.StreamID
+	}{
+		{"main heavier", []streamEntry{{stream: access.StreamMain, bandwidth: 4_308_145}, {stream: access.StreamSub, bandwidth: 620_012}},
+			[]access.StreamID{access.StreamSub, access.StreamMain}},
+		{"sub heavier", []streamEntry{{stream: access.StreamMain, bandwidth: 300_000}, {stream: access.StreamSub, bandwidth: 900_000}},
+			[]access.StreamID{access.StreamMain, access.StreamSub}},
+		{"equal", []streamEntry{{stream: access.StreamMain, bandwidth: 500_000}, {stream: access.StreamSub, bandwidth: 500_000}},
+			[]access.StreamID{access.StreamMain, access.StreamSub}},
+	} {
+		sortByBandwidth(c.in)
+		pl, err := parseMultivariant(multivariantPlaylist(c.in, VariantLL, "token=T"))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var got []access.StreamID
+		for _, v := range pl.variants {
+			got = append(got, access.StreamID(strings.SplitN(v.uri, "/", 2)[0]))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: variants listed %v, want %v", c.name, got, c.want)
+		}
 	}
 }
