@@ -95,6 +95,11 @@ const (
 	// of one camera deletes another camera's pins (whose footage
 	// retention then takes).
 	PinDeleteIDOnly Name = "pin-delete-id-only"
+	// ExportIDOnly makes auth mint an export's grant for whoever names
+	// its id, not for its household alone: a camera's next owner, or any
+	// other household, reads the footage the last one kept at its release
+	// (it opens: the export's own secret is used).
+	ExportIDOnly Name = "export-id-only"
 
 	// The cluster's planted bugs, where nodes meet; only a cluster (the
 	// canary's -nodes 3) can show them.

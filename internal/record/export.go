@@ -2,7 +2,6 @@ package record
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -46,23 +45,6 @@ type ExportIndex interface {
 	// DestroyExport deletes the export's row, and with it the only copy of
 	// its epoch's secret: its footage opens for nobody any more.
 	DestroyExport(ctx context.Context, id int64) error
-}
-
-// Limits on exports.
-const (
-	// MaxExportKeep bounds how long a release keeps an export.
-	MaxExportKeep = 30 * 24 * time.Hour
-)
-
-// ErrBadExport means a release asked to keep footage for a bad span.
-var ErrBadExport = errors.New("record: an export is kept for a positive time of at most 30 days")
-
-// CheckKeep checks how long a release asks to keep its footage.
-func CheckKeep(keep time.Duration) error {
-	if keep <= 0 || keep > MaxExportKeep {
-		return ErrBadExport
-	}
-	return nil
 }
 
 // Exports lists and opens exports for grants auth minted for them.
