@@ -44,9 +44,9 @@ type exportView struct {
 func (m *Media) exportRoutes(mux *Router) {
 	person := func(h handlerFunc) http.Handler { return serve(m.Logger, m.Authn.signedIn(auth.ScopeView, h)) }
 	mux.Handle("GET /api/exports", person(m.exports))
-	mux.Handle("DELETE /api/exports/{export}", person(m.deleteExport))
-	mux.Handle("GET /api/exports/{export}/recordings", person(m.exportTimeline))
-	mux.Handle("GET /api/exports/{export}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", person(m.exportMP4)))
+	mux.Handle("DELETE /api/exports/{id}", person(m.deleteExport))
+	mux.Handle("GET /api/exports/{id}/recordings", person(m.exportTimeline))
+	mux.Handle("GET /api/exports/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", person(m.exportMP4)))
 }
 
 // exports lists the caller's household's exports.
@@ -66,7 +66,7 @@ func (m *Media) exports(w http.ResponseWriter, r *http.Request) error {
 
 // exportGrant is the caller's grant for the export in the path.
 func (m *Media) exportGrant(r *http.Request) (access.Grant, int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("export"), 10, 64)
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		return access.Grant{}, 0, errNoExport
 	}
