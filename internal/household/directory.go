@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"vigil/internal/access"
-	"vigil/internal/record"
 	"vigil/internal/store"
 )
 
@@ -25,7 +24,7 @@ type DirectoryStore interface {
 	PutShare(ctx context.Context, sh store.Share) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
-	ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (record.Export, error)
+	ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error)
 	SetDeviceName(ctx context.Context, id access.DeviceID, name string) error
 	CreateDevice(ctx context.Context, d store.Device) error
 }

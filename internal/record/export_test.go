@@ -53,6 +53,22 @@ func (e *env) beforeRelease(dev access.DeviceID, owner access.UserID, gops int) 
 	return plain, rows
 }
 
+// keep releases dev keeping its footage until deadline and returns the
+// export.
+func (e *env) keep(dev access.DeviceID, code string, deadline time.Time) record.Export {
+	e.t.Helper()
+	id, err := e.st.ResetDeviceKeeping(e.t.Context(), dev, code, deadline)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ex, secret, err := e.st.Export(e.t.Context(), id)
+	clear(secret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ex
+}
+
 // exportGrant is the grant auth.Service.ExportGrant mints for ex's household
 // (lasting past the deadline: the export, not the grant, ends there).
 func exportGrant(ex record.Export) access.Grant {
@@ -73,10 +89,7 @@ func TestExportKeptForItsHousehold(t *testing.T) {
 	plainA, rowsA := e.beforeRelease("cam-a", "u-a", 3)
 	_, rowsB := e.beforeRelease("cam-b", "u-b", 2)
 	deadline := time.Now().Add(24 * time.Hour)
-	ex, err := e.st.ResetDeviceKeeping(ctx, "cam-a", "code-2", deadline)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ex := e.keep("cam-a", "code-2", deadline)
 	if _, err := e.st.ClaimDevice(ctx, "code-2", "u-c"); err != nil {
 		t.Fatal(err)
 	}
@@ -221,10 +234,7 @@ func TestExportDeletedEarly(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	_, rows := e.beforeRelease("cam-b", "u-b", 2)
-	ex, err := e.st.ResetDeviceKeeping(ctx, "cam-b", "code-2", time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ex := e.keep("cam-b", "code-2", time.Now().Add(time.Hour))
 	x := &record.Exports{Library: e.lib, Index: e.st}
 	g := exportGrant(ex)
 	if err := x.Delete(ctx, g, ex.ID); err != nil {
@@ -261,10 +271,7 @@ func TestExportEndsAtTheRelease(t *testing.T) {
 	e := newEnvWith(t, func(c *record.Config) { c.SegmentDuration = 10 * time.Second })
 	ctx := t.Context()
 	plain, rows := e.beforeRelease("cam-a", "u-a", 4)
-	ex, err := e.st.ResetDeviceKeeping(ctx, "cam-a", "code-2", time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ex := e.keep("cam-a", "code-2", time.Now().Add(time.Hour))
 	last := rows[len(rows)-1]
 	if len(last.Fragments) < 3 {
 		t.Fatalf("the last recording has %d fragments, want 3 or more", len(last.Fragments))

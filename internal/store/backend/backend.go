@@ -63,8 +63,9 @@ type Devices interface {
 	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (store.Device, error)
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
 	// ResetDeviceKeeping is ResetDevice keeping the owner's footage of the
-	// ended epoch, with its secret, in an export until deadline.
-	ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (record.Export, error)
+	// ended epoch, with its secret, in an export until deadline; it
+	// returns the export's id.
+	ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error)
 	PutShare(ctx context.Context, sh store.Share) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	Share(ctx context.Context, device access.DeviceID, viewer access.UserID) (store.Share, error)

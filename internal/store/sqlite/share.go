@@ -49,10 +49,11 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 // ResetDeviceKeeping is ResetDevice for a release that keeps its
 // household's footage until deadline: in the same transaction the ended
 // epoch's secret moves to a new export of the device's owner (the only
-// copy left), which it returns. An unclaimed device has no household to
-// keep for: an error wrapping store.ErrNotFound, and nothing changes.
-func (s *Store) ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (record.Export, error) {
-	return s.reset(ctx, id, claimSHA256, deadline)
+// copy left), whose id it returns. An unclaimed device has no household
+// to keep for: an error wrapping store.ErrNotFound, and nothing changes.
+func (s *Store) ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error) {
+	e, err := s.reset(ctx, id, claimSHA256, deadline)
+	return e.ID, err
 }
 
 // reset is ResetDevice, keeping an export until deadline unless it is zero.
