@@ -59,6 +59,7 @@ func builtinFlows() []Flow {
 		{Name: OutRecording, Weight: 2, Video: true, Run: recordingFlow},
 		{Name: OutEvents, Weight: 2, Run: eventFlow},
 		{Name: OutPins, Weight: 2, Run: pinFlow},
+		{Name: OutExports, Weight: 2, Run: exportFlow},
 	}
 }
 

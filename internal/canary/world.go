@@ -152,6 +152,13 @@ func (w *world) handover(ctx context.Context, rng *rand.Rand) (string, error) {
 	}
 	defer unlock()
 	if owner >= 0 {
+		// One release in two keeps its recordings for its household (an
+		// export, see exportFlow): what the owner may see until the release.
+		keep, from := rng.IntN(2) == 0, w.l.notBefore(w.l.Users[owner].Name, c.ID)
+		path := "/api/cameras/" + c.ID
+		if keep {
+			path += "?keep_days=1"
+		}
 		parties := append([]int{owner}, shares...)
 		for _, u := range parties {
 			w.l.beginRevoke(w.l.Users[u].Name, c.ID)
@@ -159,7 +166,10 @@ func (w *world) handover(ctx context.Context, rng *rand.Rand) (string, error) {
 		var out struct {
 			Claim string `json:"claim_code"`
 		}
-		err := apiCall(ctx, w.srv, w.l.user(owner), http.MethodDelete, "/api/cameras/"+c.ID, "", &out)
+		err := apiCall(ctx, w.srv, w.l.user(owner), http.MethodDelete, path, "", &out)
+		if keep && err == nil && !from.IsZero() {
+			w.vs.c.exports.add(kept{user: w.l.Users[owner].Name, camera: c.ID, from: from, until: time.Now()})
+		}
 		w.l.unlinkAll(c.ID) // the release may have happened even if its answer was lost
 		if err != nil || out.Claim == "" {
 			// No claim code: the camera stays out of the moves, its

@@ -100,6 +100,11 @@ const (
 	// other household, reads the footage the last one kept at its release
 	// (it opens: the export's own secret is used).
 	ExportIDOnly Name = "export-id-only"
+	// ExportNoEnd makes an export's timeline list the camera's recordings
+	// from the export's epoch on, by device alone: past the release, the
+	// next owners' recordings too (their times and sizes; they do not
+	// open under the export's key, which is counted at the server).
+	ExportNoEnd Name = "export-no-end"
 
 	// The cluster's planted bugs, where nodes meet; only a cluster (the
 	// canary's -nodes 3) can show them.
@@ -125,7 +130,7 @@ const (
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
 		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch,
-		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
+		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, ExportIDOnly, ExportNoEnd, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
 }
 
 // Cluster reports whether bug n lives where nodes meet, so that only a
