@@ -63,6 +63,16 @@ func (k *keptExports) claim(user, camera string, id int64, released time.Time) *
 	return best
 }
 
+// pick picks, by n, any export.
+func (k *keptExports) pick(n int) (kept, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.list) == 0 {
+		return kept{}, false
+	}
+	return *k.list[n%len(k.list)], true
+}
+
 // other picks, by n, a listed export of a household other than user's.
 func (k *keptExports) other(user string, n int) (kept, bool) {
 	k.mu.Lock()
@@ -96,6 +106,16 @@ type exportJSON struct {
 func exportFlow(ctx context.Context, v *Visit) error {
 	if v.Attack { // whoever holds the camera now, another household's export is refused
 		return probeExport(ctx, v)
+	}
+	if e, ok := v.c.exports.pick(v.rng.Int()); ok && e.user != v.User.Name && v.rng.IntN(2) == 0 {
+		// People who kept footage come back for it: a household that has
+		// some, signed in as itself.
+		for i, u := range v.c.layout.Users {
+			if u.Name == e.user {
+				v.User = v.c.layout.user(i)
+				v.Secret, v.Addr = v.User.Password, householdAddr(i)
+			}
+		}
 	}
 	var list struct {
 		Exports []exportJSON `json:"exports"`

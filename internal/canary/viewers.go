@@ -215,6 +215,8 @@ func covered(name string, checked, refusals int64) bool {
 		return refusals > 0
 	case OutOldToken:
 		return true
+	case OutExports: // a household's own export's frames, or another's refused
+		return checked+refusals > 0
 	}
 	return checked > 0
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,8 @@ type world struct {
 	users  []sync.Mutex // held by a move that acts as, or for, the user
 	looks  sync.WaitGroup
 	failed func()
+	// releases counts the releases made (one in two keeps its footage).
+	releases atomic.Int64
 }
 
 func newWorld(l *Layout, srv *server, fl *fleet, sched *schedule, vs *viewers, log *slog.Logger) *world {
@@ -152,9 +155,10 @@ func (w *world) handover(ctx context.Context, rng *rand.Rand) (string, error) {
 	}
 	defer unlock()
 	if owner >= 0 {
-		// One release in two keeps its recordings for its household (an
-		// export, see exportFlow): what the owner may see until the release.
-		keep, from := rng.IntN(2) == 0, w.l.notBefore(w.l.Users[owner].Name, c.ID)
+		// One release in two, the first included, keeps its recordings
+		// for its household (an export, see exportFlow): what the owner
+		// may see until the release.
+		keep, from := w.releases.Add(1)%2 == 1, w.l.notBefore(w.l.Users[owner].Name, c.ID)
 		path := "/api/cameras/" + c.ID
 		if keep {
 			path += "?keep_days=1"
