@@ -184,6 +184,23 @@ func TestExportKeptForItsHousehold(t *testing.T) {
 	for _, r := range rowsB {
 		e.gone(r)
 	}
+	// The new owner's usage, and a byte cap of their rule, count their
+	// own footage only: the export is nobody's now but its household's.
+	e.stop()
+	var theirs int64
+	for _, r := range e.rows("cam-a") {
+		if !r.Epoch.Equal(ex.Epoch) {
+			theirs += r.Size
+		}
+	}
+	if u, err := ret.Usage(ctx, "cam-a"); err != nil || u.Bytes != theirs {
+		t.Fatalf("the new owner's usage = %+v, %v; want their %d bytes", u, err, theirs)
+	}
+	ret.Rule = func(context.Context, access.DeviceID) (record.Rule, error) { return record.Rule{Bytes: theirs}, nil }
+	if n, err := ret.Sweep(ctx); n != 0 || err != nil {
+		t.Fatalf("a byte cap of the new owner's own bytes deleted %d, %v", n, err)
+	}
+	ret.Rule = func(context.Context, access.DeviceID) (record.Rule, error) { return record.Rule{}, nil }
 	now = deadline.Add(-time.Second)
 	if n, err := ret.Sweep(ctx); n != 0 || err != nil {
 		t.Fatalf("a sweep before the deadline deleted %d, %v", n, err)

@@ -272,7 +272,7 @@ func (r *Retention) exportPins(ctx context.Context, device access.DeviceID, dest
 	now := r.now()
 	for _, e := range all {
 		switch {
-		case now.Before(e.Deadline):
+		case now.Before(e.Deadline): // ID 0: an export's (see exported)
 			out = append(out, Pin{Device: e.Device, Epoch: e.Epoch, User: e.Household, Start: e.Epoch, End: e.Released})
 		case destroy:
 			if err := r.Exports.DestroyExport(ctx, e.ID); err != nil {
@@ -282,6 +282,27 @@ func (r *Retention) exportPins(ctx context.Context, device access.DeviceID, dest
 		}
 	}
 	return out, nil
+}
+
+// exported reports whether p is an export's pin (exportPins), not a
+// person's.
+func exported(p Pin) bool { return p.ID == 0 }
+
+// bytes is the plaintext size of the device's recordings less those its
+// exports keep: an earlier household's kept footage counts against
+// nobody's rule or quota now, and its size is not shown to the camera's
+// next owner.
+func (r *Retention) bytes(ctx context.Context, device access.DeviceID) (int64, error) {
+	n, err := r.Index.RecordingBytes(ctx, device)
+	if err != nil {
+		return 0, err
+	}
+	exp, err := r.exportPins(ctx, device, false)
+	if err != nil || len(exp) == 0 {
+		return n, err
+	}
+	kept, err := r.pinnedBytes(ctx, device, exp)
+	return n - kept, err
 }
 
 // pins are the device's pins that hold and those that no longer do (an
@@ -333,7 +354,7 @@ func (r *Retention) sweep(ctx context.Context, device access.DeviceID, pins []Pi
 		return 0, err
 	}
 	clear(secret)
-	size, err := r.Index.RecordingBytes(ctx, device)
+	size, err := r.bytes(ctx, device)
 	if err != nil {
 		return 0, err
 	}
