@@ -47,10 +47,12 @@ func (s *Service) ExportGrant(ctx context.Context, c Caller, e Export) (access.G
 	return s.issuer.MintSpan(c.ID, e.Device, access.AudienceWeb, ttl, l, e.Epoch, e.Released), nil
 }
 
-// EndExport ends the grants minted for export id (deleted early).
-func (s *Service) EndExport(user access.UserID, id int64) {
-	k := exportLease(user, id)
+// EndExport ends the grants minted for export id, which g's user deleted
+// early (g is their grant for it), and writes the audit line.
+func (s *Service) EndExport(ctx context.Context, g access.Grant, id int64) {
+	k := exportLease(g.User(), id)
 	s.revokeWhere(func(l leaseKey, _ lease) bool { return l == k })
+	auditLine(ctx, s.Audit, EventExportDelete, "user", g.User(), "camera", g.Device(), "export", id)
 }
 
 // exportLease is the lease key of user's grants for export id: no device,

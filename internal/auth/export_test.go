@@ -70,7 +70,7 @@ func TestExportGrant(t *testing.T) {
 	if err := g.Live(now); err != nil {
 		t.Fatalf("the camera's claim ended the export's grant: %v", err)
 	}
-	s.EndExport("u-olga", 7)
+	s.EndExport(ctx, g, 7)
 	if err := g.Live(now); !errors.Is(err, access.ErrGrantRevoked) {
 		t.Fatalf("after the export's end: %v, want revoked", err)
 	}

@@ -16,7 +16,7 @@ import (
 // decides who reads an export, and ends them when it is deleted.
 type ExportGrants interface {
 	ExportGrant(ctx context.Context, c auth.Caller, e auth.Export) (access.Grant, error)
-	EndExport(user access.UserID, id int64)
+	EndExport(ctx context.Context, g access.Grant, id int64)
 }
 
 var _ ExportGrants = (*auth.Service)(nil)
@@ -154,11 +154,10 @@ func (m *Media) deleteExport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = m.Exports.Delete(r.Context(), g, id)
-	m.ExportGrants.EndExport(g.User(), id)
 	if err != nil {
 		return unopened(err, errNoExport)
 	}
-	m.Logger.Info("audit", "event", "export_delete", "user", g.User(), "camera", g.Device(), "export", id)
+	m.ExportGrants.EndExport(r.Context(), g, id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
