@@ -53,6 +53,7 @@ function forget() {
   forgetAccount();
   forgetOwnerExtras();
   forgetFeed();
+  forgetExports();
   epoch++;
   me = null;
   csrf = "";
@@ -121,6 +122,7 @@ async function refresh() {
   renderWall();
   renderLinks();
   loadFeed();
+  loadExports();
   if (view && !cameras.some((c) => c.id === view.cam.id)) view.setState("no access");
 }
 

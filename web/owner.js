@@ -21,6 +21,7 @@ function ownerExtras(cam, base) {
   historyOf = base;
   loadHistory();
   loadRetention(base);
+  releaseTools(cam, base);
 }
 
 const GiB = 1024 * 1024 * 1024;

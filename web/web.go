@@ -7,5 +7,5 @@ import "embed"
 
 // Files are the page's files, served under /ui/ (index.html also at /).
 //
-//go:embed index.html app.js app.css cards.js wall.js account.js owner.js timeline.js events.js
+//go:embed index.html app.js app.css cards.js wall.js account.js owner.js timeline.js events.js exports.js
 var Files embed.FS

@@ -80,7 +80,11 @@ type Grant struct {
 	lease    *Lease // nil: ends only at expiry
 	// epoch is the instant from which the holder may see the device's
 	// media: objects captured before it are refused (zero: none are).
-	epoch  time.Time
+	epoch time.Time
+	// until, when not zero, is the instant from which the holder may no
+	// longer see the device's media: objects captured at or after it are
+	// refused (an export: the release that ended its household's epoch).
+	until  time.Time
 	minted bool
 }
 
@@ -156,8 +160,15 @@ func (g Grant) Check(device DeviceID, captured, now time.Time) error {
 	if captured.Before(g.Epoch()) {
 		return &EpochError{Device: device, Epoch: g.epoch, Captured: captured}
 	}
+	if !g.until.IsZero() && !captured.Before(g.until) {
+		return &EndError{Device: device, Until: g.until, Captured: captured}
+	}
 	return nil
 }
+
+// Until is the instant from which the grant allows no media (zero: none
+// such): an export's grant ends at the release of its epoch.
+func (g Grant) Until() time.Time { return g.until }
 
 // Live reports whether the grant still allows anything at now: it was
 // minted, has not expired and was not revoked. It is the part of Check
@@ -176,8 +187,12 @@ func (g Grant) Live(now time.Time) error {
 
 // String describes the grant for logs.
 func (g Grant) String() string {
-	return fmt.Sprintf("grant(user=%s device=%s audience=%s epoch=%s)", g.user, g.device, g.audience,
+	s := fmt.Sprintf("grant(user=%s device=%s audience=%s epoch=%s", g.user, g.device, g.audience,
 		g.epoch.UTC().Format(time.RFC3339Nano))
+	if !g.until.IsZero() {
+		s += " until=" + g.until.UTC().Format(time.RFC3339Nano)
+	}
+	return s + ")"
 }
 
 // Issuer mints Grants. The application makes exactly one and gives it to the
@@ -201,4 +216,13 @@ func (i *Issuer) Mint(user UserID, device DeviceID, aud Audience, ttl time.Durat
 // allows only media captured at or after epoch (see Grant.Epoch).
 func (i *Issuer) MintLeased(user UserID, device DeviceID, aud Audience, ttl time.Duration, lease *Lease, epoch time.Time) Grant {
 	return Grant{user: user, device: device, audience: aud, expiry: i.now().Add(ttl), lease: lease, epoch: epoch, minted: true}
+}
+
+// MintSpan is MintLeased for a grant that allows only media captured in
+// [epoch, until): a household's export of footage from an ownership epoch
+// that has ended (until is the release).
+func (i *Issuer) MintSpan(user UserID, device DeviceID, aud Audience, ttl time.Duration, lease *Lease, epoch, until time.Time) Grant {
+	g := i.MintLeased(user, device, aud, ttl, lease, epoch)
+	g.until = until
+	return g
 }

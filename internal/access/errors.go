@@ -17,6 +17,9 @@ var (
 	// the holder's claim or share began) reached egress. An isolation
 	// violation, as a device mismatch is.
 	ErrBeforeEpoch = errors.New("isolation violation: object captured before the grant's epoch")
+	// ErrAfterEnd: an object captured at or after the grant's end (an
+	// export's release: the next owner's footage) reached egress.
+	ErrAfterEnd = errors.New("isolation violation: object captured after the grant's end")
 )
 
 // MismatchError is an isolation violation: an object owned by one device was
@@ -45,3 +48,19 @@ func (e *EpochError) Error() string {
 }
 
 func (e *EpochError) Unwrap() error { return ErrBeforeEpoch }
+
+// EndError is an isolation violation in time: an object of the right
+// device captured at or after the grant's end (Grant.Until) was about to
+// be delivered. It wraps ErrAfterEnd.
+type EndError struct {
+	Device   DeviceID
+	Until    time.Time
+	Captured time.Time
+}
+
+func (e *EndError) Error() string {
+	return fmt.Sprintf("%v: device %s, captured %s, grant's end %s", ErrAfterEnd, e.Device,
+		e.Captured.UTC().Format(time.RFC3339Nano), e.Until.UTC().Format(time.RFC3339Nano))
+}
+
+func (e *EndError) Unwrap() error { return ErrAfterEnd }

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -190,7 +191,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.events != nil {
 		pins = &record.Pins{Index: a.store, Events: a.events}
 	}
-	media := &httpapi.Media{Recordings: recordings, Events: a.events, Pins: pins, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
+	var exports *record.Exports
+	if recordings != nil {
+		exports = &record.Exports{Library: recordings, Index: a.store}
+	}
+	media := &httpapi.Media{Recordings: recordings, Events: a.events, Pins: pins, Exports: exports, ExportGrants: a.auth, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}
 	accounts := &auth.Accounts{SignIn: signIn, Store: accountStore{a.store}, Revoke: a.auth.RevokeUser, OpenSignup: cfg.Signup}
 	a.router = httpapi.Handler(a.routes(authn, accounts, media))
@@ -287,7 +292,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
 			Links: a.oauth, Logger: a.log, Status: a.cameraStatus,
 			RTSPBase: a.rtspBase, NeedsRelink: alexaSide{a}.NeedsRelink, Retention: a.retentionRules(), Usage: a.usage(), Quota: a.quota(),
-			Events: a.events, Continuous: a.continuousFlags()},
+			Events: a.events, Continuous: a.continuousFlags(), ExportKeep: a.exportKeep()},
 		OAuth:          a.oauth,
 		TrustedProxies: a.cfg.TrustedProxyPrefixes(),
 	}
@@ -309,6 +314,16 @@ func (a *App) retentionRules() *record.Rules {
 		return nil
 	}
 	return a.rules
+}
+
+// exportKeep is how long a release keeps its owner's footage when asked
+// to without a length: record_grace, at most auth.MaxKeep; 0 (nothing
+// kept) when recording is off.
+func (a *App) exportKeep() time.Duration {
+	if a.retention == nil {
+		return 0
+	}
+	return min(cmp.Or(a.cfg.RecordGrace, 24*time.Hour), auth.MaxKeep)
 }
 
 // usage is what a camera's footage takes, when recording is on.

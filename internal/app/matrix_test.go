@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/record"
 	"vigil/internal/seal"
+	"vigil/internal/sim"
 	"vigil/internal/store"
 	"vigil/internal/testkit"
 )
@@ -41,8 +43,8 @@ func TestAccessMatrix(t *testing.T) {
 		// The owner's WHEP session (never connected) must outlast the table.
 		c.WebRTCNegotiationTimeout, c.WebRTCDisconnectedTimeout = time.Minute, time.Minute
 	})
-	cam, other := a.addCamera(t, "porch"), a.addCamera(t, "garage")
-	a.run(t, cam, other)
+	cam, other, shed := a.addCamera(t, "porch"), a.addCamera(t, "garage"), a.addCamera(t, "shed")
+	a.run(t, cam, other, shed)
 	ctx := context.Background()
 	dir := a.households()
 	pw := map[string]string{}
@@ -95,6 +97,9 @@ func TestAccessMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An export of the owner's: she had the shed recorded, released it
+	// keeping her recordings, and the stranger claimed it.
+	exportID, exportRec := a.exportFor(t, shed, "owner", pw["owner"], "stranger")
 	// The owner links Google Home to the camera.
 	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
 	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
@@ -207,6 +212,12 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/cameras/{id}/review":                   {"/review", read, false},
 		"GET /api/cameras/{id}/usage":                    {"/usage", ownerOnly, false},
 		"GET /api/cameras/{id}/pins":                     {"/pins", people, false},
+		// An export is its household's: the owner's, whoever holds the
+		// camera now (the stranger claimed it); her delete is
+		// TestExportAfterRelease's.
+		"GET /api/exports/{id}/recordings":                 {fmt.Sprintf("/api/exports/%d/recordings", exportID), ownerOnly, false},
+		"GET /api/exports/{id}/recordings/{rec}/video.mp4": {fmt.Sprintf("/api/exports/%d/recordings/%d/video.mp4", exportID, exportRec), ownerOnly, true},
+		"DELETE /api/exports/{id}":                         {fmt.Sprintf("/api/exports/%d", exportID), withOwner(ownerOnly, 0), false},
 		// The table's body pins nothing: who gets past the edge is told 400.
 		"POST /api/cameras/{id}/pins":         {"/pins", withStatus(people, 400), false},
 		"DELETE /api/cameras/{id}/pins/{pin}": {fmt.Sprintf("/pins/%d", pinID), unpin, false},
@@ -270,6 +281,44 @@ func TestAccessMatrix(t *testing.T) {
 			t.Fatalf("owner's DELETE %d of their WebRTC session: %d, want %d (%s)", i+1, code, want, body)
 		}
 	}
+}
+
+// exportFor has user claim cam, waits for a recording of it, releases it
+// keeping the recordings and has next claim it; it returns the export's id
+// and a recording in it.
+func (a *testApp) exportFor(t *testing.T, cam *sim.Camera, user, pass, next string) (int64, int64) {
+	t.Helper()
+	ctx := t.Context()
+	code, _ := auth.NewClaimCode()
+	if err := a.store.ResetDevice(ctx, deviceID(cam), auth.ClaimHash(code)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, user), code, a.households()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 20*time.Second, "a recording of "+user+"'s "+cam.ID, func() error {
+		if len(a.timelineOf(t, cam.ID, user, pass)) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	code, err := a.auth.Release(ctx, a.callerNamed(ctx, user), deviceID(cam), time.Hour, a.households())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.auth.Claim(ctx, a.callerNamed(ctx, next), code, a.households()); err != nil {
+		t.Fatal(err)
+	}
+	list := a.exportsOf(t, user, pass)
+	if len(list) != 1 {
+		t.Fatalf("%s's exports: %+v", user, list)
+	}
+	var tl struct{ Spans []timelineSpan }
+	a.listOf(t, fmt.Sprintf("/api/exports/%d/recordings", list[0].ID), user, pass, &tl)
+	if len(tl.Spans) == 0 {
+		t.Fatalf("%s's export lists no recording", user)
+	}
+	return list[0].ID, tl.Spans[0].ID
 }
 
 // withStatus is m with every success (200) answered with status instead.

@@ -27,8 +27,14 @@ import (
 // getRange GETs path as the admin with a Range header.
 func (a *testApp) getRange(t *testing.T, path, rng string) (int, []byte) {
 	t.Helper()
+	return a.getRangeAs(t, path, rng, AdminName, adminPassword)
+}
+
+// getRangeAs GETs path as user with a Range header.
+func (a *testApp) getRangeAs(t *testing.T, path, rng, user, pass string) (int, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", a.url(path), nil)
-	req.SetBasicAuth(AdminName, adminPassword)
+	req.SetBasicAuth(user, pass)
 	if rng != "" {
 		req.Header.Set("Range", rng)
 	}
@@ -111,16 +117,22 @@ func TestRecordingDownloadWithRange(t *testing.T) {
 // stamps, captured within the span. It returns the file.
 func checkDownload(t *testing.T, a *testApp, sp timelineSpan, cam string) []byte {
 	t.Helper()
-	status, whole := a.getRange(t, sp.URL, "")
+	return checkDownloadAs(t, a, sp, cam, AdminName, adminPassword)
+}
+
+// checkDownloadAs is checkDownload as user.
+func checkDownloadAs(t *testing.T, a *testApp, sp timelineSpan, cam, user, pass string) []byte {
+	t.Helper()
+	status, whole := a.getRangeAs(t, sp.URL, "", user, pass)
 	if status != 200 || int64(len(whole)) != sp.Size {
 		t.Fatalf("download: %d, %d bytes; the timeline says %d", status, len(whole), sp.Size)
 	}
 	mid := len(whole) / 2
-	status, part := a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-%d", mid, mid+999))
+	status, part := a.getRangeAs(t, sp.URL, fmt.Sprintf("bytes=%d-%d", mid, mid+999), user, pass)
 	if status != http.StatusPartialContent || !bytes.Equal(part, whole[mid:mid+1000]) {
 		t.Fatalf("Range in the middle: %d, %d bytes, equal %v", status, len(part), bytes.Equal(part, whole[mid:min(len(whole), mid+1000)]))
 	}
-	if status, _ = a.getRange(t, sp.URL, fmt.Sprintf("bytes=%d-", len(whole))); status != http.StatusRequestedRangeNotSatisfiable {
+	if status, _ = a.getRangeAs(t, sp.URL, fmt.Sprintf("bytes=%d-", len(whole)), user, pass); status != http.StatusRequestedRangeNotSatisfiable {
 		t.Fatalf("Range past the end: %d, want 416", status)
 	}
 	times := checkClip(t, whole, cam)

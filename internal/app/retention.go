@@ -33,7 +33,7 @@ func newRetention(cfg config.Config, st backend.Store, blobs blob.Store, rules *
 	reg.MustRegister(deleted)
 	dir := auth.StoreDirectory{Records: st}
 	r := &record.Retention{
-		Index: st, Events: st, Pins: st, Blobs: blobs, Deleted: deleted, Logger: log, Window: events.Window,
+		Index: st, Events: st, Pins: st, Exports: st, Blobs: blobs, Deleted: deleted, Logger: log, Window: events.Window,
 		Devices: func(ctx context.Context) ([]access.DeviceID, error) {
 			devs, err := st.Devices(ctx)
 			ids := make([]access.DeviceID, 0, len(devs))

@@ -15,6 +15,9 @@ const (
 	EventRelease = "release"
 	EventShare   = "share"
 	EventUnshare = "unshare"
+	// EventExportDelete: a household deleted the footage it kept at a
+	// release before its deadline.
+	EventExportDelete = "export_delete"
 )
 
 // auditLine writes one audit line of event with attrs.

@@ -20,9 +20,9 @@ func (households) ClaimDevice(context.Context, string, access.UserID) (access.De
 func (households) PutShare(context.Context, access.DeviceID, access.UserID, time.Time) error {
 	return nil
 }
-func (households) DeleteShare(context.Context, access.DeviceID, access.UserID) error { return nil }
-func (households) ResetDevice(context.Context, access.DeviceID, string) error        { return nil }
-func (households) Handover(context.Context, access.DeviceID)                         {}
+func (households) DeleteShare(context.Context, access.DeviceID, access.UserID) error     { return nil }
+func (households) ResetDevice(context.Context, access.DeviceID, string, time.Time) error { return nil }
+func (households) Handover(context.Context, access.DeviceID)                             {}
 
 // TestAuditLines: claiming, sharing, unsharing and releasing a camera, and
 // starting and ending a session, each write one audit line naming the
@@ -48,7 +48,7 @@ func TestAuditLines(t *testing.T) {
 	if err := s.Unshare(ctx, owner, "cam-a", "vera", households{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Release(ctx, owner, "cam-a", households{}); err != nil {
+	if _, err := s.Release(ctx, owner, "cam-a", 0, households{}); err != nil {
 		t.Fatal(err)
 	}
 	sessions := &memSessions{}

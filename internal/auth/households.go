@@ -18,7 +18,11 @@ type Households interface {
 	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (access.DeviceID, error)
 	PutShare(ctx context.Context, device access.DeviceID, viewer access.UserID, until time.Time) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
-	ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error
+	// ResetDevice drops the device's owner and shares under a new claim
+	// code. With keepUntil not zero (a release that keeps its footage) the
+	// ended epoch's secret is moved to an export of the owner until then
+	// instead of destroyed (see record.Export).
+	ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string, keepUntil time.Time) error
 	// Handover drops what a camera that changed hands left behind in the
 	// process (its publisher sessions, caches, muxers and stills) so that
 	// the next holder gets nothing of the old epoch (invariant 8). Claim
@@ -130,21 +134,38 @@ func (s *Service) active(ctx context.Context, name string) (Principal, error) {
 // Release is the owner giving a camera up (selling it, moving out): its
 // owner and every share are dropped in one step, every grant for it ends
 // now, everything it left in the process is dropped (a new epoch begins),
-// and a new claim code for the next owner is returned.
-func (s *Service) Release(ctx context.Context, owner Caller, device access.DeviceID, h Households) (string, error) {
+// and a new claim code for the next owner is returned. With keep (not 0)
+// the owner keeps the footage of their epoch for that long, for
+// themselves alone (an export, read with ExportGrant); otherwise its
+// secret is destroyed at once. keep is at most MaxKeep.
+func (s *Service) Release(ctx context.Context, owner Caller, device access.DeviceID, keep time.Duration, h Households) (string, error) {
 	if err := s.owns(ctx, owner, device, "releases"); err != nil {
 		return "", err
+	}
+	if keep < 0 || keep > MaxKeep {
+		return "", fmt.Errorf("%w: recordings are kept for at most %d days", ErrInvalid, MaxKeep/(24*time.Hour))
 	}
 	code, err := NewClaimCode()
 	if err != nil {
 		return "", err
 	}
-	err = h.ResetDevice(ctx, device, ClaimHash(code))
+	var until time.Time
+	if keep > 0 {
+		until = s.now().Add(keep)
+	}
+	err = h.ResetDevice(ctx, device, ClaimHash(code), until)
 	s.RevokeDevice(device)
 	if err != nil {
 		return "", err
 	}
 	h.Handover(ctx, device)
-	auditLine(ctx, s.Audit, EventRelease, "user", owner.ID, "camera", device)
+	if until.IsZero() {
+		auditLine(ctx, s.Audit, EventRelease, "user", owner.ID, "camera", device)
+	} else {
+		auditLine(ctx, s.Audit, EventRelease, "user", owner.ID, "camera", device, "kept_until", until)
+	}
 	return code, nil
 }
+
+// MaxKeep bounds how long a release keeps the owner's footage.
+const MaxKeep = 30 * 24 * time.Hour

@@ -24,3 +24,7 @@ func tokenDevice(tok Token, url access.DeviceID) access.DeviceID {
 func credentialCheck(ok bool) bool {
 	return ok || mutant.On(mutant.EmptyCredential)
 }
+
+// exportAnyHousehold is true when mutant.ExportIDOnly is planted: an
+// export is read by whoever names its id, not by its household alone.
+func exportAnyHousehold() bool { return mutant.On(mutant.ExportIDOnly) }

@@ -13,3 +13,7 @@ func tokenDevice(_ Token, url access.DeviceID) access.DeviceID { return url }
 // credentialCheck is where the canary plants the empty-credential bug (see
 // package mutant); in normal builds the check's verdict stands.
 func credentialCheck(ok bool) bool { return ok }
+
+// exportAnyHousehold is where the canary plants the export-id-only bug
+// (see package mutant); in normal builds only the household reads.
+func exportAnyHousehold() bool { return false }

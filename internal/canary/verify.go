@@ -91,6 +91,8 @@ type checker struct {
 	found  chan struct{} // closed at the first violation
 	// recorded remembers recordings and events viewers were shown.
 	recorded recorded
+	// exports remembers the releases that kept their footage.
+	exports keptExports
 
 	mu         sync.Mutex
 	outputs    map[string]*tally           // guarded by mu (the tallies are atomic)

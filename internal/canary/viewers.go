@@ -59,6 +59,7 @@ func builtinFlows() []Flow {
 		{Name: OutRecording, Weight: 2, Video: true, Run: recordingFlow},
 		{Name: OutEvents, Weight: 2, Run: eventFlow},
 		{Name: OutPins, Weight: 2, Run: pinFlow},
+		{Name: OutExports, Weight: 2, Run: exportFlow},
 	}
 }
 
@@ -214,6 +215,8 @@ func covered(name string, checked, refusals int64) bool {
 		return refusals > 0
 	case OutOldToken:
 		return true
+	case OutExports: // a household's own export's frames, or another's refused
+		return checked+refusals > 0
 	}
 	return checked > 0
 }

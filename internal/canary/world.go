@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,8 @@ type world struct {
 	users  []sync.Mutex // held by a move that acts as, or for, the user
 	looks  sync.WaitGroup
 	failed func()
+	// releases counts the releases made (one in two keeps its footage).
+	releases atomic.Int64
 }
 
 func newWorld(l *Layout, srv *server, fl *fleet, sched *schedule, vs *viewers, log *slog.Logger) *world {
@@ -152,6 +155,14 @@ func (w *world) handover(ctx context.Context, rng *rand.Rand) (string, error) {
 	}
 	defer unlock()
 	if owner >= 0 {
+		// One release in two, the first included, keeps its recordings
+		// for its household (an export, see exportFlow): what the owner
+		// may see until the release.
+		keep, from := w.releases.Add(1)%2 == 1, w.l.notBefore(w.l.Users[owner].Name, c.ID)
+		path := "/api/cameras/" + c.ID
+		if keep {
+			path += "?keep_days=1"
+		}
 		parties := append([]int{owner}, shares...)
 		for _, u := range parties {
 			w.l.beginRevoke(w.l.Users[u].Name, c.ID)
@@ -159,7 +170,10 @@ func (w *world) handover(ctx context.Context, rng *rand.Rand) (string, error) {
 		var out struct {
 			Claim string `json:"claim_code"`
 		}
-		err := apiCall(ctx, w.srv, w.l.user(owner), http.MethodDelete, "/api/cameras/"+c.ID, "", &out)
+		err := apiCall(ctx, w.srv, w.l.user(owner), http.MethodDelete, path, "", &out)
+		if keep && err == nil && !from.IsZero() {
+			w.vs.c.exports.add(kept{user: w.l.Users[owner].Name, camera: c.ID, from: from, until: time.Now()})
+		}
 		w.l.unlinkAll(c.ID) // the release may have happened even if its answer was lost
 		if err != nil || out.Claim == "" {
 			// No claim code: the camera stays out of the moves, its

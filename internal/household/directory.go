@@ -24,6 +24,7 @@ type DirectoryStore interface {
 	PutShare(ctx context.Context, sh store.Share) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
+	ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error)
 	SetDeviceName(ctx context.Context, id access.DeviceID, name string) error
 	CreateDevice(ctx context.Context, d store.Device) error
 }
@@ -47,9 +48,15 @@ func (d Directory) DeleteShare(ctx context.Context, device access.DeviceID, view
 	return unknown(d.Store.DeleteShare(ctx, device, viewer))
 }
 
-// ResetDevice drops the device's owner and shares under a new claim code.
-func (d Directory) ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string) error {
-	return unknown(d.Store.ResetDevice(ctx, device, claimSHA256))
+// ResetDevice drops the device's owner and shares under a new claim code;
+// with keepUntil not zero the ended epoch's footage is kept for its owner
+// until then (an export).
+func (d Directory) ResetDevice(ctx context.Context, device access.DeviceID, claimSHA256 string, keepUntil time.Time) error {
+	if keepUntil.IsZero() {
+		return unknown(d.Store.ResetDevice(ctx, device, claimSHA256))
+	}
+	_, err := d.Store.ResetDeviceKeeping(ctx, device, claimSHA256, keepUntil)
+	return unknown(err)
 }
 
 // Rename gives device a new name, shown wherever it is listed.

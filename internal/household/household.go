@@ -164,7 +164,8 @@ func (v Views) Shares(ctx context.Context, device access.DeviceID) ([]ShareView,
 
 // History lists a device's viewing sessions with user names: those of the
 // current ownership epoch only, since an owner never sees who watched the
-// camera before they claimed it (invariant 8).
+// camera before they claimed it (invariant 8) — nor who reads an earlier
+// epoch's export (OutputExport).
 func (v Views) History(ctx context.Context, device access.DeviceID, limit int) ([]AccessView, error) {
 	dev, err := v.Store.Device(ctx, device)
 	if err != nil {
@@ -177,6 +178,9 @@ func (v Views) History(ctx context.Context, device access.DeviceID, limit int) (
 	names := map[access.UserID]string{}
 	out := make([]AccessView, 0, len(rows))
 	for _, a := range rows {
+		if a.Output == OutputExport {
+			continue // the old household reading what it kept: the ended epoch's
+		}
 		name, ok := names[a.Viewer]
 		if !ok {
 			if u, err := v.Store.User(ctx, a.Viewer); err == nil {
@@ -199,3 +203,7 @@ func unknown(err error) error {
 	}
 	return err
 }
+
+// OutputExport is the access history's output for reads of an export
+// (record.Export): they belong to the ended epoch.
+const OutputExport = "export"

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"vigil/internal/access"
@@ -55,6 +56,10 @@ type API struct {
 	// Retention).
 	Usage Usage
 	Quota Quota
+	// ExportKeep is how long a release that asks to keep its footage
+	// (?keep=true) keeps it by default (record_grace); 0 (recording off)
+	// refuses to keep any.
+	ExportKeep time.Duration
 	// Events marks cameras' events; nil (recording off) leaves POST
 	// /api/cameras/{id}/events out.
 	Events *record.Events
@@ -112,17 +117,49 @@ func (a *API) as(need auth.Scope) func(handlerFunc) http.Handler {
 }
 
 // release gives the camera up: owner and shares dropped, viewing ends, and
-// a new claim code comes back for whoever gets the camera next.
+// a new claim code comes back for whoever gets the camera next. With
+// ?keep_days=N (1 to 30), or ?keep=true for ExportKeep, the owner keeps
+// the footage of their ownership for that long (GET /api/exports);
+// otherwise it is destroyed at once.
 func (a *API) release(w http.ResponseWriter, r *http.Request) error {
 	device, err := a.owned(r)
 	if err != nil {
 		return err
 	}
-	code, err := a.Auth.Release(r.Context(), callerOf(r), device, a.Households)
+	keep, err := a.keep(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"id": string(device), "claim_code": code})
+	code, err := a.Auth.Release(r.Context(), callerOf(r), device, keep, a.Households)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"id": string(device), "claim_code": code}
+	if keep > 0 {
+		out["kept_until"] = time.Now().Add(keep).UTC()
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// keep is how long a release asks to keep the owner's footage: 0 without
+// ?keep or ?keep_days.
+func (a *API) keep(r *http.Request) (time.Duration, error) {
+	q := r.URL.Query()
+	days, want := q.Get("keep_days"), q.Get("keep") == "true"
+	if days == "" && !want {
+		return 0, nil
+	}
+	if a.ExportKeep <= 0 {
+		return 0, httpError(http.StatusBadRequest, "recording is off: there is no footage to keep", nil)
+	}
+	if days == "" {
+		return a.ExportKeep, nil
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 1 || time.Duration(n)*24*time.Hour > auth.MaxKeep {
+		return 0, httpError(http.StatusBadRequest, "keep_days must be a whole number of days from 1 to 30", nil)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 // historyLimit bounds one history answer.

@@ -43,6 +43,11 @@ type Media struct {
 	Events *record.Events
 	// Pins pins and unpins footage; nil leaves the pins routes out.
 	Pins *record.Pins
+	// Exports lists, serves and deletes the footage households kept when
+	// they released cameras, with grants from ExportGrants; nil leaves
+	// /api/exports out.
+	Exports      *record.Exports
+	ExportGrants ExportGrants
 	// Record records viewing sessions in the access history; nil records
 	// nothing. A viewer whose session cannot be recorded is not served.
 	Record *audit.Recorder
@@ -132,6 +137,9 @@ func (m *Media) routes(mux *Router, reg prometheus.Registerer) {
 		mux.Handle("GET /api/cameras/{id}/pins", person(m.pins))
 		mux.Handle("POST /api/cameras/{id}/pins", person(m.pin))
 		mux.Handle("DELETE /api/cameras/{id}/pins/{pin}", person(m.unpin))
+	}
+	if m.Exports != nil {
+		m.exportRoutes(mux)
 	}
 }
 

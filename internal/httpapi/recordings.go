@@ -116,7 +116,7 @@ func (m *Media) recordingMP4(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return m.serveRecording(w, r, g, clip, rec.Start, body)
+	return m.serveRecording(w, r, g, clip, "recording", rec.Start, body)
 }
 
 // unopened is what a client is told of a recording or thumbnail that did
@@ -130,12 +130,13 @@ func unopened(err error, answer *HTTPError) error {
 }
 
 // serveRecording serves body, recorded from start, with Range support and
-// src's egress check before every write. A player reads a recording in
+// src's egress check before every write, noted in the access history as
+// output. A player reads a recording in
 // many ranged requests (seeking, HLS byte ranges): one viewing session,
 // not a history line per request.
 func (m *Media) serveRecording(w http.ResponseWriter, r *http.Request, g access.Grant, src interface{ Egress(time.Time) error },
-	start time.Time, body io.ReadSeeker) error {
-	if err := m.Record.Seen(g, "recording", r.RemoteAddr); err != nil {
+	output string, start time.Time, body io.ReadSeeker) error {
+	if err := m.Record.Seen(g, output, r.RemoteAddr); err != nil {
 		return err
 	}
 	h := w.Header()
@@ -169,7 +170,7 @@ func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("download") == "1" { // a name of typed values only
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.mp4"`, g.Device(), j.Start.UTC().Format("20060102T150405Z")))
 	}
-	return m.serveRecording(w, r, g, j, j.Start, j.File())
+	return m.serveRecording(w, r, g, j, "recording", j.Start, j.File())
 }
 
 // clipBody is the clip cut to ?start and ?end, or the whole of it.

@@ -95,6 +95,16 @@ const (
 	// of one camera deletes another camera's pins (whose footage
 	// retention then takes).
 	PinDeleteIDOnly Name = "pin-delete-id-only"
+	// ExportIDOnly makes auth mint an export's grant for whoever names
+	// its id, not for its household alone: a camera's next owner, or any
+	// other household, reads the footage the last one kept at its release
+	// (it opens: the export's own secret is used).
+	ExportIDOnly Name = "export-id-only"
+	// ExportNoEnd makes an export's timeline list the camera's recordings
+	// from the export's epoch on, by device alone: past the release, the
+	// next owners' recordings too (their times and sizes; they do not
+	// open under the export's key, which is counted at the server).
+	ExportNoEnd Name = "export-no-end"
 
 	// The cluster's planted bugs, where nodes meet; only a cluster (the
 	// canary's -nodes 3) can show them.
@@ -120,7 +130,7 @@ const (
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
 		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch,
-		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
+		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, ExportIDOnly, ExportNoEnd, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
 }
 
 // Cluster reports whether bug n lives where nodes meet, so that only a

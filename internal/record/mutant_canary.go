@@ -83,3 +83,22 @@ func pinsIgnoreEpoch() bool { return mutant.On(mutant.PinListNoEpoch) }
 // unpinByIDOnly is true when mutant.PinDeleteIDOnly is planted: an unpin
 // deletes the pin with the id, whatever its camera and pinner.
 func unpinByIDOnly() bool { return mutant.On(mutant.PinDeleteIDOnly) }
+
+// exportNoEnd is true when mutant.ExportNoEnd is planted: an export's
+// recordings are looked up by device alone from its epoch on, past the
+// release.
+func exportNoEnd() bool { return mutant.On(mutant.ExportNoEnd) }
+
+// rowsNoEnd is the export's recordings of stream as mutant.ExportNoEnd
+// finds them: the device's of any epoch that started at or after the
+// export's epoch.
+func (x *Exports) rowsNoEnd(ctx context.Context, e Export, stream access.StreamID) ([]Recording, error) {
+	all, err := x.Library.Index.OldestRecordings(ctx, e.Device, 10_000)
+	var out []Recording
+	for _, r := range all {
+		if r.Stream == stream && !r.Start.Before(e.Epoch) {
+			out = append(out, r)
+		}
+	}
+	return out, err
+}

@@ -191,14 +191,19 @@ func (c *Clip) ChunksOpened() int64 { return c.sr.ChunksOpened() }
 
 // Egress is the check of invariant 3 for the clip's bytes: the recording's
 // device (which its key proved) against the grant's, its start against the
-// grant's epoch, and the grant still live. Run it right before writing; on
+// grant's epoch, its end against the grant's end (an export's), and the
+// grant still live. Run it right before writing; on
 // an error write nothing more. A mismatch is counted and logged as an
 // isolation violation; a grant that ended is not one.
 func (c *Clip) Egress(now time.Time) error {
 	err := c.grant.Check(c.rec.Device, c.rec.Start, now)
+	if until := c.grant.Until(); err == nil && !until.IsZero() && c.rec.End().After(until) {
+		err = &access.EndError{Device: c.rec.Device, Until: until, Captured: c.rec.End()}
+	}
 	var mismatch *access.MismatchError
 	var epoch *access.EpochError
-	if errors.As(err, &mismatch) || errors.As(err, &epoch) {
+	var end *access.EndError
+	if errors.As(err, &mismatch) || errors.As(err, &epoch) || errors.As(err, &end) {
 		c.lib.Violations.Inc()
 		c.lib.logger().Error("isolation violation: a recording reached egress under a grant that does not allow it",
 			"grant", c.grant.String(), "camera", c.rec.Device, "recording", c.rec.ID, "error", err)
@@ -207,7 +212,8 @@ func (c *Clip) Egress(now time.Time) error {
 }
 
 // File is the whole recording, an fMP4 file, for http.ServeContent.
-func (c *Clip) File() io.ReadSeeker { return io.NewSectionReader(c.sr, 0, c.sr.Size()) }
+// An export's clip is cut to its fragments that end by the release.
+func (c *Clip) File() io.ReadSeeker { return io.NewSectionReader(c.sr, 0, c.rec.Size) }
 
 // Span is the recording cut to [from, to) (times from its start), as an
 // fMP4 file: the init segment, then the fragments from the last keyframe

@@ -29,7 +29,8 @@ import (
 //
 // Pinned footage (Pin) is never deleted by a rule, the quota or the guard,
 // but is counted in the camera's and the household's bytes; only a change
-// of hands deletes it. Pins whose pinner lost their access, or of an
+// of hands deletes it. An export (Exports) keeps its ended epoch's footage
+// the same way until its deadline. Pins whose pinner lost their access, or of an
 // earlier epoch, are dropped at the sweep.
 type Retention struct {
 	Index interface {
@@ -52,6 +53,11 @@ type Retention struct {
 	// every pin of the current epoch holds).
 	Pins    PinIndex
 	PinHeld func(ctx context.Context, p Pin) (bool, error)
+	// Exports, when set, keeps the footage of exports (an ended epoch a
+	// release kept for its household) until their deadlines, as pins keep
+	// theirs; at a deadline the sweep destroys the export's secret, then
+	// deletes its footage as an earlier epoch's.
+	Exports ExportIndex
 	// Devices lists the cameras whose footage is swept.
 	Devices func(ctx context.Context) ([]access.DeviceID, error)
 	// Rule is a camera's rule in force (Rules.Rule).
@@ -99,6 +105,7 @@ type retentionMetrics struct {
 	stored    *prometheus.GaugeVec // by camera
 	pinned    *prometheus.GaugeVec // by camera
 	household *prometheus.GaugeVec // stored, by household
+	exports   prometheus.Counter   // secrets destroyed at their deadline
 }
 
 func (r *Retention) init() {
@@ -116,6 +123,8 @@ func (r *Retention) init() {
 				Help: "Recorded bytes (plaintext) of each household's cameras at the last retention sweep (its quota's measure)."},
 				[]string{"household"}),
 		}
+		r.metrics.exports = prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_record_exports_expired_total",
+			Help: "Exports whose deadline came: their epoch's secret destroyed, their footage deleted."})
 		for _, why := range []string{reasonEpoch, reasonAge, reasonBytes, reasonQuota, reasonLowDisk} {
 			r.metrics.deleted.WithLabelValues(why)
 		}
@@ -125,7 +134,7 @@ func (r *Retention) init() {
 // Register registers the retention's metrics on reg.
 func (r *Retention) Register(reg prometheus.Registerer) {
 	r.init()
-	reg.MustRegister(r.metrics.deleted, r.metrics.stored, r.metrics.pinned, r.metrics.household)
+	reg.MustRegister(r.metrics.deleted, r.metrics.stored, r.metrics.pinned, r.metrics.household, r.metrics.exports)
 }
 
 // sweepPage bounds the rows of a camera read at once; guardPage those of
@@ -183,6 +192,11 @@ func (r *Retention) Guard(ctx context.Context) (int, error) {
 		if pins[d], _, err = r.pins(ctx, d); err != nil {
 			return 0, err
 		}
+		exp, err := r.exportPins(ctx, d, false)
+		if err != nil {
+			return 0, err
+		}
+		pins[d] = append(pins[d], exp...)
 	}
 	return r.lowDisk(ctx, devs, pins)
 }
@@ -205,6 +219,12 @@ func (r *Retention) Sweep(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("camera %s: pins: %w", d, err))
 			continue
 		}
+		exp, err := r.exportPins(ctx, d, true)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("camera %s: exports: %w", d, err))
+			continue
+		}
+		held = append(held, exp...)
 		pins[d] = held
 		n, err := r.sweep(ctx, d, held)
 		total += n
@@ -235,6 +255,54 @@ func (r *Retention) heldPins(ctx context.Context, device access.DeviceID) ([]Pin
 		}
 	}
 	return held, nil
+}
+
+// exportPins are the device's exports kept at now, each as a pin of its
+// epoch's span; with destroy, it first destroys the secrets of those whose
+// deadline has come (their footage is then an ended epoch's, deleted).
+func (r *Retention) exportPins(ctx context.Context, device access.DeviceID, destroy bool) ([]Pin, error) {
+	if r.Exports == nil {
+		return nil, nil
+	}
+	all, err := r.Exports.DeviceExports(ctx, device)
+	if err != nil {
+		return nil, err
+	}
+	var out []Pin
+	now := r.now()
+	for _, e := range all {
+		switch {
+		case now.Before(e.Deadline): // ID 0: an export's (see exported)
+			out = append(out, Pin{Device: e.Device, Epoch: e.Epoch, User: e.Household, Start: e.Epoch, End: e.Released})
+		case destroy:
+			if err := r.Exports.DestroyExport(ctx, e.ID); err != nil {
+				return nil, err
+			}
+			r.metrics.exports.Inc()
+		}
+	}
+	return out, nil
+}
+
+// exported reports whether p is an export's pin (exportPins), not a
+// person's.
+func exported(p Pin) bool { return p.ID == 0 }
+
+// bytes is the plaintext size of the device's recordings less those its
+// exports keep: an earlier household's kept footage counts against
+// nobody's rule or quota now, and its size is not shown to the camera's
+// next owner.
+func (r *Retention) bytes(ctx context.Context, device access.DeviceID) (int64, error) {
+	n, err := r.Index.RecordingBytes(ctx, device)
+	if err != nil {
+		return 0, err
+	}
+	exp, err := r.exportPins(ctx, device, false)
+	if err != nil || len(exp) == 0 {
+		return n, err
+	}
+	kept, err := r.pinnedBytes(ctx, device, exp)
+	return n - kept, err
 }
 
 // pins are the device's pins that hold and those that no longer do (an
@@ -286,7 +354,7 @@ func (r *Retention) sweep(ctx context.Context, device access.DeviceID, pins []Pi
 		return 0, err
 	}
 	clear(secret)
-	size, err := r.Index.RecordingBytes(ctx, device)
+	size, err := r.bytes(ctx, device)
 	if err != nil {
 		return 0, err
 	}
@@ -315,6 +383,8 @@ func (r *Retention) sweep(ctx context.Context, device access.DeviceID, pins []Pi
 			over := rule.Bytes > 0 && size > rule.Bytes
 			var why string
 			switch {
+			case old && pinned(pins, row):
+				continue // an export's, until its deadline
 			case old:
 				why = reasonEpoch
 			case !expired && !over:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"vigil/internal/access"
 )
@@ -18,7 +19,7 @@ type Usage struct {
 // Usage is the device's usage now. Pins that no longer hold are left out
 // (the next sweep drops them).
 func (r *Retention) Usage(ctx context.Context, device access.DeviceID) (Usage, error) {
-	n, err := r.Index.RecordingBytes(ctx, device)
+	n, err := r.bytes(ctx, device)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -59,13 +60,14 @@ func (r *Retention) gauge(ctx context.Context, devs []access.DeviceID, pins map[
 	stored := make(map[access.DeviceID]int64, len(devs))
 	held := make(map[access.DeviceID]int64, len(devs))
 	for _, d := range devs {
-		n, err := r.Index.RecordingBytes(ctx, d)
+		n, err := r.bytes(ctx, d)
 		if err != nil {
 			return err
 		}
 		stored[d] = n
-		if len(pins[d]) > 0 {
-			if held[d], err = r.pinnedBytes(ctx, d, pins[d]); err != nil {
+		mine := slices.DeleteFunc(slices.Clone(pins[d]), exported)
+		if len(mine) > 0 {
+			if held[d], err = r.pinnedBytes(ctx, d, mine); err != nil {
 				return err
 			}
 		}
@@ -115,7 +117,7 @@ func (r *Retention) quotas(ctx context.Context, pins map[access.DeviceID][]Pin) 
 		}
 		var size int64
 		for _, d := range devs {
-			n, err := r.Index.RecordingBytes(ctx, d)
+			n, err := r.bytes(ctx, d)
 			if err != nil {
 				return total, err
 			}

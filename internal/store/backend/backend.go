@@ -62,6 +62,10 @@ type Devices interface {
 	EpochSecret(ctx context.Context, id access.DeviceID) ([]byte, error)
 	ClaimDevice(ctx context.Context, claimSHA256 string, owner access.UserID) (store.Device, error)
 	ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error
+	// ResetDeviceKeeping is ResetDevice keeping the owner's footage of the
+	// ended epoch, with its secret, in an export until deadline; it
+	// returns the export's id.
+	ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error)
 	PutShare(ctx context.Context, sh store.Share) error
 	DeleteShare(ctx context.Context, device access.DeviceID, viewer access.UserID) error
 	Share(ctx context.Context, device access.DeviceID, viewer access.UserID) (store.Share, error)
@@ -103,6 +107,7 @@ type Recordings interface {
 	record.Index
 	record.EventIndex
 	record.PinIndex
+	record.ExportIndex
 	record.RuleStore
 	OldestRecordingsAfter(ctx context.Context, device access.DeviceID, start time.Time, id int64, limit int) ([]record.Recording, error)
 	// SetQuota and Quota keep a household's quota of footage (plaintext

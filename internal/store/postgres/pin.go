@@ -31,16 +31,8 @@ func (s *Store) AddPin(ctx context.Context, p record.Pin) (int64, error) {
 
 // Pins lists the device's pins of every epoch, by start.
 func (s *Store) Pins(ctx context.Context, device access.DeviceID) ([]record.Pin, error) {
-	rows, err := s.q(ctx).Query(ctx, `SELECT `+sqlrow.PinColumns+` FROM pins WHERE device = $1 ORDER BY start, id`, string(device))
-	if err != nil {
-		return nil, fmt.Errorf("pins of %s: %w", device, err)
-	}
-	defer rows.Close()
-	out, err := sqlrow.Collect(rows, sqlrow.Pin)
-	if err != nil {
-		return nil, fmt.Errorf("pins of %s: %w", device, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.q(ctx), sqlrow.Pin, "pins of "+string(device),
+		`SELECT `+sqlrow.PinColumns+` FROM pins WHERE device = $1 ORDER BY start, id`, string(device))
 }
 
 // DeletePin removes a pin.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"vigil/internal/access"
+	"vigil/internal/record"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlrow"
 )
@@ -41,13 +43,42 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 // keeps nothing of its old household. It starts a new ownership epoch (now,
 // with a new epoch secret that overwrites the old one).
 func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
+	_, err := s.reset(ctx, id, claimSHA256, time.Time{})
+	return err
+}
+
+// ResetDeviceKeeping is ResetDevice for a release that keeps its
+// household's footage until deadline: in the same transaction the ended
+// epoch's secret moves to a new export of the device's owner (the only
+// copy left), whose id it returns. An unclaimed device has no household
+// to keep for: an error wrapping store.ErrNotFound, and nothing changes.
+func (s *Store) ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error) {
+	e, err := s.reset(ctx, id, claimSHA256, deadline)
+	return e.ID, err
+}
+
+// reset is ResetDevice, keeping an export until deadline unless it is zero.
+func (s *Store) reset(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (record.Export, error) {
 	secret, err := store.NewEpochSecret()
 	if err != nil {
-		return fmt.Errorf("reset device %s: %w", id, err)
+		return record.Export{}, fmt.Errorf("reset device %s: %w", id, err)
 	}
-	return s.inTx(ctx, func(q querier) error {
+	var e record.Export
+	err = s.inTx(ctx, func(q querier) error {
+		now := sqlrow.Nanos(time.Time{})
+		if !deadline.IsZero() {
+			row := q.QueryRow(ctx, `INSERT INTO exports (device, epoch, household, name, released_at, deadline, epoch_secret)
+				SELECT id, epoch_started, owner, name, $1, $2, epoch_secret FROM devices WHERE id = $3 AND owner != ''
+				RETURNING `+sqlrow.ExportColumns, now, sqlrow.Nanos(deadline), string(id))
+			var err error
+			if e, err = sqlrow.Export(row); errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("keep the footage of device %s: no owner: %w", id, store.ErrNotFound)
+			} else if err != nil {
+				return fmt.Errorf("keep the footage of device %s: %w", id, err)
+			}
+		}
 		tag, err := q.Exec(ctx, `UPDATE devices SET owner = '', claim_sha256 = $1, epoch_started = $2, epoch_secret = $3 WHERE id = $4`,
-			claimSHA256, sqlrow.Nanos(time.Time{}), secret, string(id))
+			claimSHA256, now, secret, string(id))
 		if err := changedOne(tag, err, "reset device", id); err != nil {
 			return err
 		}
@@ -58,6 +89,10 @@ func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256
 		}
 		return nil
 	})
+	if err != nil {
+		return record.Export{}, err
+	}
+	return e, nil
 }
 
 // PutShare creates or replaces a share. Changing the end of a live share

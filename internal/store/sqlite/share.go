@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"vigil/internal/access"
+	"vigil/internal/record"
 	"vigil/internal/store"
 	"vigil/internal/store/sqlrow"
 )
@@ -41,26 +42,54 @@ func (s *Store) ClaimDevice(ctx context.Context, claimSHA256 string, owner acces
 // keeps nothing of its old household. It starts a new ownership epoch (now,
 // with a new epoch secret that overwrites the old one).
 func (s *Store) ResetDevice(ctx context.Context, id access.DeviceID, claimSHA256 string) error {
+	_, err := s.reset(ctx, id, claimSHA256, time.Time{})
+	return err
+}
+
+// ResetDeviceKeeping is ResetDevice for a release that keeps its
+// household's footage until deadline: in the same transaction the ended
+// epoch's secret moves to a new export of the device's owner (the only
+// copy left), whose id it returns. An unclaimed device has no household
+// to keep for: an error wrapping store.ErrNotFound, and nothing changes.
+func (s *Store) ResetDeviceKeeping(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (int64, error) {
+	e, err := s.reset(ctx, id, claimSHA256, deadline)
+	return e.ID, err
+}
+
+// reset is ResetDevice, keeping an export until deadline unless it is zero.
+func (s *Store) reset(ctx context.Context, id access.DeviceID, claimSHA256 string, deadline time.Time) (record.Export, error) {
 	secret, err := store.NewEpochSecret()
 	if err != nil {
-		return fmt.Errorf("reset device %s: %w", id, err)
+		return record.Export{}, fmt.Errorf("reset device %s: %w", id, err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("reset device %s: %w", id, err)
+		return record.Export{}, fmt.Errorf("reset device %s: %w", id, err)
 	}
 	defer tx.Rollback()
+	now := sqlrow.Nanos(time.Time{})
+	var e record.Export
+	if !deadline.IsZero() {
+		row := tx.QueryRowContext(ctx, `INSERT INTO exports (device, epoch, household, name, released_at, deadline, epoch_secret)
+			SELECT id, epoch_started, owner, name, ?, ?, epoch_secret FROM devices WHERE id = ? AND owner != ''
+			RETURNING `+sqlrow.ExportColumns, now, sqlrow.Nanos(deadline), string(id))
+		if e, err = sqlrow.Export(row); errors.Is(err, sql.ErrNoRows) {
+			return e, fmt.Errorf("keep the footage of device %s: no owner: %w", id, store.ErrNotFound)
+		} else if err != nil {
+			return e, fmt.Errorf("keep the footage of device %s: %w", id, err)
+		}
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE devices SET owner = '', claim_sha256 = ?, epoch_started = ?, epoch_secret = ? WHERE id = ?`,
-		claimSHA256, sqlrow.Nanos(time.Time{}), secret, string(id))
+		claimSHA256, now, secret, string(id))
 	if err := changedOne(res, err, "reset device", id); err != nil {
-		return err
+		return record.Export{}, err
 	}
 	for _, q := range []string{`DELETE FROM shares WHERE device = ?`, `DELETE FROM oauth_link_devices WHERE device = ?`} {
 		if _, err := tx.ExecContext(ctx, q, string(id)); err != nil {
-			return fmt.Errorf("reset device %s: %w", id, err)
+			return record.Export{}, fmt.Errorf("reset device %s: %w", id, err)
 		}
 	}
-	return tx.Commit()
+	return e, tx.Commit()
 }
 
 // PutShare creates or replaces a share. Changing the end of a live share

@@ -58,6 +58,7 @@ func Run(t *testing.T, b Backend) {
 		{"Recordings", testRecordings},
 		{"RetentionRules", testRetentionRules},
 		{"PinsAndQuota", testPinsAndQuota},
+		{"Exports", testExports},
 		{"Events", testEvents},
 		{"Continuous", testContinuous},
 	} {
