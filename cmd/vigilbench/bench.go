@@ -193,7 +193,8 @@ func (b *bench) profilePath(name string) string {
 
 // profileWindow fetches, with -profile, Vigil's CPU profile over the next
 // measurement window into name.pprof and its heap profile at the window's
-// end into name-heap.pprof; the channel closes when both are written (at
+// end into name-heap.pprof, with its metrics (name-metrics.txt) and
+// goroutines (name-goroutines.txt) then; the channel closes when both are written (at
 // once without -profile).
 func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan struct{} {
 	if b.opts.profile == "" {
@@ -208,6 +209,10 @@ func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan
 		defer c.close()
 		<-cpu
 		fetchProfile(ctx, c, origin+"/debug/pprof/heap", b.profilePath(name+"-heap"))
+		// Where the rest of the RSS is (stacks, heap goal, idle spans) and
+		// what runs per camera: the runtime's figures and the goroutines.
+		fetchProfile(ctx, c, origin+"/metrics", filepath.Join(b.opts.profile, name+"-metrics.txt"))
+		fetchProfile(ctx, c, origin+"/debug/pprof/goroutine?debug=1", filepath.Join(b.opts.profile, name+"-goroutines.txt"))
 	}()
 	return done
 }
