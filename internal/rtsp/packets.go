@@ -3,6 +3,7 @@ package rtsp
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
@@ -26,10 +27,13 @@ type packetCache struct {
 // The cache only needs to hold what the viewers of each camera are writing
 // at about the same moment (they are a frame or two apart, except while one
 // replays the GOP, which then packetizes for itself). A miss costs one
-// packetization, never correctness.
+// packetization, never correctness. What is older than packetCacheAge only
+// held memory: a 4 Mbit/s camera's viewers kept up to 8 MiB of packets and
+// units, and the last viewers' units stayed after they left.
 const (
 	packetCacheUnits = 1024
 	packetCacheBytes = 8 << 20
+	packetCacheAge   = time.Second
 )
 
 // maxEncoders bounds the encoders kept (one per publisher session and track).
@@ -41,19 +45,27 @@ type encoderKey struct {
 }
 
 func newPacketCache() *packetCache {
-	return &packetCache{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes),
+	return &packetCache{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes, packetCacheAge),
 		encoders: map[encoderKey]encoder{}}
 }
 
 // get returns u's packets; timestamps are offsets from the unit's PTS.
-func (c *packetCache) get(u *media.Unit, f format.Format) ([]*rtp.Packet, error) {
-	return c.cache.Get(u, func() ([]*rtp.Packet, error) {
+// Packets of a unit that no other viewer of its camera will ask for
+// (shared false: its reader is the camera's only one) are not kept: with
+// one viewer per camera the cache only held memory, 2.5 MiB of packets at
+// 150 cameras.
+func (c *packetCache) get(u *media.Unit, f format.Format, shared bool) ([]*rtp.Packet, error) {
+	packetize := func() ([]*rtp.Packet, error) {
 		enc, err := c.encoder(u, f)
 		if err != nil {
 			return nil, err
 		}
 		return enc(u)
-	})
+	}
+	if !shared {
+		return c.cache.Make(u, packetize)
+	}
+	return c.cache.Get(u, packetize)
 }
 
 // encoder returns the encoder of u's publisher session and track.
