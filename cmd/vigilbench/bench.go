@@ -125,6 +125,9 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	// The runtime's estimate of its collector's CPU time (an overestimate:
+	// compare it between runs, not with the process's CPU).
+	metricGCCPU = "go_cpu_classes_gc_total_cpu_seconds_total"
 	metricGOP   = "vigil_gop_cache_bytes"
 	metricIn    = "vigil_ingest_bytes_total"
 	// A cluster node's bus bytes, sealed and chunked; absent on one node.
@@ -135,7 +138,7 @@ const (
 // scrape returns the sums of the skips, allocation, GC, ingest and bus
 // counters and of the GOP caches' bytes.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP, metricIn, metricBusSent, metricBusReceived)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGCCPU, metricGOP, metricIn, metricBusSent, metricBusReceived)
 }
 
 // camera returns a simulated camera publishing c as d to v.

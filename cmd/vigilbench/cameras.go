@@ -201,19 +201,19 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 	b.WriteString("## Many cameras: N cameras, with no reader and with one reader each\n\n")
 	b.WriteString("Each step adds cameras of the 0.5 Mbit/s clip (RTSP push over TCP) and measures them alone, then with one " +
 		"RTSP reader each. \"Ingested\" is the cameras' payload rate into Vigil (vigil_ingest_bytes_total). \"GOP cache MiB\" is vigil_gop_cache_bytes summed at the window's end (the current and previous " +
-		"GOP of every camera): the media the process must hold. \"Anon MiB\" is the RSS without file-backed pages " +
+		"GOP of every camera): the media the process must hold. \"GC CPU %\" is the runtime's own estimate of its collector's CPU (an overestimate, for comparing runs). \"Anon MiB\" is the RSS without file-backed pages " +
 		"(RssAnon): what the process allocated, without the binary's code and data mapped from disk (clean pages the kernel " +
 		"shares with its page cache and can drop).\n\n")
-	b.WriteString("| cameras | readers | ingested Mbit/s | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU % per camera | Vigil RSS MiB | anon MiB | GOP cache MiB | RSS − cache MiB | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | alloc MiB/s | GC/s | generator CPU % | other CPU % |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| cameras | readers | ingested Mbit/s | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU % per camera | Vigil RSS MiB | anon MiB | GOP cache MiB | RSS − cache MiB | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | alloc MiB/s | GC/s | GC CPU % | generator CPU % | other CPU % |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var rowNote []string
 	for _, row := range c.rows {
 		m := row.measurement
-		fmt.Fprintf(b, "| %d | %d | %s | %.1f | %s | %s | %.1f | %.3f | %.0f | %.0f | %s | %s | %s | %d (%d) | %d | %d | %s | %s | %s | %.0f | %.0f |\n",
+		fmt.Fprintf(b, "| %d | %d | %s | %.1f | %s | %s | %.1f | %.3f | %.0f | %.0f | %s | %s | %s | %d (%d) | %d | %d | %s | %s | %s | %s | %.0f | %.0f |\n",
 			row.cameras, row.readers, num(m.ingestMbps, 1), m.rw.mbps, num(pct(m.rw.mbps, row.idealMbps), 0), num(m.rw.fpsPerReader, 1),
 			m.vigil.cpuPct, m.vigil.cpuPct/float64(row.cameras), m.vigil.rssMiB, m.vigil.anonMiB, num(m.cacheMiB, 1),
 			num(m.vigil.rssMiB-m.cacheMiB, 0), num(m.skips, 0), m.rw.stalls, m.rw.stalledReaders, m.rw.lost,
-			row.reconnects, num(m.vigil.writesPerSec, 0), num(m.allocMBps, 0), num(m.gcPerSec, 1),
+			row.reconnects, num(m.vigil.writesPerSec, 0), num(m.allocMBps, 0), num(m.gcPerSec, 1), num(m.gcCPU, 1),
 			m.bench.cpuPct, max(0, m.otherCPU))
 		rowNote = append(rowNote, rowNotes(fmt.Sprintf("%d cameras, %d readers", row.cameras, row.readers), m)...)
 	}
