@@ -330,30 +330,3 @@ func TestGOPCacheGaugeCountsBothGOPs(t *testing.T) {
 		t.Fatalf("vigil_gop_cache_bytes = %v after the camera left, want 0", got)
 	}
 }
-
-// TestReaderAlone: a reader is alone while no other reads its stream,
-// including after the others closed; a stream's other streams or cameras
-// do not count.
-func TestReaderAlone(t *testing.T) {
-	h := New(Config{})
-	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
-	h.Publish("cam-b", access.StreamMain, tracks())
-	a, _ := h.Read(grant("cam-a"), access.StreamMain)
-	other, _ := h.Read(grant("cam-b"), access.StreamMain)
-	defer other.Close()
-	if !a.Alone() {
-		t.Fatal("the only reader of cam-a is not alone")
-	}
-	b, _ := h.Read(grant("cam-a"), access.StreamMain)
-	if a.Alone() || b.Alone() {
-		t.Fatal("two readers of cam-a: one says it is alone")
-	}
-	b.Close()
-	if !a.Alone() {
-		t.Fatal("the other reader closed: not alone")
-	}
-	p.Close()
-	if !a.Alone() {
-		t.Fatal("the stream closed: not alone")
-	}
-}

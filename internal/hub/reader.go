@@ -60,11 +60,6 @@ func (r *Reader) WallClock(pts time.Duration) time.Time { return r.s.start.Add(p
 // Grant is the grant the reader was opened with.
 func (r *Reader) Grant() access.Grant { return r.grant }
 
-// Alone reports whether the reader is its stream's only one, so that an
-// output need not keep what it made of a unit for other viewers. It is a
-// hint that may change at any moment, never a guarantee.
-func (r *Reader) Alone() bool { return r.s.nReaders.Load() <= 1 }
-
 // Skips counts the times the reader's queue overflowed.
 func (r *Reader) Skips() uint64 {
 	r.mu.Lock()

@@ -39,9 +39,6 @@ type Stream struct {
 	// gopDur is the interval between the last two keyframes; guarded by mu.
 	gopDur  time.Duration
 	readers map[*Reader]struct{} // guarded by mu
-	// nReaders is len(readers), written under mu, read without it
-	// (Reader.Alone).
-	nReaders atomic.Int32
 	// lastUnit is when ingest received the last unit (unix nanoseconds),
 	// for operators (Hub.LastFrame); written under mu, read without it.
 	lastUnit atomic.Int64
@@ -183,7 +180,6 @@ func (s *Stream) addReader(g access.Grant, back bool) (*Reader, error) {
 	r.replay(gop)
 	r.waitKey = len(gop) == 0 && s.keyTrack >= 0
 	s.readers[r] = struct{}{}
-	s.nReaders.Store(int32(len(s.readers)))
 	s.readersG.Inc()
 	return r, nil
 }
@@ -214,7 +210,6 @@ func (s *Stream) removeReader(r *Reader) {
 	defer s.mu.Unlock()
 	if _, ok := s.readers[r]; ok {
 		delete(s.readers, r)
-		s.nReaders.Store(int32(len(s.readers)))
 		s.readersG.Dec()
 	}
 }
@@ -233,7 +228,6 @@ func (s *Stream) close(err error) {
 		s.readersG.Dec()
 	}
 	clear(s.readers)
-	s.nReaders.Store(0)
 	s.gop, s.prevGop, s.gopBytes, s.prevBytes = nil, nil, 0, 0
 	s.gopG.Set(0)
 }

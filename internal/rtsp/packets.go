@@ -50,22 +50,14 @@ func newPacketCache() *packetCache {
 }
 
 // get returns u's packets; timestamps are offsets from the unit's PTS.
-// Packets of a unit that no other viewer of its camera will ask for
-// (shared false: its reader is the camera's only one) are not kept: with
-// one viewer per camera the cache only held memory, 2.5 MiB of packets at
-// 150 cameras.
-func (c *packetCache) get(u *media.Unit, f format.Format, shared bool) ([]*rtp.Packet, error) {
-	packetize := func() ([]*rtp.Packet, error) {
+func (c *packetCache) get(u *media.Unit, f format.Format) ([]*rtp.Packet, error) {
+	return c.cache.Get(u, func() ([]*rtp.Packet, error) {
 		enc, err := c.encoder(u, f)
 		if err != nil {
 			return nil, err
 		}
 		return enc(u)
-	}
-	if !shared {
-		return c.cache.Make(u, packetize)
-	}
-	return c.cache.Get(u, packetize)
+	})
 }
 
 // encoder returns the encoder of u's publisher session and track.

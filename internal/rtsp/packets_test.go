@@ -24,16 +24,16 @@ func TestPacketCacheSharesAndStaysBounded(t *testing.T) {
 		pub.Write(0, hub.UnitData{PTS: time.Duration(n), Key: n == 0, Payload: [][]byte{append([]byte(nil), big...)}})
 	}
 	first := next(t, r)
-	a, err := c.get(first, f, true)
+	a, err := c.get(first, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := c.get(first, f, true)
+	b, _ := c.get(first, f)
 	if &a[0] != &b[0] {
 		t.Fatal("the same unit was packetized twice")
 	}
 	for range 300 {
-		c.get(next(t, r), f, true)
+		c.get(next(t, r), f)
 	}
 	if units, bytes := c.cache.Len(); bytes > packetCacheBytes || units > packetCacheUnits {
 		t.Fatalf("cache holds %d units, %d bytes: over its bounds", units, bytes)
@@ -52,32 +52,4 @@ func next(t *testing.T, r *hub.Reader) *media.Unit {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// TestPacketCacheKeepsNothingForALoneViewer: the packets of a unit only
-// one viewer asks for are made and handed over but not kept; a unit
-// already cached is not made again.
-func TestPacketCacheKeepsNothingForALoneViewer(t *testing.T) {
-	h := hub.New(hub.Config{})
-	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
-	pub, _ := h.Publish("cam-a", access.StreamMain, []*media.Track{{Kind: media.Video, Format: f}})
-	r, _ := h.Read(issuer.Mint("u", "cam-a", access.AudienceRTSP, time.Hour), access.StreamMain)
-	defer r.Close()
-	for n := range 3 {
-		pub.Write(0, hub.UnitData{PTS: time.Duration(n), Key: n == 0, Payload: [][]byte{{0x65, byte(n)}}})
-	}
-	c := newPacketCache()
-	alone := next(t, r)
-	if pkts, err := c.get(alone, f, false); err != nil || len(pkts) != 1 {
-		t.Fatalf("%d packets, %v; want 1", len(pkts), err)
-	}
-	if units, bytes := c.cache.Len(); units != 0 || bytes != 0 {
-		t.Fatalf("cache holds %d units, %d bytes for a lone viewer; want none", units, bytes)
-	}
-	shared := next(t, r)
-	a, _ := c.get(shared, f, true)
-	b, _ := c.get(shared, f, false)
-	if &a[0] != &b[0] {
-		t.Fatal("a cached unit was packetized again")
-	}
 }

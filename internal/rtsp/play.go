@@ -123,7 +123,7 @@ func (p *play) run(ctx context.Context) error {
 		if err := p.reader.Egress(u); err != nil {
 			return err // nothing of u is written
 		}
-		pkts, err := p.s.packets.get(u, p.reader.Tracks()[u.Track].Format, !p.reader.Alone())
+		pkts, err := p.s.packets.get(u, p.reader.Tracks()[u.Track].Format)
 		if err != nil {
 			continue // a unit the packetizer cannot carry is skipped, not fatal
 		}

@@ -76,18 +76,6 @@ func (c *Cache[V]) Get(u *media.Unit, make func() (V, error)) (V, error) {
 	return v, nil
 }
 
-// Make returns u's value if it is cached, else makes it without keeping
-// it: for a unit that no other viewer will ask for. make runs with the
-// cache locked, as in Get, so values of one cache are never made at once.
-func (c *Cache[V]) Make(u *media.Unit, make func() (V, error)) (V, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.values[u]; ok {
-		return v, nil
-	}
-	return make()
-}
-
 // dropOldest forgets the oldest unit. Caller holds c.mu.
 func (c *Cache[V]) dropOldest() {
 	old := c.recent[0].u
