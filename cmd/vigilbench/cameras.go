@@ -201,7 +201,8 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 	b.WriteString("## Many cameras: N cameras, with no reader and with one reader each\n\n")
 	b.WriteString("Each step adds cameras of the 0.5 Mbit/s clip (RTSP push over TCP) and measures them alone, then with one " +
 		"RTSP reader each. \"Ingested\" is the cameras' payload rate into Vigil (vigil_ingest_bytes_total). \"GOP cache MiB\" is vigil_gop_cache_bytes summed at the window's end (the current and previous " +
-		"GOP of every camera): the media the process must hold. \"GC CPU %\" is the runtime's own estimate of its collector's CPU (an overestimate, for comparing runs). \"Anon MiB\" is the RSS without file-backed pages " +
+		"GOP of every camera): the media the process must hold. \"GC CPU %\" is the runtime's own estimate of its collector's CPU (/cpu/classes/gc/total): it counts the wall time of " +
+		"the collector's workers and pauses, so it overstates, and a busy machine inflates it; compare it between runs on a quiet one. \"Anon MiB\" is the RSS without file-backed pages " +
 		"(RssAnon): what the process allocated, without the binary's code and data mapped from disk (clean pages the kernel " +
 		"shares with its page cache and can drop).\n\n")
 	b.WriteString("| cameras | readers | ingested Mbit/s | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU % per camera | Vigil RSS MiB | anon MiB | GOP cache MiB | RSS − cache MiB | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | alloc MiB/s | GC/s | GC CPU % | generator CPU % | other CPU % |\n")
