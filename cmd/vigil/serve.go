@@ -34,6 +34,7 @@ func (c command) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := cfg.Logger(c.err)
+	tuneGC(c.environ)
 	// Only a binary built with -tags canarymutant plants a bug; others
 	// ignore VIGIL_MUTANT.
 	m, err := mutant.Activate(c.environ)

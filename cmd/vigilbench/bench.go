@@ -125,6 +125,9 @@ const (
 	metricSkips = "vigil_reader_skips_total"
 	metricAlloc = "go_memstats_alloc_bytes_total"
 	metricGCs   = "go_gc_duration_seconds_count"
+	// The runtime's estimate of its collector's CPU time (an overestimate:
+	// compare it between runs, not with the process's CPU).
+	metricGCCPU = "go_cpu_classes_gc_total_cpu_seconds_total"
 	metricGOP   = "vigil_gop_cache_bytes"
 	metricIn    = "vigil_ingest_bytes_total"
 	// A cluster node's bus bytes, sealed and chunked; absent on one node.
@@ -135,7 +138,7 @@ const (
 // scrape returns the sums of the skips, allocation, GC, ingest and bus
 // counters and of the GOP caches' bytes.
 func (v *vigil) scrape(ctx context.Context) (map[string]float64, error) {
-	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGOP, metricIn, metricBusSent, metricBusReceived)
+	return v.Metrics(ctx, metricSkips, metricAlloc, metricGCs, metricGCCPU, metricGOP, metricIn, metricBusSent, metricBusReceived)
 }
 
 // camera returns a simulated camera publishing c as d to v.
@@ -193,7 +196,8 @@ func (b *bench) profilePath(name string) string {
 
 // profileWindow fetches, with -profile, Vigil's CPU profile over the next
 // measurement window into name.pprof and its heap profile at the window's
-// end into name-heap.pprof; the channel closes when both are written (at
+// end into name-heap.pprof, with its metrics (name-metrics.txt) and
+// goroutines (name-goroutines.txt) then; the channel closes when both are written (at
 // once without -profile).
 func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan struct{} {
 	if b.opts.profile == "" {
@@ -208,6 +212,10 @@ func (b *bench) profileWindow(ctx context.Context, v *vigil, name string) <-chan
 		defer c.close()
 		<-cpu
 		fetchProfile(ctx, c, origin+"/debug/pprof/heap", b.profilePath(name+"-heap"))
+		// Where the rest of the RSS is (stacks, heap goal, idle spans) and
+		// what runs per camera: the runtime's figures and the goroutines.
+		fetchProfile(ctx, c, origin+"/metrics", filepath.Join(b.opts.profile, name+"-metrics.txt"))
+		fetchProfile(ctx, c, origin+"/debug/pprof/goroutine?debug=1", filepath.Join(b.opts.profile, name+"-goroutines.txt"))
 	}()
 	return done
 }

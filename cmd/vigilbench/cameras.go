@@ -201,17 +201,20 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 	b.WriteString("## Many cameras: N cameras, with no reader and with one reader each\n\n")
 	b.WriteString("Each step adds cameras of the 0.5 Mbit/s clip (RTSP push over TCP) and measures them alone, then with one " +
 		"RTSP reader each. \"Ingested\" is the cameras' payload rate into Vigil (vigil_ingest_bytes_total). \"GOP cache MiB\" is vigil_gop_cache_bytes summed at the window's end (the current and previous " +
-		"GOP of every camera): the media the process must hold.\n\n")
-	b.WriteString("| cameras | readers | ingested Mbit/s | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU % per camera | Vigil RSS MiB | GOP cache MiB | RSS − cache MiB | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | alloc MiB/s | GC/s | generator CPU % | other CPU % |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		"GOP of every camera): the media the process must hold. \"GC CPU %\" is the runtime's own estimate of its collector's CPU (/cpu/classes/gc/total): it counts the wall time of " +
+		"the collector's workers and pauses, so it overstates, and a busy machine inflates it; compare it between runs on a quiet one. \"Anon MiB\" is the RSS without file-backed pages " +
+		"(RssAnon): what the process allocated, without the binary's code and data mapped from disk (clean pages the kernel " +
+		"shares with its page cache and can drop).\n\n")
+	b.WriteString("| cameras | readers | ingested Mbit/s | delivered Mbit/s | % of ideal | fps/reader | Vigil CPU % | CPU % per camera | Vigil RSS MiB | anon MiB | GOP cache MiB | RSS − cache MiB | skips | stalls (readers) | lost pkts | camera reconnects | writes/s | alloc MiB/s | GC/s | GC CPU % | generator CPU % | other CPU % |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var rowNote []string
 	for _, row := range c.rows {
 		m := row.measurement
-		fmt.Fprintf(b, "| %d | %d | %s | %.1f | %s | %s | %.1f | %.3f | %.0f | %s | %s | %s | %d (%d) | %d | %d | %s | %s | %s | %.0f | %.0f |\n",
+		fmt.Fprintf(b, "| %d | %d | %s | %.1f | %s | %s | %.1f | %.3f | %.0f | %.0f | %s | %s | %s | %d (%d) | %d | %d | %s | %s | %s | %s | %.0f | %.0f |\n",
 			row.cameras, row.readers, num(m.ingestMbps, 1), m.rw.mbps, num(pct(m.rw.mbps, row.idealMbps), 0), num(m.rw.fpsPerReader, 1),
-			m.vigil.cpuPct, m.vigil.cpuPct/float64(row.cameras), m.vigil.rssMiB, num(m.cacheMiB, 1),
+			m.vigil.cpuPct, m.vigil.cpuPct/float64(row.cameras), m.vigil.rssMiB, m.vigil.anonMiB, num(m.cacheMiB, 1),
 			num(m.vigil.rssMiB-m.cacheMiB, 0), num(m.skips, 0), m.rw.stalls, m.rw.stalledReaders, m.rw.lost,
-			row.reconnects, num(m.vigil.writesPerSec, 0), num(m.allocMBps, 0), num(m.gcPerSec, 1),
+			row.reconnects, num(m.vigil.writesPerSec, 0), num(m.allocMBps, 0), num(m.gcPerSec, 1), num(m.gcCPU, 1),
 			m.bench.cpuPct, max(0, m.otherCPU))
 		rowNote = append(rowNote, rowNotes(fmt.Sprintf("%d cameras, %d readers", row.cameras, row.readers), m)...)
 	}
@@ -223,8 +226,8 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 	fmt.Fprintf(b, "`%s` (scripts/go2rtc.sh), started after Vigil's steps ended, one stream per camera without a source; the same "+
 		"simulated cameras push to it and the same readers read it, without authentication. The last columns divide Vigil's "+
 		"window with the same cameras and readers by go2rtc's.\n\n", c.go2rtcVer)
-	b.WriteString("| cameras | readers | delivered Mbit/s | fps/reader | go2rtc CPU % | go2rtc RSS MiB | stalls (readers) | camera reconnects | writes/s | generator CPU % | other CPU % | Vigil ÷ go2rtc CPU | Vigil ÷ go2rtc RSS |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| cameras | readers | delivered Mbit/s | fps/reader | go2rtc CPU % | go2rtc RSS MiB | anon MiB | stalls (readers) | camera reconnects | writes/s | generator CPU % | other CPU % | Vigil ÷ go2rtc CPU | Vigil ÷ go2rtc RSS |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rowNote = nil
 	for _, row := range c.go2rtcRows {
 		m := row.measurement
@@ -232,8 +235,8 @@ func (c *manyCameras) section(b *strings.Builder, _ *report) {
 		if v, ok := cameraRowAt(c.rows, row.cameras, row.readers); ok && m.vigil.cpuPct > 0 {
 			cpu, rss = fmt.Sprintf("%.2f", v.vigil.cpuPct/m.vigil.cpuPct), fmt.Sprintf("%.2f", v.vigil.rssMiB/m.vigil.rssMiB)
 		}
-		fmt.Fprintf(b, "| %d | %d | %.1f | %s | %.1f | %.0f | %d (%d) | %d | %s | %.0f | %.0f | %s | %s |\n",
-			row.cameras, row.readers, m.rw.mbps, num(m.rw.fpsPerReader, 1), m.vigil.cpuPct, m.vigil.rssMiB,
+		fmt.Fprintf(b, "| %d | %d | %.1f | %s | %.1f | %.0f | %.0f | %d (%d) | %d | %s | %.0f | %.0f | %s | %s |\n",
+			row.cameras, row.readers, m.rw.mbps, num(m.rw.fpsPerReader, 1), m.vigil.cpuPct, m.vigil.rssMiB, m.vigil.anonMiB,
 			m.rw.stalls, m.rw.stalledReaders, row.reconnects, num(m.vigil.writesPerSec, 0), m.bench.cpuPct,
 			max(0, m.otherCPU), cpu, rss)
 		rowNote = append(rowNote, rowNotes(fmt.Sprintf("go2rtc, %d cameras, %d readers", row.cameras, row.readers), m)...)

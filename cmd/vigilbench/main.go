@@ -63,7 +63,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.warmup, "warmup", 0, "settling time before each window (default 3s; quick 2s)")
 	fs.StringVar(&o.go2rtc, "go2rtc", "", "go2rtc `binary` (scripts/go2rtc.sh builds it) to run the fan-out's and many-cameras' steps through after Vigil's; empty leaves it out")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Vigil's logs and data)")
-	fs.StringVar(&o.profile, "profile", "", "write profiles of Vigil into `DIR`: CPU during the cached-still loads (stills.pprof, tls-stills.pprof), CPU and heap during each many-cameras window (cameras-N-readers-R.pprof, cameras-N-readers-R-heap.pprof)")
+	fs.StringVar(&o.profile, "profile", "", "write profiles of Vigil into `DIR`: CPU during the cached-still loads (stills.pprof, tls-stills.pprof), CPU and heap during each many-cameras window (cameras-N-readers-R.pprof, cameras-N-readers-R-heap.pprof, with the metrics and goroutines then: -metrics.txt, -goroutines.txt)")
 	fs.Float64Var(&o.stillRate, "still-rate", 1000, "cached still requests per second")
 	fs.DurationVar(&o.stillWindow, "still-window", 0, "how long the cached still load runs (default 10s; quick 5s)")
 }

@@ -17,6 +17,9 @@ type measurement struct {
 	// allocMBps and gcPerSec are Vigil's heap allocation rate and GC
 	// cycles per second, from the Go collector; NaN if unreadable.
 	allocMBps, gcPerSec float64
+	// gcCPU is the runtime's estimate of its collector's CPU, % of one
+	// core; NaN if unreadable (a Vigil that does not export it).
+	gcCPU float64
 	// cacheMiB is what Vigil's GOP caches hold at the window's end
 	// (vigil_gop_cache_bytes summed); NaN if unreadable.
 	cacheMiB float64
@@ -88,10 +91,14 @@ func measure(ctx context.Context, v measured, rs []*reader, d time.Duration, als
 	first, last := s0[0], s1[0]
 	secs := last.proc.at.Sub(first.proc.at).Seconds()
 	m.skips, m.allocMBps, m.gcPerSec, m.cacheMiB, m.ingestMbps = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	m.gcCPU = math.NaN()
 	if first.metrics != nil && last.metrics != nil {
 		m.skips = last.metrics[metricSkips] - first.metrics[metricSkips]
 		m.allocMBps = (last.metrics[metricAlloc] - first.metrics[metricAlloc]) / secs / (1 << 20)
 		m.gcPerSec = (last.metrics[metricGCs] - first.metrics[metricGCs]) / secs
+		if _, ok := last.metrics[metricGCCPU]; ok {
+			m.gcCPU = 100 * (last.metrics[metricGCCPU] - first.metrics[metricGCCPU]) / secs
+		}
 		m.cacheMiB = last.metrics[metricGOP] / (1 << 20)
 		m.ingestMbps = (last.metrics[metricIn] - first.metrics[metricIn]) * 8 / secs / 1e6
 	}

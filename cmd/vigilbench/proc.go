@@ -24,6 +24,7 @@ type procSample struct {
 	at       time.Time
 	cpuTicks uint64 // utime + stime
 	rssKiB   uint64 // VmRSS
+	anonKiB  uint64 // RssAnon: VmRSS without file-backed pages (the binary's)
 	syscw    uint64 // write syscalls (0 if /proc/<pid>/io is unreadable)
 	wchar    uint64 // bytes passed to write syscalls
 	ioOK     bool
@@ -43,7 +44,7 @@ func sampleProc(pid int) (procSample, error) {
 	if b, err = os.ReadFile(dir + "status"); err != nil {
 		return s, err
 	}
-	if s.rssKiB, err = parseStatusRSS(b); err != nil {
+	if s.rssKiB, s.anonKiB, err = parseStatusRSS(b); err != nil {
 		return s, err
 	}
 	if b, err = os.ReadFile(dir + "io"); err == nil {
@@ -133,13 +134,18 @@ func descendantTicks(procs map[int]procTicks, root int) uint64 {
 	return sum
 }
 
-// parseStatusRSS returns VmRSS in KiB from /proc/<pid>/status.
-func parseStatusRSS(b []byte) (uint64, error) {
-	v, ok := field(b, "VmRSS:")
-	if !ok {
-		return 0, errors.New("status: no VmRSS")
+// parseStatusRSS returns VmRSS and RssAnon in KiB from /proc/<pid>/status.
+// RssAnon leaves out the pages mapped from files: mostly the binary's
+// code and read-only data, clean and shared with the page cache.
+func parseStatusRSS(b []byte) (rss, anon uint64, err error) {
+	v, ok1 := field(b, "VmRSS:")
+	a, ok2 := field(b, "RssAnon:")
+	if !ok1 || !ok2 {
+		return 0, 0, errors.New("status: no VmRSS or RssAnon")
 	}
-	return strconv.ParseUint(strings.TrimSuffix(v, " kB"), 10, 64)
+	rss, err1 := strconv.ParseUint(strings.TrimSuffix(v, " kB"), 10, 64)
+	anon, err2 := strconv.ParseUint(strings.TrimSuffix(a, " kB"), 10, 64)
+	return rss, anon, errors.Join(err1, err2)
 }
 
 // parseIO returns syscw and wchar from /proc/<pid>/io.
@@ -202,13 +208,14 @@ func machineBusy() (busy, steal uint64) {
 type usage struct {
 	cpuPct        float64 // % of one core
 	rssMiB        float64 // at the second sample
+	anonMiB       float64 // its RssAnon
 	writesPerSec  float64 // write syscalls per second; NaN if unknown
 	bytesPerWrite float64 // NaN if unknown
 }
 
 func usageBetween(a, b procSample) usage {
 	secs := b.at.Sub(a.at).Seconds()
-	u := usage{rssMiB: float64(b.rssKiB) / 1024, writesPerSec: math.NaN(), bytesPerWrite: math.NaN()}
+	u := usage{rssMiB: float64(b.rssKiB) / 1024, anonMiB: float64(b.anonKiB) / 1024, writesPerSec: math.NaN(), bytesPerWrite: math.NaN()}
 	if secs <= 0 {
 		return u
 	}

@@ -70,11 +70,11 @@ func TestDescendantTicks(t *testing.T) {
 }
 
 func TestParseStatusAndIO(t *testing.T) {
-	status := "Name:\tvigil\nVmPeak:\t  99999 kB\nVmRSS:\t   51234 kB\nThreads:\t9\n"
-	if got, err := parseStatusRSS([]byte(status)); err != nil || got != 51234 {
-		t.Fatalf("parseStatusRSS = %d, %v; want 51234", got, err)
+	status := "Name:\tvigil\nVmPeak:\t  99999 kB\nVmRSS:\t   51234 kB\nRssAnon:\t   20000 kB\nRssFile:\t   31234 kB\nThreads:\t9\n"
+	if rss, anon, err := parseStatusRSS([]byte(status)); err != nil || rss != 51234 || anon != 20000 {
+		t.Fatalf("parseStatusRSS = %d, %d, %v; want 51234, 20000", rss, anon, err)
 	}
-	if _, err := parseStatusRSS([]byte("Name:\tzombie\n")); err == nil {
+	if _, _, err := parseStatusRSS([]byte("Name:\tzombie\n")); err == nil {
 		t.Fatal("parseStatusRSS without VmRSS: want an error")
 	}
 	io := "rchar: 10\nwchar: 123456\nsyscr: 5\nsyscw: 789\nread_bytes: 0\n"
@@ -101,18 +101,18 @@ func TestSampleSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.rssKiB == 0 {
-		t.Fatal("RSS of the test process is 0")
+	if s.rssKiB == 0 || s.anonKiB == 0 || s.anonKiB > s.rssKiB {
+		t.Fatalf("RSS of the test process %d KiB, anonymous %d KiB", s.rssKiB, s.anonKiB)
 	}
 }
 
 func TestUsageBetween(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	a := procSample{at: t0, cpuTicks: 1000, syscw: 10, wchar: 1000, ioOK: true}
-	b := procSample{at: t0.Add(2 * time.Second), cpuTicks: 1100, rssKiB: 2048, syscw: 110, wchar: 21000, ioOK: true}
+	b := procSample{at: t0.Add(2 * time.Second), cpuTicks: 1100, rssKiB: 2048, anonKiB: 1024, syscw: 110, wchar: 21000, ioOK: true}
 	u := usageBetween(a, b)
 	// 100 ticks = 1 s of CPU over 2 s = 50% of a core.
-	if u.cpuPct != 50 || u.rssMiB != 2 || u.writesPerSec != 50 || u.bytesPerWrite != 200 {
+	if u.cpuPct != 50 || u.rssMiB != 2 || u.anonMiB != 1 || u.writesPerSec != 50 || u.bytesPerWrite != 200 {
 		t.Fatalf("usageBetween = %+v", u)
 	}
 	b.ioOK = false

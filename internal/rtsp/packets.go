@@ -3,6 +3,7 @@ package rtsp
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
@@ -26,10 +27,13 @@ type packetCache struct {
 // The cache only needs to hold what the viewers of each camera are writing
 // at about the same moment (they are a frame or two apart, except while one
 // replays the GOP, which then packetizes for itself). A miss costs one
-// packetization, never correctness.
+// packetization, never correctness. What is older than packetCacheAge only
+// held memory: a 4 Mbit/s camera's viewers kept up to 8 MiB of packets and
+// units, and the last viewers' units stayed after they left.
 const (
 	packetCacheUnits = 1024
 	packetCacheBytes = 8 << 20
+	packetCacheAge   = time.Second
 )
 
 // maxEncoders bounds the encoders kept (one per publisher session and track).
@@ -41,7 +45,7 @@ type encoderKey struct {
 }
 
 func newPacketCache() *packetCache {
-	return &packetCache{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes),
+	return &packetCache{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes, packetCacheAge),
 		encoders: map[encoderKey]encoder{}}
 }
 

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtplpcm"
@@ -51,6 +52,7 @@ type packetizer struct {
 const (
 	packetCacheUnits = 1024
 	packetCacheBytes = 8 << 20
+	packetCacheAge   = time.Second
 )
 
 func newPacketizer() (*packetizer, error) {
@@ -62,7 +64,7 @@ func newPacketizer() (*packetizer, error) {
 			return nil, fmt.Errorf("webrtc: packetizer: %w", err)
 		}
 	}
-	p := &packetizer{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes)}
+	p := &packetizer{cache: unitcache.New[[]*rtp.Packet](packetCacheUnits, packetCacheBytes, packetCacheAge)}
 	p.encode[codecH264] = func(u *media.Unit) ([]*rtp.Packet, error) { return h264.Encode(u.Payload) }
 	p.encode[codecOpus] = func(u *media.Unit) ([]*rtp.Packet, error) {
 		pkt, err := opus.Encode(u.Payload[0])
