@@ -206,18 +206,6 @@ func probeExport(ctx context.Context, v *Visit) error {
 	if !ok {
 		return nil
 	}
-	res, err := v.send(ctx, http.MethodGet, fmt.Sprintf("/api/exports/%d/recordings?stream=main", e.id), "", true)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if refused(res) {
-		v.Refused()
-		return nil
-	}
-	n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-	v.bad = true
-	v.c.violation(Violation{Kind: KindAttackServed, Output: v.output, User: v.User.Name, Requested: e.camera, Got: e.camera,
-		Detail: fmt.Sprintf("export %d of %s's not refused: status %d, %d body bytes", e.id, e.user, res.StatusCode, n)})
-	return nil
+	return v.mustRefuse(ctx, http.MethodGet, fmt.Sprintf("/api/exports/%d/recordings?stream=main", e.id), "", e.camera, e.camera,
+		fmt.Sprintf("export %d of %s's", e.id, e.user))
 }

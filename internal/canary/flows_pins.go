@@ -158,20 +158,7 @@ func probePins(ctx context.Context, v *Visit) error {
 		method, path, body = http.MethodPost, v.camPath("/pins"), fmt.Sprintf(`{"event":%d}`, it.id)
 		what = fmt.Sprintf("pin of event %d of %s", it.id, it.camera)
 	}
-	res, err := v.send(ctx, method, path, body, true)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if refused(res) {
-		v.Refused()
-		return nil
-	}
-	n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-	v.bad = true
-	v.c.violation(Violation{Kind: KindAttackServed, Output: v.output, User: v.User.Name, Requested: v.Camera.ID,
-		Detail: fmt.Sprintf("%s under this camera not refused: status %d, %d body bytes", what, res.StatusCode, n)})
-	return nil
+	return v.mustRefuse(ctx, method, path, body, v.Camera.ID, "", what+" under this camera")
 }
 
 // attackPins is an attacker's visit to a camera's review items, pins and

@@ -233,6 +233,26 @@ func (v *Visit) send(ctx context.Context, method, pathAndQuery, body string, bas
 	return v.HTTP.Do(req)
 }
 
+// mustRefuse sends a request the visit may not have answered: a refusal
+// (401, 403, 404) is counted as one; anything else is an attack served,
+// reported as what (the object asked for) with got the camera it is of.
+func (v *Visit) mustRefuse(ctx context.Context, method, path, body, requested, got, what string) error {
+	res, err := v.send(ctx, method, path, body, true)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if refused(res) {
+		v.Refused()
+		return nil
+	}
+	n, _ := io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	v.bad = true
+	v.c.violation(Violation{Kind: KindAttackServed, Output: v.output, User: v.User.Name, Requested: requested, Got: got,
+		Detail: fmt.Sprintf("%s not refused: status %d, %d body bytes", what, res.StatusCode, n)})
+	return nil
+}
+
 // forwarded names the visit's client address on req.
 func (v *Visit) forwarded(req *http.Request) {
 	if v.Addr != "" {
