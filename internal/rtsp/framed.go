@@ -3,6 +3,7 @@ package rtsp
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vigil/internal/limit"
@@ -35,6 +36,10 @@ type framedConn struct {
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
 
 	release func() // gives the address's place back; idempotent
+
+	// ingest reads a recording camera's RTP under gortsplib once armed
+	// (see directIngest); nil until then.
+	ingest atomic.Pointer[directIngest]
 }
 
 // admit is a new connection's way in: within the per-address cap (nil
