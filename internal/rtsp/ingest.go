@@ -16,26 +16,23 @@ import (
 
 // directIngest reads a TCP camera's interleaved RTP itself (RFC 2326
 // §10.12), under gortsplib, the way directWriter writes a viewer's. Once a
-// camera records, gortsplib reads every packet into a fresh buffer of its
-// own, unmarshals it into a fresh rtp.Packet, runs it through a receiver
-// that returns it in a fresh slice and calls back through two closures and
-// three map lookups: four allocations and most of the CPU a camera costs
-// besides the read syscall (profile of 150 cameras, 2026-12-03). Here the
-// connection's reads land in chunks that are never written twice, packets
-// are parsed in place into one reused rtp.Packet and go straight to the
-// camera's decoder, whose depacketizer copies each unit out once when it is
-// complete (see ingest.Decoder); a chunk is garbage once no unit refers
-// into it. Nothing is pooled (invariant 6).
+// camera records, gortsplib reads every packet into a fresh buffer, then
+// unmarshals it into a fresh rtp.Packet, runs it through a receiver that
+// returns it in a fresh slice and calls back through two closures, three
+// map lookups and a locked PTS decoder that reads the clock: four
+// allocations and most of the CPU a camera costs besides the read syscall
+// (profile of 150 cameras, 2026-12-03). Here the connection is read into
+// one buffer, each packet's RTP gets one allocation of its own (the
+// depacketizer refers to it until its unit is complete, then copies the
+// unit out: see ingest.Decoder), is parsed in place into one reused
+// rtp.Packet and goes straight to the camera's decoder. Nothing is pooled
+// (invariant 6); the read buffer is the connection's and nothing refers
+// into it once a Read returns.
 //
 // gortsplib still reads the connection: it is the reader's goroutine that
 // calls Read, and what is not the camera's RTP — requests (keep-alives,
 // TEARDOWN), RTCP, channels not set up — is handed up to it whole, so it
 // parses from a message boundary as before. The direct path starts only at
-// the first read after the RECORD response when gortsplib's read buffer is
-// empty then and no packet went through gortsplib (the camera sent nothing
-// ahead of the response), so the stream is cut at a message boundary and
-// one PTS decoder times the whole session; otherwise the session stays on
-// gortsplib's path.
 type directIngest struct {
 	conn    *framedConn
 	ss      *gortsplib.ServerSession
@@ -46,10 +43,10 @@ type directIngest struct {
 	tracks []ingestTrack // by interleaved RTP channel: channels[ch] indexes it
 	byChan [256]int8     // track index + 1 of an RTP channel, 0 for none
 
-	chunk []byte // reads land in chunk[w:]; chunk[:w] is never written again
-	r, w  int    // chunk[r:w] is read and not yet parsed
-	pass  []byte // a message for gortsplib, handed up by the next Reads
-	need  int    // bytes the message at r needs before it can be parsed
+	buf  []byte // reads land in buf[w:]; reused, nothing refers into it past a Read
+	r, w int    // buf[r:w] is read and not yet parsed
+	pass []byte // a message for gortsplib (in buf), handed up before the next fill
+	need int    // bytes the message at r needs before it can be parsed
 
 	pkt      rtp.Packet // the packet being handled; reused
 	now      time.Time  // when the last read returned
@@ -77,10 +74,10 @@ type ingestTrack struct {
 // from an empty buffer.
 const gortsplibReadBuffer = 4096
 
-// ingestChunk is the size of the chunks a camera's reads land in: a few
-// frames of a small camera, a read or two of a keyframe. A frame longer
-// than what is left of the chunk moves to a new one.
-const ingestChunk = 8 << 10
+// ingestBuffer is the size of a camera's read buffer, as gortsplib's: a
+// frame or two of a small camera per read. A longer frame grows it for the
+// time being.
+const ingestBuffer = 4096
 
 // maxMessageHead bounds an RTSP message's header while it is being
 // framed; a camera that sends more is handed to gortsplib for good.
@@ -136,9 +133,9 @@ func (in *directIngest) read(p []byte) (int, error) {
 			in.pass = in.pass[n:]
 			return n, nil
 		}
-		if in.state == ingestOff { // handed over: what is left of the chunk first
+		if in.state == ingestOff { // handed over: what is left of buf first
 			if in.r < in.w {
-				n := copy(p, in.chunk[in.r:in.w])
+				n := copy(p, in.buf[in.r:in.w])
 				in.r += n
 				return n, nil
 			}
@@ -158,7 +155,7 @@ func (in *directIngest) read(p []byte) (int, error) {
 // gortsplib (then in pass) or at one not read whole yet (need).
 func (in *directIngest) parse() {
 	for {
-		b := in.chunk[in.r:in.w]
+		b := in.buf[in.r:in.w]
 		if len(b) == 0 {
 			in.need = 0
 			return
@@ -175,7 +172,10 @@ func (in *directIngest) parse() {
 		in.r += n
 		if b[0] == '$' {
 			if t := in.byChan[b[1]]; t > 0 {
-				in.packet(&in.tracks[t-1], b[4:n:n])
+				// The depacketizer refers to the packet until its unit
+				// is complete: the packet gets its own copy, as gortsplib
+				// gives it.
+				in.packet(&in.tracks[t-1], bytes.Clone(b[4:n]))
 				continue
 			}
 		}
@@ -235,13 +235,19 @@ func contentLength(head []byte) (int, error) {
 	return 0, nil
 }
 
-// fill reads more of the connection. The unparsed bytes move to a new
-// chunk when what is needed does not fit behind them.
+// fill reads more of the connection into buf, after the bytes not parsed
+// yet (moved to its start), growing it for a frame longer than it.
 func (in *directIngest) fill() error {
-	if len(in.chunk)-in.w < 1500 || in.r+in.need > len(in.chunk) {
-		next := make([]byte, max(ingestChunk, in.need))
-		in.w = copy(next, in.chunk[in.r:in.w])
-		in.chunk, in.r = next, 0
+	if in.r > 0 {
+		in.w = copy(in.buf, in.buf[in.r:in.w])
+		in.r = 0
+	}
+	if in.need > len(in.buf) || in.buf == nil {
+		next := make([]byte, max(ingestBuffer, in.need))
+		copy(next, in.buf[:in.w])
+		in.buf = next
+	} else if in.w == 0 && len(in.buf) > ingestBuffer {
+		in.buf = make([]byte, ingestBuffer) // a long frame's buffer is not kept
 	}
 	if in.now.Sub(in.deadline) >= deadlineEvery {
 		in.deadline = in.now
@@ -249,7 +255,7 @@ func (in *directIngest) fill() error {
 			return err
 		}
 	}
-	n, err := in.conn.Conn.Read(in.chunk[in.w:])
+	n, err := in.conn.Conn.Read(in.buf[in.w:])
 	in.w += n
 	in.now = time.Now()
 	if n > 0 {
@@ -304,7 +310,7 @@ func (in *directIngest) packet(t *ingestTrack, b []byte) {
 		return
 	}
 	in.push.packet(in.ss, f, pkt, pts)
-	pkt.Payload = nil // the chunk is the unit's now, not the packet's
+	pkt.Payload = nil
 }
 
 // ptsDecoder is gortsplib's rtptime.GlobalDecoder for one session read on
