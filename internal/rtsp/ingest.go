@@ -48,6 +48,7 @@ type directIngest struct {
 	pass []byte // a message for gortsplib (in buf), handed up before the next fill
 	need int    // bytes the message at r needs before it can be parsed
 
+	raw      *rawSocket // the plain TCP socket under conn; nil for others (TLS)
 	pkt      rtp.Packet // the packet being handled; reused
 	now      time.Time  // when the last read returned
 	deadline time.Time  // when the read deadline was last pushed back
@@ -102,7 +103,7 @@ func armDirectIngest(sc *gortsplib.ServerConn, ss *gortsplib.ServerSession, p *p
 	if len(medias) != len(p.channels) || len(medias) > 127 {
 		return
 	}
-	in := &directIngest{conn: fc, ss: ss, push: p, timeout: p.s.cfg.ReadTimeout}
+	in := &directIngest{conn: fc, ss: ss, push: p, timeout: p.s.cfg.ReadTimeout, raw: rawSocketOf(fc.Conn)}
 	for i, m := range medias {
 		ch := p.channels[i]
 		if ch < 0 || ch > 255 || in.byChan[ch] != 0 {
@@ -242,8 +243,8 @@ func (in *directIngest) fill() error {
 		in.w = copy(in.buf, in.buf[in.r:in.w])
 		in.r = 0
 	}
-	if in.need > len(in.buf) || in.buf == nil {
-		next := make([]byte, max(ingestBuffer, in.need))
+	if in.need > len(in.buf) || in.w == len(in.buf) {
+		next := make([]byte, max(ingestBuffer, in.need, in.w+1))
 		copy(next, in.buf[:in.w])
 		in.buf = next
 	} else if in.w == 0 && len(in.buf) > ingestBuffer {
@@ -255,7 +256,13 @@ func (in *directIngest) fill() error {
 			return err
 		}
 	}
-	n, err := in.conn.Conn.Read(in.buf[in.w:])
+	var n int
+	var err error
+	if in.raw != nil {
+		n, err = in.raw.read(in.buf[in.w:])
+	} else {
+		n, err = in.conn.Conn.Read(in.buf[in.w:])
+	}
 	in.w += n
 	in.now = time.Now()
 	if n > 0 {

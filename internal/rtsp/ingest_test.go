@@ -384,3 +384,40 @@ func (g *benchUnits) next() []byte {
 	}
 	return u
 }
+
+// TestDirectIngestTimeout: a camera read directly is kept while it sends,
+// past the read timeout (5 s here), and dropped within it once it falls
+// silent, as gortsplib's own reads do.
+func TestDirectIngestTimeout(t *testing.T) {
+	e, lc := startLogged(t, "cam-aaa")
+	c := announceAndSetup(t, e.addr, "cam-aaa")
+	if err := c.write(c.recordRequest()); err != nil {
+		t.Fatal(err)
+	}
+	c.expectRead(base.StatusOK)
+	if err := c.write(c.keyframe("k1")); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(7 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		p, _ := c.fragmented("p", 500)
+		if err := c.write(p); err != nil {
+			t.Fatalf("camera dropped while sending: %v", err)
+		}
+	}
+	c.cseq++
+	if err := c.write(fmt.Appendf(nil, "GET_PARAMETER %s RTSP/1.0\r\nCSeq: %d\r\nSession: %s\r\n\r\n", c.url, c.cseq, c.session)); err != nil {
+		t.Fatal(err)
+	}
+	c.expectRead(base.StatusOK)
+	silent := time.Now()
+	if !c.closedWithin(8 * time.Second) {
+		t.Fatal("a silent camera was kept past the read timeout")
+	}
+	if d := time.Since(silent); d < 3*time.Second {
+		t.Fatalf("a silent camera was dropped after %v, before the read timeout", d)
+	}
+	rec, ok := lc.wait("camera disconnected", "cam-aaa", 5*time.Second)
+	if !ok || rec.attrs["direct"] != "true" {
+		t.Fatalf("disconnection not logged, or not read directly: %v", rec.attrs)
+	}
+}
