@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"vigil/internal/limit"
@@ -31,6 +32,10 @@ type framedConn struct {
 	mu     sync.Mutex
 	err    error  // guarded by mu; first write error, returned to every later write
 	joined []byte // guarded by mu; a secure frame's packets joined, reused up to maxBatchKeep
+	// raw is the plain TCP socket, written with writev directly (see
+	// rawSocket); nil for TLS and others. iov is its scratch, guarded by mu.
+	raw *rawSocket
+	iov []syscall.Iovec
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
@@ -59,6 +64,8 @@ func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Dur
 	f.secure, f.release = secure, release
 	if secure {
 		f.records = batcherOf(c)
+	} else {
+		f.raw = rawSocketOf(c)
 	}
 	if firstRequest > 0 {
 		f.firstBy = time.Now().Add(firstRequest)
@@ -130,6 +137,8 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
 			err = write()
 		}
 		f.joined = reuse(f.joined)
+	} else if f.raw != nil {
+		f.iov, err = f.raw.writev(bufs, f.iov)
 	} else {
 		_, err = bufs.WriteTo(f.Conn)
 	}

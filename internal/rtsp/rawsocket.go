@@ -61,3 +61,66 @@ func (s *rawSocket) read(p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// maxIovecs is how many buffers one writev takes (Linux's IOV_MAX).
+const maxIovecs = 1024
+
+// writev writes every byte of bufs, consuming them, with writev called
+// directly on the non-blocking socket (see rawSocket), waiting in the
+// poller while the socket's buffer is full; iov is scratch, returned for
+// reuse. A partial write is resumed where it stopped.
+func (s *rawSocket) writev(bufs *net.Buffers, iov []syscall.Iovec) ([]syscall.Iovec, error) {
+	var errno syscall.Errno
+	err := s.rc.Write(func(fd uintptr) bool {
+		for len(*bufs) > 0 {
+			iov = iov[:0]
+			for _, b := range *bufs {
+				if len(b) == 0 {
+					continue
+				}
+				iov = append(iov, syscall.Iovec{Base: &b[0]})
+				iov[len(iov)-1].SetLen(len(b))
+				if len(iov) == maxIovecs {
+					break
+				}
+			}
+			if len(iov) == 0 {
+				*bufs = (*bufs)[:0]
+				return true
+			}
+			n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+			switch e {
+			case 0:
+				consume(bufs, int(n))
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // wait until the poller says the socket is writable
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	clear(iov[:cap(iov)]) // keep no pointer into the buffers
+	if err != nil {
+		return iov, err
+	}
+	if errno != 0 {
+		return iov, os.NewSyscallError("writev", errno)
+	}
+	return iov, nil
+}
+
+// consume drops the first n bytes of bufs.
+func consume(bufs *net.Buffers, n int) {
+	for len(*bufs) > 0 {
+		b := (*bufs)[0]
+		if n < len(b) {
+			(*bufs)[0] = b[n:]
+			return
+		}
+		n -= len(b)
+		*bufs = (*bufs)[1:]
+	}
+}
