@@ -374,6 +374,8 @@ type push struct {
 	// viaGortsplib is set once a packet came through gortsplib's record
 	// path; the direct ingest then stays off.
 	viaGortsplib bool
+	// in is the direct ingest armed for the session, if any.
+	in *directIngest
 }
 
 // setupChannel keeps the interleaved channel a SETUP response gave.
@@ -442,6 +444,9 @@ func (p *push) warnf(msg string, err error) {
 }
 
 func (p *push) close(err error) {
+	if p.in != nil {
+		p.in.stop()
+	}
 	if p.pub == nil {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -39,9 +40,12 @@ type directIngest struct {
 	push    *push
 	timeout time.Duration // gortsplib's ReadTimeout for recording sessions
 
-	state  ingestState
-	tracks []ingestTrack // by interleaved RTP channel: channels[ch] indexes it
-	byChan [256]int8     // track index + 1 of an RTP channel, 0 for none
+	state ingestState
+	// stopped is set when the camera's session closes: the connection is
+	// gortsplib's again from the next message on.
+	stopped atomic.Bool
+	tracks  []ingestTrack // by interleaved RTP channel: channels[ch] indexes it
+	byChan  [256]int8     // track index + 1 of an RTP channel, 0 for none
 
 	buf  []byte // reads land in buf[w:]; reused, nothing refers into it past a Read
 	r, w int    // buf[r:w] is read and not yet parsed
@@ -95,7 +99,8 @@ const deadlineEvery = time.Second
 func armDirectIngest(sc *gortsplib.ServerConn, ss *gortsplib.ServerSession, p *push) {
 	fc, ok := sc.NetConn().(*framedConn)
 	tr := ss.Transport()
-	if !ok || tr == nil || tr.Protocol != gortsplib.ProtocolTCP || tr.Profile != headers.TransportProfileAVP ||
+	// A later session on the same connection stays on gortsplib's path.
+	if !ok || fc.ingest.Load() != nil || tr == nil || tr.Protocol != gortsplib.ProtocolTCP || tr.Profile != headers.TransportProfileAVP ||
 		sc.Transport().Tunnel != gortsplib.TunnelNone {
 		return
 	}
@@ -112,8 +117,12 @@ func armDirectIngest(sc *gortsplib.ServerConn, ss *gortsplib.ServerSession, p *p
 		in.byChan[ch] = int8(i + 1)
 		in.tracks = append(in.tracks, ingestTrack{formats: m.Formats})
 	}
+	p.in = in
 	fc.ingest.Store(in)
 }
+
+// stop hands the connection back to gortsplib: its session closed.
+func (in *directIngest) stop() { in.stopped.Store(true) }
 
 // read is framedConn.Read while a direct ingest is armed.
 func (in *directIngest) read(p []byte) (int, error) {
@@ -129,6 +138,9 @@ func (in *directIngest) read(p []byte) (int, error) {
 		in.push.direct = true
 	}
 	for {
+		if in.state == ingestOn && in.stopped.Load() {
+			in.state = ingestOff
+		}
 		if len(in.pass) > 0 {
 			n := copy(p, in.pass)
 			in.pass = in.pass[n:]

@@ -421,3 +421,62 @@ func TestDirectIngestTimeout(t *testing.T) {
 		t.Fatalf("disconnection not logged, or not read directly: %v", rec.attrs)
 	}
 }
+
+// TestDirectIngestSecondSession: a camera that tears its directly read
+// session down and records another camera's on the same connection gets
+// the second through gortsplib: both cameras' units arrive, each its own.
+func TestDirectIngestSecondSession(t *testing.T) {
+	e, lc := startLogged(t, "cam-aaa", "cam-bbb")
+	c := announceAndSetup(t, e.addr, "cam-aaa")
+	if err := c.write(c.recordRequest()); err != nil {
+		t.Fatal(err)
+	}
+	c.expectRead(base.StatusOK)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	testkit.WaitFor(t, 5*time.Second, "camera online", func() error {
+		if !e.hub.Online("cam-aaa", access.StreamMain) {
+			return fmt.Errorf("offline")
+		}
+		return nil
+	})
+	a := collect(ctx, hubReader(t, e.hub, "cam-aaa"))
+	if err := c.write(c.keyframe("a1")); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor(t, func(u *media.Unit) bool { return containsTag(u, "a1") })
+	c.expect(base.StatusOK, "TEARDOWN", c.url, "Session: "+c.session)
+	if rec, ok := lc.wait("camera disconnected", "cam-aaa", 5*time.Second); !ok || rec.attrs["direct"] != "true" {
+		t.Fatalf("first session: %v", rec.attrs)
+	}
+
+	url := "rtsp://" + e.addr + "/cam-bbb"
+	ch := c.challenge(url)
+	c.expect(base.StatusOK, "ANNOUNCE", url, digestAuth("ANNOUNCE", url, "cam-bbb", "pw-cam-bbb", ch.Nonce))
+	res := c.expect(base.StatusOK, "SETUP", url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record")
+	c.session, _, _ = strings.Cut(res.Header["Session"][0], ";")
+	c.url = url
+	if err := c.write(c.recordRequest()); err != nil {
+		t.Fatal(err)
+	}
+	c.expectRead(base.StatusOK)
+	testkit.WaitFor(t, 5*time.Second, "second camera online", func() error {
+		if !e.hub.Online("cam-bbb", access.StreamMain) {
+			return fmt.Errorf("offline")
+		}
+		return nil
+	})
+	b := collect(ctx, hubReader(t, e.hub, "cam-bbb"))
+	if err := c.write(c.keyframe("b1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range b.waitFor(t, func(u *media.Unit) bool { return containsTag(u, "b1") }) {
+		if u.Owner().Device != "cam-bbb" || containsTag(u, "a1") {
+			t.Fatalf("cam-bbb's reader got a unit of %s", u.Owner().Device)
+		}
+	}
+	c.c.Close()
+	if rec, ok := lc.wait("camera disconnected", "cam-bbb", 5*time.Second); !ok || rec.attrs["direct"] != "false" {
+		t.Fatalf("second session: %v", rec.attrs)
+	}
+}
