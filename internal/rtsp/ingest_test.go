@@ -20,7 +20,6 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/ingest"
 	"vigil/internal/media"
-	"vigil/internal/testkit"
 )
 
 // rawCamera is a hand-written camera recording one H.264 track over
@@ -126,12 +125,7 @@ func TestDirectIngest(t *testing.T) {
 				}
 				c.expectRead(base.StatusOK)
 			}
-			testkit.WaitFor(t, 5*time.Second, "camera online", func() error {
-				if !e.hub.Online("cam-aaa", access.StreamMain) {
-					return fmt.Errorf("offline")
-				}
-				return nil
-			})
+			waitOnline(t, e.hub, "cam-aaa", &syncBuffer{})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			units := collect(ctx, hubReader(t, e.hub, "cam-aaa"))
@@ -434,12 +428,7 @@ func TestDirectIngestSecondSession(t *testing.T) {
 	c.expectRead(base.StatusOK)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	testkit.WaitFor(t, 5*time.Second, "camera online", func() error {
-		if !e.hub.Online("cam-aaa", access.StreamMain) {
-			return fmt.Errorf("offline")
-		}
-		return nil
-	})
+	waitOnline(t, e.hub, "cam-aaa", &syncBuffer{})
 	a := collect(ctx, hubReader(t, e.hub, "cam-aaa"))
 	if err := c.write(c.keyframe("a1")); err != nil {
 		t.Fatal(err)
@@ -460,12 +449,7 @@ func TestDirectIngestSecondSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expectRead(base.StatusOK)
-	testkit.WaitFor(t, 5*time.Second, "second camera online", func() error {
-		if !e.hub.Online("cam-bbb", access.StreamMain) {
-			return fmt.Errorf("offline")
-		}
-		return nil
-	})
+	waitOnline(t, e.hub, "cam-bbb", &syncBuffer{})
 	b := collect(ctx, hubReader(t, e.hub, "cam-bbb"))
 	if err := c.write(c.keyframe("b1")); err != nil {
 		t.Fatal(err)
