@@ -80,7 +80,7 @@ func (w *directWriter) write(i int, pkts []packet, ts uint32, wall time.Time) er
 		w.bufs = append(net.Buffers{w.hdr[:start]}, w.bufs...)
 	}
 	bufs := w.bufs // WriteTo consumes its slice; keep ours for the next unit
-	return w.conn.writeBuffers(&bufs, time.Now().Add(w.timeout))
+	return w.conn.writeBuffers(&bufs, w.timeout)
 }
 
 // appendSR adds an interleaved RTCP sender report (RFC 3550 §6.4.1) mapping

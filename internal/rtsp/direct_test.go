@@ -3,6 +3,7 @@ package rtsp
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"testing"
 	"time"
 
@@ -10,10 +11,34 @@ import (
 	"github.com/pion/rtp"
 )
 
-// deadlineConn is a countingConn that accepts deadlines.
-type deadlineConn struct{ countingConn }
+// deadlineConn is a countingConn that accepts deadlines and counts them.
+type deadlineConn struct {
+	countingConn
+	deadlines int
+}
 
-func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *deadlineConn) SetWriteDeadline(time.Time) error { c.deadlines++; return nil }
+
+// TestWriteDeadlinePushedBackSparingly: a viewer's frames do not each set
+// the write deadline (a timer update), only when it would move by a tenth
+// of the timeout.
+func TestWriteDeadlinePushedBackSparingly(t *testing.T) {
+	c := &deadlineConn{}
+	f := newFramedConn(c)
+	for range 100 {
+		if err := f.writeBuffers(&net.Buffers{[]byte("x")}, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.deadlines != 1 {
+		t.Fatalf("%d deadlines set for 100 frames in well under a second, want 1", c.deadlines)
+	}
+	f.wdeadline = f.wdeadline.Add(-time.Second) // a second later
+	f.writeBuffers(&net.Buffers{[]byte("x")}, 10*time.Second)
+	if c.deadlines != 2 {
+		t.Fatal("the deadline was not pushed back a second later")
+	}
+}
 
 // frames splits interleaved data into (channel, payload) pairs.
 func frames(t *testing.T, b []byte) (chans []int, payloads [][]byte) {

@@ -36,6 +36,8 @@ type framedConn struct {
 	// rawSocket); nil for TLS and others. iov is its scratch, guarded by mu.
 	raw *rawSocket
 	iov []syscall.Iovec
+	// wdeadline is the write deadline writeBuffers last set; guarded by mu.
+	wdeadline time.Time
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
@@ -113,14 +115,21 @@ func (f *framedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeBuffers writes bufs with one writev and the given write deadline.
-func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
+// writeBuffers writes bufs with one writev, under a write deadline of
+// timeout from now. The deadline is pushed back only when it moves by a
+// tenth of timeout (at most a second): setting it costs a timer update,
+// and a viewer's frames come 25 or more times a second. gortsplib's own
+// writes set now + the same timeout, never less.
+func (f *framedConn) writeBuffers(bufs *net.Buffers, timeout time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
-	f.Conn.SetWriteDeadline(deadline)
+	if deadline := time.Now().Add(timeout); deadline.Sub(f.wdeadline) >= min(time.Second, timeout/10) {
+		f.Conn.SetWriteDeadline(deadline)
+		f.wdeadline = deadline
+	}
 	var err error
 	if f.secure {
 		// tls.Conn has no writev: join the frame so it is sealed in one
