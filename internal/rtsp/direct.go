@@ -7,7 +7,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 )
 
 // directWriter writes a TCP viewer's interleaved RTP itself (RFC 2326
@@ -42,7 +41,7 @@ const rtpHeaderSize = 12
 
 // write sends one unit's packets on track i, preceded by a sender report
 // when one is due. ts is the unit's RTP timestamp; wall its wall clock.
-func (w *directWriter) write(i int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
+func (w *directWriter) write(i int, pkts []packet, ts uint32, wall time.Time) error {
 	t := &w.tracks[i]
 	if t.channel < 0 {
 		return nil
@@ -52,32 +51,36 @@ func (w *directWriter) write(i int, pkts []*rtp.Packet, ts uint32, wall time.Tim
 		w.appendSR(t, ts, wall)
 	}
 	start := len(w.hdr)
-	for _, p := range pkts {
-		n := rtpHeaderSize + len(p.Payload)
+	for i := range pkts {
+		p := &pkts[i]
+		n := rtpHeaderSize + p.size()
 		w.hdr = append(w.hdr, '$', byte(t.channel), byte(n>>8), byte(n),
-			2<<6, p.PayloadType, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+			2<<6, p.pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		h := w.hdr[len(w.hdr)-rtpHeaderSize:]
-		if p.Marker {
+		if p.marker {
 			h[1] |= 0x80
 		}
 		binary.BigEndian.PutUint16(h[2:], t.seq)
-		binary.BigEndian.PutUint32(h[4:], ts+p.Timestamp)
+		binary.BigEndian.PutUint32(h[4:], ts+p.ts)
 		binary.BigEndian.PutUint32(h[8:], t.ssrc)
+		w.hdr = append(w.hdr, p.prefix[:p.np]...)
 		t.seq++
 		t.packets++
-		t.octets += uint32(len(p.Payload))
+		t.octets += uint32(p.size())
 	}
 	// Slice the header buffer only now: appends above may have moved it.
 	off := start
-	for _, p := range pkts {
-		w.bufs = append(w.bufs, w.hdr[off:off+4+rtpHeaderSize], p.Payload)
-		off += 4 + rtpHeaderSize
+	for i := range pkts {
+		p := &pkts[i]
+		end := off + 4 + rtpHeaderSize + int(p.np)
+		w.bufs = append(w.bufs, w.hdr[off:end], p.body)
+		off = end
 	}
 	if start > 0 {
 		w.bufs = append(net.Buffers{w.hdr[:start]}, w.bufs...)
 	}
 	bufs := w.bufs // WriteTo consumes its slice; keep ours for the next unit
-	return w.conn.writeBuffers(&bufs, time.Now().Add(w.timeout))
+	return w.conn.writeBuffers(&bufs, w.timeout)
 }
 
 // appendSR adds an interleaved RTCP sender report (RFC 3550 §6.4.1) mapping

@@ -3,6 +3,7 @@ package rtsp
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"testing"
 	"time"
 
@@ -10,10 +11,34 @@ import (
 	"github.com/pion/rtp"
 )
 
-// deadlineConn is a countingConn that accepts deadlines.
-type deadlineConn struct{ countingConn }
+// deadlineConn is a countingConn that accepts deadlines and counts them.
+type deadlineConn struct {
+	countingConn
+	deadlines int
+}
 
-func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *deadlineConn) SetWriteDeadline(time.Time) error { c.deadlines++; return nil }
+
+// TestWriteDeadlinePushedBackSparingly: a viewer's frames do not each set
+// the write deadline (a timer update), only when it would move by a tenth
+// of the timeout.
+func TestWriteDeadlinePushedBackSparingly(t *testing.T) {
+	c := &deadlineConn{}
+	f := newFramedConn(c)
+	for range 100 {
+		if err := f.writeBuffers(&net.Buffers{[]byte("x")}, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.deadlines != 1 {
+		t.Fatalf("%d deadlines set for 100 frames in well under a second, want 1", c.deadlines)
+	}
+	f.wdeadline = f.wdeadline.Add(-time.Second) // a second later
+	f.writeBuffers(&net.Buffers{[]byte("x")}, 10*time.Second)
+	if c.deadlines != 2 {
+		t.Fatal("the deadline was not pushed back a second later")
+	}
+}
 
 // frames splits interleaved data into (channel, payload) pairs.
 func frames(t *testing.T, b []byte) (chans []int, payloads [][]byte) {
@@ -33,9 +58,9 @@ func TestDirectWriterFraming(t *testing.T) {
 	c := &deadlineConn{}
 	w := &directWriter{conn: newFramedConn(c), timeout: time.Second,
 		tracks: []directTrack{{channel: 2, ssrc: 0xabcdef01, seq: 65535}, {channel: -1}}}
-	shared := []*rtp.Packet{
-		{Header: rtp.Header{PayloadType: 96}, Payload: []byte{1, 2, 3}},
-		{Header: rtp.Header{PayloadType: 96, Marker: true}, Payload: []byte{4, 5}},
+	shared := []packet{
+		{pt: 96, body: []byte{1, 2, 3}},
+		{pt: 96, marker: true, prefix: [3]byte{0x7c, 0x45}, np: 2, body: []byte{4, 5}},
 	}
 	wall := time.Unix(1700000000, 0)
 	if err := w.write(0, shared, 90000, wall); err != nil {
@@ -65,13 +90,14 @@ func TestDirectWriterFraming(t *testing.T) {
 			t.Fatal(err)
 		}
 		seq := uint16(65535 + i) // wraps
+		payload := append(want.prefix[:want.np:want.np], want.body...)
 		if got.SSRC != 0xabcdef01 || got.SequenceNumber != seq || got.Timestamp != 90000 ||
-			got.Marker != want.Marker || !bytes.Equal(got.Payload, want.Payload) {
-			t.Fatalf("packet %d: %+v", i, got.Header)
+			got.Marker != want.marker || got.PayloadType != 96 || !bytes.Equal(got.Payload, payload) {
+			t.Fatalf("packet %d: %+v % x", i, got.Header, got.Payload)
 		}
 	}
 	// The shared packets are untouched: other viewers reuse them.
-	if shared[0].SequenceNumber != 0 || shared[0].SSRC != 0 || shared[0].Timestamp != 0 {
+	if !bytes.Equal(shared[0].body, []byte{1, 2, 3}) || !bytes.Equal(shared[1].body, []byte{4, 5}) {
 		t.Fatal("the writer modified a shared packet")
 	}
 }

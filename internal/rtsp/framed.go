@@ -3,6 +3,8 @@ package rtsp
 import (
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"vigil/internal/limit"
@@ -30,11 +32,21 @@ type framedConn struct {
 	mu     sync.Mutex
 	err    error  // guarded by mu; first write error, returned to every later write
 	joined []byte // guarded by mu; a secure frame's packets joined, reused up to maxBatchKeep
+	// raw is the plain TCP socket, written with writev directly (see
+	// rawSocket); nil for TLS and others. iov is its scratch, guarded by mu.
+	raw *rawSocket
+	iov []syscall.Iovec
+	// wdeadline is the write deadline writeBuffers last set; guarded by mu.
+	wdeadline time.Time
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
 
 	release func() // gives the address's place back; idempotent
+
+	// ingest reads a recording camera's RTP under gortsplib once armed
+	// (see directIngest); nil until then.
+	ingest atomic.Pointer[directIngest]
 }
 
 // admit is a new connection's way in: within the per-address cap (nil
@@ -54,6 +66,8 @@ func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Dur
 	f.secure, f.release = secure, release
 	if secure {
 		f.records = batcherOf(c)
+	} else {
+		f.raw = rawSocketOf(c)
 	}
 	if firstRequest > 0 {
 		f.firstBy = time.Now().Add(firstRequest)
@@ -101,14 +115,21 @@ func (f *framedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeBuffers writes bufs with one writev and the given write deadline.
-func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
+// writeBuffers writes bufs with one writev, under a write deadline of
+// timeout from now. The deadline is pushed back only when it moves by a
+// tenth of timeout (at most a second): setting it costs a timer update,
+// and a viewer's frames come 25 or more times a second. gortsplib's own
+// writes set now + the same timeout, never less.
+func (f *framedConn) writeBuffers(bufs *net.Buffers, timeout time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
-	f.Conn.SetWriteDeadline(deadline)
+	if deadline := time.Now().Add(timeout); deadline.Sub(f.wdeadline) >= min(time.Second, timeout/10) {
+		f.Conn.SetWriteDeadline(deadline)
+		f.wdeadline = deadline
+	}
 	var err error
 	if f.secure {
 		// tls.Conn has no writev: join the frame so it is sealed in one
@@ -125,6 +146,8 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, deadline time.Time) error {
 			err = write()
 		}
 		f.joined = reuse(f.joined)
+	} else if f.raw != nil {
+		f.iov, err = f.raw.writev(bufs, f.iov)
 	} else {
 		_, err = bufs.WriteTo(f.Conn)
 	}

@@ -273,6 +273,10 @@ func (h *handler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	if ss == nil || res.StatusCode != base.StatusOK {
 		return
 	}
+	if pu, ok := ss.UserData().(*push); ok {
+		pu.setupChannel(res)
+		return
+	}
 	p, ok := ss.UserData().(*play)
 	if !ok {
 		return
@@ -347,6 +351,7 @@ func (h *handler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respo
 	if err := p.start(ctx.Session); err != nil {
 		return status(base.StatusInternalServerError), nil
 	}
+	armDirectIngest(ctx.Conn, ctx.Session, p)
 	return status(base.StatusOK), nil
 }
 
@@ -361,6 +366,30 @@ type push struct {
 	pub     *hub.Publisher
 	dec     *ingest.Decoder
 	lastLog time.Time
+	// channels are the interleaved RTP channels of the SETUP responses, in
+	// order (-1 for a track not over TCP); direct is set once the direct
+	// ingest reads the camera (see directIngest), on the packet goroutine.
+	channels []int
+	direct   bool
+	// viaGortsplib is set once a packet came through gortsplib's record
+	// path; the direct ingest then stays off.
+	viaGortsplib bool
+	// in is the direct ingest armed for the session, if any.
+	in *directIngest
+}
+
+// setupChannel keeps the interleaved channel a SETUP response gave.
+func (p *push) setupChannel(res *base.Response) {
+	v, ok := res.Header["Transport"]
+	if !ok {
+		return
+	}
+	var tr headers.Transport
+	if tr.Unmarshal(v) != nil || tr.InterleavedIDs == nil {
+		p.channels = append(p.channels, -1)
+		return
+	}
+	p.channels = append(p.channels, tr.InterleavedIDs[0])
 }
 
 func (p *push) start(ss *gortsplib.ServerSession) error {
@@ -377,16 +406,23 @@ func (p *push) start(ss *gortsplib.ServerSession) error {
 	p.log.Info("camera publishing", "session", pub.Owner().Session, "tracks", len(p.tracks),
 		"transport", ss.Transport().Protocol.String())
 	ss.OnPacketRTPAny(func(m *description.Media, f format.Format, pkt *rtp.Packet) {
+		p.viaGortsplib = true
 		pts, ok := ss.PacketPTS(m, pkt)
 		if !ok {
 			return
 		}
-		if err := p.dec.Packet(f, pkt, pts); errors.Is(err, hub.ErrReplaced) {
-			p.log.Info("camera session replaced by a newer one; closing the old one")
-			ss.Close()
-		}
+		p.packet(ss, f, pkt, pts)
 	})
 	return nil
+}
+
+// packet hands one RTP packet, presented at pts, to the camera's decoder;
+// from gortsplib's record path or the direct ingest.
+func (p *push) packet(ss *gortsplib.ServerSession, f format.Format, pkt *rtp.Packet, pts int64) {
+	if err := p.dec.Packet(f, pkt, pts); errors.Is(err, hub.ErrReplaced) {
+		p.log.Info("camera session replaced by a newer one; closing the old one")
+		ss.Close()
+	}
 }
 
 func (p *push) decodeError(err error) {
@@ -408,11 +444,14 @@ func (p *push) warnf(msg string, err error) {
 }
 
 func (p *push) close(err error) {
+	if p.in != nil {
+		p.in.stop()
+	}
 	if p.pub == nil {
 		return
 	}
 	p.pub.Close()
-	p.log.Info("camera disconnected", "session", p.pub.Owner().Session, "error", err, "decode_errors", p.dec.Errors, "packets_lost", p.lost)
+	p.log.Info("camera disconnected", "session", p.pub.Owner().Session, "error", err, "decode_errors", p.dec.Errors, "packets_lost", p.lost, "direct", p.direct)
 }
 
 var _ gortsplib.ServerHandlerOnPacketsLost = (*handler)(nil)

@@ -12,7 +12,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 
 	"vigil/internal/access"
 	"vigil/internal/audit"
@@ -144,7 +143,8 @@ func (p *play) run(ctx context.Context) error {
 }
 
 // viaStream writes through gortsplib (UDP viewers). The cached packets are
-// shared, so each is copied before gortsplib sets its SSRC and sequence.
+// shared, so each is joined into an rtp.Packet of its own before gortsplib
+// sets its SSRC and sequence.
 // UDP viewers get the cached GOP paced at udpReplayRate, packet by packet:
 // sent at once, a GOP (or one large keyframe) overflows gortsplib's write
 // queue and socket buffers, losing the very keyframe the join needs. Live
@@ -172,21 +172,19 @@ func (p *play) pace(ctx context.Context, size int) error {
 	return nil
 }
 
-func (p *play) viaStream(ctx context.Context, track int, pkts []*rtp.Packet, ts uint32, wall time.Time) error {
+func (p *play) viaStream(ctx context.Context, track int, pkts []packet, ts uint32, wall time.Time) error {
 	m := p.medias[track]
 	if !p.reported[track] {
 		p.reportFirst(track, ts, wall)
 	}
 	replay := time.Since(wall) > replayLag
-	for _, shared := range pkts {
+	for i := range pkts {
 		if replay {
-			if err := p.pace(ctx, shared.MarshalSize()); err != nil {
+			if err := p.pace(ctx, rtpHeaderSize+pkts[i].size()); err != nil {
 				return err
 			}
 		}
-		pkt := *shared
-		pkt.Timestamp = ts + shared.Timestamp
-		if err := p.stream.WritePacketRTPWithNTP(m, &pkt, wall); err != nil {
+		if err := p.stream.WritePacketRTPWithNTP(m, pkts[i].rtp(ts), wall); err != nil {
 			return err
 		}
 	}
