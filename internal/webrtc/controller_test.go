@@ -84,26 +84,37 @@ func TestControllerNeverAboveTop(t *testing.T) {
 func TestResendBounded(t *testing.T) {
 	var s resendState
 	t0 := time.Unix(0, 0)
+	var none time.Time
 	for seq := uint16(65530); seq != 10; seq++ { // across the wrap
-		if !s.allow(seq, t0) {
+		if !s.allow(seq, t0, none) {
 			t.Fatalf("first sending of %d refused", seq)
 		}
 	}
 	at := t0
 	for i := range resendTimes {
 		at = at.Add(resendGap)
-		if !s.allow(65533, at) {
+		if !s.allow(65533, at, none) {
 			t.Fatalf("retransmission %d refused", i+1)
 		}
-		if s.allow(65533, at.Add(resendGap/2)) {
+		if s.allow(65533, at.Add(resendGap/2), none) {
 			t.Fatal("a retransmission sooner than resendGap after the last allowed")
 		}
 	}
-	if s.allow(65533, at.Add(resendGap)) {
+	if s.allow(65533, at.Add(resendGap), none) {
 		t.Fatal("one retransmission too many allowed")
 	}
-	if s.allow(5, t0.Add(resendAge+time.Millisecond)) {
+	if s.allow(5, t0.Add(resendAge+time.Millisecond), none) {
 		t.Fatal("retransmission of a stale packet allowed")
+	}
+	// A switch of stream cuts retransmissions of what was sent before it.
+	if !s.allow(20, t0.Add(time.Second), none) {
+		t.Fatal("first sending of 20 refused")
+	}
+	if s.allow(20, t0.Add(time.Second+resendGap), t0.Add(time.Second+time.Millisecond)) {
+		t.Fatal("a packet sent before the cut went out again")
+	}
+	if !s.allow(20, t0.Add(time.Second+resendGap), t0) {
+		t.Fatal("a packet sent after the cut was not resent")
 	}
 }
 

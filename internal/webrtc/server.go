@@ -21,7 +21,8 @@ import (
 type Server struct {
 	cfg     Config
 	api     *pion.API
-	est     *estimators // each PeerConnection's bandwidth estimator until its session takes it
+	est     *estimators         // each PeerConnection's bandwidth estimator until its session takes it
+	resends *byPC[*resendLimit] // each PeerConnection's retransmission bound, likewise
 	packets *packetizer
 	log     *slog.Logger
 	// ctx ends every session when the server closes.
@@ -44,8 +45,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	est := &estimators{}
-	api, err := newAPI(cfg, est)
+	est, resends := &estimators{}, &byPC[*resendLimit]{}
+	api, err := newAPI(cfg, est, resends)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Server{cfg: cfg, api: api, est: est, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
+	return &Server{cfg: cfg, api: api, est: est, resends: resends, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
 		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}, nil
 }
 

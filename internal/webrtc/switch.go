@@ -52,6 +52,10 @@ type adapter struct {
 	meter   meter
 	pending *pendingSwitch
 	waitKey bool // video waits for the next keyframe (after a mode up on one stream)
+	// catchUp is set by a switch down, while the new stream's cached GOP
+	// goes out: it is paced to the path (pace).
+	catchUp bool
+	paceEst int // the latest estimate pace saw, bits/s; 0: none yet
 	// shift is added to the source's PTS so that RTP time runs on across
 	// switches; last is the latest shifted PTS sent, lastCaptured the
 	// capture time of the latest video unit sent.
@@ -62,13 +66,14 @@ type adapter struct {
 	mode         atomic.Int32
 }
 
-// pendingSwitch is another stream opened for a switch, read until its
-// first keyframe captured after what was last sent.
+// pendingSwitch is another stream opened for a switch, read until it has
+// the keyframe to switch at (trySwitch).
 type pendingSwitch struct {
 	src    Source
 	stream access.StreamID
 	mode   Mode
 	since  time.Time
+	read   []*media.Unit // what was read of src so far
 }
 
 // newAdapter returns the adaptation of a session that starts on stream,
@@ -136,6 +141,20 @@ func (a *adapter) keep(u *media.Unit, video bool) bool {
 	return true
 }
 
+// prime measures units that are not sent: the GOP before the keyframe a
+// session starts from, or switches at, when its reader was opened one
+// GOP back. The rate of what is sent is then known at its first
+// keyframe, not a GOP later. tracks map the units' tracks.
+func (a *adapter) prime(units []*media.Unit, tracks []*track) {
+	if a == nil {
+		return
+	}
+	for _, u := range units {
+		video := u.Track < len(tracks) && tracks[u.Track] != nil && tracks[u.Track].kind == pion.RTPCodecTypeVideo
+		a.meter.add(u.Size(), u.PTS, video && u.Key)
+	}
+}
+
 // stillEvery is how far apart stills go: each within half the estimate,
 // one a second at most and one every ten seconds at least.
 func (a *adapter) stillEvery(u *media.Unit) time.Duration {
@@ -160,13 +179,22 @@ func (a *adapter) sent(u *media.Unit, pts time.Duration, video bool) {
 // as the link is slow, at a quarter above the estimate, so that a
 // keyframe spreads over the link instead of overflowing its queue, while
 // its packets still leave faster than the link carries them (the
-// estimate measures their spread: it can grow).
-func (a *adapter) pace(l *rate.Limiter) {
+// estimate measures their spread: it can grow). So is the cached GOP of
+// the stream a switch down went to (catchUp, while replaying): the
+// path's queue is full of the old stream's packets, and a burst would
+// lose the new keyframe.
+func (a *adapter) pace(l *rate.Limiter, replaying bool) {
+	if !replaying {
+		a.catchUp = false
+	}
+	// A change of mode forgets the estimate until the next report: the
+	// last one stands for it meanwhile.
+	if e := a.bwe.GetTargetBitrate(); e > 0 {
+		a.paceEst = e
+	}
 	lim, burst := paceRate, paceBurst
-	if Mode(a.mode.Load()) >= ModeKeyframes {
-		if e := a.bwe.GetTargetBitrate(); e > 0 {
-			lim, burst = rate.Limit(max(e, minPace)/8)*5/4, slowBurst
-		}
+	if (Mode(a.mode.Load()) >= ModeKeyframes || a.catchUp) && a.paceEst > 0 {
+		lim, burst = rate.Limit(max(a.paceEst, minPace)/8)*5/4, slowBurst
 	}
 	if l.Limit() != lim {
 		l.SetLimit(lim)
@@ -241,11 +269,16 @@ func (ss *Session) moved(now time.Time, m Mode) {
 	ss.srv.cfg.Metrics.Switches.WithLabelValues(m.String()).Inc()
 }
 
-// trySwitch reads the pending stream's queued units without waiting. At
-// its first video keyframe captured after the last video unit sent, it
-// makes that stream the session's and returns the keyframe; before that
-// it returns nil and what it read is dropped (a GOP cut short at a switch
-// would not decode). A switch that cannot complete is given up.
+// trySwitch reads the pending stream's queued units without waiting and
+// switches at one of its video keyframes, which it returns; before there
+// is one it returns nil (a GOP cut short at a switch would not decode).
+// Down (the path is short), it switches at once, at the latest keyframe
+// queued: the other stream's cached one, which its reader replays, with
+// the GOP after it queued to follow. Up (a probe), it waits for the
+// first keyframe captured after the last video unit sent, so that the
+// picture never steps back in time while the current stream plays on. A
+// GOP before the keyframe (a reader opened one GOP back) measures the new
+// stream's rate at once. A switch that cannot complete is given up.
 func (ss *Session) trySwitch() *media.Unit {
 	a, p := ss.ad, ss.ad.pending
 	ctx, cancel := context.WithCancel(ss.ctx)
@@ -255,28 +288,76 @@ func (ss *Session) trySwitch() *media.Unit {
 		if err != nil {
 			if !errors.Is(err, context.Canceled) || time.Since(p.since) > switchWait {
 				ss.giveUp(fmt.Errorf("no keyframe in time: %w", err))
+				return nil
 			}
-			return nil
+			break
 		}
-		if !u.Key || !u.Captured().After(a.lastCaptured) {
-			continue
-		}
-		tracks, err := ss.remap(p.src.Tracks(), u)
-		if err != nil {
-			ss.giveUp(err)
-			return nil
-		}
-		if tracks[u.Track] == nil || tracks[u.Track].kind != pion.RTPCodecTypeVideo {
-			continue
-		}
-		old := ss.src
-		ss.src, ss.tracks, a.stream, a.pending = p.src, tracks, p.stream, nil
-		old.Close()
-		a.shift = a.last + switchGap - u.PTS
-		a.waitKey = false
-		ss.moved(time.Now(), p.mode)
-		return u
+		p.read = append(p.read, u)
 	}
+	down := p.mode > a.ctl.mode
+	k := -1
+	for i, u := range p.read {
+		if !isKey(p.src.Tracks(), u) {
+			continue
+		}
+		if down {
+			k = i
+		} else if u.Captured().After(a.lastCaptured) {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		return nil
+	}
+	key := p.read[k]
+	tracks, err := ss.remap(p.src.Tracks(), key)
+	if err != nil {
+		ss.giveUp(err)
+		return nil
+	}
+	old := ss.src
+	ss.src, ss.tracks, a.stream, a.pending = p.src, tracks, p.stream, nil
+	old.Close()
+	// What was drained of the old stream and not sent yet is dropped; the
+	// new stream's units after its keyframe follow it.
+	clear(ss.pending)
+	ss.pending = p.read[k+1:]
+	a.shift = a.last + switchGap - key.PTS
+	a.waitKey, a.catchUp = false, down
+	// The old stream's packets are of no use to the peer's decoder now:
+	// retransmitting them would take the link from the new keyframe.
+	ss.resend.cutAt(time.Now())
+	ss.moved(time.Now(), p.mode)
+	a.prime(p.read[:k], tracks)
+	return key
+}
+
+// isKey reports whether u is a keyframe of the first video track of cam,
+// the track a session sends.
+func isKey(cam []*media.Track, u *media.Unit) bool {
+	return u.Key && u.Track == firstVideo(cam)
+}
+
+// firstVideo is the index of cam's first video track, -1 if none.
+func firstVideo(cam []*media.Track) int {
+	for i, t := range cam {
+		if t.Kind == media.Video {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastKey is the index of the last keyframe of cam's video among units,
+// 0 when there is none.
+func lastKey(cam []*media.Track, units []*media.Unit) int {
+	for i := len(units) - 1; i > 0; i-- {
+		if isKey(cam, units[i]) {
+			return i
+		}
+	}
+	return 0
 }
 
 // giveUp drops the pending switch; a sub stream that failed stays unused.
