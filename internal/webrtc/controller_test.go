@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"vigil/internal/media"
 )
 
 // TestControllerMovesOneModeAtATime: down after downHold under the rate,
@@ -145,7 +147,8 @@ func TestTrainRate(t *testing.T) {
 // 580 kbit/s delivered without loss or queuing, whose only packet train
 // (its keyframe) arrived spread as if at 390 kbit/s (the receiver paused
 // while it came): the estimate is at least what was delivered, so the
-// session does not fall from sub to keyframes. It read the train alone.
+// session does not fall from sub to keyframes. It read the train alone;
+// and when the window was congested, it still did.
 func TestEstimateNotUnderCleanDelivery(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	const delay = 150 * time.Millisecond
@@ -168,5 +171,65 @@ func TestEstimateNotUnderCleanDelivery(t *testing.T) {
 	}
 	if got := e.estimate(); got < 550_000 {
 		t.Fatalf("estimate %d bit/s (basis %+v), want at least the 580 kbit/s delivered", got, e.basis)
+	}
+	// Congested (a tenth of the P-frames' packets lost), it is still at
+	// least what was delivered.
+	for i := 0; i < 100; i += 10 {
+		e.reports[i].lost = true
+	}
+	if got := e.estimate(); got < 500_000 || e.basis.lossPct < 5 {
+		t.Fatalf("congested: estimate %d bit/s (basis %+v), want at least the ~520 kbit/s delivered", got, e.basis)
+	}
+}
+
+// TestControllerSettlesAfterAMoveDown: right after a move down the path's
+// queue still holds the old mode's packets; estimates far below the new
+// mode's rate do not move it on down until downHold has passed.
+func TestControllerSettlesAfterAMoveDown(t *testing.T) {
+	cfg := defaultAdapt()
+	c := newController(cfg, ModeMain)
+	t0 := time.Unix(0, 0)
+	const sub = 500_000
+	c.moved(t0, ModeSub)
+	for d := time.Duration(0); d < cfg.downHold; d += decideEvery {
+		if m := c.decide(t0.Add(d), 100_000, sub); m != ModeSub {
+			t.Fatalf("moved on to %v %v after the move down", m, d)
+		}
+	}
+	at := t0.Add(cfg.downHold)
+	c.decide(at, 100_000, sub)
+	if m := c.decide(at.Add(cfg.downHold/3), 100_000, sub); m != ModeKeyframes {
+		t.Fatalf("still %v once settled and far below", m)
+	}
+}
+
+// TestTooOld: a switch down replays the other stream's cached GOP while
+// it is younger than half its GOP, else waits for its next keyframe.
+func TestTooOld(t *testing.T) {
+	cam := []*media.Track{{Kind: media.Video}}
+	gop := func(key, last time.Duration, prevKey bool) []*media.Unit {
+		var us []*media.Unit
+		if prevKey {
+			us = append(us, &media.Unit{PTS: key - 2*time.Second, Key: true})
+		}
+		us = append(us, &media.Unit{PTS: key, Key: true})
+		for pts := key + 40*time.Millisecond; pts <= last; pts += 40 * time.Millisecond {
+			us = append(us, &media.Unit{PTS: pts})
+		}
+		return us
+	}
+	for _, tc := range []struct {
+		name  string
+		units []*media.Unit
+		want  time.Duration
+	}{
+		{"young", gop(10*time.Second, 10*time.Second+600*time.Millisecond, true), 0},
+		{"old", gop(10*time.Second, 11*time.Second+400*time.Millisecond, true), 10*time.Second + 1},
+		{"old, no GOP before", gop(10*time.Second, 11*time.Second+400*time.Millisecond, false), 10*time.Second + 1},
+		{"no keyframe", nil, 0},
+	} {
+		if got := tooOld(cam, tc.units); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -24,8 +24,7 @@ import (
 // last two seconds of reports (a camera sends most of its bits in one
 // keyframe a GOP), it is the rate at which the path spread the packet
 // trains sent (trainRate): the rate of the path's slowest link, measured
-// without filling it, but never under what the path delivered without
-// loss or queuing. Without trains, it falls back to what was
+// without filling it, but never under what the path delivered. Without trains, it falls back to what was
 // delivered: when more than 5 % of packets were lost, or the queuing
 // delay (one-way delay above the lowest seen in ten seconds) exceeds
 // 300 ms, the path carries what it delivered; otherwise at least twice
@@ -39,6 +38,7 @@ type pathEstimate struct {
 	base    []delaySample        // guarded by mu; lowest delays, for the baseline
 	rate    int                  // guarded by mu; bits/s; 0 until a report came
 	basis   basis                // guarded by mu; what rate came from
+	since   time.Time            // guarded by mu; packets sent before are not reported (forget)
 }
 
 // basis is what an estimate came from, for the log line of a change of
@@ -153,7 +153,7 @@ func (e *pathEstimate) take(now time.Time, fb *rtcp.TransportLayerCC) {
 			deltas = deltas[1:]
 			r.arrived = arrival
 		}
-		if s := e.sent[seq%sentRing]; s.ok && s.seq == seq {
+		if s := e.sent[seq%sentRing]; s.ok && s.seq == seq && !s.at.Before(e.since) {
 			r.departed, r.size = s.at, s.size
 			e.reports = append(e.reports, r)
 			if !r.lost {
@@ -195,10 +195,12 @@ func (e *pathEstimate) sample(now time.Time, d time.Duration) {
 
 // estimate is the path's rate from the window's reports. Caller holds mu.
 //
-// A path that delivered what was sent without loss or queuing carries at
-// least that: a train that arrived spread wider than the link's rate (the
-// receiver paused while it came, a shaper's timer ran late) does not
-// bring the estimate under it. Before, one such train, the only one in
+// A path carries at least what it delivered, congested or not: a train
+// that arrived spread wider than the link's rate (the receiver paused
+// while it came, a shaper's timer ran late) does not bring the estimate
+// under it. (Congested, the train alone was taken until a single one read
+// 216 kbit/s on the 800 kbit/s link delivering 1.1 Mbit/s of a sub
+// stream's catch-up, and the session fell to keyframes.) Before, one such train, the only one in
 // the window of a sub stream with a keyframe every two seconds, read
 // 390 kbit/s on an 800 kbit/s link carrying the sub stream's 520 kbit/s
 // cleanly, and the session fell to keyframes only.
@@ -228,8 +230,6 @@ func (e *pathEstimate) estimate() int {
 	e.basis = basis{trains: trains, lossPct: 100 * float64(lost) / float64(len(e.reports)), queued: median(queued), delivered: delivered}
 	congested := float64(lost) > congestedLoss*float64(len(e.reports)) || e.basis.queued > congestedDelay
 	switch {
-	case train > 0 && congested:
-		return train
 	case train > 0:
 		return max(train, delivered)
 	case congested:
@@ -300,13 +300,16 @@ func median(ds []time.Duration) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// forget drops the reports: the session changed what it sends, and the
-// path's state under the old stream (its queue, its losses) says nothing
-// of the new one. The delay baseline stays.
+// forget drops the reports, and those to come of the packets sent so far:
+// the session changed what it sends, and the path's state under the old
+// stream (its queue, its losses) says nothing of the new one. Before,
+// the old stream's packets still queued on the link, reported lost or
+// late after a switch to the sub stream, moved the session on down to
+// keyframes within a second of the switch. The delay baseline stays.
 func (e *pathEstimate) forget() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.reports, e.rate = e.reports[:0], 0
+	e.reports, e.rate, e.since = e.reports[:0], 0, time.Now()
 }
 
 // why is what the estimate came from, for the log.

@@ -74,6 +74,10 @@ type pendingSwitch struct {
 	mode   Mode
 	since  time.Time
 	read   []*media.Unit // what was read of src so far
+	// judged is set once a switch down has judged the cached GOP;
+	// notBefore is the PTS a keyframe must reach to be switched at.
+	judged    bool
+	notBefore time.Duration
 }
 
 // newAdapter returns the adaptation of a session that starts on stream,
@@ -179,10 +183,10 @@ func (a *adapter) sent(u *media.Unit, pts time.Duration, video bool) {
 // as the link is slow, at a quarter above the estimate, so that a
 // keyframe spreads over the link instead of overflowing its queue, while
 // its packets still leave faster than the link carries them (the
-// estimate measures their spread: it can grow). So is the cached GOP of
-// the stream a switch down went to (catchUp, while replaying): the
-// path's queue is full of the old stream's packets, and a burst would
-// lose the new keyframe.
+// estimate measures their spread: it can grow). The cached GOP of the
+// stream a switch down went to (catchUp, while replaying) goes at the
+// estimate: the path's queue is full of the old stream's packets, and a
+// burst would lose the new keyframe.
 func (a *adapter) pace(l *rate.Limiter, replaying bool) {
 	if !replaying {
 		a.catchUp = false
@@ -193,8 +197,12 @@ func (a *adapter) pace(l *rate.Limiter, replaying bool) {
 		a.paceEst = e
 	}
 	lim, burst := paceRate, paceBurst
-	if (Mode(a.mode.Load()) >= ModeKeyframes || a.catchUp) && a.paceEst > 0 {
+	switch {
+	case a.paceEst == 0:
+	case Mode(a.mode.Load()) >= ModeKeyframes:
 		lim, burst = rate.Limit(max(a.paceEst, minPace)/8)*5/4, slowBurst
+	case a.catchUp: // at the estimate: the link's queue holds the old stream's tail already
+		lim, burst = rate.Limit(max(a.paceEst, minPace)/8), slowBurst
 	}
 	if l.Limit() != lim {
 		l.SetLimit(lim)
@@ -203,10 +211,14 @@ func (a *adapter) pace(l *rate.Limiter, replaying bool) {
 }
 
 // minPace is the slowest pacing, in bits/s; slowBurst the burst at paces
-// below paceRate, in bytes (a few packets).
+// below paceRate, in bytes: a few packets, enough for a packet train
+// (trainMin) to leave back to back at each keyframe and measure the
+// link's rate, so that the estimate can grow past the pace. With 4 KiB
+// (three packets) no train formed, the estimate was what was delivered,
+// keyframes alone, and a session that fell to keyframes never came back.
 const (
 	minPace   = 100_000
-	slowBurst = 4 << 10
+	slowBurst = 10 << 10
 )
 
 // streamFor is the stream mode m is sent from.
@@ -274,7 +286,8 @@ func (ss *Session) moved(now time.Time, m Mode) {
 // is one it returns nil (a GOP cut short at a switch would not decode).
 // Down (the path is short), it switches at once, at the latest keyframe
 // queued: the other stream's cached one, which its reader replays, with
-// the GOP after it queued to follow. Up (a probe), it waits for the
+// the GOP after it queued to follow — unless that GOP is old (tooOld):
+// then at the next keyframe. Up (a probe), it waits for the
 // first keyframe captured after the last video unit sent, so that the
 // picture never steps back in time while the current stream plays on. A
 // GOP before the keyframe (a reader opened one GOP back) measures the new
@@ -295,15 +308,20 @@ func (ss *Session) trySwitch() *media.Unit {
 		p.read = append(p.read, u)
 	}
 	down := p.mode > a.ctl.mode
+	if down && !p.judged {
+		p.judged = true
+		p.notBefore = tooOld(p.src.Tracks(), p.read)
+	}
 	k := -1
 	for i, u := range p.read {
-		if !isKey(p.src.Tracks(), u) {
-			continue
+		switch {
+		case !isKey(p.src.Tracks(), u):
+		case down && u.PTS >= p.notBefore:
+			k = i
+		case !down && u.Captured().After(a.lastCaptured):
+			k = i
 		}
-		if down {
-			k = i
-		} else if u.Captured().After(a.lastCaptured) {
-			k = i
+		if k >= 0 && !down {
 			break
 		}
 	}
@@ -331,6 +349,34 @@ func (ss *Session) trySwitch() *media.Unit {
 	ss.moved(time.Now(), p.mode)
 	a.prime(p.read[:k], tracks)
 	return key
+}
+
+// tooOld judges the cached GOP a switch down found queued (units, from
+// the GOP before it when the reader was opened one GOP back): replayed,
+// it is caught up on with what the path carries beyond the new stream's
+// rate, while the path stays full. Older than half its GOP, the next
+// keyframe is nearer than the catch-up would end: it returns the PTS a
+// keyframe must reach to be switched at (past the cached one's); else 0.
+// (Always replaying, a sub stream 1.5 s into its 2 s GOP on an 800 kbit/s
+// link stalled for seconds after the switch, and fell to keyframes.)
+func tooOld(cam []*media.Track, units []*media.Unit) time.Duration {
+	var keys []time.Duration
+	for _, u := range units {
+		if isKey(cam, u) {
+			keys = append(keys, u.PTS)
+		}
+	}
+	if len(keys) == 0 {
+		return 0
+	}
+	key, gop := keys[len(keys)-1], 2*time.Second // a common GOP, when the one before is not known
+	if len(keys) > 1 {
+		gop = key - keys[len(keys)-2]
+	}
+	if units[len(units)-1].PTS-key <= gop/2 {
+		return 0
+	}
+	return key + 1
 }
 
 // isKey reports whether u is a keyframe of the first video track of cam,
