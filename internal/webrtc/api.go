@@ -138,6 +138,11 @@ type estimators = byPC[cc.BandwidthEstimator]
 // settings are the ICE and logging settings of cfg.
 func settings(cfg Config) (pion.SettingEngine, error) {
 	se := pion.SettingEngine{LoggerFactory: pionLogs{cfg.Logger}}
+	n, err := newSharedNet()
+	if err != nil {
+		return se, err
+	}
+	se.SetNet(n)
 	// Remote .local candidates are not resolved: a browser that hides its
 	// addresses behind mDNS names still connects, as a peer-reflexive
 	// candidate learnt from its checks. That saves an mDNS socket per session.

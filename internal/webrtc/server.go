@@ -24,6 +24,7 @@ type Server struct {
 	est     *estimators         // each PeerConnection's bandwidth estimator until its session takes it
 	resends *byPC[*resendLimit] // each PeerConnection's retransmission bound, likewise
 	packets *packetizer
+	certs   certs // the DTLS certificate every session presents
 	log     *slog.Logger
 	// ctx ends every session when the server closes.
 	ctx    context.Context

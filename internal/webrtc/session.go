@@ -114,7 +114,11 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 	// the cached one too: it is measured (adapter.prime), not sent.
 	k := lastKey(o.Source.Tracks(), units)
 	back, pending := units[:k], units[k:]
-	pc, err := s.api.NewPeerConnection(pion.Configuration{ICEServers: iceServers(s.cfg)})
+	cert, err := s.certs.get()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := s.api.NewPeerConnection(pion.Configuration{ICEServers: iceServers(s.cfg), Certificates: []pion.Certificate{cert}})
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer connection: %w", err)
 	}
