@@ -56,8 +56,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Server{cfg: cfg, api: api, est: est, resends: resends, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
-		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}, nil
+	s := &Server{cfg: cfg, api: api, est: est, resends: resends, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}
+	// The certificate now, not at the first viewer's POST.
+	if _, err := s.certs.get(); err != nil {
+		cancel(err)
+		return nil, err
+	}
+	return s, nil
 }
 
 // Offer is a peer's request for a session.
