@@ -172,8 +172,8 @@ func TestOneStreamViewerNeverSwitches(t *testing.T) {
 }
 
 // TestPoorPathLeavesMainAtOnce: on a camera whose GOPs are three seconds
-// long on main (about 2 Mbit/s of I_PCM keyframes) and six on sub (0.1
-// Mbit/s), a viewer behind the poor link that joins early in main's GOP is on
+// long on main (about 2 Mbit/s of I_PCM keyframes) and twelve on sub
+// (0.1 Mbit/s, so that its cached GOP is young enough to replay), a viewer behind the poor link that joins early in main's GOP is on
 // the sub stream well before main's next keyframe, and plays it: the
 // session knows main's rate from the GOP before the cached one (its
 // reader opened one GOP back), judges the path from the first reports,
@@ -188,7 +188,7 @@ func TestPoorPathLeavesMainAtOnce(t *testing.T) {
 		stream access.StreamID
 		w, h   int
 		gop    int
-	}{{access.StreamMain, 960, 544, gop}, {access.StreamSub, 160, 96, 2 * gop}} {
+	}{{access.StreamMain, 960, 544, gop}, {access.StreamSub, 160, 96, 4 * gop}} {
 		// Sub's GOP is long: young enough to replay at the switch.
 		cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: s.w, Height: s.h, FPS: testFPS, GOP: s.gop})
 		f := simcam.Publish(t, h, "cam-a", s.stream, cam, nil)

@@ -204,7 +204,7 @@ func TestControllerSettlesAfterAMoveDown(t *testing.T) {
 }
 
 // TestTooOld: a switch down replays the other stream's cached GOP while
-// it is younger than half its GOP, else waits for its next keyframe.
+// it is younger than a quarter of its GOP, else waits for its next keyframe.
 func TestTooOld(t *testing.T) {
 	cam := []*media.Track{{Kind: media.Video}}
 	gop := func(key, last time.Duration, prevKey bool) []*media.Unit {
@@ -223,9 +223,9 @@ func TestTooOld(t *testing.T) {
 		units []*media.Unit
 		want  time.Duration
 	}{
-		{"young", gop(10*time.Second, 10*time.Second+600*time.Millisecond, true), 0},
-		{"old", gop(10*time.Second, 11*time.Second+400*time.Millisecond, true), 10*time.Second + 1},
-		{"old, no GOP before", gop(10*time.Second, 11*time.Second+400*time.Millisecond, false), 10*time.Second + 1},
+		{"young", gop(10*time.Second, 10*time.Second+400*time.Millisecond, true), 0},
+		{"old", gop(10*time.Second, 10*time.Second+800*time.Millisecond, true), 10*time.Second + 1},
+		{"old, no GOP before", gop(10*time.Second, 10*time.Second+800*time.Millisecond, false), 10*time.Second + 1},
 		{"no keyframe", nil, 0},
 	} {
 		if got := tooOld(cam, tc.units); got != tc.want {

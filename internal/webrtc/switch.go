@@ -354,11 +354,14 @@ func (ss *Session) trySwitch() *media.Unit {
 // tooOld judges the cached GOP a switch down found queued (units, from
 // the GOP before it when the reader was opened one GOP back): replayed,
 // it is caught up on with what the path carries beyond the new stream's
-// rate, while the path stays full. Older than half its GOP, the next
-// keyframe is nearer than the catch-up would end: it returns the PTS a
-// keyframe must reach to be switched at (past the cached one's); else 0.
-// (Always replaying, a sub stream 1.5 s into its 2 s GOP on an 800 kbit/s
-// link stalled for seconds after the switch, and fell to keyframes.)
+// rate, while the path stays full. Older than a quarter of its GOP, the
+// next keyframe is near enough and costs no catch-up: it returns the PTS
+// a keyframe must reach to be switched at (past the cached one's); else
+// 0. (Always replaying, a sub stream 1.5 s into its 2 s GOP on an 800
+// kbit/s link stalled for seconds after the switch, and fell to
+// keyframes; replaying up to half a GOP, vigilbench webrtc-poor's runs
+// that replayed had half-second stalls for 3 s after the switch, those
+// that waited none.)
 func tooOld(cam []*media.Track, units []*media.Unit) time.Duration {
 	var keys []time.Duration
 	for _, u := range units {
@@ -373,7 +376,7 @@ func tooOld(cam []*media.Track, units []*media.Unit) time.Duration {
 	if len(keys) > 1 {
 		gop = key - keys[len(keys)-2]
 	}
-	if units[len(units)-1].PTS-key <= gop/2 {
+	if units[len(units)-1].PTS-key <= gop/4 {
 		return 0
 	}
 	return key + 1
