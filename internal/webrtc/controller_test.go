@@ -169,7 +169,7 @@ func TestEstimateNotUnderCleanDelivery(t *testing.T) {
 	if train, n := trainRate(e.reports); n != 1 || train > 420_000 {
 		t.Fatalf("the window's trains: %d at %d bit/s, want one at about 400 kbit/s", n, train)
 	}
-	if got := e.estimate(); got < 550_000 {
+	if got := e.estimate(t0); got < 550_000 {
 		t.Fatalf("estimate %d bit/s (basis %+v), want at least the 580 kbit/s delivered", got, e.basis)
 	}
 	// Congested (a tenth of the P-frames' packets lost), it is still at
@@ -177,7 +177,7 @@ func TestEstimateNotUnderCleanDelivery(t *testing.T) {
 	for i := 0; i < 100; i += 10 {
 		e.reports[i].lost = true
 	}
-	if got := e.estimate(); got < 500_000 || e.basis.lossPct < 5 {
+	if got := e.estimate(t0); got < 500_000 || e.basis.lossPct < 5 {
 		t.Fatalf("congested: estimate %d bit/s (basis %+v), want at least the ~520 kbit/s delivered", got, e.basis)
 	}
 }
@@ -231,5 +231,38 @@ func TestTooOld(t *testing.T) {
 		if got := tooOld(cam, tc.units); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestEstimateKeepsTheTrain: a window without a packet train (a sub
+// stream's keyframe left it before the next came) keeps the last train's
+// rate for trainKeep, so that a probe up can see the path stay fast.
+func TestEstimateKeepsTheTrain(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	e := &pathEstimate{base: []delaySample{{at: t0, delay: 0}}}
+	var key []report
+	for i := range 20 { // 20 packets of 1000 bytes, 1 ms apart on arrival: 152 Mbit/s
+		dep := t0.Add(time.Duration(i) * 10 * time.Microsecond)
+		key = append(key, report{got: t0, departed: dep, arrived: time.Duration(dep.UnixNano()) + time.Duration(i)*50*time.Microsecond, size: 1000})
+	}
+	e.reports = key
+	fast := e.estimate(t0)
+	if fast < 100_000_000 {
+		t.Fatalf("estimate %d with the keyframe's train, want over 100 Mbit/s", fast)
+	}
+	var pframes []report // then only P-frames: two packets every 40 ms, 500 kbit/s
+	later := t0.Add(2 * time.Second)
+	for f := range 25 {
+		for p := range 2 {
+			dep := later.Add(time.Duration(f)*40*time.Millisecond + time.Duration(p)*5*time.Millisecond)
+			pframes = append(pframes, report{got: later, departed: dep, arrived: time.Duration(dep.UnixNano()), size: 1250})
+		}
+	}
+	e.reports = pframes
+	if got := e.estimate(later); got != fast {
+		t.Fatalf("estimate %d without a train %v after one, want the train's %d", got, later.Sub(t0), fast)
+	}
+	if got := e.estimate(t0.Add(trainKeep + time.Second)); got >= fast {
+		t.Fatalf("estimate %d %v after the last train, want it no longer kept", got, trainKeep+time.Second)
 	}
 }

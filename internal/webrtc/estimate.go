@@ -39,6 +39,10 @@ type pathEstimate struct {
 	rate    int                  // guarded by mu; bits/s; 0 until a report came
 	basis   basis                // guarded by mu; what rate came from
 	since   time.Time            // guarded by mu; packets sent before are not reported (forget)
+	// train is the last window's packet-train rate, of at (guarded by mu):
+	// it stands for trainKeep in a window without one.
+	train   int
+	trainAt time.Time
 }
 
 // basis is what an estimate came from, for the log line of a change of
@@ -134,7 +138,7 @@ func (e *pathEstimate) WriteRTCP(pkts []rtcp.Packet, _ interceptor.Attributes) e
 			e.take(now, fb)
 		}
 	}
-	e.rate = e.estimate()
+	e.rate = e.estimate(now)
 	return nil
 }
 
@@ -198,14 +202,27 @@ func (e *pathEstimate) sample(now time.Time, d time.Duration) {
 // A path carries at least what it delivered, congested or not: a train
 // that arrived spread wider than the link's rate (the receiver paused
 // while it came, a shaper's timer ran late) does not bring the estimate
-// under it. (Congested, the train alone was taken until a single one read
-// 216 kbit/s on the 800 kbit/s link delivering 1.1 Mbit/s of a sub
-// stream's catch-up, and the session fell to keyframes.) Before, one such train, the only one in
-// the window of a sub stream with a keyframe every two seconds, read
-// 390 kbit/s on an 800 kbit/s link carrying the sub stream's 520 kbit/s
-// cleanly, and the session fell to keyframes only.
-func (e *pathEstimate) estimate() int {
+// under it. One such train, the only one in the window of a sub stream
+// with a keyframe every two seconds, read 390 kbit/s on an 800 kbit/s
+// link carrying the sub stream's 520 kbit/s cleanly, and the session fell
+// to keyframes; congested, where the train alone was taken, one read
+// 216 kbit/s on that link delivering 1.1 Mbit/s of a sub stream's
+// catch-up.
+func (e *pathEstimate) estimate(now time.Time) int {
 	train, trains := trainRate(e.reports)
+	kept := 0
+	if train > 0 {
+		e.train, e.trainAt = train, now
+	} else if now.Sub(e.trainAt) < trainKeep {
+		// A sub stream's keyframe, its only train, comes every GOP: as
+		// often as the window turns over. Without this, the estimate fell
+		// to twice what was delivered whenever one keyframe's reports had
+		// left the window before the next one's came, the probe up's
+		// three seconds above never ran, and a session stayed on sub
+		// after the cap was lifted. It stands only while the path is not
+		// congested.
+		kept = e.train
+	}
 	var lost, bytes int
 	var first, last time.Duration
 	var queued []time.Duration
@@ -235,7 +252,7 @@ func (e *pathEstimate) estimate() int {
 	case congested:
 		return delivered
 	}
-	return 2 * delivered
+	return max(kept, 2*delivered)
 }
 
 // Packet trains: packets sent back to back (a keyframe's burst leaves
@@ -246,6 +263,9 @@ func (e *pathEstimate) estimate() int {
 const (
 	trainGap = 2 * time.Millisecond
 	trainMin = 5
+	// trainKeep is how long a window's train rate stands in a window
+	// without one: more than a GOP.
+	trainKeep = 4 * time.Second
 )
 
 // trainRate is the median rate of the trains among reports, in bits/s,
@@ -309,7 +329,7 @@ func median(ds []time.Duration) time.Duration {
 func (e *pathEstimate) forget() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.reports, e.rate, e.since = e.reports[:0], 0, time.Now()
+	e.reports, e.rate, e.since, e.train = e.reports[:0], 0, time.Now(), 0
 }
 
 // why is what the estimate came from, for the log.
