@@ -81,8 +81,8 @@ func (s *webrtcPoor) run(ctx context.Context, b *bench) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		log.Printf("  run %d: first unit %.0f ms, on sub %.0f ms, smooth %.0f ms, %.2f s/min of stall after; modes %v; back on main %s after the lift; %d dropped at the link; err %v",
-			i+1, r.p.FirstFrame, r.onSub, r.smooth, r.stallRate(), r.modes, r.backUp, r.dropped, r.err)
+		log.Printf("  run %d: first unit %.0f ms, on sub %.0f ms, smooth %.0f ms, %.2f s/min of stall after; modes %v; back on main %s after the lift; %d dropped at the link; stalls (ms) %.0f; err %v",
+			i+1, r.p.FirstFrame, r.onSub, r.smooth, r.stallRate(), r.modes, r.backUp, r.dropped, r.p.StallLog, r.err)
 	}
 	s.load[1] = loadAvg()
 	return nil

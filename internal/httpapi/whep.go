@@ -64,7 +64,9 @@ func (m *Media) whepOffer(w http.ResponseWriter, r *http.Request) error {
 // the WebRTC server with the offer; the viewing session is recorded in the
 // access history once the peer connects. WHEP and Google's signaling use it.
 func (m *Media) Watch(r *http.Request, g access.Grant, stream access.StreamID, offer string) (*webrtc.Session, error) {
-	rd, err := m.Hub.Read(g, stream)
+	// One GOP back: the session measures the camera's rate on the GOP
+	// before the cached one, so that it can judge the path at once.
+	rd, err := m.Hub.ReadBack(g, stream)
 	if err != nil {
 		return nil, notFoundUnless(err)
 	}
@@ -73,7 +75,7 @@ func (m *Media) Watch(r *http.Request, g access.Grant, stream access.StreamID, o
 }
 
 // opener opens another stream of device for the caller when a WebRTC
-// session adapts to its path. Every call mints the grant afresh, as for a
+// session adapts to its path, one GOP back, as Watch does. Every call mints the grant afresh, as for a
 // new request: a token minted for one stream opens no other, and a share
 // revoked meanwhile opens nothing.
 func (m *Media) opener(c auth.Caller, device access.DeviceID) webrtc.Opener {
@@ -84,7 +86,7 @@ func (m *Media) opener(c auth.Caller, device access.DeviceID) webrtc.Opener {
 		if err != nil {
 			return nil, err
 		}
-		return m.Hub.Read(g, stream)
+		return m.Hub.ReadBack(g, stream)
 	}
 }
 

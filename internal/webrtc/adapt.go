@@ -74,6 +74,7 @@ type controller struct {
 	rates        [ModeStills + 1]int // bits/s each mode was last measured at; 0: never
 	below, above time.Time           // since when the estimate was under, over; zero: not
 	lastUp       time.Time           // when the last probe up was made
+	settle       time.Time           // no move down before: the last move's effect is not measured yet
 	backoff      time.Duration
 	probeAt      time.Time // no probe up before
 }
@@ -94,7 +95,7 @@ func (c *controller) decide(now time.Time, estimate, rate int) Mode {
 		up = c.rates[c.mode-1]
 	}
 	switch {
-	case float64(estimate) < c.cfg.downBelow*float64(rate) && c.mode < ModeStills:
+	case float64(estimate) < c.cfg.downBelow*float64(rate) && c.mode < ModeStills && !now.Before(c.settle):
 		c.above = time.Time{}
 		if c.below.IsZero() {
 			c.below = now
@@ -133,6 +134,11 @@ func (c *controller) moved(now time.Time, m Mode) {
 			c.backoff = c.cfg.probeMin
 		}
 		c.probeAt = now.Add(c.backoff)
+		// The path's queue still holds what the mode above sent, and the
+		// new mode starts with a cached GOP to catch up on: its first
+		// reports are of a path in distress (a sub stream judged on them
+		// fell to keyframes 1.5 s after the switch).
+		c.settle = now.Add(c.cfg.downHold)
 	} else {
 		c.lastUp = now
 	}

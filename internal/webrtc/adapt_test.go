@@ -170,3 +170,61 @@ func TestOneStreamViewerNeverSwitches(t *testing.T) {
 		t.Fatalf("%d bad stamps", bad)
 	}
 }
+
+// TestPoorPathLeavesMainAtOnce: on a camera whose GOPs are three seconds
+// long on main (about 2 Mbit/s of I_PCM keyframes) and twelve on sub
+// (0.1 Mbit/s, so that its cached GOP is young enough to replay), a viewer behind the poor link that joins early in main's GOP is on
+// the sub stream well before main's next keyframe, and plays it: the
+// session knows main's rate from the GOP before the cached one (its
+// reader opened one GOP back), judges the path from the first reports,
+// and starts sub from sub's cached keyframe instead of waiting for sub's
+// next. Before, it waited for main's next keyframe to measure main, then
+// for sub's next keyframe: over three seconds here.
+func TestPoorPathLeavesMainAtOnce(t *testing.T) {
+	const gop = 3 * testFPS
+	h := hub.New(hub.Config{Logger: quiet()})
+	g := grant("cam-a", nil)
+	for _, s := range []struct {
+		stream access.StreamID
+		w, h   int
+		gop    int
+	}{{access.StreamMain, 960, 544, gop}, {access.StreamSub, 160, 96, 4 * gop}} {
+		// Sub's GOP is long: young enough to replay at the switch.
+		cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: s.w, Height: s.h, FPS: testFPS, GOP: s.gop})
+		f := simcam.Publish(t, h, "cam-a", s.stream, cam, nil)
+		for range s.gop + testFPS/5 { // a whole GOP cached before the current one
+			if err := f.Frame(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.Live(t)
+	}
+	readBack := func(st access.StreamID) (Source, error) { return h.ReadBack(g, st) }
+	m := NewMetrics(prometheus.NewRegistry())
+	s := newServer(t, func(c *Config) { c.adapt, c.Metrics = quickAdapt(), m })
+	v, _ := poorViewer(t)
+	src, err := readBack(access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ss, err := s.Negotiate(ctx, Offer{SDP: offerOf(t, v), Source: src, Stream: access.StreamMain, Open: readBack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := v.Accept(ss.Answer()); err != nil {
+		t.Fatal(err)
+	}
+	waitMode(t, ss, ModeSub, 10*time.Second)
+	onSub := time.Since(start)
+	units(t, v, 2*testFPS, "after the switch to sub")
+	t.Logf("on sub %v after the answer; viewer %+v", onSub.Round(time.Millisecond), v.Stats())
+	if onSub > 2500*time.Millisecond {
+		t.Fatalf("on sub %v after the answer: waited for a keyframe (GOP %v)", onSub.Round(time.Millisecond), gop*time.Second/testFPS)
+	}
+	if bad := v.Checker().Bad(); bad != 0 {
+		t.Fatalf("%d bad stamps", bad)
+	}
+}

@@ -46,7 +46,7 @@ func answerCodecs() []pion.RTPCodecParameters {
 // feeding an estimate of each PeerConnection's path (kept in est), and the ICE settings of cfg. A peer's PLIs and FIRs are not
 // answered: a camera's keyframes cannot be asked for, and the next one
 // comes within a GOP.
-func newAPI(cfg Config, est *estimators) (*pion.API, error) {
+func newAPI(cfg Config, est *estimators, resends *byPC[*resendLimit]) (*pion.API, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range answerCodecs() {
 		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
@@ -71,7 +71,7 @@ func newAPI(cfg Config, est *estimators) (*pion.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: NACK responder: %w", err)
 	}
-	ir.Add(resendFactory{}) // under the responder: bounds its answers
+	ir.Add(resendFactory{resends}) // under the responder: bounds its answers
 	ir.Add(responder)
 	if err := pion.ConfigureRTCPReports(ir); err != nil {
 		return nil, fmt.Errorf("webrtc: RTCP report interceptors: %w", err)
@@ -106,35 +106,43 @@ func configureCongestion(me *pion.MediaEngine, ir *interceptor.Registry, est *es
 	return nil
 }
 
-// estimators hands each PeerConnection's bandwidth estimator, which pion
-// makes inside NewPeerConnection, to the session that made it, by the
-// PeerConnection's id.
-type estimators struct {
-	mu   sync.Mutex
-	byPC map[string]cc.BandwidthEstimator // guarded by mu
+// byPC hands what pion makes for each PeerConnection inside
+// NewPeerConnection (its bandwidth estimator, its retransmission bound) to
+// the session that made it, by the PeerConnection's id.
+type byPC[T any] struct {
+	mu sync.Mutex
+	m  map[string]T // guarded by mu
 }
 
-func (e *estimators) add(pc string, b cc.BandwidthEstimator) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.byPC == nil {
-		e.byPC = map[string]cc.BandwidthEstimator{}
+func (b *byPC[T]) add(pc string, v T) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]T{}
 	}
-	e.byPC[pc] = b
+	b.m[pc] = v
 }
 
-// take returns and forgets pc's estimator; nil if it has none.
-func (e *estimators) take(pc string) cc.BandwidthEstimator {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	b := e.byPC[pc]
-	delete(e.byPC, pc)
-	return b
+// take returns and forgets pc's value; the zero value if it has none.
+func (b *byPC[T]) take(pc string) T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.m[pc]
+	delete(b.m, pc)
+	return v
 }
+
+// estimators holds each PeerConnection's bandwidth estimator.
+type estimators = byPC[cc.BandwidthEstimator]
 
 // settings are the ICE and logging settings of cfg.
 func settings(cfg Config) (pion.SettingEngine, error) {
 	se := pion.SettingEngine{LoggerFactory: pionLogs{cfg.Logger}}
+	n, err := newSharedNet()
+	if err != nil {
+		return se, err
+	}
+	se.SetNet(n)
 	// Remote .local candidates are not resolved: a browser that hides its
 	// addresses behind mDNS names still connects, as a peer-reflexive
 	// candidate learnt from its checks. That saves an mDNS socket per session.

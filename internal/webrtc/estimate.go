@@ -24,8 +24,7 @@ import (
 // last two seconds of reports (a camera sends most of its bits in one
 // keyframe a GOP), it is the rate at which the path spread the packet
 // trains sent (trainRate): the rate of the path's slowest link, measured
-// without filling it, but never under what the path delivered without
-// loss or queuing. Without trains, it falls back to what was
+// without filling it, but never under what the path delivered. Without trains, it falls back to what was
 // delivered: when more than 5 % of packets were lost, or the queuing
 // delay (one-way delay above the lowest seen in ten seconds) exceeds
 // 300 ms, the path carries what it delivered; otherwise at least twice
@@ -39,6 +38,11 @@ type pathEstimate struct {
 	base    []delaySample        // guarded by mu; lowest delays, for the baseline
 	rate    int                  // guarded by mu; bits/s; 0 until a report came
 	basis   basis                // guarded by mu; what rate came from
+	since   time.Time            // guarded by mu; packets sent before are not reported (forget)
+	// train is the last window's packet-train rate, of at (guarded by mu):
+	// it stands for trainKeep in a window without one.
+	train   int
+	trainAt time.Time
 }
 
 // basis is what an estimate came from, for the log line of a change of
@@ -134,7 +138,7 @@ func (e *pathEstimate) WriteRTCP(pkts []rtcp.Packet, _ interceptor.Attributes) e
 			e.take(now, fb)
 		}
 	}
-	e.rate = e.estimate()
+	e.rate = e.estimate(now)
 	return nil
 }
 
@@ -153,7 +157,7 @@ func (e *pathEstimate) take(now time.Time, fb *rtcp.TransportLayerCC) {
 			deltas = deltas[1:]
 			r.arrived = arrival
 		}
-		if s := e.sent[seq%sentRing]; s.ok && s.seq == seq {
+		if s := e.sent[seq%sentRing]; s.ok && s.seq == seq && !s.at.Before(e.since) {
 			r.departed, r.size = s.at, s.size
 			e.reports = append(e.reports, r)
 			if !r.lost {
@@ -195,15 +199,30 @@ func (e *pathEstimate) sample(now time.Time, d time.Duration) {
 
 // estimate is the path's rate from the window's reports. Caller holds mu.
 //
-// A path that delivered what was sent without loss or queuing carries at
-// least that: a train that arrived spread wider than the link's rate (the
-// receiver paused while it came, a shaper's timer ran late) does not
-// bring the estimate under it. Before, one such train, the only one in
-// the window of a sub stream with a keyframe every two seconds, read
-// 390 kbit/s on an 800 kbit/s link carrying the sub stream's 520 kbit/s
-// cleanly, and the session fell to keyframes only.
-func (e *pathEstimate) estimate() int {
+// A path carries at least what it delivered, congested or not: a train
+// that arrived spread wider than the link's rate (the receiver paused
+// while it came, a shaper's timer ran late) does not bring the estimate
+// under it. One such train, the only one in the window of a sub stream
+// with a keyframe every two seconds, read 390 kbit/s on an 800 kbit/s
+// link carrying the sub stream's 520 kbit/s cleanly, and the session fell
+// to keyframes; congested, where the train alone was taken, one read
+// 216 kbit/s on that link delivering 1.1 Mbit/s of a sub stream's
+// catch-up.
+func (e *pathEstimate) estimate(now time.Time) int {
 	train, trains := trainRate(e.reports)
+	kept := 0
+	if train > 0 {
+		e.train, e.trainAt = train, now
+	} else if now.Sub(e.trainAt) < trainKeep {
+		// A sub stream's keyframe, its only train, comes every GOP: as
+		// often as the window turns over. Without this, the estimate fell
+		// to twice what was delivered whenever one keyframe's reports had
+		// left the window before the next one's came, the probe up's
+		// three seconds above never ran, and a session stayed on sub
+		// after the cap was lifted. It stands only while the path is not
+		// congested.
+		kept = e.train
+	}
 	var lost, bytes int
 	var first, last time.Duration
 	var queued []time.Duration
@@ -228,14 +247,12 @@ func (e *pathEstimate) estimate() int {
 	e.basis = basis{trains: trains, lossPct: 100 * float64(lost) / float64(len(e.reports)), queued: median(queued), delivered: delivered}
 	congested := float64(lost) > congestedLoss*float64(len(e.reports)) || e.basis.queued > congestedDelay
 	switch {
-	case train > 0 && congested:
-		return train
 	case train > 0:
 		return max(train, delivered)
 	case congested:
 		return delivered
 	}
-	return 2 * delivered
+	return max(kept, 2*delivered)
 }
 
 // Packet trains: packets sent back to back (a keyframe's burst leaves
@@ -246,6 +263,9 @@ func (e *pathEstimate) estimate() int {
 const (
 	trainGap = 2 * time.Millisecond
 	trainMin = 5
+	// trainKeep is how long a window's train rate stands in a window
+	// without one: more than a GOP.
+	trainKeep = 4 * time.Second
 )
 
 // trainRate is the median rate of the trains among reports, in bits/s,
@@ -300,13 +320,16 @@ func median(ds []time.Duration) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// forget drops the reports: the session changed what it sends, and the
-// path's state under the old stream (its queue, its losses) says nothing
-// of the new one. The delay baseline stays.
+// forget drops the reports, and those to come of the packets sent so far:
+// the session changed what it sends, and the path's state under the old
+// stream (its queue, its losses) says nothing of the new one. Before,
+// the old stream's packets still queued on the link, reported lost or
+// late after a switch to the sub stream, moved the session on down to
+// keyframes within a second of the switch. The delay baseline stays.
 func (e *pathEstimate) forget() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.reports, e.rate = e.reports[:0], 0
+	e.reports, e.rate, e.since, e.train = e.reports[:0], 0, time.Now(), 0
 }
 
 // why is what the estimate came from, for the log.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +187,29 @@ func TestAbandonedNegotiation(t *testing.T) {
 			t.Fatalf("%d sessions", s.Sessions())
 		}
 	})
+}
+
+// TestOfferTrimmed: what pion reads of an offer is only the formats the
+// server can answer — H.264 in packetization mode 1 and Opus or G.711 —
+// with their attribute lines; the rest (VP8, VP9, AV1, H.265, RTX...)
+// made SetRemoteDescription read the whole section once per format.
+func TestOfferTrimmed(t *testing.T) {
+	v := newViewer(t, true)
+	good := offerOf(t, v)
+	if !strings.Contains(good, "VP8/90000") {
+		t.Fatal("the viewer's offer has no VP8: nothing to trim")
+	}
+	o, err := parseOffer(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"VP8/", "VP9/", "AV1/", "H265/", "rtx/", "G722/", "apt="} {
+		if strings.Contains(o.sdp, gone) {
+			t.Errorf("trimmed offer still has %q:\n%s", gone, o.sdp)
+		}
+	}
+	again, err := parseOffer(o.sdp)
+	if err != nil || !slices.Equal(again.h264Profiles, o.h264Profiles) || len(again.h264Profiles) == 0 || !again.audio["opus"] {
+		t.Fatalf("trimmed offer reads %+v, %v; the offer read %+v", again, err, o)
+	}
 }

@@ -32,17 +32,20 @@ func parseOffer(s string) (offer, error) {
 		return offer{}, fmt.Errorf("%w: no media sections", ErrBadOffer)
 	}
 	o := offer{sdp: s}
+	trimmed := false
 	for _, m := range d.MediaDescriptions {
 		if !receives(m) {
 			continue
 		}
 		codecs := sectionCodecs(m)
+		keep := map[string]bool{}
 		switch m.MediaName.Media {
 		case "video":
 			for _, c := range codecs {
 				if answerableH264(c) {
 					o.h264 = true
 					o.h264Profiles = append(o.h264Profiles, strings.ToLower(c.fmtp["profile-level-id"]))
+					keep[c.pt] = true
 				}
 			}
 		case "audio":
@@ -52,12 +55,53 @@ func parseOffer(s string) (offer, error) {
 					o.audio[c.name] = true
 				}
 			}
+			for _, c := range codecs {
+				if c.name == "opus" || c.name == "pcmu" || c.name == "pcma" {
+					keep[c.pt] = true
+				}
+			}
 		}
+		trimmed = trim(m, keep) || trimmed
 	}
 	if !o.h264 {
 		return o, ErrNoH264
 	}
+	if trimmed {
+		b, err := d.Marshal()
+		if err != nil {
+			return offer{}, fmt.Errorf("%w: %w", ErrBadOffer, err)
+		}
+		o.sdp = string(b)
+	}
 	return o, nil
+}
+
+// trim leaves out of a media section the payload formats not in keep,
+// with their rtpmap, fmtp and rtcp-fb lines, and reports whether it left
+// any out. A section with none to keep is left as it is. The answer is
+// the same — only formats the server registers can be answered (RFC 3264
+// §6.1) — but pion's SetRemoteDescription reads the whole section once
+// per payload format offered: a browser's forty formats (VP8, VP9, AV1,
+// H.265, RTX, RED, FEC...) made it 40 % of a WHEP POST's CPU.
+func trim(m *sdp.MediaDescription, keep map[string]bool) bool {
+	if len(keep) == 0 || len(keep) == len(m.MediaName.Formats) {
+		return false
+	}
+	formats := m.MediaName.Formats[:0:0]
+	for _, pt := range m.MediaName.Formats {
+		if keep[pt] {
+			formats = append(formats, pt)
+		}
+	}
+	m.MediaName.Formats = formats
+	m.Attributes = slices.DeleteFunc(m.Attributes, func(a sdp.Attribute) bool {
+		if a.Key != "rtpmap" && a.Key != "fmtp" && a.Key != "rtcp-fb" {
+			return false
+		}
+		pt, _, _ := strings.Cut(a.Value, " ")
+		return pt != "*" && !keep[pt]
+	})
+	return true
 }
 
 // receives reports whether the peer accepts media in a section: not
@@ -73,6 +117,7 @@ func receives(m *sdp.MediaDescription) bool {
 
 // offered is one payload format of a media section.
 type offered struct {
+	pt   string            // the payload type, as the m= line lists it
 	name string            // lower case: h264, opus, pcmu...
 	fmtp map[string]string // keys lower case
 }
@@ -84,7 +129,7 @@ func sectionCodecs(m *sdp.MediaDescription) []offered {
 	byPT := map[string]*offered{}
 	var out []*offered
 	for _, pt := range m.MediaName.Formats {
-		c := &offered{fmtp: map[string]string{}}
+		c := &offered{pt: pt, fmtp: map[string]string{}}
 		switch pt {
 		case "0":
 			c.name = "pcmu"

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -26,22 +27,37 @@ const (
 // resendLimit is the interceptor that bounds retransmissions. It sits
 // under the NACK responder (registered before it), so it sees every
 // packet written: a sequence number newer than the stream's highest is a
-// first sending, an older one a retransmission.
+// first sending, an older one a retransmission. It is per
+// PeerConnection; its session holds it to cut retransmissions off at a
+// switch of stream (cutAt).
 type resendLimit struct {
 	interceptor.NoOp
+	cut atomic.Int64 // unix nanoseconds; packets first sent before are not resent
 }
 
-type resendFactory struct{}
+// resendFactory makes each PeerConnection's resendLimit and hands it over
+// for its session.
+type resendFactory struct{ byPC *byPC[*resendLimit] }
 
-func (resendFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &resendLimit{}, nil
+func (f resendFactory) NewInterceptor(pc string) (interceptor.Interceptor, error) {
+	l := &resendLimit{}
+	f.byPC.add(pc, l)
+	return l, nil
+}
+
+// cutAt stops retransmissions of the packets first sent before t; nil
+// does nothing.
+func (l *resendLimit) cutAt(t time.Time) {
+	if l != nil {
+		l.cut.Store(t.UnixNano())
+	}
 }
 
 // BindLocalStream bounds the retransmissions of one stream.
-func (*resendLimit) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+func (l *resendLimit) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	s := &resendState{}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		if !s.allow(h.SequenceNumber, time.Now()) {
+		if !s.allow(h.SequenceNumber, time.Now(), time.Unix(0, l.cut.Load())) {
 			return h.MarshalSize() + len(payload), nil // dropped, as the link would
 		}
 		return w.Write(h, payload, a)
@@ -61,8 +77,9 @@ type resendState struct {
 }
 
 // allow records a packet with sequence number seq written at now and
-// reports whether it may go out.
-func (s *resendState) allow(seq uint16, now time.Time) bool {
+// reports whether it may go out; a retransmission may not when the packet
+// was first sent before cut.
+func (s *resendState) allow(seq uint16, now, cut time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := &s.sent[seq%resendRing]
@@ -71,7 +88,8 @@ func (s *resendState) allow(seq uint16, now time.Time) bool {
 		e.seq, e.at, e.last, e.times = seq, now, now, 0
 		return true
 	}
-	if e.seq != seq || e.times >= resendTimes || now.Sub(e.at) > resendAge || now.Sub(e.last) < resendGap {
+	if e.seq != seq || e.times >= resendTimes || now.Sub(e.at) > resendAge || now.Sub(e.last) < resendGap ||
+		e.at.Before(cut) {
 		return false
 	}
 	e.times++

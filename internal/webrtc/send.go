@@ -69,7 +69,7 @@ func (ss *Session) stream() error {
 		if ss.ad != nil {
 			pts += ss.ad.shift
 			ss.ad.sent(u, pts, t.kind == pion.RTPCodecTypeVideo)
-			ss.ad.pace(pace)
+			ss.ad.pace(pace, len(ss.pending) > 0)
 		}
 		n, err := t.write(ss.ctx, u, pts, ss.srv.packets, pace)
 		if n > 0 {

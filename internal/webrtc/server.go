@@ -21,8 +21,10 @@ import (
 type Server struct {
 	cfg     Config
 	api     *pion.API
-	est     *estimators // each PeerConnection's bandwidth estimator until its session takes it
+	est     *estimators         // each PeerConnection's bandwidth estimator until its session takes it
+	resends *byPC[*resendLimit] // each PeerConnection's retransmission bound, likewise
 	packets *packetizer
+	certs   certs // the DTLS certificate every session presents
 	log     *slog.Logger
 	// ctx ends every session when the server closes.
 	ctx    context.Context
@@ -44,8 +46,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	est := &estimators{}
-	api, err := newAPI(cfg, est)
+	est, resends := &estimators{}, &byPC[*resendLimit]{}
+	api, err := newAPI(cfg, est, resends)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +56,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Server{cfg: cfg, api: api, est: est, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
-		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}, nil
+	s := &Server{cfg: cfg, api: api, est: est, resends: resends, packets: packets, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		sessions: map[string]*Session{}, users: limit.NewPerKey[access.UserID](cfg.MaxSessionsPerUser)}
+	// The certificate now, not at the first viewer's POST.
+	if _, err := s.certs.get(); err != nil {
+		cancel(err)
+		return nil, err
+	}
+	return s, nil
 }
 
 // Offer is a peer's request for a session.

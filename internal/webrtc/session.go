@@ -49,6 +49,7 @@ type Session struct {
 	// ad adapts what is sent to the path (nil: no estimate). src and
 	// tracks change when it switches streams, on the session's goroutine.
 	ad      *adapter
+	resend  *resendLimit    // the PeerConnection's bound on retransmissions
 	record  *audit.Recorder // with remote, the access history; nil records nothing
 	remote  string
 	log     *slog.Logger
@@ -104,12 +105,20 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 	}
 	// The GOP the source replays first: its keyframe's SPS is the stream's
 	// profile as sent, and its frames show whether it has B-frames.
-	pending := drain(o.Source)
-	tracks, err := pick(o.Source.Tracks(), off, pending)
+	units := drain(o.Source)
+	tracks, err := pick(o.Source.Tracks(), off, units)
 	if err != nil {
 		return nil, err
 	}
-	pc, err := s.api.NewPeerConnection(pion.Configuration{ICEServers: iceServers(s.cfg)})
+	// A source opened one GOP back (hub.ReadBack) replays the GOP before
+	// the cached one too: it is measured (adapter.prime), not sent.
+	k := lastKey(o.Source.Tracks(), units)
+	back, pending := units[:k], units[k:]
+	cert, err := s.certs.get()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := s.api.NewPeerConnection(pion.Configuration{ICEServers: iceServers(s.cfg), Certificates: []pion.Certificate{cert}})
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: new peer connection: %w", err)
 	}
@@ -119,7 +128,9 @@ func (s *Server) negotiate(ctx context.Context, o Offer) (*Session, error) {
 		connected: make(chan struct{}), done: make(chan struct{})}
 	if bwe, ok := s.est.take(pc.ID()).(*pathEstimate); ok {
 		ss.ad = newAdapter(s.cfg.adapt, bwe, o.Open, o.streamOrMain())
+		ss.ad.prime(back, tracks)
 	}
+	ss.resend = s.resends.take(pc.ID())
 	ss.log = s.log.With("camera", ss.device, "user", ss.user, "session", ss.id)
 	ss.ctx, ss.cancel = context.WithCancelCause(s.ctx)
 	pc.OnConnectionStateChange(ss.onState)

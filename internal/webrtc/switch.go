@@ -52,6 +52,10 @@ type adapter struct {
 	meter   meter
 	pending *pendingSwitch
 	waitKey bool // video waits for the next keyframe (after a mode up on one stream)
+	// catchUp is set by a switch down, while the new stream's cached GOP
+	// goes out: it is paced to the path (pace).
+	catchUp bool
+	paceEst int // the latest estimate pace saw, bits/s; 0: none yet
 	// shift is added to the source's PTS so that RTP time runs on across
 	// switches; last is the latest shifted PTS sent, lastCaptured the
 	// capture time of the latest video unit sent.
@@ -62,13 +66,18 @@ type adapter struct {
 	mode         atomic.Int32
 }
 
-// pendingSwitch is another stream opened for a switch, read until its
-// first keyframe captured after what was last sent.
+// pendingSwitch is another stream opened for a switch, read until it has
+// the keyframe to switch at (trySwitch).
 type pendingSwitch struct {
 	src    Source
 	stream access.StreamID
 	mode   Mode
 	since  time.Time
+	read   []*media.Unit // what was read of src so far
+	// judged is set once a switch down has judged the cached GOP;
+	// notBefore is the PTS a keyframe must reach to be switched at.
+	judged    bool
+	notBefore time.Duration
 }
 
 // newAdapter returns the adaptation of a session that starts on stream,
@@ -136,6 +145,20 @@ func (a *adapter) keep(u *media.Unit, video bool) bool {
 	return true
 }
 
+// prime measures units that are not sent: the GOP before the keyframe a
+// session starts from, or switches at, when its reader was opened one
+// GOP back. The rate of what is sent is then known at its first
+// keyframe, not a GOP later. tracks map the units' tracks.
+func (a *adapter) prime(units []*media.Unit, tracks []*track) {
+	if a == nil {
+		return
+	}
+	for _, u := range units {
+		video := u.Track < len(tracks) && tracks[u.Track] != nil && tracks[u.Track].kind == pion.RTPCodecTypeVideo
+		a.meter.add(u.Size(), u.PTS, video && u.Key)
+	}
+}
+
 // stillEvery is how far apart stills go: each within half the estimate,
 // one a second at most and one every ten seconds at least.
 func (a *adapter) stillEvery(u *media.Unit) time.Duration {
@@ -160,13 +183,26 @@ func (a *adapter) sent(u *media.Unit, pts time.Duration, video bool) {
 // as the link is slow, at a quarter above the estimate, so that a
 // keyframe spreads over the link instead of overflowing its queue, while
 // its packets still leave faster than the link carries them (the
-// estimate measures their spread: it can grow).
-func (a *adapter) pace(l *rate.Limiter) {
+// estimate measures their spread: it can grow). The cached GOP of the
+// stream a switch down went to (catchUp, while replaying) goes at the
+// estimate: the path's queue is full of the old stream's packets, and a
+// burst would lose the new keyframe.
+func (a *adapter) pace(l *rate.Limiter, replaying bool) {
+	if !replaying {
+		a.catchUp = false
+	}
+	// A change of mode forgets the estimate until the next report: the
+	// last one stands for it meanwhile.
+	if e := a.bwe.GetTargetBitrate(); e > 0 {
+		a.paceEst = e
+	}
 	lim, burst := paceRate, paceBurst
-	if Mode(a.mode.Load()) >= ModeKeyframes {
-		if e := a.bwe.GetTargetBitrate(); e > 0 {
-			lim, burst = rate.Limit(max(e, minPace)/8)*5/4, slowBurst
-		}
+	switch {
+	case a.paceEst == 0:
+	case Mode(a.mode.Load()) >= ModeKeyframes:
+		lim, burst = rate.Limit(max(a.paceEst, minPace)/8)*5/4, slowBurst
+	case a.catchUp: // at the estimate: the link's queue holds the old stream's tail already
+		lim, burst = rate.Limit(max(a.paceEst, minPace)/8), slowBurst
 	}
 	if l.Limit() != lim {
 		l.SetLimit(lim)
@@ -175,10 +211,14 @@ func (a *adapter) pace(l *rate.Limiter) {
 }
 
 // minPace is the slowest pacing, in bits/s; slowBurst the burst at paces
-// below paceRate, in bytes (a few packets).
+// below paceRate, in bytes: a few packets, enough for a packet train
+// (trainMin) to leave back to back at each keyframe and measure the
+// link's rate, so that the estimate can grow past the pace. With 4 KiB
+// (three packets) no train formed, the estimate was what was delivered,
+// keyframes alone, and a session that fell to keyframes never came back.
 const (
 	minPace   = 100_000
-	slowBurst = 4 << 10
+	slowBurst = 10 << 10
 )
 
 // streamFor is the stream mode m is sent from.
@@ -241,11 +281,17 @@ func (ss *Session) moved(now time.Time, m Mode) {
 	ss.srv.cfg.Metrics.Switches.WithLabelValues(m.String()).Inc()
 }
 
-// trySwitch reads the pending stream's queued units without waiting. At
-// its first video keyframe captured after the last video unit sent, it
-// makes that stream the session's and returns the keyframe; before that
-// it returns nil and what it read is dropped (a GOP cut short at a switch
-// would not decode). A switch that cannot complete is given up.
+// trySwitch reads the pending stream's queued units without waiting and
+// switches at one of its video keyframes, which it returns; before there
+// is one it returns nil (a GOP cut short at a switch would not decode).
+// Down (the path is short), it switches at once, at the latest keyframe
+// queued: the other stream's cached one, which its reader replays, with
+// the GOP after it queued to follow — unless that GOP is old (tooOld):
+// then at the next keyframe. Up (a probe), it waits for the
+// first keyframe captured after the last video unit sent, so that the
+// picture never steps back in time while the current stream plays on. A
+// GOP before the keyframe (a reader opened one GOP back) measures the new
+// stream's rate at once. A switch that cannot complete is given up.
 func (ss *Session) trySwitch() *media.Unit {
 	a, p := ss.ad, ss.ad.pending
 	ctx, cancel := context.WithCancel(ss.ctx)
@@ -255,28 +301,112 @@ func (ss *Session) trySwitch() *media.Unit {
 		if err != nil {
 			if !errors.Is(err, context.Canceled) || time.Since(p.since) > switchWait {
 				ss.giveUp(fmt.Errorf("no keyframe in time: %w", err))
+				return nil
 			}
-			return nil
+			break
 		}
-		if !u.Key || !u.Captured().After(a.lastCaptured) {
-			continue
-		}
-		tracks, err := ss.remap(p.src.Tracks(), u)
-		if err != nil {
-			ss.giveUp(err)
-			return nil
-		}
-		if tracks[u.Track] == nil || tracks[u.Track].kind != pion.RTPCodecTypeVideo {
-			continue
-		}
-		old := ss.src
-		ss.src, ss.tracks, a.stream, a.pending = p.src, tracks, p.stream, nil
-		old.Close()
-		a.shift = a.last + switchGap - u.PTS
-		a.waitKey = false
-		ss.moved(time.Now(), p.mode)
-		return u
+		p.read = append(p.read, u)
 	}
+	down := p.mode > a.ctl.mode
+	if down && !p.judged {
+		p.judged = true
+		p.notBefore = tooOld(p.src.Tracks(), p.read)
+	}
+	k := -1
+	for i, u := range p.read {
+		switch {
+		case !isKey(p.src.Tracks(), u):
+		case down && u.PTS >= p.notBefore:
+			k = i
+		case !down && u.Captured().After(a.lastCaptured):
+			k = i
+		}
+		if k >= 0 && !down {
+			break
+		}
+	}
+	if k < 0 {
+		return nil
+	}
+	key := p.read[k]
+	tracks, err := ss.remap(p.src.Tracks(), key)
+	if err != nil {
+		ss.giveUp(err)
+		return nil
+	}
+	old := ss.src
+	ss.src, ss.tracks, a.stream, a.pending = p.src, tracks, p.stream, nil
+	old.Close()
+	// What was drained of the old stream and not sent yet is dropped; the
+	// new stream's units after its keyframe follow it.
+	clear(ss.pending)
+	ss.pending = p.read[k+1:]
+	a.shift = a.last + switchGap - key.PTS
+	a.waitKey, a.catchUp = false, down
+	// The old stream's packets are of no use to the peer's decoder now:
+	// retransmitting them would take the link from the new keyframe.
+	ss.resend.cutAt(time.Now())
+	ss.moved(time.Now(), p.mode)
+	a.prime(p.read[:k], tracks)
+	return key
+}
+
+// tooOld judges the cached GOP a switch down found queued (units, from
+// the GOP before it when the reader was opened one GOP back): replayed,
+// it is caught up on with what the path carries beyond the new stream's
+// rate, while the path stays full. Older than a quarter of its GOP, the
+// next keyframe is near enough and costs no catch-up: it returns the PTS
+// a keyframe must reach to be switched at (past the cached one's); else
+// 0. (Always replaying, a sub stream 1.5 s into its 2 s GOP on an 800
+// kbit/s link stalled for seconds after the switch, and fell to
+// keyframes; replaying up to half a GOP, vigilbench webrtc-poor's runs
+// that replayed had half-second stalls for 3 s after the switch, those
+// that waited none.)
+func tooOld(cam []*media.Track, units []*media.Unit) time.Duration {
+	var keys []time.Duration
+	for _, u := range units {
+		if isKey(cam, u) {
+			keys = append(keys, u.PTS)
+		}
+	}
+	if len(keys) == 0 {
+		return 0
+	}
+	key, gop := keys[len(keys)-1], 2*time.Second // a common GOP, when the one before is not known
+	if len(keys) > 1 {
+		gop = key - keys[len(keys)-2]
+	}
+	if units[len(units)-1].PTS-key <= gop/4 {
+		return 0
+	}
+	return key + 1
+}
+
+// isKey reports whether u is a keyframe of the first video track of cam,
+// the track a session sends.
+func isKey(cam []*media.Track, u *media.Unit) bool {
+	return u.Key && u.Track == firstVideo(cam)
+}
+
+// firstVideo is the index of cam's first video track, -1 if none.
+func firstVideo(cam []*media.Track) int {
+	for i, t := range cam {
+		if t.Kind == media.Video {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastKey is the index of the last keyframe of cam's video among units,
+// 0 when there is none.
+func lastKey(cam []*media.Track, units []*media.Unit) int {
+	for i := len(units) - 1; i > 0; i-- {
+		if isKey(cam, units[i]) {
+			return i
+		}
+	}
+	return 0
 }
 
 // giveUp drops the pending switch; a sub stream that failed stays unused.
