@@ -37,6 +37,10 @@ type play struct {
 	direct *directWriter
 	// reported marks tracks whose first sender report went out (UDP path).
 	reported []bool
+	// seqs are the UDP path's next RTP sequence numbers, per track, from a
+	// random start (RFC 3550 §5.1): gortsplib sets the SSRC, not these, and
+	// the cached packets carry none.
+	seqs []uint16
 	// rec is the session's access-history record; nil when not recorded.
 	rec *audit.Session
 	// paced is when the UDP replay's last unit is due (see pace).
@@ -63,11 +67,12 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 	}
 	desc := ingest.Describe(r.Tracks())
 	n := len(desc.Medias)
-	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, n), channels: make([]int, n)}
+	p := &play{s: s, reader: r, medias: desc.Medias, reported: make([]bool, n), seqs: make([]uint16, n), channels: make([]int, n)}
 	for i, tr := range r.Tracks() {
-		var b [4]byte
+		var b [6]byte
 		rand.Read(b[:])
 		p.clocks = append(p.clocks, clock{base: binary.BigEndian.Uint32(b[:]), rate: int64(tr.Format.ClockRate())})
+		p.seqs[i] = binary.BigEndian.Uint16(b[4:])
 		p.channels[i] = -1
 	}
 	p.stream = &gortsplib.ServerStream{Server: s.srv, Desc: desc}
@@ -184,7 +189,10 @@ func (p *play) viaStream(ctx context.Context, track int, pkts []packet, ts uint3
 				return err
 			}
 		}
-		if err := p.stream.WritePacketRTPWithNTP(m, pkts[i].rtp(ts), wall); err != nil {
+		pkt := pkts[i].rtp(ts)
+		pkt.SequenceNumber = p.seqs[track]
+		p.seqs[track]++
+		if err := p.stream.WritePacketRTPWithNTP(m, pkt, wall); err != nil {
 			return err
 		}
 	}
