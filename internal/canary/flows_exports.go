@@ -114,10 +114,10 @@ type exportJSON struct {
 // timeline (every span inside the release's epoch, before the release) and
 // plays one recording of it from its start through a Range, checking
 // every frame: the released camera's, captured in [the household's epoch,
-// the release); or, one time in three, lists its events (each started in
-// that span) and fetches one's thumbnail, which must be an upload of the
-// released camera's sent before the release and answered after the
-// household's epoch began. Then it asks for another household's export,
+// the release). Before, it lists the export's events (each started in
+// that span) and, one time in three, fetches one's thumbnail, which must
+// be an upload of the released camera's sent before the release and
+// answered after the household's epoch began. Then it asks for another household's export,
 // its events or a thumbnail of it, which must be refused, as it must be on
 // an attacker's visit.
 func exportFlow(ctx context.Context, v *Visit) error {
@@ -161,33 +161,21 @@ func exportFlow(ctx context.Context, v *Visit) error {
 		return err
 	}
 	e := *mine[v.rng.IntN(len(mine))]
-	if v.rng.IntN(3) == 0 {
-		return v.exportEvents(ctx, e)
+	if err := v.exportEvents(ctx, e, v.rng.IntN(3) == 0); err != nil || v.bad {
+		return err
 	}
 	return v.playExport(ctx, e)
 }
 
-// exportEvents lists e's events and fetches one's thumbnail: every event
-// started in e's span, the thumbnail an upload of e's camera taken in it.
-func (v *Visit) exportEvents(ctx context.Context, e kept) error {
-	res, err := v.get(ctx, fmt.Sprintf("/api/exports/%d/events", e.id), true)
-	if res == nil {
-		return err
-	}
-	var list struct {
-		Events []struct {
-			ID    int64     `json:"id"`
-			Start time.Time `json:"start"`
-			Thumb string    `json:"thumb"`
-		} `json:"events"`
-	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list)
-	res.Body.Close()
-	if err != nil {
+// exportEvents lists e's events, every one started in e's span, and with
+// fetch fetches one's thumbnail: an upload of e's camera taken in it.
+func (v *Visit) exportEvents(ctx context.Context, e kept, fetch bool) error {
+	events, err := v.events(ctx, fmt.Sprintf("/api/exports/%d/events", e.id))
+	if events == nil {
 		return err
 	}
 	var thumbs []string
-	for _, x := range list.Events {
+	for _, x := range events {
 		if x.Start.Before(e.from) || !x.Start.Before(e.until) {
 			return v.outOfExport(e, fmt.Sprintf("event %d started %s", x.ID, x.Start.UTC().Format(time.RFC3339Nano)))
 		}
@@ -195,18 +183,14 @@ func (v *Visit) exportEvents(ctx context.Context, e kept) error {
 			thumbs = append(thumbs, x.Thumb)
 		}
 	}
-	if len(thumbs) == 0 {
-		return nil // no event kept: nothing more checked
+	if len(thumbs) == 0 || !fetch {
+		return nil
 	}
 	thumb := thumbs[v.rng.IntN(len(thumbs))]
 	v.c.exports.sawThumb(e.id, thumb)
-	if res, err = v.get(ctx, thumb, true); res == nil {
+	b, err := v.thumb(ctx, thumb)
+	if b == nil {
 		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxTimeline))
-	if err != nil {
-		return ignoreEnd(err)
 	}
 	cam := v.c.layout.byID[e.camera]
 	if cam == nil {
