@@ -251,14 +251,24 @@ func TestExportDeletedEarly(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	_, rows := e.beforeRelease("cam-b", "u-b", 2)
+	ev := &record.Events{Index: e.st, Sealer: e.sealer, Blobs: e.blobs, Violations: e.violations}
+	m, err := ev.Mark(ctx, "cam-b", record.Event{Kind: record.EventRing, Start: time.Now()}, []byte{0xff, 0xd8, 0xff, 0xd9})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ex := e.keep("cam-b", "code-2", time.Now().Add(time.Hour))
-	x := &record.Exports{Library: e.lib, Index: e.st}
+	x := &record.Exports{Library: e.lib, Index: e.st, Events: ev}
 	g := exportGrant(ex)
 	if err := x.Delete(ctx, g, ex.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {
 		e.gone(r)
+	}
+	_, rowErr := e.st.Event(ctx, m.ID)
+	_, objErr := e.blobs.Stat(ctx, m.Thumb)
+	if rowErr == nil || objErr == nil {
+		t.Fatalf("the deleted export's event: row %v, thumbnail %v", rowErr, objErr)
 	}
 	if _, _, err := e.st.Export(ctx, ex.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the deleted export: %v", err)
