@@ -2,7 +2,8 @@
 // gives a camera up from its live view, choosing whether to keep the
 // recordings of their ownership for some days; what they kept is listed
 // on the home page (only to them, whoever holds the camera now), with its
-// recordings to download and a button to delete it early.
+// events (thumbnails) and recordings to download and a button to delete
+// it early.
 "use strict";
 
 // releaseTools wires the release form of cam, whose API path is base.
@@ -39,8 +40,8 @@ async function loadExports() {
   $("exports-box").hidden = exports.length === 0;
 }
 
-// exportItem is one export's line: what it keeps, until when, its
-// recordings to download and its delete button.
+// exportItem is one export's line: what it keeps, until when, its events
+// with their thumbnails, its recordings to download and its delete button.
 async function exportItem(x) {
   const base = "/api/exports/" + encodeURIComponent(x.id);
   const li = document.createElement("li");
@@ -73,7 +74,25 @@ async function exportItem(x) {
       list.append(item);
     }
   }
-  li.append(text, del, list);
+  const events = document.createElement("ul");
+  events.className = "events";
+  events.setAttribute("aria-label", "Events kept of " + x.name);
+  const r = await api("GET", base + "/events");
+  for (const e of r.ok ? (await r.json()).events : []) {
+    const item = eventItem(e);
+    const t = document.createElement("span");
+    t.textContent = e.kind + " · " + fmt(e.start);
+    item.append(t);
+    if (e.clips.length > 0) {
+      const a = document.createElement("a");
+      a.href = e.clips[0].url + "&download=1";
+      a.download = "";
+      a.textContent = "Download";
+      item.append(a);
+    }
+    events.append(item);
+  }
+  li.append(text, del, events, list);
   return li;
 }
 

@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	var exports *record.Exports
 	if recordings != nil {
-		exports = &record.Exports{Library: recordings, Index: a.store}
+		exports = &record.Exports{Library: recordings, Index: a.store, Events: a.events}
 	}
 	media := &httpapi.Media{Recordings: recordings, Events: a.events, Pins: pins, Exports: exports, ExportGrants: a.auth, Accounts: a.auth, Authn: authn, Hub: a.hub, HLS: a.hls, Stills: a.stills, WebRTC: a.webrtc,
 		Logger: log, WriteTimeout: cfg.WriteTimeout, MaxOutputsPerUser: cfg.HTTPMaxOutputsPerUser, Dropped: dropped, Record: rec}

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +57,12 @@ func TestExportAfterRelease(t *testing.T) {
 		}
 		return nil
 	})
+	// An event of olga's with its thumbnail, marked by the camera.
+	olgaJPEG := []byte{0xff, 0xd8, 'o', 'l', 'g', 'a', 0xff, 0xd9}
+	s, olgaEv := a.markEvent(t, cam.ID, cam.ID, cameraPassword(cam), map[string]any{"kind": "ring", "thumbnail": olgaJPEG})
+	if s != 201 {
+		t.Fatalf("the camera marks an event: %d", s)
+	}
 	s, b := a.call(t, "DELETE", "/api/cameras/"+cam.ID+"?keep_days=31", "olga", olga, nil)
 	if s != 400 {
 		t.Fatalf("keeping for 31 days: %d %s, want 400", s, b)
@@ -122,7 +130,43 @@ func TestExportAfterRelease(t *testing.T) {
 			t.Errorf("olga fetches sam's recording %d through her export: %d", sp.ID, s)
 		}
 	}
+	// The export keeps olga's event and its thumbnail, and no event of
+	// sam's; sam's list does not show hers.
+	s, samEv := a.markEvent(t, cam.ID, cam.ID, cameraPassword(cam), map[string]any{"kind": "motion", "thumbnail": []byte{0xff, 0xd8, 's', 0xff, 0xd9}})
+	if s != 201 {
+		t.Fatalf("the camera marks an event for sam: %d", s)
+	}
+	evPath := fmt.Sprintf("/api/exports/%d/events", ex.ID)
+	var kept struct{ Events []eventOut }
+	a.listOf(t, evPath, "olga", olga, &kept)
+	if len(kept.Events) != 1 || kept.Events[0].ID != olgaEv.ID || kept.Events[0].Kind != "ring" ||
+		kept.Events[0].Thumb != fmt.Sprintf("%s/%d/thumb.jpg", evPath, olgaEv.ID) {
+		t.Fatalf("the export's events: %+v; want olga's %d", kept.Events, olgaEv.ID)
+	}
+	for _, c := range kept.Events[0].Clips {
+		if !strings.HasPrefix(c.URL, fmt.Sprintf("/api/exports/%d/recordings/", ex.ID)) {
+			t.Errorf("the export's event links %s", c.URL)
+		}
+	}
+	if s, _, body := a.get(t, kept.Events[0].Thumb, "olga", olga); s != 200 || !bytes.Equal(body, olgaJPEG) {
+		t.Fatalf("olga's kept thumbnail: %d %x", s, body)
+	}
+	for _, e := range a.eventsOf(t, cam.ID, "sam", sam) {
+		if e.ID != samEv.ID {
+			t.Errorf("sam lists event %d, not his", e.ID)
+		}
+	}
 	forged := fmt.Sprintf("/api/exports/%d/recordings", ex.ID+1)
+	for _, try := range []struct{ user, pass, path string }{
+		{"sam", sam, evPath}, {"vera", vera, evPath}, {"sam", sam, kept.Events[0].Thumb}, {"vera", vera, kept.Events[0].Thumb},
+		{"olga", olga, fmt.Sprintf("/api/exports/%d/events", ex.ID+1)},
+		{"olga", olga, fmt.Sprintf("%s/%d/thumb.jpg", evPath, samEv.ID)},
+		{"sam", sam, fmt.Sprintf("/api/cameras/%s/events/%d/thumb.jpg", cam.ID, olgaEv.ID)},
+	} {
+		if s, _, body := a.get(t, try.path, try.user, try.pass); s != 404 || bytes.Contains(body, olgaJPEG) {
+			t.Errorf("%s GET %s: %d, want 404", try.user, try.path, s)
+		}
+	}
 	for _, try := range []struct{ user, pass, path string }{
 		{"sam", sam, path}, {"vera", vera, path}, {"sam", sam, tl.Spans[0].URL}, {"vera", vera, tl.Spans[0].URL},
 		{"olga", olga, forged},
@@ -161,6 +205,12 @@ func TestExportAfterRelease(t *testing.T) {
 	}
 	if s, _ := a.getRangeAs(t, tl.Spans[0].URL, "", "olga", olga); s != 404 {
 		t.Fatalf("the deleted export's recording: %d", s)
+	}
+	if s, _, _ := a.get(t, kept.Events[0].Thumb, "olga", olga); s != 404 {
+		t.Fatalf("the deleted export's thumbnail: %d", s)
+	}
+	if _, err := a.store.Event(t.Context(), olgaEv.ID); err == nil {
+		t.Fatal("the deleted export's event is still filed")
 	}
 	if got := metricSum(t, a, "vigil_isolation_violations_total"); got != 0 {
 		t.Fatalf("%v isolation violations", got)

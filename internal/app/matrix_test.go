@@ -99,7 +99,7 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	// An export of the owner's: she had the shed recorded, released it
 	// keeping her recordings, and the stranger claimed it.
-	exportID, exportRec := a.exportFor(t, shed, "owner", pw["owner"], "stranger")
+	exportID, exportRec, exportEv := a.exportFor(t, shed, "owner", pw["owner"], "stranger")
 	// The owner links Google Home to the camera.
 	code, verifier := a.google(t).Link("owner", pw["owner"], cam.ID)
 	link, err := a.oauth.Resolve(ctx, a.google(t).Exchange(code, verifier).AccessToken)
@@ -218,6 +218,8 @@ func TestAccessMatrix(t *testing.T) {
 		"GET /api/exports/{id}/recordings":                 {fmt.Sprintf("/api/exports/%d/recordings", exportID), ownerOnly, false},
 		"GET /api/exports/{id}/recordings/{rec}/video.mp4": {fmt.Sprintf("/api/exports/%d/recordings/%d/video.mp4", exportID, exportRec), ownerOnly, true},
 		"DELETE /api/exports/{id}":                         {fmt.Sprintf("/api/exports/%d", exportID), withOwner(ownerOnly, 0), false},
+		"GET /api/exports/{id}/events":                     {fmt.Sprintf("/api/exports/%d/events", exportID), ownerOnly, false},
+		"GET /api/exports/{id}/events/{event}/thumb.jpg":   {fmt.Sprintf("/api/exports/%d/events/%d/thumb.jpg", exportID, exportEv), ownerOnly, true},
 		// The table's body pins nothing: who gets past the edge is told 400.
 		"POST /api/cameras/{id}/pins":         {"/pins", withStatus(people, 400), false},
 		"DELETE /api/cameras/{id}/pins/{pin}": {fmt.Sprintf("/pins/%d", pinID), unpin, false},
@@ -283,10 +285,10 @@ func TestAccessMatrix(t *testing.T) {
 	}
 }
 
-// exportFor has user claim cam, waits for a recording of it, releases it
-// keeping the recordings and has next claim it; it returns the export's id
-// and a recording in it.
-func (a *testApp) exportFor(t *testing.T, cam *sim.Camera, user, pass, next string) (int64, int64) {
+// exportFor has user claim cam, waits for a recording of it, marks an
+// event with a thumbnail, releases it keeping the recordings and has next
+// claim it; it returns the export's id, a recording and the event in it.
+func (a *testApp) exportFor(t *testing.T, cam *sim.Camera, user, pass, next string) (int64, int64, int64) {
 	t.Helper()
 	ctx := t.Context()
 	code, _ := auth.NewClaimCode()
@@ -302,6 +304,10 @@ func (a *testApp) exportFor(t *testing.T, cam *sim.Camera, user, pass, next stri
 		}
 		return nil
 	})
+	s, ev := a.markEvent(t, cam.ID, user, pass, map[string]any{"kind": "person", "thumbnail": []byte{0xff, 0xd8, 0xff, 0xd9}})
+	if s != 201 {
+		t.Fatalf("%s marks an event: %d", user, s)
+	}
 	code, err := a.auth.Release(ctx, a.callerNamed(ctx, user), deviceID(cam), time.Hour, a.households())
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +324,7 @@ func (a *testApp) exportFor(t *testing.T, cam *sim.Camera, user, pass, next stri
 	if len(tl.Spans) == 0 {
 		t.Fatalf("%s's export lists no recording", user)
 	}
-	return list[0].ID, tl.Spans[0].ID
+	return list[0].ID, tl.Spans[0].ID, ev.ID
 }
 
 // withStatus is m with every success (200) answered with status instead.

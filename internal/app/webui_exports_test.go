@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"image/color"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,8 @@ import (
 // TestExportsInThePage: olga releases her camera from its live view,
 // keeping her recordings for two days; the page shows the claim code and
 // lists the kept recordings (the camera's name, until when) with a
-// download that is an MP4 attachment. Sam claims the camera: olga's page
+// download that is an MP4 attachment, and the event marked before the
+// release with its thumbnail shown. Sam claims the camera: olga's page
 // still lists them, sam's lists none. Olga deletes them from the page: the
 // list and the API have none left.
 func TestExportsInThePage(t *testing.T) {
@@ -32,6 +34,11 @@ func TestExportsInThePage(t *testing.T) {
 		}
 		return nil
 	})
+
+	if s, _ := a.markEvent(t, porch.ID, porch.ID, cameraPassword(porch), map[string]any{"kind": "person",
+		"thumbnail": plainJPEG(t, color.RGBA{R: 200, G: 40, B: 40, A: 255})}); s != 201 {
+		t.Fatalf("the camera marks an event: %d", s)
+	}
 
 	tab := startChromium(t)
 	signIn(t, tab, a.url("/"), "olga", olga)
@@ -79,6 +86,15 @@ func TestExportsInThePage(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], "Porch: ") || !strings.Contains(got[0], "kept until") || strings.HasSuffix(got[0], "| 0") {
 		t.Fatalf("olga's kept recordings in the page: %q; want Porch's, with downloads", got)
 	}
+	testkit.WaitFor(t, 10*time.Second, "the kept event's thumbnail shown", func() error {
+		got, err := chromedp.Run(tab, chromedp.Evaluate[string](`[...document.querySelectorAll("#exports ul.events > li")].map(li => {
+			const img = li.querySelector("img.event-thumb");
+			return li.textContent + " " + (img && img.complete ? img.naturalWidth + "x" + img.naturalHeight : "-") }).join("; ")`))
+		if err != nil || !strings.HasPrefix(got, "person · ") || !strings.HasSuffix(got, " 64x48") || strings.Contains(got, ";") {
+			return fmt.Errorf("%q (%v)", got, err)
+		}
+		return nil
+	})
 	dl, err := chromedp.Run(tab, chromedp.Evaluate[string](`(async () => { const a = document.querySelector("#exports a[download]");
 		const r = await fetch(a.href); const b = await r.arrayBuffer();
 		return r.status + " " + r.headers.get("Content-Type") + " " + r.headers.get("Content-Disposition") + " " + b.byteLength })()`,

@@ -25,25 +25,12 @@ func eventFlow(ctx context.Context, v *Visit) error {
 	if v.Attack {
 		return attackRecorded(ctx, v, listing, kindEvent)
 	}
-	res, err := v.get(ctx, v.camPath(listing), true)
-	if res == nil {
-		return err
-	}
-	var list struct {
-		Events []struct {
-			ID    int64     `json:"id"`
-			Start time.Time `json:"start"`
-			Thumb string    `json:"thumb"`
-			Clip  string    `json:"clip"`
-		} `json:"events"`
-	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list)
-	res.Body.Close()
-	if err != nil {
+	events, err := v.events(ctx, v.camPath(listing))
+	if events == nil {
 		return err
 	}
 	var thumbs, clips []string
-	for _, e := range list.Events {
+	for _, e := range events {
 		if !v.c.inEpoch(v.output, v.User.Name, v.Camera.ID, e.Start, v.notBefore, "an event listed") {
 			v.bad = true
 			return nil
@@ -65,17 +52,55 @@ func eventFlow(ctx context.Context, v *Visit) error {
 	if len(thumbs) == 0 {
 		return nil // no event yet: nothing more checked
 	}
-	res, err = v.get(ctx, thumbs[v.rng.IntN(len(thumbs))], true)
-	if res == nil {
+	b, err := v.thumb(ctx, thumbs[v.rng.IntN(len(thumbs))])
+	if b == nil {
 		return err
+	}
+	v.Upload(b)
+	return nil
+}
+
+// eventJSON is an event as a listing shows it.
+type eventJSON struct {
+	ID    int64     `json:"id"`
+	Start time.Time `json:"start"`
+	Thumb string    `json:"thumb"`
+	Clip  string    `json:"clip"`
+}
+
+// events reads the event listing at path; nil, with the error if any,
+// when it did not come.
+func (v *Visit) events(ctx context.Context, path string) ([]eventJSON, error) {
+	res, err := v.get(ctx, path, true)
+	if res == nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var list struct {
+		Events []eventJSON `json:"events"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list); err != nil {
+		return nil, err
+	}
+	if list.Events == nil {
+		list.Events = []eventJSON{}
+	}
+	return list.Events, nil
+}
+
+// thumb reads the thumbnail at path; nil, with the error if any, when it
+// did not come.
+func (v *Visit) thumb(ctx context.Context, path string) ([]byte, error) {
+	res, err := v.get(ctx, path, true)
+	if res == nil {
+		return nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxTimeline))
 	if err != nil {
-		return ignoreEnd(err)
+		return nil, ignoreEnd(err)
 	}
-	v.Upload(b)
-	return nil
+	return b, nil
 }
 
 // playEventClip plays an event's clip.mp4, whose window (?from, ?to) the

@@ -11,8 +11,9 @@ import (
 )
 
 // OutExports is the footage a household kept when it released a camera:
-// listed, its timeline read and a recording of it played by that
-// household alone, after the camera changed hands.
+// listed, its timeline read and a recording of it played, its events
+// listed and a thumbnail of one fetched, by that household alone, after
+// the camera changed hands.
 const OutExports = "exports"
 
 // kept is a release that kept its household's footage, as the canary
@@ -21,7 +22,8 @@ const OutExports = "exports"
 type kept struct {
 	user, camera string
 	from, until  time.Time
-	id           int64 // 0 until the user's listing shows it
+	id           int64  // 0 until the user's listing shows it
+	thumb        string // a thumbnail's URL the user's listing showed, or ""
 }
 
 // keptExports remembers the releases that kept their footage.
@@ -63,6 +65,17 @@ func (k *keptExports) claim(user, camera string, id int64, released time.Time) *
 	return best
 }
 
+// sawThumb remembers a thumbnail's URL that export id's listing showed.
+func (k *keptExports) sawThumb(id int64, url string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, e := range k.list {
+		if e.id == id {
+			e.thumb = url
+		}
+	}
+}
+
 // pick picks, by n, any export.
 func (k *keptExports) pick(n int) (kept, bool) {
 	k.mu.Lock()
@@ -101,8 +114,12 @@ type exportJSON struct {
 // timeline (every span inside the release's epoch, before the release) and
 // plays one recording of it from its start through a Range, checking
 // every frame: the released camera's, captured in [the household's epoch,
-// the release). Then it asks for another household's export, which must
-// be refused, as it must be on an attacker's visit.
+// the release). Before, it lists the export's events (each started in
+// that span) and, one time in three, fetches one's thumbnail, which must
+// be an upload of the released camera's sent before the release and
+// answered after the household's epoch began. Then it asks for another household's export,
+// its events or a thumbnail of it, which must be refused, as it must be on
+// an attacker's visit.
 func exportFlow(ctx context.Context, v *Visit) error {
 	if v.Attack { // whoever holds the camera now, another household's export is refused
 		return probeExport(ctx, v)
@@ -143,7 +160,63 @@ func exportFlow(ctx context.Context, v *Visit) error {
 	if err := probeExport(ctx, v); err != nil || v.bad || len(mine) == 0 {
 		return err
 	}
-	return v.playExport(ctx, *mine[v.rng.IntN(len(mine))])
+	e := *mine[v.rng.IntN(len(mine))]
+	if err := v.exportEvents(ctx, e, v.rng.IntN(3) == 0); err != nil || v.bad {
+		return err
+	}
+	return v.playExport(ctx, e)
+}
+
+// exportEvents lists e's events, every one started in e's span, and with
+// fetch fetches one's thumbnail: an upload of e's camera taken in it.
+func (v *Visit) exportEvents(ctx context.Context, e kept, fetch bool) error {
+	events, err := v.events(ctx, fmt.Sprintf("/api/exports/%d/events", e.id))
+	if events == nil {
+		return err
+	}
+	var thumbs []string
+	for _, x := range events {
+		if x.Start.Before(e.from) || !x.Start.Before(e.until) {
+			return v.outOfExport(e, fmt.Sprintf("event %d started %s", x.ID, x.Start.UTC().Format(time.RFC3339Nano)))
+		}
+		if x.Thumb != "" {
+			thumbs = append(thumbs, x.Thumb)
+		}
+	}
+	if len(thumbs) == 0 || !fetch {
+		return nil
+	}
+	thumb := thumbs[v.rng.IntN(len(thumbs))]
+	v.c.exports.sawThumb(e.id, thumb)
+	b, err := v.thumb(ctx, thumb)
+	if b == nil {
+		return err
+	}
+	cam := v.c.layout.byID[e.camera]
+	if cam == nil {
+		return fmt.Errorf("export %d: camera %q", e.id, e.camera)
+	}
+	u, ok := cam.upload(sha256Of(b))
+	switch {
+	case !ok:
+		v.c.uploadBytes(v.output, v.User.Name, e.camera, e.from, b) // reports it: another camera's, or nobody's
+		v.bad = true
+	case !u.sent.Before(e.until) || !u.done.IsZero() && u.done.Before(e.from):
+		return v.outOfExport(e, fmt.Sprintf("a thumbnail sent %s, answered %s", u.sent.UTC().Format(time.RFC3339Nano),
+			u.done.UTC().Format(time.RFC3339Nano)))
+	default:
+		v.c.out(v.output).stills.Add(1)
+	}
+	return nil
+}
+
+// outOfExport reports what e served from outside its span.
+func (v *Visit) outOfExport(e kept, what string) error {
+	v.bad = true
+	v.c.violation(Violation{Kind: KindOutOfSpan, Output: v.output, User: v.User.Name, Requested: e.camera, Got: e.camera,
+		Detail: fmt.Sprintf("export %d: %s, outside the released epoch %s to %s", e.id, what,
+			e.from.UTC().Format(time.RFC3339Nano), e.until.UTC().Format(time.RFC3339Nano))})
+	return nil
 }
 
 // playExport reads e's timeline and plays one of its recordings.
@@ -162,12 +235,8 @@ func (v *Visit) playExport(ctx context.Context, e kept) error {
 	}
 	for _, s := range tl.Spans {
 		if s.Start.Before(e.from) || s.End.After(e.until) {
-			v.bad = true
-			v.c.violation(Violation{Kind: KindOutOfSpan, Output: v.output, User: v.User.Name, Requested: e.camera, Got: e.camera,
-				Detail: fmt.Sprintf("export %d lists span %d from %s to %s, outside the released epoch %s to %s", e.id, s.ID,
-					s.Start.UTC().Format(time.RFC3339Nano), s.End.UTC().Format(time.RFC3339Nano),
-					e.from.UTC().Format(time.RFC3339Nano), e.until.UTC().Format(time.RFC3339Nano))})
-			return nil
+			return v.outOfExport(e, fmt.Sprintf("span %d from %s to %s", s.ID, s.Start.UTC().Format(time.RFC3339Nano),
+				s.End.UTC().Format(time.RFC3339Nano)))
 		}
 	}
 	sp := tl.Spans[v.rng.IntN(len(tl.Spans))]
@@ -199,13 +268,20 @@ func (v *Visit) playExport(ctx context.Context, e kept) error {
 	return readFMP4(v, res.Body)
 }
 
-// probeExport asks for another household's export, its timeline or its
-// recordings' listing: it must be refused with nothing in it.
+// probeExport asks for another household's export: its recordings'
+// listing, its events' or a thumbnail its household was shown. It must be
+// refused with nothing in it.
 func probeExport(ctx context.Context, v *Visit) error {
 	e, ok := v.c.exports.other(v.User.Name, v.rng.Int())
 	if !ok {
 		return nil
 	}
-	return v.mustRefuse(ctx, http.MethodGet, fmt.Sprintf("/api/exports/%d/recordings?stream=main", e.id), "", e.camera, e.camera,
-		fmt.Sprintf("export %d of %s's", e.id, e.user))
+	path := fmt.Sprintf("/api/exports/%d/recordings?stream=main", e.id)
+	switch n := v.rng.IntN(3); {
+	case n == 1:
+		path = fmt.Sprintf("/api/exports/%d/events", e.id)
+	case n == 2 && e.thumb != "":
+		path = e.thumb
+	}
+	return v.mustRefuse(ctx, http.MethodGet, path, "", e.camera, e.camera, fmt.Sprintf("export %d of %s's", e.id, e.user))
 }

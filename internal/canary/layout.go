@@ -63,11 +63,12 @@ type Camera struct {
 	uploadsCounter int
 }
 
-// upload is one uploaded still; done is when Vigil's answer came (zero
-// while in flight): Vigil took it before then.
+// upload is one uploaded still; sent is when it was sent (Vigil took it
+// after then) and done when Vigil's answer came (zero while in flight):
+// Vigil took it before then.
 type upload struct {
-	n    int
-	done time.Time
+	n          int
+	sent, done time.Time
 }
 
 // label is what generation gen of the camera's picture shows: the id for
@@ -432,7 +433,7 @@ func (c *Camera) recordUpload(sum [32]byte) *upload {
 	c.uploadsMu.Lock()
 	defer c.uploadsMu.Unlock()
 	c.uploadsCounter++
-	u := &upload{n: c.uploadsCounter}
+	u := &upload{n: c.uploadsCounter, sent: time.Now()}
 	c.uploads[sum] = u
 	return u
 }
@@ -447,11 +448,17 @@ func (c *Camera) uploadDone(u *upload) {
 // uploaded reports whether sum is one of the camera's uploads, and when
 // Vigil answered it (zero while in flight).
 func (c *Camera) uploaded(sum [32]byte) (time.Time, bool) {
+	u, ok := c.upload(sum)
+	return u.done, ok
+}
+
+// upload is the camera's upload whose bytes' sum is sum, if any.
+func (c *Camera) upload(sum [32]byte) (upload, bool) {
 	c.uploadsMu.Lock()
 	defer c.uploadsMu.Unlock()
 	u, ok := c.uploads[sum]
 	if !ok {
-		return time.Time{}, false
+		return upload{}, false
 	}
-	return u.done, true
+	return *u, true
 }

@@ -233,21 +233,28 @@ func (m *Media) eventViews(r *http.Request, g access.Grant, evs []record.Event) 
 	out := make([]eventView, 0, len(evs))
 	for _, e := range evs {
 		wf, wt := m.Events.Window(e)
-		v := viewOf(e, []span{})
+		v := viewOf(e, around(spans, wf, wt, func(s record.Span) span { return spanOf(g.Device(), s) }))
 		v.Pin = pins[e.ID]
-		for _, s := range spans {
-			if end := s.Start.Add(s.Duration); s.Start.Before(wt) && end.After(wf) {
-				sp := spanOf(g.Device(), s)
-				sp.URL += "&start=" + url.QueryEscape(wf.UTC().Format(time.RFC3339Nano)) + "&end=" + url.QueryEscape(wt.UTC().Format(time.RFC3339Nano))
-				v.Clips = append(v.Clips, sp)
-			}
-		}
 		if len(v.Clips) > 0 {
 			v.Clip = clipURL(g.Device(), wf, wt)
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// around are the spans that overlap [wf, wt), as view shows them, each
+// cut to it by its URL's start and end.
+func around(spans []record.Span, wf, wt time.Time, view func(record.Span) span) []span {
+	out := []span{}
+	for _, s := range spans {
+		if end := s.Start.Add(s.Duration); s.Start.Before(wt) && end.After(wf) {
+			sp := view(s)
+			sp.URL += "&start=" + url.QueryEscape(wf.UTC().Format(time.RFC3339Nano)) + "&end=" + url.QueryEscape(wt.UTC().Format(time.RFC3339Nano))
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // clipURL is the URL of the device's main stream over [from, to) as one
@@ -284,8 +291,13 @@ func (m *Media) eventThumb(w http.ResponseWriter, r *http.Request) error {
 	if err := m.Record.Seen(g, "events", r.RemoteAddr); err != nil {
 		return err
 	}
+	return writeThumb(w, jpeg)
+}
+
+// writeThumb writes a thumbnail opened for one viewer: never cached.
+func writeThumb(w http.ResponseWriter, jpeg []byte) error {
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Cache-Control", "private, no-store")
-	_, err = w.Write(jpeg)
+	_, err := w.Write(jpeg)
 	return err
 }

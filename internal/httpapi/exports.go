@@ -10,6 +10,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/auth"
 	"vigil/internal/household"
+	"vigil/internal/record"
 )
 
 // ExportGrants mints grants for exports (auth.Service): the one place that
@@ -47,6 +48,69 @@ func (m *Media) exportRoutes(mux *Router) {
 	mux.Handle("DELETE /api/exports/{id}", person(m.deleteExport))
 	mux.Handle("GET /api/exports/{id}/recordings", person(m.exportTimeline))
 	mux.Handle("GET /api/exports/{id}/recordings/{rec}/video.mp4", m.writeDeadlines("recording", person(m.exportMP4)))
+	mux.Handle("GET /api/exports/{id}/events", person(m.exportEvents))
+	mux.Handle("GET /api/exports/{id}/events/{event}/thumb.jpg", person(m.exportThumb))
+}
+
+// exportEvents lists the export's events (captured in its epoch before the
+// release), each with its thumbnail's URL and the export's recordings of
+// the main stream around it, noting the viewing in the access history.
+func (m *Media) exportEvents(w http.ResponseWriter, r *http.Request) error {
+	g, id, err := m.exportGrant(r)
+	if err != nil {
+		return err
+	}
+	evs, err := m.Exports.EventList(r.Context(), g, id)
+	if err != nil {
+		return unopened(err, errNoExport)
+	}
+	var spans []record.Span
+	if len(evs) > 0 {
+		if spans, err = m.Exports.Timeline(r.Context(), g, id, access.StreamMain); err != nil {
+			return unopened(err, errNoExport)
+		}
+	}
+	if err := m.Record.Seen(g, household.OutputExport, r.RemoteAddr); err != nil {
+		return err
+	}
+	out := make([]eventView, 0, len(evs))
+	for _, e := range evs {
+		wf, wt := m.Events.Window(e)
+		v := viewOf(e, around(spans, wf, wt, func(s record.Span) span { return exportSpan(g.Device(), id, s) }))
+		if e.Thumb != "" {
+			v.Thumb = fmt.Sprintf("/api/exports/%d/events/%d/thumb.jpg", id, e.ID)
+		}
+		out = append(out, v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
+// exportThumb serves the thumbnail of one of the export's events, opened
+// under the export's key.
+func (m *Media) exportThumb(w http.ResponseWriter, r *http.Request) error {
+	g, id, err := m.exportGrant(r)
+	if err != nil {
+		return err
+	}
+	ev, err := strconv.ParseInt(r.PathValue("event"), 10, 64)
+	if err != nil {
+		return errNoEvent
+	}
+	jpeg, err := m.Exports.Thumbnail(r.Context(), g, id, ev)
+	if err != nil {
+		return unopened(err, errNoEvent)
+	}
+	if err := m.Record.Seen(g, household.OutputExport, r.RemoteAddr); err != nil {
+		return err
+	}
+	return writeThumb(w, jpeg)
+}
+
+// exportSpan is one of export id's recordings as its timeline shows it.
+func exportSpan(device access.DeviceID, id int64, s record.Span) span {
+	v := spanOf(device, s)
+	v.URL = fmt.Sprintf("/api/exports/%d/recordings/%d/video.mp4?stream=%s", id, s.ID, s.Stream)
+	return v
 }
 
 // exports lists the caller's household's exports.
@@ -109,9 +173,7 @@ func (m *Media) exportTimeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]span, 0, len(spans))
 	for _, s := range spans {
-		v := spanOf(g.Device(), s)
-		v.URL = fmt.Sprintf("/api/exports/%d/recordings/%d/video.mp4?stream=%s", id, s.ID, s.Stream)
-		out = append(out, v)
+		out = append(out, exportSpan(g.Device(), id, s))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"spans": out})
 }

@@ -100,10 +100,11 @@ const (
 	// other household, reads the footage the last one kept at its release
 	// (it opens: the export's own secret is used).
 	ExportIDOnly Name = "export-id-only"
-	// ExportNoEnd makes an export's timeline list the camera's recordings
-	// from the export's epoch on, by device alone: past the release, the
-	// next owners' recordings too (their times and sizes; they do not
-	// open under the export's key, which is counted at the server).
+	// ExportNoEnd makes an export's timeline list the camera's recordings,
+	// and its event list the camera's events, from the export's epoch on,
+	// by device alone: past the release, the next owners' too (their
+	// times and sizes; their thumbnails and recordings do not open under
+	// the export's key, which is counted at the server).
 	ExportNoEnd Name = "export-no-end"
 
 	// The cluster's planted bugs, where nodes meet; only a cluster (the

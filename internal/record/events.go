@@ -258,6 +258,12 @@ func (ev *Events) Thumbnail(ctx context.Context, g access.Grant, id int64) ([]by
 		e.Thumb == "" {
 		return nil, ErrNotFound
 	}
+	return ev.openThumb(ctx, g, secret, e)
+}
+
+// openThumb opens e's thumbnail under secret, the key of e's epoch, for
+// g, which the caller has checked may see e.
+func (ev *Events) openThumb(ctx context.Context, g access.Grant, secret []byte, e Event) ([]byte, error) {
 	rc, err := ev.Blobs.Get(ctx, e.Thumb, 0, -1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)

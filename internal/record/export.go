@@ -52,6 +52,9 @@ type Exports struct {
 	// Library opens the recordings (its Sealer, Blobs, Index, Violations).
 	Library *Library
 	Index   ExportIndex
+	// Events opens the events kept with exports (its Index, Blobs, Sealer
+	// and Violations); nil keeps none listed.
+	Events *Events
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -215,6 +218,57 @@ func (x *Exports) Open(ctx context.Context, g access.Grant, id, rec int64) (*Cli
 	return &Clip{rec: cut, grant: g, sr: sr, lib: x.Library}, nil
 }
 
+// events are the export's events: of its device and epoch, started in
+// [Epoch, Released), by start.
+func (x *Exports) events(ctx context.Context, e Export) ([]Event, error) {
+	if x.Events == nil {
+		return []Event{}, nil
+	}
+	if exportNoEnd() {
+		return x.Events.anyEpoch(ctx, e.Device, e.Epoch, x.now().Add(time.Hour))
+	}
+	evs, err := x.Events.Index.Events(ctx, e.Device, e.Epoch, e.Epoch, e.Released, maxEventsListed)
+	out := []Event{}
+	for _, ev := range evs {
+		if ev.Device == e.Device && ev.Epoch.Equal(e.Epoch) && !ev.Start.Before(e.Epoch) && ev.Start.Before(e.Released) {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
+// EventList lists the export's events, by start.
+func (x *Exports) EventList(ctx context.Context, g access.Grant, id int64) ([]Event, error) {
+	e, secret, err := x.check(ctx, g, id)
+	clear(secret)
+	if err != nil {
+		return nil, err
+	}
+	return x.events(ctx, e)
+}
+
+// Thumbnail opens the thumbnail of the export's event ev under the
+// export's secret. See Events.Thumbnail for its errors.
+func (x *Exports) Thumbnail(ctx context.Context, g access.Grant, id, ev int64) ([]byte, error) {
+	e, secret, err := x.check(ctx, g, id)
+	defer clear(secret)
+	if err != nil {
+		return nil, err
+	}
+	if x.Events == nil {
+		return nil, ErrNotFound
+	}
+	row, err := x.Events.Index.Event(ctx, ev)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if row.Device != e.Device || !row.Epoch.Equal(e.Epoch) || !row.Start.Before(e.Released) || row.Thumb == "" ||
+		g.Check(row.Device, row.Start, x.now()) != nil {
+		return nil, ErrNotFound
+	}
+	return x.Events.openThumb(ctx, g, secret, row)
+}
+
 // Delete ends the export before its deadline: its secret is destroyed at
 // once (nothing of it opens any more), then its objects are deleted;
 // those a failure leaves, the next sweep deletes as an ended epoch's.
@@ -241,5 +295,16 @@ func (x *Exports) Delete(ctx context.Context, g access.Grant, id int64) error {
 			}
 		}
 	}
-	return nil
+	evs, err := x.events(ctx, e)
+	for _, ev := range evs {
+		if ev.Thumb != "" {
+			if err := x.Events.Blobs.Delete(ctx, ev.Thumb); err != nil {
+				return err
+			}
+		}
+		if err := x.Events.Index.DeleteEvent(ctx, ev.ID); err != nil {
+			return err
+		}
+	}
+	return err
 }

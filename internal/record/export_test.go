@@ -251,14 +251,24 @@ func TestExportDeletedEarly(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	_, rows := e.beforeRelease("cam-b", "u-b", 2)
+	ev := &record.Events{Index: e.st, Sealer: e.sealer, Blobs: e.blobs, Violations: e.violations}
+	m, err := ev.Mark(ctx, "cam-b", record.Event{Kind: record.EventRing, Start: time.Now()}, []byte{0xff, 0xd8, 0xff, 0xd9})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ex := e.keep("cam-b", "code-2", time.Now().Add(time.Hour))
-	x := &record.Exports{Library: e.lib, Index: e.st}
+	x := &record.Exports{Library: e.lib, Index: e.st, Events: ev}
 	g := exportGrant(ex)
 	if err := x.Delete(ctx, g, ex.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {
 		e.gone(r)
+	}
+	_, rowErr := e.st.Event(ctx, m.ID)
+	_, objErr := e.blobs.Stat(ctx, m.Thumb)
+	if rowErr == nil || objErr == nil {
+		t.Fatalf("the deleted export's event: row %v, thumbnail %v", rowErr, objErr)
 	}
 	if _, _, err := e.st.Export(ctx, ex.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the deleted export: %v", err)
@@ -331,4 +341,132 @@ func latest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// TestExportKeepsItsEvents: the events of an export's epoch captured
+// before the release, and their sealed thumbnails, stay with the export:
+// the sweep after the release and a new claim keeps them, the releasing
+// household lists them and opens their thumbnails through the export, and
+// nobody else does — not the new owner, nor a grant for another camera or
+// span, nor the export's own grant for an event not its own. At the
+// deadline the sweep deletes them; their rows restored, nothing opens.
+func TestExportKeepsItsEvents(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	ctx := t.Context()
+	ev := &record.Events{Index: e.st, Sealer: e.sealer, Blobs: e.blobs, Violations: e.violations}
+	mark := func(dev access.DeviceID, jpeg []byte) record.Event {
+		t.Helper()
+		m, err := ev.Mark(ctx, dev, record.Event{Kind: record.EventPerson, Start: time.Now()}, jpeg)
+		if err != nil || m.Thumb == "" {
+			t.Fatalf("mark: %+v, %v", m, err)
+		}
+		return m
+	}
+	jpegs := [][]byte{{0xff, 0xd8, 1, 0xff, 0xd9}, {0xff, 0xd8, 2, 0xff, 0xd9}}
+	kept := []record.Event{mark("cam-a", jpegs[0]), mark("cam-a", jpegs[1])}
+	other := mark("cam-b", jpegs[0])
+	time.Sleep(time.Millisecond)
+	deadline := time.Now().Add(24 * time.Hour)
+	ex := e.keep("cam-a", "code-2", deadline)
+	if _, err := e.st.ClaimDevice(ctx, "code-2", "u-c"); err != nil {
+		t.Fatal(err)
+	}
+	theirs := mark("cam-a", jpegs[0]) // the new owner's
+	// A row of the old epoch dated after the release (none is made so):
+	// not the export's.
+	late := kept[0]
+	late.Start = ex.Released.Add(time.Second)
+	lateID, err := e.st.AddEvent(ctx, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	x := &record.Exports{Library: e.lib, Index: e.st, Events: ev, Now: func() time.Time { return now }}
+	ret := &record.Retention{Index: e.st, Blobs: e.blobs, Events: e.st, Exports: e.st,
+		Devices: func(context.Context) ([]access.DeviceID, error) { return []access.DeviceID{"cam-a", "cam-b"}, nil },
+		Rule:    func(context.Context, access.DeviceID) (record.Rule, error) { return record.Rule{}, nil },
+		Now:     func() time.Time { return now },
+	}
+	if _, err := ret.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kept {
+		if _, err := e.st.Event(ctx, k.ID); err != nil {
+			t.Fatalf("the sweep after the release deleted the export's event %d: %v", k.ID, err)
+		}
+	}
+
+	mine := exportGrant(ex)
+	list, err := x.EventList(ctx, mine, ex.ID)
+	if err != nil || !slices.EqualFunc(list, kept, func(a, b record.Event) bool { return a.ID == b.ID }) {
+		t.Fatalf("the export's events = %+v, %v; want %d and %d", list, err, kept[0].ID, kept[1].ID)
+	}
+	for i, k := range kept {
+		if got, err := x.Thumbnail(ctx, mine, ex.ID, k.ID); err != nil || !bytes.Equal(got, jpegs[i]) {
+			t.Fatalf("the export's thumbnail of event %d: %x, %v", k.ID, got, err)
+		}
+	}
+	for _, id := range []int64{theirs.ID, other.ID, lateID, 1 << 40} {
+		if _, err := x.Thumbnail(ctx, mine, ex.ID, id); !errors.Is(err, record.ErrNotFound) {
+			t.Errorf("event %d's thumbnail through the export: %v, want ErrNotFound", id, err)
+		}
+	}
+	gc := e.owner("cam-a", "u-c")
+	if l, err := ev.List(ctx, gc, time.Time{}, now.Add(time.Hour)); err != nil || len(l) != 1 || l[0].ID != theirs.ID {
+		t.Errorf("the new owner's events = %+v, %v; want only their own", l, err)
+	}
+	forged := map[string]access.Grant{
+		"the new owner's":       gc,
+		"an operator's":         issuer.Mint("admin", "cam-a", access.AudienceWeb, time.Hour),
+		"another camera's span": issuer.MintSpan("u-a", "cam-b", access.AudienceWeb, time.Hour, nil, ex.Epoch, ex.Released),
+		"one reaching past it":  issuer.MintSpan("u-a", "cam-a", access.AudienceWeb, time.Hour, nil, ex.Epoch, ex.Released.Add(time.Hour)),
+	}
+	for name, g := range forged {
+		if l, err := x.EventList(ctx, g, ex.ID); !errors.Is(err, record.ErrNotFound) {
+			t.Errorf("%s grant lists the export's events: %+v, %v", name, l, err)
+		}
+		if _, err := x.Thumbnail(ctx, g, ex.ID, kept[0].ID); !errors.Is(err, record.ErrNotFound) {
+			t.Errorf("%s grant opens the export's thumbnail: %v", name, err)
+		}
+		if _, err := ev.Thumbnail(ctx, g, kept[0].ID); err == nil {
+			t.Errorf("%s grant opens the export's thumbnail as a camera's event", name)
+		}
+	}
+
+	// The deadline: the sweep deletes the events, their thumbnails with
+	// them, and a restored row opens for nobody.
+	copyObject(t, e, kept[0].Thumb, "evt/cam-a/kept.jpg", 0)
+	now = deadline
+	if _, err := x.Thumbnail(ctx, mine, ex.ID, kept[0].ID); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("the export's thumbnail at its deadline: %v", err)
+	}
+	if _, err := ret.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kept {
+		_, rowErr := e.st.Event(ctx, k.ID)
+		_, objErr := e.blobs.Stat(ctx, k.Thumb)
+		if rowErr == nil || objErr == nil {
+			t.Errorf("the export's event %d after its deadline: row %v, thumbnail %v", k.ID, rowErr, objErr)
+		}
+	}
+	d, _ := e.st.Device(ctx, "cam-a")
+	for _, epoch := range []time.Time{ex.Epoch, d.EpochStarted} {
+		restored := kept[0]
+		restored.Epoch, restored.Thumb = epoch, "evt/cam-a/kept.jpg"
+		id, err := e.st.AddEvent(ctx, restored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.Thumbnail(ctx, mine, ex.ID, id); err == nil {
+			t.Fatal("a restored event opened through the expired export")
+		}
+		if _, err := ev.Thumbnail(ctx, issuer.Mint("admin", "cam-a", access.AudienceWeb, time.Hour), id); err == nil {
+			t.Fatal("a restored event of the expired export opened")
+		}
+		if err := e.st.DeleteEvent(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -454,6 +454,17 @@ func touches(ws []window, rec Recording) bool {
 	return false
 }
 
+// keptByExport reports whether an export's pin (exportPins) keeps e, an
+// event of its ended epoch captured before the release.
+func keptByExport(pins []Pin, e Event) bool {
+	for _, p := range pins {
+		if exported(p) && p.Device == e.Device && p.Epoch.Equal(e.Epoch) && !e.Start.Before(p.Start) && e.Start.Before(p.End) {
+			return true
+		}
+	}
+	return false
+}
+
 // pinned reports whether a pin keeps rec.
 func pinned(pins []Pin, rec Recording) bool {
 	for _, p := range pins {
@@ -464,9 +475,9 @@ func pinned(pins []Pin, rec Recording) bool {
 	return false
 }
 
-// sweepEvents deletes the device's events of an earlier epoch and those
-// whose footage ended before eventCutoff (with an Age rule) and that no
-// pin holds, oldest first: the thumbnail's object, then the row.
+// sweepEvents deletes the device's events of an earlier epoch that no
+// export keeps and those whose footage ended before eventCutoff (with an
+// Age rule) and that no pin holds, oldest first: the thumbnail's object, then the row.
 func (r *Retention) sweepEvents(ctx context.Context, device access.DeviceID, epoch time.Time, rule Rule, eventCutoff time.Time, pins []Pin) error {
 	held := map[int64]bool{}
 	for _, p := range pins {
@@ -485,7 +496,7 @@ func (r *Retention) sweepEvents(ctx context.Context, device access.DeviceID, epo
 			switch {
 			case !old && !expired:
 				return nil
-			case !old && held[e.ID]:
+			case !old && held[e.ID], old && keptByExport(pins, e):
 				kept++
 				continue
 			}
