@@ -248,3 +248,23 @@ func (p *pauses) excuse(run *playerRun, gap time.Duration) [][3]float64 {
 	run.StallLog = kept
 	return excused
 }
+
+// TestPausesExcuse: a stall is excused only when the process's pauses
+// within it leave less than the gap; one still going is never excused.
+func TestPausesExcuse(t *testing.T) {
+	p := &pauses{at: [][2]float64{{9961, 10135}, {10135, 10557}, {20000, 20100}}}
+	run := playerRun{StallLog: [][2]float64{
+		{9888, 10397},  // 509 ms, 436 of them paused: excused
+		{19900, 20550}, // 650 ms, 100 paused: 550 left, kept
+		{30000, 30700}, // no pause: kept
+		{40000, 0},     // still stalled: kept
+	}}
+	excused := p.excuse(&run, 500*time.Millisecond)
+	if len(excused) != 1 || excused[0] != [3]float64{9888, 10397, 436} {
+		t.Errorf("excused %v, want [[9888 10397 436]]", excused)
+	}
+	want := [][2]float64{{19900, 20550}, {30000, 30700}, {40000, 0}}
+	if fmt.Sprint(run.StallLog) != fmt.Sprint(want) {
+		t.Errorf("kept %v, want %v", run.StallLog, want)
+	}
+}
