@@ -218,38 +218,35 @@ func packetizer(pt uint8, fragment func([]packet, []byte, uint8) []packet) encod
 // indicator carries the NAL unit header's F and NRI bits, the FU header its
 // type, and the header itself is not sent.
 func fragmentH264(out []packet, nal []byte, pt uint8) []packet {
-	ind, typ := nal[0]&0xe0|byte(h264.NALUTypeFUA), nal[0]&0x1f
-	for rest, start := nal[1:], true; len(rest) > 0; start = false {
-		n := min(len(rest), maxPayload-2)
-		h := typ
-		if start {
-			h |= 0x80
-		}
-		if n == len(rest) {
-			h |= 0x40
-		}
-		out = append(out, packet{prefix: [3]byte{ind, h}, np: 2, pt: pt, body: rest[:n:n]})
-		rest = rest[n:]
-	}
-	return out
+	return fragment(out, nal[1:], []byte{nal[0]&0xe0 | byte(h264.NALUTypeFUA)}, nal[0]&0x1f, pt)
 }
 
 // fragmentH265 appends nal's fragmentation units (RFC 7798 §4.4.3): the
 // payload header is the NAL unit header with type 49, the FU header
 // carries the type, and the NAL unit header itself is not sent.
 func fragmentH265(out []packet, nal []byte, pt uint8) []packet {
-	hdr0, hdr1, typ := nal[0]&0x81|byte(h265.NALUType_FragmentationUnit)<<1, nal[1], nal[0]>>1&0x3f
-	for rest, start := nal[2:], true; len(rest) > 0; start = false {
-		n := min(len(rest), maxPayload-3)
-		h := typ
+	return fragment(out, nal[2:], []byte{nal[0]&0x81 | byte(h265.NALUType_FragmentationUnit)<<1, nal[1]}, nal[0]>>1&0x3f, pt)
+}
+
+// fragment appends the fragmentation units of a NAL unit whose header was
+// taken off (body): each packet's prefix is head, then the FU header (the
+// NAL unit type typ, with the start bit on the first and the end bit on
+// the last), then a slice of body.
+func fragment(out []packet, body, head []byte, typ byte, pt uint8) []packet {
+	np := len(head) + 1
+	for start := true; len(body) > 0; start = false {
+		n := min(len(body), maxPayload-np)
+		p := packet{np: uint8(np), pt: pt, body: body[:n:n]}
+		copy(p.prefix[:], head)
+		p.prefix[len(head)] = typ
 		if start {
-			h |= 0x80
+			p.prefix[len(head)] |= 0x80
 		}
-		if n == len(rest) {
-			h |= 0x40
+		if n == len(body) {
+			p.prefix[len(head)] |= 0x40
 		}
-		out = append(out, packet{prefix: [3]byte{hdr0, hdr1, h}, np: 3, pt: pt, body: rest[:n:n]})
-		rest = rest[n:]
+		out = append(out, p)
+		body = body[n:]
 	}
 	return out
 }
