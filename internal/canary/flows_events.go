@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/url"
 	"strconv"
@@ -71,15 +70,10 @@ type eventJSON struct {
 // events reads the event listing at path; nil, with the error if any,
 // when it did not come.
 func (v *Visit) events(ctx context.Context, path string) ([]eventJSON, error) {
-	res, err := v.get(ctx, path, true)
-	if res == nil {
-		return nil, err
-	}
-	defer res.Body.Close()
 	var list struct {
 		Events []eventJSON `json:"events"`
 	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list); err != nil {
+	if ok, err := v.getJSON(ctx, path, &list); !ok || err != nil {
 		return nil, err
 	}
 	if list.Events == nil {

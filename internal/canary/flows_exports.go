@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,13 +136,7 @@ func exportFlow(ctx context.Context, v *Visit) error {
 	var list struct {
 		Exports []exportJSON `json:"exports"`
 	}
-	res, err := v.get(ctx, "/api/exports", true)
-	if res == nil {
-		return err
-	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list)
-	res.Body.Close()
-	if err != nil {
+	if ok, err := v.getJSON(ctx, "/api/exports", &list); !ok || err != nil {
 		return err
 	}
 	var mine []*kept
@@ -221,16 +214,10 @@ func (v *Visit) outOfExport(e kept, what string) error {
 
 // playExport reads e's timeline and plays one of its recordings.
 func (v *Visit) playExport(ctx context.Context, e kept) error {
-	res, err := v.get(ctx, fmt.Sprintf("/api/exports/%d/recordings?stream=main", e.id), true)
-	if res == nil {
-		return err
-	}
 	var tl struct {
 		Spans []timelineSpan `json:"spans"`
 	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&tl)
-	res.Body.Close()
-	if err != nil || len(tl.Spans) == 0 {
+	if ok, err := v.getJSON(ctx, fmt.Sprintf("/api/exports/%d/recordings?stream=main", e.id), &tl); !ok || err != nil || len(tl.Spans) == 0 {
 		return err
 	}
 	for _, s := range tl.Spans {
@@ -256,7 +243,7 @@ func (v *Visit) playExport(ctx context.Context, e kept) error {
 	req.SetBasicAuth(v.User.Name, v.Secret)
 	req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", v.rng.Int64N(sp.Size)))
 	v.forwarded(req)
-	res, err = v.HTTP.Do(req)
+	res, err := v.HTTP.Do(req)
 	if err != nil {
 		return ignoreEnd(err)
 	}

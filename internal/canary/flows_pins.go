@@ -38,10 +38,6 @@ func pinFlow(ctx context.Context, v *Visit) error {
 	if v.Attack {
 		return attackPins(ctx, v)
 	}
-	res, err := v.get(ctx, v.camPath("/review"+allTime), true)
-	if res == nil {
-		return err
-	}
 	var review struct {
 		Items []struct {
 			Start  time.Time `json:"start"`
@@ -51,9 +47,7 @@ func pinFlow(ctx context.Context, v *Visit) error {
 			} `json:"events"`
 		} `json:"items"`
 	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&review)
-	res.Body.Close()
-	if err != nil {
+	if ok, err := v.getJSON(ctx, v.camPath("/review"+allTime), &review); !ok || err != nil {
 		return err
 	}
 	var events []int64
@@ -89,7 +83,7 @@ func pinFlow(ctx context.Context, v *Visit) error {
 	if len(events) > 0 && v.rng.IntN(2) == 0 {
 		body = fmt.Sprintf(`{"event":%d}`, events[v.rng.IntN(len(events))])
 	}
-	res, err = v.call(ctx, http.MethodPost, v.camPath("/pins"), body, true, http.StatusCreated)
+	res, err := v.call(ctx, http.MethodPost, v.camPath("/pins"), body, true, http.StatusCreated)
 	if res == nil {
 		return err
 	}
@@ -110,16 +104,10 @@ func pinFlow(ctx context.Context, v *Visit) error {
 // listPins lists the viewer's pins of the camera and checks each: in the
 // viewer's epoch, and not a pin remembered as another camera's.
 func (v *Visit) listPins(ctx context.Context) ([]pinJSON, error) {
-	res, err := v.get(ctx, v.camPath("/pins"), true)
-	if res == nil {
-		return nil, err
-	}
 	var list struct {
 		Pins []pinJSON `json:"pins"`
 	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&list)
-	res.Body.Close()
-	if err != nil {
+	if ok, err := v.getJSON(ctx, v.camPath("/pins"), &list); !ok || err != nil {
 		return nil, err
 	}
 	for _, p := range list.Pins {

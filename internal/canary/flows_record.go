@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,16 +46,10 @@ func recordingFlow(ctx context.Context, v *Visit) error {
 	if v.rng.IntN(2) == 0 {
 		v.freshest()
 	}
-	res, err := v.get(ctx, v.camPath("/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), true)
-	if res == nil {
-		return err
-	}
 	var tl struct {
 		Spans []timelineSpan `json:"spans"`
 	}
-	err = json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(&tl)
-	res.Body.Close()
-	if err != nil || len(tl.Spans) == 0 {
+	if ok, err := v.getJSON(ctx, v.camPath("/recordings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), &tl); !ok || err != nil || len(tl.Spans) == 0 {
 		return err // nothing recorded yet: nothing checked
 	}
 	for _, s := range tl.Spans {

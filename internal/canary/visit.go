@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"io"
@@ -231,6 +232,18 @@ func (v *Visit) send(ctx context.Context, method, pathAndQuery, body string, bas
 	}
 	v.forwarded(req)
 	return v.HTTP.Do(req)
+}
+
+// getJSON gets path as the visit's user and decodes its JSON answer
+// (bounded) into dst; false when there was no answer to decode (err says
+// why, or nil when the visit was refused or cancelled as expected).
+func (v *Visit) getJSON(ctx context.Context, path string, dst any) (bool, error) {
+	res, err := v.get(ctx, path, true)
+	if res == nil {
+		return false, err
+	}
+	defer res.Body.Close()
+	return true, json.NewDecoder(io.LimitReader(res.Body, maxTimeline)).Decode(dst)
 }
 
 // mustRefuse sends a request the visit may not have answered: a refusal
