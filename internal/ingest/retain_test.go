@@ -1,16 +1,24 @@
 package ingest
 
 import (
+	"bytes"
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
 	"vigil/internal/access"
 	"vigil/internal/hub"
+	"vigil/internal/media"
 )
 
 // liveHeap is the heap's live bytes after a full collection.
@@ -125,4 +133,89 @@ func TestRetainedBytesPerCamera(t *testing.T) {
 		t.Fatalf("units retain %d KiB beyond the %d KiB their GOP caches count, want under %d KiB (28 KiB a camera)", over>>10, cached>>10, limit>>10)
 	}
 	runtime.KeepAlive(cams)
+}
+
+// TestDecoderRetains: a caller that reads every packet into one buffer it
+// reuses (the direct ingest) gets whole units when it copies the packets
+// of the tracks Retains names and no others. An AAC unit fragmented over
+// three packets is joined by gortsplib's decoder from the packets
+// themselves (it is garbled if they are overwritten before it is
+// complete); a video track's depacketizer copies as packets arrive.
+func TestDecoderRetains(t *testing.T) {
+	aac := &format.MPEG4Audio{PayloadTyp: 97, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
+		Config: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1}}
+	tracks := []*media.Track{fuzzTracks()[0], {Kind: media.Audio, Format: aac}}
+	h := hub.New(hub.Config{Logger: slog.New(slog.DiscardHandler)})
+	pub, err := h.Publish("cam-aac", access.StreamMain, tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	dec, err := NewDecoder(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Retains(pub.Tracks()[0].Format) || !dec.Retains(pub.Tracks()[1].Format) {
+		t.Fatalf("Retains: video %v, audio %v; want false, true", dec.Retains(pub.Tracks()[0].Format), dec.Retains(pub.Tracks()[1].Format))
+	}
+	r, err := h.Read(issuer.Mint("admin", "cam-aac", access.AudienceRTSP, time.Hour), access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	enc := &rtpmpeg4audio.Encoder{PayloadType: 97, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3, PayloadMaxSize: 120}
+	if err := enc.Init(); err != nil {
+		t.Fatal(err)
+	}
+	au := make([]byte, 300)
+	for i := range au {
+		au[i] = byte(i*7 + 1)
+	}
+	pkts, err := enc.Encode([][]byte{au})
+	if err != nil || len(pkts) < 3 {
+		t.Fatalf("%d packets, %v; want a fragmented AU", len(pkts), err)
+	}
+	var video uint16
+	feed := func(f format.Format, pkt *rtp.Packet) {
+		read := make([]byte, len(pkt.Payload)) // the caller's read buffer
+		copy(read, pkt.Payload)
+		pkt.Payload = read
+		if dec.Retains(f) {
+			pkt.Payload = bytes.Clone(read)
+		}
+		if err := dec.Packet(f, pkt, int64(pkt.Timestamp)); err != nil {
+			t.Fatal(err)
+		}
+		clear(read) // the next read overwrites it
+	}
+	// A keyframe first: readers start at one.
+	idr := append([]byte{0x65}, bytes.Repeat([]byte{0x5a}, 3000)...)
+	for _, nal := range [][]byte{testSPS, testPPS} {
+		video++
+		feed(pub.Tracks()[0].Format, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: video}, Payload: nal})
+	}
+	for _, p := range fuPackets(idr, &video, 0) {
+		feed(pub.Tracks()[0].Format, p)
+	}
+	for _, p := range pkts {
+		feed(pub.Tracks()[1].Format, p)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	var got [][]byte
+	for {
+		u, err := r.Next(done)
+		if err != nil {
+			break
+		}
+		if u.Track == 1 {
+			got = append(got, u.Payload...)
+		} else if !slices.ContainsFunc(u.Payload, func(n []byte) bool { return bytes.Equal(n, idr) }) {
+			t.Fatalf("the keyframe came out garbled: NAL units of %v bytes", lens(u.Payload))
+		}
+	}
+	if len(got) != 1 || !bytes.Equal(got[0], au) {
+		t.Fatalf("audio units %d, the first equal to what was sent: %v", len(got), len(got) > 0 && bytes.Equal(got[0], au))
+	}
 }
