@@ -145,16 +145,7 @@ func TestDecoderRetains(t *testing.T) {
 	aac := &format.MPEG4Audio{PayloadTyp: 97, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
 		Config: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1}}
 	tracks := []*media.Track{fuzzTracks()[0], {Kind: media.Audio, Format: aac}}
-	h := hub.New(hub.Config{Logger: slog.New(slog.DiscardHandler)})
-	pub, err := h.Publish("cam-aac", access.StreamMain, tracks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	dec, err := NewDecoder(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, pub, dec := publishDecoder(t, "cam-aac", tracks)
 	if dec.Retains(pub.Tracks()[0].Format) || !dec.Retains(pub.Tracks()[1].Format) {
 		t.Fatalf("Retains: video %v, audio %v; want false, true", dec.Retains(pub.Tracks()[0].Format), dec.Retains(pub.Tracks()[1].Format))
 	}
