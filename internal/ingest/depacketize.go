@@ -32,14 +32,14 @@ type depacketizer struct {
 
 	// unit is the unit being assembled, starts the offsets in it of its
 	// NAL units. Private: nothing outside refers into it. Between units
-	// it keeps at most maxKeptUnit bytes (a P-frame of a small camera):
-	// each camera holds one, so a keyframe's is not kept. big is the
-	// size of the last unit larger than that, to grow unit to at once.
-	unit   []byte
-	big    int
-	starts []int
-	ts     uint32 // RTP timestamp of the unit being assembled
-	pts    int64  // its presentation time (the session's clock units)
+	// it keeps the room of a usual unit (keep): each camera holds one, so
+	// a keyframe's is not kept. typical follows the units' sizes; big is
+	// the size of the last unit larger than keep, to grow unit to at once.
+	unit         []byte
+	typical, big int
+	starts       []int
+	ts           uint32 // RTP timestamp of the unit being assembled
+	pts          int64  // its presentation time (the session's clock units)
 
 	// fu is true while a fragmented NAL unit is open (the last in
 	// starts); its next fragment must have sequence number fuSeq.
@@ -51,10 +51,10 @@ type depacketizer struct {
 }
 
 // maxKeptStarts bounds the starts array a depacketizer keeps between
-// units, maxKeptUnit the unit buffer.
+// units; minKeptUnit is the least room it keeps for the next unit.
 const (
 	maxKeptStarts = 1024
-	maxKeptUnit   = 4 << 10
+	minKeptUnit   = 4 << 10
 )
 
 func newDepacketizer(isH265 bool) *depacketizer {
@@ -107,14 +107,19 @@ func (d *depacketizer) decode(pkt *rtp.Packet, pts int64, emit emitFunc) error {
 // size is the bytes of the unit being assembled.
 func (d *depacketizer) size() int { return len(d.unit) }
 
-// add appends b to the unit being assembled. Past maxKeptUnit the buffer
-// grows to twice what it needs, or at once to the last large unit's size
-// (an eighth more): a keyframe's bytes are copied into a new buffer once
-// or twice, not at every step of append's growth.
+// keep is the room kept for the next unit: half as much again as a
+// typical unit (a small camera's P-frames fit in 4 KiB, a 4 Mbit/s one's
+// in ~40), never less than minKeptUnit.
+func (d *depacketizer) keep() int { return max(minKeptUnit, d.typical+d.typical/2) }
+
+// add appends b to the unit being assembled. A unit that outgrows keep
+// (a keyframe) gets a buffer of twice what it needs, or at once of the
+// last such unit's size (an eighth more): its bytes are copied into a new
+// buffer once or twice, not at every step of append's growth.
 func (d *depacketizer) add(b []byte) {
 	if n := len(d.unit) + len(b); n > cap(d.unit) {
-		size := maxKeptUnit
-		if n > maxKeptUnit {
+		size := d.keep()
+		if n > size {
 			size = max(2*n, d.big+d.big/8)
 		}
 		d.unit = append(make([]byte, 0, size), d.unit...)
@@ -272,9 +277,10 @@ func (d *depacketizer) abortFU() {
 func (d *depacketizer) flush(emit emitFunc) error {
 	buf := newUnitBuffer(len(d.unit))
 	copy(buf, d.unit)
-	if len(buf) > maxKeptUnit {
+	if len(buf) > d.keep() {
 		d.big = len(buf)
 	}
+	d.typical += (len(buf) - d.typical) / 8
 	out := make([][]byte, 0, len(d.starts))
 	for i, at := range d.starts {
 		end := len(buf)
@@ -299,7 +305,7 @@ func (d *depacketizer) reset() {
 	if cap(d.starts) > maxKeptStarts {
 		d.starts = nil
 	}
-	if cap(d.unit) > maxKeptUnit {
+	if cap(d.unit) > 2*d.keep() { // a keyframe's; not while keep drifts
 		d.unit = nil
 	}
 	d.unit = d.unit[:0]
