@@ -118,6 +118,15 @@ func (d *Decoder) Packet(f format.Format, pkt *rtp.Packet, pts int64) error {
 	return d.write(td, pts, false, own(payload))
 }
 
+// Retains reports whether Packet may keep a reference to the payload of a
+// packet of f after it returns (gortsplib's audio decoders keep an AU's
+// fragments until it is complete): the caller then gives each packet of f
+// a buffer of its own. A video track's depacketizer copies what it needs.
+func (d *Decoder) Retains(f format.Format) bool {
+	td := d.tracks[f]
+	return td != nil && td.dep == nil
+}
+
 // write publishes an owned payload.
 func (d *Decoder) write(td *trackDecoder, pts int64, key bool, payload [][]byte) error {
 	ts := media.ClockToDuration(pts, td.clockRate)

@@ -28,6 +28,23 @@ var (
 	testPPS = []byte{0x68, 0xce, 0x3c, 0x80}
 )
 
+// publishDecoder publishes tracks as camera d on a new hub and returns
+// the hub, the publisher (closed when the test ends) and its decoder.
+func publishDecoder(t *testing.T, d access.DeviceID, tracks []*media.Track) (*hub.Hub, *hub.Publisher, *Decoder) {
+	t.Helper()
+	h := hub.New(hub.Config{Logger: slog.New(slog.DiscardHandler)})
+	pub, err := h.Publish(d, access.StreamMain, tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	dec, err := NewDecoder(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, pub, dec
+}
+
 // fuzzTracks are an H.264 and a G.711 track, as a camera announces them.
 func fuzzTracks() []*media.Track {
 	return []*media.Track{
@@ -135,17 +152,8 @@ func FuzzDecoderPacket(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h := hub.New(hub.Config{Logger: slog.New(slog.DiscardHandler)})
 		tracks := fuzzTracks()
-		pub, err := h.Publish("cam-fuzz", access.StreamMain, tracks)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pub.Close()
-		dec, err := NewDecoder(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h, pub, dec := publishDecoder(t, "cam-fuzz", tracks)
 		g := issuer.Mint("admin", "cam-fuzz", access.AudienceRTSP, time.Hour)
 		r, err := h.Read(g, access.StreamMain)
 		if err != nil {

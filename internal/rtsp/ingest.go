@@ -23,12 +23,13 @@ import (
 // map lookups and a locked PTS decoder that reads the clock: four
 // allocations and most of the CPU a camera costs besides the read syscall
 // (profile of 150 cameras, 2026-12-03). Here the connection is read into
-// one buffer, each packet's RTP gets one allocation of its own (the
-// depacketizer refers to it until its unit is complete, then copies the
-// unit out: see ingest.Decoder), is parsed in place into one reused
-// rtp.Packet and goes straight to the camera's decoder. Nothing is pooled
-// (invariant 6); the read buffer is the connection's and nothing refers
-// into it once a Read returns.
+// one buffer, each packet is parsed in place into one reused rtp.Packet
+// and goes straight to the camera's decoder, whose depacketizer copies
+// the payload into the unit being assembled (an audio track's decoder
+// may keep the packet: its payload gets a copy of its own, see
+// ingest.Decoder.Retains). Nothing is pooled (invariant 6); the read
+// buffer is the connection's and nothing refers into it once a Read
+// returns.
 //
 // gortsplib still reads the connection: it is the reader's goroutine that
 // calls Read, and what is not the camera's RTP — requests (keep-alives,
@@ -185,10 +186,7 @@ func (in *directIngest) parse() {
 		in.r += n
 		if b[0] == '$' {
 			if t := in.byChan[b[1]]; t > 0 {
-				// The depacketizer refers to the packet until its unit
-				// is complete: the packet gets its own copy, as gortsplib
-				// gives it.
-				in.packet(&in.tracks[t-1], bytes.Clone(b[4:n]))
+				in.packet(&in.tracks[t-1], b[4:n:n])
 				continue
 			}
 		}
@@ -317,6 +315,11 @@ func (in *directIngest) packet(t *ingestTrack, b []byte) {
 	if f == nil {
 		in.push.decodeError(fmt.Errorf("RTP packet of unknown payload type %d", pkt.PayloadType))
 		return
+	}
+	if in.push.dec.Retains(f) {
+		// This track's decoder refers to packets past the call: the
+		// payload gets its own copy, as gortsplib gives it.
+		pkt.Payload = bytes.Clone(pkt.Payload)
 	}
 	if t.seen {
 		if lost := pkt.SequenceNumber - t.next; lost != 0 && lost < 0x8000 {
