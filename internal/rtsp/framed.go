@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,10 @@ type framedConn struct {
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
+	// spoke is set once an RTSP request was read; until then read counts
+	// the bytes read (see maxFirstRequest). Both guarded by dmu.
+	spoke bool
+	read  int
 
 	release func() // gives the address's place back; idempotent
 
@@ -77,6 +82,39 @@ func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Dur
 }
 
 func newFramedConn(c net.Conn) *framedConn { return &framedConn{Conn: c, release: func() {}} }
+
+// maxFirstRequest bounds what a connection may send before its first RTSP
+// request has been read. gortsplib reads the HTTP request that opens an
+// RTSP-over-HTTP or WebSocket tunnel with http.ReadRequest, which has no
+// size limit at all: a client that never ends its request line or a
+// header was buffered until the first request's deadline (380 MB in 6 s
+// on loopback). A real first request (OPTIONS, DESCRIBE, a tunnel's GET or
+// POST) is a few hundred bytes.
+const maxFirstRequest = 256 << 10
+
+// errFirstRequestTooLarge ends a connection that sent more than
+// maxFirstRequest bytes without a whole RTSP request.
+var errFirstRequestTooLarge = errors.New("rtsp: over 256 KiB sent before a first request: connection closed")
+
+// countRead counts n bytes read; it reports false once the connection has
+// sent more than maxFirstRequest before its first request was read.
+func (f *framedConn) countRead(n int) bool {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	if f.spoke {
+		return true
+	}
+	f.read += n
+	return f.read <= maxFirstRequest
+}
+
+// requestRead lifts both bounds of the first request: its deadline and
+// its size.
+func (f *framedConn) requestRead() {
+	f.dmu.Lock()
+	f.firstBy, f.spoke = time.Time{}, true
+	f.dmu.Unlock()
+}
 
 // SetReadDeadline sets t, or the first request's deadline if that is
 // earlier and the first request has not been read yet.
