@@ -84,3 +84,51 @@ func TestSilentConnectionsClosedOnEveryListener(t *testing.T) {
 		t.Fatalf("a 2 MiB header: %v %v, want 431", res, err)
 	}
 }
+
+// TestTLSConnectionsCappedPerAddress: the per-address caps hold on the
+// TLS ports too, before any handshake: past the cap, a connection from one
+// address to the HTTPS or the RTSPS port is closed unanswered while
+// another address still completes its handshake on both.
+func TestTLSConnectionsCappedPerAddress(t *testing.T) {
+	const capacity = 3
+	certPath, keyPath, pool := selfSigned(t, t.TempDir())
+	a := startApp(t, "", func(c *config.Config) {
+		c.TLS, c.TLSCertFile, c.TLSKeyFile = config.TLSFiles, certPath, keyPath
+		c.HTTPSAddr, c.RTSPSAddr = "127.0.0.1:0", "127.0.0.1:0"
+		c.HTTPMaxConnsPerAddress, c.RTSPMaxConnsPerAddress = capacity, capacity
+	})
+	dialFrom := func(from, addr string) net.Conn {
+		c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}).Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for _, addr := range []string{a.HTTPAddr().String(), a.RTSPSAddr().String()} {
+		held := make([]net.Conn, capacity)
+		for i := range held {
+			held[i] = dialFrom("127.0.0.1", addr)
+		}
+		// Each port accepts in order: the fourth comes after the three.
+		if over := dialFrom("127.0.0.1", addr); !closedWithin(over, 3*time.Second) {
+			t.Errorf("%s: connection %d from one address was kept open (cap %d)", addr, capacity+1, capacity)
+		}
+		for i, c := range held {
+			c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+				t.Errorf("%s: connection %d within the cap was closed: %v", addr, i+1, err)
+			}
+		}
+		other := tls.Client(dialFrom("127.0.0.2", addr), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+		other.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := other.Handshake(); err != nil {
+			t.Errorf("%s: another address could not connect: %v", addr, err)
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
