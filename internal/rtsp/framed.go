@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -42,10 +43,14 @@ type framedConn struct {
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
-	// spoke is set once an RTSP request was read; until then read counts
-	// the bytes read (see maxFirstRequest). Both guarded by dmu.
+	// spoke is set once an RTSP request was read (or a tunnel's POST
+	// header, see countRead); until then read counts the bytes read (see
+	// maxFirstRequest), start holds the first four and tail the last
+	// three. All guarded by dmu.
 	spoke bool
 	read  int
+	start []byte
+	tail  []byte
 
 	release func() // gives the address's place back; idempotent
 
@@ -96,15 +101,33 @@ const maxFirstRequest = 256 << 10
 // maxFirstRequest bytes without a whole RTSP request.
 var errFirstRequestTooLarge = errors.New("rtsp: over 256 KiB sent before a first request: connection closed")
 
-// countRead counts n bytes read; it reports false once the connection has
-// sent more than maxFirstRequest before its first request was read.
-func (f *framedConn) countRead(n int) bool {
+// countRead counts the bytes b just read; it reports false once the
+// connection has sent more than maxFirstRequest before its first request
+// was read. The POST half of an RTSP-over-HTTP tunnel carries its RTSP in
+// base64 after its HTTP header, read under gortsplib's RTSP limits, but no
+// request is ever seen on it here (gortsplib hands the requests to the
+// tunnel's merged connection): the end of its header lifts the bound.
+func (f *framedConn) countRead(b []byte) bool {
 	f.dmu.Lock()
 	defer f.dmu.Unlock()
 	if f.spoke {
 		return true
 	}
-	f.read += n
+	if len(f.start) < 4 {
+		f.start = append(f.start, b[:min(len(b), 4-len(f.start))]...)
+	}
+	f.read += len(b)
+	if string(f.start) == "POST" {
+		joint := append(f.tail, b[:min(len(b), 3)]...)
+		if bytes.Contains(joint, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\r\n\r\n")) {
+			f.spoke = true
+			return true
+		}
+		if len(b) >= 3 {
+			joint = b
+		}
+		f.tail = append(f.tail[:0], joint[max(0, len(joint)-3):]...) // copy handles the overlap
+	}
 	return f.read <= maxFirstRequest
 }
 

@@ -392,7 +392,7 @@ func (f *framedConn) Read(p []byte) (int, error) {
 		return in.read(p)
 	}
 	n, err := f.Conn.Read(p)
-	if !f.countRead(n) {
+	if !f.countRead(p[:n]) {
 		return 0, errFirstRequestTooLarge
 	}
 	return n, err
