@@ -287,6 +287,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Alexa:         a.newAlexa(media),
 		AlexaSnapshot: a.alexaSnapshots,
 		BodyTimeout:   a.cfg.HTTPBodyTimeout,
+		WriteTimeout:  a.cfg.WriteTimeout,
 		GoogleWebRTC:  signaling,
 		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),
