@@ -19,6 +19,11 @@ test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# Each fuzz target for FUZZTIME (default 60s), one at a time on one
+# worker; FUZZ picks targets by name (a grep -E pattern).
+fuzz:
+	@scripts/fuzz.sh
+
 # The bench, with go2rtc (built from the module proxy) measured beside Vigil
 # in the RTSP fan-out and the many-cameras steps (issue 17 item 6).
 bench: deps build

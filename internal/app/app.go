@@ -210,8 +210,8 @@ func httpServer(cfg config.Config, log *slog.Logger, h http.Handler) *http.Serve
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
 		// No ReadTimeout or WriteTimeout: they would cut off live.mp4 and
-		// MJPEG. Request bodies and media writes have their own deadlines
-		// (httpapi's BodyTimeout and Media.WriteTimeout).
+		// MJPEG. Request bodies and every response's writes have their own
+		// deadlines (httpapi's BodyTimeout and WriteTimeout).
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
@@ -287,6 +287,7 @@ func (a *App) routes(authn *httpapi.Authenticator, accounts *auth.Accounts, medi
 		Alexa:         a.newAlexa(media),
 		AlexaSnapshot: a.alexaSnapshots,
 		BodyTimeout:   a.cfg.HTTPBodyTimeout,
+		WriteTimeout:  a.cfg.WriteTimeout,
 		GoogleWebRTC:  signaling,
 		Media:         media,
 		API: &httpapi.API{Auth: a.auth, Authn: authn, Accounts: accounts, Households: a.households(),

@@ -39,8 +39,9 @@ func dialHTTP(t *testing.T, a *testApp, control func(network, address string, c 
 }
 
 // TestIdleAndTricklingHTTPConnectionsClosed: a keep-alive connection with
-// no next request, a body that stops half way and headers that stop half
-// way are each closed within their timeouts.
+// no next request, a body that stops half way, headers that stop half
+// way and a connection that sends nothing are each closed within their
+// timeouts.
 func TestIdleAndTricklingHTTPConnectionsClosed(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	a := startApp(t, "", func(c *config.Config) {
@@ -62,11 +63,12 @@ func TestIdleAndTricklingHTTPConnectionsClosed(t *testing.T) {
 		"Content-Length: 1000\r\n\r\n{\"name\":\"adm")
 	header := dialHTTP(t, a, nil)
 	io.WriteString(header, "GET /healthz HTTP/1.1\r\nHost: vig")
+	silent := dialHTTP(t, a, nil)
 
 	for _, c := range []struct {
 		name string
 		conn net.Conn
-	}{{"an idle keep-alive connection", idle}, {"a trickled body", body}, {"trickled headers", header}} {
+	}{{"an idle keep-alive connection", idle}, {"a trickled body", body}, {"trickled headers", header}, {"a connection that sends nothing", silent}} {
 		if !closedWithin(c.conn, 10*time.Second) {
 			t.Errorf("%s was kept open (timeouts %v)", c.name, timeout)
 		}

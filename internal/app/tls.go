@@ -46,7 +46,7 @@ func (a *App) startTLS() (net.Listener, error) {
 	// as plain HTTP (connections handed on to RTSP keep their place).
 	caps := a.connCaps("http", a.cfg.HTTPMaxConnsPerAddress)
 	a.redirectL = limit.NewListener(plainL, caps)
-	a.redirect = &http.Server{Handler: a.certs.RedirectHandler(httpsPort), ReadHeaderTimeout: 10 * time.Second,
+	a.redirect = &http.Server{Handler: a.certs.RedirectHandler(httpsPort), ReadHeaderTimeout: a.cfg.HTTPReadHeaderTimeout,
 		IdleTimeout: a.cfg.HTTPIdleTimeout, ErrorLog: a.http.ErrorLog}
 	a.http.Handler = certs.HSTS(a.http.Handler)
 	keepTLSState(a.http)

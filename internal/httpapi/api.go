@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -292,6 +293,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) erro
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
+			return httpError(http.StatusRequestEntityTooLarge, fmt.Sprintf("the JSON body is larger than %d bytes", limit), err)
+		}
 		return httpError(http.StatusBadRequest, "malformed JSON body: "+err.Error(), err)
 	}
 	return nil

@@ -66,6 +66,9 @@ type Config struct {
 	// BodyTimeout bounds reading a request's body, from the end of its
 	// headers; 0 leaves it unbounded.
 	BodyTimeout time.Duration
+	// WriteTimeout bounds every write of every response (see
+	// writeDeadline). It defaults to 10 s.
+	WriteTimeout time.Duration
 	// TrustedProxies are the only peers whose X-Forwarded-For is believed
 	// (see clientAddr). It defaults to none.
 	TrustedProxies []netip.Prefix
@@ -150,7 +153,7 @@ func Handler(cfg Config) *Router {
 	// Profiles for operators (go tool pprof -http : http://admin:…@host/debug/pprof/profile).
 	mux.Handle("GET /debug/pprof/", adminOnly(log, au, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", adminOnly(log, au, http.HandlerFunc(pprof.Profile)))
-	mux.handler = bodyDeadline(cfg.BodyTimeout, cors(cfg.CORSOrigins, mux.mux))
+	mux.handler = bodyDeadline(cfg.BodyTimeout, writeDeadline(cfg.WriteTimeout, cors(cfg.CORSOrigins, mux.mux)))
 	return mux
 }
 

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"vigil/internal/access"
 	"vigil/internal/auth"
 )
@@ -53,20 +51,35 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// mediaWriter sets a write deadline before every write and flush of a media
-// response: a viewer that takes no data for timeout gets a write error, the
-// output ends and its connection is closed (and the drop is counted), as
-// RTSP's direct writer does, instead of holding a goroutine, a hub reader
-// and the socket's send buffer for as long as the viewer likes.
-type mediaWriter struct {
+// writeDeadline bounds every write of every response: before each write
+// and flush the connection's write deadline is set timeout (<= 0: the
+// default) ahead, so a client that takes nothing for that long gets a
+// write error and its connection is closed, instead of holding the
+// handler's goroutine and the socket's send buffer for as long as its
+// receive window stays shut. http.Server's WriteTimeout would also cut off
+// the long-lived media responses, which write for as long as they are
+// watched; a deadline per write never cuts off a client that reads.
+func writeDeadline(timeout time.Duration, next http.Handler) http.Handler {
+	if timeout <= 0 {
+		timeout = defaultWriteTimeout
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: timeout}, r)
+		rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
+	})
+}
+
+// deadlineWriter sets a write deadline timeout ahead before every write
+// and flush, and hands each one's error to failed (nil: none).
+type deadlineWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
-	dropped prometheus.Counter
-	counted bool
+	failed  func(error)
 }
 
-func (w *mediaWriter) Write(p []byte) (int, error) {
+func (w *deadlineWriter) Write(p []byte) (int, error) {
 	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
 	n, err := w.ResponseWriter.Write(p)
 	w.note(err)
@@ -74,7 +87,7 @@ func (w *mediaWriter) Write(p []byte) (int, error) {
 }
 
 // FlushError is what http.ResponseController.Flush calls.
-func (w *mediaWriter) FlushError() error {
+func (w *deadlineWriter) FlushError() error {
 	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
 	err := w.rc.Flush()
 	w.note(err)
@@ -82,25 +95,29 @@ func (w *mediaWriter) FlushError() error {
 }
 
 // Unwrap lets http.ResponseController reach the connection.
-func (w *mediaWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// note counts the response as dropped at its first write that timed out.
-func (w *mediaWriter) note(err error) {
-	if err != nil && !w.counted && errors.Is(err, os.ErrDeadlineExceeded) {
-		w.counted = true
-		w.dropped.Inc()
+func (w *deadlineWriter) note(err error) {
+	if err != nil && w.failed != nil {
+		w.failed(err)
 	}
 }
 
-// writeDeadlines serves h with every write bounded by m's write timeout;
-// output labels the drops.
+// writeDeadlines serves a media response with every write bounded by m's
+// write timeout (a viewer that takes no data for that long is dropped, as
+// RTSP's direct writer drops one) and counts the drops, labelled output.
 func (m *Media) writeDeadlines(output string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		mw := &mediaWriter{ResponseWriter: w, rc: rc, timeout: m.writeTimeout(),
-			dropped: m.metrics.dropped.WithLabelValues(output)}
-		h.ServeHTTP(mw, r)
-		rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
+		dropped, counted := m.metrics.dropped.WithLabelValues(output), false
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.writeTimeout(), failed: func(err error) {
+			// Counted once, at the response's first write that timed out.
+			if !counted && errors.Is(err, os.ErrDeadlineExceeded) {
+				counted = true
+				dropped.Inc()
+			}
+		}}, r)
+		rc.SetWriteDeadline(time.Time{})
 	})
 }
 

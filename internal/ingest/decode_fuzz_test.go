@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
 	"vigil/internal/access"
@@ -50,6 +51,95 @@ func fuzzTracks() []*media.Track {
 	return []*media.Track{
 		{Kind: media.Video, Format: &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: testSPS, PPS: testPPS}},
 		{Kind: media.Audio, Format: &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}},
+	}
+}
+
+// fuzzTracks265 are an H.265 and an AAC track, as a camera announces them.
+func fuzzTracks265() []*media.Track {
+	return []*media.Track{
+		{Kind: media.Video, Format: &format.H265{PayloadTyp: 96, VPS: test265VPS, SPS: test265SPS, PPS: test265PPS}},
+		{Kind: media.Audio, Format: &format.MPEG4Audio{PayloadTyp: 97, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
+			Config: &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 1, ChannelCount: 1}}},
+	}
+}
+
+var (
+	test265VPS = []byte{
+		0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x02, 0x20, 0x00, 0x00, 0x03, 0x00,
+		0xb0, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x7b, 0x18, 0xb0, 0x24,
+	}
+	test265SPS = []byte{
+		0x42, 0x01, 0x01, 0x02, 0x20, 0x00, 0x00, 0x03, 0x00, 0xb0, 0x00, 0x00,
+		0x03, 0x00, 0x00, 0x03, 0x00, 0x7b, 0xa0, 0x07, 0x82, 0x00, 0x88, 0x7d,
+		0xb6, 0x71, 0x8b, 0x92, 0x44, 0x80, 0x53, 0x88, 0x88, 0x92, 0xcf, 0x24,
+		0xa6, 0x92, 0x72, 0xc9, 0x12, 0x49, 0x22, 0xdc, 0x91, 0xaa, 0x48, 0xfc,
+		0xa2, 0x23, 0xff, 0x00, 0x01, 0x00, 0x01, 0x6a, 0x02, 0x02, 0x02, 0x01,
+	}
+	test265PPS = []byte{0x44, 0x01, 0xc0, 0x25, 0x2f, 0x05, 0x32, 0x40}
+)
+
+// decoderSeeds265: a keyframe whole, in an aggregation packet and in
+// fragments (in order, out of order, without a start), a PACI and a
+// truncated aggregation packet, AAC with one and two AUs and broken AU
+// headers.
+func decoderSeeds265() [][]byte {
+	idr := append([]byte{0x26, 0x01, 0xaf, 0x08}, bytes.Repeat([]byte{0xab}, 3000)...)
+	fu := func(start, end bool, part []byte) []byte {
+		h := byte(19) // IDR_W_RADL
+		if start {
+			h |= 0x80
+		}
+		if end {
+			h |= 0x40
+		}
+		return append([]byte{49 << 1, 1, h}, part...)
+	}
+	ap := []byte{48 << 1, 1}
+	for _, n := range [][]byte{test265VPS, test265SPS, test265PPS} {
+		ap = append(ap, byte(len(n)>>8), byte(len(n)))
+		ap = append(ap, n...)
+	}
+	aac := func(sizes ...int) []byte {
+		hdr := []byte{0, byte(16 * len(sizes))} // AU-headers-length in bits
+		for _, n := range sizes {
+			hdr = append(hdr, byte(n>>5), byte(n<<3))
+		}
+		for _, n := range sizes {
+			hdr = append(hdr, bytes.Repeat([]byte{0x21}, n)...)
+		}
+		return hdr
+	}
+	return [][]byte{
+		joinPackets(
+			record{0, rtpBytes(96, 1, 0, false, test265VPS)},
+			record{0, rtpBytes(96, 2, 0, false, test265SPS)},
+			record{0, rtpBytes(96, 3, 0, false, test265PPS)},
+			record{0, rtpBytes(96, 4, 0, true, idr[:200])},
+			record{1, rtpBytes(97, 1, 0, true, aac(40))},
+			record{0, rtpBytes(96, 5, 3600, true, []byte{0x02, 0x01, 0xd0, 0x08, 0x40})},
+		),
+		joinPackets(
+			record{0, rtpBytes(96, 1, 0, false, ap)},
+			record{0, rtpBytes(96, 2, 0, false, fu(true, false, idr[2:1000]))},
+			record{0, rtpBytes(96, 3, 0, false, fu(false, false, idr[1000:2000]))},
+			record{0, rtpBytes(96, 4, 0, true, fu(false, true, idr[2000:]))},
+			record{1, rtpBytes(97, 1, 0, true, aac(10, 20))},
+		),
+		joinPackets(
+			record{0, rtpBytes(96, 1, 0, false, fu(false, false, idr[1000:2000]))},
+			record{0, rtpBytes(96, 2, 0, true, fu(false, true, idr[2000:]))},
+			record{0, rtpBytes(96, 3, 0, false, fu(true, false, idr[2:1000]))},
+			record{0, rtpBytes(96, 4, 0, false, fu(true, true, idr[2:10]))},
+			record{0, rtpBytes(96, 5, 3600, true, []byte{50 << 1, 1, 0, 0})},
+		),
+		joinPackets(
+			record{0, rtpBytes(96, 1, 0, true, ap[:9])},
+			record{0, rtpBytes(96, 2, 0, true, []byte{48 << 1, 1, 0xff, 0xff, 0x26})},
+			record{0, rtpBytes(96, 3, 0, true, []byte{49 << 1})},
+			record{1, rtpBytes(97, 1, 0, true, []byte{0, 16, 0xff, 0xf8})},
+			record{1, rtpBytes(97, 2, 0, true, []byte{0xff, 0xff})},
+			record{1, rtpBytes(97, 3, 0, true, nil)},
+		),
 	}
 }
 
@@ -151,101 +241,115 @@ func FuzzDecoderPacket(f *testing.F) {
 	for _, s := range decoderSeeds() {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tracks := fuzzTracks()
-		h, pub, dec := publishDecoder(t, "cam-fuzz", tracks)
-		g := issuer.Mint("admin", "cam-fuzz", access.AudienceRTSP, time.Hour)
-		r, err := h.Read(g, access.StreamMain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		owner := pub.Owner()
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecoder(t, fuzzTracks, data) })
+}
 
-		type seen struct {
-			u    *media.Unit
-			copy [][]byte
-		}
-		var got []seen
-		done, cancel := context.WithCancel(context.Background())
-		cancel()
-		drain := func(r *hub.Reader) []*media.Unit {
-			var us []*media.Unit
-			for {
-				u, err := r.Next(done)
-				if err != nil {
-					return us
-				}
-				us = append(us, u)
+// FuzzDecoderPacketH265 is FuzzDecoderPacket for an H.265 and an AAC
+// publisher: our own H.265 depacketizer (aggregation and fragmentation
+// units, RFC 7798 §4.4) and gortsplib's AAC one (RFC 3640 AU headers).
+func FuzzDecoderPacketH265(f *testing.F) {
+	for _, s := range decoderSeeds265() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecoder(t, fuzzTracks265, data) })
+}
+
+// fuzzDecoder feeds data (see splitPackets) to the decoder of a publisher
+// of tracks() and checks what reaches a reader (see FuzzDecoderPacket).
+func fuzzDecoder(t *testing.T, newTracks func() []*media.Track, data []byte) {
+	tracks := newTracks()
+	h, pub, dec := publishDecoder(t, "cam-fuzz", tracks)
+	g := issuer.Mint("admin", "cam-fuzz", access.AudienceRTSP, time.Hour)
+	r, err := h.Read(g, access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	owner := pub.Owner()
+
+	type seen struct {
+		u    *media.Unit
+		copy [][]byte
+	}
+	var got []seen
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	drain := func(r *hub.Reader) []*media.Unit {
+		var us []*media.Unit
+		for {
+			u, err := r.Next(done)
+			if err != nil {
+				return us
 			}
+			us = append(us, u)
 		}
-		trs, raw := splitPackets(data)
-		feed := func(want error) {
-			for i, b := range raw {
-				var pkt rtp.Packet
-				if pkt.Unmarshal(b) != nil {
-					continue
-				}
-				err := dec.Packet(tracks[trs[i]].Format, &pkt, int64(pkt.Timestamp))
-				if err != nil && !errors.Is(err, want) {
-					t.Fatalf("packet %d: %v", i, err)
-				}
-			}
-		}
+	}
+	trs, raw := splitPackets(data)
+	feed := func(want error) {
 		for i, b := range raw {
 			var pkt rtp.Packet
 			if pkt.Unmarshal(b) != nil {
 				continue
 			}
-			if err := dec.Packet(tracks[trs[i]].Format, &pkt, int64(pkt.Timestamp)); err != nil {
+			err := dec.Packet(tracks[trs[i]].Format, &pkt, int64(pkt.Timestamp))
+			if err != nil && !errors.Is(err, want) {
 				t.Fatalf("packet %d: %v", i, err)
 			}
-			for _, u := range drain(r) {
-				if u.Owner() != owner {
-					t.Fatalf("unit of %+v from the publisher of %+v", u.Owner(), owner)
-				}
-				if u.Track < 0 || u.Track >= len(tracks) || len(u.Payload) == 0 {
-					t.Fatalf("unit track %d, %d NAL units", u.Track, len(u.Payload))
-				}
-				for _, n := range u.Payload {
-					if tracks[u.Track].Kind == media.Video && len(n) == 0 {
-						t.Fatal("empty NAL unit in a video unit")
-					}
-				}
-				c := make([][]byte, len(u.Payload))
-				for j, n := range u.Payload {
-					c[j] = bytes.Clone(n)
-				}
-				got = append(got, seen{u, c})
-			}
 		}
-		// Play everything again to let the decoder reuse its buffers.
-		feed(nil)
-		drain(r)
-		for _, s := range got {
-			for j, n := range s.u.Payload {
-				if !bytes.Equal(n, s.copy[j]) {
-					t.Fatalf("a published unit changed after later packets: %x became %x", s.copy[j], n)
+	}
+	for i, b := range raw {
+		var pkt rtp.Packet
+		if pkt.Unmarshal(b) != nil {
+			continue
+		}
+		if err := dec.Packet(tracks[trs[i]].Format, &pkt, int64(pkt.Timestamp)); err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		for _, u := range drain(r) {
+			if u.Owner() != owner {
+				t.Fatalf("unit of %+v from the publisher of %+v", u.Owner(), owner)
+			}
+			if u.Track < 0 || u.Track >= len(tracks) || len(u.Payload) == 0 {
+				t.Fatalf("unit track %d, %d NAL units", u.Track, len(u.Payload))
+			}
+			for _, n := range u.Payload {
+				if tracks[u.Track].Kind == media.Video && len(n) == 0 {
+					t.Fatal("empty NAL unit in a video unit")
 				}
 			}
+			c := make([][]byte, len(u.Payload))
+			for j, n := range u.Payload {
+				c[j] = bytes.Clone(n)
+			}
+			got = append(got, seen{u, c})
 		}
+	}
+	// Play everything again to let the decoder reuse its buffers.
+	feed(nil)
+	drain(r)
+	for _, s := range got {
+		for j, n := range s.u.Payload {
+			if !bytes.Equal(n, s.copy[j]) {
+				t.Fatalf("a published unit changed after later packets: %x became %x", s.copy[j], n)
+			}
+		}
+	}
 
-		// The camera publishes again: the old decoder must not reach the new session.
-		pub2, err := h.Publish("cam-fuzz", access.StreamMain, fuzzTracks())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pub2.Close()
-		r2, err := h.Read(g, access.StreamMain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r2.Close()
-		feed(hub.ErrReplaced)
-		if us := drain(r2); len(us) != 0 {
-			t.Fatalf("the replaced decoder wrote %d units to the new session", len(us))
-		}
-	})
+	// The camera publishes again: the old decoder must not reach the new session.
+	pub2, err := h.Publish("cam-fuzz", access.StreamMain, newTracks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub2.Close()
+	r2, err := h.Read(g, access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	feed(hub.ErrReplaced)
+	if us := drain(r2); len(us) != 0 {
+		t.Fatalf("the replaced decoder wrote %d units to the new session", len(us))
+	}
 }
 
 // videoSeeds are NAL unit lists, each NAL unit prefixed by its length byte.

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"runtime/metrics"
 	"slices"
@@ -275,15 +276,20 @@ func TestDepacketizerGarbage(t *testing.T) {
 				}
 			}
 			send()
-			s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-			metrics.Read(s)
-			before := s[0].Value.Uint64()
-			const gops = 10
-			for range gops {
-				send()
+			// The counter is the process's: other tests' goroutines add to
+			// it, never take from it, so the least of a few rounds is ours.
+			perGOP := math.MaxInt
+			for range 5 {
+				s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+				metrics.Read(s)
+				before := s[0].Value.Uint64()
+				const gops = 10
+				for range gops {
+					send()
+				}
+				metrics.Read(s)
+				perGOP = min(perGOP, int(s[0].Value.Uint64()-before)/gops)
 			}
-			metrics.Read(s)
-			perGOP := int(s[0].Value.Uint64()-before) / gops
 			if limit := gopBytes + gopBytes/10 + 2*cam.key; perGOP > limit {
 				t.Fatalf("%d bytes allocated per GOP of %d bytes (keyframe %d), want at most %d", perGOP, gopBytes, cam.key, limit)
 			}

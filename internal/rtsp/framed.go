@@ -1,6 +1,8 @@
 package rtsp
 
 import (
+	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -41,6 +43,14 @@ type framedConn struct {
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
+	// spoke is set once an RTSP request was read (or a tunnel's POST
+	// header, see countRead); until then read counts the bytes read (see
+	// maxFirstRequest), start holds the first four and tail the last
+	// three. All guarded by dmu.
+	spoke bool
+	read  int
+	start []byte
+	tail  []byte
 
 	release func() // gives the address's place back; idempotent
 
@@ -77,6 +87,57 @@ func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Dur
 }
 
 func newFramedConn(c net.Conn) *framedConn { return &framedConn{Conn: c, release: func() {}} }
+
+// maxFirstRequest bounds what a connection may send before its first RTSP
+// request has been read. gortsplib reads the HTTP request that opens an
+// RTSP-over-HTTP or WebSocket tunnel with http.ReadRequest, which has no
+// size limit at all: a client that never ends its request line or a
+// header was buffered until the first request's deadline (380 MB in 6 s
+// on loopback). A real first request (OPTIONS, DESCRIBE, a tunnel's GET or
+// POST) is a few hundred bytes.
+const maxFirstRequest = 256 << 10
+
+// errFirstRequestTooLarge ends a connection that sent more than
+// maxFirstRequest bytes without a whole RTSP request.
+var errFirstRequestTooLarge = errors.New("rtsp: over 256 KiB sent before a first request: connection closed")
+
+// countRead counts the bytes b just read; it reports false once the
+// connection has sent more than maxFirstRequest before its first request
+// was read. The POST half of an RTSP-over-HTTP tunnel carries its RTSP in
+// base64 after its HTTP header, read under gortsplib's RTSP limits, but no
+// request is ever seen on it here (gortsplib hands the requests to the
+// tunnel's merged connection): the end of its header lifts the bound.
+func (f *framedConn) countRead(b []byte) bool {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	if f.spoke {
+		return true
+	}
+	if len(f.start) < 4 {
+		f.start = append(f.start, b[:min(len(b), 4-len(f.start))]...)
+	}
+	f.read += len(b)
+	if string(f.start) == "POST" {
+		joint := append(f.tail, b[:min(len(b), 3)]...)
+		if bytes.Contains(joint, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\r\n\r\n")) {
+			f.spoke = true
+			return true
+		}
+		if len(b) >= 3 {
+			joint = b
+		}
+		f.tail = append(f.tail[:0], joint[max(0, len(joint)-3):]...) // copy handles the overlap
+	}
+	return f.read <= maxFirstRequest
+}
+
+// requestRead lifts both bounds of the first request: its deadline and
+// its size.
+func (f *framedConn) requestRead() {
+	f.dmu.Lock()
+	f.firstBy, f.spoke = time.Time{}, true
+	f.dmu.Unlock()
+}
 
 // SetReadDeadline sets t, or the first request's deadline if that is
 // earlier and the first request has not been read yet.

@@ -58,11 +58,17 @@ func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 	ctx.Conn.SetUserData(&connState{nonce: nonce})
 }
 
-// OnRequest lifts the first request's deadline (see framedConn): the
-// connection has spoken.
+// OnRequest lifts the first request's bounds (see framedConn): the
+// connection has spoken. It ends an RTSP-over-WebSocket tunnel:
+// gortsplib reads each of its messages whole, with no size limit, so
+// one message could hold the server's memory for as long as it is sent.
 func (h *handler) OnRequest(sc *gortsplib.ServerConn, _ *base.Request) {
+	if t := sc.Transport(); t != nil && t.Tunnel == gortsplib.TunnelWebSocket {
+		sc.Close()
+		return
+	}
 	if fc, ok := sc.NetConn().(*framedConn); ok {
-		fc.firstRequestRead()
+		fc.requestRead()
 	}
 }
 

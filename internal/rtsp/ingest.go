@@ -394,7 +394,11 @@ func (f *framedConn) Read(p []byte) (int, error) {
 	if in := f.ingest.Load(); in != nil {
 		return in.read(p)
 	}
-	return f.Conn.Read(p)
+	n, err := f.Conn.Read(p)
+	if !f.countRead(p[:n]) {
+		return 0, errFirstRequestTooLarge
+	}
+	return n, err
 }
 
 var _ net.Conn = (*framedConn)(nil)
