@@ -463,11 +463,16 @@ func TestClipAcrossSegments(t *testing.T) {
 // once served (the recordings' init segments remembered, so a join opens
 // only what it reads), is refused with a clean 404 and a clear message
 // when the middle recording's object has gone — not answered 200 and cut
-// short where that recording's bytes should be.
+// short where that recording's bytes should be. A Range request opens
+// only what it reaches: one inside the first recording is served, one
+// starting in the missing recording gets the clean 404, and one that
+// crosses into it from the first ends short (the connection closed) after
+// the first recording's bytes, never padded or filled with other bytes.
 func TestClipOverAMissingRecordingIsRefused(t *testing.T) {
 	a, cam, spans, path := clipOfThree(t)
-	if status, body := a.getRange(t, path, ""); status != 200 {
-		t.Fatalf("clip.mp4: %d %s", status, body)
+	status, whole := a.getRange(t, path, "")
+	if status != 200 {
+		t.Fatalf("clip.mp4: %d %s", status, whole)
 	}
 	objs, err := filepath.Glob(filepath.Join(a.cfg.DataDir, datadir.RecordingsDir, "rec", cam.ID, "main",
 		fmt.Sprintf("%d-*.seg", spans[1].Start.UnixNano())))
@@ -480,5 +485,27 @@ func TestClipOverAMissingRecordingIsRefused(t *testing.T) {
 	status, body := a.getRange(t, path, "")
 	if status != http.StatusNotFound || !strings.Contains(string(body), "missing or damaged") {
 		t.Fatalf("clip.mp4 over a missing recording: %d, %d bytes (%.80q); want 404 saying it is missing or damaged", status, len(body), body)
+	}
+	second := spans[0].Size // the first recording whole, its init segment first, then the middle one's fragments
+	if status, body := a.getRange(t, path, "bytes=100-199"); status != http.StatusPartialContent || !bytes.Equal(body, whole[100:200]) {
+		t.Errorf("a range inside the first recording: %d, %d bytes; want 206 and its bytes", status, len(body))
+	}
+	status, body = a.getRange(t, path, fmt.Sprintf("bytes=%d-%d", second+10, second+1000))
+	if status != http.StatusNotFound || !strings.Contains(string(body), "missing or damaged") || bytes.Contains(body, whole[second+10:second+40]) {
+		t.Errorf("a range inside the missing recording: %d, %d bytes (%.80q); want 404 saying it is missing or damaged", status, len(body), body)
+	}
+	req, _ := http.NewRequest("GET", a.url(path), nil)
+	req.SetBasicAuth(AdminName, adminPassword)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", second-100, second+99))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got bytes.Buffer
+	_, err = got.ReadFrom(res.Body)
+	if res.StatusCode != http.StatusPartialContent || err == nil || !bytes.Equal(got.Bytes(), whole[second-100:second]) {
+		t.Errorf("a range from the first recording into the missing one: %d, %d bytes (%v); want 206, the first's 100 bytes, then the connection closed",
+			res.StatusCode, got.Len(), err)
 	}
 }

@@ -192,6 +192,30 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// WriteTo is the reader's own WriteTo when it has one (a recorder's
+// input hands its bytes over without a copy buffer), each write checking
+// ctx; otherwise a plain copy.
+func (c ctxReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := c.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{c})
+	}
+	return wt.WriteTo(ctxWriter{c.ctx, w})
+}
+
+// ctxWriter stops a copy when ctx ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
 // Free is the space left for unprivileged writers on the file system that
 // holds the store (statfs(2): available blocks times block size).
 func (d *Disk) Free(ctx context.Context) (int64, error) {

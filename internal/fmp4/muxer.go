@@ -67,8 +67,7 @@ type videoSample struct {
 	dts       int64 // decode time since the origin, 90 kHz
 	ptsOffset int32
 	sync      bool
-	payload   []byte // AVCC, allocated for this sample
-	dur       int64  // set once the next frame arrives
+	dur       int64 // set once the next frame arrives
 }
 
 func newMuxer(tracks []*media.Track, w io.Writer, flush func(), egress func(*media.Unit) error) (*muxer, error) {
@@ -110,16 +109,11 @@ func (m *muxer) pushVideo(u *media.Unit) error {
 		}
 	}
 	pts, rel := m.decodeTime(u)
-	payload, err := h264.AVCC(u.Payload).Marshal() // H.265 samples use the same 4-byte lengths
-	if err != nil {
-		return fmt.Errorf("fmp4: frame %d: %w", u.Seq, err)
-	}
 	s := &videoSample{
 		unit:      u,
 		dts:       rel,
 		ptsOffset: int32(pts - m.originVid - rel),
 		sync:      u.Key || m.randomAccess(u.Payload),
-		payload:   payload,
 	}
 	if m.held != nil {
 		m.queueHeld(rel - m.held.dts)
@@ -264,11 +258,19 @@ func (m *muxer) writeFragment() error {
 		vt := &mfmp4.PartTrack{ID: m.videoID, BaseTime: uint64(m.vq[0].dts)}
 		for _, v := range m.vq {
 			units = append(units, v.unit)
+			// Each frame's AVCC copy is made here, for the write, not
+			// when it is queued: a recorder's fragment is a GOP, and its
+			// copies were held for the GOP's length (its units are held
+			// anyway), one GOP of bytes per recorded stream.
+			payload, err := h264.AVCC(v.unit.Payload).Marshal() // H.265 samples use the same 4-byte lengths
+			if err != nil {
+				return fmt.Errorf("fmp4: frame %d: %w", v.unit.Seq, err)
+			}
 			vt.Samples = append(vt.Samples, &mfmp4.Sample{
 				Duration:        uint32(v.dur),
 				PTSOffset:       v.ptsOffset,
 				IsNonSyncSample: !v.sync,
-				Payload:         v.payload,
+				Payload:         payload,
 			})
 		}
 		tracks = append(tracks, vt)

@@ -65,6 +65,14 @@ type Config struct {
 	// the stream it plays, and main is the only other), not on its estimate
 	// (~450 kbit/s then); on a link whose rate the connections share it
 	// stays on sub.
+	//
+	// With a camera's 2 s GOPs a sub segment holds two such parts, and
+	// gohlslib names part files by one count across the stream, so the
+	// first parts of successive segments are _part10, _part12, _part14:
+	// a step of 2 that is only in names. EXT-X-MEDIA-SEQUENCE and the
+	// segments' numbers count one a segment (a player computes _HLS_msn
+	// from them), and _HLS_part counts parts within a segment
+	// (TestSubSequenceCountsSegments).
 	SubPartDuration time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger

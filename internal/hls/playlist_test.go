@@ -18,6 +18,7 @@ import (
 	"vigil/internal/hub"
 	"vigil/internal/media"
 	"vigil/internal/sim"
+	"vigil/internal/testkit/simcam"
 )
 
 // TestMediaPlaylistRules reloads each variant's live media playlist for a
@@ -477,5 +478,71 @@ func TestMultivariantOrder(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: variants listed %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestSubSequenceCountsSegments: the sub stream's LL-HLS playlist (1 s
+// parts, a camera's 2 s GOPs: two parts a segment) numbers its segments
+// one by one: each listed segment's sequence number (EXT-X-MEDIA-SEQUENCE
+// plus its place) starts one segment's duration after the one before, by
+// EXT-X-PROGRAM-DATE-TIME, and a blocking reload for the second part of the
+// next segment (§6.2.5.2 _HLS_msn, _HLS_part) returns once that part
+// exists, within about two part targets. gohlslib names part files by a
+// count across the stream, so the first parts of successive segments are
+// _part2, _part4, _part6…: those are names, not numbers a player counts
+// with.
+func TestSubSequenceCountsSegments(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	cam := simcam.New(t, simcam.Config{ID: "cam-a", Secret: secret, Width: 160, Height: 120, FPS: fps, GOP: 2 * fps})
+	feed := simcam.Publish(t, f.h, "cam-a", access.StreamSub, cam, nil)
+	if err := feed.Frame(); err != nil {
+		t.Fatal(err)
+	}
+	feed.Live(t)
+	base := f.url("/g/cam-a/sub/ll/index.m3u8")
+	seen := map[int]segment{}
+	var pl *mediaPlaylist
+	for end := time.Now().Add(9 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		b := mustGet(t, base)
+		var err error
+		if pl, err = parseMedia(b); err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		for _, s := range pl.segments {
+			if s.pdt.IsZero() { // gohlslib dates only the newest segments
+				s.pdt = seen[s.seq].pdt
+			}
+			seen[s.seq] = s
+		}
+	}
+	checked := 0
+	for seq, s := range seen {
+		next, ok := seen[seq+1]
+		if !ok || s.pdt.IsZero() || next.pdt.IsZero() {
+			continue
+		}
+		checked++
+		if gap := next.pdt.Sub(s.pdt).Seconds(); math.Abs(gap-s.duration) > 0.1 {
+			t.Errorf("segment %d starts %.3f s after segment %d, which lasts %.3f s: its number does not count segments", seq+1, gap, seq, s.duration)
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("only %d pairs of numbered segments with dates seen in 9 s", checked)
+	}
+	msn := pl.segments[len(pl.segments)-1].seq + 1
+	t0 := time.Now()
+	b := mustGet(t, base+"?_HLS_msn="+strconv.Itoa(msn)+"&_HLS_part=1")
+	waited := time.Since(t0)
+	next, err := parseMedia(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := next.segments[len(next.segments)-1]
+	if !(last.seq > msn || (last.seq == msn && len(last.parts) >= 2) || (last.seq == msn-1 && len(next.tailParts) >= 2)) {
+		t.Errorf("blocking reload for segment %d part 1 returned without it:\n%s", msn, b)
+	}
+	if waited > 3500*time.Millisecond {
+		t.Errorf("blocking reload for segment %d part 1 took %v; the segment's second part is at most 2 s away", msn, waited)
 	}
 }

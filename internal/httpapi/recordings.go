@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -133,7 +134,12 @@ func unopened(err error, answer *HTTPError) error {
 // src's egress check before every write, noted in the access history as
 // output. A player reads a recording in
 // many ranged requests (seeking, HLS byte ranges): one viewing session,
-// not a history line per request.
+// not a history line per request. The status line is held back until the
+// first byte is ready: a body whose first read fails (a joined recording
+// opened when a Range first reaches it, found missing) is answered with
+// unopened's clean 404, not a 206 with no bytes. Once bytes are out, a
+// failure ends the response short of its Content-Length, and the server
+// closes the connection: nothing is padded.
 func (m *Media) serveRecording(w http.ResponseWriter, r *http.Request, g access.Grant, src interface{ Egress(time.Time) error },
 	output string, start time.Time, body io.ReadSeeker) error {
 	if err := m.Record.Seen(g, output, r.RemoteAddr); err != nil {
@@ -144,13 +150,46 @@ func (m *Media) serveRecording(w http.ResponseWriter, r *http.Request, g access.
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("X-Recording-Start", start.UTC().Format(time.RFC3339Nano))
 	out := &egressWriter{ResponseWriter: w, clip: src, bytes: m.metrics.bytes.WithLabelValues("recording").Add}
-	http.ServeContent(out, r, "", start, body)
+	in := &failReader{ReadSeeker: body}
+	http.ServeContent(out, r, "", start, in)
+	if out.held == 0 {
+		return nil
+	}
+	err := out.err
+	if err == nil {
+		err = in.err // nothing written: a single range, read on this goroutine
+	}
+	if err != nil {
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified",
+			"Content-Disposition", "X-Recording-Start"} {
+			h.Del(k)
+		}
+		return unopened(err, errNoRecording)
+	}
+	w.WriteHeader(out.held) // a HEAD, or an empty range
 	return nil
+}
+
+// failReader keeps the first error its reads met (io.EOF aside).
+type failReader struct {
+	io.ReadSeeker
+	err error
+}
+
+func (f *failReader) Read(p []byte) (int, error) {
+	n, err := f.ReadSeeker.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // joinedMP4 serves the camera's recordings of ?stream over [?from, ?to)
 // as one MP4 file across their boundaries (record.Library.Join), with
-// Range support: a player seeks anywhere in the span.
+// Range support: a player seeks anywhere in the span. A request for the
+// whole file checks every recording before its first byte (Joined.Check);
+// a Range request opens each recording it reaches before reading it, so a
+// seek costs a store round trip for what it touches, not for the span.
 func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
 	g, stream, err := m.viewerStream(r)
 	if err != nil {
@@ -161,16 +200,30 @@ func (m *Media) joinedMP4(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	j, err := m.Recordings.Join(r.Context(), g, stream, from, to)
-	if errors.Is(err, record.ErrDamaged) { // checked before the first byte: a clean answer, not a file cut short
-		return &HTTPError{Code: errSpanDamaged.Code, Msg: errSpanDamaged.Msg, Err: err}
+	if err == nil && (r.Header.Get("Range") == "" || r.Header.Get("If-Range") != "") { // may be answered whole
+		err = j.Check(r.Context())
 	}
 	if err != nil {
-		return unopened(err, errNoRecording)
+		return spanRefused(err)
 	}
 	if r.URL.Query().Get("download") == "1" { // a name of typed values only
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.mp4"`, g.Device(), j.Start.UTC().Format("20060102T150405Z")))
 	}
-	return m.serveRecording(w, r, g, j, "recording", j.Start, j.File())
+	err = m.serveRecording(w, r, g, j, "recording", j.Start, j.File())
+	if errors.Is(err, record.ErrDamaged) {
+		return spanRefused(err)
+	}
+	return err
+}
+
+// spanRefused is what a client is told of a join that cannot be served:
+// a recording the span needs that is missing or damaged is said so
+// (checked before the first byte: a clean answer, not a file cut short).
+func spanRefused(err error) error {
+	if errors.Is(err, record.ErrDamaged) {
+		return &HTTPError{Code: errSpanDamaged.Code, Msg: errSpanDamaged.Msg, Err: err}
+	}
+	return unopened(err, errNoRecording)
 }
 
 // clipBody is the clip cut to ?start and ?end, or the whole of it.
@@ -200,12 +253,25 @@ func clipBody(r *http.Request, clip *record.Clip) (io.ReadSeeker, error) {
 }
 
 // egressWriter runs the clip's egress check right before every write of
-// its bytes (invariant 3); on a refusal nothing more is written.
+// its bytes (invariant 3); on a refusal nothing more is written. It holds
+// back a 200 or 206 status line until the first write (see
+// serveRecording).
 type egressWriter struct {
 	http.ResponseWriter
 	clip  interface{ Egress(time.Time) error } // *record.Clip, *record.Joined
 	bytes func(float64)
 	err   error
+	held  int  // the status line held back, until the first write
+	wrote bool // a status line went out
+}
+
+func (e *egressWriter) WriteHeader(code int) {
+	if !e.wrote && (code == http.StatusOK || code == http.StatusPartialContent) {
+		e.held = code
+		return
+	}
+	e.wrote = true
+	e.ResponseWriter.WriteHeader(code)
 }
 
 func (e *egressWriter) Write(p []byte) (int, error) {
@@ -214,6 +280,11 @@ func (e *egressWriter) Write(p []byte) (int, error) {
 	}
 	if e.err != nil {
 		return 0, e.err
+	}
+	if !e.wrote {
+		e.wrote = true
+		e.ResponseWriter.WriteHeader(cmp.Or(e.held, http.StatusOK))
+		e.held = 0
 	}
 	n, err := e.ResponseWriter.Write(p)
 	e.bytes(float64(n))

@@ -186,7 +186,7 @@ func (e *env) recorded(dev access.DeviceID, owner access.UserID, gops int) (acce
 // openStore opens a SQLite store in a temporary directory with users u-a,
 // u-b and u-c and the cameras cams ({device, owner}) claimed by their
 // owners.
-func openStore(t *testing.T, cams [][2]string) *sqlite.Store {
+func openStore(t testing.TB, cams [][2]string) *sqlite.Store {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))

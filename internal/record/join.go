@@ -40,6 +40,7 @@ type Joined struct {
 	clips []*joinClip
 	size  int64
 	parts []joinPart
+	lib   *Library
 	// Start is the capture time of the file's first frame.
 	Start time.Time
 	// Duration is how long the file plays.
@@ -50,13 +51,17 @@ type Joined struct {
 // an hour holds some sixty recordings, and each Range request a player
 // makes (it seeks, it reads ahead) is a join of its own that touches one
 // or two of them. A recording's init segment is read to build the join
-// only when the Library has not seen it (see heads).
+// only when the Library has not seen it (see heads); a recording is
+// opened — its object stat'ed, its size and key proved — only when a read
+// first reaches it, before any byte of it is read (or by Joined.Check).
 type joinClip struct {
-	open  func() (*Clip, error) // opens it under the request's grant
-	once  sync.Once
-	clip  *Clip // set by once
-	err   error // set by once
-	ready atomic.Bool
+	open   func() (*Clip, error) // opens it under the request's grant
+	object string                // its row's object, for Check's stat
+	size   int64                 // its row's plaintext size
+	once   sync.Once
+	clip   *Clip // set by once
+	err    error // set by once
+	ready  atomic.Bool
 }
 
 // opened returns the clip, opening it on the first call.
@@ -74,18 +79,25 @@ type joinPart struct {
 	start, end int64 // in the clip's file
 	moof       bool  // the range is one fragment: its moof is rebased
 	seq        uint32
-	shift      map[uint32]int64 // ticks, by track id
+	shift      []trackShift // ticks, by track id
 
 	mu      sync.Mutex
 	rebased []byte // the rebased moof, once read; guarded by mu
 }
 
+// trackShift is how far a track's decode times move, in its ticks.
+type trackShift struct {
+	track uint32
+	ticks int64
+}
+
 // Join opens the grant's device's recordings of stream that overlap
-// [from, to) as one file. See ErrNotFound (none), ErrIsolation, ErrDamaged:
-// the first recording is opened here, the others at their first read;
-// but every recording is checked to be there, at the size its row says,
-// before Join returns (see check), so that a file that cannot be served
-// whole is refused before its first byte rather than cut short.
+// [from, to) as one file. See ErrNotFound (none), ErrIsolation, ErrDamaged.
+// A recording whose init segment the Library has not seen is opened here
+// to read it; the others are opened when a read first reaches them, so a
+// Range request stats and opens only the recordings it touches. Before
+// serving the whole file, call Check: it is refused before its first byte
+// rather than cut short where a recording is missing.
 func (l *Library) Join(ctx context.Context, g access.Grant, stream access.StreamID, from, to time.Time) (*Joined, error) {
 	if to.Sub(from) > MaxJoin {
 		to = from.Add(MaxJoin)
@@ -95,56 +107,40 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 		return nil, err
 	}
 	spans = l.joinSpans(ctx, g, stream, spans, from, to)
-	var j Joined
-	var init []byte
-	var initSum [sha256.Size]byte
-	var scales map[uint32]uint32
+	j := Joined{lib: l}
+	var first head
 	var origin time.Duration // decode time, in the file, of the current clip's start
 	var prevEnd time.Time
-	var unchecked []Span // recordings not opened here, by clip
-	var uncheckedClips []*joinClip
 	seq := uint32(0)
 	for i, s := range spans {
 		if len(s.Fragments) == 0 {
 			continue
 		}
-		jc := &joinClip{open: func() (*Clip, error) { return l.joinOpen(ctx, g, s.ID) }}
-		key := headKey{device: g.Device(), id: s.ID, start: s.Start.UnixNano()}
-		sum, known := l.heads.get(key)
-		opened := init == nil || !known
-		if opened {
-			head, err := jc.head(s.Fragments[0].Offset)
-			if err != nil {
-				return nil, err
-			}
-			sum = sha256.Sum256(head)
-			l.heads.put(key, sum)
-			if init == nil {
-				init, initSum = head, sum
-			}
+		jc := &joinClip{open: func() (*Clip, error) { return l.joinOpen(ctx, g, s.ID) }, object: s.object, size: s.Size}
+		h, err := l.head(jc, g.Device(), s)
+		if err != nil {
+			return nil, err
 		}
-		first, last := fragmentRange(s.Fragments, s.Start, from, to, i == 0, i == len(spans)-1)
+		lo, hi := fragmentRange(s.Fragments, s.Start, from, to, i == 0, i == len(spans)-1)
 		if len(j.clips) == 0 {
-			j.Start = s.Start.Add(s.Fragments[first].Time)
-			if scales, err = fmp4.Timescales(init); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+			if h.scales == nil {
+				return nil, fmt.Errorf("%w: %w", ErrDamaged, fmp4.ErrBadFragment)
 			}
-			j.parts = append(j.parts, joinPart{clip: jc, start: 0, end: int64(len(init))})
-			origin = -s.Fragments[first].Time
-		} else if sum != initSum {
+			first = h
+			j.Start = s.Start.Add(s.Fragments[lo].Time)
+			j.parts = append(j.parts, joinPart{clip: jc, start: 0, end: s.Fragments[0].Offset})
+			origin = -s.Fragments[lo].Time
+		} else if h.sum != first.sum {
 			break // another session's tracks: the file ends here
 		} else if s.Start.Sub(prevEnd) > contiguous {
 			origin = max(origin, s.Start.Sub(j.Start)) // a gap: placed by the wall clock
 		}
 		j.clips = append(j.clips, jc)
-		if !opened {
-			unchecked, uncheckedClips = append(unchecked, s), append(uncheckedClips, jc)
+		shift := make([]trackShift, len(first.scales))
+		for k, ts := range first.scales {
+			shift[k] = trackShift{track: ts.track, ticks: media.DurationToClock(origin, int64(ts.scale))}
 		}
-		shift := make(map[uint32]int64, len(scales))
-		for id, scale := range scales {
-			shift[id] = media.DurationToClock(origin, int64(scale))
-		}
-		for k := first; k <= last; k++ {
+		for k := lo; k <= hi; k++ {
 			end := s.Size
 			if k+1 < len(s.Fragments) {
 				end = s.Fragments[k+1].Offset
@@ -153,8 +149,8 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 			j.parts = append(j.parts, joinPart{clip: jc, start: s.Fragments[k].Offset, end: end, moof: true, seq: seq, shift: shift})
 		}
 		lastEnd := s.Duration
-		if last+1 < len(s.Fragments) {
-			lastEnd = s.Fragments[last+1].Time
+		if hi+1 < len(s.Fragments) {
+			lastEnd = s.Fragments[hi+1].Time
 		}
 		j.Duration = origin + lastEnd
 		origin += s.Duration
@@ -163,40 +159,68 @@ func (l *Library) Join(ctx context.Context, g access.Grant, stream access.Stream
 	if len(j.clips) == 0 {
 		return nil, ErrNotFound
 	}
-	if err := l.check(ctx, unchecked, uncheckedClips); err != nil {
-		return nil, err
-	}
 	for i := range j.parts {
 		j.size += j.parts[i].end - j.parts[i].start
 	}
 	return &j, nil
 }
 
-// checkers bounds the object stats one join runs at once (an S3 store
+// head is what a join needs of a recording's init segment: the digest it
+// compares with the first recording's, and its tracks' timescales (nil
+// when they cannot be read), which decide the decode-time shifts when it
+// is the first. It comes from heads, or from the init segment read
+// through the seal (the recording opened) when the Library has not seen
+// it.
+func (l *Library) head(jc *joinClip, device access.DeviceID, s Span) (head, error) {
+	key := headKey{device: device, id: s.ID, start: s.Start.UnixNano()}
+	if h, ok := l.heads.get(key); ok {
+		return h, nil
+	}
+	init, err := jc.head(s.Fragments[0].Offset)
+	if err != nil {
+		return head{}, err
+	}
+	h := head{sum: sha256.Sum256(init)}
+	if scales, err := fmp4.Timescales(init); err == nil {
+		h.scales = make([]trackScale, 0, len(scales))
+		for id, scale := range scales {
+			h.scales = append(h.scales, trackScale{track: id, scale: scale})
+		}
+	}
+	l.heads.put(key, h)
+	return h, nil
+}
+
+// checkers bounds the object stats one Check runs at once (an S3 store
 // answers each in a round trip).
 const checkers = 8
 
-// check makes sure the recordings of a join that it did not open are there
-// to be served: each object exists at the sealed size of its row's length
-// (a stat, no data read; run in parallel). One that is not is opened,
-// which tells a damaged or missing object (ErrDamaged, logged) from
-// another camera's (ErrIsolation, counted), and the join is refused. The
-// objects' keys are proved only when a read opens them (an object swapped
-// for another of the same size still fails there, fail closed), and one
-// deleted after this check (retention, meanwhile) still cuts the file
-// short.
-func (l *Library) check(ctx context.Context, spans []Span, clips []*joinClip) error {
+// Check makes sure that every recording of the join not yet opened is
+// there to be served, so that a whole file is refused before its first
+// byte rather than cut short: each object exists at the sealed size of
+// its row's length (a stat, no data read; run in parallel). One that is
+// not is opened, which tells a damaged or missing object (ErrDamaged,
+// logged) from another camera's (ErrIsolation, counted). The objects' keys
+// are proved only when a read opens them (an object swapped for another
+// of the same size still fails there, fail closed), and one deleted after
+// this check (retention, meanwhile) still cuts the file short. A Range
+// request need not call it: a read opens each recording before any byte
+// of it is read.
+func (j *Joined) Check(ctx context.Context) error {
 	var g errgroup.Group
 	g.SetLimit(checkers)
-	for i, s := range spans {
+	for _, jc := range j.clips {
+		if jc.ready.Load() {
+			continue
+		}
 		g.Go(func() error {
-			if s.object != "" {
-				fi, err := l.Blobs.Stat(ctx, s.object)
-				if err == nil && fi.Size == seal.SealedSize(s.Size) {
+			if jc.object != "" {
+				fi, err := j.lib.Blobs.Stat(ctx, jc.object)
+				if err == nil && fi.Size == seal.SealedSize(jc.size) {
 					return nil
 				}
 			}
-			_, err := clips[i].opened()
+			_, err := jc.opened()
 			return err
 		})
 	}
@@ -225,8 +249,17 @@ func (jc *joinClip) head(n int64) ([]byte, error) {
 // maxHeads the digests are all forgotten at once.
 type heads struct {
 	mu sync.Mutex
-	m  map[headKey][sha256.Size]byte // guarded by mu
+	m  map[headKey]head // guarded by mu
 }
+
+// head is what heads keeps of a recording's init segment. Its scales are
+// shared by every join that reads them: never written after put.
+type head struct {
+	sum    [sha256.Size]byte
+	scales []trackScale
+}
+
+type trackScale struct{ track, scale uint32 }
 
 type headKey struct {
 	device access.DeviceID
@@ -234,23 +267,23 @@ type headKey struct {
 	start  int64 // the recording's start, Unix nanoseconds
 }
 
-// maxHeads bounds the digests remembered (some 60 bytes each).
+// maxHeads bounds the digests remembered (some 120 bytes each).
 const maxHeads = 1 << 14
 
-func (h *heads) get(k headKey) ([sha256.Size]byte, bool) {
+func (h *heads) get(k headKey) (head, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	sum, ok := h.m[k]
-	return sum, ok
+	v, ok := h.m[k]
+	return v, ok
 }
 
-func (h *heads) put(k headKey, sum [sha256.Size]byte) {
+func (h *heads) put(k headKey, v head) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m) >= maxHeads {
-		h.m = make(map[headKey][sha256.Size]byte)
+		h.m = make(map[headKey]head)
 	}
-	h.m[k] = sum
+	h.m[k] = v
 }
 
 // fragmentRange is the fragments of a recording that started at start to
@@ -342,6 +375,16 @@ func (pt *joinPart) read(p []byte, off int64) error {
 	return nil
 }
 
+// ticks is how far the part's track's decode times move.
+func (pt *joinPart) ticks(track uint32) int64 {
+	for _, s := range pt.shift {
+		if s.track == track {
+			return s.ticks
+		}
+	}
+	return 0
+}
+
 // moofBytes reads and rebases the part's moof once.
 func (pt *joinPart) moofBytes() ([]byte, error) {
 	pt.mu.Lock()
@@ -365,7 +408,7 @@ func (pt *joinPart) moofBytes() ([]byte, error) {
 	if _, err := c.sr.ReadAt(moof, pt.start); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	if err := fmp4.Rebase(moof, pt.seq, func(track uint32) int64 { return pt.shift[track] }); err != nil {
+	if err := fmp4.Rebase(moof, pt.seq, pt.ticks); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
 	pt.rebased = moof

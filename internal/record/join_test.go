@@ -99,13 +99,20 @@ func TestJoinPlaysAcrossSegments(t *testing.T) {
 // their header, last chunk or data read).
 type statCounter struct {
 	blob.Store
-	stats atomic.Int64
-	mu    sync.Mutex
-	read  map[string]bool // guarded by mu
+	stats   atomic.Int64
+	mu      sync.Mutex
+	read    map[string]bool // guarded by mu
+	statted map[string]bool // guarded by mu
 }
 
 func (s *statCounter) Stat(ctx context.Context, key string) (blob.Info, error) {
 	s.stats.Add(1)
+	s.mu.Lock()
+	if s.statted == nil {
+		s.statted = map[string]bool{}
+	}
+	s.statted[key] = true
+	s.mu.Unlock()
 	return s.Store.Stat(ctx, key)
 }
 
@@ -123,7 +130,7 @@ func (s *statCounter) Get(ctx context.Context, key string, off, n int64) (io.Rea
 func (s *statCounter) reset() {
 	s.stats.Store(0)
 	s.mu.Lock()
-	s.read = nil
+	s.read, s.statted = nil, nil
 	s.mu.Unlock()
 }
 
@@ -136,26 +143,11 @@ func (s *statCounter) opened() int {
 
 // TestJoinRangeOpensWhatItTouches: a player reads a joined clip in many
 // Range requests, each a Join of its own; once the span was joined, a
-// request opens (reads from) the first recording (its init segment) and
-// the ones its range touches, not every recording of the span — it only
-// stats the others, to check they are there — and reads the same bytes as
+// request opens (reads from) and stats only the recordings its range
+// touches, not every recording of the span, and reads the same bytes as
 // the whole. With -v it logs what such a request costs.
 func TestJoinRangeOpensWhatItTouches(t *testing.T) {
-	e := newEnv(t)
-	g, _ := e.recorded("cam-a", "u-a", 10)
-	e.stop()
-	spans := e.spans(g, 8)
-	counted := &statCounter{Store: e.blobs}
-	lib := &record.Library{Sealer: e.sealer, Blobs: counted, Index: e.st, Violations: e.violations}
-	last := spans[len(spans)-1]
-	from, to := spans[0].Start, last.Start.Add(last.Duration)
-	join := func() *record.Joined {
-		j, err := lib.Join(t.Context(), g, access.StreamMain, from, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
+	_, spans, counted, join := countedJoin(t)
 	file := readAll(t, join().File())
 	counted.reset()
 	j := join()
@@ -170,22 +162,73 @@ func TestJoinRangeOpensWhatItTouches(t *testing.T) {
 	if n := counted.opened(); n > 3 {
 		t.Errorf("a 4 KiB range of a join of %d recordings opened %d of them; want the first and the one or two it touches", len(spans), n)
 	}
-	if n := counted.stats.Load(); n < int64(len(spans)) {
-		t.Errorf("a join of %d recordings stat'ed %d objects: not every recording was checked before serving", len(spans), n)
+	if n := counted.stats.Load(); n > 2 {
+		t.Errorf("a 4 KiB range of a join of %d recordings stat'ed %d objects; want the one or two it touches", len(spans), n)
 	}
 	if testing.Verbose() {
 		r := testing.Benchmark(func(b *testing.B) {
 			for b.Loop() {
-				j, err := lib.Join(t.Context(), g, access.StreamMain, from, to)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := j.ReadAt(mid, at); err != nil {
+				if _, err := join().ReadAt(mid, at); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 		t.Logf("a join of %d recordings and a 4 KiB range from its middle: %s, %s", len(spans), r, r.MemString())
+	}
+}
+
+// TestJoinRangeStatsOnlyWhatItTouches: once a span was joined, a Range
+// request inside one recording of the span (not the first) stats and reads
+// that recording's object and no other — before, every recording of the
+// span was stat'ed on every request, up to 60 store round trips for an
+// hour — and its bytes are the whole's.
+func TestJoinRangeStatsOnlyWhatItTouches(t *testing.T) {
+	e, spans, counted, join := countedJoin(t)
+	file := readAll(t, join().File())
+	k := len(spans) / 2
+	at := spans[0].Fragments[0].Offset // the init segment, then each recording's fragments
+	for _, s := range spans[:k] {
+		at += s.Size - s.Fragments[0].Offset
+	}
+	at += (spans[k].Size - spans[k].Fragments[0].Offset) / 2
+	row, err := e.st.Recording(t.Context(), spans[k].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted.reset()
+	mid := make([]byte, 1024)
+	if _, err := join().ReadAt(mid, at); err != nil || !bytes.Equal(mid, file[at:at+int64(len(mid))]) {
+		t.Fatalf("a range inside recording %d differs from the whole (%v)", k, err)
+	}
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	if len(counted.statted) != 1 || !counted.statted[row.Object] {
+		t.Errorf("a range inside recording %d of %d stat'ed %d objects (%v); want its own alone", k, len(spans), len(counted.statted), counted.statted)
+	}
+	if len(counted.read) != 1 || !counted.read[row.Object] {
+		t.Errorf("a range inside recording %d of %d read %d objects; want its own alone", k, len(spans), len(counted.read))
+	}
+}
+
+// countedJoin records 10 GOPs of cam-a (6 recordings or more) and joins
+// their whole span through a Library whose store counts what is stat'ed
+// and read.
+func countedJoin(t *testing.T) (*env, []record.Span, *statCounter, func() *record.Joined) {
+	t.Helper()
+	e := newEnv(t)
+	g, _ := e.recorded("cam-a", "u-a", 10)
+	e.stop()
+	spans := e.spans(g, 6)
+	counted := &statCounter{Store: e.blobs}
+	lib := &record.Library{Sealer: e.sealer, Blobs: counted, Index: e.st, Violations: e.violations}
+	last := spans[len(spans)-1]
+	from, to := spans[0].Start, last.Start.Add(last.Duration)
+	return e, spans, counted, func() *record.Joined {
+		j, err := lib.Join(t.Context(), g, access.StreamMain, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
 	}
 }
 
@@ -265,15 +308,19 @@ func swapObject(t *testing.T, e *env, from, to string, extra int64) {
 // TestJoinRefusedBeforeItsFirstByte: once a span was joined (the
 // recordings' init segments remembered, so later joins open only what
 // they read), a later recording whose object went missing, was cut short
-// or was replaced by another camera's of another size makes the next join
-// of the span fail at once — ErrDamaged, or ErrIsolation counted as a
-// violation — instead of serving a file that is cut short where the
-// recording should be.
+// or was replaced by another camera's of another size makes the next
+// whole join of the span (Join, then Check) fail before its first byte —
+// ErrDamaged, or ErrIsolation counted as a violation — instead of serving
+// a file that is cut short where the recording should be.
 func TestJoinRefusedBeforeItsFirstByte(t *testing.T) {
 	e, jf := newJoinFixture(t)
 	spans, rowB, whole := jf.spans, jf.rowB, jf.whole
 	join := func() (*record.Joined, error) {
-		return e.lib.Join(t.Context(), jf.g, access.StreamMain, jf.from, jf.to)
+		j, err := e.lib.Join(t.Context(), jf.g, access.StreamMain, jf.from, jf.to)
+		if err != nil {
+			return nil, err
+		}
+		return j, j.Check(t.Context())
 	}
 	var err error
 	rows := make([]record.Recording, len(spans))

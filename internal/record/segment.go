@@ -24,7 +24,7 @@ type segment struct {
 	startPTS time.Duration
 	mux      *fmp4.Segment
 	q        *queue
-	pw       *io.PipeWriter // the put's input
+	pw       *handoffWriter // the put's input
 	stored   chan error     // the writer's result
 }
 
@@ -48,7 +48,7 @@ func (r *Recorder) start(ctx context.Context, tg Target, tracks []*media.Track, 
 	if s.mux, err = fmp4.NewSegment(s.q, tracks, checked(egress)); err != nil {
 		return nil, err
 	}
-	pr, pw := io.Pipe()
+	pr, pw := newHandoff()
 	s.pw = pw
 	putCtx, cancel := context.WithCancel(context.Background())
 	watch := &stallWatch{w: pw, limit: r.cfg.StoreTimeout, cancel: cancel}
@@ -166,7 +166,7 @@ func (r *Recorder) addRow(ctx context.Context, rec Recording) error {
 // store that is slow, or slow to finish (an fsync, an upload's
 // completion), is waited for; only one that takes none of the bytes
 // waiting for it for StoreTimeout (watch) is cancelled.
-func (s *segment) store(ctx context.Context, cancel context.CancelFunc, pr *io.PipeReader, sw *seal.SegmentWriter, watch *stallWatch) {
+func (s *segment) store(ctx context.Context, cancel context.CancelFunc, pr *handoffReader, sw *seal.SegmentWriter, watch *stallWatch) {
 	defer cancel()
 	put := make(chan error, 1)
 	go func() {

@@ -109,8 +109,7 @@ type SegmentWriter struct {
 	header []byte // written before the first chunk; nil once written
 	aead   cipher.AEAD
 	prefix []byte
-	buf    []byte // plaintext of the chunk being filled
-	out    []byte // a sealed chunk, reused: io.Writer does not keep p
+	buf    []byte // plaintext of the chunk being filled, sealed in place (room for the tag)
 	i      uint32 // index of the chunk being filled
 	n      int64  // plaintext bytes written
 	err    error  // sticky
@@ -131,7 +130,7 @@ func (s *Sealer) NewSegmentWriter(w io.Writer, device access.DeviceID, epoch []b
 		return nil, err
 	}
 	return &SegmentWriter{w: w, header: header, aead: aead, prefix: header[4+segmentSalt:],
-		buf: make([]byte, 0, SegmentChunk), out: make([]byte, 0, sealedChunk)}, nil
+		buf: make([]byte, 0, sealedChunk)}, nil
 }
 
 // Write seals p's bytes, a chunk at a time.
@@ -176,12 +175,13 @@ func (sw *SegmentWriter) seal(last bool) {
 		}
 		sw.header = nil
 	}
-	sw.out = sw.aead.Seal(sw.out[:0], chunkNonce(sw.prefix, sw.i, last), sw.buf, nil)
-	if _, err := sw.w.Write(sw.out); err != nil {
+	// Sealed in place (cipher.AEAD allows plaintext[:0] as dst): one
+	// buffer a segment being recorded, not two; io.Writer does not keep p.
+	out := sw.aead.Seal(sw.buf[:0], chunkNonce(sw.prefix, sw.i, last), sw.buf, nil)
+	if _, err := sw.w.Write(out); err != nil {
 		sw.err = fmt.Errorf("seal: write segment: %w", err)
 		return
 	}
-	clear(sw.buf)
-	sw.buf = sw.buf[:0]
+	sw.buf = out[:0]
 	sw.i++
 }
