@@ -55,7 +55,7 @@ func (w *directWriter) write(i int, pkts []packet, ts uint32, wall time.Time) er
 	return w.conn.writeBuffers(&bufs, w.timeout)
 }
 
-// tryWrite is write without waiting (framedConn.tryWriteBuffers): ok is
+// tryWrite is write without waiting (framedConn.tryLock, writeNow): ok is
 // false when it wrote nothing and the unit must go through write;
 // otherwise the unit is taken, and done is false when flush must finish it
 // (the socket took only part of it, or the write failed).
