@@ -40,6 +40,44 @@ type Reader struct {
 	// picture and no trailing picture has followed; guarded by mu. Pictures
 	// that refer before that key (H.265 RASL after a CRA) are dropped then.
 	fromKey bool
+	// deliver, when set, takes units on the publisher's goroutine while
+	// the reader's own is idle (see Deliver); guarded by mu.
+	deliver func(*media.Unit) Delivery
+	// busy is set while the reader's goroutine works on what Next
+	// returned, until it calls Next again; handed is set when deliver
+	// left it a unit to finish. Both guarded by mu.
+	busy, handed bool
+}
+
+// Delivery is what a reader's deliverer did with a unit (see Deliver).
+type Delivery uint8
+
+const (
+	// Declined: nothing of the unit was taken; it is queued for Next.
+	Declined Delivery = iota
+	// Delivered: the unit was taken and is done with.
+	Delivered
+	// Unfinished: the unit was taken but not finished (the viewer's
+	// socket did not take all of it): Next returns a nil unit and no
+	// error, and the reader's goroutine finishes it before asking for the
+	// next unit. Until then units are queued for Next.
+	Unfinished
+)
+
+// Deliver lets the publisher's goroutine hand live units to fn itself while
+// the reader's goroutine is idle — waiting in Next with nothing queued —
+// instead of queueing them and waking that goroutine: a viewer that keeps
+// up then costs no wake-up per unit. Every unit fn gets passed the same
+// filters as a queued one (keyframe start, overflow skips) and the egress
+// check against the reader's grant and stream first; one that fails it is
+// queued instead, and Next's caller runs Egress on it, which counts, logs
+// and ends the reader. fn runs with the stream's and the reader's locks
+// held: it must not block (a non-blocking write at most) nor call the
+// reader's or the hub's methods.
+func (r *Reader) Deliver(fn func(*media.Unit) Delivery) {
+	r.mu.Lock()
+	r.deliver = fn
+	r.mu.Unlock()
 }
 
 func newReader(s *Stream, g access.Grant) *Reader {
@@ -93,9 +131,26 @@ func (r *Reader) offer(u *media.Unit) {
 	if r.refersBeforeStart(u) {
 		return
 	}
+	if r.deliver != nil && len(r.q) == 0 && !r.busy && r.passes(u) {
+		switch r.deliver(u) {
+		case Delivered:
+			return
+		case Unfinished:
+			r.busy, r.handed = true, true
+			r.signal()
+			return
+		}
+	}
 	r.q = append(r.q, u)
 	r.qBytes += int64(u.Size())
 	r.signal()
+}
+
+// passes is the egress check of Egress without its consequences: a unit
+// that fails it is left to the reader's goroutine, whose Egress counts,
+// logs and ends the reader. Caller holds r.s.mu.
+func (r *Reader) passes(u *media.Unit) bool {
+	return u.Owner() == r.s.owner && r.grant.Check(u.Owner().Device, u.Captured(), r.s.hub.cfg.Now()) == nil
 }
 
 // refersBeforeStart reports whether u is a picture the reader could not
@@ -156,7 +211,10 @@ func (r *Reader) end(err error) {
 
 // Next returns the next unit, waiting for one. It returns the reason the
 // reader ended (ErrOffline, ErrReplaced, ErrClosed, access.ErrGrantRevoked
-// the moment the grant's lease is revoked) or ctx's error.
+// the moment the grant's lease is revoked) or ctx's error. With a
+// deliverer (Deliver) it returns a nil unit and no error when the
+// deliverer left a unit unfinished: the caller finishes it, then calls
+// Next again. A call to Next says the previous unit is done with.
 func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 	for {
 		r.mu.Lock()
@@ -165,14 +223,21 @@ func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 			r.mu.Unlock()
 			return nil, err
 		}
+		if r.handed {
+			r.handed = false
+			r.mu.Unlock()
+			return nil, nil
+		}
 		if len(r.q) > 0 {
 			u := r.q[0]
 			r.q[0] = nil
 			r.q = r.q[1:]
 			r.qBytes -= int64(u.Size())
+			r.busy = true
 			r.mu.Unlock()
 			return u, nil
 		}
+		r.busy = false
 		r.mu.Unlock()
 		select {
 		case <-ctx.Done():

@@ -21,6 +21,12 @@ type directWriter struct {
 	tracks  []directTrack
 	hdr     []byte      // headers of the unit being written; this viewer's own
 	bufs    net.Buffers // headers and shared payloads of the unit being written
+	// rest is what the socket did not take of a unit tryWrite began (a
+	// tail of bufs, pointing into hdr and the unit's payload): flush
+	// writes it before hdr and bufs are reused for the next unit.
+	rest net.Buffers
+	// restErr is the error tryWrite met, returned by flush.
+	restErr error
 }
 
 // directTrack is one set-up track's RTP state for this viewer.
@@ -42,9 +48,53 @@ const rtpHeaderSize = 12
 // write sends one unit's packets on track i, preceded by a sender report
 // when one is due. ts is the unit's RTP timestamp; wall its wall clock.
 func (w *directWriter) write(i int, pkts []packet, ts uint32, wall time.Time) error {
+	if !w.frame(i, pkts, ts, wall) {
+		return nil
+	}
+	bufs := w.bufs // WriteTo consumes its slice; keep ours for the next unit
+	return w.conn.writeBuffers(&bufs, w.timeout)
+}
+
+// tryWrite is write without waiting (framedConn.tryLock, writeNow): ok is
+// false when it wrote nothing and the unit must go through write;
+// otherwise the unit is taken, and done is false when flush must finish it
+// (the socket took only part of it, or the write failed).
+func (w *directWriter) tryWrite(i int, pkts []packet, ts uint32, wall time.Time) (ok, done bool) {
+	if w.tracks[i].channel < 0 {
+		return true, true
+	}
+	// Framing moves the track's sequence numbers: take the connection
+	// first, or leave the unit to write.
+	if !w.conn.tryLock() {
+		return false, true
+	}
+	defer w.conn.mu.Unlock()
+	w.frame(i, pkts, ts, wall)
+	bufs := w.bufs
+	err := w.conn.writeNow(&bufs, w.timeout)
+	if err == nil && len(bufs) == 0 {
+		return true, true
+	}
+	w.rest, w.restErr = bufs, err
+	return true, false
+}
+
+// flush finishes the unit tryWrite left, waiting as write does.
+func (w *directWriter) flush() error {
+	rest, err := w.rest, w.restErr
+	w.rest, w.restErr = nil, nil
+	if err != nil {
+		return err
+	}
+	return w.conn.writeBuffers(&rest, w.timeout)
+}
+
+// frame builds track i's unit into hdr and bufs; false when the track is
+// not set up.
+func (w *directWriter) frame(i int, pkts []packet, ts uint32, wall time.Time) bool {
 	t := &w.tracks[i]
 	if t.channel < 0 {
-		return nil
+		return false
 	}
 	w.hdr, w.bufs = w.hdr[:0], w.bufs[:0]
 	if wall.Sub(t.lastSR) >= srPeriod || t.lastSR.IsZero() {
@@ -79,8 +129,7 @@ func (w *directWriter) write(i int, pkts []packet, ts uint32, wall time.Time) er
 	if start > 0 {
 		w.bufs = append(net.Buffers{w.hdr[:start]}, w.bufs...)
 	}
-	bufs := w.bufs // WriteTo consumes its slice; keep ours for the next unit
-	return w.conn.writeBuffers(&bufs, w.timeout)
+	return true
 }
 
 // appendSR adds an interleaved RTCP sender report (RFC 3550 §6.4.1) mapping

@@ -101,3 +101,75 @@ func TestDirectWriterFraming(t *testing.T) {
 		t.Fatal("the writer modified a shared packet")
 	}
 }
+
+// TestTryWriteLeavesTheRestInOrder: a unit the socket takes only part of
+// at once is finished by flush, and the bytes that arrive are the frames
+// in order, the unit's headers intact, though the next unit was framed
+// (on another writer's turn) only after the flush.
+func TestTryWriteLeavesTheRestInOrder(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	fc := admit(server, false, nil, 0)
+	defer fc.Close()
+	w := &directWriter{conn: fc, timeout: 5 * time.Second, tracks: []directTrack{{channel: 0, ssrc: 7}}}
+	body := bytes.Repeat([]byte{0xab}, 1200)
+	var pkts []packet
+	for range 400 { // 480 kB: more than the socket takes at once
+		pkts = append(pkts, packet{pt: 96, body: body})
+	}
+	wall := time.Unix(1700000000, 0)
+	ok, done := w.tryWrite(0, pkts, 1000, wall)
+	if !ok || done {
+		t.Fatalf("tryWrite of 480 kB to a reader that reads nothing: ok %v done %v, want the rest left", ok, done)
+	}
+	got := make(chan []byte)
+	go func() {
+		var all []byte
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := client.Read(buf)
+			all = append(all, buf[:n]...)
+			if err != nil {
+				got <- all
+				return
+			}
+		}
+	}()
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.write(0, pkts[:1], 2000, wall); err != nil {
+		t.Fatal(err)
+	}
+	fc.Close()
+	chans, payloads := frames(t, <-got)
+	if len(chans) != 1+400+1 {
+		t.Fatalf("%d frames, want a sender report and 401 packets", len(chans))
+	}
+	for i, b := range payloads[1:] {
+		var p rtp.Packet
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(1000)
+		if i == 400 {
+			want = 2000
+		}
+		if p.SequenceNumber != uint16(i) || p.Timestamp != want || p.SSRC != 7 || !bytes.Equal(p.Payload, body) {
+			t.Fatalf("packet %d: seq %d ts %d ssrc %d, %d bytes", i, p.SequenceNumber, p.Timestamp, p.SSRC, len(p.Payload))
+		}
+	}
+}

@@ -187,10 +187,7 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, timeout time.Duration) erro
 	if f.err != nil {
 		return f.err
 	}
-	if deadline := time.Now().Add(timeout); deadline.Sub(f.wdeadline) >= min(time.Second, timeout/10) {
-		f.Conn.SetWriteDeadline(deadline)
-		f.wdeadline = deadline
-	}
+	f.pushDeadline(timeout)
 	var err error
 	if f.secure {
 		// tls.Conn has no writev: join the frame so it is sealed in one
@@ -212,6 +209,35 @@ func (f *framedConn) writeBuffers(bufs *net.Buffers, timeout time.Duration) erro
 	} else {
 		_, err = bufs.WriteTo(f.Conn)
 	}
+	f.fail(err)
+	return err
+}
+
+// pushDeadline sets the write deadline timeout from now when that moves it
+// by a tenth of timeout (at most a second). Caller holds mu.
+func (f *framedConn) pushDeadline(timeout time.Duration) {
+	if deadline := time.Now().Add(timeout); deadline.Sub(f.wdeadline) >= min(time.Second, timeout/10) {
+		f.Conn.SetWriteDeadline(deadline)
+		f.wdeadline = deadline
+	}
+}
+
+// tryLock takes the connection for writeNow when it is a plain TCP
+// connection (the only kind writeNow can write) and no other writer has it;
+// the caller unlocks mu.
+func (f *framedConn) tryLock() bool { return f.raw != nil && f.mu.TryLock() }
+
+// writeNow writes what of bufs the socket takes at once, without waiting
+// for room in its buffer: what it does not take is left in bufs. The write
+// deadline is kept pushed back as writeBuffers does: a later write that
+// waits has it. Caller holds mu, taken with tryLock.
+func (f *framedConn) writeNow(bufs *net.Buffers, timeout time.Duration) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.pushDeadline(timeout)
+	var err error
+	f.iov, err = f.raw.writevNow(bufs, f.iov)
 	f.fail(err)
 	return err
 }

@@ -43,6 +43,8 @@ type play struct {
 	seqs []uint16
 	// rec is the session's access-history record; nil when not recorded.
 	rec *audit.Session
+	// restSize is the size of the unit deliver left to run to finish.
+	restSize int
 	// paced is when the UDP replay's last unit is due (see pace).
 	paced  time.Time
 	cancel context.CancelFunc
@@ -102,6 +104,9 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 				ssrc: stats.Medias[m].Formats[m.Formats[0]].LocalSSRC, seq: uint16(p.clocks[i].base)})
 		}
 	}
+	if p.direct != nil && p.direct.conn.raw != nil {
+		p.reader.Deliver(p.deliver)
+	}
 	p.s.cfg.Logger.Debug("rtsp viewer playing", "camera", p.reader.Owner().Device, "user", p.reader.Grant().User(),
 		"transport", ss.Transport().Protocol.String(), "direct", p.direct != nil, "channels", p.channels)
 	ctx, cancel := context.WithCancel(p.s.ctx)
@@ -124,6 +129,13 @@ func (p *play) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if u == nil { // deliver left a unit unfinished
+			if err := p.dropped(p.direct.flush()); err != nil {
+				return err
+			}
+			p.rec.Add(p.restSize)
+			continue
+		}
 		if err := p.reader.Egress(u); err != nil {
 			return err // nothing of u is written
 		}
@@ -133,10 +145,7 @@ func (p *play) run(ctx context.Context) error {
 		}
 		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
 		if p.direct != nil {
-			err = p.direct.write(u.Track, pkts, ts, wall)
-			if errors.Is(err, os.ErrDeadlineExceeded) && p.s.cfg.Dropped != nil {
-				p.s.cfg.Dropped.Inc() // a viewer that took nothing for WriteTimeout
-			}
+			err = p.dropped(p.direct.write(u.Track, pkts, ts, wall))
 		} else {
 			err = p.viaStream(ctx, u.Track, pkts, ts, wall)
 		}
@@ -145,6 +154,39 @@ func (p *play) run(ctx context.Context) error {
 		}
 		p.rec.Add(u.Size())
 	}
+}
+
+// deliver is the hub reader's deliverer (hub.Reader.Deliver) of a TCP
+// viewer on a plain socket: while the viewer keeps up, the camera's
+// goroutine writes each unit to it as far as its socket takes the unit at
+// once, and the viewer's own goroutine is not woken. What the socket does
+// not take, run finishes (flush), in order, and the units after it are
+// queued for run as without a deliverer until it has caught up. The hub
+// has passed u through the egress check of this viewer's grant.
+func (p *play) deliver(u *media.Unit) hub.Delivery {
+	pkts, err := p.s.packets.get(u, p.reader.Tracks()[u.Track].Format)
+	if err != nil {
+		return hub.Delivered // skipped, as run skips it
+	}
+	ok, done := p.direct.tryWrite(u.Track, pkts, p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS))
+	switch {
+	case !ok:
+		return hub.Declined
+	case !done:
+		p.restSize = u.Size()
+		return hub.Unfinished
+	}
+	p.rec.Add(u.Size())
+	return hub.Delivered
+}
+
+// dropped counts err when it is a write timeout: a viewer that took
+// nothing for WriteTimeout. It returns err.
+func (p *play) dropped(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && p.s.cfg.Dropped != nil {
+		p.s.cfg.Dropped.Inc()
+	}
+	return err
 }
 
 // viaStream writes through gortsplib (UDP viewers). The cached packets are

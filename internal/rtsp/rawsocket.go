@@ -70,6 +70,16 @@ const maxIovecs = 1024
 // poller while the socket's buffer is full; iov is scratch, returned for
 // reuse. A partial write is resumed where it stopped.
 func (s *rawSocket) writev(bufs *net.Buffers, iov []syscall.Iovec) ([]syscall.Iovec, error) {
+	return s.writevWait(bufs, iov, true)
+}
+
+// writevNow is writev that never waits: it writes what the socket's
+// buffer takes now and leaves the rest in bufs.
+func (s *rawSocket) writevNow(bufs *net.Buffers, iov []syscall.Iovec) ([]syscall.Iovec, error) {
+	return s.writevWait(bufs, iov, false)
+}
+
+func (s *rawSocket) writevWait(bufs *net.Buffers, iov []syscall.Iovec, wait bool) ([]syscall.Iovec, error) {
 	var errno syscall.Errno
 	err := s.rc.Write(func(fd uintptr) bool {
 		for len(*bufs) > 0 {
@@ -94,7 +104,7 @@ func (s *rawSocket) writev(bufs *net.Buffers, iov []syscall.Iovec) ([]syscall.Io
 				consume(bufs, int(n))
 			case syscall.EINTR:
 			case syscall.EAGAIN:
-				return false // wait until the poller says the socket is writable
+				return !wait // wait until the poller says the socket is writable
 			default:
 				errno = e
 				return true

@@ -120,7 +120,7 @@ func startWith(t *testing.T, edit func(*Config), cameras ...access.DeviceID) *en
 		}
 	}
 	t.Cleanup(s.Close)
-	return &env{srv: s, hub: h, addr: s.Addr().String()}
+	return &env{srv: s, hub: s.cfg.Hub, addr: s.Addr().String()}
 }
 
 func needFFmpeg(t *testing.T) {
