@@ -276,11 +276,22 @@ func (h *Hub) Keyframe(g access.Grant, stream access.StreamID) (Keyframe, error)
 // mismatch of either (access.MismatchError, access.ErrBeforeEpoch) as an
 // isolation violation. The caller writes nothing on an error.
 func (h *Hub) Egress(g access.Grant, u *media.Unit) error {
-	err := g.Check(u.Owner().Device, u.Captured(), h.cfg.Now())
-	if err != nil && !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
-		h.violation(err, g, u.Owner())
-	}
+	err := h.check(g, u)
+	h.count(err, g, u.Owner())
 	return err
+}
+
+// check is Egress's comparison without its consequences.
+func (h *Hub) check(g access.Grant, u *media.Unit) error {
+	return g.Check(u.Owner().Device, u.Captured(), h.cfg.Now())
+}
+
+// count counts and logs err as an isolation violation unless it is none,
+// or only says the grant ended (expired, revoked).
+func (h *Hub) count(err error, g access.Grant, o media.Owner) {
+	if err != nil && !errors.Is(err, access.ErrGrantExpired) && !errors.Is(err, access.ErrGrantRevoked) {
+		h.violation(err, g, o)
+	}
 }
 
 // Handover ends every publisher session of device and drops its GOP caches

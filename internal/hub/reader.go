@@ -149,8 +149,20 @@ func (r *Reader) offer(u *media.Unit) {
 // passes is the egress check of Egress without its consequences: a unit
 // that fails it is left to the reader's goroutine, whose Egress counts,
 // logs and ends the reader. Caller holds r.s.mu.
-func (r *Reader) passes(u *media.Unit) bool {
-	return u.Owner() == r.s.owner && r.grant.Check(u.Owner().Device, u.Captured(), r.s.hub.cfg.Now()) == nil
+func (r *Reader) passes(u *media.Unit) bool { return r.check(u) == nil }
+
+// check is Egress's comparison without its consequences: the grant's
+// (device, epoch, lifetime), then the reader's stream and session.
+func (r *Reader) check(u *media.Unit) error {
+	if err := r.s.hub.check(r.grant, u); err != nil {
+		return err
+	}
+	if o := u.Owner(); o != r.s.owner {
+		// The right device but another session or stream: sessions never mix.
+		return fmt.Errorf("isolation violation: unit of %s/%s session %d on a reader of %s/%s session %d",
+			o.Device, o.Stream, o.Session, r.s.owner.Device, r.s.owner.Stream, r.s.owner.Session)
+	}
+	return nil
 }
 
 // refersBeforeStart reports whether u is a picture the reader could not
@@ -256,13 +268,8 @@ func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 // epoch. On a mismatch it counts and logs the violation, ends the reader and
 // returns an error; the caller must write nothing and end the session.
 func (r *Reader) Egress(u *media.Unit) error {
-	err := r.s.hub.Egress(r.grant, u)
-	if o := u.Owner(); err == nil && o != r.s.owner {
-		// The right device but another session or stream: sessions never mix.
-		err = fmt.Errorf("isolation violation: unit of %s/%s session %d on a reader of %s/%s session %d",
-			o.Device, o.Stream, o.Session, r.s.owner.Device, r.s.owner.Stream, r.s.owner.Session)
-		r.s.hub.violation(err, r.grant, o)
-	}
+	err := r.check(u)
+	r.s.hub.count(err, r.grant, u.Owner())
 	if err != nil {
 		r.Close()
 	}
