@@ -128,7 +128,12 @@ func TestStalledViewerDelaysNobody(t *testing.T) {
 	}
 
 	// The camera's ingest, seen from a hub reader of its own.
-	const frames = 100
+	// 8 s of media at 25 fps, 12.5 Mbit/s: the stalled viewer's socket
+	// takes its send buffer's worth (up to tcp_wmem's 4 MiB, some 2.6 s),
+	// then its queue must lag past its bound (2 s and two GOPs of one
+	// frame each) for it to skip; with 4 s (100 frames) it did not on a
+	// quiet machine.
+	const frames = 200
 	probe := hubReader(t, e.hub, "cam-fan")
 	arrived := make(chan map[string]time.Time, 1)
 	go func() {
@@ -153,7 +158,7 @@ func TestStalledViewerDelaysNobody(t *testing.T) {
 	for n := range frames {
 		sent[fmt.Sprintf("F%04d", n)] = time.Now()
 		pub.bigFrame(t, n)
-		time.Sleep(40 * time.Millisecond) // 25 fps, 15 Mbit/s: 4 s of media (twice the stalled viewer's lag bound), more than its socket buffers hold
+		time.Sleep(40 * time.Millisecond)
 	}
 	pub.keyframe(t, "last") // the last frame's unit ends when the next begins
 	at := <-arrived
