@@ -9,11 +9,11 @@ import (
 
 // keyframeHoldBack returns the LL-HLS media playlist pl with its
 // PART-HOLD-BACK lengthened so that a player starting that far from the
-// live edge starts in an independent part (one that begins with a
-// keyframe) and a tenth of a part into it, the newest such start at least
-// the PART-HOLD-BACK pl had (gohlslib writes 2.5 part targets, over the
-// MUST of two, RFC 8216bis §4.4.3.8). pl is returned as it is when it has
-// no such part or no PART-HOLD-BACK.
+// live edge starts a tenth of a part into an independent part (one that
+// begins with a keyframe): the newest such start at least three part
+// targets back (RFC 8216bis §4.4.3.8: at least two, SHOULD three;
+// gohlslib writes 2.5) and no nearer than pl's own. pl is returned as it
+// is when it lists no such part or has no PART-HOLD-BACK.
 //
 // The live edge is the end of the last part plus, when pl hints the next
 // part (EXT-X-PRELOAD-HINT), one part target: Shaka Player counts the
@@ -21,12 +21,13 @@ import (
 // PART-HOLD-BACK before that (hls_parser changePresentationTimelineToLive_,
 // Playhead getStartTime_). It loads from the independent part at or before
 // its start and the part after it, two at once. On the sub stream (1 s
-// parts, 2 s GOPs, 800 kbit/s + 150 ms) a start in the second part of a
-// GOP loaded the GOP's two parts and played the half second left of them,
-// then stalled while the next two came (1.4 s): half of its starts, by
-// which part the playlist ended on. Started a tenth into an independent
-// part it has 1.9 s ahead. hls.js, which takes the edge at the last part
-// and loads one part at a time, starts a part earlier than that.
+// parts, 2 s GOPs, 800 kbit/s + 150 ms) with gohlslib's 2.5 its start fell
+// half a part into a part, half the time the GOP's second: it loaded the
+// GOP's two parts, played the half second left of them and stalled while
+// the next two came (1.4 s). Started a tenth into an independent part it
+// has 1.9 s in hand and the parts after it already made. hls.js, which
+// takes the edge at the last part and loads one part at a time, starts a
+// part earlier than that.
 func keyframeHoldBack(pl []byte) []byte {
 	var (
 		partTarget, holdBack float64
@@ -77,9 +78,9 @@ func keyframeHoldBack(pl []byte) []byte {
 	if hinted {
 		edge += partTarget
 	}
-	margin := partTarget / 10
+	margin, least := partTarget/10, max(holdBack, 3*partTarget)
 	for i := len(keyParts) - 1; i >= 0; i-- {
-		if hb := edge - keyParts[i] - margin; hb >= holdBack {
+		if hb := edge - keyParts[i] - margin; hb >= least-1e-9 {
 			return bytes.Replace(pl, []byte("PART-HOLD-BACK="+holdBackText),
 				[]byte("PART-HOLD-BACK="+strconv.FormatFloat(hb, 'f', 5, 64)), 1)
 		}

@@ -57,8 +57,8 @@ func shakaStart(mp *mediaPlaylist) (part, float64, error) {
 // TestSubStartsOnAKeyframe: the sub stream's LL-HLS playlist (1 s parts,
 // a keyframe every other part) has a PART-HOLD-BACK that starts Shaka
 // Player a tenth of a part into an independent part, whichever part the
-// playlist ends on, and never under gohlslib's 2.5 part targets; main keeps
-// gohlslib's. With gohlslib's 2.5 part targets the start fell half a part
+// playlist ends on, and never under three part targets; main keeps
+// gohlslib's 2.5. With gohlslib's 2.5 part targets the start fell half a part
 // into a part, half the time one after the GOP's keyframe part, and Shaka
 // played half a second of the two parts it loaded and stalled.
 func TestSubStartsOnAKeyframe(t *testing.T) {
@@ -101,8 +101,8 @@ func TestSubStartsOnAKeyframe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v, _ := strconv.ParseFloat(phb, 64); v < 2.5*mp.partTgt-1e-9 {
-			t.Errorf("sub PART-HOLD-BACK %s under 2.5 part targets of %.3f s", phb, mp.partTgt)
+		if v, _ := strconv.ParseFloat(phb, 64); v < 3*mp.partTgt-1e-9 {
+			t.Errorf("sub PART-HOLD-BACK %s under three part targets of %.3f s (RFC 8216bis §4.4.3.8 SHOULD)", phb, mp.partTgt)
 		}
 		if !p.independent || into > mp.partTgt/4 {
 			t.Errorf("sub PART-HOLD-BACK %s: Shaka starts %.3f s into %s (independent %v), want within a quarter part of an independent one",
@@ -121,8 +121,8 @@ func TestSubStartsOnAKeyframe(t *testing.T) {
 }
 
 // TestKeyframeHoldBack: the PART-HOLD-BACK that starts a player counting
-// the hinted part a tenth into the newest independent part at least the
-// playlist's own hold-back from the edge, for a playlist ending in either
+// the hinted part a tenth into the newest independent part at least three
+// part targets (and the playlist's own hold-back) from the edge, for a playlist ending in either
 // half of a two-part GOP, one without a hint, one whose GOP is four parts;
 // a playlist with no part that fits, or no PART-HOLD-BACK, is left alone.
 func TestKeyframeHoldBack(t *testing.T) {
@@ -146,9 +146,9 @@ func TestKeyframeHoldBack(t *testing.T) {
 	for _, c := range []struct {
 		name, pl, want string
 	}{
-		{"ends on a GOP's last part", head + seg(7, "") + seg(8, part(0, true)+part(1, false)) + seg(9, part(2, true)+part(3, false)) + hint(4), "2.90000"},
+		{"ends on a GOP's last part", head + seg(7, "") + seg(8, part(0, true)+part(1, false)) + seg(9, part(2, true)+part(3, false)) + hint(4), "4.90000"},
 		{"ends on a GOP's keyframe part", head + seg(7, "") + seg(8, part(0, true)+part(1, false)) + seg(9, part(2, true)+part(3, false)) + part(4, true) + hint(5), "3.90000"},
-		{"no hint", head + seg(7, "") + seg(8, part(0, true)+part(1, false)) + seg(9, part(2, true)+part(3, false)) + part(4, true), "2.90000"},
+		{"no hint", head + seg(7, "") + seg(8, part(0, true)+part(1, false)) + seg(9, part(2, true)+part(3, false)) + part(4, true), "4.90000"},
 		{"four-part GOP", head + "#EXTINF:4.00000,\nseg7.mp4\n" + part(0, true) + part(1, false) + part(2, false) + part(3, false) + "#EXTINF:4.00000,\nseg8.mp4\n" +
 			part(4, true) + hint(5), "5.90000"},
 		{"whole segments only", head + seg(7, "") + seg(8, "") + part(0, true) + hint(1), "3.90000"},
