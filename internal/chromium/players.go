@@ -123,7 +123,10 @@ const estimate = (bps, h) => {
 	};
 	const p = new shaka.Player();
 	setInterval(() => { const t = p.getVariantTracks().find((t) => t.active); estimate(p.getStats().estimatedBandwidth, t && t.height); }, 500);
-	p.addEventListener("error", (e) => player.errors.push("shaka " + e.detail.code));
+	// A run at 17:46 UTC logged 76 errors whose detail had no code:
+	// keep what the detail holds, and when.
+	p.addEventListener("error", (e) => { if (player.errors.length < 50) player.errors.push("shaka@" + Math.round(performance.now()) + "ms " +
+		(e.detail && e.detail.code) + " " + String(JSON.stringify(e.detail === undefined ? String(e.detail) : e.detail)).slice(0, 300)); });
 	await p.attach(v);
 	await p.load(src);
 })().catch((e) => player.errors.push(String(e.code || e) + (e.data ? " " + JSON.stringify(e.data).slice(0, 300) : "") + (e.stack ? " at " + e.stack : "")));

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"vigil/internal/access"
 )
 
 // initialGaps is how many EXT-X-GAP segments gohlslib v2.4.3 puts before
@@ -69,6 +71,11 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			body = withoutLL(body)
 		case v == VariantLL:
 			body = x.parts.relist(body)
+			if x.key.stream == access.StreamSub {
+				// The poor link's rung: a start with time in hand
+				// rather than the lowest latency.
+				body = keyframeHoldBack(body)
+			}
 		}
 		if !starting || segments >= minSegments || !x.keyframeBefore(deadline) {
 			copyHeader(w.Header(), pw.header)

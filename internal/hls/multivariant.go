@@ -34,6 +34,9 @@ type streamEntry struct {
 	resolution string // "WxH", empty without video
 	frameRate  float64
 	audio      string // the audio rendition's playlist, if separate
+	// captions is set when the stream's keyframe carries the SEI messages
+	// closed captions travel in (mayCarryCaptions).
+	captions bool
 }
 
 // Multivariant writes our multivariant playlist (RFC 8216 §4.3.4) of the
@@ -42,7 +45,8 @@ type streamEntry struct {
 // the peak segment bit rate, the higher of what a running muxer measured
 // and the rate of the hub's GOP cache (never below the camera's measured
 // rate), RESOLUTION and FRAME-RATE come from the SPS, CODECS
-// are RFC 6381 strings, and the URIs are "<stream>/<variant>/index.m3u8",
+// are RFC 6381 strings, CLOSED-CAPTIONS=NONE is said unless a stream's
+// keyframe carries caption SEI (mayCarryCaptions), and the URIs are "<stream>/<variant>/index.m3u8",
 // relative to the multivariant playlist, with the request's query (a stream
 // token) kept. It also starts the listed streams' muxers, so that the
 // player's next request finds them primed. While the camera is online but
@@ -145,6 +149,9 @@ func (m *Manager) describe(g access.Grant, s access.StreamID, v Variant) (stream
 		if c := codecparams.Marshal(t.hls.Codec); c != "" {
 			e.codecs = append(e.codecs, c)
 		}
+		if t.hls.Codec.IsVideo() && mayCarryCaptions(t.hls.Codec, kf.Unit.Payload) {
+			e.captions = true
+		}
 		switch c := t.hls.Codec.(type) {
 		case *codecs.H264:
 			var sps h264.SPS
@@ -235,6 +242,9 @@ func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []b
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n", version)
+	// CLOSED-CAPTIONS=NONE says no variant carries closed captions; it
+	// must then be on every EXT-X-STREAM-INF (RFC 8216 §4.3.4.2).
+	noCaptions := !slices.ContainsFunc(entries, func(e streamEntry) bool { return e.captions })
 	for _, e := range entries {
 		if e.audio != "" {
 			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"%s-audio\",NAME=\"audio\",AUTOSELECT=YES,DEFAULT=YES,URI=\"%s\"\n",
@@ -254,6 +264,9 @@ func multivariantPlaylist(entries []streamEntry, v Variant, rawQuery string) []b
 		}
 		if e.audio != "" {
 			attrs = append(attrs, `AUDIO="`+string(e.stream)+`-audio"`)
+		}
+		if noCaptions {
+			attrs = append(attrs, "CLOSED-CAPTIONS=NONE")
 		}
 		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:%s\n%s\n", strings.Join(attrs, ","), uri(e.stream, "index.m3u8"))
 	}

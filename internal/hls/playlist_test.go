@@ -305,6 +305,10 @@ func TestMultivariant(t *testing.T) {
 				if vs.attrs["CODECS"] != want[name].codec { // G.711 has no HLS codec: dropped
 					t.Errorf("%s: CODECS %q, want %q", name, vs.attrs["CODECS"], want[name].codec)
 				}
+				// The sim's keyframes carry SEI stamps, but no captions.
+				if vs.attrs["CLOSED-CAPTIONS"] != "NONE" {
+					t.Errorf("%s: CLOSED-CAPTIONS %q, want NONE", name, vs.attrs["CLOSED-CAPTIONS"])
+				}
 				bw[i], err = strconv.Atoi(vs.attrs["BANDWIDTH"])
 				if err != nil || bw[i] <= 0 {
 					t.Errorf("%s: BANDWIDTH %q", name, vs.attrs["BANDWIDTH"])
