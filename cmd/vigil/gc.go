@@ -10,18 +10,17 @@ import "runtime/debug"
 // which the collector marks without scanning. At GOGC=100 the heap grows
 // to twice what is live before a collection, which holds the whole cache
 // a second time in resident memory. The collector's CPU per published unit
-// grows as 1/GOGC while the memory saved shrinks. At 50 (figures in
-// BENCHMARKS.md, "Many cameras") ingest allocated each payload byte twice,
-// once as the packet the depacketizer referred to and once as the unit;
-// since it allocates it once (the unit), a collection comes half as often
-// per unit, and 25 runs the collector about as often as 50 did then
-// (500 cameras: 75 MiB/s allocated at 1.3 collections a second before,
-// 35 MiB/s after) while the heap's headroom over what is live halves:
-// 30 MiB less resident at 500 cameras, 14 at 150 (2026-12-03, a loaded
-// machine). Unlike a soft memory limit (memtune, reverted in f0ea74e: the
-// collector ran 20 times a second at 500 cameras), the goal stays
-// proportional to the live heap, so collections cannot run away.
-const gcPercent = 25
+// grows as 1/GOGC while the memory saved shrinks. 25 was tried once ingest
+// allocated each payload byte once (rss2): at 500 cameras on a quiet
+// machine, alternating runs of the same binary (2026-12-03 18:37-18:40
+// UTC), it held 32-38 MiB less than 50 but cost 2-3 points more of a core
+// (30% against 27% with no readers, 46% against 44% with one each), which
+// is what puts Vigil's CPU over go2rtc's there; so 50 (figures in
+// BENCHMARKS.md, "Many cameras"). Unlike a soft memory limit (memtune,
+// reverted in f0ea74e: the collector ran 20 times a second at 500
+// cameras), the goal stays proportional to the live heap, so collections
+// cannot run away.
+const gcPercent = 50
 
 // tuneGC sets the collector's heap growth to gcPercent unless environ
 // sets GOGC.
