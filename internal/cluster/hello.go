@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"vigil/internal/access"
+	"vigil/internal/limit"
 	"vigil/internal/seal"
 )
 
@@ -42,7 +43,7 @@ type Hellos struct {
 	sealer *seal.BusSealer
 	opener *seal.BusOpener
 	sub    *nats.Subscription
-	errs   *logLimit
+	errs   *limit.Log[string]
 
 	mu  sync.Mutex           // guards odd
 	odd map[string]time.Time // node name → when its last hello failed to open
@@ -66,7 +67,7 @@ func (b *Bus) Hello(ctx context.Context, name string, every time.Duration) (*Hel
 		return nil, err
 	}
 	h := &Hellos{b: b, name: name, every: every, sealer: s, opener: o, odd: map[string]time.Time{},
-		errs: &logLimit{every: time.Minute, last: map[string]limited{}}}
+		errs: limit.NewLog[string](time.Minute)}
 	if h.sub, err = b.nc.Subscribe(helloSubject, h.heard); err != nil {
 		return nil, fmt.Errorf("cluster: hello: %w", err)
 	}
@@ -121,7 +122,7 @@ func (h *Hellos) heard(m *nats.Msg) {
 		return
 	}
 	h.odd[name] = time.Now()
-	if ok, _ := h.errs.allow(name); ok {
+	if ok, _ := h.errs.Allow(name); ok {
 		h.b.log.Error("cluster node's master.key differs from this node's: nothing either seals opens on the other, "+
 			"so cameras homed on one are offline on the other; copy one master.key into every node's data_dir and restart the odd node",
 			"peer", name, "error", err)

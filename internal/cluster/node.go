@@ -10,12 +10,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"vigil/internal/limit"
 )
 
 // Config says how a node reaches the others: through a NATS server
@@ -194,14 +195,14 @@ func (n *Node) Close() {
 // natsLog passes the embedded server's warnings and errors to slog; its
 // notices (routes up and down, elections) go to debug. A dead peer makes
 // the server retry its route about once a second, each attempt an error:
-// those lines are rate-limited (routeLog).
+// those lines are rate-limited (limit.Log, routeLogEvery).
 type natsLog struct {
 	log    *slog.Logger
-	routes *logLimit
+	routes *limit.Log[string]
 }
 
 func newNATSLog(log *slog.Logger) natsLog {
-	return natsLog{log: log, routes: &logLimit{every: routeLogEvery, last: map[string]limited{}}}
+	return natsLog{log: log, routes: limit.NewLog[string](routeLogEvery)}
 }
 
 // routeLogEvery is how often a failing route to one peer is logged.
@@ -220,7 +221,7 @@ func (l natsLog) Errorf(format string, v ...any) {
 		if len(v) > 0 {
 			key += fmt.Sprint(v[len(v)-1])
 		}
-		if ok, suppressed := l.routes.allow(key); ok {
+		if ok, suppressed := l.routes.Allow(key); ok {
 			l.log.Warn(msg, "suppressed", suppressed)
 		}
 		return
@@ -229,46 +230,3 @@ func (l natsLog) Errorf(format string, v ...any) {
 }
 func (l natsLog) Debugf(string, ...any) {}
 func (l natsLog) Tracef(string, ...any) {}
-
-// logLimit lets a line of one key through at most once per every, and
-// counts the ones it held back meanwhile.
-type logLimit struct {
-	every time.Duration
-	mu    sync.Mutex
-	last  map[string]limited // guarded by mu; bounded by maxLimited
-}
-
-type limited struct {
-	at         time.Time
-	suppressed int
-}
-
-// maxLimited bounds the keys a logLimit remembers; past it, keys older
-// than every are forgotten.
-const maxLimited = 64
-
-// allow reports whether a line of key may be logged now, and how many of
-// key's lines were held back since the last one logged.
-func (l *logLimit) allow(key string) (bool, int) {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, seen := l.last[key]
-	if seen && now.Sub(e.at) < l.every {
-		e.suppressed++
-		l.last[key] = e
-		return false, 0
-	}
-	if !seen && len(l.last) >= maxLimited {
-		for k, e := range l.last {
-			if now.Sub(e.at) >= l.every {
-				delete(l.last, k)
-			}
-		}
-		if len(l.last) >= maxLimited {
-			return true, 0 // too many at once to remember: let it through
-		}
-	}
-	l.last[key] = limited{at: now}
-	return true, e.suppressed
-}

@@ -1,6 +1,7 @@
 // Package limit owns Vigil's caps on what one party may hold at once: open
 // connections per client address (Listener, Addresses) and concurrent
-// sessions per key (PerKey), such as one user's WebRTC sessions.
+// sessions per key (PerKey), such as one user's WebRTC sessions; and how
+// often one kind of log line may be written (Log).
 //
 // It knows nothing of users, HTTP or RTSP: callers choose the keys and say
 // what a refusal means to their clients.

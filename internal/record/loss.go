@@ -1,7 +1,6 @@
 package record
 
 import (
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,28 +68,6 @@ var lossReasons = [nLossReasons]struct {
 // lossLogEvery is how often a line of one loss reason is logged.
 const lossLogEvery = 30 * time.Second
 
-// lossLog lets one line per reason through per lossLogEvery and counts the
-// ones it held back.
-type lossLog struct {
-	mu         sync.Mutex
-	last       [nLossReasons]time.Time // guarded by mu
-	suppressed [nLossReasons]int       // guarded by mu
-}
-
-// allow reports whether a line of why may be logged at now, and how many
-// were held back since the last one.
-func (l *lossLog) allow(why lossReason, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last[why].IsZero() && now.Sub(l.last[why]) < lossLogEvery {
-		l.suppressed[why]++
-		return false, 0
-	}
-	n := l.suppressed[why]
-	l.last[why], l.suppressed[why] = now, 0
-	return true, n
-}
-
 // lost counts n fragments or segments of tg lost for why, and logs it
 // (rate-limited).
 func (r *Recorder) lost(why lossReason, n int, tg Target, err error) {
@@ -106,7 +83,7 @@ func (r *Recorder) lost(why lossReason, n int, tg Target, err error) {
 	default:
 		r.metrics.unindexed.Add(float64(n))
 	}
-	if ok, held := r.losses.allow(why, time.Now()); ok {
+	if ok, held := r.losses.Allow(why); ok {
 		r.log.Warn(info.what, "camera", tg.Device, "stream", tg.Stream, "reason", info.label, "count", n,
 			"error", err, "fix", info.fix, "suppressed", held)
 	}

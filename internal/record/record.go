@@ -30,6 +30,7 @@ import (
 	"vigil/internal/access"
 	"vigil/internal/blob"
 	"vigil/internal/hub"
+	"vigil/internal/limit"
 	"vigil/internal/seal"
 )
 
@@ -104,7 +105,7 @@ type Recorder struct {
 	metrics *metrics
 	seed    maphash.Seed
 	log     *slog.Logger
-	losses  lossLog
+	losses  *limit.Log[lossReason]
 
 	mu      sync.Mutex
 	running map[Target]*mode // guarded by mu; by Target.stream()
@@ -143,7 +144,7 @@ func New(cfg Config) (*Recorder, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &Recorder{cfg: cfg, metrics: newMetrics(reg), seed: maphash.MakeSeed(), log: cfg.Logger,
+	return &Recorder{cfg: cfg, metrics: newMetrics(reg), seed: maphash.MakeSeed(), log: cfg.Logger, losses: limit.NewLog[lossReason](lossLogEvery),
 		running: make(map[Target]*mode)}, nil
 }
 
