@@ -106,19 +106,41 @@ func (w *deadlineWriter) note(err error) {
 // writeDeadlines serves a media response with every write bounded by m's
 // write timeout (a viewer that takes no data for that long is dropped, as
 // RTSP's direct writer drops one) and counts the drops, labelled output.
+// Under Handler every response already has a deadlineWriter: the media
+// response takes it over rather than setting a second deadline per write.
 func (m *Media) writeDeadlines(output string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
 		dropped, counted := m.metrics.dropped.WithLabelValues(output), false
-		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.writeTimeout(), failed: func(err error) {
+		failed := func(err error) {
 			// Counted once, at the response's first write that timed out.
 			if !counted && errors.Is(err, os.ErrDeadlineExceeded) {
 				counted = true
 				dropped.Inc()
 			}
-		}}, r)
+		}
+		if dw := outerDeadline(w); dw != nil {
+			dw.timeout, dw.failed = m.writeTimeout(), failed
+			h.ServeHTTP(w, r) // writeDeadline clears the deadline after it
+			return
+		}
+		rc := http.NewResponseController(w)
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.writeTimeout(), failed: failed}, r)
 		rc.SetWriteDeadline(time.Time{})
 	})
+}
+
+// outerDeadline is the deadlineWriter w wraps (writeDeadline's), or nil.
+func outerDeadline(w http.ResponseWriter) *deadlineWriter {
+	for {
+		switch x := w.(type) {
+		case *deadlineWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 func (m *Media) writeTimeout() time.Duration {
