@@ -19,6 +19,7 @@ type card struct {
 	Offline bool   `json:"offline"`
 	Note    string `json:"note"`
 	Shown   bool   `json:"shown"`   // the picture is visible
+	Loading bool   `json:"loading"` // a visible picture whose next one is still loading
 	Broken  bool   `json:"broken"`  // a visible picture that did not load
 	Picture string `json:"picture"` // the visible picture as a PNG data URL
 }
@@ -28,8 +29,8 @@ const cardJS = `(() => {
 	const img = li.querySelector("img");
 	const shown = !img.hidden && getComputedStyle(img).display !== "none";
 	const out = {offline: li.classList.contains("offline"), note: li.querySelector(".note").hidden ? "" : li.querySelector(".note").textContent,
-		shown, broken: shown && !(img.complete && img.naturalWidth > 0), picture: ""};
-	if (shown && !out.broken) {
+		shown, loading: shown && !img.complete, broken: shown && img.complete && img.naturalWidth === 0, picture: ""};
+	if (shown && !out.loading && !out.broken) {
 		const c = document.createElement("canvas");
 		c.width = img.naturalWidth; c.height = img.naturalHeight;
 		c.getContext("2d").drawImage(img, 0, 0);
@@ -63,7 +64,7 @@ func TestOfflineCardShowsLastStill(t *testing.T) {
 		return c
 	}
 	testkit.WaitFor(t, 15*time.Second, "the porch's live picture", func() error {
-		if c := cardOf(porch.ID); !c.Shown || c.Broken || c.Offline {
+		if c := cardOf(porch.ID); !c.Shown || c.Loading || c.Broken || c.Offline {
 			return fmt.Errorf("porch card: %+v", c)
 		}
 		return nil
@@ -73,7 +74,9 @@ func TestOfflineCardShowsLastStill(t *testing.T) {
 	var c card
 	testkit.WaitFor(t, 15*time.Second, "the porch's offline card", func() error {
 		chromedp.Run(tab, chromedp.Evaluate[any](`refresh()`))
-		if c = cardOf(porch.ID); !c.Offline || !strings.Contains(c.Note, "last picture") {
+		// loadStill swaps the picture's source and its note at once;
+		// the card has settled when the new picture has loaded.
+		if c = cardOf(porch.ID); !c.Offline || !strings.Contains(c.Note, "last picture") || c.Loading {
 			return fmt.Errorf("porch card: %+v", c)
 		}
 		return nil
@@ -91,7 +94,7 @@ func TestOfflineCardShowsLastStill(t *testing.T) {
 	}
 	gridIDs(t, tab, 2)
 	testkit.WaitFor(t, 15*time.Second, "the porch's offline card in a new page", func() error {
-		if c = cardOf(porch.ID); !c.Offline || !c.Shown || !strings.Contains(c.Note, "last picture") {
+		if c = cardOf(porch.ID); !c.Offline || !c.Shown || c.Loading || !strings.Contains(c.Note, "last picture") {
 			return fmt.Errorf("porch card: %+v", c)
 		}
 		return nil
