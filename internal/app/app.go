@@ -73,7 +73,7 @@ type App struct {
 	oauth     *oauth.Server
 	webrtc    *webrtc.Server
 	reg       *prometheus.Registry
-	// refused counts connections refused by the per-address caps.
+	// refused counts connections refused by port and reason (see refusals).
 	refused *prometheus.CounterVec
 	// homegraph reports to Google; it runs when homegraph_token is set.
 	homegraph *google.Reporter
@@ -260,7 +260,7 @@ func (a *App) rtspConfig(rec *audit.Recorder, dropped prometheus.Counter) rtsp.C
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: cfg.RTSPIdleTimeout, FirstRequestTimeout: cfg.RTSPFirstRequestTimeout,
 		PerAddress: a.connCaps("rtsp", cfg.RTSPMaxConnsPerAddress), Dropped: dropped,
-		Hub: a.hub, Auth: a.auth, Record: rec, Logger: a.log,
+		Oversized: a.refusals("rtsp", refusedFirstRequest), Hub: a.hub, Auth: a.auth, Record: rec, Logger: a.log,
 	}
 	if cfg.TLSOn() {
 		c.TLSConfig = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
@@ -518,18 +518,31 @@ func serveUntil(ctx context.Context, srv *http.Server, l net.Listener, name stri
 	return err
 }
 
-// connCaps caps a port's open connections per client address at max,
-// counting refusals in vigil_connections_refused_total{port}.
-func (a *App) connCaps(port string, max int) *limit.Addresses {
+// The reasons of vigil_connections_refused_total.
+const (
+	refusedPerAddress   = "per_address"             // at accept: the client address had as many open as allowed
+	refusedFirstRequest = "first_request_too_large" // over 256 KiB sent before a first RTSP request
+)
+
+// refusals counts a port's connections refused for reason in
+// vigil_connections_refused_total{port,reason}.
+func (a *App) refusals(port, reason string) prometheus.Counter {
 	if a.refused == nil {
 		a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_connections_refused_total",
-			Help: "Connections closed at accept because their client address had as many open as allowed.",
-		}, []string{"port"})
+			Help: "Connections closed unserved, by reason: per_address, at accept, because their client address had as many open as allowed; " +
+				"first_request_too_large (RTSP), because they sent over 256 KiB before a first request.",
+		}, []string{"port", "reason"})
 		a.reg.MustRegister(a.refused)
 	}
+	return a.refused.WithLabelValues(port, reason)
+}
+
+// connCaps caps a port's open connections per client address at max,
+// counting refusals (refusedPerAddress).
+func (a *App) connCaps(port string, max int) *limit.Addresses {
 	caps := limit.NewAddresses(max)
-	caps.Refused = a.refused.WithLabelValues(port).Inc
+	caps.Refused = a.refusals(port, refusedPerAddress).Inc
 	// A trusted reverse proxy carries every client's connections: capping
 	// it would cap everyone together (clients are capped at the proxy).
 	proxies := a.cfg.TrustedProxyPrefixes()

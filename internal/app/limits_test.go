@@ -212,4 +212,62 @@ func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
 	if n := metricSum(t, a, "vigil_connections_refused_total"); n != 1 {
 		t.Errorf("refused connections counted %v, want 1", n)
 	}
+	if n := metricLabelled(t, a, "vigil_connections_refused_total", "port", "http", "reason", refusedPerAddress); n != 1 {
+		t.Errorf("refused connections counted %v under port http, reason %s, want 1", n, refusedPerAddress)
+	}
+}
+
+// TestOversizedRTSPFirstRequestCounted: an RTSP connection closed for
+// sending more than 256 KiB before its first request (here an
+// RTSP-over-HTTP tunnel's request line that never ends) is counted under
+// its own reason beside the per-address refusals.
+func TestOversizedRTSPFirstRequestCounted(t *testing.T) {
+	a := startApp(t, "", nil)
+	c, err := net.DialTimeout("tcp", a.RTSPAddr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /"+strings.Repeat("a", 512<<10))
+	}()
+	if !closedWithin(c, 10*time.Second) {
+		t.Fatal("an RTSP connection that sent 512 KiB of one request line was kept open")
+	}
+	testkit.WaitFor(t, 5*time.Second, "the refusal counted", func() error {
+		if n := metricLabelled(t, a, "vigil_connections_refused_total", "port", "rtsp", "reason", refusedFirstRequest); n != 1 {
+			return fmt.Errorf("counted %v under port rtsp, reason %s, want 1", n, refusedFirstRequest)
+		}
+		return nil
+	})
+}
+
+// metricLabelled is the value of the counter or gauge name whose labels
+// include the name, value pairs kv (0 if there is none).
+func metricLabelled(t *testing.T, a *testApp, name string, kv ...string) float64 {
+	t.Helper()
+	mfs, err := a.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if have[kv[i]] != kv[i+1] {
+					continue metrics
+				}
+			}
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue() // one of them is set
+		}
+	}
+	return 0
 }

@@ -89,7 +89,7 @@ func benchFanOut(b *testing.B, viewers int, direct bool) {
 		}
 		defer r.Close()
 		p := &play{s: s, reader: r, clocks: []clock{{rate: 90000}},
-			direct: &directWriter{conn: admit(sc, false, nil, 0), timeout: s.cfg.WriteTimeout,
+			direct: &directWriter{conn: admit(sc, false, nil, 0, nil), timeout: s.cfg.WriteTimeout,
 				tracks: []directTrack{{channel: 0, ssrc: 1}}}}
 		if direct {
 			r.Deliver(func(u *media.Unit) hub.Delivery {

@@ -122,7 +122,7 @@ func TestTryWriteLeavesTheRestInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	server.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	fc := admit(server, false, nil, 0)
+	fc := admit(server, false, nil, 0, nil)
 	defer fc.Close()
 	w := &directWriter{conn: fc, timeout: 5 * time.Second, tracks: []directTrack{{channel: 0, ssrc: 7}}}
 	body := bytes.Repeat([]byte{0xab}, 1200)

@@ -51,6 +51,11 @@ type framedConn struct {
 	read  int
 	start []byte
 	tail  []byte
+	// over is set once the connection went past maxFirstRequest; guarded by dmu.
+	over bool
+	// oversized is told, once, of a connection closed for going past
+	// maxFirstRequest (nil: nobody); set at admit.
+	oversized func(remote net.Addr)
 
 	release func() // gives the address's place back; idempotent
 
@@ -63,7 +68,7 @@ type framedConn struct {
 // caps nothing), with firstRequest to send its first request. It returns
 // nil when the cap is full; the connection is then closed, nothing read
 // from it, nothing answered.
-func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Duration) *framedConn {
+func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Duration, oversized func(net.Addr)) *framedConn {
 	release := func() {}
 	if caps != nil {
 		var ok bool
@@ -73,7 +78,7 @@ func admit(c net.Conn, secure bool, caps *limit.Addresses, firstRequest time.Dur
 		}
 	}
 	f := newFramedConn(c)
-	f.secure, f.release = secure, release
+	f.secure, f.release, f.oversized = secure, release, oversized
 	if secure {
 		f.records = batcherOf(c)
 	} else {
@@ -103,15 +108,15 @@ var errFirstRequestTooLarge = errors.New("rtsp: over 256 KiB sent before a first
 
 // countRead counts the bytes b just read; it reports false once the
 // connection has sent more than maxFirstRequest before its first request
-// was read. The POST half of an RTSP-over-HTTP tunnel carries its RTSP in
+// was read, and first the first time it does. The POST half of an RTSP-over-HTTP tunnel carries its RTSP in
 // base64 after its HTTP header, read under gortsplib's RTSP limits, but no
 // request is ever seen on it here (gortsplib hands the requests to the
 // tunnel's merged connection): the end of its header lifts the bound.
-func (f *framedConn) countRead(b []byte) bool {
+func (f *framedConn) countRead(b []byte) (ok, first bool) {
 	f.dmu.Lock()
 	defer f.dmu.Unlock()
 	if f.spoke {
-		return true
+		return true, false
 	}
 	if len(f.start) < 4 {
 		f.start = append(f.start, b[:min(len(b), 4-len(f.start))]...)
@@ -121,14 +126,18 @@ func (f *framedConn) countRead(b []byte) bool {
 		joint := append(f.tail, b[:min(len(b), 3)]...)
 		if bytes.Contains(joint, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\r\n\r\n")) {
 			f.spoke = true
-			return true
+			return true, false
 		}
 		if len(b) >= 3 {
 			joint = b
 		}
 		f.tail = append(f.tail[:0], joint[max(0, len(joint)-3):]...) // copy handles the overlap
 	}
-	return f.read <= maxFirstRequest
+	if f.read <= maxFirstRequest {
+		return true, false
+	}
+	first, f.over = !f.over, true
+	return false, first
 }
 
 // requestRead lifts both bounds of the first request: its deadline and

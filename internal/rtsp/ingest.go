@@ -395,7 +395,10 @@ func (f *framedConn) Read(p []byte) (int, error) {
 		return in.read(p)
 	}
 	n, err := f.Conn.Read(p)
-	if !f.countRead(p[:n]) {
+	if ok, first := f.countRead(p[:n]); !ok {
+		if first && f.oversized != nil {
+			f.oversized(f.RemoteAddr())
+		}
 		return 0, errFirstRequestTooLarge
 	}
 	return n, err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -18,6 +19,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vigil/internal/testkit"
 )
@@ -200,4 +203,40 @@ func tunnelled(t *testing.T, open func() (*gortsplib.Client, error)) *gortsplib.
 	}
 	t.Fatalf("no tunnel in 8 tries: %v", err)
 	return nil
+}
+
+// TestOversizedFirstRequestCountedAndLogged: a connection closed for going
+// past the first request's bound is counted (Config.Oversized), once per
+// connection however much it sends after, and logged naming the client,
+// at most once per oversizeLogEvery: the second is counted and held back.
+// A connection that speaks RTSP is neither.
+func TestOversizedFirstRequestCountedAndLogged(t *testing.T) {
+	oversized := prometheus.NewCounter(prometheus.CounterOpts{Name: "oversized"})
+	lc := newLogCapture()
+	e := startWith(t, func(c *Config) {
+		c.FirstRequestTimeout, c.Oversized, c.Logger = 20*time.Second, oversized, slog.New(lc)
+	})
+	const msg = "over 256 KiB sent before a first request"
+	dialRaw(t, e.addr).expect(base.StatusOK, "OPTIONS", "rtsp://"+e.addr+"/")
+	var clients []string
+	for i := range 2 {
+		r := dialRaw(t, e.addr)
+		clients = append(clients, r.c.LocalAddr().String())
+		// An RTSP-over-HTTP tunnel's request line: gortsplib reads it with
+		// no limit of its own (an RTSP header ends at gortsplib's).
+		writtenBeforeClose(t, r, []byte("GET /"), 'a', 32<<20)
+		testkit.WaitFor(t, 5*time.Second, "the oversized connection counted", func() error {
+			if n := testutil.ToFloat64(oversized); n != float64(i+1) {
+				return fmt.Errorf("counted %v, want %d", n, i+1)
+			}
+			return nil
+		})
+	}
+	rec, ok := lc.find(msg, "")
+	if !ok || rec.level != slog.LevelWarn || rec.attrs["client"] != clients[0] {
+		t.Fatalf("no warning naming client %s:\n%s", clients[0], lc)
+	}
+	if n := lc.countFor(msg, ""); n != 1 {
+		t.Errorf("%d lines for two oversized connections within %v, want 1:\n%s", n, oversizeLogEvery, lc)
+	}
 }

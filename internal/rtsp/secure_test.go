@@ -94,7 +94,7 @@ func TestSecureFrameLeavesInOneWrite(t *testing.T) {
 		t.FailNow()
 	}
 	defer cc.Close()
-	f := admit(sc, true, nil, 0)
+	f := admit(sc, true, nil, 0, nil)
 
 	// Three packets of 20 KB: 60 KB, four records at least.
 	unit := net.Buffers{interleaved(false, 20000), interleaved(false, 20000), interleaved(true, 20000)}

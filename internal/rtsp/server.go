@@ -69,6 +69,10 @@ type Config struct {
 	// Dropped counts TCP viewers dropped because they took no data for
 	// WriteTimeout; nil counts nothing.
 	Dropped prometheus.Counter
+	// Oversized counts connections closed because they sent more than
+	// 256 KiB before their first request (maxFirstRequest); nil counts
+	// nothing. Each is also logged, one line per oversizeLogEvery.
+	Oversized prometheus.Counter
 	// Hub and Auth are required.
 	Hub  *hub.Hub
 	Auth Auth
@@ -97,7 +101,9 @@ type Server struct {
 	plainL  net.Listener // nil when DisablePlain
 	tlsL    net.Listener // nil without RTSPS
 	packets *packetCache
-	ctx     context.Context
+	// oversizeLog rate-limits the log lines of oversized first requests.
+	oversizeLog *limit.Log[struct{}]
+	ctx         context.Context
 	// cancel ends every play loop when the server stops.
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -126,7 +132,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg}, nil
+	return &Server{cfg: cfg, oversizeLog: limit.NewLog[struct{}](oversizeLogEvery)}, nil
+}
+
+// oversizeLogEvery is how often a connection closed for an oversized first
+// request is logged at most; the counter (Config.Oversized) has them all.
+const oversizeLogEvery = 10 * time.Second
+
+// oversized counts and logs (rate-limited) a connection from remote closed
+// because it sent more than maxFirstRequest before its first request.
+func (s *Server) oversized(remote net.Addr) {
+	if s.cfg.Oversized != nil {
+		s.cfg.Oversized.Inc()
+	}
+	if ok, held := s.oversizeLog.Allow(struct{}{}); ok {
+		s.cfg.Logger.Warn("rtsp connection closed: over 256 KiB sent before a first request (further ones counted, logged every 10 s)",
+			"client", remote.String(), "suppressed", held)
+	}
 }
 
 // Start listens. It returns when the server accepts connections.
@@ -188,7 +210,7 @@ func (s *Server) listen() error {
 	if len(ls) > 0 {
 		addr = ls[0].Addr()
 	}
-	s.mux = newMuxListener(addr, s.cfg.PerAddress, s.cfg.FirstRequestTimeout, ls...)
+	s.mux = newMuxListener(addr, s.cfg.PerAddress, s.cfg.FirstRequestTimeout, s.oversized, ls...)
 	return nil
 }
 

@@ -30,14 +30,15 @@ type muxListener struct {
 	addr         net.Addr
 	caps         *limit.Addresses // nil caps nothing
 	firstRequest time.Duration
+	oversized    func(net.Addr) // told of a connection closed past maxFirstRequest
 	conns        chan accepted
 	done         chan struct{}
 	once         sync.Once
 	ls           []net.Listener
 }
 
-func newMuxListener(addr net.Addr, caps *limit.Addresses, firstRequest time.Duration, ls ...net.Listener) *muxListener {
-	m := &muxListener{addr: addr, caps: caps, firstRequest: firstRequest,
+func newMuxListener(addr net.Addr, caps *limit.Addresses, firstRequest time.Duration, oversized func(net.Addr), ls ...net.Listener) *muxListener {
+	m := &muxListener{addr: addr, caps: caps, firstRequest: firstRequest, oversized: oversized,
 		conns: make(chan accepted), done: make(chan struct{}), ls: ls}
 	for _, l := range ls {
 		go m.pump(l)
@@ -86,7 +87,7 @@ func (m *muxListener) Accept() (net.Conn, error) {
 	for {
 		select {
 		case a := <-m.conns:
-			if fc := admit(a.c, a.secure, m.caps, m.firstRequest); fc != nil {
+			if fc := admit(a.c, a.secure, m.caps, m.firstRequest, m.oversized); fc != nil {
 				return fc, nil
 			}
 		case <-m.done:
