@@ -36,7 +36,7 @@ const minSegments = 3
 const startWait = 4 * time.Second
 
 // mediaPlaylist serves a media playlist of x in variant v: gohlslib's
-// newest playlistSegments segments (windowed; the muxer keeps more, see
+// newest playlistSegments segments (window; the muxer keeps more, see
 // muxerSegments), without the EXT-X-GAP segments it pads a young LL-HLS
 // playlist with (their URI, "gap.mp4", carries no token and names no file;
 // Chromium and GStreamer fetch it and fail), without the LL-HLS tags for fMP4 (see
@@ -65,18 +65,14 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			}
 			return rw.finish(x)
 		}
-		body, segments := windowed(pw.body.Bytes(), playlistSegments)
-		switch {
-		case v != x.key.variant:
-			body = withoutLL(body)
-		case v == VariantLL:
-			body = x.parts.relist(body)
-			if x.key.stream == access.StreamSub {
-				// The poor link's rung: a start with time in hand
-				// rather than the lowest latency.
-				body = keyframeHoldBack(body)
-			}
+		e := playlistEdit{keep: playlistSegments, plain: v != x.key.variant}
+		if v == VariantLL {
+			e.parts = &x.parts
+			// The poor link's rung: a start with time in hand rather
+			// than the lowest latency.
+			e.holdBack = x.key.stream == access.StreamSub
 		}
+		body, segments := e.edit(pw.body.Bytes())
 		if !starting || segments >= minSegments || !x.keyframeBefore(deadline) {
 			copyHeader(w.Header(), pw.header)
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -154,80 +150,6 @@ const playlistSegments = 7
 // same egress check (the muxer's first unit), and go when it stops.
 const muxerSegments = 2*playlistSegments + 2
 
-// windowed returns the media playlist pl as gohlslib wrote it without its
-// EXT-X-GAP segments and without any but the newest keep segments (all of
-// them for keep 0), and the number of segments it lists (skipped ones
-// included). EXT-X-MEDIA-SEQUENCE (and a delta update's SKIPPED-SEGMENTS)
-// moves past what it removes, so that every other segment keeps its
-// sequence number (blocking reloads name segments by it); a delta update
-// loses its skipped segments first, as they are the oldest.
-func windowed(pl []byte, keep int) ([]byte, int) {
-	var msn, skipped, gaps, listed int
-	inGap := false
-	for line := range bytes.Lines(pl) {
-		l := bytes.TrimRight(line, "\r\n")
-		switch {
-		case bytes.Equal(l, []byte("#EXT-X-GAP")):
-			inGap = true
-		case len(l) > 0 && l[0] != '#': // a segment's URI ends it
-			if inGap {
-				gaps++
-			} else {
-				listed++
-			}
-			inGap = false
-		case bytes.HasPrefix(l, []byte("#EXT-X-MEDIA-SEQUENCE:")):
-			msn, _ = strconv.Atoi(string(l[len("#EXT-X-MEDIA-SEQUENCE:"):]))
-		case bytes.HasPrefix(l, []byte("#EXT-X-SKIP:SKIPPED-SEGMENTS=")):
-			skipped, _ = strconv.Atoi(string(l[len("#EXT-X-SKIP:SKIPPED-SEGMENTS="):]))
-		}
-	}
-	// Skipped gaps are those of the skipped sequence numbers below initialGaps.
-	skippedGaps := max(0, min(msn+skipped, initialGaps)-msn)
-	realSkipped := skipped - skippedGaps
-	drop := 0
-	if keep > 0 {
-		drop = max(0, realSkipped+listed-keep)
-	}
-	dropSkipped := min(drop, realSkipped)
-	dropListed := drop - dropSkipped
-	if gaps+skippedGaps+drop == 0 {
-		return pl, realSkipped + listed
-	}
-
-	var out, seg bytes.Buffer // seg: the lines of the segment being read
-	inSeg, inGap, dropped := false, false, 0
-	for line := range bytes.Lines(pl) {
-		l := bytes.TrimRight(line, "\r\n")
-		switch {
-		case len(l) > 0 && l[0] != '#':
-			if !inGap && dropped >= dropListed {
-				out.Write(seg.Bytes())
-				out.Write(line)
-			} else if !inGap {
-				dropped++
-			}
-			seg.Reset()
-			inSeg, inGap = false, false
-			continue
-		case bytes.Equal(l, []byte("#EXT-X-GAP")):
-			inGap = true
-		}
-		if inSeg = inSeg || segmentTag(l); inSeg {
-			seg.Write(line)
-		} else {
-			out.Write(line)
-		}
-	}
-	out.Write(seg.Bytes()) // the parts of the segment in progress, the preload hint
-	b := out.Bytes()
-	b = replaceTag(b, "#EXT-X-MEDIA-SEQUENCE:", msn, msn+gaps+skippedGaps+drop)
-	if skipped > 0 {
-		b = replaceTag(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=", skipped, realSkipped-dropSkipped)
-	}
-	return b, realSkipped + listed - drop
-}
-
 // segmentTags open a media segment's lines (RFC 8216bis §4.4.4): tags
 // that apply to the segment whose URI follows, not to the playlist.
 var segmentTags = [][]byte{[]byte("#EXTINF:"), []byte("#EXT-X-PROGRAM-DATE-TIME:"), []byte("#EXT-X-PART:"),
@@ -243,23 +165,6 @@ func segmentTag(l []byte) bool {
 // does not have.
 var llTags = [][]byte{[]byte("#EXT-X-PART:"), []byte("#EXT-X-PART-INF:"), []byte("#EXT-X-SERVER-CONTROL:"),
 	[]byte("#EXT-X-PRELOAD-HINT:"), []byte("#EXT-X-RENDITION-REPORT:"), []byte("#EXT-X-SKIP:")}
-
-// withoutLL removes the LL-HLS tags from an LL-HLS media playlist: what is
-// left lists the same fMP4 segments as a plain live playlist.
-func withoutLL(pl []byte) []byte {
-	var out bytes.Buffer
-	for line := range bytes.Lines(pl) {
-		if !slices.ContainsFunc(llTags, func(t []byte) bool { return bytes.HasPrefix(line, t) }) {
-			out.Write(line)
-		}
-	}
-	return out.Bytes()
-}
-
-// replaceTag rewrites the value of the line prefix+old.
-func replaceTag(b []byte, prefix string, old, now int) []byte {
-	return bytes.Replace(b, []byte(prefix+strconv.Itoa(old)+"\n"), []byte(prefix+strconv.Itoa(now)+"\n"), 1)
-}
 
 func copyHeader(dst, src http.Header) {
 	for k, v := range src {

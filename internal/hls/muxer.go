@@ -63,7 +63,7 @@ type muxer struct {
 	lastUnit atomic.Int64                 // unix nanoseconds of the last unit fed
 	grant    atomic.Pointer[access.Grant] // the freshest grant that passed the check
 	rate     rateMeter
-	parts    partMemo                      // the parts of recent segments, for playlists (relist)
+	parts    partMemo                      // the parts of recent segments, for playlists (relisting)
 	noting   atomic.Bool                   // noteParts is rendering a playlist
 	nextKey  atomic.Pointer[chan struct{}] // closed when the next video keyframe is fed
 	// keyGap is the PTS distance between the last two video keyframes fed

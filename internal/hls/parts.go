@@ -3,7 +3,6 @@ package hls
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"sync"
 )
 
@@ -19,18 +18,18 @@ import (
 const partSegments = 3
 
 // partMemo remembers the parts gohlslib listed for a muxer's segments, so
-// that a playlist lists them for partSegments segments (relist). It keeps
+// that a playlist lists them for partSegments segments (relisting). It keeps
 // names only, never a request's query: each playlist's URIs carry that
 // request's own.
 type partMemo struct {
 	mu sync.Mutex
 	// parts holds, by media sequence number, a segment's EXT-X-PART lines
 	// with the query cut from their URIs. Guarded by mu; entries older
-	// than the playlist are dropped at each relist.
+	// than the playlist are dropped as each playlist is written (lockFrom).
 	parts map[int][][]byte
 }
 
-// noteParts has the parts of x's newest segments noted (relist) after it
+// noteParts has the parts of x's newest segments noted (relisting) after it
 // was fed a keyframe, which may have closed a segment: a segment is among
 // gohlslib's last two, which it lists with their parts, for two segments'
 // time, and a viewer's reloads may all miss that (Shaka had loaded a
@@ -51,43 +50,21 @@ func (x *muxer) noteParts() {
 		pw := &playlistWriter{header: http.Header{}}
 		x.hm.Handle(pw, req)
 		if pw.code == http.StatusOK || (pw.code == 0 && pw.body.Len() > 0) {
-			body, _ := windowed(pw.body.Bytes(), playlistSegments)
-			x.parts.relist(body)
+			playlistEdit{keep: playlistSegments, parts: &x.parts}.edit(pw.body.Bytes())
 		}
 	})
 }
 
-// relist returns the LL-HLS media playlist pl (as windowed wrote it) with
-// the parts of its newest partSegments segments listed: those gohlslib
-// left out are put back from what earlier playlists listed, with the
-// query of the segment's own URI. It notes the parts pl lists.
-func (p *partMemo) relist(pl []byte) []byte {
-	var msn, skipped int
-	var segs [][][]byte // the lines of each listed segment, its URI last
-	var head, cur [][]byte
-	inSeg := false
-	for line := range bytes.Lines(pl) {
-		l := bytes.TrimRight(line, "\r\n")
-		switch {
-		case bytes.HasPrefix(l, []byte("#EXT-X-MEDIA-SEQUENCE:")):
-			msn, _ = strconv.Atoi(string(l[len("#EXT-X-MEDIA-SEQUENCE:"):]))
-		case bytes.HasPrefix(l, []byte("#EXT-X-SKIP:SKIPPED-SEGMENTS=")):
-			skipped, _ = strconv.Atoi(string(l[len("#EXT-X-SKIP:SKIPPED-SEGMENTS="):]))
-		}
-		inSeg = inSeg || segmentTag(l)
-		switch {
-		case inSeg && len(l) > 0 && l[0] != '#':
-			segs, cur, inSeg = append(segs, append(cur, line)), nil, false
-		case inSeg || len(segs) > 0:
-			cur = append(cur, line)
-		default:
-			head = append(head, line)
-		}
-	}
-	tail := cur // the parts of the segment in progress, the preload hint
+// relisting (playlistEdit.parts) has an LL-HLS media playlist list the
+// parts of its newest partSegments segments: those gohlslib left out are
+// put back from what earlier playlists listed, with the query of the
+// segment's own URI. Each playlist notes the parts it lists. Between
+// lockFrom and the unlock of mu, one playlist is being written.
 
+// lockFrom takes the memo for a playlist whose first segment is msn: what
+// is older than that is forgotten.
+func (p *partMemo) lockFrom(msn int) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.parts == nil {
 		p.parts = make(map[int][][]byte)
 	}
@@ -96,63 +73,33 @@ func (p *partMemo) relist(pl []byte) []byte {
 			delete(p.parts, seq)
 		}
 	}
-	var out bytes.Buffer
-	for _, l := range head {
-		out.Write(l)
-	}
-	first := msn + skipped
-	for i, seg := range segs {
-		seq := first + i
-		uri := bytes.TrimRight(seg[len(seg)-1], "\r\n")
-		var query []byte
-		if q := bytes.IndexByte(uri, '?'); q >= 0 {
-			query = uri[q:]
-		}
-		var listed [][]byte
-		for _, l := range seg {
-			if bytes.HasPrefix(l, []byte("#EXT-X-PART:")) {
-				listed = append(listed, withQuery(l, nil))
-			}
-		}
-		if len(listed) > 0 {
-			p.parts[seq] = listed
-		}
-		kept := p.parts[seq]
-		for _, l := range seg {
-			if len(listed) == 0 && len(kept) > 0 && len(segs)-i <= partSegments && bytes.HasPrefix(l, []byte("#EXTINF:")) {
-				for _, k := range kept {
-					out.Write(withQuery(k, query))
-				}
-			}
-			out.Write(l)
-		}
-	}
-	for _, l := range tail {
-		out.Write(l)
-	}
-	return out.Bytes()
 }
 
-// withQuery returns the tag line l with its URI attribute's query
-// replaced by query (which starts with '?', or is empty: no query).
-func withQuery(l, query []byte) []byte {
-	i := bytes.Index(l, []byte(`URI="`))
-	if i < 0 {
-		return l
+// note remembers the EXT-X-PART lines of the segment seq, lines of pl,
+// with the query cut from their URIs (kept unless they changed). Caller
+// holds mu.
+func (p *partMemo) note(seq int, pl []byte, lines []lineSpan) {
+	old, n, size, same := p.parts[seq], 0, 0, true
+	for _, s := range lines {
+		if l := pl[s.start:s.end]; bytes.HasPrefix(l, []byte("#EXT-X-PART:")) {
+			same = same && n < len(old) && sameWithoutQuery(old[n], l)
+			n, size = n+1, size+len(l)
+		}
 	}
-	start := i + len(`URI="`)
-	end := bytes.IndexByte(l[start:], '"')
-	if end < 0 {
-		return l
+	if same && n == len(old) {
+		return
 	}
-	end += start
-	name := l[start:end]
-	if q := bytes.IndexByte(name, '?'); q >= 0 {
-		name = name[:q]
+	noted, buf := make([][]byte, 0, n), make([]byte, 0, size) // buf holds them all: never grown
+	for _, s := range lines {
+		if l := pl[s.start:s.end]; bytes.HasPrefix(l, []byte("#EXT-X-PART:")) {
+			at := len(buf)
+			buf = appendWithQuery(buf, l, nil)
+			noted = append(noted, buf[at:len(buf):len(buf)])
+		}
 	}
-	out := make([]byte, 0, len(l)+len(query))
-	out = append(out, l[:start]...)
-	out = append(out, name...)
-	out = append(out, query...)
-	return append(out, l[end:]...)
+	p.parts[seq] = noted
 }
+
+// kept is what the memo has of the parts of the segment seq (without
+// queries). Caller holds mu.
+func (p *partMemo) kept(seq int) [][]byte { return p.parts[seq] }
