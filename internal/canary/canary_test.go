@@ -120,7 +120,7 @@ func checkCoverage(t *testing.T, rep *Report) {
 	}
 	for _, k := range []string{FaultLatency, FaultBandwidth, FaultSlicer, FaultStall, FaultReset, FaultCameraDrop,
 		FaultCancel, FaultCameraRestart, FaultVigilRestart, "camera " + FaultLatency, "camera " + FaultSlicer,
-		MoveHandover, MovePassword, MoveTokenDeleted, MoveFirstLook} {
+		MoveHandover, MovePassword, MoveTokenDeleted, MoveFirstLook, MoveTimedShare} {
 		if rep.Faults[k] == 0 {
 			t.Errorf("fault or move %q never made", k)
 		}

@@ -22,7 +22,8 @@
 //
 // Meanwhile the world moves (world.go): owners release cameras and other
 // households claim them, shares are revoked and granted again, passwords
-// change and API tokens are deleted. The canary keeps each viewer's epoch
+// change and API tokens are deleted, and time-limited shares end while
+// their sharee plays (flows_share_end.go). The canary keeps each viewer's epoch
 // for each camera — when their claim or share request was sent — and a
 // frame or still captured before it is a violation: a frame by its stamp's
 // capture time, an upload by when Vigil took it, a decoded still by its

@@ -35,8 +35,9 @@ const (
 	// KindAudioAlone is audio served in a visit with no checked video
 	// frame beside it (see Visit.AudioDone).
 	KindAudioAlone = "audio-without-video"
-	// KindOutOfSpan is a recorded frame of the camera asked for, captured
-	// outside the stretch of time the clip was asked for.
+	// KindOutOfSpan is a frame of the camera asked for captured outside the
+	// stretch of time the visit may see: a recorded clip's, or a
+	// time-limited share's (a frame past its end).
 	KindOutOfSpan = "out-of-span"
 	// KindServer is an isolation violation Vigil itself counted at egress
 	// (vigil_isolation_violations_total): it withheld the object and
@@ -194,8 +195,8 @@ func (c *checker) inSpan(output, user, requested string, from, to time.Time, nal
 			continue
 		}
 		c.violation(Violation{Kind: KindOutOfSpan, Output: output, User: user, Requested: requested, Got: st.Camera,
-			Detail: fmt.Sprintf("stamp seq %d captured %s, outside the clip's span %s to %s (slack included)", st.Seq,
-				st.Time.UTC().Format(time.RFC3339Nano), from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))})
+			Detail: fmt.Sprintf("stamp seq %d captured %s, outside the span the viewer may see (a clip's, a time-limited share's) %s to %s (slack included)", st.Seq,
+				st.Time.UTC().Format(time.RFC3339Nano), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))})
 		return false
 	}
 	return true

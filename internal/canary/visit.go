@@ -66,7 +66,8 @@ type Visit struct {
 	// epoch for the camera, see Layout.notBefore); zero for an attack.
 	notBefore time.Time
 	// spanFrom and spanTo, when set, bound the capture times of the frames
-	// the visit may receive: a recorded clip of that stretch.
+	// the visit may receive: a recorded clip of that stretch, or a
+	// time-limited share.
 	spanFrom, spanTo time.Time
 	// version is the pair's standing version when the visit was drawn: an
 	// attack that a grant overtook is no verdict.

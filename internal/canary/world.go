@@ -67,7 +67,7 @@ func (w *world) mover(ctx context.Context, rng *rand.Rand) {
 	moves := []struct {
 		weight int
 		do     func(context.Context, *rand.Rand) (string, error)
-	}{{4, w.handover}, {2, w.reshare}, {4, w.password}, {2, w.rotateToken}}
+	}{{4, w.handover}, {2, w.reshare}, {4, w.password}, {2, w.rotateToken}, {1, w.timedShare}}
 	total := 0
 	for _, m := range moves {
 		total += m.weight

@@ -34,3 +34,7 @@ func (h *Hub) removed(k streamKey) {
 // camera that changes hands keeps its publisher session, hub stream and
 // GOP cache.
 func handoverKeepsStreams() bool { return mutant.On(mutant.ReleaseKeepsGOP) }
+
+// deliverUnchecked is true when mutant.DeliverUnchecked is planted: the
+// deliverer hands units over without the egress check.
+func deliverUnchecked() bool { return mutant.On(mutant.DeliverUnchecked) }

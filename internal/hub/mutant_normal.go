@@ -12,3 +12,7 @@ func (h *Hub) removed(streamKey) {}
 // handoverKeepsStreams is where the canary plants a handover that leaves
 // the camera's stream and GOP cache behind; in normal builds it drops them.
 func handoverKeepsStreams() bool { return false }
+
+// deliverUnchecked is where the canary plants a deliverer that skips its
+// egress check; in normal builds every delivered unit passes it.
+func deliverUnchecked() bool { return false }

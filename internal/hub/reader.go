@@ -131,7 +131,7 @@ func (r *Reader) offer(u *media.Unit) {
 	if r.refersBeforeStart(u) {
 		return
 	}
-	if r.deliver != nil && len(r.q) == 0 && !r.busy && r.passes(u) {
+	if r.deliver != nil && len(r.q) == 0 && !r.busy && (deliverUnchecked() || r.passes(u)) {
 		switch r.deliver(u) {
 		case Delivered:
 			return

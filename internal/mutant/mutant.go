@@ -100,6 +100,13 @@ const (
 	// other household, reads the footage the last one kept at its release
 	// (it opens: the export's own secret is used).
 	ExportIDOnly Name = "export-id-only"
+	// DeliverUnchecked makes the hub's deliverer (Reader.Deliver: the
+	// camera's goroutine writing a caught-up plain-TCP RTSP viewer itself)
+	// skip the egress check it runs before handing a unit over: a viewer
+	// that keeps up gets what its grant no longer allows — past the end of
+	// a time-limited share, after a revocation — while the reader's own
+	// goroutine, which would refuse it, sleeps.
+	DeliverUnchecked Name = "deliver-unchecked"
 	// ExportNoEnd makes an export's timeline list the camera's recordings,
 	// and its event list the camera's events, from the export's epoch on,
 	// by device alone: past the release, the next owners' too (their
@@ -131,7 +138,7 @@ const (
 func Names() []Name {
 	return []Name{StillKeyNoDevice, PoolReuse, FlightKeyNoDevice, TokenUnbound, WrongStream, EmptyCredential,
 		ReleaseKeepsStill, ReleaseKeepsGOP, EpochUnchecked, RecordIndexNoEpoch, RecordKeyPath, EventListNoEpoch,
-		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, ExportIDOnly, ExportNoEnd, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
+		JoinEgressFirstClip, EventThumbNoEpoch, PinListNoEpoch, PinDeleteIDOnly, ExportIDOnly, ExportNoEnd, DeliverUnchecked, RemoteKeySubject, GOPWrongCache, ClaimNoFence}
 }
 
 // Cluster reports whether bug n lives where nodes meet, so that only a
