@@ -66,7 +66,7 @@ func (m *Manager) mediaPlaylist(w http.ResponseWriter, r *http.Request, x *muxer
 			return rw.finish(x)
 		}
 		e := playlistEdit{keep: playlistSegments, plain: v != x.key.variant}
-		if v == VariantLL {
+		if !e.plain && v == VariantLL {
 			e.parts = &x.parts
 			// The poor link's rung: a start with time in hand rather
 			// than the lowest latency.
