@@ -18,8 +18,9 @@ type CameraStats struct {
 	Count int
 	// MaxSeq is the highest sequence number seen.
 	MaxSeq uint64
-	// Latest is the latest capture time seen.
-	Latest time.Time
+	// First is the capture time of the first stamp seen, Latest the
+	// latest capture time.
+	First, Latest time.Time
 	// Gaps counts stamps whose seq is more than one past the previous stamp's.
 	Gaps int
 	// Reorders counts stamps whose seq is not above the previous stamp's
@@ -100,7 +101,7 @@ func (c *Checker) AccessUnit(nalus [][]byte) error {
 func (c *Checker) count(s Stamp) {
 	st := c.cams[s.Camera]
 	if st == nil {
-		st = &CameraStats{}
+		st = &CameraStats{First: s.Time}
 		c.cams[s.Camera] = st
 	} else {
 		switch {

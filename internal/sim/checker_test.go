@@ -82,7 +82,7 @@ func TestCheckerSequence(t *testing.T) {
 	}
 	got := c.Stats()["cam"]
 	// 3->5 gap, 6->4 reorder, 4->7 gap, 7->7 reorder, 7->10 gap, 10->8 reorder.
-	if got.Count != 10 || got.MaxSeq != 10 || got.Gaps != 3 || got.Reorders != 3 || !got.Latest.Equal(at(10)) {
+	if got.Count != 10 || got.MaxSeq != 10 || got.Gaps != 3 || got.Reorders != 3 || !got.First.Equal(at(1)) || !got.Latest.Equal(at(10)) {
 		t.Fatalf("stats %+v", got)
 	}
 }
