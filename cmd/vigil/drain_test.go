@@ -57,7 +57,9 @@ func TestClusterDrain(t *testing.T) {
 	// A viewer on B, fed from A, watches through the drain: its session
 	// ends when A hands the camera off (the feed's sealed end), rather than
 	// hanging without frames.
+	var sigterm time.Time
 	ended := watchUntilEnded(t, onB, func() {
+		sigterm = time.Now()
 		go func() {
 			took, err := a.Term(bound + 5*time.Second)
 			exited <- exit{took, err}
@@ -73,7 +75,7 @@ func TestClusterDrain(t *testing.T) {
 			t.Errorf("A's vigil_cluster_draining while draining: %v, %v; want 1", m, err)
 		}
 	})
-	t.Logf("the viewer on B fed from A ended %v after A's SIGTERM", ended.Round(time.Millisecond))
+	t.Logf("the viewer on B fed from A ended %v after A's SIGTERM", ended.Sub(sigterm).Round(time.Millisecond))
 	testkit.WaitFor(t, 15*time.Second, "the camera reconnecting", func() error {
 		if cam.Sessions() <= sessions {
 			return fmt.Errorf("%d sessions", cam.Sessions())

@@ -271,22 +271,7 @@ func TestEchoShowEndToEnd(t *testing.T) {
 	if err := a.auth.Unshare(ctx, a.callerNamed(ctx, "olga"), deviceID(garage), "bob", a.households()); err != nil {
 		t.Fatal(err)
 	}
-	unshared, frozen := time.Now(), bv.Stats().Units
-	testkit.WaitFor(t, time.Second, "the end of bob's view", func() error {
-		select {
-		case <-bv.Gone():
-			return nil
-		default:
-		}
-		if n := bv.Stats().Units; n <= frozen+15 {
-			return fmt.Errorf("still open, %d units since the share ended", n-frozen)
-		}
-		return nil
-	})
-	if n := bv.Stats().Units; n > frozen+15 {
-		t.Fatalf("bob got %d units after the share ended", n-frozen)
-	}
-	t.Logf("bob's view ended %v after the share did", time.Since(unshared).Round(time.Millisecond))
+	viewEnds(t, bv, garage.ID, time.Now(), "the share ended")
 	if err := bv.Checker().Only(garage.ID); err != nil {
 		t.Fatalf("stamps at bob's Echo Show: %v", err)
 	}
@@ -399,21 +384,7 @@ func (a *testApp) unlinkAlexa(t *testing.T, token, pw string, porch *sim.Camera)
 	if code, body := a.call(t, "DELETE", "/api/links/"+links[0].ID, "olga", pw, nil); code >= 300 {
 		t.Fatalf("unlink: %d %s", code, body)
 	}
-	frozen := v.Stats().Units
-	testkit.WaitFor(t, time.Second, "the end of olga's view", func() error {
-		select {
-		case <-v.Gone():
-			return nil
-		default:
-		}
-		if n := v.Stats().Units; n <= frozen+15 {
-			return fmt.Errorf("still open, %d units since the unlink", n-frozen)
-		}
-		return nil
-	})
-	if n := v.Stats().Units; n > frozen+15 {
-		t.Fatalf("olga's Echo Show got %d units after the unlink", n-frozen)
-	}
+	viewEnds(t, v, porch.ID, time.Now(), "the unlink")
 	if _, typ, _ := alexaEvent(a.directive(t, "report_state.json", "", map[string]string{"token": token, "camera": porch.ID})); typ != "INVALID_AUTHORIZATION_CREDENTIAL" {
 		t.Fatalf("olga's token after the unlink: %s", typ)
 	}

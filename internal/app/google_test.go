@@ -397,24 +397,8 @@ func TestNestHubPlaysOverWebRTC(t *testing.T) {
 		}
 		return nil
 	})
-	disconnected := time.Now()
 	a.intent(t, tok, "disconnect.json", "")
-	frozen := display.Stats().Units
-	testkit.WaitFor(t, time.Second, "end of the display's view", func() error {
-		select {
-		case <-display.Gone():
-			return nil
-		default:
-		}
-		if n := display.Stats().Units; n <= frozen+15 { // more than a second of frames: not ended
-			return fmt.Errorf("still open, %d units since DISCONNECT", n-frozen)
-		}
-		return nil
-	})
-	if n := display.Stats().Units; n > frozen+15 {
-		t.Fatalf("the display got %d units after DISCONNECT", n-frozen)
-	}
-	t.Logf("display's view ended %v after DISCONNECT", time.Since(disconnected).Round(time.Millisecond))
+	viewEnds(t, display, porch.ID, time.Now(), "DISCONNECT")
 	before := browser.Stats().Units
 	time.Sleep(time.Second)
 	if browser.Stats().Units < before+10 {

@@ -60,12 +60,13 @@ func TestHLSPlayersStepDownOnAPoorLink(t *testing.T) {
 				return nil
 			})
 			time.Sleep(15 * time.Second) // played on sub: any stall counts
-			p, err := chromedp.Run(tab, chromedp.Evaluate[playerRun](chromium.PlayerRunJS))
-			if err != nil {
-				t.Fatal(err)
-			}
-			smooth, stalled := p.Smooth(10 * time.Second)
-			after := time.Duration((p.Now - smooth) * float64(time.Millisecond))
+			p, smooth, stalled, after := settle(func() playerRun {
+				p, err := chromedp.Run(tab, chromedp.Evaluate[playerRun](chromium.PlayerRunJS))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			})
 			t.Logf("%s stalls (start, end ms): %v", lib, p.StallLog)
 			if after < 10*time.Second {
 				t.Logf("%s requests (start, end ms, file): %v", lib, p.Resources)
@@ -107,6 +108,24 @@ func TestHLSPlayersStepDownOnAPoorLink(t *testing.T) {
 				t.Fatalf("%s stalled %v in the %v after playback was smooth", lib, stalled, after.Round(time.Second))
 			}
 		})
+	}
+}
+
+// settle reads a player's run until it has played ten seconds without a
+// stall, for up to 30 s more, and returns the last run read, when its
+// smooth playback began (ms), the stalls since, and how long ago that
+// was. A player whose start was rough only because a loaded machine
+// starved it (CI's, with every package's tests at once) is judged once it
+// settles; one that never plays ten smooth seconds still fails, and the
+// stalls after them still count.
+func settle(read func() playerRun) (p playerRun, smooth float64, stalled, after time.Duration) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		p = read()
+		smooth, stalled = p.Smooth(10 * time.Second)
+		after = time.Duration((p.Now - smooth) * float64(time.Millisecond))
+		if after >= 10*time.Second || time.Now().After(deadline) {
+			return p, smooth, stalled, after
+		}
 	}
 }
 

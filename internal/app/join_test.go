@@ -2,6 +2,9 @@ package app
 
 import (
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +87,19 @@ func join(t *testing.T, url string, n int, proto ...gortsplib.Protocol) joined {
 	return j
 }
 
+// cached tells whether the first access unit was captured before the join
+// began: it came from the hub's cache, not from waiting for the camera's
+// next keyframe. (The camera stamps its capture time, so this holds however
+// long a loaded machine took to connect and deliver.)
+func (j joined) cached(t *testing.T) bool {
+	t.Helper()
+	times := stampTimes(t, j.first)
+	if len(times) == 0 {
+		t.Fatal("the first access unit has no stamp")
+	}
+	return times[0].Before(j.startedAt)
+}
+
 func hasNALU(au [][]byte, typ h264.NALUType) bool {
 	for _, n := range au {
 		if len(n) > 0 && h264.NALUType(n[0]&0x1f) == typ {
@@ -123,8 +139,8 @@ func TestJoinAnywhereInTheGOPStartsWithAKeyframe(t *testing.T) {
 			t.Fatalf("join %d: %d steps longer than a frame: %v", i, long, j.tsDeltas)
 		}
 		t.Logf("join %d: first keyframe after %v", i, j.wait.Round(time.Millisecond))
-		if j.wait > time.Second {
-			t.Errorf("join %d: first frame after %v: not from the cache", i, j.wait)
+		if !j.cached(t) {
+			t.Errorf("join %d: first frame captured after the join began: not from the cache", i)
 		}
 	}
 	// An independent decoder agrees: no reference errors on the first pictures.
@@ -137,15 +153,65 @@ func TestJoinAnywhereInTheGOPStartsWithAKeyframe(t *testing.T) {
 // keyframes are large (an uncompressed 1280×720 picture, about 1.4 MB):
 // the cached GOP is paced, so the keyframe survives the socket buffers
 // and the first picture is the cached one, not the next GOP's.
+//
+// A client kept off the CPU for longer than its socket buffer lasts at the
+// paced rate (some 200 KB: 80 ms) loses packets in its own kernel buffer,
+// whatever the server did: CI's loaded machine lost the keyframe that way
+// once. Such a join proves nothing and is tried again, at most three times;
+// the kernel counts those losses (RcvbufErrors). Unpaced, the burst
+// overflows the buffer at every try.
 func TestUDPJoinGetsTheCachedKeyframe(t *testing.T) {
 	a := startApp(t, "", nil)
 	cam := a.addCamera(t, "big")
 	cam.Width, cam.Height, cam.FPS, cam.GOP = 1280, 720, 10, 40 // a 4 s GOP
 	a.run(t, cam)
-	time.Sleep(time.Second) // join a second into the GOP
-	j := join(t, a.rtspURL(AdminName, adminPassword, cam.ID), 1, gortsplib.ProtocolUDP)
-	t.Logf("first picture over UDP after %v", j.wait.Round(time.Millisecond))
-	if !h264.IsRandomAccess(j.first) || j.wait > 2500*time.Millisecond {
-		t.Fatalf("first picture after %v, keyframe %v: the cached keyframe was lost", j.wait, h264.IsRandomAccess(j.first))
+	url := a.rtspURL(AdminName, adminPassword, cam.ID)
+	for try := 1; ; try++ {
+		time.Sleep(time.Second) // join a second into the GOP
+		drops := udpReceiveDrops(t)
+		j := join(t, url, 1, gortsplib.ProtocolUDP)
+		t.Logf("join %d: first picture over UDP after %v", try, j.wait.Round(time.Millisecond))
+		key, cached := h264.IsRandomAccess(j.first), j.cached(t)
+		if key && cached {
+			return
+		}
+		starved := udpReceiveDrops(t) - drops
+		if starved == 0 || try == 3 {
+			t.Fatalf("join %d: first picture keyframe %v, from the cache %v (%d datagrams dropped by full receive buffers): the cached keyframe was lost",
+				try, key, cached, starved)
+		}
+		t.Logf("join %d: %d datagrams dropped by full receive buffers on a loaded machine: joining again", try, starved)
 	}
+}
+
+// udpReceiveDrops is the kernel's count of UDP datagrams dropped for a full
+// receive buffer (/proc/net/snmp, Udp RcvbufErrors), machine-wide.
+func udpReceiveDrops(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "RcvbufErrors" && i < len(f) {
+				n, err := strconv.ParseInt(f[i], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+	}
+	t.Fatal("no Udp RcvbufErrors in /proc/net/snmp")
+	return 0
 }

@@ -107,10 +107,12 @@ func TestWHEPAdaptsToAPoorPath(t *testing.T) {
 				return
 			}
 			time.Sleep(15 * time.Second) // on sub: any stall counts
-			p := arrivals.run(500 * time.Millisecond)
-			excused := paused.excuse(&p, 500*time.Millisecond)
-			smooth, stalled := p.Smooth(10 * time.Second)
-			after := time.Duration((p.Now - smooth) * float64(time.Millisecond))
+			var excused [][3]float64
+			p, smooth, stalled, after := settle(func() playerRun {
+				p := arrivals.run(500 * time.Millisecond)
+				excused = paused.excuse(&p, 500*time.Millisecond)
+				return p
+			})
 			t.Logf("WebRTC at 800 kbit/s + 150 ms: first unit %.0f ms after the offer, smooth from %.1f s, then %v of stall in %v; stalls (gaps over 500 ms, ms) %v; excused, the test process paused (ms) %v; link dropped %d datagrams",
 				p.FirstFrame, smooth/1000, stalled, after.Round(time.Second), p.StallLog, excused, link.Dropped())
 			if after < 10*time.Second || stalled.Seconds()/after.Minutes() >= 1 {

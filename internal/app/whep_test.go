@@ -39,6 +39,25 @@ func newWebRTCViewer(t *testing.T, audio bool) *sim.WebRTCViewer {
 	return v
 }
 
+// viewEnds waits for v's connection to close after what ended its view
+// (the call returned at ended) and fails if v got a frame of camera
+// captured more than a second after that: the view ended at once. It
+// judges by the camera's capture stamps, not by frames arriving in a
+// wall-clock window: a loaded machine delivers frames captured before the
+// end late (CI counted 29 arriving after a DISCONNECT once).
+func viewEnds(t *testing.T, v *sim.WebRTCViewer, camera string, ended time.Time, what string) {
+	t.Helper()
+	select {
+	case <-v.Gone():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the view stayed open 10 s after %s: %d units", what, v.Stats().Units)
+	}
+	if late := v.Checker().Stats()[camera].Latest.Sub(ended); late > time.Second {
+		t.Fatalf("the view got a frame captured %v after %s", late.Round(time.Millisecond), what)
+	}
+	t.Logf("the view ended %v after %s", time.Since(ended).Round(time.Millisecond), what)
+}
+
 // postOffer posts an SDP offer to a camera's WHEP endpoint.
 func (a *testApp) postOffer(t *testing.T, camera, sdp, ctype string, prepare func(*http.Request)) *http.Response {
 	t.Helper()

@@ -19,23 +19,27 @@ import (
 	"vigil/internal/testkit"
 )
 
-// slowBlobs takes a put's bytes a little at a time, pausing before each
-// read, and is slow to finish once it has them all (a late fsync, an
-// upload's completion), giving up if the put is cancelled meanwhile as an
-// S3 client does: a store that keeps up, slowly (a starved machine, a busy
-// disk).
+// slowBlobs takes a put's bytes at rate, a little at a time, and is slow
+// to finish once it has them all (a late fsync, an upload's completion),
+// giving up if the put is cancelled meanwhile as an S3 client does: a
+// store that keeps up, slowly (a starved machine, a busy disk). Each read
+// waits until the bytes taken so far are due at rate from the put's start,
+// so a late wake-up on a loaded machine is made up by the next read instead
+// of adding up within a sealed chunk.
 type slowBlobs struct {
 	blob.Store
-	pause   time.Duration
+	rate    int64 // bytes per second
 	finish  time.Duration
 	longest *atomic.Int64 // the longest put, nanoseconds
 }
 
 func (s slowBlobs) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	t0 := time.Now()
+	var took int64
 	err := s.Store.Put(ctx, key, readFunc(func(p []byte) (int, error) {
-		time.Sleep(s.pause)
 		n, err := r.Read(p[:min(len(p), 8<<10)])
+		took += int64(n)
+		time.Sleep(time.Until(t0.Add(time.Duration(took) * time.Second / time.Duration(s.rate))))
 		if errors.Is(err, io.EOF) {
 			select {
 			case <-time.After(s.finish):
@@ -69,14 +73,19 @@ func (e *env) lostSegments(reason string) float64 {
 // it has them all (a late fsync) loses nothing: every segment is filed
 // whole and reads back. (Before, a put still running StoreTimeout after
 // its writer queue was drained was cancelled and the whole segment lost.)
+//
+// The store takes a sealed chunk in an eighth of StoreTimeout, so a loaded
+// machine has most of StoreTimeout to wake it (CI's failed the 600 ms
+// bound now and then when the store paused before each 8 KiB read), while
+// a whole segment takes over StoreTimeout to take in.
 func TestSlowStoreLosesNoSegment(t *testing.T) {
 	longest := new(atomic.Int64)
-	const timeout = 600 * time.Millisecond
+	const timeout = 800 * time.Millisecond
 	e := newEnvWith(t, func(c *record.Config) {
-		// 8 KiB per 15 ms: a 64 KiB sealed chunk waits some 120 ms; a
-		// 2 s segment (some 700 KB) takes over a second to store.
-		c.Blobs = slowBlobs{Store: c.Blobs, pause: 15 * time.Millisecond, finish: 2 * timeout, longest: longest}
-		c.SegmentDuration = 2 * time.Second
+		// 512 KiB/s: a 64 KiB sealed chunk takes 125 ms; a 3 s segment
+		// (some 1 MB) takes some 2 s to store.
+		c.Blobs = slowBlobs{Store: c.Blobs, rate: 512 << 10, finish: 2 * timeout, longest: longest}
+		c.SegmentDuration = 3 * time.Second
 		c.StoreTimeout = timeout
 	})
 	g, _ := e.recorded("cam-a", "u-a", 7)

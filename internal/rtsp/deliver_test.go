@@ -103,8 +103,9 @@ func (p *rawPublisher) bigFrame(t *testing.T, n int) {
 func TestStalledViewerDelaysNobody(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics := hub.NewMetrics(reg)
+	const writeTimeout = 10 * time.Second
 	e := startWith(t, func(c *Config) {
-		c.Hub, c.WriteTimeout = hub.New(hub.Config{Metrics: metrics}), 10*time.Second
+		c.Hub, c.WriteTimeout = hub.New(hub.Config{Metrics: metrics}), writeTimeout
 	}, "cam-fan")
 	pub := startPublisher(t, e.addr, "cam-fan", "pw-cam-fan")
 	pub.keyframe(t, "first")
@@ -170,8 +171,11 @@ func TestStalledViewerDelaysNobody(t *testing.T) {
 		}
 		worst = max(worst, a.Sub(s))
 	}
+	// Held up by the stalled viewer, the ingest would wait for its write
+	// timeout (10 s); half of it leaves a loaded machine room (a frame's
+	// way to the hub took 270 ms at load 5 under -race).
 	t.Logf("ingest: the hub reader got each frame within %v of its write", worst)
-	if worst > 2*time.Second {
+	if worst > writeTimeout/2 {
 		t.Errorf("a frame reached the hub %v after the camera wrote it, with a stalled viewer", worst)
 	}
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"vigil/internal/access"
 	"vigil/internal/hub"
 	"vigil/internal/media"
@@ -103,7 +105,17 @@ func TestSecondPublisherReplacesFirst(t *testing.T) {
 		t.Fatalf("first session is %dx%d", w, h)
 	}
 	oldViewer := startRead(ctx, t, readURL, 1000000)
-	time.Sleep(time.Second) // the viewer is playing
+	// The viewer plays the first session once it is the stream's second
+	// reader (hr1 is the first). A second's sleep was no proof on a loaded
+	// machine: a viewer that joined after the replacement would play the
+	// new session, rightly, and fail the test.
+	readers := e.hub.Metrics().Readers.WithLabelValues(string(cam), "main")
+	testkit.WaitFor(t, 20*time.Second, "the viewer playing the first session", func() error {
+		if n := testutil.ToFloat64(readers); n < 2 {
+			return fmt.Errorf("%v readers", n)
+		}
+		return nil
+	})
 
 	p2 := publishSized(ctx, t, pubURL, "640x360")
 	hr2 := waitNewSession(t, e.hub, cam, o1.Session)

@@ -197,13 +197,17 @@ func TestWrongCredentialsRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// A camera with another camera's password.
+	// ffmpeg's answer is waited for, not slept on: a loaded machine can
+	// take more than the 2 s this slept to start ffmpeg and connect it.
 	stderr := publishFFmpeg(ctx, t, "rtsp://cam-aaa:pw-cam-bbb@"+e.addr+"/cam-aaa", "tcp")
-	time.Sleep(2 * time.Second)
+	testkit.WaitFor(t, 15*time.Second, "the publisher told 401", func() error {
+		if !strings.Contains(stderr.String(), "401") {
+			return fmt.Errorf("ffmpeg said %q", stderr.String())
+		}
+		return nil
+	})
 	if e.hub.Online("cam-aaa", access.StreamMain) {
 		t.Fatal("camera published with a wrong password")
-	}
-	if !strings.Contains(stderr.String(), "401") {
-		t.Fatalf("publisher was not told 401: %s", stderr)
 	}
 	// A viewer with a wrong password, and a stranger camera path.
 	for _, url := range []string{

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/pion/rtp"
@@ -17,6 +18,9 @@ type CameraStats struct {
 	Count int
 	// MaxSeq is the highest sequence number seen.
 	MaxSeq uint64
+	// First is the capture time of the first stamp seen, Latest the
+	// latest capture time.
+	First, Latest time.Time
 	// Gaps counts stamps whose seq is more than one past the previous stamp's.
 	Gaps int
 	// Reorders counts stamps whose seq is not above the previous stamp's
@@ -97,7 +101,7 @@ func (c *Checker) AccessUnit(nalus [][]byte) error {
 func (c *Checker) count(s Stamp) {
 	st := c.cams[s.Camera]
 	if st == nil {
-		st = &CameraStats{}
+		st = &CameraStats{First: s.Time}
 		c.cams[s.Camera] = st
 	} else {
 		switch {
@@ -110,6 +114,9 @@ func (c *Checker) count(s Stamp) {
 	st.Count++
 	st.last = s.Seq
 	st.MaxSeq = max(st.MaxSeq, s.Seq)
+	if s.Time.After(st.Latest) {
+		st.Latest = s.Time
+	}
 }
 
 // AnnexB checks an Annex-B byte stream that holds one or more whole access

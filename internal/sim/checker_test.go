@@ -72,15 +72,17 @@ func TestCheckerOnly(t *testing.T) {
 
 func TestCheckerSequence(t *testing.T) {
 	c := NewChecker(testKeys)
-	for _, seq := range []uint64{1, 2, 3, 5, 6, 4, 7, 7, 10} {
-		st := StampNALU(testKey("cam"), Stamp{"cam", seq, time.Now()})
+	t0 := time.Now()
+	at := func(seq uint64) time.Time { return t0.Add(time.Duration(seq) * time.Second) }
+	for _, seq := range []uint64{1, 2, 3, 5, 6, 4, 7, 7, 10, 8} {
+		st := StampNALU(testKey("cam"), Stamp{"cam", seq, at(seq)})
 		if err := c.AccessUnit([][]byte{st}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := c.Stats()["cam"]
-	// 3->5 gap, 6->4 reorder, 4->7 gap, 7->7 reorder, 7->10 gap.
-	if got.Count != 9 || got.MaxSeq != 10 || got.Gaps != 3 || got.Reorders != 2 {
+	// 3->5 gap, 6->4 reorder, 4->7 gap, 7->7 reorder, 7->10 gap, 10->8 reorder.
+	if got.Count != 10 || got.MaxSeq != 10 || got.Gaps != 3 || got.Reorders != 3 || !got.First.Equal(at(1)) || !got.Latest.Equal(at(10)) {
 		t.Fatalf("stats %+v", got)
 	}
 }

@@ -31,6 +31,7 @@ func TestViewerGetsOnlyItsCamerasStamps(t *testing.T) {
 	s := newServer(t, nil)
 	v := newViewer(t, true)
 	rec := &record{}
+	asked := time.Now()
 	ss, answered := connect(t, s, v, read(t, h, grant("cam-a", nil)), rec)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -45,10 +46,12 @@ func TestViewerGetsOnlyItsCamerasStamps(t *testing.T) {
 	if !st.FirstKey || !st.FirstParams {
 		t.Fatalf("first unit: keyframe %v, SPS and PPS %v; want both", st.FirstKey, st.FirstParams)
 	}
-	// The camera's next keyframe is about a second away: a first picture
-	// this soon came from the GOP cache.
-	if d := st.FirstUnit.Sub(answered); d > 500*time.Millisecond {
-		t.Fatalf("first keyframe %v after the answer, want < 500 ms", d)
+	// A first picture captured before the reader was asked for came from
+	// the GOP cache, not the camera's next keyframe (about a second away).
+	// The capture stamp says so however long a loaded machine takes to
+	// connect (the bound was 500 ms after the answer).
+	if first := v.Checker().Stats()["cam-a"].First; !first.Before(asked) {
+		t.Fatalf("first keyframe captured %v after the reader was asked for: not the cached one", first.Sub(asked))
 	}
 	if err := v.Checker().Only("cam-a"); err != nil {
 		t.Fatalf("stamps %v: %v", v.Checker().Counts(), err)
