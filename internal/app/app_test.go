@@ -120,6 +120,14 @@ func (a *testApp) waitOnline(t *testing.T, id access.DeviceID) {
 	}
 	testkit.WaitFor(t, 15*time.Second, "keyframe of camera "+string(id), func() error {
 		_, err := a.hub.Keyframe(g, access.StreamMain)
+		if err != nil {
+			// ErrOffline says the same for no publisher, no keyframe yet and
+			// none since the grant's epoch: say which (CI failed here once,
+			// with nothing more to go on).
+			last, ok := a.hub.LastFrame(id, access.StreamMain)
+			err = fmt.Errorf("%w (publishing %v, a unit received %v, the last %v ago, grant epoch %v)",
+				err, a.hub.Publishing(id, access.StreamMain), ok, time.Since(last).Round(time.Millisecond), g.Epoch().Format(time.StampMilli))
+		}
 		return err
 	})
 }
