@@ -1,0 +1,132 @@
+package rtsp
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+
+	"vigil/internal/access"
+)
+
+// Goroutines a camera pushing over TCP and a caught-up TCP viewer cost the
+// server; TestGoroutinesPerCameraAndViewer fails if either grows. Every
+// one is gortsplib's (v5.6.4), which has no option to do without them: per
+// connection its run loop and its reader (which, for a recording camera,
+// runs our direct ingest and the camera's fan-out), per session its run
+// loop and its write queue's processor, and per track a recording
+// session's RTCP receiver-report ticker or a playing session's
+// sender-report goroutine. A viewer has one of Vigil's besides, its play
+// loop.
+const (
+	goroutinesPerCamera = 5
+	goroutinesPerViewer = 6
+)
+
+// TestGoroutinesPerCameraAndViewer counts the server's goroutines with n
+// cameras publishing over TCP, then with one caught-up viewer each, and
+// checks each viewer received the live keyframe. The test's own clients
+// are plain sockets read on the test's goroutine, so every goroutine
+// counted is the server's.
+func TestGoroutinesPerCameraAndViewer(t *testing.T) {
+	const n = 6
+	var ids []access.DeviceID
+	for i := range n {
+		ids = append(ids, access.DeviceID(fmt.Sprintf("cam-g%d", i)))
+	}
+	e := start(t, ids...)
+	base0 := settledGoroutines(t)
+
+	cams := make([]*rawCamera, n)
+	for i, d := range ids {
+		c := announceAndSetup(t, e.addr, d)
+		if err := c.write(c.recordRequest()); err != nil {
+			t.Fatal(err)
+		}
+		c.expectRead(base.StatusOK)
+		if err := c.write(c.keyframe("k0")); err != nil {
+			t.Fatal(err)
+		}
+		waitOnline(t, e.hub, d, &syncBuffer{})
+		cams[i] = c
+	}
+	withCameras := settledGoroutines(t)
+	if got := withCameras - base0; got != n*goroutinesPerCamera {
+		t.Errorf("%d cameras: %d goroutines, want %d per camera\n%s", n, got, goroutinesPerCamera, goroutineDump())
+	}
+
+	viewers := make([]*rawConn, n)
+	for i, d := range ids {
+		viewers[i] = playRaw(t, e.addr, d)
+	}
+	// Live units reach every viewer through the camera's goroutine.
+	for i, c := range cams {
+		if err := c.write(c.keyframe(fmt.Sprintf("k%d", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, v := range viewers {
+		v.waitFor(t, fmt.Sprintf("k%d", i+1))
+	}
+	if got := settledGoroutines(t) - withCameras; got != n*goroutinesPerViewer {
+		t.Errorf("%d viewers: %d goroutines, want %d per viewer\n%s", n, got, goroutinesPerViewer, goroutineDump())
+	}
+}
+
+// playRaw sets up camera d's video over interleaved TCP as admin and plays
+// it; the viewer is a plain socket.
+func playRaw(t *testing.T, addr string, d access.DeviceID) *rawConn {
+	t.Helper()
+	v := dialRaw(t, addr)
+	url := "rtsp://" + addr + "/" + string(d)
+	ch := v.challenge(url)
+	auth := func(method, uri string) string { return digestAuth(method, uri, "admin", "secret", ch.Nonce) }
+	v.expect(base.StatusOK, "DESCRIBE", url, auth("DESCRIBE", url))
+	setup := url + "/trackID=0"
+	res := v.expect(base.StatusOK, "SETUP", setup, auth("SETUP", setup), "Transport: RTP/AVP/TCP;unicast;interleaved=0-1")
+	session, _, _ := strings.Cut(res.Header["Session"][0], ";")
+	v.expect(base.StatusOK, "PLAY", url+"/", auth("PLAY", url+"/"), "Session: "+session)
+	return v
+}
+
+// waitFor reads what the viewer is sent until tag has arrived.
+func (r *rawConn) waitFor(t *testing.T, tag string) {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 4096)
+	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for !bytes.Contains(got, []byte(tag)) {
+		n, err := r.br.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v (got %q)", tag, err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+}
+
+// settledGoroutines is the process's goroutine count once it has not
+// changed for 200 ms (goroutines of finished requests take a moment to
+// end).
+func settledGoroutines(t *testing.T) int {
+	t.Helper()
+	last, since := runtime.NumGoroutine(), time.Now()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if n := runtime.NumGoroutine(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= 200*time.Millisecond {
+			return n
+		}
+	}
+	t.Fatalf("goroutines did not settle (%d)", last)
+	return 0
+}
+
+func goroutineDump() string {
+	b := make([]byte, 1<<20)
+	return string(b[:runtime.Stack(b, true)])
+}
