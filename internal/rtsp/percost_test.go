@@ -20,11 +20,12 @@ import (
 // runs our direct ingest and the camera's fan-out), per session its run
 // loop and its write queue's processor, and per track a recording
 // session's RTCP receiver-report ticker or a playing session's
-// sender-report goroutine. A viewer has one of Vigil's besides, its play
-// loop.
+// sender-report goroutine. A viewer that keeps up has no goroutine of
+// Vigil's: the camera's goroutine writes to it (hub.Reader.Deliver), and
+// one is started only while something is left to write (play.wake).
 const (
 	goroutinesPerCamera = 5
-	goroutinesPerViewer = 6
+	goroutinesPerViewer = 5
 )
 
 // TestGoroutinesPerCameraAndViewer counts the server's goroutines with n
