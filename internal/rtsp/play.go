@@ -46,7 +46,8 @@ type play struct {
 	rec *audit.Session
 	// restSize is the size of the unit deliver left to run to finish.
 	restSize int
-	// paced is when the UDP replay's last unit is due (see pace).
+	// paced is when the last packet written through gortsplib is due (see
+	// pace).
 	paced time.Time
 	// started is set by start, on the session's goroutine.
 	started bool
@@ -245,23 +246,27 @@ func (p *play) dropped(err error) error {
 // viaStream writes through gortsplib (UDP viewers). The cached packets are
 // shared, so each is joined into an rtp.Packet of its own before gortsplib
 // sets its SSRC and sequence.
-// UDP viewers get the cached GOP paced at udpReplayRate, packet by packet:
-// sent at once, a GOP (or one large keyframe) overflows gortsplib's write
-// queue and socket buffers, losing the very keyframe the join needs. Live
-// units go unpaced.
+// Every packet is paced: UDP viewers get the cached GOP at udpReplayRate,
+// packet by packet — sent at once, a GOP (or one large keyframe) overflows
+// gortsplib's write queue and socket buffers, losing the very keyframe the
+// join needs — and live units at liveRate, far above any camera's, which
+// only spreads a large keyframe so that gortsplib's write queue
+// (writeQueue) holds a few milliseconds of packets at most.
 const (
-	udpReplayRate = 20_000_000 // bits per second
+	udpReplayRate = 20_000_000  // bits per second
+	liveRate      = 100_000_000 // bits per second; 5 ms is about 45 packets
 	replayLag     = 200 * time.Millisecond
 	paceQuantum   = 5 * time.Millisecond // sleep only when this far ahead
 )
 
-// pace waits until a replayed packet of size bytes may go out.
-func (p *play) pace(ctx context.Context, size int) error {
+// pace waits until a packet of size bytes may go out at rate bits per
+// second.
+func (p *play) pace(ctx context.Context, size, rate int) error {
 	now := time.Now()
 	if p.paced.Before(now) {
 		p.paced = now
 	}
-	p.paced = p.paced.Add(time.Duration(size) * 8 * time.Second / udpReplayRate)
+	p.paced = p.paced.Add(time.Duration(size) * 8 * time.Second / time.Duration(rate))
 	if ahead := time.Until(p.paced); ahead > paceQuantum {
 		select {
 		case <-ctx.Done():
@@ -277,12 +282,13 @@ func (p *play) viaStream(ctx context.Context, track int, pkts []packet, ts uint3
 	if !p.reported[track] {
 		p.reportFirst(track, ts, wall)
 	}
-	replay := time.Since(wall) > replayLag
+	rate := liveRate
+	if time.Since(wall) > replayLag {
+		rate = udpReplayRate
+	}
 	for i := range pkts {
-		if replay {
-			if err := p.pace(ctx, rtpHeaderSize+pkts[i].size()); err != nil {
-				return err
-			}
+		if err := p.pace(ctx, rtpHeaderSize+pkts[i].size(), rate); err != nil {
+			return err
 		}
 		pkt := pkts[i].rtp(ts)
 		pkt.SequenceNumber = p.seqs[track]
