@@ -51,6 +51,10 @@ type play struct {
 	paced time.Time
 	// started is set by start, on the session's goroutine.
 	started bool
+	// mu guards closed, set by close, against begin, which may run after
+	// it; begin sets the fields below it under mu.
+	mu     sync.Mutex
+	closed bool
 	// For a viewer on a plain TCP socket, which the camera's goroutine
 	// writes to while it keeps up: active counts the goroutines wake
 	// started (at most one at a time), stopAfter the server's shutdown
@@ -118,6 +122,24 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 	}
 	p.s.cfg.Logger.Debug("rtsp viewer playing", "camera", p.reader.Owner().Device, "user", p.reader.Grant().User(),
 		"transport", ss.Transport().Protocol.String(), "direct", p.direct != nil, "channels", p.channels)
+	// gortsplib writes the PLAY response after OnResponse, where start
+	// runs: the direct writer must not write the cached GOP ahead of it,
+	// where a client that reads interleaved frames as noise while it
+	// waits for the response (ffmpeg does) loses the keyframe.
+	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok {
+		fc.afterNextWrite(p.begin)
+		return
+	}
+	p.begin()
+}
+
+// begin starts writing to the viewer, unless it was closed meanwhile.
+func (p *play) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	if p.direct != nil && p.direct.conn.raw != nil {
 		p.reader.Deliver(p.deliver)
 		p.stopAfter = context.AfterFunc(p.s.ctx, p.reader.Close)
@@ -314,6 +336,9 @@ func (p *play) reportFirst(track int, ts uint32, wall time.Time) {
 
 func (p *play) close() {
 	defer p.rec.End()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.reader.Close()
 	if p.stopAfter != nil {
 		p.stopAfter()
