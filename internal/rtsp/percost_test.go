@@ -40,11 +40,11 @@ const (
 // children. A viewer measured 52-54 KiB (63-65 with the race detector),
 // and 65 KiB (76) while gortsplib's write queue had 1024 entries (see
 // writeQueue).
-func retainedLimits() (perCamera, perViewer int64) {
+func retainedLimits() (perCameraKiB, perViewerKiB float64) {
 	if testkit.Race {
-		return 84 << 10, 72 << 10
+		return 84, 72
 	}
-	return 64 << 10, 60 << 10
+	return 64, 60
 }
 
 // TestCostPerCameraAndViewer counts the server's goroutines and retained
@@ -91,9 +91,10 @@ func TestCostPerCameraAndViewer(t *testing.T) {
 	}
 	g2, b2 := settledGoroutines(t), retained()
 
-	perCam, perViewer := (b1-b0)/n, (b2-b1)/n
-	t.Logf("per camera: %d goroutines, %.1f KiB; per viewer: %d goroutines, %.1f KiB",
-		(g1-g0)/n, float64(perCam)/1024, (g2-g1)/n, float64(perViewer)/1024)
+	perCam, camHeap, camStacks := b0.per(b1, n)
+	perViewer, viewerHeap, viewerStacks := b1.per(b2, n)
+	t.Logf("per camera: %d goroutines, %.1f KiB (heap %.1f, stacks %.1f); per viewer: %d goroutines, %.1f KiB (heap %.1f, stacks %.1f)",
+		(g1-g0)/n, perCam, camHeap, camStacks, (g2-g1)/n, perViewer, viewerHeap, viewerStacks)
 	if got := g1 - g0; got != n*goroutinesPerCamera {
 		t.Errorf("%d cameras: %d goroutines, want %d per camera\n%s", n, got, goroutinesPerCamera, goroutineDump())
 	}
@@ -102,22 +103,32 @@ func TestCostPerCameraAndViewer(t *testing.T) {
 	}
 	camLimit, viewerLimit := retainedLimits()
 	if perCam > camLimit {
-		t.Errorf("a camera retains %.1f KiB beyond its media, want at most %d KiB", float64(perCam)/1024, camLimit>>10)
+		t.Errorf("a camera retains %.1f KiB beyond its media, want at most %.0f KiB", perCam, camLimit)
 	}
 	if perViewer > viewerLimit {
-		t.Errorf("a viewer retains %.1f KiB, want at most %d KiB", float64(perViewer)/1024, viewerLimit>>10)
+		t.Errorf("a viewer retains %.1f KiB, want at most %.0f KiB", perViewer, viewerLimit)
 	}
 	runtime.KeepAlive(cams)
 	runtime.KeepAlive(viewers)
 }
 
-// retained is the live heap after a full collection plus the goroutine
+// memory is the live heap after a full collection and the goroutine
 // stacks in use.
-func retained() int64 {
+type memory struct{ heap, stacks int64 }
+
+func retained() memory {
 	runtime.GC()
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
 	metrics.Read(s)
-	return int64(s[0].Value.Uint64() + s[1].Value.Uint64())
+	return memory{int64(s[0].Value.Uint64()), int64(s[1].Value.Uint64())}
+}
+
+// per is the growth from m to next, per one of n, in KiB: the total, the
+// heap's and the stacks'.
+func (m memory) per(next memory, n int) (total, heap, stacks float64) {
+	heap = float64(next.heap-m.heap) / float64(n) / 1024
+	stacks = float64(next.stacks-m.stacks) / float64(n) / 1024
+	return heap + stacks, heap, stacks
 }
 
 // playRaw sets up camera d's video over interleaved TCP as admin and plays
