@@ -15,9 +15,9 @@
 package access
 
 import (
+	"context"
 	"fmt"
 	"regexp"
-	"sync"
 	"time"
 )
 
@@ -92,24 +92,33 @@ type Grant struct {
 // an account): revoking it ends every grant minted under it at once, and
 // outputs that watch Done end their sessions.
 type Lease struct {
-	done chan struct{}
-	once sync.Once
+	// ctx is cancelled by Revoke: its Done is the lease's, and AfterRevoke
+	// hangs functions on it without a goroutine waiting.
+	ctx    context.Context
+	revoke context.CancelFunc
 }
 
 // NewLease returns a live lease.
-func NewLease() *Lease { return &Lease{done: make(chan struct{})} }
+func NewLease() *Lease {
+	ctx, revoke := context.WithCancel(context.Background())
+	return &Lease{ctx: ctx, revoke: revoke}
+}
 
 // Revoke ends the lease; it is safe to call more than once.
-func (l *Lease) Revoke() { l.once.Do(func() { close(l.done) }) }
+func (l *Lease) Revoke() { l.revoke() }
 
 // Revoked reports whether Revoke was called.
-func (l *Lease) Revoked() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
+func (l *Lease) Revoked() bool { return l.ctx.Err() != nil }
+
+// AfterRevoke arranges for f to run, on a goroutine of its own, once the
+// grant's lease is revoked (at once if it is already); nothing waits
+// meanwhile. stop cancels that and reports whether it did (false once f
+// has started). A grant without a lease is never revoked: f never runs.
+func (g Grant) AfterRevoke(f func()) (stop func() bool) {
+	if g.lease == nil {
+		return func() bool { return true }
 	}
+	return context.AfterFunc(g.lease.ctx, f)
 }
 
 // Done is closed when the grant's lease is revoked; it is nil (never ready)
@@ -118,7 +127,7 @@ func (g Grant) Done() <-chan struct{} {
 	if g.lease == nil {
 		return nil
 	}
-	return g.lease.done
+	return g.lease.ctx.Done()
 }
 
 // User is the user the grant was minted for.

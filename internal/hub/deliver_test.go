@@ -117,3 +117,78 @@ func TestDeliverChecksEgressFirst(t *testing.T) {
 		t.Fatalf("Egress of the unit after the revocation: %v", err)
 	}
 }
+
+// TestOnReadyWakesOnlyWhenSomethingIsLeft: a reader woken on demand
+// (OnReady) is woken for the GOP it starts from, not while its deliverer
+// keeps up, once for a unit left unfinished and what queued behind it,
+// and once when its grant's lease is revoked, which ends it with no
+// goroutine waiting on the lease; Drain returns each of those, then
+// nothing.
+func TestOnReadyWakesOnlyWhenSomethingIsLeft(t *testing.T) {
+	h := New(Config{})
+	p, _ := h.Publish("cam-a", access.StreamMain, tracks())
+	frame(t, p, 0, 10)
+	lease := access.NewLease()
+	r, err := h.Read(issuer.MintLeased("u1", "cam-a", access.AudienceRTSP, time.Hour, lease, time.Time{}), access.StreamMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, delivered := Delivered, 0
+	r.Deliver(func(*media.Unit) Delivery { delivered++; return answer })
+	wakes := make(chan struct{}, 10)
+	r.OnReady(func() { wakes <- struct{}{} })
+	woken := func(want int) {
+		t.Helper()
+		if len(wakes) != want {
+			t.Fatalf("%d wakes, want %d", len(wakes), want)
+		}
+		for range want {
+			<-wakes
+		}
+	}
+	drain := func(wantSeqs ...uint64) {
+		t.Helper()
+		for _, want := range wantSeqs {
+			u, ok, err := r.Drain()
+			if !ok || err != nil || want == 0 && u != nil || want != 0 && (u == nil || u.Seq != want) {
+				t.Fatalf("Drain: %v %v %v, want seq %d (0: the unfinished unit)", u, ok, err, want)
+			}
+		}
+		if u, ok, err := r.Drain(); ok {
+			t.Fatalf("Drain of a drained reader: %v %v", u, err)
+		}
+	}
+
+	woken(1) // the cached GOP
+	drain(1, 2)
+	for n := 1; n < 4; n++ {
+		frame(t, p, n, 10)
+	}
+	woken(0)
+	if delivered != 6 {
+		t.Fatalf("%d units delivered to a caught-up reader, want 6", delivered)
+	}
+
+	answer = Unfinished
+	frame(t, p, 4, 10) // video unfinished, audio queued behind it
+	woken(1)
+	drain(0, 10)
+	answer = Delivered
+	frame(t, p, 5, 10)
+	woken(0)
+
+	lease.Revoke()
+	select {
+	case <-wakes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a revoked reader was not woken")
+	}
+	for range 2 {
+		if u, ok, err := r.Drain(); !ok || u != nil || !errors.Is(err, access.ErrGrantRevoked) {
+			t.Fatalf("Drain of a revoked reader: %v %v %v, want ErrGrantRevoked", u, ok, err)
+		}
+	}
+	frame(t, p, 6, 10)
+	r.Close()
+	woken(0)
+}

@@ -47,6 +47,13 @@ type Reader struct {
 	// returned, until it calls Next again; handed is set when deliver
 	// left it a unit to finish. Both guarded by mu.
 	busy, handed bool
+	// wake, when set (OnReady), starts a goroutine to Drain the reader
+	// instead of one waiting in Next; draining is set from a wake until
+	// Drain finds nothing left. stopRevoke cancels the revocation watch
+	// OnReady set up. All guarded by mu.
+	wake       func()
+	draining   bool
+	stopRevoke func() bool
 }
 
 // Delivery is what a reader's deliverer did with a unit (see Deliver).
@@ -78,6 +85,26 @@ func (r *Reader) Deliver(fn func(*media.Unit) Delivery) {
 	r.mu.Lock()
 	r.deliver = fn
 	r.mu.Unlock()
+}
+
+// OnReady makes the reader's goroutine one started on demand: instead of a
+// goroutine waiting in Next, wake is called whenever there is something for
+// it — a queued unit, a unit the deliverer left unfinished (Deliver), the
+// reader's end — and no goroutine is draining the reader, and now if
+// there is something already (the GOP cache a new reader starts from).
+// wake runs with the reader's lock held, on the publisher's goroutine or
+// the caller's: it must only start the goroutine, which calls Drain until
+// Drain finds nothing left, and then returns. A revoked grant's lease ends
+// the reader (access.ErrGrantRevoked) without a goroutine watching it.
+// With a deliverer, a viewer that keeps up then costs no goroutine at all.
+func (r *Reader) OnReady(wake func()) {
+	stop := r.grant.AfterRevoke(func() { r.closeWith(access.ErrGrantRevoked) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wake, r.stopRevoke = wake, stop
+	if r.err != nil || r.handed || len(r.q) > 0 {
+		r.signal()
+	}
 }
 
 func newReader(s *Stream, g access.Grant) *Reader {
@@ -202,7 +229,16 @@ func (r *Reader) skipLocked() {
 	r.waitKey = true
 }
 
+// signal tells the reader's goroutine that something changed, or starts
+// one (see OnReady). Caller holds r.mu.
 func (r *Reader) signal() {
+	if r.wake != nil {
+		if !r.draining {
+			r.draining = true
+			r.wake()
+		}
+		return
+	}
 	select {
 	case r.notify <- struct{}{}:
 	default:
@@ -230,26 +266,10 @@ func (r *Reader) end(err error) {
 func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 	for {
 		r.mu.Lock()
-		if r.err != nil {
-			err := r.err
+		if u, ok, err := r.take(); ok {
 			r.mu.Unlock()
-			return nil, err
+			return u, err
 		}
-		if r.handed {
-			r.handed = false
-			r.mu.Unlock()
-			return nil, nil
-		}
-		if len(r.q) > 0 {
-			u := r.q[0]
-			r.q[0] = nil
-			r.q = r.q[1:]
-			r.qBytes -= int64(u.Size())
-			r.busy = true
-			r.mu.Unlock()
-			return u, nil
-		}
-		r.busy = false
 		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -260,6 +280,41 @@ func (r *Reader) Next(ctx context.Context) (*media.Unit, error) {
 		case <-r.notify:
 		}
 	}
+}
+
+// Drain is Next without waiting, for a reader woken through OnReady: ok is
+// false when nothing is left, and the goroutine that called it must then
+// return (the next wake starts another). After an error Drain returns the
+// same error again and the reader is never woken again.
+func (r *Reader) Drain() (u *media.Unit, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if u, ok, err = r.take(); !ok {
+		r.draining = false
+	}
+	return u, ok, err
+}
+
+// take is what Next and Drain return when there is something: the reader's
+// end, the nil unit of an unfinished delivery, or the next queued unit. ok
+// is false when there is nothing; busy is then cleared. Caller holds r.mu.
+func (r *Reader) take() (u *media.Unit, ok bool, err error) {
+	switch {
+	case r.err != nil:
+		return nil, true, r.err
+	case r.handed:
+		r.handed = false
+		return nil, true, nil
+	case len(r.q) > 0:
+		u = r.q[0]
+		r.q[0] = nil
+		r.q = r.q[1:]
+		r.qBytes -= int64(u.Size())
+		r.busy = true
+		return u, true, nil
+	}
+	r.busy = false
+	return nil, false, nil
 }
 
 // Egress is the check of invariant 3: outputs call it right before writing a
@@ -277,17 +332,23 @@ func (r *Reader) Egress(u *media.Unit) error {
 }
 
 // Close detaches the reader. It is safe to call more than once.
-func (r *Reader) Close() {
+func (r *Reader) Close() { r.closeWith(ErrClosed) }
+
+// closeWith detaches the reader, which ends with err unless it had ended.
+func (r *Reader) closeWith(err error) {
 	r.s.removeReader(r)
 	if r.release != nil {
 		r.releaseOnce.Do(r.release)
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopRevoke != nil {
+		r.stopRevoke()
+	}
 	if r.err == nil {
-		r.err = ErrClosed
+		r.err = err
 		clear(r.q)
 		r.q, r.qBytes = nil, 0
 	}
-	r.mu.Unlock()
 	r.signal()
 }

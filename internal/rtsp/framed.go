@@ -40,6 +40,9 @@ type framedConn struct {
 	iov []syscall.Iovec
 	// wdeadline is the write deadline writeBuffers last set; guarded by mu.
 	wdeadline time.Time
+	// afterWrite runs once after the next Write succeeds (see
+	// afterNextWrite); guarded by mu.
+	afterWrite func()
 
 	dmu     sync.Mutex
 	firstBy time.Time // guarded by dmu; the first request's deadline, zero once it was read
@@ -175,14 +178,31 @@ func (f *framedConn) Close() error {
 
 func (f *framedConn) Write(p []byte) (int, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.err != nil {
+		f.mu.Unlock()
 		return 0, f.err
 	}
 	f.firstRequestRead() // a response: the peer spoke (an RTSP-over-HTTP tunnel's GET half sends no RTSP request)
 	n, err := f.Conn.Write(p)
 	f.fail(err)
+	after := f.afterWrite
+	if err == nil {
+		f.afterWrite = nil
+	}
+	f.mu.Unlock()
+	if err == nil && after != nil {
+		after()
+	}
 	return n, err
+}
+
+// afterNextWrite has fn run, on the writer's goroutine, once gortsplib's
+// next write (the response it is about to send) has succeeded; never if
+// that write fails.
+func (f *framedConn) afterNextWrite(fn func()) {
+	f.mu.Lock()
+	f.afterWrite = fn
+	f.mu.Unlock()
 }
 
 // writeBuffers writes bufs with one writev, under a write deadline of

@@ -3,6 +3,8 @@ package rtsp
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -85,5 +87,36 @@ func TestFramedConnNeverInterleavesAndClosesOnError(t *testing.T) {
 	c.fail = nil
 	if _, err := f.Write([]byte("x")); err == nil {
 		t.Fatal("the connection was reused after a write error")
+	}
+}
+
+// TestAfterNextWriteFollowsTheResponse: what play.start hangs on the
+// connection runs once gortsplib's next write (the PLAY response) has
+// gone out, after its bytes, and not at all when that write fails.
+func TestAfterNextWriteFollowsTheResponse(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	f := newFramedConn(a)
+	var order []string
+	f.afterNextWrite(func() { order = append(order, "after") })
+	go io.Copy(io.Discard, b)
+	if _, err := f.Write([]byte("RTSP/1.0 200 OK\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	order = append(order, "written")
+	if _, err := f.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(order) != "[after written]" {
+		t.Fatalf("order %v, want the hook once, when the first write returned", order)
+	}
+
+	c, d := net.Pipe()
+	d.Close()
+	g := newFramedConn(c)
+	ran := false
+	g.afterNextWrite(func() { ran = true })
+	if _, err := g.Write([]byte("RTSP/1.0 200 OK\r\n\r\n")); err == nil || ran {
+		t.Fatalf("a failed write: error %v, hook ran %v; want an error and no hook", err, ran)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -45,10 +46,24 @@ type play struct {
 	rec *audit.Session
 	// restSize is the size of the unit deliver left to run to finish.
 	restSize int
-	// paced is when the UDP replay's last unit is due (see pace).
-	paced  time.Time
-	cancel context.CancelFunc
-	done   chan struct{}
+	// paced is when the last packet written through gortsplib is due (see
+	// pace).
+	paced time.Time
+	// started is set by start, on the session's goroutine.
+	started bool
+	// mu guards closed, set by close, against begin, which may run after
+	// it; begin sets the fields below it under mu.
+	mu     sync.Mutex
+	closed bool
+	// For a viewer on a plain TCP socket, which the camera's goroutine
+	// writes to while it keeps up: active counts the goroutines wake
+	// started (at most one at a time), stopAfter the server's shutdown
+	// watch. Otherwise cancel and done end and wait for the play loop.
+	active    sync.WaitGroup
+	stopAfter func() bool
+	cancel    context.CancelFunc
+	done      chan struct{}
+	ss        *gortsplib.ServerSession
 }
 
 // clock maps a track's PTS to this viewer's RTP timestamps, offset by a
@@ -86,9 +101,10 @@ func (s *Server) newPlay(g access.Grant, t target) (*play, error) {
 }
 
 func (p *play) start(ss *gortsplib.ServerSession) {
-	if p.cancel != nil {
+	if p.started {
 		return // already running (a later response on the same connection)
 	}
+	p.started, p.ss = true, ss
 	rec, err := p.s.cfg.Record.Start(p.reader.Grant(), "rtsp", ss.Conns()[0].NetConn().RemoteAddr().String())
 	if err != nil {
 		p.s.cfg.Logger.Error("rtsp viewer not served: access history unavailable", "camera", p.reader.Owner().Device, "error", err)
@@ -104,22 +120,47 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 				ssrc: stats.Medias[m].Formats[m.Formats[0]].LocalSSRC, seq: uint16(p.clocks[i].base)})
 		}
 	}
-	if p.direct != nil && p.direct.conn.raw != nil {
-		p.reader.Deliver(p.deliver)
-	}
 	p.s.cfg.Logger.Debug("rtsp viewer playing", "camera", p.reader.Owner().Device, "user", p.reader.Grant().User(),
 		"transport", ss.Transport().Protocol.String(), "direct", p.direct != nil, "channels", p.channels)
+	// gortsplib writes the PLAY response after OnResponse, where start
+	// runs: the direct writer must not write the cached GOP ahead of it,
+	// where a client that reads interleaved frames as noise while it
+	// waits for the response (ffmpeg does) loses the keyframe.
+	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok {
+		fc.afterNextWrite(p.begin)
+		return
+	}
+	p.begin()
+}
+
+// begin starts writing to the viewer, unless it was closed meanwhile.
+func (p *play) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if p.direct != nil && p.direct.conn.raw != nil {
+		p.reader.Deliver(p.deliver)
+		p.stopAfter = context.AfterFunc(p.s.ctx, p.reader.Close)
+		p.reader.OnReady(p.wake)
+		return
+	}
 	ctx, cancel := context.WithCancel(p.s.ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
 	p.s.wg.Add(1)
 	go func() {
 		defer p.s.wg.Done()
 		defer close(p.done)
-		err := p.run(ctx)
-		p.s.cfg.Logger.Debug("rtsp viewer ended", "camera", p.reader.Owner().Device,
-			"user", p.reader.Grant().User(), "skips", p.reader.Skips(), "reason", err)
-		ss.Close()
+		p.end(p.run(ctx))
 	}()
+}
+
+// end closes the viewer's session for the reason err.
+func (p *play) end(err error) {
+	p.s.cfg.Logger.Debug("rtsp viewer ended", "camera", p.reader.Owner().Device,
+		"user", p.reader.Grant().User(), "skips", p.reader.Skips(), "reason", err)
+	p.ss.Close()
 }
 
 // run moves units from the hub reader to the viewer until either ends.
@@ -129,31 +170,66 @@ func (p *play) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if u == nil { // deliver left a unit unfinished
-			if err := p.dropped(p.direct.flush()); err != nil {
-				return err
-			}
-			p.rec.Add(p.restSize)
-			continue
-		}
-		if err := p.reader.Egress(u); err != nil {
-			return err // nothing of u is written
-		}
-		pkts, err := p.s.packets.get(u, p.reader.Tracks()[u.Track].Format)
-		if err != nil {
-			continue // a unit the packetizer cannot carry is skipped, not fatal
-		}
-		ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
-		if p.direct != nil {
-			err = p.dropped(p.direct.write(u.Track, pkts, ts, wall))
-		} else {
-			err = p.viaStream(ctx, u.Track, pkts, ts, wall)
-		}
-		if err != nil {
+		if err := p.send(ctx, u); err != nil {
 			return err
 		}
-		p.rec.Add(u.Size())
 	}
+}
+
+// wake is the hub reader's wake (hub.Reader.OnReady) of a viewer the
+// camera's goroutine writes to: it starts a goroutine that writes what was
+// left for it — a unit deliver did not finish, units queued behind it —
+// and returns once nothing is left, or ends the session.
+func (p *play) wake() {
+	p.s.wg.Add(1)
+	p.active.Add(1)
+	go func() {
+		defer p.s.wg.Done()
+		defer p.active.Done()
+		for {
+			u, ok, err := p.reader.Drain()
+			if !ok {
+				return
+			}
+			if err == nil {
+				err = p.send(p.s.ctx, u)
+			}
+			if err != nil {
+				p.end(err)
+				return
+			}
+		}
+	}()
+}
+
+// send writes u to the viewer; a nil u finishes the unit deliver left
+// unfinished.
+func (p *play) send(ctx context.Context, u *media.Unit) error {
+	if u == nil { // deliver left a unit unfinished
+		if err := p.dropped(p.direct.flush()); err != nil {
+			return err
+		}
+		p.rec.Add(p.restSize)
+		return nil
+	}
+	if err := p.reader.Egress(u); err != nil {
+		return err // nothing of u is written
+	}
+	pkts, err := p.s.packets.get(u, p.reader.Tracks()[u.Track].Format)
+	if err != nil {
+		return nil // a unit the packetizer cannot carry is skipped, not fatal
+	}
+	ts, wall := p.clocks[u.Track].rtp(u.PTS), p.reader.WallClock(u.PTS)
+	if p.direct != nil {
+		err = p.dropped(p.direct.write(u.Track, pkts, ts, wall))
+	} else {
+		err = p.viaStream(ctx, u.Track, pkts, ts, wall)
+	}
+	if err != nil {
+		return err
+	}
+	p.rec.Add(u.Size())
+	return nil
 }
 
 // deliver is the hub reader's deliverer (hub.Reader.Deliver) of a TCP
@@ -192,23 +268,27 @@ func (p *play) dropped(err error) error {
 // viaStream writes through gortsplib (UDP viewers). The cached packets are
 // shared, so each is joined into an rtp.Packet of its own before gortsplib
 // sets its SSRC and sequence.
-// UDP viewers get the cached GOP paced at udpReplayRate, packet by packet:
-// sent at once, a GOP (or one large keyframe) overflows gortsplib's write
-// queue and socket buffers, losing the very keyframe the join needs. Live
-// units go unpaced.
+// Every packet is paced: UDP viewers get the cached GOP at udpReplayRate,
+// packet by packet — sent at once, a GOP (or one large keyframe) overflows
+// gortsplib's write queue and socket buffers, losing the very keyframe the
+// join needs — and live units at liveRate, far above any camera's, which
+// only spreads a large keyframe so that gortsplib's write queue
+// (writeQueue) holds a few milliseconds of packets at most.
 const (
-	udpReplayRate = 20_000_000 // bits per second
+	udpReplayRate = 20_000_000  // bits per second
+	liveRate      = 100_000_000 // bits per second; 5 ms is about 45 packets
 	replayLag     = 200 * time.Millisecond
 	paceQuantum   = 5 * time.Millisecond // sleep only when this far ahead
 )
 
-// pace waits until a replayed packet of size bytes may go out.
-func (p *play) pace(ctx context.Context, size int) error {
+// pace waits until a packet of size bytes may go out at rate bits per
+// second.
+func (p *play) pace(ctx context.Context, size, rate int) error {
 	now := time.Now()
 	if p.paced.Before(now) {
 		p.paced = now
 	}
-	p.paced = p.paced.Add(time.Duration(size) * 8 * time.Second / udpReplayRate)
+	p.paced = p.paced.Add(time.Duration(size) * 8 * time.Second / time.Duration(rate))
 	if ahead := time.Until(p.paced); ahead > paceQuantum {
 		select {
 		case <-ctx.Done():
@@ -224,12 +304,13 @@ func (p *play) viaStream(ctx context.Context, track int, pkts []packet, ts uint3
 	if !p.reported[track] {
 		p.reportFirst(track, ts, wall)
 	}
-	replay := time.Since(wall) > replayLag
+	rate := liveRate
+	if time.Since(wall) > replayLag {
+		rate = udpReplayRate
+	}
 	for i := range pkts {
-		if replay {
-			if err := p.pace(ctx, rtpHeaderSize+pkts[i].size()); err != nil {
-				return err
-			}
+		if err := p.pace(ctx, rtpHeaderSize+pkts[i].size(), rate); err != nil {
+			return err
 		}
 		pkt := pkts[i].rtp(ts)
 		pkt.SequenceNumber = p.seqs[track]
@@ -255,7 +336,14 @@ func (p *play) reportFirst(track int, ts uint32, wall time.Time) {
 
 func (p *play) close() {
 	defer p.rec.End()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.reader.Close()
+	if p.stopAfter != nil {
+		p.stopAfter()
+	}
+	p.active.Wait() // Close woke the last goroutine, if any, before it returned
 	if p.cancel != nil {
 		p.cancel()
 		<-p.done

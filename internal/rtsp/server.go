@@ -170,8 +170,7 @@ func (s *Server) Start() error {
 		ReadTimeout:    s.cfg.ReadTimeout,
 		WriteTimeout:   s.cfg.WriteTimeout,
 		IdleTimeout:    s.cfg.IdleTimeout,
-		// A reader's queue lives in the hub; this only absorbs one frame's packets.
-		WriteQueueSize: 1024,
+		WriteQueueSize: writeQueue,
 		Listen:         func(string, string) (net.Listener, error) { return s.mux, nil },
 	}
 	if err := s.srv.Start(); err != nil {
@@ -243,6 +242,14 @@ func (s *Server) Close() {
 	s.srv.Close()
 	s.wg.Wait()
 }
+
+// writeQueue is gortsplib's write queue per session, in packets (and 16
+// bytes each, allocated whole at PLAY): what a viewer has waiting is in
+// its hub reader. Viewers on plain TCP and TLS are written directly (see
+// directWriter) and put nothing in it but RTCP; the others' packets are
+// paced (see viaStream), so that it holds a few milliseconds' worth. 1024
+// cost every viewer 16 KiB, the largest of its own allocations.
+const writeQueue = 256
 
 // target is the camera stream a request's path names: /<device>[/main|/sub].
 type target struct {
