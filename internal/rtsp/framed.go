@@ -126,15 +126,15 @@ func (f *framedConn) countRead(b []byte) (ok, first bool) {
 	}
 	f.read += len(b)
 	if string(f.start) == "POST" {
-		joint := append(f.tail, b[:min(len(b), 3)]...)
-		if bytes.Contains(joint, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\r\n\r\n")) {
+		// The header's end may straddle two reads: look at the last
+		// three bytes of the previous one with this one. Only until the
+		// end is found, at most maxFirstRequest bytes in all.
+		joint := append(f.tail, b...)
+		if bytes.Contains(joint, []byte("\r\n\r\n")) {
 			f.spoke = true
 			return true, false
 		}
-		if len(b) >= 3 {
-			joint = b
-		}
-		f.tail = append(f.tail[:0], joint[max(0, len(joint)-3):]...) // copy handles the overlap
+		f.tail = append(f.tail[:0], joint[max(0, len(joint)-3):]...) // append moves overlapping bytes correctly
 	}
 	if f.read <= maxFirstRequest {
 		return true, false

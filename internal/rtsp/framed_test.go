@@ -120,3 +120,35 @@ func TestAfterNextWriteFollowsTheResponse(t *testing.T) {
 		t.Fatalf("a failed write: error %v, hook ran %v; want an error and no hook", err, ran)
 	}
 }
+
+// TestCountReadFindsTheTunnelHeaderEnd: a tunnel's POST lifts the first
+// request's bound where its HTTP header ends, wherever the reads split
+// it; a connection that sends no request is cut once past the bound.
+func TestCountReadFindsTheTunnelHeaderEnd(t *testing.T) {
+	post := []byte("POST /cam HTTP/1.0\r\nx-sessioncookie: abc\r\n\r\n")
+	for cut := 1; cut < len(post); cut++ {
+		for second := cut; second <= len(post); second++ {
+			f := newFramedConn(nil)
+			f.countRead(post[:cut])
+			f.countRead(post[cut:second])
+			f.countRead(post[second:])
+			f.dmu.Lock()
+			spoke := f.spoke
+			f.dmu.Unlock()
+			if !spoke {
+				t.Fatalf("header read as %q, %q, %q: its end not found", post[:cut], post[cut:second], post[second:])
+			}
+		}
+	}
+	f := newFramedConn(nil)
+	junk := bytes.Repeat([]byte("GET "), 1024)
+	var cuts int
+	for range maxFirstRequest/len(junk) + 2 {
+		if ok, first := f.countRead(junk); !ok && first {
+			cuts++
+		}
+	}
+	if ok, first := f.countRead(junk); ok || first || cuts != 1 {
+		t.Fatalf("past the bound: ok %v, first %v, cut %d times; want cut once", ok, first, cuts)
+	}
+}
