@@ -158,7 +158,7 @@ func (r *Reader) offer(u *media.Unit) {
 	if r.refersBeforeStart(u) {
 		return
 	}
-	if r.deliver != nil && len(r.q) == 0 && !r.busy && (deliverUnchecked() || r.passes(u)) {
+	if r.deliver != nil && len(r.q) == 0 && !r.busy && (deliverUnchecked() || r.check(u) == nil) {
 		switch r.deliver(u) {
 		case Delivered:
 			return
@@ -173,13 +173,10 @@ func (r *Reader) offer(u *media.Unit) {
 	r.signal()
 }
 
-// passes is the egress check of Egress without its consequences: a unit
-// that fails it is left to the reader's goroutine, whose Egress counts,
-// logs and ends the reader. Caller holds r.s.mu.
-func (r *Reader) passes(u *media.Unit) bool { return r.check(u) == nil }
-
 // check is Egress's comparison without its consequences: the grant's
-// (device, epoch, lifetime), then the reader's stream and session.
+// (device, epoch, lifetime), then the reader's stream and session. offer
+// leaves a unit that fails it to the reader's goroutine, whose Egress
+// counts, logs and ends the reader.
 func (r *Reader) check(u *media.Unit) error {
 	if err := r.s.hub.check(r.grant, u); err != nil {
 		return err

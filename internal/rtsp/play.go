@@ -112,7 +112,8 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 		return
 	}
 	p.rec = rec
-	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok && ss.Transport().Protocol == gortsplib.ProtocolTCP {
+	fc, framed := ss.Conns()[0].NetConn().(*framedConn)
+	if framed && ss.Transport().Protocol == gortsplib.ProtocolTCP {
 		p.direct = &directWriter{conn: fc, timeout: p.s.cfg.WriteTimeout}
 		stats := p.stream.Stats()
 		for i, m := range p.medias {
@@ -126,7 +127,7 @@ func (p *play) start(ss *gortsplib.ServerSession) {
 	// runs: the direct writer must not write the cached GOP ahead of it,
 	// where a client that reads interleaved frames as noise while it
 	// waits for the response (ffmpeg does) loses the keyframe.
-	if fc, ok := ss.Conns()[0].NetConn().(*framedConn); ok {
+	if framed {
 		fc.afterNextWrite(p.begin)
 		return
 	}
