@@ -64,10 +64,16 @@ func writeDeadline(timeout time.Duration, next http.Handler) http.Handler {
 		timeout = defaultWriteTimeout
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: timeout}, r)
-		rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
+		serveWithDeadline(w, r, timeout, nil, next)
 	})
+}
+
+// serveWithDeadline serves next with every write bounded by timeout, each
+// write's error handed to failed (nil: none).
+func serveWithDeadline(w http.ResponseWriter, r *http.Request, timeout time.Duration, failed func(error), next http.Handler) {
+	rc := http.NewResponseController(w)
+	next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: timeout, failed: failed}, r)
+	rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
 }
 
 // deadlineWriter sets a write deadline timeout ahead before every write
@@ -123,9 +129,7 @@ func (m *Media) writeDeadlines(output string, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r) // writeDeadline clears the deadline after it
 			return
 		}
-		rc := http.NewResponseController(w)
-		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: m.writeTimeout(), failed: failed}, r)
-		rc.SetWriteDeadline(time.Time{})
+		serveWithDeadline(w, r, m.writeTimeout(), failed, h)
 	})
 }
 
