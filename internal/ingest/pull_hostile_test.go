@@ -68,16 +68,8 @@ func TestPullFromHostileCamera(t *testing.T) {
 		}},
 		{"endless header", func(c net.Conn, br *bufio.Reader, written *atomic.Int64) {
 			br.ReadString('\n')
-			chunk := bytes.Repeat([]byte("a"), 64<<10)
 			c.Write([]byte("RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Endless: "))
-			for written.Load() < 1<<30 {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				n, err := c.Write(chunk)
-				written.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
+			flood(c, bytes.Repeat([]byte("a"), 64<<10), written)
 		}},
 		{"gigabyte of SDP", func(c net.Conn, br *bufio.Reader, written *atomic.Int64) {
 			req, _ := br.ReadString('\n')
@@ -91,15 +83,7 @@ func TestPullFromHostileCamera(t *testing.T) {
 				}
 			}
 			c.Write([]byte("RTSP/1.0 200 OK\r\n" + req + "Content-Type: application/sdp\r\nContent-Length: 1000000000\r\n\r\nv=0\r\n"))
-			chunk := bytes.Repeat([]byte("a=x\r\n"), 10<<10)
-			for written.Load() < 1<<30 {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				n, err := c.Write(chunk)
-				written.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
+			flood(c, bytes.Repeat([]byte("a=x\r\n"), 10<<10), written)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -125,5 +109,18 @@ func TestPullFromHostileCamera(t *testing.T) {
 				t.Errorf("the puller read %d bytes of three answers that never end", w)
 			}
 		})
+	}
+}
+
+// flood writes chunk to c again and again, counting into written, until
+// a gigabyte has gone or the puller stops taking it for 5 s.
+func flood(c net.Conn, chunk []byte, written *atomic.Int64) {
+	for written.Load() < 1<<30 {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Write(chunk)
+		written.Add(int64(n))
+		if err != nil {
+			return
+		}
 	}
 }
