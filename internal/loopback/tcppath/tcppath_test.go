@@ -95,7 +95,10 @@ func TestLinkDelaysAndPaces(t *testing.T) {
 	if !bytes.Equal(got, body) {
 		t.Fatalf("got %d bytes, not the %d sent", len(got), len(body))
 	}
-	if first < 145*time.Millisecond || first > last/2 {
+	// An idle link lets its first packet go as if it had been sent
+	// lateness ago: it arrives after the latency and its own transfer time
+	// (1460 bytes at 100 KB/s) less that.
+	if earliest := 150*time.Millisecond + 14600*time.Microsecond - lateness; first < earliest || first > last/2 {
 		t.Errorf("first byte after %v, last after %v: want the latency (150 ms) and a packet, well before the last", first, last)
 	}
 	if last < 600*time.Millisecond || last > 2500*time.Millisecond {
